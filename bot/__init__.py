@@ -1,0 +1,96 @@
+"""The helpline bot: a Flask webhook behind Twilio, flows in YAML, state in Redis.
+
+``create_app()`` wires the parts; ``app.py`` holds ``app = create_app()`` and
+nothing else. See README "Architecture".
+"""
+from __future__ import annotations
+
+import logging
+import os
+
+import click
+import redis
+from flask import Flask
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from .config import Config
+from .content import Content, FlowsError
+from .services import Helpline
+from .store import RedisStore
+
+log = logging.getLogger("bot")
+
+
+def redis_client(url: str, timeout: float) -> redis.Redis:
+    """A client that fails fast: a webhook must answer within Twilio's 15 s.
+
+    One retry, no backoff: with Redis down, a text gets the fail-safe reply in
+    about ``2 * timeout`` rather than after redis-py's default retries.
+    """
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        retry=Retry(NoBackoff(), 1),
+        health_check_interval=30,
+    )
+
+
+def resolve_redis_url(config: Config) -> str:
+    """REDIS_URL, or the embedded server under BOT_DATA_DIR (started if needed)."""
+    if config.REDIS_URL:
+        return config.REDIS_URL
+    from .embedded_redis import ensure_server
+
+    try:
+        server = ensure_server(config.BOT_DATA_DIR)
+    except Exception as exc:  # the server must still start and answer with the fail-safe
+        log.error("embedded Redis did not start (%s); texts will get the fail-safe reply", exc)
+        return "unix://" + os.path.join(config.BOT_DATA_DIR, "redis.sock")
+    if server.owned:
+        server.stop_at_exit()
+        log.info("started embedded Redis in %s", config.BOT_DATA_DIR)
+    return server.url
+
+
+def create_app(config: Config | None = None) -> Flask:
+    config = config or Config()
+    app = Flask(__name__)
+    app.config.update(config.as_dict())
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if config.PROXY_COUNT:
+        # Twilio signs the public URL; behind a proxy, trust its X-Forwarded-*.
+        n = config.PROXY_COUNT
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
+
+    url = resolve_redis_url(config)
+    app.config["REDIS_URL_RESOLVED"] = url
+    client = redis_client(url, config.REDIS_TIMEOUT)
+    store = RedisStore(client, prefix=config.KEY_PREFIX, session_ttl=config.SESSION_TTL)
+    content = Content(config.FLOWS_DIR, config.LOCALES_DIR)
+    try:
+        content.reload()
+    except FlowsError as exc:
+        problems = "\n".join(str(p) for p in exc.problems)
+        if click.get_current_context(silent=True) is None:
+            # Serving (python app.py, gunicorn): refuse to run on broken flows.
+            raise SystemExit(f"The flow files have problems; fix them and start again:\n{problems}") from None
+        # Under the flask command: carry on, so `flows check` can report them.
+        log.error("the flow files have problems; run `flask --app app flows check`")
+    helpline = Helpline(store, content, config.SECRET_KEY, lock_wait=config.LOCK_WAIT)
+    app.extensions["helpline"] = helpline
+    app.extensions["content"] = content
+    app.extensions["store"] = store
+
+    if not config.TWILIO_AUTH_TOKEN:
+        log.warning("TWILIO_AUTH_TOKEN is not set: the webhook will refuse every request (403)")
+
+    from .web import health, webhook
+    from . import cli
+
+    app.register_blueprint(webhook.bp)
+    app.register_blueprint(health.bp)
+    cli.register(app)
+    return app

@@ -1,0 +1,107 @@
+"""Twilio Messaging, SMS and WhatsApp: signatures in, TwiML out.
+
+Everything Twilio-specific lives here: checking ``X-Twilio-Signature`` (done
+first, before anything is read or stored), turning the webhook form into an
+:class:`IncomingMessage`, and turning replies into TwiML with the twilio
+library's own :class:`MessagingResponse`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+
+WHATSAPP_PREFIX = "whatsapp:"
+# Twilio's own opt-out words on SMS: Twilio confirms these itself and refuses
+# our reply (error 21610), so no TwiML reply is sent for them.
+TWILIO_OPT_OUT_WORDS = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout"})
+
+# What a person gets when anything inside fails (Redis down, a bug): static,
+# in both languages, with the numbers that matter. Each fits 3 SMS segments.
+FAILSAFE_REPLIES = (
+    "Sorry, we cannot answer right now. In danger: call 911. "
+    "Free, confidential help 24/7: call 1-888-373-7888 or text 233733. Not police, not immigration.",
+    "Perdón, ahora no podemos responder. En peligro: llame al 911. "
+    "Ayuda gratis y confidencial 24/7: llame al 1-888-373-7888 o mande un texto al 233733. "
+    "No es policía ni migración.",
+)
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    """A message someone sent us, as much as the bot needs of it."""
+
+    address: str  # the From value, e.g. "+15551234567" or "whatsapp:+15551234567"
+    channel: str  # "sms" or "whatsapp"
+    text: str
+    media_count: int = 0
+    message_sid: str | None = None
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    message_sid: str
+    status: str
+    error_code: str | None = None
+
+
+def signed_url(request_url: str, public_url: str | None, path: str, query: str = "") -> str:
+    """The URL Twilio signed: PUBLIC_URL + path when set (behind a proxy), else the request's."""
+    if not public_url:
+        return request_url
+    return public_url + path + (f"?{query}" if query else "")
+
+
+def signature_is_valid(auth_token: str | None, url: str, params: dict, signature: str | None) -> bool:
+    """Check X-Twilio-Signature; constant-time compare is the library's."""
+    if not auth_token or not signature:
+        return False
+    return RequestValidator(auth_token).validate(url, params, signature)
+
+
+def _int(value: str | None) -> int:
+    try:
+        return max(0, int(value or 0))
+    except ValueError:
+        return 0
+
+
+def parse_incoming(form) -> IncomingMessage | None:
+    """Turn the webhook form into an IncomingMessage; None if it has no sender."""
+    address = (form.get("From") or "").strip()
+    if not address:
+        return None
+    channel = "whatsapp" if address.startswith(WHATSAPP_PREFIX) else "sms"
+    # A tapped WhatsApp button sends its payload; treat it as what was typed.
+    text = form.get("ButtonPayload") or form.get("Body") or ""
+    return IncomingMessage(
+        address=address,
+        channel=channel,
+        text=text,
+        media_count=_int(form.get("NumMedia")),
+        message_sid=(form.get("MessageSid") or form.get("SmsMessageSid") or None),
+    )
+
+
+def parse_status(form) -> StatusUpdate | None:
+    sid = form.get("MessageSid") or form.get("SmsSid")
+    status = form.get("MessageStatus") or form.get("SmsStatus")
+    if not sid or not status:
+        return None
+    return StatusUpdate(sid, status, form.get("ErrorCode") or None)
+
+
+def twiml(replies: list[str] | tuple[str, ...], status_url: str | None = None) -> str:
+    """``<Response>`` with one ``<Message>`` per reply (``<Response/>`` if none)."""
+    response = MessagingResponse()
+    for text in replies:
+        if status_url:
+            response.message(text, action=status_url, method="POST")
+        else:
+            response.message(text)
+    return str(response)
+
+
+def failsafe_twiml() -> str:
+    return twiml(FAILSAFE_REPLIES)

@@ -1,0 +1,178 @@
+"""``flask --app app ...`` commands for staff and developers.
+
+* ``flows check``: every problem in flows/ and the catalogs, as ``path:line: message``.
+* ``chat``: talk to the bot in the terminal, through the same engine and store.
+* ``translations update`` / ``check``: pybabel extract + update; refuse
+  untranslated, fuzzy or placeholder-mismatched entries.
+"""
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+import uuid
+
+import click
+from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import CommandLineInterface, parse_mapping_cfg
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from . import content, i18n
+from .channels.twilio import IncomingMessage
+from .engine.problems import WARNING, Problem, errors
+from .engine.render import placeholders
+from .engine.segments import count_segments
+from .engine.validate import SOURCE_LANGUAGE
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(flows_cli)
+    app.cli.add_command(translations_cli)
+    app.cli.add_command(chat)
+
+
+def _relative(p: Problem) -> Problem:
+    """Paths as staff type them (flows/main.yaml), when under the current folder."""
+    rel = os.path.relpath(p.path)
+    return p if rel.startswith("..") else Problem(rel, p.line, p.message, p.severity)
+
+
+def _report(problems: list[Problem], ok_message: str) -> None:
+    for p in problems:
+        click.echo(str(_relative(p)))
+    n_err = len(errors(problems))
+    n_warn = sum(1 for p in problems if p.severity == WARNING)
+    if n_err:
+        click.echo(f"{n_err} error(s), {n_warn} warning(s).", err=True)
+        sys.exit(1)
+    click.echo(ok_message + (f" ({n_warn} warning(s))" if n_warn else ""), err=True)
+
+
+# --- flows ---------------------------------------------------------------------------
+
+flows_cli = AppGroup("flows", help="Check and work with the conversation flows.")
+
+
+@flows_cli.command("check")
+def flows_check() -> None:
+    """Check every flow, the keyword file and the catalogs; exit 1 on errors."""
+    cfg = current_app.config
+    _, problems = content.load(cfg["FLOWS_DIR"], cfg["LOCALES_DIR"])
+    _report(problems, f"Flows OK: {cfg['FLOWS_DIR']}")
+
+
+# --- translations ----------------------------------------------------------------------
+
+translations_cli = AppGroup("translations", help="Extract, update and check the translation catalogs.")
+
+
+def _paths() -> tuple[str, str, str, str]:
+    locales = current_app.config["LOCALES_DIR"]
+    root = os.path.dirname(current_app.config["FLOWS_DIR"])
+    return locales, os.path.join(locales, "babel.cfg"), os.path.join(locales, "messages.pot"), root
+
+
+def _languages() -> list[str]:
+    fs = current_app.extensions["content"]
+    if fs.loaded:
+        return list(fs().system.languages)
+    return sorted(set(i18n.available_languages(current_app.config["LOCALES_DIR"])) | {"en", "es"})
+
+
+def _pybabel(*args: str) -> None:
+    CommandLineInterface().run(["pybabel", "-q", *args])
+
+
+@translations_cli.command("update")
+def translations_update() -> None:
+    """Extract flow text into messages.pot and merge it into every catalog."""
+    locales, cfg, pot, root = _paths()
+    _pybabel("extract", "-F", cfg, "-o", pot, "--no-wrap", "--sort-by-file",
+             "--project", "helpline", "--msgid-bugs-address", "-", os.path.relpath(root))
+    for lang in _languages():
+        if os.path.exists(i18n.po_path(locales, lang)):
+            _pybabel("update", "-i", pot, "-d", locales, "-l", lang, "--no-wrap", "--ignore-obsolete")
+        else:
+            _pybabel("init", "-i", pot, "-d", locales, "-l", lang, "--no-wrap")
+        click.echo(f"updated {i18n.po_path(locales, lang)}")
+    click.echo("Now translate the empty and fuzzy entries, then run: flask --app app translations check")
+
+
+def catalog_problems(locales: str, cfg: str, root: str, languages: list[str]) -> list[Problem]:
+    """Untranslated, fuzzy, stale or placeholder-mismatched catalog entries."""
+    with open(cfg, encoding="utf-8") as fh:
+        method_map, options_map = parse_mapping_cfg(fh, cfg)
+    wanted = {}
+    for filename, lineno, message, _, _ in extract_from_dir(root, method_map, options_map):
+        wanted.setdefault(message, (filename, lineno))
+    catalogs = i18n.load_catalogs(locales)
+    problems = []
+    for lang in languages:
+        if lang == SOURCE_LANGUAGE:
+            continue
+        po = i18n.po_path(locales, lang)
+        catalog = catalogs.get(lang)
+        if catalog is None:
+            problems.append(Problem(po, 1, f"no catalog for `{lang}`: run `flask --app app translations update`"))
+            continue
+        for msgid, (filename, lineno) in wanted.items():
+            entry = catalog.get(msgid)
+            src = os.path.join(root, filename) if not os.path.isabs(filename) else filename
+            if entry is None:
+                problems.append(Problem(po, 1, f"\"{msgid[:40]}\" ({os.path.relpath(src)}:{lineno}) is not in the catalog: run `flask --app app translations update`"))
+            elif not entry.msgstr:
+                problems.append(Problem(po, entry.where.line, f"untranslated: \"{msgid[:40]}\""))
+            elif entry.fuzzy:
+                problems.append(Problem(po, entry.where.line, f"fuzzy: \"{msgid[:40]}\": the English changed; review the translation and remove the `fuzzy` mark"))
+            elif placeholders(entry.msgstr) != placeholders(msgid):
+                problems.append(Problem(po, entry.where.line, f"placeholders differ: \"{msgid[:40]}\" needs {sorted(placeholders(msgid))}"))
+    return problems
+
+
+@translations_cli.command("check")
+def translations_check() -> None:
+    """Exit 1 if any catalog has untranslated, fuzzy or mismatched entries."""
+    locales, cfg, _, root = _paths()
+    _report(catalog_problems(locales, cfg, root, _languages()), "Translations OK")
+
+
+# --- chat --------------------------------------------------------------------------------
+
+
+@click.command("chat")
+@click.option("--lang", default=None, help="Start in this language (e.g. es); default: detected from your first text.")
+@click.option("--channel", type=click.Choice(["sms", "whatsapp"]), default="sms", show_default=True)
+@click.option("--segments/--no-segments", default=True, help="Show how many SMS segments each reply costs.")
+def chat(lang: str | None, channel: str, segments: bool) -> None:
+    """Talk to the bot in the terminal, through the same engine and store."""
+    helpline = current_app.extensions["helpline"]
+    fs = current_app.extensions["content"]
+    if not fs.loaded:
+        raise click.ClickException("the flows have problems: run `flask --app app flows check`")
+    address = f"terminal:{getpass.getuser()}"
+    if channel == "whatsapp":
+        address = "whatsapp:" + address
+    click.echo(f"Chatting with the bot as a test contact over {channel}. "
+               "Type EXIT to erase the chat, Ctrl-D to leave.")
+
+    def send(text: str) -> None:
+        msg = IncomingMessage(address=address, channel=channel, text=text, message_sid=f"CLI{uuid.uuid4().hex}")
+        for reply in helpline.handle(msg).replies:
+            click.secho(reply, fg="cyan")
+            if segments:
+                seg = count_segments(reply)
+                click.secho(f"  ({seg.segments} segment(s), {seg.encoding}, {seg.units} characters)", dim=True)
+
+    if lang:
+        words = fs().keywords.languages.get(lang)
+        if not words:
+            raise click.BadParameter(f"unknown language {lang!r}; known: {', '.join(fs().keywords.languages)}")
+        send(sorted(words)[0])
+    while True:
+        try:
+            text = click.prompt("you", prompt_suffix="> ", default="", show_default=False)
+        except (EOFError, click.exceptions.Abort):
+            click.echo()
+            return
+        send(text)

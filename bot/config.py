@@ -1,0 +1,80 @@
+"""Settings, read from the environment (see README "Configuration").
+
+Every setting has a default that works on a newcomer's machine: no Redis URL
+means an embedded Redis under ``BOT_DATA_DIR``; no ``SECRET_KEY`` means one is
+generated once and kept in ``BOT_DATA_DIR`` so contact ids stay stable.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise SystemExit(f"{name}={value!r} is not a whole number (see README, Configuration)") from None
+
+
+def _float(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    try:
+        return float(value) if value else default
+    except ValueError:
+        raise SystemExit(f"{name}={value!r} is not a number (see README, Configuration)") from None
+
+
+def _secret_key(data_dir: str) -> str:
+    """SECRET_KEY, or one generated once and kept in the data dir (mode 600)."""
+    key = os.environ.get("SECRET_KEY", "").strip()
+    if key:
+        return key
+    path = os.path.join(data_dir, "secret_key")
+    try:
+        with open(path, encoding="ascii") as fh:
+            return fh.read().strip()
+    except FileNotFoundError:
+        pass
+    os.makedirs(data_dir, exist_ok=True)
+    key = secrets.token_urlsafe(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process won the race: use its key
+        with open(path, encoding="ascii") as fh:
+            return fh.read().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+class Config:
+    """Production settings from the environment."""
+
+    def __init__(self) -> None:
+        self.BOT_DATA_DIR = os.path.abspath(os.environ.get("BOT_DATA_DIR", "var"))
+        self.REDIS_URL = os.environ.get("REDIS_URL", "").strip() or None
+        # redis-py waits 5 s by default; a webhook must answer within Twilio's 15 s.
+        self.REDIS_TIMEOUT = _float("REDIS_TIMEOUT", 1.0)
+        self.SECRET_KEY = _secret_key(self.BOT_DATA_DIR)
+        self.SESSION_TTL = _int("SESSION_TTL", 86400)
+        self.FLOWS_DIR = os.path.abspath(os.environ.get("FLOWS_DIR", "flows"))
+        self.LOCALES_DIR = os.path.abspath(os.environ.get("LOCALES_DIR", "locales"))
+        self.PORT = _int("PORT", 5000)
+        self.PUBLIC_URL = (os.environ.get("PUBLIC_URL", "").strip().rstrip("/")) or None
+        # How many proxies in front of us set X-Forwarded-*; 0 trusts none.
+        self.PROXY_COUNT = _int("PROXY_COUNT", 1)
+        self.TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "").strip() or None
+        self.TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "").strip() or None
+        self.TWILIO_MESSAGING_SERVICE_SID = os.environ.get("TWILIO_MESSAGING_SERVICE_SID", "").strip() or None
+        self.TWILIO_FROM_NUMBER = os.environ.get("TWILIO_FROM_NUMBER", "").strip() or None
+        # Longest a webhook waits for another message from the same person.
+        self.LOCK_WAIT = _float("LOCK_WAIT", 8.0)
+        self.KEY_PREFIX = os.environ.get("KEY_PREFIX", "hl")
+        self.TESTING = False
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in vars(self).items() if k.isupper()}

@@ -1,0 +1,217 @@
+"""The conversation model: what the flow files say, as frozen data.
+
+The loader builds these from YAML; the validator checks them; the runner walks
+them. Nothing here does I/O. Every object that came from a file remembers
+where (``Where``), so a problem can be reported as ``path:line: message``.
+
+Gotos are stored fully qualified, ``"flow.node"``, once the loader has
+resolved the short forms staff may write (``node`` in the same flow, or
+``flow`` for another flow's start).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping
+
+# The answers a yes/no/not-sure question accepts, in the order they are shown.
+ANSWERS = ("yes", "no", "not_sure")
+
+# Node kinds. A node "waits" when the person's next text answers it.
+MESSAGE = "message"  # text, then go on to `next` at once
+MENU = "menu"  # numbered options, waits
+QUESTION = "question"  # yes / no / not sure, records a flag, waits
+BRANCH = "branch"  # picks a goto from the flags gathered so far
+HANDOFF = "handoff"  # asks for a person
+END = "end"  # last screen of a path; the conversation closes
+DIRECTORY = "directory"  # hotline entries rendered from the directory data
+LANGUAGE = "language"  # choose a language, waits
+KINDS = (MESSAGE, MENU, QUESTION, BRANCH, HANDOFF, END, DIRECTORY, LANGUAGE)
+WAITING_KINDS = frozenset({MENU, QUESTION, LANGUAGE})
+
+
+@dataclass(frozen=True)
+class Where:
+    """A place in a source file, for messages a person can act on."""
+
+    path: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}"
+
+
+@dataclass(frozen=True)
+class Text:
+    """A translatable English text (the msgid) and where it was written."""
+
+    msgid: str
+    where: Where
+
+
+@dataclass(frozen=True)
+class Option:
+    label: Text
+    goto: str
+    sets: tuple[str, ...] = ()  # flags set to "yes" when this option is picked
+    where: Where | None = None
+
+
+@dataclass(frozen=True)
+class Condition:
+    """True when any (or all) of ``flags`` hold one of ``answers``.
+
+    >>> c = Condition(flags=("force", "debt"), mode="any", answers=frozenset({"yes"}))
+    >>> c.holds({"debt": "yes"})
+    True
+    >>> c.holds({"debt": "no"})
+    False
+    """
+
+    flags: tuple[str, ...]
+    mode: str  # "any" or "all"
+    answers: frozenset[str]
+
+    def holds(self, flags: Mapping[str, str]) -> bool:
+        hits = (flags.get(name) in self.answers for name in self.flags)
+        return any(hits) if self.mode == "any" else all(hits)
+
+
+@dataclass(frozen=True)
+class Branch:
+    when: Condition
+    goto: str
+    where: Where | None = None
+
+
+@dataclass(frozen=True)
+class Node:
+    id: str
+    kind: str
+    where: Where
+    text: Text | None = None
+    next: str | None = None
+    options: tuple[Option, ...] = ()
+    flag: str | None = None  # question: the flag its answer is recorded in
+    on: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # answer -> goto
+    branches: tuple[Branch, ...] = ()
+    default: str | None = None  # branch: where to go when no branch holds
+    unavailable: Text | None = None  # handoff: what to say when nobody is on duty
+    entries: tuple[str, ...] = ()  # directory: hotline ids, in order
+    outcome: str | None = None  # reported in events when this node is reached
+
+    @property
+    def waits(self) -> bool:
+        return self.kind in WAITING_KINDS
+
+    def targets(self) -> list[tuple[str, Where]]:
+        """Every goto this node can take, with where it is written."""
+        found: list[tuple[str, Where]] = []
+        if self.next:
+            found.append((self.next, self.where))
+        found += [(o.goto, o.where or self.where) for o in self.options]
+        found += [(goto, self.where) for goto in self.on.values()]
+        found += [(b.goto, b.where or self.where) for b in self.branches]
+        if self.default:
+            found.append((self.default, self.where))
+        return found
+
+    def texts(self) -> list[Text]:
+        """Every translatable text this node shows."""
+        found = [t for t in (self.text, self.unavailable) if t is not None]
+        return found + [o.label for o in self.options]
+
+
+@dataclass(frozen=True)
+class Flow:
+    id: str
+    title: str
+    start: str  # qualified "flow.node"
+    nodes: tuple[Node, ...]
+    where: Where
+    _index: Mapping[str, Node] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        index: dict[str, Node] = {}
+        for node in self.nodes:
+            index.setdefault(node.id, node)  # a duplicate id is the validator's to report
+        object.__setattr__(self, "_index", MappingProxyType(index))
+
+    def node(self, node_id: str) -> Node | None:
+        return self._index.get(node_id)
+
+
+@dataclass(frozen=True)
+class Contact:
+    kind: str  # "call", "text", "whatsapp"
+    number: str
+    keyword: str | None = None  # e.g. "START" for "text START to 88788"
+
+
+@dataclass(frozen=True)
+class Hotline:
+    id: str
+    name: Text
+    contacts: tuple[Contact, ...]
+    note: Text | None
+    needs: tuple[str, ...]
+    source: str
+    verified: bool
+    reviewed: str | None
+    where: Where
+
+
+@dataclass(frozen=True)
+class Keywords:
+    """Global keywords: normalised whole-message words per intent."""
+
+    intents: Mapping[str, frozenset[str]]  # intent -> normalised words
+    languages: Mapping[str, frozenset[str]]  # language code -> switch words
+    shows: Mapping[str, str]  # intent -> qualified node shown by that intent
+    gotos: Mapping[str, str]  # intent -> qualified node the intent moves to
+    where: Mapping[str, Where]  # intent or "language.<code>" -> where defined
+
+
+@dataclass(frozen=True)
+class System:
+    """Service-wide settings and texts from ``flows/system.yaml``."""
+
+    languages: Mapping[str, str]  # code -> name in that language, in menu order
+    default_language: str
+    start: str  # qualified node where a new conversation starts
+    main_menu: str
+    texts: Mapping[str, Text]  # name -> text (re-prompt, erased, ...)
+    answers: Mapping[str, frozenset[str]]  # yes/no/not_sure -> normalised words
+    language_hints: Mapping[str, frozenset[str]]  # code -> normalised words
+    where: Where
+
+
+@dataclass(frozen=True)
+class Translation:
+    msgstr: str
+    fuzzy: bool
+    where: Where
+
+
+@dataclass(frozen=True)
+class FlowSet:
+    """Everything the engine needs, loaded and cross-checked."""
+
+    flows: Mapping[str, Flow]
+    keywords: Keywords
+    system: System
+    hotlines: Mapping[str, Hotline]
+    catalogs: Mapping[str, Mapping[str, Translation]]  # lang -> msgid -> translation
+    version: str = ""  # content hash, so workers can tell sets apart
+
+    def node(self, qualified: str) -> Node | None:
+        flow_id, _, node_id = qualified.partition(".")
+        flow = self.flows.get(flow_id)
+        return flow.node(node_id) if flow else None
+
+    def translate(self, lang: str, msgid: str) -> str:
+        """The text in ``lang``; English (the msgid) if no reviewed translation."""
+        entry = self.catalogs.get(lang, {}).get(msgid)
+        if entry is None or entry.fuzzy or not entry.msgstr:
+            return msgid
+        return entry.msgstr

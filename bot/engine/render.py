@@ -1,0 +1,117 @@
+"""What the person reads: the text of each node in a language.
+
+The runner sends exactly these strings and the validator measures exactly
+these strings, so the 3-segment budget is checked on what is really sent.
+"""
+from __future__ import annotations
+
+import string
+
+from . import model as m
+from .segments import MAX_SEGMENTS, count_segments
+
+
+def say(fs: m.FlowSet, lang: str, name: str, **values: str) -> str:
+    """A system text by name, translated, with ``{placeholders}`` filled."""
+    text = fs.system.texts.get(name)
+    if text is None:
+        raise KeyError(f"system.yaml has no text named {name!r}")
+    return fill(fs.translate(lang, text.msgid), text.msgid, values)
+
+
+def fill(template: str, fallback: str, values: dict[str, str]) -> str:
+    """Format ``template``; if a translation broke its placeholders, use English.
+
+    ``translations check`` refuses such catalogs, but a person must never get
+    an error because of one.
+    """
+    if not values:
+        return template
+    try:
+        return template.format(**values)
+    except (KeyError, IndexError, ValueError):
+        return fallback.format(**values)
+
+
+def placeholders(text: str) -> set[str]:
+    """The ``{names}`` in a text; ``{{`` escapes are not placeholders."""
+    try:
+        return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+    except ValueError:
+        return {"<unbalanced braces>"}
+
+
+def option_labels(fs: m.FlowSet, node: m.Node, lang: str) -> list[str]:
+    """The labels a waiting node offers, in order."""
+    if node.kind == m.MENU:
+        return [fs.translate(lang, o.label.msgid) for o in node.options]
+    if node.kind == m.QUESTION:
+        return [say(fs, lang, f"answer_{a}") for a in m.ANSWERS]
+    if node.kind == m.LANGUAGE:
+        return list(fs.system.languages.values())
+    return []
+
+
+def numbered(labels: list[str]) -> str:
+    return "\n".join(f"{i}. {label}" for i, label in enumerate(labels, 1))
+
+
+def prompt(fs: m.FlowSet, node: m.Node, lang: str) -> str:
+    """A waiting node's message: its text, then its numbered options."""
+    text = fs.translate(lang, node.text.msgid)
+    labels = option_labels(fs, node, lang)
+    return f"{text}\n{numbered(labels)}" if labels else text
+
+
+def reprompt(fs: m.FlowSet, node: m.Node, lang: str) -> str:
+    """The short message after an unrecognised reply: the options again."""
+    return f"{say(fs, lang, 'reprompt')}\n{numbered(option_labels(fs, node, lang))}"
+
+
+def contact(fs: m.FlowSet, lang: str, c: m.Contact) -> str:
+    if c.keyword:
+        return say(fs, lang, f"contact_{c.kind}_keyword", number=c.number, keyword=c.keyword)
+    return say(fs, lang, f"contact_{c.kind}", number=c.number)
+
+
+def hotline(fs: m.FlowSet, lang: str, h: m.Hotline) -> str:
+    """One directory line: ``Name: call 1-888-373-7888, text 233733. Note``."""
+    how = ", ".join(contact(fs, lang, c) for c in h.contacts)
+    line = f"{fs.translate(lang, h.name.msgid)}: {how}."
+    if h.note:
+        line += f" {fs.translate(lang, h.note.msgid)}"
+    return line
+
+
+def directory(fs: m.FlowSet, node: m.Node, lang: str) -> list[str]:
+    """A directory node's messages: its entries, packed to fit the segment budget.
+
+    Entries share a message while it stays within 3 SMS segments; a long list
+    (Spanish is UCS-2 and costs more) goes out as more messages, never a cut.
+    """
+    lines = [hotline(fs, lang, fs.hotlines[e]) for e in node.entries if e in fs.hotlines]
+    if node.text:
+        lines[0:1] = [fs.translate(lang, node.text.msgid) + "\n" + lines[0]] if lines else []
+    return pack(lines)
+
+
+def pack(lines: list[str]) -> list[str]:
+    """Join lines into as few messages as fit ``MAX_SEGMENTS`` each."""
+    messages: list[str] = []
+    for line in lines:
+        joined = f"{messages[-1]}\n{line}" if messages else line
+        if messages and count_segments(joined).segments <= MAX_SEGMENTS:
+            messages[-1] = joined
+        else:
+            messages.append(line)
+    return messages
+
+
+def messages(fs: m.FlowSet, node: m.Node, lang: str) -> list[str]:
+    """Every message this node can send, for the segment budget check."""
+    if node.kind in m.WAITING_KINDS:
+        return [prompt(fs, node, lang), reprompt(fs, node, lang)]
+    if node.kind == m.DIRECTORY:
+        return directory(fs, node, lang)
+    found = [fs.translate(lang, t.msgid) for t in (node.text, node.unavailable) if t]
+    return found

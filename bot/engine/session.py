@@ -1,0 +1,108 @@
+"""One person's conversation, and its persisted shape.
+
+The session is the only state the bot keeps about a person. It holds what
+routing needs and nothing more: where they are, their language, the answers
+to screening questions (which expire with the session, and vanish at once on
+quick exit), and the address to reply to. It is stored as a flat Redis hash
+of short strings; :meth:`Session.to_fields` and :meth:`Session.from_fields`
+are that shape, versioned by ``v``.
+
+>>> s = Session(cid="c1", address="+15550001111", channel="sms")
+>>> s.flags["debt"] = "yes"
+>>> Session.from_fields(s.to_fields()) == s
+True
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+SCHEMA_VERSION = 1
+HISTORY_LIMIT = 10  # how many questions BACK can walk back through
+SEEN_LIMIT = 20  # recent MessageSids remembered so quick exit can erase their replies
+
+
+class SessionFormatError(ValueError):
+    """A stored session this code cannot read (newer version, damaged)."""
+
+
+@dataclass
+class Session:
+    cid: str  # pseudonymous contact id (HMAC of the address)
+    address: str = ""  # where replies go; never logged, never in events
+    channel: str = "sms"  # "sms" or "whatsapp"
+    state: str = "new"  # lifecycle state, see lifecycle.py
+    lang: str = "en"
+    conv: str = ""  # random id of this conversation, for events
+    flow: str = ""
+    node: str = ""
+    history: list[str] = field(default_factory=list)  # qualified nodes, newest last
+    flags: dict[str, str] = field(default_factory=dict)  # flag -> yes/no/not_sure
+    misses: int = 0  # unrecognised replies in a row at the current node
+    started_at: float = 0.0
+    updated_at: float = 0.0
+    seen: list[str] = field(default_factory=list)  # recent MessageSids (service layer)
+
+    @property
+    def position(self) -> str:
+        return f"{self.flow}.{self.node}" if self.flow else ""
+
+    def copy(self) -> "Session":
+        return copy.deepcopy(self)
+
+    def to_fields(self) -> dict[str, str]:
+        """The flat string mapping stored as a Redis hash."""
+        return {
+            "v": str(SCHEMA_VERSION),
+            "cid": self.cid,
+            "addr": self.address,
+            "ch": self.channel,
+            "st": self.state,
+            "lang": self.lang,
+            "conv": self.conv,
+            "flow": self.flow,
+            "node": self.node,
+            "hist": " ".join(self.history[-HISTORY_LIMIT:]),
+            "flags": ",".join(f"{k}={v}" for k, v in sorted(self.flags.items())),
+            "miss": str(self.misses),
+            "t0": _fmt_time(self.started_at),
+            "t": _fmt_time(self.updated_at),
+            "seen": " ".join(self.seen[-SEEN_LIMIT:]),
+        }
+
+    @classmethod
+    def from_fields(cls, fields: dict[str, str]) -> "Session":
+        """Read a stored hash back; raises SessionFormatError if unreadable."""
+        try:
+            version = int(fields.get("v", "0"))
+            if version != SCHEMA_VERSION:
+                raise SessionFormatError(f"session version {version}, expected {SCHEMA_VERSION}")
+            flags = {}
+            for pair in filter(None, fields.get("flags", "").split(",")):
+                name, _, value = pair.partition("=")
+                flags[name] = value
+            return cls(
+                cid=fields["cid"],
+                address=fields.get("addr", ""),
+                channel=fields.get("ch", "sms"),
+                state=fields.get("st", "new"),
+                lang=fields.get("lang", "en"),
+                conv=fields.get("conv", ""),
+                flow=fields.get("flow", ""),
+                node=fields.get("node", ""),
+                history=fields.get("hist", "").split(),
+                flags=flags,
+                misses=int(fields.get("miss", "0")),
+                started_at=float(fields.get("t0", "0")),
+                updated_at=float(fields.get("t", "0")),
+                seen=fields.get("seen", "").split(),
+            )
+        except (KeyError, ValueError) as exc:
+            if isinstance(exc, SessionFormatError):
+                raise
+            raise SessionFormatError(f"unreadable session: {exc!r}") from None
+
+
+def _fmt_time(t: float) -> str:
+    # Whole milliseconds: enough for ordering, short in Redis.
+    return f"{t:.3f}".rstrip("0").rstrip(".") if t else "0"

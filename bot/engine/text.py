@@ -1,0 +1,55 @@
+"""Reading what a person typed: cleaning, normalising, matching words.
+
+People text from basic phones, with or without accents, in capitals or not,
+with stray spaces, emoji or control characters. Everything that compares a
+reply with a keyword or an option goes through :func:`normalize`.
+
+>>> normalize("  ¡MENÚ!  ")
+'menu'
+>>> normalize("No  sé")
+'no se'
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Longer texts are kept for a hand-off transcript, but only this much is read
+# for matching: nobody answers a menu with a thousand characters.
+MATCH_LIMIT = 200
+
+_PUNCT_RE = re.compile(r"[^\w\s]", re.UNICODE)
+_SPACE_RE = re.compile(r"\s+")
+
+
+def clean(text: str | None) -> str:
+    """Drop control and format characters (keeping line breaks) and trim.
+
+    Lone surrogates from a broken encoding are dropped too, so the text can
+    always be encoded again.
+    """
+    if not text:
+        return ""
+    kept = []
+    for ch in text:
+        if ch in "\n\t":
+            kept.append(" " if ch == "\t" else ch)
+            continue
+        cat = unicodedata.category(ch)
+        if cat in ("Cc", "Cf", "Cs", "Co", "Cn"):
+            continue
+        kept.append(ch)
+    return "".join(kept).strip()
+
+
+def normalize(text: str) -> str:
+    """Lower-case, strip accents and punctuation, collapse spaces."""
+    text = unicodedata.normalize("NFKD", text[:MATCH_LIMIT])
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = _PUNCT_RE.sub(" ", text.casefold())
+    return _SPACE_RE.sub(" ", text).strip()
+
+
+def words(text: str) -> list[str]:
+    """The normalised words of ``text``."""
+    return normalize(text).split()

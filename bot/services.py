@@ -1,0 +1,123 @@
+"""Handling one inbound message: dedupe, lock, load, step, save, reply.
+
+This is the container around the pure engine (goflow's "mailroom"): it does
+all the I/O the engine does not. Everything here is channel-neutral; the
+webhook, the terminal chat and the console simulator all call
+:meth:`Helpline.handle`.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import time
+import traceback
+import uuid
+from dataclasses import dataclass
+from typing import Callable
+
+from .channels.twilio import TWILIO_OPT_OUT_WORDS, IncomingMessage
+from .engine.model import FlowSet
+from .engine.runner import Context, Inbound, Turn, step
+from .engine.session import SEEN_LIMIT, Session, SessionFormatError
+from .engine.text import normalize
+from .store import RedisStore
+
+log = logging.getLogger(__name__)
+
+
+def contact_id(secret: str, address: str) -> str:
+    """The pseudonymous id of an address: HMAC-SHA256 keyed by SECRET_KEY.
+
+    Stable for one deployment, meaningless without the key, and short.
+    """
+    return hmac.new(secret.encode(), address.encode(), hashlib.sha256).hexdigest()[:20]
+
+
+def safe_error(exc: BaseException) -> str:
+    """An exception for the log without its message, which could quote input."""
+    frames = traceback.extract_tb(exc.__traceback__)[-3:]
+    where = " < ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} {f.name}" for f in reversed(frames))
+    return f"{type(exc).__name__} at {where}"
+
+
+@dataclass
+class Handled:
+    replies: list[str]
+    turn: Turn | None  # None for a retried MessageSid
+    cid: str
+
+
+class Helpline:
+    def __init__(
+        self,
+        store: RedisStore,
+        flows: Callable[[], FlowSet],
+        secret_key: str,
+        lock_wait: float = 8.0,
+        clock: Callable[[], float] = time.time,
+        new_id: Callable[[], str] = lambda: uuid.uuid4().hex[:12],
+        on_duty: Callable[[], bool] | None = None,
+    ):
+        self.store = store
+        self.flows = flows
+        self.secret_key = secret_key
+        self.lock_wait = lock_wait
+        self.clock = clock
+        self.new_id = new_id
+        self.on_duty = on_duty or store.on_duty
+
+    def cid(self, address: str) -> str:
+        return contact_id(self.secret_key, address)
+
+    def handle(self, msg: IncomingMessage) -> Handled:
+        """Process one message; raises on any failure (the caller sends the fail-safe)."""
+        cid = self.cid(msg.address)
+        claim = self.store.claim(cid, msg.message_sid, wait=self.lock_wait)
+        if claim.duplicate is not None:
+            return Handled(claim.duplicate, None, cid)
+        try:
+            session = self._session(cid, claim.fields)
+            session.address = msg.address
+            session.channel = msg.channel
+            now = self.clock()
+            ctx = Context(now=now, on_duty=self.on_duty(), opted_out=claim.opted_out, new_id=self.new_id)
+            turn = step(session, Inbound(msg.text, msg.media_count), self.flows(), ctx)
+            replies = list(turn.replies)
+            if turn.opt_out and msg.channel == "sms" and normalize(msg.text) in TWILIO_OPT_OUT_WORDS:
+                replies = []  # Twilio confirms its own opt-out words and would refuse ours
+            saved = turn.session
+            forget = list(saved.seen)
+            if msg.message_sid:
+                saved.seen = (saved.seen + [msg.message_sid])[-SEEN_LIMIT:]
+            events = [self._event(saved, e.as_fields(), msg.channel, now) for e in turn.events]
+            self.store.commit(
+                claim,
+                action=turn.action,
+                fields=saved.to_fields(),
+                replies=replies,
+                opt_out=turn.opt_out,
+                transcript=turn.transcript,
+                forget=forget,
+                events=events,
+            )
+        except BaseException:
+            self.store.release(claim)
+            raise
+        return Handled(replies, turn, cid)
+
+    def _session(self, cid: str, fields: dict[str, str] | None) -> Session:
+        if not fields:
+            return Session(cid=cid)
+        try:
+            return Session.from_fields(fields)
+        except SessionFormatError as exc:
+            # Unreadable (older code, damage): start over rather than fail every text.
+            log.warning("session unreadable, starting fresh: %s", type(exc).__name__)
+            return Session(cid=cid)
+
+    @staticmethod
+    def _event(session: Session, data: dict[str, str], channel: str, now: float) -> dict[str, str]:
+        # The conversation id, not the contact id: a quick exit leaves the
+        # old events unlinkable to whoever texts next from that number.
+        return {**data, "conv": session.conv, "ch": channel, "lang": session.lang, "t": f"{now:.3f}"}

@@ -1,0 +1,1 @@
+"""HTTP blueprints: the Twilio webhook, health, and (later) the console."""

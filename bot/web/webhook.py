@@ -1,0 +1,65 @@
+"""The Twilio Messaging webhook, for SMS and WhatsApp.
+
+The signature is checked before anything else is read or stored; a bad one
+gets 403. A validly signed request always gets 200: if anything inside fails,
+the person gets the static fail-safe reply with the numbers that matter.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, current_app, request
+
+from ..channels import twilio
+from ..services import safe_error
+
+bp = Blueprint("webhook", __name__)
+log = logging.getLogger(__name__)
+
+TWIML = "application/xml"
+
+
+def _signed() -> bool:
+    cfg = current_app.config
+    url = twilio.signed_url(request.url, cfg["PUBLIC_URL"], request.path, request.query_string.decode())
+    return twilio.signature_is_valid(
+        cfg["TWILIO_AUTH_TOKEN"], url, request.form.to_dict(), request.headers.get("X-Twilio-Signature")
+    )
+
+
+def _forbidden() -> Response:
+    return Response("Forbidden: missing or invalid X-Twilio-Signature\n", 403, mimetype="text/plain")
+
+
+def _status_url() -> str:
+    base = current_app.config["PUBLIC_URL"] or request.host_url.rstrip("/")
+    return base + "/twilio/status"
+
+
+@bp.post("/twilio/messages")
+def messages() -> Response:
+    if not _signed():
+        return _forbidden()
+    try:
+        msg = twilio.parse_incoming(request.form)
+        if msg is None:
+            return Response(twilio.twiml([]), mimetype=TWIML)
+        handled = current_app.extensions["helpline"].handle(msg)
+        body = twilio.twiml(handled.replies, _status_url())
+    except Exception as exc:  # noqa: BLE001 - the person must get an answer whatever failed
+        log.error("inbound message failed, sent the fail-safe reply: %s", safe_error(exc))
+        body = twilio.failsafe_twiml()
+    return Response(body, mimetype=TWIML)
+
+
+@bp.post("/twilio/status")
+def status() -> Response:
+    if not _signed():
+        return _forbidden()
+    update = twilio.parse_status(request.form)
+    if update is not None:
+        try:
+            current_app.extensions["store"].record_status(update.message_sid, update.status, update.error_code)
+        except Exception as exc:  # noqa: BLE001 - Twilio would retry; the status is not worth a 500
+            log.error("delivery status not recorded: %s", safe_error(exc))
+    return Response(status=204)
