@@ -6,7 +6,6 @@ nothing else. See README "Architecture".
 from __future__ import annotations
 
 import logging
-import os
 
 import click
 import redis
@@ -42,13 +41,15 @@ def resolve_redis_url(config: Config) -> str:
     """REDIS_URL, or the embedded server under BOT_DATA_DIR (started if needed)."""
     if config.REDIS_URL:
         return config.REDIS_URL
-    from .embedded_redis import ensure_server
+    from pathlib import Path
+
+    from .embedded_redis import ensure_server, socket_path_for
 
     try:
         server = ensure_server(config.BOT_DATA_DIR)
     except Exception as exc:  # the server must still start and answer with the fail-safe
         log.error("embedded Redis did not start (%s); texts will get the fail-safe reply", exc)
-        return "unix://" + os.path.join(config.BOT_DATA_DIR, "redis.sock")
+        return "unix://" + str(socket_path_for(Path(config.BOT_DATA_DIR)))
     if server.owned:
         server.stop_at_exit()
         log.info("started embedded Redis in %s", config.BOT_DATA_DIR)

@@ -78,3 +78,25 @@ class Config:
 
     def as_dict(self) -> dict:
         return {k: v for k, v in vars(self).items() if k.isupper()}
+
+
+class TestConfig(Config):
+    """Settings for tests: explicit values, nothing read from the developer's data dir."""
+
+    def __init__(self, redis_url: str, data_dir: str, **overrides) -> None:
+        os.environ.setdefault("SECRET_KEY", "test-secret")
+        super().__init__()
+        self.TESTING = True
+        self.REDIS_URL = redis_url
+        self.BOT_DATA_DIR = data_dir
+        self.SECRET_KEY = "test-secret"
+        self.TWILIO_AUTH_TOKEN = "test-auth-token"
+        self.PUBLIC_URL = None
+        self.LOCK_WAIT = 8.0
+        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        self.FLOWS_DIR = os.path.join(here, "flows")
+        self.LOCALES_DIR = os.path.join(here, "locales")
+        for name, value in overrides.items():
+            if not hasattr(self, name):
+                raise AttributeError(f"unknown setting {name}")
+            setattr(self, name, value)

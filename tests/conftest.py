@@ -55,3 +55,28 @@ def redis_client(redis_url: str):
         yield client
     finally:
         client.close()
+
+
+# --- the app -------------------------------------------------------------------
+
+
+@pytest.fixture
+def app(redis_client, redis_url, tmp_path):
+    """The Flask app on the test Redis, with a known Twilio auth token."""
+    from bot import create_app
+    from bot.config import TestConfig
+
+    return create_app(TestConfig(redis_url, str(tmp_path)))
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--update-transcripts",
+        action="store_true",
+        help="rewrite the bot's replies in tests/transcripts/*.yaml from the current flows (review the diff)",
+    )
