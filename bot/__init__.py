@@ -85,7 +85,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["content"] = content
     app.extensions["store"] = store
 
-    if not config.TWILIO_AUTH_TOKEN:
+    if not config.TWILIO_AUTH_TOKEN and click.get_current_context(silent=True) is None:
         log.warning("TWILIO_AUTH_TOKEN is not set: the webhook will refuse every request (403)")
 
     from .web import health, webhook
