@@ -106,7 +106,7 @@ class _Step:
         if intent == "quick_exit":
             return self.quick_exit(norm)
         if intent == "opt_out":
-            return self.opt_out()
+            return self.opt_out(norm)
         if s.state == "new":
             return self.first_message(intent, lang, norm)
         if s.state == "closed":
@@ -157,6 +157,12 @@ class _Step:
 
     def while_opted_out(self, intent: str | None, norm: str) -> Turn:
         s = self.s
+        if intent == "quick_exit":
+            # Still silent, but the erase is a promise: the stored session
+            # (with the address) must not wait for its TTL.
+            self.turn.action = ERASE
+            self.turn.events = [ev.Event(ev.ERASED)]
+            return self.turn
         if intent != "opt_in":
             # Silence: nothing is sent, and no session is kept for someone who
             # opted out and has none.
@@ -182,9 +188,11 @@ class _Step:
         self.reply(self.say("erased"))
         return self.turn
 
-    def opt_out(self) -> Turn:
+    def opt_out(self, norm: str) -> Turn:
         s = self.s
         if s.state == "new":
+            # As for quick exit: the one line we send is in their language.
+            s.lang = matching.detect_language(self.fs.system, norm)
             s.conv = self.ctx.new_id()
         self.lc.send("opt_out")
         # Keep only what silence needs; screening answers go at once.
