@@ -242,10 +242,16 @@ class _Step:
             self.s.flow, _, self.s.node = self.fs.system.main_menu.partition(".")
 
     def back(self) -> None:
-        if self.s.history:
-            self.enter(self.s.history.pop(), push=False)
-        else:
-            self.move_to_main_menu()
+        # History is saved with the session, so it can name questions that a
+        # flow change has since removed (or turned into non-questions): skip
+        # those rather than fail on them.
+        while self.s.history:
+            target = self.s.history.pop()
+            node = self.fs.node(target)
+            if node is not None and node.waits:
+                self.enter(target, push=False)
+                return
+        self.move_to_main_menu()
 
     def show(self, target: str) -> None:
         """Send a node's text without moving (help, danger)."""
