@@ -17,6 +17,8 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
+from .lifecycle import STATES
+
 SCHEMA_VERSION = 1
 HISTORY_LIMIT = 10  # how many questions BACK can walk back through
 SEEN_LIMIT = 20  # recent MessageSids remembered so quick exit can erase their replies
@@ -77,6 +79,10 @@ class Session:
             version = int(fields.get("v", "0"))
             if version != SCHEMA_VERSION:
                 raise SessionFormatError(f"session version {version}, expected {SCHEMA_VERSION}")
+            state = fields.get("st", "new")
+            if state not in STATES:
+                # The lifecycle chart cannot bind to it, so every text would fail.
+                raise SessionFormatError(f"unknown lifecycle state {state!r}")
             flags = {}
             for pair in filter(None, fields.get("flags", "").split(",")):
                 name, _, value = pair.partition("=")
@@ -85,7 +91,7 @@ class Session:
                 cid=fields["cid"],
                 address=fields.get("addr", ""),
                 channel=fields.get("ch", "sms"),
-                state=fields.get("st", "new"),
+                state=state,
                 lang=fields.get("lang", "en"),
                 conv=fields.get("conv", ""),
                 flow=fields.get("flow", ""),
