@@ -1,0 +1,279 @@
+"""Reading what people type: cleaning, normalising, keywords, menus, answers, language.
+
+Each test is a table: what a person might send, and what the bot should make
+of it. The word lists are the real ones from flows/ (keywords.yaml,
+system.yaml), so a table row failing after a content change means a person
+typing that would now be misunderstood.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.content import load
+from bot.engine import render
+from bot.engine.matching import answer, detect_language, keyword, pick
+from bot.engine.model import ANSWERS
+from bot.engine.text import MATCH_LIMIT, clean, normalize
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def fs():
+    flows, problems = load(str(REPO / "flows"), str(REPO / "locales"))
+    assert flows is not None, [str(p) for p in problems]
+    return flows
+
+
+def ids(table):
+    return [repr(row[0]) for row in table]
+
+
+# --- cleaning: what is dropped before anything is read -------------------------------
+
+CLEAN = [
+    (None, ""),
+    ("", ""),
+    ("  hola  ", "hola"),
+    ("\x00\x07me\x1bnu\x7f", "menu"),  # control characters
+    ("\u200bSALIR\u200b", "SALIR"),  # zero-width space
+    ("SA\u200dLIR", "SALIR"),  # zero-width joiner inside a word
+    ("\ufeffEXIT", "EXIT"),  # byte order mark
+    ("\u200f\u200eSALIR", "SALIR"),  # right-to-left / left-to-right marks
+    ("\u202e1\u202c", "1"),  # right-to-left override
+    ("\ud800hola\udfff", "hola"),  # lone surrogates from a broken encoding
+    ("\ue000x", "x"),  # private use
+    ("line one\r\nline two", "line one\nline two"),  # CR dropped, line break kept
+    ("a\tb", "a b"),  # tab becomes a space
+    ("😀 hola", "😀 hola"),  # emoji are text, kept for a hand-off transcript
+    ("¿Qué?", "¿Qué?"),
+]
+
+
+@pytest.mark.parametrize("raw, cleaned", CLEAN, ids=ids(CLEAN))
+def test_clean(raw, cleaned):
+    assert clean(raw) == cleaned
+    cleaned.encode("utf-8")  # always encodable again: no lone surrogates left
+
+
+# --- normalising: what a keyword or option is compared with ---------------------------
+
+NORMALIZE = [
+    ("MENU", "menu"),
+    ("Menú", "menu"),
+    ("  ¡MENÚ!  ", "menu"),
+    ("ATRÁS", "atras"),
+    ("Atras", "atras"),
+    ("ESPAÑOL", "espanol"),
+    ("Inglés", "ingles"),
+    ("¿Sí?", "si"),
+    ("No  sé", "no se"),
+    ("no sé...", "no se"),
+    ("I don't know", "i don t know"),
+    ("911", "911"),
+    ("1.", "1"),
+    ("2)", "2"),
+    ("\u00a0hola\u00a0", "hola"),  # no-break spaces
+    ("ＭＥＮＵ", "menu"),  # full-width letters (some Asian keyboards)
+    ("me\u0301nu", "menu"),  # decomposed accent
+    ("Straße", "strasse"),
+    ("😀", ""),
+    ("!!!", ""),
+    ("ayuda\n\nporfa", "ayuda porfa"),
+]
+
+
+@pytest.mark.parametrize("raw, norm", NORMALIZE, ids=ids(NORMALIZE))
+def test_normalize(raw, norm):
+    assert normalize(raw) == norm
+
+
+def test_normalize_reads_only_the_start_of_a_long_text():
+    assert normalize("menu " + "x" * 10_000) == "menu " + "x" * (MATCH_LIMIT - 5)
+
+
+# --- global keywords: every word in keywords.yaml, as written and as typed ---------------
+
+
+def keyword_rows():
+    data = yaml.safe_load((REPO / "flows" / "keywords.yaml").read_text(encoding="utf-8"))
+    rows = []
+    for intent, spec in data["intents"].items():
+        for word in spec["words"]:
+            rows.append((str(word), intent, None))
+    for lang, words in data["languages"].items():
+        for word in words:
+            rows.append((str(word), "switch_language", lang))
+    return rows
+
+
+KEYWORDS = keyword_rows()
+
+
+@pytest.mark.parametrize("word, intent, lang", KEYWORDS, ids=[f"{r[0]}->{r[1]}" for r in KEYWORDS])
+@pytest.mark.parametrize("typed", ["as written", "lower case", "no accents", "padded"])
+def test_every_keyword_matches_however_typed(fs, word, intent, lang, typed):
+    text = {
+        "as written": word,
+        "lower case": word.lower(),
+        "no accents": word.translate(str.maketrans("ÁÉÍÓÚÑáéíóúñ", "AEIOUNaeioun")),
+        "padded": f"  {word.lower()}!  ",
+    }[typed]
+    assert keyword(fs.keywords, normalize(text)) == (intent, lang)
+
+
+NOT_KEYWORDS = [
+    "menu please",  # only a whole message is a keyword
+    "i want to exit this job",  # a sentence that happens to contain EXIT
+    "stop hitting me",
+    "help me",
+    "hola",
+    "9 1 1",
+    "1",
+    "",
+    "si",  # YES opts in; "si" is only an answer
+]
+
+
+@pytest.mark.parametrize("text", NOT_KEYWORDS)
+def test_not_a_keyword(fs, text):
+    assert keyword(fs.keywords, normalize(text)) == (None, None)
+
+
+# --- menus: a number, or a word of the label --------------------------------------------
+
+# The main menu's labels as the runner offers them in a Spanish session:
+# each option in Spanish and in English.
+MAIN_MENU = [
+    ["numeros para llamar o escribir", "numbers to call or text"],
+    ["es seguro hablar", "is it safe to talk"],
+    ["hablar con una persona", "talk to a person"],
+    ["espanol english"],
+]
+
+PICKS = [
+    ("1", 0),
+    ("2", 1),
+    ("4", 3),
+    (" 3 ", 2),
+    ("2.", 1),
+    ("#2", 1),
+    ("3 please", 2),
+    ("1 por favor", 0),
+    ("01", 0),
+    ("0", None),
+    ("5", None),
+    ("12", None),
+    ("100", None),
+    ("-1", 0),  # punctuation goes, the number stays
+    ("numbers", 0),
+    ("NUMBERS", 0),
+    ("Números", 0),
+    ("numeros", 0),
+    ("numeros para llamar o escribir", 0),  # the whole label
+    ("safe", 1),
+    ("¿Es seguro?", 1),
+    ("SEGURO", 1),
+    ("person", 2),
+    ("una persona", 2),
+    ("english", 3),
+    ("talk", None),  # in two labels: ambiguous, so ask again
+    ("hablar", None),  # the same in Spanish
+    ("what", None),  # too common to choose by
+    ("la", None),  # too short
+    ("xyz", None),
+    ("", None),
+    ("😀", None),
+]
+
+
+@pytest.mark.parametrize("text, index", PICKS, ids=ids(PICKS))
+def test_pick_a_menu_option(text, index):
+    assert pick(normalize(text), MAIN_MENU) == index
+
+
+def test_pick_with_the_real_main_menu_labels(fs):
+    # The table above is written by hand; it must be the menu people really see.
+    node = fs.node(fs.system.main_menu)
+    es = [normalize(x) for x in render.option_labels(fs, node, "es")]
+    en = [normalize(x) for x in render.option_labels(fs, node, "en")]
+    assert [sorted(set(pair)) for pair in zip(es, en)] == [sorted(forms) for forms in MAIN_MENU]
+
+
+# --- questions: Sí / No / No sé ------------------------------------------------------------
+
+ANSWER_ROWS = [
+    ("si", "yes"),
+    ("sí", "yes"),
+    ("Sí.", "yes"),
+    ("SI", "yes"),
+    ("yes", "yes"),
+    ("Yes!", "yes"),
+    ("y", "yes"),
+    ("claro", "yes"),
+    ("no", "no"),
+    ("No.", "no"),
+    ("NO", "no"),
+    ("nope", "no"),
+    ("no sé", "not_sure"),
+    ("No se", "not_sure"),
+    ("nose", "not_sure"),
+    ("no lo sé", "not_sure"),
+    ("not sure", "not_sure"),
+    ("Not sure.", "not_sure"),
+    ("I don't know", "not_sure"),
+    ("tal vez", "not_sure"),
+    ("maybe", "not_sure"),
+    ("1", "yes"),
+    ("2", "no"),
+    ("3", "not_sure"),
+    ("4", None),
+    ("hmm", None),
+    ("", None),
+    ("si no", None),
+]
+
+
+@pytest.mark.parametrize("text, expected", ANSWER_ROWS, ids=ids(ANSWER_ROWS))
+@pytest.mark.parametrize("lang", ["es", "en"])
+def test_answer_a_question(fs, text, expected, lang):
+    # The options a question shows (1. Sí / 2. No / 3. No sé), in the session's
+    # language and in English, as the runner offers them.
+    labels = [
+        sorted({normalize(render.say(fs, lang, f"answer_{a}")), normalize(render.say(fs, "en", f"answer_{a}"))})
+        for a in ANSWERS
+    ]
+    assert answer(fs.system, normalize(text), labels) == expected
+
+
+# --- the language of a first message ----------------------------------------------------
+
+LANGUAGE = [
+    ("hola", "es"),
+    ("Hola!", "es"),
+    ("HOLA", "es"),
+    ("ola", "es"),
+    ("ayuda", "es"),
+    ("Ayúdame por favor", "es"),
+    ("buenas", "es"),
+    ("Buenas tardes", "es"),
+    ("buenos días", "es"),
+    ("necesito información", "es"),
+    ("¿Dónde estoy?", "es"),
+    ("hi", "en"),
+    ("Hello", "en"),
+    ("help", "en"),
+    ("I need help please", "en"),
+    ("1", "en"),
+    ("", "en"),
+    ("😀", "en"),
+    ("ok", "en"),
+]
+
+
+@pytest.mark.parametrize("text, lang", LANGUAGE, ids=ids(LANGUAGE))
+def test_detect_language_of_a_first_message(fs, text, lang):
+    assert detect_language(fs.system, normalize(text)) == lang
