@@ -1,0 +1,379 @@
+"""Global keywords with the real flows: every word in flows/keywords.yaml, both languages.
+
+The words are read from the file itself, so a word staff add is tested the
+moment it is added, and an intent added without an expectation here fails
+(``test_every_intent_in_the_file_has_an_expected_effect``).
+
+Each word is sent mid-conversation: at "What next?" after a directory, with
+the main menu and the directory question behind it in the history.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.engine import events as ev
+from bot.engine.runner import ERASE, KEEP, SAVE
+from bot.engine.session import Session
+from tests.test_engine import (
+    ADDRESS,
+    HOTLINE,
+    Chat,
+    emergency,
+    fs,  # noqa: F401  (the fixture)
+    help_text,
+    menu,
+    prompt,
+    say,
+    started,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+KEYWORDS = yaml.safe_load((REPO / "flows" / "keywords.yaml").read_text(encoding="utf-8"))
+LANGS = ("en", "es")
+HERE = "numbers.more"  # where each keyword is sent from
+BEHIND = ["main.menu", "numbers.by_need"]
+
+
+def words(intent: str) -> list[str]:
+    return [str(w) for w in KEYWORDS["intents"][intent]["words"]]
+
+
+def cases(*intents: str):
+    return [pytest.param(i, w, lang, id=f"{w}-{lang}") for i in intents for w in words(i) for lang in LANGS]
+
+
+def mid_flow(fs, lang, **kw) -> Chat:
+    chat = started(fs, lang, **kw)
+    chat.script("1", "1")  # numbers -> "someone controls me" -> directory -> what next?
+    assert (chat.session.position, chat.session.history) == (HERE, BEHIND)
+    return chat
+
+
+# --- what each intent does ---------------------------------------------------------------------
+
+
+def expect_menu(fs, chat, turn, lang):
+    assert turn.replies == [menu(fs, lang)]
+    assert (chat.session.position, chat.session.history) == (fs.system.main_menu, [])
+
+
+def expect_back(fs, chat, turn, lang):
+    assert turn.replies == [prompt(fs, "numbers.by_need", lang)]
+    assert (chat.session.position, chat.session.history) == ("numbers.by_need", ["main.menu"])
+
+
+def expect_help(fs, chat, turn, lang):
+    # How to use the service and the hotline, then the same question again.
+    assert turn.replies == [help_text(fs, lang), prompt(fs, HERE, lang)]
+    assert HOTLINE in turn.replies[0]
+    assert (chat.session.position, chat.session.history) == (HERE, BEHIND)
+
+
+def expect_danger(fs, chat, turn, lang):
+    # The emergency numbers at once, then back where they were.
+    assert turn.replies == [emergency(fs, lang), prompt(fs, HERE, lang)]
+    assert "911" in turn.replies[0] and HOTLINE in turn.replies[0]
+    assert (chat.session.position, chat.session.history) == (HERE, BEHIND)
+
+
+def expect_human(fs, chat, turn, lang):
+    # Off duty (the default of these tests): the hotline numbers, then the menu.
+    person = fs.node(fs.keywords.gotos["human"])
+    assert turn.replies == [fs.translate(lang, person.unavailable.msgid), menu(fs, lang)]
+    assert HOTLINE in turn.replies[0]
+    assert chat.session.state == "in_flow"
+    assert ev.Event(ev.HANDOFF_REQUESTED, {"on_duty": "no"}) in turn.events
+
+
+def expect_quick_exit(fs, chat, turn, lang):
+    assert turn.action == ERASE
+    assert turn.replies == [say(fs, "erased", lang)]
+    assert len(turn.replies[0].splitlines()) == 1
+    assert turn.events == [ev.Event(ev.ERASED)]  # nothing about where they were
+    # Whatever they text next is a first message again.
+    again = chat.send("hola")
+    assert again.replies[0] == fs.translate("es", fs.node(fs.system.start).text.msgid)
+    assert again.session.conv != turn.session.conv
+
+
+def expect_opt_out(fs, chat, turn, lang):
+    assert turn.replies == [say(fs, "opted_out", lang)]
+    assert turn.opt_out is True
+    s = chat.session
+    assert (s.state, s.flow, s.node, s.history, s.flags, s.misses) == ("opted_out", "", "", [], {}, 0)
+
+
+def expect_opt_in(fs, chat, turn, lang):
+    # START / YES while subscribed: nothing to undo; the question again.
+    assert turn.replies == [prompt(fs, HERE, lang)]
+    assert turn.opt_out is None
+    assert chat.session.position == HERE
+
+
+def expect_language(fs, chat, turn, lang):
+    assert turn.replies == [prompt(fs, "welcome.language", lang)]
+    assert (chat.session.state, chat.session.position) == ("choosing_language", "welcome.language")
+
+
+EFFECTS = {
+    "menu": expect_menu,
+    "back": expect_back,
+    "help": expect_help,
+    "danger": expect_danger,
+    "human": expect_human,
+    "quick_exit": expect_quick_exit,
+    "opt_out": expect_opt_out,
+    "opt_in": expect_opt_in,
+    "language": expect_language,
+}
+
+
+def test_every_intent_in_the_file_has_an_expected_effect():
+    assert set(KEYWORDS["intents"]) == set(EFFECTS)
+
+
+def test_the_contract_words_are_in_the_file():
+    # DESIGN.md "Global keywords": at least these. Staff may add, not remove.
+    required = {
+        "menu": {"MENU", "MENÚ", "INICIO"},
+        "back": {"BACK", "ATRÁS", "VOLVER"},
+        "help": {"HELP", "AYUDA", "INFO"},
+        "quick_exit": {"SALIR", "EXIT", "BORRAR", "DELETE"},
+        "danger": {"EMERGENCIA", "EMERGENCY", "911", "PELIGRO", "DANGER"},
+        "human": {"HUMAN", "AGENT", "PERSONA", "AGENTE"},
+        "opt_out": {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "PARAR", "ALTO", "BAJA"},
+        "opt_in": {"START", "UNSTOP", "ALTA"},
+    }
+    for intent, needed in required.items():
+        written = {w.upper() for w in words(intent)}
+        # MENÚ is written without its accent in the file: keywords ignore accents.
+        plain = {w.replace("Ú", "U").replace("Á", "A") for w in needed}
+        assert plain <= {w.replace("Ú", "U").replace("Á", "A") for w in written}, intent
+    languages = {k: {str(w).upper() for w in v} for k, v in KEYWORDS["languages"].items()}
+    assert {"ESPAÑOL", "SPANISH"} <= languages["es"] and {"ENGLISH", "INGLÉS"} <= languages["en"]
+
+
+@pytest.mark.parametrize("intent, word, lang", cases(*EFFECTS))
+def test_keyword_mid_conversation(fs, intent, word, lang):
+    chat = mid_flow(fs, lang)
+    turn = chat.send(word)
+    if intent != "quick_exit":
+        assert turn.events[0] == ev.Event(ev.KEYWORD, {"intent": intent})
+    EFFECTS[intent](fs, chat, turn, lang)
+
+
+@pytest.mark.parametrize("intent, word, lang", cases(*EFFECTS))
+def test_keyword_is_a_whole_message_only(fs, intent, word, lang):
+    chat = mid_flow(fs, lang)
+    turn = chat.send(f"{word} {word}")
+    assert turn.action == SAVE and chat.session.state == "in_flow"
+    assert not any(e.kind == ev.KEYWORD for e in turn.events)
+
+
+# --- back -------------------------------------------------------------------------------------
+
+
+def test_back_walks_back_through_the_questions_then_stays_at_the_menu(fs):
+    chat = mid_flow(fs, "en")
+    assert chat.send("BACK").replies == [prompt(fs, "numbers.by_need", "en")]
+    assert chat.send("back").replies == [menu(fs, "en")]
+    assert chat.send("BACK").replies == [menu(fs, "en")]
+    assert chat.session.history == []
+
+
+# --- language ------------------------------------------------------------------------------------
+
+
+def language_cases():
+    return [
+        pytest.param(code, str(word), start, id=f"{word}-from-{start}")
+        for code, ws in KEYWORDS["languages"].items()
+        for word in ws
+        for start in LANGS
+    ]
+
+
+@pytest.mark.parametrize("code, word, start", language_cases())
+def test_language_word_switches_and_repeats_the_question(fs, code, word, start):
+    chat = mid_flow(fs, start)
+    turn = chat.send(word)
+    assert turn.replies == [prompt(fs, HERE, code)]
+    assert chat.session.lang == code
+    assert (chat.session.position, chat.session.history) == (HERE, BEHIND)
+    assert ev.Event(ev.LANGUAGE, {"lang": code}) in turn.events
+
+
+@pytest.mark.parametrize("code, word, start", language_cases())
+def test_language_word_at_the_language_question_answers_it(fs, code, word, start):
+    chat = started(fs, start)
+    chat.send("IDIOMA")
+    turn = chat.send(word)
+    assert turn.replies == [menu(fs, code)]
+    assert (chat.session.state, chat.session.lang) == ("in_flow", code)
+
+
+@pytest.mark.parametrize("text, lang", [("1", "en"), ("2", "es"), ("English", "en"), ("español", "es")])
+def test_language_question_by_number_or_name(fs, text, lang):
+    chat = started(fs, "en")
+    chat.send("4")
+    assert chat.session.state == "choosing_language"
+    assert chat.send(text).replies == [menu(fs, lang)]
+    assert (chat.session.state, chat.session.lang) == ("in_flow", lang)
+
+
+# --- danger, wherever they are -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("word", words("danger"))
+def test_danger_at_the_language_question_then_the_same_question(fs, word):
+    chat = started(fs, "es")
+    chat.send("4")
+    turn = chat.send(word)
+    assert turn.replies == [emergency(fs, "es"), prompt(fs, "welcome.language", "es")]
+    assert chat.session.state == "choosing_language"
+
+
+# --- a person ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("intent, word, lang", cases("human"))
+def test_human_on_duty_hands_off(fs, intent, word, lang):
+    chat = mid_flow(fs, lang, on_duty=True)
+    turn = chat.send(word)
+    person = fs.node(fs.keywords.gotos["human"])
+    assert turn.replies == [fs.translate(lang, person.text.msgid)]
+    assert chat.session.state == "handed_off"
+    assert ev.Event(ev.HANDOFF_REQUESTED, {"on_duty": "yes"}) in turn.events
+
+
+def handed_off(fs, lang="en") -> Chat:
+    chat = started(fs, lang, on_duty=True)
+    chat.send("HUMAN")
+    assert chat.session.state == "handed_off"
+    return chat
+
+
+@pytest.mark.parametrize("text", ["my boss took my passport", "1", "hola", "HUMAN", "LANGUAGE", "yes", "😀"])
+def test_during_a_hand_off_ordinary_text_goes_to_the_operator_and_the_bot_is_quiet(fs, text):
+    chat = handed_off(fs)
+    turn = chat.send(text)
+    assert turn.replies == []
+    assert turn.transcript == [text]
+    assert [e for e in turn.events if e.kind != ev.KEYWORD] == [ev.Event(ev.HANDOFF_MESSAGE)]
+    assert chat.session.state == "handed_off"
+
+
+@pytest.mark.parametrize("word", words("danger"))
+def test_danger_during_a_hand_off_still_gives_911(fs, word):
+    chat = handed_off(fs)
+    turn = chat.send(word)
+    assert turn.replies == [emergency(fs, "en")]
+    assert turn.transcript == []
+    assert chat.session.state == "handed_off"
+
+
+@pytest.mark.parametrize("word", words("help"))
+def test_help_during_a_hand_off_gives_the_hotline(fs, word):
+    turn = handed_off(fs).send(word)
+    assert turn.replies == [help_text(fs, "en")]
+
+
+@pytest.mark.parametrize("word", words("menu") + words("back"))
+def test_menu_or_back_ends_the_hand_off(fs, word):
+    chat = handed_off(fs)
+    turn = chat.send(word)
+    assert turn.replies == [menu(fs, "en")]
+    assert chat.session.state == "in_flow"
+    assert ev.Event(ev.RELEASED, {"by": "person"}) in turn.events
+
+
+def test_language_word_during_a_hand_off_changes_the_language(fs):
+    chat = handed_off(fs)
+    chat.send("ESPAÑOL")
+    assert (chat.session.lang, chat.session.state) == ("es", "handed_off")
+    assert chat.send("MENU").replies == [menu(fs, "es")]
+
+
+@pytest.mark.parametrize("word", ["SALIR", "EXIT"])
+def test_quick_exit_during_a_hand_off_erases(fs, word):
+    turn = handed_off(fs).send(word)
+    assert (turn.action, turn.replies) == (ERASE, [say(fs, "erased", "en")])
+
+
+def test_opt_out_during_a_hand_off(fs):
+    chat = handed_off(fs)
+    turn = chat.send("STOP")
+    assert (turn.opt_out, chat.session.state) == (True, "opted_out")
+
+
+# --- STOP and START ---------------------------------------------------------------------------------
+
+SILENCED = ["hola", "1", "MENU", "HELP", "AYUDA", "911", "PELIGRO", "HUMAN", "ESPAÑOL", "LANGUAGE", "si", "", "😀",
+            "STOP", "PARAR"]
+
+
+def opted_out(fs, lang, word="STOP") -> Chat:
+    chat = mid_flow(fs, lang)
+    chat.send(word)
+    assert chat.opted_out and chat.session.state == "opted_out"
+    return chat
+
+
+@pytest.mark.parametrize("intent, word, lang", cases("opt_out"))
+def test_after_any_opt_out_word_nothing_is_sent(fs, intent, word, lang):
+    chat = opted_out(fs, lang, word)
+    for text in SILENCED:
+        turn = chat.send(text)
+        assert turn.replies == [], text
+        assert turn.events == [], text  # not even a keyword event: nothing happened
+        assert turn.opt_out is None
+        assert chat.session.state == "opted_out"
+
+
+@pytest.mark.parametrize("intent, word, lang", cases("opt_in"))
+def test_an_opt_in_word_ends_the_silence(fs, intent, word, lang):
+    chat = opted_out(fs, lang)
+    chat.send("hello?")
+    turn = chat.send(word)
+    assert turn.replies == [say(fs, "opted_in", lang), menu(fs, lang)]
+    assert turn.opt_out is False
+    assert (chat.session.state, chat.session.position) == ("in_flow", fs.system.main_menu)
+    assert ev.Event(ev.OPTED_IN) in turn.events
+
+
+def test_yes_opts_in_only_while_opted_out(fs):
+    chat = started(fs, "en")
+    turn = chat.send("YES")
+    assert (turn.opt_out, turn.replies) == (None, [menu(fs, "en")])
+    chat.send("STOP")
+    assert chat.send("YES").opt_out is False
+
+
+def test_opt_out_outlives_the_session(fs):
+    # The session expired (or was erased) but the opt-out record was not.
+    chat = Chat(fs, opted_out=True)
+    turn = chat.send("hola")
+    assert (turn.replies, turn.action) == ([], KEEP)  # no session is created for them
+    turn = chat.send("START")
+    assert turn.replies == [say(fs, "opted_in", "en"), menu(fs, "en")]
+    assert (turn.opt_out, chat.session.state, chat.session.conv) == (False, "in_flow", "conv0001")
+
+
+@pytest.mark.parametrize("word", words("quick_exit"))
+def test_quick_exit_while_opted_out_erases_silently(fs, word):
+    chat = opted_out(fs, "es")
+    turn = chat.send(word)
+    assert (turn.action, turn.replies, turn.opt_out) == (ERASE, [], None)  # the opt-out record stays
+    assert turn.events == [ev.Event(ev.ERASED)]
+    assert chat.send("hola").replies == []
+    assert chat.session == Session(cid="c1", address=ADDRESS)
+
+
+def test_first_text_stop(fs):
+    chat = Chat(fs)
+    turn = chat.send("STOP")
+    assert (turn.replies, turn.opt_out, chat.session.state) == ([say(fs, "opted_out", "en")], True, "opted_out")
+    assert chat.send("hola").replies == []
