@@ -63,9 +63,10 @@ def prompt(fs: m.FlowSet, node: m.Node, lang: str) -> str:
     return f"{text}\n{numbered(labels)}" if labels else text
 
 
-def reprompt(fs: m.FlowSet, node: m.Node, lang: str) -> str:
-    """The short message after an unrecognised reply: the options again."""
-    return f"{say(fs, lang, 'reprompt')}\n{numbered(option_labels(fs, node, lang))}"
+def reprompt(fs: m.FlowSet, node: m.Node, lang: str, media_only: bool = False) -> str:
+    """The short message after an unrecognised reply (or a picture): the options again."""
+    lead = say(fs, lang, "media_only" if media_only else "reprompt")
+    return f"{lead}\n{numbered(option_labels(fs, node, lang))}"
 
 
 def contact(fs: m.FlowSet, lang: str, c: m.Contact) -> str:
@@ -110,7 +111,7 @@ def pack(lines: list[str]) -> list[str]:
 def messages(fs: m.FlowSet, node: m.Node, lang: str) -> list[str]:
     """Every message this node can send, for the segment budget check."""
     if node.kind in m.WAITING_KINDS:
-        return [prompt(fs, node, lang), reprompt(fs, node, lang)]
+        return [prompt(fs, node, lang), reprompt(fs, node, lang), reprompt(fs, node, lang, media_only=True)]
     if node.kind == m.DIRECTORY:
         return directory(fs, node, lang)
     found = [fs.translate(lang, t.msgid) for t in (node.text, node.unavailable) if t]

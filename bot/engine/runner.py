@@ -69,10 +69,18 @@ class _Step:
         self.s = session
         self.fs = fs
         self.ctx = ctx
-        self.lc = bind(session)
+        self._lc = None
         self.turn = Turn(session=session)
 
     # --- small helpers ------------------------------------------------------
+
+    @property
+    def lc(self):
+        """The lifecycle chart, bound on first use: most turns never change state,
+        and building a StateChart costs more than the rest of a turn."""
+        if self._lc is None:
+            self._lc = bind(self.s)
+        return self._lc
 
     def reply(self, text: str) -> None:
         self.turn.replies.append(text)
@@ -150,9 +158,12 @@ class _Step:
         self.event(ev.STARTED, lang=s.lang)
         if intent in fs.keywords.shows:  # "911" as a first text: the numbers come first
             self.show(fs.keywords.shows[intent])
-        self.enter(fs.system.start)
         if intent in fs.keywords.gotos and intent != "language":
+            # HUMAN as a first text: the greeting (it says how to quit), then straight on.
+            self.show(fs.system.start)
             self.enter(fs.keywords.gotos[intent])
+        else:
+            self.enter(fs.system.start)
         return self.turn
 
     def while_opted_out(self, intent: str | None, norm: str) -> Turn:
@@ -375,7 +386,4 @@ class _Step:
             self.show(self.fs.keywords.shows["help"])
             self.reply(render.prompt(self.fs, node, s.lang))
             return
-        if media_only:
-            self.reply(f"{self.say('media_only')}\n{render.numbered(render.option_labels(self.fs, node, s.lang))}")
-        else:
-            self.reply(render.reprompt(self.fs, node, s.lang))
+        self.reply(render.reprompt(self.fs, node, s.lang, media_only=media_only))

@@ -14,7 +14,7 @@ True
 """
 from __future__ import annotations
 
-import copy
+import dataclasses
 from dataclasses import dataclass, field
 
 from .lifecycle import STATES
@@ -50,7 +50,8 @@ class Session:
         return f"{self.flow}.{self.node}" if self.flow else ""
 
     def copy(self) -> "Session":
-        return copy.deepcopy(self)
+        """An independent copy (the containers are the only mutable fields)."""
+        return dataclasses.replace(self, history=list(self.history), flags=dict(self.flags), seen=list(self.seen))
 
     def to_fields(self) -> dict[str, str]:
         """The flat string mapping stored as a Redis hash."""
