@@ -75,9 +75,26 @@ def contact(fs: m.FlowSet, lang: str, c: m.Contact) -> str:
     return say(fs, lang, f"contact_{c.kind}", number=c.number)
 
 
+def contacts(fs: m.FlowSet, lang: str, h: m.Hotline) -> str:
+    """How to reach a line; one number reached several ways is written once
+    ("call or text 1-800-422-4453") when system.yaml has a text for that pair."""
+    parts, i = [], 0
+    while i < len(h.contacts):
+        c = h.contacts[i]
+        pair = h.contacts[i + 1] if i + 1 < len(h.contacts) else None
+        combined = f"contact_{c.kind}_or_{pair.kind}" if pair else ""
+        if pair and pair.number == c.number and not (c.keyword or pair.keyword) and combined in fs.system.texts:
+            parts.append(say(fs, lang, combined, number=c.number))
+            i += 2
+        else:
+            parts.append(contact(fs, lang, c))
+            i += 1
+    return ", ".join(parts)
+
+
 def hotline(fs: m.FlowSet, lang: str, h: m.Hotline) -> str:
     """One directory line: ``Name: call 1-888-373-7888, text 233733. Note``."""
-    how = ", ".join(contact(fs, lang, c) for c in h.contacts)
+    how = contacts(fs, lang, h)
     line = f"{fs.translate(lang, h.name.msgid)}: {how}."
     if h.note:
         line += f" {fs.translate(lang, h.note.msgid)}"
