@@ -23,7 +23,7 @@ from .channels.twilio import IncomingMessage
 from .engine.problems import WARNING, Problem, errors
 from .engine.render import placeholders
 from .engine.segments import count_segments
-from .engine.validate import SOURCE_LANGUAGE
+from .engine.validate import SOURCE_LANGUAGE, braces, language_name, short_text
 
 
 def register(app: Flask) -> None:
@@ -92,7 +92,9 @@ def translations_update() -> None:
              "--project", "helpline", "--msgid-bugs-address", "-", os.path.relpath(root))
     for lang in _languages():
         if os.path.exists(i18n.po_path(locales, lang)):
-            _pybabel("update", "-i", pot, "-d", locales, "-l", lang, "--no-wrap", "--ignore-obsolete")
+            # --previous: a fuzzy entry keeps the old English as `#| msgid`, so
+            # the reviewer sees what changed.
+            _pybabel("update", "-i", pot, "-d", locales, "-l", lang, "--no-wrap", "--ignore-obsolete", "--previous")
         else:
             _pybabel("init", "-i", pot, "-d", locales, "-l", lang, "--no-wrap")
         click.echo(f"updated {i18n.po_path(locales, lang)}")
@@ -100,33 +102,37 @@ def translations_update() -> None:
 
 
 def catalog_problems(locales: str, cfg: str, root: str, languages: list[str]) -> list[Problem]:
-    """Untranslated, fuzzy, stale or placeholder-mismatched catalog entries."""
+    """Untranslated, fuzzy or placeholder-mismatched catalog entries, and
+    English texts the catalogs do not have yet."""
+    if not os.path.isfile(cfg):
+        return [Problem(cfg, 1, "babel.cfg is missing: it tells `translations update` where the flow texts are; put it back (it is in git)")]
     with open(cfg, encoding="utf-8") as fh:
         method_map, options_map = parse_mapping_cfg(fh, cfg)
     wanted = {}
     for filename, lineno, message, _, _ in extract_from_dir(root, method_map, options_map):
         wanted.setdefault(message, (filename, lineno))
     catalogs = i18n.load_catalogs(locales)
-    problems = []
+    problems = list(catalogs.problems)
     for lang in languages:
-        if lang == SOURCE_LANGUAGE:
+        if lang == SOURCE_LANGUAGE or lang in catalogs.unreadable:
             continue
         po = i18n.po_path(locales, lang)
         catalog = catalogs.get(lang)
         if catalog is None:
-            problems.append(Problem(po, 1, f"no catalog for `{lang}`: run `flask --app app translations update`"))
+            problems.append(Problem(po, 1, f"no catalog for {language_name(lang)}: run `flask --app app translations update`"))
             continue
+        name = language_name(lang)
         for msgid, (filename, lineno) in wanted.items():
             entry = catalog.get(msgid)
-            src = os.path.join(root, filename) if not os.path.isabs(filename) else filename
+            quoted = f"\"{short_text(msgid)}\""
             if entry is None:
-                problems.append(Problem(po, 1, f"\"{msgid[:40]}\" ({os.path.relpath(src)}:{lineno}) is not in the catalog: run `flask --app app translations update`"))
+                problems.append(Problem(po, 1, f"{quoted} ({filename}:{lineno}) is not in the {name} catalog: run `flask --app app translations update`, then translate it"))
             elif not entry.msgstr:
-                problems.append(Problem(po, entry.where.line, f"untranslated: \"{msgid[:40]}\""))
+                problems.append(Problem(po, entry.where.line, f"{quoted} has no {name} translation: write it between the quotes of the `msgstr` below it"))
             elif entry.fuzzy:
-                problems.append(Problem(po, entry.where.line, f"fuzzy: \"{msgid[:40]}\": the English changed; review the translation and remove the `fuzzy` mark"))
+                problems.append(Problem(po, entry.where.line, f"the {name} translation of {quoted} is marked fuzzy (the English changed; the old English is on the `#|` line above): check it, then remove `fuzzy` from the `#,` line"))
             elif placeholders(entry.msgstr) != placeholders(msgid):
-                problems.append(Problem(po, entry.where.line, f"placeholders differ: \"{msgid[:40]}\" needs {sorted(placeholders(msgid))}"))
+                problems.append(Problem(po, entry.where.line, f"the {name} translation of {quoted} must contain {braces(placeholders(msgid))} as in the English, written the same way; it has {braces(placeholders(entry.msgstr))}"))
     return problems
 
 

@@ -13,14 +13,17 @@ staff member's edit is live after a reload.
 """
 from __future__ import annotations
 
+import io
 import os
+import re
 from typing import Iterator
 
 from babel.messages.catalog import Catalog
-from babel.messages.pofile import read_po
+from babel.messages.pofile import PoFileError, read_po
 
 from .engine.loader import SPECIAL_FILES
 from .engine.model import Translation, Where
+from .engine.problems import Problem
 from .engine.yamlsource import YamlSyntaxError, parse
 
 DOMAIN = "messages"
@@ -46,18 +49,71 @@ def read_catalog(path: str, lang: str) -> Catalog:
         return read_po(fh, locale=lang, domain=DOMAIN)
 
 
-def load_catalogs(locales_dir: str) -> dict[str, dict[str, Translation]]:
+class Catalogs(dict):
+    """``lang -> msgid -> Translation``, plus what stopped a catalog being read.
+
+    A catalog with problems is kept empty (``unreadable``) so that one typo in
+    a ``.po`` file is reported once, at its line, rather than as every one of
+    its translations missing.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.problems: list[Problem] = []
+        self.unreadable: set[str] = set()
+
+
+# A line of a .po entry that opens a quoted text: msgid "...", msgstr "...", "..."
+_QUOTED_LINE = re.compile(r'^\s*(?:msgctxt|msgid(?:_plural)?|msgstr(?:\[\d+\])?)?\s*"')
+
+
+def _unclosed_quote(line: str) -> bool:
+    """True for ``msgstr "Hola`` (Babel would silently drop the entry)."""
+    body = line.strip()
+    if not _QUOTED_LINE.match(body):
+        return False
+    quoted = body[body.index('"'):]
+    if len(quoted) < 2 or not quoted.endswith('"'):
+        return True
+    backslashes = len(quoted[:-1]) - len(quoted[:-1].rstrip("\\"))
+    return backslashes % 2 == 1  # a final `\"` is an escaped quote, not a closing one
+
+
+def _catalog_problem(path: str, data: bytes, lang: str) -> tuple[Catalog | None, Problem | None]:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        return None, Problem(path, line, "this catalog is not UTF-8 text: save it as UTF-8 (Unicode), then run the check again")
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.lstrip().startswith("#") and _unclosed_quote(line):
+            return None, Problem(path, lineno, "the text on this line has no closing quote: end it with \"")
+    try:
+        return read_po(io.BytesIO(data), locale=lang, domain=DOMAIN, abort_invalid=True), None
+    except PoFileError as exc:
+        line = exc.lineno + 1 if isinstance(exc.lineno, int) else 1
+        return None, Problem(path, line, f"this line cannot be read ({str(exc.line).strip()!r}): an entry is a `msgid \"English\"` line,"
+                                         " then a `msgstr \"translation\"` line, with every text in quotes; comments start with #")
+
+
+def load_catalogs(locales_dir: str) -> Catalogs:
     """``lang -> msgid -> Translation`` for every catalog under ``locales_dir``."""
-    catalogs: dict[str, dict[str, Translation]] = {}
+    catalogs = Catalogs()
     for lang in available_languages(locales_dir):
         path = po_path(locales_dir, lang)
-        entries = {}
-        for message in read_catalog(path, lang):
+        with open(path, "rb") as fh:
+            catalog, problem = _catalog_problem(path, fh.read(), lang)
+        entries: dict[str, Translation] = {}
+        catalogs[lang] = entries
+        if problem is not None:
+            catalogs.problems.append(problem)
+            catalogs.unreadable.add(lang)
+            continue
+        for message in catalog:
             if not message.id or not isinstance(message.id, str):
                 continue  # the header, or a plural form (flows have none)
             msgstr = message.string if isinstance(message.string, str) else ""
             entries[message.id] = Translation(msgstr, message.fuzzy, Where(path, message.lineno or 1))
-        catalogs[lang] = entries
     return catalogs
 
 
@@ -70,7 +126,8 @@ def iter_flow_texts(text: str, path: str) -> Iterator[tuple[int, str]]:
     data = source.data if isinstance(source.data, dict) else {}
     found: list[tuple[tuple, str]] = []
     if SPECIAL_FILES.get(name) == "system":
-        for key, value in (data.get("texts") or {}).items():
+        texts = data.get("texts")
+        for key, value in (texts.items() if isinstance(texts, dict) else ()):
             found.append((("texts", key), value))
     elif SPECIAL_FILES.get(name) == "hotlines":
         for i, entry in enumerate(data.get("hotlines") or []):
@@ -96,12 +153,14 @@ def extract_flows(fileobj, keywords, comment_tags, options):
     """Babel extraction method for flow YAML (see locales/babel.cfg).
 
     Yields ``(lineno, funcname, message, comments)`` as Babel expects. A file
-    that is not valid YAML yields nothing here; ``flows check`` reports it.
+    that is not valid YAML or not UTF-8 yields nothing here; ``flows check``
+    reports it.
     """
-    text = fileobj.read().decode(options.get("encoding", "utf-8"))
     path = getattr(fileobj, "name", "flow.yaml")
     try:
-        for line, message in iter_flow_texts(text, path):
-            yield line, None, message, []
-    except YamlSyntaxError:
-        return
+        text = fileobj.read().decode(options.get("encoding", "utf-8"))
+        found = list(iter_flow_texts(text, path))
+    except (UnicodeDecodeError, YamlSyntaxError):
+        return  # `flows check` says where and why
+    for line, message in found:
+        yield line, None, message, []

@@ -5,8 +5,10 @@ files: ``keywords.yaml`` (global keywords), ``system.yaml`` (languages, entry
 points, the engine's own texts) and ``hotlines.yaml`` (the directory of
 numbers). Each is checked against its part of ``flows/schema.json``; a file
 with schema problems is reported and left out, so one typo does not hide the
-problems of every other file. Cross-file checks (dangling gotos, unreachable
-nodes, translations, segment budget) are :mod:`bot.engine.validate`'s job.
+problems of every other file; the validator then says nothing about gotos into
+it or what only it links to, so one typo is one problem, not twenty.
+Cross-file checks (dangling gotos, unreachable nodes, translations, segment
+budget) are :mod:`bot.engine.validate`'s job.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from types import MappingProxyType
 from typing import Mapping
 
 from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import SchemaError
 
 from . import model as m
 from .problems import Problem
@@ -51,6 +54,16 @@ class Loaded:
     sources: dict[str, Source] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     digest: str = ""
+    # Flow files left out because of their own problems. Gotos into them and
+    # reachability cannot be judged until they are fixed, so the validator
+    # stays quiet about those rather than bury the real problem in echoes.
+    left_out_flows: set[str] = field(default_factory=set)  # their `flow:` ids
+    left_out_unnamed: bool = False  # a left-out flow file whose id is unknown
+    unreadable_catalogs: set[str] = field(default_factory=set)  # languages whose .po has errors
+
+    def may_hold(self, flow_id: str) -> bool:
+        """Could ``flow_id`` be defined in a flow file that was left out?"""
+        return flow_id in self.left_out_flows or self.left_out_unnamed
 
 
 def load_dir(flows_dir: str) -> Loaded:
@@ -63,24 +76,38 @@ def load_dir(flows_dir: str) -> Loaded:
     except (OSError, ValueError) as exc:
         loaded.problems.append(Problem(schema_path, 1, f"cannot read the schema: {exc}"))
         return loaded
+    broken = schema_problem(schema, schema_path)
+    if broken:
+        loaded.problems.append(broken)
+        return loaded
     digest = hashlib.sha256()
     texts: dict[str, str] = {}
     for name in sorted(os.listdir(flows_dir)):
         if not name.endswith((".yaml", ".yml")):
             continue
         path = os.path.join(flows_dir, name)
+        with open(path, "rb") as fh:
+            data = fh.read()
         try:
-            with open(path, encoding="utf-8") as fh:
-                texts[path] = fh.read()
+            # As text mode would: Windows line ends become \n.
+            texts[path] = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
         except UnicodeDecodeError as exc:
-            loaded.problems.append(Problem(path, 1, f"not UTF-8 text ({exc.reason}): save the file as UTF-8"))
+            line = data[: exc.start].count(b"\n") + 1
+            loaded.problems.append(Problem(path, line, "this file is not UTF-8 text: save it as UTF-8 (Unicode), then run the check again"))
+            if SPECIAL_FILES.get(name, "flow") == "flow":
+                _left_out(loaded, None)
             continue
         digest.update(path.encode() + b"\0" + texts[path].encode() + b"\0")
     loaded.digest = digest.hexdigest()[:12]
-    return load_texts(texts, schema, loaded)
+    return load_texts(texts, schema, loaded, folder=flows_dir)
 
 
-def load_texts(texts: Mapping[str, str], schema: dict, loaded: Loaded | None = None) -> Loaded:
+_CONTENT = re.compile(r"^[ \t]*[^#\s]", re.MULTILINE)  # a line that is not blank or a comment
+_FLOW_ID = re.compile(r"^flow:[ \t]*['\"]?([a-z][a-z0-9_]*)['\"]?[ \t]*(?:#.*)?$", re.MULTILINE)
+
+
+def load_texts(texts: Mapping[str, str], schema: dict, loaded: Loaded | None = None,
+               folder: str | None = None) -> Loaded:
     """Build the model from file contents keyed by path (used by tests and the editor)."""
     loaded = loaded or Loaded()
     parsed: dict[str, tuple[str, Source]] = {}
@@ -90,20 +117,34 @@ def load_texts(texts: Mapping[str, str], schema: dict, loaded: Loaded | None = N
             source = parse(text, path)
         except YamlSyntaxError as exc:
             loaded.problems.append(Problem(path, exc.line, exc.message))
+            if kind == "flow":
+                named = _FLOW_ID.search(text)
+                _left_out(loaded, named.group(1) if named else None)
             continue
         loaded.sources[path] = source
         for line, key in source.duplicates:
-            loaded.problems.append(Problem(path, line, f"`{key}` is written twice here: YAML keeps only the last one"))
+            loaded.problems.append(Problem(path, line, f"`{key}` is written twice here: YAML keeps only the last one; delete one of them"))
+        if source.data == {} and not _CONTENT.search(text):
+            loaded.problems.append(Problem(path, 1, f"this file is empty: {_FILE_KINDS[kind]} starts with {_needs(schema, kind)}"
+                                           + ("; write them, or delete the file" if kind == "flow" else "")))
+            if kind == "flow":
+                _left_out(loaded, None)
+            continue
         schema_problems = check_schema(source, schema, kind)
         loaded.problems += schema_problems
         if not schema_problems:
             parsed[path] = (kind, source)
+        elif kind == "flow":
+            flow_id = source.data.get("flow") if isinstance(source.data, dict) else None
+            _left_out(loaded, flow_id if isinstance(flow_id, str) else None)
 
     present = {os.path.basename(p) for p in texts}
-    folder = os.path.dirname(next(iter(texts), "flows/x"))
+    if folder is None:
+        folder = os.path.dirname(next(iter(texts), "flows/x"))
+    shown = os.path.basename(os.path.normpath(folder)) or folder
     for name in SPECIAL_FILES:
         if name not in present:
-            loaded.problems.append(Problem(os.path.join(folder, name), 1, f"{name} is missing from {folder}/"))
+            loaded.problems.append(Problem(os.path.join(folder, name), 1, f"{name} is missing from the {shown}/ folder: every flow set needs one; put it back (it is in git)"))
 
     flow_sources = [(p, s) for p, (k, s) in parsed.items() if k == "flow"]
     # Gotos may name any flow, so learn every flow's nodes before building.
@@ -126,81 +167,150 @@ def load_texts(texts: Mapping[str, str], schema: dict, loaded: Loaded | None = N
     return loaded
 
 
+def _left_out(loaded: Loaded, flow_id: str | None) -> None:
+    if flow_id:
+        loaded.left_out_flows.add(flow_id)
+    else:
+        loaded.left_out_unnamed = True
+
+
 # --- schema -----------------------------------------------------------------
 
-_validators: dict[tuple[int, str], Draft202012Validator] = {}
+# kind -> (the schema it was built from, its validator). Holding the schema
+# keeps its id from being reused by a different one after a reload.
+_validators: dict[str, tuple[dict, Draft202012Validator]] = {}
+
+
+def schema_problem(schema: object, schema_path: str) -> Problem | None:
+    """Why ``schema`` cannot be used to check flow files, if it cannot."""
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        return Problem(schema_path, 1, f"schema.json is not a valid JSON Schema ({exc.message}): restore it from git")
+    missing = [k for k in ("flow", *SPECIAL_FILES.values()) if k not in (schema.get("$defs") or {})]
+    if missing:
+        return Problem(schema_path, 1, f"schema.json has no `$defs` for {', '.join(missing)}: restore it from git")
+    return None
 
 
 def check_schema(source: Source, schema: dict, kind: str) -> list[Problem]:
     """Schema problems of one file, each with its line and a fix to try."""
-    key = (id(schema), kind)
-    if key not in _validators:
+    cached = _validators.get(kind)
+    if cached is None or cached[0] is not schema:
         part = {"$ref": f"#/$defs/{kind}", "$defs": schema["$defs"]}
-        _validators[key] = Draft202012Validator(part, format_checker=FormatChecker())
-    validator = _validators[key]
+        cached = _validators[kind] = (schema, Draft202012Validator(part, format_checker=FormatChecker()))
+    validator = cached[1]
     problems = []
     for error in sorted(validator.iter_errors(source.data), key=lambda e: list(map(str, e.absolute_path))):
         at = tuple(error.absolute_path)
-        problems.append(Problem(source.path, source.line(at), _explain(error, at, source)))
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            # One problem per unknown field, on the line where it is written.
+            allowed = list(error.schema.get("properties", {}))
+            for extra in error.instance:
+                if extra not in allowed:
+                    problems.append(Problem(source.path, source.key_line(at + (extra,)), _unknown_field(extra, allowed)))
+            continue
+        problems.append(Problem(source.path, source.line(at), _explain(error, at, source, schema, kind)))
     return problems
 
 
-def _field_name(at: tuple) -> str:
-    for part in reversed(at):
-        if isinstance(part, str):
-            return part
-    return "this value"
+def _unknown_field(extra: str, allowed: list[str]) -> str:
+    close = difflib.get_close_matches(extra, allowed, n=1)
+    hint = f"did you mean `{close[0]}`?" if close else f"the fields allowed here are: {', '.join(allowed)}"
+    return f"unknown field `{extra}`: {hint}"
 
 
-def _explain(error, at: tuple, source: Source) -> str:
-    name = _field_name(at)
+def _what(at: tuple) -> str:
+    """How a message names the value at ``at``: `text`, item 2 of `nodes`, this file."""
+    if not at:
+        return "this file"
+    if isinstance(at[-1], int):
+        parent = next((p for p in reversed(at) if isinstance(p, str)), None)
+        return f"item {at[-1] + 1} of `{parent}`" if parent else f"item {at[-1] + 1}"
+    return f"`{at[-1]}`"
+
+
+def _is_a(value: object) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a set of `field: value` lines"
+    return "empty"
+
+
+_WANTED = {"object": "a set of `field: value` lines", "array": "a list (lines starting with `- `)",
+           "boolean": "true or false", "string": "text", "integer": "a whole number", "number": "a number"}
+_FILE_KINDS = {"flow": "a flow file", "keywords": "keywords.yaml", "system": "system.yaml", "hotlines": "hotlines.yaml"}
+
+
+def _needs(schema: dict, kind: str) -> str:
+    """The fields a file of ``kind`` must have: `flow:`, `start:` and `nodes:`."""
+    fields = [f"`{k}:`" for k in schema["$defs"][kind].get("required", ())]
+    return fields[0] if len(fields) == 1 else ", ".join(fields[:-1]) + " and " + fields[-1]
+
+
+def _explain(error, at: tuple, source: Source, schema: dict, kind: str) -> str:
+    what = _what(at)
     v = error.validator
     if v == "type":
         raw = source.raw.get(at)
         expected = error.validator_value
         if "string" in (expected if isinstance(expected, list) else [expected]):
             if isinstance(error.instance, bool):
-                return f"`{name}`: YAML read `{raw}` as true/false, not text: put it in quotes, like \"{raw}\""
+                return f"{what}: YAML reads `{raw}` as true/false, not as text: put it in quotes, like \"{raw}\""
             if isinstance(error.instance, (int, float)):
-                return f"`{name}`: YAML read `{raw}` as a number, not text: put it in quotes, like \"{raw}\""
+                return f"{what}: YAML reads `{raw}` as a number, not as text: put it in quotes, like \"{raw}\""
             if error.instance is None:
-                return f"`{name}` is empty: write the text after the colon"
-        wanted = {"object": "a set of `field: value` lines", "array": "a list (lines starting with `- `)",
-                  "boolean": "true or false", "string": "text"}.get(expected, expected)
-        return f"`{name}` should be {wanted}"
+                return f"{what} is empty: write the text after the colon, in quotes"
+        wanted = _WANTED.get(expected, expected)
+        if not at:
+            return f"this file should be {wanted}, not {_is_a(error.instance)}: {_FILE_KINDS[kind]} starts with {_needs(schema, kind)}"
+        if error.instance is None:
+            return f"{what} is empty: it should be {wanted}"
+        return f"{what} should be {wanted}, not {_is_a(error.instance)}"
     if v == "required":
         missing = re.findall(r"'([^']+)' is a required property", error.message)
-        what = missing[0] if missing else error.message
-        kind = error.instance.get("kind") if isinstance(error.instance, dict) else None
-        suffix = f" (a `{kind}` node needs it)" if kind else ""
-        return f"missing `{what}`{suffix}"
-    if v == "additionalProperties":
-        extras = re.findall(r"'([^']+)'", error.message.split("(")[-1])
-        allowed = list(error.schema.get("properties", {}))
-        parts = []
-        for extra in extras or [error.message]:
-            close = difflib.get_close_matches(extra, allowed, n=1)
-            hint = f"; did you mean `{close[0]}`?" if close else f"; allowed: {', '.join(allowed)}"
-            parts.append(f"unknown field `{extra}`{hint}")
-        return "; ".join(parts)
+        name = missing[0] if missing else error.message
+        node_kind = error.instance.get("kind") if isinstance(error.instance, dict) else None
+        if "properties" not in error.schema and isinstance(node_kind, str):
+            return f"missing `{name}:` (a `{node_kind}` node needs it)"
+        described = error.schema.get("properties", {}).get(name, {}).get("description", "")
+        hint = described.split(". ")[0].rstrip(".")
+        return f"missing `{name}:`" + (f" ({hint[0].lower()}{hint[1:]})" if hint else "")
     if v == "enum":
-        return f"`{name}` is `{error.instance}`; use one of: {', '.join(map(str, error.validator_value))}"
+        close = difflib.get_close_matches(str(error.instance), list(map(str, error.validator_value)), n=1)
+        hint = f" (did you mean `{close[0]}`?)" if close else ""
+        return f"{what} is `{error.instance}`{hint}: use one of: {', '.join(map(str, error.validator_value))}"
     if v == "pattern":
-        desc = error.schema.get("description", "")
-        if "quotes" in desc:  # phone numbers
-            return f"`{name}` `{error.instance}`: write digits, spaces and dashes only, in quotes: {desc}"
-        return f"`{name}` `{error.instance}` is not a valid name: use lower-case letters, digits and _, starting with a letter"
+        if "quotes" in error.schema.get("description", ""):  # phone numbers
+            return f"{what} `{error.instance}`: write only digits, spaces and dashes, in quotes, like \"1-888-373-7888\""
+        if "\\." in error.validator_value:  # a goto
+            return (f"{what} `{error.instance}` is not a place to go: write a node id (`menu`), a flow id (`numbers`)"
+                    " or a flow and one of its nodes (`numbers.by_need`), in lower-case letters, digits and _")
+        return f"{what} `{error.instance}` is not a valid id: use lower-case letters, digits and _, starting with a letter (like `unpaid_wages`)"
     if v in ("minProperties", "maxProperties") and "goto" in error.schema.get("properties", {}):
-        return "each branch needs exactly one condition (any_yes, all_yes, any_yes_or_not_sure, any_not_sure, all_no) and a goto"
+        conditions = [k for k in error.schema["properties"] if k != "goto"]
+        written = [f"`{k}`" for k in error.instance if k != "goto"] if isinstance(error.instance, dict) else []
+        has = f"this branch has {len(written)} conditions ({', '.join(written)})" if written else "this branch has no condition"
+        return f"{has}: a branch needs exactly one of {', '.join(conditions)}, and a `goto:`; write one branch per condition"
+    if v == "minProperties":
+        return f"{what} is empty: add at least one line"
     if v == "minItems":
-        return f"`{name}` needs at least {error.validator_value} item(s)"
+        return f"{what} is empty: add at least one item" if error.validator_value == 1 else \
+            f"{what} needs at least {error.validator_value} items"
     if v == "maxItems":
-        return f"`{name}` has more than {error.validator_value} items: split it into two menus"
+        return f"{what} has more than {error.validator_value} items: split it into two menus"
     if v == "minLength":
-        return f"`{name}` is empty: write the text in quotes"
+        return f"{what} is empty: write the text between the quotes"
     if v == "format":
-        return f"`{name}` `{error.instance}` is not a date: write it as YYYY-MM-DD"
-    return f"`{name}`: {error.message}"
+        return f"{what} `{error.instance}` is not a date: write it as YYYY-MM-DD, like 2026-01-31"
+    return f"{what}: {error.message}"
 
 
 # --- building -----------------------------------------------------------------
@@ -305,7 +415,7 @@ def _build_keywords(source: Source, resolve: _Resolver) -> m.Keywords:
     intents, shows, gotos, where = {}, {}, {}, {}
     for name, spec in data["intents"].items():
         intents[name] = _words(spec["words"])
-        where[name] = m.Where(source.path, source.line(("intents", name)))
+        where[name] = m.Where(source.path, source.key_line(("intents", name)))
         if spec.get("show"):
             shows[name] = resolve(spec["show"], None)
         if spec.get("goto"):
@@ -313,7 +423,7 @@ def _build_keywords(source: Source, resolve: _Resolver) -> m.Keywords:
     languages = {}
     for code, words in data["languages"].items():
         languages[code] = _words(words)
-        where[f"language.{code}"] = m.Where(source.path, source.line(("languages", code)))
+        where[f"language.{code}"] = m.Where(source.path, source.key_line(("languages", code)))
     return m.Keywords(
         intents=MappingProxyType(intents),
         languages=MappingProxyType(languages),

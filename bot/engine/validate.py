@@ -8,8 +8,8 @@ budget and the hotline numbers.
 """
 from __future__ import annotations
 
+import difflib
 import re
-from collections import Counter
 from types import MappingProxyType
 from typing import Iterable, Iterator, Mapping
 
@@ -17,7 +17,7 @@ from . import model as m
 from . import render
 from .loader import Loaded, load_dir
 from .problems import WARNING, Problem
-from .segments import MAX_SEGMENTS, count_segments
+from .segments import MAX_SEGMENTS, count_segments, is_gsm7
 
 SOURCE_LANGUAGE = "en"  # flow text is written in English; it is the msgid
 KNOWN_INTENTS = ("menu", "back", "help", "danger", "human", "quick_exit", "opt_out", "opt_in", "language")
@@ -38,7 +38,10 @@ def build(flows_dir: str, catalogs: Mapping[str, Mapping[str, m.Translation]]) -
 
 
 def check(loaded: Loaded, catalogs) -> tuple[m.FlowSet | None, list[Problem]]:
-    problems = list(loaded.problems)
+    """Run every rule; ``catalogs`` may carry ``problems`` and ``unreadable``
+    languages from reading the .po files (see :class:`bot.i18n.Catalogs`)."""
+    problems = list(loaded.problems) + list(getattr(catalogs, "problems", ()))
+    loaded.unreadable_catalogs = set(getattr(catalogs, "unreadable", ()))
     if loaded.keywords is None or loaded.system is None or not loaded.hotlines:
         return None, sorted(set(problems))
     fs = m.FlowSet(
@@ -58,14 +61,50 @@ def _p(where: m.Where, message: str, severity: str = "error") -> Problem:
     return Problem(where.path, where.line, message, severity)
 
 
-def _lang_name(code: str) -> str:
-    return f"{LANGUAGE_NAMES.get(code, code)} ({code})"
+def _at(loaded: Loaded, path: str, at: tuple) -> m.Where:
+    """The line of a field's key (`texts:`), from the parsed source (line 1 if unknown)."""
+    source = loaded.sources.get(path)
+    return m.Where(path, source.key_line(at) if source else 1)
+
+
+def language_name(code: str) -> str:
+    """``Spanish (es)``, for messages."""
+    return f"{LANGUAGE_NAMES[code]} ({code})" if code in LANGUAGE_NAMES else f"`{code}`"
+
+
+_lang_name = language_name
+
+
+def _shown(where: m.Where) -> str:
+    """A place named inside a message, as staff see it from the project folder:
+    ``flows/main.yaml:12``, ``locales/es/LC_MESSAGES/messages.po:40``."""
+    parts = where.path.replace("\\", "/").split("/")
+    keep = 4 if parts[-1].endswith(".po") else 2
+    return f"{'/'.join(parts[-keep:])}:{where.line}"
+
+
+def _and(items: Iterable[str]) -> str:
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _did_you_mean(word: str, choices: Iterable[str], what: str) -> str:
+    choices = sorted(choices)
+    close = difflib.get_close_matches(word, choices, n=1)
+    if close:
+        return f"did you mean `{close[0]}`?"
+    return f"{what}: {', '.join(choices)}" if choices else ""
 
 
 def _all_nodes(loaded: Loaded) -> Iterator[tuple[m.Flow, m.Node]]:
     for flow in loaded.flow_list:
         for node in flow.nodes:
             yield flow, node
+
+
+def _incomplete(loaded: Loaded) -> bool:
+    """A flow file was left out: reachability and flags cannot be judged yet."""
+    return bool(loaded.left_out_flows) or loaded.left_out_unnamed
 
 
 # --- structure ----------------------------------------------------------------
@@ -76,19 +115,19 @@ def check_duplicate_ids(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
     first: dict[str, m.Flow] = {}
     for flow in loaded.flow_list:
         if flow.id in first:
-            problems.append(_p(flow.where, f"duplicate flow id `{flow.id}`: {first[flow.id].where} uses it already"))
+            problems.append(_p(flow.where, f"flow id `{flow.id}` is used twice (first at {_shown(first[flow.id].where)}): rename one of them"))
         else:
             first[flow.id] = flow
         seen: dict[str, m.Node] = {}
         for node in flow.nodes:
             if node.id in seen:
-                problems.append(_p(node.where, f"duplicate node id `{node.id}` in flow `{flow.id}`: line {seen[node.id].where.line} uses it already"))
+                problems.append(_p(node.where, f"node id `{node.id}` is used twice in flow `{flow.id}` (first at line {seen[node.id].where.line}): rename one of them"))
             else:
                 seen[node.id] = node
     seen_h: dict[str, m.Hotline] = {}
     for h in loaded.hotline_list:
         if h.id in seen_h:
-            problems.append(_p(h.where, f"duplicate hotline id `{h.id}`: line {seen_h[h.id].where.line} uses it already"))
+            problems.append(_p(h.where, f"hotline id `{h.id}` is used twice (first at line {seen_h[h.id].where.line}): rename one of them"))
         seen_h.setdefault(h.id, h)
     return problems
 
@@ -96,28 +135,82 @@ def check_duplicate_ids(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
 def _describe_missing(fs: m.FlowSet, target: str) -> str:
     flow_id, _, node_id = target.partition(".")
     if flow_id not in fs.flows:
-        return f"unknown goto target `{target}`: there is no flow `{flow_id}`"
-    return f"unknown goto target `{target}`: flow `{flow_id}` has no node `{node_id}`"
+        hint = _did_you_mean(flow_id, fs.flows, "the flows are")
+        return f"unknown goto target `{target}`: there is no flow `{flow_id}`; {hint}"
+    hint = _did_you_mean(node_id, (n.id for n in fs.flows[flow_id].nodes), "its nodes are")
+    return f"unknown goto target `{target}`: flow `{flow_id}` has no node `{node_id}`; {hint}"
+
+
+def _missing(fs: m.FlowSet, loaded: Loaded, target: str) -> str | None:
+    """What is wrong with a goto to ``target``, or None if nothing (yet) can be said."""
+    if fs.node(target) is not None:
+        return None
+    flow_id = target.partition(".")[0]
+    if flow_id not in fs.flows and loaded.may_hold(flow_id):
+        return None  # it may be in a flow file that has problems of its own
+    return _describe_missing(fs, target)
+
+
+def _value(loaded: Loaded, path: str, at: tuple) -> object:
+    """The value written at ``at`` in a parsed file (None if not there)."""
+    source = loaded.sources.get(path)
+    value = source.data if source else None
+    for part in at:
+        try:
+            value = value[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return value
+
+
+def goto_sites(loaded: Loaded, flow: m.Flow, index: int, node: m.Node) -> list[tuple[str, m.Where, tuple]]:
+    """Like ``node.targets()``, with where each goto is written: (target, line, field path)."""
+    path, at = flow.where.path, ("nodes", index)
+    fields = []
+    if node.next:
+        fields.append((node.next, at + ("next",)))
+    fields += [(o.goto, at + ("options", j, "goto")) for j, o in enumerate(node.options)]
+    fields += [(goto, at + (f"if_{a}",)) for a, goto in node.on.items()]
+    fields += [(b.goto, at + ("branches", j, "goto")) for j, b in enumerate(node.branches)]
+    if node.default:
+        fields.append((node.default, at + ("default",)))
+    return [(target, _at(loaded, path, field), field) for target, field in fields]
 
 
 def check_gotos(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
     problems = []
-    for flow, node in _all_nodes(loaded):
-        for target, where in node.targets():
-            if fs.node(target) is None:
-                problems.append(_p(where, _describe_missing(fs, target)))
-        if node.kind == m.QUESTION and not node.next and len(node.on) < len(m.ANSWERS):
-            problems.append(_p(node.where, f"question `{node.id}` needs `next`, or all of if_yes, if_no and if_not_sure"))
-        for entry in node.entries:
-            if entry not in fs.hotlines:
-                problems.append(_p(node.where, f"directory entry `{entry}` is not in hotlines.yaml"))
+    for flow in loaded.flow_list:
+        path = flow.where.path
+        if flow.node(flow.start.partition(".")[2]) is None:
+            problems.append(_p(_at(loaded, path, ("start",)), f"`start`: {_describe_missing(fs, flow.start)}"))
+        for i, node in enumerate(flow.nodes):
+            for target, where, field in goto_sites(loaded, flow, i, node):
+                missing = _missing(fs, loaded, target)
+                written = _value(loaded, path, field)
+                if missing and isinstance(written, str) and "." not in written:
+                    # `goto: wrk` may mean a node of this flow or another flow's start.
+                    if written in fs.flows or loaded.may_hold(written):
+                        continue  # that flow's `start:` is wrong, or the flow was left out: said there
+                    choices = {n.id for n in flow.nodes} | set(fs.flows)
+                    hint = _did_you_mean(written, choices, "the nodes of this flow and the flows are")
+                    missing = f"unknown goto target `{written}`: flow `{flow.id}` has no node `{written}`, and there is no flow `{written}`; {hint}"
+                if missing:
+                    problems.append(_p(where, missing))
+            if node.kind == m.QUESTION and not node.next and len(node.on) < len(m.ANSWERS):
+                problems.append(_p(node.where, f"question `{node.id}` does not say where every answer goes: add `next:`, or all of `if_yes:`, `if_no:` and `if_not_sure:`"))
+            for entry in node.entries:
+                if entry not in fs.hotlines:
+                    hint = _did_you_mean(entry, fs.hotlines, "the ids there are")
+                    problems.append(_p(_at(loaded, path, ("nodes", i, "entries")),
+                                       f"directory entry `{entry}` is not in hotlines.yaml; {hint}"))
     system = fs.system
     for name, target in (("start", system.start), ("main_menu", system.main_menu)):
-        if fs.node(target) is None:
-            problems.append(_p(system.where, f"`{name}`: {_describe_missing(fs, target)}"))
+        missing = _missing(fs, loaded, target)
+        if missing:
+            problems.append(_p(_at(loaded, system.where.path, (name,)), f"`{name}`: {missing}"))
     main = fs.node(system.main_menu)
     if main is not None and main.kind != m.MENU:
-        problems.append(_p(system.where, f"`main_menu` must be a menu node, not a {main.kind}"))
+        problems.append(_p(_at(loaded, system.where.path, ("main_menu",)), f"`main_menu` must be a menu node, and `{system.main_menu}` is a {main.kind}: point it at a menu node"))
     return problems
 
 
@@ -139,10 +232,20 @@ def reachable(fs: m.FlowSet) -> set[str]:
     return seen
 
 
+def _all_gotos_known(fs: m.FlowSet, loaded: Loaded) -> bool:
+    targets = list(entry_points(fs)) + [f.start for f in loaded.flow_list]
+    targets += [t for _, node in _all_nodes(loaded) for t, _ in node.targets()]
+    return all(fs.node(t) is not None for t in targets)
+
+
 def check_reachable(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
+    # With a file left out or a goto going nowhere, the way in to a node may be
+    # the very thing that is broken: report that, and reachability once it is fixed.
+    if _incomplete(loaded) or not _all_gotos_known(fs, loaded):
+        return []
     seen = reachable(fs)
     return [
-        _p(node.where, f"node `{node.id}` is unreachable: no goto, menu or keyword leads to `{flow.id}.{node.id}`")
+        _p(node.where, f"node `{node.id}` can never be reached: no goto, menu option or keyword leads to `{flow.id}.{node.id}`; link to it, or delete the node")
         for flow, node in _all_nodes(loaded)
         if fs.flows.get(flow.id) is flow and f"{flow.id}.{node.id}" not in seen
     ]
@@ -152,13 +255,15 @@ def check_loops(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
     """A loop of nodes that never wait for a reply would spin forever."""
     problems = []
     passing = (m.MESSAGE, m.DIRECTORY, m.BRANCH, m.HANDOFF)
+    reported: set[frozenset[str]] = set()
     for flow, node in _all_nodes(loaded):
         if node.kind not in passing or fs.flows.get(flow.id) is not flow:
             continue
         start = f"{flow.id}.{node.id}"
         found = _loop_from(fs, start, start, set(), passing)
-        if found:
-            problems.append(_p(node.where, f"`{node.id}` starts a loop that never waits for a reply: {' -> '.join(found)}"))
+        if found and frozenset(found) not in reported:
+            reported.add(frozenset(found))  # one report per loop, at its first node
+            problems.append(_p(node.where, f"`{node.id}` starts a loop that never waits for a reply, so the bot would send messages without end: {' -> '.join(found)}; make one of these nodes a menu or question, or change a goto"))
     return problems
 
 
@@ -180,6 +285,8 @@ def _loop_from(fs, start, here, seen, passing) -> list[str] | None:
 
 def check_flags(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
     """A branch on a flag no question or option sets can never hold."""
+    if _incomplete(loaded):
+        return []  # the flag may be set in the file that was left out
     set_somewhere = set()
     for _, node in _all_nodes(loaded):
         if node.flag:
@@ -191,7 +298,9 @@ def check_flags(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
         for branch in node.branches:
             for flag in branch.when.flags:
                 if flag not in set_somewhere:
-                    problems.append(_p(branch.where or node.where, f"flag `{flag}` is never set by a question or menu option"))
+                    close = difflib.get_close_matches(flag, sorted(set_somewhere), n=1)
+                    hint = f"did you mean `{close[0]}`? Or set it" if close else "set it"
+                    problems.append(_p(branch.where or node.where, f"flag `{flag}` is never set, so this branch can never hold: {hint} with `flag: {flag}` on a question or `sets: [{flag}]` on a menu option"))
     return problems
 
 
@@ -201,62 +310,74 @@ def check_flags(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
 def check_keywords(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
     kw, problems = fs.keywords, []
     kw_where = next(iter(kw.where.values()), fs.system.where)
+    path = kw_where.path
+
+    def line(*at) -> m.Where:
+        return _at(loaded, path, at)
+
     for intent in kw.intents:
         if intent not in KNOWN_INTENTS:
-            problems.append(_p(kw.where[intent], f"unknown keyword intent `{intent}`; known intents: {', '.join(KNOWN_INTENTS)}"))
+            close = difflib.get_close_matches(intent, KNOWN_INTENTS, n=1)
+            hint = f" (did you mean `{close[0]}`?)" if close else ""
+            problems.append(_p(kw.where[intent], f"unknown keyword intent `{intent}`{hint}: the bot knows these intents: {', '.join(KNOWN_INTENTS)}"))
     for intent in REQUIRED_INTENTS:
         if intent not in kw.intents:
-            problems.append(_p(kw_where, f"keyword intent `{intent}` is missing"))
+            problems.append(_p(line("intents"), f"keyword intent `{intent}` is missing: add `{intent}:` under `intents:`, with its `words:`"))
     for intent in SHOW_INTENTS:
         if intent in kw.intents and intent not in kw.shows:
-            problems.append(_p(kw.where[intent], f"`{intent}` needs `show:` (the node it shows)"))
+            problems.append(_p(kw.where[intent], f"`{intent}` needs `show:`, the message or directory node it shows"))
     for intent, target in kw.shows.items():
         node = fs.node(target)
-        if node is None:
-            problems.append(_p(kw.where[intent], f"`{intent}` shows {_describe_missing(fs, target)}"))
-        elif node.kind not in (m.MESSAGE, m.DIRECTORY):
-            problems.append(_p(kw.where[intent], f"`{intent}` can only show a message or directory node, not a {node.kind}"))
+        missing = _missing(fs, loaded, target)
+        if missing:
+            problems.append(_p(line("intents", intent, "show"), f"`{intent}` shows an {missing}"))
+        elif node is not None and node.kind not in (m.MESSAGE, m.DIRECTORY):
+            problems.append(_p(line("intents", intent, "show"), f"`{intent}` can only show a message or directory node, and `{target}` is a {node.kind}: point `show:` at a message or directory node"))
     for intent, kinds in GOTO_INTENTS.items():
         if intent in kw.intents and intent not in kw.gotos:
-            problems.append(_p(kw.where[intent], f"`{intent}` needs `goto:` (a {kinds[0]} node)"))
+            problems.append(_p(kw.where[intent], f"`{intent}` needs `goto:`, the {kinds[0]} node it goes to"))
     for intent, target in kw.gotos.items():
         node = fs.node(target)
-        if node is None:
-            problems.append(_p(kw.where[intent], f"`{intent}` goes to {_describe_missing(fs, target)}"))
-        elif intent in GOTO_INTENTS and node.kind not in GOTO_INTENTS[intent]:
-            problems.append(_p(kw.where[intent], f"`{intent}` must go to a {GOTO_INTENTS[intent][0]} node, not a {node.kind}"))
+        missing = _missing(fs, loaded, target)
+        if missing:
+            problems.append(_p(line("intents", intent, "goto"), f"`{intent}` goes to an {missing}"))
+        elif node is not None and intent in GOTO_INTENTS and node.kind not in GOTO_INTENTS[intent]:
+            problems.append(_p(line("intents", intent, "goto"), f"`{intent}` must go to a {GOTO_INTENTS[intent][0]} node, and `{target}` is a {node.kind}: point `goto:` at a {GOTO_INTENTS[intent][0]} node"))
     owners: dict[str, str] = {}
     groups = list(kw.intents.items()) + [(f"language.{c}", w) for c, w in kw.languages.items()]
     for name, words in groups:
         for word in sorted(words):
             if word in owners:
                 where = kw.where.get(name, kw_where)
-                problems.append(_p(where, f"keyword `{word}` is in both `{owners[word]}` and `{name}`"))
+                problems.append(_p(where, f"the word `{word}` is a keyword of both `{owners[word]}` and `{name}`: keep it in one of them"))
             owners.setdefault(word, name)
     for code in kw.languages:
         if code not in fs.system.languages:
-            problems.append(_p(kw.where[f"language.{code}"], f"language `{code}` is not listed in system.yaml `languages`"))
+            problems.append(_p(kw.where[f"language.{code}"], f"language `{code}` is not listed under `languages:` in system.yaml: add it there, or remove it here"))
     for code in fs.system.languages:
         if code not in kw.languages:
-            problems.append(_p(kw_where, f"no switch words for language `{code}` under `languages`"))
+            problems.append(_p(line("languages"), f"no words switch to language `{code}`: add `{code}: [...]` under `languages:`"))
     return problems
 
 
 def check_system(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
     system, problems = fs.system, []
+    path = system.where.path
     for name in REQUIRED_TEXTS:
         if name not in system.texts:
-            problems.append(_p(system.where, f"`texts` is missing `{name}`"))
+            problems.append(_p(_at(loaded, path, ("texts",)), f"`texts` is missing `{name}:`, a text the bot sends by this name: add it under `texts:`"))
     if system.default_language not in system.languages:
-        problems.append(_p(system.where, f"default_language `{system.default_language}` is not in `languages`"))
+        problems.append(_p(_at(loaded, path, ("default_language",)), f"`default_language` is `{system.default_language}`, which is not under `languages:`; use one of: {', '.join(system.languages)}"))
     if SOURCE_LANGUAGE not in system.languages:
-        problems.append(_p(system.where, f"`languages` must include `{SOURCE_LANGUAGE}`: flow text is written in English"))
+        problems.append(_p(_at(loaded, path, ("languages",)), f"`languages` must include `{SOURCE_LANGUAGE}`: flow text is written in English"))
     expected = {"contact_call": {"number"}, "contact_text": {"number"}, "contact_whatsapp": {"number"},
                 "contact_text_keyword": {"number", "keyword"}}
     for name, wanted in expected.items():
         text = system.texts.get(name)
-        if text and render.placeholders(text.msgid) != wanted:
-            problems.append(_p(text.where, f"`{name}` must use the placeholders {', '.join('{' + w + '}' for w in sorted(wanted))}"))
+        if text and "<unbalanced braces>" in render.placeholders(text.msgid):
+            problems.append(_p(text.where, f"`{name}` has a {{ or }} without its pair: write {braces(wanted)} exactly like that"))
+        elif text and render.placeholders(text.msgid) != wanted:
+            problems.append(_p(text.where, f"`{name}` must contain {braces(wanted)}: the bot puts the hotline's details there"))
     return problems
 
 
@@ -274,57 +395,96 @@ def all_texts(fs: m.FlowSet, loaded: Loaded) -> Iterator[m.Text]:
             yield h.note
 
 
+def braces(names: Iterable[str]) -> str:
+    """``{keyword} and {number}``, for messages about placeholders."""
+    if "<unbalanced braces>" in names:  # what render.placeholders says for "{" alone
+        return "a { or } without its pair"
+    names = sorted(names)
+    return _and(["{" + n + "}" for n in names]) if names else "no placeholder"
+
+
 def check_translations(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
     problems = []
     for lang in fs.system.languages:
         if lang == SOURCE_LANGUAGE:
             continue
+        if lang in loaded.unreadable_catalogs:
+            continue  # reported once, where the catalog cannot be read
         catalog = fs.catalogs.get(lang)
         po = f"locales/{lang}/LC_MESSAGES/messages.po"
         if catalog is None:
-            problems.append(_p(fs.system.where, f"no catalog for {_lang_name(lang)}: create {po} with `flask --app app translations update`"))
+            problems.append(_p(_at(loaded, fs.system.where.path, ("languages", lang)), f"no catalog for {_lang_name(lang)}: create {po} with `flask --app app translations update`"))
             continue
         for text in all_texts(fs, loaded):
             entry = catalog.get(text.msgid)
             if entry is None:
-                problems.append(_p(text.where, f"missing {_lang_name(lang)} translation of \"{_short(text.msgid)}\": run `flask --app app translations update`, then translate it in {po}"))
+                problems.append(_p(text.where, f"missing {_lang_name(lang)} translation of \"{short_text(text.msgid)}\": run `flask --app app translations update`, then translate it in {po}"))
             elif not entry.msgstr:
-                problems.append(_p(text.where, f"missing {_lang_name(lang)} translation of \"{_short(text.msgid)}\": translate it at {entry.where}"))
+                problems.append(_p(text.where, f"missing {_lang_name(lang)} translation of \"{short_text(text.msgid)}\": translate it at {_shown(entry.where)}"))
             elif entry.fuzzy:
-                problems.append(_p(text.where, f"fuzzy {_lang_name(lang)} translation of \"{_short(text.msgid)}\" (the English changed): review it at {entry.where} and remove the `fuzzy` mark"))
+                problems.append(_p(text.where, f"the {_lang_name(lang)} translation of \"{short_text(text.msgid)}\" is marked fuzzy (the English changed): check it at {_shown(entry.where)}, then remove `fuzzy` from the `#,` line above it"))
             elif render.placeholders(entry.msgstr) != render.placeholders(text.msgid):
-                problems.append(_p(entry.where, f"{_lang_name(lang)} translation must keep the placeholders {sorted(render.placeholders(text.msgid))} of \"{_short(text.msgid)}\""))
+                problems.append(_p(entry.where, f"the {_lang_name(lang)} translation of \"{short_text(text.msgid)}\" must contain {braces(render.placeholders(text.msgid))} as in the English, written the same way; it has {braces(render.placeholders(entry.msgstr))}"))
     return problems
 
 
-def _short(text: str, limit: int = 40) -> str:
+def short_text(text: str, limit: int = 40) -> str:
+    """A text cut to one short line, to name it in a message."""
     one_line = " ".join(text.split())
     return one_line if len(one_line) <= limit else one_line[: limit - 1] + "…"
 
 
 def check_segments(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
-    """Every message fits 3 SMS segments in every language."""
+    """Every message fits 3 SMS segments in every language.
+
+    A waiting node sends three messages, each measured on its own so the
+    message can say which one to shorten: its prompt (text and options), the
+    re-prompt after a reply the bot did not understand (text `reprompt` and the
+    options), and the re-prompt after a picture with no text (text `media_only`
+    and the options). The last is a warning for now: the Spanish one of
+    `numbers.by_need` is 203 characters, and as an error it would stop the
+    server until locales/es is shortened; make it an error once it is.
+    """
     problems = []
 
-    def measure(where: m.Where, what: str, texts: Iterable[str], lang: str) -> None:
-        for text in texts:
-            seg = count_segments(text)
-            if seg.segments > MAX_SEGMENTS:
-                limit = 459 if seg.encoding == "GSM-7" else 201
-                problems.append(_p(where, f"{what} is {seg.segments} SMS segments in {_lang_name(lang)} ({seg.encoding}, {seg.units} characters; the limit is {MAX_SEGMENTS} segments = {limit}): shorten it"))
-                return
+    def measure(where: m.Where, what: str, text: str, lang: str, msgid: str | None, severity: str = "error") -> bool:
+        seg = count_segments(text)
+        if seg.segments <= MAX_SEGMENTS:
+            return False
+        if seg.encoding == "GSM-7":
+            limit = f"{MAX_SEGMENTS} segments = 459 characters"
+        else:
+            odd = next(ch for ch in text if not is_gsm7(ch))
+            limit = f"{MAX_SEGMENTS} segments = 201 characters, because `{odd}` makes it UCS-2"
+        fix = "shorten it"
+        entry = fs.catalogs.get(lang, {}).get(msgid) if msgid else None
+        if lang != SOURCE_LANGUAGE and entry is not None and entry.msgstr and not entry.fuzzy:
+            fix = f"shorten the {LANGUAGE_NAMES.get(lang, lang)} at {_shown(entry.where)}"
+        problems.append(_p(where, f"{what} is too long for SMS in {_lang_name(lang)}: {seg.units} characters make {seg.segments} segments; the limit is {limit}: {fix}", severity))
+        return True
 
     for lang in fs.system.languages:
         for flow, node in _all_nodes(loaded):
             if fs.flows.get(flow.id) is not flow:
                 continue
+            where = node.text.where if node.text else node.where
+            msgid = node.text.msgid if node.text else None
             try:
+                if node.waits:
+                    if not measure(where, f"`{node.id}` (its text and options)", render.prompt(fs, node, lang), lang, msgid):
+                        measure(where, f"the re-prompt of `{node.id}` (text `reprompt` and the options)",
+                                render.reprompt(fs, node, lang), lang, fs.system.texts["reprompt"].msgid)
+                        measure(where, f"the re-prompt of `{node.id}` after a picture (text `media_only` and the options)",
+                                render.reprompt(fs, node, lang, media_only=True), lang, fs.system.texts["media_only"].msgid, WARNING)
+                    continue
                 texts = render.messages(fs, node, lang)
-            except KeyError:
-                continue  # a missing system text is check_system's to report
-            measure(node.where, f"`{node.id}`", texts, lang)
+            except (KeyError, IndexError, ValueError):
+                continue  # a missing or broken system text: check_system reports it
+            for text in texts:
+                if measure(where, f"`{node.id}`", text, lang, msgid):
+                    break
         for name, text in fs.system.texts.items():
-            measure(text.where, f"text `{name}`", [fs.translate(lang, text.msgid)], lang)
+            measure(text.where, f"text `{name}`", fs.translate(lang, text.msgid), lang, text.msgid)
     return problems
 
 
@@ -350,8 +510,11 @@ def check_hotline_numbers(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
     for text in all_texts(fs, loaded):
         for number in numbers_in(text.msgid):
             if digits(number) not in known:
-                problems.append(_p(text.where, f"number {number} is not in hotlines.yaml: add it there with its source, or correct it"))
-    for h in loaded.hotline_list:
+                problems.append(_p(text.where, f"the number `{number}` is not in hotlines.yaml: correct it, or add it to hotlines.yaml with the source you checked it against"))
+    for i, h in enumerate(loaded.hotline_list):
+        for j, c in enumerate(h.contacts):
+            if c.keyword and c.kind != "text":
+                problems.append(_p(_at(loaded, h.where.path, ("hotlines", i, "contacts", j)), f"`keyword` only works with `kind: text` (a word to text to the number); remove it from this {c.kind} contact"))
         if not h.verified:
             problems.append(_p(h.where, f"hotline `{h.id}` is not verified: check it against {h.source} and set `verified: true`", WARNING))
     return problems
@@ -363,12 +526,12 @@ def check_paths_end_on_hotline(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
     for _, node in _all_nodes(loaded):
         texts = []
         if node.kind == m.END:
-            texts = [("end screen", node.text)]
+            texts = [(f"the end screen `{node.id}`", node.text)]
         elif node.kind == m.HANDOFF:
-            texts = [("`unavailable` text", node.unavailable)]
+            texts = [(f"the `unavailable` text of `{node.id}`", node.unavailable)]
         for what, text in texts:
             if text and not numbers_in(text.msgid):
-                problems.append(_p(text.where, f"{what} of `{node.id}` names no hotline number: every path must end on a screen with one"))
+                problems.append(_p(text.where, f"{what} gives no hotline number: add one from hotlines.yaml (every path must end on a screen that names a hotline)"))
     return problems
 
 

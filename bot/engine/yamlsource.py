@@ -28,6 +28,7 @@ class Source:
     lines: dict[Path, int] = field(default_factory=dict)
     raw: dict[Path, str] = field(default_factory=dict)  # non-text scalars as written
     duplicates: list[tuple[int, str]] = field(default_factory=list)  # (line, key)
+    key_lines: dict[Path, int] = field(default_factory=dict)  # line of the key `x:` of each mapping value
 
     def line(self, at: Path) -> int:
         """The line of ``at``, or of its nearest parent that has one."""
@@ -37,6 +38,11 @@ class Source:
                 return self.lines[at]
             at = at[:-1]
         return self.lines.get((), 1)
+
+    def key_line(self, at: Path) -> int:
+        """The line of the key ``at[-1]:`` itself (a value may start lines later)."""
+        at = tuple(at)
+        return self.key_lines.get(at) or self.line(at)
 
 
 class YamlSyntaxError(ValueError):
@@ -49,23 +55,70 @@ class YamlSyntaxError(ValueError):
 _TEXT_TAG = "tag:yaml.org,2002:str"
 
 
+# PyYAML's wording, and what a person editing the file should do about it.
+_HINTS = (
+    ("mapping values are not allowed", "a text with `: ` in it must be in quotes"),
+    ("'\\t'", "indent with spaces, not tabs"),
+    ("found another document", "a flow file holds one document: remove the `---` line"),
+    ("cannot start any token", "a text starting with this character must be in quotes"),
+    ("while scanning a quoted scalar", "a quote opened here is never closed: add the closing quote"),
+    ("while parsing a flow sequence", "a list opened with `[` here is never closed: add the `]`"),
+    ("while parsing a flow mapping", "a `{` opened here is never closed: add the `}`"),
+    ("undefined alias", "`*` starts a YAML alias: put the text in quotes"),
+    ("could not determine a constructor", "`!` starts a YAML tag: put the text in quotes"),
+    ("expected <block end>", "this line is not lined up with the lines above it: check its indentation,"
+                             " and that quoted text has nothing after the closing quote"),
+    ("expected '<document start>'", "this line is not lined up with the lines above it: check its indentation"),
+)
+# Problems PyYAML finds at the end of the file although they start earlier:
+# point at where the unclosed quote or bracket was opened.
+_REPORT_AT_START = ("while scanning a quoted scalar", "while parsing a flow sequence", "while parsing a flow mapping")
+
+
+def _syntax_error(exc: yaml.MarkedYAMLError) -> YamlSyntaxError:
+    context = exc.context or ""
+    mark = exc.problem_mark or exc.context_mark
+    if exc.context_mark and context.startswith(_REPORT_AT_START):
+        mark = exc.context_mark
+    line = mark.line + 1 if mark else 1
+    problem = exc.problem or str(exc)
+    said = f"{context}, {problem}" if context else problem
+    hint = next((h for needle, h in _HINTS if needle in said), "")
+    message = f"YAML syntax error ({problem})" + (f": {hint}" if hint else "")
+    return YamlSyntaxError(line, message)
+
+
 def parse(text: str, path: str) -> Source:
-    """Parse one YAML document; raises YamlSyntaxError with a line number."""
-    loader = yaml.SafeLoader(text)
+    """Parse one YAML document; raises YamlSyntaxError with a line number.
+
+    >>> parse("text: Hello: world", "x.yaml")
+    Traceback (most recent call last):
+    ...
+    bot.engine.yamlsource.YamlSyntaxError: YAML syntax error (mapping values are not allowed here): a text with `: ` in it must be in quotes
+    """
+    source = Source(path=path, data=None)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:  # a control character pasted into the text
+        line = text[: exc.position].count("\n") + 1
+        raise YamlSyntaxError(line, f"this line has an invisible control character (code {exc.character:#04x}):"
+                                    " delete it, or retype the line") from None
     try:
         root = loader.get_single_node()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        raise YamlSyntaxError(line, f"YAML syntax: {exc.problem or exc}") from None
+        source.data = {} if root is None else _build(root, (), source, loader)
+    except yaml.MarkedYAMLError as exc:  # scanner, parser, composer and constructor errors
+        raise _syntax_error(exc) from None
     finally:
         loader.dispose()
-    source = Source(path=path, data=None)
-    if root is None:
-        source.data = {}
-        return source
-    source.data = _build(root, (), source, loader)
     return source
+
+
+def _written(node: yaml.Node) -> str:
+    """The text of ``node`` as written in the file."""
+    start, end = node.start_mark, node.end_mark
+    if start.buffer is not None and end is not None:
+        return start.buffer[start.index:end.index]
+    return str(node.value)
 
 
 def _build(node: yaml.Node, at: Path, source: Source, loader: yaml.SafeLoader) -> object:
@@ -73,18 +126,26 @@ def _build(node: yaml.Node, at: Path, source: Source, loader: yaml.SafeLoader) -
     if isinstance(node, yaml.MappingNode):
         result: dict = {}
         for key_node, value_node in node.value:
-            key = _build(key_node, at + ("<key>",), source, loader)
-            if not isinstance(key, str):
-                # A key like `yes:` or `1:`: keep it findable, as text.
+            if isinstance(key_node, yaml.ScalarNode):
+                # A key like `yes:` or `1:` stays text, as written, so the
+                # schema can name it (and suggest `if_yes`).
                 key = key_node.value
+            else:  # `[a, b]: 1` or `{a: 1}: 2`: a key that is a list or a mapping
+                key = _written(key_node)
             if key in result:
                 source.duplicates.append((key_node.start_mark.line + 1, key))
+            else:
+                source.key_lines[at + (key,)] = key_node.start_mark.line + 1
             result[key] = _build(value_node, at + (key,), source, loader)
-        source.lines.pop(at + ("<key>",), None)
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_build(item, at + (i,), source, loader) for i, item in enumerate(node.value)]
-    value = loader.construct_object(node, deep=True)
+    try:
+        value = loader.construct_object(node, deep=True)
+    except ValueError:
+        # A date that is not one (`reviewed: 2026-13-45`): keep the text, so the
+        # schema can say what is wrong with it instead of the loader crashing.
+        return node.value
     if isinstance(value, (datetime.date, datetime.datetime)):
         return value.isoformat()  # dates (`reviewed: 2026-11-01`) are kept as text
     if node.tag != _TEXT_TAG:
