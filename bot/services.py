@@ -87,7 +87,8 @@ class Helpline:
             if turn.opt_out and msg.channel == "sms" and normalize(msg.text) in TWILIO_OPT_OUT_WORDS:
                 replies = []  # Twilio confirms its own opt-out words and would refuse ours
             saved = turn.session
-            forget = list(saved.seen)
+            # The recent MessageSids, for operators and debugging; what quick
+            # exit erases is tracked by the store itself (all of them).
             if msg.message_sid:
                 saved.seen = (saved.seen + [msg.message_sid])[-SEEN_LIMIT:]
             events = [self._event(saved, e.as_fields(), msg.channel, now) for e in turn.events]
@@ -98,7 +99,6 @@ class Helpline:
                 replies=replies,
                 opt_out=turn.opt_out,
                 transcript=turn.transcript,
-                forget=forget,
                 events=events,
             )
         except BaseException:

@@ -7,6 +7,7 @@ touch them all)::
     p:{cid}:session        hash, the session (TTL SESSION_TTL)
     p:{cid}:lock           the per-contact lock (token, PX)
     p:{cid}:seen:<sid>     replies given to a MessageSid, JSON (24 h)
+    p:{cid}:sids           index of those seen keys: zset MessageSid -> time (24 h)
     p:{cid}:handoff        texts sent during a hand-off, for the operator (TTL SESSION_TTL)
     p:optout:{cid}         opt-out record, no TTL: it outlives the session
     p:events               stream of turn events, capped; no bodies, no numbers
@@ -15,7 +16,10 @@ touch them all)::
 The seen keys carry the contact's hash tag (DESIGN.md suggests
 ``hl:seen:<sid>``) so that checking for a retry, taking the lock and loading
 the session is one script and one round trip, and so quick exit can erase the
-replies a person was sent along with the session.
+replies a person was sent along with the session. The ``sids`` index lists
+every seen key of the contact from the last 24 h, so quick exit erases all
+of them however long the conversation was (the session's ``seen`` list only
+holds the last few).
 
 A turn costs two round trips: :meth:`claim` (script: seen? lock, load) and
 :meth:`commit` (script: check lock, save or erase, remember the reply, opt-out,
@@ -26,7 +30,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis
 
@@ -34,7 +38,9 @@ SEEN_TTL = 86400
 STATUS_TTL = 7 * 86400
 LOCK_MS = 10_000  # longer than any turn; a crashed worker's lock frees itself
 EVENTS_MAXLEN = 50_000
+SIDS_LIMIT = 500  # seen keys indexed per contact; older ones just expire
 
+# KEYS: seen, lock, session, optout, sids.  ARGV: token, lock ms, check seen?
 _CLAIM = """
 if ARGV[3] == '1' then
   local seen = redis.call('GET', KEYS[1])
@@ -43,28 +49,39 @@ end
 if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
   return {'busy'}
 end
-return {'ok', redis.call('EXISTS', KEYS[4]), redis.call('HGETALL', KEYS[3])}
+return {'ok', redis.call('EXISTS', KEYS[4]), redis.call('HGETALL', KEYS[3]), redis.call('ZRANGE', KEYS[5], 0, -1)}
 """
 
-# KEYS: session, lock, seen, optout, handoff, seen keys to erase...
-# ARGV: token, action, ttl, replies json, seen ttl, optout, n transcript, transcript..., fields...
+# KEYS: session, lock, seen, optout, handoff, sids, seen keys to erase...
+# ARGV: token, action, ttl, replies json, seen ttl, optout, sid, now, sids limit,
+#       n transcript, transcript..., fields...
 _COMMIT = """
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
 local action, ttl = ARGV[2], tonumber(ARGV[3])
-local n = tonumber(ARGV[7])
+local n = tonumber(ARGV[10])
 if action == 'erase' then
-  redis.call('DEL', KEYS[1], KEYS[5])
-  for i = 6, #KEYS do redis.call('DEL', KEYS[i]) end
+  redis.call('DEL', KEYS[1], KEYS[5], KEYS[6])
+  for i = 7, #KEYS do redis.call('DEL', KEYS[i]) end
 elseif action == 'save' then
   redis.call('DEL', KEYS[1])
-  redis.call('HSET', KEYS[1], unpack(ARGV, 8 + n))
+  redis.call('HSET', KEYS[1], unpack(ARGV, 11 + n))
   redis.call('EXPIRE', KEYS[1], ttl)
   if n > 0 then
-    redis.call('RPUSH', KEYS[5], unpack(ARGV, 8, 7 + n))
+    redis.call('RPUSH', KEYS[5], unpack(ARGV, 11, 10 + n))
     redis.call('EXPIRE', KEYS[5], ttl)
   end
 end
-if ARGV[4] ~= '' then redis.call('SET', KEYS[3], ARGV[4], 'EX', ARGV[5]) end
+if ARGV[4] ~= '' then
+  local seen_ttl, now = tonumber(ARGV[5]), tonumber(ARGV[8])
+  redis.call('SET', KEYS[3], ARGV[4], 'EX', seen_ttl)
+  -- After a quick exit only this answer is kept (for Twilio's retry), unindexed.
+  if action ~= 'erase' then
+    redis.call('ZADD', KEYS[6], now, ARGV[7])
+    redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now - seen_ttl)
+    redis.call('ZREMRANGEBYRANK', KEYS[6], 0, -1 - tonumber(ARGV[9]))
+    redis.call('EXPIRE', KEYS[6], seen_ttl)
+  end
+end
 if ARGV[6] == 'set' then redis.call('SET', KEYS[4], '1')
 elseif ARGV[6] == 'clear' then redis.call('DEL', KEYS[4]) end
 redis.call('DEL', KEYS[2])
@@ -99,6 +116,7 @@ class Claim:
     duplicate: list[str] | None = None  # replies already given to this MessageSid
     fields: dict[str, str] | None = None  # the stored session, if any
     opted_out: bool = False
+    seen_sids: list[str] = field(default_factory=list)  # MessageSids answered in the last 24 h
 
 
 class RedisStore:
@@ -139,6 +157,7 @@ class RedisStore:
             self.key(cid, "lock"),
             self.key(cid, "session"),
             self.optout_key(cid),
+            self.key(cid, "sids"),
         ]
         args = [token, LOCK_MS, "1" if message_sid else "0"]
         deadline = time.monotonic() + wait
@@ -151,7 +170,8 @@ class RedisStore:
             if status == "ok":
                 flat = [_s(x) for x in result[2]]
                 fields = dict(zip(flat[::2], flat[1::2])) or None
-                return Claim(cid, message_sid, token=token, fields=fields, opted_out=bool(result[1]))
+                sids = [_s(x) for x in result[3]]
+                return Claim(cid, message_sid, token=token, fields=fields, opted_out=bool(result[1]), seen_sids=sids)
             if time.monotonic() + pause > deadline:
                 raise LockTimeout("contact busy")
             time.sleep(pause)
@@ -166,10 +186,15 @@ class RedisStore:
         replies: list[str],
         opt_out: bool | None = None,
         transcript: list[str] = (),
-        forget: list[str] = (),
         events: list[dict[str, str]] = (),
     ) -> None:
-        """Save (or erase) the session, remember the replies, unlock; record events."""
+        """Save (or erase) the session, remember the replies, unlock; record events.
+
+        ``action`` is ``save``, ``keep`` (leave the stored session as it is)
+        or ``erase`` (quick exit: the session, the hand-off transcript and
+        every reply kept for retries go; only the reply to this message stays,
+        so that Twilio's retry of it gets the same line).
+        """
         cid = claim.cid
         keys = [
             self.key(cid, "session"),
@@ -177,9 +202,10 @@ class RedisStore:
             self.seen_key(cid, claim.message_sid or "-"),
             self.optout_key(cid),
             self.key(cid, "handoff"),
+            self.key(cid, "sids"),
         ]
         if action == "erase":
-            keys += [self.seen_key(cid, sid) for sid in forget if sid != claim.message_sid]
+            keys += [self.seen_key(cid, sid) for sid in claim.seen_sids if sid != claim.message_sid]
         flat: list[str] = []
         if action == "save":
             for name, value in (fields or {}).items():
@@ -191,6 +217,9 @@ class RedisStore:
             json.dumps(replies, ensure_ascii=False) if claim.message_sid else "",
             SEEN_TTL,
             {True: "set", False: "clear", None: ""}[opt_out],
+            claim.message_sid or "",
+            f"{time.time():.3f}",
+            SIDS_LIMIT,
             len(transcript),
             *transcript,
             *flat,
