@@ -41,6 +41,10 @@ EVENTS_MAXLEN = 50_000
 SIDS_LIMIT = 500  # seen keys indexed per contact; older ones just expire
 
 # KEYS: seen, lock, session, optout, sids.  ARGV: token, lock ms, check seen?
+# A session or index of the wrong type (damage, a manual edit) is dropped
+# before it is read: reading it would raise after the SET NX, leaving the
+# lock held, and would fail every text until the key expired. Dropping the
+# session starts the person afresh: the contract for an unreadable session.
 _CLAIM = """
 if ARGV[3] == '1' then
   local seen = redis.call('GET', KEYS[1])
@@ -49,6 +53,10 @@ end
 if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
   return {'busy'}
 end
+local t = redis.call('TYPE', KEYS[3])['ok']
+if t ~= 'hash' and t ~= 'none' then redis.call('DEL', KEYS[3]) end
+t = redis.call('TYPE', KEYS[5])['ok']
+if t ~= 'zset' and t ~= 'none' then redis.call('DEL', KEYS[5]) end
 return {'ok', redis.call('EXISTS', KEYS[4]), redis.call('HGETALL', KEYS[3]), redis.call('ZRANGE', KEYS[5], 0, -1)}
 """
 
@@ -168,10 +176,15 @@ class RedisStore:
             if status == "dup":
                 return Claim(cid, message_sid, duplicate=json.loads(result[1]))
             if status == "ok":
-                flat = [_s(x) for x in result[2]]
-                fields = dict(zip(flat[::2], flat[1::2])) or None
-                sids = [_s(x) for x in result[3]]
-                return Claim(cid, message_sid, token=token, fields=fields, opted_out=bool(result[1]), seen_sids=sids)
+                claim = Claim(cid, message_sid, token=token, opted_out=bool(result[1]))
+                try:
+                    flat = [_s(x) for x in result[2]]
+                    claim.fields = dict(zip(flat[::2], flat[1::2])) or None
+                    claim.seen_sids = [_s(x) for x in result[3]]
+                except BaseException:  # we hold the lock: never leave it behind
+                    self.release(claim)
+                    raise
+                return claim
             if time.monotonic() + pause > deadline:
                 raise LockTimeout("contact busy")
             time.sleep(pause)
@@ -277,4 +290,5 @@ class RedisStore:
 
 
 def _s(value) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+    # Damaged bytes must not make a session unreadable for good: decode what we can.
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
