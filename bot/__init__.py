@@ -52,8 +52,33 @@ def resolve_redis_url(config: Config) -> str:
         return "unix://" + str(socket_path_for(Path(config.BOT_DATA_DIR)))
     if server.owned:
         server.stop_at_exit()
+        _exit_on_sigterm()
         log.info("started embedded Redis in %s", config.BOT_DATA_DIR)
     return server.url
+
+
+def _exit_on_sigterm() -> None:
+    """Make SIGTERM a normal exit, so the atexit hook stops the embedded Redis.
+
+    Python's default SIGTERM action kills the process without running atexit
+    handlers: ``python app.py`` stopped by a service manager, ``docker stop``
+    or ``kill`` would leave its daemonized redis-server running. Only when
+    nobody else handles SIGTERM (gunicorn workers have their own handler, and
+    gunicorn's master stops the server in its ``on_exit`` hook) and only from
+    the main thread, where signal handlers can be set.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+
+    def exit_normally(signum, frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, exit_normally)
 
 
 def create_app(config: Config | None = None) -> Flask:
