@@ -83,6 +83,8 @@ class Config:
 class TestConfig(Config):
     """Settings for tests: explicit values, nothing read from the developer's data dir."""
 
+    __test__ = False  # not a test class, though its name starts with "Test"
+
     def __init__(self, redis_url: str, data_dir: str, **overrides) -> None:
         os.environ.setdefault("SECRET_KEY", "test-secret")
         super().__init__()
