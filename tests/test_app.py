@@ -1,0 +1,214 @@
+"""The README's commands, run as a newcomer and a PaaS would run them.
+
+Each test starts real processes (``python app.py``, gunicorn as the Procfile
+says) on a free port with ``REDIS_URL`` unset and ``BOT_DATA_DIR`` in a temp
+dir, so each gets its own embedded redis-server; and each makes sure that
+everything it started is gone when it ends, even when an assertion fails.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+START_TIMEOUT = 10.0
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def clean_env(tmp_path: Path, port: int, **extra: str) -> dict[str, str]:
+    """The environment of a fresh machine: no REDIS_URL, data and HOME in tmp."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("REDIS_URL", "TWILIO_AUTH_TOKEN", "PUBLIC_URL", "FLOWS_DIR", "LOCALES_DIR", "SECRET_KEY")}
+    env.update(PORT=str(port), BOT_DATA_DIR=str(tmp_path / "var"), HOME=str(tmp_path), PYTHONUNBUFFERED="1")
+    env.update(extra)
+    return env
+
+
+def redis_servers(data_dir: Path) -> list[int]:
+    """Pids of live redis-server processes serving ``data_dir`` (its socket is in their title)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if b"redis-server" in cmdline and str(data_dir).encode() in cmdline and state not in ("Z", "X"):
+            pids.append(int(proc.name))
+    return pids
+
+
+def wait_until(predicate, timeout: float = START_TIMEOUT, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def get(url: str):
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+    except OSError:
+        return None, b""
+
+
+def healthy(port: int, proc: subprocess.Popen):
+    if proc.poll() is not None:
+        raise AssertionError(f"exited with {proc.returncode}:\n{proc.stdout.read()}")
+    status, body = get(f"http://127.0.0.1:{port}/healthz")
+    return json.loads(body) if status == 200 else None
+
+
+@pytest.fixture
+def spawn(tmp_path):
+    """Start processes; afterwards kill any still running, and their embedded Redis."""
+    procs: list[subprocess.Popen] = []
+
+    def start(args: list[str], env: dict[str, str]) -> subprocess.Popen:
+        proc = subprocess.Popen(args, cwd=REPO, env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+        proc.stdout.close()
+    for pid in redis_servers(tmp_path / "var"):  # only servers of this test's data dir
+        os.kill(pid, signal.SIGKILL)
+
+
+# --- python app.py ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_python_app_py_serves_with_an_embedded_redis_and_stops_it(stop_signal, spawn, tmp_path):
+    port = free_port()
+    data_dir = tmp_path / "var"
+    proc = spawn([sys.executable, "app.py"], clean_env(tmp_path, port))
+
+    health = wait_until(lambda: healthy(port, proc), what="GET /healthz 200")
+
+    assert health["redis"] == "ok" and health["flows"] not in ("", "not loaded")
+    servers = redis_servers(data_dir)
+    assert len(servers) == 1
+    assert (data_dir / "redis.sock").exists()
+    assert int((data_dir / "redis.pid").read_text()) == servers[0]
+    # No TWILIO_AUTH_TOKEN: the webhook refuses, and the server said so.
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/twilio/messages", data=b"Body=hola&From=%2B1555", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(req, timeout=2)
+    assert refused.value.code == 403
+
+    proc.send_signal(stop_signal)
+    output, _ = proc.communicate(timeout=START_TIMEOUT)
+
+    assert f"http://127.0.0.1:{port}/twilio/messages" in output
+    assert "TWILIO_AUTH_TOKEN is not set" in output
+    wait_until(lambda: not redis_servers(data_dir), what="the embedded redis-server to stop")
+    assert not (data_dir / "redis.sock").exists()
+
+
+def break_flows(tmp_path: Path) -> tuple[Path, list[str]]:
+    """A copy of flows/ with two mistakes; returns it and the ``path:line:`` each must be reported at."""
+    flows = tmp_path / "flows"
+    shutil.copytree(REPO / "flows", flows)
+    expected = []
+    for name, old, new in [("main.yaml", "goto: safety\n", "goto: nowhere\n"),
+                           ("help.yaml", "next: main.menu\n", "next: main.nope\n")]:
+        path = flows / name
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        lineno = next(i for i, line in enumerate(lines, 1) if line.endswith(old))
+        lines[lineno - 1] = lines[lineno - 1].replace(old, new)
+        path.write_text("".join(lines), encoding="utf-8")
+        expected.append(f"{path}:{lineno}: ")
+    return flows, expected
+
+
+def test_python_app_py_refuses_broken_flows_with_path_and_line(spawn, tmp_path):
+    flows, expected = break_flows(tmp_path)
+    port = free_port()
+    proc = spawn([sys.executable, "app.py"], clean_env(tmp_path, port, FLOWS_DIR=str(flows)))
+
+    output, _ = proc.communicate(timeout=START_TIMEOUT)
+
+    assert proc.returncode != 0
+    for where in expected:
+        line = next((line for line in output.splitlines() if line.startswith(where)), None)
+        assert line is not None, f"no `{where}message` in:\n{output}"
+        assert re.fullmatch(r"\S+\.yaml:\d+: \S.*", line)
+    assert "nowhere" in output and "nope" in output
+    assert get(f"http://127.0.0.1:{port}/healthz")[0] is None, "nothing may serve"
+    assert not redis_servers(tmp_path / "var")
+
+
+# --- gunicorn, as the Procfile says ---------------------------------------------------------
+
+
+def procfile_web_command() -> list[str]:
+    line = next(line for line in (REPO / "Procfile").read_text().splitlines() if line.startswith("web:"))
+    args = shlex.split(line.split(":", 1)[1])
+    assert args[0] == "gunicorn" and args[-1] == "app:app"
+    return [str(Path(sys.executable).with_name("gunicorn")), *args[1:]]
+
+
+def test_procfile_runs_gunicorn_with_one_embedded_redis_for_two_workers(spawn, tmp_path):
+    port = free_port()
+    data_dir = tmp_path / "var"
+    proc = spawn(procfile_web_command(), clean_env(tmp_path, port, WEB_CONCURRENCY="2"))
+
+    wait_until(lambda: healthy(port, proc), what="GET /healthz 200")
+
+    def workers():
+        found = []
+        for p in Path("/proc").iterdir():
+            try:
+                if p.name.isdigit() and int((p / "stat").read_text().rsplit(")", 1)[1].split()[1]) == proc.pid:
+                    found.append(int(p.name))
+            except OSError:
+                continue
+        return found if len(found) == 2 else None
+
+    assert len(wait_until(workers, what="two gunicorn workers")) == 2
+    # Every worker has imported the app by now; each would have started its
+    # own server had it not been handed the master's.
+    for _ in range(6):
+        assert get(f"http://127.0.0.1:{port}/healthz")[0] == 200
+    assert len(redis_servers(data_dir)) == 1
+
+    proc.terminate()
+    output, _ = proc.communicate(timeout=START_TIMEOUT + 20)  # gunicorn's graceful_timeout
+
+    assert "Embedded Redis started" in output and "Embedded Redis stopped" in output
+    wait_until(lambda: not redis_servers(data_dir), what="the embedded redis-server to stop")

@@ -1,0 +1,277 @@
+"""When things go wrong: Redis gone, odd input, sessions the code no longer fits.
+
+The contract (DESIGN.md, "Failure behaviour"): a validly signed text always
+gets 200; when anything inside fails, the static fail-safe reply in both
+languages with 911 and the national hotline, fast; bad input gets a
+sensible reply, never a 500 and never the fail-safe; a session that points
+at a removed node gets one line of apology and the main menu; an unreadable
+session starts afresh.
+"""
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+import pytest
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Request
+
+from bot import create_app
+from bot.channels.twilio import FAILSAFE_REPLIES
+from bot.config import TestConfig
+from bot.engine.session import Session
+from bot.services import contact_id
+from tests.helpers import inbound, messages, new_sid, post_signed, sign
+
+MESSAGES = "/twilio/messages"
+TWILIO_TIMEOUT = 15.0  # Twilio gives up on a webhook after this long
+FAILSAFE_BUDGET = 5.0  # what we promise ourselves: well under Twilio's limit
+GREETING_EN = "Hello. This is a free, confidential information line."
+GREETING_ES = "Hola. Esta es una línea de información gratuita y confidencial."
+MAIN_MENU_EN = "What would you like to do? Reply with a number."
+NUMBERS_EN = "What kind of help do you need?"
+REPROMPT_EN = "Sorry, I did not understand. Reply with a number:"
+MEDIA_EN = "I can only read text. Reply with a number:"
+RECOVERED_EN = "Sorry, this part of the chat has changed. Here is the main menu."
+
+
+def session_key(phone: str) -> str:
+    return f"hl:{{{contact_id('test-secret', phone)}}}:session"
+
+
+# --- Redis unreachable ------------------------------------------------------------------
+
+
+@pytest.fixture
+def silent_redis():
+    """A TCP port that accepts connections and never answers: a hung Redis."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)  # connections complete in the backlog; nobody reads them
+    yield f"redis://127.0.0.1:{sock.getsockname()[1]}/0"
+    sock.close()
+
+
+@pytest.fixture(params=["closed port", "missing unix socket", "embedded server cannot start", "server never answers"])
+def unreachable_app(request, tmp_path):
+    if request.param == "closed port":
+        url = "redis://127.0.0.1:1/0"
+    elif request.param == "missing unix socket":
+        url = f"unix://{tmp_path}/no-such-dir/redis.sock"
+    elif request.param == "embedded server cannot start":
+        # No REDIS_URL, and BOT_DATA_DIR is a file: redis-server cannot start there.
+        data_dir = tmp_path / "not-a-dir"
+        data_dir.write_text("")
+        return create_app(TestConfig(None, str(data_dir)))
+    else:
+        url = request.getfixturevalue("silent_redis")
+    return create_app(TestConfig(url, str(tmp_path)))
+
+
+def test_healthz_is_503_without_redis(unreachable_app):
+    resp = unreachable_app.test_client().get("/healthz")
+    assert resp.status_code == 503
+    assert resp.get_json()["redis"] == "unreachable"
+    assert resp.get_json()["flows"] == unreachable_app.extensions["content"]().version
+
+
+@pytest.mark.parametrize("sender", ["+15550300001", "whatsapp:+5215550300001"])
+def test_without_redis_a_text_gets_the_failsafe_fast(sender, unreachable_app, caplog, record_property):
+    client = unreachable_app.test_client()
+    form = inbound("necesito ayuda, me quitaron el pasaporte", sender=sender)
+
+    started = time.monotonic()
+    resp = post_signed(client, MESSAGES, form)
+    elapsed = time.monotonic() - started
+    record_property("failsafe_seconds", round(elapsed, 3))
+
+    assert resp.status_code == 200
+    assert tuple(messages(resp.data)) == FAILSAFE_REPLIES
+    english, spanish = messages(resp.data)
+    assert "call 911" in english and "llame al 911" in spanish
+    for reply in (english, spanish):
+        assert "1-888-373-7888" in reply and "233733" in reply
+    assert elapsed < FAILSAFE_BUDGET < TWILIO_TIMEOUT, f"fail-safe took {elapsed:.2f}s"
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "fail-safe" in logged
+    assert "pasaporte" not in logged and sender.split("+")[1] not in logged
+
+
+def test_without_redis_a_status_callback_is_not_a_500(unreachable_app):
+    form = {"MessageSid": new_sid(), "MessageStatus": "delivered"}
+    resp = post_signed(unreachable_app.test_client(), "/twilio/status", form)
+    assert resp.status_code == 204
+
+
+# --- bad input ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Odd:
+    label: str
+    form: dict = field(default_factory=dict)  # merged into an ordinary inbound SMS form
+    drop: tuple[str, ...] = ()  # fields left out of the form
+    raw_body: str | None = None  # appended to the urlencoded body as is (for bad encodings)
+    contains: str = REPROMPT_EN  # what the reply at the main menu starts with
+
+
+ODD_INPUTS = [
+    Odd("empty body", {"Body": ""}),
+    Odd("only spaces and line breaks", {"Body": "  \n\t \r\n "}),
+    Odd("media only", {"Body": "", "NumMedia": "1", "MediaUrl0": "https://api.twilio.com/x.jpg",
+                       "MediaContentType0": "image/jpeg"}, contains=MEDIA_EN),
+    Odd("media only, no Body field at all", {"NumMedia": "2"}, drop=("Body",), contains=MEDIA_EN),
+    Odd("NumMedia not a number", {"Body": "", "NumMedia": "lots"}),
+    Odd("10,000 characters", {"Body": "ayuda " * 1666 + "ayud"}),
+    Odd("10,000 digits", {"Body": "1" * 10_000}),
+    Odd("emoji only", {"Body": "🆘🙏😢"}),
+    Odd("emoji family joined by zero-width joiners", {"Body": "👨\u200d👩\u200d👧"}),
+    Odd("control characters", {"Body": "\x00\x07\x1b[2J\x7f\x08"}),
+    Odd("control characters around an answer", {"Body": "\x00 1 \x1b"}, contains=NUMBERS_EN),
+    Odd("right-to-left override around an answer", {"Body": "\u202e1\u202c"}, contains=NUMBERS_EN),
+    Odd("zero-width joiner inside a keyword", {"Body": "ME\u200dNU"}, contains=MAIN_MENU_EN),
+    Odd("fullwidth digit", {"Body": "１"}, contains=NUMBERS_EN),
+    Odd("lone surrogate escape (CESU-8 bytes)", drop=("Body",), raw_body="Body=%ED%A0%80"),
+    Odd("invalid UTF-8 bytes", drop=("Body",), raw_body="Body=%FF%FE%C3"),
+    Odd("invalid UTF-8 around an answer", drop=("Body",), raw_body="Body=%FF1%FE", contains=REPROMPT_EN),
+    Odd("no MessageSid", drop=("MessageSid",), form={"Body": "1"}, contains=NUMBERS_EN),
+]
+
+
+def post_odd(client, odd: Odd, sender: str):
+    """Sign exactly what the server will read from the (possibly broken) body."""
+    form = {k: v for k, v in inbound("", sender=sender, **odd.form).items() if k not in odd.drop}
+    body = urlencode(form, encoding="utf-8")
+    if odd.raw_body:
+        body = f"{body}&{odd.raw_body}" if body else odd.raw_body
+    raw = body.encode("ascii")
+    environ = EnvironBuilder(method="POST", data=raw, content_type="application/x-www-form-urlencoded").get_environ()
+    seen_by_server = Request(environ).form.to_dict()
+    headers = {"X-Twilio-Signature": sign("http://localhost" + MESSAGES, seen_by_server)}
+    return client.post(MESSAGES, data=raw, content_type="application/x-www-form-urlencoded", headers=headers)
+
+
+@pytest.mark.parametrize("odd", ODD_INPUTS, ids=lambda o: o.label)
+def test_odd_input_at_the_main_menu(odd: Odd, client, redis_client):
+    sender = "+15550400001"
+    post_signed(client, MESSAGES, inbound("hi", sender=sender))
+
+    resp = post_odd(client, odd, sender)
+
+    assert resp.status_code == 200
+    replies = messages(resp.data)
+    assert replies and tuple(replies) != FAILSAFE_REPLIES
+    assert replies[0].startswith(odd.contains), replies
+    assert all(len(r) <= 459 for r in replies)
+
+
+@pytest.mark.parametrize("odd", ODD_INPUTS, ids=lambda o: o.label)
+def test_odd_input_as_a_first_text_gets_the_greeting(odd: Odd, client, redis_client):
+    resp = post_odd(client, odd, "+15550400002")
+
+    assert resp.status_code == 200
+    replies = messages(resp.data)
+    assert replies[0].startswith((GREETING_EN, GREETING_ES)), replies
+    assert "4. Español / English" in replies[-1]
+
+
+def test_no_sender_gets_an_empty_response_and_nothing_is_stored(client, redis_client):
+    form = inbound("hola")
+    del form["From"]
+    resp = post_signed(client, MESSAGES, form)
+    assert resp.status_code == 200
+    assert messages(resp.data) == []
+    assert redis_client.dbsize() == 0
+
+
+# --- sessions the current flows or code do not fit --------------------------------------
+
+
+@pytest.mark.parametrize(
+    "flow,node",
+    [("main", "removed"), ("removed", "menu"), ("welcome", "greeting")],
+    ids=["node removed", "flow removed", "node no longer a question"],
+)
+@pytest.mark.parametrize("reply", ["1", "BACK", "hola"])
+def test_a_session_at_a_node_that_no_longer_exists_recovers(flow, node, reply, client, redis_client):
+    sender = "+15550500001"
+    post_signed(client, MESSAGES, inbound("hi", sender=sender))
+    redis_client.hset(session_key(sender), mapping={"flow": flow, "node": node, "hist": f"{flow}.{node} gone.gone"})
+
+    resp = post_signed(client, MESSAGES, inbound(reply, sender=sender))
+
+    assert messages(resp.data) == [RECOVERED_EN, messages(resp.data)[1]]
+    assert messages(resp.data)[1].startswith(MAIN_MENU_EN)
+    stored = redis_client.hgetall(session_key(sender))
+    assert (stored["flow"], stored["node"], stored["hist"]) == ("main", "menu", "")
+    assert messages(post_signed(client, MESSAGES, inbound("1", sender=sender)).data)[0].startswith(NUMBERS_EN)
+
+
+@dataclass(frozen=True)
+class Damage:
+    label: str
+    fields: dict | None = None  # HSET over a good session
+    drop: tuple[str, ...] = ()  # HDEL from it
+    replace_with: object = None  # or replace the key with a value of another type
+    then: str = GREETING_EN  # the reply to "1": the greeting means it started afresh
+
+
+DAMAGE = [
+    Damage("newer schema version", {"v": "99"}),
+    Damage("no schema version (older code)", drop=("v",)),
+    Damage("no contact id", drop=("cid",)),
+    Damage("misses not a number", {"miss": "lots"}),
+    Damage("timestamp not a number", {"t0": "yesterday"}),
+    Damage("unknown lifecycle state", {"st": "zombie"}),
+    Damage("bytes that are not UTF-8", {"flags": b"debt=\xff\xfe", "lang": b"\xc3"}, then=NUMBERS_EN),
+    Damage("session key holds a string", replace_with="garbage"),
+    Damage("session key holds a list", replace_with=["a", "b"]),
+]
+
+
+@pytest.mark.parametrize("damage", DAMAGE, ids=lambda d: d.label)
+def test_an_unreadable_session_starts_afresh(damage: Damage, client, redis_client, caplog):
+    sender = "+15550600001"
+    key = session_key(sender)
+    post_signed(client, MESSAGES, inbound("hi", sender=sender))
+    if damage.fields:
+        redis_client.hset(key, mapping=damage.fields)
+    if damage.drop:
+        redis_client.hdel(key, *damage.drop)
+    if isinstance(damage.replace_with, str):
+        redis_client.delete(key)
+        redis_client.set(key, damage.replace_with)
+    elif damage.replace_with is not None:
+        redis_client.delete(key)
+        redis_client.rpush(key, *damage.replace_with)
+
+    resp = post_signed(client, MESSAGES, inbound("1", sender=sender))
+
+    assert resp.status_code == 200
+    replies = messages(resp.data)
+    assert tuple(replies) != FAILSAFE_REPLIES
+    assert replies[0].startswith(damage.then), replies
+    assert not redis_client.exists(key.replace(":session", ":lock"))
+    Session.from_fields(redis_client.hgetall(key))  # what was saved is readable again
+    after = messages(post_signed(client, MESSAGES, inbound("1", sender=sender)).data)
+    assert tuple(after) != FAILSAFE_REPLIES
+    if damage.then == GREETING_EN:  # afresh: now at the main menu, so "1" picks numbers
+        assert after[0].startswith(NUMBERS_EN)
+    if damage.fields or damage.drop:
+        warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert any("session unreadable" in w for w in warned) == (damage.then == GREETING_EN)
+
+
+def test_stop_works_on_a_session_in_an_unknown_state(client, redis_client):
+    """The one thing a person must always be able to do: opt out."""
+    sender = "whatsapp:+5215550600002"
+    post_signed(client, MESSAGES, inbound("hola", sender=sender))
+    redis_client.hset(session_key(sender), "st", "zombie")
+
+    resp = post_signed(client, MESSAGES, inbound("PARAR", sender=sender))
+
+    assert messages(resp.data)[0].startswith(("You will get no more messages", "No recibirá más mensajes"))
+    assert redis_client.exists(f"hl:optout:{{{contact_id('test-secret', sender)}}}")

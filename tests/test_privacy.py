@@ -1,0 +1,147 @@
+"""No phone number and no message text in logs, Redis key names or events.
+
+A realistic conversation goes through the webhook, by SMS and by WhatsApp,
+with a hand-off to an operator, an internal failure whose exception message
+quotes the person, a damaged session, a delivery-status callback, an opt-out
+and a quick exit, with every logger at DEBUG. Then every log record, every
+key name, every event and every stored value is searched. The number may
+appear in one place only: the ``addr`` field of the person's session hash,
+which the bot needs to reply.
+"""
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from bot.services import contact_id
+from tests.helpers import inbound, messages, new_sid, post_signed
+
+SMS = "+15558675309"
+WHATSAPP = "whatsapp:+5215587462913"
+# Bodies with words that appear nowhere in the flows, so any trace is a leak.
+SECRETS = [
+    "Hola, necesito ayuda urgente Qz7",
+    "mi jefe se llevó mi pasaporte Qz7",
+    "tengo miedo de la policía Qz7",
+    "they keep my documents Wk4",
+    "I owe them money for the trip Wk4",
+]
+MARKERS = ["Qz7", "Wk4", "pasaporte", "necesito", "miedo", "documents", "money"]
+
+
+def digits(address: str, last: int = 7) -> list[str]:
+    """The ways a number could leak: in full, the national part, its last digits."""
+    full = address.split("+", 1)[1]
+    return [full, full[-10:], full[-last:]]
+
+
+def leaks(value: str, address: str, last: int = 7) -> bool:
+    return any(d in value for d in digits(address, last))
+
+
+def session_key(address: str) -> str:
+    return f"hl:{{{contact_id('test-secret', address)}}}:session"
+
+
+def every_value(r, key: str):
+    """(where, value) for every field of every Redis type the store uses."""
+    kind = r.type(key)
+    if kind == "string":
+        yield key, r.get(key)
+    elif kind == "hash":
+        for name, value in r.hgetall(key).items():
+            yield f"{key}#{name}", value
+            yield f"{key}#{name}(name)", name
+    elif kind == "list":
+        for i, value in enumerate(r.lrange(key, 0, -1)):
+            yield f"{key}[{i}]", value
+    elif kind == "zset":
+        for member, _ in r.zrange(key, 0, -1, withscores=True):
+            yield f"{key}<{member}>", member
+    elif kind == "stream":
+        for entry_id, fields in r.xrange(key):
+            for name, value in fields.items():
+                yield f"{key}/{entry_id}#{name}", f"{name}={value}"
+    else:
+        pytest.fail(f"{key}: unexpected type {kind}")
+
+
+def test_no_number_or_text_in_logs_keys_or_events(app, client, redis_client, caplog):
+    caplog.set_level(logging.DEBUG)  # every logger, including redis, werkzeug and twilio
+    helpline = app.extensions["helpline"]
+    redis_client.set("hl:duty", "1")  # an operator is on duty: the hand-off is taken
+
+    def say(body: str, sender: str) -> list[str]:
+        resp = post_signed(client, "/twilio/messages", inbound(body, sender=sender))
+        assert resp.status_code == 200
+        return messages(resp.data)
+
+    # SMS: screening, a hand-off with texts for the operator, back to the menu.
+    say(SECRETS[0], SMS)
+    say("1", SMS)
+    say("MENU", SMS)
+    assert say("3", SMS)[0].startswith("De acuerdo. Una persona de nuestro equipo")
+    say(SECRETS[1], SMS)
+    say(SECRETS[2], SMS)
+    say("MENU", SMS)
+
+    # An internal failure whose exception message quotes the person.
+    good_flows = helpline.flows
+
+    def failing_flows():
+        raise RuntimeError(f"cannot route {SMS} who said {SECRETS[1]!r}")
+
+    helpline.flows = failing_flows
+    assert "1-888-373-7888" in say(SECRETS[1], SMS)[0]
+    helpline.flows = good_flows
+
+    # A session the code cannot read (logged as a warning) and a status callback.
+    redis_client.hset(session_key(SMS), "v", "99")
+    say("hola", SMS)
+    status = post_signed(client, "/twilio/status", {"MessageSid": new_sid(), "MessageStatus": "undelivered",
+                                                    "ErrorCode": "30003", "To": SMS})
+    assert status.status_code == 204
+
+    # WhatsApp: a hand-off, then STOP; SMS: quick exit.
+    say(SECRETS[3], WHATSAPP)
+    say("HUMAN", WHATSAPP)
+    say(SECRETS[4], WHATSAPP)
+    say("STOP", WHATSAPP)
+    say(SECRETS[4], WHATSAPP)  # while opted out
+    assert say("SALIR", SMS) == ["Listo. Chat cerrado."]
+
+    # --- logs: every record, formatted as a handler would, with tracebacks
+    records = caplog.records
+    assert any(r.name.startswith("bot") and r.levelno >= logging.ERROR for r in records), "the failure was logged"
+    assert any("session unreadable" in r.getMessage() for r in records)
+    logged = caplog.text + "\n".join(r.getMessage() for r in records)
+    for address in (SMS, WHATSAPP):
+        # Even the last four digits (log lines have no ids or clock digits
+        # long enough to contain them by chance; event ids and times might).
+        assert not leaks(logged, address, last=4)
+    for marker in MARKERS:
+        assert marker not in logged
+
+    # --- Redis key names
+    keys = list(redis_client.scan_iter(count=1000))
+    for k in keys:
+        assert not leaks(k, SMS) and not leaks(k, WHATSAPP), k
+        assert not any(m in k for m in MARKERS), k
+
+    # --- events: no numbers, no text, not even the pseudonymous contact id
+    events = [fields for _, fields in redis_client.xrange("hl:events")]
+    assert len(events) > 20
+    cids = {contact_id("test-secret", a) for a in (SMS, WHATSAPP)}
+    for event in events:
+        flat = " ".join(f"{k}={v}" for k, v in event.items())
+        assert not leaks(flat, SMS) and not leaks(flat, WHATSAPP), event
+        assert not any(m in flat for m in MARKERS), event
+        assert not any(c in flat for c in cids), event
+
+    # --- stored values: the number lives in one place, the session's addr
+    found = {where for k in keys for where, value in every_value(redis_client, k)
+             if leaks(value, SMS) or leaks(value, WHATSAPP)}
+    assert found == {f"{session_key(WHATSAPP)}#addr"}, "the SMS contact quit; the WhatsApp one opted out"
+    assert redis_client.hget(session_key(WHATSAPP), "addr") == WHATSAPP
+    assert not redis_client.exists(session_key(SMS))

@@ -1,0 +1,269 @@
+"""The Redis store against a real server: keys, TTLs, the per-contact lock,
+de-duplication, opt-out and quick exit.
+
+Concurrency is tested with real threads, each with its own Flask test client,
+released together by a barrier; the checks are chosen so that any lost update
+shows, whatever order the lock hands the turns out in.
+"""
+from __future__ import annotations
+
+import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from redis.crc import key_slot
+
+from bot import create_app
+from bot.channels.twilio import FAILSAFE_REPLIES
+from bot.config import TestConfig
+from bot.services import contact_id
+from bot.store import LockLost, LockTimeout
+from tests.helpers import inbound, messages, post_signed
+
+PHONE = "+15557654321"
+DIGITS = PHONE.lstrip("+")
+HELP_FIRST_LINE = "Reply with the number of an option."
+REPROMPT = "Sorry, I did not understand. Reply with a number:"
+
+
+@pytest.fixture
+def make_app(redis_client, redis_url, tmp_path):
+    def make(**overrides):
+        return create_app(TestConfig(redis_url, str(tmp_path), **overrides))
+
+    return make
+
+
+def cid_of(phone: str = PHONE) -> str:
+    return contact_id("test-secret", phone)
+
+
+def key(what: str, phone: str = PHONE) -> str:
+    return f"hl:{{{cid_of(phone)}}}:{what}"
+
+
+def text(client, body: str, sender: str = PHONE, **extra) -> list[str]:
+    resp = post_signed(client, "/twilio/messages", inbound(body, sender=sender, **extra))
+    assert resp.status_code == 200
+    return messages(resp.data)
+
+
+def contact_keys(r, phone: str = PHONE) -> set[str]:
+    cid = cid_of(phone)
+    return {k for k in r.scan_iter(count=1000) if cid in k}
+
+
+def all_at_once(app, forms: list[dict]):
+    """POST every form at the same moment, each from its own thread and test client."""
+    barrier = threading.Barrier(len(forms))
+
+    def one(form):
+        client = app.test_client()
+        barrier.wait()
+        return post_signed(client, "/twilio/messages", form)
+
+    with ThreadPoolExecutor(len(forms)) as pool:
+        return list(pool.map(one, forms))
+
+
+# --- keys ---------------------------------------------------------------------------
+
+
+def test_keys_are_hash_tagged_per_contact_and_never_name_the_number(client, redis_client):
+    redis_client.set("hl:duty", "1")  # an operator is on duty: the hand-off is taken
+    text(client, "hi")
+    text(client, "3")  # talk to a person
+    text(client, "my boss keeps my passport")
+    text(client, "STOP")
+
+    cid = cid_of()
+    assert re.fullmatch(r"[0-9a-f]{20}", cid) and cid != cid_of("+15557654322")
+    mine = contact_keys(redis_client)
+    shapes = {re.sub(r":seen:SM\w+$", ":seen:<sid>", k) for k in mine}
+    assert shapes == {
+        f"hl:{{{cid}}}:session",
+        f"hl:{{{cid}}}:handoff",
+        f"hl:{{{cid}}}:seen:<sid>",
+        f"hl:{{{cid}}}:sids",
+        f"hl:optout:{{{cid}}}",
+    }
+    assert len({key_slot(k.encode()) for k in mine}) == 1  # one Redis Cluster slot
+    everything = set(redis_client.scan_iter(count=1000))
+    assert everything - mine == {"hl:events", "hl:duty"}
+    assert not [k for k in everything if DIGITS in k or DIGITS[-7:] in k]
+
+
+def test_the_session_expires_after_session_ttl(make_app, redis_client):
+    for ttl in (86400, 600):
+        redis_client.flushdb()
+        client = make_app(SESSION_TTL=ttl).test_client()
+        text(client, "hola")
+        assert ttl - 5 <= redis_client.ttl(key("session")) <= ttl
+        text(client, "1")  # every turn starts the clock again
+        assert ttl - 5 <= redis_client.ttl(key("session")) <= ttl
+
+
+def test_a_retry_record_lives_a_day(client, redis_client):
+    form = inbound("hola", sender=PHONE)
+    post_signed(client, "/twilio/messages", form)
+    assert 86400 - 5 <= redis_client.ttl(key(f"seen:{form['MessageSid']}")) <= 86400
+
+
+# --- the lock -----------------------------------------------------------------------
+
+
+def test_a_second_claim_waits_for_the_first_and_sees_its_update(app, redis_client):
+    store = app.extensions["store"]
+    cid = cid_of()
+
+    first = store.claim(cid, "SM1", wait=0)
+    with pytest.raises(LockTimeout):
+        store.claim(cid, "SM2", wait=0.2)
+    store.commit(first, action="save", fields={"v": "1", "cid": cid, "node": "one"}, replies=["one"])
+
+    second = store.claim(cid, "SM2", wait=0.2)
+    assert second.fields["node"] == "one"
+    assert store.claim(cid, "SM1", wait=0).duplicate == ["one"]  # a retry never needs the lock
+    store.release(second)
+    assert not redis_client.exists(key("lock"))
+
+
+def test_a_turn_whose_lock_expired_writes_nothing(app, redis_client):
+    store = app.extensions["store"]
+    claim = store.claim(cid_of(), "SM1", wait=0)
+    redis_client.delete(key("lock"))  # as if the turn outlived LOCK_MS
+
+    with pytest.raises(LockLost):
+        store.commit(claim, action="save", fields={"v": "1", "cid": claim.cid}, replies=["x"])
+    assert contact_keys(redis_client) == set()
+
+
+def test_twenty_texts_at_once_are_all_processed_exactly_once(app, redis_client):
+    """20 unrecognised replies at the main menu, all at the same moment.
+
+    Each turn appends its MessageSid to the ``seen`` list it loaded, and adds
+    one to ``misses`` (every third miss shows the help text and resets it).
+    If two turns ever read the same session, the later save drops the
+    other's sid and miss, so: all 20 sids in the session, 20 ``missed``
+    events, help shown exactly 20 // 3 times, and ``misses`` at 20 % 3.
+    """
+    client = app.test_client()
+    text(client, "hi")
+    forms = [inbound(f"qwerty {i}", sender=PHONE) for i in range(20)]
+
+    responses = all_at_once(app, forms)
+
+    replies = [messages(r.data) for r in responses]
+    assert all(r.status_code == 200 for r in responses)
+    assert not [m for m in replies if tuple(m) == FAILSAFE_REPLIES]
+    helps = [m for m in replies if m[0].startswith(HELP_FIRST_LINE)]
+    reprompts = [m for m in replies if m[0].startswith(REPROMPT)]
+    assert (len(helps), len(reprompts)) == (6, 14)
+    session = redis_client.hgetall(key("session"))
+    assert sorted(session["seen"].split()) == sorted(f["MessageSid"] for f in forms)
+    assert session["miss"] == "2"
+    kinds = [e["kind"] for _, e in redis_client.xrange("hl:events")]
+    assert kinds.count("missed") == 20
+    assert not redis_client.exists(key("lock"))
+
+
+def test_the_same_message_sid_at_once_advances_once(app, redis_client):
+    client = app.test_client()
+    text(client, "hi")
+    pick = inbound("1", sender=PHONE)  # main menu -> numbers
+
+    responses = all_at_once(app, [pick] * 10)
+
+    assert {r.status_code for r in responses} == {200}
+    assert len({r.data for r in responses}) == 1, "every copy gets the same TwiML"
+    assert messages(responses[0].data)[0].startswith("What kind of help do you need?")
+    session = redis_client.hgetall(key("session"))
+    assert (session["flow"], session["node"]) == ("numbers", "by_need")
+    assert session["seen"].split().count(pick["MessageSid"]) == 1
+    visits = [e for _, e in redis_client.xrange("hl:events") if e.get("node") == "by_need"]
+    assert len(visits) == 1
+
+
+def test_the_lock_is_released_when_a_turn_raises(make_app, redis_client):
+    # With a short LOCK_WAIT, a lock left behind would turn the next text into
+    # a LockTimeout, i.e. the fail-safe reply, instead of the greeting.
+    app = make_app(LOCK_WAIT=0.5)
+    helpline = app.extensions["helpline"]
+    good_flows = helpline.flows
+
+    def exploding_flows():
+        raise RuntimeError("the flows blew up")
+
+    helpline.flows = exploding_flows
+    failed = inbound("hola", sender=PHONE)
+    resp = post_signed(app.test_client(), "/twilio/messages", failed)
+    assert tuple(messages(resp.data)) == FAILSAFE_REPLIES
+    assert not redis_client.exists(key("lock"))
+    assert contact_keys(redis_client) == set(), "a failed turn stores nothing, not even its reply"
+
+    helpline.flows = good_flows
+    assert text(app.test_client(), "hola")[0].startswith("Hola.")
+    # Twilio's retry of the failed message is processed, not answered from a record.
+    again = post_signed(app.test_client(), "/twilio/messages", failed)
+    assert tuple(messages(again.data)) != FAILSAFE_REPLIES
+
+
+# --- opt-out --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["deleted", "expired"])
+def test_the_opt_out_outlives_the_session(how, client, redis_client):
+    sender = "whatsapp:" + PHONE  # on WhatsApp the bot itself confirms STOP
+    text(client, "hola", sender)
+    assert text(client, "PARAR", sender) == ["No recibirá más mensajes de este número. Escriba ALTA para volver a empezar."]
+    optout = f"hl:optout:{{{cid_of(sender)}}}"
+    assert redis_client.ttl(optout) == -1  # exists, no TTL
+    session = key("session", sender)
+    assert redis_client.ttl(session) > 0
+
+    if how == "deleted":
+        redis_client.delete(session)
+    else:
+        redis_client.pexpire(session, 1)
+        time.sleep(0.05)
+    assert not redis_client.exists(session)
+
+    for body in ("hola", "1", "AYUDA", "911"):
+        assert text(client, body, sender) == [], body
+    assert redis_client.exists(optout)
+
+    back = text(client, "ALTA", sender)
+    assert "4. Español / English" in back[-1]  # the main menu (its language is the engine's guess)
+    assert not redis_client.exists(optout)
+    assert "7. " in text(client, "1", sender)[0]  # and the conversation goes on: numbers by need
+
+
+# --- quick exit -------------------------------------------------------------------------
+
+
+def test_quick_exit_leaves_nothing_of_the_person(client, redis_client):
+    redis_client.set("hl:duty", "1")
+    text(client, "hola")
+    text(client, "1")
+    text(client, "1")  # numbers for someone who is controlled
+    text(client, "menu")
+    text(client, "3")  # hand-off to a person
+    for i in range(25):  # more texts than the session remembers MessageSids for
+        text(client, f"mi patrón tiene mi pasaporte {i}")
+    assert redis_client.llen(key("handoff")) == 25
+    before = contact_keys(redis_client)
+    assert len(before) > 30
+
+    salir = inbound("SALIR", sender=PHONE)
+    resp = post_signed(client, "/twilio/messages", salir)
+
+    assert messages(resp.data) == ["Listo. Chat cerrado."]
+    # Only the answer to this very message, kept so that Twilio's retry of
+    # it gets the same neutral line, and with no trace of what came before.
+    assert contact_keys(redis_client) == {key(f"seen:{salir['MessageSid']}")}
+    assert redis_client.get(key(f"seen:{salir['MessageSid']}")) == '["Listo. Chat cerrado."]'
+    assert post_signed(client, "/twilio/messages", salir).data == resp.data
+    # The next text is a stranger's first.
+    assert text(client, "hello")[0].startswith("Hello. This is a free, confidential information line")

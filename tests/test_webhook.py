@@ -1,0 +1,298 @@
+"""The Twilio webhook, as Twilio sees it: labelled tables of requests and answers.
+
+Modelled on nyaruka/courier's ``IncomingTestCase{Label, Data,
+ExpectedRespStatus, ExpectedBodyContains}``: each row is one request (form,
+signature, headers, settings) and what must come back. Every request is
+signed (or deliberately mis-signed) with the twilio library's own
+``RequestValidator``; a refused request must leave Redis untouched.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from xml.etree import ElementTree as ET
+
+import pytest
+from twilio.twiml.messaging_response import MessagingResponse
+
+from bot import create_app
+from bot.config import TestConfig
+from bot.services import contact_id
+from tests.helpers import AUTH_TOKEN, inbound, messages, new_sid, post_signed, sign
+
+LOCAL = "http://localhost"
+INTERNAL = "http://internal:8000"  # what the app sees behind a proxy
+PUBLIC = "https://public.example"  # what Twilio called, and signed
+MESSAGES = "/twilio/messages"
+STATUS = "/twilio/status"
+
+
+@pytest.fixture
+def make_app(redis_client, redis_url, tmp_path):
+    """``make_app(**settings)``: an app on the (flushed) test Redis with TestConfig overrides."""
+
+    def make(**overrides):
+        return create_app(TestConfig(redis_url, str(tmp_path), **overrides))
+
+    return make
+
+
+@dataclass(frozen=True)
+class Case:
+    label: str
+    form: dict
+    status: int = 200
+    contains: tuple[str, ...] = ()
+    # The signature header: signed for ``sign_url`` with ``token`` over
+    # ``signed_form`` (default: the form sent); no header if sign_url is None.
+    sign_url: str | None = LOCAL + MESSAGES
+    token: str = AUTH_TOKEN
+    signed_form: dict | None = None
+    base_url: str = LOCAL
+    headers: dict = field(default_factory=dict)
+    settings: dict = field(default_factory=dict)
+
+
+def post(client, case: Case, path: str = MESSAGES):
+    headers = dict(case.headers)
+    if case.sign_url is not None:
+        headers["X-Twilio-Signature"] = sign(case.sign_url, case.signed_form or case.form, case.token)
+    return client.post(path, data=case.form, headers=headers, base_url=case.base_url)
+
+
+SMS_ES = inbound("hola", sender="+15550100001")
+SMS_EN = inbound("hi there", sender="+15550100002")
+WA_ES = inbound("Buenas tardes", sender="whatsapp:+5215550100003")
+WA_BUTTON = inbound("", sender="whatsapp:+5215550100004", ButtonPayload="hola", ButtonText="Hola")
+GREETING_ES = ("Hola. Esta es una línea de información gratuita y confidencial", "SALIR", "1. Números para llamar o escribir")
+GREETING_EN = ("Hello. This is a free, confidential information line", "EXIT", "1. Numbers to call or text")
+FORBIDDEN = ("Forbidden",)
+
+INCOMING = [
+    Case("sms, Spanish first text", SMS_ES, contains=GREETING_ES),
+    Case("sms, English first text", SMS_EN, contains=GREETING_EN),
+    Case("whatsapp, Spanish first text", WA_ES, contains=GREETING_ES),
+    Case("whatsapp, tapped button payload read as the text", WA_BUTTON, contains=GREETING_ES),
+    Case("no signature header", SMS_ES, 403, FORBIDDEN, sign_url=None),
+    Case("signed with another auth token", SMS_ES, 403, FORBIDDEN, token="not-the-token"),
+    Case("signed for the status URL", SMS_ES, 403, FORBIDDEN, sign_url=LOCAL + STATUS),
+    Case("signed for another host", SMS_ES, 403, FORBIDDEN, sign_url="https://evil.example" + MESSAGES),
+    Case("body changed after signing", SMS_ES, 403, FORBIDDEN, signed_form={**SMS_ES, "Body": "hi"}),
+    Case("sender changed after signing", SMS_ES, 403, FORBIDDEN, signed_form={**SMS_ES, "From": "+15550109999"}),
+    Case(
+        "behind a proxy, PUBLIC_URL: signed for the public URL",
+        SMS_ES,
+        contains=GREETING_ES,
+        sign_url=PUBLIC + MESSAGES,
+        base_url=INTERNAL,
+        settings={"PUBLIC_URL": PUBLIC, "PROXY_COUNT": 0},
+    ),
+    Case(
+        "behind a proxy, PUBLIC_URL: signed for the internal URL",
+        SMS_ES,
+        403,
+        FORBIDDEN,
+        sign_url=INTERNAL + MESSAGES,
+        base_url=INTERNAL,
+        settings={"PUBLIC_URL": PUBLIC, "PROXY_COUNT": 0},
+    ),
+    Case(
+        "behind a proxy, X-Forwarded-Proto/Host trusted (ProxyFix)",
+        SMS_ES,
+        contains=GREETING_ES,
+        sign_url=PUBLIC + MESSAGES,
+        base_url=INTERNAL,
+        headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "public.example"},
+        settings={"PROXY_COUNT": 1},
+    ),
+    Case(
+        "X-Forwarded-* ignored with PROXY_COUNT=0",
+        SMS_ES,
+        403,
+        FORBIDDEN,
+        sign_url=PUBLIC + MESSAGES,
+        base_url=INTERNAL,
+        headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "public.example"},
+        settings={"PROXY_COUNT": 0},
+    ),
+    Case(
+        "no TWILIO_AUTH_TOKEN: signed with the usual token",
+        SMS_ES,
+        403,
+        FORBIDDEN,
+        settings={"TWILIO_AUTH_TOKEN": None},
+    ),
+    Case(
+        "no TWILIO_AUTH_TOKEN: signed with an empty token",
+        SMS_ES,
+        403,
+        FORBIDDEN,
+        token="",
+        settings={"TWILIO_AUTH_TOKEN": None},
+    ),
+]
+
+
+@pytest.mark.parametrize("case", INCOMING, ids=lambda c: c.label)
+def test_incoming(case: Case, make_app, redis_client):
+    resp = post(make_app(**case.settings).test_client(), case)
+
+    assert resp.status_code == case.status, resp.data
+    body = resp.get_data(as_text=True)
+    for text in case.contains:
+        assert text in body
+    if case.status == 403:
+        assert redis_client.dbsize() == 0, "a refused request stored something"
+    else:
+        assert resp.mimetype == "application/xml"
+        assert messages(resp.data), "a first text always gets an answer"
+        sender = case.form["From"]
+        fields = redis_client.hgetall(f"hl:{{{contact_id('test-secret', sender)}}}:session")
+        assert fields["addr"] == sender
+        assert fields["ch"] == ("whatsapp" if sender.startswith("whatsapp:") else "sms")
+
+
+@pytest.mark.parametrize("path", [MESSAGES, STATUS])
+def test_without_an_auth_token_every_request_is_refused(path, make_app, redis_client):
+    client = make_app(TWILIO_AUTH_TOKEN=None).test_client()
+    form = inbound("hola") if path == MESSAGES else {"MessageSid": new_sid(), "MessageStatus": "delivered"}
+
+    for token in (AUTH_TOKEN, "", "anything"):
+        assert post_signed(client, path, form, token=token).status_code == 403
+    assert client.post(path, data=form).status_code == 403
+    assert redis_client.dbsize() == 0
+
+
+# --- TwiML -----------------------------------------------------------------------
+
+
+def library_twiml(texts: list[str], action: str | None) -> str:
+    """What the twilio library itself serialises for these replies."""
+    response = MessagingResponse()
+    for text in texts:
+        if action:
+            response.message(text, action=action, method="POST")
+        else:
+            response.message(text)
+    return str(response)
+
+
+def test_replies_are_twiml_messages_built_by_the_twilio_library(client):
+    resp = post_signed(client, MESSAGES, inbound("hola"))
+
+    root = ET.fromstring(resp.data)
+    assert root.tag == "Response"
+    assert [child.tag for child in root] == ["Message", "Message"]  # greeting, then the main menu
+    assert {m.get("action") for m in root} == {LOCAL + STATUS}
+    assert resp.get_data(as_text=True) == library_twiml(messages(resp.data), LOCAL + STATUS)
+
+
+def test_nothing_to_send_is_an_empty_response(client, redis_client):
+    """SMS STOP is confirmed by Twilio itself; while opted out, texts get ``<Response/>``."""
+    first = post_signed(client, MESSAGES, inbound("hola"))
+    assert messages(first.data)
+
+    for text in ("STOP", "hola", "1", "ayuda"):
+        resp = post_signed(client, MESSAGES, inbound(text))
+        assert resp.status_code == 200
+        assert resp.mimetype == "application/xml"
+        assert len(ET.fromstring(resp.data)) == 0, text
+        assert resp.get_data(as_text=True) == str(MessagingResponse())
+
+    again = post_signed(client, MESSAGES, inbound("START"))
+    assert "1. Números para llamar o escribir" in messages(again.data)[-1]
+
+
+def test_whatsapp_stop_is_answered_by_the_bot(client):
+    """Twilio only confirms opt-outs on SMS; on WhatsApp the bot must say it."""
+    sender = "whatsapp:+5215550100099"
+    post_signed(client, MESSAGES, inbound("hi", sender=sender))
+    resp = post_signed(client, MESSAGES, inbound("STOP", sender=sender))
+    assert messages(resp.data) == ["You will get no more messages from this number. Text START to start again."]
+    assert messages(post_signed(client, MESSAGES, inbound("hi", sender=sender)).data) == []
+
+
+# --- retries ---------------------------------------------------------------------
+
+
+def test_a_retried_message_sid_gets_the_same_twiml_and_advances_once(client, redis_client):
+    post_signed(client, MESSAGES, inbound("hi"))
+    pick = inbound("1")  # main menu -> "What kind of help do you need?"
+
+    first = post_signed(client, MESSAGES, pick)
+    retries = [post_signed(client, MESSAGES, pick) for _ in range(3)]
+
+    assert "What kind of help do you need?" in messages(first.data)[0]
+    assert all(r.status_code == 200 and r.data == first.data for r in retries)
+    visits = [e for _, e in redis_client.xrange("hl:events") if e.get("node") == "by_need"]
+    assert len(visits) == 1
+    # Had a retry been processed, "1" would have picked "Someone controls me";
+    # a new "1" does that now, once.
+    after = post_signed(client, MESSAGES, inbound("1"))
+    assert messages(after.data)[0].startswith("Free, confidential help:")
+
+
+# --- delivery status -----------------------------------------------------------------
+
+
+STATUS_CASES = [
+    ("delivered", {"MessageStatus": "delivered"}, 204, {"status": "delivered", "error": ""}),
+    ("undelivered with an error code", {"MessageStatus": "undelivered", "ErrorCode": "30003"}, 204,
+     {"status": "undelivered", "error": "30003"}),
+    ("SMS-style field names", {"SmsStatus": "sent"}, 204, {"status": "sent", "error": ""}),
+    ("no status in the form: nothing to record", {}, 204, None),
+    ("unsigned", {"MessageStatus": "delivered", "unsigned": True}, 403, None),
+    ("signed with another token", {"MessageStatus": "delivered", "token": "nope"}, 403, None),
+]
+
+
+@pytest.mark.parametrize("label,extra,status,recorded", STATUS_CASES, ids=[c[0] for c in STATUS_CASES])
+def test_status_callback(label, extra, status, recorded, client, app, redis_client):
+    extra = dict(extra)
+    unsigned = extra.pop("unsigned", False)
+    token = extra.pop("token", AUTH_TOKEN)
+    sid = new_sid()
+    form = {"MessageSid": sid, "AccountSid": "AC" + "0" * 32, "To": "+15550100001", **extra}
+
+    if unsigned:
+        resp = client.post(STATUS, data=form)
+    else:
+        resp = post_signed(client, STATUS, form, token=token)
+
+    assert resp.status_code == status
+    got = app.extensions["store"].delivery_status(sid)
+    if recorded is None:
+        assert got is None
+        if status == 403:
+            assert redis_client.dbsize() == 0
+    else:
+        assert {k: got[k] for k in ("status", "error")} == recorded
+        assert 0 < redis_client.ttl(f"hl:msg:{sid}") <= 7 * 86400
+
+
+def test_status_callback_follows_the_action_url_in_the_twiml(make_app):
+    """Behind a proxy the ``action`` must be the public URL: Twilio signs what it calls."""
+    app = make_app(PUBLIC_URL=PUBLIC, PROXY_COUNT=0)
+    client = app.test_client()
+    form = inbound("hola")
+    resp = client.post(MESSAGES, data=form, base_url=INTERNAL,
+                       headers={"X-Twilio-Signature": sign(PUBLIC + MESSAGES, form)})
+    action = ET.fromstring(resp.data).find("Message").get("action")
+    assert action == PUBLIC + STATUS
+
+    outbound = new_sid()
+    callback = {"MessageSid": outbound, "MessageStatus": "delivered"}
+    done = client.post(STATUS, data=callback, base_url=INTERNAL,
+                       headers={"X-Twilio-Signature": sign(action, callback)})
+    assert done.status_code == 204
+    assert app.extensions["store"].delivery_status(outbound)["status"] == "delivered"
+
+
+# --- health --------------------------------------------------------------------------
+
+
+def test_healthz_reports_redis_and_the_flows_version(client, app):
+    resp = client.get("/healthz")
+    assert resp.status_code == 200
+    version = app.extensions["content"]().version
+    assert version
+    assert resp.get_json() == {"redis": "ok", "flows": version}
