@@ -232,19 +232,13 @@ def test_first_message_human_greets_then_asks_for_a_person(fs, on_duty):
         assert turn.session.state == "in_flow"
 
 
-# Spanish keywords sent as a first text. Only AYUDA is also a Spanish
-# language hint in flows/system.yaml; the rest are answered in English.
+# Spanish keywords sent as a first text are answered in Spanish: they are
+# language hints in flows/system.yaml.
 SPANISH_ONLY_WORDS = ["AYUDA", "PELIGRO", "EMERGENCIA", "SALIR", "BORRAR", "PARAR", "BAJA", "PERSONA", "AGENTE",
                       "INICIO", "VOLVER", "ATRÁS", "IDIOMA"]
-_HINTS_MISSING = pytest.mark.xfail(
-    strict=True,
-    reason="flows/system.yaml language_hints lacks the Spanish keywords: a first 'PELIGRO' is answered in English",
-)
 
 
-@pytest.mark.parametrize(
-    "word", [w if w == "AYUDA" else pytest.param(w, marks=_HINTS_MISSING) for w in SPANISH_ONLY_WORDS]
-)
+@pytest.mark.parametrize("word", SPANISH_ONLY_WORDS)
 def test_first_message_spanish_keyword_is_answered_in_spanish(fs, word):
     turn = Chat(fs).send(word)
     assert turn.session.lang == "es"

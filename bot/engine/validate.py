@@ -441,13 +441,11 @@ def check_segments(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
     message can say which one to shorten: its prompt (text and options), the
     re-prompt after a reply the bot did not understand (text `reprompt` and the
     options), and the re-prompt after a picture with no text (text `media_only`
-    and the options). The last is a warning for now: the Spanish one of
-    `numbers.by_need` is 203 characters, and as an error it would stop the
-    server until locales/es is shortened; make it an error once it is.
+    and the options).
     """
     problems = []
 
-    def measure(where: m.Where, what: str, text: str, lang: str, msgid: str | None, severity: str = "error") -> bool:
+    def measure(where: m.Where, what: str, text: str, lang: str, msgid: str | None) -> bool:
         seg = count_segments(text)
         if seg.segments <= MAX_SEGMENTS:
             return False
@@ -460,7 +458,7 @@ def check_segments(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
         entry = fs.catalogs.get(lang, {}).get(msgid) if msgid else None
         if lang != SOURCE_LANGUAGE and entry is not None and entry.msgstr and not entry.fuzzy:
             fix = f"shorten the {LANGUAGE_NAMES.get(lang, lang)} at {_shown(entry.where)}"
-        problems.append(_p(where, f"{what} is too long for SMS in {_lang_name(lang)}: {seg.units} characters make {seg.segments} segments; the limit is {limit}: {fix}", severity))
+        problems.append(_p(where, f"{what} is too long for SMS in {_lang_name(lang)}: {seg.units} characters make {seg.segments} segments; the limit is {limit}: {fix}"))
         return True
 
     for lang in fs.system.languages:
@@ -475,7 +473,7 @@ def check_segments(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
                         measure(where, f"the re-prompt of `{node.id}` (text `reprompt` and the options)",
                                 render.reprompt(fs, node, lang), lang, fs.system.texts["reprompt"].msgid)
                         measure(where, f"the re-prompt of `{node.id}` after a picture (text `media_only` and the options)",
-                                render.reprompt(fs, node, lang, media_only=True), lang, fs.system.texts["media_only"].msgid, WARNING)
+                                render.reprompt(fs, node, lang, media_only=True), lang, fs.system.texts["media_only"].msgid)
                     continue
                 texts = render.messages(fs, node, lang)
             except (KeyError, IndexError, ValueError):
