@@ -99,7 +99,7 @@ def create_app(config: Config | None = None) -> Flask:
     url = resolve_redis_url(config)
     app.config["REDIS_URL_RESOLVED"] = url
     client = redis_client(url, config.REDIS_TIMEOUT)
-    store = RedisStore(client, prefix=config.KEY_PREFIX, session_ttl=config.SESSION_TTL)
+    store = RedisStore(client, prefix=config.KEY_PREFIX, session_ttl=config.SESSION_TTL, retry_window=config.RETRY_WINDOW)
     content = Content(config.FLOWS_DIR, config.LOCALES_DIR)
     try:
         content.reload()

@@ -61,6 +61,8 @@ class Config:
         self.REDIS_TIMEOUT = _float("REDIS_TIMEOUT", 1.0)
         self.SECRET_KEY = _secret_key(self.BOT_DATA_DIR)
         self.SESSION_TTL = _int("SESSION_TTL", 86400)
+        # How long a MessageSid's answer is kept for Twilio's retry (it retries within seconds).
+        self.RETRY_WINDOW = _int("RETRY_WINDOW", 3600)
         self.FLOWS_DIR = os.path.abspath(os.environ.get("FLOWS_DIR", "flows"))
         self.LOCALES_DIR = os.path.abspath(os.environ.get("LOCALES_DIR", "locales"))
         self.PORT = _int("PORT", 5000)

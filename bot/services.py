@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import time
 import traceback
@@ -19,7 +20,7 @@ from typing import Callable
 from .channels.twilio import TWILIO_OPT_OUT_WORDS, IncomingMessage
 from .engine.model import FlowSet
 from .engine.runner import Context, Inbound, Turn, step
-from .engine.session import SEEN_LIMIT, Session, SessionFormatError
+from .engine.session import Session, SessionFormatError
 from .engine.text import normalize
 from .store import RedisStore
 
@@ -39,6 +40,24 @@ def safe_error(exc: BaseException) -> str:
     frames = traceback.extract_tb(exc.__traceback__)[-3:]
     where = " < ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} {f.name}" for f in reversed(frames))
     return f"{type(exc).__name__} at {where}"
+
+
+class _Cached:
+    """A value read at most once every few seconds (the on-duty flag, read
+    every turn, changes when an operator clicks a toggle)."""
+
+    def __init__(self, read: Callable[[], bool], seconds: float):
+        self.read = read
+        self.seconds = seconds
+        self.value = False
+        self.until = 0.0
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if now >= self.until:
+            self.value = self.read()
+            self.until = now + self.seconds
+        return self.value
 
 
 @dataclass
@@ -65,7 +84,7 @@ class Helpline:
         self.lock_wait = lock_wait
         self.clock = clock
         self.new_id = new_id
-        self.on_duty = on_duty or store.on_duty
+        self.on_duty = on_duty or _Cached(store.on_duty, seconds=2.0)
 
     def cid(self, address: str) -> str:
         return contact_id(self.secret_key, address)
@@ -86,20 +105,14 @@ class Helpline:
             replies = list(turn.replies)
             if turn.opt_out and msg.channel == "sms" and normalize(msg.text) in TWILIO_OPT_OUT_WORDS:
                 replies = []  # Twilio confirms its own opt-out words and would refuse ours
-            saved = turn.session
-            # The recent MessageSids, for operators and debugging; what quick
-            # exit erases is tracked by the store itself (all of them).
-            if msg.message_sid:
-                saved.seen = (saved.seen + [msg.message_sid])[-SEEN_LIMIT:]
-            events = [self._event(saved, e.as_fields(), msg.channel, now) for e in turn.events]
             self.store.commit(
                 claim,
                 action=turn.action,
-                fields=saved.to_fields(),
+                fields=turn.session.to_fields(),
                 replies=replies,
                 opt_out=turn.opt_out,
                 transcript=turn.transcript,
-                events=events,
+                event=self._event(turn, msg.channel, now),
             )
         except BaseException:
             self.store.release(claim)
@@ -117,7 +130,21 @@ class Helpline:
             return Session(cid=cid)
 
     @staticmethod
-    def _event(session: Session, data: dict[str, str], channel: str, now: float) -> dict[str, str]:
-        # The conversation id, not the contact id: a quick exit leaves the
-        # old events unlinkable to whoever texts next from that number.
-        return {**data, "conv": session.conv, "ch": channel, "lang": session.lang, "t": f"{now:.3f}"}
+    def _event(turn: Turn, channel: str, now: float) -> dict[str, str] | None:
+        """The turn's events as one stream entry (the console and the figures read it).
+
+        The conversation id, not the contact id: after a quick exit the old
+        events cannot be linked to whoever texts next from that number.
+        """
+        if not turn.events:
+            return None
+        session = turn.session
+        return {
+            "conv": session.conv,
+            "ch": channel,
+            "lang": session.lang,
+            "st": session.state,
+            "at": session.position,
+            "t": f"{now:.3f}",
+            "ev": json.dumps([e.as_fields() for e in turn.events], separators=(",", ":")),
+        }

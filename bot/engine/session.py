@@ -21,7 +21,6 @@ from .lifecycle import STATES
 
 SCHEMA_VERSION = 1
 HISTORY_LIMIT = 10  # how many questions BACK can walk back through
-SEEN_LIMIT = 20  # recent MessageSids remembered so quick exit can erase their replies
 
 
 class SessionFormatError(ValueError):
@@ -43,7 +42,6 @@ class Session:
     misses: int = 0  # unrecognised replies in a row at the current node
     started_at: float = 0.0
     updated_at: float = 0.0
-    seen: list[str] = field(default_factory=list)  # recent MessageSids (service layer)
 
     @property
     def position(self) -> str:
@@ -51,7 +49,7 @@ class Session:
 
     def copy(self) -> "Session":
         """An independent copy (the containers are the only mutable fields)."""
-        return dataclasses.replace(self, history=list(self.history), flags=dict(self.flags), seen=list(self.seen))
+        return dataclasses.replace(self, history=list(self.history), flags=dict(self.flags))
 
     def to_fields(self) -> dict[str, str]:
         """The flat string mapping stored as a Redis hash."""
@@ -70,7 +68,6 @@ class Session:
             "miss": str(self.misses),
             "t0": _fmt_time(self.started_at),
             "t": _fmt_time(self.updated_at),
-            "seen": " ".join(self.seen[-SEEN_LIMIT:]),
         }
 
     @classmethod
@@ -102,7 +99,6 @@ class Session:
                 misses=int(fields.get("miss", "0")),
                 started_at=float(fields.get("t0", "0")),
                 updated_at=float(fields.get("t", "0")),
-                seen=fields.get("seen", "").split(),
             )
         except (KeyError, ValueError) as exc:
             if isinstance(exc, SessionFormatError):

@@ -11,6 +11,7 @@ reply with a keyword or an option goes through :func:`normalize`.
 """
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -42,8 +43,13 @@ def clean(text: str | None) -> str:
     return "".join(kept).strip()
 
 
+@functools.lru_cache(maxsize=8192)
 def normalize(text: str) -> str:
-    """Lower-case, strip accents and punctuation, collapse spaces."""
+    """Lower-case, strip accents and punctuation, collapse spaces.
+
+    Memoised: every turn compares the reply with the same option labels and
+    keywords, and this is pure.
+    """
     text = unicodedata.normalize("NFKD", text[:MATCH_LIMIT])
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     text = _PUNCT_RE.sub(" ", text.casefold())

@@ -6,99 +6,119 @@ touch them all)::
 
     p:{cid}:session        hash, the session (TTL SESSION_TTL)
     p:{cid}:lock           the per-contact lock (token, PX)
-    p:{cid}:seen:<sid>     replies given to a MessageSid, JSON (24 h)
-    p:{cid}:sids           index of those seen keys: zset MessageSid -> time (24 h)
+    p:{cid}:waiters        how many turns wait for that lock; p:{cid}:wake wakes one
+    p:{cid}:recent         list, the last answers given: "<MessageSid> <replies JSON>",
+                           newest first, capped, for Twilio retries (TTL RETRY_WINDOW)
     p:{cid}:handoff        texts sent during a hand-off, for the operator (TTL SESSION_TTL)
     p:optout:{cid}         opt-out record, no TTL: it outlives the session
-    p:events               stream of turn events, capped; no bodies, no numbers
+    p:events               stream, one entry per turn; no bodies, no numbers (capped)
     p:msg:<sid>            delivery status of an outbound message (7 days)
 
-The seen keys carry the contact's hash tag (DESIGN.md suggests
-``hl:seen:<sid>``) so that checking for a retry, taking the lock and loading
-the session is one script and one round trip, and so quick exit can erase the
-replies a person was sent along with the session. The ``sids`` index lists
-every seen key of the contact from the last 24 h, so quick exit erases all
-of them however long the conversation was (the session's ``seen`` list only
-holds the last few).
+Retries. DESIGN.md suggests ``hl:seen:<MessageSid>`` kept 24 h. Twilio
+retries a webhook within seconds (its 15 s timeout, then once more), so
+instead the contact's last answers are kept in one capped list under the
+contact's hash tag, for ``RETRY_WINDOW`` (1 h by default). That makes
+checking for a retry, taking the lock and loading the session one script
+and one round trip; quick exit erases every kept answer with one DEL; and an
+idle session costs only its hash (see BENCHMARKS.md for the bytes).
 
-A turn costs two round trips: :meth:`claim` (script: seen? lock, load) and
-:meth:`commit` (script: check lock, save or erase, remember the reply, opt-out,
-unlock; plus XADD of the events, pipelined with it).
+A turn costs two round trips: :meth:`claim` (script: retry? lock, load) and
+:meth:`commit` (script: check lock, save or erase, remember the answer,
+opt-out, unlock; plus one XADD for the turn's events, pipelined with it).
 """
 from __future__ import annotations
 
 import json
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import redis
 
-SEEN_TTL = 86400
+RETRY_WINDOW = 3600  # seconds a MessageSid's answer is kept for Twilio's retry
+RECENT_LIMIT = 20  # answers kept per contact within that window
 STATUS_TTL = 7 * 86400
 LOCK_MS = 10_000  # longer than any turn; a crashed worker's lock frees itself
 EVENTS_MAXLEN = 50_000
-SIDS_LIMIT = 500  # seen keys indexed per contact; older ones just expire
+WAKE_POLL = 0.25  # longest a waiter blocks before it looks at the lock again
 
-# KEYS: seen, lock, session, optout, sids.  ARGV: token, lock ms, check seen?
-# A session or index of the wrong type (damage, a manual edit) is dropped
+# KEYS: session, lock, recent, optout, waiters.
+# ARGV: token, lock ms, MessageSid ('' for none), waited before ('0' or '1').
+# A session or list of the wrong type (damage, a manual edit) is dropped
 # before it is read: reading it would raise after the SET NX, leaving the
 # lock held, and would fail every text until the key expired. Dropping the
 # session starts the person afresh: the contract for an unreadable session.
 _CLAIM = """
-if ARGV[3] == '1' then
-  local seen = redis.call('GET', KEYS[1])
-  if seen then return {'dup', seen} end
+local t = redis.call('TYPE', KEYS[3])['ok']
+if t == 'list' then
+  if ARGV[3] ~= '' then
+    local prefix = ARGV[3] .. ' '
+    for _, entry in ipairs(redis.call('LRANGE', KEYS[3], 0, -1)) do
+      if string.sub(entry, 1, #prefix) == prefix then
+        if ARGV[4] == '1' then redis.call('DECR', KEYS[5]) end
+        return {'dup', string.sub(entry, #prefix + 1)}
+      end
+    end
+  end
+elseif t ~= 'none' then
+  redis.call('DEL', KEYS[3])
 end
 if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  if ARGV[4] == '0' then
+    redis.call('INCR', KEYS[5])
+    redis.call('PEXPIRE', KEYS[5], ARGV[2])
+  end
   return {'busy'}
 end
-local t = redis.call('TYPE', KEYS[3])['ok']
-if t ~= 'hash' and t ~= 'none' then redis.call('DEL', KEYS[3]) end
-t = redis.call('TYPE', KEYS[5])['ok']
-if t ~= 'zset' and t ~= 'none' then redis.call('DEL', KEYS[5]) end
-return {'ok', redis.call('EXISTS', KEYS[4]), redis.call('HGETALL', KEYS[3]), redis.call('ZRANGE', KEYS[5], 0, -1)}
+if ARGV[4] == '1' then redis.call('DECR', KEYS[5]) end
+t = redis.call('TYPE', KEYS[1])['ok']
+if t ~= 'hash' and t ~= 'none' then redis.call('DEL', KEYS[1]) end
+return {'ok', redis.call('EXISTS', KEYS[4]), redis.call('HGETALL', KEYS[1])}
 """
 
-# KEYS: session, lock, seen, optout, handoff, sids, seen keys to erase...
-# ARGV: token, action, ttl, replies json, seen ttl, optout, sid, now, sids limit,
-#       n transcript, transcript..., fields...
+# KEYS: session, lock, recent, optout, handoff, waiters, wake.
+# ARGV: token, action, session ttl, answer ('' for none), retry window, recent limit,
+#       optout, n transcript, transcript..., fields...
 _COMMIT = """
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
-local action, ttl = ARGV[2], tonumber(ARGV[3])
-local n = tonumber(ARGV[10])
+local action, ttl, n = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[8])
 if action == 'erase' then
-  redis.call('DEL', KEYS[1], KEYS[5], KEYS[6])
-  for i = 7, #KEYS do redis.call('DEL', KEYS[i]) end
+  -- Quick exit: the session, the hand-off transcript and every kept answer go.
+  redis.call('DEL', KEYS[1], KEYS[3], KEYS[5])
 elseif action == 'save' then
   redis.call('DEL', KEYS[1])
-  redis.call('HSET', KEYS[1], unpack(ARGV, 11 + n))
+  redis.call('HSET', KEYS[1], unpack(ARGV, 9 + n))
   redis.call('EXPIRE', KEYS[1], ttl)
   if n > 0 then
-    redis.call('RPUSH', KEYS[5], unpack(ARGV, 11, 10 + n))
+    redis.call('RPUSH', KEYS[5], unpack(ARGV, 9, 8 + n))
     redis.call('EXPIRE', KEYS[5], ttl)
   end
 end
 if ARGV[4] ~= '' then
-  local seen_ttl, now = tonumber(ARGV[5]), tonumber(ARGV[8])
-  redis.call('SET', KEYS[3], ARGV[4], 'EX', seen_ttl)
-  -- After a quick exit only this answer is kept (for Twilio's retry), unindexed.
-  if action ~= 'erase' then
-    redis.call('ZADD', KEYS[6], now, ARGV[7])
-    redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now - seen_ttl)
-    redis.call('ZREMRANGEBYRANK', KEYS[6], 0, -1 - tonumber(ARGV[9]))
-    redis.call('EXPIRE', KEYS[6], seen_ttl)
-  end
+  -- Kept even after a quick exit: Twilio's retry of EXIT gets the same line.
+  redis.call('LPUSH', KEYS[3], ARGV[4])
+  redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[6]) - 1)
+  redis.call('EXPIRE', KEYS[3], ARGV[5])
 end
-if ARGV[6] == 'set' then redis.call('SET', KEYS[4], '1')
-elseif ARGV[6] == 'clear' then redis.call('DEL', KEYS[4]) end
+if ARGV[7] == 'set' then redis.call('SET', KEYS[4], '1')
+elseif ARGV[7] == 'clear' then redis.call('DEL', KEYS[4]) end
 redis.call('DEL', KEYS[2])
+if tonumber(redis.call('GET', KEYS[6]) or '0') > 0 then
+  redis.call('RPUSH', KEYS[7], '1')
+  redis.call('PEXPIRE', KEYS[7], 5000)
+end
 return 1
 """
 
+# KEYS: lock, waiters, wake.  ARGV: token.
 _RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+if tonumber(redis.call('GET', KEYS[2]) or '0') > 0 then
+  redis.call('RPUSH', KEYS[3], '1')
+  redis.call('PEXPIRE', KEYS[3], 5000)
+end
+return 1
 """
 
 
@@ -124,16 +144,21 @@ class Claim:
     duplicate: list[str] | None = None  # replies already given to this MessageSid
     fields: dict[str, str] | None = None  # the stored session, if any
     opted_out: bool = False
-    seen_sids: list[str] = field(default_factory=list)  # MessageSids answered in the last 24 h
 
 
 class RedisStore:
-    def __init__(self, client: redis.Redis, prefix: str = "hl", session_ttl: int = 86400):
+    def __init__(self, client: redis.Redis, prefix: str = "hl", session_ttl: int = 86400,
+                 retry_window: int = RETRY_WINDOW):
         self.r = client
         self.prefix = prefix
         self.session_ttl = session_ttl
+        self.retry_window = retry_window
         self._claim = client.register_script(_CLAIM)
         self._commit = client.register_script(_COMMIT)
+        try:  # loaded now, so the first turn's EVALSHA finds it
+            client.script_load(_COMMIT)
+        except redis.RedisError:
+            pass  # Redis is down at start: the first commit loads it
         self._release = client.register_script(_RELEASE)
 
     # --- keys -----------------------------------------------------------------
@@ -143,9 +168,6 @@ class RedisStore:
 
     def optout_key(self, cid: str) -> str:
         return f"{self.prefix}:optout:{{{cid}}}"
-
-    def seen_key(self, cid: str, sid: str) -> str:
-        return self.key(cid, f"seen:{sid}")
 
     @property
     def events_key(self) -> str:
@@ -160,18 +182,12 @@ class RedisStore:
         person is being handled, then raises LockTimeout.
         """
         token = secrets.token_hex(8)
-        keys = [
-            self.seen_key(cid, message_sid or "-"),
-            self.key(cid, "lock"),
-            self.key(cid, "session"),
-            self.optout_key(cid),
-            self.key(cid, "sids"),
-        ]
-        args = [token, LOCK_MS, "1" if message_sid else "0"]
+        keys = [self.key(cid, "session"), self.key(cid, "lock"), self.key(cid, "recent"), self.optout_key(cid),
+                self.key(cid, "waiters")]
         deadline = time.monotonic() + wait
-        pause = 0.002
+        waited = "0"
         while True:
-            result = self._claim(keys=keys, args=args)
+            result = self._claim(keys=keys, args=[token, LOCK_MS, message_sid or "", waited])
             status = _s(result[0])
             if status == "dup":
                 return Claim(cid, message_sid, duplicate=json.loads(result[1]))
@@ -180,15 +196,18 @@ class RedisStore:
                 try:
                     flat = [_s(x) for x in result[2]]
                     claim.fields = dict(zip(flat[::2], flat[1::2])) or None
-                    claim.seen_sids = [_s(x) for x in result[3]]
                 except BaseException:  # we hold the lock: never leave it behind
                     self.release(claim)
                     raise
                 return claim
-            if time.monotonic() + pause > deadline:
+            # Busy: block until the holder releases (it pushes a wake-up when
+            # anyone waits), not a sleep-and-poll; a short timeout covers a
+            # holder that died (its lock expires after LOCK_MS).
+            waited = "1"
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 raise LockTimeout("contact busy")
-            time.sleep(pause)
-            pause = min(pause * 2, 0.05)
+            self.r.blpop([self.key(cid, "wake")], timeout=min(remaining, WAKE_POLL))
 
     def commit(
         self,
@@ -199,56 +218,63 @@ class RedisStore:
         replies: list[str],
         opt_out: bool | None = None,
         transcript: list[str] = (),
-        events: list[dict[str, str]] = (),
+        event: dict[str, str] | None = None,
     ) -> None:
-        """Save (or erase) the session, remember the replies, unlock; record events.
+        """Save (or erase) the session, remember the answer, unlock; record the turn's event.
 
         ``action`` is ``save``, ``keep`` (leave the stored session as it is)
         or ``erase`` (quick exit: the session, the hand-off transcript and
-        every reply kept for retries go; only the reply to this message stays,
-        so that Twilio's retry of it gets the same line).
+        every answer kept for retries go; only the answer to this message is
+        kept, so that Twilio's retry of it gets the same line).
         """
         cid = claim.cid
         keys = [
             self.key(cid, "session"),
             self.key(cid, "lock"),
-            self.seen_key(cid, claim.message_sid or "-"),
+            self.key(cid, "recent"),
             self.optout_key(cid),
             self.key(cid, "handoff"),
-            self.key(cid, "sids"),
+            self.key(cid, "waiters"),
+            self.key(cid, "wake"),
         ]
-        if action == "erase":
-            keys += [self.seen_key(cid, sid) for sid in claim.seen_sids if sid != claim.message_sid]
         flat: list[str] = []
         if action == "save":
             for name, value in (fields or {}).items():
                 flat += [name, value]
+        answer = f"{claim.message_sid} {json.dumps(replies, ensure_ascii=False)}" if claim.message_sid else ""
         args = [
             claim.token,
             action,
             self.session_ttl,
-            json.dumps(replies, ensure_ascii=False) if claim.message_sid else "",
-            SEEN_TTL,
+            answer,
+            self.retry_window,
+            RECENT_LIMIT,
             {True: "set", False: "clear", None: ""}[opt_out],
-            claim.message_sid or "",
-            f"{time.time():.3f}",
-            SIDS_LIMIT,
             len(transcript),
             *transcript,
             *flat,
         ]
+        # EVALSHA straight into the pipeline: redis-py's Script in a pipeline
+        # first asks SCRIPT EXISTS, a round trip on every turn. The script is
+        # loaded at start; only after a Redis restart is it missing (NOSCRIPT),
+        # and then it is run again on its own (the event was already added).
         pipe = self.r.pipeline(transaction=False)
-        self._commit(keys=keys, args=args, client=pipe)
-        for event in events:
+        pipe.evalsha(self._commit.sha, len(keys), *keys, *args)
+        if event:
             pipe.xadd(self.events_key, event, maxlen=EVENTS_MAXLEN, approximate=True)
-        results = pipe.execute()
-        if results[0] != 1:
+        result = pipe.execute(raise_on_error=False)[0]
+        if isinstance(result, redis.exceptions.NoScriptError):
+            result = self._commit(keys=keys, args=args)
+        elif isinstance(result, Exception):
+            raise result
+        if result != 1:
             raise LockLost("the lock expired before the turn was saved")
 
     def release(self, claim: Claim) -> None:
         """Give the lock back without saving (the turn failed)."""
         if claim.token:
-            self._release(keys=[self.key(claim.cid, "lock")], args=[claim.token])
+            keys = [self.key(claim.cid, "lock"), self.key(claim.cid, "waiters"), self.key(claim.cid, "wake")]
+            self._release(keys=keys, args=[claim.token])
 
     # --- reading ------------------------------------------------------------------
 
