@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 
 from .lifecycle import STATES
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: one field per history entry and per flag (1 joined them)
+_ANSWER_CODES = {"yes": "y", "no": "n", "not_sure": "?"}
+_ANSWERS_BY_CODE = {code: answer for answer, code in _ANSWER_CODES.items()}
 HISTORY_LIMIT = 10  # how many questions BACK can walk back through
 
 
@@ -52,8 +54,15 @@ class Session:
         return dataclasses.replace(self, history=list(self.history), flags=dict(self.flags))
 
     def to_fields(self) -> dict[str, str]:
-        """The flat string mapping stored as a Redis hash."""
-        return {
+        """The flat string mapping stored as a Redis hash.
+
+        Every value stays short (well under Redis's 64-byte listpack limit),
+        so the hash keeps its compact encoding: one field per history entry
+        (``h0`` oldest) and per flag (``f.debt`` -> ``y`` / ``n`` / ``?``).
+        One long value would make Redis store the whole hash as a hashtable,
+        about three times the memory.
+        """
+        fields = {
             "v": str(SCHEMA_VERSION),
             "cid": self.cid,
             "addr": self.address,
@@ -63,12 +72,15 @@ class Session:
             "conv": self.conv,
             "flow": self.flow,
             "node": self.node,
-            "hist": " ".join(self.history[-HISTORY_LIMIT:]),
-            "flags": ",".join(f"{k}={v}" for k, v in sorted(self.flags.items())),
             "miss": str(self.misses),
             "t0": _fmt_time(self.started_at),
             "t": _fmt_time(self.updated_at),
         }
+        for i, entry in enumerate(self.history[-HISTORY_LIMIT:]):
+            fields[f"h{i}"] = entry
+        for name, answer in sorted(self.flags.items()):
+            fields[f"f.{name}"] = _ANSWER_CODES.get(answer, answer)
+        return fields
 
     @classmethod
     def from_fields(cls, fields: dict[str, str]) -> "Session":
@@ -81,10 +93,10 @@ class Session:
             if state not in STATES:
                 # The lifecycle chart cannot bind to it, so every text would fail.
                 raise SessionFormatError(f"unknown lifecycle state {state!r}")
-            flags = {}
-            for pair in filter(None, fields.get("flags", "").split(",")):
-                name, _, value = pair.partition("=")
-                flags[name] = value
+            flags = {
+                name[2:]: _ANSWERS_BY_CODE.get(value, value) for name, value in fields.items() if name.startswith("f.")
+            }
+            history = [fields[f"h{i}"] for i in range(HISTORY_LIMIT) if f"h{i}" in fields]
             return cls(
                 cid=fields["cid"],
                 address=fields.get("addr", ""),
@@ -94,7 +106,7 @@ class Session:
                 conv=fields.get("conv", ""),
                 flow=fields.get("flow", ""),
                 node=fields.get("node", ""),
-                history=fields.get("hist", "").split(),
+                history=history,
                 flags=flags,
                 misses=int(fields.get("miss", "0")),
                 started_at=float(fields.get("t0", "0")),

@@ -7,8 +7,8 @@ touch them all)::
     p:{cid}:session        hash, the session (TTL SESSION_TTL)
     p:{cid}:lock           the per-contact lock (token, PX)
     p:{cid}:waiters        how many turns wait for that lock; p:{cid}:wake wakes one
-    p:{cid}:recent         list, the last answers given: "<MessageSid> <replies JSON>",
-                           newest first, capped, for Twilio retries (TTL RETRY_WINDOW)
+    p:{cid}:answers        hash MessageSid -> replies JSON given, for Twilio retries;
+    p:{cid}:answered       its MessageSids newest first, capping it (both TTL RETRY_WINDOW)
     p:{cid}:handoff        texts sent during a hand-off, for the operator (TTL SESSION_TTL)
     p:optout:{cid}         opt-out record, no TTL: it outlives the session
     p:events               stream, one entry per turn; no bodies, no numbers (capped)
@@ -16,7 +16,7 @@ touch them all)::
 
 Retries. DESIGN.md suggests ``hl:seen:<MessageSid>`` kept 24 h. Twilio
 retries a webhook within seconds (its 15 s timeout, then once more), so
-instead the contact's last answers are kept in one capped list under the
+instead the contact's last answers are kept in one capped hash under the
 contact's hash tag, for ``RETRY_WINDOW`` (1 h by default). That makes
 checking for a retry, taking the lock and loading the session one script
 and one round trip; quick exit erases every kept answer with one DEL; and an
@@ -28,7 +28,9 @@ opt-out, unlock; plus one XADD for the turn's events, pipelined with it).
 """
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import secrets
 import time
 from dataclasses import dataclass
@@ -36,32 +38,35 @@ from dataclasses import dataclass
 import redis
 
 RETRY_WINDOW = 3600  # seconds a MessageSid's answer is kept for Twilio's retry
-RECENT_LIMIT = 20  # answers kept per contact within that window
+ANSWERS_KEPT = 20  # answers kept per contact within that window
 STATUS_TTL = 7 * 86400
 LOCK_MS = 10_000  # longer than any turn; a crashed worker's lock frees itself
 EVENTS_MAXLEN = 50_000
 WAKE_POLL = 0.25  # longest a waiter blocks before it looks at the lock again
 
-# KEYS: session, lock, recent, optout, waiters.
+# KEYS: session, lock, answers, optout, waiters.
 # ARGV: token, lock ms, MessageSid ('' for none), waited before ('0' or '1').
 # A session or list of the wrong type (damage, a manual edit) is dropped
 # before it is read: reading it would raise after the SET NX, leaving the
 # lock held, and would fail every text until the key expired. Dropping the
 # session starts the person afresh: the contract for an unreadable session.
+# Lock tokens: a random prefix per process start, the pid (a forked worker
+# inherits the rest) and a counter; cheaper than os.urandom on every turn.
+_TOKEN_PREFIX = f"{secrets.token_hex(6)}:"
+_TOKENS = itertools.count()
+
 _CLAIM = """
-local t = redis.call('TYPE', KEYS[3])['ok']
-if t == 'list' then
-  if ARGV[3] ~= '' then
-    local prefix = ARGV[3] .. ' '
-    for _, entry in ipairs(redis.call('LRANGE', KEYS[3], 0, -1)) do
-      if string.sub(entry, 1, #prefix) == prefix then
-        if ARGV[4] == '1' then redis.call('DECR', KEYS[5]) end
-        return {'dup', string.sub(entry, #prefix + 1)}
-      end
+if ARGV[3] ~= '' then
+  local t = redis.call('TYPE', KEYS[3])['ok']
+  if t == 'hash' then
+    local answer = redis.call('HGET', KEYS[3], ARGV[3])
+    if answer then
+      if ARGV[4] == '1' then redis.call('DECR', KEYS[5]) end
+      return {'dup', answer}
     end
+  elseif t ~= 'none' then
+    redis.call('DEL', KEYS[3])
   end
-elseif t ~= 'none' then
-  redis.call('DEL', KEYS[3])
 end
 if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
   if ARGV[4] == '0' then
@@ -71,34 +76,38 @@ if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
   return {'busy'}
 end
 if ARGV[4] == '1' then redis.call('DECR', KEYS[5]) end
-t = redis.call('TYPE', KEYS[1])['ok']
+local t = redis.call('TYPE', KEYS[1])['ok']
 if t ~= 'hash' and t ~= 'none' then redis.call('DEL', KEYS[1]) end
 return {'ok', redis.call('EXISTS', KEYS[4]), redis.call('HGETALL', KEYS[1])}
 """
 
-# KEYS: session, lock, recent, optout, handoff, waiters, wake.
-# ARGV: token, action, session ttl, answer ('' for none), retry window, recent limit,
-#       optout, n transcript, transcript..., fields...
+# KEYS: session, lock, answers, optout, handoff, waiters, wake, answer order.
+# ARGV: token, action, session ttl, replies JSON, retry window, answers kept, optout,
+#       n transcript, MessageSid ('' for none), transcript..., fields...
 _COMMIT = """
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
 local action, ttl, n = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[8])
 if action == 'erase' then
   -- Quick exit: the session, the hand-off transcript and every kept answer go.
-  redis.call('DEL', KEYS[1], KEYS[3], KEYS[5])
+  redis.call('DEL', KEYS[1], KEYS[3], KEYS[5], KEYS[8])
 elseif action == 'save' then
   redis.call('DEL', KEYS[1])
-  redis.call('HSET', KEYS[1], unpack(ARGV, 9 + n))
+  redis.call('HSET', KEYS[1], unpack(ARGV, 10 + n))
   redis.call('EXPIRE', KEYS[1], ttl)
   if n > 0 then
-    redis.call('RPUSH', KEYS[5], unpack(ARGV, 9, 8 + n))
+    redis.call('RPUSH', KEYS[5], unpack(ARGV, 10, 9 + n))
     redis.call('EXPIRE', KEYS[5], ttl)
   end
 end
-if ARGV[4] ~= '' then
+if ARGV[9] ~= '' then
   -- Kept even after a quick exit: Twilio's retry of EXIT gets the same line.
-  redis.call('LPUSH', KEYS[3], ARGV[4])
-  redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[6]) - 1)
+  -- The order list caps how many are kept; the oldest answer goes first.
+  redis.call('HSET', KEYS[3], ARGV[9], ARGV[4])
+  if redis.call('LPUSH', KEYS[8], ARGV[9]) > tonumber(ARGV[6]) then
+    redis.call('HDEL', KEYS[3], redis.call('RPOP', KEYS[8]))
+  end
   redis.call('EXPIRE', KEYS[3], ARGV[5])
+  redis.call('EXPIRE', KEYS[8], ARGV[5])
 end
 if ARGV[7] == 'set' then redis.call('SET', KEYS[4], '1')
 elseif ARGV[7] == 'clear' then redis.call('DEL', KEYS[4]) end
@@ -153,6 +162,7 @@ class RedisStore:
         self.prefix = prefix
         self.session_ttl = session_ttl
         self.retry_window = retry_window
+
         self._claim = client.register_script(_CLAIM)
         self._commit = client.register_script(_COMMIT)
         try:  # loaded now, so the first turn's EVALSHA finds it
@@ -181,8 +191,8 @@ class RedisStore:
         Waits up to ``wait`` seconds while another message from the same
         person is being handled, then raises LockTimeout.
         """
-        token = secrets.token_hex(8)
-        keys = [self.key(cid, "session"), self.key(cid, "lock"), self.key(cid, "recent"), self.optout_key(cid),
+        token = f"{_TOKEN_PREFIX}{os.getpid()}:{next(_TOKENS)}"
+        keys = [self.key(cid, "session"), self.key(cid, "lock"), self.key(cid, "answers"), self.optout_key(cid),
                 self.key(cid, "waiters")]
         deadline = time.monotonic() + wait
         waited = "0"
@@ -231,26 +241,27 @@ class RedisStore:
         keys = [
             self.key(cid, "session"),
             self.key(cid, "lock"),
-            self.key(cid, "recent"),
+            self.key(cid, "answers"),
             self.optout_key(cid),
             self.key(cid, "handoff"),
             self.key(cid, "waiters"),
             self.key(cid, "wake"),
+            self.key(cid, "answered"),
         ]
         flat: list[str] = []
         if action == "save":
             for name, value in (fields or {}).items():
                 flat += [name, value]
-        answer = f"{claim.message_sid} {json.dumps(replies, ensure_ascii=False)}" if claim.message_sid else ""
         args = [
             claim.token,
             action,
             self.session_ttl,
-            answer,
+            json.dumps(replies, ensure_ascii=False),
             self.retry_window,
-            RECENT_LIMIT,
+            ANSWERS_KEPT,
             {True: "set", False: "clear", None: ""}[opt_out],
             len(transcript),
+            claim.message_sid or "",
             *transcript,
             *flat,
         ]
