@@ -1,11 +1,14 @@
-"""Helpers shared by the tests: a signed Twilio request, TwiML parsing."""
+"""Helpers shared by the tests: a signed Twilio request, TwiML parsing, menu options from the flows."""
 from __future__ import annotations
 
+import functools
 import itertools
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 from twilio.request_validator import RequestValidator
 
+REPO = Path(__file__).resolve().parents[1]
 AUTH_TOKEN = "test-auth-token"
 _sids = itertools.count(1)
 
@@ -45,3 +48,32 @@ def messages(twiml: bytes | str) -> list[str]:
     root = ET.fromstring(twiml)
     assert root.tag == "Response"
     return [m.text or "" for m in root.findall("Message")]
+
+
+# --- where the menus lead, read from the flows ---------------------------------------------
+
+
+@functools.lru_cache(maxsize=None)
+def real_flows():
+    """The repository's flows and catalogs, loaded and checked once per run."""
+    from bot.content import load
+
+    fs, problems = load(str(REPO / "flows"), str(REPO / "locales"))
+    assert fs is not None, [str(p) for p in problems]
+    return fs
+
+
+def option(target: str, menu: str | None = None, fs=None) -> str:
+    """The number a person types at ``menu`` (default: the main menu) to go to ``target``.
+
+    ``target`` is a qualified node (``help.person``) or a flow id (``numbers``,
+    for an option whose goto is that flow's start). Read from the flows, so a
+    test says *what* it picks and keeps working when the options move.
+    """
+    fs = fs or real_flows()
+    node = fs.node(menu or fs.system.main_menu)
+    found = [i for i, o in enumerate(node.options, 1) if o.goto == target or o.goto.split(".")[0] == target]
+    if "." not in target:  # a flow id: only an option that goes to the flow's start
+        found = [i for i in found if node.options[i - 1].goto == fs.flows[target].start]
+    assert len(found) == 1, f"{menu or fs.system.main_menu} has {len(found)} options leading to {target}"
+    return str(found[0])

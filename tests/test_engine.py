@@ -29,11 +29,24 @@ from bot.engine.runner import ERASE, KEEP, SAVE, Context, Inbound, Turn, step
 from bot.engine.segments import MAX_SEGMENTS, count_segments
 from bot.engine.session import Session
 from bot.engine.text import normalize
+from tests.helpers import option
 
 REPO = Path(__file__).resolve().parents[1]
 T0 = 1767225600.0  # 2026-01-01T00:00:00Z
 ADDRESS = "+15550001111"
 HOTLINE = "1-888-373-7888"
+
+# The main menu's options, by what they lead to: the number a person types,
+# read from flows/main.yaml, so the tests say what is picked, not where it sits.
+OPT = {
+    "screening": option("screening"),
+    "difference": option("difference"),
+    "rights": option("rights"),
+    "numbers": option("numbers"),
+    "safety": option("safety"),
+    "person": option("help.person"),
+    "language": option("welcome.language"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -247,20 +260,32 @@ def test_first_message_spanish_keyword_is_answered_in_spanish(fs, word):
 # --- menus ------------------------------------------------------------------------------------
 
 PICKS = [
-    ("en", "1", "numbers.by_need"),
-    ("en", "1.", "numbers.by_need"),
+    ("en", OPT["numbers"], "numbers.by_need"),
+    ("en", OPT["numbers"] + ".", "numbers.by_need"),
     ("en", "numbers", "numbers.by_need"),
     ("en", "NUMBERS", "numbers.by_need"),
-    ("en", "2", "safety.more"),
+    ("en", OPT["safety"], "safety.more"),
     ("en", "safe", "safety.more"),
-    ("en", "4", "welcome.language"),
-    ("es", "1", "numbers.by_need"),
+    ("en", OPT["language"], "welcome.language"),
+    ("en", OPT["screening"], "screening.safe"),
+    ("en", "what happened to me", "screening.safe"),
+    ("en", OPT["difference"], "difference.more"),
+    ("en", "difference", "difference.more"),
+    ("en", OPT["rights"], "rights.menu"),
+    ("en", "rights", "rights.menu"),
+    ("es", OPT["numbers"], "numbers.by_need"),
     ("es", "números", "numbers.by_need"),
     ("es", "NUMEROS", "numbers.by_need"),
     ("es", "numbers", "numbers.by_need"),  # English labels work in Spanish too
-    ("es", "2", "safety.more"),
+    ("es", OPT["safety"], "safety.more"),
     ("es", "¿seguro?", "safety.more"),
-    ("es", "4", "welcome.language"),
+    ("es", OPT["language"], "welcome.language"),
+    ("es", OPT["screening"], "screening.safe"),
+    ("es", "¿qué me pasó?", "screening.safe"),
+    ("es", OPT["difference"], "difference.more"),
+    ("es", "diferencia", "difference.more"),
+    ("es", OPT["rights"], "rights.menu"),
+    ("es", "derechos", "rights.menu"),
 ]
 
 
@@ -274,13 +299,14 @@ def test_main_menu_option_by_number_or_word(fs, lang, text, target):
 
 
 def test_safety_option_gives_the_tips_then_asks_what_next(fs):
-    turn = started(fs, "en").send("2")
-    assert turn.replies == [text_of(fs, "safety.tips", "en"), prompt(fs, "safety.more", "en")]
+    turn = started(fs, "en").send(OPT["safety"])
+    pages = ["safety.tips", "safety.exit_works", "safety.privacy"]
+    assert turn.replies == [text_of(fs, p, "en") for p in pages] + [prompt(fs, "safety.more", "en")]
 
 
 def test_talk_to_a_person_off_duty_gives_the_hotline_and_the_menu_again(fs):
     chat = started(fs, "es")
-    turn = chat.send("3")
+    turn = chat.send(OPT["person"])
     assert turn.replies == [fs.translate("es", fs.node("help.person").unavailable.msgid), menu(fs, "es")]
     assert HOTLINE in turn.replies[0]
     assert chat.session.state == "in_flow"
@@ -297,7 +323,7 @@ def test_every_directory_option_gives_its_numbers_then_what_next(fs, lang, direc
     assert len(directory_options) >= 5
     for number, target in directory_options:
         chat = started(fs, lang)
-        chat.send("1")
+        chat.send(OPT["numbers"])
         turn = chat.send(str(number))
         entries = [fs.hotlines[e] for e in fs.node(target).entries]
         given = "\n".join(turn.replies[:-1])
@@ -311,9 +337,11 @@ def test_every_directory_option_gives_its_numbers_then_what_next(fs, lang, direc
 
 def test_what_next_leads_to_other_numbers_or_the_main_menu(fs):
     chat = started(fs, "en")
-    chat.script("1", "1")
-    assert chat.send("1").replies == [prompt(fs, "numbers.by_need", "en")]
-    chat.send("2")
+    chat.script(OPT["numbers"], option("numbers.exploitation", "numbers.by_need"))
+    assert chat.session.position == "numbers.more"
+    assert chat.send(option("numbers.by_need", "numbers.more")).replies == [prompt(fs, "numbers.by_need", "en")]
+    chat.send(option("numbers.emergency", "numbers.by_need"))
+    assert chat.session.position == "numbers.more"
     assert chat.send("main menu").replies == [menu(fs, "en")]
 
 
@@ -342,7 +370,7 @@ def test_unknown_reply_reprompts_then_help_after_the_third_in_a_row(fs, lang):
 def test_a_good_answer_resets_the_count_of_misses(fs):
     chat = started(fs, "en")
     chat.script("what", "?")
-    chat.send("1")
+    chat.send(OPT["numbers"])
     assert chat.session.misses == 0
     turn = chat.send("nope")
     assert turn.replies == [reprompt(fs, "numbers.by_need", "en")]
@@ -358,7 +386,7 @@ def test_media_without_text_says_only_text_is_read(fs):
 
 def test_media_with_text_reads_the_text(fs):
     chat = started(fs, "en")
-    chat.send("1", media=1)
+    chat.send(OPT["numbers"], media=1)
     assert chat.session.position == "numbers.by_need"
 
 
@@ -386,7 +414,7 @@ def test_session_at_a_node_that_no_longer_exists_gets_an_apology_and_the_main_me
     s = chat.session
     assert (s.state, s.position, s.history, s.misses) == ("in_flow", fs.system.main_menu, [], 0)
     # From there on, it is an ordinary conversation.
-    chat.send("1")
+    chat.send(OPT["numbers"])
     assert chat.session.position == "numbers.by_need"
 
 

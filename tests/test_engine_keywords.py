@@ -17,9 +17,11 @@ import yaml
 from bot.engine import events as ev
 from bot.engine.runner import ERASE, KEEP, SAVE
 from bot.engine.session import Session
+from tests.helpers import option
 from tests.test_engine import (
     ADDRESS,
     HOTLINE,
+    OPT,
     Chat,
     emergency,
     fs,  # noqa: F401  (the fixture)
@@ -47,7 +49,8 @@ def cases(*intents: str):
 
 def mid_flow(fs, lang, **kw) -> Chat:
     chat = started(fs, lang, **kw)
-    chat.script("1", "1")  # numbers -> "someone controls me" -> directory -> what next?
+    # numbers -> "someone controls me" -> directory -> what next?
+    chat.script(OPT["numbers"], option("numbers.exploitation", "numbers.by_need"))
     assert (chat.session.position, chat.session.history) == (HERE, BEHIND)
     return chat
 
@@ -218,7 +221,7 @@ def test_language_word_at_the_language_question_answers_it(fs, code, word, start
 @pytest.mark.parametrize("text, lang", [("1", "en"), ("2", "es"), ("English", "en"), ("español", "es")])
 def test_language_question_by_number_or_name(fs, text, lang):
     chat = started(fs, "en")
-    chat.send("4")
+    chat.send(OPT["language"])
     assert chat.session.state == "choosing_language"
     assert chat.send(text).replies == [menu(fs, lang)]
     assert (chat.session.state, chat.session.lang) == ("in_flow", lang)
@@ -230,7 +233,7 @@ def test_language_question_by_number_or_name(fs, text, lang):
 @pytest.mark.parametrize("word", words("danger"))
 def test_danger_at_the_language_question_then_the_same_question(fs, word):
     chat = started(fs, "es")
-    chat.send("4")
+    chat.send(OPT["language"])
     turn = chat.send(word)
     assert turn.replies == [emergency(fs, "es"), prompt(fs, "welcome.language", "es")]
     assert chat.session.state == "choosing_language"

@@ -24,15 +24,18 @@ from bot.channels.twilio import FAILSAFE_REPLIES
 from bot.config import TestConfig
 from bot.engine.session import Session
 from bot.services import contact_id
-from tests.helpers import inbound, messages, new_sid, post_signed, sign
+from tests.helpers import inbound, messages, new_sid, option, post_signed, sign
 
 MESSAGES = "/twilio/messages"
 TWILIO_TIMEOUT = 15.0  # Twilio gives up on a webhook after this long
 FAILSAFE_BUDGET = 5.0  # what we promise ourselves: well under Twilio's limit
 GREETING_EN = "Hello. This is a free, confidential information line."
 GREETING_ES = "Hola. Esta es una línea de información gratuita y confidencial."
-MAIN_MENU_EN = "What would you like to do? Reply with a number."
+MAIN_MENU_EN = "What would you like to do?\n1. "
 NUMBERS_EN = "What kind of help do you need?"
+NUMBERS = option("numbers")  # the main menu option that leads to NUMBERS_EN
+FULLWIDTH_NUMBERS = "".join(chr(0xFF10 + int(d)) for d in NUMBERS)
+LANGUAGE_OPTION = f"{option('welcome.language')}. Español / English"  # the main menu's last line
 REPROMPT_EN = "Sorry, I did not understand. Reply with a number:"
 MEDIA_EN = "I can only read text. Reply with a number:"
 RECOVERED_EN = "Sorry, this part of the chat has changed. Here is the main menu."
@@ -130,14 +133,14 @@ ODD_INPUTS = [
     Odd("emoji only", {"Body": "🆘🙏😢"}),
     Odd("emoji family joined by zero-width joiners", {"Body": "👨\u200d👩\u200d👧"}),
     Odd("control characters", {"Body": "\x00\x07\x1b[2J\x7f\x08"}),
-    Odd("control characters around an answer", {"Body": "\x00 1 \x1b"}, contains=NUMBERS_EN),
-    Odd("right-to-left override around an answer", {"Body": "\u202e1\u202c"}, contains=NUMBERS_EN),
+    Odd("control characters around an answer", {"Body": f"\x00 {NUMBERS} \x1b"}, contains=NUMBERS_EN),
+    Odd("right-to-left override around an answer", {"Body": f"\u202e{NUMBERS}\u202c"}, contains=NUMBERS_EN),
     Odd("zero-width joiner inside a keyword", {"Body": "ME\u200dNU"}, contains=MAIN_MENU_EN),
-    Odd("fullwidth digit", {"Body": "１"}, contains=NUMBERS_EN),
+    Odd("fullwidth digit", {"Body": FULLWIDTH_NUMBERS}, contains=NUMBERS_EN),
     Odd("lone surrogate escape (CESU-8 bytes)", drop=("Body",), raw_body="Body=%ED%A0%80"),
     Odd("invalid UTF-8 bytes", drop=("Body",), raw_body="Body=%FF%FE%C3"),
     Odd("invalid UTF-8 around an answer", drop=("Body",), raw_body="Body=%FF1%FE", contains=REPROMPT_EN),
-    Odd("no MessageSid", drop=("MessageSid",), form={"Body": "1"}, contains=NUMBERS_EN),
+    Odd("no MessageSid", drop=("MessageSid",), form={"Body": NUMBERS}, contains=NUMBERS_EN),
 ]
 
 
@@ -175,7 +178,7 @@ def test_odd_input_as_a_first_text_gets_the_greeting(odd: Odd, client, redis_cli
     assert resp.status_code == 200
     replies = messages(resp.data)
     assert replies[0].startswith((GREETING_EN, GREETING_ES)), replies
-    assert "4. Español / English" in replies[-1]
+    assert LANGUAGE_OPTION in replies[-1]
 
 
 def test_no_sender_gets_an_empty_response_and_nothing_is_stored(client, redis_client):
@@ -207,7 +210,7 @@ def test_a_session_at_a_node_that_no_longer_exists_recovers(flow, node, reply, c
     assert messages(resp.data)[1].startswith(MAIN_MENU_EN)
     stored = redis_client.hgetall(session_key(sender))
     assert (stored["flow"], stored["node"], stored["hist"]) == ("main", "menu", "")
-    assert messages(post_signed(client, MESSAGES, inbound("1", sender=sender)).data)[0].startswith(NUMBERS_EN)
+    assert messages(post_signed(client, MESSAGES, inbound(NUMBERS, sender=sender)).data)[0].startswith(NUMBERS_EN)
 
 
 @dataclass(frozen=True)
@@ -216,7 +219,7 @@ class Damage:
     fields: dict | None = None  # HSET over a good session
     drop: tuple[str, ...] = ()  # HDEL from it
     replace_with: object = None  # or replace the key with a value of another type
-    then: str = GREETING_EN  # the reply to "1": the greeting means it started afresh
+    then: str = GREETING_EN  # the reply to NUMBERS: the greeting means it started afresh
 
 
 DAMAGE = [
@@ -248,7 +251,7 @@ def test_an_unreadable_session_starts_afresh(damage: Damage, client, redis_clien
         redis_client.delete(key)
         redis_client.rpush(key, *damage.replace_with)
 
-    resp = post_signed(client, MESSAGES, inbound("1", sender=sender))
+    resp = post_signed(client, MESSAGES, inbound(NUMBERS, sender=sender))
 
     assert resp.status_code == 200
     replies = messages(resp.data)
@@ -256,9 +259,9 @@ def test_an_unreadable_session_starts_afresh(damage: Damage, client, redis_clien
     assert replies[0].startswith(damage.then), replies
     assert not redis_client.exists(key.replace(":session", ":lock"))
     Session.from_fields(redis_client.hgetall(key))  # what was saved is readable again
-    after = messages(post_signed(client, MESSAGES, inbound("1", sender=sender)).data)
+    after = messages(post_signed(client, MESSAGES, inbound(NUMBERS, sender=sender)).data)
     assert tuple(after) != FAILSAFE_REPLIES
-    if damage.then == GREETING_EN:  # afresh: now at the main menu, so "1" picks numbers
+    if damage.then == GREETING_EN:  # afresh: now at the main menu, so NUMBERS picks numbers
         assert after[0].startswith(NUMBERS_EN)
     if damage.fields or damage.drop:
         warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]

@@ -148,7 +148,10 @@ def test_not_a_keyword(fs, text):
 # The main menu's labels as the runner offers them in a Spanish session:
 # each option in Spanish and in English.
 MAIN_MENU = [
-    ["numeros para llamar o escribir", "numbers to call or text"],
+    ["que me paso", "what happened to me"],
+    ["smuggling or trafficking what s the difference", "trafico o trata la diferencia"],
+    ["mis derechos", "my rights"],
+    ["numbers to call or text", "numeros de ayuda"],
     ["es seguro hablar", "is it safe to talk"],
     ["hablar con una persona", "talk to a person"],
     ["espanol english"],
@@ -164,22 +167,31 @@ PICKS = [
     ("3 please", 2),
     ("1 por favor", 0),
     ("01", 0),
+    ("7", 6),
     ("0", None),
-    ("5", None),
+    ("8", None),
     ("12", None),
     ("100", None),
     ("-1", 0),  # punctuation goes, the number stays
-    ("numbers", 0),
-    ("NUMBERS", 0),
-    ("Números", 0),
-    ("numeros", 0),
-    ("numeros para llamar o escribir", 0),  # the whole label
-    ("safe", 1),
-    ("¿Es seguro?", 1),
-    ("SEGURO", 1),
-    ("person", 2),
-    ("una persona", 2),
-    ("english", 3),
+    ("numbers", 3),
+    ("NUMBERS", 3),
+    ("Números", 3),
+    ("numeros", 3),
+    ("numeros de ayuda", 3),  # the whole label
+    ("safe", 4),
+    ("¿Es seguro?", 4),
+    ("SEGURO", 4),
+    ("person", 5),
+    ("una persona", 5),
+    ("english", 6),
+    ("¿Qué me pasó?", 0),
+    ("what happened", 0),
+    ("difference", 1),
+    ("la diferencia", 1),
+    ("¿tráfico o trata?", 1),
+    ("trafficking", 1),
+    ("derechos", 2),
+    ("my rights", 2),
     ("talk", None),  # in two labels: ambiguous, so ask again
     ("hablar", None),  # the same in Spanish
     ("what", None),  # too common to choose by

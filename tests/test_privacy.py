@@ -15,7 +15,7 @@ import logging
 import pytest
 
 from bot.services import contact_id
-from tests.helpers import inbound, messages, new_sid, post_signed
+from tests.helpers import inbound, messages, new_sid, option, post_signed
 
 SMS = "+15558675309"
 WHATSAPP = "whatsapp:+5215587462913"
@@ -79,9 +79,11 @@ def test_no_number_or_text_in_logs_keys_or_events(app, client, redis_client, cap
 
     # SMS: screening, a hand-off with texts for the operator, back to the menu.
     say(SECRETS[0], SMS)
-    say("1", SMS)
-    say("MENU", SMS)
-    assert say("3", SMS)[0].startswith("De acuerdo. Una persona de nuestro equipo")
+    say(option("screening"), SMS)
+    for answer in ("sí", "México", "no", "sí", "no sé"):
+        say(answer, SMS)  # safe to text, where, under 18, paid to cross, held for ransom
+    assert say("MENU", SMS)[0].startswith("¿Qué desea hacer?")
+    assert say(option("help.person"), SMS)[0].startswith("De acuerdo. Una persona de nuestro equipo")
     say(SECRETS[1], SMS)
     say(SECRETS[2], SMS)
     say("MENU", SMS)

@@ -20,12 +20,15 @@ from bot.channels.twilio import FAILSAFE_REPLIES
 from bot.config import TestConfig
 from bot.services import contact_id
 from bot.store import LockLost, LockTimeout
-from tests.helpers import inbound, messages, post_signed
+from tests.helpers import inbound, messages, option, post_signed
 
 PHONE = "+15557654321"
 DIGITS = PHONE.lstrip("+")
 HELP_FIRST_LINE = "Reply with the number of an option."
 REPROMPT = "Sorry, I did not understand. Reply with a number:"
+NUMBERS = option("numbers")  # main menu -> "What kind of help do you need?"
+PERSON = option("help.person")  # main menu -> talk to a person
+CONTROLLED = option("numbers.exploitation", "numbers.by_need")  # "Someone controls me or my pay"
 
 
 @pytest.fixture
@@ -74,7 +77,7 @@ def all_at_once(app, forms: list[dict]):
 def test_keys_are_hash_tagged_per_contact_and_never_name_the_number(client, redis_client):
     redis_client.set("hl:duty", "1")  # an operator is on duty: the hand-off is taken
     text(client, "hi")
-    text(client, "3")  # talk to a person
+    text(client, PERSON)  # talk to a person
     text(client, "my boss keeps my passport")
     text(client, "STOP")
 
@@ -172,7 +175,7 @@ def test_twenty_texts_at_once_are_all_processed_exactly_once(app, redis_client):
 def test_the_same_message_sid_at_once_advances_once(app, redis_client):
     client = app.test_client()
     text(client, "hi")
-    pick = inbound("1", sender=PHONE)  # main menu -> numbers
+    pick = inbound(NUMBERS, sender=PHONE)  # main menu -> numbers
 
     responses = all_at_once(app, [pick] * 10)
 
@@ -235,9 +238,9 @@ def test_the_opt_out_outlives_the_session(how, client, redis_client):
     assert redis_client.exists(optout)
 
     back = text(client, "ALTA", sender)
-    assert "4. Español / English" in back[-1]  # the main menu (its language is the engine's guess)
+    assert f"{option('welcome.language')}. Español / English" in back[-1]  # the main menu (its language is the engine's guess)
     assert not redis_client.exists(optout)
-    assert "7. " in text(client, "1", sender)[0]  # and the conversation goes on: numbers by need
+    assert "7. " in text(client, NUMBERS, sender)[0]  # and the conversation goes on: numbers by need
 
 
 # --- quick exit -------------------------------------------------------------------------
@@ -246,10 +249,10 @@ def test_the_opt_out_outlives_the_session(how, client, redis_client):
 def test_quick_exit_leaves_nothing_of_the_person(client, redis_client):
     redis_client.set("hl:duty", "1")
     text(client, "hola")
-    text(client, "1")
-    text(client, "1")  # numbers for someone who is controlled
+    text(client, NUMBERS)
+    text(client, CONTROLLED)  # numbers for someone who is controlled
     text(client, "menu")
-    text(client, "3")  # hand-off to a person
+    text(client, PERSON)  # hand-off to a person
     for i in range(25):  # more texts than the session remembers MessageSids for
         text(client, f"mi patrón tiene mi pasaporte {i}")
     assert redis_client.llen(key("handoff")) == 25

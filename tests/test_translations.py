@@ -221,7 +221,8 @@ def test_update_on_an_up_to_date_project_changes_no_translation(project):
 
 def test_changed_english_becomes_fuzzy_and_fails_both_checks(project):
     root, run = project
-    old, new = "What would you like to do? Reply with a number.", "What would you like to do? Reply with the number."
+    # A longer English, so the messages also show how a long text is shortened.
+    old, new = "What would you like to do?", "What would you like to do? Pick a number."
     main = root / "flows" / "main.yaml"
     main.write_text(main.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
 
@@ -229,7 +230,7 @@ def test_changed_english_becomes_fuzzy_and_fails_both_checks(project):
     assert result.exit_code == 0, result.output
     po = root / PO_ES
     # The old Spanish is kept, for the reviewer, but marked fuzzy.
-    assert _translations(po)[new] == ("¿Qué desea hacer? Responda con un número.", True)
+    assert _translations(po)[new] == ("¿Qué desea hacer?", True)
     assert old not in _translations(po)
     line = _entry_line(po, new)
     text = po.read_text(encoding="utf-8").splitlines()
@@ -239,13 +240,13 @@ def test_changed_english_becomes_fuzzy_and_fails_both_checks(project):
     result = run("translations", "check")
     assert result.exit_code == 1
     assert result.stdout.splitlines() == [
-        f'{PO_ES}:{line}: the Spanish (es) translation of "What would you like to do? Reply with t…" is marked fuzzy'
+        f'{PO_ES}:{line}: the Spanish (es) translation of "What would you like to do? Pick a numbe…" is marked fuzzy'
         " (the English changed; the old English is on the `#|` line above): check it, then remove `fuzzy` from the `#,` line",
     ]
     result = run("flows", "check")
     assert result.exit_code == 1
     assert _errors(result.stdout) == [
-        f'flows/main.yaml:11: the Spanish (es) translation of "What would you like to do? Reply with t…" is marked fuzzy'
+        f'flows/main.yaml:11: the Spanish (es) translation of "What would you like to do? Pick a numbe…" is marked fuzzy'
         f" (the English changed): check it at {PO_ES}:{line}, then remove `fuzzy` from the `#,` line above it",
     ]
 

@@ -16,8 +16,9 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from bot import create_app
 from bot.config import TestConfig
+from bot.engine import render
 from bot.services import contact_id
-from tests.helpers import AUTH_TOKEN, inbound, messages, new_sid, post_signed, sign
+from tests.helpers import AUTH_TOKEN, inbound, messages, new_sid, option, post_signed, real_flows, sign
 
 LOCAL = "http://localhost"
 INTERNAL = "http://internal:8000"  # what the app sees behind a proxy
@@ -63,8 +64,9 @@ SMS_ES = inbound("hola", sender="+15550100001")
 SMS_EN = inbound("hi there", sender="+15550100002")
 WA_ES = inbound("Buenas tardes", sender="whatsapp:+5215550100003")
 WA_BUTTON = inbound("", sender="whatsapp:+5215550100004", ButtonPayload="hola", ButtonText="Hola")
-GREETING_ES = ("Hola. Esta es una línea de información gratuita y confidencial", "SALIR", "1. Números para llamar o escribir")
-GREETING_EN = ("Hello. This is a free, confidential information line", "EXIT", "1. Numbers to call or text")
+NUMBERS = option("numbers")  # main menu -> "What kind of help do you need?"
+GREETING_ES = ("Hola. Esta es una línea de información gratuita y confidencial", "SALIR", f"{NUMBERS}. Números de ayuda")
+GREETING_EN = ("Hello. This is a free, confidential information line", "EXIT", f"{NUMBERS}. Numbers to call or text")
 FORBIDDEN = ("Forbidden",)
 
 INCOMING = [
@@ -199,7 +201,7 @@ def test_nothing_to_send_is_an_empty_response(client, redis_client):
         assert resp.get_data(as_text=True) == str(MessagingResponse())
 
     again = post_signed(client, MESSAGES, inbound("START"))
-    assert "1. Números para llamar o escribir" in messages(again.data)[-1]
+    assert f"{NUMBERS}. Números de ayuda" in messages(again.data)[-1]
 
 
 def test_whatsapp_stop_is_answered_by_the_bot(client):
@@ -216,7 +218,7 @@ def test_whatsapp_stop_is_answered_by_the_bot(client):
 
 def test_a_retried_message_sid_gets_the_same_twiml_and_advances_once(client, redis_client):
     post_signed(client, MESSAGES, inbound("hi"))
-    pick = inbound("1")  # main menu -> "What kind of help do you need?"
+    pick = inbound(NUMBERS)  # main menu -> "What kind of help do you need?"
 
     first = post_signed(client, MESSAGES, pick)
     retries = [post_signed(client, MESSAGES, pick) for _ in range(3)]
@@ -225,10 +227,13 @@ def test_a_retried_message_sid_gets_the_same_twiml_and_advances_once(client, red
     assert all(r.status_code == 200 and r.data == first.data for r in retries)
     visits = [e for _, e in redis_client.xrange("hl:events") if e.get("node") == "by_need"]
     assert len(visits) == 1
-    # Had a retry been processed, "1" would have picked "Someone controls me";
-    # a new "1" does that now, once.
-    after = post_signed(client, MESSAGES, inbound("1"))
-    assert messages(after.data)[0].startswith("Free, confidential help:")
+    # Had a retry been processed, the same number would have picked an option
+    # of "What kind of help do you need?"; a new text of it does that now, once.
+    fs = real_flows()
+    picked = fs.node(fs.node("numbers.by_need").options[int(NUMBERS) - 1].goto)
+    after = post_signed(client, MESSAGES, inbound(NUMBERS))
+    assert messages(after.data)[:-1] == render.directory(fs, picked, "en")
+    assert messages(after.data)[-1] == render.prompt(fs, fs.node("numbers.more"), "en")
 
 
 # --- delivery status -----------------------------------------------------------------
