@@ -176,6 +176,45 @@ def test_keyword_is_a_whole_message_only(fs, intent, word, lang):
     assert not any(e.kind == ev.KEYWORD for e in turn.events)
 
 
+# --- words that are an answer and a keyword -----------------------------------------------------
+
+SYSTEM = yaml.safe_load((REPO / "flows" / "system.yaml").read_text(encoding="utf-8"))
+ANSWER_WORDS = [
+    pytest.param(answer, str(word), lang, id=f"{word}-{lang}")
+    for answer, key in (("yes", "yes_words"), ("no", "no_words"), ("not_sure", "not_sure_words"))
+    for word in SYSTEM["answer_words"][key]
+    for lang in LANGS
+]
+
+
+def at_a_question(fs, lang, **kw) -> Chat:
+    """At the screening's first yes / no / not sure question (safe to text: 1, where: 1)."""
+    chat = started(fs, lang, **kw)
+    chat.script(OPT["screening"], "1", "1")
+    assert chat.session.position == "screening.under_18"
+    return chat
+
+
+@pytest.mark.parametrize("answer, word, lang", ANSWER_WORDS)
+def test_every_answer_word_answers_a_question(fs, answer, word, lang):
+    # "YES" is also an opt-in word (keywords.yaml): only while opted out.
+    chat = at_a_question(fs, lang)
+    turn = chat.send(word)
+    assert chat.session.flags["under_18"] == answer
+    assert chat.session.position == "screening.paid_to_cross"
+    assert turn.replies == [prompt(fs, "screening.paid_to_cross", lang)]
+    assert not any(e.kind == ev.KEYWORD for e in turn.events)
+
+
+@pytest.mark.parametrize("word", words("opt_in"))
+def test_an_opt_in_word_at_a_question_after_stop_opts_in(fs, word):
+    chat = at_a_question(fs, "en")
+    chat.send("STOP")
+    turn = chat.send(word)
+    assert (turn.opt_out, turn.replies) == (False, [say(fs, "opted_in", "en"), menu(fs, "en")])
+    assert chat.session.flags == {}
+
+
 # --- back -------------------------------------------------------------------------------------
 
 

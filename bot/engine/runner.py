@@ -102,6 +102,10 @@ class _Step:
         text = clean(inbound.text)
         norm = normalize(text)
         intent, lang = matching.keyword(fs.keywords, norm) if norm else (None, None)
+        if intent == "opt_in" and self.answers_question(norm):
+            # YES is an opt-in word only while opted out (keywords.yaml); at a
+            # yes / no / not sure question it is the answer.
+            intent = None
         if intent:
             self.event(ev.KEYWORD, intent=intent)
         s.updated_at = self.ctx.now
@@ -146,6 +150,17 @@ class _Step:
         else:
             self.answer(norm, inbound.media_count)
         return self.turn
+
+    def answers_question(self, norm: str) -> bool:
+        """Whether ``norm`` answers the question a subscribed person is at."""
+        if self.ctx.opted_out or self.s.state != "in_flow":
+            return False
+        node = self.current()
+        return (
+            node is not None
+            and node.kind == m.QUESTION
+            and matching.answer(self.fs.system, norm, self.labels(node)) is not None
+        )
 
     # --- lifecycle edges ----------------------------------------------------
 
