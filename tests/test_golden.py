@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import difflib
 import itertools
+import json
 import re
 from pathlib import Path
 
@@ -71,6 +72,31 @@ REQUIRED = [
     "human_off_duty",
     "human_on_duty",
     "whatsapp",
+]
+
+# The screening and the other content flows, in both languages: the outcomes of
+# docs/CONTENT.md's routing, and the keywords in the middle of the questions.
+CONTENT_REQUIRED = [
+    f"{name}_{lang}"
+    for name in (
+        "screening_forced_labour_passport",
+        "screening_smuggling_only",
+        "screening_debt_to_smugglers",
+        "screening_child_sold_for_sex",
+        "screening_ransom_released",
+        "screening_domestic_worker_unpaid",
+        "screening_not_sure_to_everything",
+        "screening_quick_exit",
+        "screening_language_switch",
+        "screening_emergency",
+        "screening_stop",
+        "screening_three_unknown_replies",
+        "screening_in_mexico",
+        "screening_not_safe_now",
+        "rights_every_page",
+        "difference",
+    )
+    for lang in ("en", "es")
 ]
 
 FILE_KEYS = {"description", "channel", "on_duty", "turns"}
@@ -199,6 +225,7 @@ def play(redis_client, flows, data: dict) -> tuple[list[dict], str]:
             assert 0 < redis_client.ttl(store.key(cid, "session")) <= 86400
         elif action == "erase":
             assert stored is None, f"{where}: quick exit left the session in Redis"
+            assert_only_the_exit_answer_is_kept(redis_client, store, cid, msg.message_sid, handled.replies, where)
         else:
             assert stored == before, f"{where}: the stored session changed on a turn that keeps it"
         if handled.turn.opt_out is not None:
@@ -206,6 +233,49 @@ def play(redis_client, flows, data: dict) -> tuple[list[dict], str]:
 
         played.append({**{k: turn[k] for k in TURN_KEYS[:3] if k in turn}, "bot": list(handled.replies)})
     return played, address
+
+
+def _values(r, key: str):
+    """Everything a key holds, whatever its type: strings, hash fields and values, members."""
+    kind = r.type(key)
+    if kind == "string":
+        return [r.get(key)]
+    if kind == "hash":
+        return [x for pair in r.hgetall(key).items() for x in pair]
+    if kind == "list":
+        return r.lrange(key, 0, -1)
+    if kind == "set":
+        return list(r.smembers(key))
+    if kind == "zset":
+        return r.zrange(key, 0, -1)
+    raise AssertionError(f"{key}: unexpected type {kind}")
+
+
+def assert_only_the_exit_answer_is_kept(r, store, cid: str, sid: str, replies: list[str], where: str) -> None:
+    """After a quick exit, Redis keeps nothing of the person but what the contract allows.
+
+    DESIGN.md: quick exit erases the session and its history at once. What may
+    stay is the answer to this very message (so that Twilio's retry of it gets
+    the same neutral line, not a first greeting) and, for someone who opted
+    out, the opt-out record. Checked by value, whatever the store's key layout:
+    no earlier MessageSid, reply, answer or flag survives anywhere.
+    """
+    keys = [k for k in r.scan_iter(count=1000) if cid in k]
+    opted_out = store.is_opted_out(cid)
+    for key in keys:
+        if opted_out and key == store.optout_key(cid):
+            continue
+        for value in _values(r, key):
+            if value == sid:
+                continue
+            try:
+                kept = json.loads(value)
+            except ValueError:
+                kept = None
+            assert kept == replies, f"{where}: after quick exit {key} still holds {value!r}"
+    assert not r.exists(store.key(cid, "session")), where
+    for _, event in r.xrange(store.events_key):
+        assert not any(cid in v for v in event.values()), f"{where}: an event names the contact: {event}"
 
 
 def unified(expected: list[dict], actual: list[dict]) -> str:
@@ -244,7 +314,7 @@ def test_transcript(path: Path, redis_client, flows, request):
 
 
 def test_the_promised_conversations_have_transcripts():
-    assert sorted(set(REQUIRED) - {p.stem for p in FILES}) == []
+    assert sorted(set(REQUIRED + CONTENT_REQUIRED) - {p.stem for p in FILES}) == []
 
 
 def test_transcript_writer_keeps_what_it_reads(tmp_path: Path):
