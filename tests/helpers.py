@@ -77,3 +77,18 @@ def option(target: str, menu: str | None = None, fs=None) -> str:
         found = [i for i in found if node.options[i - 1].goto == fs.flows[target].start]
     assert len(found) == 1, f"{menu or fs.system.main_menu} has {len(found)} options leading to {target}"
     return str(found[0])
+
+
+def stream_events(r, key: str = "hl:events") -> list[dict]:
+    """Every event in the stream, one dict each (a stream entry holds one turn's
+    events under `ev`, with the turn's conversation, channel, language and time)."""
+    import json
+
+    found = []
+    for _, entry in r.xrange(key):
+        common = {k: v for k, v in entry.items() if k != "ev"}
+        if "ev" in entry:
+            found += [{**common, **event} for event in json.loads(entry["ev"])]
+        else:
+            found.append(common)  # e.g. a delivery status
+    return found

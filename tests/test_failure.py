@@ -202,14 +202,15 @@ def test_no_sender_gets_an_empty_response_and_nothing_is_stored(client, redis_cl
 def test_a_session_at_a_node_that_no_longer_exists_recovers(flow, node, reply, client, redis_client):
     sender = "+15550500001"
     post_signed(client, MESSAGES, inbound("hi", sender=sender))
-    redis_client.hset(session_key(sender), mapping={"flow": flow, "node": node, "hist": f"{flow}.{node} gone.gone"})
+    redis_client.hset(session_key(sender), mapping={"flow": flow, "node": node, "h0": f"{flow}.{node}", "h1": "gone.gone"})
 
     resp = post_signed(client, MESSAGES, inbound(reply, sender=sender))
 
     assert messages(resp.data) == [RECOVERED_EN, messages(resp.data)[1]]
     assert messages(resp.data)[1].startswith(MAIN_MENU_EN)
     stored = redis_client.hgetall(session_key(sender))
-    assert (stored["flow"], stored["node"], stored["hist"]) == ("main", "menu", "")
+    assert (stored["flow"], stored["node"]) == ("main", "menu")
+    assert not [name for name in stored if name.startswith("h")], "the stale history is dropped"
     assert messages(post_signed(client, MESSAGES, inbound(NUMBERS, sender=sender)).data)[0].startswith(NUMBERS_EN)
 
 

@@ -15,7 +15,7 @@ import logging
 import pytest
 
 from bot.services import contact_id
-from tests.helpers import inbound, messages, new_sid, option, post_signed
+from tests.helpers import inbound, messages, new_sid, option, post_signed, stream_events
 
 SMS = "+15558675309"
 WHATSAPP = "whatsapp:+5215587462913"
@@ -132,7 +132,7 @@ def test_no_number_or_text_in_logs_keys_or_events(app, client, redis_client, cap
         assert not any(m in k for m in MARKERS), k
 
     # --- events: no numbers, no text, not even the pseudonymous contact id
-    events = [fields for _, fields in redis_client.xrange("hl:events")]
+    events = stream_events(redis_client)
     assert len(events) > 20
     cids = {contact_id("test-secret", a) for a in (SMS, WHATSAPP)}
     for event in events:

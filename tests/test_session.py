@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from bot.engine.lifecycle import STATES
-from bot.engine.session import HISTORY_LIMIT, SCHEMA_VERSION, SEEN_LIMIT, Session, SessionFormatError
+from bot.engine.session import HISTORY_LIMIT, SCHEMA_VERSION, Session, SessionFormatError
 
 SESSIONS = [
     ("brand new", Session(cid="c0")),
@@ -29,7 +29,6 @@ SESSIONS = [
             misses=2,
             started_at=1767225600.0,
             updated_at=1767225660.125,
-            seen=["SM1", "SM2"],
         ),
     ),
     (
@@ -62,7 +61,7 @@ def test_round_trip(session):
 def test_stored_shape_is_short_and_flat():
     s = dict(SESSIONS)["mid-flow, Spanish, with answers"]
     assert s.to_fields() == {
-        "v": "1",
+        "v": "2",
         "cid": "a1b2c3",
         "addr": "+15550001111",
         "ch": "sms",
@@ -71,24 +70,40 @@ def test_stored_shape_is_short_and_flat():
         "conv": "conv0001",
         "flow": "numbers",
         "node": "more",
-        "hist": "main.menu numbers.by_need",
-        "flags": "debt=yes,force=not_sure,minor=no",
+        "h0": "main.menu",
+        "h1": "numbers.by_need",
+        "f.debt": "y",
+        "f.force": "?",
+        "f.minor": "n",
         "miss": "2",
         "t0": "1767225600",
         "t": "1767225660.125",
-        "seen": "SM1 SM2",
     }
 
 
-def test_only_the_last_history_and_seen_entries_are_kept():
+def test_every_stored_value_fits_redis_compact_hash_encoding():
+    """Redis keeps a hash in its compact listpack form only while every value
+    is at most 64 bytes (hash-max-listpack-value); one longer value makes it a
+    hashtable, about three times the memory per session."""
     s = Session(
-        cid="c",
-        history=[f"f.n{i}" for i in range(HISTORY_LIMIT + 5)],
-        seen=[f"SM{i}" for i in range(SEEN_LIMIT + 5)],
+        cid="0123456789abcdef0123",
+        address="whatsapp:+521551234567890",
+        state="in_flow",
+        conv="abcdef012345",
+        flow="screening",
+        node="held_for_ransom",
+        history=[f"screening.question_number_{i}" for i in range(HISTORY_LIMIT + 3)],
+        flags={f"flag_{i}": "not_sure" for i in range(12)},
+        started_at=1767225600.123,
+        updated_at=1767225600.456,
     )
+    assert max(len(v.encode()) for v in s.to_fields().values()) <= 64
+
+
+def test_only_the_last_history_entries_are_kept():
+    s = Session(cid="c", history=[f"f.n{i}" for i in range(HISTORY_LIMIT + 5)])
     back = Session.from_fields(s.to_fields())
     assert back.history == s.history[-HISTORY_LIMIT:]
-    assert back.seen == s.seen[-SEEN_LIMIT:]
 
 
 def test_times_are_kept_to_the_millisecond():
@@ -123,9 +138,8 @@ def test_copy_is_independent():
     c = s.copy()
     c.history.append("x.y")
     c.flags["new"] = "yes"
-    c.seen.clear()
     assert s.history == ["main.menu", "numbers.by_need"]
-    assert "new" not in s.flags and s.seen == ["SM1", "SM2"]
+    assert "new" not in s.flags
     assert c != s
 
 

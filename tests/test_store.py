@@ -20,7 +20,7 @@ from bot.channels.twilio import FAILSAFE_REPLIES
 from bot.config import TestConfig
 from bot.services import contact_id
 from bot.store import LockLost, LockTimeout
-from tests.helpers import inbound, messages, option, post_signed
+from tests.helpers import inbound, messages, option, post_signed, stream_events
 
 PHONE = "+15557654321"
 DIGITS = PHONE.lstrip("+")
@@ -84,12 +84,11 @@ def test_keys_are_hash_tagged_per_contact_and_never_name_the_number(client, redi
     cid = cid_of()
     assert re.fullmatch(r"[0-9a-f]{20}", cid) and cid != cid_of("+15557654322")
     mine = contact_keys(redis_client)
-    shapes = {re.sub(r":seen:SM\w+$", ":seen:<sid>", k) for k in mine}
-    assert shapes == {
+    assert mine == {
         f"hl:{{{cid}}}:session",
         f"hl:{{{cid}}}:handoff",
-        f"hl:{{{cid}}}:seen:<sid>",
-        f"hl:{{{cid}}}:sids",
+        f"hl:{{{cid}}}:answers",
+        f"hl:{{{cid}}}:answered",
         f"hl:optout:{{{cid}}}",
     }
     assert len({key_slot(k.encode()) for k in mine}) == 1  # one Redis Cluster slot
@@ -108,10 +107,26 @@ def test_the_session_expires_after_session_ttl(make_app, redis_client):
         assert ttl - 5 <= redis_client.ttl(key("session")) <= ttl
 
 
-def test_a_retry_record_lives_a_day(client, redis_client):
+@pytest.mark.parametrize("window", [3600, 120])
+def test_a_retry_answer_lives_the_retry_window(window, make_app, redis_client):
+    client = make_app(RETRY_WINDOW=window).test_client()
     form = inbound("hola", sender=PHONE)
-    post_signed(client, "/twilio/messages", form)
-    assert 86400 - 5 <= redis_client.ttl(key(f"seen:{form['MessageSid']}")) <= 86400
+    resp = post_signed(client, "/twilio/messages", form)
+    assert window - 5 <= redis_client.ttl(key("answers")) <= window
+    assert window - 5 <= redis_client.ttl(key("answered")) <= window
+    assert redis_client.hget(key("answers"), form["MessageSid"]) is not None
+    assert post_signed(client, "/twilio/messages", form).data == resp.data
+
+
+def test_only_the_last_answers_are_kept_for_retries(client, redis_client):
+    from bot.store.redis import ANSWERS_KEPT
+
+    forms = [inbound("qwerty", sender=PHONE) for _ in range(ANSWERS_KEPT + 5)]
+    for form in forms:
+        post_signed(client, "/twilio/messages", form)
+    kept = redis_client.hkeys(key("answers"))
+    assert sorted(kept) == sorted(f["MessageSid"] for f in forms[-ANSWERS_KEPT:])
+    assert redis_client.lrange(key("answered"), 0, -1) == [f["MessageSid"] for f in reversed(forms[-ANSWERS_KEPT:])]
 
 
 # --- the lock -----------------------------------------------------------------------
@@ -146,11 +161,11 @@ def test_a_turn_whose_lock_expired_writes_nothing(app, redis_client):
 def test_twenty_texts_at_once_are_all_processed_exactly_once(app, redis_client):
     """20 unrecognised replies at the main menu, all at the same moment.
 
-    Each turn appends its MessageSid to the ``seen`` list it loaded, and adds
-    one to ``misses`` (every third miss shows the help text and resets it).
-    If two turns ever read the same session, the later save drops the
-    other's sid and miss, so: all 20 sids in the session, 20 ``missed``
-    events, help shown exactly 20 // 3 times, and ``misses`` at 20 % 3.
+    Each turn adds one to ``misses`` (every third miss shows the help text
+    and resets it). If two turns ever read the same session, the later save
+    drops the other's miss: with k lost updates the help is shown
+    (20 - k) // 3 times and ``misses`` ends at (20 - k) % 3, and only k = 0
+    gives 6 and 2. Every turn also leaves one ``missed`` event and its answer.
     """
     client = app.test_client()
     text(client, "hi")
@@ -165,9 +180,9 @@ def test_twenty_texts_at_once_are_all_processed_exactly_once(app, redis_client):
     reprompts = [m for m in replies if m[0].startswith(REPROMPT)]
     assert (len(helps), len(reprompts)) == (6, 14)
     session = redis_client.hgetall(key("session"))
-    assert sorted(session["seen"].split()) == sorted(f["MessageSid"] for f in forms)
     assert session["miss"] == "2"
-    kinds = [e["kind"] for _, e in redis_client.xrange("hl:events")]
+    assert set(redis_client.hkeys(key("answers"))) >= {f["MessageSid"] for f in forms}
+    kinds = [e["kind"] for e in stream_events(redis_client)]
     assert kinds.count("missed") == 20
     assert not redis_client.exists(key("lock"))
 
@@ -184,8 +199,8 @@ def test_the_same_message_sid_at_once_advances_once(app, redis_client):
     assert messages(responses[0].data)[0].startswith("What kind of help do you need?")
     session = redis_client.hgetall(key("session"))
     assert (session["flow"], session["node"]) == ("numbers", "by_need")
-    assert session["seen"].split().count(pick["MessageSid"]) == 1
-    visits = [e for _, e in redis_client.xrange("hl:events") if e.get("node") == "by_need"]
+    assert redis_client.lrange(key("answered"), 0, -1).count(pick["MessageSid"]) == 1
+    visits = [e for e in stream_events(redis_client) if e.get("node") == "by_need"]
     assert len(visits) == 1
 
 
@@ -253,11 +268,11 @@ def test_quick_exit_leaves_nothing_of_the_person(client, redis_client):
     text(client, CONTROLLED)  # numbers for someone who is controlled
     text(client, "menu")
     text(client, PERSON)  # hand-off to a person
-    for i in range(25):  # more texts than the session remembers MessageSids for
+    for i in range(25):  # more texts than answers are kept for retries
         text(client, f"mi patrón tiene mi pasaporte {i}")
     assert redis_client.llen(key("handoff")) == 25
-    before = contact_keys(redis_client)
-    assert len(before) > 30
+    assert redis_client.hlen(key("answers")) > 1
+    assert contact_keys(redis_client) == {key("session"), key("handoff"), key("answers"), key("answered")}
 
     salir = inbound("SALIR", sender=PHONE)
     resp = post_signed(client, "/twilio/messages", salir)
@@ -265,8 +280,8 @@ def test_quick_exit_leaves_nothing_of_the_person(client, redis_client):
     assert messages(resp.data) == ["Listo. Chat cerrado."]
     # Only the answer to this very message, kept so that Twilio's retry of
     # it gets the same neutral line, and with no trace of what came before.
-    assert contact_keys(redis_client) == {key(f"seen:{salir['MessageSid']}")}
-    assert redis_client.get(key(f"seen:{salir['MessageSid']}")) == '["Listo. Chat cerrado."]'
+    assert contact_keys(redis_client) == {key("answers"), key("answered")}
+    assert redis_client.hgetall(key("answers")) == {salir["MessageSid"]: '["Listo. Chat cerrado."]'}
     assert post_signed(client, "/twilio/messages", salir).data == resp.data
     # The next text is a stranger's first.
     assert text(client, "hello")[0].startswith("Hello. This is a free, confidential information line")

@@ -18,7 +18,7 @@ from bot import create_app
 from bot.config import TestConfig
 from bot.engine import render
 from bot.services import contact_id
-from tests.helpers import AUTH_TOKEN, inbound, messages, new_sid, option, post_signed, real_flows, sign
+from tests.helpers import AUTH_TOKEN, inbound, messages, new_sid, option, post_signed, real_flows, sign, stream_events
 
 LOCAL = "http://localhost"
 INTERNAL = "http://internal:8000"  # what the app sees behind a proxy
@@ -225,7 +225,7 @@ def test_a_retried_message_sid_gets_the_same_twiml_and_advances_once(client, red
 
     assert "What kind of help do you need?" in messages(first.data)[0]
     assert all(r.status_code == 200 and r.data == first.data for r in retries)
-    visits = [e for _, e in redis_client.xrange("hl:events") if e.get("node") == "by_need"]
+    visits = [e for e in stream_events(redis_client) if e.get("node") == "by_need"]
     assert len(visits) == 1
     # Had a retry been processed, the same number would have picked an option
     # of "What kind of help do you need?"; a new text of it does that now, once.
