@@ -55,37 +55,8 @@ MESSAGES = every_message()
 # Words a lock-screen preview must not show, compared without case or accents.
 SENSITIVE = re.compile(r"\b(traffick\w*|trafic\w*|trata|sex\w*)\b")
 
-# First lines that break the rule today. Reported to the content team; not
-# edited here (flows/ and locales/ are theirs). Strict: each one turns into a
-# failure to remove from this list as soon as it is fixed.
-FIRST_LINE_KNOWN = {
-    # difference.yaml `turns_into`: "... or to do sexual acts." on its first line.
-    "en-difference.turns_into-0": "first line ends 'or to do sexual acts.'",
-    "es-difference.turns_into-0": "first line ends 'o a hacer actos sexuales.'",
-    # numbers.yaml `mexico` has no neutral `text:`, so the hotline's name is the first line.
-    "en-numbers.mexico-0": "first line 'Mexico anti-trafficking line (Consejo Ciudadano): ...'",
-    "es-numbers.mexico-0": "first line 'Línea Nacional contra la Trata, México (Consejo Ciudadano): ...'",
-    # Spanish directories are UCS-2 and split into several messages; a message
-    # after the first starts with the next hotline's name.
-    "es-numbers.exploitation-1": "first line 'Línea Nacional contra la Trata, México ...'",
-    "es-numbers.emergency-1": "first line 'Línea contra la Trata de Personas (EE. UU.): ...'",
-    "es-numbers.child-1": "first line 'Línea contra la Trata de Personas (EE. UU.): ...'",
-}
-
-
 def first_line_cases():
-    cases = []
-    for id_, lang, text in MESSAGES:
-        marks = []
-        if id_ in FIRST_LINE_KNOWN:
-            marks = [pytest.mark.xfail(strict=True, reason=f"content bug, reported: {FIRST_LINE_KNOWN[id_]}")]
-        cases.append(pytest.param(text, id=id_, marks=marks))
-    return cases
-
-
-def test_the_known_first_line_problems_are_real_messages():
-    # A renamed node would leave a stale entry above (and its xfail unused).
-    assert set(FIRST_LINE_KNOWN) <= {id_ for id_, _, _ in MESSAGES}
+    return [pytest.param(text, id=id_) for id_, _, text in MESSAGES]
 
 
 @pytest.mark.parametrize("text", first_line_cases())
@@ -174,7 +145,8 @@ ANSWER_NUMBER = {a: str(i) for i, a in enumerate(m.ANSWERS, 1)}  # "yes" -> "1" 
 def where_option(place: str | None) -> str:
     """The number of the "Where are you now?" option that records ``place`` (None: somewhere else)."""
     where = FS.node("screening.where")
-    found = [i for i, o in enumerate(where.options, 1) if (place in o.sets if place else not o.sets)]
+    found = [i for i, o in enumerate(where.options, 1)
+             if (place in o.sets if place else o.label.msgid == "Somewhere else")]
     assert len(found) == 1, place
     return str(found[0])
 
@@ -198,9 +170,16 @@ def screen(fs, lang: str, answers: dict[str, str], place: str | None = "in_us"):
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_the_screening_asks_about_everything_content_md_lists(fs, lang):
-    _, _, asked, chat = screen(fs, lang, {})
+    _, _, asked, chat = screen(fs, lang, {"paid_to_cross": "yes"})
     assert sorted(asked) == sorted(FLAGS)  # each once
     assert chat.session.state == "closed"
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_free_after_crossing_is_asked_only_of_someone_who_paid_to_cross(fs, lang):
+    for paid in ("no", "yes", "not_sure"):
+        _, _, asked, _ = screen(fs, lang, {"paid_to_cross": paid})
+        assert ("free_after" in asked) == (paid != "no"), paid
 
 
 ROUTES = [
@@ -209,8 +188,11 @@ ROUTES = [
     *[(f"{flag} yes", {flag: "yes"}, "trafficking_referral") for flag in STRONG],
     *[(f"{flag} not sure", {flag: "not_sure"}, "trafficking_referral") for flag in STRONG],
     ("under 18", {"under_18": "yes"}, "child_referral"),
-    ("under 18, and every indicator", {f: "yes" for f in FLAGS}, "child_referral"),
-    ("under 18, made to have sex for money", {"under_18": "yes", "sex": "yes"}, "child_referral"),
+    # Under 18 with any strong indicator: a trafficking referral (no force is
+    # needed for a minor, 22 USC 7102), given on the children's path.
+    ("under 18, and every indicator", {f: "yes" for f in FLAGS}, "trafficking_referral"),
+    ("under 18, made to have sex for money", {"under_18": "yes", "sex": "yes"}, "trafficking_referral"),
+    ("under 18, not sure about a debt", {"under_18": "yes", "debt": "not_sure"}, "trafficking_referral"),
     ("not sure of their age, nothing else", {"under_18": "not_sure"}, "child_referral"),
     ("not sure of their age, threatened", {"under_18": "not_sure", "threats": "yes"}, "trafficking_referral"),
     ("pay only", {"pay": "yes"}, "labour_rights"),
@@ -227,7 +209,6 @@ ROUTES = [
     ("paid to cross, not sure if free after", {"paid_to_cross": "yes", "free_after": "not_sure"},
      "trafficking_referral"),
     ("not sure if they paid to cross", {"paid_to_cross": "not_sure", "free_after": "yes"}, "trafficking_referral"),
-    ("free after, never paid anyone", {"free_after": "yes"}, "no_indicators"),
 ]
 
 
@@ -258,6 +239,31 @@ def test_outside_mexico_the_referral_gives_the_national_hotline(fs, lang, place)
     outcomes, replies, _, _ = screen(fs, lang, {"threats": "yes"}, place=place)
     assert outcomes == ["trafficking_referral"]
     assert HOTLINE in replies[-1] and "233733" in replies[-1]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("answers, outcome", [
+    ({"under_18": "yes"}, "child_referral"),
+    ({"under_18": "yes", "sex": "yes"}, "trafficking_referral"),
+    ({"pay": "yes"}, "labour_rights"),
+    ({"ransom": "yes"}, "ransom"),
+    ({"paid_to_cross": "yes", "free_after": "yes"}, "smuggling_only"),
+    ({}, "no_indicators"),
+], ids=["child", "child exploited", "pay", "ransom", "smuggling", "nothing"])
+def test_in_mexico_every_outcome_ends_with_the_mexican_line(fs, lang, answers, outcome):
+    outcomes, replies, _, _ = screen(fs, lang, answers, place="in_mexico")
+    assert outcomes == [outcome]
+    assert MEXICO_LINE in replies[-1]
+    assert "1-866-487-9243" not in replies[-1]  # no US wage line for someone in Mexico
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_not_sure_it_is_safe_to_text_goes_on_with_how_to_erase(fs, lang):
+    chat = started(fs, lang)
+    chat.send(OPT["screening"])
+    turn = chat.send(ANSWER_NUMBER["not_sure"])
+    assert turn.replies[0] == fs.translate(lang, fs.node("screening.careful").text.msgid)
+    assert chat.session.position == "screening.where"
 
 
 @pytest.mark.parametrize("lang", LANGS)

@@ -246,6 +246,16 @@ ANSWER_ROWS = [
     ("hmm", None),
     ("", None),
     ("si no", None),
+    # A word of a label is not an answer: these are not "not sure" (a referral flag).
+    ("I have not been paid", None),
+    ("of course not", "no"),
+    ("not at all", "no"),
+    ("no, not really", "no"),
+    ("I do not understand", None),
+    ("sure", "yes"),
+    ("Sure!", "yes"),
+    ("yeah sure", "yes"),
+    ("por supuesto", "yes"),
 ]
 
 

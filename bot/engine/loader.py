@@ -445,6 +445,7 @@ def _build_system(source: Source, resolve: _Resolver) -> m.System:
         answers=MappingProxyType({a: _words(words[f"{a}_words"]) for a in m.ANSWERS}),
         language_hints=MappingProxyType({k: _words(v) for k, v in data["language_hints"].items()}),
         where=m.Where(source.path, 1),
+        first_line_avoid=_words(data.get("first_line_avoid", ())),
     )
 
 

@@ -75,9 +75,27 @@ def pick(norm: str, labels: list[list[str]]) -> int | None:
 
 
 def answer(system: m.System, norm: str, labels: list[list[str]]) -> str | None:
-    """yes / no / not_sure for a question reply, or None."""
+    """yes / no / not_sure for a question reply, or None.
+
+    Only a number, a whole label ("no sé") or one of the typed-out answer
+    words counts. Unlike a menu, a word of a label does not: "not" and "sure"
+    are in "Not sure", and "I have not been paid" or "sure!" must not be read
+    as "not sure", which is a referral flag.
+
+    >>> labels = [["yes", "si"], ["no"], ["not sure", "no se"]]
+    >>> answer_words = m.System({}, "en", "", "", {}, {"yes": frozenset({"yes"}), "no": frozenset({"no"}),
+    ...                         "not_sure": frozenset({"not sure"})}, {}, None)
+    >>> [answer(answer_words, t, labels) for t in ("3", "no se", "i have not been paid")]
+    ['not_sure', 'not_sure', None]
+    """
     for a in m.ANSWERS:
         if norm in system.answers[a]:
             return a
-    i = pick(norm, labels)
-    return m.ANSWERS[i] if i is not None else None
+    number = _LEADING_NUMBER.match(norm)
+    if number:
+        i = int(number.group(1))
+        return m.ANSWERS[i - 1] if 1 <= i <= len(m.ANSWERS) else None
+    for i, forms in enumerate(labels):
+        if norm in forms:
+            return m.ANSWERS[i]
+    return None

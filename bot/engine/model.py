@@ -184,6 +184,7 @@ class System:
     answers: Mapping[str, frozenset[str]]  # yes/no/not_sure -> normalised words
     language_hints: Mapping[str, frozenset[str]]  # code -> normalised words
     where: Where
+    first_line_avoid: frozenset[str] = frozenset()  # normalised words a first line must not contain
 
 
 @dataclass(frozen=True)

@@ -110,18 +110,22 @@ def directory(fs: m.FlowSet, node: m.Node, lang: str) -> list[str]:
     lines = [hotline(fs, lang, fs.hotlines[e]) for e in node.entries if e in fs.hotlines]
     if node.text:
         lines[0:1] = [fs.translate(lang, node.text.msgid) + "\n" + lines[0]] if lines else []
-    return pack(lines)
+    # A message after the first starts with a neutral line, never a hotline's
+    # name: a locked phone shows the first line of each message.
+    lead = say(fs, lang, "more_numbers") if "more_numbers" in fs.system.texts else None
+    return pack(lines, lead)
 
 
-def pack(lines: list[str]) -> list[str]:
-    """Join lines into as few messages as fit ``MAX_SEGMENTS`` each."""
+def pack(lines: list[str], lead: str | None = None) -> list[str]:
+    """Join lines into as few messages as fit ``MAX_SEGMENTS`` each; every
+    message after the first starts with ``lead`` when one is given."""
     messages: list[str] = []
     for line in lines:
         joined = f"{messages[-1]}\n{line}" if messages else line
         if messages and count_segments(joined).segments <= MAX_SEGMENTS:
             messages[-1] = joined
         else:
-            messages.append(line)
+            messages.append(f"{lead}\n{line}" if messages and lead else line)
     return messages
 
 

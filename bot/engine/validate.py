@@ -17,6 +17,7 @@ from . import model as m
 from . import render
 from .loader import Loaded, load_dir
 from .problems import WARNING, Problem
+from .text import normalize
 from .segments import MAX_SEGMENTS, count_segments, is_gsm7
 
 SOURCE_LANGUAGE = "en"  # flow text is written in English; it is the msgid
@@ -533,6 +534,44 @@ def check_paths_end_on_hotline(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
     return problems
 
 
+def check_first_lines(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
+    """No message names what `first_line_avoid` lists in its first line.
+
+    A locked phone shows the first line of a new message to whoever holds it.
+    Every message a node can send is checked, in every language.
+    """
+    avoid = fs.system.first_line_avoid
+    if not avoid:
+        return []
+    problems = []
+
+    def first_line_hits(text: str) -> list[str]:
+        first = normalize(text.split("\n", 1)[0])
+        padded = f" {first} "
+        return sorted(w for w in avoid if f" {w} " in padded)
+
+    for lang in fs.system.languages:
+        for flow, node in _all_nodes(loaded):
+            if fs.flows.get(flow.id) is not flow:
+                continue
+            try:
+                texts = render.messages(fs, node, lang)
+            except (KeyError, IndexError, ValueError):
+                continue  # a missing or broken system text: check_system reports it
+            for text in texts:
+                hits = first_line_hits(text)
+                if hits:
+                    where = node.text.where if node.text else node.where
+                    problems.append(_p(where, f"a message of `{node.id}` names {', '.join(hits)} in its first line in {_lang_name(lang)} "
+                                              f"(a locked phone shows it): start it with a neutral line, like \"Thank you for telling us.\""))
+                    break
+        for name, text in fs.system.texts.items():
+            hits = first_line_hits(fs.translate(lang, text.msgid))
+            if hits:
+                problems.append(_p(text.where, f"text `{name}` names {', '.join(hits)} in its first line in {_lang_name(lang)}: start it with a neutral line"))
+    return problems
+
+
 RULES = (
     check_duplicate_ids,
     check_gotos,
@@ -545,4 +584,5 @@ RULES = (
     check_segments,
     check_hotline_numbers,
     check_paths_end_on_hotline,
+    check_first_lines,
 )
