@@ -55,8 +55,31 @@ def _embedded_redis_module():
     return sys.modules[name]
 
 
+def _prometheus_dir(server) -> None:
+    """Workers keep their own counters; /metrics adds them up from this folder
+    (prometheus-client's multiprocess mode). Emptied at start: files of dead
+    workers from an earlier run would be counted again."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not folder:
+        folder = os.path.join(os.path.abspath(os.environ.get("BOT_DATA_DIR", "var")), "prometheus")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder  # inherited by every worker
+    os.makedirs(folder, exist_ok=True)
+    for name in os.listdir(folder):
+        if name.endswith(".db"):
+            os.unlink(os.path.join(folder, name))
+
+
+def child_exit(server, worker):
+    """A worker that died leaves its counters behind; gauges of live workers only."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
+
 def on_starting(server):
     """In the master, once, before any worker exists: make sure REDIS_URL is set."""
+    _prometheus_dir(server)
     if os.environ.get("REDIS_URL"):
         return
     data_dir = os.environ.get("BOT_DATA_DIR", "var")

@@ -130,10 +130,12 @@ def create_app(config: Config | None = None) -> Flask:
     if not config.TWILIO_AUTH_TOKEN and click.get_current_context(silent=True) is None:
         log.warning("TWILIO_AUTH_TOKEN is not set: the webhook will refuse every request (403)")
 
+    from . import metrics
     from .web import health, webhook
     from . import cli
 
     app.register_blueprint(webhook.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(metrics.bp)
     cli.register(app)
     return app

@@ -76,6 +76,8 @@ class Config:
         # Longest a webhook waits for another message from the same person.
         self.LOCK_WAIT = _float("LOCK_WAIT", 8.0)
         self.KEY_PREFIX = os.environ.get("KEY_PREFIX", "hl")
+        # When set, GET /metrics needs "Authorization: Bearer <token>".
+        self.METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip() or None
         self.TESTING = False
 
     def as_dict(self) -> dict:

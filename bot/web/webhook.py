@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import logging
 
+import redis
 from flask import Blueprint, Response, current_app, request
 
+from .. import metrics
 from ..channels import twilio
 from ..services import safe_error
+from ..store import StoreError
 
 bp = Blueprint("webhook", __name__)
 log = logging.getLogger(__name__)
@@ -50,17 +53,31 @@ def _status_url() -> str:
 
 @bp.post("/twilio/messages")
 def messages() -> Response:
-    if not _signed():
-        return _forbidden()
-    try:
-        msg = twilio.parse_incoming(request.form)
-        if msg is None:
-            return Response(twilio.twiml([]), mimetype=TWIML)
-        handled = current_app.extensions["helpline"].handle(msg)
-        body = twilio.twiml(handled.replies, _status_url())
-    except Exception as exc:  # noqa: BLE001 - the person must get an answer whatever failed
-        log.error("inbound message failed, sent the fail-safe reply: %s", safe_error(exc))
-        body = twilio.failsafe_twiml()
+    with metrics.Timer() as timer:
+        if not _signed():
+            return _forbidden()
+        channel = "sms"
+        try:
+            msg = twilio.parse_incoming(request.form)
+            if msg is None:
+                outcome, body = "silent", twilio.twiml([])
+            else:
+                channel = msg.channel
+                metrics.MESSAGES_IN.labels(channel).inc()
+                handled = current_app.extensions["helpline"].handle(msg)
+                body = twilio.twiml(handled.replies, _status_url())
+                outcome = "retry" if handled.turn is None else ("reply" if handled.replies else "silent")
+                sent = len(handled.replies)
+        except Exception as exc:  # noqa: BLE001 - the person must get an answer whatever failed
+            log.error("inbound message failed, sent the fail-safe reply: %s", safe_error(exc))
+            if isinstance(exc, (redis.RedisError, StoreError)):
+                metrics.REDIS_ERRORS.inc()
+            outcome, body = "failsafe", twilio.failsafe_twiml()
+            sent = len(twilio.FAILSAFE_REPLIES)
+        if outcome in ("reply", "failsafe") and sent:
+            metrics.MESSAGES_OUT.labels(channel, "twiml").inc(sent)
+        metrics.REPLIES.labels(outcome).inc()
+    metrics.WEBHOOK_SECONDS.observe(timer.seconds)
     return Response(body, mimetype=TWIML)
 
 

@@ -1,0 +1,81 @@
+"""GET /metrics: Prometheus text with the webhook's counters and latency; counts only."""
+from __future__ import annotations
+
+import re
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.helpers import inbound, post_signed
+
+
+def scrape(client) -> dict[tuple[str, tuple], float]:
+    resp = client.get("/metrics")
+    assert resp.status_code == 200
+    assert resp.mimetype == "text/plain"
+    samples = {}
+    for family in text_string_to_metric_families(resp.data.decode()):
+        for s in family.samples:
+            samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return samples
+
+
+def value(samples, name, **labels) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def test_metrics_count_messages_replies_and_latency(client):
+    before = scrape(client)
+    sender = "+15550009999"
+    post_signed(client, "/twilio/messages", inbound("hola", sender=sender))
+    retry = inbound("1", sender=sender)
+    post_signed(client, "/twilio/messages", retry)
+    post_signed(client, "/twilio/messages", retry)  # Twilio's retry
+    post_signed(client, "/twilio/messages", inbound("hi", sender="whatsapp:+15550009998"))
+    after = scrape(client)
+
+    def grew(name, **labels):
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert grew("helpline_messages_in_total", channel="sms") == 3
+    assert grew("helpline_messages_in_total", channel="whatsapp") == 1
+    assert grew("helpline_replies_total", outcome="reply") == 3
+    assert grew("helpline_replies_total", outcome="retry") == 1
+    assert grew("helpline_messages_out_total", channel="sms", via="twiml") >= 3
+    assert grew("helpline_webhook_seconds_count") == 4
+    assert grew("helpline_webhook_seconds_bucket", le="15.0") == 4
+
+
+def test_a_forbidden_request_is_not_counted_as_a_message(client):
+    before = scrape(client)
+    client.post("/twilio/messages", data=inbound("hola"))  # unsigned: 403
+    after = scrape(client)
+    assert value(after, "helpline_messages_in_total", channel="sms") == value(before, "helpline_messages_in_total", channel="sms")
+
+
+def test_redis_down_counts_an_error_and_a_failsafe(redis_url, tmp_path):
+    from bot import create_app
+    from bot.config import TestConfig
+
+    app = create_app(TestConfig("redis://127.0.0.1:1/0", str(tmp_path)))
+    client = app.test_client()
+    before = scrape(client)
+    post_signed(client, "/twilio/messages", inbound("hola"))
+    after = scrape(client)
+    assert value(after, "helpline_redis_errors_total") - value(before, "helpline_redis_errors_total") == 1
+    assert value(after, "helpline_replies_total", outcome="failsafe") - value(before, "helpline_replies_total", outcome="failsafe") == 1
+
+
+def test_metrics_carry_no_number_and_no_text(client):
+    post_signed(client, "/twilio/messages", inbound("mi patron tiene mi pasaporte", sender="+15550001234"))
+    text = client.get("/metrics").data.decode()
+    assert "pasaporte" not in text
+    assert not re.search(r"5550001234|0001234", text)
+
+
+def test_metrics_token_when_configured(redis_url, redis_client, tmp_path):
+    from bot import create_app
+    from bot.config import TestConfig
+
+    client = create_app(TestConfig(redis_url, str(tmp_path), METRICS_TOKEN="s3cret")).test_client()
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", headers={"Authorization": "Bearer s3cret"}).status_code == 200
