@@ -55,10 +55,12 @@ flows_cli = AppGroup("flows", help="Check and work with the conversation flows."
 
 
 @flows_cli.command("check")
-def flows_check() -> None:
+@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Judge review dates as of this day (YYYY-MM-DD) instead of today: what will be due.")
+def flows_check(as_of) -> None:
     """Check every flow, the keyword file and the catalogs; exit 1 on errors."""
     cfg = current_app.config
-    _, problems = content.load(cfg["FLOWS_DIR"], cfg["LOCALES_DIR"])
+    _, problems = content.load(cfg["FLOWS_DIR"], cfg["LOCALES_DIR"], today=as_of.date() if as_of else None)
     _report(problems, f"Flows OK: {cfg['FLOWS_DIR']}")
 
 

@@ -6,6 +6,7 @@ finds errors keeps the last good set.
 """
 from __future__ import annotations
 
+import datetime
 import logging
 import threading
 
@@ -23,9 +24,10 @@ class FlowsError(RuntimeError):
         super().__init__("\n".join(str(p) for p in errors(problems)))
 
 
-def load(flows_dir: str, locales_dir: str) -> tuple[FlowSet | None, list[Problem]]:
-    """Load and check everything; problems include warnings."""
-    return build(flows_dir, i18n.load_catalogs(locales_dir))
+def load(flows_dir: str, locales_dir: str, today: datetime.date | None = None) -> tuple[FlowSet | None, list[Problem]]:
+    """Load and check everything; problems include warnings (review dates are
+    judged against ``today``, the real date when not given)."""
+    return build(flows_dir, i18n.load_catalogs(locales_dir), today)
 
 
 class Content:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import json
+import datetime
 import os
 import re
 import shutil
@@ -91,9 +92,13 @@ def check_texts(texts: dict[str, str], schema: dict, catalogs) -> tuple:
     return check_loaded(load_texts(texts, schema, folder="flows"), catalogs)
 
 
+# The date the fixtures are checked "as of", so review dates never age the tests.
+AS_OF = datetime.date(2026, 11, 22)
+
+
 def check(root: Path) -> tuple[list[str], bool]:
     """The lines `flows check` prints for the project at ``root``, and whether it fails."""
-    _, problems = load(str(root / "flows"), str(root / "locales"))
+    _, problems = load(str(root / "flows"), str(root / "locales"), today=AS_OF)
     lines = [str(Problem(os.path.relpath(p.path, root), p.line, p.message, p.severity)) for p in problems]
     return lines, any(p.severity == ERROR for p in problems)
 
@@ -231,7 +236,7 @@ def test_cli_prints_each_problem_and_exits_1(case, tmp_path, redis_url, monkeypa
 def test_cli_passes_with_only_warnings(tmp_path, redis_url, monkeypatch):
     app = _app(redis_url, build(tmp_path, "unverified_hotline_warning"))
     monkeypatch.chdir(tmp_path)
-    result = app.test_cli_runner().invoke(args=["flows", "check"])
+    result = app.test_cli_runner().invoke(args=["flows", "check", "--as-of", AS_OF.isoformat()])
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == expected("unverified_hotline_warning")
     assert "Flows OK" in result.stderr and "(1 warning(s))" in result.stderr

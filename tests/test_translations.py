@@ -81,7 +81,7 @@ def test_extractor_reads_system_texts_and_hotline_names_and_notes():
     assert len(found) == 13  # every text under `texts:`, nothing from answer_words or language_hints
     hotlines = (BASE / "flows" / "hotlines.yaml").read_text(encoding="utf-8")
     assert list(iter_flow_texts(hotlines, "flows/hotlines.yaml")) == [
-        (3, "Human Trafficking Hotline"), (7, "24/7, free, confidential."), (12, "Emergency")]
+        (3, "Human Trafficking Hotline"), (7, "24/7, free, confidential."), (13, "Emergency")]
 
 
 def test_extractor_takes_nothing_from_keywords():

@@ -12,6 +12,7 @@ budget) are :mod:`bot.engine.validate`'s job.
 """
 from __future__ import annotations
 
+import datetime
 import difflib
 import hashlib
 import json
@@ -59,6 +60,7 @@ class Loaded:
     # stays quiet about those rather than bury the real problem in echoes.
     left_out_flows: set[str] = field(default_factory=set)  # their `flow:` ids
     left_out_unnamed: bool = False  # a left-out flow file whose id is unknown
+    today: datetime.date | None = None  # set by the validator: the date review ages are judged on
     unreadable_catalogs: set[str] = field(default_factory=set)  # languages whose .po has errors
 
     def may_hold(self, flow_id: str) -> bool:
@@ -395,6 +397,8 @@ def _build_flow(source: Source, resolve: _Resolver) -> m.Flow:
                 unavailable=_text(source, at + ("unavailable",)),
                 entries=tuple(nd.get("entries", ())),
                 outcome=nd.get("outcome"),
+                source=nd.get("source"),
+                reviewed=nd.get("reviewed"),
             )
         )
     return m.Flow(

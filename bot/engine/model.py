@@ -99,6 +99,8 @@ class Node:
     unavailable: Text | None = None  # handoff: what to say when nobody is on duty
     entries: tuple[str, ...] = ()  # directory: hotline ids, in order
     outcome: str | None = None  # reported in events when this node is reached
+    source: str | None = None  # where the facts come from (rights pages)
+    reviewed: str | None = None  # YYYY-MM-DD: when a person last checked it against `source`
 
     @property
     def waits(self) -> bool:

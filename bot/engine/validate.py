@@ -8,8 +8,10 @@ budget and the hotline numbers.
 """
 from __future__ import annotations
 
+import datetime
 import difflib
 import re
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Iterable, Iterator, Mapping
 
@@ -33,14 +35,17 @@ REQUIRED_TEXTS = (
 LANGUAGE_NAMES = {"en": "English", "es": "Spanish"}
 
 
-def build(flows_dir: str, catalogs: Mapping[str, Mapping[str, m.Translation]]) -> tuple[m.FlowSet | None, list[Problem]]:
+def build(flows_dir: str, catalogs: Mapping[str, Mapping[str, m.Translation]],
+          today: datetime.date | None = None) -> tuple[m.FlowSet | None, list[Problem]]:
     """Load ``flows_dir`` and check it; the FlowSet is None if it cannot run at all."""
-    return check(load_dir(flows_dir), catalogs)
+    return check(load_dir(flows_dir), catalogs, today)
 
 
-def check(loaded: Loaded, catalogs) -> tuple[m.FlowSet | None, list[Problem]]:
+def check(loaded: Loaded, catalogs, today: datetime.date | None = None) -> tuple[m.FlowSet | None, list[Problem]]:
     """Run every rule; ``catalogs`` may carry ``problems`` and ``unreadable``
-    languages from reading the .po files (see :class:`bot.i18n.Catalogs`)."""
+    languages from reading the .po files (see :class:`bot.i18n.Catalogs`).
+    ``today`` dates the review checks (the real date when not given)."""
+    loaded.today = today or datetime.date.today()
     problems = list(loaded.problems) + list(getattr(catalogs, "problems", ()))
     loaded.unreadable_catalogs = set(getattr(catalogs, "unreadable", ()))
     if loaded.keywords is None or loaded.system is None or not loaded.hotlines:
@@ -572,6 +577,55 @@ def check_first_lines(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
     return problems
 
 
+REVIEW_DAYS = 183  # content is checked against its sources at least every 6 months
+
+
+@dataclass(frozen=True)
+class Review:
+    """A piece of content that must be checked against its source now and then."""
+
+    what: str  # "hotline us_trafficking" / "page rights.work"
+    source: str
+    reviewed: str | None
+    due: bool
+    where: m.Where
+
+
+def reviews(fs: m.FlowSet, today: datetime.date) -> list[Review]:
+    """Every hotline and every page with a `source:`, and whether its review is due."""
+    found = []
+
+    def add(what: str, source: str, reviewed: str | None, where: m.Where) -> None:
+        try:
+            age = (today - datetime.date.fromisoformat(reviewed)).days if reviewed else None
+        except ValueError:
+            age = None  # not a date: the schema reports it
+        found.append(Review(what, source, reviewed, age is None or age > REVIEW_DAYS, where))
+
+    for h in fs.hotlines.values():
+        add(f"hotline `{h.id}`", h.source, h.reviewed, h.where)
+    for flow in fs.flows.values():
+        for node in flow.nodes:
+            if node.source:
+                add(f"page `{flow.id}.{node.id}`", node.source, node.reviewed, node.where)
+    return found
+
+
+def check_reviews(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
+    """Warn about content never reviewed, or last reviewed more than 6 months ago."""
+    problems = []
+    for r in reviews(fs, loaded.today):
+        if not r.due:
+            continue
+        if r.reviewed:
+            message = (f"{r.what} was last reviewed on {r.reviewed}, more than 6 months ago: check it against "
+                       f"{r.source} and update `reviewed:`")
+        else:
+            message = f"{r.what} has no `reviewed:` date: check it against {r.source} and add `reviewed: YYYY-MM-DD`"
+        problems.append(_p(r.where, message, WARNING))
+    return problems
+
+
 RULES = (
     check_duplicate_ids,
     check_gotos,
@@ -585,4 +639,5 @@ RULES = (
     check_hotline_numbers,
     check_paths_end_on_hotline,
     check_first_lines,
+    check_reviews,
 )
