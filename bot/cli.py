@@ -64,6 +64,71 @@ def flows_check(as_of) -> None:
     _report(problems, f"Flows OK: {cfg['FLOWS_DIR']}")
 
 
+@flows_cli.command("graph")
+@click.argument("flow", required=False)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Write one <flow>.mmd file per flow into this folder instead of printing.")
+def flows_graph(flow: str | None, out_dir: str | None) -> None:
+    """Draw a flow (or every flow) as a Mermaid flowchart."""
+    from .graph import mermaid
+
+    cfg = current_app.config
+    fs, problems = content.load(cfg["FLOWS_DIR"], cfg["LOCALES_DIR"])
+    if fs is None:
+        raise click.ClickException("the flows cannot be read: run `flask --app app flows check`")
+    names = [flow] if flow else sorted(fs.flows)
+    for name in names:
+        if name not in fs.flows:
+            raise click.BadParameter(f"no flow `{name}`; flows: {', '.join(sorted(fs.flows))}", param_hint="FLOW")
+    for name in names:
+        text = mermaid(fs, name)
+        if out_dir:
+            os.makedirs(out_dir, exist_ok=True)
+            path = os.path.join(out_dir, f"{name}.mmd")
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            click.echo(f"wrote {path}")
+        else:
+            if len(names) > 1:
+                click.echo(f"%% --- {name} ---")
+            click.echo(text)
+
+
+@flows_cli.command("test")
+def flows_test() -> None:
+    """Run the staff-written conversation tests in flows/tests/; exit 1 if any fails."""
+    from . import flowtests
+
+    cfg = current_app.config
+    fs, problems = content.load(cfg["FLOWS_DIR"], cfg["LOCALES_DIR"])
+    if fs is None:
+        raise click.ClickException("the flows cannot be read: run `flask --app app flows check`")
+    tests, test_problems = flowtests.load_tests(cfg["FLOWS_DIR"])
+    for problem in test_problems:
+        click.echo(_relative_path_line(problem))
+    failed = 0
+    for test in tests:
+        result = flowtests.run(test, fs)
+        if result.passed:
+            click.echo(f"ok    {test.name}")
+        else:
+            failed += 1
+            click.echo(f"FAIL  {test.name}")
+            for failure in result.failures:
+                click.echo(_relative_path_line(failure))
+    summary = f"{len(tests) - failed} passed, {failed} failed"
+    if failed or test_problems:
+        click.echo(summary + (f", {len(test_problems)} test file problem(s)" if test_problems else ""), err=True)
+        sys.exit(1)
+    click.echo(summary, err=True)
+
+
+def _relative_path_line(line: str) -> str:
+    path, sep, rest = line.partition(":")
+    rel = os.path.relpath(path) if os.path.isabs(path) else path
+    return f"{rel if not rel.startswith('..') else path}{sep}{rest}"
+
+
 # --- translations ----------------------------------------------------------------------
 
 translations_cli = AppGroup("translations", help="Extract, update and check the translation catalogs.")
