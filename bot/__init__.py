@@ -16,7 +16,7 @@ from redis.retry import Retry
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Config
-from .content import Content, FlowsError
+from .content import Content, FlowsError, FlowsVersion
 from .services import Helpline
 from .store import RedisStore
 
@@ -112,7 +112,10 @@ def create_app(config: Config | None = None) -> Flask:
     app.config["REDIS_URL_RESOLVED"] = url
     client = redis_client(url, config.REDIS_TIMEOUT)
     store = RedisStore(client, prefix=config.KEY_PREFIX, session_ttl=config.SESSION_TTL, retry_window=config.RETRY_WINDOW)
-    content = Content(config.FLOWS_DIR, config.LOCALES_DIR)
+    # Every worker follows the published flows version (see bot/content.py).
+    flows_version = FlowsVersion(client, config.KEY_PREFIX)
+    content = Content(config.FLOWS_DIR, config.LOCALES_DIR, version=flows_version.get,
+                      check_every=config.FLOWS_CHECK_SECONDS)
     try:
         content.reload()
     except FlowsError as exc:
@@ -125,6 +128,7 @@ def create_app(config: Config | None = None) -> Flask:
     helpline = Helpline(store, content, config.SECRET_KEY, lock_wait=config.LOCK_WAIT)
     app.extensions["helpline"] = helpline
     app.extensions["content"] = content
+    app.extensions["flows_version"] = flows_version
     app.extensions["store"] = store
 
     if not config.TWILIO_AUTH_TOKEN and click.get_current_context(silent=True) is None:

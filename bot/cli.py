@@ -64,6 +64,26 @@ def flows_check(as_of) -> None:
     _report(problems, f"Flows OK: {cfg['FLOWS_DIR']}")
 
 
+@flows_cli.command("publish")
+def flows_publish() -> None:
+    """Check the flows in FLOWS_DIR and, if they pass, make every worker serve them.
+
+    A set with errors is refused (each printed as path:line: message) and the
+    running service keeps the last good set.
+    """
+    cfg = current_app.config
+    version, problems = content.publish(cfg["FLOWS_DIR"], cfg["LOCALES_DIR"],
+                                        current_app.extensions["flows_version"], by=getpass.getuser())
+    for p in problems:
+        click.echo(str(_relative(p)))
+    if version is None:
+        click.echo("Refused: the service keeps serving the last good flows. Fix the problems above and publish again.",
+                   err=True)
+        sys.exit(1)
+    click.echo(f"Published flows version {version}: every worker serves it within "
+               f"{cfg['FLOWS_CHECK_SECONDS']:g} s.", err=True)
+
+
 @flows_cli.command("graph")
 @click.argument("flow", required=False)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,

@@ -65,6 +65,8 @@ class Config:
         self.RETRY_WINDOW = _int("RETRY_WINDOW", 3600)
         self.FLOWS_DIR = os.path.abspath(os.environ.get("FLOWS_DIR", "flows"))
         self.LOCALES_DIR = os.path.abspath(os.environ.get("LOCALES_DIR", "locales"))
+        # How often each worker looks for a newly published flow set (flows publish).
+        self.FLOWS_CHECK_SECONDS = _float("FLOWS_CHECK_SECONDS", 2.0)
         self.PORT = _int("PORT", 5000)
         self.PUBLIC_URL = (os.environ.get("PUBLIC_URL", "").strip().rstrip("/")) or None
         # How many proxies in front of us set X-Forwarded-*; 0 trusts none.
