@@ -161,9 +161,13 @@ def _paths() -> tuple[str, str, str, str]:
 
 
 def _languages() -> list[str]:
-    fs = current_app.extensions["content"]
-    if fs.loaded:
-        return list(fs().system.languages)
+    """The languages system.yaml lists, read even when the flow set does not
+    pass its checks yet (a new language has no catalog until `update` makes it)."""
+    from .engine.loader import load_dir
+
+    system = load_dir(current_app.config["FLOWS_DIR"]).system
+    if system is not None:
+        return list(system.languages)
     return sorted(set(i18n.available_languages(current_app.config["LOCALES_DIR"])) | {"en", "es"})
 
 

@@ -8,6 +8,7 @@ budget and the hotline numbers.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import difflib
 import re
@@ -52,7 +53,7 @@ def check(loaded: Loaded, catalogs, today: datetime.date | None = None) -> tuple
         return None, sorted(set(problems))
     fs = m.FlowSet(
         flows=MappingProxyType(dict(loaded.flows)),
-        keywords=loaded.keywords,
+        keywords=_with_language_names(loaded.keywords, loaded.system),
         system=loaded.system,
         hotlines=MappingProxyType(dict(loaded.hotlines)),
         catalogs=MappingProxyType({k: MappingProxyType(dict(v)) for k, v in catalogs.items()}),
@@ -61,6 +62,16 @@ def check(loaded: Loaded, catalogs, today: datetime.date | None = None) -> tuple
     for rule in RULES:
         problems += rule(fs, loaded)
     return fs, sorted(set(problems))
+
+
+def _with_language_names(kw: m.Keywords, system: m.System) -> m.Keywords:
+    """Each language's own name (`Español`, from system.yaml) switches to it,
+    with or without words of its own in keywords.yaml: adding a language is
+    one line in system.yaml and its catalog."""
+    languages = {code: kw.languages.get(code, frozenset()) | {normalize(name)}
+                 for code, name in system.languages.items()}
+    languages.update({code: words for code, words in kw.languages.items() if code not in languages})
+    return dataclasses.replace(kw, languages=MappingProxyType(languages))
 
 
 def _p(where: m.Where, message: str, severity: str = "error") -> Problem:
@@ -360,9 +371,6 @@ def check_keywords(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
     for code in kw.languages:
         if code not in fs.system.languages:
             problems.append(_p(kw.where[f"language.{code}"], f"language `{code}` is not listed under `languages:` in system.yaml: add it there, or remove it here"))
-    for code in fs.system.languages:
-        if code not in kw.languages:
-            problems.append(_p(line("languages"), f"no words switch to language `{code}`: add `{code}: [...]` under `languages:`"))
     return problems
 
 
