@@ -473,3 +473,15 @@ def test_engine_docstring_examples(name):
     module = importlib.import_module(f"bot.engine.{name}")
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
+
+
+@pytest.mark.parametrize("on_duty", [False, True], ids=["off duty", "on duty"])
+def test_asking_for_a_person_at_a_removed_node_still_asks_for_a_person(fs, on_duty):
+    chat = Chat(fs, on_duty=on_duty)
+    chat.send("hi")
+    chat.session.flow, chat.session.node = "main", "removed"
+    turn = chat.send("HUMAN")
+    person = fs.node(fs.keywords.gotos["human"])
+    assert turn.replies[0] == say(fs, "recovered", "en")
+    assert turn.replies[1] == fs.translate("en", (person.text if on_duty else person.unavailable).msgid)
+    assert turn.session.state == ("handed_off" if on_duty else "in_flow")

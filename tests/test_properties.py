@@ -626,9 +626,6 @@ def test_property_4_invalid_utf8_in_a_signed_form_gets_twiml(client, raw, answer
     assert bool(assert_twiml(resp)) == answered
 
 
-@pytest.mark.xfail(strict=True, reason="bot/web/webhook.py _signed() checks request.form.to_dict(), which keeps "
-                   "only the first value of a repeated key, while Twilio's RequestValidator signs every value: a "
-                   "validly signed form with a key repeated with different values gets 403. Fix: pass request.form.")
 @settings(max_examples=30, deadline=None, phases=[Phase.generate, Phase.shrink],
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(form=forms(distinct_repeats=True))

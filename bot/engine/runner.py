@@ -134,7 +134,7 @@ class _Step:
         if intent in fs.keywords.shows:
             self.show(fs.keywords.shows[intent])
         if self.current() is None:
-            return self.recover()
+            return self.recover(intent)
         if intent in fs.keywords.shows:
             self.reply(render.prompt(fs, self.current(), s.lang))
         elif intent == "switch_language":
@@ -248,14 +248,22 @@ class _Step:
             self.event(ev.HANDOFF_MESSAGE)
         return self.turn
 
-    def recover(self) -> Turn:
-        """The session points at a node that no longer exists (flows changed)."""
+    def recover(self, intent: str | None = None) -> Turn:
+        """The session points at a node that no longer exists (flows changed).
+
+        One line of apology, then the main menu; a keyword that goes somewhere
+        (HUMAN, LANGUAGE) still goes there, since that is what was asked for.
+        """
         self.event(ev.RECOVERED)
         self.s.history.clear()
         if self.s.state == "choosing_language":
             self.lc.send("language_chosen")
         self.reply(self.say("recovered"))
-        self.enter(self.fs.system.main_menu, push=False)
+        if intent in self.fs.keywords.gotos:
+            self.move_to_main_menu(show=False)  # where BACK leads from here
+            self.enter(self.fs.keywords.gotos[intent])
+        else:
+            self.enter(self.fs.system.main_menu, push=False)
         return self.turn
 
     # --- navigation ---------------------------------------------------------

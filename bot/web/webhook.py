@@ -38,7 +38,8 @@ def _signed() -> bool:
     cfg = current_app.config
     url = twilio.signed_url(_request_url(), cfg["PUBLIC_URL"], request.path, request.query_string.decode())
     return twilio.signature_is_valid(
-        cfg["TWILIO_AUTH_TOKEN"], url, request.form.to_dict(), request.headers.get("X-Twilio-Signature")
+        # The MultiDict itself: Twilio signs every value of a repeated key.
+        cfg["TWILIO_AUTH_TOKEN"], url, request.form, request.headers.get("X-Twilio-Signature")
     )
 
 
