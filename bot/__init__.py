@@ -142,4 +142,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics.bp)
     cli.register(app)
+    from .web import ops  # operators' console: blueprint, sign-in, CSRF, `flask ops` commands
+
+    ops.init_app(app)
     return app

@@ -81,6 +81,21 @@ class Config:
         # When set, GET /metrics needs "Authorization: Bearer <token>".
         self.METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip() or None
         self.TESTING = False
+        # --- Operators' console (bot/web/ops.py; README "Operators' console") ---
+        # Where operator replies go: Twilio's REST API, or a local stand-in in tests.
+        self.TWILIO_API_BASE = os.environ.get("TWILIO_API_BASE", "").strip() or None
+        # Staffed hours, e.g. "Mon-Fri 09:00-17:00; Sat 10:00-14:00", in OPS_TIMEZONE
+        # (which also sets the console's days for the figures).
+        self.HANDOFF_HOURS = os.environ.get("HANDOFF_HOURS", "").strip() or None
+        self.OPS_TIMEZONE = os.environ.get("OPS_TIMEZONE", "").strip() or "UTC"
+        # Seconds "on duty" lasts after the last responder's console was open.
+        self.OPS_DUTY_TTL = _int("OPS_DUTY_TTL", 120)
+        # Live-update streams one process keeps open (each holds a thread).
+        self.OPS_LIVE_STREAMS = _int("OPS_LIVE_STREAMS", 1)
+        # Seconds without a text after which a conversation counts as having left.
+        self.OPS_DROPOFF_AFTER = _int("OPS_DROPOFF_AFTER", 3600)
+        self.OPS_SECURE_COOKIE = (os.environ.get("OPS_SECURE_COOKIE", "").strip().lower() in ("1", "true", "yes")
+                                  or (self.PUBLIC_URL or "").startswith("https://"))
 
     def as_dict(self) -> dict:
         return {k: v for k, v in vars(self).items() if k.isupper()}

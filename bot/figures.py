@@ -1,0 +1,296 @@
+"""Figures for the console: counts per day, aggregated from the event stream.
+
+Nothing here identifies a person: what is kept and shown are numbers per
+day (how many conversations started, in which language and channel; how
+often each node was shown; where people stopped; screening outcomes; how
+hand-offs went). The stream's conversation ids are used only while a
+conversation is live, to know where it stopped, and are dropped then.
+
+Why counters and not a scan of the stream at view time: the stream is
+capped (``EVENTS_MAXLEN`` entries, a day or so on a busy line), and figures
+are asked for over weeks. :meth:`Figures.catch_up` reads the stream entries
+it has not counted yet and adds them to daily hashes, in one Lua script that
+also moves its cursor, so two processes catching up at once never count an
+entry twice. It runs off the webhook's path: when the figures page or the
+CSV is asked for, every few seconds while a console is open (the live
+stream), and from ``flask --app app ops figures-update`` (for a cron job
+on a line where nobody opens the console for a day).
+
+Keys, under the hash tag ``{stats}`` so that the script touches one slot of
+a Redis Cluster::
+
+    p:{stats}:day:<YYYY-MM-DD>   hash  measure -> count (kept DAYS_KEPT days)
+    p:{stats}:cursor             id of the last stream entry counted
+    p:{stats}:pos                hash  conv -> "flow.node" where a live conversation is
+    p:{stats}:quiet              zset  conv -> time of its last text
+
+Where people stop ("left"): a conversation that is in the flows (not
+finished, not with a person) and sends nothing for ``drop_after`` seconds
+(an hour by default) is counted as having left at the node it was at, on
+the day of its last text; so is a quick exit (``exit``) and an opt-out
+(``stop``). If they come back later, they are followed again from there.
+
+Days are calendar days in ``OPS_TIMEZONE``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+from zoneinfo import ZoneInfo
+
+from .engine import events as ev
+
+DAYS_KEPT = 800  # a little over two years of daily counts
+BATCH = 1000  # stream entries per script call
+
+# KEYS: cursor, pos, quiet, day keys...
+# ARGV: expected cursor, new cursor, day ttl, n increments, n * (day key index, field, amount),
+#       then (conv, position or '' to forget, time) triples.
+_APPLY = """
+if (redis.call('GET', KEYS[1]) or '') ~= ARGV[1] then return 0 end
+local n = tonumber(ARGV[4])
+local i = 5
+for _ = 1, n do
+  redis.call('HINCRBY', KEYS[tonumber(ARGV[i])], ARGV[i + 1], ARGV[i + 2])
+  i = i + 3
+end
+for k = 4, #KEYS do redis.call('EXPIRE', KEYS[k], ARGV[3]) end
+while i <= #ARGV do
+  if ARGV[i + 1] == '' then
+    redis.call('HDEL', KEYS[2], ARGV[i])
+    redis.call('ZREM', KEYS[3], ARGV[i])
+  else
+    redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+    redis.call('ZADD', KEYS[3], ARGV[i + 2], ARGV[i])
+  end
+  i = i + 3
+end
+redis.call('SET', KEYS[1], ARGV[2])
+return 1
+"""
+
+# Operator actions on a hand-off (bot/handoff.py) and the engine's own hand-off kinds.
+_HANDOFF_KINDS = {"claimed": "claimed", "operator_reply": "replies"}
+_FOLLOWED_STATES = ("in_flow", "choosing_language")
+
+
+class Figures:
+    def __init__(self, r, prefix: str = "hl", tz: str = "UTC", drop_after: int = 3600,
+                 clock: Callable[[], float] = time.time):
+        self.r = r
+        self.prefix = prefix
+        self.tz = ZoneInfo(tz)
+        self.drop_after = drop_after
+        self.clock = clock
+        self.events_key = f"{prefix}:events"
+        base = f"{prefix}:{{stats}}"
+        self.cursor_key = f"{base}:cursor"
+        self.pos_key = f"{base}:pos"
+        self.quiet_key = f"{base}:quiet"
+        self._apply = r.register_script(_APPLY)
+
+    def day_key(self, day: dt.date) -> str:
+        return f"{self.prefix}:{{stats}}:day:{day.isoformat()}"
+
+    def day_of(self, t: float) -> dt.date:
+        return dt.datetime.fromtimestamp(t, self.tz).date()
+
+    def today(self) -> dt.date:
+        return self.day_of(self.clock())
+
+    # --- counting --------------------------------------------------------------------------
+
+    def catch_up(self, max_batches: int = 50) -> int:
+        """Count the stream entries not counted yet; returns how many were counted."""
+        counted = 0
+        for _ in range(max_batches):
+            cursor = _s(self.r.get(self.cursor_key)) or ""
+            entries = self.r.xrange(self.events_key, f"({cursor}" if cursor else "-", "+", count=BATCH)
+            done = self._apply_batch(cursor, entries)
+            if done is None:  # another process moved the cursor: read again from there
+                continue
+            counted += done
+            if len(entries) < BATCH:
+                break
+        return counted
+
+    def _apply_batch(self, cursor: str, entries: list) -> int | None:
+        incr: Counter = Counter()  # (day, field) -> amount
+        decoded = []
+        for entry_id, raw in entries:
+            fields = {_s(k): _s(v) for k, v in raw.items()}
+            if fields.get("conv"):
+                decoded.append(fields)
+        touched = list({f["conv"] for f in decoded})
+        where: dict[str, str | None] = {}
+        last_t: dict[str, float] = {}
+        if touched:
+            where = dict(zip(touched, (_s(p) or None for p in self.r.hmget(self.pos_key, touched))))
+        for f in decoded:
+            self._count(f, incr, where, last_t)
+
+        # Conversations quiet for too long have left where they were.
+        now = self.clock()
+        quiet = self.r.zrangebyscore(self.quiet_key, "-inf", now - self.drop_after, withscores=True)
+        quiet = [(_s(c), t) for c, t in quiet if _s(c) not in where]
+        if quiet:
+            positions = self.r.hmget(self.pos_key, [c for c, _ in quiet])
+            for (conv, t), pos in zip(quiet, positions):
+                pos = _s(pos)
+                if pos:
+                    incr[(self.day_of(t), "left|quiet|" + pos.replace(".", "|", 1))] += 1
+                where[conv] = None
+
+        new_cursor = _s(entries[-1][0]) if entries else cursor
+        days = sorted({day for day, _ in incr})
+        keys = [self.cursor_key, self.pos_key, self.quiet_key, *(self.day_key(d) for d in days)]
+        index = {d: i + 4 for i, d in enumerate(days)}
+        args: list = [cursor, new_cursor, DAYS_KEPT * 86400, len(incr)]
+        for (day, name), amount in incr.items():
+            args += [index[day], name, amount]
+        for conv, pos in where.items():
+            args += [conv, pos or "", f"{last_t.get(conv, now):.3f}"]
+        if not entries and not quiet:
+            return 0
+        if self._apply(keys=keys, args=args) != 1:
+            return None
+        return len(entries)
+
+    def _count(self, f: dict[str, str], incr: Counter, where: dict, last_t: dict) -> None:
+        try:
+            t = float(f.get("t") or 0)
+            kinds = json.loads(f.get("ev") or "[]")
+        except ValueError:
+            return
+        day = self.day_of(t)
+        conv, st, at = f["conv"], f.get("st", ""), f.get("at", "")
+        names = set()
+        for e in kinds:
+            kind = e.get("kind", "")
+            names.add(kind)
+            if kind == ev.STARTED:
+                incr[(day, "conv")] += 1
+                incr[(day, "conv|ch|" + (f.get("ch") or "sms"))] += 1
+                incr[(day, "conv|lang|" + (e.get("lang") or f.get("lang") or "?"))] += 1
+            elif kind == ev.VISITED:
+                incr[(day, f"visit|{e.get('flow', '')}|{e.get('node', '')}")] += 1
+            elif kind == ev.MISSED:
+                incr[(day, f"miss|{e.get('flow', '')}|{e.get('node', '')}")] += 1
+            elif kind == ev.OUTCOME:
+                incr[(day, "outcome|" + e.get("outcome", ""))] += 1
+            elif kind == ev.KEYWORD:
+                incr[(day, "keyword|" + e.get("intent", ""))] += 1
+            elif kind == ev.HANDOFF_REQUESTED:
+                incr[(day, "handoff|requested")] += 1
+                if e.get("on_duty") == "no":
+                    incr[(day, "handoff|unavailable")] += 1
+            elif kind in _HANDOFF_KINDS:
+                incr[(day, "handoff|" + _HANDOFF_KINDS[kind])] += 1
+            elif kind in (ev.RELEASED, ev.CLOSED) and e.get("by") in ("operator", "person"):
+                incr[(day, f"handoff|{kind}")] += 1
+            elif kind == ev.ERASED:  # quick exit (its turn keeps no keyword event)
+                incr[(day, "exit")] += 1
+            elif kind == ev.OPTED_OUT:
+                incr[(day, "optout")] += 1
+
+        previous = where.get(conv)
+        if ev.ERASED in names:
+            pos = at or previous
+            if pos:
+                incr[(day, "left|exit|" + pos.replace(".", "|", 1))] += 1
+            where[conv] = None
+        elif ev.OPTED_OUT in names:
+            if previous:
+                incr[(day, "left|stop|" + previous.replace(".", "|", 1))] += 1
+            where[conv] = None
+        elif st in _FOLLOWED_STATES and at:
+            where[conv] = at
+            last_t[conv] = t
+        else:  # finished, with a person, opted out: not a place anyone "left" the bot
+            where[conv] = None
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def read(self, start: dt.date, end: dt.date) -> "Period":
+        """The counts from ``start`` to ``end``, both included."""
+        days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+        pipe = self.r.pipeline(transaction=False)
+        for day in days:
+            pipe.hgetall(self.day_key(day))
+        period = Period(start, end)
+        for day, raw in zip(days, pipe.execute()):
+            counts = {_s(k): int(v) for k, v in raw.items()}
+            period.daily[day] = counts
+            period.total.update(counts)
+        return period
+
+
+@dataclass
+class Period:
+    start: dt.date
+    end: dt.date
+    daily: dict[dt.date, dict[str, int]] = field(default_factory=dict)
+    total: Counter = field(default_factory=Counter)
+
+    def group(self, prefix: str) -> dict[str, int]:
+        """``{rest: count}`` for every measure ``prefix|rest``."""
+        cut = len(prefix) + 1
+        return {k[cut:]: v for k, v in self.total.items() if k.startswith(prefix + "|")}
+
+    def by_node(self, measure: str) -> dict[tuple[str, str], int]:
+        found: dict[tuple[str, str], int] = {}
+        for rest, n in self.group(measure).items():
+            flow, _, node = rest.partition("|")
+            found[(flow, node)] = found.get((flow, node), 0) + n
+        return found
+
+    def left(self) -> dict[tuple[str, str], dict[str, int]]:
+        """``{(flow, node): {"quiet": n, "exit": n, "stop": n}}``."""
+        found: dict[tuple[str, str], dict[str, int]] = {}
+        for rest, n in self.group("left").items():
+            how, flow, node = (rest.split("|") + ["", ""])[:3]
+            found.setdefault((flow, node), {"quiet": 0, "exit": 0, "stop": 0})[how] = n
+        return found
+
+    def series(self) -> list[tuple[dt.date, int]]:
+        """Conversations started per day."""
+        return [(day, counts.get("conv", 0)) for day, counts in self.daily.items()]
+
+
+# How each stored measure reads in the CSV: measure, key.
+def csv_rows(period: Period) -> Iterable[list[str]]:
+    """date, measure, key, count: one row per day and measure, counts only."""
+    yield ["date", "measure", "key", "count"]
+    for day, counts in period.daily.items():
+        for name in sorted(counts):
+            yield [day.isoformat(), *_csv_measure(name), str(counts[name])]
+
+
+def _csv_measure(name: str) -> tuple[str, str]:
+    parts = name.split("|")
+    head = parts[0]
+    if name == "conv":
+        return "conversations", "all"
+    if head == "conv":
+        return ("conversations_by_channel" if parts[1] == "ch" else "conversations_by_language"), parts[2]
+    if head in ("visit", "miss"):
+        return {"visit": "node_visits", "miss": "unrecognised_replies"}[head], ".".join(parts[1:])
+    if head == "left":
+        return f"left_{parts[1]}", ".".join(parts[2:])
+    if head in ("outcome", "keyword"):
+        return head + "s", parts[1]
+    if head == "handoff":
+        return "handoffs", parts[1]
+    if name in ("exit", "optout"):
+        return {"exit": "quick_exits", "optout": "opt_outs"}[name], "all"
+    return head, ".".join(parts[1:])
+
+
+def _s(value) -> str:
+    if value is None:
+        return ""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)

@@ -1,0 +1,711 @@
+"""What operators do to sessions: see them, take a hand-off, reply, hand back.
+
+The console (``bot/web/ops.py``) calls this module and nothing else touches
+a session on an operator's behalf. Four parts:
+
+* :class:`Directory`: the live sessions, read from the session hashes (the
+  only place that links a conversation id to its contact), with the number
+  masked to its last two digits here, on the server. The browser gets the
+  conversation id and ``··42``, never the number or the contact id.
+* :class:`Desk`: the hand-off queue and the operator's actions on it
+  (claim, unclaim, reply, release, close). Every action that reads or changes
+  a session takes the contact's lock through the store, ``claim`` with no
+  MessageSid then ``commit``, exactly as a text from the person does. So an
+  operator's click and the person's texts are handled one after the other:
+  a SALIR that arrives first erases the session and the reply is refused; a
+  reply that is being sent when SALIR arrives finishes first (SALIR waits for
+  the lock), and SALIR then erases it with everything else.
+* :class:`TwilioSender`: operator replies through Twilio's REST API (the
+  ``twilio`` client), with the API base configurable so tests point it at a
+  local server.
+* :class:`Duty`: whether a person can take a hand-off now: the console's
+  toggle (``p:duty``, renewed while a responder's console is open, so a
+  closed laptop does not leave people waiting) or the configured hours.
+
+The hand-off transcript. The engine appends the person's texts during a
+hand-off to ``p:{cid}:handoff`` (the commit script writes it under the lock,
+and quick exit deletes it). The console appends its own records to the same
+list, through the same commit, so that everything about the hand-off goes
+with one DEL when the person texts SALIR: who claimed it, and the operators'
+replies. A record starts with ``\\x1e`` (a control character): the engine
+drops control characters from every text a person sends, so no text of
+theirs can be read as one. Release and close delete the list: after a
+hand-off, no message body is kept.
+
+Never texting first. Operators can reply only to a session in the
+``handed_off`` state, which only the person can enter (the HUMAN keyword or
+the "talk to a person" menu option), and on WhatsApp only within 24 hours of
+the person's last text (WhatsApp's customer-service window; the session's
+``t`` is the time of the person's last text, because only the person's texts
+and these actions write the session, and these actions keep ``t``). Release
+and close send nothing: the person is not told they are back with the bot
+(a message they did not ask for is one more thing someone else could read on
+their phone); the console asks the operator to say goodbye in a reply first.
+The next text they send gets the main menu.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+from zoneinfo import ZoneInfo
+
+from .engine import events as ev
+from .engine.lifecycle import bind
+from .engine.model import FlowSet
+from .engine.session import Session, SessionFormatError
+from .engine.text import clean
+from .store import RedisStore, StoreError
+
+log = logging.getLogger(__name__)
+
+HANDED_OFF = "handed_off"
+WHATSAPP_WINDOW = 24 * 3600  # seconds after the person's last text that WhatsApp lets us answer freely
+REPLY_LIMIT = 1600  # characters: Twilio's limit for one message
+RECORD = "\x1e"  # starts a console record in the hand-off list (see the module docstring)
+
+# Event kinds of operator actions, added to the stream beside the engine's
+# (bot/engine/events.py). Like those, they carry no message body.
+CLAIMED = "claimed"
+UNCLAIMED = "unclaimed"
+OPERATOR_REPLY = "operator_reply"
+RELEASED = ev.RELEASED
+CLOSED = ev.CLOSED
+
+
+class ActionRefused(Exception):
+    """An operator action that cannot be done; the message says why, for the console."""
+
+
+def mask(address: str) -> str:
+    """The last two digits of a number, for the console: ``+15550001142`` -> ``··42``.
+
+    >>> mask("whatsapp:+5215550001107")
+    '··07'
+    >>> mask("")
+    '··'
+    """
+    digits = re.sub(r"\D", "", address or "")
+    return "··" + digits[-2:] if len(digits) >= 2 else "··"
+
+
+# --- the live sessions ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    """One live session as the console shows it (``cid`` stays on the server)."""
+
+    cid: str
+    conv: str
+    masked: str
+    channel: str
+    lang: str
+    state: str
+    flow: str
+    node: str
+    t: float  # the person's last text (epoch seconds)
+
+    def public(self) -> dict:
+        """What the browser may see: no contact id, no number."""
+        return {
+            "conv": self.conv,
+            "masked": self.masked,
+            "ch": self.channel,
+            "lang": self.lang,
+            "st": self.state,
+            "at": f"{self.flow}.{self.node}" if self.flow else "",
+            "t": self.t,
+        }
+
+
+_FIELDS = ("conv", "ch", "lang", "st", "flow", "node", "t", "addr")
+
+
+class Directory:
+    """The live sessions: SCAN of the session hashes, cached for a moment.
+
+    The event stream names conversations, not contacts (by design: after a
+    quick exit, old events cannot be linked to whoever texts next from that
+    number), so the session hashes are the only link from a conversation to
+    the contact whose lock and number an action needs. A snapshot is shared
+    by every request of the process for ``max_age`` seconds. A conversation
+    the snapshot does not have is looked for again only if the snapshot is
+    older than the moment it was last heard of (``since``): a session that
+    started after the scan, not one that has since been erased.
+    """
+
+    def __init__(self, store: RedisStore, max_age: float = 2.0, clock: Callable[[], float] = time.time):
+        self.store = store
+        self.max_age = max_age
+        self.clock = clock
+        self._rows: dict[str, Row] = {}
+        self._at = float("-inf")  # when the snapshot's scan started
+        self._lock = threading.Lock()
+
+    def rows(self, max_age: float | None = None) -> list[Row]:
+        """Every live session, the most recent first (from a snapshot at most
+        ``max_age`` seconds old: 0 for a page an operator just asked for)."""
+        if self.clock() - self._at > (self.max_age if max_age is None else max_age):
+            self.refresh()
+        return sorted(self._rows.values(), key=lambda r: r.t, reverse=True)
+
+    def find(self, conv: str, since: float | None = None) -> Row | None:
+        """The session of conversation ``conv``, if it is still live.
+
+        ``since``: when the conversation was last heard of (an event's time);
+        None for now (an operator's click: always worth a look).
+        """
+        if self.clock() - self._at > self.max_age:
+            self.refresh()
+        row = self._rows.get(conv)
+        if row is None and self._at <= (self.clock() if since is None else since):
+            self.refresh()
+            row = self._rows.get(conv)
+        return row
+
+    def forget(self, conv: str) -> None:
+        self._rows.pop(conv, None)
+
+    def refresh(self) -> None:
+        with self._lock:
+            started = self.clock()
+            r = self.store.r
+            pattern = self.store.key("*", "session")
+            rows: dict[str, Row] = {}
+            batch: list[str] = []
+
+            def read(keys: list[str]) -> None:
+                pipe = r.pipeline(transaction=False)
+                for key in keys:
+                    pipe.hmget(key, _FIELDS)
+                for key, values in zip(keys, pipe.execute()):
+                    row = _row(key, values)
+                    if row is not None:
+                        rows[row.conv] = row
+
+            for key in r.scan_iter(match=pattern, count=500):
+                batch.append(key.decode() if isinstance(key, bytes) else key)
+                if len(batch) >= 500:
+                    read(batch)
+                    batch = []
+            if batch:
+                read(batch)
+            self._rows = rows
+            self._at = started
+
+
+def _row(key: str, values: list) -> Row | None:
+    conv, ch, lang, st, flow, node, t, addr = (_s(v) for v in values)
+    if not conv:  # a new session's hash has a conversation id from its first turn on
+        return None
+    cid = key.split("{", 1)[1].split("}", 1)[0]
+    try:
+        t_value = float(t or 0)
+    except ValueError:
+        t_value = 0.0
+    return Row(cid, conv, mask(addr), ch or "sms", lang or "", st or "", flow or "", node or "", t_value)
+
+
+def _s(value) -> str:
+    if value is None:
+        return ""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+# --- the hand-off transcript ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One line of a hand-off: a text from the person, or a console record."""
+
+    who: str  # "person", "operator" (a reply) or "note" (claimed, unclaimed)
+    text: str = ""
+    by: str = ""
+    t: float = 0.0
+    kind: str = ""
+    sid: str = ""  # an operator reply's Twilio message sid
+
+
+def record(kind: str, by: str, t: float, **extra: str) -> str:
+    """A console record for the hand-off list."""
+    return RECORD + json.dumps({"k": kind, "by": by, "t": round(t, 3), **extra}, ensure_ascii=False,
+                               separators=(",", ":"))
+
+
+def parse(raw: list) -> list[Entry]:
+    entries = []
+    for item in raw:
+        text = _s(item)
+        if text.startswith(RECORD):
+            try:
+                data = json.loads(text[1:])
+            except ValueError:
+                continue
+            kind = data.get("k", "")
+            who = "operator" if kind == "reply" else "note"
+            entries.append(Entry(who, data.get("text", ""), data.get("by", ""), float(data.get("t", 0)), kind,
+                                 data.get("sid", "")))
+        else:
+            entries.append(Entry("person", text))
+    return entries
+
+
+def claimed_by(entries: list[Entry]) -> str:
+    """Who holds the hand-off now ('' if nobody): the last claim or unclaim wins."""
+    holder = ""
+    for e in entries:
+        if e.kind == "claim":
+            holder = e.by
+        elif e.kind == "unclaim":
+            holder = ""
+    return holder
+
+
+# --- replies through Twilio -------------------------------------------------------------------
+
+
+class ReplyFailed(ActionRefused):
+    pass
+
+
+class TwilioSender:
+    """Send an operator's reply with Twilio's REST API (the ``twilio`` client).
+
+    ``api_base`` replaces ``https://api.twilio.com`` in every request: tests
+    point it at a local HTTP server that records what would have been sent.
+    With ``messaging_service_sid`` set Twilio picks the sender; otherwise
+    ``from_number`` (with ``whatsapp:`` added for WhatsApp).
+    """
+
+    TWILIO_API = "https://api.twilio.com"
+
+    def __init__(self, account_sid: str | None, auth_token: str | None, messaging_service_sid: str | None = None,
+                 from_number: str | None = None, api_base: str | None = None, timeout: float = 5.0):
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.messaging_service_sid = messaging_service_sid
+        self.from_number = from_number
+        self.api_base = (api_base or self.TWILIO_API).rstrip("/")
+        self.timeout = timeout
+        self._client = None
+        self._lock = threading.Lock()
+
+    def problem(self) -> str | None:
+        """Why replies cannot be sent, for the console; None when they can."""
+        missing = [name for name, value in (("TWILIO_ACCOUNT_SID", self.account_sid),
+                                            ("TWILIO_AUTH_TOKEN", self.auth_token)) if not value]
+        if not (self.messaging_service_sid or self.from_number):
+            missing.append("TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM_NUMBER")
+        if missing:
+            return "Replies are not set up: the server needs " + ", ".join(missing) + " (see README)."
+        return None
+
+    def client(self):
+        with self._lock:
+            if self._client is None:
+                from twilio.http.http_client import TwilioHttpClient
+                from twilio.rest import Client
+
+                base, default = self.api_base, self.TWILIO_API
+
+                class _Http(TwilioHttpClient):
+                    def request(self, method, url, *args, **kwargs):
+                        if url.startswith(default):
+                            url = base + url[len(default):]
+                        return super().request(method, url, *args, **kwargs)
+
+                # The twilio client logs each request at INFO; ours stay quiet but for problems.
+                quiet = logging.getLogger("bot.handoff.twilio")
+                quiet.setLevel(logging.WARNING)
+                self._client = Client(self.account_sid, self.auth_token,
+                                      http_client=_Http(timeout=self.timeout, logger=quiet))
+            return self._client
+
+    def send(self, to: str, channel: str, body: str, status_callback: str | None = None) -> str:
+        """Send ``body`` to ``to``; returns Twilio's message sid. Raises ReplyFailed."""
+        problem = self.problem()
+        if problem:
+            raise ReplyFailed(problem)
+        options: dict[str, str] = {"to": to, "body": body}
+        if self.messaging_service_sid:
+            options["messaging_service_sid"] = self.messaging_service_sid
+        else:
+            sender = self.from_number
+            if channel == "whatsapp" and not sender.startswith("whatsapp:"):
+                sender = "whatsapp:" + sender
+            options["from_"] = sender
+        if status_callback:
+            options["status_callback"] = status_callback
+        from twilio.base.exceptions import TwilioException, TwilioRestException
+
+        try:
+            message = self.client().messages.create(**options)
+        except TwilioRestException as exc:
+            # Twilio's text can quote the number: only its code goes to the log and the console.
+            log.warning("Twilio refused an operator reply: HTTP %s, error %s", exc.status, exc.code)
+            raise ReplyFailed(f"Twilio did not accept the message (error {exc.code or exc.status}). "
+                              "Nothing was sent.") from None
+        except (TwilioException, OSError) as exc:
+            log.warning("operator reply not sent: %s", type(exc).__name__)
+            raise ReplyFailed("Could not reach Twilio; nothing was sent. Try again in a moment.") from None
+        return message.sid
+
+
+# --- the desk: queue and actions -----------------------------------------------------------------
+
+
+@dataclass
+class Waiting:
+    """A session in hand-off, as the queue shows it."""
+
+    row: Row
+    holder: str  # operator who claimed it, '' if nobody
+    texts: int  # texts the person sent since the hand-off
+
+
+@dataclass
+class Conversation:
+    row: Row
+    entries: list[Entry]
+    holder: str
+    window_closes: float | None  # WhatsApp: when the 24-hour window closes; None on SMS
+
+    def window_open(self, now: float) -> bool:
+        return self.window_closes is None or now < self.window_closes
+
+
+@dataclass
+class _Locked:
+    row: Row
+    claim: object
+    session: Session
+    fields: dict[str, str]
+    entries: list[Entry] = field(default_factory=list)
+
+
+class Desk:
+    """The hand-off queue and the operators' actions on it."""
+
+    def __init__(self, store: RedisStore, flows: Callable[[], FlowSet], directory: Directory,
+                 sender: TwilioSender, lock_wait: float = 8.0, clock: Callable[[], float] = time.time):
+        self.store = store
+        self.flows = flows
+        self.directory = directory
+        self.sender = sender
+        self.lock_wait = lock_wait
+        self.clock = clock
+
+    # --- reading ---
+
+    def queue(self, max_age: float | None = 0) -> list[Waiting]:
+        """Sessions in hand-off, the longest waiting first."""
+        rows = [r for r in self.directory.rows(max_age) if r.state == HANDED_OFF]
+        if not rows:
+            return []
+        pipe = self.store.r.pipeline(transaction=False)
+        for row in rows:
+            pipe.lrange(self.store.key(row.cid, "handoff"), 0, -1)
+        waiting = []
+        for row, raw in zip(rows, pipe.execute()):
+            entries = parse(raw)
+            waiting.append(Waiting(row, claimed_by(entries), sum(1 for e in entries if e.who == "person")))
+        return sorted(waiting, key=lambda w: w.row.t)
+
+    def conversation(self, conv: str) -> Conversation:
+        """A hand-off with its transcript (bodies: for the responder who holds it)."""
+        row = self._row(conv)
+        if row.state != HANDED_OFF:
+            raise ActionRefused("This person is no longer waiting for a person.")
+        entries = parse(self.store.r.lrange(self.store.key(row.cid, "handoff"), 0, -1))
+        closes = row.t + WHATSAPP_WINDOW if row.channel == "whatsapp" else None
+        return Conversation(row, entries, claimed_by(entries), closes)
+
+    def _row(self, conv: str) -> Row:
+        row = self.directory.find(conv)
+        if row is None:
+            raise ActionRefused("This conversation has ended: the person erased it, or it expired.")
+        return row
+
+    # --- actions ---
+
+    def claim(self, conv: str, operator: str) -> None:
+        """Take the hand-off (or take it over from another operator)."""
+        with self._locked(conv) as h:
+            if claimed_by(h.entries) == operator:
+                return
+            self._save(h, record("claim", operator, self.clock()), CLAIMED, operator)
+
+    def unclaim(self, conv: str, operator: str) -> None:
+        """Put the hand-off back in the queue for another operator."""
+        with self._locked(conv) as h:
+            self._must_hold(h, operator)
+            self._save(h, record("unclaim", operator, self.clock()), UNCLAIMED, operator)
+
+    def reply(self, conv: str, operator: str, text: str, status_callback: str | None = None) -> str:
+        """Send ``text`` to the person; returns the message sid.
+
+        Sent while holding the contact's lock: a SALIR that arrives meanwhile
+        waits for it and then erases everything, reply included. The Twilio
+        request's timeout (5 s) is below the time a text waits for the lock.
+        """
+        text = clean(text)
+        if not text:
+            raise ActionRefused("Write a reply first.")
+        if len(text) > REPLY_LIMIT:
+            raise ActionRefused(f"That reply is {len(text)} characters; the most one message can carry is {REPLY_LIMIT}.")
+        with self._locked(conv) as h:
+            self._must_hold(h, operator)
+            now = self.clock()
+            if h.session.channel == "whatsapp" and now - h.session.updated_at >= WHATSAPP_WINDOW:
+                raise ActionRefused(
+                    "WhatsApp's 24-hour window has closed: the person's last message was more than 24 hours ago, "
+                    "so WhatsApp will not deliver a reply. Nothing was sent. They can write again at any time; "
+                    "you can then answer. You can hand them back to the bot or end the chat."
+                )
+            sid = self.sender.send(h.session.address, h.session.channel, text, status_callback)
+            try:
+                self._save(h, record("reply", operator, now, text=text, sid=sid), OPERATOR_REPLY, operator)
+            except StoreError:
+                log.error("an operator reply was sent but could not be recorded")
+                raise ActionRefused("The reply was sent, but could not be added to this page.") from None
+            return sid
+
+    def release(self, conv: str, operator: str) -> None:
+        """Hand the person back to the bot: their next text gets the main menu. Sends nothing."""
+        with self._locked(conv) as h:
+            self._must_hold(h, operator)
+            s = h.session
+            bind(s).send("release")
+            s.flow, _, s.node = self.flows().system.main_menu.partition(".")
+            s.history.clear()
+            s.misses = 0
+            self._end(h, RELEASED, operator)
+
+    def close(self, conv: str, operator: str) -> None:
+        """End the chat: their next text starts again at the main menu. Sends nothing."""
+        with self._locked(conv) as h:
+            self._must_hold(h, operator)
+            bind(h.session).send("close")
+            self._end(h, CLOSED, operator)
+
+    # --- under the contact's lock ---
+
+    @contextlib.contextmanager
+    def _locked(self, conv: str) -> Iterator[_Locked]:
+        """The hand-off of ``conv`` under its contact's lock, or ActionRefused.
+
+        The lock is always given back at the end (a no-op after a commit,
+        which releases it itself: the store compares the lock's token).
+        """
+        row = self._row(conv)
+        claim = self.store.claim(row.cid, None, wait=self.lock_wait)
+        try:
+            fields = claim.fields or {}
+            if fields.get("conv") != conv:
+                self.directory.forget(conv)
+                raise ActionRefused("This conversation has ended: the person erased it, or it expired.")
+            try:
+                session = Session.from_fields(fields)
+            except SessionFormatError:
+                raise ActionRefused("This conversation cannot be read.") from None
+            if session.state != HANDED_OFF:
+                raise ActionRefused("This person is no longer waiting for a person "
+                                    "(they went back to the menu, stopped, or the chat was ended).")
+            raw = self.store.r.lrange(self.store.key(row.cid, "handoff"), 0, -1)
+            yield _Locked(row, claim, session, fields, parse(raw))
+        finally:
+            self.store.release(claim)
+
+    def _must_hold(self, h: _Locked, operator: str) -> None:
+        holder = claimed_by(h.entries)
+        if holder != operator:
+            raise ActionRefused(f"{holder} is answering this person. Take it over first."
+                                if holder else "Claim this hand-off first.")
+
+    def _event(self, h: _Locked, kind: str, operator: str) -> dict[str, str]:
+        s = h.session
+        return {
+            "conv": s.conv,
+            "ch": s.channel,
+            "lang": s.lang,
+            "st": s.state,
+            "at": s.position,
+            "t": f"{self.clock():.3f}",
+            "ev": json.dumps([{"kind": kind, "by": "operator", "op": operator}], separators=(",", ":")),
+        }
+
+    def _save(self, h: _Locked, rec: str, kind: str, operator: str) -> None:
+        """Append a record to the hand-off list; the session is saved as it was (its ``t`` kept)."""
+        self.store.commit(h.claim, action="save", fields=h.fields, replies=[], transcript=[rec],
+                          event=self._event(h, kind, operator))
+
+    def _end(self, h: _Locked, kind: str, operator: str) -> None:
+        """Save the session's new state and delete the transcript: no body outlives the hand-off."""
+        # We hold the lock, and only a lock holder writes the list: the DEL cannot lose a text.
+        self.store.r.delete(self.store.key(h.row.cid, "handoff"))
+        self.store.commit(h.claim, action="save", fields=h.session.to_fields(), replies=[],
+                          event=self._event(h, kind, operator))
+        self.directory.forget(h.row.conv)
+
+
+# --- on duty --------------------------------------------------------------------------------------
+
+_DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_SPAN_RE = re.compile(r"^\s*([A-Za-z]{3}(?:\s*-\s*[A-Za-z]{3})?(?:\s*,\s*[A-Za-z]{3}(?:\s*-\s*[A-Za-z]{3})?)*)\s+"
+                      r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+class HoursError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Hours:
+    """Staffed hours, e.g. ``Mon-Fri 09:00-17:00; Sat 10:00-14:00``.
+
+    A span that ends at or before it starts runs past midnight
+    (``Fri 22:00-06:00`` is Friday night to Saturday morning).
+
+    >>> h = Hours.parse("Mon-Fri 09:00-17:00", "UTC")
+    >>> h.within(dt.datetime(2025, 1, 6, 10, 0, tzinfo=dt.timezone.utc))  # a Monday
+    True
+    >>> h.within(dt.datetime(2025, 1, 5, 10, 0, tzinfo=dt.timezone.utc))  # a Sunday
+    False
+    """
+
+    spans: tuple[tuple[frozenset[int], int, int], ...]  # (weekdays, start minute, end minute)
+    tz: ZoneInfo
+    text: str
+
+    @classmethod
+    def parse(cls, text: str, tz: str) -> "Hours":
+        try:
+            zone = ZoneInfo(tz)
+        except Exception:  # noqa: BLE001 - ZoneInfoNotFoundError, ValueError for odd names
+            raise HoursError(f"OPS_TIMEZONE={tz!r} is not a time zone name like America/Chicago or UTC") from None
+        spans = []
+        for part in filter(None, (p.strip() for p in text.split(";"))):
+            m = _SPAN_RE.match(part)
+            if not m:
+                raise HoursError(f"HANDOFF_HOURS: {part!r} should look like 'Mon-Fri 09:00-17:00' "
+                                 "(spans separated by ';')")
+            days: set[int] = set()
+            for chunk in m.group(1).split(","):
+                ends = [d.strip().lower() for d in chunk.split("-")]
+                if any(d not in _DAYS for d in ends):
+                    raise HoursError(f"HANDOFF_HOURS: {chunk.strip()!r}: days are Mon Tue Wed Thu Fri Sat Sun")
+                a, b = _DAYS.index(ends[0]), _DAYS.index(ends[-1])
+                days.update(range(a, b + 1) if a <= b else [*range(a, 7), *range(0, b + 1)])
+            h1, m1, h2, m2 = (int(g) for g in m.groups()[1:])
+            if h1 > 24 or h2 > 24 or m1 > 59 or m2 > 59:
+                raise HoursError(f"HANDOFF_HOURS: {part!r}: times are HH:MM, 00:00 to 24:00")
+            spans.append((frozenset(days), h1 * 60 + m1, h2 * 60 + m2))
+        return cls(tuple(spans), zone, text.strip())
+
+    def within(self, when: dt.datetime) -> bool:
+        return self.window_end(when) is not None
+
+    def window_end(self, when: dt.datetime) -> dt.datetime | None:
+        """When the span ``when`` falls in ends; None if it falls in none."""
+        local = when.astimezone(self.tz)
+        minute = local.hour * 60 + local.minute
+        day = local.weekday()
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        for days, start, end in self.spans:
+            if end > start:
+                if day in days and start <= minute < end:
+                    return midnight + dt.timedelta(minutes=end)
+            else:  # past midnight
+                if day in days and minute >= start:
+                    return midnight + dt.timedelta(days=1, minutes=end)
+                if (day - 1) % 7 in days and minute < end:
+                    return midnight + dt.timedelta(minutes=end)
+        return None
+
+
+@dataclass(frozen=True)
+class DutyState:
+    on: bool
+    why: str  # "toggle", "hours", "off", "paused" (off during the hours)
+    by: str = ""  # who switched it on
+    until: dt.datetime | None = None  # end of the current hours span
+
+
+class Duty:
+    """Whether someone can take a hand-off now.
+
+    On when a responder switched it on in the console (``p:duty``, which
+    ``RedisStore.on_duty`` reads; it expires ``ttl`` seconds after the last
+    responder's console renewed it), or within ``hours`` unless a responder
+    paused it (``p:ops:duty:off``, until the end of the current span).
+    """
+
+    def __init__(self, store: RedisStore, hours: Hours | None = None, ttl: int = 120,
+                 clock: Callable[[], float] = time.time):
+        self.store = store
+        self.hours = hours
+        self.ttl = ttl
+        self.clock = clock
+        self.on_key = f"{store.prefix}:duty"
+        self.off_key = f"{store.prefix}:ops:duty:off"
+
+    def _now(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc)
+
+    def state(self) -> DutyState:
+        pipe = self.store.r.pipeline(transaction=False)
+        pipe.get(self.on_key)
+        pipe.exists(self.off_key)
+        on, paused = pipe.execute()
+        if on is not None:
+            return DutyState(True, "toggle", by=_s(on))
+        end = self.hours.window_end(self._now()) if self.hours else None
+        if end is not None:
+            return DutyState(False, "paused", until=end) if paused else DutyState(True, "hours", until=end)
+        return DutyState(False, "off")
+
+    def is_on(self) -> bool:
+        return self.state().on
+
+    def switch(self, on: bool, by: str) -> None:
+        r = self.store.r
+        if on:
+            pipe = r.pipeline(transaction=False)
+            pipe.set(self.on_key, by, ex=self.ttl)
+            pipe.delete(self.off_key)
+            pipe.execute()
+            return
+        r.delete(self.on_key)
+        end = self.hours.window_end(self._now()) if self.hours else None
+        if end is not None:
+            seconds = max(1, int((end - self._now()).total_seconds()))
+            r.set(self.off_key, by, ex=seconds)
+
+    def renew(self) -> None:
+        """A responder's console is open: keep their 'on duty' alive."""
+        self.store.r.expire(self.on_key, self.ttl)
+
+
+class Cached:
+    """A callable's value, read at most once every ``seconds`` (the Helpline asks every turn)."""
+
+    def __init__(self, read: Callable[[], bool], seconds: float = 2.0):
+        self.read = read
+        self.seconds = seconds
+        self.value = False
+        self.until = 0.0
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if now >= self.until:
+            self.value = self.read()
+            self.until = now + self.seconds
+        return self.value

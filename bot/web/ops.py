@@ -1,0 +1,510 @@
+"""The operators' console under ``/ops/``: sign-in, live sessions, hand-offs.
+
+Server-rendered pages; a little JavaScript (``bot/static/ops/ops.js``)
+keeps the live list and an open hand-off up to date from a server-sent
+event stream (``ops_events.py``) and sends replies without a reload. Every
+page works without it, only without live updates.
+
+Every route needs a signed-in operator (Flask-Login) but the sign-in page
+and the stylesheet and script; every POST needs a CSRF token (Flask-WTF),
+in the form or, from the script, in an ``X-CSRFToken`` header. Viewers see
+the live list, the figures and the simulator; responders also take
+hand-offs and switch the on-duty state. What the person wrote is shown only
+in a hand-off, to the responder who holds it.
+
+The figures (``ops_figures.py``) and the simulator (``ops_sim.py``) are
+routes of the same blueprint, in their own modules.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import click
+import redis
+from flask import (Blueprint, Flask, current_app, flash, jsonify, redirect, render_template, request, session,
+                   url_for)
+from flask_login import current_user, login_user, logout_user
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from ..figures import Figures
+from ..handoff import ActionRefused, Cached, Desk, Directory, Duty, Hours, HoursError, TwilioSender, WHATSAPP_WINDOW
+from ..services import safe_error
+from ..store import RedisStore, StoreError
+from .auth import ROLES, AccountError, Accounts, Operator, Throttle, login_manager, responder_required
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("ops", __name__, url_prefix="/ops", static_folder="../static/ops", static_url_path="/static")
+csrf = CSRFProtect()
+
+SIGN_IN_HOURS = 12  # a sign-in lasts this long, then the console asks again
+OPEN_ENDPOINTS = {"ops.login", "ops.static"}  # the only /ops routes that need no sign-in
+
+
+@dataclass
+class Console:
+    """What the console's views use, built once per app."""
+
+    accounts: Accounts
+    throttle: Throttle
+    directory: Directory
+    desk: Desk
+    duty: Duty
+    figures: Figures
+    sim_store: RedisStore
+    live_slots: object  # threading.BoundedSemaphore: live streams this process may hold
+
+
+def console() -> Console:
+    return current_app.extensions["ops"]
+
+
+def init_app(app: Flask) -> None:
+    """Register the console: blueprint, sign-in, CSRF, and the ``flask ops`` commands."""
+    import threading
+
+    cfg = app.config
+    store: RedisStore = app.extensions["store"]
+    hours = None
+    if cfg.get("HANDOFF_HOURS"):
+        try:
+            hours = Hours.parse(cfg["HANDOFF_HOURS"], cfg["OPS_TIMEZONE"])
+        except HoursError as exc:
+            raise SystemExit(f"{exc} (see README, Operators' console)") from None
+    directory = Directory(store)
+    sender = TwilioSender(cfg["TWILIO_ACCOUNT_SID"], cfg["TWILIO_AUTH_TOKEN"], cfg["TWILIO_MESSAGING_SERVICE_SID"],
+                          cfg["TWILIO_FROM_NUMBER"], api_base=cfg["TWILIO_API_BASE"])
+    duty = Duty(store, hours, ttl=cfg["OPS_DUTY_TTL"])
+    if hours is not None:
+        # Hours make "on duty" more than the p:duty flag RedisStore.on_duty reads.
+        app.extensions["helpline"].on_duty = Cached(duty.is_on, seconds=2.0)
+    app.extensions["ops"] = Console(
+        accounts=Accounts(store.r, store.prefix),
+        throttle=Throttle(store.r, store.prefix),
+        directory=directory,
+        desk=Desk(store, app.extensions["content"], directory, sender, lock_wait=cfg["LOCK_WAIT"]),
+        duty=duty,
+        figures=Figures(store.r, store.prefix, tz=cfg["OPS_TIMEZONE"], drop_after=cfg["OPS_DROPOFF_AFTER"]),
+        sim_store=RedisStore(store.r, prefix=f"{store.prefix}:sim", session_ttl=3 * 3600, retry_window=600),
+        live_slots=threading.BoundedSemaphore(max(1, cfg["OPS_LIVE_STREAMS"])),
+    )
+    # CSRF: checked by this blueprint only (the Twilio webhook is signed instead).
+    cfg.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
+    # A console tab stays open all night: the token lives as long as the sign-in.
+    cfg.setdefault("WTF_CSRF_TIME_LIMIT", None)
+    cfg["SESSION_COOKIE_SAMESITE"] = "Lax"
+    cfg["SESSION_COOKIE_SECURE"] = bool(cfg.get("OPS_SECURE_COOKIE"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    from . import ops_events, ops_figures, ops_sim  # noqa: F401 - their routes join the blueprint
+
+    app.register_blueprint(bp)
+
+
+@login_manager.user_loader
+def _load_operator(user_id: str) -> Operator | None:
+    return console().accounts.load(user_id)
+
+
+@login_manager.unauthorized_handler
+def _unauthorized():
+    if request.method != "GET" or _wants_data():
+        return jsonify(error="Please sign in again."), 401
+    return redirect(url_for("ops.login", next=request.full_path.rstrip("?")))
+
+
+# Fetched by the script or a download, never shown as a page: a 401, not a redirect to sign in.
+DATA_ENDPOINTS = {"ops.live_events", "ops.queue_fragment", "ops.sessions_json", "ops.handoff_entries",
+                  "ops.figures_csv"}
+
+
+def _wants_data() -> bool:
+    accept = request.headers.get("Accept", "")
+    return request.endpoint in DATA_ENDPOINTS or "text/event-stream" in accept or "application/json" in accept
+
+
+@bp.before_request
+def _guard():
+    if request.endpoint in OPEN_ENDPOINTS:
+        if request.endpoint == "ops.login" and request.method == "POST":
+            csrf.protect()
+        return None
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    if time.time() - session.get("ops_t", 0) > SIGN_IN_HOURS * 3600:
+        logout_user()
+        session.pop("ops_t", None)
+        flash("You were signed out after 12 hours. Please sign in again.", "info")
+        return login_manager.unauthorized()
+    csrf.protect()
+    return None
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_failed(exc: CSRFError):
+    if _wants_data() or request.headers.get("X-CSRFToken"):
+        return jsonify(error="This page is out of date. Reload it and try again."), 400
+    return render_template("ops/message.html", title="Please try again",
+                           message="This form was open for too long, or was sent from another site. "
+                                   "Go back, reload the page and try again."), 400
+
+
+@bp.errorhandler(403)
+def _forbidden(exc):
+    if _wants_data():
+        return jsonify(error="Only responders can do this."), 403
+    return render_template("ops/message.html", title="Only responders can do this",
+                           message="Your account can look at the console but not answer people. "
+                                   "Ask whoever runs the console for a responder account."), 403
+
+
+@bp.app_template_filter("ago")
+def _ago(t: float) -> str:
+    """'just now', '4 min ago', '2 h ago' (the script keeps it current)."""
+    if not t:
+        return "—"
+    s = max(0, int(time.time() - t))
+    if s < 60:
+        return "just now"
+    if s < 3600:
+        return f"{s // 60} min ago"
+    if s < 86400:
+        return f"{s // 3600} h {s % 3600 // 60} min ago"
+    return f"{s // 86400} d ago"
+
+
+@bp.app_template_filter("clock")
+def _clock(t: float) -> str:
+    return dt.datetime.fromtimestamp(t).strftime("%H:%M") if t else ""
+
+
+@bp.context_processor
+def _common():
+    values = {"CHANNELS": {"sms": "SMS", "whatsapp": "WhatsApp"}, "STATES": STATE_NAMES, "LANGS": LANG_NAMES}
+    if current_user.is_authenticated:
+        state = console().duty.state()
+        if current_user.can_respond and state.why == "toggle":
+            console().duty.renew()
+        values["duty"] = state
+    return values
+
+
+STATE_NAMES = {
+    "new": "New",
+    "choosing_language": "Choosing language",
+    "in_flow": "With the bot",
+    "handed_off": "Wants a person",
+    "closed": "Ended",
+    "opted_out": "Opted out (STOP)",
+}
+LANG_NAMES = {"en": "English", "es": "Spanish"}
+
+
+# --- signing in and out ---------------------------------------------------------------------
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path of this console: never an open redirect."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and parts.path.startswith("/ops/") and "\\" not in target:
+            return target
+    return url_for("ops.live")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated and request.method == "GET":
+        return redirect(url_for("ops.live"))
+    status = 200
+    if request.method == "POST":
+        c = console()
+        name = request.form.get("username", "")
+        password = request.form.get("password", "")
+        ip = request.remote_addr or "?"
+        wait = c.throttle.wait(name, ip)
+        if wait:
+            flash(f"Too many failed sign-ins. Wait {_seconds(wait)}, then try again.", "error")
+            status = 429
+        else:
+            op = c.accounts.verify(name, password)
+            if op is None:
+                c.throttle.failed(name, ip)
+                wait = c.throttle.wait(name, ip)
+                message = "Wrong username or password."
+                if wait:
+                    message += f" Too many failed sign-ins: wait {_seconds(wait)} before the next try."
+                flash(message, "error")
+                status = 401
+            else:
+                c.throttle.succeeded(name)
+                session.clear()
+                login_user(op)
+                session["ops_t"] = time.time()
+                log.info("operator %s signed in", op.name)
+                return redirect(_safe_next(request.args.get("next")))
+    return render_template("ops/login.html", username=request.form.get("username", "")), status
+
+
+def _seconds(n: int) -> str:
+    if n < 90:
+        return f"{n} seconds"
+    return f"{(n + 59) // 60} minutes"
+
+
+@bp.post("/logout")
+def logout():
+    logout_user()
+    session.clear()
+    flash("You are signed out.", "info")
+    return redirect(url_for("ops.login"))
+
+
+# --- live sessions and the queue ---------------------------------------------------------------
+
+
+LIST_LIMIT = 200  # rows in the live list (the most recent)
+
+
+@bp.get("/")
+def live():
+    c = console()
+    rows = c.directory.rows(max_age=0)
+    return render_template(
+        "ops/live.html",
+        queue=c.desk.queue(max_age=None),  # the scan just made
+        rows=[r.public() for r in rows[:LIST_LIMIT]],
+        total=len(rows),
+        last_id=_last_event_id(),
+        replies_problem=c.desk.sender.problem(),
+    )
+
+
+@bp.get("/queue")
+def queue_fragment():
+    """The queue's HTML, for the script to swap in when a hand-off changes."""
+    return render_template("ops/_queue.html", queue=console().desk.queue())
+
+
+@bp.get("/sessions.json")
+def sessions_json():
+    rows = console().directory.rows()
+    return jsonify(sessions=[r.public() for r in rows[:LIST_LIMIT]], total=len(rows))
+
+
+def _last_event_id() -> str:
+    store: RedisStore = current_app.extensions["store"]
+    try:
+        last = store.r.xrevrange(store.events_key, count=1)
+    except redis.RedisError:
+        return ""
+    if not last:
+        return "0-0"
+    ident = last[0][0]
+    return ident.decode() if isinstance(ident, bytes) else ident
+
+
+@bp.post("/duty")
+@responder_required
+def duty():
+    on = request.form.get("on") == "1"
+    console().duty.switch(on, current_user.name)
+    log.info("operator %s went %s duty", current_user.name, "on" if on else "off")
+    if on:
+        flash("You are on duty. People who ask for a person now wait in the queue below.", "ok")
+    else:
+        flash("Off duty. People who ask for a person now get the hotline numbers at once.", "ok")
+    return redirect(url_for("ops.live"))
+
+
+# --- a hand-off -------------------------------------------------------------------------------------
+
+
+def _status_callback() -> str:
+    base = current_app.config["PUBLIC_URL"] or request.host_url.rstrip("/")
+    return base + "/twilio/status"
+
+
+def _entries_json(conv) -> list[dict]:
+    store: RedisStore = current_app.extensions["store"]
+    sids = [e.sid for e in conv.entries if e.sid]
+    statuses = {}
+    if sids:
+        pipe = store.r.pipeline(transaction=False)
+        for sid in sids:
+            pipe.hget(f"{store.prefix}:msg:{sid}", "status")
+        statuses = {sid: (s.decode() if isinstance(s, bytes) else s) for sid, s in zip(sids, pipe.execute())}
+    return [
+        {"who": e.who, "text": e.text, "by": e.by, "t": e.t, "kind": e.kind,
+         "status": statuses.get(e.sid) or ("sent" if e.sid else "")}
+        for e in conv.entries
+    ]
+
+
+def _refused(exc: ActionRefused, conv: str):
+    if _wants_data() or request.headers.get("X-CSRFToken"):
+        return jsonify(error=str(exc)), 409
+    flash(str(exc), "error")
+    return redirect(url_for("ops.handoff", conv=conv))
+
+
+@bp.get("/handoff/<conv>")
+@responder_required
+def handoff(conv: str):
+    try:
+        hand = console().desk.conversation(conv)
+    except ActionRefused as exc:
+        flash(str(exc), "info")
+        return redirect(url_for("ops.live"))
+    mine = hand.holder == current_user.name
+    return render_template(
+        "ops/handoff.html",
+        hand=hand,
+        row=hand.row.public(),
+        mine=mine,
+        entries=_entries_json(hand) if mine else [],
+        window_open=hand.window_open(time.time()),
+        window_closes=hand.window_closes,
+        last_id=_last_event_id(),
+        replies_problem=console().desk.sender.problem(),
+        REPLY_WINDOW_H=WHATSAPP_WINDOW // 3600,
+    )
+
+
+@bp.get("/handoff/<conv>/entries.json")
+@responder_required
+def handoff_entries(conv: str):
+    try:
+        hand = console().desk.conversation(conv)
+    except ActionRefused as exc:
+        return jsonify(ended=True, message=str(exc))
+    mine = hand.holder == current_user.name
+    return jsonify(
+        ended=False,
+        holder=hand.holder,
+        mine=mine,
+        entries=_entries_json(hand) if mine else [],
+        window_open=hand.window_open(time.time()),
+        window_closes=hand.window_closes,
+    )
+
+
+def _act(conv: str, action: str, done: str):
+    desk = console().desk
+    try:
+        getattr(desk, action)(conv, current_user.name)
+    except ActionRefused as exc:
+        return _refused(exc, conv)
+    except StoreError as exc:
+        log.error("operator action %s failed: %s", action, safe_error(exc))
+        return _refused(ActionRefused("The person's conversation is busy right now. Try again."), conv)
+    log.info("operator %s: %s", current_user.name, action)
+    if request.headers.get("X-CSRFToken"):
+        return jsonify(ok=True, message=done)
+    flash(done, "ok")
+    if action in ("release", "close", "unclaim"):
+        return redirect(url_for("ops.live"))
+    return redirect(url_for("ops.handoff", conv=conv))
+
+
+@bp.post("/handoff/<conv>/claim")
+@responder_required
+def claim(conv: str):
+    return _act(conv, "claim", "You are answering this person. They see your replies as texts from the helpline.")
+
+
+@bp.post("/handoff/<conv>/unclaim")
+@responder_required
+def unclaim(conv: str):
+    return _act(conv, "unclaim", "Put back in the queue for someone else.")
+
+
+@bp.post("/handoff/<conv>/release")
+@responder_required
+def release(conv: str):
+    return _act(conv, "release", "Handed back to the bot. Their next text gets the main menu.")
+
+
+@bp.post("/handoff/<conv>/close")
+@responder_required
+def close(conv: str):
+    return _act(conv, "close", "Chat ended. If they write again, they start at the main menu.")
+
+
+@bp.post("/handoff/<conv>/reply")
+@responder_required
+def reply(conv: str):
+    text = request.form.get("text", "")
+    try:
+        console().desk.reply(conv, current_user.name, text, _status_callback())
+    except ActionRefused as exc:
+        if request.headers.get("X-CSRFToken"):
+            return jsonify(error=str(exc)), 409
+        flash(str(exc), "error")
+        return redirect(url_for("ops.handoff", conv=conv))
+    except StoreError as exc:
+        log.error("operator reply failed: %s", safe_error(exc))
+        return _refused(ActionRefused("The person's conversation is busy right now. Nothing was sent; try again."),
+                        conv)
+    if request.headers.get("X-CSRFToken"):
+        return jsonify(ok=True)
+    flash("Sent.", "ok")
+    return redirect(url_for("ops.handoff", conv=conv))
+
+
+# --- commands: flask --app app ops ... -------------------------------------------------------------
+
+
+@bp.cli.command("add-user")
+@click.argument("name")
+@click.option("--role", type=click.Choice(ROLES), required=True,
+              help="responder: takes hand-offs and replies; viewer: looks only.")
+def add_user(name: str, role: str) -> None:
+    """Create an operator (or change their role and password).
+
+    The password is read from standard input: typed twice at a terminal,
+    else the first line (``printf '%s\\n' "$PW" | flask --app app ops add-user ana --role viewer``).
+    """
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        new = console().accounts.add(name, role, password)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    name = name.strip().lower()
+    click.echo(f"{'Added' if new else 'Updated'} {name} ({role})."
+               + ("" if new else " Browsers signed in as them are signed out."))
+
+
+@bp.cli.command("remove-user")
+@click.argument("name")
+def remove_user(name: str) -> None:
+    """Remove an operator; their open consoles are signed out."""
+    try:
+        gone = console().accounts.remove(name)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not gone:
+        raise click.ClickException(f"there is no operator {name!r}")
+    click.echo(f"Removed {name}.")
+
+
+@bp.cli.command("users")
+def list_users() -> None:
+    """List the operators and their roles."""
+    for name, role in console().accounts.names():
+        click.echo(f"{name}\t{role}")
+
+
+@bp.cli.command("figures-update")
+def figures_update() -> None:
+    """Count the events not counted yet into the daily figures (for cron)."""
+    n = console().figures.catch_up(max_batches=10_000)
+    click.echo(f"Counted {n} new event entries.")

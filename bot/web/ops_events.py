@@ -1,0 +1,171 @@
+"""``GET /ops/live/events``: the console's live updates, as server-sent events.
+
+Read from the Redis event stream (``p:events``) with ``XREAD BLOCK`` on a
+connection of its own, whose socket timeout is longer than the block (redis-
+py's default client gives up after 5 s; the shared client after
+``REDIS_TIMEOUT``). What is sent per stream entry is what the live list
+shows, and no more: the conversation id, channel, language, state, where in
+the flows, the time, the kinds of events, and the number masked to its
+last two digits. Never a message body: an open hand-off page fetches the
+transcript itself when told its conversation changed.
+
+Threads. Under gunicorn's gthread workers a stream holds one of the
+worker's threads for as long as it is open, and those threads also answer
+Twilio. So a process keeps at most ``OPS_LIVE_STREAMS`` streams open (1 by
+default); a console beyond that gets what is new and is told to come back in
+five seconds (``retry``), which is polling through the same URL. Each stream
+also ends after ``STREAM_SECONDS`` and the browser reconnects where it left
+off (``Last-Event-ID``), so a thread is never held for good and a signed-out
+operator's stream stops. Raise ``GUNICORN_THREADS`` with
+``OPS_LIVE_STREAMS`` when several operators keep the console open.
+
+While it runs, a responder's stream also keeps their "on duty" alive (see
+:class:`bot.handoff.Duty`) and counts new events into the figures.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+
+import redis
+from flask import Response, current_app, request
+from flask_login import current_user
+
+from ..services import safe_error
+from .ops import bp, console
+
+log = logging.getLogger(__name__)
+
+BLOCK_MS = 2000  # one XREAD waits at most this long
+STREAM_SECONDS = 300  # then the browser reconnects
+HEARTBEAT = 15  # seconds between comments that keep proxies from closing an idle stream
+RENEW_EVERY = 20  # seconds between renewals of the on-duty flag
+FIGURES_EVERY = 15  # seconds between catch-ups of the figures
+RETRY_MS = 3000  # the browser reconnects after this long
+BUSY_RETRY_MS = 5000
+_ID_RE = re.compile(r"^\d{1,20}-\d{1,20}$")
+
+
+def _stream_client():
+    """A client for blocking reads only: its own connection, a timeout past the block."""
+    from .. import redis_client
+
+    cfg = current_app.config
+    timeout = BLOCK_MS / 1000 + 3
+    if cfg.get("REDIS_CLUSTER"):
+        return redis_client(cfg["REDIS_URL_RESOLVED"], timeout, cluster=True)
+    return redis_client(cfg["REDIS_URL_RESOLVED"], timeout)
+
+
+def _sse(event: str, data: dict, ident: str | None = None) -> str:
+    head = f"id: {ident}\n" if ident else ""
+    return f"{head}event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+def _duty_payload(state) -> dict:
+    return {"on": state.on, "why": state.why, "by": state.by}
+
+
+@bp.get("/live/events")
+def live_events():
+    c = console()
+    after = request.headers.get("Last-Event-ID") or request.args.get("after") or ""
+    if not _ID_RE.match(after):
+        after = "$"
+    responder = current_user.can_respond
+    key = current_app.extensions["store"].events_key
+    client = _stream_client()
+    slot = c.live_slots.acquire(blocking=False)
+
+    def entries(block: int | None):
+        nonlocal after
+        found = client.xread({key: after}, count=200, block=block)
+        for _, items in found or []:
+            for ident, raw in items:
+                ident = ident.decode() if isinstance(ident, bytes) else ident
+                after = ident
+                fields = {(k.decode() if isinstance(k, bytes) else k): (v.decode("utf-8", "replace")
+                          if isinstance(v, bytes) else v) for k, v in raw.items()}
+                yield _message(c, ident, fields)
+
+    def stream():
+        nonlocal after
+        try:
+            if after == "$":  # start from now, with a real id so a reconnect resumes here
+                last = client.xrevrange(key, count=1)
+                after = (last[0][0].decode() if isinstance(last[0][0], bytes) else last[0][0]) if last else "0-0"
+            duty = c.duty.state()
+            yield f"retry: {RETRY_MS if slot else BUSY_RETRY_MS}\n"
+            yield _sse("duty", _duty_payload(duty))
+            if not slot:  # this process holds as many streams as it may: what is new, then poll
+                yield from entries(None)
+                return
+            start = beat = renewed = counted = time.monotonic()
+            while time.monotonic() - start < STREAM_SECONDS:
+                yield from entries(BLOCK_MS)
+                now = time.monotonic()
+                if now - beat >= HEARTBEAT:
+                    beat = now
+                    yield ": keep-alive\n\n"
+                state = c.duty.state()
+                if state != duty:
+                    duty = state
+                    yield _sse("duty", _duty_payload(state))
+                if responder and state.why == "toggle" and now - renewed >= RENEW_EVERY:
+                    renewed = now
+                    c.duty.renew()
+                if now - counted >= FIGURES_EVERY:
+                    counted = now
+                    try:
+                        c.figures.catch_up()
+                    except redis.RedisError as exc:
+                        log.warning("figures not updated: %s", safe_error(exc))
+        except redis.RedisError as exc:
+            # The browser reconnects by itself, from the last id it got.
+            log.warning("live stream stopped: %s", safe_error(exc))
+
+    closed = []
+
+    def cleanup() -> None:
+        # On the response's close, which the server calls even when the
+        # stream never started (a generator's own `finally` would not run).
+        if not closed:
+            closed.append(True)
+            if slot:
+                c.live_slots.release()
+            client.close()
+
+    response = Response(stream(), mimetype="text/event-stream",
+                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    response.call_on_close(cleanup)
+    return response
+
+
+def _message(c, ident: str, fields: dict) -> str:
+    conv = fields.get("conv")
+    if not conv:  # a delivery status: the open hand-off page refreshes its ticks
+        return _sse("delivery", {}, ident)
+    try:
+        kinds = [e.get("kind", "") for e in json.loads(fields.get("ev") or "[]")]
+    except ValueError:
+        kinds = []
+    if "erased" in kinds:
+        c.directory.forget(conv)
+        return _sse("session", {"conv": conv, "gone": True, "kinds": kinds}, ident)
+    try:
+        t = float(fields.get("t") or 0)
+    except ValueError:
+        t = 0.0
+    row = c.directory.find(conv, since=t)
+    return _sse("session", {
+        "conv": conv,
+        "masked": row.masked if row else "··",
+        "ch": fields.get("ch", ""),
+        "lang": fields.get("lang", ""),
+        "st": fields.get("st", ""),
+        "at": fields.get("at", ""),
+        "t": t,
+        "kinds": kinds,
+    }, ident)

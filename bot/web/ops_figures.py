@@ -1,0 +1,192 @@
+"""``/ops/figures`` and ``/ops/figures.csv``: counts over a chosen period.
+
+Charts are SVG drawn on the server (no script, no outside assets): bars a
+person can read at a glance, each with its number written beside it. The
+CSV has the same counts per day. Counts only: see :mod:`bot.figures`.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import logging
+
+import redis
+from flask import Response, current_app, flash, render_template, request
+
+from ..figures import Period, csv_rows
+from ..services import safe_error
+from .ops import bp, console
+
+log = logging.getLogger(__name__)
+
+LONGEST_PERIOD = 366  # days
+PRESETS = [("Today", 1), ("7 days", 7), ("30 days", 30), ("90 days", 90)]
+
+OUTCOME_NAMES = {
+    "trafficking_referral": "Signs of trafficking",
+    "child_referral": "A child at risk",
+    "labour_rights": "Work and pay problems",
+    "ransom": "Held for ransom",
+    "smuggling_only": "Smuggling, not trafficking",
+    "no_indicators": "No signs found",
+    "not_safe_now": "Not safe to talk now",
+}
+HANDOFF_NAMES = [
+    ("requested", "Asked for a person"),
+    ("unavailable", "Nobody on duty: got the numbers"),
+    ("claimed", "Answered by a person"),
+    ("replies", "Replies sent by operators"),
+]
+
+
+def _period() -> tuple[dt.date, dt.date]:
+    figures = console().figures
+    today = figures.today()
+    start, end = today - dt.timedelta(days=6), today
+    try:
+        if request.args.get("days"):
+            days = max(1, min(LONGEST_PERIOD, int(request.args["days"])))
+            return today - dt.timedelta(days=days - 1), today
+        if request.args.get("from"):
+            start = dt.date.fromisoformat(request.args["from"])
+        if request.args.get("to"):
+            end = dt.date.fromisoformat(request.args["to"])
+    except ValueError:
+        flash("Dates are written like 2025-03-31. Showing the last 7 days.", "error")
+        return today - dt.timedelta(days=6), today
+    if start > end:
+        start, end = end, start
+    if (end - start).days >= LONGEST_PERIOD:
+        flash(f"The longest period is {LONGEST_PERIOD} days: showing the last {LONGEST_PERIOD} days to {end}.", "info")
+        start = end - dt.timedelta(days=LONGEST_PERIOD - 1)
+    return start, end
+
+
+def _read(start: dt.date, end: dt.date) -> Period:
+    c = console()
+    try:
+        c.figures.catch_up()
+    except redis.RedisError as exc:  # the counts already made are still worth showing
+        log.warning("figures not updated: %s", safe_error(exc))
+    return c.figures.read(start, end)
+
+
+def bars(items: list[tuple[str, int]], extra: dict[str, int] | None = None) -> dict:
+    """A horizontal bar chart's rows: label, value, width (0-100), and an optional
+    second measure drawn over the bar (people who left at a node)."""
+    top = max([v for _, v in items] + [1])
+    rows = []
+    for label, value in items:
+        more = (extra or {}).get(label, 0)
+        rows.append({"label": label, "value": value, "width": 100 * value / top,
+                     "extra": more, "extra_width": 100 * min(more, value or more) / top})
+    return {"rows": rows, "height": 34 * len(rows) + 8}
+
+
+def columns(series: list[tuple[dt.date, int]]) -> dict:
+    """A column chart of conversations per day."""
+    top = max([n for _, n in series] + [1])
+    n = max(1, len(series))
+    width = 100 / n
+    cols = [{"day": day, "value": v, "x": i * width, "w": width, "h": 100 * v / top}
+            for i, (day, v) in enumerate(series)]
+    step = max(1, n // 10)  # at most about ten date labels
+    return {"cols": cols, "top": top, "label_every": step}
+
+
+def _node_label(fs, flow: str, node: str) -> str:
+    n = fs.node(f"{flow}.{node}") if fs else None
+    text = (n.text.msgid if n is not None and n.text is not None else "").split("\n")[0]
+    if len(text) > 38:
+        text = text[:37].rstrip() + "…"
+    return f"{node}: {text}" if text else node
+
+
+def flow_charts(period: Period, fs) -> list[dict]:
+    """Per flow: visits per node (in the file's order) and where people left."""
+    visits = period.by_node("visit")
+    left = period.left()
+    misses = period.by_node("miss")
+    flows = list(fs.flows.values()) if fs else []
+    order = [(f.id, f.title, [n.id for n in f.nodes]) for f in flows]
+    known = {(f, n) for f, _, nodes in order for n in nodes}
+    stray = sorted({k for k in [*visits, *left] if k not in known})  # nodes since removed from the flows
+    for flow_id in sorted({f for f, _ in stray}):
+        order.append((flow_id, f"{flow_id} (no longer in the flows)", [n for f, n in stray if f == flow_id]))
+    charts = []
+    for flow_id, title, nodes in order:
+        items, extra, notes = [], {}, {}
+        for node in nodes:
+            v = visits.get((flow_id, node), 0)
+            gone = sum(left.get((flow_id, node), {}).values())
+            if not v and not gone:
+                continue
+            label = _node_label(fs, flow_id, node)
+            items.append((label, v))
+            extra[label] = gone
+            notes[label] = misses.get((flow_id, node), 0)
+        if items:
+            chart = bars(items, extra)
+            for row in chart["rows"]:
+                row["misses"] = notes[row["label"]]
+                row["share"] = round(100 * row["extra"] / row["value"]) if row["value"] else 0
+            charts.append({"id": flow_id, "title": title, "chart": chart,
+                           "visits": sum(v for _, v in items), "left": sum(extra.values())})
+    return charts
+
+
+def stops(period: Period, fs, limit: int = 10) -> dict:
+    """Where the most people left, across flows."""
+    left = period.left()
+    visits = period.by_node("visit")
+    ranked = sorted(left.items(), key=lambda kv: -sum(kv[1].values()))[:limit]
+    items = [(f"{flow} › {_node_label(fs, flow, node)}", sum(how.values())) for (flow, node), how in ranked]
+    chart = bars(items)
+    for row, ((flow, node), how) in zip(chart["rows"], ranked):
+        row.update(how)
+        row["visits"] = visits.get((flow, node), 0)
+    return chart
+
+
+@bp.get("/figures")
+def figures():
+    start, end = _period()
+    period = _read(start, end)
+    fs = current_app.extensions["content"]
+    fs = fs() if fs.loaded else None
+    langs = period.group("conv|lang")
+    chans = period.group("conv|ch")
+    outcomes = period.group("outcome")
+    handoffs = period.group("handoff")
+    today = console().figures.today()
+    return render_template(
+        "ops/figures.html",
+        start=start,
+        end=end,
+        today=today,
+        presets=PRESETS,
+        total=period.total.get("conv", 0),
+        per_day=columns(period.series()),
+        langs=bars(sorted(((fs.system.languages.get(k, k) if fs else k), v) for k, v in langs.items())),
+        chans=bars(sorted(({"sms": "SMS", "whatsapp": "WhatsApp"}.get(k, k), v) for k, v in chans.items())),
+        outcomes=bars(sorted(((OUTCOME_NAMES.get(k, k.replace("_", " ").capitalize()), v)
+                              for k, v in outcomes.items()), key=lambda kv: -kv[1])),
+        handoffs=bars([(name, handoffs.get(k, 0)) for k, name in HANDOFF_NAMES]),
+        exits=period.total.get("exit", 0),
+        optouts=period.total.get("optout", 0),
+        requested=handoffs.get("requested", 0),
+        flows=flow_charts(period, fs),
+        stops=stops(period, fs),
+    )
+
+
+@bp.get("/figures.csv")
+def figures_csv():
+    start, end = _period()
+    period = _read(start, end)
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(csv_rows(period))
+    name = f"helpline-figures-{start.isoformat()}-to-{end.isoformat()}.csv"
+    return Response(out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})

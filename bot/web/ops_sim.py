@@ -1,0 +1,126 @@
+"""``/ops/simulator``: talk to the bot in the browser, as a texter would.
+
+The same :class:`~bot.services.Helpline` and engine as the webhook, with
+its own store (keys under ``p:sim:``, events in ``p:sim:events``), so a
+trial never shows in the live list or the figures, and never reaches Twilio.
+Each browser gets a made-up address (``sim-<random>``, ``whatsapp:`` in
+front for WhatsApp) kept in its console session; "Start again" erases that
+conversation, as SALIR would, and makes a new address.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+
+from ..channels.twilio import IncomingMessage
+from ..engine.segments import count_segments
+from ..services import Helpline
+from .ops import bp, console
+
+LOG_KEPT = 200  # lines of a trial conversation shown
+SIM_TTL = 3 * 3600
+
+
+def _settings() -> dict:
+    sim = dict(session.get("sim") or {})
+    if not sim.get("id"):
+        sim = {"id": secrets.token_hex(6), "ch": sim.get("ch", "sms"), "lang": sim.get("lang", "es"),
+               "duty": sim.get("duty", False)}
+        session["sim"] = sim
+    return sim
+
+
+def _address(sim: dict) -> str:
+    base = f"sim-{sim['id']}"
+    return "whatsapp:" + base if sim["ch"] == "whatsapp" else base
+
+
+def _helpline(sim: dict) -> Helpline:
+    duty = bool(sim.get("duty"))
+    return Helpline(console().sim_store, current_app.extensions["content"], current_app.config["SECRET_KEY"],
+                    lock_wait=current_app.config["LOCK_WAIT"], on_duty=lambda: duty)
+
+
+def _log_key(helpline: Helpline, sim: dict) -> str:
+    return helpline.store.key(helpline.cid(_address(sim)), "log")
+
+
+def _send(sim: dict, text: str) -> None:
+    helpline = _helpline(sim)
+    msg = IncomingMessage(address=_address(sim), channel=sim["ch"], text=text, message_sid=f"SIM{uuid.uuid4().hex}")
+    handled = helpline.handle(msg)
+    lines = [json.dumps({"who": "you", "text": text}, ensure_ascii=False)]
+    for reply in handled.replies:
+        seg = count_segments(reply)
+        lines.append(json.dumps({"who": "bot", "text": reply, "seg": seg.segments, "enc": seg.encoding},
+                                ensure_ascii=False))
+    if not handled.replies:
+        state = handled.turn.session.state if handled.turn else ""
+        note = ("(The bot stays quiet: the person is waiting for someone from the team. "
+                "In the simulator nobody answers; text MENU to go back to the bot.)"
+                if state == "handed_off" else "(No reply.)")
+        lines.append(json.dumps({"who": "note", "text": note}))
+    key = _log_key(helpline, sim)
+    r = helpline.store.r
+    pipe = r.pipeline(transaction=False)
+    pipe.rpush(key, *lines)
+    pipe.ltrim(key, -LOG_KEPT, -1)
+    pipe.expire(key, SIM_TTL)
+    pipe.execute()
+
+
+def _erase(sim: dict) -> None:
+    helpline = _helpline(sim)
+    store = helpline.store
+    cid = helpline.cid(_address(sim))
+    claim = store.claim(cid, None, wait=current_app.config["LOCK_WAIT"])
+    store.commit(claim, action="erase", fields=None, replies=[], opt_out=False)
+    store.r.delete(_log_key(helpline, sim))
+
+
+@bp.get("/simulator")
+def simulator():
+    sim = _settings()
+    helpline = _helpline(sim)
+    raw = helpline.store.r.lrange(_log_key(helpline, sim), 0, -1)
+    lines = [json.loads(x) for x in raw]
+    fields = helpline.store.load(helpline.cid(_address(sim))) or {}
+    return render_template("ops/simulator.html", sim=sim, lines=lines,
+                           state=fields.get("st", ""), where=".".join(filter(None, (fields.get("flow"), fields.get("node")))))
+
+
+@bp.post("/simulator/send")
+def simulator_send():
+    sim = _settings()
+    text = request.form.get("text", "")
+    _send(sim, text)
+    return redirect(url_for("ops.simulator", _anchor="end"))
+
+
+@bp.post("/simulator/start")
+def simulator_start():
+    """Start again, as a texter of the chosen language and channel."""
+    sim = _settings()
+    _erase(sim)
+    ch = request.form.get("channel", "sms")
+    lang = request.form.get("lang", "es")
+    sim = {"id": secrets.token_hex(6), "ch": ch if ch in ("sms", "whatsapp") else "sms",
+           "lang": lang, "duty": request.form.get("duty") == "1"}
+    session["sim"] = sim
+    fs = current_app.extensions["content"]()
+    words = fs.keywords.languages.get(lang)
+    if words:  # as `flask chat --lang es` does: the first text is the language's keyword
+        _send(sim, sorted(words)[0].upper())
+    return redirect(url_for("ops.simulator", _anchor="end"))
+
+
+@bp.post("/simulator/reset")
+def simulator_reset():
+    sim = _settings()
+    _erase(sim)
+    session["sim"] = {**sim, "id": secrets.token_hex(6)}
+    flash("The trial conversation was erased. Start a new one below.", "ok")
+    return redirect(url_for("ops.simulator"))

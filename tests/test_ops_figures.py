@@ -1,0 +1,156 @@
+"""Figures: counts per day from the event stream; charts and CSV; nothing that identifies anyone."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import pytest
+
+from bot.figures import Figures
+from tests.helpers import option
+from tests.test_ops_support import (console_app, make_console, post_form, sign_in, text,  # noqa: F401
+                                    twilio_api)
+
+SPANISH_SMS = "+15550002201"
+ENGLISH_SMS = "+15550002202"
+ENGLISH_WA = "whatsapp:+15550002203"
+
+
+@pytest.fixture
+def viewer(console_app):
+    client = console_app.test_client()
+    sign_in(client, "vic")
+    return client
+
+
+def some_conversations(app) -> None:
+    person = app.test_client()
+    text(person, "hola", SPANISH_SMS)
+    text(person, option("numbers"), SPANISH_SMS)
+    text(person, "hi", ENGLISH_SMS)
+    text(person, "EXIT", ENGLISH_SMS)  # quick exit at the main menu
+    text(person, "hello", ENGLISH_WA)
+    text(person, "banana", ENGLISH_WA)  # not an option
+
+
+def test_counts_per_day(console_app):
+    some_conversations(console_app)
+    figures: Figures = console_app.extensions["ops"].figures
+    assert figures.catch_up() > 0
+    today = figures.today()
+    period = figures.read(today, today)
+    assert period.total["conv"] == 3
+    assert period.group("conv|ch") == {"sms": 2, "whatsapp": 1}
+    assert period.group("conv|lang") == {"es": 1, "en": 2}
+    assert period.total["visit|main|menu"] == 3
+    assert period.total["visit|numbers|" + "menu"] == 1 or any(k.startswith("visit|numbers|") for k in period.total)
+    assert period.total["miss|main|menu"] == 1, dict(period.total)
+    assert period.total["exit"] == 1
+    assert period.left()[("main", "menu")]["exit"] == 1
+
+
+def test_catching_up_twice_counts_each_event_once(console_app):
+    some_conversations(console_app)
+    figures = console_app.extensions["ops"].figures
+    figures.catch_up()
+    assert figures.catch_up() == 0
+    today = figures.today()
+    assert figures.read(today, today).total["conv"] == 3
+    text(console_app.test_client(), "hola", "+15550002299")
+    assert figures.catch_up() > 0
+    assert figures.read(today, today).total["conv"] == 4
+
+
+def test_a_second_process_with_an_old_cursor_does_not_count_again(console_app):
+    some_conversations(console_app)
+    figures = console_app.extensions["ops"].figures
+    entries = figures.r.xrange(figures.events_key)
+    assert figures._apply_batch("", entries) == len(entries)
+    assert figures._apply_batch("", entries) is None  # the cursor moved: refused
+    today = figures.today()
+    assert figures.read(today, today).total["conv"] == 3
+
+
+def test_a_conversation_quiet_for_an_hour_left_where_it_was(console_app):
+    person = console_app.test_client()
+    text(person, "hola", SPANISH_SMS)
+    text(person, option("numbers"), SPANISH_SMS)
+    figures = console_app.extensions["ops"].figures
+    figures.catch_up()
+    today = figures.today()
+    assert not figures.read(today, today).group("left")
+    now = figures.clock()
+    figures.clock = lambda: now + 3601
+    figures.catch_up()
+    left = figures.read(today, today).left()
+    assert sum(how["quiet"] for how in left.values()) == 1
+    (flow, node), = left
+    assert flow == "numbers"
+    # Counted once, and forgotten.
+    figures.catch_up()
+    assert sum(how["quiet"] for how in figures.read(today, today).left().values()) == 1
+    assert not figures.r.hlen(figures.pos_key)
+
+
+def test_the_figures_page_draws_charts(console_app, viewer):
+    some_conversations(console_app)
+    page = viewer.get("/ops/figures")
+    assert page.status_code == 200
+    html = page.text
+    assert html.count("<svg") >= 6
+    assert "Conversations by language" in html and "Spanish" not in html or "Español" in html
+    assert ">3<" in html  # the total tile
+    assert "Where people stop" in html and "Main menu" in html
+    for preset in ("Today", "7 days", "30 days", "90 days"):
+        assert preset in html
+
+
+def test_the_period_can_be_chosen(console_app, viewer):
+    some_conversations(console_app)
+    figures = console_app.extensions["ops"].figures
+    today = figures.today()
+    assert viewer.get(f"/ops/figures?from={today}&to={today}").status_code == 200
+    assert "Showing the last 7 days" in viewer.get("/ops/figures?from=yesterday").text
+    long = viewer.get("/ops/figures?from=2000-01-01&to=2001-06-01").text
+    assert "The longest period is 366 days" in long
+
+
+def test_csv_has_counts_and_nothing_that_identifies_anyone(console_app, viewer, redis_client):
+    some_conversations(console_app)
+    response = viewer.get("/ops/figures.csv")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(response.text)))
+    assert rows[0] == ["date", "measure", "key", "count"]
+    table = {(m, k): int(n) for _, m, k, n in rows[1:]}
+    assert table[("conversations", "all")] == 3
+    assert table[("conversations_by_channel", "whatsapp")] == 1
+    assert table[("conversations_by_language", "es")] == 1
+    assert table[("node_visits", "main.menu")] == 3
+    assert table[("left_exit", "main.menu")] == 1
+    assert table[("quick_exits", "all")] == 1
+    # No phone numbers or digits of them, no conversation or contact ids.
+    convs = {redis_client.hget(k, "conv") for k in redis_client.scan_iter("hl:{*}:session")}
+    cids = {k.split("{")[1].split("}")[0] for k in redis_client.scan_iter("hl:{*}:session")}
+    for secret in [*convs, *cids, "5550002201", "0002202", "2203"]:
+        assert secret not in response.text
+        assert secret not in viewer.get("/ops/figures").text
+    for _, measure, key, count in rows[1:]:
+        assert re.fullmatch(r"[a-z_.]+|all", key), key
+        assert count.isdigit()
+
+
+def test_hand_offs_are_counted(console_app):
+    rita = console_app.test_client()
+    sign_in(rita)
+    person = console_app.test_client()
+    text(person, "hola", SPANISH_SMS)
+    text(person, "PERSONA", SPANISH_SMS)  # nobody on duty: the numbers
+    post_form(rita, "/ops/duty", {"on": "1"})
+    console_app.extensions["helpline"].on_duty.until = 0  # the bot reads the flag every 2 s
+    text(person, "PERSONA", SPANISH_SMS)
+    figures = console_app.extensions["ops"].figures
+    figures.catch_up()
+    today = figures.today()
+    assert figures.read(today, today).group("handoff") == {"requested": 2, "unavailable": 1}

@@ -1,0 +1,429 @@
+"""Hand-off to a person: the queue, claim, reply through Twilio's REST API, release, close.
+
+Replies go to :class:`~tests.test_ops_support.TwilioStandIn`, a local HTTP
+server in Twilio's place (``TWILIO_API_BASE``), which records what would
+have been sent.
+"""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from bot.handoff import Hours, HoursError, mask
+from tests.helpers import option, stream_events
+from tests.test_ops_support import (ACCOUNT_SID, TwilioStandIn, console_app, console_settings, conv_of,  # noqa: F401
+                                    csrf_token, make_console, post_form, sign_in, text, twilio_api)
+
+PERSON = "+15550001142"
+WA_PERSON = "whatsapp:+5215550001107"
+HOTLINE = "1-888-373-7888"
+
+
+@pytest.fixture
+def rita(console_app):
+    client = console_app.test_client()
+    sign_in(client, "rita")
+    return client
+
+
+def on_duty(client) -> None:
+    assert post_form(client, "/ops/duty", {"on": "1"}).status_code == 302
+
+
+def ask_for_a_person(client, sender: str = PERSON) -> list[str]:
+    text(client, "hola", sender)
+    return text(client, "PERSONA", sender)
+
+
+def session(redis_client, conv: str) -> dict:
+    for key in redis_client.scan_iter("hl:{*}:session"):
+        if redis_client.hget(key, "conv") == conv:
+            return redis_client.hgetall(key)
+    return {}
+
+
+def handoff_key(redis_client, sender: str = PERSON) -> str:
+    from bot.services import contact_id
+
+    return f"hl:{{{contact_id('test-secret', sender)}}}:handoff"
+
+
+# --- asking for a person -----------------------------------------------------------------------------
+
+
+def test_nobody_on_duty_the_person_gets_the_hotline_at_once(console_app, rita, redis_client):
+    person = console_app.test_client()
+    replies = ask_for_a_person(person)
+    assert any(HOTLINE in r for r in replies)
+    assert session(redis_client, conv_of(redis_client))["st"] != "handed_off"
+    assert "Nobody is waiting for a person." in rita.get("/ops/").text
+
+
+@pytest.mark.parametrize("how", ["keyword", "menu"])
+def test_on_duty_the_person_waits_in_the_queue_masked(console_app, rita, redis_client, how):
+    on_duty(rita)
+    person = console_app.test_client()
+    text(person, "hola")
+    replies = text(person, "PERSONA" if how == "keyword" else option("help.person"))
+    assert not any(HOTLINE in r for r in replies)
+    assert "persona" in " ".join(replies).lower()
+    conv = conv_of(redis_client)
+    assert session(redis_client, conv)["st"] == "handed_off"
+    page = rita.get("/ops/").text
+    assert "Waiting for a person" in page and "··42" in page and f"/ops/handoff/{conv}/claim" in page
+    assert "5550001142" not in page and "0001142" not in page
+    assert "Answer" in page
+
+
+def test_while_handed_off_the_bot_is_quiet_but_for_keywords(console_app, rita, redis_client):
+    on_duty(rita)
+    person = console_app.test_client()
+    ask_for_a_person(person)
+    assert text(person, "me pagan muy poco") == []
+    assert text(person, "no puedo salir del trabajo") == []
+    assert any(HOTLINE in r for r in text(person, "AYUDA"))  # help still answers
+    assert redis_client.lrange(handoff_key(redis_client), 0, -1) == ["me pagan muy poco", "no puedo salir del trabajo"]
+
+
+# --- claim, reply -----------------------------------------------------------------------------------------
+
+
+def test_claim_then_see_their_messages_and_reply_through_twilio(console_app, rita, redis_client, twilio_api):
+    on_duty(rita)
+    person = console_app.test_client()
+    ask_for_a_person(person)
+    text(person, "hay alguien?")
+    conv = conv_of(redis_client)
+
+    # Before claiming: no bodies.
+    before = rita.get(f"/ops/handoff/{conv}")
+    assert before.status_code == 200 and "hay alguien?" not in before.text and "Answer this person" in before.text
+
+    assert post_form(rita, f"/ops/handoff/{conv}/claim").headers["Location"] == f"/ops/handoff/{conv}"
+    page = rita.get(f"/ops/handoff/{conv}").text
+    assert "hay alguien?" in page and "··42" in page and PERSON not in page
+    queue = rita.get("/ops/queue").text
+    assert "You are answering" in queue and "Open the chat" in queue
+
+    text(person, "gracias")
+    entries = rita.get(f"/ops/handoff/{conv}/entries.json").json
+    assert [e["text"] for e in entries["entries"] if e["who"] == "person"] == ["hay alguien?", "gracias"]
+
+    token = csrf_token(rita, f"/ops/handoff/{conv}")
+    response = rita.post(f"/ops/handoff/{conv}/reply", data={"text": "Hola, soy Rita. ¿Está a salvo ahora?"},
+                         headers={"X-CSRFToken": token, "Accept": "application/json"})
+    assert response.status_code == 200, response.json
+    [sent] = twilio_api.requests
+    assert sent["path"] == f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
+    assert sent["form"]["To"] == PERSON
+    assert sent["form"]["From"] == "+15559990000"
+    assert sent["form"]["Body"] == "Hola, soy Rita. ¿Está a salvo ahora?"
+    assert sent["form"]["StatusCallback"] == "http://localhost/twilio/status"
+    assert sent["auth"].startswith("Basic ")
+
+    entries = rita.get(f"/ops/handoff/{conv}/entries.json").json["entries"]
+    mine = [e for e in entries if e["who"] == "operator"]
+    assert mine[0]["text"].startswith("Hola, soy Rita") and mine[0]["by"] == "rita" and mine[0]["status"] == "sent"
+
+    # The stream records who did what, never what was written.
+    events = [e for e in stream_events(redis_client) if e.get("conv") == conv]
+    kinds = [e["kind"] for e in events]
+    assert "claimed" in kinds and "operator_reply" in kinds
+    blob = json.dumps(list(redis_client.xrange("hl:events")))
+    assert "Rita" not in blob and "gracias" not in blob and "hay alguien" not in blob and "5550001142" not in blob
+
+
+def test_a_reply_goes_through_the_messaging_service_when_one_is_set(make_console, redis_client, twilio_api):
+    app = make_console(TWILIO_MESSAGING_SERVICE_SID="MG" + "2" * 32)
+    rita = app.test_client()
+    sign_in(rita)
+    on_duty(rita)
+    ask_for_a_person(app.test_client(), WA_PERSON)
+    conv = conv_of(redis_client, WA_PERSON)
+    post_form(rita, f"/ops/handoff/{conv}/claim")
+    post_form(rita, f"/ops/handoff/{conv}/reply", {"text": "Hola"})
+    [sent] = twilio_api.sent()
+    assert sent["MessagingServiceSid"] == "MG" + "2" * 32 and "From" not in sent and sent["To"] == WA_PERSON
+
+
+def test_whatsapp_from_number_gets_the_whatsapp_prefix(console_app, rita, redis_client, twilio_api):
+    on_duty(rita)
+    ask_for_a_person(console_app.test_client(), WA_PERSON)
+    conv = conv_of(redis_client, WA_PERSON)
+    post_form(rita, f"/ops/handoff/{conv}/claim")
+    page = rita.get(f"/ops/handoff/{conv}").text
+    assert "you can reply until" in page
+    post_form(rita, f"/ops/handoff/{conv}/reply", {"text": "Hola"})
+    assert twilio_api.sent()[0]["From"] == "whatsapp:+15559990000"
+
+
+def test_whatsapp_refuses_a_reply_after_the_24_hour_window(console_app, rita, redis_client, twilio_api):
+    on_duty(rita)
+    ask_for_a_person(console_app.test_client(), WA_PERSON)
+    conv = conv_of(redis_client, WA_PERSON)
+    post_form(rita, f"/ops/handoff/{conv}/claim")
+    # Their last message was 24 hours and a minute ago.
+    key = next(k for k in redis_client.scan_iter("hl:{*}:session") if redis_client.hget(k, "conv") == conv)
+    redis_client.hset(key, "t", f"{time.time() - 24 * 3600 - 60:.3f}")
+    console_app.extensions["ops"].directory.refresh()
+
+    page = rita.get(f"/ops/handoff/{conv}").text
+    assert "24-hour window has closed" in page
+    token = csrf_token(rita, f"/ops/handoff/{conv}")
+    response = rita.post(f"/ops/handoff/{conv}/reply", data={"text": "Hola"}, headers={"X-CSRFToken": token})
+    assert response.status_code == 409
+    assert "24-hour window has closed" in response.json["error"] and "Nothing was sent" in response.json["error"]
+    assert twilio_api.requests == []
+
+
+def test_sms_has_no_window(console_app, rita, redis_client, twilio_api):
+    on_duty(rita)
+    ask_for_a_person(console_app.test_client())
+    conv = conv_of(redis_client)
+    post_form(rita, f"/ops/handoff/{conv}/claim")
+    key = next(k for k in redis_client.scan_iter("hl:{*}:session") if redis_client.hget(k, "conv") == conv)
+    redis_client.hset(key, "t", f"{time.time() - 30 * 3600:.3f}")
+    post_form(rita, f"/ops/handoff/{conv}/reply", {"text": "Hola"})
+    assert len(twilio_api.requests) == 1
+
+
+def test_twilio_refusing_shows_its_code_but_never_the_number(make_console, redis_client):
+    with TwilioStandIn(fail_with=(400, 21211)) as failing:
+        from bot import create_app
+        from bot.config import TestConfig
+
+        app = make_console(TWILIO_API_BASE=failing.url)
+        rita = app.test_client()
+        sign_in(rita)
+        on_duty(rita)
+        ask_for_a_person(app.test_client())
+        conv = conv_of(redis_client)
+        post_form(rita, f"/ops/handoff/{conv}/claim")
+        token = csrf_token(rita, f"/ops/handoff/{conv}")
+        response = rita.post(f"/ops/handoff/{conv}/reply", data={"text": "Hola"}, headers={"X-CSRFToken": token})
+        assert response.status_code == 409
+        assert "21211" in response.json["error"] and "5550001142" not in response.json["error"]
+        assert len(failing.requests) == 1
+    entries = rita.get(f"/ops/handoff/{conv}/entries.json").json["entries"]
+    assert not [e for e in entries if e["who"] == "operator"]
+
+
+def test_without_twilio_credentials_the_console_says_what_is_missing(make_console, redis_client, twilio_api):
+    app = make_console(TWILIO_ACCOUNT_SID=None)
+    rita = app.test_client()
+    sign_in(rita)
+    assert "TWILIO_ACCOUNT_SID" in rita.get("/ops/").text
+    on_duty(rita)
+    ask_for_a_person(app.test_client())
+    conv = conv_of(redis_client)
+    post_form(rita, f"/ops/handoff/{conv}/claim")
+    response = post_form(rita, f"/ops/handoff/{conv}/reply", {"text": "Hola"}, follow_redirects=True)
+    assert "Replies are not set up" in response.text and twilio_api.requests == []
+
+
+def test_only_the_operator_who_claimed_replies_until_another_takes_over(console_app, rita, redis_client, twilio_api):
+    on_duty(rita)
+    person = console_app.test_client()
+    ask_for_a_person(person)
+    text(person, "hola?")
+    conv = conv_of(redis_client)
+    rosa = console_app.test_client()
+    sign_in(rosa, "rosa")
+    # Nobody can reply before claiming.
+    assert "Claim this hand-off first" in post_form(rosa, f"/ops/handoff/{conv}/reply", {"text": "x"},
+                                                    follow_redirects=True).text
+    post_form(rita, f"/ops/handoff/{conv}/claim")
+    page = rosa.get(f"/ops/handoff/{conv}").text
+    assert "rita</strong> is answering" in page and "hola?" not in page and "Take over" in page
+    refused = post_form(rosa, f"/ops/handoff/{conv}/reply", {"text": "x"}, follow_redirects=True)
+    assert "rita is answering this person. Take it over first." in refused.text
+    post_form(rosa, f"/ops/handoff/{conv}/claim")
+    assert "hola?" in rosa.get(f"/ops/handoff/{conv}").text
+    assert "rosa is answering" in post_form(rita, f"/ops/handoff/{conv}/reply", {"text": "x"},
+                                            follow_redirects=True).text
+    assert twilio_api.requests == []
+
+
+# --- release, close, quick exit --------------------------------------------------------------------------
+
+
+def test_release_hands_back_to_the_bot_silently_and_forgets_the_messages(console_app, rita, redis_client, twilio_api):
+    on_duty(rita)
+    person = console_app.test_client()
+    ask_for_a_person(person)
+    text(person, "un secreto")
+    conv = conv_of(redis_client)
+    post_form(rita, f"/ops/handoff/{conv}/claim")
+    post_form(rita, f"/ops/handoff/{conv}/reply", {"text": "Hola"})
+    response = post_form(rita, f"/ops/handoff/{conv}/release")
+    assert response.headers["Location"] == "/ops/"
+    assert len(twilio_api.requests) == 1  # the reply; release sends nothing
+    s = session(redis_client, conv)
+    assert s["st"] == "in_flow" and (s["flow"], s["node"]) == ("main", "menu")
+    assert not redis_client.exists(handoff_key(redis_client))
+    # Their next text is read by the bot again, at the main menu.
+    replies = text(person, option("numbers"))
+    assert replies[0].startswith("¿Qué tipo de ayuda necesita?")
+    assert "Nobody is waiting" in rita.get("/ops/").text
+    kinds = [e["kind"] for e in stream_events(redis_client) if e.get("conv") == conv]
+    assert "released" in kinds
+
+
+def test_close_ends_the_chat_and_the_next_text_starts_at_the_menu(console_app, rita, redis_client, twilio_api):
+    on_duty(rita)
+    person = console_app.test_client()
+    ask_for_a_person(person)
+    conv = conv_of(redis_client)
+    post_form(rita, f"/ops/handoff/{conv}/claim")
+    post_form(rita, f"/ops/handoff/{conv}/close")
+    assert session(redis_client, conv)["st"] == "closed"
+    assert twilio_api.requests == []
+    replies = text(person, "hola otra vez")
+    assert session(redis_client, conv)["st"] == "in_flow"
+    assert any("1." in r for r in replies)
+
+
+def test_unclaim_puts_it_back_in_the_queue(console_app, rita, redis_client):
+    on_duty(rita)
+    ask_for_a_person(console_app.test_client())
+    conv = conv_of(redis_client)
+    post_form(rita, f"/ops/handoff/{conv}/claim")
+    post_form(rita, f"/ops/handoff/{conv}/unclaim")
+    assert "Nobody has answered yet" in rita.get("/ops/queue").text
+
+
+def test_salir_during_a_hand_off_erases_it_and_nothing_more_can_be_sent(console_app, rita, redis_client, twilio_api):
+    on_duty(rita)
+    person = console_app.test_client()
+    ask_for_a_person(person)
+    text(person, "algo privado")
+    conv = conv_of(redis_client)
+    post_form(rita, f"/ops/handoff/{conv}/claim")
+    post_form(rita, f"/ops/handoff/{conv}/reply", {"text": "Hola"})
+    replies = text(person, "SALIR")
+    assert len(replies) == 1
+    assert not redis_client.exists(handoff_key(redis_client))
+    assert not list(redis_client.scan_iter("hl:{*}:session"))
+    assert "algo privado" not in json.dumps([redis_client.dump(k) and k for k in redis_client.scan_iter("*")])
+    for action in ("reply", "release", "close", "claim"):
+        response = post_form(rita, f"/ops/handoff/{conv}/{action}", {"text": "¿sigue ahí?"}, follow_redirects=True)
+        assert "This conversation has ended" in response.text, action
+    assert len(twilio_api.requests) == 1
+    assert rita.get(f"/ops/handoff/{conv}/entries.json").json["ended"] is True
+    assert "Nobody is waiting" in rita.get("/ops/").text
+
+
+def test_stop_during_a_hand_off_wins_too(console_app, rita, redis_client, twilio_api):
+    on_duty(rita)
+    person = console_app.test_client()
+    ask_for_a_person(person)
+    conv = conv_of(redis_client)
+    post_form(rita, f"/ops/handoff/{conv}/claim")
+    text(person, "PARAR")
+    response = post_form(rita, f"/ops/handoff/{conv}/reply", {"text": "hola"}, follow_redirects=True)
+    assert "no longer waiting" in response.text
+    assert twilio_api.requests == []
+
+
+def test_an_operator_action_waits_for_the_persons_text_under_the_same_lock(console_app, rita, redis_client):
+    """The console takes the contact's lock like a text does: held by a text, a claim waits for it."""
+    on_duty(rita)
+    ask_for_a_person(console_app.test_client())
+    conv = conv_of(redis_client)
+    store = console_app.extensions["store"]
+    desk = console_app.extensions["ops"].desk
+    desk.lock_wait = 0.3
+    row = console_app.extensions["ops"].directory.find(conv)
+    held = store.claim(row.cid, "SMheld", wait=1)
+    from bot.store import LockTimeout
+
+    with pytest.raises(LockTimeout):
+        desk.claim(conv, "rita")
+    store.release(held)
+    desk.claim(conv, "rita")
+
+
+# --- on duty ------------------------------------------------------------------------------------------------
+
+
+def test_the_duty_toggle_sets_and_clears_the_flag_with_an_expiry(console_app, rita, redis_client):
+    on_duty(rita)
+    assert redis_client.get("hl:duty") == "rita"
+    assert 0 < redis_client.ttl("hl:duty") <= 120
+    assert "ON DUTY" in rita.get("/ops/").text
+    assert post_form(rita, "/ops/duty", {"on": "0"}).status_code == 302
+    assert not redis_client.exists("hl:duty")
+    assert "OFF DUTY" in rita.get("/ops/").text
+
+
+def test_staffed_hours_put_people_in_the_queue_without_the_toggle(make_console, redis_client):
+    app = make_console(HANDOFF_HOURS="Mon-Sun 00:00-24:00", OPS_TIMEZONE="America/Chicago")
+    person = app.test_client()
+    replies = ask_for_a_person(person)
+    assert not any(HOTLINE in r for r in replies)
+    assert session(redis_client, conv_of(redis_client))["st"] == "handed_off"
+    rita = app.test_client()
+    sign_in(rita)
+    assert "Staffed hours" in rita.get("/ops/").text
+    # Going off duty during the hours pauses them.
+    post_form(rita, "/ops/duty", {"on": "0"})
+    assert redis_client.exists("hl:ops:duty:off")
+    assert not app.extensions["ops"].duty.is_on()
+
+
+@pytest.mark.parametrize("spec, when, inside", [
+    ("Mon-Fri 09:00-17:00", "2025-01-06 09:00", True),  # Monday
+    ("Mon-Fri 09:00-17:00", "2025-01-06 17:00", False),
+    ("Mon-Fri 09:00-17:00", "2025-01-04 12:00", False),  # Saturday
+    ("Fri 22:00-06:00", "2025-01-04 05:59", True),  # Saturday morning, Friday night's span
+    ("Fri 22:00-06:00", "2025-01-03 21:59", False),
+    ("Sat-Mon 10:00-12:00; Wed 08:00-09:00", "2025-01-05 11:00", True),  # Sunday
+    ("Sat-Mon 10:00-12:00; Wed 08:00-09:00", "2025-01-08 08:30", True),
+    ("Sat-Mon 10:00-12:00; Wed 08:00-09:00", "2025-01-07 11:00", False),
+])
+def test_hours(spec, when, inside):
+    import datetime as dt
+
+    hours = Hours.parse(spec, "America/Chicago")
+    local = dt.datetime.fromisoformat(when).replace(tzinfo=hours.tz)
+    assert hours.within(local) is inside
+
+
+@pytest.mark.parametrize("spec", ["weekdays 9-5", "Mon-Fri 9:00", "Mon-Xyz 09:00-10:00", "Mon 25:00-26:00"])
+def test_bad_hours_say_what_is_expected(spec):
+    with pytest.raises(HoursError, match="HANDOFF_HOURS"):
+        Hours.parse(spec, "UTC")
+
+
+def test_bad_hours_stop_the_server_at_start(make_console):
+    with pytest.raises(SystemExit, match="Mon-Fri 09:00-17:00"):
+        make_console(HANDOFF_HOURS="nights")
+
+
+def test_mask_keeps_two_digits_only():
+    assert mask("+15550001142") == "··42"
+    assert mask("whatsapp:+5215550001107") == "··07"
+
+
+# --- the live stream ------------------------------------------------------------------------------------------
+
+
+def test_the_live_stream_tells_of_a_new_session_without_its_number_or_words(console_app, rita, redis_client):
+    last = redis_client.xrevrange("hl:events", count=1)
+    after = last[0][0] if last else "0-0"
+    person = console_app.test_client()
+    text(person, "hola, me llamo Juana")
+    response = rita.get(f"/ops/live/events?after={after}", buffered=False, headers={"Accept": "text/event-stream"})
+    assert response.status_code == 200 and response.mimetype == "text/event-stream"
+    received = ""
+    for chunk in response.response:
+        received += chunk if isinstance(chunk, str) else chunk.decode()
+        if "event: session" in received:
+            break
+    response.close()
+    assert "retry:" in received and "event: duty" in received
+    data = json.loads(received.split("event: session\ndata: ")[1].split("\n")[0])
+    assert data["masked"] == "··42" and data["st"] == "in_flow" and data["lang"] == "es" and "started" in data["kinds"]
+    assert "Juana" not in received and "5550001142" not in received and "cid" not in data

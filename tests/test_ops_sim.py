@@ -1,0 +1,64 @@
+"""The simulator: the same engine, its own key space, a reset button."""
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import option
+from tests.test_ops_support import console_app, make_console, post_form, sign_in, twilio_api  # noqa: F401
+
+
+@pytest.fixture
+def vic(console_app):
+    client = console_app.test_client()
+    sign_in(client, "vic")  # a viewer may practise too
+    return client
+
+
+def test_start_as_a_spanish_sms_texter(vic, redis_client):
+    page = post_form(vic, "/ops/simulator/start", {"lang": "es", "channel": "sms"}, follow_redirects=True).text
+    assert "Practice only" in page
+    assert "Hola. Esta es una línea de información gratuita y confidencial" in page
+    assert "SMS segment" in page
+    page = post_form(vic, "/ops/simulator/send", {"text": option("numbers")}, follow_redirects=True).text
+    assert "¿Qué tipo de ayuda necesita?" in page
+
+
+def test_start_as_an_english_whatsapp_texter(vic):
+    page = post_form(vic, "/ops/simulator/start", {"lang": "en", "channel": "whatsapp"}, follow_redirects=True).text
+    assert "Hello. This is a free, confidential information line" in page
+    assert "WhatsApp · trial texter" in page
+
+
+def test_trials_live_in_their_own_key_space(vic, redis_client):
+    post_form(vic, "/ops/simulator/start", {"lang": "es", "channel": "sms"})
+    post_form(vic, "/ops/simulator/send", {"text": "1"})
+    keys = set(redis_client.scan_iter("*"))
+    assert keys and all(k.startswith("hl:sim:") or k.startswith("hl:ops:") for k in keys), keys
+    assert not redis_client.exists("hl:events")
+    assert "Live conversations <span class=\"count\" id=\"sessions-count\">0</span>" in vic.get("/ops/").text
+
+
+def test_reset_erases_the_trial(vic, redis_client):
+    post_form(vic, "/ops/simulator/start", {"lang": "es", "channel": "sms"})
+    post_form(vic, "/ops/simulator/send", {"text": "1"})
+    assert list(redis_client.scan_iter("hl:sim:{*}:session"))
+    page = post_form(vic, "/ops/simulator/reset", follow_redirects=True).text
+    assert "The trial conversation was erased" in page
+    assert not list(redis_client.scan_iter("hl:sim:{*}:session"))
+    assert not list(redis_client.scan_iter("hl:sim:{*}:log"))
+    assert "Hola. Esta es" not in page
+
+
+def test_pretending_someone_is_on_duty_shows_the_bot_going_quiet(vic, redis_client):
+    post_form(vic, "/ops/simulator/start", {"lang": "es", "channel": "sms", "duty": "1"})
+    post_form(vic, "/ops/simulator/send", {"text": "PERSONA"})
+    page = post_form(vic, "/ops/simulator/send", {"text": "hola?"}, follow_redirects=True).text
+    assert "The bot stays quiet" in page
+    assert not redis_client.exists("hl:events")  # the live queue never sees a trial
+
+
+def test_two_browsers_have_two_trials(console_app, vic):
+    other = console_app.test_client()
+    sign_in(other, "rita")
+    post_form(vic, "/ops/simulator/start", {"lang": "es", "channel": "sms"})
+    assert "Hola. Esta es" not in other.get("/ops/simulator").text

@@ -1,0 +1,137 @@
+"""Shared by the console's tests (test_ops_*.py, test_browser_ops.py); holds no tests.
+
+* :class:`TwilioStandIn`: a local HTTP server standing in for Twilio's REST
+  API. The app is pointed at it with ``TWILIO_API_BASE``; it records every
+  message the console asks Twilio to send and answers as Twilio does.
+* ``console_app``: an app on the test Redis with replies configured to go
+  to the stand-in, and two accounts (``rita`` the responder, ``vic`` the
+  viewer).
+* :func:`sign_in`, :func:`csrf_token`, :func:`text`: a browser's and a
+  texter's actions through Flask's test client.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+
+import pytest
+
+from tests.helpers import inbound, messages, post_signed
+
+PASSWORD = "a long enough password"
+ACCOUNT_SID = "AC" + "1" * 32
+
+
+class TwilioStandIn:
+    """Records ``POST /2010-04-01/Accounts/<sid>/Messages.json`` like Twilio's API would take it."""
+
+    def __init__(self, fail_with: tuple[int, int] | None = None):
+        self.requests: list[dict] = []
+        self.fail_with = fail_with  # (HTTP status, Twilio error code) to answer with instead
+        sids = itertools.count(1)
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's name
+                length = int(self.headers.get("Content-Length", "0"))
+                form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+                outer.requests.append({"path": self.path, "form": form, "auth": self.headers.get("Authorization")})
+                if outer.fail_with:
+                    status, code = outer.fail_with
+                    body = {"code": code, "message": f"The 'To' number {form.get('To')} is not valid.",
+                            "status": status, "more_info": f"https://www.twilio.com/docs/errors/{code}"}
+                else:
+                    status = 201
+                    body = {"sid": f"SM{next(sids):032x}", "status": "queued", "to": form.get("To"),
+                            "body": form.get("Body"), "account_sid": ACCOUNT_SID}
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}"
+
+    def __enter__(self) -> "TwilioStandIn":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def sent(self) -> list[dict]:
+        return [r["form"] for r in self.requests]
+
+
+@pytest.fixture
+def twilio_api():
+    with TwilioStandIn() as stand_in:
+        yield stand_in
+
+
+def console_settings(twilio_api: TwilioStandIn) -> dict:
+    return dict(TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_FROM_NUMBER="+15559990000", TWILIO_API_BASE=twilio_api.url)
+
+
+@pytest.fixture
+def make_console(redis_client, redis_url, tmp_path, twilio_api):
+    """``make_console(**settings)``: the app, with replies going to the stand-in and two accounts."""
+    from bot import create_app
+    from bot.config import TestConfig
+
+    def make(**overrides):
+        app = create_app(TestConfig(redis_url, str(tmp_path), **{**console_settings(twilio_api), **overrides}))
+        accounts = app.extensions["ops"].accounts
+        accounts.add("rita", "responder", PASSWORD)
+        accounts.add("vic", "viewer", PASSWORD)
+        accounts.add("rosa", "responder", PASSWORD)
+        return app
+
+    return make
+
+
+@pytest.fixture
+def console_app(make_console):
+    return make_console()
+
+
+def csrf_token(client, path: str = "/ops/login") -> str:
+    page = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+
+
+def sign_in(client, name: str = "rita", password: str = PASSWORD):
+    token = csrf_token(client)
+    return client.post("/ops/login", data={"username": name, "password": password, "csrf_token": token})
+
+
+def post_form(client, path: str, data: dict | None = None, **kwargs):
+    """A console form POST, with the page's CSRF token."""
+    return client.post(path, data={**(data or {}), "csrf_token": csrf_token(client, "/ops/")}, **kwargs)
+
+
+def text(client, body: str, sender: str = "+15550001142") -> list[str]:
+    """The person texts ``body``; returns the bot's replies."""
+    response = post_signed(client, "/twilio/messages", inbound(body, sender=sender))
+    assert response.status_code == 200
+    return messages(response.data)
+
+
+def conv_of(redis_client, sender: str = "+15550001142") -> str:
+    from bot.services import contact_id
+
+    return redis_client.hget(f"hl:{{{contact_id('test-secret', sender)}}}:session", "conv")
