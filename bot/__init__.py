@@ -19,11 +19,12 @@ from .config import Config
 from .content import Content, FlowsError, FlowsVersion
 from .services import Helpline
 from .store import RedisStore
+from .store.redis import LazyRedisCluster
 
 log = logging.getLogger("bot")
 
 
-def redis_client(url: str, timeout: float) -> redis.Redis:
+def redis_client(url: str, timeout: float, cluster: bool = False) -> redis.Redis | LazyRedisCluster:
     """A client that fails fast: a webhook must answer within Twilio's 15 s.
 
     One retry, no backoff: with Redis down, a text gets the fail-safe reply in
@@ -34,17 +35,39 @@ def redis_client(url: str, timeout: float) -> redis.Redis:
     fail-safe, not 2 s). A pooled connection that went stale fails its
     command at once and the one retry reconnects, which is all the health
     check gave us.
+
+    ``cluster``: ``url`` names one node of a Redis Cluster, and the client is
+    a ``redis.cluster.RedisCluster`` with the same timeouts and one retry
+    (redis-py retries at the cluster level, after refreshing the slot map),
+    created on first use (see :class:`~bot.store.redis.LazyRedisCluster`).
     """
-    return redis.Redis.from_url(
-        url,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-        retry=Retry(NoBackoff(), 1),
-    )
+    options = dict(socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 1))
+    if cluster:
+        return LazyRedisCluster(url, **options)
+    return redis.Redis.from_url(url, **options)
+
+
+def check_cluster_url(url: str | None) -> None:
+    """Refuse to start on a REDIS_CLUSTER setting that can never work."""
+    if not url:
+        raise SystemExit("REDIS_CLUSTER=1 needs REDIS_URL naming a node of the cluster, "
+                         "e.g. redis://10.0.0.5:6379 (see README, Configuration)")
+    try:
+        options = redis.connection.parse_url(url)
+    except ValueError as exc:
+        raise SystemExit(f"REDIS_URL: {exc}") from None
+    if "path" in options:
+        raise SystemExit("REDIS_CLUSTER=1: a Redis Cluster is reached over TCP (redis:// or rediss://), "
+                         "not a unix socket")
+    if int(options.get("db", 0)) != 0:
+        raise SystemExit("REDIS_CLUSTER=1: a Redis Cluster has only database 0; drop the /<db> from REDIS_URL")
 
 
 def resolve_redis_url(config: Config) -> str:
     """REDIS_URL, or the embedded server under BOT_DATA_DIR (started if needed)."""
+    if config.REDIS_CLUSTER:  # never an embedded server: that is one Redis
+        check_cluster_url(config.REDIS_URL)
+        return config.REDIS_URL
     if config.REDIS_URL:
         return config.REDIS_URL
     from pathlib import Path
@@ -110,7 +133,7 @@ def create_app(config: Config | None = None) -> Flask:
 
     url = resolve_redis_url(config)
     app.config["REDIS_URL_RESOLVED"] = url
-    client = redis_client(url, config.REDIS_TIMEOUT)
+    client = redis_client(url, config.REDIS_TIMEOUT, cluster=config.REDIS_CLUSTER)
     store = RedisStore(client, prefix=config.KEY_PREFIX, session_ttl=config.SESSION_TTL, retry_window=config.RETRY_WINDOW)
     # Every worker follows the published flows version (see bot/content.py).
     flows_version = FlowsVersion(client, config.KEY_PREFIX)

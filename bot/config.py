@@ -28,6 +28,17 @@ def _float(name: str, default: float) -> float:
         raise SystemExit(f"{name}={value!r} is not a number (see README, Configuration)") from None
 
 
+def _bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise SystemExit(f"{name}={value!r} is not 1 or 0 (see README, Configuration)")
+
+
 def _secret_key(data_dir: str) -> str:
     """SECRET_KEY, or one generated once and kept in the data dir (mode 600)."""
     key = os.environ.get("SECRET_KEY", "").strip()
@@ -57,6 +68,9 @@ class Config:
     def __init__(self) -> None:
         self.BOT_DATA_DIR = os.path.abspath(os.environ.get("BOT_DATA_DIR", "var"))
         self.REDIS_URL = os.environ.get("REDIS_URL", "").strip() or None
+        # REDIS_URL names one node of a Redis Cluster (any node: the client asks
+        # it for the others). Off: REDIS_URL is one Redis server.
+        self.REDIS_CLUSTER = _bool("REDIS_CLUSTER")
         # redis-py waits 5 s by default; a webhook must answer within Twilio's 15 s.
         self.REDIS_TIMEOUT = _float("REDIS_TIMEOUT", 1.0)
         self.SECRET_KEY = _secret_key(self.BOT_DATA_DIR)

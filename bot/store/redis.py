@@ -25,6 +25,19 @@ idle session costs only its hash (see BENCHMARKS.md for the bytes).
 A turn costs two round trips: :meth:`claim` (script: retry? lock, load) and
 :meth:`commit` (script: check lock, save or erase, remember the answer,
 opt-out, unlock; plus one XADD for the turn's events, pipelined with it).
+
+Redis Cluster (``REDIS_CLUSTER=1``; the client is a
+``redis.cluster.RedisCluster``, built by :class:`LazyRedisCluster`): every
+key a script touches is in its KEYS and carries the contact's hash tag, so
+each script runs whole on the node that owns the contact's slot, and a turn
+is still two round trips: the commit's EVALSHA goes to the contact's node
+and its XADD to the node holding ``p:events`` in the same pipeline (redis-py
+writes to both nodes, then reads both answers). A slot moved meanwhile
+answers MOVED and redis-py follows it. Scripts are loaded on every primary
+(SCRIPT LOAD goes to all of them); a node that lacks one (restarted, or a
+new primary after a failover) answers NOSCRIPT, and redis-py loads it
+everywhere and runs it again. ``p:events`` is one key, so one node takes
+every turn's XADD: fine at a helpline's rate (tens of texts a second).
 """
 from __future__ import annotations
 
@@ -32,10 +45,14 @@ import itertools
 import json
 import os
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 
 import redis
+from redis.cluster import RedisCluster
+from redis.commands.core import Script
+from redis.exceptions import RedisClusterException
 
 RETRY_WINDOW = 3600  # seconds a MessageSid's answer is kept for Twilio's retry
 ANSWERS_KEPT = 20  # answers kept per contact within that window
@@ -155,19 +172,68 @@ class Claim:
     opted_out: bool = False
 
 
+class LazyRedisCluster:
+    """A ``redis.cluster.RedisCluster`` that connects on first use.
+
+    RedisCluster asks a node for the cluster's layout as it is created, and
+    raises when none answers. The server must start (and answer texts with
+    the fail-safe) while Redis is down, as it does with one Redis, whose
+    client connects lazily: so the cluster client is created by the first
+    command that needs it, and again by the next one if that failed (raised
+    as ``redis.ConnectionError``). Any other attribute is the real client's.
+    """
+
+    def __init__(self, url: str, **options):
+        self.url = url
+        self.options = options
+        self._client: RedisCluster | None = None
+        self._lock = threading.Lock()
+        # A Script's SHA needs only the encoder, not a connection.
+        self._encoder = redis.connection.Encoder(
+            options.get("encoding", "utf-8"), options.get("encoding_errors", "strict"),
+            options.get("decode_responses", False))
+
+    @property
+    def client(self) -> RedisCluster:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    try:
+                        self._client = RedisCluster.from_url(self.url, **self.options)
+                    except RedisClusterException as exc:  # not a RedisError
+                        raise redis.ConnectionError(f"Redis Cluster: {exc}") from exc
+        return self._client
+
+    def get_encoder(self):
+        return self._encoder
+
+    def register_script(self, script) -> Script:
+        return Script(self, script)
+
+    def close(self) -> None:
+        if self._client is not None:  # never connect just to close
+            self._client.close()
+
+    def __getattr__(self, name):
+        if name.startswith("__"):  # copy, pickle and the like: not the client's
+            raise AttributeError(name)
+        return getattr(self.client, name)
+
+
 class RedisStore:
-    def __init__(self, client: redis.Redis, prefix: str = "hl", session_ttl: int = 86400,
-                 retry_window: int = RETRY_WINDOW):
+    def __init__(self, client: redis.Redis | RedisCluster | LazyRedisCluster, prefix: str = "hl",
+                 session_ttl: int = 86400, retry_window: int = RETRY_WINDOW):
         self.r = client
+        self.cluster = isinstance(client, (RedisCluster, LazyRedisCluster))
         self.prefix = prefix
         self.session_ttl = session_ttl
         self.retry_window = retry_window
 
         self._claim = client.register_script(_CLAIM)
         self._commit = client.register_script(_COMMIT)
-        try:  # loaded now, so the first turn's EVALSHA finds it
+        try:  # loaded now (on every primary of a cluster), so the first turn's EVALSHA finds it
             client.script_load(_COMMIT)
-        except redis.RedisError:
+        except (redis.RedisError, RedisClusterException):
             pass  # Redis is down at start: the first commit loads it
         self._release = client.register_script(_RELEASE)
 
@@ -269,8 +335,15 @@ class RedisStore:
         # first asks SCRIPT EXISTS, a round trip on every turn. The script is
         # loaded at start; only after a Redis restart is it missing (NOSCRIPT),
         # and then it is run again on its own (the event was already added).
+        # Through execute_command, not pipe.evalsha(): the same command, but a
+        # Redis Cluster pipeline refuses its evalsha() method. On a cluster the
+        # contact's node is named (from the client's slot map): left to find
+        # it, the pipeline would ask a node COMMAND GETKEYS for every EVALSHA,
+        # one more round trip per turn, through one node every text needs. The
+        # XADD goes to the node of the events stream, in the same round trip.
+        route = {"target_nodes": self.r.get_node_from_key(keys[0])} if self.cluster else {}
         pipe = self.r.pipeline(transaction=False)
-        pipe.evalsha(self._commit.sha, len(keys), *keys, *args)
+        pipe.execute_command("EVALSHA", self._commit.sha, len(keys), *keys, *args, **route)
         if event:
             pipe.xadd(self.events_key, event, maxlen=EVENTS_MAXLEN, approximate=True)
         result = pipe.execute(raise_on_error=False)[0]
@@ -297,9 +370,12 @@ class RedisStore:
         return bool(self.r.exists(self.optout_key(cid)))
 
     def ping(self) -> bool:
+        """Whether Redis answers; on a cluster, every primary (each holds some contacts)."""
         try:
+            if self.cluster:
+                return bool(self.r.ping(target_nodes=RedisCluster.PRIMARIES))
             return bool(self.r.ping())
-        except redis.RedisError:
+        except (redis.RedisError, RedisClusterException):
             return False
 
     # --- delivery status -------------------------------------------------------------
