@@ -11,6 +11,8 @@ def run(app: Flask) -> None:
     print(f"  Twilio webhook (SMS and WhatsApp): {base}/twilio/messages")
     print(f"  Delivery status callback:          {base}/twilio/status")
     print(f"  Health:                            {base}/healthz")
+    print(f"  Operators' console:                {base}/ops/  (accounts: flask --app app ops add-user NAME --role responder)")
+    print(f"  Simulator:                         {base}/ops/simulator")
     print(f"  Redis:                             {app.config['REDIS_URL_RESOLVED']}")
     if not app.config["TWILIO_AUTH_TOKEN"]:
         print("  TWILIO_AUTH_TOKEN is not set: the webhook refuses every request (403).")

@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 
 BLOCK_MS = 2000  # one XREAD waits at most this long
 STREAM_SECONDS = 300  # then the browser reconnects
-HEARTBEAT = 15  # seconds between comments that keep proxies from closing an idle stream
 RENEW_EVERY = 20  # seconds between renewals of the on-duty flag
 FIGURES_EVERY = 15  # seconds between catch-ups of the figures
 RETRY_MS = 3000  # the browser reconnects after this long
@@ -100,15 +99,20 @@ def live_events():
             yield f"retry: {RETRY_MS if slot else BUSY_RETRY_MS}\n"
             yield _sse("duty", _duty_payload(duty))
             if not slot:  # this process holds as many streams as it may: what is new, then poll
+                if responder and duty.why == "toggle":
+                    c.duty.renew()
+                yield _sse("mode", {"poll": BUSY_RETRY_MS // 1000})
                 yield from entries(None)
                 return
-            start = beat = renewed = counted = time.monotonic()
+            yield _sse("mode", {"poll": 0})
+            start = renewed = counted = time.monotonic()
             while time.monotonic() - start < STREAM_SECONDS:
                 yield from entries(BLOCK_MS)
+                # A comment after every read: keeps proxies from closing an idle
+                # stream, and a browser that has gone is noticed within one block
+                # (the write fails), so its thread and slot are free again at once.
+                yield ": keep-alive\n\n"
                 now = time.monotonic()
-                if now - beat >= HEARTBEAT:
-                    beat = now
-                    yield ": keep-alive\n\n"
                 state = c.duty.state()
                 if state != duty:
                     duty = state

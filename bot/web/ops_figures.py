@@ -16,7 +16,7 @@ from flask import Response, current_app, flash, render_template, request
 
 from ..figures import Period, csv_rows
 from ..services import safe_error
-from .ops import bp, console
+from .ops import LANG_NAMES, bp, console
 
 log = logging.getLogger(__name__)
 
@@ -103,12 +103,22 @@ def _node_label(fs, flow: str, node: str) -> str:
     return f"{node}: {text}" if text else node
 
 
+def _flow_order(fs) -> list:
+    """As a texter meets them: the first message, the main menu, then the menu's order."""
+    first = [fs.system.start.split(".")[0], fs.system.main_menu.split(".")[0]]
+    menu = fs.node(fs.system.main_menu)
+    first += [o.goto.split(".")[0] for o in (menu.options if menu is not None else ())]
+    ids = list(dict.fromkeys(f for f in first if f in fs.flows))
+    ids += [f for f in fs.flows if f not in ids]
+    return [fs.flows[f] for f in ids]
+
+
 def flow_charts(period: Period, fs) -> list[dict]:
     """Per flow: visits per node (in the file's order) and where people left."""
     visits = period.by_node("visit")
     left = period.left()
     misses = period.by_node("miss")
-    flows = list(fs.flows.values()) if fs else []
+    flows = _flow_order(fs) if fs else []
     order = [(f.id, f.title, [n.id for n in f.nodes]) for f in flows]
     known = {(f, n) for f, _, nodes in order for n in nodes}
     stray = sorted({k for k in [*visits, *left] if k not in known})  # nodes since removed from the flows
@@ -168,7 +178,8 @@ def figures():
         presets=PRESETS,
         total=period.total.get("conv", 0),
         per_day=columns(period.series()),
-        langs=bars(sorted(((fs.system.languages.get(k, k) if fs else k), v) for k, v in langs.items())),
+        langs=bars(sorted((LANG_NAMES.get(k) or (fs.system.languages.get(k, k) if fs else k), v)
+                          for k, v in langs.items())),
         chans=bars(sorted(({"sms": "SMS", "whatsapp": "WhatsApp"}.get(k, k), v) for k, v in chans.items())),
         outcomes=bars(sorted(((OUTCOME_NAMES.get(k, k.replace("_", " ").capitalize()), v)
                               for k, v in outcomes.items()), key=lambda kv: -kv[1])),

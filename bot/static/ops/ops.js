@@ -45,9 +45,17 @@
   }
 
   function connect(url, lastId, handlers, status) {
+    // The server may be busy with other consoles' streams: it then sends what
+    // is new and asks for a reconnect in a few seconds ("mode": polling).
+    var polling = 0;
+    var show = function (text, on) { if (status) { status.textContent = text; status.className = "live-state " + (on ? "on" : "off"); } };
     var es = new EventSource(url + (lastId ? "?after=" + encodeURIComponent(lastId) : ""));
-    es.addEventListener("open", function () { if (status) { status.textContent = "Live"; status.className = "live-state on"; } });
-    es.addEventListener("error", function () { if (status) { status.textContent = "Reconnecting…"; status.className = "live-state off"; } });
+    es.addEventListener("open", function () { if (!polling) show("Live", true); });
+    es.addEventListener("mode", function (e) {
+      polling = JSON.parse(e.data).poll;
+      show(polling ? "Live (every " + polling + " s)" : "Live", true);
+    });
+    es.addEventListener("error", function () { if (!polling) show("Reconnecting…", false); });
     Object.keys(handlers).forEach(function (name) {
       es.addEventListener(name, function (e) { handlers[name](JSON.parse(e.data)); });
     });

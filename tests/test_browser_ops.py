@@ -1,0 +1,199 @@
+"""The console in a real browser: Debian's chromium, driven by Playwright.
+
+The app runs under a real HTTP server (werkzeug, threaded) on a free port;
+texts arrive as signed Twilio webhooks over HTTP; operator replies go to a
+local server standing in for Twilio's REST API. Each page is photographed;
+with ``UPDATE_SCREENSHOTS=1`` the pictures replace those in
+``docs/screenshots/`` (shown in the README; review them before committing),
+otherwise they go to the test's temporary folder, so a test run leaves the
+work tree as it was.
+
+Skipped only when ``/usr/bin/chromium`` is missing (``.ci/run`` installs
+it). Playwright's own browser downloads are never used.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import REPO, inbound, sign
+from tests.test_ops_support import PASSWORD, TwilioStandIn, console_settings
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = REPO / "docs" / "screenshots"
+PERSON = "+15550001142"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is missing: apt-get install -y chromium"),
+]
+
+
+@pytest.fixture
+def twilio_api():
+    with TwilioStandIn() as stand_in:
+        yield stand_in
+
+
+@pytest.fixture
+def live_server(redis_client, redis_url, tmp_path, twilio_api):
+    """The app under werkzeug's threaded server on a free port; yields its base URL."""
+    from werkzeug.serving import make_server
+
+    from bot import create_app
+    from bot.config import TestConfig
+
+    app = create_app(TestConfig(redis_url, str(tmp_path), **console_settings(twilio_api)))
+    app.extensions["ops"].accounts.add("rita", "responder", PASSWORD)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", app
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                     args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def text(base: str, body: str, sender: str = PERSON) -> None:
+    """The person texts ``body``: a webhook signed as Twilio signs it, over HTTP."""
+    url = base + "/twilio/messages"
+    form = inbound(body, sender=sender)
+    request = urllib.request.Request(url, data=urllib.parse.urlencode(form).encode(),
+                                     headers={"X-Twilio-Signature": sign(url, form)})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+
+
+@pytest.fixture
+def shot(tmp_path):
+    folder = SHOTS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
+
+    def take(page, name: str) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+        assert (folder / f"{name}.png").stat().st_size > 10_000  # a page, not a blank
+
+    return take
+
+
+def test_an_operator_takes_a_hand_off_in_the_browser(live_server, browser, twilio_api, shot):
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=15_000)  # a second console may poll every 5 s (ops_events.py)
+    base, app = live_server
+    page = browser.new_page(viewport={"width": 1280, "height": 860})
+    page.set_default_timeout(10_000)
+
+    # Sign in.
+    page.goto(base + "/ops/")
+    expect(page).to_have_url(base + "/ops/login?next=/ops/")
+    shot(page, "login")
+    page.fill("#username", "rita")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page.locator("h2#sessions-title")).to_contain_text("Live conversations")
+    page.click("text=Go on duty")
+    expect(page.locator("#duty-badge")).to_have_text("ON DUTY")
+    expect(page.locator("#live-state")).to_contain_text("Live")
+
+    # A session appears without reloading.
+    page.evaluate("window.notReloaded = true")
+    text(base, "hola")
+    text(base, "hi", sender="whatsapp:+5215550001107")
+    row = page.locator('#sessions tbody tr', has_text="··42")
+    expect(row).to_be_visible()
+    expect(row).to_contain_text("Spanish")
+    expect(row).to_contain_text("With the bot")
+    expect(page.locator('#sessions tbody tr', has_text="··07")).to_contain_text("WhatsApp")
+    assert page.evaluate("window.notReloaded") is True
+    assert "5550001142" not in page.content()
+
+    # They ask for a person: they join the queue, still without a reload.
+    text(base, "PERSONA")
+    card = page.locator(".queue .card", has_text="··42")
+    expect(card).to_contain_text("Nobody has answered yet")
+    expect(row).to_contain_text("Wants a person")
+    assert page.evaluate("window.notReloaded") is True
+    shot(page, "live")
+
+    # Claim; their messages show as they arrive.
+    card.locator("button", has_text="Answer").click()
+    expect(page.locator("h1")).to_contain_text("Chat with ··42")
+    text(base, "me pagan muy poco y no puedo salir")
+    expect(page.locator("#transcript")).to_contain_text("me pagan muy poco y no puedo salir")
+
+    # Reply: sent through the stand-in for Twilio's REST API.
+    page.fill("#reply-text", "Hola, soy Rita, del equipo. ¿Puede hablar ahora sin peligro?")
+    page.click("#reply-form button[type=submit]")
+    expect(page.locator("#reply-status")).to_have_text("Sent.")
+    expect(page.locator("#transcript .msg.operator")).to_contain_text("¿Puede hablar ahora sin peligro?")
+    [sent] = twilio_api.sent()
+    assert sent["To"] == PERSON and sent["Body"].startswith("Hola, soy Rita")
+    text(base, "sí, estoy sola")
+    expect(page.locator("#transcript")).to_contain_text("sí, estoy sola")
+    shot(page, "handoff")
+
+    # Release: back to the list, the queue empty, the person with the bot again.
+    page.click("text=Hand back to the bot")
+    expect(page.locator(".flash.ok")).to_contain_text("Handed back to the bot")
+    expect(page.locator("#queue")).to_contain_text("Nobody is waiting for a person.")
+    expect(page.locator('#sessions tbody tr', has_text="··42")).to_contain_text("With the bot")
+    assert len(twilio_api.requests) == 1
+
+
+def test_figures_and_simulator_pages(live_server, browser, shot):
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=15_000)
+    base, app = live_server
+    for sender, words in [(PERSON, ["hola", "1", "2"]), ("+15550002202", ["hi", "4"]),
+                          ("whatsapp:+5215550001107", ["hola", "banana", "SALIR"]),
+                          ("+15550002203", ["hello", "6"]), ("+15550002204", ["buenas", "3", "MENU"])]:
+        for body in words:
+            text(base, body, sender)
+    page = browser.new_page(viewport={"width": 1280, "height": 860})
+    page.set_default_timeout(10_000)
+    page.goto(base + "/ops/login")
+    page.fill("#username", "rita")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+
+    page.goto(base + "/ops/figures")
+    expect(page.locator(".tile").first).to_contain_text("5")
+    expect(page.locator("svg.chart").first).to_be_visible()
+    shot(page, "figures")
+    with page.expect_download() as download:
+        page.click("text=Download CSV")
+    assert download.value.suggested_filename.startswith("helpline-figures-")
+
+    page.goto(base + "/ops/simulator")
+    page.check("input[name=lang][value=es]")
+    page.check("input[name=channel][value=whatsapp]")
+    page.click(".sim-settings button[type=submit]")
+    expect(page.locator("#sim-log")).to_contain_text("Hola. Esta es una línea")
+    page.fill("#sim-text", "4")
+    page.click(".sim-send button")
+    expect(page.locator("#sim-log")).to_contain_text("¿Qué tipo de ayuda necesita?")
+    shot(page, "simulator")
+    page.click("text=Reset: erase this trial")
+    expect(page.locator(".flash.ok")).to_contain_text("erased")
+    expect(page.locator("#sim-log")).not_to_contain_text("Hola. Esta es")
