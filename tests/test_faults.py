@@ -565,14 +565,6 @@ def test_a_stalled_redis_gets_the_failsafe_fast_and_normal_replies_after(tmp_pat
         assert worst_after < 1.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="known bug, reported: a claim (bot/store/redis.py _CLAIM) sent while Redis stalls still runs when "
-           "Redis wakes, after the webhook gave up, and redis-py's one retry sends it again: the first copy "
-           "leaves the lock held by nobody for LOCK_MS (10 s > LOCK_WAIT 8 s), the retry finds its own token "
-           "there and reads it as 'busy'. Remove this marker once both are fixed.",
-)
 def test_people_who_texted_during_a_stall_get_normal_replies_once_redis_is_back(tmp_path):
     """A stall of 3 s. A texts at its start (the fail-safe is right: Redis could not
     answer) and again as soon as Redis is back; B texts in its last second and is

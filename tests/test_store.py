@@ -79,14 +79,14 @@ def test_keys_are_hash_tagged_per_contact_and_never_name_the_number(client, redi
     text(client, "hi")
     text(client, PERSON)  # talk to a person
     text(client, "my boss keeps my passport")
-    text(client, "STOP")
+    assert key("handoff") in contact_keys(redis_client)  # hash-tagged too
+    text(client, "STOP")  # leaving the hand-off drops what was said in it
 
     cid = cid_of()
     assert re.fullmatch(r"[0-9a-f]{20}", cid) and cid != cid_of("+15557654322")
     mine = contact_keys(redis_client)
     assert mine == {
         f"hl:{{{cid}}}:session",
-        f"hl:{{{cid}}}:handoff",
         f"hl:{{{cid}}}:answers",
         f"hl:{{{cid}}}:answered",
         f"hl:optout:{{{cid}}}",
@@ -285,3 +285,14 @@ def test_quick_exit_leaves_nothing_of_the_person(client, redis_client):
     assert post_signed(client, "/twilio/messages", salir).data == resp.data
     # The next text is a stranger's first.
     assert text(client, "hello")[0].startswith("Hello. This is a free, confidential information line")
+
+
+def test_what_was_said_in_a_hand_off_goes_when_the_person_leaves_it(client, redis_client):
+    redis_client.set("hl:duty", "1")
+    text(client, "hi")
+    text(client, PERSON)  # hand-off to a person
+    text(client, "my boss keeps my passport")
+    assert redis_client.llen(key("handoff")) == 1
+    text(client, "MENU")  # the person goes back to the bot themselves
+    assert not redis_client.exists(key("handoff"))
+    assert redis_client.hget(key("session"), "st") == "in_flow"

@@ -57,7 +57,11 @@ from redis.exceptions import RedisClusterException
 RETRY_WINDOW = 3600  # seconds a MessageSid's answer is kept for Twilio's retry
 ANSWERS_KEPT = 20  # answers kept per contact within that window
 STATUS_TTL = 7 * 86400
-LOCK_MS = 10_000  # longer than any turn; a crashed worker's lock frees itself
+# A turn takes milliseconds. A lock whose turn died (a crashed worker, or a
+# claim Redis ran after the webhook had given up during a stall) frees itself
+# after LOCK_MS: shorter than the 8 s LOCK_WAIT, so the person's next text
+# still gets a real answer rather than the fail-safe.
+LOCK_MS = 6_000
 EVENTS_MAXLEN = 50_000
 WAKE_POLL = 0.25  # longest a waiter blocks before it looks at the lock again
 
@@ -86,11 +90,16 @@ if ARGV[3] ~= '' then
   end
 end
 if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  if ARGV[4] == '0' then
-    redis.call('INCR', KEYS[5])
-    redis.call('PEXPIRE', KEYS[5], ARGV[2])
+  -- Our own token: this claim already ran once (redis-py's retry after a
+  -- timeout while Redis stalled). The lock is ours; carry on.
+  if redis.call('GET', KEYS[2]) ~= ARGV[1] then
+    if ARGV[4] == '0' then
+      redis.call('INCR', KEYS[5])
+      redis.call('PEXPIRE', KEYS[5], ARGV[2])
+    end
+    return {'busy'}
   end
-  return {'busy'}
+  redis.call('PEXPIRE', KEYS[2], ARGV[2])
 end
 if ARGV[4] == '1' then redis.call('DECR', KEYS[5]) end
 local t = redis.call('TYPE', KEYS[1])['ok']
@@ -100,7 +109,7 @@ return {'ok', redis.call('EXISTS', KEYS[4]), redis.call('HGETALL', KEYS[1])}
 
 # KEYS: session, lock, answers, optout, handoff, waiters, wake, answer order.
 # ARGV: token, action, session ttl, replies JSON, retry window, answers kept, optout,
-#       n transcript, MessageSid ('' for none), transcript..., fields...
+#       n transcript, MessageSid ('' for none), in hand-off ('1'/'0'), transcript..., fields...
 _COMMIT = """
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
 local action, ttl, n = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[8])
@@ -109,10 +118,13 @@ if action == 'erase' then
   redis.call('DEL', KEYS[1], KEYS[3], KEYS[5], KEYS[8])
 elseif action == 'save' then
   redis.call('DEL', KEYS[1])
-  redis.call('HSET', KEYS[1], unpack(ARGV, 10 + n))
+  redis.call('HSET', KEYS[1], unpack(ARGV, 11 + n))
   redis.call('EXPIRE', KEYS[1], ttl)
-  if n > 0 then
-    redis.call('RPUSH', KEYS[5], unpack(ARGV, 10, 9 + n))
+  if ARGV[10] ~= '1' then
+    -- Not (or no longer) in a hand-off: what was said in it is not kept.
+    redis.call('DEL', KEYS[5])
+  elseif n > 0 then
+    redis.call('RPUSH', KEYS[5], unpack(ARGV, 11, 10 + n))
     redis.call('EXPIRE', KEYS[5], ttl)
   end
 end
@@ -328,6 +340,7 @@ class RedisStore:
             {True: "set", False: "clear", None: ""}[opt_out],
             len(transcript),
             claim.message_sid or "",
+            "1" if (fields or {}).get("st") == "handed_off" else "0",
             *transcript,
             *flat,
         ]
