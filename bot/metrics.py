@@ -12,6 +12,7 @@ Counts only: no label ever holds a phone number, a contact id or text.
 """
 from __future__ import annotations
 
+import functools
 import os
 import time
 from typing import Callable
@@ -33,6 +34,12 @@ WEBHOOK_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15),
 )
 REDIS_ERRORS = Counter("helpline_redis_errors", "Redis calls that failed (the person got the fail-safe reply)")
+
+# The labelled children, looked up once: labels() takes a lock and builds a
+# key on every call, and the webhook counts three things per text.
+messages_in = functools.lru_cache(maxsize=None)(MESSAGES_IN.labels)
+messages_out = functools.lru_cache(maxsize=None)(MESSAGES_OUT.labels)
+replies = functools.lru_cache(maxsize=None)(REPLIES.labels)
 
 bp = Blueprint("metrics", __name__)
 

@@ -48,8 +48,9 @@ def _forbidden() -> Response:
 
 
 def _status_url() -> str:
-    base = current_app.config["PUBLIC_URL"] or request.host_url.rstrip("/")
-    return base + "/twilio/status"
+    # From the environ, not request.host_url (werkzeug's IRI building again).
+    base = current_app.config["PUBLIC_URL"] or f"{request.environ['wsgi.url_scheme']}://{request.host}"
+    return f"{base}{request.environ.get('SCRIPT_NAME', '')}/twilio/status"
 
 
 @bp.post("/twilio/messages")
@@ -64,7 +65,7 @@ def messages() -> Response:
                 outcome, body = "silent", twilio.twiml([])
             else:
                 channel = msg.channel
-                metrics.MESSAGES_IN.labels(channel).inc()
+                metrics.messages_in(channel).inc()
                 handled = current_app.extensions["helpline"].handle(msg)
                 body = twilio.twiml(handled.replies, _status_url())
                 outcome = "retry" if handled.turn is None else ("reply" if handled.replies else "silent")
@@ -76,8 +77,8 @@ def messages() -> Response:
             outcome, body = "failsafe", twilio.failsafe_twiml()
             sent = len(twilio.FAILSAFE_REPLIES)
         if outcome in ("reply", "failsafe") and sent:
-            metrics.MESSAGES_OUT.labels(channel, "twiml").inc(sent)
-        metrics.REPLIES.labels(outcome).inc()
+            metrics.messages_out(channel, "twiml").inc(sent)
+        metrics.replies(outcome).inc()
     metrics.WEBHOOK_SECONDS.observe(timer.seconds)
     return Response(body, mimetype=TWIML)
 
