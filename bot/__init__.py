@@ -168,4 +168,13 @@ def create_app(config: Config | None = None) -> Flask:
     from .web import ops  # operators' console: blueprint, sign-in, CSRF, `flask ops` commands
 
     ops.init_app(app)
+    console = app.extensions["ops"]
+    # Read from Redis when Prometheus scrapes (the console's cached snapshot of
+    # the sessions, at most a few seconds old), so every worker answers alike.
+    app.extensions["metrics_gauges"] = metrics.gauges_registry({
+        "helpline_active_sessions": ("Conversations kept in Redis (not expired, not erased)",
+                                     lambda: len(console.directory.rows())),
+        "helpline_handoffs_waiting": ("People who asked for a person whom no operator has answered yet",
+                                      lambda: sum(1 for w in console.desk.queue(max_age=None) if not w.holder)),
+    })
     return app

@@ -79,3 +79,16 @@ def test_metrics_token_when_configured(redis_url, redis_client, tmp_path):
     client = create_app(TestConfig(redis_url, str(tmp_path), METRICS_TOKEN="s3cret")).test_client()
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+
+
+def test_gauges_count_active_sessions_and_waiting_hand_offs(client, redis_client):
+    redis_client.set("hl:duty", "1")  # someone on duty: asking for a person waits for them
+    post_signed(client, "/twilio/messages", inbound("hola", sender="+15550003001"))
+    post_signed(client, "/twilio/messages", inbound("hola", sender="+15550003002"))
+    post_signed(client, "/twilio/messages", inbound("PERSONA", sender="+15550003002"))
+    import time
+
+    time.sleep(2.1)  # the console's snapshot of the sessions is at most 2 s old
+    samples = scrape(client)
+    assert value(samples, "helpline_active_sessions") == 2
+    assert value(samples, "helpline_handoffs_waiting") == 1
