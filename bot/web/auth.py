@@ -1,7 +1,8 @@
 """Operators' accounts, signing in, and slowing down password guessing.
 
 * Accounts live in Redis: ``p:ops:user:<name>`` is a hash with ``role``
-  (``responder`` or ``viewer``), ``hash`` (werkzeug's salted scrypt hash of
+  (``responder``, ``viewer`` or ``editor``: a responder who may also change
+  the conversations, see ``ops_flows.py``), ``hash`` (werkzeug's salted scrypt hash of
   the password) and ``ver`` (bumped when the password changes or the account
   is removed, which signs out every browser signed in with the old one).
   They are made with ``flask --app app ops add-user NAME --role ROLE``.
@@ -27,7 +28,8 @@ from flask import abort
 from flask_login import LoginManager, UserMixin, current_user
 from werkzeug.security import check_password_hash, generate_password_hash
 
-ROLES = ("responder", "viewer")
+ROLES = ("responder", "viewer", "editor")
+EDITOR_ONLY = "Only editors can do this."
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,31}$")
 MIN_PASSWORD = 10
 
@@ -57,7 +59,12 @@ class Operator(UserMixin):
 
     @property
     def can_respond(self) -> bool:
-        return self.role == "responder"
+        return self.role in ("responder", "editor")
+
+    @property
+    def can_edit(self) -> bool:
+        """Editors change the conversations and translations, publish and roll back."""
+        return self.role == "editor"
 
 
 class Accounts:
@@ -178,6 +185,18 @@ def responder_required(view):
     def wrapped(*args, **kwargs):
         if not current_user.is_authenticated or not current_user.can_respond:
             abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def editor_required(view):
+    """Everyone may read the flows; only editors change, publish or roll them back."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if not current_user.is_authenticated or not current_user.can_edit:
+            abort(403, EDITOR_ONLY)
         return view(*args, **kwargs)
 
     return wrapped

@@ -12,8 +12,10 @@ the live list, the figures and the simulator; responders also take
 hand-offs and switch the on-duty state. What the person wrote is shown only
 in a hand-off, to the responder who holds it.
 
-The figures (``ops_figures.py``) and the simulator (``ops_sim.py``) are
-routes of the same blueprint, in their own modules.
+The figures (``ops_figures.py``), the simulator (``ops_sim.py``) and the
+content pages (``ops_flows.py``: flows, their map, translations, reviews;
+editing, publishing and rolling back for editors) are routes of the same
+blueprint, in their own modules.
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ from ..figures import Figures
 from ..handoff import ActionRefused, Cached, Desk, Directory, Duty, Hours, HoursError, TwilioSender, WHATSAPP_WINDOW
 from ..services import safe_error
 from ..store import RedisStore, StoreError
-from .auth import ROLES, AccountError, Accounts, Operator, Throttle, login_manager, responder_required
+from .auth import EDITOR_ONLY, ROLES, AccountError, Accounts, Operator, Throttle, login_manager, responder_required
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +103,9 @@ def init_app(app: Flask) -> None:
     cfg["SESSION_COOKIE_SECURE"] = bool(cfg.get("OPS_SECURE_COOKIE"))
     csrf.init_app(app)
     login_manager.init_app(app)
-    from . import ops_events, ops_figures, ops_sim  # noqa: F401 - their routes join the blueprint
+    from . import ops_events, ops_figures, ops_flows, ops_sim  # noqa: F401 - their routes join the blueprint
 
+    ops_flows.init_app(app)
     app.register_blueprint(bp)
 
 
@@ -120,7 +123,7 @@ def _unauthorized():
 
 # Fetched by the script or a download, never shown as a page: a 401, not a redirect to sign in.
 DATA_ENDPOINTS = {"ops.live_events", "ops.queue_fragment", "ops.sessions_json", "ops.handoff_entries",
-                  "ops.figures_csv"}
+                  "ops.figures_csv", "ops.flow_check"}
 
 
 def _wants_data() -> bool:
@@ -156,6 +159,12 @@ def _csrf_failed(exc: CSRFError):
 
 @bp.errorhandler(403)
 def _forbidden(exc):
+    if getattr(exc, "description", None) == EDITOR_ONLY:
+        if _wants_data() or request.headers.get("X-CSRFToken"):
+            return jsonify(error=EDITOR_ONLY), 403
+        return render_template("ops/message.html", title=EDITOR_ONLY,
+                               message="Your account can read the conversations, their map and their translations, "
+                                       "but not change them. Ask whoever runs the console for an editor account."), 403
     if _wants_data():
         return jsonify(error="Only responders can do this."), 403
     return render_template("ops/message.html", title="Only responders can do this",
@@ -463,7 +472,8 @@ def reply(conv: str):
 @bp.cli.command("add-user")
 @click.argument("name")
 @click.option("--role", type=click.Choice(ROLES), required=True,
-              help="responder: takes hand-offs and replies; viewer: looks only.")
+              help="responder: takes hand-offs and replies; viewer: looks only; "
+                   "editor: a responder who also edits, publishes and rolls back the flows.")
 def add_user(name: str, role: str) -> None:
     """Create an operator (or change their role and password).
 

@@ -6,6 +6,12 @@ trial never shows in the live list or the figures, and never reaches Twilio.
 Each browser gets a made-up address (``sim-<random>``, ``whatsapp:`` in
 front for WhatsApp) kept in its console session; "Start again" erases that
 conversation, as SALIR would, and makes a new address.
+
+An editor can start a trial of **their draft** (``version=draft``): the
+conversation then runs on the flow set built from their unpublished changes
+(:meth:`bot.flows_admin.FlowsAdmin.draft_flows`), and the page says so. A
+draft with problems cannot be tried; once it is published or discarded, the
+trial goes back to the live conversations.
 """
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ import secrets
 import uuid
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user
 
 from ..channels.twilio import IncomingMessage
 from ..engine.segments import count_segments
@@ -38,9 +45,30 @@ def _address(sim: dict) -> str:
     return "whatsapp:" + base if sim["ch"] == "whatsapp" else base
 
 
-def _helpline(sim: dict) -> Helpline:
+def _draft_flows(sim: dict):
+    """The editor's draft flow set when this trial runs on it, else None (the live set)."""
+    if not sim.get("draft") or not current_user.can_edit:
+        return None
+    return current_app.extensions["flows_admin"].draft_flows(current_user.name)
+
+
+def _flows(sim: dict):
+    """What the trial runs on: a callable giving a FlowSet, as Helpline wants. A draft trial
+    whose draft is gone or broken goes back to the live conversations, and says so."""
+    if sim.get("draft"):
+        fs = _draft_flows(sim)
+        if fs is not None:
+            return lambda: fs
+        sim["draft"] = False
+        session["sim"] = {**sim, "draft": False}
+        flash("Your draft was published, discarded, or has problems: this trial now runs on the live conversations.",
+              "info")
+    return current_app.extensions["content"]
+
+
+def _helpline(sim: dict, flows=None) -> Helpline:
     duty = bool(sim.get("duty"))
-    return Helpline(console().sim_store, current_app.extensions["content"], current_app.config["SECRET_KEY"],
+    return Helpline(console().sim_store, flows or _flows(sim), current_app.config["SECRET_KEY"],
                     lock_wait=current_app.config["LOCK_WAIT"], on_duty=lambda: duty)
 
 
@@ -73,7 +101,7 @@ def _send(sim: dict, text: str) -> None:
 
 
 def _erase(sim: dict) -> None:
-    helpline = _helpline(sim)
+    helpline = _helpline(sim, current_app.extensions["content"])
     store = helpline.store
     cid = helpline.cid(_address(sim))
     claim = store.claim(cid, None, wait=current_app.config["LOCK_WAIT"])
@@ -84,11 +112,15 @@ def _erase(sim: dict) -> None:
 @bp.get("/simulator")
 def simulator():
     sim = _settings()
-    helpline = _helpline(sim)
+    _flows(sim)  # a draft trial whose draft is gone goes back to the live conversations
+    sim = _settings()
+    helpline = _helpline(sim, current_app.extensions["content"])  # only to read the trial
     raw = helpline.store.r.lrange(_log_key(helpline, sim), 0, -1)
     lines = [json.loads(x) for x in raw]
     fields = helpline.store.load(helpline.cid(_address(sim))) or {}
-    return render_template("ops/simulator.html", sim=sim, lines=lines,
+    has_draft = bool(current_user.can_edit
+                     and not current_app.extensions["flows_admin"].drafts.get(current_user.name).empty)
+    return render_template("ops/simulator.html", sim=sim, lines=lines, has_draft=has_draft,
                            state=fields.get("st", ""), where=".".join(filter(None, (fields.get("flow"), fields.get("node")))))
 
 
@@ -108,9 +140,17 @@ def simulator_start():
     ch = request.form.get("channel", "sms")
     lang = request.form.get("lang", "es")
     sim = {"id": secrets.token_hex(6), "ch": ch if ch in ("sms", "whatsapp") else "sms",
-           "lang": lang, "duty": request.form.get("duty") == "1"}
+           "lang": lang, "duty": request.form.get("duty") == "1", "draft": False}
+    if request.form.get("version") == "draft":
+        if not current_user.can_edit:
+            flash("Only editors have drafts to try. This trial runs on the live conversations.", "info")
+        elif _draft_flows({"draft": True}) is None:
+            flash("Your draft is empty or has problems to fix first (open it under Flows). "
+                  "This trial runs on the live conversations.", "error")
+        else:
+            sim["draft"] = True
     session["sim"] = sim
-    fs = current_app.extensions["content"]()
+    fs = _flows(sim)()
     words = fs.keywords.languages.get(lang)
     if words:  # as `flask chat --lang es` does: the first text is the language's keyword
         _send(sim, sorted(words)[0].upper())
@@ -121,6 +161,6 @@ def simulator_start():
 def simulator_reset():
     sim = _settings()
     _erase(sim)
-    session["sim"] = {**sim, "id": secrets.token_hex(6)}
+    session["sim"] = {**sim, "id": secrets.token_hex(6), "draft": False}
     flash("The trial conversation was erased. Start a new one below.", "ok")
     return redirect(url_for("ops.simulator"))

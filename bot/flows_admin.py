@@ -1,0 +1,939 @@
+"""Changing the conversations from the console: drafts, checks, publishing, audit, rollback.
+
+No Flask here (the console's views are in ``bot/web/ops_flows.py``); Redis
+and the files in ``FLOWS_DIR`` and ``LOCALES_DIR``.
+
+**A draft** is one editor's unpublished changes: the new text of the flow
+files they edited, and translations they typed, kept in Redis under
+``p:ops:draft:<user>`` (JSON, for ``DRAFT_TTL`` after the last change). It
+remembers a hash of each file as it was when they started editing it, so a
+publish never silently overwrites a change someone else published meanwhile.
+
+**Checking a draft** (:func:`materialize`) builds the whole project as it
+would be after publishing, in a temporary folder: the flow files with the
+draft's files in place, then the catalogs updated exactly as
+``flask --app app translations update`` would (extract every flow text,
+merge it into each language's catalog: a changed English text comes back
+fuzzy, with the old English beside it), then the draft's translations
+written in (which clears *fuzzy*: a person has just reviewed them). That
+folder is then checked as ``flows check`` checks (``content.load``), and
+the conversation tests in ``flows/tests/`` are run on it: a failing test is
+an error, since those tests pin what must never break (the way out, the
+emergency numbers). What is checked is byte for byte what would be written.
+
+**Publishing** (:meth:`FlowsAdmin.publish`) refuses a draft with errors;
+writes every changed file atomically (a temporary file in the same folder,
+then ``os.replace``), then raises the published version every worker follows
+(:func:`bot.content.publish`, which checks the files on disk once more and,
+should that fail, the previous files are put back). Each publish leaves an
+**audit record** in the list ``p:ops:flows:audit`` (newest first, the last
+``AUDIT_KEPT``): who, when, their note, which files, a unified diff, and the
+full previous contents of every file it changed (zlib-compressed), which is
+what **rollback** writes back. Rolling back to before a record restores, for
+every file changed by that record or any later one, its content before the
+first of them, checks the result, writes and publishes it, and is audited
+too (so a rollback can itself be undone).
+
+Publishes and rollbacks take a lock (``p:ops:flows:lock``) so that two
+editors never interleave their writes. Every worker must read the same
+``FLOWS_DIR`` (one machine, or a shared volume): the console writes where
+it runs.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import difflib
+import hashlib
+import io
+import json
+import os
+import re
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+import zlib
+from collections import OrderedDict
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import DEFAULT_HEADER, parse_mapping_cfg
+from babel.messages.pofile import read_po, write_po
+
+from . import content as content_mod
+from . import flowtests, i18n
+from .engine.loader import load_dir
+from .engine.model import FlowSet
+from .engine.problems import ERROR, WARNING, Problem, errors
+from .engine.validate import SOURCE_LANGUAGE, language_name
+
+DRAFT_TTL = 14 * 86400  # an untouched draft is forgotten after two weeks
+AUDIT_KEPT = 50  # publishes and rollbacks kept, with what they replaced
+LOCK_SECONDS = 60
+# Files staff may edit: the flow files, and the conversation tests under tests/.
+NAME_RE = re.compile(r"^(?:tests/)?[a-z0-9][a-z0-9_-]{0,63}\.ya?ml$")
+_POT_DATE = re.compile(r'^"POT-Creation-Date: [^"]*"\n', re.M)
+
+
+class Refused(Exception):
+    """Publishing or rolling back was refused; the message says why, for staff."""
+
+    def __init__(self, message: str, problems: list[Problem] | None = None):
+        super().__init__(message)
+        self.problems = problems or []
+
+
+def _s(value) -> str:
+    if value is None:
+        return ""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def sha(text: str | None) -> str:
+    return "" if text is None else hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def normalize_text(text: str) -> str:
+    """As the file will be saved: Unix line ends, one final newline."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.rstrip("\n") + "\n" if text.strip() else ""
+
+
+# --- where things are ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Paths:
+    flows_dir: str
+    locales_dir: str
+
+    @property
+    def root(self) -> str:
+        """The project folder: where `flows/` is, and what paths are shown relative to."""
+        return os.path.dirname(os.path.abspath(self.flows_dir))
+
+    def rel(self, path: str) -> str:
+        rel = os.path.relpath(os.path.abspath(path), self.root)
+        return path if rel.startswith("..") else rel.replace(os.sep, "/")
+
+    def flow_path(self, name: str) -> str:
+        check_name(name)
+        return os.path.join(self.flows_dir, *name.split("/"))
+
+    def from_rel(self, rel: str) -> str:
+        """The file a path from an audit record names, only inside FLOWS_DIR or LOCALES_DIR."""
+        path = os.path.normpath(os.path.join(self.root, rel))
+        for folder in (self.flows_dir, self.locales_dir):
+            folder = os.path.abspath(folder)
+            if path.startswith(folder + os.sep):
+                return path
+        raise Refused(f"{rel} is not in the flows or locales folder")
+
+    def editable(self) -> list[str]:
+        """Flow files first, then the conversation tests."""
+        names = []
+        for sub in ("", flowtests.TESTS_FOLDER + "/"):
+            folder = os.path.join(self.flows_dir, sub)
+            if os.path.isdir(folder):
+                names += [sub + n for n in sorted(os.listdir(folder)) if NAME_RE.match(sub + n)]
+        return names
+
+    def read(self, name: str) -> str | None:
+        try:
+            with open(self.flow_path(name), "rb") as fh:
+                return normalize_text(fh.read().decode("utf-8"))
+        except FileNotFoundError:
+            return None
+
+    def po(self, lang: str) -> str:
+        return i18n.po_path(self.locales_dir, lang)
+
+
+def check_name(name: str) -> str:
+    if not NAME_RE.match(name or ""):
+        raise Refused(f"`{name}` is not the name of a flow file: lower-case letters, digits, _ and -, ending in .yaml")
+    return name
+
+
+# --- drafts ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Draft:
+    """One editor's unpublished changes."""
+
+    files: dict[str, str] = field(default_factory=dict)  # flow file name -> its new text
+    base: dict[str, str] = field(default_factory=dict)  # name -> sha of the file when editing began
+    tr: dict[str, dict[str, str]] = field(default_factory=dict)  # lang -> English -> translation
+    t: float = 0.0
+
+    @property
+    def empty(self) -> bool:
+        return not self.files and not any(self.tr.values())
+
+    def digest(self) -> str:
+        data = json.dumps([self.files, self.tr], sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(data.encode("utf-8")).hexdigest()[:16]
+
+    def to_json(self) -> str:
+        return json.dumps({"files": self.files, "base": self.base, "tr": self.tr, "t": self.t}, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, raw) -> "Draft":
+        data = json.loads(_s(raw)) if raw else {}
+        return cls(files=dict(data.get("files") or {}), base=dict(data.get("base") or {}),
+                   tr={k: dict(v) for k, v in (data.get("tr") or {}).items()}, t=float(data.get("t") or 0))
+
+    def translations(self) -> int:
+        return sum(len(v) for v in self.tr.values())
+
+
+class Drafts:
+    def __init__(self, r, prefix: str = "hl", ttl: int = DRAFT_TTL):
+        self.r = r
+        self.prefix = prefix
+        self.ttl = ttl
+
+    def key(self, user: str) -> str:
+        return f"{self.prefix}:ops:draft:{user}"
+
+    def get(self, user: str) -> Draft:
+        return Draft.from_json(self.r.get(self.key(user)))
+
+    def put(self, user: str, draft: Draft) -> None:
+        if draft.empty:
+            self.r.delete(self.key(user))
+            return
+        draft.t = time.time()
+        self.r.set(self.key(user), draft.to_json(), ex=self.ttl)
+
+    def discard(self, user: str) -> None:
+        self.r.delete(self.key(user))
+
+
+# --- the catalogs, as `translations update` makes them ------------------------------------------
+
+
+@dataclass
+class Entry:
+    """A catalog entry as the checked draft has it."""
+
+    msgstr: str
+    fuzzy: bool
+    previous: str = ""  # the old English of a fuzzy entry
+    old: str = ""  # its old translation, before the draft's was written in
+
+
+def _template(root: str, cfg: str) -> Catalog:
+    """messages.pot, as `pybabel extract -F babel.cfg --sort-by-file --no-wrap` run from the project folder makes it."""
+    with open(cfg, encoding="utf-8") as fh:
+        method_map, options_map = parse_mapping_cfg(fh, cfg)
+    template = Catalog(project="helpline", msgid_bugs_address="-", charset="utf-8", header_comment=DEFAULT_HEADER)
+    for filename, lineno, message, comments, context in extract_from_dir(root, method_map, options_map):
+        template.add(message, None, [(os.path.normpath(filename).replace(os.sep, "/"), lineno)],
+                     auto_comments=comments, context=context)
+    return template
+
+
+def _po_bytes(catalog: Catalog, **options) -> bytes:
+    out = io.BytesIO()
+    write_po(out, catalog, width=None, **options)
+    return out.getvalue()
+
+
+def _same_but_date(old: bytes, new: bytes) -> bool:
+    """True when only the POT-Creation-Date header differs (not worth a change of its own)."""
+    return _POT_DATE.sub("", old.decode("utf-8", "replace")) == _POT_DATE.sub("", new.decode("utf-8", "replace"))
+
+
+def _languages(flows_dir: str, locales_dir: str) -> list[str]:
+    system = load_dir(flows_dir).system
+    if system is not None:
+        return list(system.languages)
+    return sorted(set(i18n.available_languages(locales_dir)) | {"en", "es"})
+
+
+def update_catalogs(flows_dir: str, locales_dir: str, tr: dict[str, dict[str, str]],
+                    who: str = "") -> dict[str, dict[str, Entry]]:
+    """In ``locales_dir`` (a scratch copy): `translations update`, then write ``tr`` in.
+
+    Returns, per language, every entry as it now is (with the old English and
+    translation of entries the update made fuzzy).
+    """
+    root = os.path.dirname(os.path.abspath(flows_dir))
+    cfg = os.path.join(locales_dir, "babel.cfg")
+    if not os.path.isfile(cfg):
+        return {}  # the check says babel.cfg is missing
+    template = _template(root, cfg)
+    pot = os.path.join(locales_dir, "messages.pot")
+    new_pot = _po_bytes(template, sort_by_file=True)
+    old_pot = open(pot, "rb").read() if os.path.exists(pot) else b""
+    if not old_pot or not _same_but_date(old_pot, new_pot):
+        with open(pot, "wb") as fh:
+            fh.write(new_pot)
+    found: dict[str, dict[str, Entry]] = {}
+    for lang in _languages(flows_dir, locales_dir):
+        path = i18n.po_path(locales_dir, lang)
+        if os.path.exists(path):
+            old = open(path, "rb").read()
+            try:
+                catalog = read_po(io.BytesIO(old), locale=lang, domain=i18n.DOMAIN, abort_invalid=True)
+            except Exception:  # noqa: BLE001 - a broken catalog: the check reports it at its line
+                continue
+        else:  # a new language: as `pybabel init` does
+            old = b""
+            try:
+                catalog = read_po(io.BytesIO(new_pot), locale=lang, domain=i18n.DOMAIN)
+            except ValueError:
+                continue  # not a language Babel knows: the check says so
+            catalog.revision_date = dt.datetime.now(dt.timezone.utc)
+            catalog.fuzzy = False
+        catalog.update(template, no_fuzzy_matching=False, update_header_comment=False, update_creation_date=True)
+        entries: dict[str, Entry] = {}
+        wanted = tr.get(lang) or {}
+        wrote = False
+        for message in catalog:
+            if not message.id or not isinstance(message.id, str):
+                continue
+            msgstr = message.string if isinstance(message.string, str) else ""
+            previous = message.previous_id[0] if message.fuzzy and message.previous_id else ""
+            entry = Entry(msgstr, message.fuzzy, previous, msgstr if message.fuzzy else "")
+            value = wanted.get(message.id)
+            if value is not None and lang != SOURCE_LANGUAGE and (value != msgstr or message.fuzzy):
+                message.string = value
+                message.flags.discard("fuzzy")
+                message.previous_id = []
+                entry = Entry(value, False, previous, entry.old)
+                wrote = True
+            entries[message.id] = entry
+        found[lang] = entries
+        if wrote:
+            catalog.revision_date = dt.datetime.now(dt.timezone.utc)
+            if who:
+                catalog.last_translator = f"{who} (helpline console)"
+        new = _po_bytes(catalog, ignore_obsolete=True, include_previous=True)
+        if not old or not _same_but_date(old, new):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as fh:
+                fh.write(new)
+    return found
+
+
+# --- checking a draft ------------------------------------------------------------------------------
+
+
+@dataclass
+class Checked:
+    """The project as it would be after publishing, and what is wrong with it."""
+
+    problems: list[Problem]  # paths are the real ones (FLOWS_DIR, LOCALES_DIR)
+    fs: FlowSet | None
+    changes: dict[str, tuple[str | None, str | None]]  # relative path -> (now, after)
+    entries: dict[str, dict[str, Entry]]  # lang -> English -> entry, after the draft's translations
+    texts: dict[str, list[tuple[int, str]]]  # flow file name -> (line, English) in it
+
+    @property
+    def errors(self) -> list[Problem]:
+        return errors(self.problems)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _copy_project(paths: Paths, scratch: str) -> tuple[str, str]:
+    flows = os.path.join(scratch, os.path.basename(os.path.normpath(paths.flows_dir)))
+    locales = os.path.join(scratch, os.path.basename(os.path.normpath(paths.locales_dir)))
+    if locales == flows:
+        locales += "-locales"
+    ignore = shutil.ignore_patterns(".*", "__pycache__")
+    shutil.copytree(paths.flows_dir, flows, ignore=ignore)
+    if os.path.isdir(paths.locales_dir):
+        shutil.copytree(paths.locales_dir, locales, ignore=ignore)
+    else:
+        os.makedirs(locales)
+    return flows, locales
+
+
+def _files_under(folder: str) -> dict[str, str]:
+    """relative path (with /) -> absolute path, of every file a publish may change."""
+    found = {}
+    for here, dirs, names in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d != "__pycache__"]
+        for name in names:
+            if name.startswith(".") or not name.endswith((".yaml", ".yml", ".po", ".pot", ".json", ".cfg")):
+                continue
+            full = os.path.join(here, name)
+            found[os.path.relpath(full, folder).replace(os.sep, "/")] = full
+    return found
+
+
+def _read_text(path: str) -> str | None:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read().decode("utf-8")
+    except FileNotFoundError:
+        return None
+    except UnicodeDecodeError:
+        return None
+
+
+def materialize(paths: Paths, files: dict[str, str | None], tr: dict[str, dict[str, str]] | None,
+                today: dt.date | None = None, update: bool = True, who: str = "",
+                overrides: dict[str, str | None] | None = None) -> Checked:
+    """Check the project with ``files`` (flow file name -> text, None to delete) in place.
+
+    ``update``: refresh the catalogs as `translations update` does and write
+    ``tr`` in (a draft); off for a rollback, which restores catalogs as they
+    were. ``overrides``: any file, by path relative to the project folder.
+    """
+    with tempfile.TemporaryDirectory(prefix="helpline-draft-") as scratch:
+        flows, locales = _copy_project(paths, scratch)
+        real = {flows: os.path.abspath(paths.flows_dir), locales: os.path.abspath(paths.locales_dir)}
+        for name, text in files.items():
+            target = os.path.join(flows, *check_name(name).split("/"))
+            if text is None:
+                with suppress(FileNotFoundError):
+                    os.unlink(target)
+            else:
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                with open(target, "w", encoding="utf-8", newline="") as fh:
+                    fh.write(text)
+        for rel, text in (overrides or {}).items():
+            target = paths.from_rel(rel)
+            for copy, orig in real.items():
+                if target.startswith(orig + os.sep):
+                    target = copy + target[len(orig):]
+            if text is None:
+                with suppress(FileNotFoundError):
+                    os.unlink(target)
+            else:
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                with open(target, "w", encoding="utf-8", newline="") as fh:
+                    fh.write(text)
+        entries = update_catalogs(flows, locales, tr or {}, who=who) if update else {}
+        fs, problems = content_mod.load(flows, locales, today=today)
+        problems = list(problems)
+        if fs is not None:  # with errors too: a missing translation is what a texter would see
+            problems += _run_flow_tests(flows, fs)
+        else:
+            _, test_problems = flowtests.load_tests(flows)
+            problems += [_problem_from_line(p) for p in test_problems]
+
+        def back(text: str) -> str:
+            for copy, orig in real.items():
+                text = text.replace(copy, orig)
+            return text
+
+        problems = sorted({Problem(back(p.path), p.line, back(p.message), p.severity) for p in problems},
+                          key=lambda p: (p.severity != ERROR, p.path, p.line, p.message))
+        texts = {}
+        for name in paths.editable() + [n for n, t in files.items() if t is not None]:
+            if name.startswith(flowtests.TESTS_FOLDER + "/") or name in texts:
+                continue
+            text = _read_text(os.path.join(flows, *name.split("/")))
+            if text is None:
+                continue
+            try:
+                texts[name] = list(i18n.iter_flow_texts(text, name))
+            except Exception:  # noqa: BLE001 - not YAML yet: the problems say where
+                texts[name] = []
+        changes = {}
+        for copy, orig in real.items():
+            before, after = _files_under(orig), _files_under(copy)
+            prefix = paths.rel(orig)
+            for rel in sorted(set(before) | set(after)):
+                old = _read_text(before[rel]) if rel in before else None
+                new = _read_text(after[rel]) if rel in after else None
+                if old != new:
+                    changes[f"{prefix}/{rel}"] = (old, new)
+        return Checked(problems, fs, changes, entries, texts)
+
+
+def _problem_from_line(line: str, severity: str = ERROR) -> Problem:
+    """A `path:line: message` string (what flowtests reports) as a Problem."""
+    m = re.match(r"^(.*?):(\d+): (.*)$", line, re.S)
+    if not m:
+        return Problem("", 1, line, severity)
+    return Problem(m.group(1), int(m.group(2)), m.group(3), severity)
+
+
+def _run_flow_tests(flows: str, fs: FlowSet) -> list[Problem]:
+    tests, problems = flowtests.load_tests(flows)
+    found = [_problem_from_line(p) for p in problems]
+    for test in tests:
+        try:
+            result = flowtests.run(test, fs)
+        except Exception as exc:  # noqa: BLE001 - a set that passed its checks should run; say so if not
+            found.append(Problem(test.path, test.line, f"the conversation test \"{test.name}\" could not run: {exc}"))
+            continue
+        for failure in result.failures:
+            p = _problem_from_line(failure)
+            found.append(Problem(p.path, p.line, f"conversation test \"{test.name}\": {p.message}"))
+    return found
+
+
+# --- diffs --------------------------------------------------------------------------------------
+
+
+# Catalog lines that change whenever a flow file moves a line, or on every update: not worth showing.
+_NOISE = re.compile(r'^(#: |"POT-Creation-Date: |"PO-Revision-Date: |"Last-Translator: )')
+
+
+def unified_diff(changes: dict[str, tuple[str | None, str | None]], skip: set[str] = frozenset()) -> str:
+    """A unified diff of ``changes``, leaving out the files in ``skip``; in catalogs, a
+    change to only a line-number comment (``#: flows/main.yaml:12``) or a header date
+    is not shown as a change (the context shows the new line)."""
+    out = []
+    for rel, (old, new) in sorted(changes.items()):
+        if rel in skip:
+            continue
+        a = (old or "").splitlines(keepends=True)
+        b = (new or "").splitlines(keepends=True)
+        if rel.endswith((".po", ".pot")):
+            def norm(line: str) -> str:
+                m = _NOISE.match(line)
+                return m.group(1) if m else line
+            seq_a, seq_b = [norm(x) for x in a], [norm(x) for x in b]
+        else:
+            seq_a, seq_b = a, b
+        hunks = []
+        for group in difflib.SequenceMatcher(None, seq_a, seq_b, autojunk=False).get_grouped_opcodes(2):
+            (_, i1, _, j1, _), (_, _, i2, _, j2) = group[0], group[-1]
+            hunks.append(f"@@ -{_range(i1, i2)} +{_range(j1, j2)} @@\n")
+            for tag, x1, x2, y1, y2 in group:
+                if tag == "equal":
+                    hunks += [" " + line for line in b[y1:y2]]
+                    continue
+                hunks += ["-" + line for line in a[x1:x2]]
+                hunks += ["+" + line for line in b[y1:y2]]
+        if hunks:
+            out.append(f"--- {'a/' + rel if old is not None else '/dev/null'}\n")
+            out.append(f"+++ {'b/' + rel if new is not None else '/dev/null'}\n")
+            out += [line if line.endswith("\n") else line + "\n" for line in hunks]
+    return "".join(out)
+
+
+def _range(start: int, stop: int) -> str:
+    """``start,length`` as a unified diff's hunk header writes it (1-based)."""
+    length = stop - start
+    if length == 1:
+        return str(start + 1)
+    return f"{start + 1 if length else start},{length}"
+
+
+def _pack(text: str | None) -> str | None:
+    if text is None:
+        return None
+    return base64.b64encode(zlib.compress(text.encode("utf-8"), 9)).decode("ascii")
+
+
+def _unpack(packed: str | None) -> str | None:
+    if packed is None:
+        return None
+    return zlib.decompress(base64.b64decode(packed)).decode("utf-8")
+
+
+# --- the admin --------------------------------------------------------------------------------
+
+
+_UNLOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+@dataclass
+class Record:
+    """One publish or rollback, as the history shows it."""
+
+    id: int
+    action: str  # publish | rollback
+    who: str
+    at: float
+    version: int
+    note: str
+    files: list[str]
+    diff: str
+    before: dict[str, str | None]  # relative path -> packed previous content (None: the file did not exist)
+    undoes: int | None = None  # for a rollback: back to before this record
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, raw) -> "Record":
+        data = json.loads(_s(raw))
+        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__})
+
+    def previous(self, rel: str) -> str | None:
+        return _unpack(self.before.get(rel))
+
+
+@dataclass
+class Published:
+    version: int
+    record: Record
+    problems: list[Problem]
+
+
+class FlowsAdmin:
+    """Drafts, checks, publishing, history and rollback for one app."""
+
+    def __init__(self, r, prefix: str, paths: Paths, flows_version: content_mod.FlowsVersion,
+                 content: content_mod.Content | None = None, kept: int = AUDIT_KEPT):
+        self.r = r
+        self.prefix = prefix
+        self.paths = paths
+        self.version = flows_version
+        self.content = content
+        self.kept = kept
+        self.drafts = Drafts(r, prefix)
+        self.audit_key = f"{prefix}:ops:flows:audit"
+        self.seq_key = f"{prefix}:ops:flows:audit:seq"
+        self.lock_key = f"{prefix}:ops:flows:lock"
+        self._unlock = r.register_script(_UNLOCK)
+        self._cache: OrderedDict = OrderedDict()  # (user, draft digest, version) -> Checked
+        self._cache_lock = threading.Lock()
+
+    # --- drafts ---
+
+    def file_text(self, user: str | None, name: str) -> tuple[str | None, bool]:
+        """The text an editor sees: their draft's, else the file's. (text, from the draft?)"""
+        check_name(name)
+        if user:
+            draft = self.drafts.get(user)
+            if name in draft.files:
+                return draft.files[name], True
+        return self.paths.read(name), False
+
+    def save(self, user: str, name: str, text: str | None, tr: dict[str, dict[str, str]]) -> Draft:
+        """Put ``text`` (and translations typed) into ``user``'s draft; a file back as it was leaves it."""
+        check_name(name)
+        draft = self.drafts.get(user)
+        if text is not None:
+            text = normalize_text(text)
+            on_disk = self.paths.read(name)
+            if text == on_disk:
+                draft.files.pop(name, None)
+                draft.base.pop(name, None)
+            else:
+                if name not in draft.files:
+                    draft.base[name] = sha(on_disk)
+                draft.files[name] = text
+        current = self.catalog_strings()
+        for lang, values in tr.items():
+            mine = draft.tr.setdefault(lang, {})
+            for msgid, value in values.items():
+                value = value.replace("\r\n", "\n").replace("\r", "\n").strip()
+                now = current.get(lang, {}).get(msgid)
+                if not value or (now is not None and now == (value, False)):
+                    mine.pop(msgid, None)  # empty, or as the catalog already has it
+                else:
+                    mine[msgid] = value
+        draft.tr = {lang: values for lang, values in draft.tr.items() if values}
+        self.drafts.put(user, draft)
+        return draft
+
+    def discard(self, user: str, name: str | None = None) -> None:
+        if name is None:
+            self.drafts.discard(user)
+            return
+        draft = self.drafts.get(user)
+        draft.files.pop(name, None)
+        draft.base.pop(name, None)
+        self.drafts.put(user, draft)
+
+    def catalog_strings(self) -> dict[str, dict[str, tuple[str, bool]]]:
+        """lang -> English -> (translation, fuzzy), from the catalogs on disk."""
+        found = {}
+        for lang in i18n.available_languages(self.paths.locales_dir):
+            try:
+                catalog = i18n.read_catalog(self.paths.po(lang), lang)
+            except Exception:  # noqa: BLE001 - unreadable: the checks report it
+                continue
+            found[lang] = {m.id: (m.string if isinstance(m.string, str) else "", m.fuzzy)
+                           for m in catalog if m.id and isinstance(m.id, str)}
+        return found
+
+    def check(self, user: str, draft: Draft | None = None) -> Checked:
+        """The user's draft, checked (cached per draft and published version)."""
+        draft = draft if draft is not None else self.drafts.get(user)
+        key = (user, draft.digest(), self.version.get(), dt.date.today())
+        with self._cache_lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        checked = materialize(self.paths, draft.files, draft.tr, who=user)
+        with self._cache_lock:
+            self._cache[key] = checked
+            while len(self._cache) > 16:
+                self._cache.popitem(last=False)
+        return checked
+
+    def draft_flows(self, user: str) -> FlowSet | None:
+        """The flow set of the user's draft, for the simulator; None if it has errors."""
+        draft = self.drafts.get(user)
+        if draft.empty:
+            return None
+        checked = self.check(user, draft)
+        return checked.fs if checked.ok else None
+
+    # --- publishing ---
+
+    @contextmanager
+    def _locked(self):
+        token = secrets.token_hex(8)
+        if not self.r.set(self.lock_key, token, nx=True, ex=LOCK_SECONDS):
+            raise Refused("Someone else is publishing or rolling back right now. Try again in a minute.")
+        try:
+            yield
+        finally:
+            self._unlock(keys=[self.lock_key], args=[token])
+
+    def _conflicts(self, draft: Draft) -> list[str]:
+        found = []
+        for name in draft.files:
+            if sha(self.paths.read(name)) != draft.base.get(name, sha(self.paths.read(name))):
+                who = self._last_change(self.paths.rel(self.paths.flow_path(name)))
+                found.append(f"{name} was changed{f' by {who}' if who else ''} after you started editing it")
+        return found
+
+    def _last_change(self, rel: str) -> str:
+        for record in self.history(limit=self.kept):
+            if rel in record.files:
+                return record.who
+        return ""
+
+    def publish(self, user: str, note: str = "") -> Published:
+        with self._locked():
+            draft = self.drafts.get(user)
+            if draft.empty:
+                raise Refused("Your draft has no changes to publish.")
+            conflicts = self._conflicts(draft)
+            if conflicts:
+                raise Refused("; ".join(conflicts) + ". Publishing now would undo that change. Copy what you wrote, "
+                              "discard your draft of that file, and make your change again on the new version.")
+            checked = materialize(self.paths, draft.files, draft.tr, who=user)
+            if not checked.ok:
+                raise Refused(f"Not published: your draft has {len(checked.errors)} problem(s). Fix them first.",
+                              checked.problems)
+            if not checked.changes:
+                self.drafts.discard(user)
+                raise Refused("Nothing to publish: your draft is the same as what is live.")
+            published = self._write_and_publish(user, "publish", note, checked)
+            self.drafts.discard(user)
+            return published
+
+    def _write_and_publish(self, user: str, action: str, note: str, checked: Checked,
+                           undoes: int | None = None) -> Published:
+        changes = checked.changes
+        written: dict[str, str | None] = {}
+        try:
+            for rel, (old, new) in changes.items():
+                path = self.paths.from_rel(rel)
+                written[rel] = old
+                if new is None:
+                    with suppress(FileNotFoundError):
+                        os.unlink(path)
+                else:
+                    write_atomic(path, new)
+            version, problems = content_mod.publish(self.paths.flows_dir, self.paths.locales_dir, self.version,
+                                                    by=user)
+            if version is None:
+                raise Refused("The files did not pass the checks once written; the previous files were put back.",
+                              problems)
+        except BaseException:
+            for rel, old in written.items():  # put back what was there
+                path = self.paths.from_rel(rel)
+                if old is None:
+                    with suppress(FileNotFoundError):
+                        os.unlink(path)
+                else:
+                    write_atomic(path, old)
+            raise
+        record = Record(
+            id=int(self.r.incr(self.seq_key)), action=action, who=user, at=time.time(), version=version,
+            note=note.strip()[:500], files=sorted(changes), diff=unified_diff(changes, self._index_files()),
+            before={rel: _pack(old) for rel, (old, _) in changes.items()}, undoes=undoes)
+        pipe = self.r.pipeline(transaction=False)
+        pipe.lpush(self.audit_key, record.to_json())
+        pipe.ltrim(self.audit_key, 0, self.kept - 1)
+        pipe.execute()
+        if self.content is not None:
+            try:  # this worker at once; the others within FLOWS_CHECK_SECONDS
+                self.content.reload()
+            except content_mod.FlowsError:
+                pass
+        return Published(version, record, checked.problems)
+
+    def _index_files(self) -> set[str]:
+        """messages.pot and the English catalog: indexes of the English texts, which
+        the flow files' diff already shows. Listed with a record's files, not diffed."""
+        return {self.paths.rel(os.path.join(self.paths.locales_dir, "messages.pot")),
+                self.paths.rel(self.paths.po(SOURCE_LANGUAGE))}
+
+    # --- history and rollback ---
+
+    def history(self, limit: int | None = None) -> list[Record]:
+        raw = self.r.lrange(self.audit_key, 0, (limit or self.kept) - 1)
+        return [Record.from_json(x) for x in raw]
+
+    def record(self, rid: int) -> Record | None:
+        return next((r for r in self.history() if r.id == rid), None)
+
+    def rollback_target(self, rid: int) -> dict[str, str | None]:
+        """Every file changed by record ``rid`` or a later one, as it was before ``rid``."""
+        records = self.history()
+        index = next((i for i, r in enumerate(records) if r.id == rid), None)
+        if index is None:
+            raise Refused("That change is no longer in the history.")
+        target: dict[str, str | None] = {}
+        for record in reversed(records[: index + 1]):  # the oldest first: its "before" wins
+            for rel in record.before:
+                if rel not in target:
+                    target[rel] = record.previous(rel)
+        return target
+
+    def rollback_preview(self, rid: int) -> Checked:
+        target = self.rollback_target(rid)
+        for rel in target:
+            self.paths.from_rel(rel)  # only files of this project
+        return materialize(self.paths, {}, None, update=False, overrides=target)
+
+    def rollback(self, user: str, rid: int, note: str = "") -> Published:
+        with self._locked():
+            checked = self.rollback_preview(rid)
+            if not checked.ok:
+                raise Refused("That earlier version does not pass today's checks, so it was not restored.",
+                              checked.problems)
+            if not checked.changes:
+                raise Refused("The files are already as they were before that change.")
+            return self._write_and_publish(user, "rollback", note or f"Back to before change #{rid}", checked,
+                                           undoes=rid)
+
+    def published(self) -> dict[str, str]:
+        info = self.r.hgetall(self.version.info_key)
+        return {_s(k): _s(v) for k, v in info.items()}
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` so that a reader sees the old file or the new one, never half of it."""
+    folder = os.path.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    try:
+        mode = os.stat(path).st_mode & 0o777
+    except FileNotFoundError:
+        mode = 0o644
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    with suppress(OSError):  # the rename itself survives a crash once the folder is synced
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+# --- translation status, for the translations page -----------------------------------------------
+
+
+@dataclass
+class Untranslated:
+    msgid: str
+    state: str  # missing (not in the catalog), empty, fuzzy, placeholders
+    msgstr: str
+    previous: str  # the old English of a fuzzy entry
+    places: list[tuple[str, int]]  # (flow file name, line) where the English is used
+    po_line: int
+
+
+def previous_ids(path: str) -> dict[int, str]:
+    """The old English (``#| msgid "..."``) of fuzzy entries, by the line of their ``msgid``.
+
+    Babel writes these lines (``--previous``) but its reader drops them.
+    """
+    from babel.messages.pofile import unescape
+
+    found: dict[int, str] = {}
+    parts: list[str] = []
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for n, line in enumerate(fh, 1):
+            line = line.strip()
+            if line.startswith("#| msgid "):
+                parts = [line[len("#| msgid "):]]
+            elif line.startswith('#| "') and parts:
+                parts.append(line[3:])
+            elif line.startswith("msgid "):
+                if parts:
+                    found[n] = "".join(unescape(p) for p in parts)
+                parts = []
+            elif not line.startswith("#"):
+                parts = []
+    return found
+
+
+def translation_status(paths: Paths) -> dict[str, dict]:
+    """Per language: how many texts, and those that are not translated, fuzzy or mismatched."""
+    from .engine.render import placeholders
+
+    root = paths.root
+    cfg = os.path.join(paths.locales_dir, "babel.cfg")
+    wanted: dict[str, list[tuple[str, int]]] = {}
+    if os.path.isfile(cfg):
+        with open(cfg, encoding="utf-8") as fh:
+            method_map, options_map = parse_mapping_cfg(fh, cfg)
+        for filename, lineno, message, _, _ in extract_from_dir(root, method_map, options_map):
+            name = os.path.relpath(os.path.join(root, filename), paths.flows_dir).replace(os.sep, "/")
+            wanted.setdefault(message, []).append((name, lineno))
+    status = {}
+    for lang in _languages(paths.flows_dir, paths.locales_dir):
+        if lang == SOURCE_LANGUAGE:
+            continue
+        po = paths.po(lang)
+        info = {"lang": lang, "name": language_name(lang).split(" (")[0].strip("`"), "po": paths.rel(po),
+                "total": len(wanted), "items": [], "error": ""}
+        previous: dict[int, str] = {}
+        try:
+            catalog = i18n.read_catalog(po, lang)
+            previous = previous_ids(po)
+        except FileNotFoundError:
+            info["error"] = "There is no catalog for this language yet."
+            catalog = None
+        except Exception as exc:  # noqa: BLE001
+            info["error"] = f"The catalog cannot be read: {exc}"
+            catalog = None
+        for msgid, places in wanted.items():
+            message = catalog.get(msgid) if catalog is not None else None
+            if message is None:
+                item = Untranslated(msgid, "missing", "", "", places, 1)
+            else:
+                msgstr = message.string if isinstance(message.string, str) else ""
+                old = previous.get(message.lineno or 0, "")
+                if not msgstr:
+                    state = "empty"
+                elif message.fuzzy:
+                    state = "fuzzy"
+                elif placeholders(msgstr) != placeholders(msgid):
+                    state = "placeholders"
+                else:
+                    continue
+                item = Untranslated(msgid, state, msgstr, old if state == "fuzzy" else "", places, message.lineno or 1)
+            info["items"].append(item)
+        info["done"] = info["total"] - len(info["items"])
+        status[lang] = info
+    return status
