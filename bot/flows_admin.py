@@ -849,6 +849,38 @@ def write_atomic(path: str, text: str) -> None:
             os.close(dir_fd)
 
 
+# --- review dates ------------------------------------------------------------------------------
+
+
+def mark_reviewed(text: str, path: str, kind: str, ident: str, day: dt.date) -> tuple[str, int]:
+    """``text`` with ``reviewed: <day>`` on the hotline (kind ``hotline``, id ``ident``) or the
+    page (kind ``page``, node id ``ident``); returns the new text and the line changed.
+
+    The date replaces the one written, or goes on a new line after ``source:``.
+    """
+    from .engine.yamlsource import parse
+
+    source = parse(text, path)
+    data = source.data if isinstance(source.data, dict) else {}
+    listed = "hotlines" if kind == "hotline" else "nodes"
+    items = data.get(listed) if isinstance(data.get(listed), list) else []
+    index = next((i for i, item in enumerate(items) if isinstance(item, dict) and item.get("id") == ident), None)
+    if index is None:
+        raise Refused(f"there is no {kind} `{ident}` in {os.path.basename(path)}")
+    lines = text.split("\n")
+    at = (listed, index)
+    if "reviewed" in items[index]:
+        n = source.key_line(at + ("reviewed",))
+        lines[n - 1] = re.sub(r"(reviewed:\s*).*$", lambda m: m.group(1) + day.isoformat(), lines[n - 1], count=1)
+        return "\n".join(lines), n
+    if "source" not in items[index]:
+        raise Refused(f"the {kind} `{ident}` names no `source:` to review against")
+    n = source.key_line(at + ("source",))
+    indent = re.match(r"^(\s*(?:- )?)", lines[n - 1]).group(1).replace("-", " ")
+    lines.insert(n, f"{indent}reviewed: {day.isoformat()}")
+    return "\n".join(lines), n + 1
+
+
 # --- translation status, for the translations page -----------------------------------------------
 
 

@@ -519,3 +519,25 @@ def test_only_flow_files_can_be_opened(ed):
     assert ed.get("/ops/flows/file/../app.py").status_code == 404
     assert ed.get("/ops/flows/file/nothere.yaml").status_code == 404
     assert check(ed, "../../app.yaml", "x").status_code == 404
+
+
+def test_i_checked_it_today_puts_the_review_date_in_the_draft(app, ed, project):
+    today = app.extensions["ops"].figures.today().isoformat()
+    hotlines = project / "flows" / "hotlines.yaml"
+    body = hotlines.read_text()
+    at = body.index("  - id: emergency")
+    hotlines.write_text(body[:at] + body[at:].replace("reviewed: 2026-11-22", "reviewed: 2025-01-31", 1))
+    page = ed.get("/ops/reviews?as_of=2099-01-01").text
+    assert "I checked it today" in page
+    response = post(ed, "/ops/reviews/checked", {"name": "hotlines.yaml", "kind": "hotline", "ident": "emergency"})
+    assert response.status_code == 302
+    line = int(response.headers["Location"].rsplit("=", 1)[1])
+    draft = app.extensions["flows_admin"].drafts.get("ed")
+    assert draft.files["hotlines.yaml"].splitlines()[line - 1] == f"    reviewed: {today}"
+    assert "reviewed: 2025-01-31" in hotlines.read_text()  # a draft, until published
+    assert client_of(app, "vic").get("/ops/reviews?as_of=2099-01-01").text.count("I checked it today") == 0
+    assert post(client_of(app, "vic"), "/ops/reviews/checked",
+                {"name": "hotlines.yaml", "kind": "hotline", "ident": "emergency"}).status_code == 403
+    response = post(ed, "/ops/reviews/checked", {"name": "hotlines.yaml", "kind": "hotline", "ident": "nobody"},
+                    follow_redirects=True)
+    assert "Not marked: there is no hotline `nobody` in hotlines.yaml" in response.text

@@ -31,7 +31,8 @@ from flask_login import current_user
 
 from ..engine.problems import ERROR, Problem
 from ..engine.validate import REVIEW_DAYS, SOURCE_LANGUAGE, language_name, reviews as review_list
-from ..flows_admin import Checked, Draft, FlowsAdmin, Paths, Refused, translation_status
+from ..engine.yamlsource import YamlSyntaxError
+from ..flows_admin import Checked, Draft, FlowsAdmin, Paths, Refused, mark_reviewed, translation_status
 from ..graph import mermaid
 from ..i18n import iter_flow_texts
 from .auth import editor_required
@@ -494,6 +495,7 @@ def reviews():
         name = os.path.relpath(r.where.path, paths.flows_dir).replace(os.sep, "/")
         items.append({
             "what": r.what.replace("`", ""), "kind": r.what.split(" ", 1)[0], "source": r.source,
+            "ident": r.what.split("`")[1].split(".")[-1] if "`" in r.what else "",
             "link": r.source if re.match(r"^https?://", r.source or "") else None,
             "reviewed": reviewed, "due": r.due, "due_on": reviewed + dt.timedelta(days=REVIEW_DAYS) if reviewed else None,
             "age": (as_of - reviewed).days if reviewed else None, "name": name, "line": r.where.line,
@@ -501,3 +503,26 @@ def reviews():
     items.sort(key=lambda i: (not i["due"], i["reviewed"] or dt.date.min, i["what"]))
     return render_template("ops/reviews.html", items=items, as_of=as_of, today=today, REVIEW_DAYS=REVIEW_DAYS,
                            due=sum(1 for i in items if i["due"]))
+
+
+@bp.post("/reviews/checked")
+@editor_required
+def review_checked():
+    """"Checked it today": the review date goes into the editor's draft, to publish."""
+    a = admin()
+    name, kind, ident = request.form.get("name", ""), request.form.get("kind", ""), request.form.get("ident", "")
+    try:
+        _file_or_404(name)
+        if kind not in ("hotline", "page"):
+            raise Refused("not a hotline or a page")
+        text, _ = a.file_text(current_user.name, name)
+        new, line = mark_reviewed(text, a.paths.flow_path(name), kind, ident, console().figures.today())
+    except (Refused, YamlSyntaxError) as exc:
+        flash(f"Not marked: {exc}", "error")
+        return redirect(url_for("ops.reviews"))
+    if new == text:
+        flash(f"{kind.capitalize()} {ident} already says it was reviewed today.", "info")
+    else:
+        a.save(current_user.name, name, new, {})
+        flash(f"{kind.capitalize()} {ident}: reviewed today, in your draft. Publish it (below) to make it count.", "ok")
+    return redirect(url_for("ops.flow_file", name=name, _anchor=f"line={line}"))
