@@ -69,7 +69,7 @@ from . import flowtests, i18n
 from .engine.loader import load_dir
 from .engine.model import FlowSet
 from .engine.problems import ERROR, WARNING, Problem, errors
-from .engine.validate import SOURCE_LANGUAGE, language_name
+from .engine.validate import SOURCE_LANGUAGE
 
 DRAFT_TTL = 14 * 86400  # an untouched draft is forgotten after two weeks
 AUDIT_KEPT = 50  # publishes and rollbacks kept, with what they replaced
@@ -288,8 +288,8 @@ def update_catalogs(flows_dir: str, locales_dir: str, tr: dict[str, dict[str, st
             old = b""
             try:
                 catalog = read_po(io.BytesIO(new_pot), locale=lang, domain=i18n.DOMAIN)
-            except ValueError:
-                continue  # not a language Babel knows: the check says so
+            except Exception:  # noqa: BLE001 - UnknownLocaleError: not a language Babel knows; the check says so
+                continue
             catalog.revision_date = dt.datetime.now(dt.timezone.utc)
             catalog.fuzzy = False
         catalog.update(template, no_fuzzy_matching=False, update_header_comment=False, update_creation_date=True)
@@ -599,6 +599,7 @@ class FlowsAdmin:
         self._unlock = r.register_script(_UNLOCK)
         self._cache: OrderedDict = OrderedDict()  # (user, draft digest, version) -> Checked
         self._cache_lock = threading.Lock()
+        self._strings: dict[tuple, dict[str, tuple[str, bool]]] = {}  # (po path, mtime, size) -> its entries
 
     # --- drafts ---
 
@@ -649,15 +650,21 @@ class FlowsAdmin:
         self.drafts.put(user, draft)
 
     def catalog_strings(self) -> dict[str, dict[str, tuple[str, bool]]]:
-        """lang -> English -> (translation, fuzzy), from the catalogs on disk."""
+        """lang -> English -> (translation, fuzzy), from the catalogs on disk (read again when they change)."""
         found = {}
         for lang in i18n.available_languages(self.paths.locales_dir):
+            path = self.paths.po(lang)
             try:
-                catalog = i18n.read_catalog(self.paths.po(lang), lang)
+                st = os.stat(path)
+                key = (path, st.st_mtime_ns, st.st_size)
+                if key not in self._strings:
+                    catalog = i18n.read_catalog(path, lang)
+                    self._strings = {k: v for k, v in self._strings.items() if k[0] != path}
+                    self._strings[key] = {m.id: (m.string if isinstance(m.string, str) else "", m.fuzzy)
+                                          for m in catalog if m.id and isinstance(m.id, str)}
+                found[lang] = self._strings[key]
             except Exception:  # noqa: BLE001 - unreadable: the checks report it
                 continue
-            found[lang] = {m.id: (m.string if isinstance(m.string, str) else "", m.fuzzy)
-                           for m in catalog if m.id and isinstance(m.id, str)}
         return found
 
     def check(self, user: str, draft: Draft | None = None) -> Checked:
@@ -919,6 +926,16 @@ def previous_ids(path: str) -> dict[int, str]:
     return found
 
 
+def lang_name(code: str) -> str:
+    """`Spanish`, `French`: a language's English name, as Babel knows it."""
+    from babel import Locale
+
+    try:
+        return Locale.parse(code).get_display_name("en") or code
+    except Exception:  # noqa: BLE001 - not a code Babel knows
+        return code
+
+
 def translation_status(paths: Paths) -> dict[str, dict]:
     """Per language: how many texts, and those that are not translated, fuzzy or mismatched."""
     from .engine.render import placeholders
@@ -937,7 +954,7 @@ def translation_status(paths: Paths) -> dict[str, dict]:
         if lang == SOURCE_LANGUAGE:
             continue
         po = paths.po(lang)
-        info = {"lang": lang, "name": language_name(lang).split(" (")[0].strip("`"), "po": paths.rel(po),
+        info = {"lang": lang, "name": lang_name(lang), "po": paths.rel(po),
                 "total": len(wanted), "items": [], "error": ""}
         previous: dict[int, str] = {}
         try:

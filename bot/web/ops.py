@@ -8,8 +8,9 @@ page works without it, only without live updates.
 Every route needs a signed-in operator (Flask-Login) but the sign-in page
 and the stylesheet and script; every POST needs a CSRF token (Flask-WTF),
 in the form or, from the script, in an ``X-CSRFToken`` header. Viewers see
-the live list, the figures and the simulator; responders also take
-hand-offs and switch the on-duty state. What the person wrote is shown only
+the live list, the figures, the simulator and the flows; responders also take
+hand-offs and switch the on-duty state; editors are responders who also
+change the flows and their translations, publish and roll back. What the person wrote is shown only
 in a hand-off, to the responder who holds it.
 
 The figures (``ops_figures.py``), the simulator (``ops_sim.py``) and the

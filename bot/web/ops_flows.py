@@ -30,9 +30,10 @@ from flask import (Flask, abort, current_app, flash, jsonify, redirect, render_t
 from flask_login import current_user
 
 from ..engine.problems import ERROR, Problem
-from ..engine.validate import REVIEW_DAYS, SOURCE_LANGUAGE, language_name, reviews as review_list
+from ..engine.validate import REVIEW_DAYS, SOURCE_LANGUAGE, reviews as review_list
 from ..engine.yamlsource import YamlSyntaxError
-from ..flows_admin import Checked, Draft, FlowsAdmin, Paths, Refused, mark_reviewed, translation_status
+from ..flows_admin import (Checked, Draft, FlowsAdmin, Paths, Refused, lang_name, mark_reviewed,
+                           translation_status)
 from ..graph import mermaid
 from ..i18n import iter_flow_texts
 from .auth import editor_required
@@ -156,7 +157,7 @@ def text_rows(checked: Checked, name: str, draft: Draft) -> list[dict]:
                     hint = {"kind": "similar", "en": entry.previous, "tr": entry.old}
             else:
                 state, value = ("changed" if mine is not None else "ok"), entry.msgstr
-            row["langs"].append({"lang": lang, "name": language_name(lang).split(" (")[0].strip("`"),
+            row["langs"].append({"lang": lang, "name": lang_name(lang),
                                  "state": state, "value": value, "hint": hint})
         row["needs"] = any(x["state"] in ("missing", "fuzzy") for x in row["langs"])
         rows[msgid] = row
@@ -241,12 +242,13 @@ def flows():
         for flow in fs.flows.values():
             titles[os.path.basename(flow.where.path)] = (flow.id, flow.title, len(flow.nodes))
     files = []
+    flows_rel = a.paths.rel(a.paths.flows_dir)
     for name in a.paths.editable():
         flow = titles.get(name)
         files.append({"name": name, "flow": flow[0] if flow else None, "title": flow[1] if flow else _special(name),
                       "nodes": flow[2] if flow else None, "in_draft": name in draft.files,
                       "problems": sum(1 for p in checked.problems
-                                      if p.severity == ERROR and a.paths.rel(p.path).endswith("/" + name))})
+                                      if p.severity == ERROR and a.paths.rel(p.path) == f"{flows_rel}/{name}")})
     return render_template("ops/flows.html", files=files, draft=draft_summary(draft), state=check_state(checked, None, draft),
                            published=a.published(), history=a.history(limit=5),
                            serving=current_app.extensions["content"].loaded_version)
@@ -270,10 +272,11 @@ def flow_file(name: str):
     checked = a.check(user or "", draft)
     state = check_state(checked, name, draft)
     flow = _flow_of(name)
+    languages = _languages(checked)
     return render_template("ops/flows_edit.html", name=name, text=text, in_draft=in_draft, state=state,
                            flow=flow, editable=bool(user), title=flow.title if flow else _special(name),
-                           languages=_languages(checked), LANGUAGE_NAMES={l: language_name(l).split(" (")[0].strip("`")
-                                                                         for l in _languages(checked)})
+                           has_texts=not name.startswith("tests/") and name != "keywords.yaml",
+                           languages=languages, LANGUAGE_NAMES={code: lang_name(code) for code in languages})
 
 
 # --- editing (editors) -----------------------------------------------------------------------------
@@ -287,7 +290,13 @@ def flow_check(name: str):
     a = admin()
     text, tr = _form_draft()
     draft = a.save(current_user.name, name, text, tr)
-    return jsonify(check_state(a.check(current_user.name, draft), name, draft))
+    try:
+        checked = a.check(current_user.name, draft)
+    except Exception:  # noqa: BLE001 - the draft is saved; say the check itself failed, not the network
+        log.exception("the check of %s's draft failed", current_user.name)
+        return jsonify(error="Your draft is saved, but the check itself failed (the server's log says why). "
+                             "Try again; if it keeps failing, tell whoever runs the console."), 500
+    return jsonify(check_state(checked, name, draft))
 
 
 @bp.post("/flows/file/<path:name>/save")
