@@ -541,3 +541,9 @@ def test_i_checked_it_today_puts_the_review_date_in_the_draft(app, ed, project):
     response = post(ed, "/ops/reviews/checked", {"name": "hotlines.yaml", "kind": "hotline", "ident": "nobody"},
                     follow_redirects=True)
     assert "Not marked: there is no hotline `nobody` in hotlines.yaml" in response.text
+
+
+def test_the_figures_link_each_flow_to_its_map(app, ed):
+    text(app.test_client(), "hola")
+    page = ed.get("/ops/figures?days=7").text
+    assert re.search(r'href="/ops/flows/map/main\?from=[\d-]+&amp;to=[\d-]+">map</a>', page), page
