@@ -53,7 +53,8 @@ def mermaid(fs: m.FlowSet, flow_id: str, counts: Mapping[str, int] | None = None
         if node.outcome:
             text += f"<br/>outcome: {node.outcome}"
         if counts is not None:
-            text += f"<br/><b>{counts.get(qualified, 0)} visits</b>"
+            n = counts.get(qualified, 0)
+            text += f"<br/><b>{n} visit{'' if n == 1 else 's'}</b>"
         return text
 
     for node in flow.nodes:
