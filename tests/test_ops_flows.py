@@ -456,7 +456,7 @@ def test_the_map_shows_how_often_each_step_was_shown(app, ed):
     assert "classDef v3" in page and "class main__menu v3" in page
     assert 'src="/ops/vendor/mermaid/mermaid.min.js"' in page
     screening = ed.get("/ops/flows/map/screening").text
-    assert "screening__intro" in screening and "1 visits" in screening
+    assert "screening__intro" in screening and "1 visit" in screening and "1 visits" not in screening
     assert ed.get("/ops/flows/map/nope").status_code == 404
 
 
