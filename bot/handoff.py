@@ -692,20 +692,3 @@ class Duty:
     def renew(self) -> None:
         """A responder's console is open: keep their 'on duty' alive."""
         self.store.r.expire(self.on_key, self.ttl)
-
-
-class Cached:
-    """A callable's value, read at most once every ``seconds`` (the Helpline asks every turn)."""
-
-    def __init__(self, read: Callable[[], bool], seconds: float = 2.0):
-        self.read = read
-        self.seconds = seconds
-        self.value = False
-        self.until = 0.0
-
-    def __call__(self) -> bool:
-        now = time.monotonic()
-        if now >= self.until:
-            self.value = self.read()
-            self.until = now + self.seconds
-        return self.value

@@ -42,11 +42,11 @@ def safe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__} at {where}"
 
 
-class _Cached:
+class Cached:
     """A value read at most once every few seconds (the on-duty flag, read
     every turn, changes when an operator clicks a toggle)."""
 
-    def __init__(self, read: Callable[[], bool], seconds: float):
+    def __init__(self, read: Callable[[], bool], seconds: float = 2.0):
         self.read = read
         self.seconds = seconds
         self.value = False
@@ -84,7 +84,7 @@ class Helpline:
         self.lock_wait = lock_wait
         self.clock = clock
         self.new_id = new_id
-        self.on_duty = on_duty or _Cached(store.on_duty, seconds=2.0)
+        self.on_duty = on_duty or Cached(store.on_duty, seconds=2.0)
 
     def cid(self, address: str) -> str:
         return contact_id(self.secret_key, address)

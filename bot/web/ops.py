@@ -35,8 +35,8 @@ from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from ..figures import Figures
-from ..handoff import ActionRefused, Cached, Desk, Directory, Duty, Hours, HoursError, TwilioSender, WHATSAPP_WINDOW
-from ..services import safe_error
+from ..handoff import ActionRefused, Desk, Directory, Duty, Hours, HoursError, TwilioSender, WHATSAPP_WINDOW
+from ..services import Cached, safe_error
 from ..store import RedisStore, StoreError
 from .auth import EDITOR_ONLY, ROLES, AccountError, Accounts, Operator, Throttle, login_manager, responder_required
 
