@@ -148,6 +148,31 @@ def test_a_second_claim_waits_for_the_first_and_sees_its_update(app, redis_clien
     assert not redis_client.exists(key("lock"))
 
 
+def test_a_save_leaves_exactly_the_new_fields_and_sends_only_the_changes(app, redis_client, monkeypatch):
+    store = app.extensions["store"]
+    cid = cid_of()
+    before = {"v": "1", "cid": cid, "node": "one", "h0": "main.menu", "f.debt": "y", "miss": "0"}
+    store.commit(store.claim(cid, "SM1", wait=0), action="save", fields=before, replies=[])
+
+    sent = []  # what the commit sends: spy on the pipeline, Redis still does the work
+    pipeline_class = type(store.r.pipeline(transaction=False))
+    real = pipeline_class.execute_command
+
+    def spy(self, *args, **options):
+        sent.append(args)
+        return real(self, *args, **options)
+
+    monkeypatch.setattr(pipeline_class, "execute_command", spy)
+    after = {"v": "1", "cid": cid, "node": "two", "h0": "main.menu", "h1": "screening.safe", "miss": "0"}
+    store.commit(store.claim(cid, "SM2", wait=0), action="save", fields=after, replies=[])
+
+    assert redis_client.hgetall(key("session")) == after  # f.debt gone, node changed, h1 added
+    (evalsha,) = [a for a in sent if a[0] == "EVALSHA"]
+    argv = [str(a) for a in evalsha[3 + 8:]]  # after EVALSHA, the sha, the key count and 8 keys
+    assert {"two", "screening.safe", "f.debt"} <= set(argv)
+    assert not {"main.menu", cid, "one"} & set(argv)  # unchanged fields are not sent again
+
+
 def test_a_turn_whose_lock_expired_writes_nothing(app, redis_client):
     store = app.extensions["store"]
     claim = store.claim(cid_of(), "SM1", wait=0)

@@ -109,22 +109,27 @@ return {'ok', redis.call('EXISTS', KEYS[4]), redis.call('HGETALL', KEYS[1])}
 
 # KEYS: session, lock, answers, optout, handoff, waiters, wake, answer order.
 # ARGV: token, action, session ttl, replies JSON, retry window, answers kept, optout,
-#       n transcript, MessageSid ('' for none), in hand-off ('1'/'0'), transcript..., fields...
+#       n transcript, MessageSid ('' for none), in hand-off ('1'/'0'), n set,
+#       transcript..., field/value pairs to set (n set values)..., fields to delete...
+# Save writes only what the turn changed (most turns change two or three of a
+# session's thirty fields): 'save' replaces the whole hash (no session was
+# loaded), 'update' sets the changed fields and deletes the ones that went.
 _COMMIT = """
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
-local action, ttl, n = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[8])
+local action, ttl, n, m = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[8]), tonumber(ARGV[11])
 if action == 'erase' then
   -- Quick exit: the session, the hand-off transcript and every kept answer go.
   redis.call('DEL', KEYS[1], KEYS[3], KEYS[5], KEYS[8])
-elseif action == 'save' then
-  redis.call('DEL', KEYS[1])
-  redis.call('HSET', KEYS[1], unpack(ARGV, 11 + n))
+elseif action == 'save' or action == 'update' then
+  if action == 'save' then redis.call('DEL', KEYS[1]) end
+  if m > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 12 + n, 11 + n + m)) end
+  if #ARGV > 11 + n + m then redis.call('HDEL', KEYS[1], unpack(ARGV, 12 + n + m)) end
   redis.call('EXPIRE', KEYS[1], ttl)
   if ARGV[10] ~= '1' then
     -- Not (or no longer) in a hand-off: what was said in it is not kept.
     redis.call('DEL', KEYS[5])
   elseif n > 0 then
-    redis.call('RPUSH', KEYS[5], unpack(ARGV, 11, 10 + n))
+    redis.call('RPUSH', KEYS[5], unpack(ARGV, 12, 11 + n))
     redis.call('EXPIRE', KEYS[5], ttl)
   end
 end
@@ -326,10 +331,21 @@ class RedisStore:
             self.key(cid, "wake"),
             self.key(cid, "answered"),
         ]
-        flat: list[str] = []
+        changes: list[str] = []
+        gone: list[str] = []
         if action == "save":
-            for name, value in (fields or {}).items():
-                flat += [name, value]
+            fields = fields or {}
+            old = claim.fields
+            if old:
+                # We hold the lock, so the hash is still what claim() read.
+                action = "update"
+                for name, value in fields.items():
+                    if old.get(name) != value:
+                        changes += (name, value)
+                gone = [name for name in old if name not in fields]
+            else:
+                for name, value in fields.items():
+                    changes += (name, value)
         args = [
             claim.token,
             action,
@@ -341,8 +357,10 @@ class RedisStore:
             len(transcript),
             claim.message_sid or "",
             "1" if (fields or {}).get("st") == "handed_off" else "0",
+            len(changes),
             *transcript,
-            *flat,
+            *changes,
+            *gone,
         ]
         # EVALSHA straight into the pipeline: redis-py's Script in a pipeline
         # first asks SCRIPT EXISTS, a round trip on every turn. The script is
