@@ -7,6 +7,7 @@ library's own :class:`MessagingResponse`.
 """
 from __future__ import annotations
 
+import functools
 import hmac
 from dataclasses import dataclass
 
@@ -104,6 +105,15 @@ def parse_status(form) -> StatusUpdate | None:
 
 def twiml(replies: list[str] | tuple[str, ...], status_url: str | None = None) -> str:
     """``<Response>`` with one ``<Message>`` per reply (``<Response/>`` if none)."""
+    return _twiml(tuple(replies), status_url)
+
+
+# Replies are the flows' own texts (their only placeholders are keywords and
+# hotline numbers, never what a person wrote), so the same few hundred
+# answers repeat: building the XML through ElementTree each time was a
+# fifteenth of a turn. Bounded, and emptied whenever the process restarts.
+@functools.lru_cache(maxsize=1024)
+def _twiml(replies: tuple[str, ...], status_url: str | None) -> str:
     response = MessagingResponse()
     for text in replies:
         if status_url:
