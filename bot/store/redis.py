@@ -24,7 +24,7 @@ idle session costs only its hash (see BENCHMARKS.md for the bytes).
 
 A turn costs two round trips: :meth:`claim` (script: retry? lock, load) and
 :meth:`commit` (script: check lock, save or erase, remember the answer,
-opt-out, unlock; plus one XADD for the turn's events, pipelined with it).
+opt-out, unlock, add the turn's event to the stream).
 
 Redis Cluster (``REDIS_CLUSTER=1``; the client is a
 ``redis.cluster.RedisCluster``, built by :class:`LazyRedisCluster`): every
@@ -107,29 +107,33 @@ if t ~= 'hash' and t ~= 'none' then redis.call('DEL', KEYS[1]) end
 return {'ok', redis.call('EXISTS', KEYS[4]), redis.call('HGETALL', KEYS[1])}
 """
 
-# KEYS: session, lock, answers, optout, handoff, waiters, wake, answer order.
+# KEYS: session, lock, answers, optout, handoff, waiters, wake, answer order[, events].
 # ARGV: token, action, session ttl, replies JSON, retry window, answers kept, optout,
-#       n transcript, MessageSid ('' for none), in hand-off ('1'/'0'), n set,
-#       transcript..., field/value pairs to set (n set values)..., fields to delete...
+#       n transcript, MessageSid ('' for none), in hand-off ('1'/'0'), n set, n event,
+#       events maxlen, transcript..., event field/value pairs (n event values)...,
+#       session field/value pairs to set (n set values)..., session fields to delete...
+# The turn's event is added here, once the turn is saved; on a cluster the
+# events stream lives on another node, so commit() adds it beside the script.
 # Save writes only what the turn changed (most turns change two or three of a
 # session's thirty fields): 'save' replaces the whole hash (no session was
 # loaded), 'update' sets the changed fields and deletes the ones that went.
 _COMMIT = """
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
-local action, ttl, n, m = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[8]), tonumber(ARGV[11])
+local action, ttl, n, m, e = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[8]), tonumber(ARGV[11]), tonumber(ARGV[12])
+local at = 14 + n + e
 if action == 'erase' then
   -- Quick exit: the session, the hand-off transcript and every kept answer go.
   redis.call('DEL', KEYS[1], KEYS[3], KEYS[5], KEYS[8])
 elseif action == 'save' or action == 'update' then
   if action == 'save' then redis.call('DEL', KEYS[1]) end
-  if m > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 12 + n, 11 + n + m)) end
-  if #ARGV > 11 + n + m then redis.call('HDEL', KEYS[1], unpack(ARGV, 12 + n + m)) end
+  if m > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, at, at + m - 1)) end
+  if #ARGV >= at + m then redis.call('HDEL', KEYS[1], unpack(ARGV, at + m)) end
   redis.call('EXPIRE', KEYS[1], ttl)
   if ARGV[10] ~= '1' then
     -- Not (or no longer) in a hand-off: what was said in it is not kept.
     redis.call('DEL', KEYS[5])
   elseif n > 0 then
-    redis.call('RPUSH', KEYS[5], unpack(ARGV, 12, 11 + n))
+    redis.call('RPUSH', KEYS[5], unpack(ARGV, 14, 13 + n))
     redis.call('EXPIRE', KEYS[5], ttl)
   end
 end
@@ -149,6 +153,9 @@ redis.call('DEL', KEYS[2])
 if tonumber(redis.call('GET', KEYS[6]) or '0') > 0 then
   redis.call('RPUSH', KEYS[7], '1')
   redis.call('PEXPIRE', KEYS[7], 5000)
+end
+if e > 0 then
+  redis.call('XADD', KEYS[9], 'MAXLEN', '~', ARGV[13], '*', unpack(ARGV, 14 + n, 13 + n + e))
 end
 return 1
 """
@@ -187,6 +194,9 @@ class Claim:
     duplicate: list[str] | None = None  # replies already given to this MessageSid
     fields: dict[str, str] | None = None  # the stored session, if any
     opted_out: bool = False
+    # Whether ``fields`` is byte for byte what is stored: a damaged value
+    # (not UTF-8) was decoded with replacements, so commit() rewrites the hash.
+    exact: bool = True
 
 
 class LazyRedisCluster:
@@ -287,7 +297,11 @@ class RedisStore:
             if status == "ok":
                 claim = Claim(cid, message_sid, token=token, opted_out=bool(result[1]))
                 try:
-                    flat = [_s(x) for x in result[2]]
+                    try:
+                        flat = [x.decode() if isinstance(x, bytes) else x for x in result[2]]
+                    except UnicodeDecodeError:
+                        flat = [_s(x) for x in result[2]]
+                        claim.exact = False
                     claim.fields = dict(zip(flat[::2], flat[1::2])) or None
                 except BaseException:  # we hold the lock: never leave it behind
                     self.release(claim)
@@ -335,7 +349,7 @@ class RedisStore:
         gone: list[str] = []
         if action == "save":
             fields = fields or {}
-            old = claim.fields
+            old = claim.fields if claim.exact else None
             if old:
                 # We hold the lock, so the hash is still what claim() read.
                 action = "update"
@@ -346,6 +360,11 @@ class RedisStore:
             else:
                 for name, value in fields.items():
                     changes += (name, value)
+        flat_event: list[str] = []
+        if event and not self.cluster:
+            keys.append(self.events_key)
+            for name, value in event.items():
+                flat_event += (name, value)
         args = [
             claim.token,
             action,
@@ -358,21 +377,29 @@ class RedisStore:
             claim.message_sid or "",
             "1" if (fields or {}).get("st") == "handed_off" else "0",
             len(changes),
+            len(flat_event),
+            EVENTS_MAXLEN,
             *transcript,
+            *flat_event,
             *changes,
             *gone,
         ]
-        # EVALSHA straight into the pipeline: redis-py's Script in a pipeline
-        # first asks SCRIPT EXISTS, a round trip on every turn. The script is
-        # loaded at start; only after a Redis restart is it missing (NOSCRIPT),
+        if not self.cluster:
+            result = self._run(self._commit, keys, args)
+            if result != 1:
+                raise LockLost("the lock expired before the turn was saved")
+            return
+        # Redis Cluster: the script on the contact's node and the XADD on the
+        # events stream's node, in one pipeline (one round trip). EVALSHA
+        # straight into the pipeline: redis-py's Script in a pipeline first
+        # asks SCRIPT EXISTS, a round trip on every turn. The script is loaded
+        # at start; only after a restart or failover is it missing (NOSCRIPT),
         # and then it is run again on its own (the event was already added).
-        # Through execute_command, not pipe.evalsha(): the same command, but a
-        # Redis Cluster pipeline refuses its evalsha() method. On a cluster the
-        # contact's node is named (from the client's slot map): left to find
-        # it, the pipeline would ask a node COMMAND GETKEYS for every EVALSHA,
-        # one more round trip per turn, through one node every text needs. The
-        # XADD goes to the node of the events stream, in the same round trip.
-        route = {"target_nodes": self.r.get_node_from_key(keys[0])} if self.cluster else {}
+        # Through execute_command, not pipe.evalsha(), which a cluster pipeline
+        # refuses; and with the contact's node named (from the client's slot
+        # map): left to find it, the pipeline would ask a node COMMAND GETKEYS
+        # for every EVALSHA, one more round trip per turn.
+        route = {"target_nodes": self.r.get_node_from_key(keys[0])}
         pipe = self.r.pipeline(transaction=False)
         pipe.execute_command("EVALSHA", self._commit.sha, len(keys), *keys, *args, **route)
         if event:
