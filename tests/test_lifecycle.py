@@ -7,6 +7,9 @@ the caller (``catch_errors_as_events`` is off).
 """
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from statemachine.exceptions import TransitionNotAllowed
 
@@ -108,3 +111,28 @@ def test_errors_inside_the_chart_propagate():
 def test_unknown_event_is_refused():
     with pytest.raises(TransitionNotAllowed):
         bind(Session(cid="c", state="in_flow")).send("teleport")
+
+
+def test_turns_of_different_people_in_one_thread_keep_their_own_states():
+    # bind() reuses one chart per thread: each turn must still see only its own session.
+    first, second = Session(cid="a"), Session(cid="b", state="closed")
+    bind(first).send("start")
+    with pytest.raises(TransitionNotAllowed):
+        bind(second).send("hand_off")  # refused: closed cannot hand off
+    bind(second).send("reopen")
+    bind(first).send("hand_off")
+    assert (first.state, second.state) == ("handed_off", "in_flow")
+
+
+def test_each_thread_steps_its_own_sessions():
+    sessions = [Session(cid=str(n)) for n in range(8)]
+    barrier = threading.Barrier(len(sessions))
+
+    def life(session):
+        barrier.wait()
+        for event in ("start", "hand_off", "release", "close", "reopen", "opt_out", "opt_in"):
+            bind(session).send(event)
+        return session.state
+
+    with ThreadPoolExecutor(len(sessions)) as pool:
+        assert list(pool.map(life, sessions)) == ["in_flow"] * len(sessions)
