@@ -94,8 +94,31 @@ def start_gunicorn(module: str, port: int, env: dict, log: str) -> subprocess.Po
     raise SystemExit(f"{module} did not start; see {log}")
 
 
-def run_wrk(port: int, requests_file: str, args) -> dict:
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time used so far by these processes (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def workers_of(proc: subprocess.Popen) -> list[int]:
+    """The gunicorn master's worker processes."""
+    try:
+        with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as fh:
+            return [int(pid) for pid in fh.read().split()]
+    except OSError:
+        return []
+
+
+def run_wrk(port: int, requests_file: str, args, app_pids: list[int], redis_pid: int | None) -> dict:
     env = {**os.environ, "REQUESTS_FILE": requests_file, "WRK_THREADS": str(args.threads)}
+    app_before, redis_before = cpu_seconds(app_pids), cpu_seconds([redis_pid] if redis_pid else [])
     out = subprocess.run(
         ["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{args.duration}s", "--timeout", "15s",
          "-s", os.path.join(HERE, "wrk.lua"), f"http://127.0.0.1:{port}/twilio/messages"],
@@ -104,6 +127,9 @@ def run_wrk(port: int, requests_file: str, args) -> dict:
     line = next(l for l in out.splitlines() if l.startswith("WRK_JSON "))
     figures = json.loads(line[len("WRK_JSON "):])
     figures["rps"] = figures["requests"] / (figures["duration_us"] / 1e6)
+    # CPU per request, in microseconds: where the machine's two cores went.
+    figures["app_cpu_us"] = (cpu_seconds(app_pids) - app_before) / figures["requests"] * 1e6
+    figures["redis_cpu_us"] = (cpu_seconds([redis_pid] if redis_pid else []) - redis_before) / figures["requests"] * 1e6
     figures["errors"] = sum(figures[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts", "non200"))
     return figures
 
@@ -131,11 +157,11 @@ def main() -> None:
         "WEB_CONCURRENCY": str(args.workers),
         "PUBLIC_URL": "",
     }
-    procs = []
+    procs = {}
     try:
         ports = {"project": free_port(), "baseline": free_port()}
-        procs.append(start_gunicorn("app:app", ports["project"], env, os.path.join(tmp, "project.log")))
-        procs.append(start_gunicorn("bench.baseline:app", ports["baseline"], env, os.path.join(tmp, "baseline.log")))
+        procs["project"] = start_gunicorn("app:app", ports["project"], env, os.path.join(tmp, "project.log"))
+        procs["baseline"] = start_gunicorn("bench.baseline:app", ports["baseline"], env, os.path.join(tmp, "baseline.log"))
         # Enough unique requests for the fastest plausible rate, so no MessageSid repeats.
         count = 6000 * args.duration
         results = {"project": [], "baseline": []}
@@ -145,10 +171,11 @@ def main() -> None:
             for name in ("project", "baseline"):
                 path = os.path.join(tmp, f"{name}-{rnd}.txt")
                 write_requests(path, ports[name], count, args.senders, f"{rnd}{name[0]}")
-                fig = run_wrk(ports[name], path, args)
+                fig = run_wrk(ports[name], path, args, workers_of(procs[name]), server.pid)
                 results[name].append(fig)
                 print(f"  round {rnd + 1} {name:8s} {fig['rps']:8.0f} req/s  p50 {fig['p50_us'] / 1000:6.2f} ms  "
-                      f"p99 {fig['p99_us'] / 1000:6.2f} ms  errors {fig['errors']}  fail-safe {fig['failsafe']}", flush=True)
+                      f"p99 {fig['p99_us'] / 1000:6.2f} ms  errors {fig['errors']}  fail-safe {fig['failsafe']}  "
+                      f"CPU/request: app {fig['app_cpu_us']:4.0f} us, Redis {fig['redis_cpu_us']:3.0f} us", flush=True)
                 os.unlink(path)
         summary = {}
         for name, runs in results.items():
@@ -158,21 +185,24 @@ def main() -> None:
                 "p99_ms": statistics.median(r["p99_us"] for r in runs) / 1000,
                 "errors": sum(r["errors"] for r in runs),
                 "failsafe": sum(r["failsafe"] for r in runs),
+                "app_cpu_us": statistics.median(r["app_cpu_us"] for r in runs),
+                "redis_cpu_us": statistics.median(r["redis_cpu_us"] for r in runs),
             }
         p, b = summary["project"], summary["baseline"]
-        print("\nmedian of rounds      req/s      p50 ms     p99 ms   errors  fail-safe")
+        print("\nmedian of rounds      req/s      p50 ms     p99 ms   errors  fail-safe   app CPU us/req  Redis CPU us/req")
         for name in ("project", "baseline"):
             s = summary[name]
-            print(f"  {name:10s} {s['rps']:12.0f} {s['p50_ms']:11.2f} {s['p99_ms']:10.2f} {s['errors']:8d} {s['failsafe']:10d}")
+            print(f"  {name:10s} {s['rps']:12.0f} {s['p50_ms']:11.2f} {s['p99_ms']:10.2f} {s['errors']:8d} {s['failsafe']:10d}"
+                  f" {s['app_cpu_us']:16.0f} {s['redis_cpu_us']:17.0f}")
         thr, p99 = p["rps"] / b["rps"], p["p99_ms"] / b["p99_ms"]
         print(f"\nthroughput ratio project/baseline: {thr:.2f} (target >= 0.60)")
         print(f"p99 ratio project/baseline:        {p99:.2f} (target <= 2.00)")
         ok = thr >= 0.6 and p99 <= 2.0 and p["errors"] == 0 and p["failsafe"] == 0
         print("verdict:", "MEETS the targets" if ok else "MISSES the targets")
     finally:
-        for proc in procs:
+        for proc in procs.values():
             os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
+        for proc in procs.values():
             proc.wait(timeout=30)
         server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
