@@ -66,9 +66,20 @@ def signature_is_valid(auth_token: str | None, url: str, params: dict, signature
     if not auth_token or not signature:
         return False
     validator = RequestValidator(auth_token)
+    if hasattr(params, "lists"):  # a werkzeug MultiDict: every value of each key, as the library reads them
+        params = _AllValues(params.lists())
     if hmac.compare_digest(validator.compute_signature(url, params), signature):
         return True
     return validator.validate(url, params, signature)
+
+
+class _AllValues(dict):
+    """Form values as lists, with the ``getall`` the twilio library looks for
+    first: given werkzeug's MultiDict it tries ``getall``, catches the
+    AttributeError and tries ``getlist``, for every key of every request."""
+
+    def getall(self, name: str) -> list[str]:
+        return self[name]
 
 
 def _int(value: str | None) -> int:
