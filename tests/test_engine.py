@@ -24,7 +24,7 @@ from bot.content import load
 from bot.engine import events as ev
 from bot.engine import render
 from bot.engine.matching import keyword
-from bot.engine.model import FlowSet
+from bot.engine.model import FlowSet, Translation
 from bot.engine.runner import ERASE, KEEP, SAVE, Context, Inbound, Turn, step
 from bot.engine.segments import MAX_SEGMENTS, count_segments
 from bot.engine.session import Session
@@ -485,3 +485,18 @@ def test_asking_for_a_person_at_a_removed_node_still_asks_for_a_person(fs, on_du
     assert turn.replies[0] == say(fs, "recovered", "en")
     assert turn.replies[1] == fs.translate("en", (person.text if on_duty else person.unavailable).msgid)
     assert turn.session.state == ("handed_off" if on_duty else "in_flow")
+
+
+def test_what_is_worked_out_once_per_set_belongs_to_that_set(fs):
+    # Option labels are cached on the flow set: a set published later with a
+    # new translation must show the new label, and the old set keep its own.
+    menu_node = fs.node(fs.system.main_menu)
+    first = menu_node.options[0].label.msgid
+    before = render.option_labels(fs, menu_node, "es")
+    catalogs = {lang: dict(entries) for lang, entries in fs.catalogs.items()}
+    catalogs["es"][first] = Translation("Etiqueta nueva", False, catalogs["es"][first].where)
+    newer = FlowSet(fs.flows, fs.keywords, fs.system, fs.hotlines, catalogs, version="newer")
+
+    assert render.option_labels(newer, menu_node, "es")[0] == "Etiqueta nueva"
+    assert render.option_labels(fs, menu_node, "es") == before != render.option_labels(newer, menu_node, "es")
+    assert "Etiqueta nueva" in render.prompt(newer, menu_node, "es")

@@ -10,9 +10,13 @@ resolved the short forms staff may write (``node`` in the same flow, or
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
+from typing import Callable, Mapping, TypeVar
+
+T = TypeVar("T")
+_NONE: Mapping[str, str] = MappingProxyType({})
 
 # The answers a yes/no/not-sure question accepts, in the order they are shown.
 ANSWERS = ("yes", "no", "not_sure")
@@ -214,7 +218,29 @@ class FlowSet:
 
     def translate(self, lang: str, msgid: str) -> str:
         """The text in ``lang``; English (the msgid) if no reviewed translation."""
-        entry = self.catalogs.get(lang, {}).get(msgid)
-        if entry is None or entry.fuzzy or not entry.msgstr:
-            return msgid
-        return entry.msgstr
+        return self._reviewed.get(lang, _NONE).get(msgid, msgid)
+
+    # A set never changes once loaded (a publish swaps in a new one), so what
+    # is derived from it alone is worked out once per set. A turn translates
+    # some twenty texts and lists a node's options three times.
+
+    @functools.cached_property
+    def _reviewed(self) -> dict[str, dict[str, str]]:
+        """lang -> msgid -> translation, only those that may be sent (not fuzzy, not empty)."""
+        return {
+            lang: {msgid: t.msgstr for msgid, t in catalog.items() if t.msgstr and not t.fuzzy}
+            for lang, catalog in self.catalogs.items()
+        }
+
+    @functools.cached_property
+    def _derived(self) -> dict:
+        return {}
+
+    def derived(self, key: tuple, compute: Callable[[], T]) -> T:
+        """``compute()``, worked out once per set for ``key``. Two threads may
+        both compute it the first time; they get equal values."""
+        try:
+            return self._derived[key]
+        except KeyError:
+            value = self._derived[key] = compute()
+            return value

@@ -6,6 +6,7 @@ these strings, so the 3-segment budget is checked on what is really sent.
 from __future__ import annotations
 
 import string
+from typing import Sequence
 
 from . import model as m
 from .segments import MAX_SEGMENTS, count_segments
@@ -41,18 +42,23 @@ def placeholders(text: str) -> set[str]:
         return {"<unbalanced braces>"}
 
 
-def option_labels(fs: m.FlowSet, node: m.Node, lang: str) -> list[str]:
+def option_labels(fs: m.FlowSet, node: m.Node, lang: str) -> tuple[str, ...]:
     """The labels a waiting node offers, in order."""
+    # Keyed by the node object: it lives exactly as long as the set that caches it.
+    return fs.derived(("labels", id(node), lang), lambda: _option_labels(fs, node, lang))
+
+
+def _option_labels(fs: m.FlowSet, node: m.Node, lang: str) -> tuple[str, ...]:
     if node.kind == m.MENU:
-        return [fs.translate(lang, o.label.msgid) for o in node.options]
+        return tuple(fs.translate(lang, o.label.msgid) for o in node.options)
     if node.kind == m.QUESTION:
-        return [say(fs, lang, f"answer_{a}") for a in m.ANSWERS]
+        return tuple(say(fs, lang, f"answer_{a}") for a in m.ANSWERS)
     if node.kind == m.LANGUAGE:
-        return list(fs.system.languages.values())
-    return []
+        return tuple(fs.system.languages.values())
+    return ()
 
 
-def numbered(labels: list[str]) -> str:
+def numbered(labels: Sequence[str]) -> str:
     return "\n".join(f"{i}. {label}" for i, label in enumerate(labels, 1))
 
 

@@ -367,9 +367,14 @@ class _Step:
 
     def labels(self, node: m.Node) -> list[list[str]]:
         """Each option's label, normalised, in the person's language and English."""
-        mine = render.option_labels(self.fs, node, self.s.lang)
-        english = render.option_labels(self.fs, node, "en")
-        return [list({normalize(a), normalize(b)}) for a, b in zip(mine, english)]
+        fs, lang = self.fs, self.s.lang
+
+        def forms() -> list[list[str]]:
+            mine = render.option_labels(fs, node, lang)
+            english = render.option_labels(fs, node, "en")
+            return [list({normalize(a), normalize(b)}) for a, b in zip(mine, english)]
+
+        return fs.derived(("forms", id(node), lang), forms)
 
     def answer(self, norm: str, media_count: int) -> None:
         s, fs = self.s, self.fs
