@@ -333,6 +333,10 @@ class RedisStore:
         or ``erase`` (quick exit: the session, the hand-off transcript and
         every answer kept for retries go; only the answer to this message is
         kept, so that Twilio's retry of it gets the same line).
+
+        ``fields`` is the whole session to store. Only what differs from
+        ``claim.fields`` (what the claim loaded, under the same lock) is
+        written, so ``claim.fields`` must not be changed in place.
         """
         cid = claim.cid
         keys = [
