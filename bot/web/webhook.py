@@ -22,21 +22,29 @@ log = logging.getLogger(__name__)
 TWIML = "application/xml"
 
 
-def _request_url() -> str:
-    """The URL as the client asked for it (after ProxyFix), from the WSGI environ.
+def _origin() -> str:
+    """``scheme://host`` as the client asked for it (after ProxyFix), plus the
+    app's mount point. Worked out once per request: werkzeug validates the
+    host on every ``request.host``."""
+    env = request.environ
+    return f"{env['wsgi.url_scheme']}://{request.host}{env.get('SCRIPT_NAME', '')}"
+
+
+def _request_url(origin: str) -> str:
+    """The URL as the client asked for it, from the WSGI environ.
 
     werkzeug's ``request.url`` builds an IRI with full quoting rules, a fifth
     of a webhook's CPU; Twilio signs the plain URL it called.
     """
     env = request.environ
     query = env.get("QUERY_STRING")
-    url = f"{env['wsgi.url_scheme']}://{request.host}{env.get('SCRIPT_NAME', '')}{env.get('PATH_INFO', '')}"
+    url = f"{origin}{env.get('PATH_INFO', '')}"
     return f"{url}?{query}" if query else url
 
 
-def _signed() -> bool:
+def _signed(origin: str) -> bool:
     cfg = current_app.config
-    url = twilio.signed_url(_request_url(), cfg["PUBLIC_URL"], request.path, request.query_string.decode())
+    url = twilio.signed_url(_request_url(origin), cfg["PUBLIC_URL"], request.path, request.query_string.decode())
     return twilio.signature_is_valid(
         # The MultiDict itself: Twilio signs every value of a repeated key.
         cfg["TWILIO_AUTH_TOKEN"], url, request.form, request.headers.get("X-Twilio-Signature")
@@ -47,16 +55,17 @@ def _forbidden() -> Response:
     return Response("Forbidden: missing or invalid X-Twilio-Signature\n", 403, mimetype="text/plain")
 
 
-def _status_url() -> str:
+def _status_url(origin: str) -> str:
     # From the environ, not request.host_url (werkzeug's IRI building again).
-    base = current_app.config["PUBLIC_URL"] or f"{request.environ['wsgi.url_scheme']}://{request.host}"
-    return f"{base}{request.environ.get('SCRIPT_NAME', '')}/twilio/status"
+    public = current_app.config["PUBLIC_URL"]
+    return f"{public}{request.environ.get('SCRIPT_NAME', '')}/twilio/status" if public else f"{origin}/twilio/status"
 
 
 @bp.post("/twilio/messages")
 def messages() -> Response:
     with metrics.Timer() as timer:
-        if not _signed():
+        origin = _origin()
+        if not _signed(origin):
             return _forbidden()
         channel = "sms"
         try:
@@ -67,7 +76,7 @@ def messages() -> Response:
                 channel = msg.channel
                 metrics.messages_in(channel).inc()
                 handled = current_app.extensions["helpline"].handle(msg)
-                body = twilio.twiml(handled.replies, _status_url())
+                body = twilio.twiml(handled.replies, _status_url(origin))
                 outcome = "retry" if handled.turn is None else ("reply" if handled.replies else "silent")
                 sent = len(handled.replies)
         except Exception as exc:  # noqa: BLE001 - the person must get an answer whatever failed
@@ -85,7 +94,7 @@ def messages() -> Response:
 
 @bp.post("/twilio/status")
 def status() -> Response:
-    if not _signed():
+    if not _signed(_origin()):
         return _forbidden()
     update = twilio.parse_status(request.form)
     if update is not None:
