@@ -22,6 +22,7 @@ SCHEMA_VERSION = 2  # 2: one field per history entry and per flag (1 joined them
 _ANSWER_CODES = {"yes": "y", "no": "n", "not_sure": "?"}
 _ANSWERS_BY_CODE = {code: answer for answer, code in _ANSWER_CODES.items()}
 HISTORY_LIMIT = 10  # how many questions BACK can walk back through
+_HISTORY_INDEX = {f"h{i}": i for i in range(HISTORY_LIMIT)}  # field name -> position
 
 
 class SessionFormatError(ValueError):
@@ -100,10 +101,14 @@ class Session:
             if state not in STATES:
                 # The lifecycle chart cannot bind to it, so every text would fail.
                 raise SessionFormatError(f"unknown lifecycle state {state!r}")
-            flags = {
-                name[2:]: _ANSWERS_BY_CODE.get(value, value) for name, value in fields.items() if name.startswith("f.")
-            }
-            history = [fields[f"h{i}"] for i in range(HISTORY_LIMIT) if f"h{i}" in fields]
+            flags = {}
+            history = []
+            for name, value in fields.items():  # one pass: this runs on every text
+                if name[:2] == "f.":
+                    flags[name[2:]] = _ANSWERS_BY_CODE.get(value, value)
+                elif name in _HISTORY_INDEX:
+                    history.append((_HISTORY_INDEX[name], value))
+            history = [entry for _, entry in sorted(history)]
             return cls(
                 cid=fields["cid"],
                 address=fields.get("addr", ""),
