@@ -78,15 +78,13 @@ _TOKENS = itertools.count()
 
 _CLAIM = """
 if ARGV[3] ~= '' then
-  local t = redis.call('TYPE', KEYS[3])['ok']
-  if t == 'hash' then
-    local answer = redis.call('HGET', KEYS[3], ARGV[3])
-    if answer then
-      if ARGV[4] == '1' then redis.call('DECR', KEYS[5]) end
-      return {'dup', answer}
-    end
-  elseif t ~= 'none' then
+  -- pcall: a key of the wrong type answers with an error table, not a raise.
+  local answer = redis.pcall('HGET', KEYS[3], ARGV[3])
+  if type(answer) == 'table' and answer.err then
     redis.call('DEL', KEYS[3])
+  elseif answer then
+    if ARGV[4] == '1' then redis.call('DECR', KEYS[5]) end
+    return {'dup', answer}
   end
 end
 if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
@@ -102,9 +100,12 @@ if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
   redis.call('PEXPIRE', KEYS[2], ARGV[2])
 end
 if ARGV[4] == '1' then redis.call('DECR', KEYS[5]) end
-local t = redis.call('TYPE', KEYS[1])['ok']
-if t ~= 'hash' and t ~= 'none' then redis.call('DEL', KEYS[1]) end
-return {'ok', redis.call('EXISTS', KEYS[4]), redis.call('HGETALL', KEYS[1])}
+local session = redis.pcall('HGETALL', KEYS[1])
+if session.err then
+  redis.call('DEL', KEYS[1])
+  session = {}
+end
+return {'ok', redis.call('EXISTS', KEYS[4]), session}
 """
 
 # KEYS: session, lock, answers, optout, handoff, waiters, wake, answer order[, events].
