@@ -7,6 +7,7 @@ shows, whatever order the lock hands the turns out in.
 """
 from __future__ import annotations
 
+import gc
 import re
 import threading
 import time
@@ -321,3 +322,30 @@ def test_what_was_said_in_a_hand_off_goes_when_the_person_leaves_it(client, redi
     text(client, "MENU")  # the person goes back to the bot themselves
     assert not redis_client.exists(key("handoff"))
     assert redis_client.hget(key("session"), "st") == "in_flow"
+
+
+def test_a_thread_keeps_one_connection_for_its_turns_and_gives_it_back_when_it_ends(app, redis_client):
+    store = app.extensions["store"]
+    if store.cluster:
+        pytest.skip("a cluster client routes each command to its node itself")
+    pool = store.r.connection_pool
+    in_use_before = len(pool._in_use_connections)
+    held = []
+
+    def turns(n: int) -> None:
+        for i in range(3):
+            claim = store.claim(cid_of(f"+1555000{n:04d}"), f"SM{n}-{i}", wait=1)
+            store.commit(claim, action="save", fields={"v": "1", "cid": claim.cid}, replies=["x"])
+        held.append(len(pool._in_use_connections))
+
+    threads = [threading.Thread(target=turns, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # One per thread, not one per command (24 commands ran); plus, for a
+    # moment, the pool's own for loading a script Redis had not seen yet.
+    assert max(held) <= in_use_before + len(threads) + 1
+    del threads
+    gc.collect()
+    assert len(pool._in_use_connections) == in_use_before
