@@ -67,10 +67,11 @@ WAKE_POLL = 0.25  # longest a waiter blocks before it looks at the lock again
 
 # KEYS: session, lock, answers, optout, waiters.
 # ARGV: token, lock ms, MessageSid ('' for none), waited before ('0' or '1').
-# A session or list of the wrong type (damage, a manual edit) is dropped
-# before it is read: reading it would raise after the SET NX, leaving the
-# lock held, and would fail every text until the key expired. Dropping the
-# session starts the person afresh: the contract for an unreadable session.
+# A session or answers key of the wrong type (damage, a manual edit) is
+# dropped when its read fails (redis.pcall): a plain call would raise after the
+# SET NX, leaving the lock held, and would fail every text until the key
+# expired. Dropping the session starts the person afresh: the contract for an
+# unreadable session.
 # Lock tokens: a random prefix per process start, the pid (a forked worker
 # inherits the rest) and a counter; cheaper than os.urandom on every turn.
 _TOKEN_PREFIX = f"{secrets.token_hex(6)}:"
@@ -390,21 +391,23 @@ class RedisStore:
             *changes,
             *gone,
         ]
-        if not self.cluster:
-            result = self._run(self._commit, keys, args)
-            if result != 1:
-                raise LockLost("the lock expired before the turn was saved")
-            return
-        # Redis Cluster: the script on the contact's node and the XADD on the
-        # events stream's node, in one pipeline (one round trip). EVALSHA
-        # straight into the pipeline: redis-py's Script in a pipeline first
-        # asks SCRIPT EXISTS, a round trip on every turn. The script is loaded
-        # at start; only after a restart or failover is it missing (NOSCRIPT),
-        # and then it is run again on its own (the event was already added).
-        # Through execute_command, not pipe.evalsha(), which a cluster pipeline
-        # refuses; and with the contact's node named (from the client's slot
-        # map): left to find it, the pipeline would ask a node COMMAND GETKEYS
-        # for every EVALSHA, one more round trip per turn.
+        result = self._commit_on_cluster(keys, args, event) if self.cluster else self._run(self._commit, keys, args)
+        if result != 1:
+            raise LockLost("the lock expired before the turn was saved")
+
+    def _commit_on_cluster(self, keys: list[str], args: list, event: dict[str, str] | None) -> object:
+        """The commit script on the contact's node and the XADD on the events
+        stream's node, in one pipeline (one round trip).
+
+        EVALSHA straight into the pipeline: redis-py's Script in a pipeline
+        first asks SCRIPT EXISTS, a round trip on every turn. The script is
+        loaded at start; only after a restart or failover is it missing
+        (NOSCRIPT), and then it is run again on its own (the event was already
+        added). Through execute_command, not pipe.evalsha(), which a cluster
+        pipeline refuses; and with the contact's node named (from the client's
+        slot map): left to find it, the pipeline would ask a node COMMAND
+        GETKEYS for every EVALSHA, one more round trip per turn.
+        """
         route = {"target_nodes": self.r.get_node_from_key(keys[0])}
         pipe = self.r.pipeline(transaction=False)
         pipe.execute_command("EVALSHA", self._commit.sha, len(keys), *keys, *args, **route)
@@ -412,11 +415,10 @@ class RedisStore:
             pipe.xadd(self.events_key, event, maxlen=EVENTS_MAXLEN, approximate=True)
         result = pipe.execute(raise_on_error=False)[0]
         if isinstance(result, redis.exceptions.NoScriptError):
-            result = self._commit(keys=keys, args=args)
-        elif isinstance(result, Exception):
+            return self._commit(keys=keys, args=args)
+        if isinstance(result, Exception):
             raise result
-        if result != 1:
-            raise LockLost("the lock expired before the turn was saved")
+        return result
 
     def _run(self, script, keys: list[str], args: list) -> object:
         """EVALSHA through execute_command: Script.__call__ goes through
