@@ -14,13 +14,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import redis
 from redis.crc import key_slot
 
 from bot import create_app
 from bot.channels.twilio import FAILSAFE_REPLIES
 from bot.config import TestConfig
 from bot.services import contact_id
-from bot.store import LockLost, LockTimeout
+from bot.store import LockLost, LockTimeout, RedisStore
 from tests.helpers import inbound, messages, option, post_signed, stream_events
 
 PHONE = "+15557654321"
@@ -163,6 +164,34 @@ def test_a_save_writes_only_the_fields_the_turn_changed(app, redis_client):
 
     assert redis_client.hgetall(key("session")) == {**after, "h0": "marker"}  # f.debt gone, node changed, h1 new
     assert redis_client.ttl(key("session")) > 0
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_the_claim_reads_the_session_over_either_protocol(protocol, app, redis_client, redis_url):
+    """One Redis: the session comes from an HGETALL sent behind the claim
+    script, a map over RESP3 (redis-py's default) and a flat list over RESP2."""
+    if app.extensions["store"].cluster:
+        pytest.skip("on a cluster the script returns the session itself")
+    store = RedisStore(redis.Redis.from_url(redis_url, protocol=protocol))
+    cid = cid_of()
+    fields = {"v": "1", "cid": cid, "node": "one", "h0": "main.menu", "addr": "+15550001111 ñ"}
+    store.commit(store.claim(cid, "SM1", wait=0), action="save", fields=fields, replies=["one"])
+
+    claim = store.claim(cid, "SM2", wait=0)
+    assert claim.fields == fields and claim.exact
+    store.release(claim)
+    assert store.claim(cid, "SM1", wait=0).duplicate == ["one"]
+
+
+def test_a_session_key_that_is_not_a_hash_is_dropped_under_the_lock(app, redis_client):
+    store = app.extensions["store"]
+    cid = cid_of()
+    redis_client.set(key("session"), "not a hash")
+    claim = store.claim(cid, "SM1", wait=0)
+    assert claim.fields is None and claim.token
+    assert not redis_client.exists(key("session"))
+    store.commit(claim, action="save", fields={"v": "1", "cid": cid, "node": "one"}, replies=[])
+    assert redis_client.hgetall(key("session")) == {"v": "1", "cid": cid, "node": "one"}
 
 
 def test_a_save_without_a_loaded_session_replaces_the_hash(app, redis_client):

@@ -66,7 +66,9 @@ EVENTS_MAXLEN = 50_000
 WAKE_POLL = 0.25  # longest a waiter blocks before it looks at the lock again
 
 # KEYS: session, lock, answers, optout, waiters.
-# ARGV: token, lock ms, MessageSid ('' for none), waited before ('0' or '1').
+# ARGV: token, lock ms, MessageSid ('' for none), waited before ('0' or '1'),
+#       return the session too ('1': on a cluster, where a second command in
+#       the same round trip costs a pipeline; '0': one Redis, see claim()).
 # A session or answers key of the wrong type (damage, a manual edit) is
 # dropped when its read fails (redis.pcall): a plain call would raise after the
 # SET NX, leaving the lock held, and would fail every text until the key
@@ -101,6 +103,12 @@ if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
   redis.call('PEXPIRE', KEYS[2], ARGV[2])
 end
 if ARGV[4] == '1' then redis.call('DECR', KEYS[5]) end
+if ARGV[5] ~= '1' then
+  -- The caller reads the session with an HGETALL sent right behind this
+  -- script: a session handed through Lua is converted twice (to a Lua table
+  -- and back), which cost more Redis CPU than the rest of the claim.
+  return {'ok', redis.call('EXISTS', KEYS[4])}
+end
 local session = redis.pcall('HGETALL', KEYS[1])
 if session.err then
   redis.call('DEL', KEYS[1])
@@ -293,19 +301,35 @@ class RedisStore:
         deadline = time.monotonic() + wait
         waited = "0"
         while True:
-            result = self._run(self._claim, keys, [token, LOCK_MS, message_sid or "", waited])
+            if self.cluster:  # one command per round trip there: the script returns the session
+                result = self._run(self._claim, keys, [token, LOCK_MS, message_sid or "", waited, "1"])[0]
+                stored = result[2] if len(result) > 2 else None
+            else:
+                # The session is read by an HGETALL right behind the script, in
+                # the same round trip: once the script has taken the lock,
+                # nothing else writes the session (every writer holds it).
+                result, stored = self._run(self._claim, keys, [token, LOCK_MS, message_sid or "", waited, "0"],
+                                           ("HGETALL", keys[0]))
             status = _s(result[0])
             if status == "dup":
                 return Claim(cid, message_sid, duplicate=json.loads(result[1]))
             if status == "ok":
                 claim = Claim(cid, message_sid, token=token, opted_out=bool(result[1]))
                 try:
+                    if isinstance(stored, redis.ResponseError):
+                        # Not a hash (damage, a manual edit): drop it and start the
+                        # person afresh, as for any unreadable session.
+                        self._turn_client().delete(keys[0])
+                        stored = []
+                    # A map over RESP3 (redis-py's default), a flat list over RESP2 or from the script.
+                    pairs = list(stored.items() if isinstance(stored, dict) else zip(stored[::2], stored[1::2]))
                     try:
-                        flat = [x.decode() if isinstance(x, bytes) else x for x in result[2]]
+                        fields = {k.decode() if isinstance(k, bytes) else k: v.decode() if isinstance(v, bytes) else v
+                                  for k, v in pairs}
                     except UnicodeDecodeError:
-                        flat = [_s(x) for x in result[2]]
+                        fields = {_s(k): _s(v) for k, v in pairs}
                         claim.exact = False
-                    claim.fields = dict(zip(flat[::2], flat[1::2])) or None
+                    claim.fields = fields or None
                 except BaseException:  # we hold the lock: never leave it behind
                     self.release(claim)
                     raise
@@ -391,7 +415,7 @@ class RedisStore:
             *changes,
             *gone,
         ]
-        result = self._commit_on_cluster(keys, args, event) if self.cluster else self._run(self._commit, keys, args)
+        result = self._commit_on_cluster(keys, args, event) if self.cluster else self._run(self._commit, keys, args)[0]
         if result != 1:
             raise LockLost("the lock expired before the turn was saved")
 
@@ -420,14 +444,54 @@ class RedisStore:
             raise result
         return result
 
-    def _run(self, script, keys: list[str], args: list) -> object:
-        """EVALSHA through execute_command: Script.__call__ goes through
-        redis-py's deprecated-argument wrapper, a twentieth of a turn's CPU.
-        Loaded on NOSCRIPT (after a Redis restart) and run again."""
-        try:
-            return self._turn_client().execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
-        except redis.exceptions.NoScriptError:
-            return script(keys=keys, args=args)
+    def _run(self, script, keys: list[str], args: list, *then: tuple) -> list:
+        """EVALSHA ``script``, and the commands ``then`` right behind it in the
+        same round trip (one Redis only); returns every reply, the script's first.
+
+        Sent through the thread's connection (see :meth:`_round_trip`) rather
+        than ``Script.__call__``, which goes through redis-py's
+        deprecated-argument wrapper. On NOSCRIPT (Redis restarted since the
+        script was loaded) the script is loaded and everything sent again.
+        """
+        if self.cluster:
+            try:
+                return [self.r.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)]
+            except redis.exceptions.NoScriptError:
+                return [script(keys=keys, args=args)]
+        commands = [("EVALSHA", script.sha, len(keys), *keys, *args), *then]
+        replies = self._round_trip(commands)
+        if isinstance(replies[0], redis.exceptions.NoScriptError):
+            self.r.script_load(script.script)
+            replies = self._round_trip(commands)
+        if isinstance(replies[0], Exception):
+            raise replies[0]
+        return replies
+
+    def _round_trip(self, commands: list[tuple]) -> list:
+        """Send ``commands`` in one write on the thread's connection and read
+        every reply. An error reply is returned, not raised, so that the
+        replies behind it are still read and the connection stays in step.
+
+        redis-py's own pipeline object costs more client CPU for two commands
+        than the Redis CPU it saves; this is the part of it a turn needs. The
+        client's retry policy covers the round trip as it covers one command
+        (a broken connection is closed and everything sent once more). Running
+        twice changes nothing: a claim recognises its own token, and a commit
+        that did land finds its lock gone and writes nothing (LockLost).
+        """
+        conn = self._turn_client().connection
+
+        def send_and_read() -> list:
+            conn.send_packed_command(conn.pack_commands(commands), check_health=False)
+            replies = []
+            for _ in commands:
+                try:
+                    replies.append(conn.read_response())
+                except redis.ResponseError as exc:
+                    replies.append(exc)
+            return replies
+
+        return conn.retry.call_with_retry(send_and_read, lambda error: conn.disconnect())
 
     def _turn_client(self):
         """The client a turn's two scripts go through: on one Redis, each
