@@ -119,7 +119,8 @@ return {'ok', redis.call('EXISTS', KEYS[4]), session}
 
 # KEYS: session, lock, answers, optout, handoff, waiters, wake, answer order[, events].
 # ARGV: token, action, session ttl, replies JSON, retry window, answers kept, optout,
-#       n transcript, MessageSid ('' for none), in hand-off ('1'/'0'), n set, n event,
+#       n transcript, MessageSid ('' for none), hand-off ('1' in one; '0' not, and may
+#       have been; '-' not, nor before), n set, n event,
 #       events maxlen, transcript..., event field/value pairs (n event values)...,
 #       session field/value pairs to set (n set values)..., session fields to delete...
 # The turn's event is added here, once the turn is saved; on a cluster the
@@ -139,10 +140,10 @@ elseif action == 'save' or action == 'update' then
   if m > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, at, at + m - 1)) end
   if #ARGV >= at + m then redis.call('HDEL', KEYS[1], unpack(ARGV, at + m)) end
   redis.call('EXPIRE', KEYS[1], ttl)
-  if ARGV[10] ~= '1' then
-    -- Not (or no longer) in a hand-off: what was said in it is not kept.
+  if ARGV[10] == '0' then
+    -- No longer in a hand-off: what was said in it is not kept.
     redis.call('DEL', KEYS[5])
-  elseif n > 0 then
+  elseif ARGV[10] == '1' and n > 0 then
     redis.call('RPUSH', KEYS[5], unpack(ARGV, 14, 13 + n))
     redis.call('EXPIRE', KEYS[5], ttl)
   end
@@ -378,9 +379,9 @@ class RedisStore:
         ]
         changes: list[str] = []
         gone: list[str] = []
+        old = claim.fields if claim.exact else None
         if action == "save":
             fields = fields or {}
-            old = claim.fields if claim.exact else None
             if old:
                 # We hold the lock, so the hash is still what claim() read.
                 action = "update"
@@ -406,7 +407,7 @@ class RedisStore:
             {True: "set", False: "clear", None: ""}[opt_out],
             len(transcript),
             claim.message_sid or "",
-            "1" if (fields or {}).get("st") == "handed_off" else "0",
+            _handoff_flag((fields or {}).get("st"), old),
             len(changes),
             len(flat_event),
             EVENTS_MAXLEN,
@@ -558,6 +559,15 @@ class RedisStore:
     def on_duty(self) -> bool:
         """Whether an operator has said they are on duty (set from the console)."""
         return bool(self.r.exists(f"{self.prefix}:duty"))
+
+
+def _handoff_flag(state: str | None, old: dict[str, str] | None) -> str:
+    """'1' in a hand-off; '0' not, and perhaps just out of one (the commit
+    drops its transcript); '-' not, nor before this turn (nothing to drop:
+    one command fewer on nearly every turn). Unknown before counts as maybe."""
+    if state == "handed_off":
+        return "1"
+    return "-" if old is not None and old.get("st") != "handed_off" else "0"
 
 
 def _s(value) -> str:
