@@ -91,19 +91,26 @@ def _int(value: str | None) -> int:
 
 def parse_incoming(form) -> IncomingMessage | None:
     """Turn the webhook form into an IncomingMessage; None if it has no sender."""
-    address = (form.get("From") or "").strip()
+    address = (_get(form, "From") or "").strip()
     if not address:
         return None
     channel = "whatsapp" if address.startswith(WHATSAPP_PREFIX) else "sms"
     # A tapped WhatsApp button sends its payload; treat it as what was typed.
-    text = form.get("ButtonPayload") or form.get("Body") or ""
+    text = _get(form, "ButtonPayload") or _get(form, "Body") or ""
     return IncomingMessage(
         address=address,
         channel=channel,
         text=text,
-        media_count=_int(form.get("NumMedia")),
-        message_sid=(form.get("MessageSid") or form.get("SmsMessageSid") or None),
+        media_count=_int(_get(form, "NumMedia")),
+        message_sid=(_get(form, "MessageSid") or _get(form, "SmsMessageSid") or None),
     )
+
+
+def _get(form, name: str) -> str | None:
+    """``form.get(name)``, without the exception werkzeug's MultiDict raises
+    and catches inside ``get`` for every field that is absent (most texts
+    have no ButtonPayload)."""
+    return form.get(name) if name in form else None
 
 
 def parse_status(form) -> StatusUpdate | None:

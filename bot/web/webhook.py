@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 import redis
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Flask, Request, Response, current_app, request
 
 from .. import metrics
 from ..channels import twilio
@@ -22,32 +22,31 @@ log = logging.getLogger(__name__)
 TWIML = "application/xml"
 
 
-def _origin() -> str:
+def _origin(req: Request) -> str:
     """``scheme://host`` as the client asked for it (after ProxyFix), plus the
     app's mount point. Worked out once per request: werkzeug validates the
     host on every ``request.host``."""
-    env = request.environ
-    return f"{env['wsgi.url_scheme']}://{request.host}{env.get('SCRIPT_NAME', '')}"
+    env = req.environ
+    return f"{env['wsgi.url_scheme']}://{req.host}{env.get('SCRIPT_NAME', '')}"
 
 
-def _request_url(origin: str) -> str:
+def _request_url(req: Request, origin: str) -> str:
     """The URL as the client asked for it, from the WSGI environ.
 
     werkzeug's ``request.url`` builds an IRI with full quoting rules, a fifth
     of a webhook's CPU; Twilio signs the plain URL it called.
     """
-    env = request.environ
+    env = req.environ
     query = env.get("QUERY_STRING")
     url = f"{origin}{env.get('PATH_INFO', '')}"
     return f"{url}?{query}" if query else url
 
 
-def _signed(origin: str) -> bool:
-    cfg = current_app.config
-    url = twilio.signed_url(_request_url(origin), cfg["PUBLIC_URL"], request.path, request.query_string.decode())
+def _signed(req: Request, cfg: dict, origin: str) -> bool:
+    url = twilio.signed_url(_request_url(req, origin), cfg["PUBLIC_URL"], req.path, req.query_string.decode())
     return twilio.signature_is_valid(
         # The MultiDict itself: Twilio signs every value of a repeated key.
-        cfg["TWILIO_AUTH_TOKEN"], url, request.form, request.headers.get("X-Twilio-Signature")
+        cfg["TWILIO_AUTH_TOKEN"], url, req.form, req.headers.get("X-Twilio-Signature")
     )
 
 
@@ -55,28 +54,37 @@ def _forbidden() -> Response:
     return Response("Forbidden: missing or invalid X-Twilio-Signature\n", 403, mimetype="text/plain")
 
 
-def _status_url(origin: str) -> str:
+def _status_url(req: Request, cfg: dict, origin: str) -> str:
     # From the environ, not request.host_url (werkzeug's IRI building again).
-    public = current_app.config["PUBLIC_URL"]
-    return f"{public}{request.environ.get('SCRIPT_NAME', '')}/twilio/status" if public else f"{origin}/twilio/status"
+    public = cfg["PUBLIC_URL"]
+    return f"{public}{req.environ.get('SCRIPT_NAME', '')}/twilio/status" if public else f"{origin}/twilio/status"
+
+
+def _current() -> tuple[Request, Flask]:
+    """The request and the app themselves, looked up once: every attribute
+    read through Flask's ``request`` / ``current_app`` proxies looks them up
+    again (a dozen times per text)."""
+    return request._get_current_object(), current_app._get_current_object()
 
 
 @bp.post("/twilio/messages")
 def messages() -> Response:
     with metrics.Timer() as timer:
-        origin = _origin()
-        if not _signed(origin):
+        req, app = _current()
+        cfg = app.config
+        origin = _origin(req)
+        if not _signed(req, cfg, origin):
             return _forbidden()
         channel = "sms"
         try:
-            msg = twilio.parse_incoming(request.form)
+            msg = twilio.parse_incoming(req.form)
             if msg is None:
                 outcome, body = "silent", twilio.twiml([])
             else:
                 channel = msg.channel
                 metrics.messages_in(channel).inc()
-                handled = current_app.extensions["helpline"].handle(msg)
-                body = twilio.twiml(handled.replies, _status_url(origin))
+                handled = app.extensions["helpline"].handle(msg)
+                body = twilio.twiml(handled.replies, _status_url(req, cfg, origin))
                 outcome = "retry" if handled.turn is None else ("reply" if handled.replies else "silent")
                 sent = len(handled.replies)
         except Exception as exc:  # noqa: BLE001 - the person must get an answer whatever failed
@@ -94,12 +102,13 @@ def messages() -> Response:
 
 @bp.post("/twilio/status")
 def status() -> Response:
-    if not _signed(_origin()):
+    req, app = _current()
+    if not _signed(req, app.config, _origin(req)):
         return _forbidden()
-    update = twilio.parse_status(request.form)
+    update = twilio.parse_status(req.form)
     if update is not None:
         try:
-            current_app.extensions["store"].record_status(update.message_sid, update.status, update.error_code)
+            app.extensions["store"].record_status(update.message_sid, update.status, update.error_code)
         except Exception as exc:  # noqa: BLE001 - Twilio would retry; the status is not worth a 500
             log.error("delivery status not recorded: %s", safe_error(exc))
     return Response(status=204)
