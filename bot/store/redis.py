@@ -18,12 +18,13 @@ Retries. DESIGN.md suggests ``hl:seen:<MessageSid>`` kept 24 h. Twilio
 retries a webhook within seconds (its 15 s timeout, then once more), so
 instead the contact's last answers are kept in one capped hash under the
 contact's hash tag, for ``RETRY_WINDOW`` (1 h by default). That makes
-checking for a retry, taking the lock and loading the session one script
-and one round trip; quick exit erases every kept answer with one DEL; and an
+checking for a retry, taking the lock and loading the session one round
+trip; quick exit erases every kept answer with one DEL; and an
 idle session costs only its hash (see BENCHMARKS.md for the bytes).
 
-A turn costs two round trips: :meth:`claim` (script: retry? lock, load) and
-:meth:`commit` (script: check lock, save or erase, remember the answer,
+A turn costs two round trips: :meth:`claim` (script: retry? lock; then the
+session's HGETALL in the same write, or, on a cluster, inside the script)
+and :meth:`commit` (script: check lock, save or erase, remember the answer,
 opt-out, unlock, add the turn's event to the stream).
 
 Redis Cluster (``REDIS_CLUSTER=1``; the client is a
