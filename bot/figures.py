@@ -35,7 +35,6 @@ Days are calendar days in ``OPS_TIMEZONE``.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -122,9 +121,9 @@ class Figures:
         incr: Counter = Counter()  # (day, field) -> amount
         decoded = []
         for entry_id, raw in entries:
-            fields = {_s(k): _s(v) for k, v in raw.items()}
-            if fields.get("conv"):
-                decoded.append(fields)
+            entry = ev.read_entry({_s(k): _s(v) for k, v in raw.items()})
+            if entry is not None:  # a turn's (not a delivery status)
+                decoded.append(entry)
         touched = list({f["conv"] for f in decoded})
         where: dict[str, str | None] = {}
         last_t: dict[str, float] = {}
@@ -160,12 +159,8 @@ class Figures:
             return None
         return len(entries)
 
-    def _count(self, f: dict[str, str], incr: Counter, where: dict, last_t: dict) -> None:
-        try:
-            t = float(f.get("t") or 0)
-            kinds = json.loads(f.get("ev") or "[]")
-        except ValueError:
-            return
+    def _count(self, f: dict, incr: Counter, where: dict, last_t: dict) -> None:
+        t, kinds = f["t"], f["ev"]
         day = self.day_of(t)
         conv, st, at = f["conv"], f.get("st", ""), f.get("at", "")
         names = set()

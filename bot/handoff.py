@@ -532,15 +532,8 @@ class Desk:
 
     def _event(self, h: _Locked, kind: str, operator: str) -> dict[str, str]:
         s = h.session
-        return {
-            "conv": s.conv,
-            "ch": s.channel,
-            "lang": s.lang,
-            "st": s.state,
-            "at": s.position,
-            "t": f"{self.clock():.3f}",
-            "ev": json.dumps([{"kind": kind, "by": "operator", "op": operator}], separators=(",", ":")),
-        }
+        return ev.turn_entry(s.conv, s.channel, s.lang, s.state, s.position, self.clock(),
+                             [{"kind": kind, "by": "operator", "op": operator}])
 
     def _save(self, h: _Locked, rec: str, kind: str, operator: str) -> None:
         """Append a record to the hand-off list; the session is saved as it was (its ``t`` kept)."""

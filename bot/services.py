@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import time
 import traceback
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .channels.twilio import TWILIO_OPT_OUT_WORDS, IncomingMessage
+from .engine.events import turn_entry
 from .engine.model import FlowSet
 from .engine.runner import Context, Inbound, Turn, step
 from .engine.session import Session, SessionFormatError
@@ -139,12 +139,5 @@ class Helpline:
         if not turn.events:
             return None
         session = turn.session
-        return {
-            "conv": session.conv,
-            "ch": channel,
-            "lang": session.lang,
-            "st": session.state,
-            "at": session.position,
-            "t": f"{now:.3f}",
-            "ev": json.dumps([e.as_fields() for e in turn.events], separators=(",", ":")),
-        }
+        return turn_entry(session.conv, channel, session.lang, session.state, session.position, now,
+                          [e.as_fields() for e in turn.events])

@@ -82,13 +82,14 @@ def option(target: str, menu: str | None = None, fs=None) -> str:
 def stream_events(r, key: str = "hl:events") -> list[dict]:
     """Every event in the stream, one dict each (a stream entry holds one turn's
     events under `ev`, with the turn's conversation, channel, language and time)."""
-    import json
+    from bot.engine.events import read_entry
 
     found = []
     for _, entry in r.xrange(key):
-        common = {k: v for k, v in entry.items() if k != "ev"}
-        if "ev" in entry:
-            found += [{**common, **event} for event in json.loads(entry["ev"])]
+        turn = read_entry(entry)
+        if turn is not None:
+            common = {k: v for k, v in turn.items() if k != "ev"}
+            found += [{**common, **event} for event in turn["ev"]]
         else:
-            found.append(common)  # e.g. a delivery status
+            found.append(entry)  # e.g. a delivery status
     return found

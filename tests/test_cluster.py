@@ -32,6 +32,7 @@ from redis.cluster import RedisCluster
 from bot import create_app
 from bot.channels.twilio import FAILSAFE_REPLIES
 from bot.config import Config, TestConfig
+from bot.engine.events import read_entry
 from bot.services import contact_id
 from bot.store.redis import _CLAIM, _COMMIT, _RELEASE, LazyRedisCluster
 from tests.helpers import inbound, messages, new_sid, option, post_signed, stream_events
@@ -215,7 +216,7 @@ def test_contacts_spread_over_every_node_and_each_keeps_to_one_slot(app, redis_c
     assert used == set(nodes), "twelve contacts, and every node holds some"
     entries = redis_client.xrange("hl:events")
     assert len(entries) == 4 * len(phones)  # one per turn, all in the one stream, wherever the contact is
-    assert len({fields["conv"] for _, fields in entries}) == len(phones)
+    assert len({read_entry(fields)["conv"] for _, fields in entries}) == len(phones)
 
 
 def test_a_turn_is_still_two_round_trips_and_no_extra_command(app, redis_client, redis_cluster):

@@ -41,6 +41,7 @@ from redis.retry import Retry
 from bot import create_app
 from bot.channels.twilio import FAILSAFE_REPLIES
 from bot.config import TestConfig
+from bot.engine.events import read_entry
 from bot.services import contact_id
 from bot.store import LockLost
 from bot.store.redis import LOCK_MS
@@ -376,8 +377,9 @@ def turns_by_conv(r: redis.Redis, key: str) -> dict[str, list[list[dict]]]:
     """The event stream as each conversation's turns, each turn its list of events."""
     turns: dict[str, list[list[dict]]] = defaultdict(list)
     for _, entry in r.xrange(key):
-        if "ev" in entry:
-            turns[entry["conv"]].append(json.loads(entry["ev"]))
+        turn = read_entry(entry)
+        if turn is not None:
+            turns[turn["conv"]].append(turn["ev"])
     return turns
 
 

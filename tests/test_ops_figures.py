@@ -72,6 +72,40 @@ def test_a_second_process_with_an_old_cursor_does_not_count_again(console_app):
     assert figures.read(today, today).total["conv"] == 3
 
 
+def test_entries_written_before_the_one_field_layout_still_count(console_app):
+    """A stream written by the previous version (one field per value, `ev` as
+    JSON) is counted with the new one; a damaged entry is skipped, not fatal."""
+    figures = console_app.extensions["ops"].figures
+    t = f"{figures.clock():.3f}"
+    figures.r.xadd(figures.events_key, {"conv": "old1", "ch": "whatsapp", "lang": "es", "st": "in_flow",
+                                        "at": "main.menu", "t": t,
+                                        "ev": '[{"kind":"started","lang":"es"},{"kind":"visited","flow":"main","node":"menu"}]'})
+    figures.r.xadd(figures.events_key, {"turn": "{not json"})
+    figures.r.xadd(figures.events_key, {"conv": "old2", "t": t, "ev": "[broken"})
+    text(console_app.test_client(), "hola", SPANISH_SMS)  # the new layout
+    assert figures.catch_up() == 4
+    today = figures.today()
+    period = figures.read(today, today)
+    assert period.total["conv"] == 2
+    assert period.group("conv|ch") == {"whatsapp": 1, "sms": 1}
+    assert period.total["visit|main|menu"] == 2
+
+
+def test_read_entry_reads_both_layouts_and_refuses_the_rest():
+    from bot.engine.events import read_entry, turn_entry
+
+    new = turn_entry("c1", "sms", "en", "in_flow", "main.menu", 1700000000.12345, [{"kind": "visited"}])
+    assert list(new) == ["turn"]
+    assert read_entry(new) == {"conv": "c1", "ch": "sms", "lang": "en", "st": "in_flow", "at": "main.menu",
+                               "t": 1700000000.123, "ev": [{"kind": "visited"}]}
+    old = {"conv": "c1", "ch": "sms", "t": "1700000000.5", "ev": '[{"kind":"started"}]'}
+    assert read_entry(old) == {"conv": "c1", "ch": "sms", "t": 1700000000.5, "ev": [{"kind": "started"}]}
+    for other in ({"kind": "delivery", "status": "delivered"}, {"turn": "[]"}, {"turn": '{"conv": ""}'},
+                  {"turn": '{"conv": "c", "ev": {}}'}, {"turn": '{"conv": "c", "ev": [], "t": "x"}'},
+                  {"turn": '{"conv": "c", "ev": [], "at": 7}'}, {"turn": '{"conv": 5, "ev": []}'}):
+        assert read_entry(other) is None, other
+
+
 def test_a_conversation_quiet_for_an_hour_left_where_it_was(console_app):
     person = console_app.test_client()
     text(person, "hola", SPANISH_SMS)

@@ -33,6 +33,7 @@ import redis
 from flask import Response, current_app, request
 from flask_login import current_user
 
+from ..engine.events import read_entry
 from ..services import safe_error
 from .ops import bp, console
 
@@ -148,28 +149,22 @@ def live_events():
 
 
 def _message(c, ident: str, fields: dict) -> str:
-    conv = fields.get("conv")
-    if not conv:  # a delivery status: the open hand-off page refreshes its ticks
+    entry = read_entry(fields)
+    if entry is None:  # a delivery status: the open hand-off page refreshes its ticks
         return _sse("delivery", {}, ident)
-    try:
-        kinds = [e.get("kind", "") for e in json.loads(fields.get("ev") or "[]")]
-    except ValueError:
-        kinds = []
+    conv, t = entry["conv"], entry["t"]
+    kinds = [e.get("kind", "") for e in entry["ev"]]
     if "erased" in kinds:
         c.directory.forget(conv)
         return _sse("session", {"conv": conv, "gone": True, "kinds": kinds}, ident)
-    try:
-        t = float(fields.get("t") or 0)
-    except ValueError:
-        t = 0.0
     row = c.directory.find(conv, since=t)
     return _sse("session", {
         "conv": conv,
         "masked": row.masked if row else "··",
-        "ch": fields.get("ch", ""),
-        "lang": fields.get("lang", ""),
-        "st": fields.get("st", ""),
-        "at": fields.get("at", ""),
+        "ch": entry.get("ch", ""),
+        "lang": entry.get("lang", ""),
+        "st": entry.get("st", ""),
+        "at": entry.get("at", ""),
         "t": t,
         "kinds": kinds,
     }, ident)
