@@ -99,6 +99,13 @@ def test_keys_are_hash_tagged_per_contact_and_never_name_the_number(client, redi
     assert not [k for k in everything if DIGITS in k or DIGITS[-7:] in k]
 
 
+def test_the_helplines_contact_ids_are_contact_id(app):
+    helpline = app.extensions["helpline"]
+    for address in (PHONE, "whatsapp:+5215550001111", "+15550001111", "ñ"):
+        assert helpline.cid(address) == contact_id("test-secret", address)
+    assert helpline.cid(PHONE) == helpline.cid(PHONE)  # the kept HMAC state is copied, never fed
+
+
 def test_the_session_expires_after_session_ttl(make_app, redis_client):
     for ttl in (86400, 600):
         redis_client.flushdb()
