@@ -168,7 +168,7 @@ def test_a_conversation_through_the_webhook(app, redis_client, redis_cluster):
     assert status.status_code == 204
 
     slot = redis_client.cluster_keyslot(f"hl:{{{cid}}}:session")  # CLUSTER KEYSLOT, asked of the server
-    mine = {f"hl:{{{cid}}}:{what}" for what in ("session", "handoff", "answers", "answered")}
+    mine = {f"hl:{{{cid}}}:{what}" for what in ("session", "handoff", "answers")}
     placed = keys_by_node(redis_cluster)
     holder = [port for port, keys in placed.items() if keys & mine]
     assert len(holder) == 1 and mine <= placed[holder[0]], "every key of one contact on one node"
@@ -187,7 +187,7 @@ def test_a_conversation_through_the_webhook(app, redis_client, redis_cluster):
     assert not redis_client.exists(f"hl:optout:{{{cid}}}")
     assert text(client, "EXIT", phone) == ["Done. Chat closed."]
     left = {k for k in redis_client.scan_iter(count=1000) if cid in k}
-    assert left == {f"hl:{{{cid}}}:answers", f"hl:{{{cid}}}:answered"}  # the retry of EXIT only
+    assert left == {f"hl:{{{cid}}}:answers"}  # the retry of EXIT only
 
 
 def test_contacts_spread_over_every_node_and_each_keeps_to_one_slot(app, redis_client, redis_cluster):
@@ -209,7 +209,7 @@ def test_contacts_spread_over_every_node_and_each_keeps_to_one_slot(app, redis_c
         where = {port: keys for port, keys in where.items() if keys}
         assert len(where) == 1, f"{phone}'s keys on {len(where)} nodes"
         (port, keys), = where.items()
-        assert len(keys) == 4  # session, answers, answered, optout (the hand-off's texts went with STOP)
+        assert len(keys) == 3  # session, answers, optout (the hand-off's texts went with STOP)
         slots = {nodes[port].execute_command("CLUSTER", "KEYSLOT", k) for k in keys}
         assert len(slots) == 1, f"{phone}'s keys in slots {slots}"
         used.add(port)

@@ -351,6 +351,40 @@ def test_a_redis_restart_with_aof_keeps_the_conversation(appendfsync, how, tmp_p
         assert (stored["f.safe_now"], stored["f.under_18"]) == ("y", "n")
 
 
+def test_the_aof_keeps_the_conversation_but_not_its_locks(tmp_path):
+    """The per-contact lock, its waiter count and the wake-ups live for
+    milliseconds and expire by themselves: they are kept out of the AOF (and
+    off replicas), while the session, the answers kept for retries and the
+    events are written to it."""
+    redis_proc = RedisProcess(tmp_path / "redis", appendonly="yes", appendfsync="always")
+    with redis_proc:
+        app = app_on(redis_proc, tmp_path)
+        store = app.extensions["store"]
+        sender = "+15550700002"
+        assert is_normal(messages(post_signed(app.test_client(), MESSAGES, inbound("hi", sender=sender)).data))
+        # A second text waits for the lock held here: it counts itself a waiter and is woken.
+        claim = store.claim(contact_id(SECRET, sender), None, wait=1)
+        waiting = threading.Thread(target=lambda: post_signed(app.test_client(), MESSAGES, inbound(SCREENING, sender=sender)))
+        waiting.start()
+        r = redis_proc.client(decode_responses=True)
+        wait_until(lambda: r.get(store.key(claim.cid, "waiters")) == "1", timeout=5)
+        store.commit(claim, action="keep", fields=None, replies=[])
+        waiting.join(timeout=10)
+        assert r.hget(session_key(sender), "flow") == "screening"
+
+        aof = b"".join(p.read_bytes() for p in redis_proc.folder.rglob("appendonly*") if p.is_file())
+        for kept in ("session", "answers"):
+            assert store.key(claim.cid, kept).encode() in aof, kept
+        assert store.events_key.encode() in aof
+        for gone in ("lock", "waiters"):
+            assert store.key(claim.cid, gone).encode() not in aof, f"the {gone} key was written to the AOF"
+        # The waiter's BLPOP that took the wake-up is written as an LPOP of a list
+        # the AOF never had: nothing on a reload. The push itself is not written.
+        wake = store.key(claim.cid, "wake").encode()
+        commands = [c for c in aof.split(b"*") if wake in c]
+        assert commands and all(b"\r\nLPOP\r\n" in c for c in commands), commands
+
+
 # --- 3. Twilio delivers every message twice, at the same moment, under load --------------------
 
 

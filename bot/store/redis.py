@@ -7,8 +7,7 @@ touch them all)::
     p:{cid}:session        hash, the session (TTL SESSION_TTL)
     p:{cid}:lock           the per-contact lock (token, PX)
     p:{cid}:waiters        how many turns wait for that lock; p:{cid}:wake wakes one
-    p:{cid}:answers        hash MessageSid -> replies JSON given, for Twilio retries;
-    p:{cid}:answered       its MessageSids newest first, capping it (both TTL RETRY_WINDOW)
+    p:{cid}:answers        hash MessageSid -> replies JSON given, for Twilio retries (TTL RETRY_WINDOW)
     p:{cid}:handoff        texts sent during a hand-off, for the operator (TTL SESSION_TTL)
     p:optout:{cid}         opt-out record, no TTL: it outlives the session
     p:events               stream, one entry per turn; no bodies, no numbers (capped)
@@ -54,9 +53,20 @@ import redis
 from redis.cluster import RedisCluster
 from redis.commands.core import Script
 from redis.exceptions import RedisClusterException
+from redis.utils import HIREDIS_AVAILABLE
+
+# hiredis (pinned in requirements.txt) packs a whole command in C; redis-py
+# uses it whenever this says it is there, and so do we (see _pack).
+if HIREDIS_AVAILABLE:
+    from hiredis import pack_command as _hiredis_pack
+else:  # pragma: no cover - redis-py packs in Python then, and so do we
+    _hiredis_pack = None
 
 RETRY_WINDOW = 3600  # seconds a MessageSid's answer is kept for Twilio's retry
-ANSWERS_KEPT = 20  # answers kept per contact within that window
+# Past this many answers kept for one contact, the older ones are dropped all
+# at once (no order is kept: a list of MessageSids cost two writes per text).
+# Twilio retries within seconds; nobody texts this many times in that long.
+ANSWERS_KEPT = 50
 STATUS_TTL = 7 * 86400
 # A turn takes milliseconds. A lock whose turn died (a crashed worker, or a
 # claim Redis ran after the webhook had given up during a stall) frees itself
@@ -75,17 +85,27 @@ WAKE_POLL = 0.25  # longest a waiter blocks before it looks at the lock again
 # SET NX, leaving the lock held, and would fail every text until the key
 # expired. Dropping the session starts the person afresh: the contract for an
 # unreadable session.
+# The lock, the waiter count and the wake-ups are kept out of the AOF and off
+# replicas (redis.set_repl): they live for milliseconds and expire by
+# themselves, and writing them down cost three AOF entries and a MULTI/EXEC a
+# turn, a tenth of Redis's work per text. A Redis restarted from its AOF, or a
+# replica promoted mid-turn, has no lock: the turn in flight then finds its lock
+# gone at commit and writes nothing (LockLost), as when its lock expired.
 # Lock tokens: a random prefix per process start, the pid (a forked worker
 # inherits the rest) and a counter; cheaper than os.urandom on every turn.
 _TOKEN_PREFIX = f"{secrets.token_hex(6)}:"
 _TOKENS = itertools.count()
 
 _CLAIM = """
+-- The lock and its waiters are not data: not written to the AOF or replicas.
+redis.set_repl(redis.REPL_NONE)
 if ARGV[3] ~= '' then
   -- pcall: a key of the wrong type answers with an error table, not a raise.
   local answer = redis.pcall('HGET', KEYS[3], ARGV[3])
   if type(answer) == 'table' and answer.err then
+    redis.set_repl(redis.REPL_ALL)
     redis.call('DEL', KEYS[3])
+    redis.set_repl(redis.REPL_NONE)
   elseif answer then
     if ARGV[4] == '1' then redis.call('DECR', KEYS[5]) end
     return {'dup', answer}
@@ -112,13 +132,14 @@ if ARGV[5] ~= '1' then
 end
 local session = redis.pcall('HGETALL', KEYS[1])
 if session.err then
+  redis.set_repl(redis.REPL_ALL)
   redis.call('DEL', KEYS[1])
   session = {}
 end
 return {'ok', redis.call('EXISTS', KEYS[4]), session}
 """
 
-# KEYS: session, lock, answers, optout, handoff, waiters, wake, answer order[, events].
+# KEYS: session, lock, answers, optout, handoff, waiters, wake[, events].
 # ARGV: token, action, session ttl, replies JSON, retry window, answers kept, optout,
 #       n transcript, MessageSid ('' for none), hand-off ('1' in one; '0' not, and may
 #       have been; '-' not, nor before), n set, n event,
@@ -135,7 +156,7 @@ local action, ttl, n, m, e = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[8]), tonu
 local at = 14 + n + e
 if action == 'erase' then
   -- Quick exit: the session, the hand-off transcript and every kept answer go.
-  redis.call('DEL', KEYS[1], KEYS[3], KEYS[5], KEYS[8])
+  redis.call('DEL', KEYS[1], KEYS[3], KEYS[5])
 elseif action == 'save' or action == 'update' then
   if action == 'save' then redis.call('DEL', KEYS[1]) end
   if m > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, at, at + m - 1)) end
@@ -151,29 +172,30 @@ elseif action == 'save' or action == 'update' then
 end
 if ARGV[9] ~= '' then
   -- Kept even after a quick exit: Twilio's retry of EXIT gets the same line.
-  -- The order list caps how many are kept; the oldest answer goes first.
-  redis.call('HSET', KEYS[3], ARGV[9], ARGV[4])
-  if redis.call('LPUSH', KEYS[8], ARGV[9]) > tonumber(ARGV[6]) then
-    redis.call('HDEL', KEYS[3], redis.call('RPOP', KEYS[8]))
+  if redis.call('HSET', KEYS[3], ARGV[9], ARGV[4]) == 1 and redis.call('HLEN', KEYS[3]) > tonumber(ARGV[6]) then
+    redis.call('DEL', KEYS[3])
+    redis.call('HSET', KEYS[3], ARGV[9], ARGV[4])
   end
   redis.call('EXPIRE', KEYS[3], ARGV[5])
-  redis.call('EXPIRE', KEYS[8], ARGV[5])
 end
 if ARGV[7] == 'set' then redis.call('SET', KEYS[4], '1')
 elseif ARGV[7] == 'clear' then redis.call('DEL', KEYS[4]) end
+if e > 0 then
+  redis.call('XADD', KEYS[8], 'MAXLEN', '~', ARGV[13], '*', unpack(ARGV, 14 + n, 13 + n + e))
+end
+-- Unlock and wake a waiter: like the claim's, not written to the AOF or replicas.
+redis.set_repl(redis.REPL_NONE)
 redis.call('DEL', KEYS[2])
 if tonumber(redis.call('GET', KEYS[6]) or '0') > 0 then
   redis.call('RPUSH', KEYS[7], '1')
   redis.call('PEXPIRE', KEYS[7], 5000)
-end
-if e > 0 then
-  redis.call('XADD', KEYS[9], 'MAXLEN', '~', ARGV[13], '*', unpack(ARGV, 14 + n, 13 + n + e))
 end
 return 1
 """
 
 # KEYS: lock, waiters, wake.  ARGV: token.
 _RELEASE = """
+redis.set_repl(redis.REPL_NONE)
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 if tonumber(redis.call('GET', KEYS[2]) or '0') > 0 then
@@ -326,8 +348,9 @@ class RedisStore:
                     # A map over RESP3 (redis-py's default), a flat list over RESP2 or from the script.
                     pairs = list(stored.items() if isinstance(stored, dict) else zip(stored[::2], stored[1::2]))
                     try:
-                        fields = {k.decode() if isinstance(k, bytes) else k: v.decode() if isinstance(v, bytes) else v
-                                  for k, v in pairs}
+                        fields = {k.decode(): v.decode() for k, v in pairs}
+                    except AttributeError:  # str already: a client that decodes replies itself
+                        fields = {_s(k): _s(v) for k, v in pairs}
                     except UnicodeDecodeError:
                         fields = {_s(k): _s(v) for k, v in pairs}
                         claim.exact = False
@@ -376,7 +399,6 @@ class RedisStore:
             self.key(cid, "handoff"),
             self.key(cid, "waiters"),
             self.key(cid, "wake"),
-            self.key(cid, "answered"),
         ]
         changes: list[str] = []
         gone: list[str] = []
@@ -482,9 +504,10 @@ class RedisStore:
         that did land finds its lock gone and writes nothing (LockLost).
         """
         conn = self._turn_client().connection
+        packed = _pack(conn, commands)
 
         def send_and_read() -> list:
-            conn.send_packed_command(conn.pack_commands(commands), check_health=False)
+            conn.send_packed_command(packed, check_health=False)
             replies = []
             for _ in commands:
                 try:
@@ -560,6 +583,19 @@ class RedisStore:
     def on_duty(self) -> bool:
         """Whether an operator has said they are on duty (set from the console)."""
         return bool(self.r.exists(f"{self.prefix}:duty"))
+
+
+def _pack(conn, commands: list[tuple]) -> list[bytes]:
+    """The commands in Redis's protocol: the bytes ``conn.pack_commands`` gives.
+
+    With hiredis installed, redis-py packs through ``hiredis.pack_command``
+    too, but first checks and copies every argument in Python: a commit has
+    about fifty. hiredis takes our tuples as they are (str, bytes, int, float;
+    str encoded as strict UTF-8, as redis-py's hiredis packer does).
+    """
+    if _hiredis_pack is None:
+        return conn.pack_commands(commands)
+    return [b"".join([_hiredis_pack(command) for command in commands])]
 
 
 def _handoff_flag(state: str | None, old: dict[str, str] | None) -> str:
