@@ -50,25 +50,33 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def webhook_forms(count: int, senders: int, round_id: str) -> list[dict]:
+    """``count`` webhook forms, each a new MessageSid, from ``senders`` numbers
+    picked at random, each number walking CONVERSATION turn after turn."""
+    rng = random.Random(round_id)
+    turn: dict[str, int] = {}
+    out = []
+    for n in range(count):
+        sender = f"+1555{rng.randrange(senders):07d}"
+        step = turn.get(sender, 0)
+        turn[sender] = step + 1
+        out.append({
+            "MessageSid": f"SM{round_id}{n:020d}",
+            "AccountSid": "AC" + "0" * 32,
+            "From": sender,
+            "To": "+15559990000",
+            "Body": CONVERSATION[step % len(CONVERSATION)],
+            "NumMedia": "0",
+        })
+    return out
+
+
 def write_requests(path: str, port: int, count: int, senders: int, round_id: str) -> None:
     """One raw HTTP request per line (CRLF escaped), each signed, each a new MessageSid."""
     validator = RequestValidator(TOKEN)
     url = f"http://127.0.0.1:{port}/twilio/messages"
-    rng = random.Random(round_id)
-    turn = {}
     with open(path, "w") as fh:
-        for n in range(count):
-            sender = f"+1555{rng.randrange(senders):07d}"
-            step = turn.get(sender, 0)
-            turn[sender] = step + 1
-            form = {
-                "MessageSid": f"SM{round_id}{n:020d}",
-                "AccountSid": "AC" + "0" * 32,
-                "From": sender,
-                "To": "+15559990000",
-                "Body": CONVERSATION[step % len(CONVERSATION)],
-                "NumMedia": "0",
-            }
+        for form in webhook_forms(count, senders, round_id):
             body = urllib.parse.urlencode(form)
             sig = validator.compute_signature(url, form)
             raw = (
