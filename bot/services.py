@@ -27,12 +27,26 @@ from .store import RedisStore
 log = logging.getLogger(__name__)
 
 
-def contact_id(secret: str, address: str) -> str:
+class ContactIds:
     """The pseudonymous id of an address: HMAC-SHA256 keyed by SECRET_KEY.
 
-    Stable for one deployment, meaningless without the key, and short.
+    Stable for one deployment, meaningless without the key, and short. The
+    key's HMAC state is computed once and copied for each address (keying
+    HMAC again was half the cost, on every text).
     """
-    return hmac.new(secret.encode(), address.encode(), hashlib.sha256).hexdigest()[:20]
+
+    def __init__(self, secret: str):
+        self._keyed = hmac.new(secret.encode(), digestmod=hashlib.sha256)
+
+    def __call__(self, address: str) -> str:
+        mac = self._keyed.copy()
+        mac.update(address.encode())
+        return mac.hexdigest()[:20]
+
+
+def contact_id(secret: str, address: str) -> str:
+    """:class:`ContactIds` for one address (tools and tests; the webhook keeps one)."""
+    return ContactIds(secret)(address)
 
 
 def safe_error(exc: BaseException) -> str:
@@ -85,15 +99,7 @@ class Helpline:
         self.clock = clock
         self.new_id = new_id
         self.on_duty = on_duty or Cached(store.on_duty, seconds=2.0)
-        # The key's HMAC state, computed once; each text copies it (half the
-        # cost of contact_id's hmac.new, on every text).
-        self._cid_hmac = hmac.new(secret_key.encode(), digestmod=hashlib.sha256)
-
-    def cid(self, address: str) -> str:
-        """``contact_id(self.secret_key, address)``."""
-        mac = self._cid_hmac.copy()
-        mac.update(address.encode())
-        return mac.hexdigest()[:20]
+        self.cid = ContactIds(secret_key)  # address -> contact id
 
     def handle(self, msg: IncomingMessage) -> Handled:
         """Process one message; raises on any failure (the caller sends the fail-safe)."""
