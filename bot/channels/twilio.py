@@ -114,11 +114,11 @@ def _get(form, name: str) -> str | None:
 
 
 def parse_status(form) -> StatusUpdate | None:
-    sid = form.get("MessageSid") or form.get("SmsSid")
-    status = form.get("MessageStatus") or form.get("SmsStatus")
+    sid = _get(form, "MessageSid") or _get(form, "SmsSid")
+    status = _get(form, "MessageStatus") or _get(form, "SmsStatus")
     if not sid or not status:
         return None
-    return StatusUpdate(sid, status, form.get("ErrorCode") or None)
+    return StatusUpdate(sid, status, _get(form, "ErrorCode") or None)
 
 
 def twiml(replies: list[str] | tuple[str, ...], status_url: str | None = None) -> str:
