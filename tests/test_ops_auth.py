@@ -54,6 +54,19 @@ def test_signing_in_and_out(console_app):
     assert client.get("/ops/").status_code == 302
 
 
+def test_flask_logins_cookie_hook_runs_for_the_console_only(console_app):
+    """Moved off the app: the Twilio webhook paid for it on every text, and
+    only the console signs anyone in or out."""
+    from bot.web.auth import login_manager
+
+    hook = login_manager._update_remember_cookie
+    assert hook not in console_app.after_request_funcs.get(None, [])
+    assert console_app.after_request_funcs["ops"].count(hook) == 1
+    client = console_app.test_client()
+    assert sign_in(client).status_code == 302
+    assert post_form(client, "/ops/logout").status_code == 302
+
+
 def test_after_signing_in_the_operator_goes_where_they_were_going_but_never_off_site(console_app):
     client = console_app.test_client()
     token = csrf_token(client)

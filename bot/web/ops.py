@@ -104,6 +104,13 @@ def init_app(app: Flask) -> None:
     cfg["SESSION_COOKIE_SECURE"] = bool(cfg.get("OPS_SECURE_COOKIE"))
     csrf.init_app(app)
     login_manager.init_app(app)
+    # Flask-Login looks at its remember-me cookie after every response of the
+    # app, and the Twilio webhook paid for that on every text (about 1 % of its
+    # CPU). Only the console signs people in and out, so only its responses
+    # get the hook (in this app's hooks for the blueprint: ``bp`` itself is
+    # shared by every app the tests create).
+    app.after_request_funcs[None].remove(login_manager._update_remember_cookie)
+    app.after_request_funcs.setdefault(bp.name, []).append(login_manager._update_remember_cookie)
     from . import ops_events, ops_figures, ops_flows, ops_sim  # noqa: F401 - their routes join the blueprint
 
     ops_flows.init_app(app)
