@@ -94,7 +94,6 @@ class Helpline:
     ):
         self.store = store
         self.flows = flows
-        self.secret_key = secret_key
         self.lock_wait = lock_wait
         self.clock = clock
         self.new_id = new_id
