@@ -32,9 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path[:0] = [ROOT, HERE]
 
-from run import webhook_forms  # noqa: E402  the same texts as bench/run.py sends
-
-TOKEN = "bench-token"
+from run import TOKEN, webhook_forms  # noqa: E402  the same texts and token as bench/run.py
 
 
 def child(which: str, texts: int, warm: int, redis_pid: int) -> None:
