@@ -67,6 +67,17 @@ def test_flask_logins_cookie_hook_runs_for_the_console_only(console_app):
     assert post_form(client, "/ops/logout").status_code == 302
 
 
+def test_no_csrf_hook_runs_before_every_request_of_the_app(console_app):
+    """Flask-WTF's app-wide hook does nothing with WTF_CSRF_CHECK_DEFAULT off
+    (the console checks in its own guard), and the webhook paid for it on every
+    text. The console's forms still need the token."""
+    assert console_app.before_request_funcs.get(None, []) == []
+    client = console_app.test_client()
+    assert sign_in(client).status_code == 302
+    assert client.post("/ops/duty", data={"on": "1"}).status_code == 400
+    assert post_form(client, "/ops/duty", {"on": "1"}).status_code in (200, 302)
+
+
 def test_after_signing_in_the_operator_goes_where_they_were_going_but_never_off_site(console_app):
     client = console_app.test_client()
     token = csrf_token(client)
