@@ -17,7 +17,7 @@ import pytest
 import redis
 from redis.crc import key_slot
 
-from bot import create_app
+from bot import create_app, redis_client as make_client
 from bot.channels.twilio import FAILSAFE_REPLIES
 from bot.config import TestConfig
 from bot.services import contact_id
@@ -191,6 +191,29 @@ def test_the_claim_reads_the_session_over_either_protocol(protocol, app, redis_c
     assert claim.fields == fields and claim.exact
     store.release(claim)
     assert store.claim(cid, "SM1", wait=0).duplicate == ["one"]
+
+
+@pytest.mark.parametrize("decoded", [False, True], ids=["bytes", "decoded by the parser"])
+def test_a_byte_that_is_not_utf8_makes_the_commit_rewrite_the_whole_session(decoded, app, redis_client, redis_url):
+    """Read back with U+FFFD in its place, a damaged name could never be
+    deleted by name: the claim says the session is not exact, and the commit
+    replaces the hash. The app's turns read through a pool whose parser
+    decodes; a store given none decodes in Python."""
+    if app.extensions["store"].cluster:
+        pytest.skip("on a cluster the script returns the session itself")
+    turns = make_client(redis_url, 2.0, decode=True).connection_pool if decoded else None
+    store = RedisStore(redis.Redis.from_url(redis_url), turn_pool=turns)
+    assert app.extensions["store"].turn_pool.get_encoder().decode_responses
+    cid = cid_of()
+    fields = {"v": "1", "cid": cid, "node": "one", "lang": "es"}
+    store.commit(store.claim(cid, "SM1", wait=0), action="save", fields=fields, replies=[])
+    redis_client.hset(key("session"), mapping={b"\xffx": "1", "lang": b"e\xc3"})
+
+    claim = store.claim(cid, "SM2", wait=0)
+    assert claim.fields == {**fields, "\ufffdx": "1", "lang": "e\ufffd"} and not claim.exact
+    store.commit(claim, action="save", fields={**fields, "node": "two"}, replies=[])
+    assert redis_client.hgetall(key("session")) == {**fields, "node": "two"}
+    assert store.claim(cid, "SM3", wait=0).exact
 
 
 COMMANDS = [

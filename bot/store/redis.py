@@ -284,9 +284,16 @@ class LazyRedisCluster:
 
 class RedisStore:
     def __init__(self, client: redis.Redis | RedisCluster | LazyRedisCluster, prefix: str = "hl",
-                 session_ttl: int = 86400, retry_window: int = RETRY_WINDOW):
+                 session_ttl: int = 86400, retry_window: int = RETRY_WINDOW,
+                 turn_pool: redis.ConnectionPool | None = None):
+        """``turn_pool``: where a turn's connections come from (one Redis only;
+        default ``client``'s pool). One whose replies are decoded by the parser
+        (``decode_responses``, errors replaced) spares Python decoding the
+        session's ~30 fields and names on every text."""
         self.r = client
         self.cluster = isinstance(client, (RedisCluster, LazyRedisCluster))
+        self.turn_pool = None if self.cluster else turn_pool
+        self._decoded = bool(turn_pool is not None and turn_pool.get_encoder().decode_responses)
         self._threads = threading.local()
         self.prefix = prefix
         self.session_ttl = session_ttl
@@ -346,15 +353,21 @@ class RedisStore:
                         # person afresh, as for any unreadable session.
                         self._turn_client().delete(keys[0])
                         stored = []
-                    # A map over RESP3 (redis-py's default), a flat list over RESP2 or from the script.
-                    pairs = list(stored.items() if isinstance(stored, dict) else zip(stored[::2], stored[1::2]))
-                    try:
-                        fields = {k.decode(): v.decode() for k, v in pairs}
-                    except AttributeError:  # str already: a client that decodes replies itself
-                        fields = {_s(k): _s(v) for k, v in pairs}
-                    except UnicodeDecodeError:
-                        fields = {_s(k): _s(v) for k, v in pairs}
-                        claim.exact = False
+                    if self._decoded and isinstance(stored, dict):
+                        # Decoded already (RESP3 map); a damaged byte reads as U+FFFD.
+                        fields = stored
+                        if "\ufffd" in "".join(fields) or "\ufffd" in "".join(fields.values()):
+                            claim.exact = False
+                    else:
+                        # A map over RESP3 (redis-py's default), a flat list over RESP2 or from the script.
+                        pairs = list(stored.items() if isinstance(stored, dict) else zip(stored[::2], stored[1::2]))
+                        try:
+                            fields = {k.decode(): v.decode() for k, v in pairs}
+                        except AttributeError:  # str already: a client that decodes replies itself
+                            fields = {_s(k): _s(v) for k, v in pairs}
+                        except UnicodeDecodeError:
+                            fields = {_s(k): _s(v) for k, v in pairs}
+                            claim.exact = False
                     claim.fields = fields or None
                 except BaseException:  # we hold the lock: never leave it behind
                     self.release(claim)
@@ -525,16 +538,17 @@ class RedisStore:
 
         Checking a connection out of redis-py's pool and back costs about a
         fifth of a command's client CPU (a ``poll`` for stale data, fork
-        checks): twice per text. Same pool, same timeouts and retry; a broken
-        connection reconnects on its next command, and the connection goes
-        back to the pool when its thread ends. A Redis Cluster client routes
+        checks): twice per text. From the turn pool (by default the client's
+        own), with its timeouts and retry; a broken connection reconnects on
+        its next command, and the connection goes back to the pool when its
+        thread ends. A Redis Cluster client routes
         each command itself, so it is used as it is.
         """
         if self.cluster:
             return self.r
         client = getattr(self._threads, "client", None)
         if client is None:
-            client = redis.Redis(connection_pool=self.r.connection_pool, single_connection_client=True)
+            client = redis.Redis(connection_pool=self.turn_pool or self.r.connection_pool, single_connection_client=True)
             self._threads.client = client
         return client
 
