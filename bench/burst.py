@@ -15,6 +15,7 @@ latency of a single text measured in the same run.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -90,7 +91,7 @@ def main() -> None:
             failed += sum(1 for _, status, body in results if status != 200 or "cannot answer right now" in body)
             total = args.burst + 1  # the single miss before the burst counts too
             helps = sum(1 for _, _, body in results if HOTLINE in body)
-            session = r.hgetall(f"hl:{{{contact_id('bench-secret', sender)}}}:session")
+            session = json.loads(r.get(f"hl:{{{contact_id('bench-secret', sender)}}}:session") or "{}")
             single_help = 0  # the single miss was the first: a re-prompt
             if int(session.get("miss", -1)) != total % 3 or helps + single_help != total // 3:
                 lost += 1

@@ -6,7 +6,7 @@ Starts its own Redis (the embedded server, so nothing else is in it), then:
 
 1. runs a real conversation (greeting, main menu, five screening answers)
    through the service for a sample of contacts and reports MEMORY USAGE of
-   each key they leave: the session hash, and the retry answers kept for
+   each key they leave: the session, and the retry answers kept for
    RETRY_WINDOW;
 2. writes that same mid-screening session for ``--sessions`` contacts and
    reports the growth of ``used_memory`` per session: what an idle session
@@ -17,6 +17,7 @@ The target is under 1 KB per idle session.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -59,7 +60,7 @@ def main() -> None:
             for key in r.scan_iter(match=f"hl:{{{cid}}}:*"):
                 kind = key.decode().rsplit(":", 1)[-1]
                 sizes.setdefault(kind, []).append(r.memory_usage(key, samples=0))
-        sample = Session.from_fields({k.decode(): v.decode() for k, v in r.hgetall(store.key(cid, "session")).items()})
+        sample = Session.from_fields(store.load(cid))
         print(f"After a {len(TURNS)}-message conversation (median of 200 contacts, MEMORY USAGE):")
         for kind, values in sorted(sizes.items()):
             print(f"  hl:{{cid}}:{kind:10s} {statistics.median(values):6.0f} bytes")
@@ -71,8 +72,9 @@ def main() -> None:
         pipe = r.pipeline(transaction=False)
         for n in range(args.sessions):
             key = store.key(f"{n:020x}", "session")
-            pipe.hset(key, mapping={**fields, "cid": f"{n:020x}", "addr": f"+1555{n:07d}"})
-            pipe.expire(key, 86400)
+            # As the store writes it: one compact JSON value with the session's TTL.
+            value = {**fields, "cid": f"{n:020x}", "addr": f"+1555{n:07d}"}
+            pipe.set(key, json.dumps(value, separators=(",", ":"), ensure_ascii=False), ex=86400)
             if n % 5000 == 4999:
                 pipe.execute()
         pipe.execute()

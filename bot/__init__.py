@@ -24,8 +24,7 @@ from .store.redis import LazyRedisCluster
 log = logging.getLogger("bot")
 
 
-def redis_client(url: str, timeout: float, cluster: bool = False,
-                 decode: bool = False) -> redis.Redis | LazyRedisCluster:
+def redis_client(url: str, timeout: float, cluster: bool = False) -> redis.Redis | LazyRedisCluster:
     """A client that fails fast: a webhook must answer within Twilio's 15 s.
 
     One retry, no backoff: with Redis down, a text gets the fail-safe reply in
@@ -41,13 +40,8 @@ def redis_client(url: str, timeout: float, cluster: bool = False,
     a ``redis.cluster.RedisCluster`` with the same timeouts and one retry
     (redis-py retries at the cluster level, after refreshing the slot map),
     created on first use (see :class:`~bot.store.redis.LazyRedisCluster`).
-
-    ``decode``: replies come back as text, decoded by the parser (hiredis, in
-    C), a byte that is not UTF-8 as U+FFFD rather than an error.
     """
     options = dict(socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 1))
-    if decode:
-        options.update(decode_responses=True, encoding_errors="replace")
     if cluster:
         return LazyRedisCluster(url, **options)
     return redis.Redis.from_url(url, **options)
@@ -140,10 +134,7 @@ def create_app(config: Config | None = None) -> Flask:
     url = resolve_redis_url(config)
     app.config["REDIS_URL_RESOLVED"] = url
     client = redis_client(url, config.REDIS_TIMEOUT, cluster=config.REDIS_CLUSTER)
-    # On one Redis, a turn's own connections decode what they read in C (see RedisStore).
-    turns = None if config.REDIS_CLUSTER else redis_client(url, config.REDIS_TIMEOUT, decode=True).connection_pool
-    store = RedisStore(client, prefix=config.KEY_PREFIX, session_ttl=config.SESSION_TTL,
-                       retry_window=config.RETRY_WINDOW, turn_pool=turns)
+    store = RedisStore(client, prefix=config.KEY_PREFIX, session_ttl=config.SESSION_TTL, retry_window=config.RETRY_WINDOW)
     # Every worker follows the published flows version (see bot/content.py).
     flows_version = FlowsVersion(client, config.KEY_PREFIX)
     content = Content(config.FLOWS_DIR, config.LOCALES_DIR, version=flows_version.get,

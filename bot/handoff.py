@@ -125,11 +125,8 @@ class Row:
         }
 
 
-_FIELDS = ("conv", "ch", "lang", "st", "flow", "node", "t", "addr")
-
-
 class Directory:
-    """The live sessions: SCAN of the session hashes, cached for a moment.
+    """The live sessions: SCAN of the session keys, cached for a moment.
 
     The event stream names conversations, not contacts (by design: after a
     quick exit, old events cannot be linked to whoever texts next from that
@@ -182,11 +179,8 @@ class Directory:
             batch: list[str] = []
 
             def read(keys: list[str]) -> None:
-                pipe = r.pipeline(transaction=False)
-                for key in keys:
-                    pipe.hmget(key, _FIELDS)
-                for key, values in zip(keys, pipe.execute()):
-                    row = _row(key, values)
+                for key, fields in zip(keys, self.store.sessions(keys)):
+                    row = _row(key, fields)
                     if row is not None:
                         rows[row.conv] = row
 
@@ -201,9 +195,12 @@ class Directory:
             self._at = started
 
 
-def _row(key: str, values: list) -> Row | None:
-    conv, ch, lang, st, flow, node, t, addr = (_s(v) for v in values)
-    if not conv:  # a new session's hash has a conversation id from its first turn on
+def _row(key: str, fields: dict | None) -> Row | None:
+    if not fields:
+        return None
+    conv, ch, lang, st, flow, node, t, addr = (
+        v if isinstance(v := fields.get(name), str) else "" for name in ("conv", "ch", "lang", "st", "flow", "node", "t", "addr"))
+    if not conv:  # a new session has a conversation id from its first turn on
         return None
     cid = key.split("{", 1)[1].split("}", 1)[0]
     try:
@@ -387,7 +384,6 @@ class _Locked:
     row: Row
     claim: object
     session: Session
-    fields: dict[str, str]
     entries: list[Entry] = field(default_factory=list)
 
 
@@ -520,7 +516,7 @@ class Desk:
                 raise ActionRefused("This person is no longer waiting for a person "
                                     "(they went back to the menu, stopped, or the chat was ended).")
             raw = self.store.r.lrange(self.store.key(row.cid, "handoff"), 0, -1)
-            yield _Locked(row, claim, session, fields, parse(raw))
+            yield _Locked(row, claim, session, parse(raw))
         finally:
             self.store.release(claim)
 
@@ -537,7 +533,7 @@ class Desk:
 
     def _save(self, h: _Locked, rec: str, kind: str, operator: str) -> None:
         """Append a record to the hand-off list; the session is saved as it was (its ``t`` kept)."""
-        self.store.commit(h.claim, action="save", fields=h.fields, replies=[], transcript=[rec],
+        self.store.commit(h.claim, action="save", fields=h.session.to_fields(), replies=[], transcript=[rec],
                           event=self._event(h, kind, operator))
 
     def _end(self, h: _Locked, kind: str, operator: str) -> None:

@@ -130,8 +130,8 @@ class Helpline:
             raise
         return Handled(replies, turn, cid)
 
-    def _session(self, cid: str, fields: dict[str, str] | None) -> Session:
-        if not fields:
+    def _session(self, cid: str, fields: dict | None) -> Session:
+        if fields is None:
             return Session(cid=cid)
         try:
             return Session.from_fields(fields)

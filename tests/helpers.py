@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -93,3 +94,15 @@ def stream_events(r, key: str = "hl:events") -> list[dict]:
         else:
             found.append(entry)  # e.g. a delivery status
     return found
+
+
+def stored_session(r, key: str) -> dict:
+    """The session stored at ``key`` (one JSON value, ``Session.to_fields``'s
+    shape), {} if there is none."""
+    raw = r.get(key)
+    return json.loads(raw) if raw else {}
+
+
+def store_session(r, key: str, fields: dict, ttl: int = 86400) -> None:
+    """Write a session at ``key`` as the store does (to damage or age one)."""
+    r.set(key, json.dumps(fields), ex=ttl)

@@ -35,7 +35,7 @@ from bot.config import Config, TestConfig
 from bot.engine.events import read_entry
 from bot.services import contact_id
 from bot.store.redis import _CLAIM, _COMMIT, _RELEASE, LazyRedisCluster
-from tests.helpers import inbound, messages, new_sid, option, post_signed, stream_events
+from tests.helpers import inbound, messages, new_sid, option, post_signed, stored_session, stream_events
 from tests.servers import wait_until
 from tests import test_store
 from tests.test_store import make_app  # noqa: F401 - the fixture its tests use
@@ -283,7 +283,7 @@ def test_a_contact_whose_slot_moved_to_another_node_carries_on(app, redis_client
         claim = store.claim(contact_id("test-secret", phone), "SM-moving", wait=1)
         move_slot(redis_cluster, slot, home)
         store.commit(claim, action="save", fields={**claim.fields, "miss": "1"}, replies=["ok"])
-        assert redis_client.hget(session, "miss") == "1"
+        assert stored_session(redis_client, session)["miss"] == "1"
         assert redis_client.get_node_from_key(session).port == home
         assert not redis_client.exists(store.key(contact_id("test-secret", phone), "lock"))
     finally:

@@ -9,6 +9,7 @@ session starts afresh.
 """
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import time
@@ -24,7 +25,7 @@ from bot.channels.twilio import FAILSAFE_REPLIES
 from bot.config import TestConfig
 from bot.engine.session import Session
 from bot.services import contact_id
-from tests.helpers import inbound, messages, new_sid, option, post_signed, sign
+from tests.helpers import inbound, messages, new_sid, option, post_signed, sign, store_session, stored_session
 
 MESSAGES = "/twilio/messages"
 TWILIO_TIMEOUT = 15.0  # Twilio gives up on a webhook after this long
@@ -202,24 +203,27 @@ def test_no_sender_gets_an_empty_response_and_nothing_is_stored(client, redis_cl
 def test_a_session_at_a_node_that_no_longer_exists_recovers(flow, node, reply, client, redis_client):
     sender = "+15550500001"
     post_signed(client, MESSAGES, inbound("hi", sender=sender))
-    redis_client.hset(session_key(sender), mapping={"flow": flow, "node": node, "h0": f"{flow}.{node}", "h1": "gone.gone"})
+    stored = stored_session(redis_client, session_key(sender))
+    store_session(redis_client, session_key(sender), {**stored, "flow": flow, "node": node,
+                                                      "h": [f"{flow}.{node}", "gone.gone"]})
 
     resp = post_signed(client, MESSAGES, inbound(reply, sender=sender))
 
     assert messages(resp.data) == [RECOVERED_EN, messages(resp.data)[1]]
     assert messages(resp.data)[1].startswith(MAIN_MENU_EN)
-    stored = redis_client.hgetall(session_key(sender))
+    stored = stored_session(redis_client, session_key(sender))
     assert (stored["flow"], stored["node"]) == ("main", "menu")
-    assert not [name for name in stored if name.startswith("h")], "the stale history is dropped"
+    assert stored["h"] == [], "the stale history is dropped"
     assert messages(post_signed(client, MESSAGES, inbound(NUMBERS, sender=sender)).data)[0].startswith(NUMBERS_EN)
 
 
 @dataclass(frozen=True)
 class Damage:
     label: str
-    fields: dict | None = None  # HSET over a good session
-    drop: tuple[str, ...] = ()  # HDEL from it
-    replace_with: object = None  # or replace the key with a value of another type
+    fields: dict | None = None  # values written over a good session's
+    drop: tuple[str, ...] = ()  # values taken out of it
+    replace_with: object = None  # or replace the key with another value, or a value of another type
+    raw: tuple[bytes, bytes] | None = None  # or this in the stored bytes replaced by that
     then: str = GREETING_EN  # the reply to NUMBERS: the greeting means it started afresh
 
 
@@ -230,9 +234,14 @@ DAMAGE = [
     Damage("misses not a number", {"miss": "lots"}),
     Damage("timestamp not a number", {"t0": "yesterday"}),
     Damage("unknown lifecycle state", {"st": "zombie"}),
-    Damage("bytes that are not UTF-8", {"flags": b"debt=\xff\xfe", "lang": b"\xc3"}, then=NUMBERS_EN),
-    Damage("session key holds a string", replace_with="garbage"),
+    Damage("history not a list", {"h": "main.menu"}),
+    Damage("a value that is not text", {"node": 7}),
+    Damage("bytes that are not UTF-8", raw=(b'"lang": "en"', b'"lang": "\xc3\xff"'), then=NUMBERS_EN),
+    Damage("session key holds something that is not JSON", replace_with="garbage"),
+    Damage("session key holds JSON that is not an object", replace_with="[1, 2]"),
     Damage("session key holds a list", replace_with=["a", "b"]),
+    # Not damage: how the version before stored it. The conversation carries on.
+    Damage("session key holds a schema 2 hash", replace_with={"v": "2"}, then=NUMBERS_EN),
 ]
 
 
@@ -241,13 +250,18 @@ def test_an_unreadable_session_starts_afresh(damage: Damage, client, redis_clien
     sender = "+15550600001"
     key = session_key(sender)
     post_signed(client, MESSAGES, inbound("hi", sender=sender))
-    if damage.fields:
-        redis_client.hset(key, mapping=damage.fields)
-    if damage.drop:
-        redis_client.hdel(key, *damage.drop)
+    stored = stored_session(redis_client, key)
+    if damage.fields or damage.drop:
+        stored = {**stored, **(damage.fields or {})}
+        store_session(redis_client, key, {k: v for k, v in stored.items() if k not in damage.drop})
+    if damage.raw:
+        redis_client.set(key, json.dumps(stored).encode().replace(*damage.raw))
     if isinstance(damage.replace_with, str):
-        redis_client.delete(key)
         redis_client.set(key, damage.replace_with)
+    elif isinstance(damage.replace_with, dict):  # as a hash, a field per history entry and flag
+        schema_2 = {**{k: v for k, v in stored.items() if k not in ("h", "f")}, **damage.replace_with}
+        redis_client.delete(key)
+        redis_client.hset(key, mapping=schema_2)
     elif damage.replace_with is not None:
         redis_client.delete(key)
         redis_client.rpush(key, *damage.replace_with)
@@ -259,7 +273,7 @@ def test_an_unreadable_session_starts_afresh(damage: Damage, client, redis_clien
     assert tuple(replies) != FAILSAFE_REPLIES
     assert replies[0].startswith(damage.then), replies
     assert not redis_client.exists(key.replace(":session", ":lock"))
-    Session.from_fields(redis_client.hgetall(key))  # what was saved is readable again
+    Session.from_fields(stored_session(redis_client, key))  # what was saved is readable again
     after = messages(post_signed(client, MESSAGES, inbound(NUMBERS, sender=sender)).data)
     assert tuple(after) != FAILSAFE_REPLIES
     if damage.then == GREETING_EN:  # afresh: now at the main menu, so NUMBERS picks numbers
@@ -273,7 +287,7 @@ def test_stop_works_on_a_session_in_an_unknown_state(client, redis_client):
     """The one thing a person must always be able to do: opt out."""
     sender = "whatsapp:+5215550600002"
     post_signed(client, MESSAGES, inbound("hola", sender=sender))
-    redis_client.hset(session_key(sender), "st", "zombie")
+    store_session(redis_client, session_key(sender), {**stored_session(redis_client, session_key(sender)), "st": "zombie"})
 
     resp = post_signed(client, MESSAGES, inbound("PARAR", sender=sender))
 

@@ -45,7 +45,7 @@ from bot.engine.events import read_entry
 from bot.services import contact_id
 from bot.store import LockLost
 from bot.store.redis import LOCK_MS
-from tests.helpers import AUTH_TOKEN, inbound, messages, option, post_signed, sign
+from tests.helpers import AUTH_TOKEN, inbound, messages, option, post_signed, sign, stored_session
 from tests.servers import RedisProcess, free_port, wait_until
 
 pytestmark = pytest.mark.slow
@@ -322,7 +322,7 @@ def test_a_redis_restart_with_aof_keeps_the_conversation(appendfsync, how, tmp_p
             assert last.status_code == 200 and is_normal(messages(last.data))
         assert messages(last.data)[-1].startswith("Question 1 of 10.\nAre you under 18?")
         r = redis_proc.client(decode_responses=True)
-        assert r.hget(session_key(sender), "node") == "under_18"
+        assert stored_session(r, session_key(sender))["node"] == "under_18"
 
         if how == "SIGTERM":
             redis_proc.stop()  # a service manager's restart: Redis flushes its AOF on the way out
@@ -346,9 +346,9 @@ def test_a_redis_restart_with_aof_keeps_the_conversation(appendfsync, how, tmp_p
         assert replies == ["Question 2 of 10.\nOn the way, were you held somewhere while someone asked your "
                            "family for money?\n1. Yes\n2. No\n3. Not sure"]
         r = redis_proc.client(decode_responses=True)
-        stored = r.hgetall(session_key(sender))
+        stored = stored_session(r, session_key(sender))
         assert (stored["flow"], stored["node"]) == ("screening", "held_for_ransom")
-        assert (stored["f.safe_now"], stored["f.under_18"]) == ("y", "n")
+        assert (stored["f"]["safe_now"], stored["f"]["under_18"]) == ("y", "n")
 
 
 def test_the_aof_keeps_the_conversation_but_not_its_locks(tmp_path):
@@ -370,7 +370,7 @@ def test_the_aof_keeps_the_conversation_but_not_its_locks(tmp_path):
         wait_until(lambda: r.get(store.key(claim.cid, "waiters")) == "1", timeout=5)
         store.commit(claim, action="keep", fields=None, replies=[])
         waiting.join(timeout=10)
-        assert r.hget(session_key(sender), "flow") == "screening"
+        assert stored_session(r, session_key(sender))["flow"] == "screening"
 
         aof = b"".join(p.read_bytes() for p in redis_proc.folder.rglob("appendonly*") if p.is_file())
         for kept in ("session", "answers"):
@@ -485,8 +485,8 @@ def test_every_message_delivered_twice_at_once_advances_each_chat_once(tmp_path)
         ref_turns = turns_by_conv(r, "ref:events")
         for i in range(DUP_SENDERS):
             sender = dup_sender(i)
-            stored = r.hgetall(session_key(sender))
-            reference = r.hgetall(session_key(sender, "ref"))
+            stored = stored_session(r, session_key(sender))
+            reference = stored_session(r, session_key(sender, "ref"))
             stable = {k: v for k, v in stored.items() if k not in VOLATILE}
             assert stable == {k: v for k, v in reference.items() if k not in VOLATILE}, \
                 f"sender {i} is not where the script leaves them"
@@ -694,5 +694,5 @@ def test_a_held_lock_and_a_stall_still_answer_within_twilios_timeout(tmp_path):
         assert replies[0].startswith(SCREENING_INTRO_EN), "the chat did not move on exactly once"
         with pytest.raises(LockLost):  # the dead turn, waking up, cannot overwrite anything
             store.commit(held, action="save", fields={"flow": "main", "node": "menu"}, replies=[])
-        stored = redis_proc.client(decode_responses=True).hgetall(session_key(sender))
+        stored = stored_session(redis_proc.client(decode_responses=True), session_key(sender))
         assert (stored["flow"], stored["node"]) == ("screening", "safe")

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from bot.figures import Figures
-from tests.helpers import option
+from tests.helpers import option, stored_session
 from tests.test_ops_support import (console_app, make_console, post_form, sign_in, text,  # noqa: F401
                                     twilio_api)
 
@@ -165,7 +165,7 @@ def test_csv_has_counts_and_nothing_that_identifies_anyone(console_app, viewer, 
     assert table[("left_exit", "main.menu")] == 1
     assert table[("quick_exits", "all")] == 1
     # No phone numbers or digits of them, no conversation or contact ids.
-    convs = {redis_client.hget(k, "conv") for k in redis_client.scan_iter("hl:{*}:session")}
+    convs = {stored_session(redis_client, k)["conv"] for k in redis_client.scan_iter("hl:{*}:session")}
     cids = {k.split("{")[1].split("}")[0] for k in redis_client.scan_iter("hl:{*}:session")}
     for secret in [*convs, *cids, "5550002201", "0002202", "2203"]:
         assert secret not in response.text

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from bot.handoff import Hours, HoursError, mask
-from tests.helpers import option, stream_events
+from tests.helpers import option, store_session, stored_session, stream_events
 from tests.test_ops_support import (ACCOUNT_SID, TwilioStandIn, console_app, console_settings, conv_of,  # noqa: F401
                                     csrf_token, make_console, post_form, sign_in, text, twilio_api)
 
@@ -39,8 +39,8 @@ def ask_for_a_person(client, sender: str = PERSON) -> list[str]:
 
 def session(redis_client, conv: str) -> dict:
     for key in redis_client.scan_iter("hl:{*}:session"):
-        if redis_client.hget(key, "conv") == conv:
-            return redis_client.hgetall(key)
+        if stored_session(redis_client, key).get("conv") == conv:
+            return stored_session(redis_client, key)
     return {}
 
 
@@ -165,8 +165,8 @@ def test_whatsapp_refuses_a_reply_after_the_24_hour_window(console_app, rita, re
     conv = conv_of(redis_client, WA_PERSON)
     post_form(rita, f"/ops/handoff/{conv}/claim")
     # Their last message was 24 hours and a minute ago.
-    key = next(k for k in redis_client.scan_iter("hl:{*}:session") if redis_client.hget(k, "conv") == conv)
-    redis_client.hset(key, "t", f"{time.time() - 24 * 3600 - 60:.3f}")
+    key = next(k for k in redis_client.scan_iter("hl:{*}:session") if stored_session(redis_client, k)["conv"] == conv)
+    store_session(redis_client, key, {**stored_session(redis_client, key), "t": f"{time.time() - 24 * 3600 - 60:.3f}"})
     console_app.extensions["ops"].directory.refresh()
 
     page = rita.get(f"/ops/handoff/{conv}").text
@@ -183,8 +183,8 @@ def test_sms_has_no_window(console_app, rita, redis_client, twilio_api):
     ask_for_a_person(console_app.test_client())
     conv = conv_of(redis_client)
     post_form(rita, f"/ops/handoff/{conv}/claim")
-    key = next(k for k in redis_client.scan_iter("hl:{*}:session") if redis_client.hget(k, "conv") == conv)
-    redis_client.hset(key, "t", f"{time.time() - 30 * 3600:.3f}")
+    key = next(k for k in redis_client.scan_iter("hl:{*}:session") if stored_session(redis_client, k)["conv"] == conv)
+    store_session(redis_client, key, {**stored_session(redis_client, key), "t": f"{time.time() - 30 * 3600:.3f}"})
     post_form(rita, f"/ops/handoff/{conv}/reply", {"text": "Hola"})
     assert len(twilio_api.requests) == 1
 

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from tests.helpers import inbound, messages, post_signed
+from tests.helpers import inbound, messages, post_signed, stored_session
 
 PASSWORD = "a long enough password"
 ACCOUNT_SID = "AC" + "1" * 32
@@ -134,4 +134,4 @@ def text(client, body: str, sender: str = "+15550001142") -> list[str]:
 def conv_of(redis_client, sender: str = "+15550001142") -> str:
     from bot.services import contact_id
 
-    return redis_client.hget(f"hl:{{{contact_id('test-secret', sender)}}}:session", "conv")
+    return stored_session(redis_client, f"hl:{{{contact_id('test-secret', sender)}}}:session").get("conv")

@@ -69,7 +69,7 @@ from bot.engine.text import clean, normalize
 from bot.engine.validate import reachable
 from bot.services import Helpline
 from bot.store import redis as store_module
-from tests.helpers import REPO, messages, post_signed, real_flows, sign
+from tests.helpers import REPO, messages, post_signed, real_flows, sign, stored_session
 from tests.test_privacy import every_value
 
 HOTLINE = "1-888-373-7888"
@@ -461,11 +461,11 @@ def quick_exit_leaves_nothing(r, helpline: Helpline, phone: str, actions, exit_w
             person.send("", value)
         elif kind == "text":
             person.send(value)
-        convs.add(r.hget(store.key(cid, "session"), "conv"))
+        convs.add(stored_session(r, store.key(cid, "session")).get("conv"))
         assert not r.exists(store.key(cid, "lock")), "a turn left the contact's lock behind"
     opted_out = store.is_opted_out(cid)
     event(f"{len(actions) // 5 * 5}+ moves before the exit")
-    event(f"at the exit: {'opted out' if opted_out else (r.hget(store.key(cid, 'session'), 'st') or 'no session')}")
+    event(f"at the exit: {'opted out' if opted_out else (stored_session(r, store.key(cid, 'session')).get('st') or 'no session')}")
     if r.exists(store.key(cid, "handoff")):
         event("texts kept for an operator before the exit")
 

@@ -1,10 +1,13 @@
-"""The session and its persisted shape: a flat hash of short strings, versioned.
+"""The session and its persisted shape: one JSON object, versioned.
 
-What goes into Redis must come back equal, every field a string; what cannot
-be read (another version, damage) is refused with SessionFormatError, which
-the service turns into a fresh start rather than an error on every text.
+What goes into Redis must come back equal; what cannot be read (another
+version, damage) is refused with SessionFormatError, which the service turns
+into a fresh start rather than an error on every text. A session stored as a
+hash by the version before (schema 2) is still read.
 """
 from __future__ import annotations
+
+import json
 
 import pytest
 
@@ -51,17 +54,16 @@ SESSIONS = [
 
 @pytest.mark.parametrize("session", [s for _, s in SESSIONS], ids=[label for label, _ in SESSIONS])
 def test_round_trip(session):
-    fields = session.to_fields()
-    assert all(isinstance(k, str) and isinstance(v, str) for k, v in fields.items()), fields
-    assert fields["v"] == str(SCHEMA_VERSION)
+    fields = json.loads(json.dumps(session.to_fields()))  # as it comes back from Redis
+    assert fields["v"] == str(SCHEMA_VERSION) == "3"
     assert Session.from_fields(fields) == session
     assert Session.from_fields(Session.from_fields(fields).to_fields()) == session
 
 
-def test_stored_shape_is_short_and_flat():
+def test_stored_shape_is_short():
     s = dict(SESSIONS)["mid-flow, Spanish, with answers"]
     assert s.to_fields() == {
-        "v": "2",
+        "v": "3",
         "cid": "a1b2c3",
         "addr": "+15550001111",
         "ch": "sms",
@@ -70,34 +72,23 @@ def test_stored_shape_is_short_and_flat():
         "conv": "conv0001",
         "flow": "numbers",
         "node": "more",
-        "h0": "main.menu",
-        "h1": "numbers.by_need",
-        "f.debt": "y",
-        "f.force": "?",
-        "f.minor": "n",
         "miss": "2",
         "t0": "1767225600",
         "t": "1767225660.125",
+        "h": ["main.menu", "numbers.by_need"],
+        "f": {"debt": "y", "force": "?", "minor": "n"},
     }
 
 
-def test_every_stored_value_fits_redis_compact_hash_encoding():
-    """Redis keeps a hash in its compact listpack form only while every value
-    is at most 64 bytes (hash-max-listpack-value); one longer value makes it a
-    hashtable, about three times the memory per session."""
-    s = Session(
-        cid="0123456789abcdef0123",
-        address="whatsapp:+521551234567890",
-        state="in_flow",
-        conv="abcdef012345",
-        flow="screening",
-        node="held_for_ransom",
-        history=[f"screening.question_number_{i}" for i in range(HISTORY_LIMIT + 3)],
-        flags={f"flag_{i}": "not_sure" for i in range(12)},
-        started_at=1767225600.123,
-        updated_at=1767225600.456,
-    )
-    assert max(len(v.encode()) for v in s.to_fields().values()) <= 64
+def test_a_hash_stored_by_the_version_before_is_read():
+    """Schema 2 was a Redis hash, a field per history entry and per flag: a
+    conversation in progress at the upgrade carries on."""
+    s = dict(SESSIONS)["mid-flow, Spanish, with answers"]
+    schema_2 = {"v": "2", "cid": "a1b2c3", "addr": "+15550001111", "ch": "sms", "st": "in_flow", "lang": "es",
+                "conv": "conv0001", "flow": "numbers", "node": "more", "h1": "numbers.by_need", "h0": "main.menu",
+                "f.debt": "y", "f.force": "?", "f.minor": "n", "miss": "2", "t0": "1767225600",
+                "t": "1767225660.125"}
+    assert Session.from_fields(schema_2) == s
 
 
 def test_only_the_last_history_entries_are_kept():
@@ -123,7 +114,13 @@ REFUSED = [
     ("misses not a number", {**GOOD, "miss": "many"}),
     ("time not a number", {**GOOD, "t": "yesterday"}),
     ("unknown lifecycle state", {**GOOD, "st": "paused"}),
-    ("empty hash", {}),
+    ("nothing", {}),
+    ("a value that is not text", {**GOOD, "node": 7}),
+    ("no address but a list", {**GOOD, "addr": ["+15550001111"]}),
+    ("history not a list", {**GOOD, "h": "main.menu"}),
+    ("history entry not text", {**GOOD, "h": ["main.menu", None]}),
+    ("flags not an object", {**GOOD, "f": ["debt"]}),
+    ("flag not text", {**GOOD, "f": {"debt": True}}),
 ]
 
 

@@ -17,13 +17,13 @@ import pytest
 import redis
 from redis.crc import key_slot
 
-from bot import create_app, redis_client as make_client
+from bot import create_app
 from bot.channels.twilio import FAILSAFE_REPLIES
 from bot.config import TestConfig
 from bot.services import contact_id
 from bot.store import LockLost, LockTimeout, RedisStore
 from bot.store.redis import _pack
-from tests.helpers import inbound, messages, option, post_signed, stream_events
+from tests.helpers import inbound, messages, option, post_signed, store_session, stored_session, stream_events
 
 PHONE = "+15557654321"
 DIGITS = PHONE.lstrip("+")
@@ -151,7 +151,7 @@ def test_a_second_claim_waits_for_the_first_and_sees_its_update(app, redis_clien
     first = store.claim(cid, "SM1", wait=0)
     with pytest.raises(LockTimeout):
         store.claim(cid, "SM2", wait=0.2)
-    store.commit(first, action="save", fields={"v": "1", "cid": cid, "node": "one"}, replies=["one"])
+    store.commit(first, action="save", fields={"v": "3", "cid": cid, "node": "one"}, replies=["one"])
 
     second = store.claim(cid, "SM2", wait=0.2)
     assert second.fields["node"] == "one"
@@ -160,60 +160,64 @@ def test_a_second_claim_waits_for_the_first_and_sees_its_update(app, redis_clien
     assert not redis_client.exists(key("lock"))
 
 
-def test_a_save_writes_only_the_fields_the_turn_changed(app, redis_client):
+def test_a_save_writes_the_whole_session_as_one_value(app, redis_client):
     store = app.extensions["store"]
     cid = cid_of()
-    before = {"v": "1", "cid": cid, "node": "one", "h0": "main.menu", "f.debt": "y", "miss": "0"}
+    before = {"v": "3", "cid": cid, "node": "one", "h": ["main.menu"], "f": {"debt": "y"}, "miss": "0"}
     store.commit(store.claim(cid, "SM1", wait=0), action="save", fields=before, replies=[])
+    assert redis_client.type(key("session")) == "string"
+    assert stored_session(redis_client, key("session")) == before
 
     claim = store.claim(cid, "SM2", wait=0)
-    # A marker the turn did not put there: a field left as it was is not written again.
-    redis_client.hset(key("session"), "h0", "marker")
-    after = {"v": "1", "cid": cid, "node": "two", "h0": "main.menu", "h1": "screening.safe", "miss": "0"}
+    assert claim.fields == before
+    after = {"v": "3", "cid": cid, "node": "two", "h": ["main.menu", "screening.safe"], "f": {}, "miss": "0"}
     store.commit(claim, action="save", fields=after, replies=[])
-
-    assert redis_client.hgetall(key("session")) == {**after, "h0": "marker"}  # f.debt gone, node changed, h1 new
-    assert redis_client.ttl(key("session")) > 0
+    assert stored_session(redis_client, key("session")) == after
+    assert 86400 - 5 <= redis_client.ttl(key("session")) <= 86400
 
 
 @pytest.mark.parametrize("protocol", [2, 3])
 def test_the_claim_reads_the_session_over_either_protocol(protocol, app, redis_client, redis_url):
-    """One Redis: the session comes from an HGETALL sent behind the claim
-    script, a map over RESP3 (redis-py's default) and a flat list over RESP2."""
+    """One Redis: the session comes from a GET sent behind the claim script,
+    whichever protocol the client speaks."""
     if app.extensions["store"].cluster:
         pytest.skip("on a cluster the script returns the session itself")
     store = RedisStore(redis.Redis.from_url(redis_url, protocol=protocol))
     cid = cid_of()
-    fields = {"v": "1", "cid": cid, "node": "one", "h0": "main.menu", "addr": "+15550001111 ñ"}
+    fields = {"v": "3", "cid": cid, "node": "one", "h": ["main.menu"], "addr": "+15550001111 ñ"}
     store.commit(store.claim(cid, "SM1", wait=0), action="save", fields=fields, replies=["one"])
 
     claim = store.claim(cid, "SM2", wait=0)
-    assert claim.fields == fields and claim.exact
+    assert claim.fields == fields
     store.release(claim)
     assert store.claim(cid, "SM1", wait=0).duplicate == ["one"]
 
 
-@pytest.mark.parametrize("decoded", [False, True], ids=["bytes", "decoded by the parser"])
-def test_a_byte_that_is_not_utf8_makes_the_commit_rewrite_the_whole_session(decoded, app, redis_client, redis_url):
-    """Read back with U+FFFD in its place, a damaged name could never be
-    deleted by name: the claim says the session is not exact, and the commit
-    replaces the hash. The app's turns read through a pool whose parser
-    decodes; a store given none decodes in Python."""
-    if app.extensions["store"].cluster:
-        pytest.skip("on a cluster the script returns the session itself")
-    turns = make_client(redis_url, 2.0, decode=True).connection_pool if decoded else None
-    store = RedisStore(redis.Redis.from_url(redis_url), turn_pool=turns)
-    assert app.extensions["store"].turn_pool.get_encoder().decode_responses
+def test_a_byte_that_is_not_utf8_in_the_session_reads_as_a_replacement(app, redis_client, redis_url):
+    store = app.extensions["store"]
     cid = cid_of()
-    fields = {"v": "1", "cid": cid, "node": "one", "lang": "es"}
-    store.commit(store.claim(cid, "SM1", wait=0), action="save", fields=fields, replies=[])
-    redis_client.hset(key("session"), mapping={b"\xffx": "1", "lang": b"e\xc3"})
+    redis_client.set(key("session"), b'{"v":"3","cid":"' + cid.encode() + b'","lang":"e\xc3","node":"one"}')
+    claim = store.claim(cid, "SM1", wait=0)
+    assert claim.fields == {"v": "3", "cid": cid, "lang": "e\ufffd", "node": "one"}
+    store.commit(claim, action="save", fields={**claim.fields, "lang": "es"}, replies=[])
+    assert stored_session(redis_client, key("session"))["lang"] == "es"
 
-    claim = store.claim(cid, "SM2", wait=0)
-    assert claim.fields == {**fields, "\ufffdx": "1", "lang": "e\ufffd"} and not claim.exact
-    store.commit(claim, action="save", fields={**fields, "node": "two"}, replies=[])
-    assert redis_client.hgetall(key("session")) == {**fields, "node": "two"}
-    assert store.claim(cid, "SM3", wait=0).exact
+
+def test_a_hash_stored_by_the_version_before_is_read_and_replaced_at_the_next_save(app, redis_client):
+    """Schema 2 kept the session as a hash: a conversation in progress at the
+    upgrade carries on, and its next save writes one JSON value."""
+    store = app.extensions["store"]
+    cid = cid_of()
+    schema_2 = {"v": "2", "cid": cid, "st": "in_flow", "flow": "main", "node": "menu", "h0": "main.menu",
+                "f.debt": "y"}
+    redis_client.hset(key("session"), mapping=schema_2)
+    assert store.load(cid) == schema_2
+    assert store.sessions([key("session")]) == [schema_2]
+    claim = store.claim(cid, "SM1", wait=0)
+    assert claim.fields == schema_2
+    store.commit(claim, action="save", fields={"v": "3", "cid": cid, "node": "two"}, replies=[])
+    assert redis_client.type(key("session")) == "string"
+    assert stored_session(redis_client, key("session")) == {"v": "3", "cid": cid, "node": "two"}
 
 
 COMMANDS = [
@@ -231,24 +235,36 @@ def test_the_turns_commands_are_packed_as_redis_py_packs_them():
         _pack(conn, [("SET", "k", "\ud800")])
 
 
-def test_a_session_key_that_is_not_a_hash_is_dropped_under_the_lock(app, redis_client):
+def test_a_session_key_of_another_type_is_dropped_under_the_lock(app, redis_client):
     store = app.extensions["store"]
     cid = cid_of()
-    redis_client.set(key("session"), "not a hash")
+    redis_client.rpush(key("session"), "not", "a session")
     claim = store.claim(cid, "SM1", wait=0)
     assert claim.fields is None and claim.token
     assert not redis_client.exists(key("session"))
-    store.commit(claim, action="save", fields={"v": "1", "cid": cid, "node": "one"}, replies=[])
-    assert redis_client.hgetall(key("session")) == {"v": "1", "cid": cid, "node": "one"}
+    store.commit(claim, action="save", fields={"v": "3", "cid": cid, "node": "one"}, replies=[])
+    assert stored_session(redis_client, key("session")) == {"v": "3", "cid": cid, "node": "one"}
 
 
-def test_a_save_without_a_loaded_session_replaces_the_hash(app, redis_client):
+@pytest.mark.parametrize("damage", ["not json", "[1, 2]", '"a string"'])
+def test_a_session_that_is_not_a_json_object_reads_as_unreadable(damage, app, redis_client):
+    """{}: not no session (None), so the service logs it and starts afresh."""
+    store = app.extensions["store"]
+    cid = cid_of()
+    redis_client.set(key("session"), damage)
+    claim = store.claim(cid, "SM1", wait=0)
+    assert claim.fields == {} and claim.token
+    store.commit(claim, action="save", fields={"v": "3", "cid": cid, "node": "one"}, replies=[])
+    assert stored_session(redis_client, key("session")) == {"v": "3", "cid": cid, "node": "one"}
+
+
+def test_a_save_without_a_loaded_session_replaces_whatever_is_there(app, redis_client):
     store = app.extensions["store"]
     cid = cid_of()
     claim = store.claim(cid, "SM1", wait=0)
-    redis_client.hset(key("session"), "stray", "x")  # not loaded by the claim: not the turn's
-    store.commit(claim, action="save", fields={"v": "1", "cid": cid, "node": "one"}, replies=[])
-    assert redis_client.hgetall(key("session")) == {"v": "1", "cid": cid, "node": "one"}
+    store_session(redis_client, key("session"), {"stray": "x"})  # not loaded by the claim: not the turn's
+    store.commit(claim, action="save", fields={"v": "3", "cid": cid, "node": "one"}, replies=[])
+    assert stored_session(redis_client, key("session")) == {"v": "3", "cid": cid, "node": "one"}
 
 
 def test_a_turn_whose_lock_expired_writes_nothing(app, redis_client):
@@ -282,7 +298,7 @@ def test_twenty_texts_at_once_are_all_processed_exactly_once(app, redis_client):
     helps = [m for m in replies if m[0].startswith(HELP_FIRST_LINE)]
     reprompts = [m for m in replies if m[0].startswith(REPROMPT)]
     assert (len(helps), len(reprompts)) == (6, 14)
-    session = redis_client.hgetall(key("session"))
+    session = stored_session(redis_client, key("session"))
     assert session["miss"] == "2"
     assert set(redis_client.hkeys(key("answers"))) >= {f["MessageSid"] for f in forms}
     kinds = [e["kind"] for e in stream_events(redis_client)]
@@ -300,7 +316,7 @@ def test_the_same_message_sid_at_once_advances_once(app, redis_client):
     assert {r.status_code for r in responses} == {200}
     assert len({r.data for r in responses}) == 1, "every copy gets the same TwiML"
     assert messages(responses[0].data)[0].startswith("What kind of help do you need?")
-    session = redis_client.hgetall(key("session"))
+    session = stored_session(redis_client, key("session"))
     assert (session["flow"], session["node"]) == ("numbers", "by_need")
     assert redis_client.hkeys(key("answers")).count(pick["MessageSid"]) == 1
     visits = [e for e in stream_events(redis_client) if e.get("node") == "by_need"]
@@ -398,7 +414,7 @@ def test_what_was_said_in_a_hand_off_goes_when_the_person_leaves_it(client, redi
     assert redis_client.llen(key("handoff")) == 1
     text(client, "MENU")  # the person goes back to the bot themselves
     assert not redis_client.exists(key("handoff"))
-    assert redis_client.hget(key("session"), "st") == "in_flow"
+    assert stored_session(redis_client, key("session"))["st"] == "in_flow"
 
 
 def test_a_thread_keeps_one_connection_for_its_turns_and_gives_it_back_when_it_ends(app, redis_client):

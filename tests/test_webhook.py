@@ -18,7 +18,7 @@ from bot import create_app
 from bot.config import TestConfig
 from bot.engine import render
 from bot.services import contact_id
-from tests.helpers import AUTH_TOKEN, inbound, messages, new_sid, option, post_signed, real_flows, sign, stream_events
+from tests.helpers import AUTH_TOKEN, inbound, messages, new_sid, option, post_signed, real_flows, sign, stored_session, stream_events
 
 LOCAL = "http://localhost"
 INTERNAL = "http://internal:8000"  # what the app sees behind a proxy
@@ -148,7 +148,7 @@ def test_incoming(case: Case, make_app, redis_client):
         assert resp.mimetype == "application/xml"
         assert messages(resp.data), "a first text always gets an answer"
         sender = case.form["From"]
-        fields = redis_client.hgetall(f"hl:{{{contact_id('test-secret', sender)}}}:session")
+        fields = stored_session(redis_client, f"hl:{{{contact_id('test-secret', sender)}}}:session")
         assert fields["addr"] == sender
         assert fields["ch"] == ("whatsapp" if sender.startswith("whatsapp:") else "sms")
 

@@ -3,9 +3,9 @@
 The session is the only state the bot keeps about a person. It holds what
 routing needs and nothing more: where they are, their language, the answers
 to screening questions (which expire with the session, and vanish at once on
-quick exit), and the address to reply to. It is stored as a flat Redis hash
-of short strings; :meth:`Session.to_fields` and :meth:`Session.from_fields`
-are that shape, versioned by ``v``.
+quick exit), and the address to reply to. It is stored as one compact JSON
+object (see bot/store/redis.py); :meth:`Session.to_fields` and
+:meth:`Session.from_fields` are that shape, versioned by ``v``.
 
 >>> s = Session(cid="c1", address="+15550001111", channel="sms")
 >>> s.flags["debt"] = "yes"
@@ -18,7 +18,12 @@ from dataclasses import dataclass, field
 
 from .lifecycle import STATES
 
-SCHEMA_VERSION = 2  # 2: one field per history entry and per flag (1 joined them)
+# 3: one JSON value, history a list and flags an object ("h", "f"). 2 was a
+# Redis hash with one field per history entry (h0, h1...) and per flag
+# (f.debt...): still read, so that a conversation in progress at an upgrade
+# carries on; its next save writes schema 3. (1 joined them.)
+SCHEMA_VERSION = 3
+_V = str(SCHEMA_VERSION)
 _ANSWER_CODES = {"yes": "y", "no": "n", "not_sure": "?"}
 _ANSWERS_BY_CODE = {code: answer for answer, code in _ANSWER_CODES.items()}
 HISTORY_LIMIT = 10  # how many questions BACK can walk back through
@@ -61,17 +66,11 @@ class Session:
         new.flags = dict(self.flags)
         return new
 
-    def to_fields(self) -> dict[str, str]:
-        """The flat string mapping stored as a Redis hash.
-
-        Every value stays short (well under Redis's 64-byte listpack limit),
-        so the hash keeps its compact encoding: one field per history entry
-        (``h0`` oldest) and per flag (``f.debt`` -> ``y`` / ``n`` / ``?``).
-        One long value would make Redis store the whole hash as a hashtable,
-        about three times the memory.
-        """
-        fields = {
-            "v": str(SCHEMA_VERSION),
+    def to_fields(self) -> dict:
+        """The mapping stored, as JSON: text values, but the history (``h``,
+        oldest first) and the flags (``f``: flag -> ``y`` / ``n`` / ``?``)."""
+        return {
+            "v": _V,
             "cid": self.cid,
             "addr": self.address,
             "ch": self.channel,
@@ -83,32 +82,32 @@ class Session:
             "miss": str(self.misses),
             "t0": _fmt_time(self.started_at),
             "t": _fmt_time(self.updated_at),
+            "h": self.history[-HISTORY_LIMIT:],
+            "f": {name: _ANSWER_CODES.get(answer, answer) for name, answer in sorted(self.flags.items())},
         }
-        for i, entry in enumerate(self.history[-HISTORY_LIMIT:]):
-            fields[f"h{i}"] = entry
-        for name, answer in sorted(self.flags.items()):
-            fields[f"f.{name}"] = _ANSWER_CODES.get(answer, answer)
-        return fields
 
     @classmethod
-    def from_fields(cls, fields: dict[str, str]) -> "Session":
-        """Read a stored hash back; raises SessionFormatError if unreadable."""
+    def from_fields(cls, fields: dict) -> "Session":
+        """Read a stored session back (schema 3, or a schema 2 hash's fields);
+        raises SessionFormatError if unreadable."""
         try:
-            version = int(fields.get("v", "0"))
-            if version != SCHEMA_VERSION:
-                raise SessionFormatError(f"session version {version}, expected {SCHEMA_VERSION}")
+            version = fields.get("v")
+            if version == _V:
+                history, flags = fields.get("h", []), fields.get("f", {})
+                if type(history) is not list or type(flags) is not dict:
+                    raise SessionFormatError("history or flags of the wrong type")
+                "".join(history), "".join(flags.values())  # TypeError unless all text
+                history = history[-HISTORY_LIMIT:]
+                flags = {name: _ANSWERS_BY_CODE.get(value, value) for name, value in flags.items()}
+            elif version == "2":
+                history, flags = _schema_2(fields)
+            else:
+                raise SessionFormatError(f"session version {version!r}, expected {_V!r}")
+            "".join(map(fields.get, _TEXT, _BLANK))  # TypeError if a value is not text (damage)
             state = fields.get("st", "new")
             if state not in STATES:
                 # The lifecycle chart cannot bind to it, so every text would fail.
                 raise SessionFormatError(f"unknown lifecycle state {state!r}")
-            flags = {}
-            history = []
-            for name, value in fields.items():  # one pass: this runs on every text
-                if name[:2] == "f.":
-                    flags[name[2:]] = _ANSWERS_BY_CODE.get(value, value)
-                elif name in _HISTORY_INDEX:
-                    history.append((_HISTORY_INDEX[name], value))
-            history = [entry for _, entry in sorted(history)]
             return cls(
                 cid=fields["cid"],
                 address=fields.get("addr", ""),
@@ -124,10 +123,27 @@ class Session:
                 started_at=float(fields.get("t0", "0")),
                 updated_at=float(fields.get("t", "0")),
             )
-        except (KeyError, ValueError) as exc:
+        except (KeyError, ValueError, TypeError) as exc:
             if isinstance(exc, SessionFormatError):
                 raise
             raise SessionFormatError(f"unreadable session: {exc!r}") from None
+
+
+# The values that are text (history and flags aside): anything else is damage.
+_TEXT = ("cid", "addr", "ch", "st", "lang", "conv", "flow", "node", "miss", "t0", "t")
+_BLANK = ("",) * len(_TEXT)
+
+
+def _schema_2(fields: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+    """History and flags of a schema 2 hash: a field per entry and per flag."""
+    flags = {}
+    history = []
+    for name, value in fields.items():
+        if name[:2] == "f.":
+            flags[name[2:]] = _ANSWERS_BY_CODE.get(value, value)
+        elif name in _HISTORY_INDEX:
+            history.append((_HISTORY_INDEX[name], value))
+    return [entry for _, entry in sorted(history)], flags
 
 
 def _fmt_time(t: float) -> str:

@@ -4,7 +4,7 @@ Keys (``p`` is ``KEY_PREFIX``, default ``hl``; ``{cid}`` is a Redis Cluster
 hash tag, so every key of one contact lives in one slot and one script can
 touch them all)::
 
-    p:{cid}:session        hash, the session (TTL SESSION_TTL)
+    p:{cid}:session        string, the session as one compact JSON object (TTL SESSION_TTL)
     p:{cid}:lock           the per-contact lock (token, PX)
     p:{cid}:waiters        how many turns wait for that lock; p:{cid}:wake wakes one
     p:{cid}:answers        hash MessageSid -> replies JSON given, for Twilio retries (TTL RETRY_WINDOW)
@@ -19,10 +19,18 @@ instead the contact's last answers are kept in one capped hash under the
 contact's hash tag, for ``RETRY_WINDOW`` (1 h by default). That makes
 checking for a retry, taking the lock and loading the session one round
 trip; quick exit erases every kept answer with one DEL; and an
-idle session costs only its hash (see BENCHMARKS.md for the bytes).
+idle session costs only its one value (see BENCHMARKS.md for the bytes).
+
+The session. DESIGN.md suggests a hash; it is one JSON string instead
+(``Session.to_fields`` is its shape), read with one GET and written with
+one SET. As a hash of ~20 short fields it cost a turn ~50 arguments and
+reply elements to pack, parse and decode, the changed fields worked out in
+Python and written through Lua one by one: about 3.5 % of a text's CPU,
+app and Redis together, for ~3 % less memory per idle session. A hash
+written before (schema 2) is still read, and replaced by the next save.
 
 A turn costs two round trips: :meth:`claim` (script: retry? lock; then the
-session's HGETALL in the same write, or, on a cluster, inside the script)
+session's GET in the same write, or, on a cluster, inside the script)
 and :meth:`commit` (script: check lock, save or erase, remember the answer,
 opt-out, unlock, add the turn's event to the stream).
 
@@ -81,11 +89,11 @@ WAKE_POLL = 0.25  # longest a waiter blocks before it looks at the lock again
 # ARGV: token, lock ms, MessageSid ('' for none), waited before ('0' or '1'),
 #       return the session too ('1': on a cluster, where a second command in
 #       the same round trip costs a pipeline; '0': one Redis, see claim()).
-# A session or answers key of the wrong type (damage, a manual edit) is
-# dropped when its read fails (redis.pcall): a plain call would raise after the
-# SET NX, leaving the lock held, and would fail every text until the key
-# expired. Dropping the session starts the person afresh: the contract for an
-# unreadable session.
+# An answers key of the wrong type (damage, a manual edit) is dropped when its
+# read fails (redis.pcall): a plain call would raise after the SET NX, leaving
+# the lock held, and would fail every text until the key expired. So is a
+# session key that is neither a string nor a hash written before schema 3:
+# the person starts afresh, the contract for an unreadable session.
 # The lock, the waiter count and the wake-ups are kept out of the AOF and off
 # replicas (redis.set_repl): they live for milliseconds and expire by
 # themselves, and writing them down cost three AOF entries and a MULTI/EXEC a
@@ -126,16 +134,18 @@ if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
 end
 if ARGV[4] == '1' then redis.call('DECR', KEYS[5]) end
 if ARGV[5] ~= '1' then
-  -- The caller reads the session with an HGETALL sent right behind this
-  -- script: a session handed through Lua is converted twice (to a Lua table
-  -- and back), which cost more Redis CPU than the rest of the claim.
+  -- The caller reads the session with a GET sent right behind this script:
+  -- a value handed through Lua is converted twice (to Lua and back).
   return {'ok', redis.call('EXISTS', KEYS[4])}
 end
-local session = redis.pcall('HGETALL', KEYS[1])
-if session.err then
-  redis.set_repl(redis.REPL_ALL)
-  redis.call('DEL', KEYS[1])
-  session = {}
+local session = redis.pcall('GET', KEYS[1])
+if type(session) == 'table' and session.err then
+  session = redis.pcall('HGETALL', KEYS[1])  -- a hash written before schema 3
+  if session.err then
+    redis.set_repl(redis.REPL_ALL)
+    redis.call('DEL', KEYS[1])
+    session = false
+  end
 end
 return {'ok', redis.call('EXISTS', KEYS[4]), session}
 """
@@ -143,26 +153,18 @@ return {'ok', redis.call('EXISTS', KEYS[4]), session}
 # KEYS: session, lock, answers, optout, handoff, waiters, wake[, events].
 # ARGV: token, action, session ttl, replies JSON, retry window, answers kept, optout,
 #       n transcript, MessageSid ('' for none), hand-off ('1' in one; '0' not, and may
-#       have been; '-' not, nor before), n set, n event,
-#       events maxlen, transcript..., event field/value pairs (n event values)...,
-#       session field/value pairs to set (n set values)..., session fields to delete...
+#       have been; '-' not, nor before), session JSON (save), n event,
+#       events maxlen, transcript..., event field/value pairs (n event values)...
 # The turn's event is added here, once the turn is saved; on a cluster the
 # events stream lives on another node, so commit() adds it beside the script.
-# Save writes only what the turn changed (most turns change two or three of a
-# session's thirty fields): 'save' replaces the whole hash (no session was
-# loaded), 'update' sets the changed fields and deletes the ones that went.
 _COMMIT = """
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
-local action, ttl, n, m, e = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[8]), tonumber(ARGV[11]), tonumber(ARGV[12])
-local at = 14 + n + e
+local action, ttl, n, e = ARGV[2], ARGV[3], tonumber(ARGV[8]), tonumber(ARGV[12])
 if action == 'erase' then
   -- Quick exit: the session, the hand-off transcript and every kept answer go.
   redis.call('DEL', KEYS[1], KEYS[3], KEYS[5])
-elseif action == 'save' or action == 'update' then
-  if action == 'save' then redis.call('DEL', KEYS[1]) end
-  if m > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, at, at + m - 1)) end
-  if #ARGV >= at + m then redis.call('HDEL', KEYS[1], unpack(ARGV, at + m)) end
-  redis.call('EXPIRE', KEYS[1], ttl)
+elseif action == 'save' then
+  redis.call('SET', KEYS[1], ARGV[11], 'EX', ttl)
   if ARGV[10] == '0' then
     -- No longer in a hand-off: what was said in it is not kept.
     redis.call('DEL', KEYS[5])
@@ -227,11 +229,10 @@ class Claim:
     message_sid: str | None
     token: str | None = None
     duplicate: list[str] | None = None  # replies already given to this MessageSid
-    fields: dict[str, str] | None = None  # the stored session, if any
+    # The stored session (``Session.to_fields``), if any; {} if it could not
+    # be read at all (not JSON, not an object): the caller starts afresh.
+    fields: dict | None = None
     opted_out: bool = False
-    # Whether ``fields`` is byte for byte what is stored: a damaged value
-    # (not UTF-8) was decoded with replacements, so commit() rewrites the hash.
-    exact: bool = True
 
 
 class LazyRedisCluster:
@@ -284,16 +285,9 @@ class LazyRedisCluster:
 
 class RedisStore:
     def __init__(self, client: redis.Redis | RedisCluster | LazyRedisCluster, prefix: str = "hl",
-                 session_ttl: int = 86400, retry_window: int = RETRY_WINDOW,
-                 turn_pool: redis.ConnectionPool | None = None):
-        """``turn_pool``: where a turn's connections come from (one Redis only;
-        default ``client``'s pool). One whose replies are decoded by the parser
-        (``decode_responses``, errors replaced) spares Python decoding the
-        session's ~30 fields and names on every text."""
+                 session_ttl: int = 86400, retry_window: int = RETRY_WINDOW):
         self.r = client
         self.cluster = isinstance(client, (RedisCluster, LazyRedisCluster))
-        self.turn_pool = None if self.cluster else turn_pool
-        self._decoded = bool(turn_pool is not None and turn_pool.get_encoder().decode_responses)
         self._threads = threading.local()
         self.prefix = prefix
         self.session_ttl = session_ttl
@@ -337,11 +331,11 @@ class RedisStore:
                 result = self._run(self._claim, keys, [token, LOCK_MS, message_sid or "", waited, "1"])[0]
                 stored = result[2] if len(result) > 2 else None
             else:
-                # The session is read by an HGETALL right behind the script, in
-                # the same round trip: once the script has taken the lock,
-                # nothing else writes the session (every writer holds it).
+                # The session is read by a GET right behind the script, in the
+                # same round trip: once the script has taken the lock, nothing
+                # else writes the session (every writer holds it).
                 result, stored = self._run(self._claim, keys, [token, LOCK_MS, message_sid or "", waited, "0"],
-                                           ("HGETALL", keys[0]))
+                                           ("GET", keys[0]))
             status = _s(result[0])
             if status == "dup":
                 return Claim(cid, message_sid, duplicate=json.loads(result[1]))
@@ -349,26 +343,9 @@ class RedisStore:
                 claim = Claim(cid, message_sid, token=token, opted_out=bool(result[1]))
                 try:
                     if isinstance(stored, redis.ResponseError):
-                        # Not a hash (damage, a manual edit): drop it and start the
-                        # person afresh, as for any unreadable session.
-                        self._turn_client().delete(keys[0])
-                        stored = []
-                    if self._decoded and isinstance(stored, dict):
-                        # Decoded already (RESP3 map); a damaged byte reads as U+FFFD.
-                        fields = stored
-                        if "\ufffd" in "".join(fields) or "\ufffd" in "".join(fields.values()):
-                            claim.exact = False
-                    else:
-                        # A map over RESP3 (redis-py's default), a flat list over RESP2 or from the script.
-                        pairs = list(stored.items() if isinstance(stored, dict) else zip(stored[::2], stored[1::2]))
-                        try:
-                            fields = {k.decode(): v.decode() for k, v in pairs}
-                        except AttributeError:  # str already: a client that decodes replies itself
-                            fields = {_s(k): _s(v) for k, v in pairs}
-                        except UnicodeDecodeError:
-                            fields = {_s(k): _s(v) for k, v in pairs}
-                            claim.exact = False
-                    claim.fields = fields or None
+                        # Not a string: a hash written before schema 3, or damage.
+                        stored = self._older(keys[0])
+                    claim.fields = _session_fields(stored)
                 except BaseException:  # we hold the lock: never leave it behind
                     self.release(claim)
                     raise
@@ -400,9 +377,8 @@ class RedisStore:
         every answer kept for retries go; only the answer to this message is
         kept, so that Twilio's retry of it gets the same line).
 
-        ``fields`` is the whole session to store. Only what differs from
-        ``claim.fields`` (what the claim loaded, under the same lock) is
-        written, so ``claim.fields`` must not be changed in place.
+        ``fields`` is the whole session to store (``Session.to_fields``),
+        written as one JSON value.
         """
         cid = claim.cid
         keys = [
@@ -414,21 +390,6 @@ class RedisStore:
             self.key(cid, "waiters"),
             self.key(cid, "wake"),
         ]
-        changes: list[str] = []
-        gone: list[str] = []
-        old = claim.fields if claim.exact else None
-        if action == "save":
-            fields = fields or {}
-            if old:
-                # We hold the lock, so the hash is still what claim() read.
-                action = "update"
-                for name, value in fields.items():
-                    if old.get(name) != value:
-                        changes += (name, value)
-                gone = [name for name in old if name not in fields]
-            else:
-                for name, value in fields.items():
-                    changes += (name, value)
         flat_event: list[str] = []
         if event and not self.cluster:
             keys.append(self.events_key)
@@ -444,14 +405,12 @@ class RedisStore:
             {True: "set", False: "clear", None: ""}[opt_out],
             len(transcript),
             claim.message_sid or "",
-            _handoff_flag((fields or {}).get("st"), old),
-            len(changes),
+            _handoff_flag((fields or {}).get("st"), claim.fields),
+            _compact(fields or {}) if action == "save" else "",
             len(flat_event),
             EVENTS_MAXLEN,
             *transcript,
             *flat_event,
-            *changes,
-            *gone,
         ]
         result = self._commit_on_cluster(keys, args, event) if self.cluster else self._run(self._commit, keys, args)[0]
         if result != 1:
@@ -538,17 +497,16 @@ class RedisStore:
 
         Checking a connection out of redis-py's pool and back costs about a
         fifth of a command's client CPU (a ``poll`` for stale data, fork
-        checks): twice per text. From the turn pool (by default the client's
-        own), with its timeouts and retry; a broken connection reconnects on
-        its next command, and the connection goes back to the pool when its
-        thread ends. A Redis Cluster client routes
+        checks): twice per text. Same pool, same timeouts and retry; a broken
+        connection reconnects on its next command, and the connection goes
+        back to the pool when its thread ends. A Redis Cluster client routes
         each command itself, so it is used as it is.
         """
         if self.cluster:
             return self.r
         client = getattr(self._threads, "client", None)
         if client is None:
-            client = redis.Redis(connection_pool=self.turn_pool or self.r.connection_pool, single_connection_client=True)
+            client = redis.Redis(connection_pool=self.r.connection_pool, single_connection_client=True)
             self._threads.client = client
         return client
 
@@ -560,9 +518,42 @@ class RedisStore:
 
     # --- reading ------------------------------------------------------------------
 
-    def load(self, cid: str) -> dict[str, str] | None:
-        fields = self.r.hgetall(self.key(cid, "session"))
-        return {_s(k): _s(v) for k, v in fields.items()} or None
+    def load(self, cid: str) -> dict | None:
+        """The stored session (``Session.to_fields``), read without the lock."""
+        key = self.key(cid, "session")
+        try:
+            stored = self.r.get(key)
+        except redis.ResponseError:  # a hash written before schema 3, or damage
+            stored = self._older(key, drop=False)
+        return _session_fields(stored) or None
+
+    def sessions(self, keys: list[str]) -> list[dict | None]:
+        """The stored sessions at ``keys`` (``Session.to_fields``; None where
+        there is none, {} where one cannot be read), in one pipeline, read
+        without the lock: for the console's list."""
+        pipe = self.r.pipeline(transaction=False)
+        for key in keys:
+            pipe.get(key)
+        found = pipe.execute(raise_on_error=False)
+        older = [i for i, value in enumerate(found) if isinstance(value, redis.ResponseError)]
+        if older:  # hashes written before schema 3
+            pipe = self.r.pipeline(transaction=False)
+            for i in older:
+                pipe.hgetall(keys[i])
+            for i, value in zip(older, pipe.execute(raise_on_error=False)):
+                found[i] = None if isinstance(value, Exception) else value
+        return [_session_fields(value) for value in found]
+
+    def _older(self, key: str, drop: bool = True) -> dict | None:
+        """A session key that GET could not read: a hash written before
+        schema 3 (its fields; the next save replaces it), or damage, which is
+        dropped (when we hold the lock) so that the person starts afresh."""
+        try:
+            return self._turn_client().hgetall(key) if drop else self.r.hgetall(key)
+        except redis.ResponseError:
+            if drop:
+                self._turn_client().delete(key)
+            return None
 
     def is_opted_out(self, cid: str) -> bool:
         return bool(self.r.exists(self.optout_key(cid)))
@@ -624,13 +615,36 @@ def _answer_json(replies: tuple[str, ...]) -> str:
     return json.dumps(replies, ensure_ascii=False)
 
 
+_compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def _session_fields(stored) -> dict | None:
+    """A stored session as ``Session.to_fields`` gave it: None if there is
+    none, {} if it cannot be read at all.
+
+    ``stored`` is the JSON text (str, or bytes from a client that does not
+    decode; a byte that is not UTF-8 reads as U+FFFD), or a hash written
+    before schema 3 (a dict, or a flat list from the cluster's script).
+    """
+    if stored is None:
+        return None
+    if isinstance(stored, (dict, list)):
+        pairs = stored.items() if isinstance(stored, dict) else zip(stored[::2], stored[1::2])
+        return {_s(k): _s(v) for k, v in pairs}
+    try:
+        fields = json.loads(_s(stored))
+    except ValueError:
+        return {}
+    return fields if isinstance(fields, dict) else {}
+
+
 def _handoff_flag(state: str | None, old: dict[str, str] | None) -> str:
     """'1' in a hand-off; '0' not, and perhaps just out of one (the commit
     drops its transcript); '-' not, nor before this turn (nothing to drop:
     one command fewer on nearly every turn). Unknown before counts as maybe."""
     if state == "handed_off":
         return "1"
-    return "-" if old is not None and old.get("st") != "handed_off" else "0"
+    return "-" if old and old.get("st") != "handed_off" else "0"
 
 
 def _s(value) -> str:

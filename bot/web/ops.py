@@ -93,8 +93,7 @@ def init_app(app: Flask) -> None:
         desk=Desk(store, app.extensions["content"], directory, sender, lock_wait=cfg["LOCK_WAIT"]),
         duty=duty,
         figures=Figures(store.r, store.prefix, tz=cfg["OPS_TIMEZONE"], drop_after=cfg["OPS_DROPOFF_AFTER"]),
-        sim_store=RedisStore(store.r, prefix=f"{store.prefix}:sim", session_ttl=3 * 3600, retry_window=600,
-                             turn_pool=store.turn_pool),
+        sim_store=RedisStore(store.r, prefix=f"{store.prefix}:sim", session_ttl=3 * 3600, retry_window=600),
         live_slots=threading.BoundedSemaphore(max(1, cfg["OPS_LIVE_STREAMS"])),
     )
     # CSRF: checked by this blueprint only (the Twilio webhook is signed instead).
