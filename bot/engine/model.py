@@ -212,9 +212,7 @@ class FlowSet:
     version: str = ""  # content hash, so workers can tell sets apart
 
     def node(self, qualified: str) -> Node | None:
-        flow_id, _, node_id = qualified.partition(".")
-        flow = self.flows.get(flow_id)
-        return flow.node(node_id) if flow else None
+        return self._nodes.get(qualified)
 
     def translate(self, lang: str, msgid: str) -> str:
         """The text in ``lang``; English (the msgid) if no reviewed translation."""
@@ -231,6 +229,13 @@ class FlowSet:
             lang: {msgid: t.msgstr for msgid, t in catalog.items() if t.msgstr and not t.fuzzy}
             for lang, catalog in self.catalogs.items()
         }
+
+    @functools.cached_property
+    def _nodes(self) -> dict[str, Node]:
+        """"flow.node" -> node, one lookup: a turn looks nodes up a dozen times.
+        Ids have no dots (flows/schema.json), so each name has one reading."""
+        return {f"{flow_id}.{node_id}": node
+                for flow_id, flow in self.flows.items() for node_id, node in flow._index.items()}
 
     @functools.cached_property
     def _derived(self) -> dict:
