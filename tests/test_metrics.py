@@ -1,6 +1,7 @@
 """GET /metrics: Prometheus text with the webhook's counters and latency; counts only."""
 from __future__ import annotations
 
+import os
 import re
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -92,3 +93,41 @@ def test_gauges_count_active_sessions_and_waiting_hand_offs(client, redis_client
     samples = scrape(client)
     assert value(samples, "helpline_active_sessions") == 2
     assert value(samples, "helpline_handoffs_waiting") == 1
+
+
+MULTIPROCESS = r'''
+import os, sys
+from prometheus_client import CollectorRegistry, generate_latest, multiprocess
+from bot import metrics
+
+metrics.messages_in("sms").inc()
+child = os.fork()
+if child == 0:  # a forked worker counts in its own file, under its own id
+    metrics.messages_in("sms").inc(2)
+    os._exit(0)
+os.waitpid(child, 0)
+metrics.messages_in("sms").inc(4)
+registry = CollectorRegistry()
+multiprocess.MultiProcessCollector(registry)
+sys.stdout.write(generate_latest(registry).decode())
+sys.stdout.write(" ".join(sorted(os.listdir(os.environ["PROMETHEUS_MULTIPROC_DIR"]))) + f"\n{os.getpid()} {child}\n")
+'''
+
+
+def test_each_process_counts_in_its_own_file_also_after_a_fork(tmp_path):
+    """Multiprocess mode (gunicorn): each process has its own file, named by its
+    id. The counters keep that id in memory rather than ask the kernel on every
+    update, so a forked child must get its own; a scrape adds them up."""
+    import subprocess
+    import sys
+
+    from tests.helpers import REPO
+
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", MULTIPROCESS], cwd=REPO, env=env, capture_output=True,
+                         text=True, timeout=60, check=True).stdout
+    *lines, files, pids = out.strip().splitlines()
+    parent, child = pids.split()
+    assert [f for f in files.split() if f.startswith("counter_")] == sorted([f"counter_{parent}.db",
+                                                                              f"counter_{child}.db"])
+    assert 'helpline_messages_in_total{channel="sms"} 7.0' in lines
