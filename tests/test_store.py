@@ -442,3 +442,23 @@ def test_a_thread_keeps_one_connection_for_its_turns_and_gives_it_back_when_it_e
     del threads
     gc.collect()
     assert len(pool._in_use_connections) == in_use_before
+
+
+def test_a_forked_worker_draws_its_own_lock_tokens():
+    """Tokens are a per-process random prefix and a counter a forked child
+    inherits: the child must draw a new prefix, or two workers could hand out
+    the same token and each take the other's lock for its own."""
+    import os
+
+    from bot.store import redis as store_module
+
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        os.write(write, store_module._TOKEN_PREFIX.encode())
+        os._exit(0)
+    os.waitpid(child, 0)
+    os.close(write)
+    theirs = os.read(read, 100).decode()
+    os.close(read)
+    assert theirs and theirs != store_module._TOKEN_PREFIX

@@ -100,10 +100,19 @@ WAKE_POLL = 0.25  # longest a waiter blocks before it looks at the lock again
 # turn, a tenth of Redis's work per text. A Redis restarted from its AOF, or a
 # replica promoted mid-turn, has no lock: the turn in flight then finds its lock
 # gone at commit and writes nothing (LockLost), as when its lock expired.
-# Lock tokens: a random prefix per process start, the pid (a forked worker
-# inherits the rest) and a counter; cheaper than os.urandom on every turn.
+# Lock tokens: a random prefix per process, drawn again in a forked child (which
+# inherits the rest), and a counter: cheaper than os.urandom, or even a getpid
+# system call, on every turn.
 _TOKEN_PREFIX = f"{secrets.token_hex(6)}:"
 _TOKENS = itertools.count()
+
+
+def _new_token_prefix() -> None:
+    global _TOKEN_PREFIX
+    _TOKEN_PREFIX = f"{secrets.token_hex(6)}:"
+
+
+os.register_at_fork(after_in_child=_new_token_prefix)
 
 _CLAIM = """
 -- The lock and its waiters are not data: not written to the AOF or replicas.
@@ -321,7 +330,7 @@ class RedisStore:
         Waits up to ``wait`` seconds while another message from the same
         person is being handled, then raises LockTimeout.
         """
-        token = f"{_TOKEN_PREFIX}{os.getpid()}:{next(_TOKENS)}"
+        token = f"{_TOKEN_PREFIX}{next(_TOKENS)}"
         keys = [self.key(cid, "session"), self.key(cid, "lock"), self.key(cid, "answers"), self.optout_key(cid),
                 self.key(cid, "waiters")]
         deadline = time.monotonic() + wait
