@@ -198,8 +198,8 @@ class Directory:
 def _row(key: str, fields: dict | None) -> Row | None:
     if not fields:
         return None
-    conv, ch, lang, st, flow, node, t, addr = (
-        v if isinstance(v := fields.get(name), str) else "" for name in ("conv", "ch", "lang", "st", "flow", "node", "t", "addr"))
+    conv, ch, lang, st, flow, node, t, addr = (v if isinstance(v := fields.get(name), str) else ""
+                                               for name in ("conv", "ch", "lang", "st", "flow", "node", "t", "addr"))
     if not conv:  # a new session has a conversation id from its first turn on
         return None
     cid = key.split("{", 1)[1].split("}", 1)[0]

@@ -287,7 +287,8 @@ def test_stop_works_on_a_session_in_an_unknown_state(client, redis_client):
     """The one thing a person must always be able to do: opt out."""
     sender = "whatsapp:+5215550600002"
     post_signed(client, MESSAGES, inbound("hola", sender=sender))
-    store_session(redis_client, session_key(sender), {**stored_session(redis_client, session_key(sender)), "st": "zombie"})
+    key = session_key(sender)
+    store_session(redis_client, key, {**stored_session(redis_client, key), "st": "zombie"})
 
     resp = post_signed(client, MESSAGES, inbound("PARAR", sender=sender))
 

@@ -465,7 +465,8 @@ def quick_exit_leaves_nothing(r, helpline: Helpline, phone: str, actions, exit_w
         assert not r.exists(store.key(cid, "lock")), "a turn left the contact's lock behind"
     opted_out = store.is_opted_out(cid)
     event(f"{len(actions) // 5 * 5}+ moves before the exit")
-    event(f"at the exit: {'opted out' if opted_out else (stored_session(r, store.key(cid, 'session')).get('st') or 'no session')}")
+    state = stored_session(r, store.key(cid, "session")).get("st")
+    event(f"at the exit: {'opted out' if opted_out else (state or 'no session')}")
     if r.exists(store.key(cid, "handoff")):
         event("texts kept for an operator before the exit")
 

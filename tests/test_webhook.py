@@ -18,7 +18,8 @@ from bot import create_app
 from bot.config import TestConfig
 from bot.engine import render
 from bot.services import contact_id
-from tests.helpers import AUTH_TOKEN, inbound, messages, new_sid, option, post_signed, real_flows, sign, stored_session, stream_events
+from tests.helpers import (AUTH_TOKEN, inbound, messages, new_sid, option, post_signed, real_flows, sign,
+                           stored_session, stream_events)
 
 LOCAL = "http://localhost"
 INTERNAL = "http://internal:8000"  # what the app sees behind a proxy
