@@ -19,7 +19,6 @@ Needs wrk (Debian package `wrk`).
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
 import random

@@ -68,7 +68,7 @@ from . import content as content_mod
 from . import flowtests, i18n
 from .engine.loader import load_dir
 from .engine.model import FlowSet
-from .engine.problems import ERROR, WARNING, Problem, errors
+from .engine.problems import ERROR, Problem, errors
 from .engine.validate import SOURCE_LANGUAGE
 
 DRAFT_TTL = 14 * 86400  # an untouched draft is forgotten after two weeks

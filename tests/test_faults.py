@@ -21,7 +21,6 @@ shows them. Each test is bounded: every wait has a timeout.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
