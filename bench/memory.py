@@ -17,7 +17,6 @@ The target is under 1 KB per idle session.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -32,6 +31,7 @@ import redis  # noqa: E402
 from bot import content  # noqa: E402
 from bot.channels.twilio import IncomingMessage  # noqa: E402
 from bot.embedded_redis import ensure_server  # noqa: E402
+from bot.engine.events import compact_json  # noqa: E402
 from bot.engine.session import Session  # noqa: E402
 from bot.services import Helpline  # noqa: E402
 from bot.store import RedisStore  # noqa: E402
@@ -74,7 +74,7 @@ def main() -> None:
             key = store.key(f"{n:020x}", "session")
             # As the store writes it: one compact JSON value with the session's TTL.
             value = {**fields, "cid": f"{n:020x}", "addr": f"+1555{n:07d}"}
-            pipe.set(key, json.dumps(value, separators=(",", ":"), ensure_ascii=False), ex=86400)
+            pipe.set(key, compact_json(value), ex=86400)
             if n % 5000 == 4999:
                 pipe.execute()
         pipe.execute()

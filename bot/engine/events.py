@@ -44,7 +44,9 @@ class Event:
 # commit script, another XADD argument and another AOF entry, and seven cost
 # Redis about a tenth of its work per text.
 TURN_FIELD = "turn"
-_compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+# Compact JSON, text kept as it is: what goes into Redis (the stream entries
+# here, the sessions in bot/store/redis.py).
+compact_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def turn_entry(conv: str, channel: str, lang: str, state: str, at: str, t: float,
@@ -57,13 +59,13 @@ def turn_entry(conv: str, channel: str, lang: str, state: str, at: str, t: float
     text's CPU, a float's repr alone a tenth of that.
     """
     rest = _entry_rest(channel, lang, state, at, tuple(tuple(e.items()) for e in events))
-    return {TURN_FIELD: f'{{"conv":{_compact(conv)},"t":{t:.3f},{rest}'}
+    return {TURN_FIELD: f'{{"conv":{compact_json(conv)},"t":{t:.3f},{rest}'}
 
 
 @functools.lru_cache(maxsize=4096)
 def _entry_rest(channel: str, lang: str, state: str, at: str, events: tuple[tuple[tuple[str, str], ...], ...]) -> str:
     """The entry's JSON object after ``conv`` and ``t``, without its opening brace."""
-    return _compact({"ch": channel, "lang": lang, "st": state, "at": at, "ev": [dict(e) for e in events]})[1:]
+    return compact_json({"ch": channel, "lang": lang, "st": state, "at": at, "ev": [dict(e) for e in events]})[1:]
 
 
 def read_entry(fields: dict[str, str]) -> dict | None:

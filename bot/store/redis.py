@@ -64,6 +64,8 @@ from redis.commands.core import Script
 from redis.exceptions import RedisClusterException
 from redis.utils import HIREDIS_AVAILABLE
 
+from ..engine.events import compact_json
+
 # hiredis (pinned in requirements.txt) packs a whole command in C; redis-py
 # uses it whenever this says it is there, and so do we (see _pack).
 if HIREDIS_AVAILABLE:
@@ -415,7 +417,7 @@ class RedisStore:
             len(transcript),
             claim.message_sid or "",
             _handoff_flag((fields or {}).get("st"), claim.fields),
-            _compact(fields or {}) if action == "save" else "",
+            compact_json(fields or {}) if action == "save" else "",
             len(flat_event),
             EVENTS_MAXLEN,
             *transcript,
@@ -622,9 +624,6 @@ def _answer_json(replies: tuple[str, ...]) -> str:
     of a text's CPU. Bounded, and emptied whenever the process restarts.
     """
     return json.dumps(replies, ensure_ascii=False)
-
-
-_compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def _session_fields(stored) -> dict | None:
