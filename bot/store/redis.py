@@ -530,13 +530,9 @@ class RedisStore:
     # --- reading ------------------------------------------------------------------
 
     def load(self, cid: str) -> dict | None:
-        """The stored session (``Session.to_fields``), read without the lock."""
-        key = self.key(cid, "session")
-        try:
-            stored = self.r.get(key)
-        except redis.ResponseError:  # a hash written before schema 3, or damage
-            stored = self._older(key, drop=False)
-        return _session_fields(stored) or None
+        """The stored session (``Session.to_fields``), read without the lock;
+        None if there is none or it cannot be read."""
+        return self.sessions([self.key(cid, "session")])[0] or None
 
     def sessions(self, keys: list[str]) -> list[dict | None]:
         """The stored sessions at ``keys`` (``Session.to_fields``; None where
@@ -555,15 +551,14 @@ class RedisStore:
                 found[i] = None if isinstance(value, Exception) else value
         return [_session_fields(value) for value in found]
 
-    def _older(self, key: str, drop: bool = True) -> dict | None:
-        """A session key that GET could not read: a hash written before
-        schema 3 (its fields; the next save replaces it), or damage, which is
-        dropped (when we hold the lock) so that the person starts afresh."""
+    def _older(self, key: str) -> dict | None:
+        """A session key that the claim's GET could not read: a hash written
+        before schema 3 (its fields; the next save replaces it), or damage,
+        which is dropped (the claim holds the lock) so the person starts afresh."""
         try:
-            return self._turn_client().hgetall(key) if drop else self.r.hgetall(key)
+            return self._turn_client().hgetall(key)
         except redis.ResponseError:
-            if drop:
-                self._turn_client().delete(key)
+            self._turn_client().delete(key)
             return None
 
     def is_opted_out(self, cid: str) -> bool:
