@@ -48,10 +48,8 @@ class StatusUpdate:
     error_code: str | None = None
 
 
-def signed_url(request_url: str, public_url: str | None, path: str, query: str = "") -> str:
-    """The URL Twilio signed: PUBLIC_URL + path when set (behind a proxy), else the request's."""
-    if not public_url:
-        return request_url
+def signed_url(public_url: str, path: str, query: str = "") -> str:
+    """The URL Twilio signed: PUBLIC_URL (the base it calls) + the path and query."""
     return public_url + path + (f"?{query}" if query else "")
 
 
