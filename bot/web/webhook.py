@@ -47,14 +47,15 @@ def _refuse_early() -> Response | None:
     if not req.headers.get("X-Twilio-Signature"):
         log.warning("refused POST %s: no X-Twilio-Signature header (not a request from Twilio)", req.path)
         return _forbidden()
-    if req.mimetype != FORM:
-        return Response(f"Unsupported Media Type: Twilio posts {FORM}\n", 415, mimetype="text/plain")
-    if req.content_length is None:
-        # Twilio always says how long its form is. Without it (a chunked body)
-        # werkzeug would read up to the cap and quietly cut the rest.
+    length = req.content_length  # None: no body, or a chunked one
+    if length is None and req.environ.get("HTTP_TRANSFER_ENCODING"):
+        # Twilio always says how long its form is. A chunked body would be
+        # read up to the cap and quietly cut there.
         return Response("Length Required\n", 411, mimetype="text/plain")
-    if req.content_length > TWILIO_MAX_BYTES:
+    if length and length > TWILIO_MAX_BYTES:
         return Response(f"Payload Too Large: at most {TWILIO_MAX_BYTES} bytes\n", 413, mimetype="text/plain")
+    if length and req.mimetype != FORM:  # no body is an empty form, whatever its type
+        return Response(f"Unsupported Media Type: Twilio posts {FORM}\n", 415, mimetype="text/plain")
     return None
 
 
