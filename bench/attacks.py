@@ -151,8 +151,8 @@ def bad_inputs(port: int, public: str) -> list[tuple[str, int | None]]:
     row("Content-Length and chunked both (smuggling)", raw(port, request(
         "POST", "/twilio/messages", port, {**form, **fake, "Transfer-Encoding": "chunked"}, 9),
         b"9\r\nBody=hola\r\n0\r\n\r\n")[0])
-    row("two Content-Lengths (smuggling)", raw(port, request("POST", "/twilio/messages", port,
-                                                             {**form, **fake, "Content-Length": "4"}, 9), b"Body=hola")[0])
+    row("two Content-Lengths (smuggling)", raw(port, request(
+        "POST", "/twilio/messages", port, {**form, **fake, "Content-Length": "4"}, 9), b"Body=hola")[0])
     row("Content-Length not a number", raw(port, request("POST", "/twilio/messages", port,
                                                          {**form, **fake, "Content-Length": "-1"}), b"Body=hola")[0])
     row("Content-Length larger than the body, then closed", raw(port, request(
@@ -308,7 +308,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--code", default=str(ROOT), help="checkout whose app runs (default: this one)")
     parser.add_argument("--slow", type=int, default=40, help="slow-body connections")
-    parser.add_argument("--seconds", type=float, default=20.0, help="how long texts are sent under the slow-body attack")
+    parser.add_argument("--seconds", type=float, default=20.0,
+                        help="how long texts are sent under the slow-body attack")
     args = parser.parse_args()
     if not os.path.exists(NGINX):
         raise SystemExit(f"{NGINX} is missing: apt-get install nginx")

@@ -101,7 +101,8 @@ class Gunicorn:
         found = [self.proc.pid]
         for proc in Path("/proc").iterdir():
             try:
-                if proc.name.isdigit() and int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1]) == self.proc.pid:
+                parent = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1]) if proc.name.isdigit() else 0
+                if parent == self.proc.pid:
                     found.append(int(proc.name))
             except (OSError, ValueError):
                 continue
@@ -149,7 +150,8 @@ class Nginx:
     def start(self, upstream: int) -> "Nginx":
         f = self.folder
         (f / "helpline.conf").write_text(site_config(self.port, upstream))
-        temp = "".join(f"    {kind}_temp_path {f / kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        kinds = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        temp = "".join(f"    {kind}_temp_path {f / kind};\n" for kind in kinds)
         # As root, nginx would run its workers as `nobody`, who cannot write here.
         user = "user root;\n" if os.geteuid() == 0 else ""
         (f / "nginx.conf").write_text(
@@ -184,7 +186,8 @@ class Nginx:
                 self.proc.wait(timeout=10)
 
 
-def text(base: str, public_url: str, body: str, sender: str, timeout: float = 15.0) -> tuple[float, int | None, list[str]]:
+def text(base: str, public_url: str, body: str, sender: str,
+         timeout: float = 15.0) -> tuple[float, int | None, list[str]]:
     """One signed text to ``base`` as Twilio sends it (new connection, 15 s
     timeout, signed for ``public_url``): (seconds, status or None, replies)."""
     form = inbound(body, sender=sender)

@@ -140,8 +140,8 @@ def failed_sign_ins(app, tries: int, forwarded_for) -> int:
     status = None
     for i in range(tries):
         token = csrf_token(client)
-        resp = client.post("/ops/login", data={"username": f"guess{i}", "password": "wrong-password", "csrf_token": token},
-                           headers={"X-Forwarded-For": forwarded_for(i)})
+        form = {"username": f"guess{i}", "password": "wrong-password", "csrf_token": token}
+        resp = client.post("/ops/login", data=form, headers={"X-Forwarded-For": forwarded_for(i)})
         status = resp.status_code
     return status
 
