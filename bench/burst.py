@@ -61,7 +61,7 @@ def main() -> None:
     server = ensure_server(os.path.join(tmp, "redis"))
     port = free_port()
     env = {**os.environ, "REDIS_URL": server.url, "TWILIO_AUTH_TOKEN": TOKEN, "SECRET_KEY": "bench-secret",
-           "BOT_DATA_DIR": os.path.join(tmp, "data"), "PUBLIC_URL": ""}
+           "BOT_DATA_DIR": os.path.join(tmp, "data")}
     proc = start_gunicorn("app:app", port, env, os.path.join(tmp, "gunicorn.log"))
     url = f"http://127.0.0.1:{port}/twilio/messages"
     r = redis.Redis.from_url(server.url, decode_responses=True)

@@ -111,7 +111,8 @@ def measure(which: str, args, tmp: str) -> tuple[float, float]:
                     raise SystemExit("redis-server under valgrind did not start")
                 time.sleep(0.3)
         env = {**os.environ, "REDIS_URL": f"unix://{sock}", "TWILIO_AUTH_TOKEN": TOKEN, "SECRET_KEY": "bench-secret",
-               "BOT_DATA_DIR": os.path.join(folder, "data"), "PUBLIC_URL": "",
+               "BOT_DATA_DIR": os.path.join(folder, "data"),
+               "PUBLIC_URL": "http://127.0.0.1:5000",  # what child() signs for
                "PROMETHEUS_MULTIPROC_DIR": os.path.join(folder, "prometheus")}
         os.makedirs(env["PROMETHEUS_MULTIPROC_DIR"])
         subprocess.run(

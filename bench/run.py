@@ -91,7 +91,8 @@ def write_requests(path: str, port: int, count: int, senders: int, round_id: str
 
 def start_gunicorn(module: str, port: int, env: dict, log: str) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "gunicorn", "-c", os.path.join(ROOT, "gunicorn.conf.py"), module]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env={**env, "PORT": str(port)}, stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
+    env = {**env, "PORT": str(port), "PUBLIC_URL": f"http://127.0.0.1:{port}"}  # the URL the texts are signed for
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.time() + 30
     while time.time() < deadline:
         try:
@@ -165,7 +166,6 @@ def main() -> None:
         "SECRET_KEY": "bench-secret",
         "BOT_DATA_DIR": os.path.join(tmp, "data"),
         "WEB_CONCURRENCY": str(args.workers),
-        "PUBLIC_URL": "",
     }
     procs = {}
     try:

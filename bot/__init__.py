@@ -110,6 +110,12 @@ def _exit_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, exit_normally)
 
 
+def unset_twilio_settings(settings) -> list[str]:
+    """The settings (of ``app.config``) without which no webhook request can be
+    checked, so that every one gets 403."""
+    return [name for name in ("TWILIO_AUTH_TOKEN", "PUBLIC_URL") if not settings.get(name)]
+
+
 class _NoSessionForTwilio(SecureCookieSessionInterface):
     """Twilio's webhooks carry no cookie and need no session: skip that work
     (a twentieth of a webhook's CPU). The console keeps normal sessions."""
@@ -127,9 +133,13 @@ def create_app(config: Config | None = None) -> Flask:
     app.session_interface = _NoSessionForTwilio()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if config.PROXY_COUNT:
-        # Twilio signs the public URL; behind a proxy, trust its X-Forwarded-*.
+        # Only behind proxies that overwrite these headers (deploy/nginx.conf):
+        # the client's address for the sign-in throttle, and the scheme and
+        # host for the console's links. Never X-Forwarded-Prefix: no proxy of
+        # ours sets it, and it would move every URL the app builds. Signatures
+        # never depend on them: they are checked against PUBLIC_URL.
         n = config.PROXY_COUNT
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=0)
 
     url = resolve_redis_url(config)
     app.config["REDIS_URL_RESOLVED"] = url
@@ -139,26 +149,35 @@ def create_app(config: Config | None = None) -> Flask:
     flows_version = FlowsVersion(client, config.KEY_PREFIX)
     content = Content(config.FLOWS_DIR, config.LOCALES_DIR, version=flows_version.get,
                       check_every=config.FLOWS_CHECK_SECONDS)
+    # Under a `flask` command the warnings below are for the command to print
+    # if it cares (`flows check` does), not for every command to repeat.
+    serving = click.get_current_context(silent=True) is None
     try:
-        content.reload()
+        warnings = content.reload()
     except FlowsError as exc:
         problems = "\n".join(str(p) for p in exc.problems)
-        if click.get_current_context(silent=True) is None:
+        if serving:
             # Serving (python app.py, gunicorn): refuse to run on broken flows.
             raise SystemExit(f"The flow files have problems; fix them and start again:\n{problems}") from None
         # Under the flask command: carry on, so `flows check` can report them.
         log.error("the flow files have problems; run `flask --app app flows check`")
+    else:
+        if serving:
+            for problem in warnings:
+                log.warning("%s", problem)
     helpline = Helpline(store, content, config.SECRET_KEY, lock_wait=config.LOCK_WAIT)
     app.extensions["helpline"] = helpline
     app.extensions["content"] = content
     app.extensions["flows_version"] = flows_version
     app.extensions["store"] = store
 
-    if not config.TWILIO_AUTH_TOKEN and click.get_current_context(silent=True) is None:
-        log.warning("TWILIO_AUTH_TOKEN is not set: the webhook will refuse every request (403)")
+    if serving:
+        for name in unset_twilio_settings(app.config):
+            log.warning("%s is not set: the webhook will refuse every request (403); see README, "
+                        "Point Twilio at it", name)
 
     from . import metrics
-    from .web import health, webhook
+    from .web import health, limits, webhook
     from . import cli
 
     app.register_blueprint(webhook.bp)
@@ -168,6 +187,7 @@ def create_app(config: Config | None = None) -> Flask:
     from .web import ops  # operators' console: blueprint, sign-in, CSRF, `flask ops` commands
 
     ops.init_app(app)
+    limits.init_app(app)
     console = app.extensions["ops"]
     # Read from Redis when Prometheus scrapes (the console's cached snapshot of
     # the sessions, at most a few seconds old), so every worker answers alike.

@@ -1,7 +1,8 @@
 """``flask --app app ...`` commands for staff and developers.
 
 * ``flows check``: every problem in flows/ and the catalogs, as ``path:line: message``.
-* ``chat``: talk to the bot in the terminal, through the same engine and store.
+* ``chat``: talk to the bot in the terminal, through the same engine and store
+  (in the simulator's key space, never a live conversation's).
 * ``translations update`` / ``check``: pybabel extract + update; refuse
   untranslated, fuzzy or placeholder-mismatched entries.
 """
@@ -24,6 +25,7 @@ from .engine.problems import WARNING, Problem, errors
 from .engine.render import placeholders
 from .engine.segments import count_segments
 from .engine.validate import SOURCE_LANGUAGE, braces, language_name, short_text
+from .services import Helpline
 
 
 def register(app: Flask) -> None:
@@ -242,11 +244,17 @@ def translations_check() -> None:
 @click.option("--channel", type=click.Choice(["sms", "whatsapp"]), default="sms", show_default=True)
 @click.option("--segments/--no-segments", default=True, help="Show how many SMS segments each reply costs.")
 def chat(lang: str | None, channel: str, segments: bool) -> None:
-    """Talk to the bot in the terminal, through the same engine and store."""
-    helpline = current_app.extensions["helpline"]
+    """Talk to the bot in the terminal, through the same engine and store.
+
+    In the simulator's key space (``hl:sim:``), as the console's simulator
+    does: a trial never shows in the live list, the figures or the hand-off
+    queue, and never touches a live conversation.
+    """
     fs = current_app.extensions["content"]
     if not fs.loaded:
         raise click.ClickException("the flows have problems: run `flask --app app flows check`")
+    cfg = current_app.config
+    helpline = Helpline(current_app.extensions["ops"].sim_store, fs, cfg["SECRET_KEY"], lock_wait=cfg["LOCK_WAIT"])
     address = f"terminal:{getpass.getuser()}"
     if channel == "whatsapp":
         address = "whatsapp:" + address

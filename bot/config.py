@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from urllib.parse import urlsplit
 
 
 def _int(name: str, default: int) -> int:
@@ -37,6 +38,26 @@ def _bool(name: str, default: bool = False) -> bool:
     if value in ("0", "false", "no", "off"):
         return False
     raise SystemExit(f"{name}={value!r} is not 1 or 0 (see README, Configuration)")
+
+
+def _public_url() -> str | None:
+    """PUBLIC_URL without its trailing slash, or None when unset.
+
+    It is the URL of the app's root as Twilio calls it (``https://example.org``,
+    or ``https://example.org/helpline`` behind a proxy that serves the app
+    under a path): the webhook's URL is PUBLIC_URL + ``/twilio/messages``.
+    """
+    value = os.environ.get("PUBLIC_URL", "").strip().rstrip("/")
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise SystemExit(f"PUBLIC_URL={value!r} is not a base URL like https://example.org: the scheme and host "
+                         "Twilio calls (see README, Point Twilio at it)")
+    if parts.path.endswith("/twilio/messages") or parts.path.endswith("/twilio/status"):
+        raise SystemExit(f"PUBLIC_URL={value!r} is a webhook's URL; PUBLIC_URL is the base it starts with: "
+                         f"{value.rsplit('/twilio/', 1)[0] or value} (see README, Point Twilio at it)")
+    return value
 
 
 def _secret_key(data_dir: str) -> str:
@@ -82,9 +103,15 @@ class Config:
         # How often each worker looks for a newly published flow set (flows publish).
         self.FLOWS_CHECK_SECONDS = _float("FLOWS_CHECK_SECONDS", 2.0)
         self.PORT = _int("PORT", 5000)
-        self.PUBLIC_URL = (os.environ.get("PUBLIC_URL", "").strip().rstrip("/")) or None
-        # How many proxies in front of us set X-Forwarded-*; 0 trusts none.
-        self.PROXY_COUNT = _int("PROXY_COUNT", 1)
+        # The URL Twilio calls, which is the URL it signs. Required: without it
+        # the webhook refuses every request, like without TWILIO_AUTH_TOKEN. The
+        # request's own Host header is never used instead: a signature Twilio
+        # made for another host of the same account would pass.
+        self.PUBLIC_URL = _public_url()
+        # How many proxies in front of us set X-Forwarded-For/-Proto/-Host/-Port
+        # (deploy/nginx.conf sets them: 1). 0, the default, trusts none: without
+        # a proxy that overwrites them, anyone could write them.
+        self.PROXY_COUNT = _int("PROXY_COUNT", 0)
         self.TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "").strip() or None
         self.TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "").strip() or None
         self.TWILIO_MESSAGING_SERVICE_SID = os.environ.get("TWILIO_MESSAGING_SERVICE_SID", "").strip() or None
@@ -128,7 +155,7 @@ class TestConfig(Config):
         self.BOT_DATA_DIR = data_dir
         self.SECRET_KEY = "test-secret"
         self.TWILIO_AUTH_TOKEN = "test-auth-token"
-        self.PUBLIC_URL = None
+        self.PUBLIC_URL = "http://localhost"  # what Flask's test client calls
         self.LOCK_WAIT = 8.0
         here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         self.FLOWS_DIR = os.path.join(here, "flows")

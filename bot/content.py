@@ -98,7 +98,10 @@ class Content:
         return self._loaded_version
 
     def reload(self) -> list[Problem]:
-        """Load again; on errors keep the last good set and raise FlowsError."""
+        """Load again; on errors keep the last good set and raise FlowsError.
+
+        Returns the warnings, for the caller to show where it is read.
+        """
         published = self._published()
         fs, problems = load(self.flows_dir, self.locales_dir)
         if fs is None or errors(problems):
@@ -106,8 +109,6 @@ class Content:
         with self._lock:
             self._current = fs
             self._loaded_version = published
-        for p in problems:
-            log.warning("%s", p)
         return problems
 
     def _published(self) -> int | None:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from flask import Flask
 
+from . import unset_twilio_settings
+
 
 def run(app: Flask) -> None:
     port = app.config["PORT"]
@@ -14,7 +16,13 @@ def run(app: Flask) -> None:
     print(f"  Operators' console:                {base}/ops/  (accounts: flask --app app ops add-user NAME --role responder)")
     print(f"  Simulator:                         {base}/ops/simulator")
     print(f"  Redis:                             {app.config['REDIS_URL_RESOLVED']}")
-    if not app.config["TWILIO_AUTH_TOKEN"]:
-        print("  TWILIO_AUTH_TOKEN is not set: the webhook refuses every request (403).")
-        print("  Try the bot in the terminal instead: flask --app app chat")
+    if app.config["PUBLIC_URL"]:
+        print(f"  Webhook URL to give Twilio:        {app.config['PUBLIC_URL']}/twilio/messages")
+    missing = unset_twilio_settings(app.config)
+    if missing:
+        # The server has logged why; say what to do about it.
+        print(f"  To answer Twilio, set {' and '.join(missing)} (README, Point Twilio at it):")
+        if "PUBLIC_URL" in missing:
+            print(f"    PUBLIC_URL is the https URL Twilio calls, e.g. your tunnel's to port {port}")
+        print("  Meanwhile, try the bot in the terminal: flask --app app chat")
     app.run(host="127.0.0.1", port=port, threaded=True, use_reloader=False)

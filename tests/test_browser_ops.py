@@ -51,6 +51,7 @@ def live_server(redis_client, redis_url, tmp_path, twilio_api):
     app = create_app(TestConfig(redis_url, str(tmp_path), **console_settings(twilio_api)))
     app.extensions["ops"].accounts.add("rita", "responder", PASSWORD)
     server = make_server("127.0.0.1", 0, app, threaded=True)
+    app.config["PUBLIC_URL"] = f"http://127.0.0.1:{server.server_port}"  # the URL the signed texts call
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -142,6 +142,7 @@ def gunicorn(tmp_path: Path, redis_url: str, workers: int = 2, threads: int = 4)
            if k not in ("PUBLIC_URL", "FLOWS_DIR", "LOCALES_DIR", "REDIS_TIMEOUT", "LOCK_WAIT", "KEY_PREFIX",
                         "REDIS_CLUSTER", "GUNICORN_ACCESS_LOG", "PROXY_COUNT")}
     env.update(REDIS_URL=redis_url, PORT=str(port), TWILIO_AUTH_TOKEN=AUTH_TOKEN, SECRET_KEY=SECRET,
+               PUBLIC_URL=f"http://127.0.0.1:{port}",
                BOT_DATA_DIR=str(tmp_path / "var"), WEB_CONCURRENCY=str(workers), GUNICORN_THREADS=str(threads),
                PYTHONUNBUFFERED="1")
     log = tmp_path / "gunicorn.log"

@@ -99,23 +99,47 @@ INCOMING = [
         settings={"PUBLIC_URL": PUBLIC, "PROXY_COUNT": 0},
     ),
     Case(
-        "behind a proxy, X-Forwarded-Proto/Host trusted (ProxyFix)",
+        "behind a proxy that forwards the host: still checked against PUBLIC_URL",
         SMS_ES,
         contains=GREETING_ES,
         sign_url=PUBLIC + MESSAGES,
         base_url=INTERNAL,
         headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "public.example"},
-        settings={"PROXY_COUNT": 1},
+        settings={"PUBLIC_URL": PUBLIC, "PROXY_COUNT": 1},
     ),
     Case(
-        "X-Forwarded-* ignored with PROXY_COUNT=0",
+        "signed for the host a trusted X-Forwarded-Host names, not PUBLIC_URL",
         SMS_ES,
         403,
         FORBIDDEN,
-        sign_url=PUBLIC + MESSAGES,
+        sign_url="https://other.example" + MESSAGES,
         base_url=INTERNAL,
-        headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "public.example"},
-        settings={"PROXY_COUNT": 0},
+        headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "other.example"},
+        settings={"PROXY_COUNT": 1},
+    ),
+    Case(
+        "signed for another host of the same account, sent with that Host",
+        SMS_ES,
+        403,
+        FORBIDDEN,
+        sign_url="https://other.example" + MESSAGES,
+        base_url="https://other.example",
+    ),
+    Case(
+        "X-Forwarded-* not trusted by default (PROXY_COUNT unset)",
+        SMS_ES,
+        403,
+        FORBIDDEN,
+        sign_url="https://other.example" + MESSAGES,
+        base_url=INTERNAL,
+        headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "other.example"},
+    ),
+    Case(
+        "no PUBLIC_URL: signed for the URL called",
+        SMS_ES,
+        403,
+        FORBIDDEN,
+        settings={"PUBLIC_URL": None},
     ),
     Case(
         "no TWILIO_AUTH_TOKEN: signed with the usual token",
@@ -169,10 +193,11 @@ def test_without_an_auth_token_every_request_is_refused(path, make_app, redis_cl
 
 
 def library_twiml(texts: list[str], action: str | None) -> str:
-    """What the twilio library itself serialises for these replies."""
+    """What the twilio library itself serialises for these replies, the
+    status callback on the last one."""
     response = MessagingResponse()
-    for text in texts:
-        if action:
+    for i, text in enumerate(texts, 1):
+        if action and i == len(texts):
             response.message(text, action=action, method="POST")
         else:
             response.message(text)
@@ -185,8 +210,27 @@ def test_replies_are_twiml_messages_built_by_the_twilio_library(client):
     root = ET.fromstring(resp.data)
     assert root.tag == "Response"
     assert [child.tag for child in root] == ["Message", "Message"]  # greeting, then the main menu
-    assert {m.get("action") for m in root} == {LOCAL + STATUS}
     assert resp.get_data(as_text=True) == library_twiml(messages(resp.data), LOCAL + STATUS)
+
+
+# Twilio goes on with the TwiML a <Message action=...> request returns: any verb
+# after such a message is never reached (twilio.com/docs/messaging/twiml/message).
+MANY_MESSAGES = [["hola"], ["hi", NUMBERS, "1"], ["hi", "AYUDA"], ["hi", "EMERGENCY"]]
+
+
+@pytest.mark.parametrize("texts", MANY_MESSAGES, ids=lambda t: " / ".join(t))
+def test_only_the_last_message_carries_the_status_callback(texts, client):
+    """Nothing can follow an ``action``, so no reply can be cut short by one."""
+    sender = "+15550100077"
+    for text in texts:
+        resp = post_signed(client, MESSAGES, inbound(text, sender=sender))
+    root = ET.fromstring(resp.data)
+
+    assert len(root) >= 2, "a reply of several messages, where an early action would cut the rest"
+    assert all(child.tag == "Message" for child in root)
+    *earlier, last = root
+    assert [m.attrib for m in earlier] == [{}] * len(earlier)
+    assert last.attrib == {"action": LOCAL + STATUS, "method": "POST"}
 
 
 def test_nothing_to_send_is_an_empty_response(client, redis_client):
@@ -282,7 +326,7 @@ def test_status_callback_follows_the_action_url_in_the_twiml(make_app):
     form = inbound("hola")
     resp = client.post(MESSAGES, data=form, base_url=INTERNAL,
                        headers={"X-Twilio-Signature": sign(PUBLIC + MESSAGES, form)})
-    action = ET.fromstring(resp.data).find("Message").get("action")
+    action = ET.fromstring(resp.data).findall("Message")[-1].get("action")
     assert action == PUBLIC + STATUS
 
     outbound = new_sid()

@@ -48,10 +48,8 @@ class StatusUpdate:
     error_code: str | None = None
 
 
-def signed_url(request_url: str, public_url: str | None, path: str, query: str = "") -> str:
-    """The URL Twilio signed: PUBLIC_URL + path when set (behind a proxy), else the request's."""
-    if not public_url:
-        return request_url
+def signed_url(public_url: str, path: str, query: str = "") -> str:
+    """The URL Twilio signed: PUBLIC_URL (the base it calls) + the path and query."""
     return public_url + path + (f"?{query}" if query else "")
 
 
@@ -122,7 +120,17 @@ def parse_status(form) -> StatusUpdate | None:
 
 
 def twiml(replies: list[str] | tuple[str, ...], status_url: str | None = None) -> str:
-    """``<Response>`` with one ``<Message>`` per reply (``<Response/>`` if none)."""
+    """``<Response>`` with one ``<Message>`` per reply (``<Response/>`` if none).
+
+    ``status_url`` goes on the LAST message only, as its ``action``: Twilio
+    continues a messaging response with the TwiML its ``action`` request
+    returns, so verbs after a ``<Message action=…>`` are never reached
+    (twilio.com/docs/messaging/twiml/message, "action"; the twilio library
+    marks ``statusCallback`` on ``<Message>`` deprecated in its favour). On
+    the last message nothing can be cut. Delivery statuses of the earlier
+    messages come through the Messaging Service's own status callback when
+    the number belongs to one (README, "Point Twilio at it").
+    """
     return _twiml(tuple(replies), status_url)
 
 
@@ -133,8 +141,8 @@ def twiml(replies: list[str] | tuple[str, ...], status_url: str | None = None) -
 @functools.lru_cache(maxsize=1024)
 def _twiml(replies: tuple[str, ...], status_url: str | None) -> str:
     response = MessagingResponse()
-    for text in replies:
-        if status_url:
+    for i, text in enumerate(replies, 1):
+        if status_url and i == len(replies):
             response.message(text, action=status_url, method="POST")
         else:
             response.message(text)

@@ -17,6 +17,7 @@
 """
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 import time
@@ -152,7 +153,7 @@ class Throttle:
         return f"{self.prefix}:ops:fail:{kind}:{value}"
 
     def _keys(self, name: str, ip: str) -> list[tuple[str, str]]:
-        return [("user", self._key("user", (name or "").strip().lower()[:64])), ("ip", self._key("ip", ip or "?"))]
+        return [("user", self._key("user", (name or "").strip().lower()[:64])), ("ip", self._key("ip", _place(ip)))]
 
     def wait(self, name: str, ip: str) -> int:
         """Seconds before another try is allowed (0: try now)."""
@@ -176,6 +177,19 @@ class Throttle:
         # The address's count is kept: signing in to one's own account must not
         # clear the way for guessing someone else's from the same place.
         self.r.delete(self._keys(name, "")[0][1])
+
+
+def _place(ip: str | None) -> str:
+    """The throttle's key for a client address, bounded whatever a header said:
+    an IPv6 address counts by its /64 (one subscriber's share, rotated at will),
+    and anything that is not an address is one shared "?"."""
+    try:
+        addr = ipaddress.ip_address((ip or "").strip())
+    except ValueError:
+        return "?"
+    if addr.version == 6 and addr.ipv4_mapped is None:
+        return f"{ipaddress.ip_network((addr, 64), strict=False).network_address}/64"
+    return str(getattr(addr, "ipv4_mapped", None) or addr)
 
 
 def responder_required(view):

@@ -1,8 +1,11 @@
 """The Twilio Messaging webhook, for SMS and WhatsApp.
 
 The signature is checked before anything else is read or stored; a bad one
-gets 403. A validly signed request always gets 200: if anything inside fails,
-the person gets the static fail-safe reply with the numbers that matter.
+gets 403. What cannot be a signed Twilio form (no signature header, another
+content type, no Content-Length, a body over ``TWILIO_MAX_BYTES``) is refused
+from its headers, before its body is read. A validly signed request always gets 200: if anything
+inside fails, the person gets the static fail-safe reply with the numbers
+that matter.
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from .. import metrics
 from ..channels import twilio
 from ..services import safe_error
 from ..store import StoreError
+from .limits import TWILIO_MAX_BYTES
 
 bp = Blueprint("webhook", __name__)
 log = logging.getLogger(__name__)
@@ -22,42 +26,63 @@ log = logging.getLogger(__name__)
 TWIML = "application/xml"
 
 
-def _origin(req: Request) -> str:
-    """``scheme://host`` as the client asked for it (after ProxyFix), plus the
-    app's mount point. Worked out once per request: werkzeug validates the
-    host on every ``request.host``."""
-    env = req.environ
-    return f"{env['wsgi.url_scheme']}://{req.host}{env.get('SCRIPT_NAME', '')}"
+FORM = "application/x-www-form-urlencoded"
 
 
-def _request_url(req: Request, origin: str) -> str:
-    """The URL as the client asked for it, from the WSGI environ.
+@bp.before_request
+def _refuse_early() -> Response | None:
+    """Refuse what cannot be a signed Twilio form before a byte of its body is read.
 
-    werkzeug's ``request.url`` builds an IRI with full quoting rules, a fifth
-    of a webhook's CPU; Twilio signs the plain URL it called.
+    A missing signature, another content type, a body of unknown length or
+    one over ``TWILIO_MAX_BYTES`` is answered from the headers alone, so an
+    anonymous sender cannot make the server parse, hash or spool to disk a
+    body it will refuse anyway.
     """
-    env = req.environ
-    query = env.get("QUERY_STRING")
-    url = f"{origin}{env.get('PATH_INFO', '')}"
-    return f"{url}?{query}" if query else url
+    req = request
+    cfg = current_app.config
+    if not cfg["TWILIO_AUTH_TOKEN"] or not cfg["PUBLIC_URL"]:
+        missing = "TWILIO_AUTH_TOKEN" if not cfg["TWILIO_AUTH_TOKEN"] else "PUBLIC_URL"
+        log.warning("refused POST %s: %s is not set, so no signature can be checked", req.path, missing)
+        return _forbidden()
+    if not req.headers.get("X-Twilio-Signature"):
+        log.warning("refused POST %s: no X-Twilio-Signature header (not a request from Twilio)", req.path)
+        return _forbidden()
+    length = req.content_length  # None: no body, or a chunked one
+    if length is None and req.environ.get("HTTP_TRANSFER_ENCODING"):
+        # Twilio always says how long its form is. A chunked body would be
+        # read up to the cap and quietly cut there.
+        return Response("Length Required\n", 411, mimetype="text/plain")
+    if length and length > TWILIO_MAX_BYTES:
+        return Response(f"Payload Too Large: at most {TWILIO_MAX_BYTES} bytes\n", 413, mimetype="text/plain")
+    if length and req.mimetype != FORM:  # no body is an empty form, whatever its type
+        return Response(f"Unsupported Media Type: Twilio posts {FORM}\n", 415, mimetype="text/plain")
+    return None
 
 
-def _signed(req: Request, cfg: dict, origin: str) -> bool:
-    url = twilio.signed_url(_request_url(req, origin), cfg["PUBLIC_URL"], req.path, req.query_string.decode())
-    return twilio.signature_is_valid(
-        # The MultiDict itself: Twilio signs every value of a repeated key.
-        cfg["TWILIO_AUTH_TOKEN"], url, req.form, req.headers.get("X-Twilio-Signature")
-    )
+def _signed(req: Request, cfg: dict) -> bool:
+    """Check the signature against PUBLIC_URL + the path: the URL Twilio called.
+
+    Never against the Host the request names: Twilio signs every host of an
+    account with the same auth token, so a request signed for another host
+    would pass. A mismatch is logged in one line saying what was checked,
+    which is how a wrong PUBLIC_URL shows itself (never the body or the number).
+    """
+    url = twilio.signed_url(cfg["PUBLIC_URL"], req.path, req.query_string.decode("latin-1"))
+    form = req.form  # the MultiDict itself: Twilio signs every value of a repeated key
+    if twilio.signature_is_valid(cfg["TWILIO_AUTH_TOKEN"], url, form, req.headers.get("X-Twilio-Signature")):
+        return True
+    log.warning("refused POST %s: X-Twilio-Signature does not match %s with %d form field(s) and this "
+                "TWILIO_AUTH_TOKEN; the request named host %r. If Twilio calls another URL, set PUBLIC_URL "
+                "to its base", req.path, url, len(form), req.environ.get("HTTP_HOST", "")[:100])
+    return False
 
 
 def _forbidden() -> Response:
     return Response("Forbidden: missing or invalid X-Twilio-Signature\n", 403, mimetype="text/plain")
 
 
-def _status_url(req: Request, cfg: dict, origin: str) -> str:
-    # From the environ, not request.host_url (werkzeug's IRI building again).
-    public = cfg["PUBLIC_URL"]
-    return f"{public}{req.environ.get('SCRIPT_NAME', '')}/twilio/status" if public else f"{origin}/twilio/status"
+def _status_url(cfg: dict) -> str:
+    return f"{cfg['PUBLIC_URL']}/twilio/status"
 
 
 def _current() -> tuple[Request, Flask]:
@@ -72,8 +97,7 @@ def messages() -> Response:
     with metrics.Timer() as timer:
         req, app = _current()
         cfg = app.config
-        origin = _origin(req)
-        if not _signed(req, cfg, origin):
+        if not _signed(req, cfg):
             return _forbidden()
         channel = "sms"
         try:
@@ -84,7 +108,7 @@ def messages() -> Response:
                 channel = msg.channel
                 metrics.messages_in(channel).inc()
                 handled = app.extensions["helpline"].handle(msg)
-                body = twilio.twiml(handled.replies, _status_url(req, cfg, origin))
+                body = twilio.twiml(handled.replies, _status_url(cfg))
                 outcome = "retry" if handled.turn is None else ("reply" if handled.replies else "silent")
                 sent = len(handled.replies)
         except Exception as exc:  # noqa: BLE001 - the person must get an answer whatever failed
@@ -103,7 +127,7 @@ def messages() -> Response:
 @bp.post("/twilio/status")
 def status() -> Response:
     req, app = _current()
-    if not _signed(req, app.config, _origin(req)):
+    if not _signed(req, app.config):
         return _forbidden()
     update = twilio.parse_status(req.form)
     if update is not None:

@@ -1,0 +1,47 @@
+"""How much a request may send: little everywhere, more only for the flow editor.
+
+Flask refuses a body over the limit with 413 from its Content-Length alone,
+so nobody can make a worker read, parse or spool to disk more than this.
+Slow bodies are another matter: a worker thread waits for every byte, which
+is why production runs behind a buffering proxy (``deploy/nginx.conf``,
+whose ``client_max_body_size`` says the same numbers).
+
+* Twilio's webhooks: ``TWILIO_MAX_BYTES`` (``webhook.py`` also refuses an
+  unsigned or non-form request, or one of unknown length, before reading it).
+* The console (sign-in, replies, the simulator): ``CONSOLE_MAX_BYTES``. A
+  reply is at most a few thousand characters.
+* The flow editor's check and save (a whole file and its translations, as
+  typed): ``EDITOR_MAX_BYTES``. The largest flow file is about 10 KB and its
+  catalog 30 KB; two megabytes leaves room for many languages. Only signed-in
+  operators get that far: the console refuses anyone else before reading.
+"""
+from __future__ import annotations
+
+from flask import Flask, request
+
+# Twilio's webhook forms are a few kilobytes. The longest Body it sends is
+# 1,600 characters (twilio.com/docs/messaging/guides/webhook-request): at
+# most 4 bytes each in UTF-8 and 3 characters a byte once form-encoded, 19 KB;
+# the other fields (sender, ids, ten media URLs, WhatsApp's profile name) add
+# a few more. 64 KiB leaves three times that, and bounds what an anonymous
+# sender can make the server parse and hash before the signature says no.
+TWILIO_MAX_BYTES = 64 * 1024
+CONSOLE_MAX_BYTES = 64 * 1024
+EDITOR_MAX_BYTES = 2 * 1024 * 1024
+EDITOR_ENDPOINTS = frozenset({"ops.flow_check", "ops.flow_save"})
+
+
+def init_app(app: Flask) -> None:
+    """Set the caps; after the console is registered (its editor gets more).
+
+    The editor's hook runs first among the console's own, before its guard
+    reads the form for the CSRF token; no hook runs for the rest of the app
+    (the webhook checks its own cap, and pays for nothing else).
+    """
+    app.config["MAX_CONTENT_LENGTH"] = CONSOLE_MAX_BYTES
+    app.before_request_funcs.setdefault("ops", []).insert(0, _editor_allows_more)
+
+
+def _editor_allows_more() -> None:
+    if request.endpoint in EDITOR_ENDPOINTS:
+        request.max_content_length = EDITOR_MAX_BYTES
