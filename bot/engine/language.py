@@ -43,6 +43,8 @@ from .text import normalize
 # en 0.55 / es 0.45, and "menu" es 0.56 / en 0.44, and do not. Tuned on the
 # messages in tests/understanding/ (see the README there).
 MARGIN = 0.2
+# Fewer letters than this, and no hint word, say nothing of a language: "ok".
+MIN_LETTERS = 3
 
 
 @dataclass(frozen=True)
@@ -96,8 +98,11 @@ def detect(system: m.System, text: str, norm: str | None = None) -> Detected:
     by_hint = _hinted(system, norm)
     if by_hint is not None:
         return by_hint
-    if not any(ch.isalpha() for ch in norm):
+    letters = sum(ch.isalpha() for ch in norm)
+    if not letters:
         return Detected(None, "no letters")
+    if letters < MIN_LETTERS:
+        return Detected(None, "too short to tell")
     found = detector(tuple(system.languages))
     if found is None:
         only = next(iter(system.languages), None)

@@ -468,6 +468,7 @@ def _build_understanding(source: Source, resolve: _Resolver) -> m.Understanding:
         meanings=tuple(meanings),
         where=m.Where(source.path, 1),
         negations=MappingProxyType({lang: _words(words) for lang, words in data["not_words"].items()}),
+        around_numbers=MappingProxyType({lang: _words(words) for lang, words in data.get("around_numbers", {}).items()}),
     )
 
 

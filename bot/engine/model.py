@@ -238,6 +238,7 @@ class Understanding:
     meanings: tuple[Meaning, ...]
     where: Where | None = None
     negations: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> words that turn a following phrase around
+    around_numbers: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> more words around a number
 
 
 NO_UNDERSTANDING = Understanding(MappingProxyType({}), MappingProxyType({}), ())

@@ -104,6 +104,7 @@ class Lexicon:
     fs: m.FlowSet
     stemmers: dict = field(default_factory=dict)  # lang -> Stemmer or None
     around: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)  # first word -> around phrases, longest first
+    around_numbers: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)  # the same, with the words around numbers
     around_words: frozenset[str] = frozenset()
     not_words: frozenset[str] = frozenset()
     numbers: dict[str, int] = field(default_factory=dict)  # normalised word -> 1-based number
@@ -131,6 +132,9 @@ class Lexicon:
         around = {tuple(w.split()) for words in u.around.values() for w in words}
         for words in sorted(around, key=len, reverse=True):
             lex.around.setdefault(words[0], []).append(words)
+        around |= {tuple(w.split()) for words in u.around_numbers.values() for w in words}
+        for words in sorted(around, key=len, reverse=True):
+            lex.around_numbers.setdefault(words[0], []).append(words)
         lex.around_words = frozenset(w for words in u.around.values() for w in words)
         lex.not_words = frozenset(w for words in u.negations.values() for w in words)
         for lang, rows in u.numbers.items():
@@ -166,11 +170,13 @@ class Lexicon:
         stem = stemmer.stemWord(word)
         return stem if len(stem) >= STEM_MIN else None
 
-    def strip_around(self, tokens: list[str]) -> tuple[list[str], list[str]]:
-        """The words of a message without the around words; and those taken out."""
+    def strip_around(self, tokens: list[str], numbers: bool = False) -> tuple[list[str], list[str]]:
+        """The words of a message without the around words (and those around
+        numbers, if ``numbers``); and those taken out."""
+        index = self.around_numbers if numbers else self.around
         kept, taken, i = [], [], 0
         while i < len(tokens):
-            for words in self.around.get(tokens[i], ()):
+            for words in index.get(tokens[i], ()):
                 if tuple(tokens[i:i + len(words)]) == words:
                     taken.append(" ".join(words))
                     i += len(words)
@@ -182,7 +188,7 @@ class Lexicon:
 
     def number(self, tokens: list[str]) -> tuple[int, str] | None:
         """The number a short reply names ("2", "dos", "la segunda", "the second one"), and the word."""
-        kept, _ = self.strip_around(tokens)
+        kept, _ = self.strip_around(tokens, numbers=True)
         found = [(self.numbers.get(t) or (int(t) if t.isdigit() and len(t) <= 2 else None), t) for t in kept]
         if not found or any(n is None for n, _ in found):
             return None

@@ -411,7 +411,7 @@ def check_understanding(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
         hint = _did_you_mean(code, languages, "the languages of system.yaml are")
         problems.append(_p(_at(loaded, path, at), f"language `{code}` is not under `languages:` in system.yaml; {hint}"))
 
-    for section in ("around_words", "not_words", "numbers"):
+    for section in ("around_words", "around_numbers", "not_words", "numbers"):
         for code in _value(loaded, path, (section,)) or {}:
             if code not in languages:
                 unknown_language(code, (section, code))
