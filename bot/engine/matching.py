@@ -287,9 +287,13 @@ def read_answer(fs: m.FlowSet, text: str, norm: str, labels: list[list[str]]) ->
     first = _FIRST_CLAUSE.match(text)
     if first and len(first.group(1)) < len(text.rstrip(",.;:!?")):
         lead, _ = read_answer(fs, first.group(1), normalize(first.group(1)), labels)
+        phrase = normalize(first.group(1))
         if lead in ("yes", "not_sure"):
-            phrase = normalize(first.group(1))
             return lead, Reading("answer", lead, phrase, system.answers_where.get(lead), how="first words of the reply")
+        if lead == "no":
+            # Not an answer, but not a miss either: the question is asked again.
+            return None, Reading("answer", "not sure which: the question again", phrase, system.answers_where.get(lead),
+                                 how="opens with no and goes on")
     return None, None
 
 

@@ -435,6 +435,7 @@ class _Step:
     def answer(self, text: str, norm: str, media_count: int) -> None:
         s, fs = self.s, self.fs
         node = self.current()
+        unsure = None
         if node.kind == m.MENU:
             i, why = matching.read_pick(fs, norm, self.labels(node))
             if i is not None:
@@ -451,6 +452,7 @@ class _Step:
                 s.flags[node.flag] = a
                 self.enter(node.on.get(a) or node.next)
                 return
+            unsure = why
         elif node.kind == m.LANGUAGE:
             codes = list(fs.system.languages)
             labels = [[normalize(name), code] for code, name in fs.system.languages.items()]
@@ -465,6 +467,11 @@ class _Step:
         placed = self.place(norm)
         if placed.placed:
             self.act(placed, node)
+            return
+        if node.kind == m.QUESTION and unsure is not None:  # "no, nunca me pagan": ask again, it is not a miss
+            self.explain(unsure)
+            s.misses = 0
+            self.reply(render.reprompt(fs, node, s.lang))
             return
         self.explain(Reading("nothing", "a reply the bot did not understand", how="no keyword, option, answer or phrase"))
         self.miss(node, media_only=not norm and media_count > 0)
