@@ -286,3 +286,11 @@ def test_events_say_what_was_understood_never_the_words(client, redis_client):
         e for e in found if e.get("kind") == "understood").items()
     assert MARKER not in repr(found) and "pasaporte" not in repr(found)
     assert MARKER not in repr(redis_client.xrange("hl:events"))
+
+
+@pytest.mark.parametrize("text, lang", [("no entiendo la pregunta", "es"), ("I don't understand", "en")])
+def test_saying_you_do_not_understand_gets_the_help_at_once(fs, text, lang):
+    chat = at_question(fs, lang)
+    turn = chat.send(text)
+    assert turn.replies == [help_text(fs, lang), prompt(fs, "screening.under_18", lang)]
+    assert chat.session.misses == 0
