@@ -112,7 +112,7 @@ class Lexicon:
     wholes: dict[int, list[tuple[_Entry, tuple[str, ...]]]] = field(default_factory=dict)  # word count -> whole-message phrases, around words set aside
     by_first: dict[str, list[_Entry]] = field(default_factory=dict)  # first word -> phrases starting with it
     vocabulary: list[str] = field(default_factory=list)  # every word of every phrase, for typo search
-    long_words: list[str] = field(default_factory=list)  # those of TYPO_MIN letters or more
+    long_words: dict[int, list[str]] = field(default_factory=dict)  # length -> those of TYPO_MIN letters or more
     stems: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # (lang, stem) -> words
     word_langs: dict[str, set[str]] = field(default_factory=dict)  # word -> languages it is written in
 
@@ -153,7 +153,9 @@ class Lexicon:
                 for token in entry.tokens:
                     lex.word_langs.setdefault(token, set()).add(phrase.lang)
         lex.vocabulary = sorted(lex.word_langs)
-        lex.long_words = [w for w in lex.vocabulary if len(w) >= TYPO_MIN and not w.isdigit()]
+        for word in lex.vocabulary:
+            if len(word) >= TYPO_MIN and not word.isdigit():
+                lex.long_words.setdefault(len(word), []).append(word)
         for word, word_langs in lex.word_langs.items():
             for lang in word_langs:
                 stem = lex.stem(lang, word)
@@ -210,11 +212,21 @@ class Lexicon:
             for word in self.stems.get((lang, stem), ()) if stem else ():
                 found.setdefault(word, (0.95, "same word stem"))
         if len(token) >= TYPO_MIN - 1 and not token.isdigit():
-            for word, score, _ in process.extract(token, self.long_words, scorer=fuzz.ratio,
+            for word, score, _ in process.extract(token, self._near_in_length(len(token)), scorer=fuzz.ratio,
                                                   score_cutoff=TYPO_SCORE, limit=None):
                 if word not in found:
                     found[word] = (score / 100, "typo")
         return found
+
+    def _near_in_length(self, n: int) -> list[str]:
+        """The long words a word of ``n`` letters can be a typo of: a ratio of
+        TYPO_SCORE or more needs the lengths to differ by at most 15 % of their sum."""
+        slack = 1 - TYPO_SCORE / 100
+        near: list[str] = []
+        for length in range(n // 2, 2 * n + 1):
+            if abs(length - n) <= slack * (length + n):
+                near += self.long_words.get(length, ())
+        return near
 
     # --- phrases ------------------------------------------------------------------
 
@@ -223,12 +235,11 @@ class Lexicon:
         tokens = norm.split()
         if not tokens or not self.entries:
             return Placement()
-        langs = list(self.stemmers)
-        per_token = [self.word_matches(t, langs) for t in tokens]
-        found = list(self._contained(tokens, per_token)) if not whole_only else []
-        found += self._whole(tokens)
-        if whole_only:
-            found = [f for f in found if f[0].meaning.whole]
+        found = self._whole(tokens)
+        if not whole_only:
+            langs = list(self.stemmers)
+            per_token = [self.word_matches(t, langs) for t in tokens]
+            found += self._contained(tokens, per_token)
         if not found:
             return Placement()
         # Longest phrase first, then the better match, then the meaning written first.
@@ -266,7 +277,7 @@ class Lexicon:
     def _whole(self, tokens: list[str]) -> list[tuple[_Entry, float, str]]:
         """Phrases that are the whole message, once the around words are set aside."""
         kept, taken = self.strip_around(tokens)
-        if not kept:
+        if not kept or not self.wholes.get(len(kept)):
             return []
         langs = list(self.stemmers)
         matches = [self.word_matches(t, langs) for t in kept]
