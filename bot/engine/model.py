@@ -225,8 +225,13 @@ class Meaning:
 
     @property
     def label(self) -> str:
-        """``danger + screening.intro``: what it does, for explanations and events."""
+        """``danger + screening.intro``: what it does, for explanations."""
         return " + ".join(filter(None, (self.intent, self.goto)))
+
+    @property
+    def key(self) -> str:
+        """``danger+screening.intro``: the same, for events and figures."""
+        return "+".join(filter(None, (self.intent, self.goto)))
 
 
 @dataclass(frozen=True)

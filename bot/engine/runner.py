@@ -481,8 +481,7 @@ class _Step:
         for reading in (placed.alarm, placed.reading):
             if reading is not None and reading not in self.turn.readings:
                 self.explain(reading)
-        label = placed.target.label if placed.target is not None else "danger"
-        self.event(ev.UNDERSTOOD, to=label)
+        self.event(ev.UNDERSTOOD, to=placed.target.key if placed.target is not None else "danger")
 
     def act(self, placed: Placement, node: m.Node) -> None:
         """Do what free text asked for, at ``node`` (it is not a miss).

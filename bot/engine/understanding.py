@@ -211,7 +211,7 @@ class Lexicon:
             stem = self.stem(lang, token)
             for word in self.stems.get((lang, stem), ()) if stem else ():
                 found.setdefault(word, (0.95, "same word stem"))
-        if len(token) >= TYPO_MIN - 1 and not token.isdigit():
+        if len(token) >= TYPO_MIN and not token.isdigit():  # "duda" is a word, not a typo of "deuda"
             for word, score, _ in process.extract(token, self._near_in_length(len(token)), scorer=fuzz.ratio,
                                                   score_cutoff=TYPO_SCORE, limit=None):
                 if word not in found:
