@@ -13,7 +13,8 @@ time to build it and the time per message.
 Candidates: lingua (lingua-language-detector) in high and low accuracy
 mode, restricted to en+es, and py3langid restricted to en+es. py3langid is
 measured only if it is installed (it is not a dependency: `pip install
-py3langid`).
+py3langid`). Then lingua's memory (RSS added by building the detector, and
+by its first text) in each mode, for two and three languages.
 """
 from __future__ import annotations
 
@@ -80,6 +81,38 @@ print(json.dumps({"kind": kind, "n": len(cases), "right": right, "right_with_hin
 '''
 
 
+# Memory and time of lingua's modes, for two and three languages, each in a fresh process.
+_MEMORY = r'''
+import sys, time
+def rss():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS"):
+            return int(line.split()[1]) / 1024
+mode, codes = sys.argv[1], sys.argv[2].split(",")
+from lingua import IsoCode639_1, LanguageDetectorBuilder
+r0, t0 = rss(), time.perf_counter()
+b = LanguageDetectorBuilder.from_iso_codes_639_1(*[IsoCode639_1.from_str(c) for c in codes])
+if "low" in mode:
+    b = b.with_low_accuracy_mode()
+if "preloaded" in mode:
+    b = b.with_preloaded_language_models()
+d = b.build()
+r1, t1 = rss(), time.perf_counter()
+d.compute_language_confidence_values("hola, trabajo en un rancho en texas y el patron no me paga")
+r2, t2 = rss(), time.perf_counter()
+print(f"{r1 - r0:.1f} {1000 * (t1 - t0):.0f} {r2 - r1:.1f} {1000 * (t2 - t1):.0f}")
+'''
+
+
+def memory() -> None:
+    print(f"\n{'lingua mode':<22}{'languages':<11}{'build MB':>9}{'ms':>6}{'1st text MB':>12}{'ms':>6}")
+    for mode in ("high, lazy", "high, preloaded", "low, lazy", "low, preloaded"):
+        for codes in ("en,es", "en,es,eo"):
+            out = subprocess.run([sys.executable, "-c", _MEMORY, mode, codes], capture_output=True, text=True).stdout
+            built, built_ms, first, first_ms = out.split()
+            print(f"{mode:<22}{codes:<11}{float(built):>9.1f}{int(built_ms):>6}{float(first):>12.1f}{int(first_ms):>6}")
+
+
 def cases() -> list[tuple[str, str | None]]:
     import yaml
 
@@ -102,6 +135,7 @@ def main() -> None:
         r = json.loads(proc.stdout.strip().splitlines()[-1])
         print(f"{kind:<12}{r['right']:>4}/{r['n']:<3}{r['right_with_hints']:>5}/{r['n']:<3}{r['unplaced']:>7}{r['wrong']:>7}"
               f"{r['rss_mb']:>7.1f}{r['build_ms']:>10.0f}{r['us_per_message']:>8.0f}")
+    memory()
 
 
 if __name__ == "__main__":

@@ -294,3 +294,20 @@ def test_saying_you_do_not_understand_gets_the_help_at_once(fs, text, lang):
     turn = chat.send(text)
     assert turn.replies == [help_text(fs, lang), prompt(fs, "screening.under_18", lang)]
     assert chat.session.misses == 0
+
+
+# CONTENT.md section 8, "Typed answers people use (accept them)": the floor.
+CONTENT_8 = {
+    "yes": ["simón", "sip", "ajá", "así es", "claro que sí", "creo que sí", "i think so"],
+    "no": ["nel", "nunca", "creo que no"],
+    "not_sure": ["ni idea", "quién sabe", "puede ser", "más o menos", "no estoy seguro", "no estoy segura",
+                 "dunno", "no idea", "i'm not sure", "kind of"],
+}
+
+
+@pytest.mark.parametrize("answer, word", [(a, w) for a, ws in CONTENT_8.items() for w in ws])
+def test_the_typed_answers_of_the_content_brief_are_understood(fs, answer, word):
+    for lang in ("es", "en"):
+        chat = at_question(fs, lang)
+        chat.send(word)
+        assert chat.session.flags["under_18"] == answer, (word, lang)
