@@ -243,7 +243,9 @@ def translations_check() -> None:
 @click.option("--lang", default=None, help="Start in this language (e.g. es); default: detected from your first text.")
 @click.option("--channel", type=click.Choice(["sms", "whatsapp"]), default="sms", show_default=True)
 @click.option("--segments/--no-segments", default=True, help="Show how many SMS segments each reply costs.")
-def chat(lang: str | None, channel: str, segments: bool) -> None:
+@click.option("--explain", is_flag=True, help="Say why each message went where it went: the keyword, answer, option or "
+              "phrase of flows/understanding.yaml it matched, where that is written, and the language found.")
+def chat(lang: str | None, channel: str, segments: bool, explain: bool) -> None:
     """Talk to the bot in the terminal, through the same engine and store.
 
     In the simulator's key space (``hl:sim:``), as the console's simulator
@@ -263,7 +265,11 @@ def chat(lang: str | None, channel: str, segments: bool) -> None:
 
     def send(text: str) -> None:
         msg = IncomingMessage(address=address, channel=channel, text=text, message_sid=f"CLI{uuid.uuid4().hex}")
-        for reply in helpline.handle(msg).replies:
+        handled = helpline.handle(msg)
+        if explain and handled.turn is not None:
+            for reading in handled.turn.readings:
+                click.secho(f"  why: {reading}", fg="yellow")
+        for reply in handled.replies:
             click.secho(reply, fg="cyan")
             if segments:
                 seg = count_segments(reply)

@@ -179,6 +179,8 @@ class Figures:
                 incr[(day, "outcome|" + e.get("outcome", ""))] += 1
             elif kind == ev.KEYWORD:
                 incr[(day, "keyword|" + e.get("intent", ""))] += 1
+            elif kind == ev.UNDERSTOOD:  # free text, counted by what it meant: an intent and/or a place
+                incr[(day, "understood|" + e.get("to", ""))] += 1
             elif kind == ev.HANDOFF_REQUESTED:
                 incr[(day, "handoff|requested")] += 1
                 if e.get("on_duty") == "no":
@@ -280,6 +282,8 @@ def _csv_measure(name: str) -> tuple[str, str]:
         return head + "s", parts[1]
     if head == "handoff":
         return "handoffs", parts[1]
+    if head == "understood":
+        return "understood_as", "|".join(parts[1:])
     if name in ("exit", "optout"):
         return {"exit": "quick_exits", "optout": "opt_outs"}[name], "all"
     return head, ".".join(parts[1:])

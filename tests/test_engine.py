@@ -165,10 +165,10 @@ FIRST = [
     ("necesito información", "es"),
     ("hi", "en"),
     ("Hello", "en"),
-    ("1", "en"),  # a number is not yet an answer: nothing was asked
-    ("", "en"),
-    ("😀", "en"),
     ("what is this", "en"),
+    ("me pueden ayudar?", "es"),  # no hint word: the language model says Spanish
+    ("can you help me", "en"),
+    ("necesito saber algo", "es"),
 ]
 
 
@@ -204,10 +204,36 @@ def test_first_message_keyword_help_shows_help_then_greets(fs):
     assert HOTLINE in turn.replies[0]
 
 
-def test_first_message_911_gives_the_emergency_numbers_first(fs):
-    turn = Chat(fs).send("911")
-    assert turn.replies == [emergency(fs, "en"), greeting(fs, "en"), menu(fs, "en")]
+LANGUAGE_QUESTION = "welcome.language"
+# A first text that says nothing of its language: nothing is guessed.
+NO_SIGNAL = ["1", "", "😀", "?", "MENU", "ok", "👍👍"]
+
+
+@pytest.mark.parametrize("text", NO_SIGNAL, ids=[repr(t) for t in NO_SIGNAL])
+def test_first_message_with_no_language_gets_a_line_in_every_language_and_the_choice(fs, text):
+    turn = Chat(fs).send(text)
+    hello = render.in_every_language(fs, "hello_any")
+    assert turn.replies == [hello, prompt(fs, LANGUAGE_QUESTION, "en")]
+    assert hello.splitlines() == [say(fs, "hello_any", lang) for lang in fs.system.languages]
+    assert turn.session.position == LANGUAGE_QUESTION and turn.session.state == "choosing_language"
+    chat = Chat(fs, session=turn.session)
+    assert chat.send("2").replies == [menu(fs, "es")] and chat.session.lang == "es"
+
+
+@pytest.mark.parametrize("text", ["911", " 911 !!"])
+def test_first_message_911_gives_the_emergency_numbers_first_in_every_language(fs, text):
+    # The language is not known, and a frightened person must read the numbers
+    # at once: the emergency screen in every language, then the choice.
+    turn = Chat(fs).send(text)
+    assert turn.replies == [emergency(fs, "en"), emergency(fs, "es"), render.in_every_language(fs, "hello_any"),
+                            prompt(fs, LANGUAGE_QUESTION, "en")]
     assert "911" in turn.replies[0] and HOTLINE in turn.replies[0]
+
+
+@pytest.mark.parametrize("text, lang", [("PELIGRO", "es"), ("EMERGENCY", "en"), ("AUXILIO", "es"), ("HELP ME", "en")])
+def test_first_message_danger_word_gives_the_emergency_numbers_first(fs, text, lang):
+    turn = Chat(fs).send(text)
+    assert turn.replies == [emergency(fs, lang), greeting(fs, lang), menu(fs, lang)]
 
 
 @pytest.mark.parametrize("text, lang", [("ESPAÑOL", "es"), ("espanol", "es"), ("ENGLISH", "en"), ("Inglés", "en")])
@@ -217,7 +243,7 @@ def test_first_message_language_word_sets_the_language(fs, text, lang):
     assert turn.session.lang == lang
 
 
-@pytest.mark.parametrize("text", ["MENU", "BACK", "VOLVER", "START", "YES", "LANGUAGE"])
+@pytest.mark.parametrize("text", ["BACK", "VOLVER", "START", "YES", "LANGUAGE", "INICIO"])
 def test_first_message_navigation_word_just_starts(fs, text):
     turn = Chat(fs).send(text)
     assert turn.replies[-2:] == [greeting(fs, turn.session.lang), menu(fs, turn.session.lang)]

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.engine import events as ev
+from bot.engine import render
 from tests.test_engine import (
     ADDRESS,
     OPT,
@@ -31,6 +32,7 @@ from tests.test_engine import (
 )
 
 MAIN = "main.menu"
+LANGUAGE_QUESTION = "welcome.language"
 FIRST = "main:1"  # the question main menu option 1 leads to (read from the flows)
 SECOND = "main:2"
 # "Números de ayuda" shares "ayuda" with "ayuda por favor": a Spanish session
@@ -74,9 +76,14 @@ IDS = [row[0] for row in BAD_INPUT]
 
 @pytest.mark.parametrize("label, text, at_menu", BAD_INPUT, ids=IDS)
 def test_bad_input_as_a_first_message_still_greets(fs, label, text, at_menu):
+    # In its language when it has one; else a line in every language and the
+    # language question (nothing is guessed).
     turn = Chat(fs).send(text)
     lang = turn.session.lang
-    assert turn.replies == [greeting(fs, lang), menu(fs, lang)]
+    if turn.session.position == LANGUAGE_QUESTION:
+        assert turn.replies == [render.in_every_language(fs, "hello_any"), prompt(fs, LANGUAGE_QUESTION, lang)]
+    else:
+        assert turn.replies == [greeting(fs, lang), menu(fs, lang)]
 
 
 @pytest.mark.parametrize("label, text, at_menu", BAD_INPUT, ids=IDS)
@@ -126,8 +133,9 @@ def test_bad_input_while_opted_out_stays_silent(fs, label, text, at_menu):
 
 @pytest.mark.parametrize("media", [1, 3, 10])
 def test_media_only_first_message_greets(fs, media):
+    # A picture says nothing of the language: a line in every language, then the choice.
     turn = Chat(fs).send("", media=media)
-    assert turn.replies == [greeting(fs, "en"), menu(fs, "en")]
+    assert turn.replies == [render.in_every_language(fs, "hello_any"), prompt(fs, LANGUAGE_QUESTION, "en")]
 
 
 def waiting_nodes():
@@ -200,7 +208,8 @@ SCRIPT = [
     "START",
 ]
 
-KEYS = {"lang", "flow", "node", "intent", "outcome", "on_duty", "by"}
+KEYS = {"lang", "flow", "node", "intent", "outcome", "on_duty", "by",
+        "to"}  # `understood`: the meaning's intent and place (danger + screening.intro), never the words
 
 
 @pytest.mark.parametrize("on_duty", [False, True], ids=["off duty", "on duty"])

@@ -175,6 +175,20 @@ def test_csv_has_counts_and_nothing_that_identifies_anyone(console_app, viewer, 
         assert count.isdigit()
 
 
+def test_free_text_is_counted_by_what_it_meant_never_by_its_words(console_app, viewer):
+    person = console_app.test_client()
+    text(person, "me quitaron mi pasaporte", SPANISH_SMS)
+    text(person, "no puedo salir de la casa", ENGLISH_SMS)
+    figures = console_app.extensions["ops"].figures
+    figures.catch_up()
+    today = figures.today()
+    assert figures.read(today, today).group("understood") == {"rights.documents": 1, "danger+screening.intro": 1}
+    rows = list(csv.reader(io.StringIO(viewer.get("/ops/figures.csv").text)))
+    assert ["understood_as", "danger+screening.intro", "1"] == rows[[r[1:] for r in rows].index(
+        ["understood_as", "danger+screening.intro", "1"])][1:]
+    assert "pasaporte" not in viewer.get("/ops/figures.csv").text
+
+
 def test_hand_offs_are_counted(console_app):
     rita = console_app.test_client()
     sign_in(rita)

@@ -16,7 +16,8 @@ import logging
 import pytest
 
 from bot.services import contact_id
-from tests.helpers import inbound, messages, new_sid, option, post_signed, store_session, stored_session, stream_events
+from tests.helpers import (inbound, messages, new_sid, option, post_signed, real_flows, store_session, stored_session,
+                           stream_events)
 
 SMS = "+15558675309"
 WHATSAPP = "whatsapp:+5215587462913"
@@ -25,10 +26,10 @@ SECRETS = [
     "Hola, necesito ayuda urgente Qz7",
     "mi jefe se llevó mi pasaporte Qz7",
     "tengo miedo de la policía Qz7",
-    "they keep my documents Wk4",
+    "they keep my papers Wk4",  # words, not node ids: free text now leads to rights.documents
     "I owe them money for the trip Wk4",
 ]
-MARKERS = ["Qz7", "Wk4", "pasaporte", "necesito", "miedo", "documents", "money"]
+MARKERS = ["Qz7", "Wk4", "pasaporte", "necesito", "miedo", "papers", "money"]
 
 
 def digits(address: str, last: int = 7) -> list[str]:
@@ -136,7 +137,12 @@ def test_no_number_or_text_in_logs_keys_or_events(app, client, redis_client, cap
     events = stream_events(redis_client)
     assert len(events) > 20
     cids = {contact_id("test-secret", a) for a in (SMS, WHATSAPP)}
+    # What free text was understood as is a name from the flows (`rights.documents`), never the words.
+    meanings = {m.key for m in real_flows().understanding.meanings} | {"danger"}
     for event in events:
+        if event.get("kind") == "understood":
+            assert event["to"] in meanings, event
+            event = {k: v for k, v in event.items() if k != "to"}
         flat = " ".join(f"{k}={v}" for k, v in event.items())
         assert not leaks(flat, SMS) and not leaks(flat, WHATSAPP), event
         assert not any(m in flat for m in MARKERS), event

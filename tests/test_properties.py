@@ -154,7 +154,8 @@ _MOVE_KINDS = {  # kind: (weight, what it carries)
 MOVES = weighted(_MOVE_KINDS, sent={"picture", "person", "come back"})
 
 EVENT_KINDS = {v for k, v in vars(ev).items() if k.isupper() and isinstance(v, str)}
-EVENT_KEYS = {"lang", "flow", "node", "intent", "outcome", "on_duty", "by"}
+EVENT_KEYS = {"lang", "flow", "node", "intent", "outcome", "on_duty", "by",
+              "to"}  # `understood`: the meaning's intent and place, named in the flows
 # The lifecycle states a session can be in between turns while at a node of each kind
 # (opted_out can be anywhere). Property 2 enumerates these; property 1 checks the runner
 # keeps to them, so the enumeration misses nothing the engine can produce.
@@ -191,6 +192,7 @@ def event_tokens(fs: m.FlowSet) -> set[str]:
             tokens.add(node.id)
             if node.outcome:
                 tokens.add(node.outcome)
+    tokens |= {meaning.key for meaning in fs.understanding.meanings} | {"danger"}  # what free text meant
     return tokens
 
 
@@ -498,6 +500,7 @@ def quick_exit_leaves_nothing(r, helpline: Helpline, phone: str, actions, exit_w
         assert first == [] and session is None, "opted out: silence, and no session kept"
         return
     greetings = {fs.translate(lang, fs.node(fs.system.start).text.msgid) for lang in fs.system.languages}
+    greetings.add(render.in_every_language(fs, "hello_any"))  # a first text that says nothing of its language
     assert greetings & set(first), f"not a greeting: {first!r}"
     assert session["conv"] not in convs, "the new conversation is linked to the erased one"
     assert session.get("h0") is None and not any(k.startswith("f.") for k in session), session
@@ -676,8 +679,8 @@ def test_negative_property_2_catches_a_help_text_without_the_hotline():
 def test_negative_property_1_catches_an_event_that_records_what_was_typed(monkeypatch):
     answer = runner._Step.answer
 
-    def answer_and_record_misses(self, norm, media_count):  # "to learn what people type that we miss"
-        answer(self, norm, media_count)
+    def answer_and_record_misses(self, text, norm, media_count):  # "to learn what people type that we miss"
+        answer(self, text, norm, media_count)
         last = self.turn.events[-1] if self.turn.events else None
         if last is not None and last.kind == ev.MISSED and norm:
             self.turn.events[-1] = ev.Event(ev.MISSED, {**last.data, "node": norm})

@@ -81,3 +81,12 @@ def test_a_third_language_is_one_catalog_and_one_line(tmp_path, redis_url, redis
             "Numbers to call or text", "Is it safe to talk?", "Talk to a person", "Español / English"], 1))]
     choose = messages(post_signed(client, "/twilio/messages", inbound("7", sender=sender)).data)
     assert "3. Pseudo" in choose[0]
+
+    # 6. A first text written in it is answered in it: the language model is
+    #    built from the codes of system.yaml (no hint word was added for it).
+    stranger = "+15550008888"
+    first = messages(post_signed(client, "/twilio/messages",
+                                 inbound("Bonvolu helpi, oni ne pagas al ni salajron", sender=stranger)).data)
+    fs = app.extensions["content"]()
+    assert first[0] == pseudo(fs.translate("en", fs.node(fs.system.start).text.msgid))
+    assert "eo" not in fs.system.language_hints

@@ -15,6 +15,7 @@ STARTED = "started"  # a new conversation: lang, channel
 VISITED = "visited"  # a node was shown: flow, node
 MISSED = "missed"  # an unrecognised reply: flow, node
 KEYWORD = "keyword"  # a global keyword: intent
+UNDERSTOOD = "understood"  # free text placed by understanding.yaml: to (intent and/or node), never the text
 OUTCOME = "outcome"  # a node with an outcome was reached: outcome, flow, node
 LANGUAGE = "language"  # the language changed: lang
 HANDOFF_REQUESTED = "handoff_requested"  # on_duty: yes/no

@@ -1,9 +1,9 @@
 """Flow files -> schema check -> model.
 
-``flows/`` holds one YAML file per conversation flow plus three special
+``flows/`` holds one YAML file per conversation flow plus four special
 files: ``keywords.yaml`` (global keywords), ``system.yaml`` (languages, entry
-points, the engine's own texts) and ``hotlines.yaml`` (the directory of
-numbers). Each is checked against its part of ``flows/schema.json``; a file
+points, the engine's own texts), ``hotlines.yaml`` (the directory of
+numbers) and ``understanding.yaml`` (what people write in their own words). Each is checked against its part of ``flows/schema.json``; a file
 with schema problems is reported and left out, so one typo does not hide the
 problems of every other file; the validator then says nothing about gotos into
 it or what only it links to, so one typo is one problem, not twenty.
@@ -30,7 +30,8 @@ from .problems import Problem
 from .text import normalize
 from .yamlsource import Source, YamlSyntaxError, parse
 
-SPECIAL_FILES = {"keywords.yaml": "keywords", "system.yaml": "system", "hotlines.yaml": "hotlines"}
+SPECIAL_FILES = {"keywords.yaml": "keywords", "system.yaml": "system", "hotlines.yaml": "hotlines",
+                 "understanding.yaml": "understanding"}
 SCHEMA_FILE = "schema.json"
 
 _CONDITIONS = {
@@ -52,6 +53,7 @@ class Loaded:
     system: m.System | None = None
     hotlines: dict[str, m.Hotline] = field(default_factory=dict)
     hotline_list: list[m.Hotline] = field(default_factory=list)
+    understanding: m.Understanding | None = None
     sources: dict[str, Source] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     digest: str = ""
@@ -162,6 +164,8 @@ def load_texts(texts: Mapping[str, str], schema: dict, loaded: Loaded | None = N
             loaded.keywords = _build_keywords(source, resolver)
         elif kind == "system":
             loaded.system = _build_system(source, resolver)
+        elif kind == "understanding":
+            loaded.understanding = _build_understanding(source, resolver)
         elif kind == "hotlines":
             loaded.hotline_list = _build_hotlines(source)
             for hotline in loaded.hotline_list:
@@ -248,7 +252,8 @@ def _is_a(value: object) -> str:
 
 _WANTED = {"object": "a set of `field: value` lines", "array": "a list (lines starting with `- `)",
            "boolean": "true or false", "string": "text", "integer": "a whole number", "number": "a number"}
-_FILE_KINDS = {"flow": "a flow file", "keywords": "keywords.yaml", "system": "system.yaml", "hotlines": "hotlines.yaml"}
+_FILE_KINDS = {"flow": "a flow file", "keywords": "keywords.yaml", "system": "system.yaml", "hotlines": "hotlines.yaml",
+               "understanding": "understanding.yaml"}
 
 
 def _needs(schema: dict, kind: str) -> str:
@@ -437,6 +442,36 @@ def _build_keywords(source: Source, resolve: _Resolver) -> m.Keywords:
     )
 
 
+def _build_understanding(source: Source, resolve: _Resolver) -> m.Understanding:
+    data = source.data
+    meanings = []
+    for i, spec in enumerate(data["meanings"]):
+        at = ("meanings", i)
+        phrases = tuple(
+            m.Phrase(normalize(str(text)), lang, str(text), m.Where(source.path, source.line(at + ("phrases", lang, j))))
+            for lang, texts in spec["phrases"].items()
+            for j, text in enumerate(texts)
+            if normalize(str(text))
+        )
+        intent = spec.get("intent")
+        meanings.append(m.Meaning(
+            intent=intent,
+            goto=resolve(spec["goto"], None) if spec.get("goto") else None,
+            phrases=phrases,
+            whole=bool(spec.get("whole")) or intent in m.WHOLE_ONLY_INTENTS,
+            where=m.Where(source.path, source.line(at)),
+            note=spec.get("note", ""),
+        ))
+    return m.Understanding(
+        around=MappingProxyType({lang: _words(words) for lang, words in data["around_words"].items()}),
+        numbers=MappingProxyType({lang: tuple(_words(words) for words in rows) for lang, rows in data["numbers"].items()}),
+        meanings=tuple(meanings),
+        where=m.Where(source.path, 1),
+        negations=MappingProxyType({lang: _words(words) for lang, words in data["not_words"].items()}),
+        around_numbers=MappingProxyType({lang: _words(words) for lang, words in data.get("around_numbers", {}).items()}),
+    )
+
+
 def _build_system(source: Source, resolve: _Resolver) -> m.System:
     data = source.data
     words = data["answer_words"]
@@ -450,6 +485,8 @@ def _build_system(source: Source, resolve: _Resolver) -> m.System:
         language_hints=MappingProxyType({k: _words(v) for k, v in data["language_hints"].items()}),
         where=m.Where(source.path, 1),
         first_line_avoid=_words(data.get("first_line_avoid", ())),
+        answers_where=MappingProxyType({a: m.Where(source.path, source.key_line(("answer_words", f"{a}_words")))
+                                        for a in m.ANSWERS}),
     )
 
 

@@ -1,13 +1,22 @@
 """Understanding a reply: global keywords, menu options, yes/no/not sure.
 
 Everything compares normalised text (see :func:`bot.engine.text.normalize`):
-case, accents and punctuation do not matter.
+case, accents and punctuation do not matter. The words that may come around
+a keyword, an answer or a number ("salir por favor", "sí gracias", "la
+primera"), the numbers in words and the free-text meanings are in
+``flows/understanding.yaml`` (:mod:`bot.engine.understanding`). Each reader
+returns a :class:`~bot.engine.understanding.Reading` that says why.
 """
 from __future__ import annotations
 
 import re
 
+from rapidfuzz import fuzz
+from rapidfuzz.distance import OSA
+
 from . import model as m
+from .text import normalize, squeeze
+from .understanding import Lexicon, Reading
 
 # Words too common to pick an option by ("what", "the", "de"...). Short words
 # (one or two letters) are ignored as well.
@@ -16,6 +25,18 @@ _COMMON = frozenset(
     "que los las del por con una uno para como mis sus esto eso sobre tengo hay".split()
 )
 _LEADING_NUMBER = re.compile(r"^(\d{1,2})(?:\s+\w+){0,3}$")
+# A reply that starts with an answer and goes on after a comma or a stop:
+# "sí, me obligan a trabajar".
+_FIRST_CLAUSE = re.compile(r"^\s*([^,.;:!?¡¿]+)[,.;:!?]")
+
+# Keyword intents a one-letter typo may still reach, when the word has five
+# letters or more (SALIR, BORRAR, DELETE, PELIGRO, EMERGENCIA...). Never the
+# opt-out and opt-in words: "alto" and "alta" are one letter apart and mean
+# the opposite, and Twilio reads its own words exactly.
+TYPO_INTENTS = frozenset({"quick_exit", "danger", "help", "human", "menu", "back"})
+KEYWORD_TYPO_MIN = 5
+LABEL_SCORE = 85  # rapidfuzz ratio for a typed label with typos ("numros para yamar")
+ANSWER_SCORE = 90  # the same for a typed answer ("no estoy sgura"); "creo que si"/"creo que no" is 82
 
 
 def keyword(keywords: m.Keywords, norm: str) -> tuple[str | None, str | None]:
@@ -29,8 +50,97 @@ def keyword(keywords: m.Keywords, norm: str) -> tuple[str | None, str | None]:
     return None, None
 
 
+def read_keyword(fs: m.FlowSet, norm: str) -> tuple[str | None, str | None, Reading | None]:
+    """(intent, language, why) for a keyword, with the words people put around it.
+
+    The whole message is a keyword, or a keyword with only around words
+    ("SALIR YA", "exit now", "borrar todo"), or a keyword with its letters
+    stretched ("exittt"), or with one typo for the words in
+    :data:`TYPO_INTENTS`; or it is one of the whole-message phrases of
+    understanding.yaml for quick_exit and opt_out ("borra la conversación").
+    A sentence that merely contains the word ("no puedo salir de la casa") is
+    none of these.
+    """
+    if not norm:
+        return None, None, None
+    intent, lang = keyword(fs.keywords, norm)
+    if intent:
+        return intent, lang, Reading("keyword", _named(intent, lang), norm, _where(fs, intent, lang), how="exact")
+    lex = Lexicon.of(fs)
+    kept, taken = lex.strip_around(norm.split())
+    if not kept:
+        return None, None, None
+    core = " ".join(kept)
+    around = f"around it: {', '.join(taken)}" if taken else ""
+    intent, lang = keyword(fs.keywords, core)
+    if intent:
+        return intent, lang, Reading("keyword", _named(intent, lang), core, _where(fs, intent, lang), how=around)
+    stretched = _squeezed_keywords(fs).get(squeeze(core))
+    if stretched:
+        intent, lang, word = stretched
+        how = "; ".join(filter(None, ("stretched letters", around)))
+        return intent, lang, Reading("keyword", _named(intent, lang), word, _where(fs, intent, lang), how=how)
+    typo = _typo_keyword(fs, lex, core)
+    if typo:
+        intent, word, score = typo
+        how = "; ".join(filter(None, ("typo", around)))
+        return intent, None, Reading("keyword", intent, word, _where(fs, intent, None), how=how, score=score)
+    placed = lex.place(norm, whole_only=True)
+    if placed.target is not None and placed.target.intent in m.WHOLE_ONLY_INTENTS:
+        return placed.target.intent, None, placed.reading
+    return None, None, None
+
+
+def _named(intent: str, lang: str | None) -> str:
+    return f"{intent} ({lang})" if lang else intent
+
+
+def _where(fs: m.FlowSet, intent: str, lang: str | None) -> m.Where | None:
+    return fs.keywords.where.get(f"language.{lang}" if intent == "switch_language" else intent)
+
+
+def _squeezed_keywords(fs: m.FlowSet) -> dict[str, tuple[str, str | None, str]]:
+    """Every keyword with its repeated letters squeezed: squeezed -> (intent, lang, word)."""
+    def build():
+        found: dict[str, tuple[str, str | None, str]] = {}
+        for intent, words in fs.keywords.intents.items():
+            for word in words:
+                found.setdefault(squeeze(word), (intent, None, word))
+        for lang, words in fs.keywords.languages.items():
+            for word in words:
+                found.setdefault(squeeze(word), ("switch_language", lang, word))
+        return found
+    return fs.derived(("squeezed keywords",), build)
+
+
+def _typo_keyword(fs: m.FlowSet, lex: Lexicon, core: str) -> tuple[str, str, float] | None:
+    """A one-word message one typo away from exactly one keyword of TYPO_INTENTS."""
+    if " " in core or len(core) < KEYWORD_TYPO_MIN - 1 or core in _known_words(fs, lex):
+        return None
+    hits = {(intent, word) for intent in TYPO_INTENTS for word in fs.keywords.intents.get(intent, ())
+            if " " not in word and len(word) >= KEYWORD_TYPO_MIN and OSA.distance(core, word, score_cutoff=1) <= 1}
+    if len({intent for intent, _ in hits}) != 1:
+        return None
+    intent, word = sorted(hits)[0]
+    return intent, word, 1 - 1 / max(len(word), len(core))
+
+
+def _known_words(fs: m.FlowSet, lex: Lexicon) -> frozenset[str]:
+    """Words the flows already give a meaning to: never read as a typo of a keyword."""
+    def build():
+        words = set(lex.vocabulary) | set(lex.numbers) | lex.around_words
+        words |= {w for ws in fs.system.answers.values() for w in ws}
+        words |= {w for ws in fs.keywords.intents.values() for w in ws}
+        return frozenset(words)
+    return fs.derived(("known words",), build)
+
+
 def detect_language(system: m.System, norm: str) -> str:
-    """The language a first message looks like; the default when unsure."""
+    """The language a message looks like by its hint words alone; the default when none.
+
+    Kept for one-line answers to a first text that erases or opts out, which
+    need no model: see :mod:`bot.engine.language` for a first message.
+    """
     tokens = set(norm.split())
     best, best_hits = system.default_language, 0
     for lang, hints in system.language_hints.items():
@@ -74,6 +184,40 @@ def pick(norm: str, labels: list[list[str]]) -> int | None:
     return scores.index(best)
 
 
+def read_pick(fs: m.FlowSet, norm: str, labels: list[list[str]]) -> tuple[int | None, Reading | None]:
+    """:func:`pick`, then numbers in words ("dos", "la segunda") and labels typed with typos."""
+    if not norm:
+        return None, None
+    i = pick(norm, labels)
+    if i is not None:
+        how = "number" if _LEADING_NUMBER.match(norm) else "words of the label"
+        return i, Reading("option", f"option {i + 1}", labels[i][0], how=how)
+    lex = Lexicon.of(fs)
+    number = lex.number(norm.split())
+    if number is not None:
+        n, word = number
+        if 1 <= n <= len(labels):
+            return n - 1, Reading("option", f"option {n}", word, fs.understanding.where, how="number in words")
+        return None, None
+    i, score, form = _closest_label(norm, labels, LABEL_SCORE)
+    if i is not None:
+        return i, Reading("option", f"option {i + 1}", form, how="label with typos", score=score)
+    return None, None
+
+
+def _closest_label(norm: str, labels: list[list[str]], cutoff: float) -> tuple[int | None, float, str]:
+    """The one label ``norm`` is a typo of, clearly ahead of the others."""
+    scored = sorted(((fuzz.ratio(norm, form), i, form) for i, forms in enumerate(labels) for form in forms),
+                    reverse=True)
+    if not scored or scored[0][0] < cutoff:
+        return None, 0.0, ""
+    best, i, form = scored[0]
+    runner_up = next((s for s, j, _ in scored if j != i), 0.0)
+    if best - runner_up < 10:
+        return None, 0.0, ""
+    return i, best / 100, form
+
+
 def answer(system: m.System, norm: str, labels: list[list[str]]) -> str | None:
     """yes / no / not_sure for a question reply, or None.
 
@@ -99,3 +243,83 @@ def answer(system: m.System, norm: str, labels: list[list[str]]) -> str | None:
         if norm in forms:
             return m.ANSWERS[i]
     return None
+
+
+def read_answer(fs: m.FlowSet, text: str, norm: str, labels: list[list[str]]) -> tuple[str | None, Reading | None]:
+    """:func:`answer`, read the way people answer: yes / no / not sure and why, or (None, None).
+
+    On top of the exact words: around words ("sí gracias", "pues no"),
+    stretched letters ("siii", "nooo"), numbers in words ("uno", "la
+    tercera"), an answer typed with a typo ("no estoy sgura"), and an answer
+    that opens a longer reply, before a comma or a stop ("sí, me obligan").
+    A reply that opens with "no," and goes on is not read so: "no, nunca me
+    pagan" answers "are you paid nothing?" with a yes.
+    """
+    if not norm:
+        return None, None
+    system = fs.system
+    found = answer(system, norm, labels)
+    if found is not None:
+        how = "number" if _LEADING_NUMBER.match(norm) else "exact"
+        return found, Reading("answer", found, norm, system.answers_where.get(found), how=how)
+    lex = Lexicon.of(fs)
+    kept, taken = lex.strip_around(norm.split())
+    around = f"around it: {', '.join(taken)}" if taken else ""
+    core = " ".join(kept)
+    if kept and taken:
+        found = answer(system, core, labels)
+        if found is not None:
+            return found, Reading("answer", found, core, system.answers_where.get(found), how=around)
+    number = lex.number(norm.split())
+    if number is not None:
+        n, word = number
+        if 1 <= n <= len(m.ANSWERS):
+            return m.ANSWERS[n - 1], Reading("answer", m.ANSWERS[n - 1], word, fs.understanding.where,
+                                             how="number in words")
+        return None, None
+    if core:
+        found, reading = _loose_answer(fs, core, labels)
+        if found is not None:
+            if around:
+                reading = Reading(reading.what, reading.result, reading.phrase, reading.where, how=f"{reading.how}; {around}",
+                                  score=reading.score)
+            return found, reading
+    first = _FIRST_CLAUSE.match(text)
+    if first and len(first.group(1)) < len(text.rstrip(",.;:!?")):
+        lead, _ = read_answer(fs, first.group(1), normalize(first.group(1)), labels)
+        phrase = normalize(first.group(1))
+        if lead in ("yes", "not_sure"):
+            return lead, Reading("answer", lead, phrase, system.answers_where.get(lead), how="first words of the reply")
+        if lead == "no":
+            # Not an answer, but not a miss either: the question is asked again.
+            return None, Reading("answer", "not sure which: the question again", phrase, system.answers_where.get(lead),
+                                 how="opens with no and goes on")
+    return None, None
+
+
+def _answer_forms(fs: m.FlowSet, labels: list[list[str]]) -> list[tuple[str, str]]:
+    """(squeezed form, answer) for every answer word and label."""
+    def build():
+        forms = [(squeeze(w), a) for a in m.ANSWERS for w in fs.system.answers[a]]
+        return forms
+    forms = list(fs.derived(("answer forms",), build))
+    forms += [(squeeze(form), m.ANSWERS[i]) for i, group in enumerate(labels[:len(m.ANSWERS)]) for form in group]
+    return forms
+
+
+def _loose_answer(fs: m.FlowSet, core: str, labels: list[list[str]]) -> tuple[str | None, Reading | None]:
+    forms = _answer_forms(fs, labels)
+    squeezed = squeeze(core)
+    exact = {a for form, a in forms if form == squeezed}
+    if len(exact) == 1:
+        a = exact.pop()
+        return a, Reading("answer", a, core, fs.system.answers_where.get(a), how="stretched letters")
+    if len(squeezed) < 5:
+        return None, None  # "sii" is "si", but "nop" is not a typo of "no se"
+    scored = sorted(((fuzz.ratio(squeezed, form), a, form) for form, a in forms), reverse=True)
+    best, a, form = scored[0]
+    runner_up = next((s for s, b, _ in scored if b != a), 0.0)
+    if best >= ANSWER_SCORE and best - runner_up >= 5:
+        return a, Reading("answer", a, form, fs.system.answers_where.get(a), how="typo", score=best / 100)
+    return None, None
+

@@ -191,6 +191,62 @@ class System:
     language_hints: Mapping[str, frozenset[str]]  # code -> normalised words
     where: Where
     first_line_avoid: frozenset[str] = frozenset()  # normalised words a first line must not contain
+    answers_where: Mapping[str, Where] = field(default_factory=lambda: _NONE)  # yes/no/not_sure -> where its words are written
+
+
+# What a meaning in understanding.yaml may lead to besides a node. `watched`:
+# someone who may read the phone is near ("my boss is here"): one safe line.
+MEANING_INTENTS = ("danger", "watched", "human", "help", "quick_exit", "opt_out")
+# These erase or silence: a phrase of theirs counts only as the whole message
+# (with around words), never as part of a sentence ("I can't exit the building").
+WHOLE_ONLY_INTENTS = frozenset({"quick_exit", "opt_out"})
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """One way of saying a meaning, normalised, in one language."""
+
+    text: str  # normalised
+    lang: str
+    written: str  # as staff wrote it, for explanations
+    where: Where
+
+
+@dataclass(frozen=True)
+class Meaning:
+    """A line of understanding.yaml: phrases people write, and where they lead."""
+
+    intent: str | None  # one of MEANING_INTENTS, or None
+    goto: str | None  # qualified node, or None
+    phrases: tuple[Phrase, ...]
+    whole: bool  # only as the whole message (always, for WHOLE_ONLY_INTENTS)
+    where: Where
+    note: str = ""
+
+    @property
+    def label(self) -> str:
+        """``danger + screening.intro``: what it does, for explanations."""
+        return " + ".join(filter(None, (self.intent, self.goto)))
+
+    @property
+    def key(self) -> str:
+        """``danger+screening.intro``: the same, for events and figures."""
+        return "+".join(filter(None, (self.intent, self.goto)))
+
+
+@dataclass(frozen=True)
+class Understanding:
+    """``flows/understanding.yaml``: free text -> meanings, and the small words around answers."""
+
+    around: Mapping[str, frozenset[str]]  # lang -> normalised words that may surround a keyword, answer or number
+    numbers: Mapping[str, tuple[frozenset[str], ...]]  # lang -> words for 1, 2, 3... (normalised)
+    meanings: tuple[Meaning, ...]
+    where: Where | None = None
+    negations: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> words that turn a following phrase around
+    around_numbers: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> more words around a number
+
+
+NO_UNDERSTANDING = Understanding(MappingProxyType({}), MappingProxyType({}), ())
 
 
 @dataclass(frozen=True)
@@ -210,6 +266,7 @@ class FlowSet:
     hotlines: Mapping[str, Hotline]
     catalogs: Mapping[str, Mapping[str, Translation]]  # lang -> msgid -> translation
     version: str = ""  # content hash, so workers can tell sets apart
+    understanding: Understanding = NO_UNDERSTANDING
 
     def node(self, qualified: str) -> Node | None:
         return self._nodes.get(qualified)

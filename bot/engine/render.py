@@ -20,6 +20,13 @@ def say(fs: m.FlowSet, lang: str, name: str, **values: str) -> str:
     return fill(fs.translate(lang, text.msgid), text.msgid, values)
 
 
+def in_every_language(fs: m.FlowSet, name: str) -> str:
+    """A system text in each of the service's languages, one line each (for
+    a first message whose language is unknown). Identical lines once."""
+    lines = [say(fs, lang, name) for lang in fs.system.languages]
+    return "\n".join(dict.fromkeys(lines))
+
+
 def fill(template: str, fallback: str, values: dict[str, str]) -> str:
     """Format ``template``; if a translation broke its placeholders, use English.
 

@@ -9,6 +9,13 @@ the golden transcript tests rely on.
 Order of precedence for a text, highest first: opt-out state (silence until
 START), quick exit, opt-out, then everything else. Safety keywords work at
 every point, including mid-screening and during a hand-off.
+
+What people write in their own words is read after the keywords and the
+reply the bot waits for (a number, an option, an answer): the meanings of
+``flows/understanding.yaml`` (:mod:`bot.engine.understanding`). A message
+they place is never a miss. ``Turn.readings`` says why a message went where
+it went, for ``flask chat --explain`` and the console's simulator; it is not
+stored, logged or put in an event.
 """
 from __future__ import annotations
 
@@ -17,11 +24,12 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from . import events as ev
-from . import matching, render
+from . import language, matching, render
 from . import model as m
 from .lifecycle import bind
 from .session import HISTORY_LIMIT, Session
 from .text import clean, normalize
+from .understanding import Lexicon, Placement, Reading
 
 MISSES_BEFORE_HELP = 3
 MAX_HOPS = 100  # nodes passed through in one turn; the validator rejects loops
@@ -57,6 +65,7 @@ class Turn:
     events: list[ev.Event] = field(default_factory=list)
     opt_out: bool | None = None  # True: record the opt-out; False: clear it
     transcript: list[str] = field(default_factory=list)  # texts for the operator in a hand-off
+    readings: list[Reading] = field(default_factory=list)  # why, for --explain and the simulator; never stored
 
 
 def step(session: Session, inbound: Inbound, fs: m.FlowSet, ctx: Context) -> Turn:
@@ -91,6 +100,14 @@ class _Step:
     def say(self, name: str, **values: str) -> str:
         return render.say(self.fs, self.s.lang, name, **values)
 
+    def explain(self, reading: Reading | None) -> None:
+        if reading is not None:
+            self.turn.readings.append(reading)
+
+    def place(self, norm: str) -> Placement:
+        """The meaning of free text, from understanding.yaml (nothing if empty)."""
+        return Lexicon.of(self.fs).place(norm) if norm else Placement()
+
     def current(self) -> m.Node | None:
         node = self.fs.node(self.s.position) if self.s.flow else None
         return node if node is not None and node.waits else None
@@ -101,13 +118,14 @@ class _Step:
         s, fs = self.s, self.fs
         text = clean(inbound.text)
         norm = normalize(text)
-        intent, lang = matching.keyword(fs.keywords, norm) if norm else (None, None)
-        if intent == "opt_in" and self.answers_question(norm):
+        intent, lang, why = matching.read_keyword(fs, norm)
+        if intent == "opt_in" and self.answers_question(text, norm):
             # YES is an opt-in word only while opted out (keywords.yaml); at a
             # yes / no / not sure question it is the answer.
-            intent = None
+            intent = why = None
         if intent:
             self.event(ev.KEYWORD, intent=intent)
+            self.explain(why)
         s.updated_at = self.ctx.now
 
         if self.ctx.opted_out and s.state != "opted_out":
@@ -120,13 +138,17 @@ class _Step:
         if intent == "opt_out":
             return self.opt_out(norm)
         if s.state == "new":
-            return self.first_message(intent, lang, norm)
+            return self.first_message(intent, lang, text, norm)
         if s.state == "closed":
             self.lc.send("reopen")
             self.event(ev.REOPENED)
             self.move_to_main_menu(show=False)
             if intent is None:
-                self.reply(render.prompt(fs, self.current(), s.lang))
+                placed = self.place(norm)
+                if placed.placed:
+                    self.act(placed, self.current())
+                else:
+                    self.reply(render.prompt(fs, self.current(), s.lang))
                 return self.turn
         if s.state == "handed_off":
             return self.during_handoff(intent, lang, text)
@@ -148,10 +170,10 @@ class _Step:
         elif intent is not None:  # a known intent with nothing to do here (opt_in while subscribed)
             self.reply(render.prompt(fs, self.current(), s.lang))
         else:
-            self.answer(norm, inbound.media_count)
+            self.answer(text, norm, inbound.media_count)
         return self.turn
 
-    def answers_question(self, norm: str) -> bool:
+    def answers_question(self, text: str, norm: str) -> bool:
         """Whether ``norm`` answers the question a subscribed person is at."""
         if self.ctx.opted_out or self.s.state != "in_flow":
             return False
@@ -159,24 +181,57 @@ class _Step:
         return (
             node is not None
             and node.kind == m.QUESTION
-            and matching.answer(self.fs.system, norm, self.labels(node)) is not None
+            and matching.read_answer(self.fs, text, norm, self.labels(node))[0] is not None
         )
 
     # --- lifecycle edges ----------------------------------------------------
 
-    def first_message(self, intent: str | None, lang: str | None, norm: str) -> Turn:
+    def first_message(self, intent: str | None, lang: str | None, text: str, norm: str) -> Turn:
+        """The greeting, in the language the text is written in, then where it asked to go.
+
+        The language: a language keyword, the hint words, the language model,
+        or the language of the phrase understood. With none of these ("911",
+        "?", an emoji) nothing is guessed: a line in every language, then the
+        language question; and if it was a danger word, the emergency numbers
+        first, in every language, since a frightened person must read them at
+        once whichever language they read.
+        """
         s, fs = self.s, self.fs
-        s.lang = lang or matching.detect_language(fs.system, norm)
+        placed = self.place(norm) if intent is None else Placement()
+        detected = language.detect(fs.system, text, norm) if not lang else language.Detected(lang, "language keyword")
+        chosen = lang or detected.lang or placed.lang
+        how = detected.how if chosen == detected.lang or lang else f"{detected.how}; the phrase understood is {chosen}"
+        self.explain(Reading("language", chosen or "not known: the language question", how=how, score=detected.score or 1.0))
+        s.lang = chosen or fs.system.default_language
         s.conv = self.ctx.new_id()
         s.started_at = self.ctx.now
         self.lc.send("start")
         self.event(ev.STARTED, lang=s.lang)
-        if intent in fs.keywords.shows:  # "911" as a first text: the numbers come first
-            self.show(fs.keywords.shows[intent])
-        if intent in fs.keywords.gotos and intent != "language":
-            # HUMAN as a first text: the greeting (it says how to quit), then straight on.
+        shown = fs.keywords.shows.get(intent) or (fs.keywords.shows.get("danger") if placed.alarm else None)
+        if placed.placed:
+            self.understood(placed)
+        if shown and chosen is None and intent != "help":
+            for other in fs.system.languages:  # "911" as a first text: the numbers come first, for everyone
+                self.show(shown, other)
+        elif shown and chosen is not None:
+            self.show(shown)
+        if chosen is None:
+            self.reply(render.in_every_language(fs, "hello_any"))
+            self.enter(fs.keywords.gotos["language"])
+            return self.turn
+        target = placed.target
+        goto = fs.keywords.gotos.get(intent) if intent != "language" else None
+        if target is not None and target.intent == "watched":
+            self.reply(self.say("watched"))
+            self.move_to_main_menu(show=False)
+            return self.turn
+        if target is not None and target.intent != "help":  # the greeting says what this is
+            goto = target.goto or fs.keywords.gotos.get(target.intent)
+        if goto:
+            # HUMAN, or "no me pagan", as a first text: the greeting (it says
+            # how to quit), then straight on.
             self.show(fs.system.start)
-            self.enter(fs.keywords.gotos[intent])
+            self.enter(goto)
         else:
             self.enter(fs.system.start)
         return self.turn
@@ -287,14 +342,15 @@ class _Step:
                 return
         self.move_to_main_menu()
 
-    def show(self, target: str) -> None:
-        """Send a node's text without moving (help, danger)."""
+    def show(self, target: str, lang: str | None = None) -> None:
+        """Send a node's text without moving (help, danger); ``lang``: another language than theirs."""
         node = self.fs.node(target)
+        lang = lang or self.s.lang
         self.event(ev.VISITED, flow=target.split(".")[0], node=node.id)
         if node.kind == m.DIRECTORY:
-            self.turn.replies += render.directory(self.fs, node, self.s.lang)
+            self.turn.replies += render.directory(self.fs, node, lang)
         else:
-            self.reply(self.fs.translate(self.s.lang, node.text.msgid))
+            self.reply(self.fs.translate(lang, node.text.msgid))
 
     def switch_language(self, lang: str) -> None:
         s = self.s
@@ -376,34 +432,89 @@ class _Step:
 
         return fs.derived(("forms", id(node), lang), forms)
 
-    def answer(self, norm: str, media_count: int) -> None:
+    def answer(self, text: str, norm: str, media_count: int) -> None:
         s, fs = self.s, self.fs
         node = self.current()
+        unsure = None
         if node.kind == m.MENU:
-            i = matching.pick(norm, self.labels(node)) if norm else None
+            i, why = matching.read_pick(fs, norm, self.labels(node))
             if i is not None:
+                self.explain(why)
                 option = node.options[i]
                 for flag in option.sets:
                     s.flags[flag] = "yes"
                 self.enter(option.goto)
                 return
         elif node.kind == m.QUESTION:
-            a = matching.answer(fs.system, norm, self.labels(node)) if norm else None
+            a, why = matching.read_answer(fs, text, norm, self.labels(node))
             if a is not None:
+                self.explain(why)
                 s.flags[node.flag] = a
                 self.enter(node.on.get(a) or node.next)
                 return
+            unsure = why
         elif node.kind == m.LANGUAGE:
             codes = list(fs.system.languages)
             labels = [[normalize(name), code] for code, name in fs.system.languages.items()]
-            i = matching.pick(norm, labels) if norm else None
+            i, why = matching.read_pick(fs, norm, labels)
             if i is not None:
+                self.explain(why)
                 s.lang = codes[i]
                 self.event(ev.LANGUAGE, lang=s.lang)
                 self.lc.send("language_chosen")
                 self.enter(node.next)
                 return
+        placed = self.place(norm)
+        if placed.placed:
+            self.act(placed, node)
+            return
+        if node.kind == m.QUESTION and unsure is not None:  # "no, nunca me pagan": ask again, it is not a miss
+            self.explain(unsure)
+            s.misses = 0
+            self.reply(render.reprompt(fs, node, s.lang))
+            return
+        self.explain(Reading("nothing", "a reply the bot did not understand", how="no keyword, option, answer or phrase"))
         self.miss(node, media_only=not norm and media_count > 0)
+
+    def understood(self, placed: Placement) -> None:
+        """Say what free text was understood as: an event with its meaning (no text)."""
+        for reading in (placed.alarm, placed.reading):
+            if reading is not None and reading not in self.turn.readings:
+                self.explain(reading)
+        self.event(ev.UNDERSTOOD, to=placed.target.key if placed.target is not None else "danger")
+
+    def act(self, placed: Placement, node: m.Node) -> None:
+        """Do what free text asked for, at ``node`` (it is not a miss).
+
+        Danger phrases show the emergency numbers first. At a question a
+        place in the flows is not a jump: the person is answering in their
+        own words, so the question is asked again (HUMAN and the like still
+        go where they ask).
+        """
+        s, fs = self.s, self.fs
+        s.misses = 0
+        self.understood(placed)
+        if placed.alarm is not None:
+            self.show(fs.keywords.shows["danger"])
+        target = placed.target
+        if target is not None and target.intent == "watched":
+            self.reply(self.say("watched"))
+            return
+        shown = placed.alarm is not None
+        if target is not None and target.intent == "help":
+            self.show(fs.keywords.shows["help"])
+            shown = True
+        goto = None
+        if target is not None and target.intent == "human":
+            goto = fs.keywords.gotos.get("human")
+        elif target is not None and node.kind != m.QUESTION:
+            goto = target.goto
+        if goto:
+            self.enter(goto)
+        elif shown:
+            self.reply(render.prompt(fs, node, s.lang))
+        else:
+            self.reply(render.reprompt(fs, node, s.lang))
 
     def miss(self, node: m.Node, media_only: bool) -> None:
         s = self.s

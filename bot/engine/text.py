@@ -11,7 +11,6 @@ reply with a keyword or an option goes through :func:`normalize`.
 """
 from __future__ import annotations
 
-import functools
 import re
 import unicodedata
 
@@ -20,6 +19,9 @@ import unicodedata
 MATCH_LIMIT = 200
 
 _PUNCT_RE = re.compile(r"[^\w\s]", re.UNICODE)
+# Apostrophes join a word rather than split it: "can't" and "cant" read alike.
+_APOSTROPHE_RE = re.compile(r"['\u2019\u2018\u00b4`]")
+_REPEAT_RE = re.compile(r"(\w)\1+")
 _SPACE_RE = re.compile(r"\s+")
 
 
@@ -43,17 +45,29 @@ def clean(text: str | None) -> str:
     return "".join(kept).strip()
 
 
-@functools.lru_cache(maxsize=8192)
 def normalize(text: str) -> str:
     """Lower-case, strip accents and punctuation, collapse spaces.
 
-    Memoised: every turn compares the reply with the same option labels and
-    keywords, and this is pure.
+    Not memoised: what people write must not outlive their turn, and a cache
+    keyed by their text would keep it in the worker's memory. The bot's own
+    words (labels, keywords) are normalised once per flow set instead.
+
+    >>> normalize("I can't  EXIT!!")
+    'i cant exit'
     """
     text = unicodedata.normalize("NFKD", text[:MATCH_LIMIT])
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    text = _PUNCT_RE.sub(" ", text.casefold())
+    text = _PUNCT_RE.sub(" ", _APOSTROPHE_RE.sub("", text.casefold()))
     return _SPACE_RE.sub(" ", text).strip()
+
+
+def squeeze(norm: str) -> str:
+    """A letter typed several times in a row, once: people stretch words.
+
+    >>> squeeze("siii nooo exittt")
+    'si no exit'
+    """
+    return _REPEAT_RE.sub(r"\1", norm)
 
 
 def words(text: str) -> list[str]:

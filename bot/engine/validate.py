@@ -32,6 +32,7 @@ REQUIRED_TEXTS = (
     "reprompt", "erased", "opted_out", "opted_in", "recovered", "media_only",
     "answer_yes", "answer_no", "answer_not_sure",
     "contact_call", "contact_text", "contact_text_keyword", "contact_whatsapp",
+    "hello_any", "watched",
 )
 LANGUAGE_NAMES = {"en": "English", "es": "Spanish"}
 
@@ -58,6 +59,7 @@ def check(loaded: Loaded, catalogs, today: datetime.date | None = None) -> tuple
         hotlines=MappingProxyType(dict(loaded.hotlines)),
         catalogs=MappingProxyType({k: MappingProxyType(dict(v)) for k, v in catalogs.items()}),
         version=loaded.digest,
+        understanding=loaded.understanding or m.NO_UNDERSTANDING,
     )
     for rule in RULES:
         problems += rule(fs, loaded)
@@ -395,6 +397,71 @@ def check_system(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
     return problems
 
 
+def check_understanding(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
+    """understanding.yaml: places, intents and languages that exist; one meaning per phrase;
+    around words that change nothing; the line sent in every language fits."""
+    u = loaded.understanding
+    if u is None:
+        return []
+    problems = []
+    path = u.where.path
+    languages = fs.system.languages
+
+    def unknown_language(code: str, at: tuple) -> None:
+        hint = _did_you_mean(code, languages, "the languages of system.yaml are")
+        problems.append(_p(_at(loaded, path, at), f"language `{code}` is not under `languages:` in system.yaml; {hint}"))
+
+    for section in ("around_words", "around_numbers", "not_words", "numbers"):
+        for code in _value(loaded, path, (section,)) or {}:
+            if code not in languages:
+                unknown_language(code, (section, code))
+    first: dict[str, tuple[m.Meaning, m.Phrase]] = {}
+    for i, meaning in enumerate(u.meanings):
+        if not meaning.intent and not meaning.goto:
+            problems.append(_p(meaning.where, "this meaning leads nowhere: add `goto:` (a place, like `rights.work`) or `intent:` (danger, watched, human, help, quick_exit or opt_out)"))
+        if meaning.goto:
+            missing = _missing(fs, loaded, meaning.goto)
+            written = _value(loaded, path, ("meanings", i, "goto"))
+            if missing and isinstance(written, str) and "." not in written and (written in fs.flows or loaded.may_hold(written)):
+                missing = None  # that flow's `start:` is wrong, or the flow was left out: said there
+            if missing:
+                problems.append(_p(_at(loaded, path, ("meanings", i, "goto")), missing))
+        if meaning.intent in m.WHOLE_ONLY_INTENTS and meaning.goto:
+            problems.append(_p(_at(loaded, path, ("meanings", i, "goto")), f"`{meaning.intent}` ends the chat, so it cannot also go somewhere: remove `goto:`"))
+        for code in _value(loaded, path, ("meanings", i, "phrases")) or {}:
+            if code not in languages:
+                unknown_language(code, ("meanings", i, "phrases", code))
+        for phrase in meaning.phrases:
+            earlier = first.get(phrase.text)
+            if earlier is None:
+                first[phrase.text] = (meaning, phrase)
+            elif earlier[0].label != meaning.label or earlier[0].whole != meaning.whole:
+                problems.append(_p(phrase.where, f"`{phrase.written}` is also a phrase of `{earlier[0].label}` (at {_shown(earlier[1].where)}): one phrase can lead to one place only; keep it in one of them"))
+    keyword_words = {w: name for name, words in fs.keywords.intents.items() for w in words}
+    answer_words = {w: a for a, words in fs.system.answers.items() for w in words}
+    number_words = {w for rows in u.numbers.values() for words in rows for w in words}
+    for code, words in u.around.items():
+        for word in sorted(words):
+            clash = (f"the keyword of `{keyword_words[word]}`" if word in keyword_words
+                     else f"a `{answer_words[word]}` answer word" if word in answer_words
+                     else "a number word" if word in number_words
+                     else "a not-word" if any(word in ws for ws in u.negations.values()) else None)
+            if clash:
+                problems.append(_p(_at(loaded, path, ("around_words", code)), f"`{word}` is an around word and {clash}: an around word must change nothing; take it out of `around_words`"))
+    seen_numbers: dict[str, int] = {}
+    for code, rows in u.numbers.items():
+        for n, words in enumerate(rows, 1):
+            for word in sorted(words):
+                if seen_numbers.setdefault(word, n) != n:
+                    problems.append(_p(_at(loaded, path, ("numbers", code)), f"`{word}` is written for both {seen_numbers[word]} and {n}: keep it on one line"))
+    if "hello_any" in fs.system.texts:
+        text = render.in_every_language(fs, "hello_any")
+        seg = count_segments(text)
+        if seg.segments > MAX_SEGMENTS:
+            problems.append(_p(fs.system.texts["hello_any"].where, f"text `hello_any` is sent in every language at once, and together they make {seg.segments} SMS segments ({seg.units} characters, {seg.encoding}); the limit is {MAX_SEGMENTS}: shorten it"))
+    return problems
+
+
 # --- language -------------------------------------------------------------------
 
 
@@ -642,6 +709,7 @@ RULES = (
     check_flags,
     check_keywords,
     check_system,
+    check_understanding,
     check_translations,
     check_segments,
     check_hotline_numbers,

@@ -256,7 +256,8 @@ def flows():
 
 def _special(name: str) -> str:
     return {"keywords.yaml": "Words that work at any moment", "system.yaml": "Languages, first message, the bot's own lines",
-            "hotlines.yaml": "Every phone number the bot gives"}.get(
+            "hotlines.yaml": "Every phone number the bot gives",
+            "understanding.yaml": "What people write in their own words, and where it leads"}.get(
         name, "Conversation tests" if name.startswith("tests/") else "")
 
 

@@ -81,6 +81,10 @@ def _send(sim: dict, text: str) -> None:
     msg = IncomingMessage(address=_address(sim), channel=sim["ch"], text=text, message_sid=f"SIM{uuid.uuid4().hex}")
     handled = helpline.handle(msg)
     lines = [json.dumps({"who": "you", "text": text}, ensure_ascii=False)]
+    # Why it went where it went (the keyword, answer, option or phrase of
+    # understanding.yaml, the language found): for staff trying a change.
+    for reading in handled.turn.readings if handled.turn else ():
+        lines.append(json.dumps({"who": "why", "text": str(reading)}, ensure_ascii=False))
     for reply in handled.replies:
         seg = count_segments(reply)
         lines.append(json.dumps({"who": "bot", "text": reply, "seg": seg.segments, "enc": seg.encoding},

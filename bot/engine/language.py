@@ -1,0 +1,128 @@
+"""Which language a first message is written in.
+
+Hint words from ``system.yaml`` (``language_hints``: hola, buenas, ayuda...)
+decide first: staff keep them, and they win over any statistics. Otherwise a
+language-identification model decides: `lingua` (lingua-language-detector),
+made for short texts, restricted at load time to the service's languages by
+their ISO codes, and saying how sure it is, so "not sure" can be told from a
+guess. On our own corpus it is as accurate as py3langid once the hint words
+have spoken, in low accuracy mode, for about 10 MB a worker where py3langid
+and its numpy take 84 MB (BENCHMARKS.md, "Understanding"). When the model
+is not clearly sure, or the message has too few letters ("911", "?", "ok",
+an emoji), there is **no signal** and the caller asks rather than guesses.
+
+A language added to ``system.yaml`` is detected as soon as lingua knows its
+ISO 639-1 code (75 languages); one it does not know is recognised by its
+hint words only. The detector is built once per process and set of
+languages (:func:`detector`), never per turn, and keeps nothing of the texts
+it reads.
+
+    >>> from types import MappingProxyType as P
+    >>> from bot.engine import model as m
+    >>> system = m.System(P({"en": "English", "es": "Español"}), "en", "", "", P({}), P({}),
+    ...                   P({"es": frozenset({"hola"})}), None)
+    >>> detect(system, "Hola, buenas").lang
+    'es'
+    >>> detect(system, "Me quitaron mi pasaporte").lang
+    'es'
+    >>> detect(system, "they took my passport").lang
+    'en'
+    >>> detect(system, "911").lang is None
+    True
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
+
+from . import model as m
+from .text import normalize
+
+# How far ahead the most likely language must be (lingua's confidences add up
+# to 1): "mi patron esta aqui" is es 0.68 / en 0.32 and counts; "simon" is
+# en 0.55 / es 0.45, and "menu" es 0.56 / en 0.44, and do not. Tuned on the
+# messages in tests/understanding/ (see the README there).
+MARGIN = 0.2
+# Fewer letters than this, and no hint word, say nothing of a language: "ok".
+MIN_LETTERS = 3
+
+
+@dataclass(frozen=True)
+class Detected:
+    """The language found and why (for explanations); ``lang`` None: no signal."""
+
+    lang: str | None
+    how: str  # "hint word `hola`", "lingua es 0.95 / en 0.05", "no letters", ...
+    score: float = 0.0
+
+
+def lingua_language(code: str) -> Language | None:
+    """lingua's Language for an ISO 639-1 code, None if lingua does not know it."""
+    try:
+        return Language.from_iso_code_639_1(IsoCode639_1.from_str(code))
+    except (ValueError, AttributeError):
+        return None
+
+
+def language_name(code: str) -> str | None:
+    """The English name of a language code in lower case (``spanish``), or None.
+
+    The Snowball stemmers are named so (see :mod:`bot.engine.understanding`).
+    """
+    language = lingua_language(code)
+    return language.name.lower() if language is not None else None
+
+
+@functools.lru_cache(maxsize=4)
+def detector(codes: tuple[str, ...]):
+    """A lingua detector for ``codes`` (those lingua knows), or None if fewer than two.
+
+    Cached per set of language codes, so one process builds it once; the
+    cache is keyed by the service's languages, never by anything a person
+    wrote. Low accuracy mode: trigram models only, about 10 MB per worker
+    instead of 60 to 100 MB, and on our corpus of real-world texts it is as
+    accurate once the hint words have spoken (BENCHMARKS.md, "Understanding").
+    """
+    languages = [lang for lang in map(lingua_language, codes) if lang is not None]
+    if len(set(languages)) < 2:
+        return None
+    return (LanguageDetectorBuilder.from_languages(*languages)
+            .with_low_accuracy_mode()
+            .with_preloaded_language_models()
+            .build())
+
+
+def detect(system: m.System, text: str, norm: str | None = None) -> Detected:
+    """The language ``text`` (cleaned, accents kept) is written in, if it says."""
+    norm = normalize(text) if norm is None else norm
+    by_hint = _hinted(system, norm)
+    if by_hint is not None:
+        return by_hint
+    letters = sum(ch.isalpha() for ch in norm)
+    if not letters:
+        return Detected(None, "no letters")
+    if letters < MIN_LETTERS:
+        return Detected(None, "too short to tell")
+    found = detector(tuple(system.languages))
+    if found is None:
+        only = next(iter(system.languages), None)
+        return Detected(only, "the only language") if len(system.languages) == 1 else Detected(None, "no model")
+    values = found.compute_language_confidence_values(text)
+    codes = [(v.language.iso_code_639_1.name.lower(), v.value) for v in values]
+    shown = " / ".join(f"{code} {value:.2f}" for code, value in codes[:3])
+    (best, top), second = codes[0], codes[1][1] if len(codes) > 1 else 0.0
+    if top - second < MARGIN or best not in system.languages:
+        return Detected(None, f"lingua not sure: {shown}", top)
+    return Detected(best, f"lingua {shown}", top)
+
+
+def _hinted(system: m.System, norm: str) -> Detected | None:
+    tokens = set(norm.split())
+    best, best_hits, word = None, 0, ""
+    for lang, hints in system.language_hints.items():
+        hits = sorted(tokens & hints) + [h for h in hints if " " in h and f" {h} " in f" {norm} "]
+        if len(hits) > best_hits:
+            best, best_hits, word = lang, len(hits), hits[0]
+    return Detected(best, f"hint word `{word}`", 1.0) if best else None

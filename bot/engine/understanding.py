@@ -1,0 +1,302 @@
+"""Reading free text: what people write in their own words, and what it means.
+
+The meanings are data (``flows/understanding.yaml``): phrases per language,
+each leading to a place in the flows or an intent. A phrase is found in a
+message word by word, and a word of the message matches a word of the
+phrase when it is the same word once case, accents and apostrophes are gone,
+when both have the same stem (Snowball, via PyStemmer: "pagan", "pagaron"
+and "pagado" are all ``pag``), or when it is a typo of it (rapidfuzz's
+normalised Indel similarity of at least :data:`TYPO_SCORE`, on words of five
+letters or more: "pasaprte" is "pasaporte", "pegan" is not "pagan").
+
+Every answer says why (:class:`Reading`): the phrase, where it is written,
+the language, how the words matched and a score. ``flask chat --explain``
+and the console's simulator show it; nothing else keeps it. Nothing here
+caches what a person wrote: the index is built from the flow set once per
+set (:meth:`bot.engine.model.FlowSet.derived`) and each message is read and
+forgotten within its turn.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+
+import Stemmer
+from rapidfuzz import fuzz, process
+
+from . import model as m
+from .language import language_name
+from .text import squeeze
+
+TYPO_SCORE = 85  # rapidfuzz ratio (0-100): one letter in or out of a 6-letter word is 91, one changed in 5 is 80
+TYPO_MIN = 5  # words shorter than this match only exactly or by stem: "pega" is not "paga"
+STEM_MIN = 3  # a stem this short says too little ("me" and "mi" are not one word)
+NEGATION_WINDOW = 2  # words before a phrase where a not-word turns it around
+
+
+@dataclass(frozen=True)
+class Reading:
+    """Why a message went where it went. Shown to staff, never stored or logged.
+
+    ``what``: keyword, answer, option, meaning, language or nothing.
+    ``result``: what it was read as (``quick_exit``, ``yes``, ``option 2``,
+    ``danger + screening.intro``, ``es``). ``phrase``: the word or phrase of
+    the flow files that matched, and ``where`` it is written.
+    """
+
+    what: str
+    result: str
+    phrase: str = ""
+    where: m.Where | None = None
+    lang: str = ""
+    how: str = ""
+    score: float = 1.0
+
+    def __str__(self) -> str:
+        parts = [f"{self.what}: {self.result}"]
+        if self.phrase:
+            parts.append(f"from `{self.phrase}`" + (f" ({self.lang})" if self.lang else ""))
+        if self.where:
+            parts.append(f"at {_short(self.where)}")
+        if self.how:
+            parts.append(self.how)
+        if self.score < 1:
+            parts.append(f"score {self.score:.2f}")
+        return ", ".join(parts)
+
+
+def _short(where: m.Where) -> str:
+    parts = where.path.replace("\\", "/").split("/")
+    return f"{'/'.join(parts[-2:])}:{where.line}"
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where free text leads: a meaning (``target``), and whether it raised the alarm."""
+
+    target: m.Meaning | None = None
+    reading: Reading | None = None
+    alarm: Reading | None = None  # a danger phrase was found (shown whatever the target)
+
+    @property
+    def placed(self) -> bool:
+        return self.target is not None or self.alarm is not None
+
+    @property
+    def lang(self) -> str | None:
+        """The language of the phrase that placed it (a clue when nothing else says)."""
+        found = self.reading or self.alarm
+        return found.lang if found else None
+
+
+@dataclass(frozen=True)
+class _Entry:
+    meaning: m.Meaning
+    order: int
+    phrase: m.Phrase
+    tokens: tuple[str, ...]
+
+
+@dataclass
+class Lexicon:
+    """Everything a flow set says about reading text, indexed once per set."""
+
+    fs: m.FlowSet
+    stemmers: dict = field(default_factory=dict)  # lang -> Stemmer or None
+    around: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)  # first word -> around phrases, longest first
+    around_numbers: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)  # the same, with the words around numbers
+    around_words: frozenset[str] = frozenset()
+    not_words: frozenset[str] = frozenset()
+    numbers: dict[str, int] = field(default_factory=dict)  # normalised word -> 1-based number
+    entries: list[_Entry] = field(default_factory=list)
+    wholes: dict[int, list[tuple[_Entry, tuple[str, ...]]]] = field(default_factory=dict)  # word count -> whole-message phrases, around words set aside
+    by_first: dict[str, list[_Entry]] = field(default_factory=dict)  # first word -> phrases starting with it
+    vocabulary: list[str] = field(default_factory=list)  # every word of every phrase, for typo search
+    long_words: dict[int, list[str]] = field(default_factory=dict)  # length -> those of TYPO_MIN letters or more
+    stems: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # (lang, stem) -> words
+    word_langs: dict[str, set[str]] = field(default_factory=dict)  # word -> languages it is written in
+
+    @classmethod
+    def of(cls, fs: m.FlowSet) -> "Lexicon":
+        """The lexicon of ``fs``, built on first use and kept with the set."""
+        return fs.derived(("lexicon",), lambda: cls.build(fs))
+
+    @classmethod
+    def build(cls, fs: m.FlowSet) -> "Lexicon":
+        u = fs.understanding
+        lex = cls(fs)
+        langs = set(fs.system.languages) | set(u.around) | {p.lang for mn in u.meanings for p in mn.phrases}
+        for lang in sorted(langs):
+            name = language_name(lang)
+            lex.stemmers[lang] = Stemmer.Stemmer(name) if name in _SNOWBALL else None
+        around = {tuple(w.split()) for words in u.around.values() for w in words}
+        for words in sorted(around, key=len, reverse=True):
+            lex.around.setdefault(words[0], []).append(words)
+        around |= {tuple(w.split()) for words in u.around_numbers.values() for w in words}
+        for words in sorted(around, key=len, reverse=True):
+            lex.around_numbers.setdefault(words[0], []).append(words)
+        lex.around_words = frozenset(w for words in u.around.values() for w in words)
+        lex.not_words = frozenset(w for words in u.negations.values() for w in words)
+        for lang, rows in u.numbers.items():
+            for i, words in enumerate(rows, 1):
+                for word in words:
+                    lex.numbers.setdefault(word, i)
+        for order, meaning in enumerate(u.meanings):
+            for phrase in meaning.phrases:
+                entry = _Entry(meaning, order, phrase, tuple(phrase.text.split()))
+                lex.entries.append(entry)
+                if meaning.whole:
+                    words = tuple(lex.strip_around(list(entry.tokens))[0])
+                    lex.wholes.setdefault(len(words), []).append((entry, words))
+                else:
+                    lex.by_first.setdefault(entry.tokens[0], []).append(entry)
+                for token in entry.tokens:
+                    lex.word_langs.setdefault(token, set()).add(phrase.lang)
+        lex.vocabulary = sorted(lex.word_langs)
+        for word in lex.vocabulary:
+            if len(word) >= TYPO_MIN and not word.isdigit():
+                lex.long_words.setdefault(len(word), []).append(word)
+        for word, word_langs in lex.word_langs.items():
+            for lang in word_langs:
+                stem = lex.stem(lang, word)
+                if stem:
+                    lex.stems.setdefault((lang, stem), set()).add(word)
+        return lex
+
+    # --- words ------------------------------------------------------------------
+
+    def stem(self, lang: str, word: str) -> str | None:
+        stemmer = self.stemmers.get(lang)
+        if stemmer is None or word.isdigit():
+            return None
+        stem = stemmer.stemWord(word)
+        return stem if len(stem) >= STEM_MIN else None
+
+    def strip_around(self, tokens: list[str], numbers: bool = False) -> tuple[list[str], list[str]]:
+        """The words of a message without the around words (and those around
+        numbers, if ``numbers``); and those taken out."""
+        index = self.around_numbers if numbers else self.around
+        kept, taken, i = [], [], 0
+        while i < len(tokens):
+            for words in index.get(tokens[i], ()):
+                if tuple(tokens[i:i + len(words)]) == words:
+                    taken.append(" ".join(words))
+                    i += len(words)
+                    break
+            else:
+                kept.append(tokens[i])
+                i += 1
+        return kept, taken
+
+    def number(self, tokens: list[str]) -> tuple[int, str] | None:
+        """The number a short reply names ("2", "dos", "la segunda", "the second one"), and the word."""
+        kept, _ = self.strip_around(tokens, numbers=True)
+        found = [(self.numbers.get(t) or (int(t) if t.isdigit() and len(t) <= 2 else None), t) for t in kept]
+        if not found or any(n is None for n, _ in found):
+            return None
+        if len({n for n, _ in found}) > 1 and found[-1][0] == 1:
+            found = found[:-1]  # "the second one", "la segunda una": the trailing "one" is not a number
+        values = {n for n, _ in found}
+        return (found[0][0], found[0][1]) if len(values) == 1 else None
+
+    def word_matches(self, token: str, langs: Iterable[str]) -> dict[str, tuple[float, str]]:
+        """Words of the phrases that ``token`` (from a message) may be: word -> (score, how)."""
+        found: dict[str, tuple[float, str]] = {}
+        if token in self.word_langs:
+            found[token] = (1.0, "")
+        squeezed = squeeze(token)
+        if squeezed != token and squeezed in self.word_langs:
+            found.setdefault(squeezed, (1.0, "stretched letters"))
+        for lang in langs:
+            stem = self.stem(lang, token)
+            for word in self.stems.get((lang, stem), ()) if stem else ():
+                found.setdefault(word, (0.95, "same word stem"))
+        if len(token) >= TYPO_MIN and not token.isdigit():  # "duda" is a word, not a typo of "deuda"
+            for word, score, _ in process.extract(token, self._near_in_length(len(token)), scorer=fuzz.ratio,
+                                                  score_cutoff=TYPO_SCORE, limit=None):
+                if word not in found:
+                    found[word] = (score / 100, "typo")
+        return found
+
+    def _near_in_length(self, n: int) -> list[str]:
+        """The long words a word of ``n`` letters can be a typo of: a ratio of
+        TYPO_SCORE or more needs the lengths to differ by at most 15 % of their sum."""
+        slack = 1 - TYPO_SCORE / 100
+        near: list[str] = []
+        for length in range(n // 2, 2 * n + 1):
+            if abs(length - n) <= slack * (length + n):
+                near += self.long_words.get(length, ())
+        return near
+
+    # --- phrases ------------------------------------------------------------------
+
+    def place(self, norm: str, whole_only: bool = False) -> Placement:
+        """The meaning of a message (normalised), if any of the phrases is in it."""
+        tokens = norm.split()
+        if not tokens or not self.entries:
+            return Placement()
+        found = self._whole(tokens)
+        if not whole_only:
+            langs = list(self.stemmers)
+            per_token = [self.word_matches(t, langs) for t in tokens]
+            found += self._contained(tokens, per_token)
+        if not found:
+            return Placement()
+        # Longest phrase first, then the better match, then the meaning written first.
+        found.sort(key=lambda f: (-len(f[0].tokens), -f[1], f[0].order))
+        alarm = next((self._reading(*f) for f in found if f[0].meaning.intent == "danger"), None)
+        target = next((f for f in found if f[0].meaning.goto or f[0].meaning.intent != "danger"), None)
+        if target is None:
+            return Placement(alarm=alarm)
+        return Placement(target[0].meaning, self._reading(*target), alarm)
+
+    def _contained(self, tokens: list[str], per_token: list[dict]) -> Iterator[tuple[_Entry, float, str]]:
+        for start, options in enumerate(per_token):
+            for first in options:
+                for entry in self.by_first.get(first, ()):
+                    if start + len(entry.tokens) > len(tokens):
+                        continue
+                    scores, hows = [], set()
+                    for k, word in enumerate(entry.tokens):
+                        hit = per_token[start + k].get(word)
+                        if hit is None:
+                            break
+                        scores.append(hit[0])
+                        hows.add(hit[1])
+                    else:
+                        if self._negated(tokens, start, entry):
+                            continue
+                        yield entry, sum(scores) / len(scores), ", ".join(sorted(h for h in hows if h))
+
+    def _negated(self, tokens: list[str], start: int, entry: _Entry) -> bool:
+        if entry.tokens[0] in self.not_words:
+            return False  # "no me pagan" says its own no
+        before = tokens[max(0, start - NEGATION_WINDOW):start]
+        return any(t in self.not_words for t in before)
+
+    def _whole(self, tokens: list[str]) -> list[tuple[_Entry, float, str]]:
+        """Phrases that are the whole message, once the around words are set aside."""
+        kept, taken = self.strip_around(tokens)
+        if not kept or not self.wholes.get(len(kept)):
+            return []
+        langs = list(self.stemmers)
+        matches = [self.word_matches(t, langs) for t in kept]
+        found = []
+        for entry, words in self.wholes.get(len(kept), ()):
+            hits = [matches[k].get(word) for k, word in enumerate(words)]
+            if all(hits) and entry.meaning.intent in m.WHOLE_ONLY_INTENTS and any(h[1] not in _EXACT for h in hits):
+                continue  # erasing or silencing on a guess is worse than asking again: "sale" is not "salte"
+            if all(hits):
+                hows = {h[1] for h in hits if h[1]}
+                if taken:
+                    hows.add(f"around it: {', '.join(taken)}")
+                found.append((entry, sum(h[0] for h in hits) / len(hits), "; ".join(sorted(hows))))
+        return found
+
+    def _reading(self, entry: _Entry, score: float, how: str) -> Reading:
+        return Reading("meaning", entry.meaning.label, entry.phrase.written, entry.phrase.where,
+                       entry.phrase.lang, how or "exact", score)
+
+
+_SNOWBALL = frozenset(Stemmer.algorithms())
+_EXACT = ("", "stretched letters")

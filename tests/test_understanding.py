@@ -1,0 +1,313 @@
+"""Understanding people as they write: the behaviours of issue-sized importance, one test each.
+
+The corpus (test_understanding_corpus.py) measures how often; these pin what
+must hold, with the real flows: a first message that names a situation goes
+straight there; the way out works with politeness around it and never on a
+sentence that merely contains the word; "my boss is here" gets one line;
+yes / no / not sure in people's words; misses only when nothing is
+understood; the explanation staff see; nothing of what people write is kept.
+"""
+from __future__ import annotations
+
+import functools
+import gc
+import importlib
+import pkgutil
+
+import pytest
+
+import bot
+from bot.engine import events as ev
+from bot.engine import language, render
+from bot.engine.matching import read_keyword
+from bot.engine.text import normalize
+from bot.engine.understanding import Lexicon
+from tests.helpers import inbound, post_signed
+from tests.test_ops_support import make_console, twilio_api  # noqa: F401  (fixtures)
+from tests.test_engine import (  # noqa: F401  (fs is the fixture)
+    OPT,
+    Chat,
+    emergency,
+    fs,
+    greeting,
+    help_text,
+    menu,
+    prompt,
+    reprompt,
+    say,
+    started,
+    text_of,
+)
+
+
+def at_question(fs, lang: str) -> Chat:
+    chat = started(fs, lang)
+    chat.script(OPT["screening"], "1", "1")
+    assert chat.session.position == "screening.under_18"
+    return chat
+
+
+# --- first messages -------------------------------------------------------------------------
+
+SITUATIONS = [
+    ("hola, trabajo en un rancho en texas y el patrón no me paga desde hace semanas", "es", "rights.work"),
+    ("Me quitaron mi pasaporte", "es", "rights.documents"),
+    ("Mi patrón no me paga", "es", "rights.work"),
+    ("my boss took my passport", "en", "rights.documents"),
+    ("they make me have sex for money", "en", "screening.intro"),
+    ("soy menor de edad", "es", "numbers.child"),
+    ("I want to know my rights", "en", "rights.menu"),
+    ("necesito un número", "es", "numbers.by_need"),
+]
+
+
+@pytest.mark.parametrize("text, lang, place", SITUATIONS, ids=[t for t, _, _ in SITUATIONS])
+def test_a_first_message_that_names_a_situation_goes_straight_there(fs, text, lang, place):
+    # The greeting first (one line of hello, one for EXIT), in the language of the text, then the place.
+    turn = Chat(fs).send(text)
+    assert turn.session.lang == lang
+    assert turn.replies[0] == greeting(fs, lang)
+    assert turn.replies[1] == text_of(fs, place, lang) or turn.replies[1].startswith(text_of(fs, place, lang))
+    assert ev.Event(ev.UNDERSTOOD, {"to": place}) in turn.events
+
+
+@pytest.mark.parametrize("text, lang", [("me pueden ayudar?", "es"), ("can you help me", "en"), ("hola", "es")])
+def test_a_first_message_with_nothing_to_place_gets_the_menu_in_its_language(fs, text, lang):
+    turn = Chat(fs).send(text)
+    assert turn.replies == [greeting(fs, lang), menu(fs, lang)]
+
+
+@pytest.mark.parametrize("text, lang", [("me tienen encerrada", "es"), ("they locked me in", "en")])
+def test_locked_in_as_a_first_text_gets_the_numbers_then_the_questions(fs, text, lang):
+    turn = Chat(fs).send(text)
+    assert turn.replies[:2] == [emergency(fs, lang), greeting(fs, lang)]
+    assert turn.replies[2] == text_of(fs, "screening.intro", lang)
+    assert turn.session.flow == "screening"
+
+
+def test_the_language_of_a_first_message_is_found_without_hint_words(fs):
+    for text, lang in [("Me quitaron pasaporte", "es"), ("took passport", "en"),
+                       ("me duele la cabeza", "es"), ("need to know something", "en")]:
+        assert not set(normalize(text).split()) & set().union(*fs.system.language_hints.values()), text
+        assert language.detect(fs.system, text).lang == lang, text
+
+
+@pytest.mark.parametrize("text", ["911", "?", "😀", "ok", "", "👍🏽👍🏽"])
+def test_no_signal_of_a_language_is_never_a_guess(fs, text):
+    assert language.detect(fs.system, text).lang is None
+
+
+def test_hint_words_win_over_the_model(fs):
+    # "ayuda" is a Spanish hint word: it decides, whatever the model thinks of the rest.
+    found = language.detect(fs.system, "ayuda my boss")
+    assert found.lang in fs.system.language_hints and "hint word" in found.how
+
+
+def test_the_detector_is_built_once_per_set_of_languages():
+    language.detector.cache_clear()
+    first = language.detector(("en", "es"))
+    assert language.detector(("en", "es")) is first
+    assert language.detector(("en", "es", "eo")) is not first
+    assert language.detector(("en",)) is None  # one language: nothing to tell apart
+    assert language.detector(("en", "xx")) is None  # a code lingua does not know counts for nothing
+
+
+# --- the way out, the alarm, someone near -----------------------------------------------------------
+
+EXITS = ["salir por favor", "SALIR YA", "ya salir", "EXIT!!!", "exit now", "borrar todo", "Salir, por favor!!",
+         "borra la conversación", "exittt", "slair"]
+NOT_EXITS = ["no puedo salir de la casa", "I can't exit the building", "quiero salir de este trabajo",
+             "how do I delete my messages", "sale", "salida", "exito", "edit"]
+
+
+@pytest.mark.parametrize("text", EXITS)
+def test_exit_with_politeness_or_urgency_around_it_erases_at_once(fs, text):
+    chat = started(fs, "es")
+    turn = chat.send(text)
+    assert turn.action == "erase" and turn.replies == [say(fs, "erased", "es")]
+
+
+@pytest.mark.parametrize("text", NOT_EXITS)
+def test_a_sentence_that_merely_contains_the_word_does_not_erase(fs, text):
+    chat = started(fs, "es")
+    turn = chat.send(text)
+    assert turn.action == "save"
+    assert read_keyword(fs, normalize(text))[0] is None
+
+
+def test_not_free_to_leave_is_danger_and_the_screening(fs):
+    chat = started(fs, "es")
+    turn = chat.send("no puedo salir de la casa")
+    assert turn.replies[0] == emergency(fs, "es")
+    assert turn.replies[1] == text_of(fs, "screening.intro", "es")
+    assert chat.session.flow == "screening"
+
+
+@pytest.mark.parametrize("text, lang", [("AUXILIO", "es"), ("socorro", "es"), ("AYÚDENME", "es"), ("HELP ME", "en"),
+                                        ("me van a matar", "es"), ("auxilio, me quieren matar", "es"),
+                                        ("he is going to kill me", "en")])
+def test_cries_for_help_are_danger_words(fs, text, lang):
+    chat = at_question(fs, lang)
+    turn = chat.send(text)
+    assert turn.replies == [emergency(fs, lang), prompt(fs, "screening.under_18", lang)]
+    assert chat.session.position == "screening.under_18" and chat.session.misses == 0
+
+
+@pytest.mark.parametrize("text", ["no estoy en peligro", "nadie me va a matar", "i'm not in danger",
+                                  "vivo en socorro texas"])
+def test_a_danger_phrase_turned_around_is_no_alarm(fs, text):
+    chat = started(fs, "es")
+    turn = chat.send(text)
+    assert emergency(fs, "es") not in turn.replies and emergency(fs, "en") not in turn.replies
+
+
+@pytest.mark.parametrize("text, lang", [("mi patrón está aquí", "es"), ("my boss is here", "en"),
+                                        ("ahí viene mi patrón", "es")])
+def test_my_boss_is_here_gets_one_safe_line_and_no_menu(fs, text, lang):
+    for chat in (started(fs, lang), at_question(fs, lang)):
+        where = chat.session.position
+        turn = chat.send(text)
+        assert turn.replies == [say(fs, "watched", lang)]
+        assert chat.session.position == where and chat.session.misses == 0
+    assert "EXIT" in say(fs, "watched", "en") and "SALIR" in say(fs, "watched", "es")
+
+
+def test_my_boss_is_here_as_a_first_text(fs):
+    turn = Chat(fs).send("mi patrón está aquí")
+    assert turn.replies == [say(fs, "watched", "es")]
+
+
+# --- answers, numbers, misses -----------------------------------------------------------------------
+
+ANSWERS = [("simón", "yes"), ("sip", "yes"), ("ajá", "yes"), ("claro que sí", "yes"), ("siii", "yes"),
+           ("sí, me obligan a trabajar", "yes"), ("nel", "no"), ("nunca", "no"), ("no gracias", "no"),
+           ("ni idea", "not_sure"), ("quién sabe", "not_sure"), ("puede ser", "not_sure"),
+           ("más o menos", "not_sure"), ("no estoy segura", "not_sure"), ("dunno", "not_sure"),
+           ("no idea", "not_sure"), ("i'm not sure", "not_sure"), ("uno", "yes"), ("dos", "no"),
+           ("two", "no"), ("la tercera", "not_sure"), ("no estoy sgura", "not_sure")]
+
+
+@pytest.mark.parametrize("text, answer", ANSWERS, ids=[t for t, _ in ANSWERS])
+def test_answers_in_peoples_words(fs, text, answer):
+    chat = at_question(fs, "es")
+    chat.send(text)
+    assert chat.session.flags["under_18"] == answer
+
+
+@pytest.mark.parametrize("text", ["no, nunca me pagan", "no me pagan nada"])
+def test_a_no_that_opens_a_longer_reply_is_not_taken_for_an_answer(fs, text):
+    # "¿Le pagan muy poco o nada?" "No, nunca me pagan" means yes: ask again rather than guess.
+    chat = at_question(fs, "es")
+    chat.send(text)
+    assert "under_18" not in chat.session.flags and chat.session.misses == 0
+
+
+@pytest.mark.parametrize("text, target", [("dos", "difference"), ("la tercera", "rights"), ("two", "difference"),
+                                          ("numeros de ayda", "numbers"), ("the third one", "rights")])
+def test_menu_options_in_words_and_with_typos(fs, text, target):
+    chat = started(fs, "es")
+    chat.send(text)
+    assert chat.session.flow == target
+
+
+def test_three_misses_lead_to_help_only_when_nothing_is_understood(fs):
+    chat = at_question(fs, "es")
+    # Understood, even if not an answer: no miss, no help screen.
+    for text in ("mi patrón está aquí", "me van a matar", "no me pagan"):
+        chat.send(text)
+    assert chat.session.misses == 0
+    turns = [chat.send("asdf qwerty") for _ in range(3)]
+    assert turns[0].replies == [reprompt(fs, "screening.under_18", "es")]
+    assert turns[2].replies == [help_text(fs, "es"), prompt(fs, "screening.under_18", "es")]
+
+
+# --- explaining ---------------------------------------------------------------------------------------
+
+
+def test_the_turn_says_why_and_where_the_phrase_is_written(fs):
+    turn = Chat(fs).send("Me quitaron mi pasaporte")
+    said = [str(r) for r in turn.readings]
+    assert said[0].startswith("language: es")
+    assert "meaning: rights.documents" in said[1] and "understanding.yaml:" in said[1]
+
+
+def test_flask_chat_explain_shows_why(app):
+    with app.app_context():  # as `flask` runs it
+        result = app.test_cli_runner().invoke(args=["chat", "--explain", "--no-segments"],
+                                              input="Mi patrón no me paga\nsimón\n")
+    assert result.exit_code == 0, result.output
+    assert "why: language: es" in result.output
+    assert "why: meaning: rights.work, from `no me paga` (es), at flows/understanding.yaml:" in result.output
+    assert "Salarios no pagados" in result.output
+
+
+def test_the_console_simulator_shows_why(make_console):
+    from tests.test_ops_support import post_form, sign_in
+
+    client = make_console().test_client()
+    sign_in(client, "vic")
+    page = post_form(client, "/ops/simulator/send", {"text": "me quitaron mi pasaporte"}, follow_redirects=True).text
+    assert "Why: meaning: rights.documents, from `me quitaron mi pasaporte` (es)" in page
+
+
+# --- privacy ----------------------------------------------------------------------------------------------
+
+MARKER = "zorroplateado"
+
+
+def test_nothing_caches_what_people_write(fs, client):
+    # No memo keyed by text: normalize is a plain function now.
+    assert not hasattr(normalize, "cache_info")
+    # The process-wide caches of the bot's modules are keyed by other things.
+    for info in pkgutil.walk_packages(bot.__path__, "bot."):
+        importlib.import_module(info.name)
+    cached = sorted(f"{obj.__module__}.{obj.__qualname__}" for obj in gc.get_objects()
+                    if isinstance(obj, functools._lru_cache_wrapper) and getattr(obj, "__module__", "").startswith("bot"))
+    assert cached == [
+        "bot.channels.twilio._twiml",  # the bot's own replies
+        "bot.engine.events._entry_rest",  # events: kinds, places, languages
+        "bot.engine.language.detector",  # the service's language codes
+        "bot.store.redis._answer_json",  # the bot's own replies
+    ], cached
+    # And what a flow set works out once is keyed by the bot's own words, never by a message.
+    post_signed(client, "/twilio/messages", inbound(f"hola {MARKER} no me pagan"))
+    post_signed(client, "/twilio/messages", inbound(f"{MARKER} sí"))
+    live = client.application.extensions["content"]()
+    assert MARKER not in repr(list(live._derived))
+    assert not any(MARKER in repr(k) for k in Lexicon.of(live).__dict__)
+
+
+def test_events_say_what_was_understood_never_the_words(client, redis_client):
+    from tests.helpers import stream_events
+
+    post_signed(client, "/twilio/messages", inbound(f"{MARKER}: me quitaron mi pasaporte"))
+    found = stream_events(redis_client)
+    assert {"kind": "understood", "to": "rights.documents"}.items() <= next(
+        e for e in found if e.get("kind") == "understood").items()
+    assert MARKER not in repr(found) and "pasaporte" not in repr(found)
+    assert MARKER not in repr(redis_client.xrange("hl:events"))
+
+
+@pytest.mark.parametrize("text, lang", [("no entiendo la pregunta", "es"), ("I don't understand", "en")])
+def test_saying_you_do_not_understand_gets_the_help_at_once(fs, text, lang):
+    chat = at_question(fs, lang)
+    turn = chat.send(text)
+    assert turn.replies == [help_text(fs, lang), prompt(fs, "screening.under_18", lang)]
+    assert chat.session.misses == 0
+
+
+# CONTENT.md section 8, "Typed answers people use (accept them)": the floor.
+CONTENT_8 = {
+    "yes": ["simón", "sip", "ajá", "así es", "claro que sí", "creo que sí", "i think so"],
+    "no": ["nel", "nunca", "creo que no"],
+    "not_sure": ["ni idea", "quién sabe", "puede ser", "más o menos", "no estoy seguro", "no estoy segura",
+                 "dunno", "no idea", "i'm not sure", "kind of"],
+}
+
+
+@pytest.mark.parametrize("answer, word", [(a, w) for a, ws in CONTENT_8.items() for w in ws])
+def test_the_typed_answers_of_the_content_brief_are_understood(fs, answer, word):
+    for lang in ("es", "en"):
+        chat = at_question(fs, lang)
+        chat.send(word)
+        assert chat.session.flags["under_18"] == answer, (word, lang)

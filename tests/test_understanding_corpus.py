@@ -1,0 +1,234 @@
+"""The corpus of tests/understanding/: every message through the signed webhook.
+
+Each message is sent by a new person (after the texts that bring them to
+``at:``: a first text, the main menu, or a yes / no / not sure question), and
+what the bot did is read back from what it recorded: the turn's events (which
+carry no text), the session and the replies. It is compared with what the
+corpus expects, and the accuracy is printed per language and per intent
+(``pytest -s tests/test_understanding_corpus.py``) and given in the failure
+message.
+
+Thresholds (why these; the figures behind them are in tests/understanding/README.md):
+
+* **Negatives: 100 %.** A message that merely contains a keyword must never
+  erase a chat, silence the line or raise a false alarm: a person who loses
+  their chat by accident may not find the number again.
+* **Safety intents (quick exit, opt-out, danger, someone near): 90 %.** A
+  miss here is a re-prompt, which is what the bot did for every one of them
+  before; the figure is held a few points under what the whole corpus,
+  held-out messages included, scores now, so that a change that makes the
+  bot miss more of them fails.
+* **Everything, per language: 90 %**, for the same reason. A miss there is
+  the greeting and menu (or the question) again, as before, never a wrong
+  erase or alarm. The held-out file (held_out.yaml, written after the tuning
+  and not tuned on) is reported on its own line: it is the honest figure for
+  wording nobody wrote a phrase for.
+"""
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.engine import events as ev
+from bot.engine import render
+from tests.helpers import inbound, messages, option, post_signed, real_flows, stream_events
+
+CORPUS = Path(__file__).resolve().parent / "understanding"
+HELLO = {"es": "hola", "en": "hi", "none": "hi"}
+SAFETY = ("quick_exit", "opt_out", "danger", "watched")
+THRESHOLD = {"negatives": 1.0, "safety": 0.90, "language": 0.90}
+_senders = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Case:
+    message: str
+    language: str
+    expect: str
+    at: str
+    must_not: tuple[str, ...]
+    file: str
+
+    @property
+    def kind(self) -> str:
+        """The intent this case is about, for the per-intent table."""
+        first = self.expect.split(" + ")[0]
+        if first in ("yes", "no", "not_sure"):
+            return "answer"
+        if first.startswith("option"):
+            return "option"
+        if "." in first or first in ("screening", "difference"):
+            return "place"
+        return first
+
+
+def load_corpus() -> list[Case]:
+    cases = []
+    for path in sorted(CORPUS.glob("*.yaml")):
+        for row in yaml.safe_load(path.read_text(encoding="utf-8")):
+            cases.append(Case(str(row["message"]), str(row["language"]), str(row["expect"]),
+                              row.get("at", "first"), tuple(row.get("must_not", ())), path.name))
+    return cases
+
+
+CASES = load_corpus()
+
+
+def test_the_corpus_is_big_enough_and_well_formed():
+    fs = real_flows()
+    assert len(CASES) >= 200
+    assert {c.language for c in CASES} == {"es", "en", "none"}
+    assert sum(1 for c in CASES if c.must_not) >= 30
+    for case in CASES:
+        assert case.at in ("first", "menu", "question"), case
+        for label in expected(fs, case):
+            known = label in (*SAFETY, "human", "menu", "language", "miss", "stay", "yes", "no", "not_sure")
+            assert known or fs.node(label) is not None, f"{case.file}: {case.message!r} expects {label!r}"
+
+
+# --- what the bot did ---------------------------------------------------------------
+
+
+def qualified(fs, name: str) -> str:
+    """``screening`` -> ``screening.intro``; ``rights.work`` as it is."""
+    return name if "." in name else f"{name}.{fs.flows[name].start.split('.')[1]}" if name in fs.flows else name
+
+
+def expected(fs, case: Case) -> set[str]:
+    found = set()
+    for part in case.expect.split(" + "):
+        if part.startswith("option "):
+            part = qualified(fs, fs.node(fs.system.main_menu).options[int(part.split()[1]) - 1].goto)
+            part = "human" if part == fs.keywords.gotos["human"] else part  # "Talk to a person": a hand-off
+        found.add(qualified(fs, part))
+    return found
+
+
+def observed(fs, case: Case, events: list[dict], replies: list[str], session_flags: dict | None) -> set[str]:
+    kinds = [e.get("kind") for e in events]
+    said = {name: {render.say(fs, lang, name) for lang in fs.system.languages} for name in ("erased", "opted_out")}
+    # An erase as a first text leaves no event (there was no conversation): its one line says it.
+    if ev.ERASED in kinds or any(reply in said["erased"] for reply in replies):
+        return {"quick_exit"}
+    if ev.OPTED_OUT in kinds or any(reply in said["opted_out"] for reply in replies):
+        return {"opt_out"}
+    found = set()
+    danger = fs.keywords.shows["danger"]
+    visited = [f"{e['flow']}.{e['node']}" for e in events if e.get("kind") == ev.VISITED]
+    if danger in visited:
+        found.add("danger")
+    if any(reply == render.say(fs, lang, "watched") for reply in replies for lang in fs.system.languages):
+        found.add("watched")
+    if ev.HANDOFF_REQUESTED in kinds:
+        return found | {"human"}
+    if case.at == "question" and session_flags is not None and "under_18" in session_flags:
+        return found | {session_flags["under_18"]}
+    if ev.MISSED in kinds:
+        return found | {"miss"}
+    skip = {danger, fs.system.start, fs.keywords.shows["help"]}
+    places = [v for v in visited if v not in skip]
+    if not places:
+        return found or {"stay"}
+    first = places[0]
+    if first == fs.system.main_menu and case.at == "first":
+        return found | {"menu"}
+    if first == fs.keywords.gotos["language"]:
+        return found | {"language"}
+    return found | {first}
+
+
+@pytest.fixture(scope="module")
+def results(make_module_app):
+    app = make_module_app
+    client = app.test_client()
+    fs = real_flows()
+    r = app.config["corpus_redis"]
+    out = []
+    question = [HELLO["es"], option("screening"), "1", "1"]  # safe to text, in the US: at `under_18`
+    for case in CASES:
+        sender = f"+1555{next(_senders):07d}"
+        lang = case.language if case.language != "none" else "en"
+        setup = {"first": [], "menu": [HELLO[lang]], "question": [HELLO[lang]] + question[1:]}[case.at]
+        for text in setup:
+            post_signed(client, "/twilio/messages", inbound(text, sender=sender))
+        before = len(stream_events(r))
+        replies = messages(post_signed(client, "/twilio/messages", inbound(case.message, sender=sender)).data)
+        events = stream_events(r)[before:]
+        session = app.extensions["helpline"].store.load(app.extensions["helpline"].cid(sender)) or None
+        codes = {"y": "yes", "n": "no", "?": "not_sure"}
+        flags = {k: codes.get(v, v) for k, v in ((session or {}).get("f") or {}).items()}
+        started = [e for e in events if e.get("kind") == ev.STARTED]
+        got = observed(fs, case, events, replies, flags if case.at == "question" else None)
+        lang_seen = None
+        if case.at == "first" and started and not got & {"quick_exit", "opt_out"}:
+            lang_seen = "none" if "language" in got else started[0].get("lang")
+        out.append((case, got, lang_seen))
+    return out
+
+
+@pytest.fixture(scope="module")
+def make_module_app(redis_url, tmp_path_factory):
+    import redis as redis_lib
+
+    from bot import create_app
+    from bot.config import TestConfig
+
+    client = redis_lib.Redis.from_url(redis_url, decode_responses=True)
+    client.flushdb()
+    app = create_app(TestConfig(redis_url, str(tmp_path_factory.mktemp("corpus"))))
+    app.config["corpus_redis"] = client  # reads the event stream as text
+    yield app
+    client.flushdb()
+    client.close()
+
+
+def right(fs, case: Case, got: set[str], lang_seen: str | None) -> bool:
+    if got != expected(fs, case):
+        return False
+    return lang_seen is None or lang_seen == case.language
+
+
+def table(fs, rows) -> tuple[str, dict[str, float]]:
+    """The accuracy table (text) and the figures the thresholds apply to."""
+    by_lang, by_kind, by_file = (defaultdict(lambda: [0, 0]) for _ in range(3))
+    for case, got, lang_seen in rows:
+        ok = right(fs, case, got, lang_seen)
+        for group in (by_lang[case.language], by_kind[case.kind], by_file[case.file]):
+            group[0] += ok
+            group[1] += 1
+    lines = [f"{'':<20}{'right':>6}{'of':>5}{'accuracy':>10}"]
+    for title, groups in (("language", by_lang), ("intent", by_kind), ("file", by_file)):
+        lines.append(f"-- per {title}")
+        for name in sorted(groups):
+            ok, n = groups[name]
+            lines.append(f"{name:<20}{ok:>6}{n:>5}{ok / n:>10.1%}")
+    figures = {f"language {k}": v[0] / v[1] for k, v in by_lang.items()}
+    safety = [by_kind[k] for k in SAFETY if k in by_kind]
+    figures["safety"] = sum(g[0] for g in safety) / sum(g[1] for g in safety)
+    return "\n".join(lines), figures
+
+
+def test_accuracy_per_language_and_intent(results):
+    fs = real_flows()
+    text, figures = table(fs, results)
+    wrong = [f"  {c.file}: {c.message!r} ({c.at}) expected {sorted(expected(fs, c))} [{c.language}], "
+             f"got {sorted(g)} [{lang}]" for c, g, lang in results if not right(fs, c, g, lang)]
+    report = text + "\n" + (f"{len(wrong)} not as expected:\n" + "\n".join(wrong) if wrong else "all as expected")
+    print("\n" + report)
+    for name, value in figures.items():
+        limit = THRESHOLD["safety"] if name == "safety" else THRESHOLD["language"]
+        assert value >= limit, f"{name}: {value:.1%} is below {limit:.0%}\n{report}"
+
+
+def test_negatives_never_erase_stop_or_raise_the_alarm(results):
+    fs = real_flows()
+    bad = [f"{c.message!r}: {sorted(g)} includes {sorted(g & set(c.must_not))}"
+           for c, g, _ in results if set(c.must_not) & g]
+    assert not bad, "\n".join(bad)
+    negatives = [(c, g, lang) for c, g, lang in results if c.must_not]
+    assert len(negatives) >= 30
