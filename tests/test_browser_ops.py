@@ -60,6 +60,23 @@ def live_server(redis_client, redis_url, tmp_path, twilio_api):
         server.server_close()
 
 
+class Watched:
+    """The browser, each of whose pages reports what the console's Content-Security-Policy refused."""
+
+    def __init__(self, browser):
+        self._browser = browser
+        self.refused: list[str] = []
+
+    def new_page(self, **options):
+        page = self._browser.new_page(**options)
+        page.on("console", lambda m: self.refused.append(m.text)
+                if m.type == "error" and "Content Security Policy" in m.text else None)
+        return page
+
+    def __getattr__(self, name):
+        return getattr(self._browser, name)
+
+
 @pytest.fixture
 def browser():
     from playwright.sync_api import sync_playwright
@@ -67,10 +84,13 @@ def browser():
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True,
                                      args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        watched = Watched(chromium)
         try:
-            yield chromium
+            yield watched
         finally:
             chromium.close()
+        # Every page of the test worked under the policy: nothing it needs was refused.
+        assert watched.refused == [], watched.refused
 
 
 def text(base: str, body: str, sender: str = PERSON) -> None:

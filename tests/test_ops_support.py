@@ -114,9 +114,9 @@ def csrf_token(client, path: str = "/ops/login") -> str:
     return re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
 
 
-def sign_in(client, name: str = "rita", password: str = PASSWORD):
+def sign_in(client, name: str = "rita", password: str = PASSWORD, **kwargs):
     token = csrf_token(client)
-    return client.post("/ops/login", data={"username": name, "password": password, "csrf_token": token})
+    return client.post("/ops/login", data={"username": name, "password": password, "csrf_token": token}, **kwargs)
 
 
 def post_form(client, path: str, data: dict | None = None, **kwargs):

@@ -29,10 +29,11 @@ from urllib.parse import urlsplit
 
 import click
 import redis
-from flask import (Blueprint, Flask, current_app, flash, jsonify, redirect, render_template, request, session,
-                   url_for)
+from flask import (Blueprint, Flask, Response, current_app, flash, jsonify, redirect, render_template, request,
+                   session, url_for)
 from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from redis.exceptions import RedisClusterException
 
 from ..figures import Figures
 from ..handoff import ActionRefused, Desk, Directory, Duty, Hours, HoursError, TwilioSender, WHATSAPP_WINDOW
@@ -88,7 +89,7 @@ def init_app(app: Flask) -> None:
         app.extensions["helpline"].on_duty = Cached(duty.is_on, seconds=2.0)
     app.extensions["ops"] = Console(
         accounts=Accounts(store.r, store.prefix),
-        throttle=Throttle(store.r, store.prefix),
+        throttle=Throttle(store.r, store.prefix, secret=cfg["SECRET_KEY"]),
         directory=directory,
         desk=Desk(store, app.extensions["content"], directory, sender, lock_wait=cfg["LOCK_WAIT"]),
         duty=duty,
@@ -153,6 +154,7 @@ def _guard():
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
     if time.time() - session.get("ops_t", 0) > SIGN_IN_HOURS * 3600:
+        console().accounts.sign_out(current_user._get_current_object())
         logout_user()
         session.pop("ops_t", None)
         flash("You were signed out after 12 hours. Please sign in again.", "info")
@@ -183,6 +185,66 @@ def _forbidden(exc):
     return render_template("ops/message.html", title="Only responders can do this",
                            message="Your account can look at the console but not answer people. "
                                    "Ask whoever runs the console for a responder account."), 403
+
+
+# --- what every console response says to the browser ------------------------------------------------
+
+# Scripts and styles from this site only, no inline script (ops.js and
+# flows.js are files; the pages carry none). Inline style *attributes* are
+# allowed: the bars of the figures and the translation progress are drawn
+# with a width from the server; an attribute can load nothing from elsewhere
+# (default-src 'self') and run nothing. No framing (clickjacking),
+# no plugins, forms post only here.
+CSP = "; ".join([
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "style-src-attr 'unsafe-inline'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+])
+# Mermaid puts a <style> element in each map it draws (flows_map.html only).
+CSP_MAP = CSP.replace("style-src 'self'", "style-src 'self'; style-src-elem 'self' 'unsafe-inline'")
+CACHEABLE = {"ops.static", "ops.vendor"}  # files: everything else is someone's live data
+
+
+@bp.after_request
+def _security_headers(response):
+    headers = response.headers
+    headers["Content-Security-Policy"] = CSP_MAP if request.endpoint == "ops.flow_map" else CSP
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["X-Frame-Options"] = "DENY"  # frame-ancestors, for browsers older than CSP 2
+    # same-origin, not no-referrer: Flask-WTF checks the Referer of every form
+    # sent over HTTPS; other sites never see a console address.
+    headers["Referrer-Policy"] = "same-origin"
+    if request.endpoint not in CACHEABLE or response.status_code >= 400:
+        # Transcripts, the queue, figures: kept in no cache, on disk or in a proxy.
+        headers["Cache-Control"] = "no-store"
+    return response
+
+
+STORAGE_DOWN = ("The console cannot reach its storage (Redis) right now, so nothing was read or changed. "
+                "Try again in a minute. If it lasts, check that Redis is running (GET /healthz says whether "
+                "it answers).")
+
+
+def _storage_unavailable(exc):
+    """Redis does not answer (down, stalled, a cluster without a majority): a 503 that says so, not a 500."""
+    log.error("console: storage unavailable: %s", safe_error(exc))
+    if request.endpoint == "ops.live_events":  # an EventSource gives up on an error status; this one retries
+        return Response("retry: 5000\nevent: unavailable\ndata: {}\n\n", mimetype="text/event-stream")
+    if _wants_data() or request.headers.get("X-CSRFToken"):
+        return jsonify(error=STORAGE_DOWN), 503
+    # Rendered without the console's context processors and Flask-Login's,
+    # which would ask Redis again for the operator and the duty.
+    page = current_app.jinja_env.get_template("ops/unavailable.html").render(message=STORAGE_DOWN)
+    return Response(page, 503, mimetype="text/html", headers={"Retry-After": "30"})
+
+
+for _error in (redis.ConnectionError, redis.TimeoutError, redis.exceptions.ClusterError, RedisClusterException):
+    bp.register_error_handler(_error, _storage_unavailable)
 
 
 @bp.app_template_filter("ago")
@@ -249,28 +311,43 @@ def login():
         name = request.form.get("username", "")
         password = request.form.get("password", "")
         ip = request.remote_addr or "?"
-        wait = c.throttle.wait(name, ip)
+        device = _device(c.throttle, name)
+        wait = c.throttle.attempt(name, ip, device)
         if wait:
             flash(f"Too many failed sign-ins. Wait {_seconds(wait)}, then try again.", "error")
             status = 429
         else:
             op = c.accounts.verify(name, password)
             if op is None:
-                c.throttle.failed(name, ip)
-                wait = c.throttle.wait(name, ip)
+                wait = c.throttle.wait(name, ip, device)
                 message = "Wrong username or password."
                 if wait:
                     message += f" Too many failed sign-ins: wait {_seconds(wait)} before the next try."
                 flash(message, "error")
                 status = 401
             else:
-                c.throttle.succeeded(name)
+                c.throttle.succeeded(name, ip, device)
                 session.clear()
-                login_user(op)
+                login_user(c.accounts.sign_in(op, SIGN_IN_HOURS * 3600))
                 session["ops_t"] = time.time()
                 log.info("operator %s signed in", op.name)
-                return redirect(_safe_next(request.args.get("next")))
+                response = redirect(_safe_next(request.args.get("next")))
+                # This browser is now one the operator signs in from (see auth.py).
+                response.set_cookie(c.throttle.device_cookie(op.name), c.throttle.new_device(op.name),
+                                    max_age=c.throttle.DEVICE_DAYS * 86400, path=url_for("ops.live"),
+                                    secure=current_app.config["SESSION_COOKIE_SECURE"], httponly=True,
+                                    samesite="Strict")
+                return response
     return render_template("ops/login.html", username=request.form.get("username", "")), status
+
+
+def _device(throttle: Throttle, name: str) -> str | None:
+    """The id of this browser if it signed in as ``name`` before (its device cookie), else None."""
+    try:
+        name = Accounts.check_name(name)
+    except AccountError:
+        return None
+    return throttle.device(name, request.cookies.get(throttle.device_cookie(name)))
 
 
 def _seconds(n: int) -> str:
@@ -281,6 +358,8 @@ def _seconds(n: int) -> str:
 
 @bp.post("/logout")
 def logout():
+    # The sign-in ends on the server too: a copy of this cookie signs nobody in.
+    console().accounts.sign_out(current_user._get_current_object())
     logout_user()
     session.clear()
     flash("You are signed out.", "info")
@@ -501,6 +580,7 @@ def add_user(name: str, role: str) -> None:
         new = console().accounts.add(name, role, password)
     except AccountError as exc:
         raise click.ClickException(str(exc)) from None
+    console().throttle.forget(name)  # a new password: any wait from guessing the old one goes
     name = name.strip().lower()
     click.echo(f"{'Added' if new else 'Updated'} {name} ({role})."
                + ("" if new else " Browsers signed in as them are signed out."))

@@ -56,6 +56,7 @@
       show(polling ? "Live (every " + polling + " s)" : "Live", true);
     });
     es.addEventListener("error", function () { if (!polling) show("Reconnecting…", false); });
+    es.addEventListener("unavailable", function () { show("Storage unavailable: trying again…", false); });
     Object.keys(handlers).forEach(function (name) {
       es.addEventListener(name, function (e) { handlers[name](JSON.parse(e.data)); });
     });
