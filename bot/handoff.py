@@ -24,13 +24,13 @@ a session on an operator's behalf. Four parts:
 
 The hand-off transcript. The engine appends the person's texts during a
 hand-off to ``p:{cid}:handoff`` (the commit script writes it under the lock,
-and quick exit deletes it). The console appends its own records to the same
-list, through the same commit, so that everything about the hand-off goes
-with one DEL when the person texts SALIR: who claimed it, and the operators'
-replies. A record starts with ``\\x1e`` (a control character): the engine
-drops control characters from every text a person sends, so no text of
-theirs can be read as one. Release and close delete the list: after a
-hand-off, no message body is kept.
+and quick exit deletes it), and a marked record when they use a word the bot
+answers (EMERGENCY, HELP, a language), with what the bot sent them. The
+console appends its own records to the same list, through the same commit,
+so that everything about the hand-off goes with one DEL when the person
+texts SALIR: who claimed it, and the operators' replies. Records are lines of
+:mod:`bot.engine.transcript`, which no text of the person's can pass for.
+Release and close delete the list: after a hand-off, no message body is kept.
 
 Never texting first. Operators can reply only to a session in the
 ``handed_off`` state, which only the person can enter (the HUMAN keyword or
@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import logging
 import re
 import threading
@@ -56,19 +55,21 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator
 from zoneinfo import ZoneInfo
 
+import redis
+
 from .engine import events as ev
+from .engine import transcript
 from .engine.lifecycle import bind
 from .engine.model import FlowSet
 from .engine.session import Session, SessionFormatError
 from .engine.text import clean
-from .store import RedisStore, StoreError
+from .store import LockLost, RedisStore, StoreError
 
 log = logging.getLogger(__name__)
 
 HANDED_OFF = "handed_off"
 WHATSAPP_WINDOW = 24 * 3600  # seconds after the person's last text that WhatsApp lets us answer freely
 REPLY_LIMIT = 1600  # characters: Twilio's limit for one message
-RECORD = "\x1e"  # starts a console record in the hand-off list (see the module docstring)
 
 # Event kinds of operator actions, added to the stream beside the engine's
 # (bot/engine/events.py). Like those, they carry no message body.
@@ -221,37 +222,45 @@ def _s(value) -> str:
 
 @dataclass(frozen=True)
 class Entry:
-    """One line of a hand-off: a text from the person, or a console record."""
+    """One line of a hand-off: a text from the person, or a record."""
 
-    who: str  # "person", "operator" (a reply) or "note" (claimed, unclaimed)
-    text: str = ""
+    who: str  # "person", "operator" (a reply), "keyword" (a word the bot answered) or "note" (claimed, unclaimed)
+    text: str = ""  # the person's text; a reply; the keyword as they typed it
     by: str = ""
     t: float = 0.0
-    kind: str = ""
+    kind: str = ""  # a record's kind; for a keyword, its intent (danger, help, switch_language ...)
     sid: str = ""  # an operator reply's Twilio message sid
+    sent: tuple[str, ...] = ()  # a keyword: what the bot sent them
+    lang: str = ""  # switch_language: the language they chose
+    unsure: bool = False  # a reply Twilio did not confirm: it may or may not have been sent
 
 
 def record(kind: str, by: str, t: float, **extra: str) -> str:
     """A console record for the hand-off list."""
-    return RECORD + json.dumps({"k": kind, "by": by, "t": round(t, 3), **extra}, ensure_ascii=False,
-                               separators=(",", ":"))
+    return transcript.record(kind, t, by=by, **extra)
 
 
 def parse(raw: list) -> list[Entry]:
     entries = []
     for item in raw:
         text = _s(item)
-        if text.startswith(RECORD):
-            try:
-                data = json.loads(text[1:])
-            except ValueError:
-                continue
-            kind = data.get("k", "")
-            who = "operator" if kind == "reply" else "note"
-            entries.append(Entry(who, data.get("text", ""), data.get("by", ""), float(data.get("t", 0)), kind,
-                                 data.get("sid", "")))
-        else:
+        data = transcript.read(text)
+        if data is None:
             entries.append(Entry("person", text))
+            continue
+        if not data:
+            continue
+        kind = data.get("k", "")
+        t = float(data.get("t", 0) or 0)
+        if kind == transcript.KEYWORD:
+            sent = data.get("sent") or []
+            entries.append(Entry("keyword", str(data.get("said", "")), t=t, kind=str(data.get("intent", "")),
+                                 sent=tuple(str(x) for x in sent) if isinstance(sent, list) else (),
+                                 lang=str(data.get("lang", ""))))
+            continue
+        who = "operator" if kind == "reply" else "note"
+        entries.append(Entry(who, data.get("text", ""), data.get("by", ""), t, kind, data.get("sid", ""),
+                             unsure=bool(data.get("unsure"))))
     return entries
 
 
@@ -266,33 +275,52 @@ def claimed_by(entries: list[Entry]) -> str:
     return holder
 
 
+def keywords_used(entries: list[Entry]) -> list[str]:
+    """The intents of the keywords the person used in this hand-off, first use first, once each."""
+    return list(dict.fromkeys(e.kind for e in entries if e.who == "keyword"))
+
+
 # --- replies through Twilio -------------------------------------------------------------------
 
 
 class ReplyFailed(ActionRefused):
-    pass
+    """A message Twilio did not confirm. ``maybe_sent``: the request may have
+    reached Twilio (it timed out, or the connection broke after it was sent),
+    so the message may have gone out: never send it again by itself."""
+
+    def __init__(self, message: str, maybe_sent: bool = False):
+        super().__init__(message)
+        self.maybe_sent = maybe_sent
 
 
 class TwilioSender:
-    """Send an operator's reply with Twilio's REST API (the ``twilio`` client).
+    """Send a message with Twilio's REST API (the ``twilio`` client).
 
     ``api_base`` replaces ``https://api.twilio.com`` in every request: tests
     point it at a local HTTP server that records what would have been sent.
     With ``messaging_service_sid`` set Twilio picks the sender; otherwise
     ``from_number`` (with ``whatsapp:`` added for WhatsApp).
+
+    ``deadline``: the longest :meth:`send` waits for Twilio, in all (the
+    client's own timeout is per socket operation, so a slow answer could
+    take several). The request runs on a thread of its own so that the wait
+    ends on time; the caller holds the person's lock for exactly that long
+    (:meth:`Desk._send`). Never retried: a POST that may have reached Twilio
+    is a message that may have been sent.
     """
 
     TWILIO_API = "https://api.twilio.com"
 
     def __init__(self, account_sid: str | None, auth_token: str | None, messaging_service_sid: str | None = None,
-                 from_number: str | None = None, api_base: str | None = None, timeout: float = 5.0):
+                 from_number: str | None = None, api_base: str | None = None, deadline: float = 5.0):
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.messaging_service_sid = messaging_service_sid
         self.from_number = from_number
         self.api_base = (api_base or self.TWILIO_API).rstrip("/")
-        self.timeout = timeout
+        self.deadline = deadline
         self._client = None
+        self._pool = None
         self._lock = threading.Lock()
 
     def problem(self) -> str | None:
@@ -323,8 +351,16 @@ class TwilioSender:
                 quiet = logging.getLogger("bot.handoff.twilio")
                 quiet.setLevel(logging.WARNING)
                 self._client = Client(self.account_sid, self.auth_token,
-                                      http_client=_Http(timeout=self.timeout, logger=quiet))
+                                      http_client=_Http(timeout=self.deadline, logger=quiet))
             return self._client
+
+    def _threads(self):
+        with self._lock:
+            if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="twilio-send")
+            return self._pool
 
     def send(self, to: str, channel: str, body: str, status_callback: str | None = None) -> str:
         """Send ``body`` to ``to``; returns Twilio's message sid. Raises ReplyFailed."""
@@ -341,19 +377,47 @@ class TwilioSender:
             options["from_"] = sender
         if status_callback:
             options["status_callback"] = status_callback
+        from concurrent.futures import TimeoutError as Late
+
         from twilio.base.exceptions import TwilioException, TwilioRestException
 
+        client = self.client()
+        future = self._threads().submit(client.messages.create, **options)
         try:
-            message = self.client().messages.create(**options)
+            message = future.result(timeout=self.deadline)
+        except Late:
+            log.warning("Twilio did not answer an outbound message within %.0f s", self.deadline)
+            raise ReplyFailed(MAYBE_SENT, maybe_sent=True) from None
         except TwilioRestException as exc:
             # Twilio's text can quote the number: only its code goes to the log and the console.
-            log.warning("Twilio refused an operator reply: HTTP %s, error %s", exc.status, exc.code)
+            log.warning("Twilio refused an outbound message: HTTP %s, error %s", exc.status, exc.code)
             raise ReplyFailed(f"Twilio did not accept the message (error {exc.code or exc.status}). "
                               "Nothing was sent.") from None
         except (TwilioException, OSError) as exc:
-            log.warning("operator reply not sent: %s", type(exc).__name__)
-            raise ReplyFailed("Could not reach Twilio; nothing was sent. Try again in a moment.") from None
+            if _never_left(exc):
+                log.warning("outbound message not sent: %s", type(exc).__name__)
+                raise ReplyFailed("Could not reach Twilio; nothing was sent. Try again in a moment.") from None
+            log.warning("outbound message may have been sent: %s", type(exc).__name__)
+            raise ReplyFailed(MAYBE_SENT, maybe_sent=True) from None
         return message.sid
+
+
+MAYBE_SENT = "Twilio did not confirm this message in time: it may have been sent."
+
+
+def _never_left(exc: BaseException) -> bool:
+    """Whether a failed request surely never reached Twilio (no connection was
+    made): only then can "nothing was sent" be said."""
+    import requests
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        reason = exc.args[0] if exc.args else None
+        reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError wraps the cause
+        return isinstance(reason, (NewConnectionError, ConnectTimeoutError))
+    return False
 
 
 # --- the desk: queue and actions -----------------------------------------------------------------
@@ -366,6 +430,7 @@ class Waiting:
     row: Row
     holder: str  # operator who claimed it, '' if nobody
     texts: int  # texts the person sent since the hand-off
+    keywords: list[str] = field(default_factory=list)  # intents of the keywords they used (danger, help ...)
 
 
 @dataclass
@@ -390,6 +455,11 @@ class _Locked:
 class Desk:
     """The hand-off queue and the operators' actions on it."""
 
+    # Held past a send's deadline: time to record what was sent. Under the 8 s
+    # a text waits for the lock (LOCK_WAIT), so a SALIR sent meanwhile is
+    # answered, after the send.
+    SEND_MARGIN = 1.5
+
     def __init__(self, store: RedisStore, flows: Callable[[], FlowSet], directory: Directory,
                  sender: TwilioSender, lock_wait: float = 8.0, clock: Callable[[], float] = time.time):
         self.store = store
@@ -412,7 +482,8 @@ class Desk:
         waiting = []
         for row, raw in zip(rows, pipe.execute()):
             entries = parse(raw)
-            waiting.append(Waiting(row, claimed_by(entries), sum(1 for e in entries if e.who == "person")))
+            waiting.append(Waiting(row, claimed_by(entries), sum(1 for e in entries if e.who == "person"),
+                                   keywords_used(entries)))
         return sorted(waiting, key=lambda w: w.row.t)
 
     def conversation(self, conv: str) -> Conversation:
@@ -448,9 +519,10 @@ class Desk:
     def reply(self, conv: str, operator: str, text: str, status_callback: str | None = None) -> str:
         """Send ``text`` to the person; returns the message sid.
 
-        Sent while holding the contact's lock: a SALIR that arrives meanwhile
-        waits for it and then erases everything, reply included. The Twilio
-        request's timeout (5 s) is below the time a text waits for the lock.
+        Sent while holding the contact's lock (see :meth:`_send`): a SALIR
+        that arrives meanwhile waits for it and then erases everything, reply
+        included. A reply Twilio did not confirm is recorded as "not
+        confirmed" and never sent again by itself.
         """
         text = clean(text)
         if not text:
@@ -466,23 +538,23 @@ class Desk:
                     "so WhatsApp will not deliver a reply. Nothing was sent. They can write again at any time; "
                     "you can then answer. You can hand them back to the bot or end the chat."
                 )
-            sid = self.sender.send(h.session.address, h.session.channel, text, status_callback)
             try:
-                self._save(h, record("reply", operator, now, text=text, sid=sid), OPERATOR_REPLY, operator)
-            except StoreError:
-                log.error("an operator reply was sent but could not be recorded")
-                raise ActionRefused("The reply was sent, but could not be added to this page.") from None
+                sid = self._send(h, text, status_callback)
+            except ReplyFailed as exc:
+                if not exc.maybe_sent:
+                    raise
+                self._record_sent(conv, h, record("reply", operator, now, text=text, unsure="1"), operator)
+                raise ReplyFailed(f"{exc} It was not sent again. Check before you send it again (ask whether "
+                                  "they got it): it is in the chat above, marked \u201cnot confirmed\u201d.",
+                                  maybe_sent=True) from None
+            self._record_sent(conv, h, record("reply", operator, now, text=text, sid=sid), operator)
             return sid
 
     def release(self, conv: str, operator: str) -> None:
         """Hand the person back to the bot: their next text gets the main menu. Sends nothing."""
         with self._locked(conv) as h:
             self._must_hold(h, operator)
-            s = h.session
-            bind(s).send("release")
-            s.flow, _, s.node = self.flows().system.main_menu.partition(".")
-            s.history.clear()
-            s.misses = 0
+            self._back_to_the_bot(h)
             self._end(h, RELEASED, operator)
 
     def close(self, conv: str, operator: str) -> None:
@@ -520,28 +592,67 @@ class Desk:
         finally:
             self.store.release(claim)
 
+    def _send(self, h: _Locked, text: str, status_callback: str | None = None) -> str:
+        """Send ``text`` to the person of ``h``, holding their lock until Twilio answers or the deadline passes.
+
+        The lock is made to outlast the send's deadline first: the person's
+        SALIR then waits until the message has gone (or we stopped waiting),
+        and erases it with the rest; it never runs while one is in flight.
+        """
+        if not self.store.extend(h.claim, int((self.sender.deadline + self.SEND_MARGIN) * 1000)):
+            raise LockLost("the lock expired before the message was sent")
+        return self.sender.send(h.session.address, h.session.channel, text, status_callback)
+
+    def _record_sent(self, conv: str, h: _Locked, rec: str, operator: str) -> None:
+        """Add a reply that was (or may have been) sent to the transcript.
+
+        Should the lock have run out meanwhile (Redis slow to answer), the
+        hand-off is looked at again under a new lock: still there, the reply
+        goes in; gone (SALIR erased it), nothing of the reply is kept.
+        """
+        try:
+            try:
+                self._save(h, rec, OPERATOR_REPLY, operator)
+            except LockLost:
+                with self._locked(conv) as again:
+                    self._save(again, rec, OPERATOR_REPLY, operator)
+        except ActionRefused:
+            raise ActionRefused("The person left the hand-off (or erased the chat) while your reply was being sent. "
+                                "It may have reached them; nothing of it is kept here.") from None
+        except (StoreError, redis.RedisError):
+            log.error("an operator reply was sent but could not be recorded")
+            raise ActionRefused("The reply was sent, but could not be added to this page.") from None
+
     def _must_hold(self, h: _Locked, operator: str) -> None:
         holder = claimed_by(h.entries)
         if holder != operator:
             raise ActionRefused(f"{holder} is answering this person. Take it over first."
                                 if holder else "Claim this hand-off first.")
 
-    def _event(self, h: _Locked, kind: str, operator: str) -> dict[str, str]:
+    def _back_to_the_bot(self, h: _Locked) -> None:
+        """Out of the hand-off, at the main menu (not shown): their next text is the bot's again."""
         s = h.session
-        return ev.turn_entry(s.conv, s.channel, s.lang, s.state, s.position, self.clock(),
-                             [{"kind": kind, "by": "operator", "op": operator}])
+        bind(s).send("release")
+        s.flow, _, s.node = self.flows().system.main_menu.partition(".")
+        s.history.clear()
+        s.misses = 0
+
+    def _event(self, h: _Locked, kind: str, operator: str, by: str = "operator") -> dict[str, str]:
+        s = h.session
+        what = {"kind": kind, "by": by, "op": operator} if operator else {"kind": kind, "by": by}
+        return ev.turn_entry(s.conv, s.channel, s.lang, s.state, s.position, self.clock(), [what])
 
     def _save(self, h: _Locked, rec: str, kind: str, operator: str) -> None:
         """Append a record to the hand-off list; the session is saved as it was (its ``t`` kept)."""
         self.store.commit(h.claim, action="save", fields=h.session.to_fields(), replies=[], transcript=[rec],
                           event=self._event(h, kind, operator))
 
-    def _end(self, h: _Locked, kind: str, operator: str) -> None:
+    def _end(self, h: _Locked, kind: str, operator: str, by: str = "operator") -> None:
         """Save the session's new state and delete the transcript: no body outlives the hand-off."""
-        # We hold the lock, and only a lock holder writes the list: the DEL cannot lose a text.
-        self.store.r.delete(self.store.key(h.row.cid, "handoff"))
+        # The commit deletes the list (the session leaves the hand-off) in the
+        # same script that checks we still hold the lock.
         self.store.commit(h.claim, action="save", fields=h.session.to_fields(), replies=[],
-                          event=self._event(h, kind, operator))
+                          event=self._event(h, kind, operator, by))
         self.directory.forget(h.row.conv)
 
 

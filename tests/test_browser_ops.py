@@ -172,6 +172,15 @@ def test_an_operator_takes_a_hand_off_in_the_browser(live_server, browser, twili
     expect(page.locator("#transcript")).to_contain_text("sí, estoy sola")
     shot(page, "handoff")
 
+    # EMERGENCY is answered by the bot at once, and the responder sees it, marked, without a reload.
+    page.evaluate("window.notReloaded = true")
+    text(base, "EMERGENCIA")
+    marked = page.locator("#transcript .msg.keyword")
+    expect(marked).to_contain_text("They texted EMERGENCIA: the bot sent them the emergency numbers.")
+    marked.locator("summary").click()
+    expect(marked).to_contain_text("911")
+    assert page.evaluate("window.notReloaded") is True
+
     # Release: back to the list, the queue empty, the person with the bot again.
     page.click("text=Hand back to the bot")
     expect(page.locator(".flash.ok")).to_contain_text("Handed back to the bot")

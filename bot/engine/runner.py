@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from . import events as ev
-from . import matching, render
+from . import matching, render, transcript
 from . import model as m
 from .lifecycle import bind
 from .session import HISTORY_LIMIT, Session
@@ -232,13 +232,21 @@ class _Step:
         return self.turn
 
     def during_handoff(self, intent: str | None, lang: str | None, text: str) -> Turn:
-        """A person is talking to an operator: the bot stays quiet but for keywords."""
+        """A person is talking to an operator: the bot stays quiet but for keywords.
+
+        A keyword the bot answers goes into the operator's transcript too,
+        marked, with what the bot sent: the responder sees at once that they
+        asked for the emergency numbers.
+        """
         s, fs = self.s, self.fs
         if intent in fs.keywords.shows:
+            shown = len(self.turn.replies)
             self.show(fs.keywords.shows[intent])
+            self.mark_keyword(intent, text, sent=self.turn.replies[shown:])
         elif intent == "switch_language":
             s.lang = lang
             self.event(ev.LANGUAGE, lang=lang)
+            self.mark_keyword(intent, text, lang=lang)
         elif intent in ("menu", "back"):
             self.lc.send("release")
             self.event(ev.RELEASED, by="person")
@@ -247,6 +255,10 @@ class _Step:
             self.turn.transcript.append(text)
             self.event(ev.HANDOFF_MESSAGE)
         return self.turn
+
+    def mark_keyword(self, intent: str, said: str, **fields) -> None:
+        self.turn.transcript.append(transcript.record(transcript.KEYWORD, self.ctx.now, intent=intent, said=said,
+                                                      **fields))
 
     def recover(self, intent: str | None = None) -> Turn:
         """The session points at a node that no longer exists (flows changed).

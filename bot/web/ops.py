@@ -36,7 +36,8 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from redis.exceptions import RedisClusterException
 
 from ..figures import Figures
-from ..handoff import ActionRefused, Desk, Directory, Duty, Hours, HoursError, TwilioSender, WHATSAPP_WINDOW
+from ..handoff import (ActionRefused, Desk, Directory, Duty, Hours, HoursError, ReplyFailed, TwilioSender,
+                       WHATSAPP_WINDOW, keywords_used)
 from ..services import Cached, safe_error
 from ..store import RedisStore, StoreError
 from .auth import EDITOR_ONLY, ROLES, AccountError, Accounts, Operator, Throttle, login_manager, responder_required
@@ -431,6 +432,31 @@ def _status_callback() -> str:
     return base + "/twilio/status"
 
 
+# A word the person used during a hand-off that the bot answered at once
+# (flows/keywords.yaml): what the responder reads in the chat, and on the
+# queue's card (there without the person's own words).
+KEYWORD_DONE = {
+    "danger": "the bot sent them the emergency numbers",
+    "help": "the bot sent them how to use the line, with the hotline numbers",
+    "switch_language": "the bot now writes to them in {lang}",
+}
+KEYWORD_CARD = {
+    "danger": "Asked for the emergency numbers",
+    "help": "Asked for help (the hotline numbers)",
+    "switch_language": "Changed language",
+}
+
+
+def keyword_label(entry) -> str:
+    done = KEYWORD_DONE.get(entry.kind, "the bot answered it").format(lang=LANG_NAMES.get(entry.lang, entry.lang))
+    return f"They texted {entry.text}: {done}."
+
+
+@bp.app_template_filter("keyword_card")
+def _keyword_card(intent: str) -> str:
+    return KEYWORD_CARD.get(intent, f"Used a keyword the bot answered ({intent})")
+
+
 def _entries_json(conv) -> list[dict]:
     store: RedisStore = current_app.extensions["store"]
     sids = [e.sid for e in conv.entries if e.sid]
@@ -440,11 +466,15 @@ def _entries_json(conv) -> list[dict]:
         for sid in sids:
             pipe.hget(f"{store.prefix}:msg:{sid}", "status")
         statuses = {sid: (s.decode() if isinstance(s, bytes) else s) for sid, s in zip(sids, pipe.execute())}
-    return [
-        {"who": e.who, "text": e.text, "by": e.by, "t": e.t, "kind": e.kind,
-         "status": statuses.get(e.sid) or ("sent" if e.sid else "")}
-        for e in conv.entries
-    ]
+    found = []
+    for e in conv.entries:
+        item = {"who": e.who, "text": e.text, "by": e.by, "t": e.t, "kind": e.kind,
+                "status": statuses.get(e.sid) or ("sent" if e.sid else ("not confirmed" if e.unsure else ""))}
+        if e.who == "keyword":
+            item["label"] = keyword_label(e)
+            item["sent"] = list(e.sent)
+        found.append(item)
+    return found
 
 
 def _refused(exc: ActionRefused, conv: str):
@@ -468,6 +498,7 @@ def handoff(conv: str):
         hand=hand,
         row=hand.row.public(),
         mine=mine,
+        used=keywords_used(hand.entries),
         entries=_entries_json(hand) if mine else [],
         window_open=hand.window_open(time.time()),
         window_closes=hand.window_closes,
@@ -545,7 +576,7 @@ def reply(conv: str):
         console().desk.reply(conv, current_user.name, text, _status_callback())
     except ActionRefused as exc:
         if request.headers.get("X-CSRFToken"):
-            return jsonify(error=str(exc)), 409
+            return jsonify(error=str(exc), maybe_sent=isinstance(exc, ReplyFailed) and exc.maybe_sent), 409
         flash(str(exc), "error")
         return redirect(url_for("ops.handoff", conv=conv))
     except StoreError as exc:
