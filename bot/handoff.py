@@ -32,6 +32,13 @@ texts SALIR: who claimed it, and the operators' replies. Records are lines of
 :mod:`bot.engine.transcript`, which no text of the person's can pass for.
 Release and close delete the list: after a hand-off, no message body is kept.
 
+Nobody on duty. When the line goes from on duty to off (the last responder
+goes off duty, their console closed long enough for on duty to lapse, or the
+staffed hours end), :class:`DutyWatch` hands back everyone in a hand-off:
+each gets the hand-off's ``unavailable`` text (the hotline numbers, in their
+language) once, through Twilio, and is back with the bot, so a later text is
+answered rather than met with silence.
+
 Never texting first. Operators can reply only to a session in the
 ``handed_off`` state, which only the person can enter (the HUMAN keyword or
 the "talk to a person" menu option), and on WhatsApp only within 24 hours of
@@ -61,6 +68,7 @@ from .engine import events as ev
 from .engine import transcript
 from .engine.lifecycle import bind
 from .engine.model import FlowSet
+from .engine.render import handoff_node
 from .engine.session import Session, SessionFormatError
 from .engine.text import clean
 from .store import LockLost, RedisStore, StoreError
@@ -564,6 +572,62 @@ class Desk:
             bind(h.session).send("close")
             self._end(h, CLOSED, operator)
 
+    # --- nobody on duty ---
+
+    def hand_back_everyone(self, still_off: Callable[[], bool] = lambda: True, tried: set[str] | None = None) -> int:
+        """Nobody is on duty: everyone in a hand-off, answered or not, gets the
+        hand-off's ``unavailable`` text (the hotline numbers, in their
+        language) once, through Twilio, and is back with the bot. Returns how
+        many were handed back. Stops if someone comes on duty meanwhile.
+        ``tried``: conversations not to try again (Twilio refused them a
+        moment ago); the ones tried now are added to it.
+
+        Idempotent: each person is handed back under their lock, only if they
+        are still in the hand-off, so running it twice (two workers, a second
+        look) texts nobody twice.
+        """
+        self.directory.refresh()
+        done = 0
+        tried = set() if tried is None else tried
+        for waiting in self.queue(max_age=None):
+            if waiting.row.conv in tried:
+                continue
+            if not still_off():
+                break
+            tried.add(waiting.row.conv)
+            try:
+                done += self._hand_back(waiting.row.conv)
+            except ActionRefused:
+                continue  # they left the hand-off meanwhile (SALIR, MENU, a responder)
+            except (StoreError, redis.RedisError) as exc:
+                log.warning("a waiting person was not handed back: %s", type(exc).__name__)
+        return done
+
+    def _hand_back(self, conv: str) -> int:
+        with self._locked(conv) as h:
+            s = h.session
+            fs = self.flows()
+            found = handoff_node(fs, s.position)
+            if s.channel == "whatsapp" and self.clock() - s.updated_at >= WHATSAPP_WINDOW:
+                return 0  # WhatsApp would not deliver it: their next text gets the numbers from the bot
+            if found is not None:
+                try:
+                    self._send(h, fs.translate(s.lang, found[1].unavailable.msgid))
+                except ReplyFailed as exc:
+                    if not exc.maybe_sent:
+                        # Still in the hand-off: their next text gets the numbers from the bot.
+                        log.warning("a waiting person could not be sent the numbers; the bot answers their next text")
+                        return 0
+            self._back_to_the_bot(h)
+            try:
+                self._end(h, RELEASED, "", by="duty")
+            except LockLost:
+                # The send outlasted the lock: look again, and only hand them back (never text twice).
+                with self._locked(conv) as again:
+                    self._back_to_the_bot(again)
+                    self._end(again, RELEASED, "", by="duty")
+            return 1
+
     # --- under the contact's lock ---
 
     @contextlib.contextmanager
@@ -735,17 +799,25 @@ class Hours:
 class DutyState:
     on: bool
     why: str  # "toggle", "hours", "off", "paused" (off during the hours)
-    by: str = ""  # who switched it on
+    by: str = ""  # a responder on duty (the first of ``who``)
     until: dt.datetime | None = None  # end of the current hours span
+    who: tuple[str, ...] = ()  # the responders on duty
 
 
 class Duty:
-    """Whether someone can take a hand-off now.
+    """Whether someone can take a hand-off now, and who.
 
-    On when a responder switched it on in the console (``p:duty``, which
-    ``RedisStore.on_duty`` reads; it expires ``ttl`` seconds after the last
-    responder's console renewed it), or within ``hours`` unless a responder
-    paused it (``p:ops:duty:off``, until the end of the current span).
+    Each responder goes on duty for themselves (``p:ops:duty:who``, a sorted
+    set of names scored by when their on duty lapses: ``ttl`` seconds after
+    their console last renewed it, so a closed laptop leaves nobody waiting
+    for nobody). ``p:duty``, which every text reads (``RedisStore.on_duty``),
+    is set while anyone is on and lapses with the last of them. Within
+    ``hours`` the line is on duty too, unless a responder paused it
+    (``p:ops:duty:off``, until the end of the current span).
+
+    ``p:ops:duty:armed`` is set while the line is on duty; whoever finds the
+    line off and deletes it (one DEL: one worker wins) hands back everyone
+    still waiting (:class:`DutyWatch`).
     """
 
     def __init__(self, store: RedisStore, hours: Hours | None = None, ttl: int = 120,
@@ -755,7 +827,9 @@ class Duty:
         self.ttl = ttl
         self.clock = clock
         self.on_key = f"{store.prefix}:duty"
+        self.who_key = f"{store.prefix}:ops:duty:who"
         self.off_key = f"{store.prefix}:ops:duty:off"
+        self.armed_key = f"{store.prefix}:ops:duty:armed"
 
     def _now(self) -> dt.datetime:
         return dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc)
@@ -764,9 +838,11 @@ class Duty:
         pipe = self.store.r.pipeline(transaction=False)
         pipe.get(self.on_key)
         pipe.exists(self.off_key)
-        on, paused = pipe.execute()
-        if on is not None:
-            return DutyState(True, "toggle", by=_s(on))
+        pipe.zrangebyscore(self.who_key, f"({self.clock()}", "+inf")
+        on, paused, who = pipe.execute()
+        who = tuple(_s(name) for name in who)
+        if on is not None or who:
+            return DutyState(True, "toggle", by=who[0] if who else _s(on), who=who)
         end = self.hours.window_end(self._now()) if self.hours else None
         if end is not None:
             return DutyState(False, "paused", until=end) if paused else DutyState(True, "hours", until=end)
@@ -776,12 +852,24 @@ class Duty:
         return self.state().on
 
     def switch(self, on: bool, by: str) -> None:
-        r = self.store.r
+        """``by`` goes on duty, or off; the line goes off with the last responder on duty."""
+        r, now = self.store.r, self.clock()
         if on:
             pipe = r.pipeline(transaction=False)
+            pipe.zadd(self.who_key, {by: now + self.ttl})
             pipe.set(self.on_key, by, ex=self.ttl)
             pipe.delete(self.off_key)
+            pipe.set(self.armed_key, "1")
             pipe.execute()
+            return
+        pipe = r.pipeline(transaction=False)
+        pipe.zrem(self.who_key, by)
+        pipe.zremrangebyscore(self.who_key, "-inf", now)
+        pipe.zrange(self.who_key, -1, -1, withscores=True)
+        last = pipe.execute()[-1]
+        if last:  # others are still on duty: the line stays on, as long as the latest of them
+            name, until = last[0]
+            r.set(self.on_key, _s(name), px=max(1, int((until - now) * 1000)))
             return
         r.delete(self.on_key)
         end = self.hours.window_end(self._now()) if self.hours else None
@@ -789,6 +877,105 @@ class Duty:
             seconds = max(1, int((end - self._now()).total_seconds()))
             r.set(self.off_key, by, ex=seconds)
 
-    def renew(self) -> None:
-        """A responder's console is open: keep their 'on duty' alive."""
-        self.store.r.expire(self.on_key, self.ttl)
+    def renew(self, name: str) -> bool:
+        """``name``'s console is open: if they are on duty, keep it alive. Whether they are."""
+        r, now = self.store.r, self.clock()
+        until = r.zscore(self.who_key, name)
+        if until is None or until <= now:
+            return False
+        pipe = r.pipeline(transaction=False)
+        pipe.zadd(self.who_key, {name: now + self.ttl})
+        pipe.set(self.on_key, name, ex=self.ttl)
+        pipe.set(self.armed_key, "1", nx=True)
+        pipe.execute()
+        return True
+
+    def arm(self) -> None:
+        """The line is on duty: the next time it is found off, everyone waiting is handed back."""
+        self.store.r.set(self.armed_key, "1", nx=True)
+
+    def disarm(self) -> bool:
+        """Whether this caller is the one to hand back the waiting (the line was on since the last time)."""
+        return bool(self.store.r.delete(self.armed_key))
+
+
+class DutyWatch:
+    """Hands back everyone waiting for a person the moment nobody is on duty.
+
+    Duty can end with no request to notice it: on duty lapses when the last
+    console closed, the staffed hours end. So each process looks every
+    ``tick`` seconds (a thread of its own, started when serving), and the
+    console asks for a look at once when a responder goes off duty. Across
+    processes one wins (:meth:`Duty.disarm`); it hands back everyone
+    (:meth:`Desk.hand_back_everyone`), and looks again ``AGAIN`` seconds
+    later: a worker may still have read "on duty" from its two-second cache
+    (``services.Cached``) and let one more person into the queue.
+    """
+
+    AGAIN = 3.0
+
+    def __init__(self, duty: Duty, desk: Desk, tick: float = 2.0):
+        self.duty = duty
+        self.desk = desk
+        self.tick = tick
+        self._stop = threading.Event()
+        self._busy = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._kicked: list[threading.Thread] = []
+
+    def check(self) -> int:
+        """One look; returns how many people were handed back."""
+        with self._busy:
+            if self.duty.is_on():
+                self.duty.arm()
+                return 0
+            if not self.duty.disarm():
+                return 0
+            tried: set[str] = set()
+            try:
+                done = self._hand_back(tried)
+            except BaseException:
+                self.duty.arm()  # Redis failed us half-way: the next look starts again
+                raise
+        if not self._stop.wait(self.AGAIN):
+            with self._busy:
+                done += self._hand_back(tried)
+        return done
+
+    def _hand_back(self, tried: set[str]) -> int:
+        done = self.desk.hand_back_everyone(still_off=lambda: not self.duty.is_on(), tried=tried)
+        if done:
+            log.info("nobody on duty: %d waiting %s the hotline numbers", done,
+                     "person got" if done == 1 else "people got")
+        return done
+
+    def kick(self) -> None:
+        """Look now, off the request's thread (sending takes a moment per person)."""
+        thread = threading.Thread(target=self._safe_check, name="duty-watch-now", daemon=True)
+        self._kicked = [t for t in self._kicked if t.is_alive()] + [thread]
+        thread.start()
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="duty-watch", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """No more looks (a look under way finishes; one waiting to look again does not)."""
+        self._stop.set()
+
+    def join(self, timeout: float = 30.0) -> None:
+        """Wait for the looks under way (tests, and a clean shutdown)."""
+        for thread in [self._thread, *self._kicked]:
+            if thread is not None:
+                thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.tick):
+            self._safe_check()
+
+    def _safe_check(self) -> None:
+        try:
+            self.check()
+        except Exception as exc:  # noqa: BLE001 - the watch must outlive a Redis outage
+            log.warning("duty watch: %s", type(exc).__name__)

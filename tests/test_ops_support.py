@@ -122,15 +122,21 @@ def make_console(redis_client, redis_url, tmp_path, twilio_api):
     from bot import create_app
     from bot.config import TestConfig
 
+    made = []
+
     def make(**overrides):
         app = create_app(TestConfig(redis_url, str(tmp_path), **{**console_settings(twilio_api), **overrides}))
         accounts = app.extensions["ops"].accounts
         accounts.add("rita", "responder", PASSWORD)
         accounts.add("vic", "viewer", PASSWORD)
         accounts.add("rosa", "responder", PASSWORD)
+        made.append(app)
         return app
 
-    return make
+    yield make
+    for app in made:  # a watch still looking (or about to look again) must not touch the next test's data
+        app.extensions["ops"].watch.stop()
+        app.extensions["ops"].watch.join()
 
 
 @pytest.fixture

@@ -236,7 +236,10 @@ class _Step:
 
         A keyword the bot answers goes into the operator's transcript too,
         marked, with what the bot sent: the responder sees at once that they
-        asked for the emergency numbers.
+        asked for the emergency numbers. With nobody on duty any more (the
+        console hands back whoever waits when duty ends; this catches anyone
+        it missed), a text gets the hand-off's ``unavailable`` numbers and
+        the bot again, never silence.
         """
         s, fs = self.s, self.fs
         if intent in fs.keywords.shows:
@@ -251,6 +254,8 @@ class _Step:
             self.lc.send("release")
             self.event(ev.RELEASED, by="person")
             self.move_to_main_menu()
+        elif not self.ctx.on_duty:
+            self.nobody_on_duty()
         elif text:
             self.turn.transcript.append(text)
             self.event(ev.HANDOFF_MESSAGE)
@@ -259,6 +264,19 @@ class _Step:
     def mark_keyword(self, intent: str, said: str, **fields) -> None:
         self.turn.transcript.append(transcript.record(transcript.KEYWORD, self.ctx.now, intent=intent, said=said,
                                                       **fields))
+
+    def nobody_on_duty(self) -> None:
+        """Out of a hand-off nobody can answer: its ``unavailable`` text, then on as when asking off duty."""
+        found = render.handoff_node(self.fs, self.s.position)
+        self.lc.send("release")
+        self.event(ev.RELEASED, by="duty")
+        self.s.history.clear()
+        if found is None:
+            self.move_to_main_menu()
+            return
+        _, node = found
+        self.reply(self.fs.translate(self.s.lang, node.unavailable.msgid))
+        self.enter(node.next, push=False)
 
     def recover(self, intent: str | None = None) -> Turn:
         """The session points at a node that no longer exists (flows changed).

@@ -36,7 +36,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from redis.exceptions import RedisClusterException
 
 from ..figures import Figures
-from ..handoff import (ActionRefused, Desk, Directory, Duty, Hours, HoursError, ReplyFailed, TwilioSender,
+from ..handoff import (ActionRefused, Desk, Directory, Duty, DutyWatch, Hours, HoursError, ReplyFailed, TwilioSender,
                        WHATSAPP_WINDOW, keywords_used)
 from ..services import Cached, safe_error
 from ..store import RedisStore, StoreError
@@ -60,6 +60,7 @@ class Console:
     directory: Directory
     desk: Desk
     duty: Duty
+    watch: DutyWatch
     figures: Figures
     sim_store: RedisStore
     live_slots: object  # threading.BoundedSemaphore: live streams this process may hold
@@ -88,12 +89,17 @@ def init_app(app: Flask) -> None:
     if hours is not None:
         # Hours make "on duty" more than the p:duty flag RedisStore.on_duty reads.
         app.extensions["helpline"].on_duty = Cached(duty.is_on, seconds=2.0)
+    desk = Desk(store, app.extensions["content"], directory, sender, lock_wait=cfg["LOCK_WAIT"])
+    watch = DutyWatch(duty, desk)
+    if not app.testing and click.get_current_context(silent=True) is None:
+        watch.start()  # serving (not a flask command): this process looks for duty ending
     app.extensions["ops"] = Console(
         accounts=Accounts(store.r, store.prefix),
         throttle=Throttle(store.r, store.prefix, secret=cfg["SECRET_KEY"]),
         directory=directory,
-        desk=Desk(store, app.extensions["content"], directory, sender, lock_wait=cfg["LOCK_WAIT"]),
+        desk=desk,
         duty=duty,
+        watch=watch,
         figures=Figures(store.r, store.prefix, tz=cfg["OPS_TIMEZONE"], drop_after=cfg["OPS_DROPOFF_AFTER"]),
         sim_store=RedisStore(store.r, prefix=f"{store.prefix}:sim", session_ttl=3 * 3600, retry_window=600),
         live_slots=threading.BoundedSemaphore(max(1, cfg["OPS_LIVE_STREAMS"])),
@@ -272,10 +278,12 @@ def _clock(t: float) -> str:
 def _common():
     values = {"CHANNELS": {"sms": "SMS", "whatsapp": "WhatsApp"}, "STATES": STATE_NAMES, "LANGS": LANG_NAMES}
     if current_user.is_authenticated:
-        state = console().duty.state()
-        if current_user.can_respond and state.why == "toggle":
-            console().duty.renew()
+        c = console()
+        if current_user.can_respond:
+            c.duty.renew(current_user.name)  # an open console keeps its responder on duty
+        state = c.duty.state()
         values["duty"] = state
+        values["me_on_duty"] = current_user.name in state.who
     return values
 
 
@@ -415,12 +423,20 @@ def _last_event_id() -> str:
 @responder_required
 def duty():
     on = request.form.get("on") == "1"
-    console().duty.switch(on, current_user.name)
+    c = console()
+    c.duty.switch(on, current_user.name)
     log.info("operator %s went %s duty", current_user.name, "on" if on else "off")
     if on:
         flash("You are on duty. People who ask for a person now wait in the queue below.", "ok")
+        return redirect(url_for("ops.live"))
+    state = c.duty.state()
+    if state.on:
+        others = ", ".join(state.who) if state.who else "the staffed hours"
+        flash(f"You are off duty. Still on duty: {others}. People who ask for a person wait for them.", "ok")
     else:
-        flash("Off duty. People who ask for a person now get the hotline numbers at once.", "ok")
+        c.watch.kick()  # the people waiting get the numbers now, off this request
+        flash("Off duty, and nobody else is on duty: everyone waiting gets the hotline numbers and is back with "
+              "the bot, and people who ask for a person get the numbers at once.", "ok")
     return redirect(url_for("ops.live"))
 
 
@@ -527,15 +543,19 @@ def handoff_entries(conv: str):
 
 
 def _act(conv: str, action: str, done: str):
-    desk = console().desk
+    c = console()
     try:
-        getattr(desk, action)(conv, current_user.name)
+        getattr(c.desk, action)(conv, current_user.name)
     except ActionRefused as exc:
         return _refused(exc, conv)
     except StoreError as exc:
         log.error("operator action %s failed: %s", action, safe_error(exc))
         return _refused(ActionRefused("The person's conversation is busy right now. Try again."), conv)
     log.info("operator %s: %s", current_user.name, action)
+    if action == "claim" and current_user.name not in c.duty.state().who:
+        # Answering someone is being on duty: were the others to go off, the
+        # people waiting would be handed back while this one is answered.
+        c.duty.switch(True, current_user.name)
     if request.headers.get("X-CSRFToken"):
         return jsonify(ok=True, message=done)
     flash(done, "ok")
@@ -547,7 +567,8 @@ def _act(conv: str, action: str, done: str):
 @bp.post("/handoff/<conv>/claim")
 @responder_required
 def claim(conv: str):
-    return _act(conv, "claim", "You are answering this person. They see your replies as texts from the helpline.")
+    return _act(conv, "claim", "You are answering this person (and on duty while your console is open). "
+                               "They see your replies as texts from the helpline.")
 
 
 @bp.post("/handoff/<conv>/unclaim")

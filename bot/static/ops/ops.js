@@ -39,7 +39,7 @@
     badge.textContent = d.on ? "ON DUTY" : "OFF DUTY";
     badge.className = "duty-badge " + (d.on ? "on" : "off");
     var panel = document.querySelector(".duty-panel");
-    if (panel && panel.classList.contains(d.on ? "off" : "on")) {
+    if (panel && (panel.dataset.on !== (d.on ? "1" : "0") || panel.dataset.who !== (d.who || []).join(","))) {
       // Someone else changed it: the panel's text and button follow on the next load.
       location.reload();
     }
