@@ -1,7 +1,7 @@
 """What operators do to sessions: see them, take a hand-off, reply, hand back.
 
 The console (``bot/web/ops.py``) calls this module and nothing else touches
-a session on an operator's behalf. Four parts:
+a session on an operator's behalf. Five parts:
 
 * :class:`Directory`: the live sessions, read from the session hashes (the
   only place that links a conversation id to its contact), with the number
@@ -14,13 +14,17 @@ a session on an operator's behalf. Four parts:
   operator's click and the person's texts are handled one after the other:
   a SALIR that arrives first erases the session and the reply is refused; a
   reply that is being sent when SALIR arrives finishes first (SALIR waits for
-  the lock), and SALIR then erases it with everything else.
-* :class:`TwilioSender`: operator replies through Twilio's REST API (the
-  ``twilio`` client), with the API base configurable so tests point it at a
-  local server.
-* :class:`Duty`: whether a person can take a hand-off now: the console's
-  toggle (``p:duty``, renewed while a responder's console is open, so a
-  closed laptop does not leave people waiting) or the configured hours.
+  the lock, which is made to outlast the send's deadline), and SALIR then
+  erases it with everything else.
+* :class:`TwilioSender`: messages through Twilio's REST API (the ``twilio``
+  client), with the API base configurable so tests point it at a local
+  server, and a deadline: past it, a message "may have been sent" and is
+  never sent again by itself.
+* :class:`Duty`: whether a person can take a hand-off now, and who: each
+  responder's own on duty (renewed while their console is open, so a closed
+  laptop does not leave people waiting) or the configured hours.
+* :class:`DutyWatch`: the moment nobody is on duty, hands back everyone
+  waiting, with the hotline numbers.
 
 The hand-off transcript. The engine appends the person's texts during a
 hand-off to ``p:{cid}:handoff`` (the commit script writes it under the lock,
