@@ -189,6 +189,8 @@ class Figures:
                 incr[(day, "handoff|" + _HANDOFF_KINDS[kind])] += 1
             elif kind in (ev.RELEASED, ev.CLOSED) and e.get("by") in ("operator", "person"):
                 incr[(day, f"handoff|{kind}")] += 1
+            elif kind == ev.RELEASED and e.get("by") == "duty":  # waited, and nobody was on duty any more
+                incr[(day, "handoff|lapsed")] += 1
             elif kind == ev.ERASED:  # quick exit (its turn keeps no keyword event)
                 incr[(day, "exit")] += 1
             elif kind == ev.OPTED_OUT:

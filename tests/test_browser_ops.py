@@ -61,6 +61,23 @@ def live_server(redis_client, redis_url, tmp_path, twilio_api):
         server.server_close()
 
 
+class Watched:
+    """The browser, each of whose pages reports what the console's Content-Security-Policy refused."""
+
+    def __init__(self, browser):
+        self._browser = browser
+        self.refused: list[str] = []
+
+    def new_page(self, **options):
+        page = self._browser.new_page(**options)
+        page.on("console", lambda m: self.refused.append(m.text)
+                if m.type == "error" and "Content Security Policy" in m.text else None)
+        return page
+
+    def __getattr__(self, name):
+        return getattr(self._browser, name)
+
+
 @pytest.fixture
 def browser():
     from playwright.sync_api import sync_playwright
@@ -68,10 +85,13 @@ def browser():
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True,
                                      args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        watched = Watched(chromium)
         try:
-            yield chromium
+            yield watched
         finally:
             chromium.close()
+        # Every page of the test worked under the policy: nothing it needs was refused.
+        assert watched.refused == [], watched.refused
 
 
 def text(base: str, body: str, sender: str = PERSON) -> None:
@@ -152,6 +172,15 @@ def test_an_operator_takes_a_hand_off_in_the_browser(live_server, browser, twili
     text(base, "sí, estoy sola")
     expect(page.locator("#transcript")).to_contain_text("sí, estoy sola")
     shot(page, "handoff")
+
+    # EMERGENCY is answered by the bot at once, and the responder sees it, marked, without a reload.
+    page.evaluate("window.notReloaded = true")
+    text(base, "EMERGENCIA")
+    marked = page.locator("#transcript .msg.keyword")
+    expect(marked).to_contain_text("They texted EMERGENCIA: the bot sent them the emergency numbers.")
+    marked.locator("summary").click()
+    expect(marked).to_contain_text("911")
+    assert page.evaluate("window.notReloaded") is True
 
     # Release: back to the list, the queue empty, the person with the bot again.
     page.click("text=Hand back to the bot")

@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from bot.web.auth import Throttle
 from tests.helpers import REPO
 from tests.test_ops_support import (PASSWORD, console_app, csrf_token, make_console, post_form,  # noqa: F401
                                     sign_in, twilio_api)
@@ -142,18 +143,117 @@ def test_repeated_failed_sign_ins_are_slowed_down_for_that_name(console_app, red
     assert sign_in(client, "ghost", "guess guess").status_code == 429
 
 
+def test_signing_out_ends_the_sign_in_on_the_server_so_a_copied_cookie_is_worthless(console_app):
+    """Before: sign-out only cleared the browser's cookie; a copy of it stayed good for 12 hours."""
+    browser, thief = console_app.test_client(), console_app.test_client()
+    sign_in(browser)
+    stolen = browser.get_cookie("session").value
+    thief.set_cookie("session", stolen)
+    assert thief.get("/ops/").status_code == 200  # a copy works while the sign-in lasts ...
+    assert post_form(browser, "/ops/logout").status_code == 302
+    assert thief.get("/ops/").status_code == 302  # ... and not after it ends
+    assert thief.get("/ops/sessions.json").status_code == 401
+    # Signing in again is a new sign-in; the old cookie stays dead.
+    sign_in(browser)
+    assert browser.get("/ops/").status_code == 200 and thief.get("/ops/").status_code == 302
+
+
+def test_a_sign_in_is_kept_on_the_server_for_twelve_hours_only(console_app, redis_client):
+    client = console_app.test_client()
+    sign_in(client)
+    [key] = redis_client.scan_iter("hl:ops:signin:*")
+    assert redis_client.get(key) == "rita" and 12 * 3600 - 60 < redis_client.ttl(key) <= 12 * 3600
+    redis_client.delete(key)  # what its expiry does
+    assert client.get("/ops/").status_code == 302
+
+
+def test_someone_guessing_a_name_cannot_lock_its_owner_out_of_her_own_browser(console_app):
+    """Before: one wrong guess every 5 minutes kept "rita" refused, right password or not, forever.
+
+    Now (OWASP's device cookies): the browser rita signed in from before is
+    known, and its tries count only against itself.
+    """
+    rita = console_app.test_client()
+    assert sign_in(rita).status_code == 302  # she has signed in from this browser before
+    post_form(rita, "/ops/logout")
+    attacker = console_app.test_client()
+    for _ in range(6):
+        sign_in(attacker, "rita", "guess guess", environ_base={"REMOTE_ADDR": "203.0.113.9"})
+    assert sign_in(attacker, "rita", PASSWORD, environ_base={"REMOTE_ADDR": "203.0.113.9"}).status_code == 429
+    # A browser that never signed in as rita waits too, wherever it is ...
+    stranger = console_app.test_client()
+    assert sign_in(stranger, "rita", PASSWORD, environ_base={"REMOTE_ADDR": "198.51.100.7"}).status_code == 429
+    # ... but hers is let in at once.
+    assert sign_in(rita).status_code == 302
+    assert rita.get("/ops/").status_code == 200
+    # Setting her password again (flask ops add-user) clears the wait for the others.
+    console_app.extensions["ops"].throttle.forget("rita")
+    assert sign_in(stranger, "rita", PASSWORD, environ_base={"REMOTE_ADDR": "198.51.100.7"}).status_code == 302
+
+
+def test_a_known_browser_guessing_is_slowed_down_on_its_own(console_app):
+    rita = console_app.test_client()
+    sign_in(rita)
+    post_form(rita, "/ops/logout")
+    for _ in range(Throttle.FREE["device"]):
+        assert sign_in(rita, "rita", "not it at all").status_code == 401
+    assert sign_in(rita, "rita", "still not it").status_code == 401
+    assert sign_in(rita, "rita", PASSWORD).status_code == 429
+    # A forged or someone else's device cookie is just a browser like any other.
+    other = console_app.test_client()
+    other.set_cookie(Throttle.device_cookie("rosa"), rita.get_cookie(Throttle.device_cookie("rita"), path="/ops/").value,
+                     path="/ops/")
+    for _ in range(3):
+        sign_in(other, "rosa", "not hers")
+    assert sign_in(other, "rosa", "not hers either").status_code == 401
+    assert sign_in(other, "rosa", PASSWORD).status_code == 429
+
+
+def test_forty_guesses_at_once_check_no_more_passwords_than_forty_in_a_row(console_app):
+    """Before: the wait was read before any guess was counted, so 40 sent
+    together had 11 passwords checked. Now the try is counted in the same
+    Redis script that checks the wait."""
+    import threading
+
+    tokens, clients = [], []
+    for _ in range(40):
+        client = console_app.test_client()
+        clients.append(client)
+        tokens.append(csrf_token(client))
+    start = threading.Barrier(40)
+    statuses = []
+
+    def guess(client, token, n):
+        start.wait()
+        response = client.post("/ops/login", data={"username": "rita", "password": f"guess {n}",
+                                                   "csrf_token": token})
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=guess, args=(c, t, n)) for n, (c, t) in enumerate(zip(clients, tokens))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    checked = statuses.count(401)  # a wrong password said so; 429: refused without looking
+    assert len(statuses) == 40 and checked + statuses.count(429) == 40
+    assert checked <= Throttle.FREE["user"] + 1, statuses
+
+
 def test_the_wait_grows_with_each_failure_and_ends(console_app):
     throttle = console_app.extensions["ops"].throttle
     now = [1000.0]
     throttle.clock = lambda: now[0]
     waits = []
     for _ in range(7):
-        throttle.failed("rita", "10.0.0.1")
+        assert throttle.attempt("rita", "10.0.0.1") == 0  # each try after the last wait is over
         waits.append(throttle.wait("rita", "10.0.0.1"))
-    assert waits == [0, 0, 0, 2, 4, 8, 16]
-    now[0] += 16
-    assert throttle.wait("rita", "10.0.0.1") == 0
-    throttle.succeeded("rita")
+        now[0] += waits[-1]
+    assert waits == [0, 0, 0, 2, 4, 8, 16, 32][:7]
+    now[0] -= 1
+    assert throttle.attempt("rita", "10.0.0.1") == 1  # during the wait: refused, and not counted
+    now[0] += 1
+    assert throttle.attempt("rita", "10.0.0.1") == 0 and throttle.wait("rita", "10.0.0.1") == 32
+    throttle.succeeded("rita", "10.0.0.1")
     assert throttle.wait("rita", "10.0.0.2") == 0
 
 

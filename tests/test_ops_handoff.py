@@ -84,7 +84,11 @@ def test_while_handed_off_the_bot_is_quiet_but_for_keywords(console_app, rita, r
     assert text(person, "me pagan muy poco") == []
     assert text(person, "no puedo salir del trabajo") == []
     assert any(HOTLINE in r for r in text(person, "AYUDA"))  # help still answers
-    assert redis_client.lrange(handoff_key(redis_client), 0, -1) == ["me pagan muy poco", "no puedo salir del trabajo"]
+    said, *marked = redis_client.lrange(handoff_key(redis_client), 0, -1)[:2], redis_client.lrange(
+        handoff_key(redis_client), 2, -1)
+    assert said == ["me pagan muy poco", "no puedo salir del trabajo"]
+    [[keyword]] = marked  # AYUDA goes in as a record, not as a text of theirs
+    assert keyword.startswith("\x1e") and '"intent":"help"' in keyword
 
 
 # --- claim, reply -----------------------------------------------------------------------------------------
@@ -427,3 +431,155 @@ def test_the_live_stream_tells_of_a_new_session_without_its_number_or_words(cons
     data = json.loads(received.split("event: session\ndata: ")[1].split("\n")[0])
     assert data["masked"] == "··42" and data["st"] == "in_flow" and data["lang"] == "es" and "started" in data["kinds"]
     assert "Juana" not in received and "5550001142" not in received and "cid" not in data
+
+
+# --- keywords during a hand-off, seen by the responder ----------------------------------------------------
+
+
+def read_stream(rita, after: str, until: str) -> str:
+    response = rita.get(f"/ops/live/events?after={after}", buffered=False, headers={"Accept": "text/event-stream"})
+    received = ""
+    for chunk in response.response:
+        received += chunk if isinstance(chunk, str) else chunk.decode()
+        if until in received:
+            break
+    response.close()
+    return received
+
+
+def test_emergency_during_a_hand_off_is_shown_to_the_responder_at_once_and_marked(console_app, rita, redis_client):
+    """Before: the bot sent the emergency numbers and the responder saw nothing of it."""
+    on_duty(rita)
+    person = console_app.test_client()
+    ask_for_a_person(person)
+    conv = conv_of(redis_client)
+    post_form(rita, f"/ops/handoff/{conv}/claim")
+    text(person, "me están amenazando")
+    last = redis_client.xrevrange("hl:events", count=1)[0][0]
+
+    emergency = text(person, "EMERGENCIA")
+    assert any("911" in r for r in emergency)
+
+    # At once: the open hand-off page is told its conversation changed, and why.
+    received = read_stream(rita, last, '"keyword"')
+    event = json.loads(received.split("event: session\ndata: ")[1].split("\n")[0])
+    assert event["conv"] == conv and "keyword" in event["kinds"] and "EMERGENCIA" not in received
+    # ... and what it fetches then says what happened, marked as such.
+    entries = rita.get(f"/ops/handoff/{conv}/entries.json").json["entries"]
+    said, marked = entries[-2], entries[-1]
+    assert said == {**said, "who": "person", "text": "me están amenazando"}
+    assert marked["who"] == "keyword" and marked["kind"] == "danger"
+    assert marked["label"] == "They texted EMERGENCIA: the bot sent them the emergency numbers."
+    assert marked["sent"] == emergency
+    # After a reload, the same, set apart from what they wrote.
+    page = rita.get(f"/ops/handoff/{conv}").text
+    assert '<li class="msg keyword">' in page and "They texted EMERGENCIA: the bot sent them the emergency numbers." in page
+    # On the queue, for every responder: that they asked, not their words.
+    queue = rita.get("/ops/queue").text
+    assert "Asked for the emergency numbers" in queue and "EMERGENCIA" not in queue and "amenazando" not in queue
+
+
+def test_help_and_a_language_switch_during_a_hand_off_are_marked_too(console_app, rita, redis_client):
+    on_duty(rita)
+    person = console_app.test_client()
+    ask_for_a_person(person)
+    conv = conv_of(redis_client)
+    rosa = console_app.test_client()
+    sign_in(rosa, "rosa")
+    text(person, "AYUDA")
+    text(person, "ENGLISH")
+    # Not claimed yet: another responder sees that they asked, before answering.
+    page = rosa.get(f"/ops/handoff/{conv}").text
+    assert "Asked for help (the hotline numbers)" in page and "Changed language" in page and "AYUDA" not in page
+    post_form(rita, f"/ops/handoff/{conv}/claim")
+    labels = [e["label"] for e in rita.get(f"/ops/handoff/{conv}/entries.json").json["entries"] if e["who"] == "keyword"]
+    assert labels == ["They texted AYUDA: the bot sent them how to use the line, with the hotline numbers.",
+                      "They texted ENGLISH: the bot now writes to them in English."]
+    # SALIR erases the marks with everything else.
+    text(person, "SALIR")
+    assert not redis_client.exists(handoff_key(redis_client))
+
+
+# --- replies when Twilio is slow -----------------------------------------------------------------------------
+
+
+def claimed_by_rita(app, redis_client) -> tuple:
+    rita = app.test_client()
+    sign_in(rita)
+    on_duty(rita)
+    person = app.test_client()
+    ask_for_a_person(person)
+    conv = conv_of(redis_client)
+    post_form(rita, f"/ops/handoff/{conv}/claim")
+    return rita, person, conv
+
+
+def everything(r) -> str:
+    """Every key and value in Redis, as text: what an erase must leave nothing of."""
+    found = []
+    for key in r.scan_iter("*"):
+        kind = r.type(key)
+        value = {"string": r.get, "list": lambda k: r.lrange(k, 0, -1), "hash": r.hgetall,
+                 "set": r.smembers, "zset": lambda k: r.zrange(k, 0, -1), "stream": r.xrange}[kind](key)
+        found.append(f"{key} {value!r}")
+    return "\n".join(found)
+
+
+def send_reply(rita, conv: str, body: str):
+    token = csrf_token(rita, f"/ops/handoff/{conv}")
+    return rita.post(f"/ops/handoff/{conv}/reply", data={"text": body},
+                     headers={"X-CSRFToken": token, "Accept": "application/json"})
+
+
+def test_a_reply_twilio_does_not_confirm_in_time_may_have_been_sent_and_is_never_sent_again(make_console,
+                                                                                           redis_client):
+    """Before: a timeout said "nothing was sent", though Twilio had taken the message."""
+    with TwilioStandIn(stall=(6.0,)) as slow:
+        app = make_console(TWILIO_API_BASE=slow.url)
+        rita, person, conv = claimed_by_rita(app, redis_client)
+        response = send_reply(rita, conv, "¿Sigue ahí? Soy Rita.")
+        assert response.status_code == 409
+        error = response.json["error"]
+        assert "may have been sent" in error and "nothing was sent" not in error.lower()
+        assert "Check before you send it again" in error and response.json["maybe_sent"] is True
+        assert len(slow.requests) == 1  # taken by Twilio, once; never sent again by itself
+        entries = rita.get(f"/ops/handoff/{conv}/entries.json").json["entries"]
+        [mine] = [e for e in entries if e["who"] == "operator"]
+        assert mine["text"] == "¿Sigue ahí? Soy Rita." and mine["status"] == "not confirmed"
+        assert "msg operator unsure" in rita.get(f"/ops/handoff/{conv}").text
+        assert len(slow.requests) == 1
+
+
+def test_salir_is_not_answered_while_a_reply_is_in_flight(make_console, redis_client):
+    """Twilio trickles its answer in over 7 s (no silence long enough for a
+    per-read timeout). Before: the person's lock ran out after 6 s and their
+    SALIR erased the chat while the console was still waiting on Twilio; the
+    console found out a second later. Now the lock covers the send until the
+    console stops waiting, then SALIR erases everything, the reply too."""
+    import threading
+
+    with TwilioStandIn(stall=(3.5, 3.5)) as slow:
+        app = make_console(TWILIO_API_BASE=slow.url)
+        rita, person, conv = claimed_by_rita(app, redis_client)
+        done = {}
+
+        def reply():
+            done["response"] = send_reply(rita, conv, "Estamos aquí.")
+            done["at"] = time.monotonic()
+
+        sending = threading.Thread(target=reply)
+        sending.start()
+        from tests.servers import wait_until
+
+        wait_until(lambda: slow.requests, timeout=5)  # the message has reached Twilio
+        erased = text(person, "SALIR")
+        erased_at = time.monotonic()
+        sending.join(15)
+        assert len(erased) == 1
+        assert erased_at >= done["at"] - 0.5, "SALIR was answered while the reply was still being sent"
+        assert "may have been sent" in done["response"].json["error"]
+        # The erase came after the reply, and took it too.
+        assert not redis_client.exists(handoff_key(redis_client))
+        assert not list(redis_client.scan_iter("hl:{*}:session"))
+        assert "Estamos" not in everything(redis_client)
+        assert len(slow.requests) == 1

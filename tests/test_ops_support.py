@@ -15,6 +15,7 @@ import itertools
 import json
 import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
@@ -27,11 +28,20 @@ ACCOUNT_SID = "AC" + "1" * 32
 
 
 class TwilioStandIn:
-    """Records ``POST /2010-04-01/Accounts/<sid>/Messages.json`` like Twilio's API would take it."""
+    """Records ``POST /2010-04-01/Accounts/<sid>/Messages.json`` like Twilio's API would take it.
 
-    def __init__(self, fail_with: tuple[int, int] | None = None):
+    ``stall``: a slow Twilio. Seconds to wait before the status line, then
+    before the rest of the answer, e.g. ``(6,)`` (one long silence) or
+    ``(3.5, 3.5)`` (an answer that trickles in: no silence long enough for a
+    per-read timeout, 7 s in all). The message counts as taken (it is in
+    ``requests``) as soon as the request has arrived, as at Twilio.
+    """
+
+    def __init__(self, fail_with: tuple[int, int] | None = None, stall: tuple[float, ...] = ()):
         self.requests: list[dict] = []
         self.fail_with = fail_with  # (HTTP status, Twilio error code) to answer with instead
+        self.stall = stall
+        self.answered: list[float] = []  # time.monotonic() when each answer was complete
         sids = itertools.count(1)
         outer = self
 
@@ -40,6 +50,9 @@ class TwilioStandIn:
                 length = int(self.headers.get("Content-Length", "0"))
                 form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
                 outer.requests.append({"path": self.path, "form": form, "auth": self.headers.get("Authorization")})
+                if outer.stall:
+                    self._answer_slowly(form)
+                    return
                 if outer.fail_with:
                     status, code = outer.fail_with
                     body = {"code": code, "message": f"The 'To' number {form.get('To')} is not valid.",
@@ -54,6 +67,22 @@ class TwilioStandIn:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+
+            def _answer_slowly(self, form: dict) -> None:
+                data = json.dumps({"sid": f"SM{next(sids):032x}", "status": "queued", "to": form.get("To"),
+                                   "body": form.get("Body"), "account_sid": ACCOUNT_SID}).encode()
+                parts = [b"HTTP/1.1 201 CREATED\r\n",
+                         b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(data) + data]
+                try:
+                    for pause, part in zip(outer.stall, parts):
+                        time.sleep(pause)
+                        self.wfile.write(part)
+                        self.wfile.flush()
+                    if len(outer.stall) < len(parts):
+                        self.wfile.write(b"".join(parts[len(outer.stall):]))
+                except OSError:
+                    pass  # the client stopped waiting and closed the connection
+                outer.answered.append(time.monotonic())
 
             def log_message(self, *args):
                 pass
@@ -93,15 +122,21 @@ def make_console(redis_client, redis_url, tmp_path, twilio_api):
     from bot import create_app
     from bot.config import TestConfig
 
+    made = []
+
     def make(**overrides):
         app = create_app(TestConfig(redis_url, str(tmp_path), **{**console_settings(twilio_api), **overrides}))
         accounts = app.extensions["ops"].accounts
         accounts.add("rita", "responder", PASSWORD)
         accounts.add("vic", "viewer", PASSWORD)
         accounts.add("rosa", "responder", PASSWORD)
+        made.append(app)
         return app
 
-    return make
+    yield make
+    for app in made:  # a watch still looking (or about to look again) must not touch the next test's data
+        app.extensions["ops"].watch.stop()
+        app.extensions["ops"].watch.join()
 
 
 @pytest.fixture
@@ -114,9 +149,9 @@ def csrf_token(client, path: str = "/ops/login") -> str:
     return re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
 
 
-def sign_in(client, name: str = "rita", password: str = PASSWORD):
+def sign_in(client, name: str = "rita", password: str = PASSWORD, **kwargs):
     token = csrf_token(client)
-    return client.post("/ops/login", data={"username": name, "password": password, "csrf_token": token})
+    return client.post("/ops/login", data={"username": name, "password": password, "csrf_token": token}, **kwargs)
 
 
 def post_form(client, path: str, data: dict | None = None, **kwargs):

@@ -186,7 +186,7 @@ FLAGS = _SOME_FLAGS | st.builds(  # mostly one answer, with a few others: the sc
 def event_tokens(fs: m.FlowSet) -> set[str]:
     """Every value an event may carry: things the flows define, never anything typed."""
     tokens = set(fs.flows) | set(fs.system.languages) | set(fs.keywords.intents) | {"switch_language"}
-    tokens |= {"yes", "no", "person"}
+    tokens |= {"yes", "no", "person", "duty"}  # released by: the person, or nobody on duty any more
     for flow in fs.flows.values():
         for node in flow.nodes:
             tokens.add(node.id)

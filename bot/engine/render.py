@@ -159,3 +159,20 @@ def messages(fs: m.FlowSet, node: m.Node, lang: str) -> list[str]:
         return directory(fs, node, lang)
     found = [fs.translate(lang, t.msgid) for t in (node.text, node.unavailable) if t]
     return found
+
+
+def handoff_node(fs: m.FlowSet, position: str) -> tuple[str, m.Node] | None:
+    """The hand-off a person is waiting at, as (qualified id, node), for its
+    ``unavailable`` text once nobody can answer them: the node at ``position``;
+    if the flows changed under them, the one the ``human`` keyword leads to,
+    else the first there is. None if the flows have no hand-off at all."""
+    candidates = [position, fs.keywords.gotos.get("human", "")]
+    for target in candidates:
+        node = fs.node(target) if target else None
+        if node is not None and node.kind == m.HANDOFF:
+            return target, node
+    for flow_id, flow in fs.flows.items():
+        for node in flow.nodes:
+            if node.kind == m.HANDOFF:
+                return f"{flow_id}.{node.id}", node
+    return None

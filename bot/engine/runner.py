@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from . import events as ev
-from . import language, matching, render
+from . import language, matching, render, transcript
 from . import model as m
 from .lifecycle import bind
 from .session import HISTORY_LIMIT, Session
@@ -287,21 +287,51 @@ class _Step:
         return self.turn
 
     def during_handoff(self, intent: str | None, lang: str | None, text: str) -> Turn:
-        """A person is talking to an operator: the bot stays quiet but for keywords."""
+        """A person is talking to an operator: the bot stays quiet but for keywords.
+
+        A keyword the bot answers goes into the operator's transcript too,
+        marked, with what the bot sent: the responder sees at once that they
+        asked for the emergency numbers. With nobody on duty any more (the
+        console hands back whoever waits when duty ends; this catches anyone
+        it missed), a text gets the hand-off's ``unavailable`` numbers and
+        the bot again, never silence.
+        """
         s, fs = self.s, self.fs
         if intent in fs.keywords.shows:
+            shown = len(self.turn.replies)
             self.show(fs.keywords.shows[intent])
+            self.mark_keyword(intent, text, sent=self.turn.replies[shown:])
         elif intent == "switch_language":
             s.lang = lang
             self.event(ev.LANGUAGE, lang=lang)
+            self.mark_keyword(intent, text, lang=lang)
         elif intent in ("menu", "back"):
             self.lc.send("release")
             self.event(ev.RELEASED, by="person")
             self.move_to_main_menu()
+        elif not self.ctx.on_duty:
+            self.nobody_on_duty()
         elif text:
             self.turn.transcript.append(text)
             self.event(ev.HANDOFF_MESSAGE)
         return self.turn
+
+    def mark_keyword(self, intent: str, said: str, **fields) -> None:
+        self.turn.transcript.append(transcript.record(transcript.KEYWORD, self.ctx.now, intent=intent, said=said,
+                                                      **fields))
+
+    def nobody_on_duty(self) -> None:
+        """Out of a hand-off nobody can answer: its ``unavailable`` text, then on as when asking off duty."""
+        found = render.handoff_node(self.fs, self.s.position)
+        self.lc.send("release")
+        self.event(ev.RELEASED, by="duty")
+        self.s.history.clear()
+        if found is None:
+            self.move_to_main_menu()
+            return
+        _, node = found
+        self.reply(self.fs.translate(self.s.lang, node.unavailable.msgid))
+        self.enter(node.next, push=False)
 
     def recover(self, intent: str | None = None) -> Turn:
         """The session points at a node that no longer exists (flows changed).

@@ -220,6 +220,14 @@ return 1
 """
 
 
+# KEYS: lock.  ARGV: token, ms.
+_EXTEND = """
+redis.set_repl(redis.REPL_NONE)
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+"""
+
+
 class StoreError(RuntimeError):
     """The store could not do its part; the webhook answers with the fail-safe."""
 
@@ -311,6 +319,7 @@ class RedisStore:
         except (redis.RedisError, RedisClusterException):
             pass  # Redis is down at start: the first commit loads it
         self._release = client.register_script(_RELEASE)
+        self._extend = client.register_script(_EXTEND)
 
     # --- keys -----------------------------------------------------------------
 
@@ -526,6 +535,13 @@ class RedisStore:
         if claim.token:
             keys = [self.key(claim.cid, "lock"), self.key(claim.cid, "waiters"), self.key(claim.cid, "wake")]
             self._release(keys=keys, args=[claim.token])
+
+    def extend(self, claim: Claim, ms: int) -> bool:
+        """Hold the lock ``ms`` milliseconds from now (an operator's message
+        waiting on Twilio); False if it is no longer ours."""
+        if not claim.token:
+            return False
+        return bool(self._extend(keys=[self.key(claim.cid, "lock")], args=[claim.token, ms]))
 
     # --- reading ------------------------------------------------------------------
 

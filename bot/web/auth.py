@@ -1,4 +1,4 @@
-"""Operators' accounts, signing in, and slowing down password guessing.
+"""Operators' accounts, signing in and out, and slowing down password guessing.
 
 * Accounts live in Redis: ``p:ops:user:<name>`` is a hash with ``role``
   (``responder``, ``viewer`` or ``editor``: a responder who may also change
@@ -6,12 +6,22 @@
   the password) and ``ver`` (bumped when the password changes or the account
   is removed, which signs out every browser signed in with the old one).
   They are made with ``flask --app app ops add-user NAME --role ROLE``.
-* Sessions are Flask-Login's, in Flask's signed cookie (``SECRET_KEY``).
-* Failed sign-ins are counted per username and per client address, for
-  ``WINDOW`` seconds after the last failure. After a few free tries each
-  further failure makes the next try wait longer (2 s, 4 s, 8 s ... up to
-  5 minutes); a try during the wait is refused without looking at the
-  password. The same counting and the same message apply whether or not the
+* Sessions are Flask-Login's, in Flask's signed cookie (``SECRET_KEY``), and
+  each sign-in is also a key on the server, ``p:ops:signin:<id>`` (12 hours):
+  the cookie names it, and signing out deletes it, so a copy of the cookie
+  is worth nothing after sign-out.
+* Failed sign-ins are counted for ``WINDOW`` seconds after the last one.
+  After a few free tries each further try makes the next wait longer (2 s,
+  4 s, 8 s ... up to 5 minutes); a try during the wait is refused without
+  looking at the password. The count is taken before the password is
+  checked, in one Redis script, so tries sent all at once get no more
+  checks than tries sent one by one. Whose count: the OWASP "device
+  cookie" scheme. A browser that signed in as a name before carries a
+  signed cookie saying so, and its tries for that name count only against
+  itself; any other browser's count against the name and against its
+  address. So someone guessing a name cannot lock its owner out of the
+  browsers they use, and guessing from many places still meets the name's
+  count. The same counting and the same message apply whether or not the
   username exists, and an unknown name still costs a password hash, so the
   answer never tells whether an account exists.
 """
@@ -20,13 +30,15 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
+import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import wraps
 from typing import Callable
 
 from flask import abort
 from flask_login import LoginManager, UserMixin, current_user
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.security import check_password_hash, generate_password_hash
 
 ROLES = ("responder", "viewer", "editor")
@@ -53,10 +65,12 @@ class Operator(UserMixin):
     name: str
     role: str
     ver: str = "1"
+    signin: str = ""  # the id of this sign-in (p:ops:signin:<id>)
 
     def get_id(self) -> str:
-        # The version signs out old sessions when the password changes.
-        return f"{self.name}:{self.ver}"
+        # The version signs out old sessions when the password changes; the
+        # sign-in id, this one when it signs out.
+        return f"{self.name}:{self.ver}:{self.signin}"
 
     @property
     def can_respond(self) -> bool:
@@ -124,11 +138,33 @@ class Accounts:
             return None
         return Operator(name, f["role"], f.get("ver", "1"))
 
+    def signin_key(self, ident: str) -> str:
+        return f"{self.prefix}:ops:signin:{ident}"
+
+    def sign_in(self, op: Operator, seconds: int) -> Operator:
+        """Record a new sign-in of ``op`` on the server, for ``seconds``; the operator to log in."""
+        ident = secrets.token_urlsafe(18)
+        self.r.set(self.signin_key(ident), op.name, ex=seconds)
+        return replace(op, signin=ident)
+
+    def sign_out(self, op: Operator) -> None:
+        if op.signin:
+            self.r.delete(self.signin_key(op.signin))
+
     def load(self, user_id: str) -> Operator | None:
-        """The operator of a session cookie's id, if the account and its version still stand."""
-        name, _, ver = (user_id or "").rpartition(":")
-        op = self.get(name) if name else None
-        return op if op is not None and op.ver == ver else None
+        """The operator of a session cookie's id, if the account and its version
+        still stand and the sign-in it names was not signed out (nor expired)."""
+        name, ver, ident = ((user_id or "").split(":") + ["", "", ""])[:3]
+        if not (name and ident and NAME_RE.match(name)):
+            return None
+        pipe = self.r.pipeline(transaction=False)
+        pipe.hgetall(self.key(name))
+        pipe.get(self.signin_key(ident))
+        fields, holder = pipe.execute()
+        f = {_s(k): _s(v) for k, v in (fields or {}).items()}
+        if f.get("role") not in ROLES or f.get("ver", "1") != ver or _s(holder) != name:
+            return None
+        return Operator(name, f["role"], ver, ident)
 
     def verify(self, name: str, password: str) -> Operator | None:
         op = self.get(name)
@@ -137,46 +173,118 @@ class Accounts:
         return op if op is not None and ok and stored else None
 
 
+_RESERVE = """
+-- KEYS: the counts this try goes against. ARGV: now, window, longest, then each count's free tries.
+local now, window, longest = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
+local wait = 0
+for _, key in ipairs(KEYS) do
+  local untl = tonumber(redis.call('HGET', key, 'until') or '0')
+  if untl > now and untl - now > wait then wait = untl - now end
+end
+if wait > 0 then return tostring(wait) end
+for i, key in ipairs(KEYS) do
+  local extra = redis.call('HINCRBY', key, 'n', 1) - tonumber(ARGV[3 + i])
+  if extra > 0 then redis.call('HSET', key, 'until', tostring(now + math.min(2 ^ extra, longest))) end
+  redis.call('EXPIRE', key, window)
+end
+return '0'
+"""
+
+
 class Throttle:
-    """Slows down repeated failed sign-ins, per username and per client address."""
+    """Slows down repeated failed sign-ins (see the module's docstring).
+
+    Counts are ``p:ops:{fail}:<kind>:<value>`` hashes (``n``, ``until``), all
+    under one hash tag so the script that checks and counts a try runs whole
+    on one node of a Redis Cluster too.
+    """
 
     WINDOW = 900  # seconds a failure is remembered after the last one
-    FREE = {"user": 3, "ip": 10}  # failures before any wait (an office may share one address)
+    FREE = {"user": 3, "ip": 10, "device": 5}  # failures before any wait (an office may share one address)
     LONGEST = 300
+    DEVICE_DAYS = 90  # a browser that signed in stays known this long after its last sign-in
 
-    def __init__(self, r, prefix: str = "hl", clock: Callable[[], float] = time.time):
+    def __init__(self, r, prefix: str = "hl", secret: str = "", clock: Callable[[], float] = time.time):
         self.r = r
         self.prefix = prefix
         self.clock = clock
+        self._reserve = r.register_script(_RESERVE)
+        self._devices = URLSafeTimedSerializer(secret or "unset", salt="ops-device")
+
+    # --- device cookies ---
+
+    @staticmethod
+    def device_cookie(name: str) -> str:
+        """The cookie that marks a browser as one ``name`` signed in from (one per name)."""
+        return f"ops_device_{name}"
+
+    def new_device(self, name: str) -> str:
+        """A new device cookie's value for ``name`` (given at each sign-in)."""
+        return self._devices.dumps({"n": name, "d": secrets.token_urlsafe(12)})
+
+    def device(self, name: str, cookie: str | None) -> str | None:
+        """The device id in ``cookie`` if it is a valid one for ``name``, else None."""
+        if not cookie:
+            return None
+        try:
+            data = self._devices.loads(cookie, max_age=self.DEVICE_DAYS * 86400)
+        except BadSignature:
+            return None
+        if not isinstance(data, dict) or data.get("n") != name or not isinstance(data.get("d"), str):
+            return None
+        return data["d"]
+
+    # --- counting ---
 
     def _key(self, kind: str, value: str) -> str:
-        return f"{self.prefix}:ops:fail:{kind}:{value}"
+        return f"{self.prefix}:ops:{{fail}}:{kind}:{value}"
 
-    def _keys(self, name: str, ip: str) -> list[tuple[str, str]]:
+    def _counts(self, name: str, ip: str, device: str | None) -> list[tuple[str, str]]:
+        if device:  # a browser that signed in as this name before: its own count only
+            return [("device", self._key("device", device))]
         return [("user", self._key("user", (name or "").strip().lower()[:64])), ("ip", self._key("ip", _place(ip)))]
 
-    def wait(self, name: str, ip: str) -> int:
+    def attempt(self, name: str, ip: str, device: str | None = None) -> int:
+        """Take one try: 0 if the password may be checked now, else the seconds to wait.
+
+        The try is counted as failed at once (undone by :meth:`succeeded`),
+        in the same script that checks the wait.
+        """
+        counts = self._counts(name, ip, device)
+        wait = self._reserve(keys=[key for _, key in counts],
+                             args=[f"{self.clock():.3f}", self.WINDOW, self.LONGEST, *(self.FREE[k] for k, _ in counts)])
+        return math.ceil(float(_s(wait)))
+
+    def wait(self, name: str, ip: str, device: str | None = None) -> int:
         """Seconds before another try is allowed (0: try now)."""
         now = self.clock()
         pipe = self.r.pipeline(transaction=False)
-        for _, key in self._keys(name, ip):
+        for _, key in self._counts(name, ip, device):
             pipe.hget(key, "until")
         untils = [float(_s(u) or 0) for u in pipe.execute()]
         return max(0, math.ceil(max(untils) - now))
 
-    def failed(self, name: str, ip: str) -> None:
-        now = self.clock()
-        for kind, key in self._keys(name, ip):
-            n = self.r.hincrby(key, "n", 1)
-            extra = n - self.FREE[kind]
-            if extra > 0:
-                self.r.hset(key, "until", f"{now + min(2 ** extra, self.LONGEST):.3f}")
-            self.r.expire(key, self.WINDOW)
+    def forget(self, name: str) -> None:
+        """Clear the wait on ``name`` for browsers it never signed in from (a new password was set)."""
+        self.r.delete(self._key("user", (name or "").strip().lower()[:64]))
 
-    def succeeded(self, name: str) -> None:
-        # The address's count is kept: signing in to one's own account must not
-        # clear the way for guessing someone else's from the same place.
-        self.r.delete(self._keys(name, "")[0][1])
+    def succeeded(self, name: str, ip: str, device: str | None = None) -> None:
+        """The password was right: this name's (or this browser's) failures are forgotten.
+
+        The address's count loses only this try: signing in to one's own
+        account must not clear the way for guessing someone else's from the
+        same place.
+        """
+        counts = dict(self._counts(name, ip, device))
+        if "device" in counts:
+            self.r.delete(counts["device"])
+            return
+        pipe = self.r.pipeline(transaction=False)
+        pipe.delete(counts["user"])
+        pipe.hincrby(counts["ip"], "n", -1)
+        left = pipe.execute()[1]
+        if left <= self.FREE["ip"]:
+            self.r.hdel(counts["ip"], "until")
 
 
 def _place(ip: str | None) -> str:

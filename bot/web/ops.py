@@ -29,13 +29,15 @@ from urllib.parse import urlsplit
 
 import click
 import redis
-from flask import (Blueprint, Flask, current_app, flash, jsonify, redirect, render_template, request, session,
-                   url_for)
+from flask import (Blueprint, Flask, Response, current_app, flash, jsonify, redirect, render_template, request,
+                   session, url_for)
 from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from redis.exceptions import RedisClusterException
 
 from ..figures import Figures
-from ..handoff import ActionRefused, Desk, Directory, Duty, Hours, HoursError, TwilioSender, WHATSAPP_WINDOW
+from ..handoff import (ActionRefused, Desk, Directory, Duty, DutyWatch, Hours, HoursError, ReplyFailed, TwilioSender,
+                       WHATSAPP_WINDOW, keywords_used)
 from ..services import Cached, safe_error
 from ..store import RedisStore, StoreError
 from .auth import EDITOR_ONLY, ROLES, AccountError, Accounts, Operator, Throttle, login_manager, responder_required
@@ -58,6 +60,7 @@ class Console:
     directory: Directory
     desk: Desk
     duty: Duty
+    watch: DutyWatch
     figures: Figures
     sim_store: RedisStore
     live_slots: object  # threading.BoundedSemaphore: live streams this process may hold
@@ -86,12 +89,17 @@ def init_app(app: Flask) -> None:
     if hours is not None:
         # Hours make "on duty" more than the p:duty flag RedisStore.on_duty reads.
         app.extensions["helpline"].on_duty = Cached(duty.is_on, seconds=2.0)
+    desk = Desk(store, app.extensions["content"], directory, sender, lock_wait=cfg["LOCK_WAIT"])
+    watch = DutyWatch(duty, desk)
+    if not app.testing and click.get_current_context(silent=True) is None:
+        watch.start()  # serving (not a flask command): this process looks for duty ending
     app.extensions["ops"] = Console(
         accounts=Accounts(store.r, store.prefix),
-        throttle=Throttle(store.r, store.prefix),
+        throttle=Throttle(store.r, store.prefix, secret=cfg["SECRET_KEY"]),
         directory=directory,
-        desk=Desk(store, app.extensions["content"], directory, sender, lock_wait=cfg["LOCK_WAIT"]),
+        desk=desk,
         duty=duty,
+        watch=watch,
         figures=Figures(store.r, store.prefix, tz=cfg["OPS_TIMEZONE"], drop_after=cfg["OPS_DROPOFF_AFTER"]),
         sim_store=RedisStore(store.r, prefix=f"{store.prefix}:sim", session_ttl=3 * 3600, retry_window=600),
         live_slots=threading.BoundedSemaphore(max(1, cfg["OPS_LIVE_STREAMS"])),
@@ -153,6 +161,7 @@ def _guard():
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
     if time.time() - session.get("ops_t", 0) > SIGN_IN_HOURS * 3600:
+        console().accounts.sign_out(current_user._get_current_object())
         logout_user()
         session.pop("ops_t", None)
         flash("You were signed out after 12 hours. Please sign in again.", "info")
@@ -185,6 +194,66 @@ def _forbidden(exc):
                                    "Ask whoever runs the console for a responder account."), 403
 
 
+# --- what every console response says to the browser ------------------------------------------------
+
+# Scripts and styles from this site only, no inline script (ops.js and
+# flows.js are files; the pages carry none). Inline style *attributes* are
+# allowed: the bars of the figures and the translation progress are drawn
+# with a width from the server; an attribute can load nothing from elsewhere
+# (default-src 'self') and run nothing. No framing (clickjacking),
+# no plugins, forms post only here.
+CSP = "; ".join([
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "style-src-attr 'unsafe-inline'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+])
+# Mermaid puts a <style> element in each map it draws (flows_map.html only).
+CSP_MAP = CSP.replace("style-src 'self'", "style-src 'self'; style-src-elem 'self' 'unsafe-inline'")
+CACHEABLE = {"ops.static", "ops.vendor"}  # files: everything else is someone's live data
+
+
+@bp.after_request
+def _security_headers(response):
+    headers = response.headers
+    headers["Content-Security-Policy"] = CSP_MAP if request.endpoint == "ops.flow_map" else CSP
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["X-Frame-Options"] = "DENY"  # frame-ancestors, for browsers older than CSP 2
+    # same-origin, not no-referrer: Flask-WTF checks the Referer of every form
+    # sent over HTTPS; other sites never see a console address.
+    headers["Referrer-Policy"] = "same-origin"
+    if request.endpoint not in CACHEABLE or response.status_code >= 400:
+        # Transcripts, the queue, figures: kept in no cache, on disk or in a proxy.
+        headers["Cache-Control"] = "no-store"
+    return response
+
+
+STORAGE_DOWN = ("The console cannot reach its storage (Redis) right now, so nothing was read or changed. "
+                "Try again in a minute. If it lasts, check that Redis is running (GET /healthz says whether "
+                "it answers).")
+
+
+def _storage_unavailable(exc):
+    """Redis does not answer (down, stalled, a cluster without a majority): a 503 that says so, not a 500."""
+    log.error("console: storage unavailable: %s", safe_error(exc))
+    if request.endpoint == "ops.live_events":  # an EventSource gives up on an error status; this one retries
+        return Response("retry: 5000\nevent: unavailable\ndata: {}\n\n", mimetype="text/event-stream")
+    if _wants_data() or request.headers.get("X-CSRFToken"):
+        return jsonify(error=STORAGE_DOWN), 503
+    # Rendered without the console's context processors and Flask-Login's,
+    # which would ask Redis again for the operator and the duty.
+    page = current_app.jinja_env.get_template("ops/unavailable.html").render(message=STORAGE_DOWN)
+    return Response(page, 503, mimetype="text/html", headers={"Retry-After": "30"})
+
+
+for _error in (redis.ConnectionError, redis.TimeoutError, redis.exceptions.ClusterError, RedisClusterException):
+    bp.register_error_handler(_error, _storage_unavailable)
+
+
 @bp.app_template_filter("ago")
 def _ago(t: float) -> str:
     """'just now', '4 min ago', '2 h ago' (the script keeps it current)."""
@@ -209,10 +278,12 @@ def _clock(t: float) -> str:
 def _common():
     values = {"CHANNELS": {"sms": "SMS", "whatsapp": "WhatsApp"}, "STATES": STATE_NAMES, "LANGS": LANG_NAMES}
     if current_user.is_authenticated:
-        state = console().duty.state()
-        if current_user.can_respond and state.why == "toggle":
-            console().duty.renew()
+        c = console()
+        if current_user.can_respond:
+            c.duty.renew(current_user.name)  # an open console keeps its responder on duty
+        state = c.duty.state()
         values["duty"] = state
+        values["me_on_duty"] = current_user.name in state.who
     return values
 
 
@@ -249,28 +320,43 @@ def login():
         name = request.form.get("username", "")
         password = request.form.get("password", "")
         ip = request.remote_addr or "?"
-        wait = c.throttle.wait(name, ip)
+        device = _device(c.throttle, name)
+        wait = c.throttle.attempt(name, ip, device)
         if wait:
             flash(f"Too many failed sign-ins. Wait {_seconds(wait)}, then try again.", "error")
             status = 429
         else:
             op = c.accounts.verify(name, password)
             if op is None:
-                c.throttle.failed(name, ip)
-                wait = c.throttle.wait(name, ip)
+                wait = c.throttle.wait(name, ip, device)
                 message = "Wrong username or password."
                 if wait:
                     message += f" Too many failed sign-ins: wait {_seconds(wait)} before the next try."
                 flash(message, "error")
                 status = 401
             else:
-                c.throttle.succeeded(name)
+                c.throttle.succeeded(name, ip, device)
                 session.clear()
-                login_user(op)
+                login_user(c.accounts.sign_in(op, SIGN_IN_HOURS * 3600))
                 session["ops_t"] = time.time()
                 log.info("operator %s signed in", op.name)
-                return redirect(_safe_next(request.args.get("next")))
+                response = redirect(_safe_next(request.args.get("next")))
+                # This browser is now one the operator signs in from (see auth.py).
+                response.set_cookie(c.throttle.device_cookie(op.name), c.throttle.new_device(op.name),
+                                    max_age=c.throttle.DEVICE_DAYS * 86400, path=url_for("ops.live"),
+                                    secure=current_app.config["SESSION_COOKIE_SECURE"], httponly=True,
+                                    samesite="Strict")
+                return response
     return render_template("ops/login.html", username=request.form.get("username", "")), status
+
+
+def _device(throttle: Throttle, name: str) -> str | None:
+    """The id of this browser if it signed in as ``name`` before (its device cookie), else None."""
+    try:
+        name = Accounts.check_name(name)
+    except AccountError:
+        return None
+    return throttle.device(name, request.cookies.get(throttle.device_cookie(name)))
 
 
 def _seconds(n: int) -> str:
@@ -281,6 +367,8 @@ def _seconds(n: int) -> str:
 
 @bp.post("/logout")
 def logout():
+    # The sign-in ends on the server too: a copy of this cookie signs nobody in.
+    console().accounts.sign_out(current_user._get_current_object())
     logout_user()
     session.clear()
     flash("You are signed out.", "info")
@@ -335,12 +423,20 @@ def _last_event_id() -> str:
 @responder_required
 def duty():
     on = request.form.get("on") == "1"
-    console().duty.switch(on, current_user.name)
+    c = console()
+    c.duty.switch(on, current_user.name)
     log.info("operator %s went %s duty", current_user.name, "on" if on else "off")
     if on:
         flash("You are on duty. People who ask for a person now wait in the queue below.", "ok")
+        return redirect(url_for("ops.live"))
+    state = c.duty.state()
+    if state.on:
+        others = ", ".join(state.who) if state.who else "the staffed hours"
+        flash(f"You are off duty. Still on duty: {others}. People who ask for a person wait for them.", "ok")
     else:
-        flash("Off duty. People who ask for a person now get the hotline numbers at once.", "ok")
+        c.watch.kick()  # the people waiting get the numbers now, off this request
+        flash("Off duty, and nobody else is on duty: everyone waiting gets the hotline numbers and is back with "
+              "the bot, and people who ask for a person get the numbers at once.", "ok")
     return redirect(url_for("ops.live"))
 
 
@@ -352,6 +448,31 @@ def _status_callback() -> str:
     return base + "/twilio/status"
 
 
+# A word the person used during a hand-off that the bot answered at once
+# (flows/keywords.yaml): what the responder reads in the chat, and on the
+# queue's card (there without the person's own words).
+KEYWORD_DONE = {
+    "danger": "the bot sent them the emergency numbers",
+    "help": "the bot sent them how to use the line, with the hotline numbers",
+    "switch_language": "the bot now writes to them in {lang}",
+}
+KEYWORD_CARD = {
+    "danger": "Asked for the emergency numbers",
+    "help": "Asked for help (the hotline numbers)",
+    "switch_language": "Changed language",
+}
+
+
+def keyword_label(entry) -> str:
+    done = KEYWORD_DONE.get(entry.kind, "the bot answered it").format(lang=LANG_NAMES.get(entry.lang, entry.lang))
+    return f"They texted {entry.text}: {done}."
+
+
+@bp.app_template_filter("keyword_card")
+def _keyword_card(intent: str) -> str:
+    return KEYWORD_CARD.get(intent, f"Used a keyword the bot answered ({intent})")
+
+
 def _entries_json(conv) -> list[dict]:
     store: RedisStore = current_app.extensions["store"]
     sids = [e.sid for e in conv.entries if e.sid]
@@ -361,11 +482,15 @@ def _entries_json(conv) -> list[dict]:
         for sid in sids:
             pipe.hget(f"{store.prefix}:msg:{sid}", "status")
         statuses = {sid: (s.decode() if isinstance(s, bytes) else s) for sid, s in zip(sids, pipe.execute())}
-    return [
-        {"who": e.who, "text": e.text, "by": e.by, "t": e.t, "kind": e.kind,
-         "status": statuses.get(e.sid) or ("sent" if e.sid else "")}
-        for e in conv.entries
-    ]
+    found = []
+    for e in conv.entries:
+        item = {"who": e.who, "text": e.text, "by": e.by, "t": e.t, "kind": e.kind,
+                "status": statuses.get(e.sid) or ("sent" if e.sid else ("not confirmed" if e.unsure else ""))}
+        if e.who == "keyword":
+            item["label"] = keyword_label(e)
+            item["sent"] = list(e.sent)
+        found.append(item)
+    return found
 
 
 def _refused(exc: ActionRefused, conv: str):
@@ -389,6 +514,7 @@ def handoff(conv: str):
         hand=hand,
         row=hand.row.public(),
         mine=mine,
+        used=keywords_used(hand.entries),
         entries=_entries_json(hand) if mine else [],
         window_open=hand.window_open(time.time()),
         window_closes=hand.window_closes,
@@ -417,15 +543,19 @@ def handoff_entries(conv: str):
 
 
 def _act(conv: str, action: str, done: str):
-    desk = console().desk
+    c = console()
     try:
-        getattr(desk, action)(conv, current_user.name)
+        getattr(c.desk, action)(conv, current_user.name)
     except ActionRefused as exc:
         return _refused(exc, conv)
     except StoreError as exc:
         log.error("operator action %s failed: %s", action, safe_error(exc))
         return _refused(ActionRefused("The person's conversation is busy right now. Try again."), conv)
     log.info("operator %s: %s", current_user.name, action)
+    if action == "claim" and current_user.name not in c.duty.state().who:
+        # Answering someone is being on duty: were the others to go off, the
+        # people waiting would be handed back while this one is answered.
+        c.duty.switch(True, current_user.name)
     if request.headers.get("X-CSRFToken"):
         return jsonify(ok=True, message=done)
     flash(done, "ok")
@@ -437,7 +567,8 @@ def _act(conv: str, action: str, done: str):
 @bp.post("/handoff/<conv>/claim")
 @responder_required
 def claim(conv: str):
-    return _act(conv, "claim", "You are answering this person. They see your replies as texts from the helpline.")
+    return _act(conv, "claim", "You are answering this person (and on duty while your console is open). "
+                               "They see your replies as texts from the helpline.")
 
 
 @bp.post("/handoff/<conv>/unclaim")
@@ -466,7 +597,7 @@ def reply(conv: str):
         console().desk.reply(conv, current_user.name, text, _status_callback())
     except ActionRefused as exc:
         if request.headers.get("X-CSRFToken"):
-            return jsonify(error=str(exc)), 409
+            return jsonify(error=str(exc), maybe_sent=isinstance(exc, ReplyFailed) and exc.maybe_sent), 409
         flash(str(exc), "error")
         return redirect(url_for("ops.handoff", conv=conv))
     except StoreError as exc:
@@ -501,6 +632,7 @@ def add_user(name: str, role: str) -> None:
         new = console().accounts.add(name, role, password)
     except AccountError as exc:
         raise click.ClickException(str(exc)) from None
+    console().throttle.forget(name)  # a new password: any wait from guessing the old one goes
     name = name.strip().lower()
     click.echo(f"{'Added' if new else 'Updated'} {name} ({role})."
                + ("" if new else " Browsers signed in as them are signed out."))

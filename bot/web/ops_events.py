@@ -19,8 +19,8 @@ off (``Last-Event-ID``), so a thread is never held for good and a signed-out
 operator's stream stops. Raise ``GUNICORN_THREADS`` with
 ``OPS_LIVE_STREAMS`` when several operators keep the console open.
 
-While it runs, a responder's stream also keeps their "on duty" alive (see
-:class:`bot.handoff.Duty`) and counts new events into the figures.
+While it runs, a responder's stream also keeps them on duty, if they are
+(see :class:`bot.handoff.Duty`), and counts new events into the figures.
 """
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def _sse(event: str, data: dict, ident: str | None = None) -> str:
 
 
 def _duty_payload(state) -> dict:
-    return {"on": state.on, "why": state.why, "by": state.by}
+    return {"on": state.on, "why": state.why, "by": state.by, "who": list(state.who)}
 
 
 @bp.get("/live/events")
@@ -74,7 +74,7 @@ def live_events():
     after = request.headers.get("Last-Event-ID") or request.args.get("after") or ""
     if not _ID_RE.match(after):
         after = "$"
-    responder = current_user.can_respond
+    responder = current_user.name if current_user.can_respond else ""
     key = current_app.extensions["store"].events_key
     client = _stream_client()
     slot = c.live_slots.acquire(blocking=False)
@@ -100,8 +100,8 @@ def live_events():
             yield f"retry: {RETRY_MS if slot else BUSY_RETRY_MS}\n"
             yield _sse("duty", _duty_payload(duty))
             if not slot:  # this process holds as many streams as it may: what is new, then poll
-                if responder and duty.why == "toggle":
-                    c.duty.renew()
+                if responder:
+                    c.duty.renew(responder)
                 yield _sse("mode", {"poll": BUSY_RETRY_MS // 1000})
                 yield from entries(None)
                 return
@@ -118,9 +118,9 @@ def live_events():
                 if state != duty:
                     duty = state
                     yield _sse("duty", _duty_payload(state))
-                if responder and state.why == "toggle" and now - renewed >= RENEW_EVERY:
+                if responder and now - renewed >= RENEW_EVERY:
                     renewed = now
-                    c.duty.renew()
+                    c.duty.renew(responder)
                 if now - counted >= FIGURES_EVERY:
                     counted = now
                     try:

@@ -35,6 +35,7 @@ OUTCOME_NAMES = {
 HANDOFF_NAMES = [
     ("requested", "Asked for a person"),
     ("unavailable", "Nobody on duty: got the numbers"),
+    ("lapsed", "Waited, then got the numbers: nobody on duty any more"),
     ("claimed", "Answered by a person"),
     ("replies", "Replies sent by operators"),
 ]

@@ -9,7 +9,8 @@
     "new": "New", choosing_language: "Choosing language", in_flow: "With the bot",
     handed_off: "Wants a person", closed: "Ended", opted_out: "Opted out (STOP)"
   };
-  var QUEUE_KINDS = ["handoff_requested", "claimed", "unclaimed", "released", "closed", "erased", "opted_out", "handoff_message"];
+  var QUEUE_KINDS = ["handoff_requested", "claimed", "unclaimed", "released", "closed", "erased", "opted_out",
+                     "handoff_message", "keyword"];
   var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
 
   function ago(t) {
@@ -38,7 +39,7 @@
     badge.textContent = d.on ? "ON DUTY" : "OFF DUTY";
     badge.className = "duty-badge " + (d.on ? "on" : "off");
     var panel = document.querySelector(".duty-panel");
-    if (panel && panel.classList.contains(d.on ? "off" : "on")) {
+    if (panel && (panel.dataset.on !== (d.on ? "1" : "0") || panel.dataset.who !== (d.who || []).join(","))) {
       // Someone else changed it: the panel's text and button follow on the next load.
       location.reload();
     }
@@ -56,6 +57,7 @@
       show(polling ? "Live (every " + polling + " s)" : "Live", true);
     });
     es.addEventListener("error", function () { if (!polling) show("Reconnecting…", false); });
+    es.addEventListener("unavailable", function () { show("Storage unavailable: trying again…", false); });
     Object.keys(handlers).forEach(function (name) {
       es.addEventListener(name, function (e) { handlers[name](JSON.parse(e.data)); });
     });
@@ -140,12 +142,31 @@
       if (!transcript) return;
       var items = entries.map(function (e) {
         var li = document.createElement("li");
+        if (e.who === "keyword") {
+          // A word the bot answered (EMERGENCY, HELP ...): marked, with what the bot sent.
+          li.className = "msg keyword";
+          var head = document.createElement("span");
+          head.className = "who";
+          head.textContent = "⚠ Keyword · " + clock(e.t);
+          var what = document.createElement("p");
+          what.textContent = e.label;
+          li.append(head, what);
+          if (e.sent && e.sent.length) {
+            var details = document.createElement("details");
+            var summary = document.createElement("summary");
+            summary.textContent = "What the bot sent";
+            details.appendChild(summary);
+            e.sent.forEach(function (m) { var p = document.createElement("p"); p.textContent = m; details.appendChild(p); });
+            li.appendChild(details);
+          }
+          return li;
+        }
         if (e.who === "note") {
           li.className = "note";
           li.textContent = e.by + (e.kind === "claim" ? " started answering at " : " put it back in the queue at ") + clock(e.t);
           return li;
         }
-        li.className = "msg " + e.who;
+        li.className = "msg " + e.who + (e.status === "not confirmed" ? " unsure" : "");
         var who = document.createElement("span");
         who.className = "who";
         who.textContent = e.who === "person" ? "Them" : e.by + " · " + clock(e.t) + " · " + e.status;
@@ -209,6 +230,11 @@
             } else {
               status.className = "reply-status error";
               status.textContent = res.d.error || "Not sent.";
+              if (res.d.maybe_sent) {
+                // It may have gone out: it is in the chat, marked; never sent again by a second click.
+                form.elements.text.value = "";
+                reload();
+              }
             }
           })
           .catch(function () { status.className = "reply-status error"; status.textContent = "Not sent: the console cannot reach the server."; })

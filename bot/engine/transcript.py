@@ -1,0 +1,39 @@
+"""The lines of a hand-off's transcript, which the responder who answers reads.
+
+A line is either a text the person sent, as it is, or a record: ``\\x1e``
+(a control character) and a JSON object whose ``k`` says what it records.
+The engine drops control characters from every text a person sends
+(``text.clean``), so no text of theirs can be read as a record.
+
+The engine writes one record of its own: ``keyword``, when the person used a
+word the bot answers during a hand-off (EMERGENCY, HELP, a language), so the
+responder sees at once that they did and what the bot sent them. The
+console writes the others (claims, replies; ``bot/handoff.py``).
+"""
+from __future__ import annotations
+
+import json
+
+RECORD = "\x1e"
+KEYWORD = "keyword"
+
+
+def record(kind: str, t: float, **fields) -> str:
+    """A record line: ``record("keyword", 1.5, intent="danger")``.
+
+    >>> record("keyword", 1.5, intent="danger")
+    '\\x1e{"k":"keyword","t":1.5,"intent":"danger"}'
+    """
+    return RECORD + json.dumps({"k": kind, "t": round(t, 3), **fields}, ensure_ascii=False,
+                               separators=(",", ":"))
+
+
+def read(line: str) -> dict | None:
+    """A record's fields, or None for a text from the person (or a record that cannot be read: {})."""
+    if not line.startswith(RECORD):
+        return None
+    try:
+        data = json.loads(line[1:])
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -1,0 +1,223 @@
+"""Nobody left waiting in silence: the moment nobody is on duty, everyone waiting
+for a person gets the hotline numbers once, in their language, and the bot again.
+
+Duty ends three ways: the last responder on duty presses *Go off duty*, every
+console closes and on duty lapses (``OPS_DUTY_TTL``), or the staffed hours
+end. The messages go through Twilio's REST API, here the local stand-in
+that records them (:class:`~tests.test_ops_support.TwilioStandIn`).
+"""
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from tests.helpers import real_flows
+from tests.servers import wait_until
+from tests.test_ops_support import (TwilioStandIn, console_app, conv_of, make_console, post_form,  # noqa: F401
+                                    sign_in, text, twilio_api)
+
+ANA = "+15550001142"  # writes in Spanish
+BEN = "+15550002253"  # writes in English
+HOTLINE = "1-888-373-7888"
+
+
+def unavailable(lang: str) -> str:
+    """The hand-off's own text for nobody being there, from the flows (help.person)."""
+    fs = real_flows()
+    return fs.translate(lang, fs.node("help.person").unavailable.msgid)
+
+
+def two_people_waiting(app) -> dict[str, str]:
+    """Ana (Spanish) and Ben (English) ask for a person; returns their conversation ids."""
+    person = app.test_client()
+    text(person, "hola", ANA)
+    text(person, "PERSONA", ANA)
+    text(person, "hello", BEN)
+    assert text(person, "HUMAN", BEN) != []
+    return {ANA: conv_of_any(app, ANA), BEN: conv_of_any(app, BEN)}
+
+
+def conv_of_any(app, sender: str) -> str:
+    return conv_of(app.extensions["store"].r, sender)
+
+
+def state_of(redis_client, sender: str) -> str:
+    from tests.helpers import stored_session
+    from bot.services import contact_id
+
+    return stored_session(redis_client, f"hl:{{{contact_id('test-secret', sender)}}}:session").get("st", "")
+
+
+def sent_to(twilio_api) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for form in twilio_api.sent():
+        found.setdefault(form["To"], []).append(form["Body"])
+    return found
+
+
+def fresh_duty(app) -> None:
+    """The webhook reads on duty from a 2-second cache (services.Cached): read it again now."""
+    app.extensions["helpline"].on_duty.until = 0
+
+
+def test_the_last_responder_going_off_duty_sends_each_waiting_person_the_numbers_once(console_app, redis_client,
+                                                                                      twilio_api):
+    rita = console_app.test_client()
+    sign_in(rita, "rita")
+    post_form(rita, "/ops/duty", {"on": "1"})
+    two_people_waiting(console_app)
+    # Rita answers Ana; Ben is still waiting. Both are left once Rita goes.
+    post_form(rita, f"/ops/handoff/{conv_of_any(console_app, ANA)}/claim")
+    assert twilio_api.requests == []
+
+    page = post_form(rita, "/ops/duty", {"on": "0"}, follow_redirects=True).text
+    assert "nobody else is on duty: everyone waiting gets the hotline numbers" in page
+    console_app.extensions["ops"].watch.join()  # including its second look, 3 s later
+
+    assert sent_to(twilio_api) == {ANA: [unavailable("es")], BEN: [unavailable("en")]}
+    assert HOTLINE in unavailable("es") and HOTLINE in unavailable("en")
+    assert state_of(redis_client, ANA) == state_of(redis_client, BEN) == "in_flow"
+    assert not list(redis_client.scan_iter("hl:{*}:handoff"))  # nothing said in the hand-off is kept
+    # Their next text gets the bot's answer, not silence.
+    fresh_duty(console_app)
+    person = console_app.test_client()
+    assert text(person, "1", ANA) != []
+    assert text(person, "hello?", BEN) != []
+    assert len(twilio_api.requests) == 2
+    assert "Nobody is waiting for a person." in rita.get("/ops/").text
+    # The figures count how their wait ended.
+    figures = re.sub(r"\s+", " ", rita.get("/ops/figures").text)
+    assert re.search(r"Waited, then got the numbers: nobody on duty any more</span>.*?bar-num\">2<", figures)
+
+
+def test_while_another_responder_is_on_duty_nobody_is_handed_back(console_app, redis_client, twilio_api):
+    rita, rosa = console_app.test_client(), console_app.test_client()
+    sign_in(rita, "rita")
+    sign_in(rosa, "rosa")
+    post_form(rita, "/ops/duty", {"on": "1"})
+    post_form(rosa, "/ops/duty", {"on": "1"})
+    two_people_waiting(console_app)
+
+    page = post_form(rita, "/ops/duty", {"on": "0"}, follow_redirects=True).text
+    assert "You are off duty. Still on duty: rosa." in page
+    assert console_app.extensions["store"].on_duty()
+    console_app.extensions["ops"].watch.join()
+    assert twilio_api.requests == [] and state_of(redis_client, ANA) == "handed_off"
+    assert "Go on duty" in rita.get("/ops/").text and "Go off duty" in rosa.get("/ops/").text
+
+    post_form(rosa, "/ops/duty", {"on": "0"})
+    console_app.extensions["ops"].watch.join()
+    assert sent_to(twilio_api) == {ANA: [unavailable("es")], BEN: [unavailable("en")]}
+
+
+def test_answering_someone_puts_a_responder_on_duty(console_app, redis_client, twilio_api):
+    rita, rosa = console_app.test_client(), console_app.test_client()
+    sign_in(rita, "rita")
+    sign_in(rosa, "rosa")
+    post_form(rita, "/ops/duty", {"on": "1"})
+    convs = two_people_waiting(console_app)
+    post_form(rosa, f"/ops/handoff/{convs[ANA]}/claim")  # Rosa never pressed Go on duty
+    post_form(rita, "/ops/duty", {"on": "0"})
+    console_app.extensions["ops"].watch.join()
+    assert twilio_api.requests == []  # Rosa is there: nobody is handed back under her
+    assert "rosa" in rosa.get("/ops/").text and console_app.extensions["ops"].duty.state().who == ("rosa",)
+
+
+def test_when_every_console_closed_duty_lapses_and_the_waiting_get_the_numbers(make_console, redis_client,
+                                                                                twilio_api):
+    app = make_console(OPS_DUTY_TTL=1)
+    rita = app.test_client()
+    sign_in(rita, "rita")
+    post_form(rita, "/ops/duty", {"on": "1"})
+    two_people_waiting(app)
+    # Rita's laptop closes: nobody renews on duty. The watch (running in every
+    # served process) notices within a tick of the lapse.
+    watch = app.extensions["ops"].watch
+    watch.tick = 0.2
+    watch.start()
+    wait_until(lambda: len(twilio_api.requests) >= 2, timeout=10)
+    assert not redis_client.exists("hl:duty")
+    watch.stop()
+    watch.join()
+    assert sent_to(twilio_api) == {ANA: [unavailable("es")], BEN: [unavailable("en")]}
+    fresh_duty(app)
+    assert text(app.test_client(), "hola", ANA) != []
+
+
+def test_across_workers_each_person_is_texted_exactly_once(make_console, redis_client, twilio_api):
+    """Two processes' watches (two gunicorn workers) see the same lapse; one hands back."""
+    first, second = make_console(OPS_DUTY_TTL=1), make_console(OPS_DUTY_TTL=1)
+    rita = first.test_client()
+    sign_in(rita, "rita")
+    post_form(rita, "/ops/duty", {"on": "1"})
+    two_people_waiting(first)
+    watches = [first.extensions["ops"].watch, second.extensions["ops"].watch]
+    for watch in watches:
+        watch.tick = 0.05
+        watch.start()
+    wait_until(lambda: len(twilio_api.requests) >= 2, timeout=10)
+    time.sleep(first.extensions["ops"].watch.AGAIN + 0.5)  # both watches, second looks included
+    for watch in watches:
+        watch.stop()
+        watch.join()
+    assert sent_to(twilio_api) == {ANA: [unavailable("es")], BEN: [unavailable("en")]}
+
+
+def test_when_the_staffed_hours_end_the_waiting_get_the_numbers(make_console, redis_client, twilio_api):
+    app = make_console(HANDOFF_HOURS="Mon-Sun 00:00-24:00")
+    two_people_waiting(app)
+    duty = app.extensions["ops"].duty
+    watch = app.extensions["ops"].watch
+    assert watch.check() == 0 and redis_client.exists("hl:ops:duty:armed")  # on: nothing to do
+    duty.hours = None  # the span is over
+    watch.stop()  # no second look: this test looks once
+    assert watch.check() == 2
+    assert sent_to(twilio_api) == {ANA: [unavailable("es")], BEN: [unavailable("en")]}
+    assert watch.check() == 0  # looked once for this end of duty; nobody is texted twice
+
+
+def test_a_person_the_hand_back_missed_gets_the_numbers_from_the_bot(console_app, redis_client, twilio_api):
+    """Before: a text in a hand-off nobody can answer got an empty reply, for good."""
+    rita = console_app.test_client()
+    sign_in(rita, "rita")
+    post_form(rita, "/ops/duty", {"on": "1"})
+    two_people_waiting(console_app)
+    redis_client.delete("hl:duty", "hl:ops:duty:who")  # duty gone with no watch running
+    fresh_duty(console_app)
+    replies = text(console_app.test_client(), "¿hay alguien?", ANA)
+    assert replies[0] == unavailable("es") and len(replies) == 2  # the numbers, then the main menu
+    assert state_of(redis_client, ANA) == "in_flow"
+    assert twilio_api.requests == []
+
+
+def test_a_person_twilio_refused_stays_for_the_bot_to_answer(make_console, redis_client):
+    with TwilioStandIn(fail_with=(400, 21610)) as refusing:
+        app = make_console(TWILIO_API_BASE=refusing.url)
+        rita = app.test_client()
+        sign_in(rita, "rita")
+        post_form(rita, "/ops/duty", {"on": "1"})
+        two_people_waiting(app)
+        post_form(rita, "/ops/duty", {"on": "0"})
+        app.extensions["ops"].watch.join()
+        assert len(refusing.requests) == 2  # one try each, no retry
+    # Nothing reached them: they are still in the hand-off, and their next text gets the numbers.
+    assert state_of(redis_client, ANA) == "handed_off"
+    fresh_duty(app)
+    assert text(app.test_client(), "hola?", ANA)[0] == unavailable("es")
+
+
+@pytest.mark.parametrize("nobody", ["console closed", "went off duty"])
+def test_the_console_shows_who_is_on_duty(console_app, nobody):
+    rita = console_app.test_client()
+    sign_in(rita, "rita")
+    post_form(rita, "/ops/duty", {"on": "1"})
+    page = rita.get("/ops/").text
+    assert "On duty: <strong>rita</strong>" in page and "Go off duty" in page
+    assert "The moment nobody is on duty, everyone still waiting gets the hotline numbers" in page
+    if nobody == "went off duty":
+        post_form(rita, "/ops/duty", {"on": "0"})
+    else:
+        console_app.extensions["store"].r.delete("hl:duty", "hl:ops:duty:who")
+    assert "Nobody is on duty" in rita.get("/ops/").text
