@@ -66,6 +66,7 @@ from babel.messages.pofile import read_po, write_po
 
 from . import content as content_mod
 from . import flowtests, i18n
+from .files import OutsideFolder, inside, write_atomic
 from .engine.loader import load_dir
 from .engine.model import FlowSet
 from .engine.problems import ERROR, Problem, errors
@@ -122,15 +123,22 @@ class Paths:
 
     def flow_path(self, name: str) -> str:
         check_name(name)
-        return os.path.join(self.flows_dir, *name.split("/"))
+        try:
+            return inside(self.flows_dir, *name.split("/"))
+        except OutsideFolder:  # a symlink leading out of the folder
+            raise Refused(f"`{name}` is not a file of the flows folder") from None
 
     def from_rel(self, rel: str) -> str:
-        """The file a path from an audit record names, only inside FLOWS_DIR or LOCALES_DIR."""
+        """The file a path from an audit record names, only inside FLOWS_DIR or LOCALES_DIR
+        (judged on the resolved path: no `..` or symlink leads out)."""
         path = os.path.normpath(os.path.join(self.root, rel))
         for folder in (self.flows_dir, self.locales_dir):
             folder = os.path.abspath(folder)
             if path.startswith(folder + os.sep):
-                return path
+                try:
+                    return inside(folder, path[len(folder) + 1:])
+                except OutsideFolder:
+                    break
         raise Refused(f"{rel} is not in the flows or locales folder")
 
     def editable(self) -> list[str]:
@@ -277,7 +285,10 @@ def update_catalogs(flows_dir: str, locales_dir: str, tr: dict[str, dict[str, st
             fh.write(new_pot)
     found: dict[str, dict[str, Entry]] = {}
     for lang in _languages(flows_dir, locales_dir):
-        path = i18n.po_path(locales_dir, lang)
+        try:
+            path = i18n.po_path(locales_dir, lang)
+        except ValueError:  # not a language code: never a path (the check says where it is written)
+            continue
         if os.path.exists(path):
             old = open(path, "rb").read()
             try:
@@ -395,7 +406,7 @@ def materialize(paths: Paths, files: dict[str, str | None], tr: dict[str, dict[s
         flows, locales = _copy_project(paths, scratch)
         real = {flows: os.path.abspath(paths.flows_dir), locales: os.path.abspath(paths.locales_dir)}
         for name, text in files.items():
-            target = os.path.join(flows, *check_name(name).split("/"))
+            target = inside(flows, *check_name(name).split("/"))
             if text is None:
                 with suppress(FileNotFoundError):
                     os.unlink(target)
@@ -407,7 +418,7 @@ def materialize(paths: Paths, files: dict[str, str | None], tr: dict[str, dict[s
             target = paths.from_rel(rel)
             for copy, orig in real.items():
                 if target.startswith(orig + os.sep):
-                    target = copy + target[len(orig):]
+                    target = inside(copy, target[len(orig) + 1:])
             if text is None:
                 with suppress(FileNotFoundError):
                     os.unlink(target)
@@ -826,34 +837,6 @@ class FlowsAdmin:
     def published(self) -> dict[str, str]:
         info = self.r.hgetall(self.version.info_key)
         return {_s(k): _s(v) for k, v in info.items()}
-
-
-def write_atomic(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` so that a reader sees the old file or the new one, never half of it."""
-    folder = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
-    try:
-        mode = os.stat(path).st_mode & 0o777
-    except FileNotFoundError:
-        mode = 0o644
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    with suppress(OSError):  # the rename itself survives a crash once the folder is synced
-        dir_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
 
 
 # --- review dates ------------------------------------------------------------------------------

@@ -21,10 +21,11 @@ from typing import Iterator
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import PoFileError, read_po
 
-from .engine.loader import SPECIAL_FILES
+from .engine.loader import SPECIAL_FILES, is_language_code
 from .engine.model import Translation, Where
 from .engine.problems import Problem
 from .engine.yamlsource import YamlSyntaxError, parse
+from .files import inside
 
 DOMAIN = "messages"
 # Fields whose text a texter reads, by the file they are in.
@@ -33,15 +34,25 @@ HOTLINE_TEXT_FIELDS = ("name", "note")
 
 
 def po_path(locales_dir: str, lang: str) -> str:
-    return os.path.join(locales_dir, lang, "LC_MESSAGES", f"{DOMAIN}.po")
+    """The catalog of ``lang``; ValueError unless ``lang`` is a language code and the
+    path stays inside ``locales_dir`` (system.yaml is checked too: this is the second lock)."""
+    if not is_language_code(lang):
+        raise ValueError(f"`{lang}` is not a language code")
+    return inside(locales_dir, lang, "LC_MESSAGES", f"{DOMAIN}.po")
 
 
 def available_languages(locales_dir: str) -> list[str]:
+    """The languages with a catalog: folders of ``locales_dir`` named by a language code."""
     if not os.path.isdir(locales_dir):
         return []
-    return sorted(
-        lang for lang in os.listdir(locales_dir) if os.path.isfile(po_path(locales_dir, lang))
-    )
+    found = []
+    for lang in sorted(os.listdir(locales_dir)):
+        try:
+            if is_language_code(lang) and os.path.isfile(po_path(locales_dir, lang)):
+                found.append(lang)
+        except ValueError:  # a symlink leading out of the folder
+            continue
+    return found
 
 
 def read_catalog(path: str, lang: str) -> Catalog:

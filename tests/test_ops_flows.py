@@ -547,3 +547,39 @@ def test_the_figures_link_each_flow_to_its_map(app, ed):
     text(app.test_client(), "hola")
     page = ed.get("/ops/figures?days=7").text
     assert re.search(r'href="/ops/flows/map/main\?from=[\d-]+&amp;to=[\d-]+">map</a>', page), page
+
+
+# --- a draft is untrusted input ------------------------------------------------------------------
+
+
+def test_a_language_code_in_a_draft_never_becomes_a_path_out_of_the_scratch_folder(app, ed, project, tmp_path):
+    """The attack: a draft system.yaml whose language code climbs out of the check's scratch
+    folder (`<tmp>/helpline-draft-*/locales/`) made the editor's autosave check write a catalog
+    there: into the live locales/es (rewritten without a publish or an audit record; the next
+    start refused it) or anywhere else. The code is refused at its line; nothing is written."""
+    import tempfile
+
+    scratch_parent = tempfile.gettempdir()  # where the check makes its scratch folder
+    live_es = os.path.relpath(project / "locales" / "es", scratch_parent)
+    elsewhere = tmp_path / "somewhere"
+    codes = [f"es.x/../../../{live_es}", f"es.x/../../../{os.path.relpath(elsewhere, scratch_parent)}"]
+    system = (project / "flows" / "system.yaml").read_text(encoding="utf-8")
+    attack = system.replace("  es: Español\n", "  es: Español\n" + "".join(f'  "{c}": Evil\n' for c in codes))
+    first = attack.splitlines().index(f'  "{codes[0]}": Evil') + 1
+    before = digest_tree(project)
+
+    response = check(ed, "system.yaml", attack)
+
+    assert response.status_code == 200
+    assert digest_tree(project) == before, "the live flows or catalogs were written"
+    assert not elsewhere.exists()
+    state = response.json
+    assert not state["ok"]
+    texts = [p["text"] for p in state["problems"]]
+    assert f"flows/system.yaml:{first}: `{codes[0]}` is not a language code: write the code of the language," \
+           " like `es`, `fr` or `pt_BR` (two or three lower-case letters, then optionally _ and a country in" \
+           " capitals)" in texts
+    assert any(t.startswith(f"flows/system.yaml:{first + 1}: `{codes[1]}` is not a language code") for t in texts)
+    # And a publish of it is refused the same way.
+    assert post(ed, "/ops/flows/publish").status_code == 302
+    assert digest_tree(project) == before and not elsewhere.exists()

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
 
+from babel import Locale, UnknownLocaleError
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError
 
@@ -32,6 +33,10 @@ from .yamlsource import Source, YamlSyntaxError, parse
 
 SPECIAL_FILES = {"keywords.yaml": "keywords", "system.yaml": "system", "hotlines.yaml": "hotlines"}
 SCHEMA_FILE = "schema.json"
+# A language code names its catalog's folder (locales/<code>/), so nothing but
+# a code may pass: two or three lower-case letters, then optionally _ and a
+# country (`pt_BR`) or a region (`es_419`).
+LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(?:_(?:[A-Z]{2}|[0-9]{3}))?")
 
 _CONDITIONS = {
     "any_yes": ("any", {"yes"}),
@@ -133,6 +138,9 @@ def load_texts(texts: Mapping[str, str], schema: dict, loaded: Loaded | None = N
                 _left_out(loaded, None)
             continue
         schema_problems = check_schema(source, schema, kind)
+        if kind == "system" and not schema_problems:
+            schema_problems = [Problem(path, source.key_line(("languages", code)), why)
+                               for code in source.data["languages"] if (why := language_code_problem(code))]
         loaded.problems += schema_problems
         if not schema_problems:
             parsed[path] = (kind, source)
@@ -174,6 +182,22 @@ def _left_out(loaded: Loaded, flow_id: str | None) -> None:
         loaded.left_out_flows.add(flow_id)
     else:
         loaded.left_out_unnamed = True
+
+
+def is_language_code(code: object) -> bool:
+    return isinstance(code, str) and LANGUAGE_CODE.fullmatch(code) is not None
+
+
+def language_code_problem(code: str) -> str | None:
+    """Why ``code`` (a key under `languages:`) cannot name a language, if it cannot."""
+    if not is_language_code(code):
+        return (f"`{code}` is not a language code: write the code of the language, like `es`, `fr` or `pt_BR`"
+                " (two or three lower-case letters, then optionally _ and a country in capitals)")
+    try:
+        Locale.parse(code)
+    except (ValueError, UnknownLocaleError):
+        return f"`{code}` is not a known language code: write the ISO 639 code of the language, like `fr` for French or `ht` for Haitian Creole"
+    return None
 
 
 # --- schema -----------------------------------------------------------------
