@@ -71,10 +71,14 @@ from .engine.loader import load_dir
 from .engine.model import FlowSet
 from .engine.problems import ERROR, Problem, errors
 from .engine.validate import SOURCE_LANGUAGE
+from .engine.yamlsource import size_problem
 
 DRAFT_TTL = 14 * 86400  # an untouched draft is forgotten after two weeks
 AUDIT_KEPT = 50  # publishes and rollbacks kept, with what they replaced
 LOCK_SECONDS = 60
+# Every flow file and catalog together are ~100 KB; each file is capped too
+# (yamlsource.MAX_BYTES). A draft beyond this is refused, never stored or checked.
+MAX_DRAFT_BYTES = 512 * 1024
 # Files staff may edit: the flow files, and the conversation tests under tests/.
 NAME_RE = re.compile(r"^(?:tests/)?[a-z0-9][a-z0-9_-]{0,63}\.ya?ml$")
 _POT_DATE = re.compile(r'^"POT-Creation-Date: [^"]*"\n', re.M)
@@ -86,6 +90,10 @@ class Refused(Exception):
     def __init__(self, message: str, problems: list[Problem] | None = None):
         super().__init__(message)
         self.problems = problems or []
+
+
+class TooLarge(Refused):
+    """A change that would make a draft too big to keep: nothing of it was saved."""
 
 
 def _s(value) -> str:
@@ -629,6 +637,11 @@ class FlowsAdmin:
         draft = self.drafts.get(user)
         if text is not None:
             text = normalize_text(text)
+            too_big = size_problem(text.encode("utf-8"))
+            if too_big:
+                path = self.paths.flow_path(name)
+                raise TooLarge(f"{self.paths.rel(path)}:{too_big.line}: {too_big.message}. Not saved: your draft "
+                               "keeps what it had before.", [Problem(path, too_big.line, too_big.message)])
             on_disk = self.paths.read(name)
             if text == on_disk:
                 draft.files.pop(name, None)
@@ -648,6 +661,10 @@ class FlowsAdmin:
                 else:
                     mine[msgid] = value
         draft.tr = {lang: values for lang, values in draft.tr.items() if values}
+        size = len(draft.to_json().encode("utf-8"))
+        if size > MAX_DRAFT_BYTES:
+            raise TooLarge(f"Not saved: your draft would be {size // 1024} KB, and a draft may hold at most "
+                           f"{MAX_DRAFT_BYTES // 1024} KB. Publish or discard what is in it first.")
         self.drafts.put(user, draft)
         return draft
 
