@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import os
 import re
-from typing import Iterator
+from typing import Iterator, Mapping
 
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import PoFileError, read_po
@@ -109,11 +109,25 @@ def _catalog_problem(path: str, data: bytes, lang: str) -> tuple[Catalog | None,
 
 def load_catalogs(locales_dir: str) -> Catalogs:
     """``lang -> msgid -> Translation`` for every catalog under ``locales_dir``."""
-    catalogs = Catalogs()
+    return catalogs_from(locales_dir, read_catalog_files(locales_dir))
+
+
+def read_catalog_files(locales_dir: str) -> dict[str, bytes]:
+    """``lang -> the bytes of its .po`` for every catalog under ``locales_dir``."""
+    files = {}
     for lang in available_languages(locales_dir):
+        with open(po_path(locales_dir, lang), "rb") as fh:
+            files[lang] = fh.read()
+    return files
+
+
+def catalogs_from(locales_dir: str, files: Mapping[str, bytes]) -> Catalogs:
+    """What :func:`load_catalogs` reads, from the catalogs' contents by language
+    (as :func:`read_catalog_files` returns them, or as a published snapshot keeps them)."""
+    catalogs = Catalogs()
+    for lang, data in sorted(files.items()):
         path = po_path(locales_dir, lang)
-        with open(path, "rb") as fh:
-            catalog, problem = _catalog_problem(path, fh.read(), lang)
+        catalog, problem = _catalog_problem(path, data, lang)
         entries: dict[str, Translation] = {}
         catalogs[lang] = entries
         if problem is not None:

@@ -310,6 +310,10 @@ def test_publish_writes_the_files_bumps_the_version_and_keeps_an_audit_record(ap
 
     assert FlowsVersion(app.extensions["store"].r, "hl").get() == 1
     assert redis_client.hget("hl:flows:published", "by") == "ed"
+    snapshot = FlowsVersion(app.extensions["store"].r, "hl").snapshot()  # what a restart falls back on
+    assert snapshot.version == 1 and snapshot.by == "ed"
+    assert snapshot.files.flows["main.yaml"].decode("utf-8") == main_yaml(project)
+    assert NEW_MENU_ES.encode("utf-8") in snapshot.files.catalogs["es"]
     [record] = [json.loads(x) for x in redis_client.lrange("hl:ops:flows:audit", 0, -1)]
     assert record["who"] == "ed" and record["action"] == "publish" and record["version"] == 1
     assert abs(record["at"] - dt.datetime.now().timestamp()) < 60

@@ -251,7 +251,8 @@ def flows():
                                       if p.severity == ERROR and a.paths.rel(p.path) == f"{flows_rel}/{name}")})
     return render_template("ops/flows.html", files=files, draft=draft_summary(draft), state=check_state(checked, None, draft),
                            published=a.published(), history=a.history(limit=5),
-                           serving=current_app.extensions["content"].loaded_version)
+                           serving=current_app.extensions["content"].loaded_version,
+                           fallback=current_app.extensions["content"].fallback)
 
 
 def _special(name: str) -> str:
