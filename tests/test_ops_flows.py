@@ -615,7 +615,7 @@ def test_a_draft_file_too_big_is_refused_with_its_line_and_never_stored(app, ed,
     response = check(ed, "main.yaml", big)
     assert response.status_code == 413
     assert response.json["error"] == (
-        f"flows/main.yaml:{line}: this file is over 128 KB, the most a flow file may be (it goes past that on this"
+        f"flows/main.yaml:{line}: this file is over 64 KB, the most a flow file may be (it goes past that on this"
         " line): split it into smaller flows, or remove what was pasted here. Not saved: your draft keeps what it"
         " had before.")
     assert redis_client.get("hl:ops:draft:ed") is None
@@ -645,7 +645,7 @@ def test_a_draft_may_hold_only_so_much_in_all(app, ed, project, redis_client):
     saved = 0
     with pytest.raises(TooLarge, match=rf"a draft may hold at most {MAX_DRAFT_BYTES // 1024} KB"):
         for name in names:
-            admin.save("ed", name, admin.paths.read(name) + filler * 1200, {})
+            admin.save("ed", name, admin.paths.read(name) + filler * 500, {})  # each file under its limit
             saved += 1
     assert 0 < saved < len(names)
     kept = json.loads(redis_client.get("hl:ops:draft:ed"))

@@ -25,7 +25,7 @@ import yaml
 
 Path = tuple  # of str | int
 
-MAX_BYTES = 128 * 1024  # the largest flow file is ~10 KB
+MAX_BYTES = 64 * 1024  # the largest flow file is ~10 KB
 MAX_DEPTH = 20  # the deepest flow file is 6 levels (hotlines > entry > contacts > contact > number)
 
 
