@@ -18,9 +18,8 @@ with its version; every worker and every machine reads the same one). A
 server that starts while the files on disk do not pass serves that snapshot
 instead of refusing to start, and says so: an error in the log, ``/healthz``,
 and a banner on the console's Flows page (:attr:`Content.fallback`). It keeps
-serving it until files that pass are published. With no snapshot either, it
-refuses to start, as before. The first start on files that pass, with no
-snapshot yet, keeps those files as the snapshot.
+serving it until files that pass are published. With no snapshot either (a
+line that never published: it says so at start), it refuses to start, as before.
 """
 from __future__ import annotations
 
@@ -120,12 +119,8 @@ class FlowsVersion:
             self.r.set(self.snapshot_key, Snapshot(version, digest, by, at, files).pack())
         return version
 
-    def keep_first(self, digest: str, files: FlowFiles) -> bool:
-        """Keep ``files`` as the snapshot if there is none yet (a line that never published)."""
-        if self.r.exists(self.snapshot_key):
-            return False
-        snapshot = Snapshot(self.get(), digest, "(the first start)", time.time(), files)
-        return bool(self.r.set(self.snapshot_key, snapshot.pack(), nx=True))
+    def has_snapshot(self) -> bool:
+        return bool(self.r.exists(self.snapshot_key))
 
     def snapshot(self) -> Snapshot | None:
         raw = self.r.get(self.snapshot_key)
@@ -189,25 +184,23 @@ class Content:
         published snapshot (logged as an error). Raises FlowsError with the
         files' problems when neither can be served."""
         try:
-            files, problems = self._load_disk()
+            problems = self.reload()
         except FlowsError as exc:
             self._start_from_snapshot(exc)
             return exc.problems
         if self._snapshots is not None and self._loaded_version is not None:  # None: Redis did not answer
             try:
-                self._snapshots.keep_first(self._current.version, files)
-            except Exception as exc:  # noqa: BLE001 - Redis down: start anyway, keep it at the next start
-                log.warning("cannot keep a snapshot of the flows in Redis: %s", type(exc).__name__)
+                if not self._snapshots.has_snapshot():
+                    log.warning("no flows were ever published here, so a start on broken flow files would find "
+                                "nothing to fall back on: run `flask --app app flows publish` once")
+            except Exception as exc:  # noqa: BLE001 - Redis down: texts get the fail-safe; said elsewhere
+                log.warning("cannot look for the published flows' snapshot: %s", type(exc).__name__)
         return problems
 
     def reload(self) -> list[Problem]:
         """Load again; on errors keep the last good set and raise FlowsError."""
-        return self._load_disk()[1]
-
-    def _load_disk(self) -> tuple[FlowFiles, list[Problem]]:
         published = self._published()
-        files = FlowFiles.read(self.flows_dir, self.locales_dir)
-        fs, problems = files.check(self.flows_dir, self.locales_dir)
+        fs, problems = load(self.flows_dir, self.locales_dir)
         if fs is None or errors(problems):
             raise FlowsError(problems)
         with self._lock:
@@ -216,7 +209,7 @@ class Content:
             self.fallback = None
         for p in problems:
             log.warning("%s", p)
-        return files, problems
+        return problems
 
     def _start_from_snapshot(self, broken: FlowsError) -> None:
         published = self._published()
