@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import os
 import threading
 import time
 import zlib
@@ -33,7 +34,7 @@ from dataclasses import dataclass
 from typing import Callable, Mapping
 
 from . import i18n
-from .engine.loader import load_files, read_dir
+from .engine.loader import is_language_code, load_files, read_dir
 from .engine.model import FlowSet
 from .engine.problems import Problem, errors
 from .engine.validate import check
@@ -90,12 +91,18 @@ class Snapshot:
 
     @classmethod
     def unpack(cls, raw: bytes) -> "Snapshot":
+        """ValueError (or KeyError, TypeError) unless ``raw`` is a snapshot whose names are
+        a flow folder's file names and language codes: nothing else may become a path."""
         data = json.loads(zlib.decompress(raw))
 
-        def blobs(files: Mapping[str, str]) -> dict[str, bytes]:
-            return {str(k): v.encode("utf-8", "surrogateescape") for k, v in files.items()}
+        def blobs(files: Mapping[str, str], name_ok: Callable[[str], bool]) -> dict[str, bytes]:
+            if not all(isinstance(k, str) and name_ok(k) for k in files):
+                raise ValueError("a name in the snapshot is not a file name")
+            return {k: v.encode("utf-8", "surrogateescape") for k, v in files.items()}
+        flows = blobs(data["flows"], lambda name: os.path.basename(name) == name and name not in ("", ".", ".."))
+        catalogs = blobs(data["catalogs"], is_language_code)
         return cls(int(data["version"]), str(data["digest"]), str(data["by"]), float(data["at"]),
-                   FlowFiles(blobs(data["flows"]), blobs(data["catalogs"])))
+                   FlowFiles(flows, catalogs))
 
 
 class FlowsVersion:

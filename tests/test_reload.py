@@ -193,3 +193,20 @@ def test_a_snapshot_that_no_longer_passes_is_not_served(workers, project, redis_
     line = break_main(project)
     with pytest.raises(SystemExit, match=rf"main\.yaml:{line}: .*screaning"):
         restart(project, redis_url)
+
+
+def test_a_snapshot_naming_a_path_is_never_read(workers, project, redis_client):
+    """What comes back from Redis becomes paths only as a flow file's name or a language code."""
+    import json
+    import zlib
+
+    from bot.content import FlowsVersion
+
+    one, _ = workers
+    assert publish(one).exit_code == 0
+    versions = FlowsVersion(one.extensions["store"].r, "hl")
+    data = json.loads(zlib.decompress(one.extensions["store"].r.get(versions.snapshot_key)))
+    for field, name in (("catalogs", "es/../../x"), ("flows", "../main.yaml")):
+        bad = {**data, field: {**data[field], name: "x"}}
+        one.extensions["store"].r.set(versions.snapshot_key, zlib.compress(json.dumps(bad).encode()))
+        assert versions.snapshot() is None
