@@ -148,12 +148,12 @@ def create_app(config: Config | None = None) -> Flask:
     # Every worker follows the published flows version (see bot/content.py).
     flows_version = FlowsVersion(client, config.KEY_PREFIX)
     content = Content(config.FLOWS_DIR, config.LOCALES_DIR, version=flows_version.get,
-                      check_every=config.FLOWS_CHECK_SECONDS)
+                      check_every=config.FLOWS_CHECK_SECONDS, published=flows_version)
     # Under a `flask` command the warnings below are for the command to print
     # if it cares (`flows check` does), not for every command to repeat.
     serving = click.get_current_context(silent=True) is None
     try:
-        warnings = content.reload()
+        warnings = content.start()  # the files on disk, or the last published snapshot if they do not pass
     except FlowsError as exc:
         problems = "\n".join(str(p) for p in exc.problems)
         if serving:

@@ -11,19 +11,33 @@ new set in at once (one reference assignment: a turn sees the old set or the
 new one, never a mix). A set that does not pass is never swapped in: the last
 good one keeps serving and the problems are logged. Sessions whose node
 disappeared recover to the main menu (the engine does that).
+
+The last good set also outlives a restart: every publish keeps the files it
+checked, byte for byte, as a **snapshot** in Redis (``<prefix>:flows:snapshot``,
+with its version; every worker and every machine reads the same one). A
+server that starts while the files on disk do not pass serves that snapshot
+instead of refusing to start, and says so: an error in the log, ``/healthz``,
+and a banner on the console's Flows page (:attr:`Content.fallback`). It keeps
+serving it until files that pass are published. With no snapshot either (a
+line that never published: it says so at start), it refuses to start, as before.
 """
 from __future__ import annotations
 
 import datetime
+import json
 import logging
+import os
 import threading
 import time
-from typing import Callable
+import zlib
+from dataclasses import dataclass
+from typing import Callable, Mapping
 
 from . import i18n
+from .engine.loader import is_language_code, load_files, read_dir
 from .engine.model import FlowSet
 from .engine.problems import Problem, errors
-from .engine.validate import build
+from .engine.validate import check
 
 log = logging.getLogger(__name__)
 
@@ -34,53 +48,128 @@ class FlowsError(RuntimeError):
         super().__init__("\n".join(str(p) for p in errors(problems)))
 
 
+@dataclass(frozen=True)
+class FlowFiles:
+    """The files a flow set is made of, as bytes: what is checked is what is kept."""
+
+    flows: Mapping[str, bytes]  # name in FLOWS_DIR (the YAML files, schema.json) -> content
+    catalogs: Mapping[str, bytes]  # language -> its .po
+
+    @classmethod
+    def read(cls, flows_dir: str, locales_dir: str) -> "FlowFiles":
+        return cls(read_dir(flows_dir), i18n.read_catalog_files(locales_dir))
+
+    def check(self, flows_dir: str, locales_dir: str,
+              today: datetime.date | None = None) -> tuple[FlowSet | None, list[Problem]]:
+        """Check these files as if they were in ``flows_dir`` and ``locales_dir``
+        (the paths in problems and in the flow set are the real ones)."""
+        return check(load_files(flows_dir, self.flows), i18n.catalogs_from(locales_dir, self.catalogs), today)
+
+
 def load(flows_dir: str, locales_dir: str, today: datetime.date | None = None) -> tuple[FlowSet | None, list[Problem]]:
     """Load and check everything; problems include warnings (review dates are
     judged against ``today``, the real date when not given)."""
-    return build(flows_dir, i18n.load_catalogs(locales_dir), today)
+    return FlowFiles.read(flows_dir, locales_dir).check(flows_dir, locales_dir, today)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A published flow set, kept whole so that a server can start from it."""
+
+    version: int
+    digest: str
+    by: str
+    at: float
+    files: FlowFiles
+
+    def pack(self) -> bytes:
+        def text(files: Mapping[str, bytes]) -> dict[str, str]:
+            return {k: v.decode("utf-8", "surrogateescape") for k, v in files.items()}
+        data = {"version": self.version, "digest": self.digest, "by": self.by, "at": self.at,
+                "flows": text(self.files.flows), "catalogs": text(self.files.catalogs)}
+        return zlib.compress(json.dumps(data, sort_keys=True).encode("utf-8"), 9)
+
+    @classmethod
+    def unpack(cls, raw: bytes) -> "Snapshot":
+        """ValueError (or KeyError, TypeError) unless ``raw`` is a snapshot whose names are
+        a flow folder's file names and language codes: nothing else may become a path."""
+        data = json.loads(zlib.decompress(raw))
+
+        def blobs(files: Mapping[str, str], name_ok: Callable[[str], bool]) -> dict[str, bytes]:
+            if not all(isinstance(k, str) and name_ok(k) for k in files):
+                raise ValueError("a name in the snapshot is not a file name")
+            return {k: v.encode("utf-8", "surrogateescape") for k, v in files.items()}
+        flows = blobs(data["flows"], lambda name: os.path.basename(name) == name and name not in ("", ".", ".."))
+        catalogs = blobs(data["catalogs"], is_language_code)
+        return cls(int(data["version"]), str(data["digest"]), str(data["by"]), float(data["at"]),
+                   FlowFiles(flows, catalogs))
 
 
 class FlowsVersion:
-    """The published flow-set version, a counter in Redis every worker follows."""
+    """The published flow-set version, a counter in Redis every worker follows,
+    and the snapshot of the set last published."""
 
     def __init__(self, client, prefix: str):
         self.r = client
         self.key = f"{prefix}:flows:version"
         self.info_key = f"{prefix}:flows:published"
+        self.snapshot_key = f"{prefix}:flows:snapshot"
 
     def get(self) -> int:
         return int(self.r.get(self.key) or 0)
 
-    def publish(self, digest: str, by: str) -> int:
+    def publish(self, digest: str, by: str, files: FlowFiles | None = None) -> int:
         version = int(self.r.incr(self.key))
-        self.r.hset(self.info_key, mapping={"version": version, "digest": digest, "by": by, "at": f"{time.time():.0f}"})
+        at = time.time()
+        self.r.hset(self.info_key, mapping={"version": version, "digest": digest, "by": by, "at": f"{at:.0f}"})
+        if files is not None:
+            self.r.set(self.snapshot_key, Snapshot(version, digest, by, at, files).pack())
         return version
+
+    def has_snapshot(self) -> bool:
+        return bool(self.r.exists(self.snapshot_key))
+
+    def snapshot(self) -> Snapshot | None:
+        raw = self.r.get(self.snapshot_key)
+        if raw is None:
+            return None
+        try:
+            return Snapshot.unpack(raw)
+        except (zlib.error, ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.error("the snapshot of the published flows cannot be read (%s)", type(exc).__name__)
+            return None
 
 
 def publish(flows_dir: str, locales_dir: str, version: FlowsVersion, by: str) -> tuple[int | None, list[Problem]]:
-    """Check the files on disk; if they pass, tell every worker to reload them.
+    """Check the files on disk; if they pass, keep them as the snapshot and tell
+    every worker to reload them.
 
     Returns the new version (None when refused) and the problems found.
     """
-    fs, problems = load(flows_dir, locales_dir)
+    files = FlowFiles.read(flows_dir, locales_dir)
+    fs, problems = files.check(flows_dir, locales_dir)
     if fs is None or errors(problems):
         return None, problems
-    return version.publish(fs.version, by), problems
+    return version.publish(fs.version, by, files), problems
 
 
 class Content:
     """Holds the current FlowSet; callable, so services can ask for it per turn."""
 
     def __init__(self, flows_dir: str, locales_dir: str, version: Callable[[], int] | None = None,
-                 check_every: float = 2.0):
+                 check_every: float = 2.0, published: FlowsVersion | None = None):
         self.flows_dir = flows_dir
         self.locales_dir = locales_dir
         self._version = version
         self._check_every = check_every
+        self._snapshots = published
         self._current: FlowSet | None = None
         self._loaded_version: int | None = None  # the published version the current set answers to
         self._next_check = 0.0
         self._lock = threading.Lock()
+        # The snapshot being served because the files on disk did not pass at
+        # start; None once files that pass are loaded.
+        self.fallback: Snapshot | None = None
 
     def __call__(self) -> FlowSet:
         if self._version is not None and time.monotonic() >= self._next_check:
@@ -97,6 +186,24 @@ class Content:
     def loaded_version(self) -> int | None:
         return self._loaded_version
 
+    def start(self) -> list[Problem]:
+        """Load at start: the files on disk, or, when they do not pass, the last
+        published snapshot (logged as an error). Raises FlowsError with the
+        files' problems when neither can be served."""
+        try:
+            problems = self.reload()
+        except FlowsError as exc:
+            self._start_from_snapshot(exc)
+            return exc.problems
+        if self._snapshots is not None and self._loaded_version is not None:  # None: Redis did not answer
+            try:
+                if not self._snapshots.has_snapshot():
+                    log.warning("no flows were ever published here, so a start on broken flow files would find "
+                                "nothing to fall back on: run `flask --app app flows publish` once")
+            except Exception as exc:  # noqa: BLE001 - Redis down: texts get the fail-safe; said elsewhere
+                log.warning("cannot look for the published flows' snapshot: %s", type(exc).__name__)
+        return problems
+
     def reload(self) -> list[Problem]:
         """Load again; on errors keep the last good set and raise FlowsError.
 
@@ -109,7 +216,34 @@ class Content:
         with self._lock:
             self._current = fs
             self._loaded_version = published
+            self.fallback = None
         return problems
+
+    def _start_from_snapshot(self, broken: FlowsError) -> None:
+        published = self._published()
+        snapshot = None
+        if self._snapshots is not None:
+            try:
+                snapshot = self._snapshots.snapshot()
+            except Exception as exc:  # noqa: BLE001 - Redis down: nothing to fall back on
+                log.error("cannot read the snapshot of the published flows: %s", type(exc).__name__)
+        if snapshot is None:
+            raise broken
+        fs, problems = snapshot.files.check(self.flows_dir, self.locales_dir)
+        if fs is None or errors(problems):
+            log.error("the snapshot of flows version %s does not pass today's checks either:\n%s", snapshot.version,
+                      "\n".join(str(p) for p in errors(problems)))
+            raise broken
+        with self._lock:
+            self._current = fs
+            self._loaded_version = published
+            self.fallback = snapshot
+        when = datetime.datetime.fromtimestamp(snapshot.at, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        log.error("THE FLOW FILES ON DISK DO NOT PASS THEIR CHECKS. Serving the flows last published instead "
+                  "(version %s, published by %s, %s), from their snapshot in Redis, until files that pass are "
+                  "published; the files on disk are not served. Fix these problems (`flask --app app flows check`), "
+                  "then publish:\n%s", snapshot.version, snapshot.by, when,
+                  "\n".join(str(p) for p in errors(broken.problems)))
 
     def _published(self) -> int | None:
         if self._version is None:
@@ -139,4 +273,5 @@ class Content:
                 return
             self._current = fs
             self._loaded_version = published
+            self.fallback = None
         log.info("now serving flows version %s (%s)", published, fs.version)

@@ -66,14 +66,21 @@ from babel.messages.pofile import read_po, write_po
 
 from . import content as content_mod
 from . import flowtests, i18n
+from .files import OutsideFolder, inside, write_atomic
 from .engine.loader import load_dir
 from .engine.model import FlowSet
 from .engine.problems import ERROR, Problem, errors
 from .engine.validate import SOURCE_LANGUAGE
+from .engine.yamlsource import size_problem
 
 DRAFT_TTL = 14 * 86400  # an untouched draft is forgotten after two weeks
 AUDIT_KEPT = 50  # publishes and rollbacks kept, with what they replaced
 LOCK_SECONDS = 60
+# The flow files together are ~45 KB, their catalogs ~50 KB, and each file is
+# capped (yamlsource.MAX_BYTES). A check takes time in proportion to what the
+# draft holds (bench/flow_limits.py) and runs as the editor types: a draft
+# beyond this is refused, never stored or checked.
+MAX_DRAFT_BYTES = 256 * 1024
 # Files staff may edit: the flow files, and the conversation tests under tests/.
 NAME_RE = re.compile(r"^(?:tests/)?[a-z0-9][a-z0-9_-]{0,63}\.ya?ml$")
 _POT_DATE = re.compile(r'^"POT-Creation-Date: [^"]*"\n', re.M)
@@ -85,6 +92,10 @@ class Refused(Exception):
     def __init__(self, message: str, problems: list[Problem] | None = None):
         super().__init__(message)
         self.problems = problems or []
+
+
+class TooLarge(Refused):
+    """A change that would make a draft too big to keep: nothing of it was saved."""
 
 
 def _s(value) -> str:
@@ -122,15 +133,22 @@ class Paths:
 
     def flow_path(self, name: str) -> str:
         check_name(name)
-        return os.path.join(self.flows_dir, *name.split("/"))
+        try:
+            return inside(self.flows_dir, *name.split("/"))
+        except OutsideFolder:  # a symlink leading out of the folder
+            raise Refused(f"`{name}` is not a file of the flows folder") from None
 
     def from_rel(self, rel: str) -> str:
-        """The file a path from an audit record names, only inside FLOWS_DIR or LOCALES_DIR."""
+        """The file a path from an audit record names, only inside FLOWS_DIR or LOCALES_DIR
+        (judged on the resolved path: no `..` or symlink leads out)."""
         path = os.path.normpath(os.path.join(self.root, rel))
         for folder in (self.flows_dir, self.locales_dir):
             folder = os.path.abspath(folder)
             if path.startswith(folder + os.sep):
-                return path
+                try:
+                    return inside(folder, path[len(folder) + 1:])
+                except OutsideFolder:
+                    break
         raise Refused(f"{rel} is not in the flows or locales folder")
 
     def editable(self) -> list[str]:
@@ -277,7 +295,10 @@ def update_catalogs(flows_dir: str, locales_dir: str, tr: dict[str, dict[str, st
             fh.write(new_pot)
     found: dict[str, dict[str, Entry]] = {}
     for lang in _languages(flows_dir, locales_dir):
-        path = i18n.po_path(locales_dir, lang)
+        try:
+            path = i18n.po_path(locales_dir, lang)
+        except ValueError:  # not a language code: never a path (the check says where it is written)
+            continue
         if os.path.exists(path):
             old = open(path, "rb").read()
             try:
@@ -395,7 +416,7 @@ def materialize(paths: Paths, files: dict[str, str | None], tr: dict[str, dict[s
         flows, locales = _copy_project(paths, scratch)
         real = {flows: os.path.abspath(paths.flows_dir), locales: os.path.abspath(paths.locales_dir)}
         for name, text in files.items():
-            target = os.path.join(flows, *check_name(name).split("/"))
+            target = inside(flows, *check_name(name).split("/"))
             if text is None:
                 with suppress(FileNotFoundError):
                     os.unlink(target)
@@ -407,7 +428,7 @@ def materialize(paths: Paths, files: dict[str, str | None], tr: dict[str, dict[s
             target = paths.from_rel(rel)
             for copy, orig in real.items():
                 if target.startswith(orig + os.sep):
-                    target = copy + target[len(orig):]
+                    target = inside(copy, target[len(orig) + 1:])
             if text is None:
                 with suppress(FileNotFoundError):
                     os.unlink(target)
@@ -618,6 +639,11 @@ class FlowsAdmin:
         draft = self.drafts.get(user)
         if text is not None:
             text = normalize_text(text)
+            too_big = size_problem(text.encode("utf-8"))
+            if too_big:
+                path = self.paths.flow_path(name)
+                raise TooLarge(f"{self.paths.rel(path)}:{too_big.line}: {too_big.message}. Not saved: your draft "
+                               "keeps what it had before.", [Problem(path, too_big.line, too_big.message)])
             on_disk = self.paths.read(name)
             if text == on_disk:
                 draft.files.pop(name, None)
@@ -637,6 +663,10 @@ class FlowsAdmin:
                 else:
                     mine[msgid] = value
         draft.tr = {lang: values for lang, values in draft.tr.items() if values}
+        size = len(draft.to_json().encode("utf-8"))
+        if size > MAX_DRAFT_BYTES:
+            raise TooLarge(f"Not saved: your draft would be {size // 1024} KB, and a draft may hold at most "
+                           f"{MAX_DRAFT_BYTES // 1024} KB. Publish or discard what is in it first.")
         self.drafts.put(user, draft)
         return draft
 
@@ -826,34 +856,6 @@ class FlowsAdmin:
     def published(self) -> dict[str, str]:
         info = self.r.hgetall(self.version.info_key)
         return {_s(k): _s(v) for k, v in info.items()}
-
-
-def write_atomic(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` so that a reader sees the old file or the new one, never half of it."""
-    folder = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
-    try:
-        mode = os.stat(path).st_mode & 0o777
-    except FileNotFoundError:
-        mode = 0o644
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    with suppress(OSError):  # the rename itself survives a crash once the folder is synced
-        dir_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
 
 
 # --- review dates ------------------------------------------------------------------------------

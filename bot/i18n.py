@@ -16,15 +16,16 @@ from __future__ import annotations
 import io
 import os
 import re
-from typing import Iterator
+from typing import Iterator, Mapping
 
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import PoFileError, read_po
 
-from .engine.loader import SPECIAL_FILES
+from .engine.loader import SPECIAL_FILES, is_language_code
 from .engine.model import Translation, Where
 from .engine.problems import Problem
 from .engine.yamlsource import YamlSyntaxError, parse
+from .files import inside
 
 DOMAIN = "messages"
 # Fields whose text a texter reads, by the file they are in.
@@ -33,15 +34,25 @@ HOTLINE_TEXT_FIELDS = ("name", "note")
 
 
 def po_path(locales_dir: str, lang: str) -> str:
-    return os.path.join(locales_dir, lang, "LC_MESSAGES", f"{DOMAIN}.po")
+    """The catalog of ``lang``; ValueError unless ``lang`` is a language code and the
+    path stays inside ``locales_dir`` (system.yaml is checked too: this is the second lock)."""
+    if not is_language_code(lang):
+        raise ValueError(f"`{lang}` is not a language code")
+    return inside(locales_dir, lang, "LC_MESSAGES", f"{DOMAIN}.po")
 
 
 def available_languages(locales_dir: str) -> list[str]:
+    """The languages with a catalog: folders of ``locales_dir`` named by a language code."""
     if not os.path.isdir(locales_dir):
         return []
-    return sorted(
-        lang for lang in os.listdir(locales_dir) if os.path.isfile(po_path(locales_dir, lang))
-    )
+    found = []
+    for lang in sorted(os.listdir(locales_dir)):
+        try:
+            if is_language_code(lang) and os.path.isfile(po_path(locales_dir, lang)):
+                found.append(lang)
+        except ValueError:  # a symlink leading out of the folder
+            continue
+    return found
 
 
 def read_catalog(path: str, lang: str) -> Catalog:
@@ -98,11 +109,25 @@ def _catalog_problem(path: str, data: bytes, lang: str) -> tuple[Catalog | None,
 
 def load_catalogs(locales_dir: str) -> Catalogs:
     """``lang -> msgid -> Translation`` for every catalog under ``locales_dir``."""
-    catalogs = Catalogs()
+    return catalogs_from(locales_dir, read_catalog_files(locales_dir))
+
+
+def read_catalog_files(locales_dir: str) -> dict[str, bytes]:
+    """``lang -> the bytes of its .po`` for every catalog under ``locales_dir``."""
+    files = {}
     for lang in available_languages(locales_dir):
+        with open(po_path(locales_dir, lang), "rb") as fh:
+            files[lang] = fh.read()
+    return files
+
+
+def catalogs_from(locales_dir: str, files: Mapping[str, bytes]) -> Catalogs:
+    """What :func:`load_catalogs` reads, from the catalogs' contents by language
+    (as :func:`read_catalog_files` returns them, or as a published snapshot keeps them)."""
+    catalogs = Catalogs()
+    for lang, data in sorted(files.items()):
         path = po_path(locales_dir, lang)
-        with open(path, "rb") as fh:
-            catalog, problem = _catalog_problem(path, fh.read(), lang)
+        catalog, problem = _catalog_problem(path, data, lang)
         entries: dict[str, Translation] = {}
         catalogs[lang] = entries
         if problem is not None:

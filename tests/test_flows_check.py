@@ -162,6 +162,46 @@ def test_one_typo_in_a_flow_is_one_problem(tmp_path):
     assert any("there is no flow `work`" in line for line in lines)
 
 
+# --- files that cost far more to read than their size ---------------------------------------
+
+
+def test_a_file_too_big_is_refused_at_the_line_where_it_passes_the_limit(tmp_path):
+    """Read no further than the limit (a file dropped in flows/ must not fill the memory),
+    and said at its line; a special file too big is not also reported missing."""
+    from bot.engine.yamlsource import MAX_BYTES
+
+    root = build(tmp_path)
+    work = root / "flows" / "work.yaml"
+    text = work.read_text(encoding="utf-8")
+    filler = "# " + "x" * 98 + "\n"  # comment lines of 101 bytes
+    work.write_text(text + filler * (MAX_BYTES // len(filler) + 1), encoding="utf-8")
+    line = len(text.splitlines()) + (MAX_BYTES - len(text.encode("utf-8"))) // len(filler) + 1
+    system = root / "flows" / "system.yaml"
+    system.write_bytes(system.read_bytes() + b"#" * (5 * 1024 * 1024) + b"\n")
+
+    lines, failed = check(root)
+
+    assert failed
+    assert f"flows/work.yaml:{line}: this file is over {MAX_BYTES // 1024} KB, the most a flow file may be (it" \
+           " goes past that on this line): split it into smaller flows, or remove what was pasted here" in lines
+    assert any(x.startswith("flows/system.yaml:") and f"is over {MAX_BYTES // 1024} KB" in x for x in lines)
+    assert not any("missing" in x for x in lines)
+
+
+def test_an_alias_alone_is_refused_too_with_what_to_do(tmp_path):
+    """An alias needs no anchor in the file to be refused; a text starting with `*` is the likely cause."""
+    root = build(tmp_path)
+    work = root / "flows" / "work.yaml"
+    text = work.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    n = next(i for i, line in enumerate(lines, 1) if line.strip().startswith("text:"))
+    lines[n - 1] = lines[n - 1].split("text:")[0] + "text: *note"
+    work.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    lines, _ = check(root)
+    assert lines == [f"flows/work.yaml:{n}: `*note` is a YAML alias, and flow files do not use aliases or anchors"
+                     " (each text is written out where it is used); if the text starts with `*`, put it in quotes"]
+
+
 # --- odd input never crashes the check ------------------------------------------------
 
 ODD_VALUES = [None, True, 12, 1.5, [], {}, "x", ["a"], {"a": 1}, "{", "Main.Menu", "intro.menu", "work"]
@@ -222,7 +262,8 @@ def _app(redis_url: str, root: Path):
     return create_app(config)
 
 
-@pytest.mark.parametrize("case", ["goto_unknown_flow", "translation_fuzzy", "too_long_spanish_only", "yaml_boolean_text"])
+@pytest.mark.parametrize("case", ["goto_unknown_flow", "translation_fuzzy", "too_long_spanish_only", "yaml_boolean_text",
+                                  "yaml_alias_bomb", "yaml_deep_nesting"])
 def test_cli_prints_each_problem_and_exits_1(case, tmp_path, redis_url, monkeypatch):
     app = _app(redis_url, build(tmp_path))  # the server starts on good flows...
     overlay(tmp_path, case)  # ...then staff break them and run the check

@@ -310,6 +310,10 @@ def test_publish_writes_the_files_bumps_the_version_and_keeps_an_audit_record(ap
 
     assert FlowsVersion(app.extensions["store"].r, "hl").get() == 1
     assert redis_client.hget("hl:flows:published", "by") == "ed"
+    snapshot = FlowsVersion(app.extensions["store"].r, "hl").snapshot()  # what a restart falls back on
+    assert snapshot.version == 1 and snapshot.by == "ed"
+    assert snapshot.files.flows["main.yaml"].decode("utf-8") == main_yaml(project)
+    assert NEW_MENU_ES.encode("utf-8") in snapshot.files.catalogs["es"]
     [record] = [json.loads(x) for x in redis_client.lrange("hl:ops:flows:audit", 0, -1)]
     assert record["who"] == "ed" and record["action"] == "publish" and record["version"] == 1
     assert abs(record["at"] - dt.datetime.now().timestamp()) < 60
@@ -547,3 +551,103 @@ def test_the_figures_link_each_flow_to_its_map(app, ed):
     text(app.test_client(), "hola")
     page = ed.get("/ops/figures?days=7").text
     assert re.search(r'href="/ops/flows/map/main\?from=[\d-]+&amp;to=[\d-]+">map</a>', page), page
+
+
+# --- a draft is untrusted input ------------------------------------------------------------------
+
+
+def test_a_language_code_in_a_draft_never_becomes_a_path_out_of_the_scratch_folder(app, ed, project, tmp_path):
+    """The attack: a draft system.yaml whose language code climbs out of the check's scratch
+    folder (`<tmp>/helpline-draft-*/locales/`) made the editor's autosave check write a catalog
+    there: into the live locales/es (rewritten without a publish or an audit record; the next
+    start refused it) or anywhere else. The code is refused at its line; nothing is written."""
+    import tempfile
+
+    scratch_parent = tempfile.gettempdir()  # where the check makes its scratch folder
+    live_es = os.path.relpath(project / "locales" / "es", scratch_parent)
+    elsewhere = tmp_path / "somewhere"
+    codes = [f"es.x/../../../{live_es}", f"es.x/../../../{os.path.relpath(elsewhere, scratch_parent)}"]
+    system = (project / "flows" / "system.yaml").read_text(encoding="utf-8")
+    attack = system.replace("  es: Español\n", "  es: Español\n" + "".join(f'  "{c}": Evil\n' for c in codes))
+    first = attack.splitlines().index(f'  "{codes[0]}": Evil') + 1
+    before = digest_tree(project)
+
+    response = check(ed, "system.yaml", attack)
+
+    assert response.status_code == 200
+    assert digest_tree(project) == before, "the live flows or catalogs were written"
+    assert not elsewhere.exists()
+    state = response.json
+    assert not state["ok"]
+    texts = [p["text"] for p in state["problems"]]
+    assert f"flows/system.yaml:{first}: `{codes[0]}` is not a language code: write the code of the language," \
+           " like `es`, `fr` or `pt_BR` (two or three lower-case letters, then optionally _ and a country in" \
+           " capitals)" in texts
+    assert any(t.startswith(f"flows/system.yaml:{first + 1}: `{codes[1]}` is not a language code") for t in texts)
+    # And a publish of it is refused the same way.
+    assert post(ed, "/ops/flows/publish").status_code == 302
+    assert digest_tree(project) == before and not elsewhere.exists()
+
+
+BROKEN = REPO / "tests" / "broken_flows"
+
+
+@pytest.mark.parametrize("case, name, line, says", [
+    ("yaml_alias_bomb", "bomb.yaml", 2, "`&a` is a YAML anchor, and flow files do not use anchors or aliases"),
+    ("yaml_deep_nesting", "deep.yaml", 2, "this is nested more than 20 levels deep"),
+])
+def test_an_alias_bomb_or_deep_nesting_in_a_draft_is_a_problem_at_its_line(ed, project, case, name, line, says):
+    """A few hundred bytes of aliases (tens of millions of values once expanded), or 5,000 nested
+    lists (past Python's recursion): refused before anything is expanded, as a problem of the file."""
+    bomb = (BROKEN / case / "flows" / name).read_text(encoding="utf-8")
+    response = check(ed, "main.yaml", bomb)
+    assert response.status_code == 200
+    [problem] = [p for p in response.json["problems"] if p["path"] == "flows/main.yaml"]
+    assert problem["line"] == line and problem["message"].startswith(says) and problem["here"]
+
+
+def test_a_draft_file_too_big_is_refused_with_its_line_and_never_stored(app, ed, project, redis_client):
+    from bot.engine.yamlsource import MAX_BYTES
+
+    body = main_yaml(project)
+    big = body + ("# " + "x" * 98 + "\n") * (MAX_BYTES // 100)
+    line = len(body.splitlines()) + (MAX_BYTES - len(body.encode("utf-8"))) // 101 + 1
+    response = check(ed, "main.yaml", big)
+    assert response.status_code == 413
+    assert response.json["error"] == (
+        f"flows/main.yaml:{line}: this file is over 64 KB, the most a flow file may be (it goes past that on this"
+        " line): split it into smaller flows, or remove what was pasted here. Not saved: your draft keeps what it"
+        " had before.")
+    assert redis_client.get("hl:ops:draft:ed") is None
+    # Without the script: the same words, and the page again.
+    response = post(ed, "/ops/flows/file/main.yaml/save", {"text": big})
+    assert response.status_code == 302
+    assert "Not saved" in html.unescape(ed.get(response.headers["Location"]).text)
+    assert redis_client.get("hl:ops:draft:ed") is None
+
+    # A 5 MB draft (the form's own limit stops it before the server would read it): not stored either.
+    from bot.flows_admin import TooLarge
+
+    admin = app.extensions["flows_admin"]
+    with pytest.raises(TooLarge):
+        admin.save("ed", "main.yaml", body + "#" * (5 * 1024 * 1024), {})
+    assert redis_client.get("hl:ops:draft:ed") is None
+
+
+def test_a_draft_may_hold_only_so_much_in_all(app, ed, project, redis_client):
+    """Each file under the limit, but together more than a draft may hold: the change that
+    would pass it is refused, and the draft keeps what it had."""
+    from bot.flows_admin import MAX_DRAFT_BYTES, TooLarge
+
+    admin = app.extensions["flows_admin"]
+    names = [n for n in admin.paths.editable() if not n.startswith("tests/")]
+    filler = "# " + "x" * 98 + "\n"
+    saved = 0
+    with pytest.raises(TooLarge, match=rf"a draft may hold at most {MAX_DRAFT_BYTES // 1024} KB"):
+        for name in names:
+            admin.save("ed", name, admin.paths.read(name) + filler * 500, {})  # each file under its limit
+            saved += 1
+    assert 0 < saved < len(names)
+    kept = json.loads(redis_client.get("hl:ops:draft:ed"))
+    assert sorted(kept["files"]) == sorted(names[:saved])
+    assert len(redis_client.get("hl:ops:draft:ed").encode("utf-8")) <= MAX_DRAFT_BYTES

@@ -301,3 +301,38 @@ def test_a_catalog_that_cannot_be_read_is_one_problem_at_its_line(project):
     assert result.exit_code == 1
     line = text.splitlines().index('msgstr "llame al {number}"') + 1
     assert result.stdout.splitlines() == [f'{PO_ES}:{line}: the text on this line has no closing quote: end it with "']
+
+
+# --- a language code is never a way out of locales/ ------------------------------------------------
+
+
+def test_a_catalog_path_is_only_ever_inside_the_locales_folder(tmp_path):
+    """The second lock (system.yaml's codes are checked first): whatever reaches po_path,
+    a path that is not a language code's, or that resolves outside, is refused."""
+    from bot.i18n import available_languages, po_path
+
+    locales = tmp_path / "locales"
+    (locales / "es" / "LC_MESSAGES").mkdir(parents=True)
+    assert po_path(str(locales), "es") == str(locales / "es" / "LC_MESSAGES" / "messages.po")
+    assert po_path(str(locales), "pt_BR").endswith("pt_BR/LC_MESSAGES/messages.po")
+    for code in ("es.x/../../../elsewhere", "../es", "es/..", "/etc", "", "ES", "es\n", "es_mx"):
+        with pytest.raises(ValueError):
+            po_path(str(locales), code)
+    # A folder that is a symlink out of locales/ is not a way out either.
+    outside = tmp_path / "outside"
+    (outside / "LC_MESSAGES").mkdir(parents=True)
+    (outside / "LC_MESSAGES" / "messages.po").write_text('msgid ""\nmsgstr ""\n', encoding="utf-8")
+    (locales / "fr").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(ValueError):
+        po_path(str(locales), "fr")
+    assert available_languages(str(locales)) == []
+
+
+def test_translations_update_writes_no_catalog_for_a_code_that_is_a_path(project):
+    root, run = project
+    system = root / "flows" / "system.yaml"
+    system.write_text(system.read_text(encoding="utf-8").replace(
+        "  es: Español\n", '  es: Español\n  "es.x/../../elsewhere": Evil\n'), encoding="utf-8")
+    run("translations", "update")
+    assert not (root / "elsewhere").exists()
+    assert not (root / "locales" / "es.x").exists()

@@ -22,17 +22,22 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
 
+from babel import Locale, UnknownLocaleError
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError
 
 from . import model as m
 from .problems import Problem
 from .text import normalize
-from .yamlsource import Source, YamlSyntaxError, parse
+from .yamlsource import MAX_BYTES, Source, YamlSyntaxError, parse, size_problem
 
 SPECIAL_FILES = {"keywords.yaml": "keywords", "system.yaml": "system", "hotlines.yaml": "hotlines",
                  "understanding.yaml": "understanding"}
 SCHEMA_FILE = "schema.json"
+# A language code names its catalog's folder (locales/<code>/), so nothing but
+# a code may pass: two or three lower-case letters, then optionally _ and a
+# country (`pt_BR`) or a region (`es_419`).
+LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(?:_(?:[A-Z]{2}|[0-9]{3}))?")
 
 _CONDITIONS = {
     "any_yes": ("any", {"yes"}),
@@ -64,6 +69,7 @@ class Loaded:
     left_out_unnamed: bool = False  # a left-out flow file whose id is unknown
     today: datetime.date | None = None  # set by the validator: the date review ages are judged on
     unreadable_catalogs: set[str] = field(default_factory=set)  # languages whose .po has errors
+    unreadable: set[str] = field(default_factory=set)  # files present but not read (not UTF-8, too big)
 
     def may_hold(self, flow_id: str) -> bool:
         """Could ``flow_id`` be defined in a flow file that was left out?"""
@@ -72,12 +78,38 @@ class Loaded:
 
 def load_dir(flows_dir: str) -> Loaded:
     """Read every flow file in ``flows_dir`` (not its subfolders)."""
+    return load_files(flows_dir, read_dir(flows_dir))
+
+
+def read_dir(flows_dir: str) -> dict[str, bytes]:
+    """The files of the flow set in ``flows_dir``, by name: schema.json and every YAML file.
+
+    A YAML file is read no further than a byte past :data:`MAX_BYTES`: one
+    dropped here by mistake must not fill the memory (the check says it is too big).
+    """
+    files = {}
+    for name in sorted(os.listdir(flows_dir)):
+        if name != SCHEMA_FILE and not name.endswith((".yaml", ".yml")):
+            continue
+        try:
+            with open(os.path.join(flows_dir, name), "rb") as fh:
+                files[name] = fh.read() if name == SCHEMA_FILE else fh.read(MAX_BYTES + 1)
+        except IsADirectoryError:
+            continue
+    return files
+
+
+def load_files(flows_dir: str, files: Mapping[str, bytes]) -> Loaded:
+    """What :func:`load_dir` reads from ``flows_dir``, from the files' contents by name
+    (as :func:`read_dir` returns them, or as a published snapshot keeps them)."""
     loaded = Loaded()
     schema_path = os.path.join(flows_dir, SCHEMA_FILE)
+    if SCHEMA_FILE not in files:
+        loaded.problems.append(Problem(schema_path, 1, f"cannot read the schema: {SCHEMA_FILE} is missing; restore it from git"))
+        return loaded
     try:
-        with open(schema_path, encoding="utf-8") as fh:
-            schema = json.load(fh)
-    except (OSError, ValueError) as exc:
+        schema = json.loads(files[SCHEMA_FILE].decode("utf-8"))
+    except ValueError as exc:
         loaded.problems.append(Problem(schema_path, 1, f"cannot read the schema: {exc}"))
         return loaded
     broken = schema_problem(schema, schema_path)
@@ -86,18 +118,24 @@ def load_dir(flows_dir: str) -> Loaded:
         return loaded
     digest = hashlib.sha256()
     texts: dict[str, str] = {}
-    for name in sorted(os.listdir(flows_dir)):
-        if not name.endswith((".yaml", ".yml")):
+    for name, data in sorted(files.items()):
+        if name == SCHEMA_FILE:
             continue
         path = os.path.join(flows_dir, name)
-        with open(path, "rb") as fh:
-            data = fh.read()
+        too_big = size_problem(data)
+        if too_big:
+            loaded.problems.append(Problem(path, too_big.line, too_big.message))
+            loaded.unreadable.add(path)
+            if SPECIAL_FILES.get(name, "flow") == "flow":
+                _left_out(loaded, None)
+            continue
         try:
             # As text mode would: Windows line ends become \n.
             texts[path] = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
         except UnicodeDecodeError as exc:
             line = data[: exc.start].count(b"\n") + 1
             loaded.problems.append(Problem(path, line, "this file is not UTF-8 text: save it as UTF-8 (Unicode), then run the check again"))
+            loaded.unreadable.add(path)
             if SPECIAL_FILES.get(name, "flow") == "flow":
                 _left_out(loaded, None)
             continue
@@ -135,6 +173,9 @@ def load_texts(texts: Mapping[str, str], schema: dict, loaded: Loaded | None = N
                 _left_out(loaded, None)
             continue
         schema_problems = check_schema(source, schema, kind)
+        if kind == "system" and not schema_problems:
+            schema_problems = [Problem(path, source.key_line(("languages", code)), why)
+                               for code in source.data["languages"] if (why := language_code_problem(code))]
         loaded.problems += schema_problems
         if not schema_problems:
             parsed[path] = (kind, source)
@@ -142,7 +183,7 @@ def load_texts(texts: Mapping[str, str], schema: dict, loaded: Loaded | None = N
             flow_id = source.data.get("flow") if isinstance(source.data, dict) else None
             _left_out(loaded, flow_id if isinstance(flow_id, str) else None)
 
-    present = {os.path.basename(p) for p in texts}
+    present = {os.path.basename(p) for p in (*texts, *loaded.unreadable)}
     if folder is None:
         folder = os.path.dirname(next(iter(texts), "flows/x"))
     shown = os.path.basename(os.path.normpath(folder)) or folder
@@ -178,6 +219,22 @@ def _left_out(loaded: Loaded, flow_id: str | None) -> None:
         loaded.left_out_flows.add(flow_id)
     else:
         loaded.left_out_unnamed = True
+
+
+def is_language_code(code: object) -> bool:
+    return isinstance(code, str) and LANGUAGE_CODE.fullmatch(code) is not None
+
+
+def language_code_problem(code: str) -> str | None:
+    """Why ``code`` (a key under `languages:`) cannot name a language, if it cannot."""
+    if not is_language_code(code):
+        return (f"`{code}` is not a language code: write the code of the language, like `es`, `fr` or `pt_BR`"
+                " (two or three lower-case letters, then optionally _ and a country in capitals)")
+    try:
+        Locale.parse(code)
+    except (ValueError, UnknownLocaleError):
+        return f"`{code}` is not a known language code: write the ISO 639 code of the language, like `fr` for French or `ht` for Haitian Creole"
+    return None
 
 
 # --- schema -----------------------------------------------------------------

@@ -8,6 +8,13 @@ became a number), so a message can say exactly what to quote.
 
 Duplicate keys in a mapping, which YAML silently resolves to the last one,
 are reported instead.
+
+A flow file is also something a stranger to the project could hand in (a
+draft in the console, a pull request), so what costs far more to read than
+its size is refused before it is built: anchors and aliases (a few hundred
+bytes of `&a [*b, *b, ...]` expand into millions of values; flow files never
+need them), nesting deeper than :data:`MAX_DEPTH` (the composer recurses),
+and files over :data:`MAX_BYTES`. Each is a problem at its line, like any other.
 """
 from __future__ import annotations
 
@@ -17,6 +24,9 @@ from dataclasses import dataclass, field
 import yaml
 
 Path = tuple  # of str | int
+
+MAX_BYTES = 64 * 1024  # the largest flow file is ~10 KB
+MAX_DEPTH = 20  # the deepest flow file is 6 levels (hotlines > entry > contacts > contact > number)
 
 
 @dataclass
@@ -88,6 +98,44 @@ def _syntax_error(exc: yaml.MarkedYAMLError) -> YamlSyntaxError:
     return YamlSyntaxError(line, message)
 
 
+class _FlowLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing anchors, aliases and deep nesting as it composes,
+    before anything is expanded."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._nesting = 0
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        line = event.start_mark.line + 1
+        if isinstance(event, yaml.AliasEvent):
+            raise YamlSyntaxError(line, f"`*{event.anchor}` is a YAML alias, and flow files do not use aliases or anchors"
+                                        " (each text is written out where it is used); if the text starts with `*`,"
+                                        " put it in quotes")
+        if getattr(event, "anchor", None) is not None:
+            raise YamlSyntaxError(line, f"`&{event.anchor}` is a YAML anchor, and flow files do not use anchors or"
+                                        " aliases (each text is written out where it is used); if the text starts"
+                                        " with `&`, put it in quotes")
+        if self._nesting >= MAX_DEPTH:
+            raise YamlSyntaxError(line, f"this is nested more than {MAX_DEPTH} levels deep, and a flow file needs"
+                                        " only a few: check the indentation and the [ ] and { } pairs here")
+        self._nesting += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._nesting -= 1
+
+
+def size_problem(data: bytes) -> YamlSyntaxError | None:
+    """Why a file that starts with ``data`` is too big to read as a flow file, if it is."""
+    if len(data) <= MAX_BYTES:
+        return None
+    line = data[:MAX_BYTES].count(b"\n") + 1
+    return YamlSyntaxError(line, f"this file is over {MAX_BYTES // 1024} KB, the most a flow file may be (it goes"
+                                 " past that on this line): split it into smaller flows, or remove what was pasted here")
+
+
 def parse(text: str, path: str) -> Source:
     """Parse one YAML document; raises YamlSyntaxError with a line number.
 
@@ -96,9 +144,12 @@ def parse(text: str, path: str) -> Source:
     ...
     bot.engine.yamlsource.YamlSyntaxError: YAML syntax error (mapping values are not allowed here): a text with `: ` in it must be in quotes
     """
+    too_big = size_problem(text.encode("utf-8"))
+    if too_big:
+        raise too_big
     source = Source(path=path, data=None)
     try:
-        loader = yaml.SafeLoader(text)
+        loader = _FlowLoader(text)
     except yaml.reader.ReaderError as exc:  # a control character pasted into the text
         line = text[: exc.position].count("\n") + 1
         raise YamlSyntaxError(line, f"this line has an invisible control character (code {exc.character:#04x}):"
@@ -121,7 +172,7 @@ def _written(node: yaml.Node) -> str:
     return str(node.value)
 
 
-def _build(node: yaml.Node, at: Path, source: Source, loader: yaml.SafeLoader) -> object:
+def _build(node: yaml.Node, at: Path, source: Source, loader: _FlowLoader) -> object:
     source.lines[at] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         result: dict = {}

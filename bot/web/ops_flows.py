@@ -32,7 +32,7 @@ from flask_login import current_user
 from ..engine.problems import ERROR, Problem
 from ..engine.validate import REVIEW_DAYS, SOURCE_LANGUAGE, reviews as review_list
 from ..engine.yamlsource import YamlSyntaxError
-from ..flows_admin import (Checked, Draft, FlowsAdmin, Paths, Refused, lang_name, mark_reviewed,
+from ..flows_admin import (Checked, Draft, FlowsAdmin, Paths, Refused, TooLarge, lang_name, mark_reviewed,
                            translation_status)
 from ..graph import mermaid
 from ..i18n import iter_flow_texts
@@ -251,7 +251,8 @@ def flows():
                                       if p.severity == ERROR and a.paths.rel(p.path) == f"{flows_rel}/{name}")})
     return render_template("ops/flows.html", files=files, draft=draft_summary(draft), state=check_state(checked, None, draft),
                            published=a.published(), history=a.history(limit=5),
-                           serving=current_app.extensions["content"].loaded_version)
+                           serving=current_app.extensions["content"].loaded_version,
+                           fallback=current_app.extensions["content"].fallback)
 
 
 def _special(name: str) -> str:
@@ -290,7 +291,10 @@ def flow_check(name: str):
     _file_or_404(name)
     a = admin()
     text, tr = _form_draft()
-    draft = a.save(current_user.name, name, text, tr)
+    try:
+        draft = a.save(current_user.name, name, text, tr)
+    except Refused as exc:
+        return jsonify(error=str(exc)), 413 if isinstance(exc, TooLarge) else 400
     try:
         checked = a.check(current_user.name, draft)
     except Exception:  # noqa: BLE001 - the draft is saved; say the check itself failed, not the network
@@ -307,7 +311,11 @@ def flow_save(name: str):
     _file_or_404(name)
     a = admin()
     text, tr = _form_draft()
-    draft = a.save(current_user.name, name, text, tr)
+    try:
+        draft = a.save(current_user.name, name, text, tr)
+    except Refused as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("ops.flow_file", name=name))
     checked = a.check(current_user.name, draft)
     if checked.ok:
         flash("Draft saved. No problems: try it in the simulator, then publish it.", "ok")
