@@ -383,6 +383,10 @@ class _Step:
             i = matching.pick(norm, self.labels(node)) if norm else None
             if i is not None:
                 option = node.options[i]
+                # A menu is one answer: picked again (after BACK, or the flow
+                # once more), it replaces what it recorded before, never adds.
+                for flag in node.option_flags:
+                    s.flags.pop(flag, None)
                 for flag in option.sets:
                     s.flags[flag] = "yes"
                 self.enter(option.goto)
