@@ -165,6 +165,7 @@ def create_app(config: Config | None = None) -> Flask:
         if serving:
             for problem in warnings:
                 log.warning("%s", problem)
+            content.warn_if_never_published()
     helpline = Helpline(store, content, config.SECRET_KEY, lock_wait=config.LOCK_WAIT)
     app.extensions["helpline"] = helpline
     app.extensions["content"] = content

@@ -195,14 +195,18 @@ class Content:
         except FlowsError as exc:
             self._start_from_snapshot(exc)
             return exc.problems
-        if self._snapshots is not None and self._loaded_version is not None:  # None: Redis did not answer
-            try:
-                if not self._snapshots.has_snapshot():
-                    log.warning("no flows were ever published here, so a start on broken flow files would find "
-                                "nothing to fall back on: run `flask --app app flows publish` once")
-            except Exception as exc:  # noqa: BLE001 - Redis down: texts get the fail-safe; said elsewhere
-                log.warning("cannot look for the published flows' snapshot: %s", type(exc).__name__)
         return problems
+
+    def warn_if_never_published(self) -> None:
+        """Say once, when serving, that a start on broken files would have nothing to fall back on."""
+        if self._snapshots is None or self._loaded_version is None:  # None: Redis did not answer
+            return
+        try:
+            if not self._snapshots.has_snapshot():
+                log.warning("no flows were ever published here, so a start on broken flow files would find "
+                            "nothing to fall back on: run `flask --app app flows publish` once")
+        except Exception as exc:  # noqa: BLE001 - Redis down: texts get the fail-safe; said elsewhere
+            log.warning("cannot look for the published flows' snapshot: %s", type(exc).__name__)
 
     def reload(self) -> list[Problem]:
         """Load again; on errors keep the last good set and raise FlowsError.

@@ -1,16 +1,21 @@
 """Content rules, checked over every message the flows can send, in every language.
 
-/work/shared/CONTENT.md and docs/CONTENT.md set rules no single test of a
-conversation can cover; here they are checked on everything at once:
+The content brief (facts and sources) and docs/CONTENT.md set rules no single
+test of a conversation can cover; here they are checked on everything at once,
+and each fact a review found wrong is pinned by a test that fails on the old text:
 
-* a locked phone shows a message's first line: no first line names
-  trafficking or sex (trata, tráfico, sexual...);
-* in Spanish, trafficking is "trata de personas": never "tráfico de personas";
+* a locked phone shows the first lines of a message: none of its first two
+  lines names trafficking or sex (trata, tráfico, sexual...);
+* in Spanish, trafficking is "trata de personas", never "tráfico de personas";
+  usted throughout, and no form that leaves some readers out;
 * nobody is asked "are you a victim?";
-* every end screen names a number from flows/hotlines.yaml, and the national
-  hotline is one word (HELP / AYUDA) away from every question;
-* the screening covers the questions CONTENT.md lists and routes its answers
-  the way docs/CONTENT.md says ("How the screening decides").
+* every end screen names a number from flows/hotlines.yaml, for the phone that
+  can reach it, and the national hotline is one word (HELP / AYUDA) away;
+* the facts: what EMERGENCY does, which phones reach which line, overtime,
+  what the hotline does for a child, visas and their conditions, smuggling;
+* the screening covers the questions the brief lists and routes its answers
+  the way docs/CONTENT.md says ("How the screening decides"), for the place the
+  person is in.
 
 "Every message" is what :func:`bot.engine.render.messages` gives for every
 node (a question's prompt and both re-prompts, a directory's packed
@@ -19,6 +24,7 @@ messages), the system texts, and the static fail-safe reply.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -27,10 +33,14 @@ from bot.engine import events as ev
 from bot.engine import model as m
 from bot.engine import render
 from bot.engine.text import normalize
-from tests.helpers import real_flows
+from tests.helpers import option, real_flows
 from tests.test_engine import HOTLINE, OPT, Chat, fs, help_text, prompt, started  # noqa: F401  (fs: the fixture)
 
+REPO = Path(__file__).resolve().parents[1]
+PREVIEW_LINES = 2  # a locked phone shows the start of a new message: most show two to four lines
 MEXICO_LINE = "800 5533 000"
+US_TEXT = "233733"
+WAGES = "1-866-487-9243"
 FS = real_flows()
 LANGS = tuple(FS.system.languages)
 
@@ -51,35 +61,95 @@ def every_message():
 
 
 MESSAGES = every_message()
+SPANISH = [text for _, lang, text in MESSAGES if lang == "es"]
+
+
+def plain(message: str) -> str:
+    """``message`` compared without case, accents or punctuation, however long it is
+    (:func:`normalize` reads only what a reply to a menu needs, the first 200 characters)."""
+    return " ".join(word for token in message.split() for word in normalize(token).split())
+
+
+def text(node: str, lang: str) -> str:
+    n = FS.node(node)
+    assert n is not None, f"there is no node {node}"
+    return FS.translate(lang, n.text.msgid)
+
+
+def texts(lang: str) -> dict[str, str]:
+    """Qualified node -> every text it shows in ``lang``, joined."""
+    return {f"{f.id}.{n.id}": "\n".join(render.messages(FS, n, lang)) for f in FS.flows.values() for n in f.nodes}
+
+
+# --- the lock screen ------------------------------------------------------------------------------------
 
 # Words a lock-screen preview must not show, compared without case or accents.
-SENSITIVE = re.compile(r"\b(traffick\w*|trafic\w*|trata|sex\w*)\b")
-
-def first_line_cases():
-    return [pytest.param(text, id=id_) for id_, _, text in MESSAGES]
+SENSITIVE = re.compile(r"\b(traffick\w*|trafic\w*|trata\w*|smuggl\w*|sex\w*|coyotes?|prostitu\w*)\b")
 
 
-@pytest.mark.parametrize("text", first_line_cases())
-def test_no_first_line_names_trafficking_or_sex(text):
-    first = text.split("\n", 1)[0]
-    assert not SENSITIVE.search(normalize(first)), first
+@pytest.mark.parametrize("message", [pytest.param(t, id=i) for i, _, t in MESSAGES])
+def test_no_first_two_lines_name_trafficking_or_sex(message):
+    shown = "\n".join(message.split("\n")[:PREVIEW_LINES])
+    assert not SENSITIVE.search(plain(shown.replace("\n", " "))), shown
 
 
-def test_the_first_line_rule_catches_what_it_must():
+def test_the_preview_rule_catches_what_it_must():
     for line in ("Human Trafficking Hotline", "Línea contra la TRATA", "tráfico de migrantes", "Sexual", "sex",
-                 "anti-trafficking line", "traficantes"):
-        assert SENSITIVE.search(normalize(line)), line
-    for line in ("Thank you for telling us.", "Question 11 of 11.", "Pregunta 5 de 11.", "contrata", "trato",
+                 "anti-trafficking line", "traficantes", "smuggling", "coyotes"):
+        assert SENSITIVE.search(plain(line)), line
+    for line in ("Thank you for telling us.", "Question 11 of 13.", "Pregunta 5 de 13.", "contrata", "trato",
                  "Essex"):
-        assert not SENSITIVE.search(normalize(line)), line
+        assert not SENSITIVE.search(plain(line)), line
 
+
+# --- Spanish -----------------------------------------------------------------------------------------------
 
 def test_spanish_never_says_trafico_de_personas():
-    spanish = [text for _, lang, text in MESSAGES if lang in ("es", "failsafe")]
-    spanish += [t.msgstr for t in FS.catalogs["es"].values()]
+    spanish = SPANISH + [t.msgstr for t in FS.catalogs["es"].values()]
     assert len(spanish) > 100
-    for text in spanish:
-        assert "trafico de personas" not in normalize(text), text
+    for message in spanish:
+        assert "trafico de personas" not in plain(message), message
+
+
+# Content brief section 8: each weak Spanish wording, and the better one that replaced it.
+SPANISH_REWRITES = [
+    ("Is it safe for you to text right now?", "con seguridad", "sin peligro"),
+    ("Some tips to text safely:", "escribir con seguridad", "escribirnos sin riesgo"),
+    ("If police or immigration stop you:", "quedarse callado", "derecho a guardar silencio"),
+    ("Question 5 of 13.", "con fuerza o amenazas", "a la fuerza o con amenazas"),
+    ("Question 7 of 13.", "alguien mas se queda con su pago", "otra persona la que se queda con su sueldo"),
+    ("Question 9 of 13.", "con alguien para quien trabaja", "con su patron o con quien le trajo"),
+    ("Question 10 of 13.", "no se los devuelve", "quien tiene"),
+    ("A few questions about what happened.", "no hay respuestas malas", "no hay respuestas buenas ni malas"),
+    ("Reply with the number of an option.", "ayuda urgente", "emergencia a quien llamar"),
+    ("Asylum and legal help:", "casi siempre en el primer ano", "por lo general en su primer ano aqui"),
+    ("Emergency (US and Mexico)", "si hay peligro ahora", "para peligro inmediato"),
+]
+
+
+@pytest.mark.parametrize("english, weak, better", SPANISH_REWRITES, ids=[w for _, w, _ in SPANISH_REWRITES])
+def test_the_spanish_rewrites_of_the_review_are_in(english, weak, better):
+    spanish = plain(" ".join(SPANISH))
+    assert weak not in spanish
+    # Where the English starts so, the Spanish has the better wording (a message may hold several texts).
+    found = [plain(t) for _, lang, t in MESSAGES if lang == "es" and better in plain(t)]
+    assert found, f"no Spanish message says {better!r}"
+    assert any(english in t for _, lang, t in MESSAGES if lang == "en"), f"no English message says {english!r}"
+
+
+# The reader is addressed as usted, and no form assumes their gender (or anyone's):
+# "le", "la persona", "quien trabaja" rather than "callado", "los trabajadores".
+TU_FORMS = {"tienes", "puedes", "eres", "quieres", "necesitas", "tu", "te", "escribenos", "llamanos", "contestame"}
+GENDERED = ["callado", "callada", "bienvenido", "bienvenida", "seguro de", "segura de", "estar seguro", "estar segura",
+            "solos", "para mexicanos", "los trabajadores", "cualquier trabajador", "un menor de edad solo"]
+
+
+def test_spanish_says_usted_and_leaves_nobody_out():
+    for message in SPANISH:
+        words = set(plain(message).split())
+        assert not words & TU_FORMS, (words & TU_FORMS, message)
+        for form in GENDERED:
+            assert form not in plain(message), (form, message)
 
 
 VICTIM_QUESTIONS = ["are you a victim", "were you a victim", "have you been a victim", "es usted victima",
@@ -87,32 +157,195 @@ VICTIM_QUESTIONS = ["are you a victim", "were you a victim", "have you been a vi
 
 
 def test_nobody_is_asked_whether_they_are_a_victim():
-    for _, _, text in MESSAGES:
+    for _, _, message in MESSAGES:
         for asked in VICTIM_QUESTIONS:
-            assert asked not in normalize(text), text
+            assert asked not in plain(message), message
 
 
-# --- hotlines ------------------------------------------------------------------------------------
+# --- facts the review found wrong -------------------------------------------------------------------------
 
-NUMBERS = sorted({c.number for h in FS.hotlines.values() for c in h.contacts})
+EMERGENCY_SAYS = {"en": ["cannot call 911 or send anyone", "call 911 yourself"],
+                  "es": ["no puede llamar al 911", "llame usted al 911"]}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_emergency_screen_says_this_chat_cannot_send_help(lang):
+    screen = text(FS.keywords.shows["danger"], lang)
+    first = screen.split("\n")[0]
+    assert all(s in screen for s in EMERGENCY_SAYS[lang]), screen
+    assert EMERGENCY_SAYS[lang][0] in first, "it is the first thing said"
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_help_words_emergency_as_who_to_call_not_as_help_that_comes(lang):
+    words = plain(help_text(FS, lang))
+    assert "urgent help" not in words and "ayuda urgente" not in words
+    assert {"en": "emergency who to call", "es": "emergencia a quien llamar"}[lang] in words
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_not_safe_now_says_911_is_theirs_to_call(lang):
+    screen = text("screening.later", lang)
+    assert {"en": "this chat cannot call anyone", "es": "este chat no puede llamar a nadie"}[lang] in screen
+
+
+MEXICAN_PHONE = {"en": "mexican phone", "es": "celular mexicano"}
+US_PHONE = {"en": "us phone", "es": "ee uu"}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_mexican_line_is_always_given_as_a_number_for_mexican_phones(lang):
+    with_line = [t for _, ln, t in MESSAGES if ln == lang and MEXICO_LINE in t]
+    assert len(with_line) >= 6
+    for message in with_line:
+        words = plain(message)
+        assert MEXICAN_PHONE[lang] in words, message
+        assert not any(w in words for w in ("abroad", "extranjero", "desde fuera")), message
+
+
+@pytest.mark.parametrize("node", ["help.usage", "help.person", "safety.emergency", "screening.elsewhere_numbers",
+                                  "numbers.exploitation", "numbers.emergency", "numbers.child"])
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_us_text_line_is_said_to_work_from_us_phones(node, lang):
+    """233733 is a US short code: wherever the person may not be in the US, say so."""
+    shown = texts(lang)[node]
+    assert US_TEXT in shown
+    assert re.search(r"\b(us phones?|desde (uno de )?ee uu)\b", plain(shown)), shown
+
+
+def test_nothing_unverified_reaches_a_texter():
+    unverified = [h for h in FS.hotlines.values() if not h.verified]
+    assert unverified, "the directory keeps lines to review (Honduras, the Mexican line from a US phone)"
+    written = [(h.id, re.compile(r"(?<!\d)" + r"[ -]?".join(re.sub(r"\D", "", c.number)) + r"(?!\d)"))
+               for h in unverified for c in h.contacts]
+    for _, _, message in MESSAGES:
+        for line, number in written:
+            assert not number.search(message), (line, message)
+    shown = {e for f in FS.flows.values() for n in f.nodes for e in n.entries}
+    assert not shown & {h.id for h in unverified}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_pay_pages_do_not_promise_overtime_to_everyone(lang):
+    pages = plain(texts(lang)["rights.work"] + " " + texts(lang)["rights.overtime"])
+    says = {"en": ["most jobs", "1 5 times", "farm", "live in", "small farms", "state"],
+            "es": ["la mayoria de los empleos", "1 5 veces", "campo", "hogar de planta", "granjas chicas", "estado"]}
+    for fact in says[lang]:
+        assert fact in pages, fact
+
+
+# A minor hears what the national hotline does when a child is being hurt, in the
+# message that gives them its number (humantraffickinghotline.org, "our approach").
+REPORTS = {"en": "tell the authorities", "es": "avisa a las autoridades"}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("answers", [{"under_18": "yes"}, {"under_18": "yes", "sex": "yes"},
+                                     {"under_18": "yes", "pay": "yes"}, {"under_18": "not_sure"},
+                                     {"under_18": "yes", "force": "not_sure"}],
+                         ids=["child", "child exploited", "child at work", "not sure of age", "child, not sure"])
+def test_a_minor_is_told_the_hotline_reports_child_abuse_before_calling(fs, lang, answers):
+    _, replies, _, _ = screen(fs, lang, answers)
+    giving = [r for r in replies if HOTLINE in r]
+    assert giving, replies
+    assert REPORTS[lang] in giving[0]
+    assert {"en": "tells the authorities", "es": "avisa de inmediato a las autoridades"}[lang] in \
+        text("safety.privacy_children", lang)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_sex_question_counts_anything_given_and_for_a_minor_no_force(lang):
+    adult, minor = plain(text("screening.sexual", lang)), plain(text("screening.sexual_minor", lang))
+    things = {"en": ["money", "food", "bed", "papers", "ride", "passage"],
+              "es": ["dinero", "comida", "techo", "papeles", "aventon", "el paso"]}
+    for thing in things[lang]:
+        assert thing in adult and thing in minor, thing
+    assert not any(w in minor for w in ("made you", "obligado", "force", "fuerza"))
+    assert not any(w in adult for w in ("for money", "por dinero"))
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_u_visa_is_never_offered_without_its_conditions(lang):
+    u_visa = [t for _, ln, t in MESSAGES if ln == lang and re.search(r"\b(U visa|visa U)\b", t, re.I)]
+    assert len(u_visa) >= 2
+    for message in u_visa:
+        words = plain(message)
+        assert any(w in words for w in ("sign a form", "certify", "firmar un formulario", "certifica")), message
+        assert any(w in words for w in ("help with the case", "ayudan en el caso", "ayuda con el caso")), message
+        assert any(w in words for w in ("in the us", "en ee uu")), message
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_someone_held_for_ransom_in_mexico_is_not_offered_a_u_visa(fs, lang):
+    outcomes, replies, _, _ = screen(fs, lang, {"ransom": "yes"}, place="in_mexico")
+    assert outcomes == ["ransom"]
+    said = plain(" ".join(replies))
+    assert "visa u" not in said and "u visa" not in said
+    assert {"en": "humanitarian visitor card", "es": "tarjeta humanitaria"}[lang] in said
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_continued_presence_is_asked_for_by_federal_agents(lang):
+    found = [t for _, ln, t in MESSAGES if ln == lang and re.search(r"Continued Presence|Presencia Continuada", t)]
+    assert found
+    for message in found:
+        sentence = plain(re.split(r"Continued Presence|Presencia Continuada", message)[1])
+        assert any(w in sentence for w in ("federal agents", "agentes federales")), message
+        assert "police" not in sentence and "policia" not in sentence, message
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_smuggling_ends_on_arrival_not_at_the_border(lang):
+    for _, ln, message in MESSAGES:
+        if ln == lang:
+            assert not any(w in plain(message) for w in ("ends at the border", "termina en la frontera")), message
+    definition = plain(text("difference.smuggling", lang))
+    says = {"en": ["once inside", "arrive", "free to go"], "es": ["ya adentro", "llega", "libre"]}
+    assert all(w in definition for w in says[lang]), definition
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_no_outcome_sums_up_questions_never_asked(fs, lang):
+    outcomes, replies, _, _ = screen(fs, lang, {})
+    assert outcomes == ["no_indicators"]
+    said = plain(" ".join(replies))
+    assert "nothing you said points to a crime" not in said and "nada de lo que dijo indica un delito" not in said
+    assert {"en": "we did not ask about everything", "es": "no le preguntamos todo"}[lang] in said
+    assert {"en": "attacked robbed or hurt", "es": "atacaron robaron o lastimaron"}[lang] in said
+
+
+def test_every_reply_keyword_promise_leads_where_it_says():
+    """"Reply MENU for your rights" led to the main menu: a text may offer a
+    keyword only with `offers:`, which `flows check` holds to where it goes."""
+    offered = [(f"{f.id}.{n.id}", w, t) for f in FS.flows.values() for n in f.nodes for w, t in n.offers.items()]
+    assert len(offered) >= 8
+    for node, word, target in offered:
+        assert target == FS.system.main_menu or target in FS.keywords.shows.values(), (node, word, target)
+    for _, _, message in MESSAGES:
+        assert "for your rights" not in message and "para ver sus derechos" not in message, message
+
+
+# --- hotlines -----------------------------------------------------------------------------------------------
+
+NUMBERS = sorted({c.number for h in FS.hotlines.values() if h.verified for c in h.contacts})
 END_NODES = [f"{f.id}.{n.id}" for f in FS.flows.values() for n in f.nodes if n.kind == m.END]
 
 
 @pytest.mark.parametrize("lang", LANGS)
 @pytest.mark.parametrize("node", END_NODES)
 def test_every_end_screen_names_a_number_from_the_hotline_list(node, lang):
-    text = FS.translate(lang, FS.node(node).text.msgid)
-    assert any(number in text for number in NUMBERS), text
+    shown = FS.translate(lang, FS.node(node).text.msgid)
+    assert any(number in shown for number in NUMBERS), shown
 
 
-def test_there_are_end_screens_for_every_screening_outcome():
-    assert len(END_NODES) >= 8
+def test_there_are_end_screens_for_every_place():
+    assert {"screening.referral_us", "screening.mexico_numbers", "screening.elsewhere_numbers"} <= set(END_NODES)
 
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_the_help_text_names_the_national_hotline(lang):
     assert HOTLINE in help_text(FS, lang)
-    assert "233733" in help_text(FS, lang)
+    assert US_TEXT in help_text(FS, lang)
 
 
 WAITING = [f"{f.id}.{n.id}" for f in FS.flows.values() for n in f.nodes if n.waits]
@@ -133,26 +366,37 @@ def test_the_national_hotline_is_one_word_away_from_every_question(fs, position,
     assert (chat.session.position, chat.session.flags) == (position, {"force": "yes"})
 
 
-# --- the screening -----------------------------------------------------------------------------------
+# --- the screening -------------------------------------------------------------------------------------------
 
-# CONTENT.md §2: the questions the screening must cover, as flags (docs/CONTENT.md).
-FLAGS = {"force", "pay", "debt", "id_taken", "threats", "confined", "sex", "under_18", "paid_to_cross",
-         "free_after", "ransom"}
-STRONG = ["force", "debt", "id_taken", "threats", "confined", "sex"]
+# The brief's questions, as flags (docs/CONTENT.md). `id_taken` and `id_other`
+# are the answers of the menu "who has your passport or ID?".
+QUESTIONS = {"under_18", "ransom", "paid_to_cross", "free_after", "drugs", "force", "deceived", "pay", "pay_later",
+             "debt", "documents", "threats", "confined", "sex"}
+STRONG = ["force", "drugs", "debt", "threats", "confined", "sex"]
 ANSWER_NUMBER = {a: str(i) for i, a in enumerate(m.ANSWERS, 1)}  # "yes" -> "1" (1. Yes / 2. No / 3. Not sure)
+PLACES = {"in_us": "in_us", "in_mexico": "in_mexico", None: "elsewhere", "place_not_sure": "place_not_sure"}
+ID_HOLDER = {"mine": None, "boss": "id_taken", "other": "id_other"}
 
 
-def where_option(place: str | None) -> str:
+def where_option(place: str | None, node: str = "screening.where") -> str:
     """The number of the "Where are you now?" option that records ``place`` (None: somewhere else)."""
-    where = FS.node("screening.where")
-    found = [i for i, o in enumerate(where.options, 1)
-             if (place in o.sets if place else o.label.msgid == "Somewhere else")]
+    where = FS.node(node)
+    found = [i for i, o in enumerate(where.options, 1) if PLACES[place] in o.sets]
     assert len(found) == 1, place
     return str(found[0])
 
 
+def id_option(holder: str) -> str:
+    node = FS.node("screening.documents")
+    flag = ID_HOLDER[holder]
+    found = [i for i, o in enumerate(node.options, 1) if (flag in o.sets if flag else o.label.msgid == "I have it")]
+    assert len(found) == 1, holder
+    return str(found[0])
+
+
 def screen(fs, lang: str, answers: dict[str, str], place: str | None = "in_us"):
-    """Answer the screening: each question by its flag (default "no"); return (outcomes, last replies)."""
+    """Answer the screening: each question by its flag (default "no"; `documents`:
+    who holds the ID, default "mine"); return (outcomes, last replies, asked, chat)."""
     chat = started(fs, lang)
     chat.send(OPT["screening"])
     chat.send(ANSWER_NUMBER["yes"])  # safe to text now
@@ -160,7 +404,12 @@ def screen(fs, lang: str, answers: dict[str, str], place: str | None = "in_us"):
     turns, asked = [], []
     while chat.session.state == "in_flow" and chat.session.flow == "screening":
         node = fs.node(chat.session.position)
-        assert node.kind == m.QUESTION and len(asked) < 20, chat.session.position
+        assert len(asked) < 20, chat.session.position
+        if node.kind == m.MENU:
+            asked.append(node.id)
+            turns.append(chat.send(id_option(answers.get(node.id, "mine"))))
+            continue
+        assert node.kind == m.QUESTION, chat.session.position
         asked.append(node.flag)
         turns.append(chat.send(ANSWER_NUMBER[answers.get(node.flag, "no")]))
     assert set(answers) <= set(asked), "an answer was given for a question never asked"
@@ -169,35 +418,46 @@ def screen(fs, lang: str, answers: dict[str, str], place: str | None = "in_us"):
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_the_screening_asks_about_everything_content_md_lists(fs, lang):
+def test_the_screening_asks_about_everything_the_brief_lists(fs, lang):
     _, _, asked, chat = screen(fs, lang, {"paid_to_cross": "yes"})
-    assert sorted(asked) == sorted(FLAGS)  # each once
+    assert sorted(asked) == sorted(QUESTIONS)  # each once
     assert chat.session.state == "closed"
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_free_after_crossing_is_asked_only_of_someone_who_paid_to_cross(fs, lang):
+def test_free_on_arrival_is_asked_only_of_someone_who_paid_to_cross(fs, lang):
     for paid in ("no", "yes", "not_sure"):
         _, _, asked, _ = screen(fs, lang, {"paid_to_cross": paid})
         assert ("free_after" in asked) == (paid != "no"), paid
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_id_question_asks_who_holds_it_not_whether_it_is_given_back(lang):
+    question = plain(text("screening.documents", lang))
+    assert {"en": "who has your passport", "es": "quien tiene ahora su pasaporte"}[lang] in question
+    assert "give it back" not in question and "devuelve" not in question
 
 
 ROUTES = [
     # label, answers (others "no"), outcome
     ("nothing", {}, "no_indicators"),
     *[(f"{flag} yes", {flag: "yes"}, "trafficking_referral") for flag in STRONG],
-    *[(f"{flag} not sure", {flag: "not_sure"}, "trafficking_referral") for flag in STRONG],
+    *[(f"{flag} not sure", {flag: "not_sure"}, "not_sure") for flag in STRONG],
+    ("ID held by the boss, even for safekeeping", {"documents": "boss"}, "trafficking_referral"),
+    ("ID held by someone else", {"documents": "other"}, "not_sure"),
     ("under 18", {"under_18": "yes"}, "child_referral"),
-    # Under 18 with any strong indicator: a trafficking referral (no force is
-    # needed for a minor, 22 USC 7102), given on the children's path.
-    ("under 18, and every indicator", {f: "yes" for f in FLAGS}, "trafficking_referral"),
-    ("under 18, made to have sex for money", {"under_18": "yes", "sex": "yes"}, "trafficking_referral"),
-    ("under 18, not sure about a debt", {"under_18": "yes", "debt": "not_sure"}, "trafficking_referral"),
+    ("under 18, and every indicator", {f: "yes" for f in QUESTIONS - {"documents"}} | {"documents": "boss"},
+     "trafficking_referral"),
+    ("under 18, sex for a place to sleep", {"under_18": "yes", "sex": "yes"}, "trafficking_referral"),
+    ("under 18, sent to work for little pay", {"under_18": "yes", "pay": "yes"}, "child_referral"),
+    ("under 18, not sure about a debt", {"under_18": "yes", "debt": "not_sure"}, "not_sure"),
     ("not sure of their age, nothing else", {"under_18": "not_sure"}, "child_referral"),
     ("not sure of their age, threatened", {"under_18": "not_sure", "threats": "yes"}, "trafficking_referral"),
     ("pay only", {"pay": "yes"}, "labour_rights"),
-    ("not sure about pay, nothing else", {"pay": "not_sure"}, "labour_rights"),
-    ("pay and papers taken", {"pay": "yes", "id_taken": "yes"}, "trafficking_referral"),
+    ("pay promised for later", {"pay_later": "yes"}, "labour_rights"),
+    ("promised one job, made to do another", {"deceived": "yes"}, "labour_rights"),
+    ("not sure about pay, nothing else", {"pay": "not_sure"}, "not_sure"),
+    ("pay and papers taken", {"pay": "yes", "documents": "boss"}, "trafficking_referral"),
     ("ransom only", {"ransom": "yes"}, "ransom"),
     ("ransom, paid to cross and free after", {"ransom": "yes", "paid_to_cross": "yes", "free_after": "yes"}, "ransom"),
     ("ransom and made to work", {"ransom": "yes", "force": "yes"}, "trafficking_referral"),
@@ -205,10 +465,17 @@ ROUTES = [
     ("paid to cross and free after", {"paid_to_cross": "yes", "free_after": "yes"}, "smuggling_only"),
     ("paid to cross, free after, a debt to work off", {"paid_to_cross": "yes", "free_after": "yes", "debt": "yes"},
      "trafficking_referral"),
-    ("paid to cross, not free after", {"paid_to_cross": "yes"}, "trafficking_referral"),
-    ("paid to cross, not sure if free after", {"paid_to_cross": "yes", "free_after": "not_sure"},
+    ("paid to cross, made to carry drugs", {"paid_to_cross": "yes", "free_after": "yes", "drugs": "yes"},
      "trafficking_referral"),
-    ("not sure if they paid to cross", {"paid_to_cross": "not_sure", "free_after": "yes"}, "trafficking_referral"),
+    ("paid to cross, not free after", {"paid_to_cross": "yes", "free_after": "no"}, "trafficking_referral"),
+    ("paid to cross, not free after, low pay", {"paid_to_cross": "yes", "free_after": "no", "pay": "yes"},
+     "trafficking_referral"),
+    ("paid to cross, not free after, ransom", {"paid_to_cross": "yes", "free_after": "no", "ransom": "yes"},
+     "trafficking_referral"),
+    ("paid to cross, not sure if free after", {"paid_to_cross": "yes", "free_after": "not_sure"}, "not_sure"),
+    ("not sure if they paid to cross", {"paid_to_cross": "not_sure", "free_after": "yes"}, "not_sure"),
+    ("not sure to everything", {f: "not_sure" for f in QUESTIONS - {"documents"}} | {"documents": "other"},
+     "not_sure"),
 ]
 
 
@@ -224,37 +491,180 @@ def test_the_screening_routes_as_docs_content_md_says(fs, lang, answers, outcome
 
 
 @pytest.mark.parametrize("lang", LANGS)
-@pytest.mark.parametrize("indicator", [{"force": "yes"}, {"debt": "not_sure"}, {"paid_to_cross": "yes"}],
-                         ids=["forced", "not sure about a debt", "paid to cross, not free after"])
-def test_in_mexico_the_referral_gives_the_mexican_line(fs, lang, indicator):
-    outcomes, replies, _, _ = screen(fs, lang, indicator, place="in_mexico")
-    assert outcomes == ["trafficking_referral"]
-    assert MEXICO_LINE in replies[-1]
-    assert HOTLINE in replies[-1]  # someone in Mexico may be about to cross, or have family in the US
+def test_not_sure_to_everything_is_not_called_trafficking(fs, lang):
+    everything = {f: "not_sure" for f in QUESTIONS - {"documents"}} | {"documents": "other"}
+    outcomes, replies, _, _ = screen(fs, lang, everything)
+    said = plain(" ".join(replies))
+    assert outcomes == ["not_sure"]
+    assert "may be human trafficking" not in said and "puede ser trata" not in said
+    assert {"en": "ok not to be sure", "es": "esta bien tener dudas"}[lang] in said
+    # Not sure of their age: the children's information too.
+    assert {"en": "under 18 in the us", "es": "menores de 18 en ee uu"}[lang] in said
+
+
+# What to do next, for the place the person is in: (a number that must be there,
+# numbers that must not be, because that phone cannot reach them or the law is another).
+PLACE_NUMBERS = {
+    "in_us": ([HOTLINE], [MEXICO_LINE]),
+    "in_mexico": ([MEXICO_LINE], [US_TEXT, WAGES, "1-800-422-4453", "1-800-799-7233"]),
+    None: ([MEXICO_LINE, HOTLINE], [WAGES]),
+    "place_not_sure": ([MEXICO_LINE, HOTLINE], [WAGES]),
+}
+OUTCOMES = [
+    ("forced labour", {"force": "yes"}),
+    ("sex", {"sex": "yes"}),
+    ("drugs", {"drugs": "yes"}),
+    ("held after crossing", {"paid_to_cross": "yes", "free_after": "no"}),
+    ("child", {"under_18": "yes"}),
+    ("child exploited", {"under_18": "yes", "sex": "yes"}),
+    ("child at work", {"under_18": "yes", "pay": "yes"}),
+    ("pay", {"pay": "yes"}),
+    ("not sure", {"force": "not_sure"}),
+    ("ransom", {"ransom": "yes"}),
+    ("smuggling", {"paid_to_cross": "yes", "free_after": "yes"}),
+    ("nothing", {}),
+]
 
 
 @pytest.mark.parametrize("lang", LANGS)
-@pytest.mark.parametrize("place", ["in_us", None], ids=["in the US", "somewhere else"])
-def test_outside_mexico_the_referral_gives_the_national_hotline(fs, lang, place):
-    outcomes, replies, _, _ = screen(fs, lang, {"threats": "yes"}, place=place)
-    assert outcomes == ["trafficking_referral"]
-    assert HOTLINE in replies[-1] and "233733" in replies[-1]
+@pytest.mark.parametrize("place", list(PLACE_NUMBERS), ids=["US", "Mexico", "elsewhere", "not sure where"])
+@pytest.mark.parametrize("answers", [pytest.param(a, id=label) for label, a in OUTCOMES])
+def test_every_outcome_says_what_to_do_next_with_a_number_for_the_place(fs, lang, place, answers):
+    outcomes, replies, _, _ = screen(fs, lang, answers, place=place)
+    assert len(outcomes) == 1
+    last = replies[-1]
+    must, must_not = PLACE_NUMBERS[place]
+    assert all(n in last for n in must), (must, last)
+    said = " ".join(replies)
+    assert not any(n in said for n in must_not), (must_not, replies)
+    if MEXICO_LINE in last:
+        assert MEXICAN_PHONE[lang] in plain(last)
+    if place == "in_mexico":
+        for us_only in ("T visa", "visa T", "U visa", "visa U", "$7.25", "ICE"):
+            assert us_only not in said, us_only
+
+
+# --- where the person is: one answer, kept correct ------------------------------------------------------------------
+
+PLACE_FLAGS = {"in_us", "in_mexico", "elsewhere", "place_not_sure"}
+
+
+def test_back_replaces_the_place_instead_of_adding_to_it(fs):
+    chat = started(fs, "en")
+    chat.script(OPT["screening"], ANSWER_NUMBER["yes"], where_option("in_mexico"))
+    assert chat.session.flags.keys() & PLACE_FLAGS == {"in_mexico"}
+    chat.send("BACK")
+    assert chat.session.position == "screening.where"
+    chat.send(where_option("in_us"))
+    assert chat.session.flags.keys() & PLACE_FLAGS == {"in_us"}
 
 
 @pytest.mark.parametrize("lang", LANGS)
-@pytest.mark.parametrize("answers, outcome", [
-    ({"under_18": "yes"}, "child_referral"),
-    ({"under_18": "yes", "sex": "yes"}, "trafficking_referral"),
-    ({"pay": "yes"}, "labour_rights"),
-    ({"ransom": "yes"}, "ransom"),
-    ({"paid_to_cross": "yes", "free_after": "yes"}, "smuggling_only"),
-    ({}, "no_indicators"),
-], ids=["child", "child exploited", "pay", "ransom", "smuggling", "nothing"])
-def test_in_mexico_every_outcome_ends_with_the_mexican_line(fs, lang, answers, outcome):
-    outcomes, replies, _, _ = screen(fs, lang, answers, place="in_mexico")
-    assert outcomes == [outcome]
-    assert MEXICO_LINE in replies[-1]
-    assert "1-866-487-9243" not in replies[-1]  # no US wage line for someone in Mexico
+def test_the_screening_again_from_another_place_gives_only_that_place(fs, lang):
+    _, _, _, chat = screen(fs, lang, {"force": "yes"}, place="in_mexico")
+    chat.send("MENU")
+    chat.script(OPT["screening"], ANSWER_NUMBER["yes"], where_option("in_us"))
+    assert chat.session.flags.keys() & PLACE_FLAGS == {"in_us"}
+    while chat.session.state == "in_flow":
+        node = fs.node(chat.session.position)
+        turn = chat.send(id_option("mine") if node.kind == m.MENU else ANSWER_NUMBER["yes" if node.flag == "force" else "no"])
+    assert HOTLINE in turn.replies[-1] and MEXICO_LINE not in " ".join(turn.replies)
+
+
+def rights_pages(start: str) -> set[str]:
+    """The rights pages reachable from ``start`` without answering `where` again."""
+    seen, todo = set(), [start]
+    while todo:
+        here = todo.pop()
+        if here in seen or not here.startswith("rights.") or here == "rights.where":
+            continue
+        seen.add(here)
+        node = FS.node(here)
+        if node.kind == m.BRANCH:
+            continue  # `place`: leads where the recorded place says
+        todo += [t for t, _ in node.targets()]
+    return seen
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_rights_follow_the_place(fs, lang):
+    # In Mexico: no ICE forms, judges' warrants or $7.25, whichever way they go.
+    mexico = " ".join(texts(lang)[p] for p in rights_pages("rights.menu_mexico"))
+    for us_only in ("ICE", "$7.25", "1-866-487-9243", "T visa", "visa T", "U visa", "visa U"):
+        assert us_only not in mexico, us_only
+    us = " ".join(texts(lang)[p] for p in rights_pages("rights.menu"))
+    assert "$7.25" in us and "ICE" in us and MEXICO_LINE not in us
+    # After the screening, the rights menu is the one for where they said they are.
+    for place, menu in (("in_mexico", "rights.menu_mexico"), ("in_us", "rights.menu")):
+        _, _, _, chat = screen(fs, lang, {}, place=place)
+        turn = chat.script("MENU", OPT["rights"])
+        assert turn.replies[-1] == prompt(fs, menu, lang)
+
+
+def test_rights_ask_the_place_once_when_nobody_said_it(fs):
+    chat = started(fs, "en")
+    assert chat.send(OPT["rights"]).replies == [prompt(fs, "rights.where", "en")]
+    chat.send(where_option("in_mexico", "rights.where"))
+    assert chat.session.position == "rights.menu_mexico"
+    chat.send(option("rights.where", "rights.menu_mexico"))  # I am not in Mexico
+    chat.send(where_option("in_us", "rights.where"))
+    assert chat.session.position == "rights.menu"
+    assert chat.session.flags.keys() & PLACE_FLAGS == {"in_us"}
+
+
+# --- content the sources call for -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_forced_labour_is_spoken_of_for_men_too(fs, lang):
+    outcomes, replies, _, _ = screen(fs, lang, {"pay": "yes", "documents": "boss", "threats": "yes"})
+    said = plain(" ".join(replies))
+    assert outcomes == ["trafficking_referral"]
+    says = {"en": ["forced labour", "call immigration", "claim the pay", "t visa", "safe place", "men too"],
+            "es": ["trabajo forzado", "llamar a migracion", "reclamar el pago", "visa t", "lugar seguro", "hombres"]}
+    assert all(w in said for w in says[lang]), said
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_minor_sent_to_work_hears_their_rights(fs, lang):
+    outcomes, replies, _, _ = screen(fs, lang, {"under_18": "yes", "pay": "yes", "pay_later": "yes"})
+    said = plain(" ".join(replies))
+    assert outcomes == ["child_referral"]
+    says = {"en": ["public school", "whatever your papers", "dangerous work", "debt", "1 800 203 7001"],
+            "es": ["escuela publica", "tenga o no papeles", "trabajo peligroso", "deuda", "1 800 203 7001"]}
+    assert all(w in said for w in says[lang]), said
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_deception_pay_later_and_drugs_are_asked_and_named(fs, lang):
+    for answers, words in (({"deceived": "yes"}, {"en": "lied to about the job", "es": "le enganen sobre el trabajo"}),
+                           ({"pay_later": "yes"}, {"en": "paid later", "es": "le pagaran despues"}),
+                           ({"drugs": "yes"}, {"en": "carry drugs", "es": "llevar droga"})):
+        _, replies, _, _ = screen(fs, lang, answers)
+        assert words[lang] in plain(" ".join(replies)), answers
+
+
+def test_no_human_being_is_illegal_is_said_once_where_it_matters():
+    for lang, words in (("en", "no human being is illegal"), ("es", "ningun ser humano es ilegal")):
+        saying = [node for node, shown in texts(lang).items() if words in plain(shown)]
+        assert saying == ["screening.referral"], saying
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_safety_plan_covers_what_the_sources_advise(lang):
+    plan = plain(" ".join(shown for node, shown in texts(lang).items() if node.startswith("safety.")))
+    says = {"en": ["message previews", "disappearing messages", "your boss gave you the phone", "photos of your id",
+                   "pay records", "by heart"],
+            "es": ["vistas previas", "mensajes temporales", "se lo dio su patron", "fotos de su identificacion",
+                   "recibos de pago", "de memoria"]}
+    assert all(w in plan for w in says[lang]), plan
+
+
+@pytest.mark.parametrize("node", ["screening.referral_us", "safety.privacy"])
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_hotline_and_police_honestly(node, lang):
+    says = plain(text(node, lang))
+    assert {"en": "police only", "es": "no llama"}[lang] in says
+    assert {"en": "in danger", "es": "peligro inmediato"}[lang] in says
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -282,7 +692,15 @@ def test_every_outcome_is_reached_by_some_route():
     assert outcomes == {o for _, _, o in ROUTES}
 
 
-def test_the_routing_table_above_tries_every_flag():
+def test_the_routing_table_above_tries_every_answer():
     given = {(flag, answer) for _, answers, _ in ROUTES for flag, answer in answers.items()}
-    assert {(f, "yes") for f in FLAGS} <= given
-    assert {(f, "not_sure") for f in [*STRONG, "under_18", "pay", "paid_to_cross", "free_after"]} <= given
+    assert {(f, "yes") for f in QUESTIONS - {"documents"}} <= given
+    assert {(f, "not_sure") for f in QUESTIONS - {"documents"}} <= given
+    assert {("documents", "boss"), ("documents", "other")} <= given
+
+
+def test_docs_say_what_every_outcome_tells_the_person():
+    docs = (REPO / "docs" / "CONTENT.md").read_text(encoding="utf-8")
+    for outcome in {n.outcome for f in FS.flows.values() for n in f.nodes if n.outcome}:
+        assert f"`{outcome}`" in docs, outcome
+    assert "## What we do not say, and why" in docs

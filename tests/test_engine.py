@@ -290,28 +290,28 @@ PICKS = [
     ("en", OPT["numbers"] + ".", "numbers.by_need"),
     ("en", "numbers", "numbers.by_need"),
     ("en", "NUMBERS", "numbers.by_need"),
-    ("en", OPT["safety"], "safety.more"),
-    ("en", "safe", "safety.more"),
+    ("en", OPT["safety"], "safety.menu"),
+    ("en", "safe", "safety.menu"),
     ("en", OPT["language"], "welcome.language"),
     ("en", OPT["screening"], "screening.safe"),
     ("en", "what happened to me", "screening.safe"),
     ("en", OPT["difference"], "difference.more"),
     ("en", "difference", "difference.more"),
-    ("en", OPT["rights"], "rights.menu"),
-    ("en", "rights", "rights.menu"),
+    ("en", OPT["rights"], "rights.where"),  # where the person is, asked once
+    ("en", "rights", "rights.where"),
     ("es", OPT["numbers"], "numbers.by_need"),
     ("es", "números", "numbers.by_need"),
     ("es", "NUMEROS", "numbers.by_need"),
     ("es", "numbers", "numbers.by_need"),  # English labels work in Spanish too
-    ("es", OPT["safety"], "safety.more"),
-    ("es", "¿seguro?", "safety.more"),
+    ("es", OPT["safety"], "safety.menu"),
+    ("es", "¿seguro?", "safety.menu"),
     ("es", OPT["language"], "welcome.language"),
     ("es", OPT["screening"], "screening.safe"),
     ("es", "¿qué me pasó?", "screening.safe"),
     ("es", OPT["difference"], "difference.more"),
     ("es", "diferencia", "difference.more"),
-    ("es", OPT["rights"], "rights.menu"),
-    ("es", "derechos", "rights.menu"),
+    ("es", OPT["rights"], "rights.where"),
+    ("es", "derechos", "rights.where"),
 ]
 
 
@@ -324,9 +324,11 @@ def test_main_menu_option_by_number_or_word(fs, lang, text, target):
     assert chat.session.history == [fs.system.main_menu]
 
 
-def test_safety_option_gives_the_tips_then_asks_what_next(fs):
-    turn = started(fs, "en").send(OPT["safety"])
-    pages = ["safety.tips", "safety.exit_works", "safety.privacy"]
+def test_safety_option_offers_the_safety_plan_page_by_page(fs):
+    chat = started(fs, "en")
+    assert chat.send(OPT["safety"]).replies == [prompt(fs, "safety.menu", "en")]
+    turn = chat.send("1")  # texting without being seen
+    pages = ["safety.tips", "safety.previews"]
     assert turn.replies == [text_of(fs, p, "en") for p in pages] + [prompt(fs, "safety.more", "en")]
 
 

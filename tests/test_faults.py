@@ -320,7 +320,7 @@ def test_a_redis_restart_with_aof_keeps_the_conversation(appendfsync, how, tmp_p
             last_form = inbound(body, sender=sender)
             last = post_signed(client, MESSAGES, last_form)
             assert last.status_code == 200 and is_normal(messages(last.data))
-        assert messages(last.data)[-1].startswith("Question 1 of 10.\nAre you under 18?")
+        assert messages(last.data)[-1].startswith("Question 1 of 13.\nAre you under 18?")
         r = redis_proc.client(decode_responses=True)
         assert stored_session(r, session_key(sender))["node"] == "under_18"
 
@@ -343,7 +343,7 @@ def test_a_redis_restart_with_aof_keeps_the_conversation(appendfsync, how, tmp_p
         assert resp.status_code == 200
         replies = messages(resp.data)
         assert not replies[0].startswith((GREETING_EN, GREETING_ES)), "the restart lost the session"
-        assert replies == ["Question 2 of 10.\nOn the way, were you held somewhere while someone asked your "
+        assert replies == ["Question 2 of 13.\nOn the way, were you held somewhere while someone asked your "
                            "family for money?\n1. Yes\n2. No\n3. Not sure"]
         r = redis_proc.client(decode_responses=True)
         stored = stored_session(r, session_key(sender))

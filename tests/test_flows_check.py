@@ -35,6 +35,7 @@ from bot.content import load
 from bot.engine.loader import load_texts
 from bot.engine.problems import ERROR, Problem
 from bot.engine.validate import check as check_loaded
+from bot.engine.validate import preview_words
 from bot.i18n import load_catalogs
 
 TESTS = Path(__file__).resolve().parent
@@ -104,6 +105,14 @@ def check(root: Path) -> tuple[list[str], bool]:
 
 
 # --- the fixtures themselves ----------------------------------------------------------
+
+
+def test_the_preview_is_the_first_two_lines_however_long():
+    """What `first_line_avoid` is held to: a locked phone shows the first lines
+    of a message, and a long first line is all shown (no 200-character cut)."""
+    assert "trafficking" in preview_words("a " * 150 + "trafficking\nok")
+    assert "sex" not in preview_words("Question 13.\nPersonal.\nHas anyone made you have sex?")
+    assert "sex" in preview_words("Question 13.\nHas anyone made you have sex?")
 
 
 def test_base_set_passes(tmp_path):

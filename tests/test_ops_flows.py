@@ -505,6 +505,16 @@ def test_reviews_page_lists_what_is_due(app, ed):
     assert ed.get("/ops/reviews?as_of=nonsense").status_code == 200
 
 
+def test_reviews_page_marks_the_lines_kept_unverified(app, ed):
+    """A `verified: false` line stays in hotlines.yaml for review; the page says
+    it is never shown to texters (`flows check` refuses a flow that shows it)."""
+    fs = app.extensions["content"]()
+    unverified = [h.id for h in fs.hotlines.values() if not h.verified]
+    assert unverified
+    page = ed.get("/ops/reviews").text
+    assert page.count("Not verified: never shown to texters") == len(unverified)
+
+
 # --- files ------------------------------------------------------------------------------------------
 
 

@@ -85,7 +85,8 @@ def test_a_session_whose_node_was_removed_recovers_after_a_publish(workers, proj
     one, two = workers
     sender = "+15550000008"
     post_signed(one.test_client(), "/twilio/messages", inbound("hi", sender=sender))
-    post_signed(one.test_client(), "/twilio/messages", inbound("5", sender=sender))  # safety tips -> "What next?"
+    post_signed(one.test_client(), "/twilio/messages", inbound("5", sender=sender))  # safety
+    post_signed(one.test_client(), "/twilio/messages", inbound("1", sender=sender))  # its tips -> "What next?"
     path = project / "flows" / "safety.yaml"
     text = path.read_text(encoding="utf-8")
     # Remove the `more` menu the person is at; its message nodes now lead to the main menu.

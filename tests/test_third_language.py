@@ -1,7 +1,7 @@
 """Adding a language is one new catalog plus one line in flows/system.yaml.
 
 Shown with a pseudo-locale: the code `eo` (Babel needs a code it knows) and
-machine-made "translations" (the English with its letters' case swapped,
+machine-made "translations" (the English with each word's first letter's case swapped,
 placeholders kept), done the way staff would: add the line, run
 `translations update`, translate the new catalog, check, and talk to the bot.
 """
@@ -24,8 +24,15 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def pseudo(text: str) -> str:
-    """Swap the case of every letter outside {placeholders}."""
-    return "".join(part if part.startswith("{") else part.swapcase() for part in re.split(r"(\{[^}]*\})", text))
+    """Swap the case of the first letter of every word outside {placeholders}.
+
+    Only the first letter: a word in capitals is a keyword people are told to
+    send (MENU), and `flows check` holds a translation to the keywords its
+    English offers; a whole swapped "in danger" would read as DANGER.
+    """
+    def swap(part: str) -> str:
+        return re.sub(r"\b\w", lambda m: m.group(0).swapcase(), part)
+    return "".join(part if part.startswith("{") else swap(part) for part in re.split(r"(\{[^}]*\})", text))
 
 
 def flask(project: Path, redis_url: str, *args: str) -> subprocess.CompletedProcess:

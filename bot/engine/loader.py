@@ -461,6 +461,7 @@ def _build_flow(source: Source, resolve: _Resolver) -> m.Flow:
                 outcome=nd.get("outcome"),
                 source=nd.get("source"),
                 reviewed=nd.get("reviewed"),
+                offers=MappingProxyType({word: go(goto) for word, goto in (nd.get("offers") or {}).items()}),
             )
         )
     return m.Flow(

@@ -105,10 +105,24 @@ class Node:
     outcome: str | None = None  # reported in events when this node is reached
     source: str | None = None  # where the facts come from (rights pages)
     reviewed: str | None = None  # YYYY-MM-DD: when a person last checked it against `source`
+    # Keywords the text tells people to send, as written in the English (MENU),
+    # -> the qualified node the text says they lead to; the validator checks it.
+    offers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def waits(self) -> bool:
         return self.kind in WAITING_KINDS
+
+    @property
+    def option_flags(self) -> tuple[str, ...]:
+        """Every flag this menu's options set: the menu's one answer, replaced
+        whole when it is answered again.
+
+        >>> n = Node("where", MENU, Where("f", 1), options=(Option(None, "a", ("in_us",)), Option(None, "b", ("in_mx",))))
+        >>> n.option_flags
+        ('in_us', 'in_mx')
+        """
+        return tuple(dict.fromkeys(flag for o in self.options for flag in o.sets))
 
     def targets(self) -> list[tuple[str, Where]]:
         """Every goto this node can take, with where it is written."""

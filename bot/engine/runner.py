@@ -471,6 +471,10 @@ class _Step:
             if i is not None:
                 self.explain(why)
                 option = node.options[i]
+                # A menu is one answer: picked again (after BACK, or the flow
+                # once more), it replaces what it recorded before, never adds.
+                for flag in node.option_flags:
+                    s.flags.pop(flag, None)
                 for flag in option.sets:
                     s.flags[flag] = "yes"
                 self.enter(option.goto)

@@ -582,20 +582,73 @@ def numbers_in(text: str) -> list[str]:
     return [match.group(1) for match in _PHONE.finditer(text)]
 
 
+def _translations_of(fs: m.FlowSet, text: m.Text) -> Iterator[tuple[str, m.Translation]]:
+    """(language, translation) for each reviewed translation of ``text``: what is sent."""
+    for lang in fs.system.languages:
+        entry = fs.catalogs.get(lang, {}).get(text.msgid) if lang != SOURCE_LANGUAGE else None
+        if entry is not None and entry.msgstr and not entry.fuzzy:
+            yield lang, entry
+
+
+def _unverified_numbers(fs: m.FlowSet) -> dict[str, m.Hotline]:
+    """digits -> the `verified: false` line they belong to, for numbers no verified line has."""
+    verified = {digits(c.number) for h in fs.hotlines.values() if h.verified for c in h.contacts}
+    return {digits(c.number): h for h in fs.hotlines.values() if not h.verified
+            for c in h.contacts if digits(c.number) not in verified}
+
+
+def _written(number_digits: str) -> re.Pattern:
+    """A number's digits as a text may write them: `+52 800 5533 000`, `145`."""
+    return re.compile(r"(?<![\w$.,/])" + r"[ -]?".join(number_digits) + r"(?![\w%/]|[.,]\d)")
+
+
 def check_hotline_numbers(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
-    """A number written in a flow must be in the directory, where its source is."""
+    """A number written in a flow, in any language, must be in the directory, where its source is."""
     known = {digits(c.number) for h in fs.hotlines.values() for c in h.contacts}
     problems = []
     for text in all_texts(fs, loaded):
         for number in numbers_in(text.msgid):
             if digits(number) not in known:
                 problems.append(_p(text.where, f"the number `{number}` is not in hotlines.yaml: correct it, or add it to hotlines.yaml with the source you checked it against"))
+        for lang, entry in _translations_of(fs, text):
+            for number in numbers_in(entry.msgstr):
+                if digits(number) not in known:
+                    problems.append(_p(entry.where, f"the {_lang_name(lang)} translation of \"{short_text(text.msgid)}\" has the number `{number}`, which is not in hotlines.yaml: write the number the English has"))
     for i, h in enumerate(loaded.hotline_list):
         for j, c in enumerate(h.contacts):
             if c.keyword and c.kind != "text":
                 problems.append(_p(_at(loaded, h.where.path, ("hotlines", i, "contacts", j)), f"`keyword` only works with `kind: text` (a word to text to the number); remove it from this {c.kind} contact"))
-        if not h.verified:
-            problems.append(_p(h.where, f"hotline `{h.id}` is not verified: check it against {h.source} and set `verified: true`", WARNING))
+    return problems
+
+
+def check_unverified_not_shown(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
+    """Nothing unverified reaches a texter: a `verified: false` line may stay in
+    hotlines.yaml for review (a warning), but a flow that shows it, as a
+    directory entry or as a number in a text in any language, is an error."""
+    problems, shown = [], set()
+    for flow in loaded.flow_list:
+        for i, node in enumerate(flow.nodes):
+            for entry in node.entries:
+                h = fs.hotlines.get(entry)
+                if h is None or h.verified:
+                    continue
+                shown.add(h.id)
+                problems.append(_p(_at(loaded, flow.where.path, ("nodes", i, "entries")),
+                                   f"directory `{node.id}` shows `{h.id}`, which is not verified: take it out of `entries:` until a person has checked it against {h.source} and set `verified: true` in hotlines.yaml"))
+    unverified = {d: (h, _written(d)) for d, h in _unverified_numbers(fs).items()}
+    if unverified:
+        for text in all_texts(fs, loaded):
+            written = [(SOURCE_LANGUAGE, text.msgid, text.where)]
+            written += [(lang, e.msgstr, e.where) for lang, e in _translations_of(fs, text)]
+            for lang, words, where in written:
+                for d, (h, pattern) in unverified.items():
+                    if h.name is not text and h.note is not text and pattern.search(words):
+                        shown.add(h.id)
+                        in_lang = "" if lang == SOURCE_LANGUAGE else f" (in the {_lang_name(lang)} translation)"
+                        problems.append(_p(where, f"this text gives the number of `{h.id}`{in_lang}, which is not verified: take the number out until a person has checked it against {h.source} and set `verified: true` in hotlines.yaml"))
+    for h in loaded.hotline_list:
+        if not h.verified and h.id not in shown:
+            problems.append(_p(h.where, f"hotline `{h.id}` is not verified, so no flow may show it: check it against {h.source} and set `verified: true`", WARNING))
     return problems
 
 
@@ -614,21 +667,34 @@ def check_paths_end_on_hotline(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
     return problems
 
 
-def check_first_lines(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
-    """No message names what `first_line_avoid` lists in its first line.
+PREVIEW_LINES = 2  # lines of a new message a locked phone shows (most show 2 to 4)
 
-    A locked phone shows the first line of a new message to whoever holds it.
-    Every message a node can send is checked, in every language.
+
+def preview_words(text: str, lines: int = PREVIEW_LINES) -> set[str]:
+    """The normalised words of a message's first ``lines`` lines, however long they are.
+
+    >>> sorted(preview_words("Thank you.\\nQuestion 5.\\nHas anyone made you have sex?"))
+    ['5', 'question', 'thank', 'you']
+    """
+    shown = text.split("\n")[:lines]
+    return {word for line in shown for token in line.split() for word in normalize(token).split()}
+
+
+def check_first_lines(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
+    """No message names what `first_line_avoid` lists in its first two lines.
+
+    A locked phone shows the start of a new message to whoever holds it: most
+    show two to four lines. Every message a node can send is checked, in every
+    language, as it is sent (a directory's packed messages, a menu with its
+    options).
     """
     avoid = fs.system.first_line_avoid
     if not avoid:
         return []
     problems = []
 
-    def first_line_hits(text: str) -> list[str]:
-        first = normalize(text.split("\n", 1)[0])
-        padded = f" {first} "
-        return sorted(w for w in avoid if f" {w} " in padded)
+    def hits(text: str) -> list[str]:
+        return sorted(preview_words(text) & avoid)
 
     for lang in fs.system.languages:
         for flow, node in _all_nodes(loaded):
@@ -639,17 +705,100 @@ def check_first_lines(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
             except (KeyError, IndexError, ValueError):
                 continue  # a missing or broken system text: check_system reports it
             for text in texts:
-                hits = first_line_hits(text)
-                if hits:
+                found = hits(text)
+                if found:
                     where = node.text.where if node.text else node.where
-                    problems.append(_p(where, f"a message of `{node.id}` names {', '.join(hits)} in its first line in {_lang_name(lang)} "
-                                              f"(a locked phone shows it): start it with a neutral line, like \"Thank you for telling us.\""))
+                    problems.append(_p(where, f"a message of `{node.id}` names {', '.join(found)} in its first {PREVIEW_LINES} lines in {_lang_name(lang)} "
+                                              f"(a locked phone shows them): start it with two neutral lines, like \"Thank you for telling us.\""))
                     break
         for name, text in fs.system.texts.items():
-            hits = first_line_hits(fs.translate(lang, text.msgid))
-            if hits:
-                problems.append(_p(text.where, f"text `{name}` names {', '.join(hits)} in its first line in {_lang_name(lang)}: start it with a neutral line"))
+            found = hits(fs.translate(lang, text.msgid))
+            if found:
+                problems.append(_p(text.where, f"text `{name}` names {', '.join(found)} in its first {PREVIEW_LINES} lines in {_lang_name(lang)}: start it with two neutral lines"))
     return problems
+
+
+# --- promises: "reply MENU for ..." -----------------------------------------------------
+
+_CAPITALS = re.compile(r"\b[^\W\d_]{2,}\b")
+
+
+def keyword_destinations(fs: m.FlowSet) -> dict[str, str]:
+    """intent -> the node its keyword takes a person to (main menu, help, emergency...).
+
+    Only these keywords lead somewhere a text could describe; the others erase,
+    go back or stop, the same everywhere.
+    """
+    found = {"menu": fs.system.main_menu}
+    found.update(fs.keywords.shows)
+    found.update(fs.keywords.gotos)
+    return found
+
+
+def named_keywords(fs: m.FlowSet, text: str) -> dict[str, str]:
+    """Keywords a text names in capitals (`Reply MENU`), as written -> their intent."""
+    found = {}
+    for word in _CAPITALS.findall(text):
+        intent = matching_intent(fs, word) if word.isupper() else None
+        if intent is not None:
+            found[word] = intent
+    return found
+
+
+def check_offers(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
+    """A text that tells people to send a keyword says where it leads, and is right.
+
+    The promise is data, not prose: a node whose text names MENU, HELP,
+    EMERGENCY, HUMAN or LANGUAGE (or their other words) in capitals lists it
+    under `offers:` with the place the text says it leads to, and that must be
+    where the keyword really goes. "Reply MENU for your rights" with
+    `offers: {MENU: rights}` is refused: MENU goes to the main menu. A
+    translation may name only the keywords its English offers.
+    """
+    dest = keyword_destinations(fs)
+    problems = []
+    for flow in loaded.flow_list:
+        if fs.flows.get(flow.id) is not flow:
+            continue
+        for i, node in enumerate(flow.nodes):
+            texts = [t for t in (node.text, node.unavailable) if t is not None]
+            english = {w: intent for t in texts for w, intent in named_keywords(fs, t.msgid).items()}
+            offered: dict[str, str] = {}  # intent -> the word offered
+            for word, target in node.offers.items():
+                where = _at(loaded, flow.where.path, ("nodes", i, "offers", word))
+                intent = matching_intent(fs, word)
+                if intent is None:
+                    problems.append(_p(where, f"`{word}` in `offers:` is not a keyword in keywords.yaml: write the keyword as the text says it"))
+                elif intent not in dest:
+                    problems.append(_p(where, f"`{word}` ({intent}) does the same thing everywhere and leads to no place: remove it from `offers:`"))
+                elif word not in english:
+                    problems.append(_p(where, f"the text of `{node.id}` does not name `{word}` in capitals: write it in the text as people should send it, or remove it from `offers:`"))
+                elif _missing(fs, loaded, target) is None and target != dest[intent]:
+                    problems.append(_p(where, f"the text promises that {word} leads to `{target}`, but {word} goes to `{dest[intent]}`: "
+                                              f"make the text say what {word} really does and write `{word}: {dest[intent]}` here, or take the promise out"))
+                if intent is not None:
+                    offered[intent] = word
+            for word, intent in english.items():
+                if intent in dest and intent not in offered:
+                    where = next(t.where for t in texts if word in named_keywords(fs, t.msgid))
+                    problems.append(_p(where, f"`{node.id}` tells people to send {word} without saying where it leads: add `offers: {{{word}: {dest[intent]}}}` "
+                                              f"to the node ({word} goes to `{dest[intent]}`) and make the text say that"))
+            for t in texts:
+                for lang, entry in _translations_of(fs, t):
+                    for word, intent in named_keywords(fs, entry.msgstr).items():
+                        if intent in dest and intent not in offered and intent not in english.values():
+                            problems.append(_p(entry.where, f"the {_lang_name(lang)} translation of \"{short_text(t.msgid)}\" names {word} ({intent}), which the English does not offer: translate what the English says"))
+    for name, text in fs.system.texts.items():
+        for word, intent in named_keywords(fs, text.msgid).items():
+            if intent in dest:
+                problems.append(_p(text.where, f"text `{name}` tells people to send {word}, and a system text cannot say where it leads: leave it out (the bot's own texts may name only EXIT, STOP and START words)"))
+    return problems
+
+
+def matching_intent(fs: m.FlowSet, word: str) -> str | None:
+    """The keyword intent ``word`` belongs to, if any."""
+    norm = normalize(word)
+    return next((intent for intent, words in fs.keywords.intents.items() if norm in words), None)
 
 
 REVIEW_DAYS = 183  # content is checked against its sources at least every 6 months
@@ -664,21 +813,22 @@ class Review:
     reviewed: str | None
     due: bool
     where: m.Where
+    verified: bool = True  # a hotline with `verified: false`: kept for review, never shown to texters
 
 
 def reviews(fs: m.FlowSet, today: datetime.date) -> list[Review]:
     """Every hotline and every page with a `source:`, and whether its review is due."""
     found = []
 
-    def add(what: str, source: str, reviewed: str | None, where: m.Where) -> None:
+    def add(what: str, source: str, reviewed: str | None, where: m.Where, verified: bool = True) -> None:
         try:
             age = (today - datetime.date.fromisoformat(reviewed)).days if reviewed else None
         except ValueError:
             age = None  # not a date: the schema reports it
-        found.append(Review(what, source, reviewed, age is None or age > REVIEW_DAYS, where))
+        found.append(Review(what, source, reviewed, age is None or age > REVIEW_DAYS, where, verified))
 
     for h in fs.hotlines.values():
-        add(f"hotline `{h.id}`", h.source, h.reviewed, h.where)
+        add(f"hotline `{h.id}`", h.source, h.reviewed, h.where, h.verified)
     for flow in fs.flows.values():
         for node in flow.nodes:
             if node.source:
@@ -713,7 +863,9 @@ RULES = (
     check_translations,
     check_segments,
     check_hotline_numbers,
+    check_unverified_not_shown,
     check_paths_end_on_hotline,
     check_first_lines,
+    check_offers,
     check_reviews,
 )

@@ -27,6 +27,7 @@ OUTCOME_NAMES = {
     "trafficking_referral": "Signs of trafficking",
     "child_referral": "A child at risk",
     "labour_rights": "Work and pay problems",
+    "not_sure": "Not sure: talk it through",
     "ransom": "Held for ransom",
     "smuggling_only": "Smuggling, not trafficking",
     "no_indicators": "No signs found",

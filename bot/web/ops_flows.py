@@ -517,6 +517,7 @@ def reviews():
             "link": r.source if re.match(r"^https?://", r.source or "") else None,
             "reviewed": reviewed, "due": r.due, "due_on": reviewed + dt.timedelta(days=REVIEW_DAYS) if reviewed else None,
             "age": (as_of - reviewed).days if reviewed else None, "name": name, "line": r.where.line,
+            "verified": r.verified,
         })
     items.sort(key=lambda i: (not i["due"], i["reviewed"] or dt.date.min, i["what"]))
     return render_template("ops/reviews.html", items=items, as_of=as_of, today=today, REVIEW_DAYS=REVIEW_DAYS,
