@@ -182,7 +182,7 @@ def test_free_text_is_counted_by_what_it_meant_never_by_its_words(console_app, v
     figures = console_app.extensions["ops"].figures
     figures.catch_up()
     today = figures.today()
-    assert figures.read(today, today).group("understood") == {"rights.documents": 1, "danger+screening.intro": 1}
+    assert figures.read(today, today).group("understood") == {"rights.documents_here": 1, "danger+screening.intro": 1}
     rows = list(csv.reader(io.StringIO(viewer.get("/ops/figures.csv").text)))
     assert ["understood_as", "danger+screening.intro", "1"] == rows[[r[1:] for r in rows].index(
         ["understood_as", "danger+screening.intro", "1"])][1:]

@@ -26,7 +26,7 @@ SECRETS = [
     "Hola, necesito ayuda urgente Qz7",
     "mi jefe se llevó mi pasaporte Qz7",
     "tengo miedo de la policía Qz7",
-    "they keep my papers Wk4",  # words, not node ids: free text now leads to rights.documents
+    "they keep my papers Wk4",  # words, not node ids: free text now leads to rights.documents_here
     "I owe them money for the trip Wk4",
 ]
 MARKERS = ["Qz7", "Wk4", "pasaporte", "necesito", "miedo", "papers", "money"]
@@ -137,7 +137,7 @@ def test_no_number_or_text_in_logs_keys_or_events(app, client, redis_client, cap
     events = stream_events(redis_client)
     assert len(events) > 20
     cids = {contact_id("test-secret", a) for a in (SMS, WHATSAPP)}
-    # What free text was understood as is a name from the flows (`rights.documents`), never the words.
+    # What free text was understood as is a name from the flows (`rights.documents_here`), never the words.
     meanings = {m.key for m in real_flows().understanding.meanings} | {"danger"}
     for event in events:
         if event.get("kind") == "understood":

@@ -50,25 +50,53 @@ def at_question(fs, lang: str) -> Chat:
 # --- first messages -------------------------------------------------------------------------
 
 SITUATIONS = [
-    ("hola, trabajo en un rancho en texas y el patrón no me paga desde hace semanas", "es", "rights.work"),
-    ("Me quitaron mi pasaporte", "es", "rights.documents"),
-    ("Mi patrón no me paga", "es", "rights.work"),
-    ("my boss took my passport", "en", "rights.documents"),
-    ("they make me have sex for money", "en", "screening.intro"),
-    ("soy menor de edad", "es", "numbers.child"),
-    ("I want to know my rights", "en", "rights.menu"),
-    ("necesito un número", "es", "numbers.by_need"),
+    # (what they wrote, its language, the place it leads, the node they see there)
+    ("hola, trabajo en un rancho en texas y el patrón no me paga desde hace semanas", "es", "rights.pay_here",
+     "rights.where"),
+    ("Me quitaron mi pasaporte", "es", "rights.documents_here", "rights.where"),
+    ("Mi patrón no me paga", "es", "rights.pay_here", "rights.where"),
+    ("my boss took my passport", "en", "rights.documents_here", "rights.where"),
+    ("they make me have sex for money", "en", "screening.intro", "screening.intro"),
+    ("soy menor de edad", "es", "numbers.child", "numbers.child"),
+    ("I want to know my rights", "en", "rights.place", "rights.where"),
+    ("necesito un número", "es", "numbers.by_need", "numbers.by_need"),
 ]
 
 
-@pytest.mark.parametrize("text, lang, place", SITUATIONS, ids=[t for t, _, _ in SITUATIONS])
-def test_a_first_message_that_names_a_situation_goes_straight_there(fs, text, lang, place):
-    # The greeting first (one line of hello, one for EXIT), in the language of the text, then the place.
+@pytest.mark.parametrize("text, lang, place, shown", SITUATIONS, ids=[t for t, *_ in SITUATIONS])
+def test_a_first_message_that_names_a_situation_goes_straight_there(fs, text, lang, place, shown):
+    # The greeting first (one line of hello, one for EXIT), in the language of the text, then the place
+    # (for rights, the question of where the person is: the pages differ by country).
     turn = Chat(fs).send(text)
     assert turn.session.lang == lang
     assert turn.replies[0] == greeting(fs, lang)
-    assert turn.replies[1] == text_of(fs, place, lang) or turn.replies[1].startswith(text_of(fs, place, lang))
+    node = fs.node(shown)
+    expected = prompt(fs, shown, lang) if node.waits else text_of(fs, shown, lang)
+    assert turn.replies[1] == expected or turn.replies[1].startswith(expected)
     assert ev.Event(ev.UNDERSTOOD, {"to": place}) in turn.events
+
+
+def where_option(fs, node: str, flag: str) -> str:
+    """The number of the option of the `node` menu that says the person is at ``flag`` (in_us, in_mexico)."""
+    return next(str(i) for i, o in enumerate(fs.node(node).options, 1) if flag in o.sets)
+
+
+@pytest.mark.parametrize("lang", ["es", "en"])
+def test_free_text_about_pay_never_gives_the_us_page_to_someone_in_mexico(fs, lang):
+    """The rights pages follow the place: asked when nobody said it, kept when they did."""
+    unpaid = {"es": "mi patrón no me paga", "en": "my boss is not paying me"}[lang]
+    us_pay = text_of(fs, "rights.work", lang)
+    # Nobody said where: the question first, then Mexico's own rights.
+    chat = Chat(fs)
+    chat.send(unpaid)
+    turn = chat.send(where_option(fs, "rights.where", "in_mexico"))
+    assert chat.session.position == "rights.menu_mexico"
+    assert us_pay not in turn.replies and not any("7.25" in r for r in turn.replies)
+    # Said in the screening (US): straight to the US pay page.
+    chat = started(fs, lang)
+    chat.script(OPT["screening"], "1", where_option(fs, "screening.where", "in_us"), "menu")
+    turn = chat.send(unpaid)
+    assert us_pay in turn.replies
 
 
 @pytest.mark.parametrize("text, lang", [("me pueden ayudar?", "es"), ("can you help me", "en"), ("hola", "es")])
@@ -228,17 +256,17 @@ def test_the_turn_says_why_and_where_the_phrase_is_written(fs):
     turn = Chat(fs).send("Me quitaron mi pasaporte")
     said = [str(r) for r in turn.readings]
     assert said[0].startswith("language: es")
-    assert "meaning: rights.documents" in said[1] and "understanding.yaml:" in said[1]
+    assert "meaning: rights.documents_here" in said[1] and "understanding.yaml:" in said[1]
 
 
 def test_flask_chat_explain_shows_why(app):
     with app.app_context():  # as `flask` runs it
         result = app.test_cli_runner().invoke(args=["chat", "--explain", "--no-segments"],
-                                              input="Mi patrón no me paga\nsimón\n")
+                                              input="Mi patrón no me paga\n1\n")  # then: in the US
     assert result.exit_code == 0, result.output
     assert "why: language: es" in result.output
-    assert "why: meaning: rights.work, from `no me paga` (es), at flows/understanding.yaml:" in result.output
-    assert "Salarios no pagados" in result.output
+    assert "why: meaning: rights.pay_here, from `no me paga` (es), at flows/understanding.yaml:" in result.output
+    assert "Sueldos no pagados" in result.output
 
 
 def test_the_console_simulator_shows_why(make_console):
@@ -247,7 +275,7 @@ def test_the_console_simulator_shows_why(make_console):
     client = make_console().test_client()
     sign_in(client, "vic")
     page = post_form(client, "/ops/simulator/send", {"text": "me quitaron mi pasaporte"}, follow_redirects=True).text
-    assert "Why: meaning: rights.documents, from `me quitaron mi pasaporte` (es)" in page
+    assert "Why: meaning: rights.documents_here, from `me quitaron mi pasaporte` (es)" in page
 
 
 # --- privacy ----------------------------------------------------------------------------------------------
@@ -282,7 +310,7 @@ def test_events_say_what_was_understood_never_the_words(client, redis_client):
 
     post_signed(client, "/twilio/messages", inbound(f"{MARKER}: me quitaron mi pasaporte"))
     found = stream_events(redis_client)
-    assert {"kind": "understood", "to": "rights.documents"}.items() <= next(
+    assert {"kind": "understood", "to": "rights.documents_here"}.items() <= next(
         e for e in found if e.get("kind") == "understood").items()
     assert MARKER not in repr(found) and "pasaporte" not in repr(found)
     assert MARKER not in repr(redis_client.xrange("hl:events"))

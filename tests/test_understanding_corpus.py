@@ -95,7 +95,7 @@ def test_the_corpus_is_big_enough_and_well_formed():
 
 
 def qualified(fs, name: str) -> str:
-    """``screening`` -> ``screening.intro``; ``rights.work`` as it is."""
+    """``screening`` -> ``screening.intro``; ``rights.pay_here`` as it is."""
     return name if "." in name else f"{name}.{fs.flows[name].start.split('.')[1]}" if name in fs.flows else name
 
 

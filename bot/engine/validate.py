@@ -234,8 +234,9 @@ def check_gotos(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
 
 
 def entry_points(fs: m.FlowSet) -> list[str]:
-    """Where a conversation can start or jump to without a goto."""
-    return [fs.system.start, fs.system.main_menu, *fs.keywords.shows.values(), *fs.keywords.gotos.values()]
+    """Where a conversation can start or jump to without a goto (free text included)."""
+    meanings = [meaning.goto for meaning in fs.understanding.meanings if meaning.goto]
+    return [fs.system.start, fs.system.main_menu, *fs.keywords.shows.values(), *fs.keywords.gotos.values(), *meanings]
 
 
 def reachable(fs: m.FlowSet) -> set[str]:
@@ -418,7 +419,7 @@ def check_understanding(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
     first: dict[str, tuple[m.Meaning, m.Phrase]] = {}
     for i, meaning in enumerate(u.meanings):
         if not meaning.intent and not meaning.goto:
-            problems.append(_p(meaning.where, "this meaning leads nowhere: add `goto:` (a place, like `rights.work`) or `intent:` (danger, watched, human, help, quick_exit or opt_out)"))
+            problems.append(_p(meaning.where, "this meaning leads nowhere: add `goto:` (a place, like `rights.pay_here`) or `intent:` (danger, watched, human, help, quick_exit or opt_out)"))
         if meaning.goto:
             missing = _missing(fs, loaded, meaning.goto)
             written = _value(loaded, path, ("meanings", i, "goto"))
@@ -808,7 +809,7 @@ REVIEW_DAYS = 183  # content is checked against its sources at least every 6 mon
 class Review:
     """A piece of content that must be checked against its source now and then."""
 
-    what: str  # "hotline us_trafficking" / "page rights.work"
+    what: str  # "hotline us_trafficking" / "page rights.pay_here"
     source: str
     reviewed: str | None
     due: bool
