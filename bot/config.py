@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import secrets
 
+from .embedded_redis import private_folder
+
 
 def _int(name: str, default: int) -> int:
     value = os.environ.get(name, "").strip()
@@ -50,7 +52,7 @@ def _secret_key(data_dir: str) -> str:
             return fh.read().strip()
     except FileNotFoundError:
         pass
-    os.makedirs(data_dir, exist_ok=True)
+    private_folder(data_dir)  # 0700: it also holds the embedded Redis's data
     key = secrets.token_urlsafe(32)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
