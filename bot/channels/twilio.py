@@ -46,6 +46,7 @@ class StatusUpdate:
     message_sid: str
     status: str
     error_code: str | None = None
+    to: str | None = None  # the person's address: the conversation whose message it is
 
 
 def signed_url(request_url: str, public_url: str | None, path: str, query: str = "") -> str:
@@ -118,7 +119,7 @@ def parse_status(form) -> StatusUpdate | None:
     status = _get(form, "MessageStatus") or _get(form, "SmsStatus")
     if not sid or not status:
         return None
-    return StatusUpdate(sid, status, _get(form, "ErrorCode") or None)
+    return StatusUpdate(sid, status, _get(form, "ErrorCode") or None, (_get(form, "To") or "").strip() or None)
 
 
 def twiml(replies: list[str] | tuple[str, ...], status_url: str | None = None) -> str:
