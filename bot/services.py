@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .channels.twilio import TWILIO_OPT_OUT_WORDS, IncomingMessage, StatusUpdate
-from .engine import stateless
+from .engine import render, stateless
 from .engine.events import turn_entry
 from .engine.model import FlowSet
 from .engine.runner import ERASE, KEEP, Context, Inbound, Turn, step
@@ -128,13 +128,13 @@ class Helpline:
         claim = self.store.claim(cid, msg.message_sid, wait=self.lock_wait, mark=mark)
         if claim.duplicate is not None:
             return Handled(claim.duplicate, None, cid)
-        if claim.seen:
+        if claim.seen is not None:
             # Handled before, and its answer is gone (erased with the session,
             # or past the retry window): a replay. Nothing changes; a quick
             # exit's retry gets its neutral line again, anything else nothing.
-            found = stateless.answer(self.flows(), msg.text)
-            if found and found.intent == stateless.QUICK_EXIT:
-                return Handled(list(found.replies), None, cid, erased=True)
+            fs = self.flows()
+            if claim.seen in fs.system.languages:
+                return Handled([render.say(fs, claim.seen, "erased")], None, cid, erased=True)
             return Handled([], None, cid)
         try:
             session = self._session(cid, claim.fields)
@@ -154,6 +154,7 @@ class Helpline:
                 opt_out=turn.opt_out,
                 transcript=turn.transcript,
                 event=self._event(turn, msg.channel, now),
+                seen=(turn.session.lang if replies else "0") if turn.action == ERASE else "1",
             )
         except BaseException:
             self.store.release(claim)
@@ -203,7 +204,7 @@ class Helpline:
         """
         mark = self.marks(entry.sid) if entry.sid else None
         claim = self.store.claim(entry.cid, entry.sid or None, wait=self.lock_wait, mark=mark)
-        if claim.duplicate is not None or claim.seen:
+        if claim.duplicate is not None or claim.seen is not None:
             return  # Twilio's retry of it was handled once Redis was back
         try:
             stored = self._session(entry.cid, claim.fields) if claim.fields else None
@@ -222,6 +223,7 @@ class Helpline:
             session = stored or Session(cid=entry.cid)
             ctx = Context(now=entry.t, on_duty=False, opted_out=claim.opted_out, new_id=self.new_id)
             turn = step(session, Inbound(word), self.flows(), ctx)
+            # The spool does not say which word they typed, so a late retry of it gets nothing more.
             self.store.commit(claim, action=turn.action, fields=turn.session.to_fields(), replies=[],
                               opt_out=turn.opt_out, event=self._event(turn, session.channel, entry.t))
         except BaseException:

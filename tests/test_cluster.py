@@ -221,7 +221,7 @@ def test_contacts_spread_over_every_node_and_each_keeps_to_one_slot(app, redis_c
 
 
 def test_a_turn_is_still_two_round_trips_and_no_extra_command(app, redis_client, redis_cluster):
-    """The claim's EVALSHA with the EXISTS of the text's seen mark beside it, then
+    """The claim's EVALSHA with the GET of the text's seen mark beside it, then
     the commit's EVALSHA with the XADD, the live index's ZADD and trim and the
     seen mark's SET beside it: each pair sent together to their two nodes, the
     contact's and the events stream's (which holds every key no contact owns).
@@ -247,7 +247,7 @@ def test_a_turn_is_still_two_round_trips_and_no_extra_command(app, redis_client,
     shared = redis_client.get_node_from_key("hl:events").port
     home = redis_client.get_node_from_key(f"hl:{{{contact_id('test-secret', phone)}}}:session").port
     assert set(by_node) <= {shared, home}, "two nodes: the contact's and the events stream's"
-    beside = {"cmdstat_exists": 1, "cmdstat_zadd": 1, "cmdstat_zremrangebyscore": 2, "cmdstat_set": 1}
+    beside = {"cmdstat_get": 1, "cmdstat_zadd": 1, "cmdstat_zremrangebyscore": 2, "cmdstat_set": 1}
     if shared != home:  # what the scripts call themselves is counted too, on the contact's node
         assert {k: by_node[shared][k] for k in beside} == {k: v * len(turns) for k, v in beside.items()}
     in_scripts = {f"cmdstat_{c.lower()}" for c in re.findall(r"redis\.p?call\('(\w+)'", _CLAIM + _COMMIT)}

@@ -445,6 +445,21 @@ def test_a_captured_request_replayed_after_quick_exit_brings_nothing_back(client
     assert text(client, "hola")[0].startswith("Hola. Esta es una línea de información gratuita y confidencial.")
 
 
+@pytest.mark.parametrize("before,answer", [
+    ("hello", ["Done. Chat closed."]),  # an English conversation: its line, whatever word they typed
+    ("PARAR", []),  # opted out: silence, for the retry too
+])
+def test_twilios_retry_of_a_quick_exit_gets_the_same_twiml(before, answer, client, redis_client):
+    text(client, before, sender="whatsapp:" + PHONE)
+    salir = inbound("SALIR", sender="whatsapp:" + PHONE)
+    first = post_signed(client, "/twilio/messages", salir)
+    assert messages(first.data) == answer
+
+    assert post_signed(client, "/twilio/messages", salir).data == first.data
+    marks = [k for k in redis_client.scan_iter("hl:{hl:events}:seen:*")]
+    assert sorted(redis_client.get(k) for k in marks) == sorted(["1", "en" if answer else "0"])
+
+
 def test_a_request_replayed_after_its_answer_expired_changes_nothing(client, redis_client):
     """Past the retry window the kept answer is gone; the seen mark (a day) still
     knows the MessageSid: the replay is answered with nothing and moves nothing."""

@@ -40,8 +40,11 @@ handled MessageSid also leaves a seen mark for a day (DESIGN.md's
 ``hl:seen:<MessageSid>``, hashed), outside the contact's keys:
 ``p:{p:events}:seen:<mark>``, where the mark is an HMAC of the sid keyed by
 SECRET_KEY, holding "1": it says nothing about who sent it or what was
-answered. A claim that finds the mark and no kept answer is a replay: it
-takes no lock and changes nothing (:attr:`Claim.seen`). On one Redis the
+answered. (A quick exit's mark holds the language of the neutral line it was
+answered with, "0" for none, so that Twilio's retry of it gets the same
+TwiML; the erase's event in the stream already says as much.) A claim that
+finds the mark and no kept answer is a replay: it takes no lock and changes
+nothing (:attr:`Claim.seen`). On one Redis the
 claim script reads the mark and the commit script writes it; on a cluster
 the mark is on the events stream's node, and is read and written by a
 command sent beside the script, in the same round trip.
@@ -166,10 +169,13 @@ if ARGV[3] ~= '' then
     return {'dup', answer}
   end
 end
-if KEYS[6] and redis.call('EXISTS', KEYS[6]) == 1 then
-  -- Handled before, and its answer no longer kept: a replay. Nothing to lock.
-  if ARGV[4] == '1' then redis.call('DECR', KEYS[5]) end
-  return {'seen'}
+if KEYS[6] then
+  local seen = redis.call('GET', KEYS[6])
+  if seen then
+    -- Handled before, and its answer no longer kept: a replay. Nothing to lock.
+    if ARGV[4] == '1' then redis.call('DECR', KEYS[5]) end
+    return {'seen', seen}
+  end
 end
 if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
   -- Our own token: this claim already ran once (redis-py's retry after a
@@ -206,8 +212,8 @@ return {'ok', redis.call('EXISTS', KEYS[4]), session}
 # ARGV: 1 token, 2 action, 3 session ttl, 4 replies JSON, 5 retry window, 6 answers kept,
 #       7 optout, 8 n transcript, 9 MessageSid ('' for none), 10 hand-off ('1' in one;
 #       '0' not, and may have been; '-' not, nor before), 11 session JSON (save),
-#       12 n event, 13 events maxlen, 14 contact id, 15 now, 16 mark the MessageSid
-#       seen ('1'/'0'), 17 seen ttl, 18 keep Twilio sids ('1'/'0'), 19 when to delete
+#       12 n event, 13 events maxlen, 14 contact id, 15 now, 16 what the MessageSid's
+#       seen mark holds ('' for no mark), 17 seen ttl, 18 keep Twilio sids ('1'/'0'), 19 when to delete
 #       them at Twilio, then transcript..., event field/value pairs (n event values)...
 # The keys that are not the contact's (the events stream, the live index, the
 # seen mark, the deletion queue) are in the events stream's slot: on a cluster
@@ -268,7 +274,7 @@ if KEYS[9] then
     if ARGV[10] == '1' then redis.call('ZADD', KEYS[11], now, cid)
     elseif ARGV[10] == '0' then redis.call('ZREM', KEYS[11], cid) end
   end
-  if ARGV[16] == '1' then redis.call('SET', KEYS[12], '1', 'EX', ARGV[17]) end
+  if ARGV[16] ~= '' then redis.call('SET', KEYS[12], ARGV[16], 'EX', ARGV[17]) end
 end
 if #sids > 0 then result = {1, unpack(sids)} end
 -- Unlock and wake a waiter: like the claim's, not written to the AOF or replicas.
@@ -337,7 +343,10 @@ class Claim:
     fields: dict | None = None
     opted_out: bool = False
     mark: str | None = None  # the MessageSid's seen mark (see the module docstring, "Replays")
-    seen: bool = False  # handled before and its answer no longer kept: a replay, nothing locked
+    # Handled before and its answer no longer kept (a replay; nothing locked):
+    # what the mark holds, "1", or for a quick exit the language of the line
+    # it was answered with ("0": none, the person had opted out).
+    seen: str | None = None
 
 
 class LazyRedisCluster:
@@ -453,8 +462,8 @@ class RedisStore:
         """Return the replies for a retried MessageSid, or lock and load the session.
 
         ``mark``: the MessageSid's seen mark (an HMAC of it); a MessageSid
-        handled before whose answer is no longer kept comes back as
-        ``Claim(seen=True)``, with nothing locked or loaded.
+        handled before whose answer is no longer kept comes back with
+        ``Claim.seen`` set, nothing locked or loaded.
 
         Waits up to ``wait`` seconds while another message from the same
         person is being handled, then raises LockTimeout.
@@ -466,7 +475,7 @@ class RedisStore:
         deadline = time.monotonic() + wait
         waited = "0"
         while True:
-            seen = False
+            seen = None
             if self.cluster:  # one command per round trip there: the script returns the session
                 result, seen = self._claim_on_cluster(keys, [token, LOCK_MS, message_sid or "", waited, "1"],
                                                       seen_key)
@@ -480,10 +489,12 @@ class RedisStore:
             status = _s(result[0])
             if status == "dup":
                 return Claim(cid, message_sid, duplicate=json.loads(result[1]))
-            if status == "seen" or (seen and status in ("ok", "busy")):
+            if status == "seen":
+                seen = _s(result[1])
+            if seen is not None and status in ("seen", "ok", "busy"):
                 if status == "ok":  # a cluster's script took the lock before the mark was known
                     self.release(Claim(cid, message_sid, token=token))
-                return Claim(cid, message_sid, mark=mark, seen=True)
+                return Claim(cid, message_sid, mark=mark, seen=seen)
             if status == "ok":
                 claim = Claim(cid, message_sid, token=token, opted_out=bool(result[1]), mark=mark)
                 try:
@@ -514,6 +525,7 @@ class RedisStore:
         opt_out: bool | None = None,
         transcript: list[str] = (),
         event: dict[str, str] | None = None,
+        seen: str = "1",
     ) -> int:
         """Save (or erase) the session, remember the answer, unlock; record the turn's event.
 
@@ -524,7 +536,8 @@ class RedisStore:
         recognised by its seen mark instead).
 
         ``fields`` is the whole session to store (``Session.to_fields``),
-        written as one JSON value.
+        written as one JSON value. ``seen`` is what the MessageSid's seen mark
+        holds (see :attr:`Claim.seen`).
 
         Returns how many Twilio message sids an erase queued for deletion.
         """
@@ -563,7 +576,7 @@ class RedisStore:
             EVENTS_MAXLEN,
             cid,
             f"{now:.3f}",
-            "1" if mark else "0",
+            seen if mark else "",
             SEEN_TTL,
             "1" if self.twilio_sids else "0",
             f"{now + self.delete_after:.3f}",
@@ -620,7 +633,7 @@ class RedisStore:
             elif handoff == "0":
                 pipe.zrem(self.live_handoff_key, claim.cid)
         if claim.mark and claim.message_sid:
-            pipe.set(self.seen_key(claim.mark), "1", ex=SEEN_TTL)
+            pipe.set(self.seen_key(claim.mark), args[15], ex=SEEN_TTL)
         result = pipe.execute(raise_on_error=False)[0]
         if isinstance(result, redis.exceptions.NoScriptError):
             return self._commit(keys=keys, args=args)
@@ -628,15 +641,15 @@ class RedisStore:
             raise result
         return result
 
-    def _claim_on_cluster(self, keys: list[str], args: list, seen_key: str | None) -> tuple[list, bool]:
+    def _claim_on_cluster(self, keys: list[str], args: list, seen_key: str | None) -> tuple[list, str | None]:
         """The claim script on the contact's node and, when there is a seen
-        mark to look for, an EXISTS on the mark's node, in one pipeline."""
+        mark to look for, a GET of it on the events stream's node, in one pipeline."""
         if seen_key is None:
-            return self._run(self._claim, keys, args)[0], False
+            return self._run(self._claim, keys, args)[0], None
         route = {"target_nodes": self.r.get_node_from_key(keys[0])}
         pipe = self.r.pipeline(transaction=False)
         pipe.execute_command("EVALSHA", self._claim.sha, len(keys), *keys, *args, **route)
-        pipe.exists(seen_key)
+        pipe.get(seen_key)
         result, seen = pipe.execute(raise_on_error=False)
         if isinstance(result, redis.exceptions.NoScriptError):
             result = self._claim(keys=keys, args=args)
@@ -644,7 +657,7 @@ class RedisStore:
             raise result
         if isinstance(seen, Exception):
             raise seen
-        return result, bool(seen)
+        return result, None if seen is None else _s(seen)
 
     def _run(self, script, keys: list[str], args: list, *then: tuple) -> list:
         """EVALSHA ``script``, and the commands ``then`` right behind it in the
