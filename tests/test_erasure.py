@@ -177,6 +177,28 @@ def test_during_an_outage_quick_exit_and_stop_are_answered_and_done_once_redis_i
     assert messages(say(client, "hola", wa).data) == [], "opted out: silence until ALTA"
 
 
+@pytest.mark.parametrize("text,intent,line", [
+    ("SALIR", "quick_exit", "Listo. Chat cerrado."),
+    ("  ¡salir! ", "quick_exit", "Listo. Chat cerrado."),
+    ("EXIT", "quick_exit", "Done. Chat closed."),
+    ("Borrar", "quick_exit", "Listo. Chat cerrado."),
+    ("PARAR", "opt_out", "No recibirá más mensajes de este número. Escriba ALTA para volver a empezar."),
+    ("stop", "opt_out", "You will get no more messages from this number. Text START to start again."),
+    ("hola", None, None),
+    ("salir de aquí", None, None),  # a keyword is the whole message
+    ("", None, None),
+])
+def test_without_a_session_only_quick_exit_and_opt_out_have_a_line(text, intent, line):
+    from bot.engine import stateless
+    from tests.helpers import real_flows
+
+    found = stateless.answer(real_flows(), text)
+    if intent is None:
+        assert found is None
+    else:
+        assert (found.intent, list(found.replies)) == (intent, [line])
+
+
 def test_a_spooled_quick_exit_does_not_erase_a_conversation_started_after_it(client, app, redis_client):
     helpline = app.extensions["helpline"]
     cid = contact_id("test-secret", PHONE)

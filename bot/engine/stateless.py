@@ -4,8 +4,7 @@ When the store is down, a person who texts SALIR or STOP must not get the
 long fail-safe reply (a text about help lines is the last thing they want
 on their screen then): they get the one line the runner gives for it, in
 the language the word is in, and the container remembers to erase or opt
-out once the store is back. A retried or replayed quick exit whose session
-is long gone gets the same line. Pure, like the rest of the engine.
+out once the store is back. Pure, like the rest of the engine.
 """
 from __future__ import annotations
 
