@@ -125,6 +125,9 @@ class Row:
         }
 
 
+STALE_AFTER = 10.0  # seconds an index entry without its session is left alone (see RedisStore.drop_from_live)
+
+
 class Directory:
     """The live sessions, from the store's live index (``p:{p:events}:live``), cached for a moment.
 
@@ -196,24 +199,25 @@ class Directory:
         with self._lock:
             started = self.clock()
             store = self.store
-            recent, total = store.live(self.page)
+            page, total = store.live(self.page)
             handoff = store.in_handoff()
-            cids = list(dict.fromkeys(recent + handoff))
+            saved = dict(handoff + page)  # contact id -> when the index last saw it saved
+            cids = list(saved)
             found = store.sessions([store.key(cid, "session") for cid in cids])
             rows: dict[str, Row] = {}
             by_cid: dict[str, Row] = {}
-            gone = []
+            missing = set()
             for cid, fields in zip(cids, found):
                 if fields is None:  # expired or erased since the index was written
-                    gone.append(cid)
+                    missing.add(cid)
                     continue
                 row = _row(store.key(cid, "session"), fields)
                 if row is not None:
                     rows[row.conv] = by_cid[cid] = row
-            store.drop_from_live(gone)
-            self._page = sorted((by_cid[c] for c in recent if c in by_cid), key=lambda r: r.t, reverse=True)
-            self._waiting = [by_cid[c] for c in handoff if c in by_cid]
-            self._total = max(0, total - sum(1 for c in gone if c in set(recent)))
+            store.drop_from_live([cid for cid in missing if saved[cid] < started - STALE_AFTER])
+            self._page = sorted((by_cid[c] for c, _ in page if c in by_cid), key=lambda r: r.t, reverse=True)
+            self._waiting = [by_cid[c] for c, _ in handoff if c in by_cid]
+            self._total = max(0, total - sum(1 for c, _ in page if c in missing))
             self._rows = rows
             self._at = started
 

@@ -770,28 +770,31 @@ class RedisStore:
 
     # --- the live index -----------------------------------------------------------
 
-    def live(self, limit: int) -> tuple[list[str], int]:
-        """The contact ids of the ``limit`` sessions saved most recently, newest
-        first, and how many sessions there are: one page of ``p:{p:events}:live``, read
-        in one round trip whatever its size."""
+    def live(self, limit: int) -> tuple[list[tuple[str, float]], int]:
+        """The ``limit`` sessions saved most recently, newest first, as (contact
+        id, time of the save), and how many sessions there are: one page of
+        ``p:{p:events}:live``, read in one round trip whatever its size."""
         low = time.time() - self.session_ttl
         pipe = self.r.pipeline(transaction=False)
-        pipe.zrevrangebyscore(self.live_key, "+inf", low, start=0, num=limit)
+        pipe.zrevrangebyscore(self.live_key, "+inf", low, start=0, num=limit, withscores=True)
         pipe.zcount(self.live_key, low, "+inf")
-        cids, total = pipe.execute()
-        return [_s(c) for c in cids], int(total)
+        page, total = pipe.execute()
+        return [(_s(c), score) for c, score in page], int(total)
 
     def live_count(self) -> int:
         """How many sessions are stored (not expired, not erased)."""
         return int(self.r.zcount(self.live_key, time.time() - self.session_ttl, "+inf"))
 
-    def in_handoff(self) -> list[str]:
-        """The contact ids of the sessions in a hand-off (the console's queue)."""
-        return [_s(c) for c in self.r.zrangebyscore(self.live_handoff_key, time.time() - self.session_ttl, "+inf")]
+    def in_handoff(self) -> list[tuple[str, float]]:
+        """The sessions in a hand-off (the console's queue), as (contact id, time of the save)."""
+        found = self.r.zrangebyscore(self.live_handoff_key, time.time() - self.session_ttl, "+inf", withscores=True)
+        return [(_s(c), score) for c, score in found]
 
     def drop_from_live(self, cids: list[str]) -> None:
         """Index entries whose session is gone (a cluster's index write beside a
-        commit that lost its lock; damage): dropped when a reader finds them."""
+        commit that lost its lock; damage): dropped when a reader finds them.
+        Only entries some seconds old: on a cluster the index and the session
+        are written to two nodes at once, and the index can land first."""
         if cids:
             pipe = self.r.pipeline(transaction=False)
             pipe.zrem(self.live_key, *cids)
