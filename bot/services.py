@@ -120,6 +120,7 @@ class Helpline:
         self.after_erase: Callable[[], None] = lambda: None
         self.wake: Callable[[], None] = lambda: None
         self.spool: Spool | None = None
+        self.last_flows: FlowSet | None = None
 
     def handle(self, msg: IncomingMessage) -> Handled:
         """Process one message; raises on any failure (the caller sends the fail-safe)."""
@@ -142,7 +143,8 @@ class Helpline:
             session.channel = msg.channel
             now = self.clock()
             ctx = Context(now=now, on_duty=self.on_duty(), opted_out=claim.opted_out, new_id=self.new_id)
-            turn = step(session, Inbound(msg.text, msg.media_count), self.flows(), ctx)
+            self.last_flows = fs = self.flows()
+            turn = step(session, Inbound(msg.text, msg.media_count), fs, ctx)
             replies = list(turn.replies)
             if turn.opt_out and msg.channel == "sms" and normalize(msg.text) in TWILIO_OPT_OUT_WORDS:
                 replies = []  # Twilio confirms its own opt-out words and would refuse ours
@@ -176,7 +178,9 @@ class Helpline:
         soon as Redis answers (:meth:`replay`). Never raises.
         """
         try:
-            found = stateless.answer(self.flows(), msg.text)
+            # The set the last turn used: asking for the current one would first
+            # look for a newer published version in Redis, which is down.
+            found = stateless.answer(self.last_flows or self.flows(), msg.text)
             if found is None:
                 return None
             replies = list(found.replies)
