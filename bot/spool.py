@@ -62,6 +62,7 @@ class Spool:
                               MAX_BYTES, entry.action)
                     return False
                 os.write(fd, line.encode())
+                os.fsync(fd)  # a promise made to the person: on disk before they are answered
                 return True
         except OSError as exc:
             log.error("the outage spool cannot be written (%s); a %s was answered but not kept",
