@@ -8,9 +8,10 @@ Starts its own Redis (the embedded server, so nothing else is in it), then:
    through the service for a sample of contacts and reports MEMORY USAGE of
    each key they leave: the session, and the retry answers kept for
    RETRY_WINDOW;
-2. writes that same mid-screening session for ``--sessions`` contacts and
-   reports the growth of ``used_memory`` per session: what an idle session
-   costs once its retry answers have expired.
+2. writes that same mid-screening session for ``--sessions`` contacts, each
+   with its entry in the live index, and reports the growth of
+   ``used_memory`` per session: what an idle session costs once its retry
+   answers have expired (and its texts' seen marks, a day after the last).
 
 The target is under 1 KB per idle session.
 """
@@ -65,6 +66,9 @@ def main() -> None:
         for kind, values in sorted(sizes.items()):
             print(f"  hl:{{cid}}:{kind:10s} {statistics.median(values):6.0f} bytes")
         print(f"  (the answers kept for retries expire after RETRY_WINDOW, {store.retry_window} s)")
+        marks = list(r.scan_iter(match=store.seen_key("*"), count=1000))
+        print(f"  a text's seen mark: {statistics.median(r.memory_usage(k, samples=0) for k in marks):.0f} bytes "
+              f"for a day ({len(marks)} texts)")
 
         r.flushall()
         fields = sample.to_fields()
@@ -75,6 +79,7 @@ def main() -> None:
             # As the store writes it: one compact JSON value with the session's TTL.
             value = {**fields, "cid": f"{n:020x}", "addr": f"+1555{n:07d}"}
             pipe.set(key, compact_json(value), ex=86400)
+            pipe.zadd(store.live_key, {f"{n:020x}": 1e9 + n})  # and its entry in the live index
             if n % 5000 == 4999:
                 pipe.execute()
         pipe.execute()

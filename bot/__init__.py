@@ -12,6 +12,7 @@ import redis
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 from redis.backoff import NoBackoff
+from redis.exceptions import RedisClusterException
 from redis.retry import Retry
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -144,7 +145,10 @@ def create_app(config: Config | None = None) -> Flask:
     url = resolve_redis_url(config)
     app.config["REDIS_URL_RESOLVED"] = url
     client = redis_client(url, config.REDIS_TIMEOUT, cluster=config.REDIS_CLUSTER)
-    store = RedisStore(client, prefix=config.KEY_PREFIX, session_ttl=config.SESSION_TTL, retry_window=config.RETRY_WINDOW)
+    # Deleting an erased conversation's messages at Twilio needs the REST API's credentials.
+    twilio_deletes = bool(config.TWILIO_ACCOUNT_SID and config.TWILIO_AUTH_TOKEN)
+    store = RedisStore(client, prefix=config.KEY_PREFIX, session_ttl=config.SESSION_TTL, retry_window=config.RETRY_WINDOW,
+                       twilio_sids=twilio_deletes, delete_after=config.TWILIO_DELETE_AFTER)
     # Every worker follows the published flows version (see bot/content.py).
     flows_version = FlowsVersion(client, config.KEY_PREFIX)
     content = Content(config.FLOWS_DIR, config.LOCALES_DIR, version=flows_version.get,
@@ -167,6 +171,7 @@ def create_app(config: Config | None = None) -> Flask:
                 log.warning("%s", problem)
             content.warn_if_never_published()
     helpline = Helpline(store, content, config.SECRET_KEY, lock_wait=config.LOCK_WAIT)
+    app.extensions["background"] = _background(config, url, client, store, helpline, twilio_deletes)
     app.extensions["helpline"] = helpline
     app.extensions["content"] = content
     app.extensions["flows_version"] = flows_version
@@ -176,6 +181,9 @@ def create_app(config: Config | None = None) -> Flask:
         for name in unset_twilio_settings(app.config):
             log.warning("%s is not set: the webhook will refuse every request (403); see README, "
                         "Point Twilio at it", name)
+        if config.PUBLIC_URL and not config.METRICS_TOKEN:
+            log.warning("PUBLIC_URL is set and METRICS_TOKEN is not: GET /metrics will refuse every request (403); "
+                        "set METRICS_TOKEN and give it to Prometheus (see README, Production)")
 
     from . import metrics
     from .web import health, limits, webhook
@@ -190,12 +198,51 @@ def create_app(config: Config | None = None) -> Flask:
     ops.init_app(app)
     limits.init_app(app)
     console = app.extensions["ops"]
-    # Read from Redis when Prometheus scrapes (the console's cached snapshot of
-    # the sessions, at most a few seconds old), so every worker answers alike.
+    # Read from Redis when Prometheus scrapes, from the live index (one count,
+    # whatever the number of sessions), so every worker answers alike.
     app.extensions["metrics_gauges"] = metrics.gauges_registry({
-        "helpline_active_sessions": ("Conversations kept in Redis (not expired, not erased)",
-                                     lambda: len(console.directory.rows())),
+        "helpline_active_sessions": ("Conversations kept in Redis (not expired, not erased)", store.live_count),
         "helpline_handoffs_waiting": ("People who asked for a person whom no operator has answered yet",
                                       lambda: sum(1 for w in console.desk.queue(max_age=None) if not w.holder)),
     })
     return app
+
+
+def _background(config: Config, url: str, client, store: RedisStore, helpline: Helpline, twilio_deletes: bool):
+    """The work a quick exit leaves for later, off the request path (bot/background.py):
+    what was asked for during an outage, Twilio's copies of the messages, and
+    the embedded Redis's append-only file."""
+    from .background import Background
+    from .embedded_redis import private_folder, server_url
+    from .erasure import DiskRewrite, TwilioCopies
+    from .spool import Spool
+
+    serving = click.get_current_context(silent=True) is None
+    jobs = []
+    try:
+        helpline.spool = Spool(private_folder(config.BOT_DATA_DIR))
+        jobs.append(helpline.replay_spool)
+    except (OSError, RuntimeError) as exc:
+        log.warning("no outage spool in BOT_DATA_DIR (%s): during a Redis outage a quick exit or opt-out "
+                    "will be answered but not done", exc)
+    if twilio_deletes:
+        from .handoff import TwilioSender
+
+        jobs.append(TwilioCopies(store, TwilioSender(config.TWILIO_ACCOUNT_SID, config.TWILIO_AUTH_TOKEN,
+                                                     api_base=config.TWILIO_API_BASE)))
+    elif serving and not config.TESTING:
+        log.warning("TWILIO_ACCOUNT_SID is not set: a quick exit cannot delete the conversation's messages "
+                    "from Twilio's message log (see README, Production)")
+    if not config.REDIS_CLUSTER and url == server_url(config.BOT_DATA_DIR):
+        rewrite = DiskRewrite(client, f"{config.KEY_PREFIX}:aof:rewrite", config.AOF_REWRITE_SECONDS)
+        helpline.after_erase = rewrite.erased
+        jobs.append(rewrite)
+    background = Background(jobs)
+    helpline.wake = background.wake
+    if serving:  # work a process that stopped left undone
+        try:
+            if (helpline.spool and helpline.spool.pending()) or (twilio_deletes and store.next_deletion() is not None):
+                background.wake()
+        except (redis.RedisError, RedisClusterException):
+            pass  # Redis is down: the first quick exit or the spool wakes it
+    return background

@@ -10,6 +10,8 @@ import os
 import secrets
 from urllib.parse import urlsplit
 
+from .embedded_redis import private_folder
+
 
 def _int(name: str, default: int) -> int:
     value = os.environ.get(name, "").strip()
@@ -71,7 +73,7 @@ def _secret_key(data_dir: str) -> str:
             return fh.read().strip()
     except FileNotFoundError:
         pass
-    os.makedirs(data_dir, exist_ok=True)
+    private_folder(data_dir)  # 0700: it also holds the embedded Redis's data
     key = secrets.token_urlsafe(32)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -119,8 +121,14 @@ class Config:
         # Longest a webhook waits for another message from the same person.
         self.LOCK_WAIT = _float("LOCK_WAIT", 8.0)
         self.KEY_PREFIX = os.environ.get("KEY_PREFIX", "hl")
-        # When set, GET /metrics needs "Authorization: Bearer <token>".
+        # When set, GET /metrics needs "Authorization: Bearer <token>"; with
+        # PUBLIC_URL set (a public deployment) and no token, /metrics is refused.
         self.METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip() or None
+        # Seconds after a quick exit before its messages are deleted at Twilio
+        # (Twilio refuses while it still processes them; it asks for a minute or more).
+        self.TWILIO_DELETE_AFTER = _float("TWILIO_DELETE_AFTER", 120.0)
+        # The embedded Redis's AOF is rewritten after erasures, at most once in this many seconds.
+        self.AOF_REWRITE_SECONDS = _float("AOF_REWRITE_SECONDS", 60.0)
         self.TESTING = False
         # --- Operators' console (bot/web/ops.py; README "Operators' console") ---
         # Where operator replies go: Twilio's REST API, or a local stand-in in tests.

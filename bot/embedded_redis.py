@@ -22,7 +22,17 @@ So the rules are:
   it: a gunicorn master reaps every child with ``waitpid(-1)``, and a server
   that outlives a crashed master is simply attached to next time.
 * **AOF with fsync every second**: sessions survive restarts and crashes
-  (losing at most about a second of writes). No RDB snapshots.
+  (losing at most about a second of writes). No RDB snapshots, and no RDB
+  preamble in a rewritten AOF: the file stays plain commands, which anyone
+  can read and grep, rather than compressed binary.
+* **Private**: the data directory is 0700 and every file in it 0600, whoever
+  created the directory first (the app's secret key, gunicorn's metrics
+  folder or this module): :func:`private_folder` makes it so, and the server
+  runs with umask 077, so its AOF and its rewrites are born 0600.
+* **Erased means rewritten**: an AOF keeps every command until Redis rewrites
+  it, which by default happens only past 64 MB. The app asks for a rewrite
+  after an erase (bot/erasure.py, ``DiskRewrite``), and the owner asks for
+  one at start, in case the process that erased died before it could.
 * Only the owner, in the very process that started it, can stop it: a forked
   gunicorn worker inherits the master's objects and atexit handlers, and its
   exit must never take the shared server down.
@@ -75,7 +85,7 @@ class EmbeddedRedis:
     @property
     def url(self) -> str:
         """``unix:///abs/path/redis.sock``, usable as REDIS_URL by redis-py."""
-        return "unix://" + urllib.parse.quote(str(self.socket_path))
+        return _url(self.socket_path)
 
     @property
     def log_file(self) -> Path:
@@ -119,19 +129,75 @@ class EmbeddedRedis:
 def ensure_server(data_dir: str | os.PathLike[str], *, timeout: float = START_TIMEOUT) -> EmbeddedRedis:
     """Attach to the server for ``data_dir``, starting it first if none answers.
 
-    Creates ``data_dir`` (mode 0700: the AOF holds session data) if missing.
-    Raises RuntimeError, naming the server's log file, if it cannot start.
+    Makes ``data_dir`` private (see :func:`private_folder`: the AOF holds
+    session data). Raises RuntimeError, naming the server's log file, if it
+    cannot start.
     """
-    data_dir = Path(data_dir).resolve()
-    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    data_dir = private_folder(data_dir)
     sock = socket_path_for(data_dir)
     with _locked(data_dir):
         if _listening(sock):
             _wait_ready(sock, time.monotonic() + timeout, data_dir, pid=None)
             return EmbeddedRedis(data_dir, sock, owned=False, pid=None)
         _clear_stale_files(data_dir, sock)
+        for path in data_dir.iterdir():  # files an older version left readable by others
+            _make_private(path, 0o600)
         pid = _start(data_dir, sock, timeout)
+        _rewrite_if_any(sock)
         return EmbeddedRedis(data_dir, sock, owned=True, pid=pid)
+
+
+def server_url(data_dir: str | os.PathLike[str]) -> str:
+    """The REDIS_URL of the embedded server for ``data_dir`` (started or not):
+    how the app tells that the Redis it was given is the embedded one."""
+    return _url(socket_path_for(Path(data_dir).resolve()))
+
+
+def private_folder(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a directory only its owner can enter (0700), created if missing.
+
+    Whoever comes first makes it (the app's secret key, gunicorn's metrics
+    folder, the embedded server), and a later one may find it made with the
+    default umask (0755): a folder of ours is then narrowed to 0700. One that
+    belongs to another user is refused: its owner could read what we put in it.
+    """
+    folder = Path(path).resolve()
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = folder.stat()
+    if st.st_uid != os.getuid():
+        raise RuntimeError(f"{folder} belongs to another user (uid {st.st_uid}); "
+                           "set BOT_DATA_DIR to a folder of your own")
+    if stat.S_IMODE(st.st_mode) != 0o700:
+        folder.chmod(0o700)
+    return folder
+
+
+def _make_private(path: Path, mode: int) -> None:
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        return
+    if stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) & 0o077:
+        path.chmod(mode)
+    elif stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) & 0o077:
+        path.chmod(0o700)
+
+
+def _rewrite_if_any(sock: Path) -> None:
+    """Rewrite the AOF once at start: if the app erased a session and died
+    before its rewrite (bot/erasure.py), the erased commands are still in it."""
+    client = _client(sock, 5.0)
+    try:
+        if client.dbsize():
+            client.bgrewriteaof()
+    except redis.RedisError:
+        pass  # a rewrite is only worth trying
+    finally:
+        client.close()
+
+
+def _url(sock: Path) -> str:
+    return "unix://" + urllib.parse.quote(str(sock))
 
 
 def socket_path_for(data_dir: Path) -> Path:
@@ -230,6 +296,9 @@ def _start(data_dir: Path, sock: Path, timeout: float) -> int:
         "dir": str(data_dir),
         "appendonly": "yes",
         "appendfsync": "everysec",
+        # A rewritten AOF as plain commands, not an RDB snapshot (compressed
+        # binary) followed by commands: what is on disk can be read and checked.
+        "aof-use-rdb-preamble": "no",
         "save": "",
         "pidfile": str(data_dir / PID_NAME),
         "logfile": str(log_file),
@@ -237,7 +306,9 @@ def _start(data_dir: Path, sock: Path, timeout: float) -> int:
     args = [redis_server_binary()] + [arg for name, value in options.items() for arg in (f"--{name}", value)]
     # The first process exits as soon as the daemon has forked; bad options
     # make it exit non-zero with the reason on stderr.
-    done = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
+    # umask 077: the AOF, its rewrites, the log and the pid file are born 0600.
+    done = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
+                          umask=0o077)
     if done.returncode != 0:
         raise RuntimeError(
             f"redis-server could not start (exit {done.returncode}): "
@@ -325,4 +396,4 @@ def _tail(path: Path, lines: int = 15) -> str:
         return "(no log written)"
 
 
-__all__ = ["EmbeddedRedis", "ensure_server", "socket_path_for", "redis_server_binary"]
+__all__ = ["EmbeddedRedis", "ensure_server", "private_folder", "server_url", "socket_path_for", "redis_server_binary"]

@@ -3,8 +3,8 @@
 The console (``bot/web/ops.py``) calls this module and nothing else touches
 a session on an operator's behalf. Five parts:
 
-* :class:`Directory`: the live sessions, read from the session hashes (the
-  only place that links a conversation id to its contact), with the number
+* :class:`Directory`: the live sessions, read from the sessions the store's
+  live index names (the only place that links a conversation id to its contact), with the number
   masked to its last two digits here, on the server. The browser gets the
   conversation id and ``··42``, never the number or the contact id.
 * :class:`Desk`: the hand-off queue and the operator's actions on it
@@ -138,33 +138,58 @@ class Row:
         }
 
 
+STALE_AFTER = 10.0  # seconds an index entry without its session is left alone (see RedisStore.drop_from_live)
+
+
 class Directory:
-    """The live sessions: SCAN of the session keys, cached for a moment.
+    """The live sessions, from the store's live index (``p:{p:events}:live``), cached for a moment.
 
     The event stream names conversations, not contacts (by design: after a
     quick exit, old events cannot be linked to whoever texts next from that
-    number), so the session hashes are the only link from a conversation to
-    the contact whose lock and number an action needs. A snapshot is shared
-    by every request of the process for ``max_age`` seconds. A conversation
-    the snapshot does not have is looked for again only if the snapshot is
-    older than the moment it was last heard of (``since``): a session that
-    started after the scan, not one that has since been erased.
+    number), so the sessions are the only link from a conversation to the
+    contact whose lock and number an action needs. A snapshot holds the
+    ``page`` sessions saved most recently and every session in a hand-off,
+    read from the index (no SCAN: a page costs the same at a thousand
+    sessions as at a hundred thousand), and is shared by every request of the
+    process for ``max_age`` seconds. A conversation the snapshot does not
+    have is looked for again only if the snapshot is older than the moment
+    it was last heard of (``since``): a session that started after the
+    snapshot, not one that has since been erased.
     """
 
-    def __init__(self, store: RedisStore, max_age: float = 2.0, clock: Callable[[], float] = time.time):
+    def __init__(self, store: RedisStore, max_age: float = 2.0, clock: Callable[[], float] = time.time,
+                 page: int = 200):
         self.store = store
         self.max_age = max_age
         self.clock = clock
-        self._rows: dict[str, Row] = {}
-        self._at = float("-inf")  # when the snapshot's scan started
+        self.page = page
+        self._rows: dict[str, Row] = {}  # by conversation: the page and the hand-offs
+        self._page: list[Row] = []
+        self._waiting: list[Row] = []
+        self._total = 0
+        self._at = float("-inf")  # when the snapshot's read started
         self._lock = threading.Lock()
 
-    def rows(self, max_age: float | None = None) -> list[Row]:
-        """Every live session, the most recent first (from a snapshot at most
-        ``max_age`` seconds old: 0 for a page an operator just asked for)."""
+    def _fresh(self, max_age: float | None) -> None:
         if self.clock() - self._at > (self.max_age if max_age is None else max_age):
             self.refresh()
-        return sorted(self._rows.values(), key=lambda r: r.t, reverse=True)
+
+    def rows(self, max_age: float | None = None) -> list[Row]:
+        """The ``page`` sessions saved most recently, the most recent text first
+        (from a snapshot at most ``max_age`` seconds old: 0 for a page an
+        operator just asked for)."""
+        self._fresh(max_age)
+        return list(self._page)
+
+    def total(self, max_age: float | None = None) -> int:
+        """How many sessions there are (the live list shows a page of them)."""
+        self._fresh(max_age)
+        return self._total
+
+    def waiting(self, max_age: float | None = None) -> list[Row]:
+        """Every session in a hand-off, however many others there are."""
+        self._fresh(max_age)
+        return list(self._waiting)
 
     def find(self, conv: str, since: float | None = None) -> Row | None:
         """The session of conversation ``conv``, if it is still live.
@@ -186,24 +211,26 @@ class Directory:
     def refresh(self) -> None:
         with self._lock:
             started = self.clock()
-            r = self.store.r
-            pattern = self.store.key("*", "session")
+            store = self.store
+            page, total = store.live(self.page)
+            handoff = store.in_handoff()
+            saved = dict(handoff + page)  # contact id -> when the index last saw it saved
+            cids = list(saved)
+            found = store.sessions([store.key(cid, "session") for cid in cids])
             rows: dict[str, Row] = {}
-            batch: list[str] = []
-
-            def read(keys: list[str]) -> None:
-                for key, fields in zip(keys, self.store.sessions(keys)):
-                    row = _row(key, fields)
-                    if row is not None:
-                        rows[row.conv] = row
-
-            for key in r.scan_iter(match=pattern, count=500):
-                batch.append(key.decode() if isinstance(key, bytes) else key)
-                if len(batch) >= 500:
-                    read(batch)
-                    batch = []
-            if batch:
-                read(batch)
+            by_cid: dict[str, Row] = {}
+            missing = set()
+            for cid, fields in zip(cids, found):
+                if fields is None:  # expired or erased since the index was written
+                    missing.add(cid)
+                    continue
+                row = _row(store.key(cid, "session"), fields)
+                if row is not None:
+                    rows[row.conv] = by_cid[cid] = row
+            store.drop_from_live([cid for cid in missing if saved[cid] < started - STALE_AFTER])
+            self._page = sorted((by_cid[c] for c, _ in page if c in by_cid), key=lambda r: r.t, reverse=True)
+            self._waiting = [by_cid[c] for c, _ in handoff if c in by_cid]
+            self._total = max(0, total - sum(1 for c, _ in page if c in missing))
             self._rows = rows
             self._at = started
 
@@ -485,7 +512,7 @@ class Desk:
 
     def queue(self, max_age: float | None = 0) -> list[Waiting]:
         """Sessions in hand-off, the longest waiting first."""
-        rows = [r for r in self.directory.rows(max_age) if r.state == HANDED_OFF]
+        rows = [r for r in self.directory.waiting(max_age) if r.state == HANDED_OFF]
         if not rows:
             return []
         pipe = self.store.r.pipeline(transaction=False)

@@ -6,13 +6,21 @@ Under gunicorn every worker has its own, so gunicorn.conf.py points
 adds them up (prometheus-client's multiprocess mode); ``python app.py`` is one
 process and needs nothing. Gauges that describe Redis (active sessions,
 hand-offs waiting) are read from Redis at scrape time, so every worker
-answers the same.
+answers the same: from the store's live index, a count whatever the number
+of sessions (a SCAN of every session key took over a second at 50,000
+sessions, and slowed the texts answered meanwhile).
+
+Who may scrape: with ``METRICS_TOKEN`` set, a request must carry it as a
+bearer token. With ``PUBLIC_URL`` set (the service is on the internet) and
+no token, every scrape is refused: figures about a helpline's traffic are
+not for whoever finds the URL. A machine with neither is a developer's.
 
 Counts only: no label ever holds a phone number, a contact id or text.
 """
 from __future__ import annotations
 
 import functools
+import hmac
 import os
 import time
 from typing import Callable
@@ -96,8 +104,13 @@ def gauges_registry(gauges: dict[str, tuple[str, Callable[[], float]]]) -> Colle
 
 @bp.get("/metrics")
 def metrics() -> Response:
-    token = current_app.config.get("METRICS_TOKEN")
-    if token and request.headers.get("Authorization") != f"Bearer {token}":
+    cfg = current_app.config
+    token = cfg.get("METRICS_TOKEN")
+    if not token and cfg.get("PUBLIC_URL"):
+        # A public deployment: its figures are not for anyone who finds the URL.
+        return Response("Forbidden: set METRICS_TOKEN on the server and send it as "
+                        "'Authorization: Bearer <token>' (see README, Production)\n", 403, mimetype="text/plain")
+    if token and not hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}"):
         return Response("Unauthorized\n", 401, mimetype="text/plain")
     body = _counters()
     gauges = current_app.extensions.get("metrics_gauges")

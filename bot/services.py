@@ -16,12 +16,14 @@ import uuid
 from dataclasses import dataclass
 from typing import Callable
 
-from .channels.twilio import TWILIO_OPT_OUT_WORDS, IncomingMessage
+from .channels.twilio import TWILIO_OPT_OUT_WORDS, IncomingMessage, StatusUpdate
+from .engine import render, stateless
 from .engine.events import turn_entry
 from .engine.model import FlowSet
-from .engine.runner import Context, Inbound, Turn, step
+from .engine.runner import ERASE, KEEP, Context, Inbound, Turn, step
 from .engine.session import Session, SessionFormatError
 from .engine.text import normalize
+from .spool import Entry, Spool
 from .store import RedisStore
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,16 @@ class ContactIds:
 def contact_id(secret: str, address: str) -> str:
     """:class:`ContactIds` for one address (tools and tests; the webhook keeps one)."""
     return ContactIds(secret)(address)
+
+
+class MessageMarks(ContactIds):
+    """The seen mark of a MessageSid (``p:{p:events}:seen:<mark>``, see bot/store/redis.py):
+    an HMAC keyed by SECRET_KEY, so the key names neither the sid (which,
+    with Twilio's credentials, leads to the number) nor the contact. A prefix
+    no address has keeps a mark from ever equalling a contact id."""
+
+    def __call__(self, message_sid: str) -> str:
+        return super().__call__("MessageSid\x00" + message_sid)
 
 
 def safe_error(exc: BaseException) -> str:
@@ -79,6 +91,7 @@ class Handled:
     replies: list[str]
     turn: Turn | None  # None for a retried MessageSid
     cid: str
+    erased: bool = False  # the replies answer a quick exit: Twilio's copies of them go too
 
 
 class Helpline:
@@ -99,20 +112,39 @@ class Helpline:
         self.new_id = new_id
         self.on_duty = on_duty or Cached(store.on_duty, seconds=2.0)
         self.cid = ContactIds(secret_key)  # address -> contact id
+        self.marks = MessageMarks(secret_key)  # MessageSid -> seen mark
+        # Set by create_app: what to tell when a session was erased (the disk
+        # rewrite), how to start the work done off the request path
+        # (bot/background.py), and where to keep what is asked for while the
+        # store is down (bot/spool.py).
+        self.after_erase: Callable[[], None] = lambda: None
+        self.wake: Callable[[], None] = lambda: None
+        self.spool: Spool | None = None
+        self.last_flows: FlowSet | None = None
 
     def handle(self, msg: IncomingMessage) -> Handled:
         """Process one message; raises on any failure (the caller sends the fail-safe)."""
         cid = self.cid(msg.address)
-        claim = self.store.claim(cid, msg.message_sid, wait=self.lock_wait)
+        mark = self.marks(msg.message_sid) if msg.message_sid else None
+        claim = self.store.claim(cid, msg.message_sid, wait=self.lock_wait, mark=mark)
         if claim.duplicate is not None:
             return Handled(claim.duplicate, None, cid)
+        if claim.seen is not None:
+            # Handled before, and its answer is gone (erased with the session,
+            # or past the retry window): a replay. Nothing changes; a quick
+            # exit's retry gets its neutral line again, anything else nothing.
+            fs = self.flows()
+            if claim.seen in fs.system.languages:
+                return Handled([render.say(fs, claim.seen, "erased")], None, cid, erased=True)
+            return Handled([], None, cid)
         try:
             session = self._session(cid, claim.fields)
             session.address = msg.address
             session.channel = msg.channel
             now = self.clock()
             ctx = Context(now=now, on_duty=self.on_duty(), opted_out=claim.opted_out, new_id=self.new_id)
-            turn = step(session, Inbound(msg.text, msg.media_count), self.flows(), ctx)
+            self.last_flows = fs = self.flows()
+            turn = step(session, Inbound(msg.text, msg.media_count), fs, ctx)
             replies = list(turn.replies)
             if turn.opt_out and msg.channel == "sms" and normalize(msg.text) in TWILIO_OPT_OUT_WORDS:
                 replies = []  # Twilio confirms its own opt-out words and would refuse ours
@@ -124,11 +156,111 @@ class Helpline:
                 opt_out=turn.opt_out,
                 transcript=turn.transcript,
                 event=self._event(turn, msg.channel, now),
+                seen=(turn.session.lang if replies else "0") if turn.action == ERASE else "1",
             )
         except BaseException:
             self.store.release(claim)
             raise
-        return Handled(replies, turn, cid)
+        if turn.action == ERASE:
+            self.after_erase()
+            self.wake()
+        return Handled(replies, turn, cid, erased=turn.action == ERASE)
+
+    # --- when the store cannot be reached -------------------------------------------------
+
+    def without_store(self, msg: IncomingMessage) -> Handled | None:
+        """The answer to a quick exit or an opt-out that :meth:`handle` could not
+        process (Redis down, or anything else that failed); None for any other
+        text, which gets the fail-safe.
+
+        The person gets the line the bot gives for it (nothing for Twilio's
+        own opt-out words on SMS), and the request is spooled, to be done as
+        soon as Redis answers (:meth:`replay`). Never raises.
+        """
+        try:
+            # The set the last turn used: asking for the current one would first
+            # look for a newer published version in Redis, which is down.
+            found = stateless.answer(self.last_flows or self.flows(), msg.text)
+            if found is None:
+                return None
+            replies = list(found.replies)
+            if (found.intent == stateless.OPT_OUT and msg.channel == "sms"
+                    and normalize(msg.text) in TWILIO_OPT_OUT_WORDS):
+                replies = []
+            cid = self.cid(msg.address)
+            quick_exit = found.intent == stateless.QUICK_EXIT
+            if self.spool is not None:
+                sid = (msg.message_sid or "") if quick_exit else ""
+                if self.spool.add(Entry(cid, found.intent, self.clock(), sid)):
+                    self.wake()
+            return Handled(replies, None, cid, erased=quick_exit)
+        except Exception as exc:  # noqa: BLE001 - the caller still has the fail-safe
+            log.error("quick exit or opt-out not answered without the store: %s", safe_error(exc))
+            return None
+
+    def replay(self, entry: Entry) -> None:
+        """Do a spooled quick exit or opt-out, now that Redis answers; raises if it cannot.
+
+        Only what the person asked for then: a quick exit erases the
+        conversation they had then (not one started since), and an opt-out
+        is recorded unless they have texted since (an opt-in, or a text the
+        bot has answered as from someone subscribed).
+        """
+        mark = self.marks(entry.sid) if entry.sid else None
+        claim = self.store.claim(entry.cid, entry.sid or None, wait=self.lock_wait, mark=mark)
+        if claim.duplicate is not None or claim.seen is not None:
+            return  # Twilio's retry of it was handled once Redis was back
+        try:
+            stored = self._session(entry.cid, claim.fields) if claim.fields else None
+            word = sorted(self.flows().keywords.intents[entry.action])[0]
+            if entry.action == stateless.QUICK_EXIT:
+                if stored is not None and stored.started_at > entry.t:
+                    self.store.release(claim)  # a new conversation, started after the exit
+                    self.store.delete_at_twilio([entry.sid] if entry.sid and self.store.twilio_sids else [])
+                    return
+            elif stored is None:
+                self.store.commit(claim, action=KEEP, fields=None, replies=[], opt_out=True)
+                return
+            elif stored.updated_at > entry.t:
+                self.store.release(claim)
+                return
+            session = stored or Session(cid=entry.cid)
+            ctx = Context(now=entry.t, on_duty=False, opted_out=claim.opted_out, new_id=self.new_id)
+            turn = step(session, Inbound(word), self.flows(), ctx)
+            # The spool does not say which word they typed, so a late retry of it gets nothing more.
+            self.store.commit(claim, action=turn.action, fields=turn.session.to_fields(), replies=[],
+                              opt_out=turn.opt_out, event=self._event(turn, session.channel, entry.t))
+        except BaseException:
+            self.store.release(claim)
+            raise
+        if turn.action == ERASE:
+            self.after_erase()
+            self.wake()
+
+    def replay_spool(self) -> float | None:
+        """A background job (bot/background.py): replay the spool once Redis answers."""
+        if self.spool is None or not self.spool.pending():
+            return None
+        if not self.store.ping():
+            return 1.0
+        return 2.0 if self.spool.replay(self.replay) else None
+
+    # --- delivery status ------------------------------------------------------------------
+
+    def delivered(self, update: StatusUpdate, erased: bool = False) -> None:
+        """A status callback for a message we sent. ``erased``: it was the
+        answer to a quick exit (its status URL says so): its record at Twilio
+        goes too, and nothing is recorded. Otherwise the status is recorded,
+        and the sid kept with the conversation, for its quick exit."""
+        store = self.store
+        if erased:
+            if store.twilio_sids:
+                store.delete_at_twilio([update.message_sid])
+                self.wake()
+            return
+        store.record_status(update.message_sid, update.status, update.error_code)
+        if store.twilio_sids and update.to:
+            store.remember_sid(self.cid(update.to), update.message_sid)
 
     def _session(self, cid: str, fields: dict | None) -> Session:
         if fields is None:

@@ -187,7 +187,8 @@ def test_a_conversation_through_the_webhook(app, redis_client, redis_cluster):
     assert not redis_client.exists(f"hl:optout:{{{cid}}}")
     assert text(client, "EXIT", phone) == ["Done. Chat closed."]
     left = {k for k in redis_client.scan_iter(count=1000) if cid in k}
-    assert left == {f"hl:{{{cid}}}:answers"}  # the retry of EXIT only
+    assert left == set()  # a retry of EXIT is known by its seen mark, on a node of its own
+    assert redis_client.zscore("hl:{hl:events}:live", cid) is None
 
 
 def test_contacts_spread_over_every_node_and_each_keeps_to_one_slot(app, redis_client, redis_cluster):
@@ -220,9 +221,12 @@ def test_contacts_spread_over_every_node_and_each_keeps_to_one_slot(app, redis_c
 
 
 def test_a_turn_is_still_two_round_trips_and_no_extra_command(app, redis_client, redis_cluster):
-    """The claim's EVALSHA, then the commit's EVALSHA and XADD sent together to their
-    two nodes. Nothing else: no SCRIPT EXISTS, and no COMMAND GETKEYS, which a
-    cluster pipeline sends to find the keys of an EVALSHA it is not routed for."""
+    """The claim's EVALSHA with the GET of the text's seen mark beside it, then
+    the commit's EVALSHA with the XADD, the live index's ZADD and trim and the
+    seen mark's SET beside it: each pair sent together to their two nodes, the
+    contact's and the events stream's (which holds every key no contact owns).
+    Nothing else: no SCRIPT EXISTS, and no COMMAND GETKEYS, which a cluster
+    pipeline sends to find the keys of an EVALSHA it is not routed for."""
     phone = "+15557654321"
     client = app.test_client()
     text(client, "hi", phone)  # connections made, slot map read
@@ -233,11 +237,19 @@ def test_a_turn_is_still_two_round_trips_and_no_extra_command(app, redis_client,
     for body in turns:
         text(client, body, phone)
     calls: dict[str, int] = {}
-    for c in nodes.values():
+    by_node: dict[int, dict[str, int]] = {}
+    for port, c in nodes.items():
         for name, stat in c.info("commandstats").items():
             if name != "cmdstat_config":  # the RESETSTAT itself
                 calls[name] = calls.get(name, 0) + stat["calls"]
+                by_node.setdefault(port, {})[name] = stat["calls"]
     assert (calls.pop("cmdstat_evalsha"), calls.pop("cmdstat_xadd")) == (2 * len(turns), len(turns))
+    shared = redis_client.get_node_from_key("hl:events").port
+    home = redis_client.get_node_from_key(f"hl:{{{contact_id('test-secret', phone)}}}:session").port
+    assert set(by_node) <= {shared, home}, "two nodes: the contact's and the events stream's"
+    beside = {"cmdstat_get": 1, "cmdstat_zadd": 1, "cmdstat_zremrangebyscore": 2, "cmdstat_set": 1}
+    if shared != home:  # what the scripts call themselves is counted too, on the contact's node
+        assert {k: by_node[shared][k] for k in beside} == {k: v * len(turns) for k, v in beside.items()}
     in_scripts = {f"cmdstat_{c.lower()}" for c in re.findall(r"redis\.p?call\('(\w+)'", _CLAIM + _COMMIT)}
     assert set(calls) <= in_scripts, "the rest are the scripts' own calls (INFO counts those too)"
 
@@ -289,6 +301,22 @@ def test_a_contact_whose_slot_moved_to_another_node_carries_on(app, redis_client
     finally:
         if redis_client.get_node_from_key(session).port != home:
             move_slot(redis_cluster, slot, home)
+
+
+def test_quick_exit_queues_the_conversations_message_sids_on_the_events_node(make_app, redis_client):
+    """The deletion queue is on the events stream's node: the commit script
+    returns the sids it took from the contact's keys, and they are queued."""
+    app = make_app(TWILIO_ACCOUNT_SID="AC" + "1" * 32, TWILIO_API_BASE="http://127.0.0.1:9",
+                   TWILIO_DELETE_AFTER=3600)  # nothing is deleted during this test
+    client = app.test_client()
+    phone = "+15557654321"
+    forms = [inbound(body, sender=phone) for body in ("hi", NUMBERS, "SALIR")]
+    for form in forms:
+        post_signed(client, "/twilio/messages", form)
+    cid = contact_id("test-secret", phone)
+    assert not [k for k in redis_client.scan_iter(count=1000) if cid in k]
+    assert set(redis_client.zrange("hl:{hl:events}:purge", 0, -1)) == {f["MessageSid"] for f in forms}
+    assert redis_client.zscore("hl:{hl:events}:live", cid) is None
 
 
 # --- scripts --------------------------------------------------------------------------

@@ -18,7 +18,9 @@ from pathlib import Path
 import pytest
 import redis
 
+from bot.config import Config
 from bot.embedded_redis import PID_NAME, SOCKET_NAME, ensure_server
+from tests.servers import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -192,3 +194,68 @@ def test_the_redis_client_fixture_gives_an_empty_real_database(redis_client):
     assert redis_client.dbsize() == 0
     redis_client.set("probe", "1")
     assert redis_client.get("probe") == "1"
+
+
+def modes(folder: Path) -> dict[str, str]:
+    """Mode of the folder and of every file in it (sockets aside)."""
+    seen = {".": oct(stat.S_IMODE(folder.stat().st_mode))}
+    for path in folder.rglob("*"):
+        if not path.is_socket():
+            seen[str(path.relative_to(folder))] = oct(stat.S_IMODE(path.stat().st_mode))
+    return seen
+
+
+# --- private and plain: what the server leaves on disk ---------------------------------------
+
+
+@pytest.mark.parametrize("first", ["the app's secret key", "a folder made with the default umask",
+                                   "an older version's files"])
+def test_the_data_folder_is_private_whoever_makes_it_first(first, started, tmp_path, monkeypatch):
+    data = tmp_path / "var"
+    if first == "the app's secret key":
+        monkeypatch.delenv("SECRET_KEY", raising=False)
+        monkeypatch.setenv("BOT_DATA_DIR", str(data))
+        Config()
+        assert modes(data) == {".": "0o700", "secret_key": "0o600"}
+    elif first == "a folder made with the default umask":  # gunicorn's metrics folder inside it, say
+        os.makedirs(data / "prometheus", mode=0o755)
+        data.chmod(0o755)
+    else:
+        data.mkdir(mode=0o755)
+        (data / "appendonly.aof").write_bytes(b"*1\r\n$4\r\nPING\r\n")
+        (data / "appendonly.aof").chmod(0o644)
+        (data / "redis.log").write_text("")
+        (data / "redis.log").chmod(0o644)
+
+    server = ensure_server(data)
+    started.append(server)
+    r = client(server.url)
+    r.set("x", "y")
+    r.bgrewriteaof()
+    wait_until(lambda: r.info("persistence")["aof_rewrite_in_progress"] == 0
+               and not r.info("persistence")["aof_rewrite_scheduled"])
+
+    found = modes(data)
+    assert found.pop(".") == "0o700"
+    assert found, "the folder holds the server's files"
+    assert {name: mode for name, mode in found.items() if mode not in ("0o600", "0o700")} == {}
+    assert {name for name, mode in found.items() if mode == "0o700"} <= {"prometheus"}
+
+
+def test_the_append_only_file_is_plain_commands(started, tmp_path):
+    """No RDB preamble in a rewrite: compressed binary would hide from a grep, and from an audit."""
+    server = ensure_server(tmp_path / "var")
+    started.append(server)
+    r = client(server.url)
+    assert r.config_get("aof-use-rdb-preamble") == {"aof-use-rdb-preamble": "no"}
+    assert r.config_get("save") == {"save": ""}
+
+
+def test_a_data_folder_of_another_user_is_refused(tmp_path):
+    data = tmp_path / "var"
+    data.mkdir(mode=0o700)
+    if os.getuid() != 0:
+        pytest.skip("only root can give a folder away to test this")
+    os.chown(data, 65534, -1)  # nobody
+    with pytest.raises(RuntimeError, match="belongs to another user"):
+        ensure_server(data)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import re
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.helpers import inbound, post_signed
@@ -80,6 +81,31 @@ def test_metrics_token_when_configured(redis_url, redis_client, tmp_path):
     client = create_app(TestConfig(redis_url, str(tmp_path), METRICS_TOKEN="s3cret")).test_client()
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+
+
+@pytest.mark.parametrize("token,sent,status", [
+    (None, None, 403),
+    (None, "Bearer anything", 403),
+    ("s3cret", None, 401),
+    ("s3cret", "Bearer wrong", 401),
+    ("s3cret", "Bearer s3cret", 200),
+])
+def test_a_public_deployment_needs_the_metrics_token(token, sent, status, redis_url, redis_client, tmp_path, caplog):
+    """A service on the internet (PUBLIC_URL set) answers a scrape only with the token."""
+    from bot import create_app
+    from bot.config import TestConfig
+
+    app = create_app(TestConfig(redis_url, str(tmp_path), PUBLIC_URL="https://helpline.example.org",
+                                METRICS_TOKEN=token))
+    resp = app.test_client().get("/metrics", headers={"Authorization": sent} if sent else {})
+    assert resp.status_code == status
+    if status == 403:
+        assert "METRICS_TOKEN" in resp.text
+        assert any("METRICS_TOKEN" in r.getMessage() for r in caplog.records), "said at start"
+
+
+def test_a_developers_machine_scrapes_without_a_token(client):
+    assert client.get("/metrics").status_code == 200
 
 
 def test_gauges_count_active_sessions_and_waiting_hand_offs(client, redis_client):

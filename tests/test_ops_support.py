@@ -28,7 +28,8 @@ ACCOUNT_SID = "AC" + "1" * 32
 
 
 class TwilioStandIn:
-    """Records ``POST /2010-04-01/Accounts/<sid>/Messages.json`` like Twilio's API would take it.
+    """Records ``POST /2010-04-01/Accounts/<sid>/Messages.json`` like Twilio's API would take it,
+    and ``DELETE .../Messages/<sid>.json`` (a quick exit deleting Twilio's copies).
 
     ``stall``: a slow Twilio. Seconds to wait before the status line, then
     before the rest of the answer, e.g. ``(6,)`` (one long silence) or
@@ -42,10 +43,32 @@ class TwilioStandIn:
         self.fail_with = fail_with  # (HTTP status, Twilio error code) to answer with instead
         self.stall = stall
         self.answered: list[float] = []  # time.monotonic() when each answer was complete
+        # DELETE .../Messages/<sid>.json: every sid asked for, in order, and for
+        # some sids the answers to give first ((HTTP status, Twilio error code)),
+        # before the 204 that says it is deleted.
+        self.deleted: list[str] = []
+        self.refuse: dict[str, list[tuple[int, int]]] = {}
         sids = itertools.count(1)
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_DELETE(self):  # noqa: N802 - http.server's name
+                sid = self.path.rsplit("/", 1)[-1].removesuffix(".json")
+                outer.deleted.append(sid)
+                refusals = outer.refuse.get(sid)
+                if refusals:
+                    status, code = refusals.pop(0)
+                    data = json.dumps({"code": code, "message": "Cannot delete this resource", "status": status}).encode()
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
+                self.send_response(204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
             def do_POST(self):  # noqa: N802 - http.server's name
                 length = int(self.headers.get("Content-Length", "0"))
                 form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}

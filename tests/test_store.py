@@ -79,10 +79,11 @@ def all_at_once(app, forms: list[dict]):
 
 def test_keys_are_hash_tagged_per_contact_and_never_name_the_number(client, redis_client):
     redis_client.set("hl:duty", "1")  # an operator is on duty: the hand-off is taken
-    text(client, "hi")
-    text(client, PERSON)  # talk to a person
-    text(client, "my boss keeps my passport")
+    forms = [inbound(body, sender=PHONE) for body in ("hi", PERSON, "my boss keeps my passport")]
+    for form in forms:
+        post_signed(client, "/twilio/messages", form)
     assert key("handoff") in contact_keys(redis_client)  # hash-tagged too
+    assert redis_client.zrange("hl:{hl:events}:live:handoff", 0, -1) == [cid_of()]
     text(client, "STOP")  # leaving the hand-off drops what was said in it
 
     cid = cid_of()
@@ -95,8 +96,18 @@ def test_keys_are_hash_tagged_per_contact_and_never_name_the_number(client, redi
     }
     assert len({key_slot(k.encode()) for k in mine}) == 1  # one Redis Cluster slot
     everything = set(redis_client.scan_iter(count=1000))
-    assert everything - mine == {"hl:events", "hl:duty"}
+    marks = {k for k in everything if k.startswith("hl:{hl:events}:seen:")}
+    assert everything - mine - marks == {"hl:events", "hl:duty", "hl:{hl:events}:live"}
     assert not [k for k in everything if DIGITS in k or DIGITS[-7:] in k]
+    # The seen marks: one per text, named by neither the MessageSid nor the contact, holding nothing.
+    assert len(marks) == 4
+    for mark in marks:
+        assert not any(form["MessageSid"] in mark or form["MessageSid"][-12:] in mark for form in forms)
+        assert cid not in mark
+        assert redis_client.get(mark) == "1" and 0 < redis_client.ttl(mark) <= 86400
+    # The live index names the contact, as its keys do, with the time of the last save.
+    assert [cid] == redis_client.zrange("hl:{hl:events}:live", 0, -1)
+    assert redis_client.zcard("hl:{hl:events}:live:handoff") == 0, "no longer in a hand-off"
 
 
 def test_the_helplines_contact_ids_are_contact_id(app):
@@ -397,13 +408,73 @@ def test_quick_exit_leaves_nothing_of_the_person(client, redis_client):
     resp = post_signed(client, "/twilio/messages", salir)
 
     assert messages(resp.data) == ["Listo. Chat cerrado."]
-    # Only the answer to this very message, kept so that Twilio's retry of
-    # it gets the same neutral line, and with no trace of what came before.
-    assert contact_keys(redis_client) == {key("answers")}
-    assert redis_client.hgetall(key("answers")) == {salir["MessageSid"]: '["Listo. Chat cerrado."]'}
+    # Nothing under the contact's hash tag, not even the answer to this message,
+    # and the contact is out of the live index.
+    assert contact_keys(redis_client) == set()
+    assert redis_client.zscore("hl:{hl:events}:live", cid_of()) is None
+    assert redis_client.zscore("hl:{hl:events}:live:handoff", cid_of()) is None
+    # Twilio's retry of SALIR is known by its seen mark and gets the same line.
     assert post_signed(client, "/twilio/messages", salir).data == resp.data
+    assert contact_keys(redis_client) == set()
     # The next text is a stranger's first.
     assert text(client, "hello")[0].startswith("Hello. This is a free, confidential information line")
+
+
+def test_a_captured_request_replayed_after_quick_exit_brings_nothing_back(client, redis_client):
+    """Signed requests can be captured and sent again. After SALIR, none of
+    them may bring the conversation back, nor store the number again."""
+    redis_client.set("hl:duty", "1")
+    captured = [inbound(body, sender=PHONE) for body in ("hola", PERSON, "mi jefe tiene mi pasaporte")]
+    for form in captured:
+        post_signed(client, "/twilio/messages", form)
+    assert stored_session(redis_client, key("session"))["st"] == "handed_off"
+    salir = inbound("SALIR", sender=PHONE)
+    assert messages(post_signed(client, "/twilio/messages", salir).data) == ["Listo. Chat cerrado."]
+
+    for form in captured:
+        resp = post_signed(client, "/twilio/messages", form)
+        assert resp.status_code == 200
+        assert messages(resp.data) == [], form["Body"]
+    assert messages(post_signed(client, "/twilio/messages", salir).data) == ["Listo. Chat cerrado."]
+
+    assert contact_keys(redis_client) == set()
+    assert redis_client.zscore("hl:{hl:events}:live", cid_of()) is None
+    assert not [k for k in redis_client.scan_iter(count=1000)
+                for where, value in [(k, redis_client.dump(k) or b"")] if DIGITS.encode() in value]
+    # The number's next text is a stranger's first.
+    assert text(client, "hola")[0].startswith("Hola. Esta es una línea de información gratuita y confidencial.")
+
+
+@pytest.mark.parametrize("before,answer", [
+    ("hello", ["Done. Chat closed."]),  # an English conversation: its line, whatever word they typed
+    ("PARAR", []),  # opted out: silence, for the retry too
+])
+def test_twilios_retry_of_a_quick_exit_gets_the_same_twiml(before, answer, client, redis_client):
+    text(client, before, sender="whatsapp:" + PHONE)
+    salir = inbound("SALIR", sender="whatsapp:" + PHONE)
+    first = post_signed(client, "/twilio/messages", salir)
+    assert messages(first.data) == answer
+
+    assert post_signed(client, "/twilio/messages", salir).data == first.data
+    marks = [k for k in redis_client.scan_iter("hl:{hl:events}:seen:*")]
+    assert sorted(redis_client.get(k) for k in marks) == sorted(["1", "en" if answer else "0"])
+
+
+def test_a_request_replayed_after_its_answer_expired_changes_nothing(client, redis_client):
+    """Past the retry window the kept answer is gone; the seen mark (a day) still
+    knows the MessageSid: the replay is answered with nothing and moves nothing."""
+    text(client, "hi")
+    numbers = inbound(NUMBERS, sender=PHONE)
+    post_signed(client, "/twilio/messages", numbers)
+    text(client, "menu")
+    before = stored_session(redis_client, key("session"))
+    redis_client.delete(key("answers"))  # as when RETRY_WINDOW has passed
+
+    resp = post_signed(client, "/twilio/messages", numbers)
+
+    assert resp.status_code == 200 and messages(resp.data) == []
+    assert stored_session(redis_client, key("session")) == before, "still at the main menu"
+    assert not redis_client.exists(key("lock"))
 
 
 def test_what_was_said_in_a_hand_off_goes_when_the_person_leaves_it(client, redis_client):

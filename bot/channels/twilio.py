@@ -46,6 +46,7 @@ class StatusUpdate:
     message_sid: str
     status: str
     error_code: str | None = None
+    to: str | None = None  # the person's address: the conversation whose message it is
 
 
 def signed_url(public_url: str, path: str, query: str = "") -> str:
@@ -116,7 +117,7 @@ def parse_status(form) -> StatusUpdate | None:
     status = _get(form, "MessageStatus") or _get(form, "SmsStatus")
     if not sid or not status:
         return None
-    return StatusUpdate(sid, status, _get(form, "ErrorCode") or None)
+    return StatusUpdate(sid, status, _get(form, "ErrorCode") or None, (_get(form, "To") or "").strip() or None)
 
 
 def twiml(replies: list[str] | tuple[str, ...], status_url: str | None = None) -> str:

@@ -82,7 +82,7 @@ def init_app(app: Flask) -> None:
             hours = Hours.parse(cfg["HANDOFF_HOURS"], cfg["OPS_TIMEZONE"])
         except HoursError as exc:
             raise SystemExit(f"{exc} (see README, Operators' console)") from None
-    directory = Directory(store)
+    directory = Directory(store, page=LIST_LIMIT)
     sender = TwilioSender(cfg["TWILIO_ACCOUNT_SID"], cfg["TWILIO_AUTH_TOKEN"], cfg["TWILIO_MESSAGING_SERVICE_SID"],
                           cfg["TWILIO_FROM_NUMBER"], api_base=cfg["TWILIO_API_BASE"])
     duty = Duty(store, hours, ttl=cfg["OPS_DUTY_TTL"])
@@ -387,9 +387,9 @@ def live():
     rows = c.directory.rows(max_age=0)
     return render_template(
         "ops/live.html",
-        queue=c.desk.queue(max_age=None),  # the scan just made
+        queue=c.desk.queue(max_age=None),  # the snapshot just read
         rows=[r.public() for r in rows[:LIST_LIMIT]],
-        total=len(rows),
+        total=c.directory.total(max_age=None),
         last_id=_last_event_id(),
         replies_problem=c.desk.sender.problem(),
     )
@@ -403,8 +403,9 @@ def queue_fragment():
 
 @bp.get("/sessions.json")
 def sessions_json():
-    rows = console().directory.rows()
-    return jsonify(sessions=[r.public() for r in rows[:LIST_LIMIT]], total=len(rows))
+    directory = console().directory
+    rows = directory.rows()
+    return jsonify(sessions=[r.public() for r in rows[:LIST_LIMIT]], total=directory.total(max_age=None))
 
 
 def _last_event_id() -> str:

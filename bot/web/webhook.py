@@ -81,8 +81,10 @@ def _forbidden() -> Response:
     return Response("Forbidden: missing or invalid X-Twilio-Signature\n", 403, mimetype="text/plain")
 
 
-def _status_url(cfg: dict) -> str:
-    return f"{cfg['PUBLIC_URL']}/twilio/status"
+def _status_url(cfg: dict, erased: bool = False) -> str:
+    # The answer to a quick exit says so: its callback deletes it at Twilio.
+    url = f"{cfg['PUBLIC_URL']}/twilio/status"
+    return f"{url}?erased=1" if erased else url
 
 
 def _current() -> tuple[Request, Flask]:
@@ -100,6 +102,7 @@ def messages() -> Response:
         if not _signed(req, cfg):
             return _forbidden()
         channel = "sms"
+        msg = None
         try:
             msg = twilio.parse_incoming(req.form)
             if msg is None:
@@ -108,15 +111,23 @@ def messages() -> Response:
                 channel = msg.channel
                 metrics.messages_in(channel).inc()
                 handled = app.extensions["helpline"].handle(msg)
-                body = twilio.twiml(handled.replies, _status_url(cfg))
+                body = twilio.twiml(handled.replies, _status_url(cfg, handled.erased))
                 outcome = "retry" if handled.turn is None else ("reply" if handled.replies else "silent")
                 sent = len(handled.replies)
         except Exception as exc:  # noqa: BLE001 - the person must get an answer whatever failed
-            log.error("inbound message failed, sent the fail-safe reply: %s", safe_error(exc))
             if isinstance(exc, (redis.RedisError, StoreError)):
                 metrics.REDIS_ERRORS.inc()
-            outcome, body = "failsafe", twilio.failsafe_twiml()
-            sent = len(twilio.FAILSAFE_REPLIES)
+            # A quick exit or an opt-out still gets its own line, and is done once Redis is back.
+            handled = app.extensions["helpline"].without_store(msg) if msg is not None else None
+            if handled is None:
+                log.error("inbound message failed, sent the fail-safe reply: %s", safe_error(exc))
+                outcome, body = "failsafe", twilio.failsafe_twiml()
+                sent = len(twilio.FAILSAFE_REPLIES)
+            else:
+                log.error("inbound message failed; a quick exit or opt-out, answered and kept to be done: %s",
+                          safe_error(exc))
+                body = twilio.twiml(handled.replies, _status_url(cfg, handled.erased))
+                outcome, sent = ("reply" if handled.replies else "silent"), len(handled.replies)
         if outcome in ("reply", "failsafe") and sent:
             metrics.messages_out(channel, "twiml").inc(sent)
         metrics.replies(outcome).inc()
@@ -132,7 +143,7 @@ def status() -> Response:
     update = twilio.parse_status(req.form)
     if update is not None:
         try:
-            app.extensions["store"].record_status(update.message_sid, update.status, update.error_code)
+            app.extensions["helpline"].delivered(update, erased=req.args.get("erased") == "1")
         except Exception as exc:  # noqa: BLE001 - Twilio would retry; the status is not worth a 500
             log.error("delivery status not recorded: %s", safe_error(exc))
     return Response(status=204)

@@ -1,0 +1,285 @@
+"""Quick exit, everywhere a conversation leaves a copy: the embedded Redis's
+files on disk, an outage, Twilio's message log.
+
+* Disk: after SALIR the person's number and texts leave the embedded
+  server's files within the rewrite interval (``AOF_REWRITE_SECONDS``, a
+  minute by default; half a second here), as a grep of the folder shows.
+  (That the folder is private whoever makes it first: test_embedded_redis.py.)
+* Outage: with Redis down, SALIR and STOP get their own line, not the long
+  fail-safe; the spool keeps only the contact id, the action and when; once
+  Redis is back (restarted from its AOF, the session in it) the session is
+  erased and the opt-out recorded.
+* Twilio: on quick exit every message sid the conversation knew (the
+  person's texts, the replies whose status Twilio reported, the answer to
+  SALIR itself) is deleted through the REST API, off the request path,
+  retried until Twilio answers 204 or 404; here the API is a local stand-in
+  (``TWILIO_API_BASE``).
+"""
+from __future__ import annotations
+
+import json
+import stat
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import redis
+
+from bot import create_app
+from bot.channels.twilio import FAILSAFE_REPLIES
+from bot.config import TestConfig
+from bot.embedded_redis import ensure_server
+from bot.services import contact_id
+from bot.spool import Entry
+from tests.helpers import inbound, messages, new_sid, option, post_signed, stored_session
+from tests.servers import RedisProcess, wait_until
+from tests.test_ops_support import ACCOUNT_SID, TwilioStandIn
+
+PHONE = "+15558675309"
+OTHER = "+15553141592"
+PERSON = option("help.person")
+SAID = ["mi patrón guarda mi pasaporte Qz7", "me deben tres meses de pago Qz7"]
+ERASED_ES = "Listo. Chat cerrado."
+PREFIX = "erase"
+
+
+def key(what: str, phone: str = PHONE, prefix: str = "hl") -> str:
+    return f"{prefix}:{{{contact_id('test-secret', phone)}}}:{what}"
+
+
+def say(client, body: str, sender: str = PHONE, form: dict | None = None):
+    resp = post_signed(client, "/twilio/messages", form or inbound(body, sender=sender))
+    assert resp.status_code == 200
+    return resp
+
+
+def on_disk(folder: Path, needles: list[str]) -> dict[str, int]:
+    """Bytes of each needle found in any file under ``folder``."""
+    found: dict[str, int] = {}
+    for path in folder.rglob("*"):
+        if path.is_file() and not path.is_socket():
+            data = path.read_bytes()
+            for needle in needles:
+                hits = data.count(needle.encode())
+                if hits:
+                    found[needle] = found.get(needle, 0) + hits * len(needle.encode())
+    return found
+
+
+# --- the embedded server's files ---------------------------------------------------------
+
+
+@pytest.fixture
+def embedded(tmp_path):
+    """An embedded server of the test's own, in a data folder of its own."""
+    servers = []
+
+    def start(folder: Path):
+        servers.append(ensure_server(folder))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def test_after_quick_exit_the_number_and_texts_leave_the_disk(embedded, tmp_path, redis_url):
+    data = tmp_path / "var"
+    server = embedded(data)
+    app = create_app(TestConfig(None, str(data), AOF_REWRITE_SECONDS=0.5))
+    assert app.config["REDIS_URL_RESOLVED"] == server.url, "the app attached to the embedded server"
+    r = redis.Redis.from_url(server.url)
+    r.set("hl:duty", "1")  # someone on duty: the hand-off keeps the texts for them
+    client = app.test_client()
+    for sender in (PHONE, OTHER):
+        say(client, "hola", sender)
+        say(client, PERSON, sender)
+        for body in SAID:
+            say(client, body if sender == PHONE else body.replace("Qz7", "Wk4"), sender)
+    r.execute_command("CONFIG", "SET", "appendfsync", "always")  # what the grep sees is what Redis wrote
+    r.set("flush", "1")
+    erased = [PHONE.lstrip("+"), *SAID]
+    assert set(on_disk(data, erased)) == set(erased), "before: in the append-only file"
+
+    assert messages(say(client, "SALIR").data) == [ERASED_ES]
+
+    wait_until(lambda: not on_disk(data, erased), timeout=20)
+    still = [OTHER.lstrip("+"), SAID[0].replace("Qz7", "Wk4")]
+    assert set(on_disk(data, still)) == set(still), "the person who did not quit is still on disk (the grep works)"
+    assert r.dbsize() > 0 and r.exists(key("session", OTHER))
+
+
+# --- an outage ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def restartable(tmp_path):
+    """A Redis on a TCP port with an AOF (fsync always), killed and started again by the test."""
+    folder = tmp_path / "redis"
+    procs = [RedisProcess(folder, appendonly="yes", appendfsync="always").start()]
+
+    class Handle:
+        url = procs[0].url
+
+        def kill(self):
+            procs[-1].kill()
+
+        def start(self):
+            procs.append(RedisProcess(folder, procs[0].port, appendonly="yes", appendfsync="always").start())
+
+        def client(self):
+            return procs[-1].client(decode_responses=True)
+
+    yield Handle()
+    procs[-1].kill()
+
+
+def test_during_an_outage_quick_exit_and_stop_are_answered_and_done_once_redis_is_back(restartable, tmp_path):
+    app = create_app(TestConfig(restartable.url, str(tmp_path / "var"), REDIS_TIMEOUT=0.3))
+    client = app.test_client()
+    wa = "whatsapp:" + OTHER
+    sms_stop = "+15552718281"
+    for sender in (PHONE, wa, sms_stop):
+        say(client, "hola", sender)
+        say(client, SAID[0], sender)
+    r = restartable.client()
+    assert all(r.exists(key("session", s)) for s in (PHONE, wa, sms_stop))
+
+    restartable.kill()
+    started = time.monotonic()
+    assert messages(say(client, "SALIR").data) == [ERASED_ES]
+    assert time.monotonic() - started < 5
+    assert messages(say(client, "PARAR", wa).data) == ["No recibirá más mensajes de este número. "
+                                                       "Escriba ALTA para volver a empezar."]
+    assert messages(say(client, "STOP", sms_stop).data) == [], "Twilio answers its own STOP on SMS"
+    assert tuple(messages(say(client, "hola", OTHER).data)) == FAILSAFE_REPLIES, "anything else: the fail-safe"
+
+    spool = tmp_path / "var" / "outage-spool"
+    assert oct(stat.S_IMODE(spool.stat().st_mode)) == "0o600"
+    kept = [json.loads(line) for line in spool.read_text().splitlines()]
+    assert [(e["c"], e["a"]) for e in kept] == [(contact_id("test-secret", PHONE), "quick_exit"),
+                                                (contact_id("test-secret", wa), "opt_out"),
+                                                (contact_id("test-secret", sms_stop), "opt_out")]
+    raw = spool.read_text()
+    for secret in (PHONE[-7:], OTHER[-7:], sms_stop[-7:], "SALIR", "PARAR", "STOP", "Qz7"):
+        assert secret not in raw
+
+    restartable.start()
+    r = restartable.client()
+    assert r.exists(key("session", PHONE)), "the session came back with Redis (its AOF)"
+    wait_until(lambda: not r.exists(key("session", PHONE)), timeout=15)
+    wait_until(lambda: r.exists(f"hl:optout:{{{contact_id('test-secret', wa)}}}")
+               and r.exists(f"hl:optout:{{{contact_id('test-secret', sms_stop)}}}"), timeout=15)
+    assert stored_session(r, key("session", wa))["st"] == "opted_out"
+    assert not [k for k in r.scan_iter(count=1000) if contact_id("test-secret", PHONE) in k]
+    assert spool.read_text() == ""
+    assert messages(say(client, "hola", wa).data) == [], "opted out: silence until ALTA"
+
+
+@pytest.mark.parametrize("text,intent,line", [
+    ("SALIR", "quick_exit", "Listo. Chat cerrado."),
+    ("  ¡salir! ", "quick_exit", "Listo. Chat cerrado."),
+    ("EXIT", "quick_exit", "Done. Chat closed."),
+    ("Borrar", "quick_exit", "Listo. Chat cerrado."),
+    ("PARAR", "opt_out", "No recibirá más mensajes de este número. Escriba ALTA para volver a empezar."),
+    ("stop", "opt_out", "You will get no more messages from this number. Text START to start again."),
+    ("hola", None, None),
+    ("salir de aquí", None, None),  # a keyword is the whole message
+    ("", None, None),
+])
+def test_without_a_session_only_quick_exit_and_opt_out_have_a_line(text, intent, line):
+    from bot.engine import stateless
+    from tests.helpers import real_flows
+
+    found = stateless.answer(real_flows(), text)
+    if intent is None:
+        assert found is None
+    else:
+        assert (found.intent, list(found.replies)) == (intent, [line])
+
+
+def test_a_spooled_quick_exit_does_not_erase_a_conversation_started_after_it(client, app, redis_client):
+    helpline = app.extensions["helpline"]
+    cid = contact_id("test-secret", PHONE)
+    asked = time.time() - 60
+    say(client, "hola")  # a new conversation, after the quick exit that was spooled
+    helpline.replay(Entry(cid, "quick_exit", asked))
+    assert redis_client.exists(key("session"))
+
+    helpline.replay(Entry(cid, "opt_out", asked))  # they have texted since: not silenced
+    assert not redis_client.exists(f"hl:optout:{{{cid}}}")
+
+    helpline.replay(Entry(cid, "quick_exit", time.time() + 1))
+    assert not redis_client.exists(key("session"))
+
+
+# --- Twilio's copies ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def twilio_api():
+    with TwilioStandIn() as stand_in:
+        yield stand_in
+
+
+@pytest.fixture
+def deleting_app(redis_client, redis_url, tmp_path, twilio_api):
+    """Deleting at once, through the stand-in. Keys of its own (``KEY_PREFIX``): a
+    console test's app, still waiting to delete its own sids at its own (closed)
+    stand-in, must not take these from the shared queue."""
+    app = create_app(TestConfig(redis_url, str(tmp_path), TWILIO_ACCOUNT_SID=ACCOUNT_SID, KEY_PREFIX=PREFIX,
+                                TWILIO_API_BASE=twilio_api.url, TWILIO_DELETE_AFTER=0.0))
+    yield app
+    wait_until(app.extensions["background"].idle, timeout=15)
+
+
+def status_callback(client, url: str, sid: str, to: str, status: str = "delivered"):
+    """Twilio reporting on a message it sent, at the ``action`` URL of its <Message> (signed, query and all)."""
+    form = {"MessageSid": sid, "MessageStatus": status, "To": to, "AccountSid": ACCOUNT_SID}
+    resp = post_signed(client, url.removeprefix("http://localhost"), form)
+    assert resp.status_code == 204
+
+
+def actions(resp) -> list[str]:
+    return [m.get("action") for m in ET.fromstring(resp.data).findall("Message")]
+
+
+def test_quick_exit_deletes_the_conversations_messages_at_twilio(deleting_app, twilio_api, redis_client):
+    client = deleting_app.test_client()
+    inbound_sids, outbound_sids = [], []
+    for body in ("hola", *SAID):
+        form = inbound(body, sender=PHONE)
+        inbound_sids.append(form["MessageSid"])
+        resp = say(client, body, form=form)
+        for action in actions(resp):  # Twilio reports each reply sent, with its own sid
+            outbound_sids.append(new_sid())
+            status_callback(client, action, outbound_sids[-1], PHONE, "sent")
+            status_callback(client, action, outbound_sids[-1], PHONE, "delivered")
+    assert redis_client.scard(key("sids", prefix=PREFIX)) == len(inbound_sids) + len(outbound_sids)
+    twilio_api.refuse[inbound_sids[0]] = [(409, 20009)]  # still being processed: try again later
+    twilio_api.refuse[outbound_sids[0]] = [(404, 20404)]  # already gone: done
+    copies = [job for job in deleting_app.extensions["background"].jobs if type(job).__name__ == "TwilioCopies"][0]
+    copies.NOT_YET = 0.2
+
+    salir = inbound("SALIR", sender=PHONE)
+    resp = say(client, "SALIR", form=salir)
+    assert messages(resp.data) == [ERASED_ES]
+    (action,) = actions(resp)
+    assert action.endswith("/twilio/status?erased=1")
+    answer_sid = new_sid()
+    status_callback(client, action, answer_sid, PHONE, "sent")
+    late = new_sid()  # a reply from before, reported after the erase: nothing of the contact comes back
+    status_callback(client, actions(say(client, "x", sender=OTHER))[0], late, PHONE)
+
+    every = set(inbound_sids + outbound_sids + [salir["MessageSid"], answer_sid])
+    wait_until(lambda: set(twilio_api.deleted) >= every and not redis_client.exists("erase:{erase:events}:purge"), timeout=15)
+    assert twilio_api.deleted.count(inbound_sids[0]) == 2, "refused once (20009), then deleted"
+    assert late not in twilio_api.deleted
+    assert not [k for k in redis_client.scan_iter(count=1000) if contact_id("test-secret", PHONE) in k]
+    assert not redis_client.exists(f"{PREFIX}:msg:{answer_sid}"), "the answer to SALIR leaves no delivery record"
+
+
+def test_without_twilio_credentials_no_sids_are_kept(client, redis_client):
+    say(client, "hola")
+    assert not redis_client.exists(key("sids"))
