@@ -16,7 +16,7 @@ from redis.exceptions import RedisClusterException
 from redis.retry import Retry
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from .config import Config
+from .config import Config, reachable_from_outside
 from .content import Content, FlowsError, FlowsVersion
 from .services import Helpline
 from .store import RedisStore
@@ -181,7 +181,7 @@ def create_app(config: Config | None = None) -> Flask:
         for name in unset_twilio_settings(app.config):
             log.warning("%s is not set: the webhook will refuse every request (403); see README, "
                         "Point Twilio at it", name)
-        if config.PUBLIC_URL and not config.METRICS_TOKEN:
+        if reachable_from_outside(config.PUBLIC_URL) and not config.METRICS_TOKEN:
             log.warning("PUBLIC_URL is set and METRICS_TOKEN is not: GET /metrics will refuse every request (403); "
                         "set METRICS_TOKEN and give it to Prometheus (see README, Production)")
 

@@ -62,6 +62,18 @@ def _public_url() -> str | None:
     return value
 
 
+def reachable_from_outside(public_url: str | None) -> bool:
+    """Whether ``PUBLIC_URL`` names a host others can reach (not this machine's loopback).
+
+    >>> reachable_from_outside("https://helpline.example.org"), reachable_from_outside("http://localhost:5000")
+    (True, False)
+    """
+    if not public_url:
+        return False
+    host = (urlsplit(public_url).hostname or "").lower()
+    return host not in ("localhost", "127.0.0.1", "::1") and not host.endswith(".localhost")
+
+
 def _secret_key(data_dir: str) -> str:
     """SECRET_KEY, or one generated once and kept in the data dir (mode 600)."""
     key = os.environ.get("SECRET_KEY", "").strip()

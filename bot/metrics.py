@@ -11,7 +11,7 @@ of sessions (a SCAN of every session key took over a second at 50,000
 sessions, and slowed the texts answered meanwhile).
 
 Who may scrape: with ``METRICS_TOKEN`` set, a request must carry it as a
-bearer token. With ``PUBLIC_URL`` set (the service is on the internet) and
+bearer token. With ``PUBLIC_URL`` naming a host others reach (not loopback) and
 no token, every scrape is refused: figures about a helpline's traffic are
 not for whoever finds the URL. A machine with neither is a developer's.
 
@@ -28,6 +28,7 @@ from typing import Callable
 from flask import Blueprint, Response, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, values
 from prometheus_client.core import GaugeMetricFamily
+from .config import reachable_from_outside
 
 
 def _cached_pid() -> Callable[[], int]:
@@ -106,7 +107,7 @@ def gauges_registry(gauges: dict[str, tuple[str, Callable[[], float]]]) -> Colle
 def metrics() -> Response:
     cfg = current_app.config
     token = cfg.get("METRICS_TOKEN")
-    if not token and cfg.get("PUBLIC_URL"):
+    if not token and reachable_from_outside(cfg.get("PUBLIC_URL")):
         # A public deployment: its figures are not for anyone who finds the URL.
         return Response("Forbidden: set METRICS_TOKEN on the server and send it as "
                         "'Authorization: Bearer <token>' (see README, Production)\n", 403, mimetype="text/plain")

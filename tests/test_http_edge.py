@@ -112,7 +112,9 @@ def test_the_console_refuses_a_large_body_before_reading_it(make_console):
 def test_only_the_editor_may_send_more_than_the_console_cap(make_console, redis_client):
     app = make_console()
     app.extensions["ops"].accounts.add("ed", "editor", PASSWORD)
-    between = "#" + "x" * (CONSOLE_MAX_BYTES + 10) + "\n"  # a long YAML comment: over the console's cap
+    # A YAML comment of accents: a quarter of a flow file's limit as UTF-8, over
+    # the console's cap once form-encoded (each é is %C3%A9).
+    between = "#" + "é" * (CONSOLE_MAX_BYTES // 5) + "\n"
 
     responder = app.test_client()
     assert sign_in(responder, "rita").status_code == 302

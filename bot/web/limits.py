@@ -11,9 +11,12 @@ whose ``client_max_body_size`` says the same numbers).
 * The console (sign-in, replies, the simulator): ``CONSOLE_MAX_BYTES``. A
   reply is at most a few thousand characters.
 * The flow editor's check and save (a whole file and its translations, as
-  typed): ``EDITOR_MAX_BYTES``. The largest flow file is about 10 KB and its
-  catalog 30 KB; two megabytes leaves room for many languages. Only signed-in
-  operators get that far: the console refuses anyone else before reading.
+  typed): ``EDITOR_MAX_BYTES``. A draft may hold at most 64 KB a file and
+  256 KB in all (``bot/flows_admin.py``, which refuses more with the line
+  where it goes over); form encoding can triple non-ASCII text, so one
+  megabyte carries any draft that fits, and nothing much bigger. Only
+  signed-in operators get that far: the console refuses anyone else before
+  reading.
 """
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ from flask import Flask, request
 # sender can make the server parse and hash before the signature says no.
 TWILIO_MAX_BYTES = 64 * 1024
 CONSOLE_MAX_BYTES = 64 * 1024
-EDITOR_MAX_BYTES = 2 * 1024 * 1024
+EDITOR_MAX_BYTES = 1024 * 1024
 EDITOR_ENDPOINTS = frozenset({"ops.flow_check", "ops.flow_save"})
 
 
