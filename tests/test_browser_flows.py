@@ -51,6 +51,7 @@ def site(redis_client, redis_url, tmp_path, project):
                                 LOCALES_DIR=str(project / "locales"), FLOWS_CHECK_SECONDS=0.0))
     app.extensions["ops"].accounts.add("ed", "editor", PASSWORD)
     server = make_server("127.0.0.1", 0, app, threaded=True)
+    app.config["PUBLIC_URL"] = f"http://127.0.0.1:{server.server_port}"  # the URL the signed texts call
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
