@@ -24,7 +24,6 @@ The states, in the order they are judged (the first that holds):
 """
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
@@ -48,7 +47,6 @@ NO_CATALOG = "none"
 UNREADABLE = "unreadable"  # it has problems of its own (see bot.i18n.Catalogs), said at their line
 
 
-@functools.lru_cache(maxsize=64)  # keyed by the service's language codes only
 def language_name(code: str) -> str:
     """A language's English name, as Babel knows it: `Spanish`, `French`; the code if unknown."""
     try:
