@@ -14,8 +14,7 @@ import sys
 import uuid
 
 import click
-from babel.messages.extract import extract_from_dir
-from babel.messages.frontend import CommandLineInterface, parse_mapping_cfg
+from babel.messages.frontend import CommandLineInterface
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
@@ -24,7 +23,7 @@ from .channels.twilio import IncomingMessage
 from .engine.problems import WARNING, Problem, errors
 from .engine.render import placeholders
 from .engine.segments import count_segments
-from .engine.validate import SOURCE_LANGUAGE, braces, language_name, short_text
+from .engine.translations import EMPTY, FOUND, MISSING, NO_CATALOG, PLACEHOLDERS
 from .services import Helpline
 
 
@@ -37,7 +36,7 @@ def register(app: Flask) -> None:
 def _relative(p: Problem) -> Problem:
     """Paths as staff type them (flows/main.yaml), when under the current folder."""
     rel = os.path.relpath(p.path)
-    return p if rel.startswith("..") else Problem(rel, p.line, p.message, p.severity)
+    return p if rel.startswith("..") else p.moved(rel)
 
 
 def _report(problems: list[Problem], ok_message: str) -> None:
@@ -127,7 +126,7 @@ def flows_test() -> None:
         raise click.ClickException("the flows cannot be read: run `flask --app app flows check`")
     tests, test_problems = flowtests.load_tests(cfg["FLOWS_DIR"])
     for problem in test_problems:
-        click.echo(_relative_path_line(problem))
+        click.echo(str(_relative(problem)))
     failed = 0
     for test in tests:
         result = flowtests.run(test, fs)
@@ -137,18 +136,12 @@ def flows_test() -> None:
             failed += 1
             click.echo(f"FAIL  {test.name}")
             for failure in result.failures:
-                click.echo(_relative_path_line(failure))
+                click.echo(str(_relative(failure)))
     summary = f"{len(tests) - failed} passed, {failed} failed"
     if failed or test_problems:
         click.echo(summary + (f", {len(test_problems)} test file problem(s)" if test_problems else ""), err=True)
         sys.exit(1)
     click.echo(summary, err=True)
-
-
-def _relative_path_line(line: str) -> str:
-    path, sep, rest = line.partition(":")
-    rel = os.path.relpath(path) if os.path.isabs(path) else path
-    return f"{rel if not rel.startswith('..') else path}{sep}{rest}"
 
 
 # --- translations ----------------------------------------------------------------------
@@ -163,14 +156,7 @@ def _paths() -> tuple[str, str, str, str]:
 
 
 def _languages() -> list[str]:
-    """The languages system.yaml lists, read even when the flow set does not
-    pass its checks yet (a new language has no catalog until `update` makes it)."""
-    from .engine.loader import load_dir
-
-    system = load_dir(current_app.config["FLOWS_DIR"]).system
-    if system is not None:
-        return list(system.languages)
-    return sorted(set(i18n.available_languages(current_app.config["LOCALES_DIR"])) | {"en", "es"})
+    return list(i18n.languages(current_app.config["FLOWS_DIR"], current_app.config["LOCALES_DIR"]))
 
 
 def _pybabel(*args: str) -> None:
@@ -194,46 +180,41 @@ def translations_update() -> None:
     click.echo("Now translate the empty and fuzzy entries, then run: flask --app app translations check")
 
 
-def catalog_problems(locales: str, cfg: str, root: str, languages: list[str]) -> list[Problem]:
+def catalog_problems(flows_dir: str, locales: str) -> list[Problem]:
     """Untranslated, fuzzy or placeholder-mismatched catalog entries, and
-    English texts the catalogs do not have yet."""
+    English texts the catalogs do not have yet: each at its catalog line."""
+    cfg = os.path.join(locales, "babel.cfg")
     if not os.path.isfile(cfg):
-        return [Problem(cfg, 1, "babel.cfg is missing: it tells `translations update` where the flow texts are; put it back (it is in git)")]
-    with open(cfg, encoding="utf-8") as fh:
-        method_map, options_map = parse_mapping_cfg(fh, cfg)
-    wanted = {}
-    for filename, lineno, message, _, _ in extract_from_dir(root, method_map, options_map):
-        wanted.setdefault(message, (filename, lineno))
-    catalogs = i18n.load_catalogs(locales)
+        return [Problem(cfg, 1, "babel-cfg-missing")]
+    state, catalogs = i18n.project_state(flows_dir, locales)
     problems = list(catalogs.problems)
-    for lang in languages:
-        if lang == SOURCE_LANGUAGE or lang in catalogs.unreadable:
-            continue
+    for lang, language in state.items():
         po = i18n.po_path(locales, lang)
-        catalog = catalogs.get(lang)
-        if catalog is None:
-            problems.append(Problem(po, 1, f"no catalog for {language_name(lang)}: run `flask --app app translations update`"))
-            continue
-        name = language_name(lang)
-        for msgid, (filename, lineno) in wanted.items():
-            entry = catalog.get(msgid)
-            quoted = f"\"{short_text(msgid)}\""
-            if entry is None:
-                problems.append(Problem(po, 1, f"{quoted} ({filename}:{lineno}) is not in the {name} catalog: run `flask --app app translations update`, then translate it"))
-            elif not entry.msgstr:
-                problems.append(Problem(po, entry.where.line, f"{quoted} has no {name} translation: write it between the quotes of the `msgstr` below it"))
-            elif entry.fuzzy:
-                problems.append(Problem(po, entry.where.line, f"the {name} translation of {quoted} is marked fuzzy (the English changed; the old English is on the `#|` line above): check it, then remove `fuzzy` from the `#,` line"))
-            elif placeholders(entry.msgstr) != placeholders(msgid):
-                problems.append(Problem(po, entry.where.line, f"the {name} translation of {quoted} must contain {braces(placeholders(msgid))} as in the English, written the same way; it has {braces(placeholders(entry.msgstr))}"))
+        if language.catalog == NO_CATALOG:
+            problems.append(Problem(po, 1, "catalog-not-found", {"lang": lang}))
+        if language.catalog != FOUND:
+            continue  # an unreadable one is reported once, where it cannot be read
+        for t in language.todo:
+            about = {"lang": lang, "msgid": t.msgid}
+            if t.state == MISSING:
+                first = t.places[0]
+                problems.append(Problem(po, 1, "catalog-missing-text", {**about, "file": first.path, "file_line": first.line}))
+            elif t.state == EMPTY:
+                problems.append(Problem(po, t.translation.where.line, "catalog-empty-translation", about))
+            elif t.state == PLACEHOLDERS:
+                problems.append(Problem(po, t.translation.where.line, "placeholder-mismatch",
+                                        {**about, "wanted": tuple(sorted(placeholders(t.msgid))),
+                                         "found": tuple(sorted(placeholders(t.msgstr)))}))
+            else:  # fuzzy, or translated before the English changed
+                problems.append(Problem(po, t.translation.where.line, "catalog-fuzzy-translation",
+                                        {**about, "previous": t.previous}))
     return problems
 
 
 @translations_cli.command("check")
 def translations_check() -> None:
     """Exit 1 if any catalog has untranslated, fuzzy or mismatched entries."""
-    locales, cfg, _, root = _paths()
-    _report(catalog_problems(locales, cfg, root, _languages()), "Translations OK")
+    _report(catalog_problems(current_app.config["FLOWS_DIR"], current_app.config["LOCALES_DIR"]), "Translations OK")
 
 
 # --- chat --------------------------------------------------------------------------------

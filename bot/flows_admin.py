@@ -57,7 +57,7 @@ import time
 import zlib
 from collections import OrderedDict
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
@@ -67,10 +67,11 @@ from babel.messages.pofile import read_po, write_po
 from . import content as content_mod
 from . import flowtests, i18n
 from .files import OutsideFolder, inside, write_atomic
-from .engine.loader import load_dir
-from .engine.model import FlowSet
+from .engine.loader import load_files
+from .engine.model import FlowSet, Where
 from .engine.problems import ERROR, Problem, errors
-from .engine.validate import SOURCE_LANGUAGE
+from .engine.translations import SOURCE_LANGUAGE, LanguageState, translation_state
+from .engine.validate import check as check_flows
 from .engine.yamlsource import size_problem
 
 DRAFT_TTL = 14 * 86400  # an untouched draft is forgotten after two weeks
@@ -236,16 +237,6 @@ class Drafts:
 # --- the catalogs, as `translations update` makes them ------------------------------------------
 
 
-@dataclass
-class Entry:
-    """A catalog entry as the checked draft has it."""
-
-    msgstr: str
-    fuzzy: bool
-    previous: str = ""  # the old English of a fuzzy entry
-    old: str = ""  # its old translation, before the draft's was written in
-
-
 def _template(root: str, cfg: str) -> Catalog:
     """messages.pot, as `pybabel extract -F babel.cfg --sort-by-file --no-wrap` run from the project folder makes it."""
     with open(cfg, encoding="utf-8") as fh:
@@ -268,24 +259,12 @@ def _same_but_date(old: bytes, new: bytes) -> bool:
     return _POT_DATE.sub("", old.decode("utf-8", "replace")) == _POT_DATE.sub("", new.decode("utf-8", "replace"))
 
 
-def _languages(flows_dir: str, locales_dir: str) -> list[str]:
-    system = load_dir(flows_dir).system
-    if system is not None:
-        return list(system.languages)
-    return sorted(set(i18n.available_languages(locales_dir)) | {"en", "es"})
-
-
-def update_catalogs(flows_dir: str, locales_dir: str, tr: dict[str, dict[str, str]],
-                    who: str = "") -> dict[str, dict[str, Entry]]:
-    """In ``locales_dir`` (a scratch copy): `translations update`, then write ``tr`` in.
-
-    Returns, per language, every entry as it now is (with the old English and
-    translation of entries the update made fuzzy).
-    """
+def update_catalogs(flows_dir: str, locales_dir: str, tr: dict[str, dict[str, str]], who: str = "") -> None:
+    """In ``locales_dir`` (a scratch copy): `translations update`, then write ``tr`` in."""
     root = os.path.dirname(os.path.abspath(flows_dir))
     cfg = os.path.join(locales_dir, "babel.cfg")
     if not os.path.isfile(cfg):
-        return {}  # the check says babel.cfg is missing
+        return  # the check says babel.cfg is missing
     template = _template(root, cfg)
     pot = os.path.join(locales_dir, "messages.pot")
     new_pot = _po_bytes(template, sort_by_file=True)
@@ -293,8 +272,7 @@ def update_catalogs(flows_dir: str, locales_dir: str, tr: dict[str, dict[str, st
     if not old_pot or not _same_but_date(old_pot, new_pot):
         with open(pot, "wb") as fh:
             fh.write(new_pot)
-    found: dict[str, dict[str, Entry]] = {}
-    for lang in _languages(flows_dir, locales_dir):
+    for lang in i18n.languages(flows_dir, locales_dir):
         try:
             path = i18n.po_path(locales_dir, lang)
         except ValueError:  # not a language code: never a path (the check says where it is written)
@@ -314,24 +292,18 @@ def update_catalogs(flows_dir: str, locales_dir: str, tr: dict[str, dict[str, st
             catalog.revision_date = dt.datetime.now(dt.timezone.utc)
             catalog.fuzzy = False
         catalog.update(template, no_fuzzy_matching=False, update_header_comment=False, update_creation_date=True)
-        entries: dict[str, Entry] = {}
         wanted = tr.get(lang) or {}
         wrote = False
         for message in catalog:
             if not message.id or not isinstance(message.id, str):
                 continue
             msgstr = message.string if isinstance(message.string, str) else ""
-            previous = message.previous_id[0] if message.fuzzy and message.previous_id else ""
-            entry = Entry(msgstr, message.fuzzy, previous, msgstr if message.fuzzy else "")
             value = wanted.get(message.id)
             if value is not None and lang != SOURCE_LANGUAGE and (value != msgstr or message.fuzzy):
                 message.string = value
                 message.flags.discard("fuzzy")
                 message.previous_id = []
-                entry = Entry(value, False, previous, entry.old)
                 wrote = True
-            entries[message.id] = entry
-        found[lang] = entries
         if wrote:
             catalog.revision_date = dt.datetime.now(dt.timezone.utc)
             if who:
@@ -341,7 +313,6 @@ def update_catalogs(flows_dir: str, locales_dir: str, tr: dict[str, dict[str, st
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "wb") as fh:
                 fh.write(new)
-    return found
 
 
 # --- checking a draft ------------------------------------------------------------------------------
@@ -354,8 +325,9 @@ class Checked:
     problems: list[Problem]  # paths are the real ones (FLOWS_DIR, LOCALES_DIR)
     fs: FlowSet | None
     changes: dict[str, tuple[str | None, str | None]]  # relative path -> (now, after)
-    entries: dict[str, dict[str, Entry]]  # lang -> English -> entry, after the draft's translations
     texts: dict[str, list[tuple[int, str]]]  # flow file name -> (line, English) in it
+    # lang (but English) -> each English text of the flow files (at flow file name, line), after the draft's translations
+    translations: dict[str, LanguageState]
 
     @property
     def errors(self) -> list[Problem]:
@@ -436,21 +408,30 @@ def materialize(paths: Paths, files: dict[str, str | None], tr: dict[str, dict[s
                 os.makedirs(os.path.dirname(target), exist_ok=True)
                 with open(target, "w", encoding="utf-8", newline="") as fh:
                     fh.write(text)
-        entries = update_catalogs(flows, locales, tr or {}, who=who) if update else {}
-        fs, problems = content_mod.load(flows, locales, today=today)
+        if update:
+            update_catalogs(flows, locales, tr or {}, who=who)
+        # As `flows check` reads them (content.load), keeping the catalogs for the translations' state.
+        written = content_mod.FlowFiles.read(flows, locales)
+        loaded = load_files(flows, written.flows)
+        catalogs = i18n.catalogs_from(locales, written.catalogs)
+        fs, problems = check_flows(loaded, catalogs, today)
         problems = list(problems)
         if fs is not None:  # with errors too: a missing translation is what a texter would see
             problems += _run_flow_tests(flows, fs)
         else:
-            _, test_problems = flowtests.load_tests(flows)
-            problems += [_problem_from_line(p) for p in test_problems]
+            problems += flowtests.load_tests(flows)[1]
 
-        def back(text: str) -> str:
-            for copy, orig in real.items():
-                text = text.replace(copy, orig)
-            return text
+        def back(value):
+            """A path (or a place, or words naming one) in the scratch folder, as the real one."""
+            if isinstance(value, Where):
+                return Where(back(value.path), value.line)
+            if isinstance(value, str):
+                for copy, orig in real.items():
+                    value = value.replace(copy, orig)
+            return value
 
-        problems = sorted({Problem(back(p.path), p.line, back(p.message), p.severity) for p in problems},
+        problems = sorted({replace(p, path=back(p.path), data={k: back(v) for k, v in p.data.items()})
+                           for p in problems},
                           key=lambda p: (p.severity != ERROR, p.path, p.line, p.message))
         texts = {}
         for name in paths.editable() + [n for n, t in files.items() if t is not None]:
@@ -472,29 +453,23 @@ def materialize(paths: Paths, files: dict[str, str | None], tr: dict[str, dict[s
                 new = _read_text(after[rel]) if rel in after else None
                 if old != new:
                     changes[f"{prefix}/{rel}"] = (old, new)
-        return Checked(problems, fs, changes, entries, texts)
-
-
-def _problem_from_line(line: str, severity: str = ERROR) -> Problem:
-    """A `path:line: message` string (what flowtests reports) as a Problem."""
-    m = re.match(r"^(.*?):(\d+): (.*)$", line, re.S)
-    if not m:
-        return Problem("", 1, line, severity)
-    return Problem(m.group(1), int(m.group(2)), m.group(3), severity)
+        places: dict[str, list[Where]] = {}
+        for name, found in texts.items():
+            for line, msgid in found:
+                places.setdefault(msgid, []).append(Where(name, line))
+        languages = i18n.languages_of(loaded.system, locales)
+        return Checked(problems, fs, changes, texts, translation_state(places, catalogs, languages))
 
 
 def _run_flow_tests(flows: str, fs: FlowSet) -> list[Problem]:
-    tests, problems = flowtests.load_tests(flows)
-    found = [_problem_from_line(p) for p in problems]
+    tests, found = flowtests.load_tests(flows)
     for test in tests:
         try:
             result = flowtests.run(test, fs)
         except Exception as exc:  # noqa: BLE001 - a set that passed its checks should run; say so if not
-            found.append(Problem(test.path, test.line, f"the conversation test \"{test.name}\" could not run: {exc}"))
+            found.append(Problem(test.path, test.line, "test-could-not-run", {"test": test.name, "error": str(exc)}))
             continue
-        for failure in result.failures:
-            p = _problem_from_line(failure)
-            found.append(Problem(p.path, p.line, f"conversation test \"{test.name}\": {p.message}"))
+        found += result.failures
     return found
 
 
@@ -643,7 +618,7 @@ class FlowsAdmin:
             if too_big:
                 path = self.paths.flow_path(name)
                 raise TooLarge(f"{self.paths.rel(path)}:{too_big.line}: {too_big.message}. Not saved: your draft "
-                               "keeps what it had before.", [Problem(path, too_big.line, too_big.message)])
+                               "keeps what it had before.", [Problem(path, too_big.line, too_big.code, too_big.data)])
             on_disk = self.paths.read(name)
             if text == on_disk:
                 draft.files.pop(name, None)
@@ -888,103 +863,3 @@ def mark_reviewed(text: str, path: str, kind: str, ident: str, day: dt.date) -> 
     indent = re.match(r"^(\s*(?:- )?)", lines[n - 1]).group(1).replace("-", " ")
     lines.insert(n, f"{indent}reviewed: {day.isoformat()}")
     return "\n".join(lines), n + 1
-
-
-# --- translation status, for the translations page -----------------------------------------------
-
-
-@dataclass
-class Untranslated:
-    msgid: str
-    state: str  # missing (not in the catalog), empty, fuzzy, placeholders
-    msgstr: str
-    previous: str  # the old English of a fuzzy entry
-    places: list[tuple[str, int]]  # (flow file name, line) where the English is used
-    po_line: int
-
-
-def previous_ids(path: str) -> dict[int, str]:
-    """The old English (``#| msgid "..."``) of fuzzy entries, by the line of their ``msgid``.
-
-    Babel writes these lines (``--previous``) but its reader drops them.
-    """
-    from babel.messages.pofile import unescape
-
-    found: dict[int, str] = {}
-    parts: list[str] = []
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for n, line in enumerate(fh, 1):
-            line = line.strip()
-            if line.startswith("#| msgid "):
-                parts = [line[len("#| msgid "):]]
-            elif line.startswith('#| "') and parts:
-                parts.append(line[3:])
-            elif line.startswith("msgid "):
-                if parts:
-                    found[n] = "".join(unescape(p) for p in parts)
-                parts = []
-            elif not line.startswith("#"):
-                parts = []
-    return found
-
-
-def lang_name(code: str) -> str:
-    """`Spanish`, `French`: a language's English name, as Babel knows it."""
-    from babel import Locale
-
-    try:
-        return Locale.parse(code).get_display_name("en") or code
-    except Exception:  # noqa: BLE001 - not a code Babel knows
-        return code
-
-
-def translation_status(paths: Paths) -> dict[str, dict]:
-    """Per language: how many texts, and those that are not translated, fuzzy or mismatched."""
-    from .engine.render import placeholders
-
-    root = paths.root
-    cfg = os.path.join(paths.locales_dir, "babel.cfg")
-    wanted: dict[str, list[tuple[str, int]]] = {}
-    if os.path.isfile(cfg):
-        with open(cfg, encoding="utf-8") as fh:
-            method_map, options_map = parse_mapping_cfg(fh, cfg)
-        for filename, lineno, message, _, _ in extract_from_dir(root, method_map, options_map):
-            name = os.path.relpath(os.path.join(root, filename), paths.flows_dir).replace(os.sep, "/")
-            wanted.setdefault(message, []).append((name, lineno))
-    status = {}
-    for lang in _languages(paths.flows_dir, paths.locales_dir):
-        if lang == SOURCE_LANGUAGE:
-            continue
-        po = paths.po(lang)
-        info = {"lang": lang, "name": lang_name(lang), "po": paths.rel(po),
-                "total": len(wanted), "items": [], "error": ""}
-        previous: dict[int, str] = {}
-        try:
-            catalog = i18n.read_catalog(po, lang)
-            previous = previous_ids(po)
-        except FileNotFoundError:
-            info["error"] = "There is no catalog for this language yet."
-            catalog = None
-        except Exception as exc:  # noqa: BLE001
-            info["error"] = f"The catalog cannot be read: {exc}"
-            catalog = None
-        for msgid, places in wanted.items():
-            message = catalog.get(msgid) if catalog is not None else None
-            if message is None:
-                item = Untranslated(msgid, "missing", "", "", places, 1)
-            else:
-                msgstr = message.string if isinstance(message.string, str) else ""
-                old = previous.get(message.lineno or 0, "")
-                if not msgstr:
-                    state = "empty"
-                elif message.fuzzy:
-                    state = "fuzzy"
-                elif placeholders(msgstr) != placeholders(msgid):
-                    state = "placeholders"
-                else:
-                    continue
-                item = Untranslated(msgid, state, msgstr, old if state == "fuzzy" else "", places, message.lineno or 1)
-            info["items"].append(item)
-        info["done"] = info["total"] - len(info["items"])
-        status[lang] = info
-    return status

@@ -26,6 +26,7 @@ import os
 from dataclasses import dataclass, field
 
 from .engine import model as m
+from .engine.problems import Problem
 from .engine.runner import ERASE, Context, Inbound, step
 from .engine.session import Session
 from .engine.yamlsource import Source, YamlSyntaxError, parse
@@ -55,7 +56,7 @@ class FlowTest:
 @dataclass
 class Result:
     test: FlowTest
-    failures: list[str] = field(default_factory=list)  # "path:line: what went wrong"
+    failures: list[Problem] = field(default_factory=list)  # at the step: what was said, and what came back
 
     @property
     def passed(self) -> bool:
@@ -63,14 +64,18 @@ class Result:
 
 
 class TestFileError(ValueError):
-    """A test written in a way that cannot be run; the message says where."""
+    """A test written in a way that cannot be run: ``problem`` says where and why."""
+
+    def __init__(self, problem: Problem):
+        super().__init__(str(problem))
+        self.problem = problem
 
 
-def load_tests(flows_dir: str) -> tuple[list[FlowTest], list[str]]:
-    """Every test under ``flows_dir/tests``, and the problems reading them (path:line: message)."""
+def load_tests(flows_dir: str) -> tuple[list[FlowTest], list[Problem]]:
+    """Every test under ``flows_dir/tests``, and the problems reading them."""
     folder = os.path.join(flows_dir, TESTS_FOLDER)
     tests: list[FlowTest] = []
-    problems: list[str] = []
+    problems: list[Problem] = []
     if not os.path.isdir(folder):
         return tests, problems
     for name in sorted(os.listdir(folder)):
@@ -81,47 +86,47 @@ def load_tests(flows_dir: str) -> tuple[list[FlowTest], list[str]]:
             with open(path, encoding="utf-8") as fh:
                 source = parse(fh.read(), path)
         except UnicodeDecodeError:
-            problems.append(f"{path}:1: not UTF-8 text: save the file as UTF-8")
+            problems.append(Problem(path, 1, "test-not-utf8"))
             continue
         except YamlSyntaxError as exc:
-            problems.append(f"{path}:{exc.line}: {exc.message}")
+            problems.append(Problem(path, exc.line, exc.code, exc.data))
             continue
         data = source.data if isinstance(source.data, dict) else {}
         if not isinstance(data.get("tests"), list):
-            problems.append(f"{path}:1: a test file is a list under `tests:` (see flows/tests/README.md)")
+            problems.append(Problem(path, 1, "test-file-not-a-list"))
             continue
         for i, doc in enumerate(data["tests"]):
             try:
                 tests.append(_one(doc, source, ("tests", i)))
             except TestFileError as exc:
-                problems.append(str(exc))
+                problems.append(exc.problem)
     return tests, problems
 
 
-def _texts(value, where: str) -> list[str]:
+def _texts(value, path: str, line: int) -> list[str]:
     if value is None:
         return []
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
         return [str(value)]
     if isinstance(value, list) and all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value):
         return [str(v) for v in value]
-    raise TestFileError(f"{where}: `expect:` and `not:` take a text, or a list of texts, in quotes")
+    raise TestFileError(Problem(path, line, "test-expect-not-text"))
 
 
 def _one(doc, source: Source, at: tuple) -> FlowTest:
     path = source.path
     if not isinstance(doc, dict) or not isinstance(doc.get("steps"), list) or not doc["steps"]:
-        raise TestFileError(f"{path}:{source.line(at)}: a test needs `name:` and a list of `steps:`")
+        raise TestFileError(Problem(path, source.line(at), "test-needs-steps"))
     steps = []
     for j, raw in enumerate(doc["steps"]):
         line = source.line(at + ("steps", j))
         if not isinstance(raw, dict) or ("say" not in raw and not raw.get("picture")):
-            raise TestFileError(f"{path}:{line}: each step needs `say:` (what the person sends)")
+            raise TestFileError(Problem(path, line, "test-step-needs-say"))
         say = raw.get("say", "")
         if isinstance(say, bool) or (say is None and not raw.get("picture")):
-            raise TestFileError(f"{path}:{line}: `say:` was read as yes/no or as nothing: put the text in quotes")
-        steps.append(Step(str(say or ""), _texts(raw.get("expect"), f"{path}:{line}"),
-                          _texts(raw.get("not"), f"{path}:{line}"), line, media=1 if raw.get("picture") else 0))
+            raise TestFileError(Problem(path, line, "test-say-not-text"))
+        steps.append(Step(str(say or ""), _texts(raw.get("expect"), path, line),
+                          _texts(raw.get("not"), path, line), line, media=1 if raw.get("picture") else 0))
     return FlowTest(str(doc.get("name") or os.path.basename(path)), path, source.line(at), steps,
                     channel=str(doc.get("channel", "sms")), on_duty=bool(doc.get("on_duty", False)))
 
@@ -140,18 +145,13 @@ def run(test: FlowTest, fs: m.FlowSet) -> Result:
         session = fresh() if turn.action == ERASE else turn.session
         answer = "\n".join(turn.replies)
         lowered = answer.casefold()
+        said = {"test": test.name, "say": s.say, "answer": answer}
         for piece in s.expect:
             if piece.casefold() not in lowered:
-                result.failures.append(f"{test.path}:{s.line}: after \"{s.say}\" the answer should contain "
-                                       f"\"{piece}\", but it was:\n{_indent(answer)}")
+                result.failures.append(Problem(test.path, s.line, "test-answer-lacks", {**said, "piece": piece}))
         for piece in s.refuse:
             if piece.casefold() in lowered:
-                result.failures.append(f"{test.path}:{s.line}: after \"{s.say}\" the answer must not contain "
-                                       f"\"{piece}\", but it was:\n{_indent(answer)}")
+                result.failures.append(Problem(test.path, s.line, "test-answer-has", {**said, "piece": piece}))
         if result.failures:
             break  # the steps after this one depend on it
     return result
-
-
-def _indent(text: str) -> str:
-    return "\n".join(f"    | {line}" for line in (text or "(nothing)").splitlines())

@@ -19,18 +19,19 @@ import re
 from typing import Iterator, Mapping
 
 from babel.messages.catalog import Catalog
-from babel.messages.pofile import PoFileError, read_po
+from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.pofile import PoFileError, read_po, unescape
 
-from .engine.loader import SPECIAL_FILES, is_language_code
-from .engine.model import Translation, Where
+from .engine.loader import SPECIAL_FILES, is_language_code, load_dir
+from .engine.model import System, Translation, Where
 from .engine.problems import Problem
+from .engine.translations import LanguageState, language_name, translation_state
 from .engine.yamlsource import YamlSyntaxError, parse
 from .files import inside
 
 DOMAIN = "messages"
-# Fields whose text a texter reads, by the file they are in.
-FLOW_TEXT_FIELDS = ("text", "unavailable", "label")
-HOTLINE_TEXT_FIELDS = ("name", "note")
+HOTLINE_TEXT_FIELDS = ("name", "note")  # what a texter reads of a hotline
 
 
 def po_path(locales_dir: str, lang: str) -> str:
@@ -95,16 +96,15 @@ def _catalog_problem(path: str, data: bytes, lang: str) -> tuple[Catalog | None,
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        return None, Problem(path, line, "this catalog is not UTF-8 text: save it as UTF-8 (Unicode), then run the check again")
+        return None, Problem(path, line, "catalog-not-utf8")
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.lstrip().startswith("#") and _unclosed_quote(line):
-            return None, Problem(path, lineno, "the text on this line has no closing quote: end it with \"")
+            return None, Problem(path, lineno, "catalog-unclosed-quote")
     try:
         return read_po(io.BytesIO(data), locale=lang, domain=DOMAIN, abort_invalid=True), None
     except PoFileError as exc:
         line = exc.lineno + 1 if isinstance(exc.lineno, int) else 1
-        return None, Problem(path, line, f"this line cannot be read ({str(exc.line).strip()!r}): an entry is a `msgid \"English\"` line,"
-                                         " then a `msgstr \"translation\"` line, with every text in quotes; comments start with #")
+        return None, Problem(path, line, "catalog-bad-line", {"written": str(exc.line).strip()})
 
 
 def load_catalogs(locales_dir: str) -> Catalogs:
@@ -134,12 +134,75 @@ def catalogs_from(locales_dir: str, files: Mapping[str, bytes]) -> Catalogs:
             catalogs.problems.append(problem)
             catalogs.unreadable.add(lang)
             continue
+        previous = previous_ids(data.decode("utf-8"))
         for message in catalog:
             if not message.id or not isinstance(message.id, str):
                 continue  # the header, or a plural form (flows have none)
             msgstr = message.string if isinstance(message.string, str) else ""
-            entries[message.id] = Translation(msgstr, message.fuzzy, Where(path, message.lineno or 1))
+            line = message.lineno or 1
+            entries[message.id] = Translation(msgstr, message.fuzzy, Where(path, line),
+                                              previous.get(line, "") if message.fuzzy else "")
     return catalogs
+
+
+def previous_ids(text: str) -> dict[int, str]:
+    """The old English (``#| msgid "..."``) of fuzzy entries, by the line of their ``msgid``.
+
+    ``translations update`` writes these lines (``--previous``), but Babel's reader drops them.
+    """
+    found: dict[int, str] = {}
+    parts: list[str] = []
+    for n, line in enumerate(text.split("\n"), 1):  # as Babel counts lines
+        line = line.strip()
+        if line.startswith("#| msgid "):
+            parts = [line[len("#| msgid "):]]
+        elif line.startswith('#| "') and parts:
+            parts.append(line[3:])
+        elif line.startswith("msgid "):
+            if parts:
+                found[n] = "".join(unescape(p) for p in parts)
+            parts = []
+        elif not line.startswith("#"):
+            parts = []
+    return found
+
+
+def languages(flows_dir: str, locales_dir: str) -> dict[str, str]:
+    """The languages of the flow set, code -> English name, as system.yaml lists them.
+
+    Read even when the flow set does not pass its checks yet (a new language has no
+    catalog until `translations update` makes it).
+    """
+    return languages_of(load_dir(flows_dir).system, locales_dir)
+
+
+def languages_of(system: System | None, locales_dir: str) -> dict[str, str]:
+    """What :func:`languages` says, from system.yaml as loaded (None: it cannot be read;
+    then the languages with a catalog, and English and Spanish)."""
+    codes = list(system.languages) if system is not None else sorted(set(available_languages(locales_dir)) | {"en", "es"})
+    return {code: language_name(code) for code in codes}
+
+
+def extracted_texts(root: str, babel_cfg: str) -> dict[str, list[Where]]:
+    """English -> where it is written, as `translations update` finds the texts (with
+    ``babel_cfg``, from the project folder ``root``; paths relative to it)."""
+    with open(babel_cfg, encoding="utf-8") as fh:
+        method_map, options_map = parse_mapping_cfg(fh, babel_cfg)
+    texts: dict[str, list[Where]] = {}
+    for filename, lineno, message, _, _ in extract_from_dir(root, method_map, options_map):
+        texts.setdefault(message, []).append(Where(filename, lineno))
+    return texts
+
+
+def project_state(flows_dir: str, locales_dir: str) -> tuple[dict[str, LanguageState], Catalogs]:
+    """Where each text of the project on disk stands in each language, as
+    `translations check` judges it (the texts as `translations update` extracts
+    them: none without babel.cfg), and the catalogs as read (with their problems)."""
+    root = os.path.dirname(os.path.abspath(flows_dir))
+    cfg = os.path.join(locales_dir, "babel.cfg")
+    texts = extracted_texts(root, cfg) if os.path.isfile(cfg) else {}
+    catalogs = load_catalogs(locales_dir)
+    return translation_state(texts, catalogs, languages(flows_dir, locales_dir)), catalogs
 
 
 def iter_flow_texts(text: str, path: str) -> Iterator[tuple[int, str]]:

@@ -21,7 +21,7 @@ def test_staff_test_files_are_readable():
 @pytest.mark.parametrize("test", TESTS, ids=[f"{Path(t.path).name}:{t.line} {t.name}" for t in TESTS])
 def test_staff_conversation(test):
     result = flowtests.run(test, FS)
-    assert result.passed, "\n".join(result.failures)
+    assert result.passed, "\n".join(map(str, result.failures))
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -45,8 +45,8 @@ def test_a_wrong_expectation_fails_at_its_line_and_shows_the_answer(tmp_path):
     assert problems == [] and len(tests) == 1
     result = flowtests.run(tests[0], FS)
     assert not result.passed
-    assert result.failures[0].startswith(f"{path}:6: after \"1\" the answer should contain \"this text is nowhere\"")
-    assert "| A few questions about what happened." in result.failures[0]
+    assert str(result.failures[0]).startswith(f"{path}:6: after \"1\" the answer should contain \"this text is nowhere\"")
+    assert "| A few questions about what happened." in str(result.failures[0])
 
 
 def test_not_catches_a_forbidden_word(tmp_path):
@@ -73,7 +73,7 @@ def test_a_badly_written_test_file_gets_a_clear_message(tmp_path, body, message)
     path = write(tmp_path, body)
     tests, problems = flowtests.load_tests(str(tmp_path))
     assert tests == []
-    assert len(problems) == 1 and problems[0].startswith(f"{path}:") and message in problems[0], problems
+    assert len(problems) == 1 and str(problems[0]).startswith(f"{path}:") and message in str(problems[0]), problems
 
 
 def test_cli_runs_the_staff_tests(app):

@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 
 from bot.content import load
 from bot.engine.loader import load_texts
-from bot.engine.problems import ERROR, Problem
+from bot.engine.problems import ERROR
 from bot.engine.validate import check as check_loaded
 from bot.engine.validate import preview_words
 from bot.i18n import load_catalogs
@@ -100,7 +100,7 @@ AS_OF = datetime.date(2026, 11, 22)
 def check(root: Path) -> tuple[list[str], bool]:
     """The lines `flows check` prints for the project at ``root``, and whether it fails."""
     _, problems = load(str(root / "flows"), str(root / "locales"), today=AS_OF)
-    lines = [str(Problem(os.path.relpath(p.path, root), p.line, p.message, p.severity)) for p in problems]
+    lines = [str(p.moved(os.path.relpath(p.path, root))) for p in problems]
     return lines, any(p.severity == ERROR for p in problems)
 
 

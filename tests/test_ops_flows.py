@@ -253,6 +253,23 @@ def test_a_changed_english_text_needs_its_spanish_which_can_be_typed_beside_it(e
     assert not row["needs"] and row["langs"][0]["state"] == "changed" and row["langs"][0]["value"] == NEW_MENU_ES
 
 
+def test_the_editor_words_a_translation_problem_from_its_data_not_its_text(app, ed, project, monkeypatch):
+    """The check's words send staff to the catalog line; the editor sends them to the box
+    beside the text, reading the problem's code and fields. Rewording the check's message
+    changes what `flows check` prints, and nothing in the editor."""
+    from bot.engine import problems
+
+    monkeypatch.setitem(problems.MESSAGES, "fuzzy-translation", "{language}: look again at \"{text}\"")
+    body = main_yaml(project).replace(OLD_MENU, NEW_MENU)
+    line = next(i for i, x in enumerate(body.splitlines(), 1) if NEW_MENU in x)
+    state = check(ed, "main.yaml", body).json
+    [problem] = [p for p in state["problems"] if p["severity"] == "error"]
+    assert problem["text"] == (f'flows/main.yaml:{line}: missing Spanish (es) translation of "{NEW_MENU}" '
+                               "(the English is new or changed): write it under Translations, on this file's page")
+    [checked] = app.extensions["flows_admin"].check("ed").errors
+    assert checked.code == "fuzzy-translation" and checked.message == f'Spanish (es): look again at "{NEW_MENU}"'
+
+
 def test_a_translation_alone_can_be_changed(ed, project):
     state = check(ed, "main.yaml", main_yaml(project), {"My rights": {"es": "Sus derechos"}}).json
     assert state["ok"] and state["draft"] == {"empty": False, "files": [], "translations": 1}

@@ -53,7 +53,7 @@ def test_a_third_language_is_one_catalog_and_one_line(tmp_path, redis_url, redis
     text = system.read_text(encoding="utf-8")
     system.write_text(text.replace("  es: Español\n", "  es: Español\n  eo: Pseudo\n", 1), encoding="utf-8")
     check = flask(project, redis_url, "flows", "check")
-    assert check.returncode == 1 and "no catalog for `eo`" in check.stdout + check.stderr
+    assert check.returncode == 1 and "no catalog for Esperanto (eo)" in check.stdout + check.stderr
 
     # 2. The new catalog, made by the usual command.
     assert flask(project, redis_url, "translations", "update").returncode == 0

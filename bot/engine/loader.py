@@ -13,7 +13,6 @@ budget) are :mod:`bot.engine.validate`'s job.
 from __future__ import annotations
 
 import datetime
-import difflib
 import hashlib
 import json
 import os
@@ -27,7 +26,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError
 
 from . import model as m
-from .problems import Problem
+from .problems import Problem, closest
 from .text import normalize
 from .yamlsource import MAX_BYTES, Source, YamlSyntaxError, parse, size_problem
 
@@ -105,12 +104,12 @@ def load_files(flows_dir: str, files: Mapping[str, bytes]) -> Loaded:
     loaded = Loaded()
     schema_path = os.path.join(flows_dir, SCHEMA_FILE)
     if SCHEMA_FILE not in files:
-        loaded.problems.append(Problem(schema_path, 1, f"cannot read the schema: {SCHEMA_FILE} is missing; restore it from git"))
+        loaded.problems.append(Problem(schema_path, 1, "schema-missing", {"file": SCHEMA_FILE}))
         return loaded
     try:
         schema = json.loads(files[SCHEMA_FILE].decode("utf-8"))
     except ValueError as exc:
-        loaded.problems.append(Problem(schema_path, 1, f"cannot read the schema: {exc}"))
+        loaded.problems.append(Problem(schema_path, 1, "schema-unreadable", {"error": str(exc)}))
         return loaded
     broken = schema_problem(schema, schema_path)
     if broken:
@@ -124,7 +123,7 @@ def load_files(flows_dir: str, files: Mapping[str, bytes]) -> Loaded:
         path = os.path.join(flows_dir, name)
         too_big = size_problem(data)
         if too_big:
-            loaded.problems.append(Problem(path, too_big.line, too_big.message))
+            loaded.problems.append(Problem(path, too_big.line, too_big.code, too_big.data))
             loaded.unreadable.add(path)
             if SPECIAL_FILES.get(name, "flow") == "flow":
                 _left_out(loaded, None)
@@ -134,7 +133,7 @@ def load_files(flows_dir: str, files: Mapping[str, bytes]) -> Loaded:
             texts[path] = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
         except UnicodeDecodeError as exc:
             line = data[: exc.start].count(b"\n") + 1
-            loaded.problems.append(Problem(path, line, "this file is not UTF-8 text: save it as UTF-8 (Unicode), then run the check again"))
+            loaded.problems.append(Problem(path, line, "not-utf8"))
             loaded.unreadable.add(path)
             if SPECIAL_FILES.get(name, "flow") == "flow":
                 _left_out(loaded, None)
@@ -158,23 +157,22 @@ def load_texts(texts: Mapping[str, str], schema: dict, loaded: Loaded | None = N
         try:
             source = parse(text, path)
         except YamlSyntaxError as exc:
-            loaded.problems.append(Problem(path, exc.line, exc.message))
+            loaded.problems.append(Problem(path, exc.line, exc.code, exc.data))
             if kind == "flow":
                 named = _FLOW_ID.search(text)
                 _left_out(loaded, named.group(1) if named else None)
             continue
         loaded.sources[path] = source
         for line, key in source.duplicates:
-            loaded.problems.append(Problem(path, line, f"`{key}` is written twice here: YAML keeps only the last one; delete one of them"))
+            loaded.problems.append(Problem(path, line, "duplicate-key", {"key": key}))
         if source.data == {} and not _CONTENT.search(text):
-            loaded.problems.append(Problem(path, 1, f"this file is empty: {_FILE_KINDS[kind]} starts with {_needs(schema, kind)}"
-                                           + ("; write them, or delete the file" if kind == "flow" else "")))
+            loaded.problems.append(Problem(path, 1, "empty-file", {"kind": kind, "required": _required(schema, kind)}))
             if kind == "flow":
                 _left_out(loaded, None)
             continue
         schema_problems = check_schema(source, schema, kind)
         if kind == "system" and not schema_problems:
-            schema_problems = [Problem(path, source.key_line(("languages", code)), why)
+            schema_problems = [Problem(path, source.key_line(("languages", code)), why, {"code": code})
                                for code in source.data["languages"] if (why := language_code_problem(code))]
         loaded.problems += schema_problems
         if not schema_problems:
@@ -189,7 +187,7 @@ def load_texts(texts: Mapping[str, str], schema: dict, loaded: Loaded | None = N
     shown = os.path.basename(os.path.normpath(folder)) or folder
     for name in SPECIAL_FILES:
         if name not in present:
-            loaded.problems.append(Problem(os.path.join(folder, name), 1, f"{name} is missing from the {shown}/ folder: every flow set needs one; put it back (it is in git)"))
+            loaded.problems.append(Problem(os.path.join(folder, name), 1, "missing-file", {"name": name, "folder": shown}))
 
     flow_sources = [(p, s) for p, (k, s) in parsed.items() if k == "flow"]
     # Gotos may name any flow, so learn every flow's nodes before building.
@@ -226,14 +224,13 @@ def is_language_code(code: object) -> bool:
 
 
 def language_code_problem(code: str) -> str | None:
-    """Why ``code`` (a key under `languages:`) cannot name a language, if it cannot."""
+    """Why ``code`` (a key under `languages:`) cannot name a language, if it cannot: a problem code."""
     if not is_language_code(code):
-        return (f"`{code}` is not a language code: write the code of the language, like `es`, `fr` or `pt_BR`"
-                " (two or three lower-case letters, then optionally _ and a country in capitals)")
+        return "not-a-language-code"
     try:
         Locale.parse(code)
     except (ValueError, UnknownLocaleError):
-        return f"`{code}` is not a known language code: write the ISO 639 code of the language, like `fr` for French or `ht` for Haitian Creole"
+        return "unknown-language-code"
     return None
 
 
@@ -249,10 +246,10 @@ def schema_problem(schema: object, schema_path: str) -> Problem | None:
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
-        return Problem(schema_path, 1, f"schema.json is not a valid JSON Schema ({exc.message}): restore it from git")
+        return Problem(schema_path, 1, "schema-invalid", {"error": exc.message})
     missing = [k for k in ("flow", *SPECIAL_FILES.values()) if k not in (schema.get("$defs") or {})]
     if missing:
-        return Problem(schema_path, 1, f"schema.json has no `$defs` for {', '.join(missing)}: restore it from git")
+        return Problem(schema_path, 1, "schema-incomplete", {"kinds": tuple(missing)})
     return None
 
 
@@ -271,110 +268,87 @@ def check_schema(source: Source, schema: dict, kind: str) -> list[Problem]:
             allowed = list(error.schema.get("properties", {}))
             for extra in error.instance:
                 if extra not in allowed:
-                    problems.append(Problem(source.path, source.key_line(at + (extra,)), _unknown_field(extra, allowed)))
+                    problems.append(Problem(source.path, source.key_line(at + (extra,)), "unknown-field",
+                                            {"name": extra, "allowed": tuple(allowed), "field": at + (extra,),
+                                             "suggestion": closest(extra, allowed)}))
             continue
-        problems.append(Problem(source.path, source.line(at), _explain(error, at, source, schema, kind)))
+        code, data = _explain(error, at, source, schema, kind)
+        problems.append(Problem(source.path, source.line(at), code, {"field": at, **data}))
     return problems
 
 
-def _unknown_field(extra: str, allowed: list[str]) -> str:
-    close = difflib.get_close_matches(extra, allowed, n=1)
-    hint = f"did you mean `{close[0]}`?" if close else f"the fields allowed here are: {', '.join(allowed)}"
-    return f"unknown field `{extra}`: {hint}"
-
-
-def _what(at: tuple) -> str:
-    """How a message names the value at ``at``: `text`, item 2 of `nodes`, this file."""
-    if not at:
-        return "this file"
-    if isinstance(at[-1], int):
-        parent = next((p for p in reversed(at) if isinstance(p, str)), None)
-        return f"item {at[-1] + 1} of `{parent}`" if parent else f"item {at[-1] + 1}"
-    return f"`{at[-1]}`"
-
-
-def _is_a(value: object) -> str:
+def _type_of(value: object) -> str:
+    """A value's type, as JSON Schema names them (the message words it)."""
     if isinstance(value, bool):
-        return "true/false"
+        return "boolean"
     if isinstance(value, (int, float)):
-        return "a number"
+        return "number"
     if isinstance(value, str):
-        return "text"
+        return "string"
     if isinstance(value, list):
-        return "a list"
+        return "array"
     if isinstance(value, dict):
-        return "a set of `field: value` lines"
-    return "empty"
+        return "object"
+    return "null"
 
 
-_WANTED = {"object": "a set of `field: value` lines", "array": "a list (lines starting with `- `)",
-           "boolean": "true or false", "string": "text", "integer": "a whole number", "number": "a number"}
-_FILE_KINDS = {"flow": "a flow file", "keywords": "keywords.yaml", "system": "system.yaml", "hotlines": "hotlines.yaml",
-               "understanding": "understanding.yaml"}
+def _required(schema: dict, kind: str) -> tuple[str, ...]:
+    """The fields a file of ``kind`` must have: `flow`, `start` and `nodes`."""
+    return tuple(schema["$defs"][kind].get("required", ()))
 
 
-def _needs(schema: dict, kind: str) -> str:
-    """The fields a file of ``kind`` must have: `flow:`, `start:` and `nodes:`."""
-    fields = [f"`{k}:`" for k in schema["$defs"][kind].get("required", ())]
-    return fields[0] if len(fields) == 1 else ", ".join(fields[:-1]) + " and " + fields[-1]
-
-
-def _explain(error, at: tuple, source: Source, schema: dict, kind: str) -> str:
-    what = _what(at)
+def _explain(error, at: tuple, source: Source, schema: dict, kind: str) -> tuple[str, dict]:
+    """What the schema refused at ``at``: a problem code and its data."""
     v = error.validator
     if v == "type":
         raw = source.raw.get(at)
         expected = error.validator_value
         if "string" in (expected if isinstance(expected, list) else [expected]):
             if isinstance(error.instance, bool):
-                return f"{what}: YAML reads `{raw}` as true/false, not as text: put it in quotes, like \"{raw}\""
+                return "text-read-as-boolean", {"raw": raw}
             if isinstance(error.instance, (int, float)):
-                return f"{what}: YAML reads `{raw}` as a number, not as text: put it in quotes, like \"{raw}\""
+                return "text-read-as-number", {"raw": raw}
             if error.instance is None:
-                return f"{what} is empty: write the text after the colon, in quotes"
-        wanted = _WANTED.get(expected, expected)
+                return "empty-text", {}
         if not at:
-            return f"this file should be {wanted}, not {_is_a(error.instance)}: {_FILE_KINDS[kind]} starts with {_needs(schema, kind)}"
+            return "file-wrong-type", {"wanted": expected, "found": _type_of(error.instance), "kind": kind,
+                                       "required": _required(schema, kind)}
         if error.instance is None:
-            return f"{what} is empty: it should be {wanted}"
-        return f"{what} should be {wanted}, not {_is_a(error.instance)}"
+            return "empty-value", {"wanted": expected}
+        return "wrong-type", {"wanted": expected, "found": _type_of(error.instance)}
     if v == "required":
         missing = re.findall(r"'([^']+)' is a required property", error.message)
         name = missing[0] if missing else error.message
         node_kind = error.instance.get("kind") if isinstance(error.instance, dict) else None
         if "properties" not in error.schema and isinstance(node_kind, str):
-            return f"missing `{name}:` (a `{node_kind}` node needs it)"
-        described = error.schema.get("properties", {}).get(name, {}).get("description", "")
-        hint = described.split(". ")[0].rstrip(".")
-        return f"missing `{name}:`" + (f" ({hint[0].lower()}{hint[1:]})" if hint else "")
+            return "missing-field", {"name": name, "node_kind": node_kind}
+        return "missing-field", {"name": name,
+                                 "description": error.schema.get("properties", {}).get(name, {}).get("description", "")}
     if v == "enum":
-        close = difflib.get_close_matches(str(error.instance), list(map(str, error.validator_value)), n=1)
-        hint = f" (did you mean `{close[0]}`?)" if close else ""
-        return f"{what} is `{error.instance}`{hint}: use one of: {', '.join(map(str, error.validator_value))}"
+        choices = tuple(map(str, error.validator_value))
+        return "not-one-of", {"value": error.instance, "choices": choices,
+                              "suggestion": closest(str(error.instance), choices)}
     if v == "pattern":
         if "quotes" in error.schema.get("description", ""):  # phone numbers
-            return f"{what} `{error.instance}`: write only digits, spaces and dashes, in quotes, like \"1-888-373-7888\""
+            return "bad-phone-number", {"value": error.instance}
         if "\\." in error.validator_value:  # a goto
-            return (f"{what} `{error.instance}` is not a place to go: write a node id (`menu`), a flow id (`numbers`)"
-                    " or a flow and one of its nodes (`numbers.by_need`), in lower-case letters, digits and _")
-        return f"{what} `{error.instance}` is not a valid id: use lower-case letters, digits and _, starting with a letter (like `unpaid_wages`)"
+            return "bad-goto", {"value": error.instance}
+        return "bad-id", {"value": error.instance}
     if v in ("minProperties", "maxProperties") and "goto" in error.schema.get("properties", {}):
-        conditions = [k for k in error.schema["properties"] if k != "goto"]
-        written = [f"`{k}`" for k in error.instance if k != "goto"] if isinstance(error.instance, dict) else []
-        has = f"this branch has {len(written)} conditions ({', '.join(written)})" if written else "this branch has no condition"
-        return f"{has}: a branch needs exactly one of {', '.join(conditions)}, and a `goto:`; write one branch per condition"
+        conditions = tuple(k for k in error.schema["properties"] if k != "goto")
+        written = tuple(k for k in error.instance if k != "goto") if isinstance(error.instance, dict) else ()
+        return "branch-conditions", {"conditions": conditions, "written": written}
     if v == "minProperties":
-        return f"{what} is empty: add at least one line"
+        return "empty-mapping", {}
     if v == "minItems":
-        return f"{what} is empty: add at least one item" if error.validator_value == 1 else \
-            f"{what} needs at least {error.validator_value} items"
+        return "too-few-items", {"least": error.validator_value}
     if v == "maxItems":
-        return f"{what} has more than {error.validator_value} items: split it into two menus"
+        return "too-many-items", {"most": error.validator_value}
     if v == "minLength":
-        return f"{what} is empty: write the text between the quotes"
+        return "empty-string", {}
     if v == "format":
-        return f"{what} `{error.instance}` is not a date: write it as YYYY-MM-DD, like 2026-01-31"
-    return f"{what}: {error.message}"
+        return "not-a-date", {"value": error.instance}
+    return "schema", {"detail": error.message}
 
 
 # --- building -----------------------------------------------------------------

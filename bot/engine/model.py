@@ -267,7 +267,8 @@ NO_UNDERSTANDING = Understanding(MappingProxyType({}), MappingProxyType({}), ())
 class Translation:
     msgstr: str
     fuzzy: bool
-    where: Where
+    where: Where  # the catalog line of its msgid
+    previous: str = ""  # for a fuzzy one, the English it was translated from (`#| msgid`), if kept
 
 
 @dataclass(frozen=True)

@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import difflib
 import re
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Iterable, Iterator, Mapping
+from typing import Iterator
 
 from . import model as m
 from . import render
-from .loader import Loaded, load_dir
-from .problems import WARNING, Problem
+from .loader import Loaded
+from .problems import WARNING, Problem, closest
 from .text import normalize
 from .segments import MAX_SEGMENTS, count_segments, is_gsm7
+from .translations import EMPTY, FOUND, MISSING, NO_CATALOG, PLACEHOLDERS, SOURCE_LANGUAGE, translation_state
 
-SOURCE_LANGUAGE = "en"  # flow text is written in English; it is the msgid
 KNOWN_INTENTS = ("menu", "back", "help", "danger", "human", "quick_exit", "opt_out", "opt_in", "language")
 REQUIRED_INTENTS = ("menu", "back", "help", "danger", "human", "quick_exit", "opt_out", "opt_in")
 SHOW_INTENTS = ("help", "danger")  # shown, then the person stays where they were
@@ -34,13 +33,6 @@ REQUIRED_TEXTS = (
     "contact_call", "contact_text", "contact_text_keyword", "contact_whatsapp",
     "hello_any", "watched",
 )
-LANGUAGE_NAMES = {"en": "English", "es": "Spanish"}
-
-
-def build(flows_dir: str, catalogs: Mapping[str, Mapping[str, m.Translation]],
-          today: datetime.date | None = None) -> tuple[m.FlowSet | None, list[Problem]]:
-    """Load ``flows_dir`` and check it; the FlowSet is None if it cannot run at all."""
-    return check(load_dir(flows_dir), catalogs, today)
 
 
 def check(loaded: Loaded, catalogs, today: datetime.date | None = None) -> tuple[m.FlowSet | None, list[Problem]]:
@@ -76,8 +68,7 @@ def _with_language_names(kw: m.Keywords, system: m.System) -> m.Keywords:
     return dataclasses.replace(kw, languages=MappingProxyType(languages))
 
 
-def _p(where: m.Where, message: str, severity: str = "error") -> Problem:
-    return Problem(where.path, where.line, message, severity)
+_p = Problem.at
 
 
 def _at(loaded: Loaded, path: str, at: tuple) -> m.Where:
@@ -86,33 +77,9 @@ def _at(loaded: Loaded, path: str, at: tuple) -> m.Where:
     return m.Where(path, source.key_line(at) if source else 1)
 
 
-def language_name(code: str) -> str:
-    """``Spanish (es)``, for messages."""
-    return f"{LANGUAGE_NAMES[code]} ({code})" if code in LANGUAGE_NAMES else f"`{code}`"
-
-
-_lang_name = language_name
-
-
-def _shown(where: m.Where) -> str:
-    """A place named inside a message, as staff see it from the project folder:
-    ``flows/main.yaml:12``, ``locales/es/LC_MESSAGES/messages.po:40``."""
-    parts = where.path.replace("\\", "/").split("/")
-    keep = 4 if parts[-1].endswith(".po") else 2
-    return f"{'/'.join(parts[-keep:])}:{where.line}"
-
-
-def _and(items: Iterable[str]) -> str:
-    items = list(items)
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def _did_you_mean(word: str, choices: Iterable[str], what: str) -> str:
-    choices = sorted(choices)
-    close = difflib.get_close_matches(word, choices, n=1)
-    if close:
-        return f"did you mean `{close[0]}`?"
-    return f"{what}: {', '.join(choices)}" if choices else ""
+def _hint(word: str, choices) -> dict:
+    """What a message needs to say `did you mean ...?`, else to list the choices."""
+    return {"suggestion": closest(word, choices), "choices": tuple(sorted(choices))}
 
 
 def _all_nodes(loaded: Loaded) -> Iterator[tuple[m.Flow, m.Node]]:
@@ -134,34 +101,34 @@ def check_duplicate_ids(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
     first: dict[str, m.Flow] = {}
     for flow in loaded.flow_list:
         if flow.id in first:
-            problems.append(_p(flow.where, f"flow id `{flow.id}` is used twice (first at {_shown(first[flow.id].where)}): rename one of them"))
+            problems.append(_p(flow.where, "duplicate-flow-id", flow=flow.id, first=first[flow.id].where))
         else:
             first[flow.id] = flow
         seen: dict[str, m.Node] = {}
         for node in flow.nodes:
             if node.id in seen:
-                problems.append(_p(node.where, f"node id `{node.id}` is used twice in flow `{flow.id}` (first at line {seen[node.id].where.line}): rename one of them"))
+                problems.append(_p(node.where, "duplicate-node-id", node=node.id, flow=flow.id, first_line=seen[node.id].where.line))
             else:
                 seen[node.id] = node
     seen_h: dict[str, m.Hotline] = {}
     for h in loaded.hotline_list:
         if h.id in seen_h:
-            problems.append(_p(h.where, f"hotline id `{h.id}` is used twice (first at line {seen_h[h.id].where.line}): rename one of them"))
+            problems.append(_p(h.where, "duplicate-hotline-id", hotline=h.id, first_line=seen_h[h.id].where.line))
         seen_h.setdefault(h.id, h)
     return problems
 
 
-def _describe_missing(fs: m.FlowSet, target: str) -> str:
+def _describe_missing(fs: m.FlowSet, target: str) -> dict:
+    """The data of an `unknown-goto` problem about ``target`` (`flow.node`)."""
     flow_id, _, node_id = target.partition(".")
     if flow_id not in fs.flows:
-        hint = _did_you_mean(flow_id, fs.flows, "the flows are")
-        return f"unknown goto target `{target}`: there is no flow `{flow_id}`; {hint}"
-    hint = _did_you_mean(node_id, (n.id for n in fs.flows[flow_id].nodes), "its nodes are")
-    return f"unknown goto target `{target}`: flow `{flow_id}` has no node `{node_id}`; {hint}"
+        return {"target": target, "flow": flow_id, "missing": "flow", **_hint(flow_id, fs.flows)}
+    return {"target": target, "flow": flow_id, "node": node_id, "missing": "node",
+            **_hint(node_id, [n.id for n in fs.flows[flow_id].nodes])}
 
 
-def _missing(fs: m.FlowSet, loaded: Loaded, target: str) -> str | None:
-    """What is wrong with a goto to ``target``, or None if nothing (yet) can be said."""
+def _missing(fs: m.FlowSet, loaded: Loaded, target: str) -> dict | None:
+    """What is wrong with a goto to ``target`` (an `unknown-goto` problem's data), or None if nothing (yet) can be said."""
     if fs.node(target) is not None:
         return None
     flow_id = target.partition(".")[0]
@@ -201,7 +168,7 @@ def check_gotos(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
     for flow in loaded.flow_list:
         path = flow.where.path
         if flow.node(flow.start.partition(".")[2]) is None:
-            problems.append(_p(_at(loaded, path, ("start",)), f"`start`: {_describe_missing(fs, flow.start)}"))
+            problems.append(_p(_at(loaded, path, ("start",)), "unknown-goto", via="start", **_describe_missing(fs, flow.start)))
         for i, node in enumerate(flow.nodes):
             for target, where, field in goto_sites(loaded, flow, i, node):
                 missing = _missing(fs, loaded, target)
@@ -211,25 +178,23 @@ def check_gotos(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
                     if written in fs.flows or loaded.may_hold(written):
                         continue  # that flow's `start:` is wrong, or the flow was left out: said there
                     choices = {n.id for n in flow.nodes} | set(fs.flows)
-                    hint = _did_you_mean(written, choices, "the nodes of this flow and the flows are")
-                    missing = f"unknown goto target `{written}`: flow `{flow.id}` has no node `{written}`, and there is no flow `{written}`; {hint}"
+                    missing = {"target": written, "flow": flow.id, "missing": "node or flow", **_hint(written, choices)}
                 if missing:
-                    problems.append(_p(where, missing))
+                    problems.append(_p(where, "unknown-goto", **missing))
             if node.kind == m.QUESTION and not node.next and len(node.on) < len(m.ANSWERS):
-                problems.append(_p(node.where, f"question `{node.id}` does not say where every answer goes: add `next:`, or all of `if_yes:`, `if_no:` and `if_not_sure:`"))
+                problems.append(_p(node.where, "question-without-next", node=node.id))
             for entry in node.entries:
                 if entry not in fs.hotlines:
-                    hint = _did_you_mean(entry, fs.hotlines, "the ids there are")
-                    problems.append(_p(_at(loaded, path, ("nodes", i, "entries")),
-                                       f"directory entry `{entry}` is not in hotlines.yaml; {hint}"))
+                    problems.append(_p(_at(loaded, path, ("nodes", i, "entries")), "unknown-directory-entry",
+                                       entry=entry, **_hint(entry, fs.hotlines)))
     system = fs.system
     for name, target in (("start", system.start), ("main_menu", system.main_menu)):
         missing = _missing(fs, loaded, target)
         if missing:
-            problems.append(_p(_at(loaded, system.where.path, (name,)), f"`{name}`: {missing}"))
+            problems.append(_p(_at(loaded, system.where.path, (name,)), "unknown-goto", via=name, **missing))
     main = fs.node(system.main_menu)
     if main is not None and main.kind != m.MENU:
-        problems.append(_p(_at(loaded, system.where.path, ("main_menu",)), f"`main_menu` must be a menu node, and `{system.main_menu}` is a {main.kind}: point it at a menu node"))
+        problems.append(_p(_at(loaded, system.where.path, ("main_menu",)), "main-menu-not-menu", target=system.main_menu, kind=main.kind))
     return problems
 
 
@@ -265,7 +230,7 @@ def check_reachable(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
         return []
     seen = reachable(fs)
     return [
-        _p(node.where, f"node `{node.id}` can never be reached: no goto, menu option or keyword leads to `{flow.id}.{node.id}`; link to it, or delete the node")
+        _p(node.where, "unreachable-node", node=node.id, flow=flow.id)
         for flow, node in _all_nodes(loaded)
         if fs.flows.get(flow.id) is flow and f"{flow.id}.{node.id}" not in seen
     ]
@@ -283,7 +248,7 @@ def check_loops(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
         found = _loop_from(fs, start, start, set(), passing)
         if found and frozenset(found) not in reported:
             reported.add(frozenset(found))  # one report per loop, at its first node
-            problems.append(_p(node.where, f"`{node.id}` starts a loop that never waits for a reply, so the bot would send messages without end: {' -> '.join(found)}; make one of these nodes a menu or question, or change a goto"))
+            problems.append(_p(node.where, "loop-without-wait", node=node.id, loop=tuple(found)))
     return problems
 
 
@@ -318,9 +283,8 @@ def check_flags(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
         for branch in node.branches:
             for flag in branch.when.flags:
                 if flag not in set_somewhere:
-                    close = difflib.get_close_matches(flag, sorted(set_somewhere), n=1)
-                    hint = f"did you mean `{close[0]}`? Or set it" if close else "set it"
-                    problems.append(_p(branch.where or node.where, f"flag `{flag}` is never set, so this branch can never hold: {hint} with `flag: {flag}` on a question or `sets: [{flag}]` on a menu option"))
+                    problems.append(_p(branch.where or node.where, "flag-never-set", flag=flag,
+                                       suggestion=closest(flag, set_somewhere)))
     return problems
 
 
@@ -337,43 +301,43 @@ def check_keywords(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
 
     for intent in kw.intents:
         if intent not in KNOWN_INTENTS:
-            close = difflib.get_close_matches(intent, KNOWN_INTENTS, n=1)
-            hint = f" (did you mean `{close[0]}`?)" if close else ""
-            problems.append(_p(kw.where[intent], f"unknown keyword intent `{intent}`{hint}: the bot knows these intents: {', '.join(KNOWN_INTENTS)}"))
+            problems.append(_p(kw.where[intent], "unknown-intent", intent=intent, suggestion=closest(intent, KNOWN_INTENTS),
+                               choices=KNOWN_INTENTS))
     for intent in REQUIRED_INTENTS:
         if intent not in kw.intents:
-            problems.append(_p(line("intents"), f"keyword intent `{intent}` is missing: add `{intent}:` under `intents:`, with its `words:`"))
+            problems.append(_p(line("intents"), "missing-intent", intent=intent))
     for intent in SHOW_INTENTS:
         if intent in kw.intents and intent not in kw.shows:
-            problems.append(_p(kw.where[intent], f"`{intent}` needs `show:`, the message or directory node it shows"))
+            problems.append(_p(kw.where[intent], "intent-needs-show", intent=intent))
     for intent, target in kw.shows.items():
         node = fs.node(target)
         missing = _missing(fs, loaded, target)
         if missing:
-            problems.append(_p(line("intents", intent, "show"), f"`{intent}` shows an {missing}"))
+            problems.append(_p(line("intents", intent, "show"), "unknown-goto", via="show", intent=intent, **missing))
         elif node is not None and node.kind not in (m.MESSAGE, m.DIRECTORY):
-            problems.append(_p(line("intents", intent, "show"), f"`{intent}` can only show a message or directory node, and `{target}` is a {node.kind}: point `show:` at a message or directory node"))
+            problems.append(_p(line("intents", intent, "show"), "intent-shows-wrong-kind", intent=intent, target=target, kind=node.kind))
     for intent, kinds in GOTO_INTENTS.items():
         if intent in kw.intents and intent not in kw.gotos:
-            problems.append(_p(kw.where[intent], f"`{intent}` needs `goto:`, the {kinds[0]} node it goes to"))
+            problems.append(_p(kw.where[intent], "intent-needs-goto", intent=intent, wanted=kinds[0]))
     for intent, target in kw.gotos.items():
         node = fs.node(target)
         missing = _missing(fs, loaded, target)
         if missing:
-            problems.append(_p(line("intents", intent, "goto"), f"`{intent}` goes to an {missing}"))
+            problems.append(_p(line("intents", intent, "goto"), "unknown-goto", via="goto", intent=intent, **missing))
         elif node is not None and intent in GOTO_INTENTS and node.kind not in GOTO_INTENTS[intent]:
-            problems.append(_p(line("intents", intent, "goto"), f"`{intent}` must go to a {GOTO_INTENTS[intent][0]} node, and `{target}` is a {node.kind}: point `goto:` at a {GOTO_INTENTS[intent][0]} node"))
+            problems.append(_p(line("intents", intent, "goto"), "intent-goes-to-wrong-kind", intent=intent, target=target,
+                               kind=node.kind, wanted=GOTO_INTENTS[intent][0]))
     owners: dict[str, str] = {}
     groups = list(kw.intents.items()) + [(f"language.{c}", w) for c, w in kw.languages.items()]
     for name, words in groups:
         for word in sorted(words):
             if word in owners:
                 where = kw.where.get(name, kw_where)
-                problems.append(_p(where, f"the word `{word}` is a keyword of both `{owners[word]}` and `{name}`: keep it in one of them"))
+                problems.append(_p(where, "keyword-twice", word=word, first=owners[word], second=name))
             owners.setdefault(word, name)
     for code in kw.languages:
         if code not in fs.system.languages:
-            problems.append(_p(kw.where[f"language.{code}"], f"language `{code}` is not listed under `languages:` in system.yaml: add it there, or remove it here"))
+            problems.append(_p(kw.where[f"language.{code}"], "keyword-language-not-listed", lang=code))
     return problems
 
 
@@ -382,19 +346,20 @@ def check_system(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
     path = system.where.path
     for name in REQUIRED_TEXTS:
         if name not in system.texts:
-            problems.append(_p(_at(loaded, path, ("texts",)), f"`texts` is missing `{name}:`, a text the bot sends by this name: add it under `texts:`"))
+            problems.append(_p(_at(loaded, path, ("texts",)), "missing-system-text", name=name))
     if system.default_language not in system.languages:
-        problems.append(_p(_at(loaded, path, ("default_language",)), f"`default_language` is `{system.default_language}`, which is not under `languages:`; use one of: {', '.join(system.languages)}"))
+        problems.append(_p(_at(loaded, path, ("default_language",)), "default-language-not-listed",
+                           lang=system.default_language, choices=tuple(system.languages)))
     if SOURCE_LANGUAGE not in system.languages:
-        problems.append(_p(_at(loaded, path, ("languages",)), f"`languages` must include `{SOURCE_LANGUAGE}`: flow text is written in English"))
+        problems.append(_p(_at(loaded, path, ("languages",)), "source-language-not-listed", lang=SOURCE_LANGUAGE))
     expected = {"contact_call": {"number"}, "contact_text": {"number"}, "contact_whatsapp": {"number"},
                 "contact_text_keyword": {"number", "keyword"}}
     for name, wanted in expected.items():
         text = system.texts.get(name)
         if text and "<unbalanced braces>" in render.placeholders(text.msgid):
-            problems.append(_p(text.where, f"`{name}` has a {{ or }} without its pair: write {braces(wanted)} exactly like that"))
+            problems.append(_p(text.where, "unbalanced-braces", name=name, wanted=tuple(sorted(wanted))))
         elif text and render.placeholders(text.msgid) != wanted:
-            problems.append(_p(text.where, f"`{name}` must contain {braces(wanted)}: the bot puts the hotline's details there"))
+            problems.append(_p(text.where, "missing-placeholders", name=name, wanted=tuple(sorted(wanted))))
     return problems
 
 
@@ -409,8 +374,7 @@ def check_understanding(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
     languages = fs.system.languages
 
     def unknown_language(code: str, at: tuple) -> None:
-        hint = _did_you_mean(code, languages, "the languages of system.yaml are")
-        problems.append(_p(_at(loaded, path, at), f"language `{code}` is not under `languages:` in system.yaml; {hint}"))
+        problems.append(_p(_at(loaded, path, at), "unknown-language", lang=code, **_hint(code, languages)))
 
     for section in ("around_words", "around_numbers", "not_words", "numbers"):
         for code in _value(loaded, path, (section,)) or {}:
@@ -419,16 +383,16 @@ def check_understanding(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
     first: dict[str, tuple[m.Meaning, m.Phrase]] = {}
     for i, meaning in enumerate(u.meanings):
         if not meaning.intent and not meaning.goto:
-            problems.append(_p(meaning.where, "this meaning leads nowhere: add `goto:` (a place, like `rights.pay_here`) or `intent:` (danger, watched, human, help, quick_exit or opt_out)"))
+            problems.append(_p(meaning.where, "meaning-leads-nowhere"))
         if meaning.goto:
             missing = _missing(fs, loaded, meaning.goto)
             written = _value(loaded, path, ("meanings", i, "goto"))
             if missing and isinstance(written, str) and "." not in written and (written in fs.flows or loaded.may_hold(written)):
                 missing = None  # that flow's `start:` is wrong, or the flow was left out: said there
             if missing:
-                problems.append(_p(_at(loaded, path, ("meanings", i, "goto")), missing))
+                problems.append(_p(_at(loaded, path, ("meanings", i, "goto")), "unknown-goto", **missing))
         if meaning.intent in m.WHOLE_ONLY_INTENTS and meaning.goto:
-            problems.append(_p(_at(loaded, path, ("meanings", i, "goto")), f"`{meaning.intent}` ends the chat, so it cannot also go somewhere: remove `goto:`"))
+            problems.append(_p(_at(loaded, path, ("meanings", i, "goto")), "ending-intent-with-goto", intent=meaning.intent))
         for code in _value(loaded, path, ("meanings", i, "phrases")) or {}:
             if code not in languages:
                 unknown_language(code, ("meanings", i, "phrases", code))
@@ -437,29 +401,32 @@ def check_understanding(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
             if earlier is None:
                 first[phrase.text] = (meaning, phrase)
             elif earlier[0].label != meaning.label or earlier[0].whole != meaning.whole:
-                problems.append(_p(phrase.where, f"`{phrase.written}` is also a phrase of `{earlier[0].label}` (at {_shown(earlier[1].where)}): one phrase can lead to one place only; keep it in one of them"))
+                problems.append(_p(phrase.where, "phrase-twice", phrase=phrase.written, other=earlier[0].label,
+                                   other_at=earlier[1].where))
     keyword_words = {w: name for name, words in fs.keywords.intents.items() for w in words}
     answer_words = {w: a for a, words in fs.system.answers.items() for w in words}
     number_words = {w for rows in u.numbers.values() for words in rows for w in words}
     for code, words in u.around.items():
         for word in sorted(words):
-            clash = (f"the keyword of `{keyword_words[word]}`" if word in keyword_words
-                     else f"a `{answer_words[word]}` answer word" if word in answer_words
-                     else "a number word" if word in number_words
-                     else "a not-word" if any(word in ws for ws in u.negations.values()) else None)
+            clash = ({"clash": "keyword", "intent": keyword_words[word]} if word in keyword_words
+                     else {"clash": "answer", "answer": answer_words[word]} if word in answer_words
+                     else {"clash": "number"} if word in number_words
+                     else {"clash": "not-word"} if any(word in ws for ws in u.negations.values()) else None)
             if clash:
-                problems.append(_p(_at(loaded, path, ("around_words", code)), f"`{word}` is an around word and {clash}: an around word must change nothing; take it out of `around_words`"))
+                problems.append(_p(_at(loaded, path, ("around_words", code)), "around-word-clash", word=word, **clash))
     seen_numbers: dict[str, int] = {}
     for code, rows in u.numbers.items():
         for n, words in enumerate(rows, 1):
             for word in sorted(words):
                 if seen_numbers.setdefault(word, n) != n:
-                    problems.append(_p(_at(loaded, path, ("numbers", code)), f"`{word}` is written for both {seen_numbers[word]} and {n}: keep it on one line"))
+                    problems.append(_p(_at(loaded, path, ("numbers", code)), "number-word-twice", word=word,
+                                       first=seen_numbers[word], second=n))
     if "hello_any" in fs.system.texts:
         text = render.in_every_language(fs, "hello_any")
         seg = count_segments(text)
         if seg.segments > MAX_SEGMENTS:
-            problems.append(_p(fs.system.texts["hello_any"].where, f"text `hello_any` is sent in every language at once, and together they make {seg.segments} SMS segments ({seg.units} characters, {seg.encoding}); the limit is {MAX_SEGMENTS}: shorten it"))
+            problems.append(_p(fs.system.texts["hello_any"].where, "hello-any-too-long", segments=seg.segments,
+                               units=seg.units, encoding=seg.encoding, limit=MAX_SEGMENTS))
     return problems
 
 
@@ -477,43 +444,31 @@ def all_texts(fs: m.FlowSet, loaded: Loaded) -> Iterator[m.Text]:
             yield h.note
 
 
-def braces(names: Iterable[str]) -> str:
-    """``{keyword} and {number}``, for messages about placeholders."""
-    if "<unbalanced braces>" in names:  # what render.placeholders says for "{" alone
-        return "a { or } without its pair"
-    names = sorted(names)
-    return _and(["{" + n + "}" for n in names]) if names else "no placeholder"
-
-
 def check_translations(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
+    """Every text has a reviewed translation in every language, said at the English
+    (a placeholder mismatch at the translation, where it is fixed)."""
+    texts: dict[str, list[m.Where]] = {}
+    for text in all_texts(fs, loaded):
+        texts.setdefault(text.msgid, []).append(text.where)
     problems = []
-    for lang in fs.system.languages:
-        if lang == SOURCE_LANGUAGE:
-            continue
-        if lang in loaded.unreadable_catalogs:
-            continue  # reported once, where the catalog cannot be read
-        catalog = fs.catalogs.get(lang)
-        po = f"locales/{lang}/LC_MESSAGES/messages.po"
-        if catalog is None:
-            problems.append(_p(_at(loaded, fs.system.where.path, ("languages", lang)), f"no catalog for {_lang_name(lang)}: create {po} with `flask --app app translations update`"))
-            continue
-        for text in all_texts(fs, loaded):
-            entry = catalog.get(text.msgid)
-            if entry is None:
-                problems.append(_p(text.where, f"missing {_lang_name(lang)} translation of \"{short_text(text.msgid)}\": run `flask --app app translations update`, then translate it in {po}"))
-            elif not entry.msgstr:
-                problems.append(_p(text.where, f"missing {_lang_name(lang)} translation of \"{short_text(text.msgid)}\": translate it at {_shown(entry.where)}"))
-            elif entry.fuzzy:
-                problems.append(_p(text.where, f"the {_lang_name(lang)} translation of \"{short_text(text.msgid)}\" is marked fuzzy (the English changed): check it at {_shown(entry.where)}, then remove `fuzzy` from the `#,` line above it"))
-            elif render.placeholders(entry.msgstr) != render.placeholders(text.msgid):
-                problems.append(_p(entry.where, f"the {_lang_name(lang)} translation of \"{short_text(text.msgid)}\" must contain {braces(render.placeholders(text.msgid))} as in the English, written the same way; it has {braces(render.placeholders(entry.msgstr))}"))
+    state = translation_state(texts, fs.catalogs, fs.system.languages, unreadable=loaded.unreadable_catalogs)
+    for lang, language in state.items():
+        if language.catalog == NO_CATALOG:
+            problems.append(_p(_at(loaded, fs.system.where.path, ("languages", lang)), "no-catalog", lang=lang))
+        if language.catalog != FOUND:
+            continue  # an unreadable one is reported once, where it cannot be read
+        for t in language.todo:
+            if t.state == PLACEHOLDERS:
+                problems.append(_p(t.translation.where, "placeholder-mismatch", lang=lang, msgid=t.msgid,
+                                   wanted=tuple(sorted(render.placeholders(t.msgid))),
+                                   found=tuple(sorted(render.placeholders(t.msgstr)))))
+                continue
+            code = "missing-translation" if t.state in (MISSING, EMPTY) else "fuzzy-translation"
+            catalog_line = t.translation.where if t.translation is not None else None
+            for where in t.places:
+                problems.append(_p(where, code, lang=lang, msgid=t.msgid, state=t.state, catalog_line=catalog_line,
+                                   previous=t.previous))
     return problems
-
-
-def short_text(text: str, limit: int = 40) -> str:
-    """A text cut to one short line, to name it in a message."""
-    one_line = " ".join(text.split())
-    return one_line if len(one_line) <= limit else one_line[: limit - 1] + "…"
 
 
 def check_segments(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
@@ -527,20 +482,17 @@ def check_segments(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
     """
     problems = []
 
-    def measure(where: m.Where, what: str, text: str, lang: str, msgid: str | None) -> bool:
+    def measure(where: m.Where, what: dict, text: str, lang: str, msgid: str | None) -> bool:
+        """``what``: which message (`part`: node, prompt, reprompt, media-reprompt or text), for the words."""
         seg = count_segments(text)
         if seg.segments <= MAX_SEGMENTS:
             return False
-        if seg.encoding == "GSM-7":
-            limit = f"{MAX_SEGMENTS} segments = 459 characters"
-        else:
-            odd = next(ch for ch in text if not is_gsm7(ch))
-            limit = f"{MAX_SEGMENTS} segments = 201 characters, because `{odd}` makes it UCS-2"
-        fix = "shorten it"
+        odd = None if seg.encoding == "GSM-7" else next(ch for ch in text if not is_gsm7(ch))
         entry = fs.catalogs.get(lang, {}).get(msgid) if msgid else None
-        if lang != SOURCE_LANGUAGE and entry is not None and entry.msgstr and not entry.fuzzy:
-            fix = f"shorten the {LANGUAGE_NAMES.get(lang, lang)} at {_shown(entry.where)}"
-        problems.append(_p(where, f"{what} is too long for SMS in {_lang_name(lang)}: {seg.units} characters make {seg.segments} segments; the limit is {limit}: {fix}"))
+        sent = lang != SOURCE_LANGUAGE and entry is not None and entry.msgstr and not entry.fuzzy
+        problems.append(_p(where, "over-segments", **what, lang=lang, units=seg.units, segments=seg.segments,
+                           encoding=seg.encoding, limit=MAX_SEGMENTS, odd=odd,
+                           translation_at=entry.where if sent else None))
         return True
 
     for lang in fs.system.languages:
@@ -551,20 +503,20 @@ def check_segments(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
             msgid = node.text.msgid if node.text else None
             try:
                 if node.waits:
-                    if not measure(where, f"`{node.id}` (its text and options)", render.prompt(fs, node, lang), lang, msgid):
-                        measure(where, f"the re-prompt of `{node.id}` (text `reprompt` and the options)",
+                    if not measure(where, {"part": "prompt", "node": node.id}, render.prompt(fs, node, lang), lang, msgid):
+                        measure(where, {"part": "reprompt", "node": node.id},
                                 render.reprompt(fs, node, lang), lang, fs.system.texts["reprompt"].msgid)
-                        measure(where, f"the re-prompt of `{node.id}` after a picture (text `media_only` and the options)",
+                        measure(where, {"part": "media-reprompt", "node": node.id},
                                 render.reprompt(fs, node, lang, media_only=True), lang, fs.system.texts["media_only"].msgid)
                     continue
                 texts = render.messages(fs, node, lang)
             except (KeyError, IndexError, ValueError):
                 continue  # a missing or broken system text: check_system reports it
             for text in texts:
-                if measure(where, f"`{node.id}`", text, lang, msgid):
+                if measure(where, {"part": "node", "node": node.id}, text, lang, msgid):
                     break
         for name, text in fs.system.texts.items():
-            measure(text.where, f"text `{name}`", fs.translate(lang, text.msgid), lang, text.msgid)
+            measure(text.where, {"part": "text", "name": name}, fs.translate(lang, text.msgid), lang, text.msgid)
     return problems
 
 
@@ -610,15 +562,15 @@ def check_hotline_numbers(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
     for text in all_texts(fs, loaded):
         for number in numbers_in(text.msgid):
             if digits(number) not in known:
-                problems.append(_p(text.where, f"the number `{number}` is not in hotlines.yaml: correct it, or add it to hotlines.yaml with the source you checked it against"))
+                problems.append(_p(text.where, "number-not-in-hotlines", number=number))
         for lang, entry in _translations_of(fs, text):
             for number in numbers_in(entry.msgstr):
                 if digits(number) not in known:
-                    problems.append(_p(entry.where, f"the {_lang_name(lang)} translation of \"{short_text(text.msgid)}\" has the number `{number}`, which is not in hotlines.yaml: write the number the English has"))
+                    problems.append(_p(entry.where, "translated-number-not-in-hotlines", lang=lang, msgid=text.msgid, number=number))
     for i, h in enumerate(loaded.hotline_list):
         for j, c in enumerate(h.contacts):
             if c.keyword and c.kind != "text":
-                problems.append(_p(_at(loaded, h.where.path, ("hotlines", i, "contacts", j)), f"`keyword` only works with `kind: text` (a word to text to the number); remove it from this {c.kind} contact"))
+                problems.append(_p(_at(loaded, h.where.path, ("hotlines", i, "contacts", j)), "keyword-on-non-text-contact", kind=c.kind))
     return problems
 
 
@@ -634,8 +586,8 @@ def check_unverified_not_shown(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
                 if h is None or h.verified:
                     continue
                 shown.add(h.id)
-                problems.append(_p(_at(loaded, flow.where.path, ("nodes", i, "entries")),
-                                   f"directory `{node.id}` shows `{h.id}`, which is not verified: take it out of `entries:` until a person has checked it against {h.source} and set `verified: true` in hotlines.yaml"))
+                problems.append(_p(_at(loaded, flow.where.path, ("nodes", i, "entries")), "unverified-entry-shown",
+                                   node=node.id, hotline=h.id, source=h.source))
     unverified = {d: (h, _written(d)) for d, h in _unverified_numbers(fs).items()}
     if unverified:
         for text in all_texts(fs, loaded):
@@ -645,11 +597,10 @@ def check_unverified_not_shown(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
                 for d, (h, pattern) in unverified.items():
                     if h.name is not text and h.note is not text and pattern.search(words):
                         shown.add(h.id)
-                        in_lang = "" if lang == SOURCE_LANGUAGE else f" (in the {_lang_name(lang)} translation)"
-                        problems.append(_p(where, f"this text gives the number of `{h.id}`{in_lang}, which is not verified: take the number out until a person has checked it against {h.source} and set `verified: true` in hotlines.yaml"))
+                        problems.append(_p(where, "unverified-number-shown", hotline=h.id, lang=lang, source=h.source))
     for h in loaded.hotline_list:
         if not h.verified and h.id not in shown:
-            problems.append(_p(h.where, f"hotline `{h.id}` is not verified, so no flow may show it: check it against {h.source} and set `verified: true`", WARNING))
+            problems.append(_p(h.where, "unverified-hotline", WARNING, hotline=h.id, source=h.source))
     return problems
 
 
@@ -659,12 +610,12 @@ def check_paths_end_on_hotline(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
     for _, node in _all_nodes(loaded):
         texts = []
         if node.kind == m.END:
-            texts = [(f"the end screen `{node.id}`", node.text)]
+            texts = [("end", node.text)]
         elif node.kind == m.HANDOFF:
-            texts = [(f"the `unavailable` text of `{node.id}`", node.unavailable)]
-        for what, text in texts:
+            texts = [("unavailable", node.unavailable)]
+        for part, text in texts:
             if text and not numbers_in(text.msgid):
-                problems.append(_p(text.where, f"{what} gives no hotline number: add one from hotlines.yaml (every path must end on a screen that names a hotline)"))
+                problems.append(_p(text.where, "no-hotline-at-end", part=part, node=node.id))
     return problems
 
 
@@ -709,13 +660,14 @@ def check_first_lines(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
                 found = hits(text)
                 if found:
                     where = node.text.where if node.text else node.where
-                    problems.append(_p(where, f"a message of `{node.id}` names {', '.join(found)} in its first {PREVIEW_LINES} lines in {_lang_name(lang)} "
-                                              f"(a locked phone shows them): start it with two neutral lines, like \"Thank you for telling us.\""))
+                    problems.append(_p(where, "sensitive-first-lines", node=node.id, words=tuple(found), lines=PREVIEW_LINES,
+                                       lang=lang))
                     break
         for name, text in fs.system.texts.items():
             found = hits(fs.translate(lang, text.msgid))
             if found:
-                problems.append(_p(text.where, f"text `{name}` names {', '.join(found)} in its first {PREVIEW_LINES} lines in {_lang_name(lang)}: start it with two neutral lines"))
+                problems.append(_p(text.where, "sensitive-first-lines", name=name, words=tuple(found), lines=PREVIEW_LINES,
+                                   lang=lang))
     return problems
 
 
@@ -769,30 +721,29 @@ def check_offers(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
                 where = _at(loaded, flow.where.path, ("nodes", i, "offers", word))
                 intent = matching_intent(fs, word)
                 if intent is None:
-                    problems.append(_p(where, f"`{word}` in `offers:` is not a keyword in keywords.yaml: write the keyword as the text says it"))
+                    problems.append(_p(where, "offer-not-a-keyword", word=word))
                 elif intent not in dest:
-                    problems.append(_p(where, f"`{word}` ({intent}) does the same thing everywhere and leads to no place: remove it from `offers:`"))
+                    problems.append(_p(where, "offer-leads-nowhere", word=word, intent=intent))
                 elif word not in english:
-                    problems.append(_p(where, f"the text of `{node.id}` does not name `{word}` in capitals: write it in the text as people should send it, or remove it from `offers:`"))
+                    problems.append(_p(where, "offer-not-in-text", node=node.id, word=word))
                 elif _missing(fs, loaded, target) is None and target != dest[intent]:
-                    problems.append(_p(where, f"the text promises that {word} leads to `{target}`, but {word} goes to `{dest[intent]}`: "
-                                              f"make the text say what {word} really does and write `{word}: {dest[intent]}` here, or take the promise out"))
+                    problems.append(_p(where, "offer-leads-elsewhere", word=word, target=target, goes_to=dest[intent]))
                 if intent is not None:
                     offered[intent] = word
             for word, intent in english.items():
                 if intent in dest and intent not in offered:
                     where = next(t.where for t in texts if word in named_keywords(fs, t.msgid))
-                    problems.append(_p(where, f"`{node.id}` tells people to send {word} without saying where it leads: add `offers: {{{word}: {dest[intent]}}}` "
-                                              f"to the node ({word} goes to `{dest[intent]}`) and make the text say that"))
+                    problems.append(_p(where, "offer-not-declared", node=node.id, word=word, goes_to=dest[intent]))
             for t in texts:
                 for lang, entry in _translations_of(fs, t):
                     for word, intent in named_keywords(fs, entry.msgstr).items():
                         if intent in dest and intent not in offered and intent not in english.values():
-                            problems.append(_p(entry.where, f"the {_lang_name(lang)} translation of \"{short_text(t.msgid)}\" names {word} ({intent}), which the English does not offer: translate what the English says"))
+                            problems.append(_p(entry.where, "offer-only-in-translation", lang=lang, msgid=t.msgid, word=word,
+                                               intent=intent))
     for name, text in fs.system.texts.items():
         for word, intent in named_keywords(fs, text.msgid).items():
             if intent in dest:
-                problems.append(_p(text.where, f"text `{name}` tells people to send {word}, and a system text cannot say where it leads: leave it out (the bot's own texts may name only EXIT, STOP and START words)"))
+                problems.append(_p(text.where, "system-text-offers", name=name, word=word))
     return problems
 
 
@@ -809,47 +760,51 @@ REVIEW_DAYS = 183  # content is checked against its sources at least every 6 mon
 class Review:
     """A piece of content that must be checked against its source now and then."""
 
-    what: str  # "hotline us_trafficking" / "page rights.pay_here"
+    kind: str  # "hotline" or "page"
+    ident: str  # the hotline's id, or the page's node id (in `flow`)
     source: str
     reviewed: str | None
     due: bool
     where: m.Where
     verified: bool = True  # a hotline with `verified: false`: kept for review, never shown to texters
+    flow: str = ""  # a page's flow
+
+    @property
+    def name(self) -> str:
+        """`us_trafficking`, `rights.pay_here`."""
+        return f"{self.flow}.{self.ident}" if self.flow else self.ident
+
+    @property
+    def what(self) -> str:
+        """hotline `us_trafficking` / page `rights.pay_here`."""
+        return f"{self.kind} `{self.name}`"
 
 
 def reviews(fs: m.FlowSet, today: datetime.date) -> list[Review]:
     """Every hotline and every page with a `source:`, and whether its review is due."""
     found = []
 
-    def add(what: str, source: str, reviewed: str | None, where: m.Where, verified: bool = True) -> None:
+    def add(kind: str, ident: str, source: str, reviewed: str | None, where: m.Where, verified: bool = True,
+            flow: str = "") -> None:
         try:
             age = (today - datetime.date.fromisoformat(reviewed)).days if reviewed else None
         except ValueError:
             age = None  # not a date: the schema reports it
-        found.append(Review(what, source, reviewed, age is None or age > REVIEW_DAYS, where, verified))
+        found.append(Review(kind, ident, source, reviewed, age is None or age > REVIEW_DAYS, where, verified, flow))
 
     for h in fs.hotlines.values():
-        add(f"hotline `{h.id}`", h.source, h.reviewed, h.where, h.verified)
+        add("hotline", h.id, h.source, h.reviewed, h.where, h.verified)
     for flow in fs.flows.values():
         for node in flow.nodes:
             if node.source:
-                add(f"page `{flow.id}.{node.id}`", node.source, node.reviewed, node.where)
+                add("page", node.id, node.source, node.reviewed, node.where, flow=flow.id)
     return found
 
 
 def check_reviews(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
     """Warn about content never reviewed, or last reviewed more than 6 months ago."""
-    problems = []
-    for r in reviews(fs, loaded.today):
-        if not r.due:
-            continue
-        if r.reviewed:
-            message = (f"{r.what} was last reviewed on {r.reviewed}, more than 6 months ago: check it against "
-                       f"{r.source} and update `reviewed:`")
-        else:
-            message = f"{r.what} has no `reviewed:` date: check it against {r.source} and add `reviewed: YYYY-MM-DD`"
-        problems.append(_p(r.where, message, WARNING))
-    return problems
+    return [_p(r.where, "review-due", WARNING, kind=r.kind, ident=r.name, source=r.source, reviewed=r.reviewed)
+            for r in reviews(fs, loaded.today) if r.due]
 
 
 RULES = (

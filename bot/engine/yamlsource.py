@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from .problems import message
+
 Path = tuple  # of str | int
 
 MAX_BYTES = 64 * 1024  # the largest flow file is ~10 KB
@@ -56,29 +58,33 @@ class Source:
 
 
 class YamlSyntaxError(ValueError):
-    def __init__(self, line: int, message: str):
-        super().__init__(message)
+    """A file that cannot be read as YAML, or is refused before it is (too big,
+    aliases, too deep): at ``line``, a problem of kind ``code`` (see bot.engine.problems)."""
+
+    def __init__(self, line: int, code: str, **data):
         self.line = line
-        self.message = message
+        self.code = code
+        self.data = data
+        self.message = message(code, data)
+        super().__init__(self.message)
 
 
 _TEXT_TAG = "tag:yaml.org,2002:str"
 
 
-# PyYAML's wording, and what a person editing the file should do about it.
+# PyYAML's wording, and the hint (bot.engine.problems.YAML_HINTS) for a person editing the file.
 _HINTS = (
-    ("mapping values are not allowed", "a text with `: ` in it must be in quotes"),
-    ("'\\t'", "indent with spaces, not tabs"),
-    ("found another document", "a flow file holds one document: remove the `---` line"),
-    ("cannot start any token", "a text starting with this character must be in quotes"),
-    ("while scanning a quoted scalar", "a quote opened here is never closed: add the closing quote"),
-    ("while parsing a flow sequence", "a list opened with `[` here is never closed: add the `]`"),
-    ("while parsing a flow mapping", "a `{` opened here is never closed: add the `}`"),
-    ("undefined alias", "`*` starts a YAML alias: put the text in quotes"),
-    ("could not determine a constructor", "`!` starts a YAML tag: put the text in quotes"),
-    ("expected <block end>", "this line is not lined up with the lines above it: check its indentation,"
-                             " and that quoted text has nothing after the closing quote"),
-    ("expected '<document start>'", "this line is not lined up with the lines above it: check its indentation"),
+    ("mapping values are not allowed", "colon"),
+    ("'\\t'", "tab"),
+    ("found another document", "two-documents"),
+    ("cannot start any token", "start-character"),
+    ("while scanning a quoted scalar", "unclosed-quote"),
+    ("while parsing a flow sequence", "unclosed-list"),
+    ("while parsing a flow mapping", "unclosed-mapping"),
+    ("undefined alias", "alias"),
+    ("could not determine a constructor", "tag"),
+    ("expected <block end>", "indentation-quote"),
+    ("expected '<document start>'", "indentation"),
 )
 # Problems PyYAML finds at the end of the file although they start earlier:
 # point at where the unclosed quote or bracket was opened.
@@ -93,9 +99,8 @@ def _syntax_error(exc: yaml.MarkedYAMLError) -> YamlSyntaxError:
     line = mark.line + 1 if mark else 1
     problem = exc.problem or str(exc)
     said = f"{context}, {problem}" if context else problem
-    hint = next((h for needle, h in _HINTS if needle in said), "")
-    message = f"YAML syntax error ({problem})" + (f": {hint}" if hint else "")
-    return YamlSyntaxError(line, message)
+    hint = next((h for needle, h in _HINTS if needle in said), None)
+    return YamlSyntaxError(line, "yaml-syntax", detail=problem, hint=hint)
 
 
 class _FlowLoader(yaml.SafeLoader):
@@ -110,16 +115,11 @@ class _FlowLoader(yaml.SafeLoader):
         event = self.peek_event()
         line = event.start_mark.line + 1
         if isinstance(event, yaml.AliasEvent):
-            raise YamlSyntaxError(line, f"`*{event.anchor}` is a YAML alias, and flow files do not use aliases or anchors"
-                                        " (each text is written out where it is used); if the text starts with `*`,"
-                                        " put it in quotes")
+            raise YamlSyntaxError(line, "yaml-alias", anchor=event.anchor)
         if getattr(event, "anchor", None) is not None:
-            raise YamlSyntaxError(line, f"`&{event.anchor}` is a YAML anchor, and flow files do not use anchors or"
-                                        " aliases (each text is written out where it is used); if the text starts"
-                                        " with `&`, put it in quotes")
+            raise YamlSyntaxError(line, "yaml-anchor", anchor=event.anchor)
         if self._nesting >= MAX_DEPTH:
-            raise YamlSyntaxError(line, f"this is nested more than {MAX_DEPTH} levels deep, and a flow file needs"
-                                        " only a few: check the indentation and the [ ] and { } pairs here")
+            raise YamlSyntaxError(line, "yaml-too-deep", depth=MAX_DEPTH)
         self._nesting += 1
         try:
             return super().compose_node(parent, index)
@@ -132,8 +132,7 @@ def size_problem(data: bytes) -> YamlSyntaxError | None:
     if len(data) <= MAX_BYTES:
         return None
     line = data[:MAX_BYTES].count(b"\n") + 1
-    return YamlSyntaxError(line, f"this file is over {MAX_BYTES // 1024} KB, the most a flow file may be (it goes"
-                                 " past that on this line): split it into smaller flows, or remove what was pasted here")
+    return YamlSyntaxError(line, "file-too-big", limit_kb=MAX_BYTES // 1024)
 
 
 def parse(text: str, path: str) -> Source:
@@ -152,8 +151,7 @@ def parse(text: str, path: str) -> Source:
         loader = _FlowLoader(text)
     except yaml.reader.ReaderError as exc:  # a control character pasted into the text
         line = text[: exc.position].count("\n") + 1
-        raise YamlSyntaxError(line, f"this line has an invisible control character (code {exc.character:#04x}):"
-                                    " delete it, or retype the line") from None
+        raise YamlSyntaxError(line, "control-character", char=exc.character) from None
     try:
         root = loader.get_single_node()
         source.data = {} if root is None else _build(root, (), source, loader)

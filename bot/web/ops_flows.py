@@ -29,13 +29,14 @@ from flask import (Flask, abort, current_app, flash, jsonify, redirect, render_t
                    url_for)
 from flask_login import current_user
 
-from ..engine.problems import ERROR, Problem
-from ..engine.validate import REVIEW_DAYS, SOURCE_LANGUAGE, reviews as review_list
+from .. import i18n
+from ..engine.problems import ERROR, Problem, language_label, short_text
+from ..engine.translations import (EMPTY, FUZZY, MISSING, NO_CATALOG, OUTDATED, PLACEHOLDERS, UNREADABLE,
+                                   language_name)
+from ..engine.validate import REVIEW_DAYS, reviews as review_list
 from ..engine.yamlsource import YamlSyntaxError
-from ..flows_admin import (Checked, Draft, FlowsAdmin, Paths, Refused, TooLarge, lang_name, mark_reviewed,
-                           translation_status)
+from ..flows_admin import Checked, Draft, FlowsAdmin, Paths, Refused, TooLarge, mark_reviewed
 from ..graph import mermaid
-from ..i18n import iter_flow_texts
 from .auth import editor_required
 from .ops import bp, console
 
@@ -68,15 +69,24 @@ def _live_flows():
 
 # --- how problems and texts are shown ------------------------------------------------------------
 
-# The checks name the .po line to edit; in the console the translation is typed beside the text.
-_CONSOLE_WORDING = [
-    (re.compile(r": run `flask --app app translations update`, then translate it in \S+$"),
-     ": write it under Translations, on this file's page"),
-    (re.compile(r": translate it at \S+$"), ": write it under Translations, on this file's page"),
-    (re.compile(r"^the (.+?) translation of (\".*\") is marked fuzzy \(the English changed\): check it at \S+, "
-                r"then remove `fuzzy` from the `#,` line above it$", re.S),
-     r"missing \1 translation of \2 (the English is new or changed): write it under Translations, on this file's page"),
-]
+def console_message(p: Problem, in_flow_file: bool) -> str:
+    """What the console says of ``p``: its words, but where the console has its own
+    place for what the check sends staff elsewhere for. Worded from the problem's
+    code and data, never from its text.
+
+    The checks send staff to the catalog line to translate a text; in the console
+    the translation is typed beside the text, on the file's page. A conversation
+    test's failure is listed among every other problem, so it names its test.
+    """
+    d = p.data
+    if in_flow_file and p.code in ("missing-translation", "fuzzy-translation"):
+        said = f"missing {language_label(d['lang'])} translation of \"{short_text(d['msgid'])}\""
+        if p.code == "fuzzy-translation":
+            said += " (the English is new or changed)"
+        return f"{said}: write it under Translations, on this file's page"
+    if p.code in ("test-answer-lacks", "test-answer-has"):
+        return f"conversation test \"{d['test']}\": {p.message}"
+    return p.message
 
 
 def problem_view(p: Problem, name: str | None) -> dict:
@@ -84,24 +94,13 @@ def problem_view(p: Problem, name: str | None) -> dict:
     rel = paths.rel(p.path) if p.path else ""
     flows_rel = paths.rel(paths.flows_dir)
     file_name = rel[len(flows_rel) + 1:] if rel.startswith(flows_rel + "/") else None
-    message = p.message
-    if file_name:
-        for pattern, wording in _CONSOLE_WORDING:
-            message = pattern.sub(wording, message)
+    message = console_message(p, file_name is not None)
     return {
-        "path": rel, "line": p.line, "message": message, "severity": p.severity,
+        "code": p.code, "path": rel, "line": p.line, "message": message, "severity": p.severity,
         "text": f"{rel}:{p.line}: {'warning: ' if p.severity != ERROR else ''}{message}",
         "here": file_name is not None and file_name == name,
         "href": url_for("ops.flow_file", name=file_name, _anchor=f"line={p.line}") if file_name else None,
     }
-
-
-def _languages(checked: Checked) -> list[str]:
-    if checked.fs is not None:
-        langs = list(checked.fs.system.languages)
-    else:
-        langs = sorted(checked.entries) or ["es"]
-    return [lang for lang in langs if lang != SOURCE_LANGUAGE]
 
 
 def _replaced(name: str, texts: list[tuple[int, str]]) -> dict[str, str]:
@@ -110,7 +109,7 @@ def _replaced(name: str, texts: list[tuple[int, str]]) -> dict[str, str]:
     if on_disk is None:
         return {}
     try:
-        old = [msgid for _, msgid in iter_flow_texts(on_disk, name)]
+        old = [msgid for _, msgid in i18n.iter_flow_texts(on_disk, name)]
     except Exception:  # noqa: BLE001 - the published file always parses; be safe anyway
         return {}
     new = [msgid for _, msgid in texts]
@@ -129,7 +128,6 @@ def text_rows(checked: Checked, name: str, draft: Draft) -> list[dict]:
     text that was at its place before the edit, else the editor's translation of an earlier
     wording of it, else the one of a similar text Babel found (what `translations update` marks fuzzy).
     """
-    langs = _languages(checked)
     used = {msgid for texts in checked.texts.values() for _, msgid in texts}
     replaced = _replaced(name, checked.texts.get(name, []))
     published = admin().catalog_strings() if replaced else {}
@@ -139,12 +137,12 @@ def text_rows(checked: Checked, name: str, draft: Draft) -> list[dict]:
             rows[msgid]["lines"].append(line)
             continue
         row = {"msgid": msgid, "lines": [line], "langs": []}
-        for lang in langs:
-            entry = checked.entries.get(lang, {}).get(msgid)
+        for lang, language in checked.translations.items():
+            t = language.texts[msgid]
             mine = (draft.tr.get(lang) or {}).get(msgid)
             hint = None
-            if entry is None or not entry.msgstr or entry.fuzzy:
-                state, value = ("fuzzy" if entry is not None and entry.fuzzy else "missing"), mine or ""
+            if t.state in (MISSING, EMPTY, FUZZY, OUTDATED):
+                state, value = ("fuzzy" if t.fuzzy else "missing"), mine or ""
                 stale = [k for k in (draft.tr.get(lang) or {}) if k not in used]
                 close = difflib.get_close_matches(msgid, stale, n=1, cutoff=0.5)
                 before = replaced.get(msgid)
@@ -153,11 +151,11 @@ def text_rows(checked: Checked, name: str, draft: Draft) -> list[dict]:
                     hint = {"kind": "mine", "en": close[0], "tr": draft.tr[lang][close[0]]}
                 elif was and was[0] and not was[1]:
                     hint = {"kind": "before", "en": before, "tr": was[0]}
-                elif entry is not None and entry.previous and entry.old:
-                    hint = {"kind": "similar", "en": entry.previous, "tr": entry.old}
+                elif t.fuzzy and t.previous and t.msgstr:  # Babel's guess: the translation of a similar text
+                    hint = {"kind": "similar", "en": t.previous, "tr": t.msgstr}
             else:
-                state, value = ("changed" if mine is not None else "ok"), entry.msgstr
-            row["langs"].append({"lang": lang, "name": lang_name(lang),
+                state, value = ("changed" if mine is not None else "ok"), t.msgstr
+            row["langs"].append({"lang": lang, "name": language.name,
                                  "state": state, "value": value, "hint": hint})
         row["needs"] = any(x["state"] in ("missing", "fuzzy") for x in row["langs"])
         rows[msgid] = row
@@ -274,11 +272,12 @@ def flow_file(name: str):
     checked = a.check(user or "", draft)
     state = check_state(checked, name, draft)
     flow = _flow_of(name)
-    languages = _languages(checked)
+    languages = list(checked.translations)  # but English
     return render_template("ops/flows_edit.html", name=name, text=text, in_draft=in_draft, state=state,
                            flow=flow, editable=bool(user), title=flow.title if flow else _special(name),
                            has_texts=not name.startswith("tests/") and name != "keywords.yaml",
-                           languages=languages, LANGUAGE_NAMES={code: lang_name(code) for code in languages})
+                           languages=languages,
+                           LANGUAGE_NAMES={code: language_name(code) for code in ["es", "en", *languages]})
 
 
 # --- editing (editors) -----------------------------------------------------------------------------
@@ -483,6 +482,34 @@ def vendor(filename: str):
 # --- translations and reviews ------------------------------------------------------------------------
 
 
+# How the translations page names each state (a translation made before the English changed is fuzzy too).
+_PAGE_STATES = {MISSING: "missing", EMPTY: "empty", OUTDATED: "fuzzy", FUZZY: "fuzzy", PLACEHOLDERS: "placeholders"}
+
+
+def translation_status(paths: Paths) -> dict[str, dict]:
+    """Per language: how many texts, and those not translated, fuzzy or mismatched, from
+    :func:`bot.i18n.project_state` (what `translations check` judges)."""
+    state, catalogs = i18n.project_state(paths.flows_dir, paths.locales_dir)
+    root = paths.root
+    status = {}
+    for lang, language in state.items():
+        po = paths.po(lang)
+        error = ""
+        if language.catalog == NO_CATALOG:
+            error = "There is no catalog for this language yet."
+        elif language.catalog == UNREADABLE:
+            said = next((p for p in catalogs.problems if p.path == po), None)
+            error = f"The catalog cannot be read: {said.message if said else 'see flows check'}"
+        items = [{
+            "msgid": t.msgid, "state": _PAGE_STATES[t.state], "msgstr": t.msgstr, "previous": t.previous,
+            "places": [(os.path.relpath(os.path.join(root, w.path), paths.flows_dir).replace(os.sep, "/"), w.line)
+                       for w in t.places],
+        } for t in language.todo]
+        status[lang] = {"lang": lang, "name": language.name, "po": paths.rel(po), "total": language.total,
+                        "done": language.done, "items": items, "error": error}
+    return status
+
+
 @bp.get("/translations")
 def translations():
     a = admin()
@@ -512,8 +539,7 @@ def reviews():
             pass
         name = os.path.relpath(r.where.path, paths.flows_dir).replace(os.sep, "/")
         items.append({
-            "what": r.what.replace("`", ""), "kind": r.what.split(" ", 1)[0], "source": r.source,
-            "ident": r.what.split("`")[1].split(".")[-1] if "`" in r.what else "",
+            "what": f"{r.kind} {r.name}", "kind": r.kind, "source": r.source, "ident": r.ident,
             "link": r.source if re.match(r"^https?://", r.source or "") else None,
             "reviewed": reviewed, "due": r.due, "due_on": reviewed + dt.timedelta(days=REVIEW_DAYS) if reviewed else None,
             "age": (as_of - reviewed).days if reviewed else None, "name": name, "line": r.where.line,
