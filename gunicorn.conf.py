@@ -11,7 +11,7 @@ Every setting can be tuned from the environment, as PaaS platforms expect:
   to) ONE embedded Redis under ``BOT_DATA_DIR`` before the workers fork and
   hands its socket to them as ``REDIS_URL``. One server per deployment,
   never one per worker: per-worker servers would each hold different
-  sessions (see bot/embedded_redis.py).
+  sessions (see bot/store/embedded.py).
 
 The app is not preloaded: each worker imports ``app`` and calls
 ``create_app()`` itself, so no Redis connection, lock or thread is ever
@@ -40,14 +40,14 @@ errorlog = "-"
 
 
 def _embedded_redis_module():
-    """Load bot/embedded_redis.py by path rather than as ``bot.embedded_redis``.
+    """Load bot/store/embedded.py by path rather than as ``bot.store.embedded``.
 
     Importing the ``bot`` package would run bot/__init__.py (Flask, the
     store, the flows) in the master: exactly what preload_app=False avoids.
     """
     name = "_helpline_embedded_redis"
     if name not in sys.modules:
-        path = Path(__file__).resolve().parent / "bot" / "embedded_redis.py"
+        path = Path(__file__).resolve().parent / "bot" / "store" / "embedded.py"
         spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module

@@ -86,7 +86,7 @@ def total_instructions(out_file: str) -> int:
 
 
 def measure(which: str, args, tmp: str) -> tuple[float, float]:
-    from bot.embedded_redis import redis_server_binary
+    from bot.store.embedded import redis_server_binary
 
     folder = os.path.join(tmp, which)
     os.makedirs(folder)

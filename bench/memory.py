@@ -31,11 +31,11 @@ import redis  # noqa: E402
 
 from bot import content  # noqa: E402
 from bot.channels.twilio import IncomingMessage  # noqa: E402
-from bot.embedded_redis import ensure_server  # noqa: E402
+from bot.store.embedded import ensure_server  # noqa: E402
 from bot.engine.events import compact_json  # noqa: E402
 from bot.engine.session import Session  # noqa: E402
 from bot.services import Helpline  # noqa: E402
-from bot.store import RedisStore  # noqa: E402
+from bot.store import SessionStore  # noqa: E402
 
 TURNS = ["hola", "1", "1", "1", "no", "si", "no", "no", "si"]
 
@@ -49,7 +49,7 @@ def main() -> None:
     try:
         r = redis.Redis.from_url(server.url)
         fs, _ = content.load(os.path.join(ROOT, "flows"), os.path.join(ROOT, "locales"))
-        store = RedisStore(r, session_ttl=86400)
+        store = SessionStore(r, session_ttl=86400)
         helpline = Helpline(store, lambda: fs, "bench-secret", on_duty=lambda: False)
 
         sizes: dict[str, list[int]] = {}
@@ -66,7 +66,7 @@ def main() -> None:
         for kind, values in sorted(sizes.items()):
             print(f"  hl:{{cid}}:{kind:10s} {statistics.median(values):6.0f} bytes")
         print(f"  (the answers kept for retries expire after RETRY_WINDOW, {store.retry_window} s)")
-        marks = list(r.scan_iter(match=store.seen_key("*"), count=1000))
+        marks = list(r.scan_iter(match=store.keys.seen("*"), count=1000))
         print(f"  a text's seen mark: {statistics.median(r.memory_usage(k, samples=0) for k in marks):.0f} bytes "
               f"for a day ({len(marks)} texts)")
 
@@ -75,11 +75,11 @@ def main() -> None:
         before = r.info("memory")["used_memory"]
         pipe = r.pipeline(transaction=False)
         for n in range(args.sessions):
-            key = store.key(f"{n:020x}", "session")
+            key = store.keys.contact(f"{n:020x}", "session")
             # As the store writes it: one compact JSON value with the session's TTL.
             value = {**fields, "cid": f"{n:020x}", "addr": f"+1555{n:07d}"}
             pipe.set(key, compact_json(value), ex=86400)
-            pipe.zadd(store.live_key, {f"{n:020x}": 1e9 + n})  # and its entry in the live index
+            pipe.zadd(store.keys.live(), {f"{n:020x}": 1e9 + n})  # and its entry in the live index
             if n % 5000 == 4999:
                 pipe.execute()
         pipe.execute()

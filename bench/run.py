@@ -39,7 +39,7 @@ sys.path.insert(0, ROOT)
 
 from twilio.request_validator import RequestValidator  # noqa: E402
 
-from bot.embedded_redis import ensure_server  # noqa: E402
+from bot.store.embedded import ensure_server  # noqa: E402
 
 TOKEN = "bench-token"
 # What a sender types, turn after turn: first contact, a menu, the screening.

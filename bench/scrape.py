@@ -41,7 +41,7 @@ import redis  # noqa: E402
 from bot import create_app  # noqa: E402
 from bot.channels.twilio import IncomingMessage  # noqa: E402
 from bot.config import TestConfig  # noqa: E402
-from bot.embedded_redis import ensure_server  # noqa: E402
+from bot.store.embedded import ensure_server  # noqa: E402
 
 TURNS = ["hola", "1", "1", "1", "no", "si"]  # greeting, menu, into the screening
 PASSWORD = "a long enough password for the bench"
@@ -103,7 +103,7 @@ def build(folder: str, sessions: int, fields: dict | None):
         helpline.handle(IncomingMessage("+15550000000", "sms", body, 0, f"SM{i:032d}"))
     fields = fields or helpline.store.load(helpline.cid("+15550000000"))
     fill(app, sessions, 1, fields)
-    assert app.extensions["store"].live_count() == sessions
+    assert app.extensions["store"].live_index.count() == sessions
     return server, app, signed_in(app), redis.Redis.from_url(server.url), fields
 
 

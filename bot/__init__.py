@@ -8,60 +8,18 @@ from __future__ import annotations
 import logging
 
 import click
-import redis
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
-from redis.backoff import NoBackoff
-from redis.exceptions import RedisClusterException
-from redis.retry import Retry
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Config, reachable_from_outside
 from .content import Content, FlowsError, FlowsVersion
-from .services import Helpline
-from .store import RedisStore
-from .store.redis import LazyRedisCluster
+from .handoff import Duty, Hours, HoursError
+from .services import Cached, Helpline
+from .store import STORE_DOWN, SessionStore, Stores
+from .store.connection import check_cluster_url, redis_client
 
 log = logging.getLogger("bot")
-
-
-def redis_client(url: str, timeout: float, cluster: bool = False) -> redis.Redis | LazyRedisCluster:
-    """A client that fails fast: a webhook must answer within Twilio's 15 s.
-
-    One retry, no backoff: with Redis down, a text gets the fail-safe reply in
-    about ``2 * timeout`` rather than after redis-py's default retries.
-    No ``health_check_interval``: its PING on every new connection has a
-    retry of its own, so against a Redis that accepts connections but does
-    not answer, each attempt first waited out two timeouts (4 s to the
-    fail-safe, not 2 s). A pooled connection that went stale fails its
-    command at once and the one retry reconnects, which is all the health
-    check gave us.
-
-    ``cluster``: ``url`` names one node of a Redis Cluster, and the client is
-    a ``redis.cluster.RedisCluster`` with the same timeouts and one retry
-    (redis-py retries at the cluster level, after refreshing the slot map),
-    created on first use (see :class:`~bot.store.redis.LazyRedisCluster`).
-    """
-    options = dict(socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 1))
-    if cluster:
-        return LazyRedisCluster(url, **options)
-    return redis.Redis.from_url(url, **options)
-
-
-def check_cluster_url(url: str | None) -> None:
-    """Refuse to start on a REDIS_CLUSTER setting that can never work."""
-    if not url:
-        raise SystemExit("REDIS_CLUSTER=1 needs REDIS_URL naming a node of the cluster, "
-                         "e.g. redis://10.0.0.5:6379 (see README, Configuration)")
-    try:
-        options = redis.connection.parse_url(url)
-    except ValueError as exc:
-        raise SystemExit(f"REDIS_URL: {exc}") from None
-    if "path" in options:
-        raise SystemExit("REDIS_CLUSTER=1: a Redis Cluster is reached over TCP (redis:// or rediss://), "
-                         "not a unix socket")
-    if int(options.get("db", 0)) != 0:
-        raise SystemExit("REDIS_CLUSTER=1: a Redis Cluster has only database 0; drop the /<db> from REDIS_URL")
 
 
 def resolve_redis_url(config: Config) -> str:
@@ -73,7 +31,7 @@ def resolve_redis_url(config: Config) -> str:
         return config.REDIS_URL
     from pathlib import Path
 
-    from .embedded_redis import ensure_server, socket_path_for
+    from .store.embedded import ensure_server, socket_path_for
 
     try:
         server = ensure_server(config.BOT_DATA_DIR)
@@ -147,10 +105,12 @@ def create_app(config: Config | None = None) -> Flask:
     client = redis_client(url, config.REDIS_TIMEOUT, cluster=config.REDIS_CLUSTER)
     # Deleting an erased conversation's messages at Twilio needs the REST API's credentials.
     twilio_deletes = bool(config.TWILIO_ACCOUNT_SID and config.TWILIO_AUTH_TOKEN)
-    store = RedisStore(client, prefix=config.KEY_PREFIX, session_ttl=config.SESSION_TTL, retry_window=config.RETRY_WINDOW,
-                       twilio_sids=twilio_deletes, delete_after=config.TWILIO_DELETE_AFTER)
+    store = SessionStore(client, prefix=config.KEY_PREFIX, session_ttl=config.SESSION_TTL,
+                         retry_window=config.RETRY_WINDOW, twilio_sids=twilio_deletes,
+                         delete_after=config.TWILIO_DELETE_AFTER)
+    stores = Stores(store)
     # Every worker follows the published flows version (see bot/content.py).
-    flows_version = FlowsVersion(client, config.KEY_PREFIX)
+    flows_version = FlowsVersion(stores.published)
     content = Content(config.FLOWS_DIR, config.LOCALES_DIR, version=flows_version.get,
                       check_every=config.FLOWS_CHECK_SECONDS, published=flows_version)
     # Under a `flask` command the warnings below are for the command to print
@@ -170,12 +130,24 @@ def create_app(config: Config | None = None) -> Flask:
             for problem in warnings:
                 log.warning("%s", problem)
             content.warn_if_never_published()
-    helpline = Helpline(store, content, config.SECRET_KEY, lock_wait=config.LOCK_WAIT)
+    hours = None
+    if config.HANDOFF_HOURS:
+        try:
+            hours = Hours.parse(config.HANDOFF_HOURS, config.OPS_TIMEZONE)
+        except HoursError as exc:
+            raise SystemExit(f"{exc} (see README, Operators' console)") from None
+    duty = Duty(stores.duty, hours, ttl=config.OPS_DUTY_TTL)
+    # Every text that asks for a person reads whether someone is on duty:
+    # at most once every two seconds per process.
+    helpline = Helpline(store, content, config.SECRET_KEY, lock_wait=config.LOCK_WAIT,
+                        on_duty=Cached(duty.takes_handoffs, seconds=2.0))
     app.extensions["background"] = _background(config, url, client, store, helpline, twilio_deletes)
     app.extensions["helpline"] = helpline
     app.extensions["content"] = content
     app.extensions["flows_version"] = flows_version
     app.extensions["store"] = store
+    app.extensions["stores"] = stores
+    app.extensions["duty"] = duty
 
     if serving:
         for name in unset_twilio_settings(app.config):
@@ -201,20 +173,21 @@ def create_app(config: Config | None = None) -> Flask:
     # Read from Redis when Prometheus scrapes, from the live index (one count,
     # whatever the number of sessions), so every worker answers alike.
     app.extensions["metrics_gauges"] = metrics.gauges_registry({
-        "helpline_active_sessions": ("Conversations kept in Redis (not expired, not erased)", store.live_count),
+        "helpline_active_sessions": ("Conversations kept in Redis (not expired, not erased)", store.live_index.count),
         "helpline_handoffs_waiting": ("People who asked for a person whom no operator has answered yet",
                                       lambda: sum(1 for w in console.desk.queue(max_age=None) if not w.holder)),
     })
     return app
 
 
-def _background(config: Config, url: str, client, store: RedisStore, helpline: Helpline, twilio_deletes: bool):
+def _background(config: Config, url: str, client, store: SessionStore, helpline: Helpline, twilio_deletes: bool):
     """The work a quick exit leaves for later, off the request path (bot/background.py):
     what was asked for during an outage, Twilio's copies of the messages, and
     the embedded Redis's append-only file."""
     from .background import Background
-    from .embedded_redis import private_folder, server_url
-    from .erasure import DiskRewrite, TwilioCopies
+    from .erasure import TwilioCopies
+    from .store.disk_rewrite import DiskRewrite
+    from .store.embedded import private_folder, server_url
     from .spool import Spool
 
     serving = click.get_current_context(silent=True) is None
@@ -234,15 +207,15 @@ def _background(config: Config, url: str, client, store: RedisStore, helpline: H
         log.warning("TWILIO_ACCOUNT_SID is not set: a quick exit cannot delete the conversation's messages "
                     "from Twilio's message log (see README, Production)")
     if not config.REDIS_CLUSTER and url == server_url(config.BOT_DATA_DIR):
-        rewrite = DiskRewrite(client, f"{config.KEY_PREFIX}:aof:rewrite", config.AOF_REWRITE_SECONDS)
+        rewrite = DiskRewrite(client, store.keys, config.AOF_REWRITE_SECONDS)
         helpline.after_erase = rewrite.erased
         jobs.append(rewrite)
     background = Background(jobs)
     helpline.wake = background.wake
     if serving:  # work a process that stopped left undone
         try:
-            if (helpline.spool and helpline.spool.pending()) or (twilio_deletes and store.next_deletion() is not None):
+            if (helpline.spool and helpline.spool.pending()) or (twilio_deletes and store.deletions.next_due() is not None):
                 background.wake()
-        except (redis.RedisError, RedisClusterException):
+        except STORE_DOWN:
             pass  # Redis is down: the first quick exit or the spool wakes it
     return background

@@ -10,7 +10,7 @@ import os
 import secrets
 from urllib.parse import urlsplit
 
-from .embedded_redis import private_folder
+from .store.embedded import private_folder
 
 
 def _int(name: str, default: int) -> int:

@@ -38,6 +38,7 @@ from .engine.loader import is_language_code, load_files, read_dir
 from .engine.model import FlowSet
 from .engine.problems import Problem, errors
 from .engine.validate import check
+from .store.flows import PublishedVersion
 
 log = logging.getLogger(__name__)
 
@@ -109,28 +110,29 @@ class FlowsVersion:
     """The published flow-set version, a counter in Redis every worker follows,
     and the snapshot of the set last published."""
 
-    def __init__(self, client, prefix: str):
-        self.r = client
-        self.key = f"{prefix}:flows:version"
-        self.info_key = f"{prefix}:flows:published"
-        self.snapshot_key = f"{prefix}:flows:snapshot"
+    def __init__(self, records: PublishedVersion):
+        self.records = records
 
     def get(self) -> int:
-        return int(self.r.get(self.key) or 0)
+        return self.records.get()
 
     def publish(self, digest: str, by: str, files: FlowFiles | None = None) -> int:
-        version = int(self.r.incr(self.key))
+        version = self.records.next()
         at = time.time()
-        self.r.hset(self.info_key, mapping={"version": version, "digest": digest, "by": by, "at": f"{at:.0f}"})
+        self.records.describe({"version": str(version), "digest": digest, "by": by, "at": f"{at:.0f}"})
         if files is not None:
-            self.r.set(self.snapshot_key, Snapshot(version, digest, by, at, files).pack())
+            self.records.keep_snapshot(Snapshot(version, digest, by, at, files).pack())
         return version
 
+    def info(self) -> dict[str, str]:
+        """version, digest, by and at of the last publish."""
+        return self.records.info()
+
     def has_snapshot(self) -> bool:
-        return bool(self.r.exists(self.snapshot_key))
+        return self.records.has_snapshot()
 
     def snapshot(self) -> Snapshot | None:
-        raw = self.r.get(self.snapshot_key)
+        raw = self.records.snapshot()
         if raw is None:
             return None
         try:

@@ -1,6 +1,6 @@
 """What a quick exit must also clear beyond the session's keys, off the request path.
 
-Two jobs for :class:`bot.background.Background`:
+A job for :class:`bot.background.Background`:
 
 * :class:`TwilioCopies`: Twilio keeps every message, body and number, in its
   message log. The store keeps each conversation's message sids (the
@@ -20,25 +20,16 @@ Two jobs for :class:`bot.background.Background`:
   process that dies leaves its work to the others (a taken sid is leased,
   not removed, until it is done).
 
-* :class:`DiskRewrite`: the embedded Redis writes every command to its
-  append-only file and rewrites the file only when it has doubled past 64 MB,
-  so an erased session would stay on disk for weeks. After an erase, this job
-  asks for a background rewrite (``BGREWRITEAOF``), which writes only what
-  is still stored; at most one a minute across all processes (a Redis key
-  with NX and a TTL), and always one that starts after the erase. Only for
-  the embedded server: what a managed Redis keeps is its operator's to
-  configure (README, "What Redis keeps on disk").
+The embedded Redis's disk rewrites after an erase are
+:class:`bot.store.embedded.DiskRewrite`'s.
 """
 from __future__ import annotations
 
 import logging
 import re
-import threading
 import time
 
-import redis
-
-from .store import RedisStore
+from .store import SessionStore
 
 log = logging.getLogger(__name__)
 
@@ -55,16 +46,16 @@ class TwilioCopies:
     UNREACHABLE = 60.0  # no answer from Twilio
     NOT_ALLOWED = 3600.0  # 401/403: the credentials are wrong; an operator must fix them
 
-    def __init__(self, store: RedisStore, sender, clock=time.time):
+    def __init__(self, store: SessionStore, sender, clock=time.time):
         self.store = store
         self.sender = sender  # a bot.handoff.TwilioSender
         self.clock = clock
 
     def __call__(self) -> float | None:
         """Delete what is due; seconds until the next sid is due, None if none is queued."""
-        for sid in self.store.due_deletions(self.BATCH, self.LEASE):
+        for sid in self.store.deletions.due(self.BATCH, self.LEASE):
             self._delete(sid)
-        due = self.store.next_deletion()
+        due = self.store.deletions.next_due()
         if due is None:
             return None
         return min(max(due - self.clock(), 0.05), 3600.0)
@@ -74,13 +65,13 @@ class TwilioCopies:
 
         if not SID.match(sid):
             log.error("dropped a queued Twilio deletion that is not a message sid")
-            self.store.deletion_done(sid)
+            self.store.deletions.done(sid)
             return
         try:
             self.sender.client().messages(sid).delete()
         except TwilioRestException as exc:
             if exc.status == 404:  # already gone
-                self.store.deletion_done(sid)
+                self.store.deletions.done(sid)
                 return
             if exc.code == 20009:
                 wait = self.NOT_YET
@@ -93,57 +84,11 @@ class TwilioCopies:
                 wait = self.FAILED
                 log.warning("Twilio did not delete an erased conversation's message: HTTP %s, error %s; "
                             "trying again in %gs", exc.status, exc.code, wait)
-            self.store.deletion_later(sid, self.clock() + wait)
+            self.store.deletions.later(sid, self.clock() + wait)
             return
         except (TwilioException, OSError) as exc:
             log.warning("Twilio could not be reached to delete a message (%s); trying again in %gs",
                         type(exc).__name__, self.UNREACHABLE)
-            self.store.deletion_later(sid, self.clock() + self.UNREACHABLE)
+            self.store.deletions.later(sid, self.clock() + self.UNREACHABLE)
             return
-        self.store.deletion_done(sid)
-
-
-class DiskRewrite:
-    """Rewrite the embedded Redis's append-only file after erasures, at most
-    once every ``interval`` seconds across every process."""
-
-    def __init__(self, client: redis.Redis, key: str, interval: float = 60.0, clock=time.time):
-        self.r = client
-        self.key = key
-        self.interval = interval
-        self.clock = clock
-        self._last_erase: float | None = None  # the latest erase not yet in a rewrite
-        self._lock = threading.Lock()
-
-    def erased(self) -> None:
-        """An erase was committed: a rewrite must start after it."""
-        with self._lock:
-            self._last_erase = self.clock()
-
-    def __call__(self) -> float | None:
-        with self._lock:
-            erase = self._last_erase
-        if erase is None:
-            return None
-        started = self.clock()
-        ms = max(1, int(self.interval * 1000))
-        if self.r.set(self.key, f"{started:.6f}", nx=True, px=ms):
-            try:
-                self.r.bgrewriteaof()  # "scheduled" behind a snapshot in progress: still after the erase
-            except redis.ResponseError:
-                # A rewrite already running may have started before the erase: ours after it.
-                self.r.delete(self.key)
-                return 0.5
-            return self._done(started)
-        other = self.r.get(self.key)
-        if other is not None and float(other) >= erase:
-            return self._done(float(other))  # another process's rewrite started after our erase
-        wait = self.r.pttl(self.key)
-        return max(wait, 50) / 1000 if wait and wait > 0 else 0.05
-
-    def _done(self, started: float) -> float | None:
-        with self._lock:
-            if self._last_erase is not None and self._last_erase <= started:
-                self._last_erase = None
-                return None
-            return self.interval  # erased again since: the next rewrite when this one's minute is up
+        self.store.deletions.done(sid)

@@ -16,8 +16,7 @@ CSV is asked for, every few seconds while a console is open (the live
 stream), and from ``flask --app app ops figures-update`` (for a cron job
 on a line where nobody opens the console for a day).
 
-Keys, under the hash tag ``{stats}`` so that the script touches one slot of
-a Redis Cluster::
+Kept by :class:`bot.store.figures.FigureCounters`::
 
     p:{stats}:day:<YYYY-MM-DD>   hash  measure -> count (kept DAYS_KEPT days)
     p:{stats}:cursor             id of the last stream entry counted
@@ -42,35 +41,10 @@ from typing import Callable, Iterable
 from zoneinfo import ZoneInfo
 
 from .engine import events as ev
+from .store.figures import FigureCounters
 
 DAYS_KEPT = 800  # a little over two years of daily counts
 BATCH = 1000  # stream entries per script call
-
-# KEYS: cursor, pos, quiet, day keys...
-# ARGV: expected cursor, new cursor, day ttl, n increments, n * (day key index, field, amount),
-#       then (conv, position or '' to forget, time) triples.
-_APPLY = """
-if (redis.call('GET', KEYS[1]) or '') ~= ARGV[1] then return 0 end
-local n = tonumber(ARGV[4])
-local i = 5
-for _ = 1, n do
-  redis.call('HINCRBY', KEYS[tonumber(ARGV[i])], ARGV[i + 1], ARGV[i + 2])
-  i = i + 3
-end
-for k = 4, #KEYS do redis.call('EXPIRE', KEYS[k], ARGV[3]) end
-while i <= #ARGV do
-  if ARGV[i + 1] == '' then
-    redis.call('HDEL', KEYS[2], ARGV[i])
-    redis.call('ZREM', KEYS[3], ARGV[i])
-  else
-    redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
-    redis.call('ZADD', KEYS[3], ARGV[i + 2], ARGV[i])
-  end
-  i = i + 3
-end
-redis.call('SET', KEYS[1], ARGV[2])
-return 1
-"""
 
 # Operator actions on a hand-off (bot/handoff.py) and the engine's own hand-off kinds.
 _HANDOFF_KINDS = {"claimed": "claimed", "operator_reply": "replies"}
@@ -78,22 +52,12 @@ _FOLLOWED_STATES = ("in_flow", "choosing_language")
 
 
 class Figures:
-    def __init__(self, r, prefix: str = "hl", tz: str = "UTC", drop_after: int = 3600,
+    def __init__(self, counters: FigureCounters, tz: str = "UTC", drop_after: int = 3600,
                  clock: Callable[[], float] = time.time):
-        self.r = r
-        self.prefix = prefix
+        self.counters = counters
         self.tz = ZoneInfo(tz)
         self.drop_after = drop_after
         self.clock = clock
-        self.events_key = f"{prefix}:events"
-        base = f"{prefix}:{{stats}}"
-        self.cursor_key = f"{base}:cursor"
-        self.pos_key = f"{base}:pos"
-        self.quiet_key = f"{base}:quiet"
-        self._apply = r.register_script(_APPLY)
-
-    def day_key(self, day: dt.date) -> str:
-        return f"{self.prefix}:{{stats}}:day:{day.isoformat()}"
 
     def day_of(self, t: float) -> dt.date:
         return dt.datetime.fromtimestamp(t, self.tz).date()
@@ -107,8 +71,8 @@ class Figures:
         """Count the stream entries not counted yet; returns how many were counted."""
         counted = 0
         for _ in range(max_batches):
-            cursor = _s(self.r.get(self.cursor_key)) or ""
-            entries = self.r.xrange(self.events_key, f"({cursor}" if cursor else "-", "+", count=BATCH)
+            cursor = self.counters.cursor()
+            entries = self.counters.entries_after(cursor, BATCH)
             done = self._apply_batch(cursor, entries)
             if done is None:  # another process moved the cursor: read again from there
                 continue
@@ -117,45 +81,33 @@ class Figures:
                 break
         return counted
 
-    def _apply_batch(self, cursor: str, entries: list) -> int | None:
+    def _apply_batch(self, cursor: str, entries: list[tuple[str, dict[str, str]]]) -> int | None:
         incr: Counter = Counter()  # (day, field) -> amount
         decoded = []
-        for entry_id, raw in entries:
-            entry = ev.read_entry({_s(k): _s(v) for k, v in raw.items()})
+        for _, fields in entries:
+            entry = ev.read_entry(fields)
             if entry is not None:  # a turn's (not a delivery status)
                 decoded.append(entry)
         touched = list({f["conv"] for f in decoded})
-        where: dict[str, str | None] = {}
+        where: dict[str, str | None] = dict(zip(touched, (p or None for p in self.counters.positions(touched))))
         last_t: dict[str, float] = {}
-        if touched:
-            where = dict(zip(touched, (_s(p) or None for p in self.r.hmget(self.pos_key, touched))))
         for f in decoded:
             self._count(f, incr, where, last_t)
 
         # Conversations quiet for too long have left where they were.
         now = self.clock()
-        quiet = self.r.zrangebyscore(self.quiet_key, "-inf", now - self.drop_after, withscores=True)
-        quiet = [(_s(c), t) for c, t in quiet if _s(c) not in where]
+        quiet = [(c, t) for c, t in self.counters.quiet_since(now - self.drop_after) if c not in where]
         if quiet:
-            positions = self.r.hmget(self.pos_key, [c for c, _ in quiet])
-            for (conv, t), pos in zip(quiet, positions):
-                pos = _s(pos)
+            for (conv, t), pos in zip(quiet, self.counters.positions([c for c, _ in quiet])):
                 if pos:
                     incr[(self.day_of(t), "left|quiet|" + pos.replace(".", "|", 1))] += 1
                 where[conv] = None
 
-        new_cursor = _s(entries[-1][0]) if entries else cursor
-        days = sorted({day for day, _ in incr})
-        keys = [self.cursor_key, self.pos_key, self.quiet_key, *(self.day_key(d) for d in days)]
-        index = {d: i + 4 for i, d in enumerate(days)}
-        args: list = [cursor, new_cursor, DAYS_KEPT * 86400, len(incr)]
-        for (day, name), amount in incr.items():
-            args += [index[day], name, amount]
-        for conv, pos in where.items():
-            args += [conv, pos or "", f"{last_t.get(conv, now):.3f}"]
         if not entries and not quiet:
             return 0
-        if self._apply(keys=keys, args=args) != 1:
+        new_cursor = entries[-1][0] if entries else cursor
+        moved = {conv: (pos or "", last_t.get(conv, now)) for conv, pos in where.items()}
+        if not self.counters.apply(cursor, new_cursor, DAYS_KEPT * 86400, dict(incr), moved):
             return None
         return len(entries)
 
@@ -217,12 +169,8 @@ class Figures:
     def read(self, start: dt.date, end: dt.date) -> "Period":
         """The counts from ``start`` to ``end``, both included."""
         days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
-        pipe = self.r.pipeline(transaction=False)
-        for day in days:
-            pipe.hgetall(self.day_key(day))
         period = Period(start, end)
-        for day, raw in zip(days, pipe.execute()):
-            counts = {_s(k): int(v) for k, v in raw.items()}
+        for day, counts in zip(days, self.counters.days(days)):
             period.daily[day] = counts
             period.total.update(counts)
         return period
@@ -290,8 +238,3 @@ def _csv_measure(name: str) -> tuple[str, str]:
         return {"exit": "quick_exits", "optout": "opt_outs"}[name], "all"
     return head, ".".join(parts[1:])
 
-
-def _s(value) -> str:
-    if value is None:
-        return ""
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)

@@ -72,6 +72,7 @@ from .engine.model import FlowSet, Where
 from .engine.problems import ERROR, Problem, errors
 from .engine.translations import SOURCE_LANGUAGE, LanguageState, translation_state
 from .engine.validate import check as check_flows
+from .store.flows import DraftRecords, FlowsAudit
 from .engine.yamlsource import size_problem
 
 DRAFT_TTL = 14 * 86400  # an untouched draft is forgotten after two weeks
@@ -97,12 +98,6 @@ class Refused(Exception):
 
 class TooLarge(Refused):
     """A change that would make a draft too big to keep: nothing of it was saved."""
-
-
-def _s(value) -> str:
-    if value is None:
-        return ""
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def sha(text: str | None) -> str:
@@ -203,7 +198,7 @@ class Draft:
 
     @classmethod
     def from_json(cls, raw) -> "Draft":
-        data = json.loads(_s(raw)) if raw else {}
+        data = json.loads(raw) if raw else {}
         return cls(files=dict(data.get("files") or {}), base=dict(data.get("base") or {}),
                    tr={k: dict(v) for k, v in (data.get("tr") or {}).items()}, t=float(data.get("t") or 0))
 
@@ -212,26 +207,24 @@ class Draft:
 
 
 class Drafts:
-    def __init__(self, r, prefix: str = "hl", ttl: int = DRAFT_TTL):
-        self.r = r
-        self.prefix = prefix
+    """Each editor's draft, kept ``ttl`` seconds after its last change."""
+
+    def __init__(self, records: DraftRecords, ttl: int = DRAFT_TTL):
+        self.records = records
         self.ttl = ttl
 
-    def key(self, user: str) -> str:
-        return f"{self.prefix}:ops:draft:{user}"
-
     def get(self, user: str) -> Draft:
-        return Draft.from_json(self.r.get(self.key(user)))
+        return Draft.from_json(self.records.get(user))
 
     def put(self, user: str, draft: Draft) -> None:
         if draft.empty:
-            self.r.delete(self.key(user))
+            self.records.delete(user)
             return
         draft.t = time.time()
-        self.r.set(self.key(user), draft.to_json(), ex=self.ttl)
+        self.records.put(user, draft.to_json(), self.ttl)
 
     def discard(self, user: str) -> None:
-        self.r.delete(self.key(user))
+        self.records.delete(user)
 
 
 # --- the catalogs, as `translations update` makes them ------------------------------------------
@@ -537,12 +530,6 @@ def _unpack(packed: str | None) -> str | None:
 # --- the admin --------------------------------------------------------------------------------
 
 
-_UNLOCK = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
-
 @dataclass
 class Record:
     """One publish or rollback, as the history shows it."""
@@ -563,7 +550,7 @@ class Record:
 
     @classmethod
     def from_json(cls, raw) -> "Record":
-        data = json.loads(_s(raw))
+        data = json.loads(raw)
         return cls(**{k: data.get(k) for k in cls.__dataclass_fields__})
 
     def previous(self, rel: str) -> str | None:
@@ -580,19 +567,14 @@ class Published:
 class FlowsAdmin:
     """Drafts, checks, publishing, history and rollback for one app."""
 
-    def __init__(self, r, prefix: str, paths: Paths, flows_version: content_mod.FlowsVersion,
+    def __init__(self, drafts: DraftRecords, audit: FlowsAudit, paths: Paths, flows_version: content_mod.FlowsVersion,
                  content: content_mod.Content | None = None, kept: int = AUDIT_KEPT):
-        self.r = r
-        self.prefix = prefix
         self.paths = paths
         self.version = flows_version
         self.content = content
         self.kept = kept
-        self.drafts = Drafts(r, prefix)
-        self.audit_key = f"{prefix}:ops:flows:audit"
-        self.seq_key = f"{prefix}:ops:flows:audit:seq"
-        self.lock_key = f"{prefix}:ops:flows:lock"
-        self._unlock = r.register_script(_UNLOCK)
+        self.drafts = Drafts(drafts)
+        self.audit = audit
         self._cache: OrderedDict = OrderedDict()  # (user, draft digest, version) -> Checked
         self._cache_lock = threading.Lock()
         self._strings: dict[tuple, dict[str, tuple[str, bool]]] = {}  # (po path, mtime, size) -> its entries
@@ -700,12 +682,12 @@ class FlowsAdmin:
     @contextmanager
     def _locked(self):
         token = secrets.token_hex(8)
-        if not self.r.set(self.lock_key, token, nx=True, ex=LOCK_SECONDS):
+        if not self.audit.lock(token, LOCK_SECONDS):
             raise Refused("Someone else is publishing or rolling back right now. Try again in a minute.")
         try:
             yield
         finally:
-            self._unlock(keys=[self.lock_key], args=[token])
+            self.audit.unlock(token)
 
     def _conflicts(self, draft: Draft) -> list[str]:
         found = []
@@ -769,13 +751,10 @@ class FlowsAdmin:
                     write_atomic(path, old)
             raise
         record = Record(
-            id=int(self.r.incr(self.seq_key)), action=action, who=user, at=time.time(), version=version,
+            id=self.audit.next_id(), action=action, who=user, at=time.time(), version=version,
             note=note.strip()[:500], files=sorted(changes), diff=unified_diff(changes, self._index_files()),
             before={rel: _pack(old) for rel, (old, _) in changes.items()}, undoes=undoes)
-        pipe = self.r.pipeline(transaction=False)
-        pipe.lpush(self.audit_key, record.to_json())
-        pipe.ltrim(self.audit_key, 0, self.kept - 1)
-        pipe.execute()
+        self.audit.add(record.to_json(), self.kept)
         if self.content is not None:
             try:  # this worker at once; the others within FLOWS_CHECK_SECONDS
                 self.content.reload()
@@ -792,8 +771,7 @@ class FlowsAdmin:
     # --- history and rollback ---
 
     def history(self, limit: int | None = None) -> list[Record]:
-        raw = self.r.lrange(self.audit_key, 0, (limit or self.kept) - 1)
-        return [Record.from_json(x) for x in raw]
+        return [Record.from_json(x) for x in self.audit.newest(limit or self.kept)]
 
     def record(self, rid: int) -> Record | None:
         return next((r for r in self.history() if r.id == rid), None)
@@ -829,8 +807,7 @@ class FlowsAdmin:
                                            undoes=rid)
 
     def published(self) -> dict[str, str]:
-        info = self.r.hgetall(self.version.info_key)
-        return {_s(k): _s(v) for k, v in info.items()}
+        return self.version.info()
 
 
 # --- review dates ------------------------------------------------------------------------------

@@ -66,8 +66,6 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator
 from zoneinfo import ZoneInfo
 
-import redis
-
 from .engine import events as ev
 from .engine import transcript
 from .engine.lifecycle import bind
@@ -75,7 +73,8 @@ from .engine.model import FlowSet
 from .engine.render import handoff_node
 from .engine.session import Session, SessionFormatError
 from .engine.text import clean
-from .store import LockLost, RedisStore, StoreError
+from .store import STORE_DOWN, LockLost, SessionStore, StoreError
+from .store.duty import DutyRecords
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +137,7 @@ class Row:
         }
 
 
-STALE_AFTER = 10.0  # seconds an index entry without its session is left alone (see RedisStore.drop_from_live)
+STALE_AFTER = 10.0  # seconds an index entry without its session is left alone (see SessionStore.drop_from_live)
 
 
 class Directory:
@@ -157,7 +156,7 @@ class Directory:
     snapshot, not one that has since been erased.
     """
 
-    def __init__(self, store: RedisStore, max_age: float = 2.0, clock: Callable[[], float] = time.time,
+    def __init__(self, store: SessionStore, max_age: float = 2.0, clock: Callable[[], float] = time.time,
                  page: int = 200):
         self.store = store
         self.max_age = max_age
@@ -212,11 +211,11 @@ class Directory:
         with self._lock:
             started = self.clock()
             store = self.store
-            page, total = store.live(self.page)
-            handoff = store.in_handoff()
+            page, total = store.live_index.page(self.page)
+            handoff = store.live_index.in_handoff()
             saved = dict(handoff + page)  # contact id -> when the index last saw it saved
             cids = list(saved)
-            found = store.sessions([store.key(cid, "session") for cid in cids])
+            found = store.sessions(cids)
             rows: dict[str, Row] = {}
             by_cid: dict[str, Row] = {}
             missing = set()
@@ -224,10 +223,10 @@ class Directory:
                 if fields is None:  # expired or erased since the index was written
                     missing.add(cid)
                     continue
-                row = _row(store.key(cid, "session"), fields)
+                row = _row(cid, fields)
                 if row is not None:
                     rows[row.conv] = by_cid[cid] = row
-            store.drop_from_live([cid for cid in missing if saved[cid] < started - STALE_AFTER])
+            store.live_index.drop([cid for cid in missing if saved[cid] < started - STALE_AFTER])
             self._page = sorted((by_cid[c] for c, _ in page if c in by_cid), key=lambda r: r.t, reverse=True)
             self._waiting = [by_cid[c] for c, _ in handoff if c in by_cid]
             self._total = max(0, total - sum(1 for c, _ in page if c in missing))
@@ -235,25 +234,18 @@ class Directory:
             self._at = started
 
 
-def _row(key: str, fields: dict | None) -> Row | None:
+def _row(cid: str, fields: dict | None) -> Row | None:
     if not fields:
         return None
     conv, ch, lang, st, flow, node, t, addr = (v if isinstance(v := fields.get(name), str) else ""
                                                for name in ("conv", "ch", "lang", "st", "flow", "node", "t", "addr"))
     if not conv:  # a new session has a conversation id from its first turn on
         return None
-    cid = key.split("{", 1)[1].split("}", 1)[0]
     try:
         t_value = float(t or 0)
     except ValueError:
         t_value = 0.0
     return Row(cid, conv, mask(addr), ch or "sms", lang or "", st or "", flow or "", node or "", t_value)
-
-
-def _s(value) -> str:
-    if value is None:
-        return ""
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
 # --- the hand-off transcript ------------------------------------------------------------------
@@ -279,10 +271,9 @@ def record(kind: str, by: str, t: float, **extra: str) -> str:
     return transcript.record(kind, t, by=by, **extra)
 
 
-def parse(raw: list) -> list[Entry]:
+def parse(lines: list[str]) -> list[Entry]:
     entries = []
-    for item in raw:
-        text = _s(item)
+    for text in lines:
         data = transcript.read(text)
         if data is None:
             entries.append(Entry("person", text))
@@ -499,7 +490,7 @@ class Desk:
     # answered, after the send.
     SEND_MARGIN = 1.5
 
-    def __init__(self, store: RedisStore, flows: Callable[[], FlowSet], directory: Directory,
+    def __init__(self, store: SessionStore, flows: Callable[[], FlowSet], directory: Directory,
                  sender: TwilioSender, lock_wait: float = 8.0, clock: Callable[[], float] = time.time):
         self.store = store
         self.flows = flows
@@ -515,12 +506,9 @@ class Desk:
         rows = [r for r in self.directory.waiting(max_age) if r.state == HANDED_OFF]
         if not rows:
             return []
-        pipe = self.store.r.pipeline(transaction=False)
-        for row in rows:
-            pipe.lrange(self.store.key(row.cid, "handoff"), 0, -1)
         waiting = []
-        for row, raw in zip(rows, pipe.execute()):
-            entries = parse(raw)
+        for row, lines in zip(rows, self.store.transcripts.read_many([row.cid for row in rows])):
+            entries = parse(lines)
             waiting.append(Waiting(row, claimed_by(entries), sum(1 for e in entries if e.who == "person"),
                                    keywords_used(entries)))
         return sorted(waiting, key=lambda w: w.row.t)
@@ -530,7 +518,7 @@ class Desk:
         row = self._row(conv)
         if row.state != HANDED_OFF:
             raise ActionRefused("This person is no longer waiting for a person.")
-        entries = parse(self.store.r.lrange(self.store.key(row.cid, "handoff"), 0, -1))
+        entries = parse(self.store.transcripts.read(row.cid))
         closes = row.t + WHATSAPP_WINDOW if row.channel == "whatsapp" else None
         return Conversation(row, entries, claimed_by(entries), closes)
 
@@ -630,7 +618,7 @@ class Desk:
                 done += self._hand_back(waiting.row.conv)
             except ActionRefused:
                 continue  # they left the hand-off meanwhile (SALIR, MENU, a responder)
-            except (StoreError, redis.RedisError) as exc:
+            except (StoreError, *STORE_DOWN) as exc:
                 log.warning("a waiting person was not handed back: %s", type(exc).__name__)
         return done
 
@@ -682,8 +670,7 @@ class Desk:
             if session.state != HANDED_OFF:
                 raise ActionRefused("This person is no longer waiting for a person "
                                     "(they went back to the menu, stopped, or the chat was ended).")
-            raw = self.store.r.lrange(self.store.key(row.cid, "handoff"), 0, -1)
-            yield _Locked(row, claim, session, parse(raw))
+            yield _Locked(row, claim, session, parse(self.store.transcripts.read(row.cid)))
         finally:
             self.store.release(claim)
 
@@ -714,7 +701,7 @@ class Desk:
         except ActionRefused:
             raise ActionRefused("The person left the hand-off (or erased the chat) while your reply was being sent. "
                                 "It may have reached them; nothing of it is kept here.") from None
-        except (StoreError, redis.RedisError):
+        except (StoreError, *STORE_DOWN):
             log.error("an operator reply was sent but could not be recorded")
             raise ActionRefused("The reply was sent, but could not be added to this page.") from None
 
@@ -841,7 +828,7 @@ class Duty:
     Each responder goes on duty for themselves (``p:ops:duty:who``, a sorted
     set of names scored by when their on duty lapses: ``ttl`` seconds after
     their console last renewed it, so a closed laptop leaves nobody waiting
-    for nobody). ``p:duty``, which every text reads (``RedisStore.on_duty``),
+    for nobody). ``p:duty``, which every text reads (:meth:`takes_handoffs`),
     is set while anyone is on and lapses with the last of them. Within
     ``hours`` the line is on duty too, unless a responder paused it
     (``p:ops:duty:off``, until the end of the current span).
@@ -851,29 +838,20 @@ class Duty:
     still waiting (:class:`DutyWatch`).
     """
 
-    def __init__(self, store: RedisStore, hours: Hours | None = None, ttl: int = 120,
+    def __init__(self, records: DutyRecords, hours: Hours | None = None, ttl: int = 120,
                  clock: Callable[[], float] = time.time):
-        self.store = store
+        self.records = records
         self.hours = hours
         self.ttl = ttl
         self.clock = clock
-        self.on_key = f"{store.prefix}:duty"
-        self.who_key = f"{store.prefix}:ops:duty:who"
-        self.off_key = f"{store.prefix}:ops:duty:off"
-        self.armed_key = f"{store.prefix}:ops:duty:armed"
 
     def _now(self) -> dt.datetime:
         return dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc)
 
     def state(self) -> DutyState:
-        pipe = self.store.r.pipeline(transaction=False)
-        pipe.get(self.on_key)
-        pipe.exists(self.off_key)
-        pipe.zrangebyscore(self.who_key, f"({self.clock()}", "+inf")
-        on, paused, who = pipe.execute()
-        who = tuple(_s(name) for name in who)
+        on, paused, who = self.records.read(self.clock())
         if on is not None or who:
-            return DutyState(True, "toggle", by=who[0] if who else _s(on), who=who)
+            return DutyState(True, "toggle", by=who[0] if who else on, who=who)
         end = self.hours.window_end(self._now()) if self.hours else None
         if end is not None:
             return DutyState(False, "paused", until=end) if paused else DutyState(True, "hours", until=end)
@@ -882,52 +860,38 @@ class Duty:
     def is_on(self) -> bool:
         return self.state().on
 
+    def takes_handoffs(self) -> bool:
+        """What a text asking for a person reads: whether it waits in the queue.
+        Without staffed hours, the line's flag alone (one command)."""
+        return self.is_on() if self.hours else self.records.line_on()
+
     def switch(self, on: bool, by: str) -> None:
         """``by`` goes on duty, or off; the line goes off with the last responder on duty."""
-        r, now = self.store.r, self.clock()
+        now = self.clock()
         if on:
-            pipe = r.pipeline(transaction=False)
-            pipe.zadd(self.who_key, {by: now + self.ttl})
-            pipe.set(self.on_key, by, ex=self.ttl)
-            pipe.delete(self.off_key)
-            pipe.set(self.armed_key, "1")
-            pipe.execute()
+            self.records.go_on(by, now + self.ttl, self.ttl)
             return
-        pipe = r.pipeline(transaction=False)
-        pipe.zrem(self.who_key, by)
-        pipe.zremrangebyscore(self.who_key, "-inf", now)
-        pipe.zrange(self.who_key, -1, -1, withscores=True)
-        last = pipe.execute()[-1]
+        last = self.records.go_off(by, now)
         if last:  # others are still on duty: the line stays on, as long as the latest of them
-            name, until = last[0]
-            r.set(self.on_key, _s(name), px=max(1, int((until - now) * 1000)))
+            name, until = last
+            self.records.keep_line_on(name, max(1, int((until - now) * 1000)))
             return
-        r.delete(self.on_key)
+        self.records.line_off()
         end = self.hours.window_end(self._now()) if self.hours else None
         if end is not None:
-            seconds = max(1, int((end - self._now()).total_seconds()))
-            r.set(self.off_key, by, ex=seconds)
+            self.records.pause_hours(by, max(1, int((end - self._now()).total_seconds())))
 
     def renew(self, name: str) -> bool:
         """``name``'s console is open: if they are on duty, keep it alive. Whether they are."""
-        r, now = self.store.r, self.clock()
-        until = r.zscore(self.who_key, name)
-        if until is None or until <= now:
-            return False
-        pipe = r.pipeline(transaction=False)
-        pipe.zadd(self.who_key, {name: now + self.ttl})
-        pipe.set(self.on_key, name, ex=self.ttl)
-        pipe.set(self.armed_key, "1", nx=True)
-        pipe.execute()
-        return True
+        return self.records.renew(name, self.clock(), self.ttl)
 
     def arm(self) -> None:
         """The line is on duty: the next time it is found off, everyone waiting is handed back."""
-        self.store.r.set(self.armed_key, "1", nx=True)
+        self.records.arm()
 
     def disarm(self) -> bool:
         """Whether this caller is the one to hand back the waiting (the line was on since the last time)."""
-        return bool(self.store.r.delete(self.armed_key))
+        return self.records.disarm()
 
 
 class DutyWatch:

@@ -24,7 +24,7 @@ from .engine.runner import ERASE, KEEP, Context, Inbound, Turn, step
 from .engine.session import Session, SessionFormatError
 from .engine.text import normalize
 from .spool import Entry, Spool
-from .store import RedisStore
+from .store import SessionStore
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def contact_id(secret: str, address: str) -> str:
 
 
 class MessageMarks(ContactIds):
-    """The seen mark of a MessageSid (``p:{p:events}:seen:<mark>``, see bot/store/redis.py):
+    """The seen mark of a MessageSid (see bot/store/sessions.py, "Replays"):
     an HMAC keyed by SECRET_KEY, so the key names neither the sid (which,
     with Twilio's credentials, leads to the number) nor the contact. A prefix
     no address has keeps a mark from ever equalling a contact id."""
@@ -97,7 +97,7 @@ class Handled:
 class Helpline:
     def __init__(
         self,
-        store: RedisStore,
+        store: SessionStore,
         flows: Callable[[], FlowSet],
         secret_key: str,
         lock_wait: float = 8.0,
@@ -110,7 +110,9 @@ class Helpline:
         self.lock_wait = lock_wait
         self.clock = clock
         self.new_id = new_id
-        self.on_duty = on_duty or Cached(store.on_duty, seconds=2.0)
+        # Whether someone can take a hand-off now (bot.handoff.Duty, read
+        # through a Cached); nobody, unless told (the terminal chat, trials).
+        self.on_duty = on_duty or (lambda: False)
         self.cid = ContactIds(secret_key)  # address -> contact id
         self.marks = MessageMarks(secret_key)  # MessageSid -> seen mark
         # Set by create_app: what to tell when a session was erased (the disk
@@ -216,7 +218,7 @@ class Helpline:
             if entry.action == stateless.QUICK_EXIT:
                 if stored is not None and stored.started_at > entry.t:
                     self.store.release(claim)  # a new conversation, started after the exit
-                    self.store.delete_at_twilio([entry.sid] if entry.sid and self.store.twilio_sids else [])
+                    self.store.deletions.add([entry.sid] if entry.sid and self.store.twilio_sids else [])
                     return
             elif stored is None:
                 self.store.commit(claim, action=KEEP, fields=None, replies=[], opt_out=True)
@@ -255,10 +257,10 @@ class Helpline:
         store = self.store
         if erased:
             if store.twilio_sids:
-                store.delete_at_twilio([update.message_sid])
+                store.deletions.add([update.message_sid])
                 self.wake()
             return
-        store.record_status(update.message_sid, update.status, update.error_code)
+        store.statuses.record(update.message_sid, update.status, update.error_code)
         if store.twilio_sids and update.to:
             store.remember_sid(self.cid(update.to), update.message_sid)
 

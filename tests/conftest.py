@@ -35,7 +35,7 @@ import pytest
 import redis
 from redis.cluster import RedisCluster
 
-from bot.embedded_redis import ensure_server
+from bot.store.embedded import ensure_server
 from tests.servers import RedisProcess, wait_until
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import redis
 
-from bot.embedded_redis import redis_server_binary
+from bot.store.embedded import redis_server_binary
 
 
 def free_port() -> int:

@@ -21,6 +21,7 @@ Two parts:
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import socket
 import time
@@ -34,7 +35,7 @@ from bot.channels.twilio import FAILSAFE_REPLIES
 from bot.config import Config, TestConfig
 from bot.engine.events import read_entry
 from bot.services import contact_id
-from bot.store.redis import _CLAIM, _COMMIT, _RELEASE, LazyRedisCluster
+from bot.store.connection import LazyRedisCluster, lua
 from tests.helpers import inbound, messages, new_sid, option, post_signed, stored_session, stream_events
 from tests.servers import wait_until
 from tests import test_store
@@ -250,7 +251,7 @@ def test_a_turn_is_still_two_round_trips_and_no_extra_command(app, redis_client,
     beside = {"cmdstat_get": 1, "cmdstat_zadd": 1, "cmdstat_zremrangebyscore": 2, "cmdstat_set": 1}
     if shared != home:  # what the scripts call themselves is counted too, on the contact's node
         assert {k: by_node[shared][k] for k in beside} == {k: v * len(turns) for k, v in beside.items()}
-    in_scripts = {f"cmdstat_{c.lower()}" for c in re.findall(r"redis\.p?call\('(\w+)'", _CLAIM + _COMMIT)}
+    in_scripts = {f"cmdstat_{c.lower()}" for c in re.findall(r"redis\.p?call\('(\w+)'", lua("claim") + lua("commit"))}
     assert set(calls) <= in_scripts, "the rest are the scripts' own calls (INFO counts those too)"
 
 
@@ -277,7 +278,7 @@ def test_a_contact_whose_slot_moved_to_another_node_carries_on(app, redis_client
     phone = "+15557654321"
     client = app.test_client()
     store = app.extensions["store"]
-    session = store.key(contact_id("test-secret", phone), "session")
+    session = store.keys.contact(contact_id("test-secret", phone), "session")
     slot = redis_client.cluster_keyslot(session)
     home = redis_client.get_node_from_key(session).port
     text(client, "hi", phone)
@@ -297,7 +298,7 @@ def test_a_contact_whose_slot_moved_to_another_node_carries_on(app, redis_client
         store.commit(claim, action="save", fields={**claim.fields, "miss": "1"}, replies=["ok"])
         assert stored_session(redis_client, session)["miss"] == "1"
         assert redis_client.get_node_from_key(session).port == home
-        assert not redis_client.exists(store.key(contact_id("test-secret", phone), "lock"))
+        assert not redis_client.exists(store.keys.contact(contact_id("test-secret", phone), "lock"))
     finally:
         if redis_client.get_node_from_key(session).port != home:
             move_slot(redis_cluster, slot, home)
@@ -326,7 +327,7 @@ def test_every_key_a_script_touches_is_one_of_its_keys():
     """A cluster runs a script on the node of its KEYS; any other key would be refused
     (or, worse, be another slot's key written on this node). The store's keys all
     carry the contact's hash tag, so KEYS are in one slot (see the tests above)."""
-    for script in (_CLAIM, _COMMIT, _RELEASE):
+    for script in map(lua, ("claim", "commit", "release")):
         for command, first in re.findall(r"redis\.call\('(\w+)',\s*([^,)]+)", script):
             assert first.startswith("KEYS["), f"{command} on {first}"
 
@@ -341,12 +342,12 @@ def test_a_node_that_lost_the_scripts_loads_them_again(where, app, redis_client,
     if where == "every node":
         redis_client.script_flush()
     else:
-        port = redis_client.get_node_from_key(store.key(contact_id("test-secret", phone), "session")).port
+        port = redis_client.get_node_from_key(store.keys.contact(contact_id("test-secret", phone), "session")).port
         node_clients(redis_cluster)[port].script_flush()
 
     assert text(client, NUMBERS, phone)[0].startswith("What kind of help do you need?")
     assert text(client, "menu", phone)[0].startswith("What would you like to do?")
-    loaded = redis_client.script_exists(store._claim.sha, store._commit.sha)
+    loaded = redis_client.script_exists(*(hashlib.sha1(lua(name).encode()).hexdigest() for name in ("claim", "commit")))
     assert loaded == [True, True], "on every primary again"
     assert len(redis_client.xrange("hl:events")) == 3, "one event entry per turn, none twice"
 

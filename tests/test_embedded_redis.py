@@ -19,7 +19,7 @@ import pytest
 import redis
 
 from bot.config import Config
-from bot.embedded_redis import PID_NAME, SOCKET_NAME, ensure_server
+from bot.store.embedded import PID_NAME, SOCKET_NAME, ensure_server
 from tests.servers import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
@@ -164,7 +164,7 @@ def test_a_long_data_dir_path_gets_a_short_private_socket(tmp_path, started):
 
 
 def test_concurrent_starts_make_exactly_one_server(tmp_path):
-    code = "import sys, bot.embedded_redis as e; s = e.ensure_server(sys.argv[1]); print(s.owned, s.url)"
+    code = "import sys, bot.store.embedded as e; s = e.ensure_server(sys.argv[1]); print(s.owned, s.url)"
     procs = [
         subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], cwd=REPO, stdout=subprocess.PIPE, text=True)
         for _ in range(4)

@@ -248,8 +248,8 @@ DAMAGE = [
     Damage("session key holds something that is not JSON", replace_with="garbage"),
     Damage("session key holds JSON that is not an object", replace_with="[1, 2]"),
     Damage("session key holds a list", replace_with=["a", "b"]),
-    # Not damage: how the version before stored it. The conversation carries on.
-    Damage("session key holds a schema 2 hash", replace_with={"v": "2"}, then=NUMBERS_EN),
+    # Sessions were hashes ("schema 2") for twelve hours before any release: no deployment has one.
+    Damage("session key holds a hash", replace_with={"v": "2"}),
 ]
 
 

@@ -43,7 +43,7 @@ from bot.config import TestConfig
 from bot.engine.events import read_entry
 from bot.services import contact_id
 from bot.store import LockLost
-from bot.store.redis import LOCK_MS
+from bot.store.sessions import LOCK_MS
 from tests.helpers import AUTH_TOKEN, inbound, messages, option, post_signed, sign, stored_session
 from tests.servers import RedisProcess, free_port, wait_until
 
@@ -367,20 +367,20 @@ def test_the_aof_keeps_the_conversation_but_not_its_locks(tmp_path):
         waiting = threading.Thread(target=lambda: post_signed(app.test_client(), MESSAGES, inbound(SCREENING, sender=sender)))
         waiting.start()
         r = redis_proc.client(decode_responses=True)
-        wait_until(lambda: r.get(store.key(claim.cid, "waiters")) == "1", timeout=5)
+        wait_until(lambda: r.get(store.keys.contact(claim.cid, "waiters")) == "1", timeout=5)
         store.commit(claim, action="keep", fields=None, replies=[])
         waiting.join(timeout=10)
         assert stored_session(r, session_key(sender))["flow"] == "screening"
 
         aof = b"".join(p.read_bytes() for p in redis_proc.folder.rglob("appendonly*") if p.is_file())
         for kept in ("session", "answers"):
-            assert store.key(claim.cid, kept).encode() in aof, kept
-        assert store.events_key.encode() in aof
+            assert store.keys.contact(claim.cid, kept).encode() in aof, kept
+        assert store.keys.events().encode() in aof
         for gone in ("lock", "waiters"):
-            assert store.key(claim.cid, gone).encode() not in aof, f"the {gone} key was written to the AOF"
+            assert store.keys.contact(claim.cid, gone).encode() not in aof, f"the {gone} key was written to the AOF"
         # The waiter's BLPOP that took the wake-up is written as an LPOP of a list
         # the AOF never had: nothing on a reload. The push itself is not written.
-        wake = store.key(claim.cid, "wake").encode()
+        wake = store.keys.contact(claim.cid, "wake").encode()
         commands = [c for c in aof.split(b"*") if wake in c]
         assert commands and all(b"\r\nLPOP\r\n" in c for c in commands), commands
 

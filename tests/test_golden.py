@@ -16,7 +16,7 @@ Each ``tests/transcripts/*.yaml`` is a conversation as a person would see it::
         bot: []             # nothing sent back
 
 Every turn goes through :class:`bot.services.Helpline` with a
-:class:`bot.store.RedisStore` on the test Redis, with a fixed clock and fixed
+:class:`bot.store.SessionStore` on the test Redis, with a fixed clock and fixed
 ids: the session is loaded from Redis, stepped, and saved back each turn, and
 after each turn the session read back from Redis must equal the turn's own
 (the round trip goflow's runner tests do through JSON). The replies must match
@@ -51,7 +51,7 @@ from bot.content import load
 from bot.engine.segments import MAX_SEGMENTS, count_segments
 from bot.engine.session import Session
 from bot.services import Helpline
-from bot.store import RedisStore
+from bot.store import SessionStore
 
 REPO = Path(__file__).resolve().parents[1]
 TRANSCRIPTS = REPO / "tests" / "transcripts"
@@ -184,7 +184,7 @@ def flows():
 
 def play(redis_client, flows, data: dict) -> tuple[list[dict], str]:
     """Send each ``person`` text through Helpline; return the turns with what the bot said, and the address."""
-    store = RedisStore(redis_client, prefix="hl", session_ttl=86400)
+    store = SessionStore(redis_client, prefix="hl", session_ttl=86400)
     clock = itertools.count(T0, 60)
     ids = itertools.count(1)
     on_duty = data.get("on_duty") == "true"
@@ -222,14 +222,14 @@ def play(redis_client, flows, data: dict) -> tuple[list[dict], str]:
         if action == "save":
             assert stored is not None, f"{where}: the session was not saved"
             assert Session.from_fields(stored) == handled.turn.session, f"{where}: the session changed in Redis"
-            assert 0 < redis_client.ttl(store.key(cid, "session")) <= 86400
+            assert 0 < redis_client.ttl(store.keys.contact(cid, "session")) <= 86400
         elif action == "erase":
             assert stored is None, f"{where}: quick exit left the session in Redis"
             assert_only_the_exit_answer_is_kept(redis_client, store, cid, msg.message_sid, handled.replies, where)
         else:
             assert stored == before, f"{where}: the stored session changed on a turn that keeps it"
         if handled.turn.opt_out is not None:
-            assert store.is_opted_out(cid) is handled.turn.opt_out, where
+            assert store.optouts.is_opted_out(cid) is handled.turn.opt_out, where
 
         played.append({**{k: turn[k] for k in TURN_KEYS[:3] if k in turn}, "bot": list(handled.replies)})
     return played, address
@@ -261,9 +261,9 @@ def assert_only_the_exit_answer_is_kept(r, store, cid: str, sid: str, replies: l
     no earlier MessageSid, reply, answer or flag survives anywhere.
     """
     keys = [k for k in r.scan_iter(count=1000) if cid in k]
-    opted_out = store.is_opted_out(cid)
+    opted_out = store.optouts.is_opted_out(cid)
     for key in keys:
-        if opted_out and key == store.optout_key(cid):
+        if opted_out and key == store.keys.optout(cid):
             continue
         for value in _values(r, key):
             if value == sid:
@@ -273,8 +273,8 @@ def assert_only_the_exit_answer_is_kept(r, store, cid: str, sid: str, replies: l
             except ValueError:
                 kept = None
             assert kept == replies, f"{where}: after quick exit {key} still holds {value!r}"
-    assert not r.exists(store.key(cid, "session")), where
-    for _, event in r.xrange(store.events_key):
+    assert not r.exists(store.keys.contact(cid, "session")), where
+    for _, event in r.xrange(store.keys.events()):
         assert not any(cid in v for v in event.values()), f"{where}: an event names the contact: {event}"
 
 

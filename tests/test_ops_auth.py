@@ -112,7 +112,7 @@ def test_csrf_token_is_required_on_every_form(console_app):
         assert client.post(path, data={**data, "csrf_token": "forged"}).status_code == 400, path
     # Nothing happened: still signed in, not on duty.
     assert client.get("/ops/").status_code == 200
-    assert not console_app.extensions["store"].on_duty()
+    assert not console_app.extensions["duty"].is_on()
 
 
 def test_scripts_send_the_token_in_a_header(console_app):
@@ -121,7 +121,7 @@ def test_scripts_send_the_token_in_a_header(console_app):
     token = csrf_token(client, "/ops/")
     response = client.post("/ops/duty", data={"on": "1"}, headers={"X-CSRFToken": token})
     assert response.status_code == 302
-    assert console_app.extensions["store"].on_duty()
+    assert console_app.extensions["duty"].is_on()
 
 
 def test_repeated_failed_sign_ins_are_slowed_down_for_that_name(console_app, redis_client):
@@ -275,7 +275,7 @@ def test_a_viewer_looks_but_cannot_act(console_app):
     for path in ("/ops/duty", "/ops/handoff/c0ffee/claim", "/ops/handoff/c0ffee/reply",
                  "/ops/handoff/c0ffee/release", "/ops/handoff/c0ffee/close"):
         assert post_form(client, path, {"on": "1", "text": "hello"}).status_code == 403, path
-    assert not console_app.extensions["store"].on_duty()
+    assert not console_app.extensions["duty"].is_on()
 
 
 def test_accounts_store_a_salted_hash_and_a_new_password_signs_old_browsers_out(console_app, redis_client):

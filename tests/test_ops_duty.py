@@ -102,7 +102,7 @@ def test_while_another_responder_is_on_duty_nobody_is_handed_back(console_app, r
 
     page = post_form(rita, "/ops/duty", {"on": "0"}, follow_redirects=True).text
     assert "You are off duty. Still on duty: rosa." in page
-    assert console_app.extensions["store"].on_duty()
+    assert console_app.extensions["duty"].is_on()
     console_app.extensions["ops"].watch.join()
     assert twilio_api.requests == [] and state_of(redis_client, ANA) == "handed_off"
     assert "Go on duty" in rita.get("/ops/").text and "Go off duty" in rosa.get("/ops/").text

@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
-from bot.content import FlowsVersion
 from bot.flows_admin import AUDIT_KEPT, DRAFT_TTL, write_atomic
 from tests.helpers import REPO
 from tests.test_ops_support import PASSWORD, csrf_token, sign_in, text, twilio_api  # noqa: F401
@@ -174,7 +173,7 @@ def test_viewers_and_responders_cannot_edit_publish_or_roll_back(app, project, w
     assert client.get(f"/ops/flows/history/{rid}/rollback").status_code == 403
     assert not app.extensions["store"].r.exists(f"hl:ops:draft:{who}")
     assert digest_tree(project) == published
-    assert FlowsVersion(app.extensions["store"].r, "hl").get() == 1
+    assert app.extensions["flows_version"].get() == 1
 
 
 def test_every_change_needs_the_csrf_token(app, ed, project):
@@ -187,7 +186,7 @@ def test_every_change_needs_the_csrf_token(app, ed, project):
     for path in ["/ops/flows/publish", "/ops/flows/discard", "/ops/flows/file/main.yaml/save"]:
         assert ed.post(path, data={"text": body}).status_code == 400, path
     assert digest_tree(project) == before
-    assert FlowsVersion(app.extensions["store"].r, "hl").get() == 0
+    assert app.extensions["flows_version"].get() == 0
 
 
 # --- the live check ----------------------------------------------------------------------------
@@ -325,9 +324,9 @@ def test_publish_writes_the_files_bumps_the_version_and_keeps_an_audit_record(ap
     leftovers = [p.name for p in project.rglob(".*.tmp")]
     assert not leftovers
 
-    assert FlowsVersion(app.extensions["store"].r, "hl").get() == 1
+    assert app.extensions["flows_version"].get() == 1
     assert redis_client.hget("hl:flows:published", "by") == "ed"
-    snapshot = FlowsVersion(app.extensions["store"].r, "hl").snapshot()  # what a restart falls back on
+    snapshot = app.extensions["flows_version"].snapshot()  # what a restart falls back on
     assert snapshot.version == 1 and snapshot.by == "ed"
     assert snapshot.files.flows["main.yaml"].decode("utf-8") == main_yaml(project)
     assert NEW_MENU_ES.encode("utf-8") in snapshot.files.catalogs["es"]
@@ -357,7 +356,7 @@ def test_a_draft_with_errors_is_never_published(app, ed, project, redis_client):
     response = post(ed, "/ops/flows/publish", {"back": "main.yaml"}, follow_redirects=True)
     assert "Not published: your draft has 1 problem(s)" in response.text
     assert digest_tree(project) == before
-    assert FlowsVersion(app.extensions["store"].r, "hl").get() == 0
+    assert app.extensions["flows_version"].get() == 0
     assert not redis_client.exists("hl:ops:flows:audit")
     assert redis_client.exists("hl:ops:draft:ed")  # kept, to fix
 
@@ -414,7 +413,7 @@ def test_rollback_restores_the_files_publishes_and_is_audited(app, ed, project, 
 
     now = {p: p.read_bytes() for p in project.rglob("*") if p.is_file()}
     assert now == original  # byte for byte
-    assert FlowsVersion(app.extensions["store"].r, "hl").get() == 2
+    assert app.extensions["flows_version"].get() == 2
     record = app.extensions["flows_admin"].history()[0]
     assert (record.action, record.who, record.undoes, record.version) == ("rollback", "ed", 1, 2)
     assert record.note == "people were confused"
@@ -425,7 +424,7 @@ def test_rollback_restores_the_files_publishes_and_is_audited(app, ed, project, 
     # A rollback can itself be undone.
     assert post(ed, "/ops/flows/history/2/rollback").status_code == 302
     assert NEW_MENU in main_yaml(project)
-    assert FlowsVersion(app.extensions["store"].r, "hl").get() == 3
+    assert app.extensions["flows_version"].get() == 3
 
 
 def test_rolling_back_to_before_an_older_change_undoes_the_later_ones_too(app, ed, project):

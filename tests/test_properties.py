@@ -67,7 +67,7 @@ from bot.engine.session import Session
 from bot.engine.text import clean, normalize
 from bot.engine.validate import reachable
 from bot.services import Helpline
-from bot.store import redis as store_module
+from bot.store import sessions as store_module
 from tests.helpers import REPO, messages, post_signed, real_flows, sign, stored_session
 from tests.test_privacy import every_value
 
@@ -200,7 +200,7 @@ def has_hotline(replies: list[str]) -> bool:
 
 
 class Conversation(RuleBasedStateMachine):
-    """One person and the engine; the session kept as :class:`~bot.store.RedisStore` keeps it.
+    """One person and the engine; the session kept as :class:`~bot.store.SessionStore` keeps it.
 
     Between turns the session exists only as ``Session.to_fields()`` (or not
     at all, after a quick exit or expiry), and the opt-out record lives
@@ -462,13 +462,13 @@ def quick_exit_leaves_nothing(r, helpline: Helpline, phone: str, actions, exit_w
             person.send("", value)
         elif kind == "text":
             person.send(value)
-        convs.add(stored_session(r, store.key(cid, "session")).get("conv"))
-        assert not r.exists(store.key(cid, "lock")), "a turn left the contact's lock behind"
-    opted_out = store.is_opted_out(cid)
+        convs.add(stored_session(r, store.keys.contact(cid, "session")).get("conv"))
+        assert not r.exists(store.keys.contact(cid, "lock")), "a turn left the contact's lock behind"
+    opted_out = store.optouts.is_opted_out(cid)
     event(f"{len(actions) // 5 * 5}+ moves before the exit")
-    state = stored_session(r, store.key(cid, "session")).get("st")
+    state = stored_session(r, store.keys.contact(cid, "session")).get("st")
     event(f"at the exit: {'opted out' if opted_out else (state or 'no session')}")
-    if r.exists(store.key(cid, "handoff")):
+    if r.exists(store.keys.contact(cid, "handoff")):
         event("texts kept for an operator before the exit")
 
     said = person.send(exit_word)
@@ -482,7 +482,7 @@ def quick_exit_leaves_nothing(r, helpline: Helpline, phone: str, actions, exit_w
     # Of the person: the opt-out record if they opted out, nothing else (the
     # retry above was known by the exit's seen mark, which names nobody).
     mine = {k for k in r.scan_iter(count=1000) if f"{{{cid}}}" in k}
-    assert mine == ({store.optout_key(cid)} if opted_out else set()), f"{mine} survived the quick exit"
+    assert mine == ({store.keys.optout(cid)} if opted_out else set()), f"{mine} survived the quick exit"
     # Anywhere: no key name, no value, no event with their number or their words.
     for key in r.scan_iter(count=1000):
         assert not leaks(key, phone) and MARK not in key, key
@@ -508,7 +508,7 @@ def service(redis_url):
     """A Helpline on the test Redis with a fixed clock and a switchable on-duty flag."""
     duty = [False]
     clock = itertools.count(T0, 7.25)
-    store = store_module.RedisStore(bot.redis_client(redis_url, 2.0))
+    store = store_module.SessionStore(bot.store.connection.redis_client(redis_url, 2.0))
     helpline = Helpline(store, real_flows, "test-secret", clock=lambda: next(clock), on_duty=lambda: duty[0])
     yield helpline, duty
     store.r.close()
@@ -694,10 +694,12 @@ def test_negative_property_1_catches_an_event_that_records_what_was_typed(monkey
 
 def test_negative_property_3_catches_a_quick_exit_that_keeps_earlier_answers(redis_client, redis_url, monkeypatch):
     erase = "redis.call('DEL', KEYS[1], KEYS[3], KEYS[5], KEYS[8])"
-    assert erase in store_module._COMMIT
-    monkeypatch.setattr(store_module, "_COMMIT", store_module._COMMIT.replace(erase, "redis.call('DEL', KEYS[1], KEYS[5], KEYS[8])"))
+    real_lua = store_module.lua
+    assert erase in real_lua("commit")
+    broken = {"commit": real_lua("commit").replace(erase, "redis.call('DEL', KEYS[1], KEYS[5], KEYS[8])")}
+    monkeypatch.setattr(store_module, "lua", lambda name: broken.get(name) or real_lua(name))
     duty = [False]
-    helpline = Helpline(store_module.RedisStore(bot.redis_client(redis_url, 2.0)), real_flows, "test-secret",
+    helpline = Helpline(store_module.SessionStore(bot.store.connection.redis_client(redis_url, 2.0)), real_flows, "test-secret",
                         on_duty=lambda: duty[0])
 
     @settings(max_examples=30, **NEGATIVE)

@@ -83,10 +83,12 @@ def test_behind_nginx_the_sign_in_throttle_counts_the_real_address(stack):
 
     import redis
 
+    from bot.store import AccountRecords, Keys
     from bot.web.auth import Accounts
 
     nginx, _, redis_url = stack
-    Accounts(redis.Redis.from_url(redis_url), "hl").add("rita", "responder", "a long enough password")
+    Accounts(AccountRecords(redis.Redis.from_url(redis_url), Keys("hl"))).add("rita", "responder",
+                                                                             "a long enough password")
     browser = requests.Session()
     status = None
     for i in range(13):

@@ -156,12 +156,10 @@ def test_a_restart_on_broken_files_serves_the_published_snapshot_and_says_so(wor
 
 
 def test_the_snapshot_is_what_was_checked_and_published(workers, project, redis_client):
-    from bot.content import FlowsVersion
-
     one, _ = workers
     edit_greeting(project, NEW_GREETING)
     assert publish(one).exit_code == 0
-    snapshot = FlowsVersion(one.extensions["store"].r, "hl").snapshot()
+    snapshot = one.extensions["flows_version"].snapshot()
     assert snapshot.version == 1 and snapshot.digest == one.extensions["content"]().version
     assert snapshot.files.flows["main.yaml"] == (project / "flows" / "main.yaml").read_bytes()
     assert NEW_GREETING.encode("utf-8") in snapshot.files.catalogs["es"]
@@ -180,16 +178,15 @@ def test_with_no_snapshot_a_restart_on_broken_files_still_refuses(project, redis
 
 def test_a_snapshot_that_no_longer_passes_is_not_served(workers, project, redis_url, redis_client):
     """A newer release may check more: a snapshot is served only if it passes today's checks."""
-    from bot.content import FlowsVersion, Snapshot
+    from bot.content import Snapshot
 
     one, _ = workers
     assert publish(one).exit_code == 0
-    versions = FlowsVersion(one.extensions["store"].r, "hl")
+    versions = one.extensions["flows_version"]
     snapshot = versions.snapshot()
     flows = dict(snapshot.files.flows)
     flows["main.yaml"] = flows["main.yaml"].replace(b"goto: screening", b"goto: nowhere")
-    redis_client.delete(versions.snapshot_key)
-    one.extensions["store"].r.set(versions.snapshot_key, Snapshot(
+    redis_client.set("hl:flows:snapshot", Snapshot(
         7, "x", "someone", 0.0, type(snapshot.files)(flows, snapshot.files.catalogs)).pack())
     line = break_main(project)
     with pytest.raises(SystemExit, match=rf"main\.yaml:{line}: .*screaning"):
@@ -201,13 +198,11 @@ def test_a_snapshot_naming_a_path_is_never_read(workers, project, redis_client):
     import json
     import zlib
 
-    from bot.content import FlowsVersion
-
     one, _ = workers
     assert publish(one).exit_code == 0
-    versions = FlowsVersion(one.extensions["store"].r, "hl")
-    data = json.loads(zlib.decompress(one.extensions["store"].r.get(versions.snapshot_key)))
+    versions = one.extensions["flows_version"]
+    data = json.loads(zlib.decompress(versions.records.snapshot()))
     for field, name in (("catalogs", "es/../../x"), ("flows", "../main.yaml")):
         bad = {**data, field: {**data[field], name: "x"}}
-        one.extensions["store"].r.set(versions.snapshot_key, zlib.compress(json.dumps(bad).encode()))
+        redis_client.set("hl:flows:snapshot", zlib.compress(json.dumps(bad).encode()))
         assert versions.snapshot() is None

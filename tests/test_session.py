@@ -2,8 +2,7 @@
 
 What goes into Redis must come back equal; what cannot be read (another
 version, damage) is refused with SessionFormatError, which the service turns
-into a fresh start rather than an error on every text. A session stored as a
-hash by the version before (schema 2) is still read.
+into a fresh start rather than an error on every text.
 """
 from __future__ import annotations
 
@@ -80,15 +79,13 @@ def test_stored_shape_is_short():
     }
 
 
-def test_a_hash_stored_by_the_version_before_is_read():
-    """Schema 2 was a Redis hash, a field per history entry and per flag: a
-    conversation in progress at the upgrade carries on."""
-    s = dict(SESSIONS)["mid-flow, Spanish, with answers"]
-    schema_2 = {"v": "2", "cid": "a1b2c3", "addr": "+15550001111", "ch": "sms", "st": "in_flow", "lang": "es",
-                "conv": "conv0001", "flow": "numbers", "node": "more", "h1": "numbers.by_need", "h0": "main.menu",
-                "f.debt": "y", "f.force": "?", "f.minor": "n", "miss": "2", "t0": "1767225600",
-                "t": "1767225660.125"}
-    assert Session.from_fields(schema_2) == s
+def test_a_schema_2_session_is_refused():
+    """Schema 2 (a field per history entry and per flag) lived for twelve
+    hours before any release: nothing reads it, and its person starts afresh."""
+    schema_2 = {"v": "2", "cid": "a1b2c3", "st": "in_flow", "flow": "numbers", "node": "more", "h0": "main.menu",
+                "f.debt": "y"}
+    with pytest.raises(SessionFormatError, match="version '2'"):
+        Session.from_fields(schema_2)
 
 
 def test_only_the_last_history_entries_are_kept():

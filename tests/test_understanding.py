@@ -295,7 +295,6 @@ def test_nothing_caches_what_people_write(fs, client):
         "bot.channels.twilio._twiml",  # the bot's own replies
         "bot.engine.events._entry_rest",  # events: kinds, places, languages
         "bot.engine.language.detector",  # the service's language codes
-        "bot.store.redis._answer_json",  # the bot's own replies
     ], cached
     # And what a flow set works out once is keyed by the bot's own words, never by a message.
     post_signed(client, "/twilio/messages", inbound(f"hola {MARKER} no me pagan"))

@@ -309,7 +309,7 @@ def test_status_callback(label, extra, status, recorded, client, app, redis_clie
         resp = post_signed(client, STATUS, form, token=token)
 
     assert resp.status_code == status
-    got = app.extensions["store"].delivery_status(sid)
+    got = app.extensions["store"].statuses.get(sid)
     if recorded is None:
         assert got is None
         if status == 403:
@@ -334,7 +334,7 @@ def test_status_callback_follows_the_action_url_in_the_twiml(make_app):
     done = client.post(STATUS, data=callback, base_url=INTERNAL,
                        headers={"X-Twilio-Signature": sign(action, callback)})
     assert done.status_code == 204
-    assert app.extensions["store"].delivery_status(outbound)["status"] == "delivered"
+    assert app.extensions["store"].statuses.get(outbound)["status"] == "delivered"
 
 
 # --- health --------------------------------------------------------------------------

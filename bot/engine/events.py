@@ -46,7 +46,7 @@ class Event:
 # Redis about a tenth of its work per text.
 TURN_FIELD = "turn"
 # Compact JSON, text kept as it is: what goes into Redis (the stream entries
-# here, the sessions in bot/store/redis.py).
+# here, the sessions in bot/store/sessions.py).
 compact_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
@@ -73,16 +73,13 @@ def read_entry(fields: dict[str, str]) -> dict | None:
     """A stream entry as ``{"conv", "ch", "lang", "st", "at", "t", "ev": [...]}``,
     or None if it is not a turn's (a delivery status) or cannot be read.
 
-    Also reads the older layout, one field per value with ``ev`` as JSON,
-    which a stream written before this version still holds.
+    (A field per value, the layout of a few hours on 2026-11-22 before any
+    release, is not a turn's: no deployment's stream holds one.)
     """
     try:
-        if TURN_FIELD in fields:
-            entry = json.loads(fields[TURN_FIELD])
-        elif fields.get("conv"):
-            entry = {**fields, "ev": json.loads(fields.get("ev") or "[]")}
-        else:
+        if TURN_FIELD not in fields:
             return None
+        entry = json.loads(fields[TURN_FIELD])
         if not isinstance(entry, dict) or not entry.get("conv") or not isinstance(entry.get("ev"), list):
             return None
         if not all(isinstance(entry.get(name, ""), str) for name in ("conv", "ch", "lang", "st", "at")):

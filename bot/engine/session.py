@@ -4,7 +4,7 @@ The session is the only state the bot keeps about a person. It holds what
 routing needs and nothing more: where they are, their language, the answers
 to screening questions (which expire with the session, and vanish at once on
 quick exit), and the address to reply to. It is stored as one compact JSON
-object (see bot/store/redis.py); :meth:`Session.to_fields` and
+object (see bot/store/sessions.py); :meth:`Session.to_fields` and
 :meth:`Session.from_fields` are that shape, versioned by ``v``.
 
 >>> s = Session(cid="c1", address="+15550001111", channel="sms")
@@ -18,16 +18,14 @@ from dataclasses import dataclass, field
 
 from .lifecycle import STATES
 
-# 3: one JSON value, history a list and flags an object ("h", "f"). 2 was a
-# Redis hash with one field per history entry (h0, h1...) and per flag
-# (f.debt...): still read, so that a conversation in progress at an upgrade
-# carries on; its next save writes schema 3. (1 joined them.)
+# 3: one JSON value, history a list and flags an object ("h", "f"). 2 (a
+# Redis hash with a field per history entry and per flag) and 1 lived for
+# hours on 2026-11-22, before any release: no deployment holds one.
 SCHEMA_VERSION = 3
 _V = str(SCHEMA_VERSION)
 _ANSWER_CODES = {"yes": "y", "no": "n", "not_sure": "?"}
 _ANSWERS_BY_CODE = {code: answer for answer, code in _ANSWER_CODES.items()}
 HISTORY_LIMIT = 10  # how many questions BACK can walk back through
-_HISTORY_INDEX = {f"h{i}": i for i in range(HISTORY_LIMIT)}  # field name -> position
 
 
 class SessionFormatError(ValueError):
@@ -88,21 +86,17 @@ class Session:
 
     @classmethod
     def from_fields(cls, fields: dict) -> "Session":
-        """Read a stored session back (schema 3, or a schema 2 hash's fields);
-        raises SessionFormatError if unreadable."""
+        """Read a stored session back; raises SessionFormatError if unreadable."""
         try:
             version = fields.get("v")
-            if version == _V:
-                history, flags = fields.get("h", []), fields.get("f", {})
-                if type(history) is not list or type(flags) is not dict:
-                    raise SessionFormatError("history or flags of the wrong type")
-                "".join(history), "".join(flags.values())  # TypeError unless all text
-                history = history[-HISTORY_LIMIT:]
-                flags = {name: _ANSWERS_BY_CODE.get(value, value) for name, value in flags.items()}
-            elif version == "2":
-                history, flags = _schema_2(fields)
-            else:
+            if version != _V:
                 raise SessionFormatError(f"session version {version!r}, expected {_V!r}")
+            history, flags = fields.get("h", []), fields.get("f", {})
+            if type(history) is not list or type(flags) is not dict:
+                raise SessionFormatError("history or flags of the wrong type")
+            "".join(history), "".join(flags.values())  # TypeError unless all text
+            history = history[-HISTORY_LIMIT:]
+            flags = {name: _ANSWERS_BY_CODE.get(value, value) for name, value in flags.items()}
             "".join(map(fields.get, _TEXT, _BLANK))  # TypeError if a value is not text (damage)
             state = fields.get("st", "new")
             if state not in STATES:
@@ -132,18 +126,6 @@ class Session:
 # The values that are text (history and flags aside): anything else is damage.
 _TEXT = ("cid", "addr", "ch", "st", "lang", "conv", "flow", "node", "miss", "t0", "t")
 _BLANK = ("",) * len(_TEXT)
-
-
-def _schema_2(fields: dict[str, str]) -> tuple[list[str], dict[str, str]]:
-    """History and flags of a schema 2 hash: a field per entry and per flag."""
-    flags = {}
-    history = []
-    for name, value in fields.items():
-        if name[:2] == "f.":
-            flags[name[2:]] = _ANSWERS_BY_CODE.get(value, value)
-        elif name in _HISTORY_INDEX:
-            history.append((_HISTORY_INDEX[name], value))
-    return [entry for _, entry in sorted(history)], flags
 
 
 def _fmt_time(t: float) -> str:

@@ -1,13 +1,13 @@
 """Operators' accounts, signing in and out, and slowing down password guessing.
 
-* Accounts live in Redis: ``p:ops:user:<name>`` is a hash with ``role``
+* Accounts live in Redis (:mod:`bot.store.accounts`), a hash each, with ``role``
   (``responder``, ``viewer`` or ``editor``: a responder who may also change
   the conversations, see ``ops_flows.py``), ``hash`` (werkzeug's salted scrypt hash of
   the password) and ``ver`` (bumped when the password changes or the account
   is removed, which signs out every browser signed in with the old one).
   They are made with ``flask --app app ops add-user NAME --role ROLE``.
 * Sessions are Flask-Login's, in Flask's signed cookie (``SECRET_KEY``), and
-  each sign-in is also a key on the server, ``p:ops:signin:<id>`` (12 hours):
+  each sign-in is also a record on the server (12 hours):
   the cookie names it, and signing out deletes it, so a copy of the cookie
   is worth nothing after sign-out.
 * Failed sign-ins are counted for ``WINDOW`` seconds after the last one.
@@ -41,6 +41,8 @@ from flask_login import LoginManager, UserMixin, current_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from ..store.accounts import AccountRecords, FailedSignIns
+
 ROLES = ("responder", "viewer", "editor")
 EDITOR_ONLY = "Only editors can do this."
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,31}$")
@@ -65,7 +67,7 @@ class Operator(UserMixin):
     name: str
     role: str
     ver: str = "1"
-    signin: str = ""  # the id of this sign-in (p:ops:signin:<id>)
+    signin: str = ""  # the id of this sign-in, as the server keeps it
 
     def get_id(self) -> str:
         # The version signs out old sessions when the password changes; the
@@ -83,12 +85,8 @@ class Operator(UserMixin):
 
 
 class Accounts:
-    def __init__(self, r, prefix: str = "hl"):
-        self.r = r
-        self.prefix = prefix
-
-    def key(self, name: str) -> str:
-        return f"{self.prefix}:ops:user:{name}"
+    def __init__(self, records: AccountRecords):
+        self.records = records
 
     @staticmethod
     def check_name(name: str) -> str:
@@ -105,51 +103,33 @@ class Accounts:
             raise AccountError(f"the role is one of: {', '.join(ROLES)}")
         if len(password) < MIN_PASSWORD:
             raise AccountError(f"the password needs at least {MIN_PASSWORD} characters")
-        key = self.key(name)
-        new = not self.r.exists(key)
-        pipe = self.r.pipeline(transaction=False)
-        pipe.hset(key, mapping={"role": role, "hash": generate_password_hash(password)})
-        pipe.hincrby(key, "ver", 1)
-        pipe.execute()
-        return new
+        return self.records.put(name, role, generate_password_hash(password))
 
     def remove(self, name: str) -> bool:
-        return bool(self.r.delete(self.key(self.check_name(name))))
+        return self.records.remove(self.check_name(name))
 
     def names(self) -> list[tuple[str, str]]:
-        found = []
-        for key in self.r.scan_iter(match=self.key("*"), count=200):
-            key = key.decode() if isinstance(key, bytes) else key
-            name = key.rsplit(":", 1)[1]
-            role = self.r.hget(key, "role")
-            found.append((name, role.decode() if isinstance(role, bytes) else (role or "")))
-        return sorted(found)
+        return self.records.names()
 
     def get(self, name: str) -> Operator | None:
         try:
             name = self.check_name(name)
         except AccountError:
             return None
-        fields = self.r.hgetall(self.key(name))
-        if not fields:
-            return None
-        f = {_s(k): _s(v) for k, v in fields.items()}
+        f = self.records.get(name)
         if f.get("role") not in ROLES:
             return None
         return Operator(name, f["role"], f.get("ver", "1"))
 
-    def signin_key(self, ident: str) -> str:
-        return f"{self.prefix}:ops:signin:{ident}"
-
     def sign_in(self, op: Operator, seconds: int) -> Operator:
         """Record a new sign-in of ``op`` on the server, for ``seconds``; the operator to log in."""
         ident = secrets.token_urlsafe(18)
-        self.r.set(self.signin_key(ident), op.name, ex=seconds)
+        self.records.sign_in(ident, op.name, seconds)
         return replace(op, signin=ident)
 
     def sign_out(self, op: Operator) -> None:
         if op.signin:
-            self.r.delete(self.signin_key(op.signin))
+            self.records.sign_out(op.signin)
 
     def load(self, user_id: str) -> Operator | None:
         """The operator of a session cookie's id, if the account and its version
@@ -157,46 +137,23 @@ class Accounts:
         name, ver, ident = ((user_id or "").split(":") + ["", "", ""])[:3]
         if not (name and ident and NAME_RE.match(name)):
             return None
-        pipe = self.r.pipeline(transaction=False)
-        pipe.hgetall(self.key(name))
-        pipe.get(self.signin_key(ident))
-        fields, holder = pipe.execute()
-        f = {_s(k): _s(v) for k, v in (fields or {}).items()}
-        if f.get("role") not in ROLES or f.get("ver", "1") != ver or _s(holder) != name:
+        f, holder = self.records.with_sign_in(name, ident)
+        if f.get("role") not in ROLES or f.get("ver", "1") != ver or holder != name:
             return None
         return Operator(name, f["role"], ver, ident)
 
     def verify(self, name: str, password: str) -> Operator | None:
         op = self.get(name)
-        stored = _s(self.r.hget(self.key(op.name), "hash")) if op else ""
+        stored = self.records.password_hash(op.name) if op else ""
         ok = check_password_hash(stored or _DUMMY_HASH, password or "")
         return op if op is not None and ok and stored else None
-
-
-_RESERVE = """
--- KEYS: the counts this try goes against. ARGV: now, window, longest, then each count's free tries.
-local now, window, longest = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
-local wait = 0
-for _, key in ipairs(KEYS) do
-  local untl = tonumber(redis.call('HGET', key, 'until') or '0')
-  if untl > now and untl - now > wait then wait = untl - now end
-end
-if wait > 0 then return tostring(wait) end
-for i, key in ipairs(KEYS) do
-  local extra = redis.call('HINCRBY', key, 'n', 1) - tonumber(ARGV[3 + i])
-  if extra > 0 then redis.call('HSET', key, 'until', tostring(now + math.min(2 ^ extra, longest))) end
-  redis.call('EXPIRE', key, window)
-end
-return '0'
-"""
 
 
 class Throttle:
     """Slows down repeated failed sign-ins (see the module's docstring).
 
-    Counts are ``p:ops:{fail}:<kind>:<value>`` hashes (``n``, ``until``), all
-    under one hash tag so the script that checks and counts a try runs whole
-    on one node of a Redis Cluster too.
+    Counts are kept by :class:`bot.store.accounts.FailedSignIns`, one per
+    (kind, value): ``user``, ``ip`` or ``device``.
     """
 
     WINDOW = 900  # seconds a failure is remembered after the last one
@@ -204,11 +161,9 @@ class Throttle:
     LONGEST = 300
     DEVICE_DAYS = 90  # a browser that signed in stays known this long after its last sign-in
 
-    def __init__(self, r, prefix: str = "hl", secret: str = "", clock: Callable[[], float] = time.time):
-        self.r = r
-        self.prefix = prefix
+    def __init__(self, failures: FailedSignIns, secret: str = "", clock: Callable[[], float] = time.time):
+        self.failures = failures
         self.clock = clock
-        self._reserve = r.register_script(_RESERVE)
         self._devices = URLSafeTimedSerializer(secret or "unset", salt="ops-device")
 
     # --- device cookies ---
@@ -236,13 +191,10 @@ class Throttle:
 
     # --- counting ---
 
-    def _key(self, kind: str, value: str) -> str:
-        return f"{self.prefix}:ops:{{fail}}:{kind}:{value}"
-
     def _counts(self, name: str, ip: str, device: str | None) -> list[tuple[str, str]]:
         if device:  # a browser that signed in as this name before: its own count only
-            return [("device", self._key("device", device))]
-        return [("user", self._key("user", (name or "").strip().lower()[:64])), ("ip", self._key("ip", _place(ip)))]
+            return [("device", device)]
+        return [("user", (name or "").strip().lower()[:64]), ("ip", _place(ip))]
 
     def attempt(self, name: str, ip: str, device: str | None = None) -> int:
         """Take one try: 0 if the password may be checked now, else the seconds to wait.
@@ -251,22 +203,18 @@ class Throttle:
         in the same script that checks the wait.
         """
         counts = self._counts(name, ip, device)
-        wait = self._reserve(keys=[key for _, key in counts],
-                             args=[f"{self.clock():.3f}", self.WINDOW, self.LONGEST, *(self.FREE[k] for k, _ in counts)])
-        return math.ceil(float(_s(wait)))
+        return math.ceil(self.failures.take(counts, [self.FREE[kind] for kind, _ in counts], self.clock(),
+                                            self.WINDOW, self.LONGEST))
 
     def wait(self, name: str, ip: str, device: str | None = None) -> int:
         """Seconds before another try is allowed (0: try now)."""
         now = self.clock()
-        pipe = self.r.pipeline(transaction=False)
-        for _, key in self._counts(name, ip, device):
-            pipe.hget(key, "until")
-        untils = [float(_s(u) or 0) for u in pipe.execute()]
+        untils = self.failures.untils(self._counts(name, ip, device))
         return max(0, math.ceil(max(untils) - now))
 
     def forget(self, name: str) -> None:
         """Clear the wait on ``name`` for browsers it never signed in from (a new password was set)."""
-        self.r.delete(self._key("user", (name or "").strip().lower()[:64]))
+        self.failures.forget("user", (name or "").strip().lower()[:64])
 
     def succeeded(self, name: str, ip: str, device: str | None = None) -> None:
         """The password was right: this name's (or this browser's) failures are forgotten.
@@ -277,14 +225,11 @@ class Throttle:
         """
         counts = dict(self._counts(name, ip, device))
         if "device" in counts:
-            self.r.delete(counts["device"])
+            self.failures.forget("device", counts["device"])
             return
-        pipe = self.r.pipeline(transaction=False)
-        pipe.delete(counts["user"])
-        pipe.hincrby(counts["ip"], "n", -1)
-        left = pipe.execute()[1]
-        if left <= self.FREE["ip"]:
-            self.r.hdel(counts["ip"], "until")
+        self.failures.forget("user", counts["user"])
+        if self.failures.one_less("ip", counts["ip"]) <= self.FREE["ip"]:
+            self.failures.end_wait("ip", counts["ip"])
 
 
 def _place(ip: str | None) -> str:
@@ -323,8 +268,3 @@ def editor_required(view):
 
     return wrapped
 
-
-def _s(value) -> str:
-    if value is None:
-        return ""
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value

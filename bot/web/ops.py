@@ -28,18 +28,16 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import click
-import redis
 from flask import (Blueprint, Flask, Response, current_app, flash, jsonify, redirect, render_template, request,
                    session, url_for)
 from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from redis.exceptions import RedisClusterException
 
 from ..figures import Figures
-from ..handoff import (ActionRefused, Desk, Directory, Duty, DutyWatch, Hours, HoursError, ReplyFailed, TwilioSender,
-                       WHATSAPP_WINDOW, keywords_used)
-from ..services import Cached, safe_error
-from ..store import RedisStore, StoreError
+from ..handoff import (ActionRefused, Desk, Directory, Duty, DutyWatch, ReplyFailed, TwilioSender, WHATSAPP_WINDOW,
+                       keywords_used)
+from ..services import safe_error
+from ..store import STORE_DOWN, UNREACHABLE, SessionStore, StoreError, Stores
 from .auth import EDITOR_ONLY, ROLES, AccountError, Accounts, Operator, Throttle, login_manager, responder_required
 
 log = logging.getLogger(__name__)
@@ -62,7 +60,7 @@ class Console:
     duty: Duty
     watch: DutyWatch
     figures: Figures
-    sim_store: RedisStore
+    sim_store: SessionStore
     live_slots: object  # threading.BoundedSemaphore: live streams this process may hold
 
 
@@ -75,33 +73,25 @@ def init_app(app: Flask) -> None:
     import threading
 
     cfg = app.config
-    store: RedisStore = app.extensions["store"]
-    hours = None
-    if cfg.get("HANDOFF_HOURS"):
-        try:
-            hours = Hours.parse(cfg["HANDOFF_HOURS"], cfg["OPS_TIMEZONE"])
-        except HoursError as exc:
-            raise SystemExit(f"{exc} (see README, Operators' console)") from None
+    store: SessionStore = app.extensions["store"]
+    stores: Stores = app.extensions["stores"]
+    duty: Duty = app.extensions["duty"]
     directory = Directory(store, page=LIST_LIMIT)
     sender = TwilioSender(cfg["TWILIO_ACCOUNT_SID"], cfg["TWILIO_AUTH_TOKEN"], cfg["TWILIO_MESSAGING_SERVICE_SID"],
                           cfg["TWILIO_FROM_NUMBER"], api_base=cfg["TWILIO_API_BASE"])
-    duty = Duty(store, hours, ttl=cfg["OPS_DUTY_TTL"])
-    if hours is not None:
-        # Hours make "on duty" more than the p:duty flag RedisStore.on_duty reads.
-        app.extensions["helpline"].on_duty = Cached(duty.is_on, seconds=2.0)
     desk = Desk(store, app.extensions["content"], directory, sender, lock_wait=cfg["LOCK_WAIT"])
     watch = DutyWatch(duty, desk)
     if not app.testing and click.get_current_context(silent=True) is None:
         watch.start()  # serving (not a flask command): this process looks for duty ending
     app.extensions["ops"] = Console(
-        accounts=Accounts(store.r, store.prefix),
-        throttle=Throttle(store.r, store.prefix, secret=cfg["SECRET_KEY"]),
+        accounts=Accounts(stores.accounts),
+        throttle=Throttle(stores.failed_sign_ins, secret=cfg["SECRET_KEY"]),
         directory=directory,
         desk=desk,
         duty=duty,
         watch=watch,
-        figures=Figures(store.r, store.prefix, tz=cfg["OPS_TIMEZONE"], drop_after=cfg["OPS_DROPOFF_AFTER"]),
-        sim_store=RedisStore(store.r, prefix=f"{store.prefix}:sim", session_ttl=3 * 3600, retry_window=600),
+        figures=Figures(stores.figures, tz=cfg["OPS_TIMEZONE"], drop_after=cfg["OPS_DROPOFF_AFTER"]),
+        sim_store=stores.simulator,
         live_slots=threading.BoundedSemaphore(max(1, cfg["OPS_LIVE_STREAMS"])),
     )
     # CSRF: checked by this blueprint only (the Twilio webhook is signed instead).
@@ -250,7 +240,7 @@ def _storage_unavailable(exc):
     return Response(page, 503, mimetype="text/html", headers={"Retry-After": "30"})
 
 
-for _error in (redis.ConnectionError, redis.TimeoutError, redis.exceptions.ClusterError, RedisClusterException):
+for _error in UNREACHABLE:
     bp.register_error_handler(_error, _storage_unavailable)
 
 
@@ -409,15 +399,10 @@ def sessions_json():
 
 
 def _last_event_id() -> str:
-    store: RedisStore = current_app.extensions["store"]
     try:
-        last = store.r.xrevrange(store.events_key, count=1)
-    except redis.RedisError:
+        return current_app.extensions["stores"].events.last_id()
+    except STORE_DOWN:
         return ""
-    if not last:
-        return "0-0"
-    ident = last[0][0]
-    return ident.decode() if isinstance(ident, bytes) else ident
 
 
 @bp.post("/duty")
@@ -475,14 +460,8 @@ def _keyword_card(intent: str) -> str:
 
 
 def _entries_json(conv) -> list[dict]:
-    store: RedisStore = current_app.extensions["store"]
-    sids = [e.sid for e in conv.entries if e.sid]
-    statuses = {}
-    if sids:
-        pipe = store.r.pipeline(transaction=False)
-        for sid in sids:
-            pipe.hget(f"{store.prefix}:msg:{sid}", "status")
-        statuses = {sid: (s.decode() if isinstance(s, bytes) else s) for sid, s in zip(sids, pipe.execute())}
+    store: SessionStore = current_app.extensions["store"]
+    statuses = store.statuses.of([e.sid for e in conv.entries if e.sid])
     found = []
     for e in conv.entries:
         item = {"who": e.who, "text": e.text, "by": e.by, "t": e.t, "kind": e.kind,

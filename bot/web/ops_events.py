@@ -29,12 +29,12 @@ import logging
 import re
 import time
 
-import redis
 from flask import Response, current_app, request
 from flask_login import current_user
 
 from ..engine.events import read_entry
 from ..services import safe_error
+from ..store import STORE_DOWN, EventStream
 from .ops import bp, console
 
 log = logging.getLogger(__name__)
@@ -48,15 +48,11 @@ BUSY_RETRY_MS = 5000
 _ID_RE = re.compile(r"^\d{1,20}-\d{1,20}$")
 
 
-def _stream_client():
-    """A client for blocking reads only: its own connection, a timeout past the block."""
-    from .. import redis_client
-
+def _stream_reader() -> EventStream:
+    """A reader for blocking reads only: its own connection, a timeout past the block."""
     cfg = current_app.config
-    timeout = BLOCK_MS / 1000 + 3
-    if cfg.get("REDIS_CLUSTER"):
-        return redis_client(cfg["REDIS_URL_RESOLVED"], timeout, cluster=True)
-    return redis_client(cfg["REDIS_URL_RESOLVED"], timeout)
+    return EventStream.for_blocking_reads(cfg["REDIS_URL_RESOLVED"], BLOCK_MS / 1000 + 3,
+                                          current_app.extensions["store"].keys, cluster=bool(cfg.get("REDIS_CLUSTER")))
 
 
 def _sse(event: str, data: dict, ident: str | None = None) -> str:
@@ -75,27 +71,20 @@ def live_events():
     if not _ID_RE.match(after):
         after = "$"
     responder = current_user.name if current_user.can_respond else ""
-    key = current_app.extensions["store"].events_key
-    client = _stream_client()
+    events = _stream_reader()
     slot = c.live_slots.acquire(blocking=False)
 
     def entries(block: int | None):
         nonlocal after
-        found = client.xread({key: after}, count=200, block=block)
-        for _, items in found or []:
-            for ident, raw in items:
-                ident = ident.decode() if isinstance(ident, bytes) else ident
-                after = ident
-                fields = {(k.decode() if isinstance(k, bytes) else k): (v.decode("utf-8", "replace")
-                          if isinstance(v, bytes) else v) for k, v in raw.items()}
-                yield _message(c, ident, fields)
+        for ident, fields in events.read(after, 200, block):
+            after = ident
+            yield _message(c, ident, fields)
 
     def stream():
         nonlocal after
         try:
             if after == "$":  # start from now, with a real id so a reconnect resumes here
-                last = client.xrevrange(key, count=1)
-                after = (last[0][0].decode() if isinstance(last[0][0], bytes) else last[0][0]) if last else "0-0"
+                after = events.last_id()
             duty = c.duty.state()
             yield f"retry: {RETRY_MS if slot else BUSY_RETRY_MS}\n"
             yield _sse("duty", _duty_payload(duty))
@@ -125,9 +114,9 @@ def live_events():
                     counted = now
                     try:
                         c.figures.catch_up()
-                    except redis.RedisError as exc:
+                    except STORE_DOWN as exc:
                         log.warning("figures not updated: %s", safe_error(exc))
-        except redis.RedisError as exc:
+        except STORE_DOWN as exc:
             # The browser reconnects by itself, from the last id it got.
             log.warning("live stream stopped: %s", safe_error(exc))
 
@@ -140,7 +129,7 @@ def live_events():
             closed.append(True)
             if slot:
                 c.live_slots.release()
-            client.close()
+            events.close()
 
     response = Response(stream(), mimetype="text/event-stream",
                         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -11,11 +11,11 @@ import datetime as dt
 import io
 import logging
 
-import redis
 from flask import Response, current_app, flash, render_template, request
 
 from ..figures import Period, csv_rows
 from ..services import safe_error
+from ..store import STORE_DOWN
 from .ops import LANG_NAMES, bp, console
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ def _read(start: dt.date, end: dt.date) -> Period:
     c = console()
     try:
         c.figures.catch_up()
-    except redis.RedisError as exc:  # the counts already made are still worth showing
+    except STORE_DOWN as exc:  # the counts already made are still worth showing
         log.warning("figures not updated: %s", safe_error(exc))
     return c.figures.read(start, end)
 

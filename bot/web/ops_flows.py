@@ -48,8 +48,9 @@ MAP_PRESETS = [("7 days", 7), ("30 days", 30), ("90 days", 90)]
 
 def init_app(app: Flask) -> None:
     cfg = app.config
-    store = app.extensions["store"]
-    app.extensions["flows_admin"] = FlowsAdmin(store.r, store.prefix, Paths(cfg["FLOWS_DIR"], cfg["LOCALES_DIR"]),
+    stores = app.extensions["stores"]
+    app.extensions["flows_admin"] = FlowsAdmin(stores.drafts, stores.flows_audit,
+                                               Paths(cfg["FLOWS_DIR"], cfg["LOCALES_DIR"]),
                                                app.extensions["flows_version"], app.extensions["content"])
 
 

@@ -25,10 +25,11 @@ from flask_login import current_user
 from ..channels.twilio import IncomingMessage
 from ..engine.segments import count_segments
 from ..services import Helpline
+from ..store import SIMULATOR_TTL
 from .ops import bp, console
 
 LOG_KEPT = 200  # lines of a trial conversation shown
-SIM_TTL = 3 * 3600
+SIM_TTL = SIMULATOR_TTL
 
 
 def _settings() -> dict:
@@ -72,10 +73,6 @@ def _helpline(sim: dict, flows=None) -> Helpline:
                     lock_wait=current_app.config["LOCK_WAIT"], on_duty=lambda: duty)
 
 
-def _log_key(helpline: Helpline, sim: dict) -> str:
-    return helpline.store.key(helpline.cid(_address(sim)), "log")
-
-
 def _send(sim: dict, text: str) -> None:
     helpline = _helpline(sim)
     msg = IncomingMessage(address=_address(sim), channel=sim["ch"], text=text, message_sid=f"SIM{uuid.uuid4().hex}")
@@ -95,13 +92,7 @@ def _send(sim: dict, text: str) -> None:
                 "In the simulator nobody answers; text MENU to go back to the bot.)"
                 if state == "handed_off" else "(No reply.)")
         lines.append(json.dumps({"who": "note", "text": note}))
-    key = _log_key(helpline, sim)
-    r = helpline.store.r
-    pipe = r.pipeline(transaction=False)
-    pipe.rpush(key, *lines)
-    pipe.ltrim(key, -LOG_KEPT, -1)
-    pipe.expire(key, SIM_TTL)
-    pipe.execute()
+    current_app.extensions["stores"].simulator_log.add(helpline.cid(_address(sim)), lines, LOG_KEPT, SIM_TTL)
 
 
 def _erase(sim: dict) -> None:
@@ -110,7 +101,7 @@ def _erase(sim: dict) -> None:
     cid = helpline.cid(_address(sim))
     claim = store.claim(cid, None, wait=current_app.config["LOCK_WAIT"])
     store.commit(claim, action="erase", fields=None, replies=[], opt_out=False)
-    store.r.delete(_log_key(helpline, sim))
+    current_app.extensions["stores"].simulator_log.delete(cid)
 
 
 @bp.get("/simulator")
@@ -119,8 +110,7 @@ def simulator():
     _flows(sim)  # a draft trial whose draft is gone goes back to the live conversations
     sim = _settings()
     helpline = _helpline(sim, current_app.extensions["content"])  # only to read the trial
-    raw = helpline.store.r.lrange(_log_key(helpline, sim), 0, -1)
-    lines = [json.loads(x) for x in raw]
+    lines = [json.loads(x) for x in current_app.extensions["stores"].simulator_log.read(helpline.cid(_address(sim)))]
     fields = helpline.store.load(helpline.cid(_address(sim))) or {}
     has_draft = bool(current_user.can_edit
                      and not current_app.extensions["flows_admin"].drafts.get(current_user.name).empty)

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import logging
 
-import redis
 from flask import Blueprint, Flask, Request, Response, current_app, request
 
 from .. import metrics
 from ..channels import twilio
 from ..services import safe_error
-from ..store import StoreError
+from ..store import STORE_DOWN, StoreError
 from .limits import TWILIO_MAX_BYTES
 
 bp = Blueprint("webhook", __name__)
@@ -115,7 +114,7 @@ def messages() -> Response:
                 outcome = "retry" if handled.turn is None else ("reply" if handled.replies else "silent")
                 sent = len(handled.replies)
         except Exception as exc:  # noqa: BLE001 - the person must get an answer whatever failed
-            if isinstance(exc, (redis.RedisError, StoreError)):
+            if isinstance(exc, (*STORE_DOWN, StoreError)):
                 metrics.REDIS_ERRORS.inc()
             # A quick exit or an opt-out still gets its own line, and is done once Redis is back.
             handled = app.extensions["helpline"].without_store(msg) if msg is not None else None

@@ -1,0 +1,140 @@
+"""Reaching Redis: the client, the errors that mean it is out of reach, the
+Lua scripts, and the one helper that turns a reply into text.
+
+Nothing outside ``bot/store/`` imports redis: code elsewhere catches
+:data:`STORE_DOWN` (or :data:`UNREACHABLE`) from here.
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import redis
+from redis.backoff import NoBackoff
+from redis.cluster import RedisCluster
+from redis.commands.core import Script
+from redis.exceptions import RedisClusterException
+from redis.retry import Retry
+
+# Any failure of the store: a command that failed, a server out of reach.
+STORE_DOWN = (redis.RedisError, RedisClusterException)
+# Redis does not answer (down, stalled, a cluster without a majority).
+UNREACHABLE = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.ClusterError, RedisClusterException)
+
+
+class StoreError(RuntimeError):
+    """The store could not do its part; the webhook answers with the fail-safe."""
+
+
+def text(value) -> str:
+    """A reply as text: bytes decoded (a byte that is not UTF-8 reads as U+FFFD,
+    so damage never makes a value unreadable for good), None as ''.
+
+    >>> text(b"caf\xc3\xa9"), text(None), text("x")
+    ('café', '', 'x')
+    """
+    if value is None:
+        return ""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def lua(name: str) -> str:
+    """The Lua script ``name``.lua beside this module."""
+    return (Path(__file__).parent / f"{name}.lua").read_text(encoding="utf-8")
+
+
+def ping(client) -> bool:
+    """Whether Redis answers; on a cluster, every primary (each holds some contacts)."""
+    try:
+        if isinstance(client, (RedisCluster, LazyRedisCluster)):
+            return bool(client.ping(target_nodes=RedisCluster.PRIMARIES))
+        return bool(client.ping())
+    except STORE_DOWN:
+        return False
+
+
+def redis_client(url: str, timeout: float, cluster: bool = False) -> redis.Redis | LazyRedisCluster:
+    """A client that fails fast: a webhook must answer within Twilio's 15 s.
+
+    One retry, no backoff: with Redis down, a text gets the fail-safe reply in
+    about ``2 * timeout`` rather than after redis-py's default retries.
+    No ``health_check_interval``: its PING on every new connection has a
+    retry of its own, so against a Redis that accepts connections but does
+    not answer, each attempt first waited out two timeouts (4 s to the
+    fail-safe, not 2 s). A pooled connection that went stale fails its
+    command at once and the one retry reconnects, which is all the health
+    check gave us.
+
+    ``cluster``: ``url`` names one node of a Redis Cluster, and the client is
+    a ``redis.cluster.RedisCluster`` with the same timeouts and one retry
+    (redis-py retries at the cluster level, after refreshing the slot map),
+    created on first use (see :class:`LazyRedisCluster`).
+    """
+    options = dict(socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 1))
+    if cluster:
+        return LazyRedisCluster(url, **options)
+    return redis.Redis.from_url(url, **options)
+
+
+def check_cluster_url(url: str | None) -> None:
+    """Refuse to start on a REDIS_CLUSTER setting that can never work."""
+    if not url:
+        raise SystemExit("REDIS_CLUSTER=1 needs REDIS_URL naming a node of the cluster, "
+                         "e.g. redis://10.0.0.5:6379 (see README, Configuration)")
+    try:
+        options = redis.connection.parse_url(url)
+    except ValueError as exc:
+        raise SystemExit(f"REDIS_URL: {exc}") from None
+    if "path" in options:
+        raise SystemExit("REDIS_CLUSTER=1: a Redis Cluster is reached over TCP (redis:// or rediss://), "
+                         "not a unix socket")
+    if int(options.get("db", 0)) != 0:
+        raise SystemExit("REDIS_CLUSTER=1: a Redis Cluster has only database 0; drop the /<db> from REDIS_URL")
+
+
+class LazyRedisCluster:
+    """A ``redis.cluster.RedisCluster`` that connects on first use.
+
+    RedisCluster asks a node for the cluster's layout as it is created, and
+    raises when none answers. The server must start (and answer texts with
+    the fail-safe) while Redis is down, as it does with one Redis, whose
+    client connects lazily: so the cluster client is created by the first
+    command that needs it, and again by the next one if that failed (raised
+    as ``redis.ConnectionError``). Any other attribute is the real client's.
+    """
+
+    def __init__(self, url: str, **options):
+        self.url = url
+        self.options = options
+        self._client: RedisCluster | None = None
+        self._lock = threading.Lock()
+        # A Script's SHA needs only the encoder, not a connection.
+        self._encoder = redis.connection.Encoder(
+            options.get("encoding", "utf-8"), options.get("encoding_errors", "strict"),
+            options.get("decode_responses", False))
+
+    @property
+    def client(self) -> RedisCluster:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    try:
+                        self._client = RedisCluster.from_url(self.url, **self.options)
+                    except RedisClusterException as exc:  # not a RedisError
+                        raise redis.ConnectionError(f"Redis Cluster: {exc}") from exc
+        return self._client
+
+    def get_encoder(self):
+        return self._encoder
+
+    def register_script(self, script) -> Script:
+        return Script(self, script)
+
+    def close(self) -> None:
+        if self._client is not None:  # never connect just to close
+            self._client.close()
+
+    def __getattr__(self, name):
+        if name.startswith("__"):  # copy, pickle and the like: not the client's
+            raise AttributeError(name)
+        return getattr(self.client, name)

@@ -1,0 +1,79 @@
+"""What happened to the messages the bot sent: Twilio's delivery status of
+each (``p:msg:<sid>``, 7 days), and the queue of message sids to delete at
+Twilio after a quick exit (``p:{p:events}:purge``: sids only, no number, no
+contact id)."""
+from __future__ import annotations
+
+import time
+
+from .connection import lua, text
+from .keys import Keys
+
+STATUS_TTL = 7 * 86400
+
+
+class DeliveryStatuses:
+    def __init__(self, client, keys: Keys, events_maxlen: int):
+        self.r = client
+        self.keys = keys
+        self.events_maxlen = events_maxlen
+
+    def record(self, sid: str, status: str, error_code: str | None) -> None:
+        """Keep the status, and add a ``delivery`` entry (no sid, no number) to the events stream."""
+        key = self.keys.status(sid)
+        pipe = self.r.pipeline(transaction=False)
+        pipe.hset(key, mapping={"status": status, "error": error_code or "", "t": f"{time.time():.0f}"})
+        pipe.expire(key, STATUS_TTL)
+        event = {"kind": "delivery", "status": status}
+        if error_code:
+            event["error"] = error_code
+        pipe.xadd(self.keys.events(), event, maxlen=self.events_maxlen, approximate=True)
+        pipe.execute()
+
+    def get(self, sid: str) -> dict[str, str] | None:
+        fields = self.r.hgetall(self.keys.status(sid))
+        return {text(k): text(v) for k, v in fields.items()} or None
+
+    def of(self, sids: list[str]) -> dict[str, str]:
+        """sid -> its last status ('' if none is known), in one round trip."""
+        if not sids:
+            return {}
+        pipe = self.r.pipeline(transaction=False)
+        for sid in sids:
+            pipe.hget(self.keys.status(sid), "status")
+        return {sid: text(status) for sid, status in zip(sids, pipe.execute())}
+
+
+class TwilioDeletions:
+    """Message sids to delete at Twilio, each with when to try next."""
+
+    def __init__(self, client, keys: Keys, delete_after: float):
+        self.r = client
+        self.keys = keys
+        self.delete_after = delete_after
+        self._take = client.register_script(lua("take_due"))
+
+    def add(self, sids: list[str], when: float | None = None) -> None:
+        """Queue message sids for deletion at Twilio (a sid already queued keeps its place)."""
+        if sids:
+            when = time.time() + self.delete_after if when is None else when
+            self.r.zadd(self.keys.purge(), {sid: when for sid in sids}, nx=True)
+
+    def due(self, limit: int, lease: float) -> list[str]:
+        """Up to ``limit`` queued sids whose time has come, each leased for
+        ``lease`` seconds (moved that far into the future) so that another
+        process does not take it meanwhile; a process that dies with it leaves
+        it to be taken again when the lease runs out."""
+        now = time.time()
+        return [text(sid) for sid in self._take(keys=[self.keys.purge()], args=[now, now + lease, limit])]
+
+    def done(self, sid: str) -> None:
+        self.r.zrem(self.keys.purge(), sid)
+
+    def later(self, sid: str, when: float) -> None:
+        self.r.zadd(self.keys.purge(), {sid: when}, xx=True)
+
+    def next_due(self) -> float | None:
+        """When the next queued deletion is due; None if none is queued."""
+        first = self.r.zrange(self.keys.purge(), 0, 0, withscores=True)
+        return first[0][1] if first else None

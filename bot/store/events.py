@@ -1,0 +1,55 @@
+"""The events stream (``p:events``) as its readers see it: the console's
+live updates read it as it grows. (The turn's commit writes it; the figures
+count it through :mod:`bot.store.figures`.)"""
+from __future__ import annotations
+
+from .connection import redis_client, text
+from .keys import Keys
+
+
+class EventStream:
+    def __init__(self, client, keys: Keys):
+        self.r = client
+        self.keys = keys
+
+    @classmethod
+    def for_blocking_reads(cls, url: str, timeout: float, keys: Keys, cluster: bool = False) -> "EventStream":
+        """A reader with a connection of its own, whose ``timeout`` outlasts its
+        blocking reads (:meth:`close` it when done)."""
+        return cls(redis_client(url, timeout, cluster=cluster), keys)
+
+    def last_id(self) -> str:
+        """The newest entry's id ("0-0" for an empty stream)."""
+        last = self.r.xrevrange(self.keys.events(), count=1)
+        return text(last[0][0]) if last else "0-0"
+
+    def read(self, after: str, count: int, block: int | None) -> list[tuple[str, dict[str, str]]]:
+        """Up to ``count`` entries after ``after``, as (id, fields), waiting up to ``block`` ms for one."""
+        found = self.r.xread({self.keys.events(): after}, count=count, block=block)
+        return [(text(ident), {text(k): text(v) for k, v in fields.items()})
+                for _, items in found or [] for ident, fields in items]
+
+    def close(self) -> None:
+        self.r.close()
+
+
+class SimulatorLog:
+    """What a console simulator's trial showed (JSON lines, ``p:{cid}:log`` under ``hl:sim``)."""
+
+    def __init__(self, client, keys: Keys):
+        self.r = client
+        self.keys = keys
+
+    def add(self, cid: str, lines: list[str], kept: int, ttl: int) -> None:
+        key = self.keys.sim_log(cid)
+        pipe = self.r.pipeline(transaction=False)
+        pipe.rpush(key, *lines)
+        pipe.ltrim(key, -kept, -1)
+        pipe.expire(key, ttl)
+        pipe.execute()
+
+    def read(self, cid: str) -> list[str]:
+        return [text(line) for line in self.r.lrange(self.keys.sim_log(cid), 0, -1)]
+
+    def delete(self, cid: str) -> None:
+        self.r.delete(self.keys.sim_log(cid))

@@ -1,0 +1,24 @@
+-- Count a batch of stream entries and move the cursor, if no one moved it since it was read.
+-- KEYS: cursor, pos, quiet, day keys...
+-- ARGV: expected cursor, new cursor, day ttl, n increments, n * (day key index, field, amount),
+--       then (conv, position or '' to forget, time) triples.
+if (redis.call('GET', KEYS[1]) or '') ~= ARGV[1] then return 0 end
+local n = tonumber(ARGV[4])
+local i = 5
+for _ = 1, n do
+  redis.call('HINCRBY', KEYS[tonumber(ARGV[i])], ARGV[i + 1], ARGV[i + 2])
+  i = i + 3
+end
+for k = 4, #KEYS do redis.call('EXPIRE', KEYS[k], ARGV[3]) end
+while i <= #ARGV do
+  if ARGV[i + 1] == '' then
+    redis.call('HDEL', KEYS[2], ARGV[i])
+    redis.call('ZREM', KEYS[3], ARGV[i])
+  else
+    redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+    redis.call('ZADD', KEYS[3], ARGV[i + 2], ARGV[i])
+  end
+  i = i + 3
+end
+redis.call('SET', KEYS[1], ARGV[2])
+return 1

@@ -1,0 +1,4 @@
+-- KEYS: purge.  ARGV: now, lease until, limit.
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])
+for _, sid in ipairs(due) do redis.call('ZADD', KEYS[1], 'XX', ARGV[2], sid) end
+return due
