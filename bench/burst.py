@@ -37,7 +37,7 @@ from run import TOKEN, free_port, start_gunicorn  # noqa: E402
 from twilio.request_validator import RequestValidator  # noqa: E402
 
 from bot.store.embedded import ensure_server  # noqa: E402
-from bot.services import contact_id  # noqa: E402
+from bot.helpline import contact_id  # noqa: E402
 
 HOTLINE = "1-888-373-7888"  # in the help text (every third miss), never in a re-prompt
 

@@ -32,7 +32,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from bot.engine.yamlsource import MAX_BYTES, YamlSyntaxError, parse  # noqa: E402
-from bot.flows_admin import Paths, materialize  # noqa: E402
+from bot.flow_editing import Paths, materialize  # noqa: E402
 
 FLOWS = os.path.join(ROOT, "flows")
 LOCALES = os.path.join(ROOT, "locales")

@@ -5,7 +5,7 @@
 The 50-flow set is the real one plus copies of rights.yaml chained through
 their "Other rights" option, so every copy is reachable and translated (the
 copies share the English texts, so the Spanish catalog covers them). Both
-sets go through the same `bot.content.load` the server and `flows check` use:
+sets go through the same `bot.published_flows.load` the server and `flows check` use:
 YAML with line numbers, schema, catalogs, every cross-check and the segment
 budget in both languages. Reported as time per set and per flow, and as the
 ratio of the two sets, measured in the same run.
@@ -24,7 +24,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from bot import content  # noqa: E402
+from bot import published_flows  # noqa: E402
 from bot.engine.problems import errors  # noqa: E402
 
 
@@ -56,7 +56,7 @@ def time_load(folder: str, repeat: int) -> tuple[float, int, int]:
     times = []
     for _ in range(repeat):
         t = time.perf_counter()
-        fs, problems = content.load(folder, locales)
+        fs, problems = published_flows.load(folder, locales)
         times.append(time.perf_counter() - t)
     nodes = sum(len(f.nodes) for f in fs.flows.values())
     return statistics.median(times), nodes, len(errors(problems))

@@ -55,7 +55,7 @@ else:
         return sorted(ident.rank(text), key=lambda x: -x[1])
 scores("hola, trabajo en un rancho")
 built, t1 = rss(), time.perf_counter()
-from bot.content import load
+from bot.published_flows import load
 fs, _ = load(sys.argv[1] + "/flows", sys.argv[1] + "/locales")
 right = unplaced = wrong = 0
 right_h = 0

@@ -29,12 +29,12 @@ sys.path.insert(0, ROOT)
 
 import redis  # noqa: E402
 
-from bot import content  # noqa: E402
+from bot import published_flows  # noqa: E402
 from bot.channels.twilio import IncomingMessage  # noqa: E402
 from bot.store.embedded import ensure_server  # noqa: E402
 from bot.engine.events import compact_json  # noqa: E402
 from bot.engine.session import Session  # noqa: E402
-from bot.services import Helpline  # noqa: E402
+from bot.helpline import Helpline  # noqa: E402
 from bot.store import SessionStore  # noqa: E402
 
 TURNS = ["hola", "1", "1", "1", "no", "si", "no", "no", "si"]
@@ -48,7 +48,7 @@ def main() -> None:
     server = ensure_server(os.path.join(tmp, "redis"))
     try:
         r = redis.Redis.from_url(server.url)
-        fs, _ = content.load(os.path.join(ROOT, "flows"), os.path.join(ROOT, "locales"))
+        fs, _ = published_flows.load(os.path.join(ROOT, "flows"), os.path.join(ROOT, "locales"))
         store = SessionStore(r, session_ttl=86400)
         helpline = Helpline(store, lambda: fs, "bench-secret", on_duty=lambda: False)
 

@@ -4,7 +4,7 @@
 
 Starts two Redis servers (the embedded one's binary), builds the app on
 each, and stores ``--small`` sessions in one and ``--large`` in the other,
-through the store's own claim and commit (so the live index is written
+through the store's own open_turn and commit (so the live index is written
 exactly as texts write it), each a copy of a real mid-screening session with
 its own contact, number and conversation. Then, in ``--rounds`` rounds, the
 order alternating from round to round (the machine drifts from one minute to
@@ -57,13 +57,13 @@ def median_ms(call, repeat: int) -> float:
 
 
 def fill(app, upto: int, start: int, fields: dict) -> None:
-    """Sessions ``start`` .. ``upto`` - 1, copies of ``fields``, through the store's claim and commit."""
+    """Sessions ``start`` .. ``upto`` - 1, copies of ``fields``, through the store's open_turn and commit."""
     store = app.extensions["store"]
     for n in range(start, upto):
         cid = f"{n:020x}"
-        claim = store.claim(cid, None, wait=1)
+        opened = store.open_turn(cid, None, wait=1)
         session = {**fields, "cid": cid, "addr": f"+1555{n:07d}", "conv": f"{n:012x}"}
-        store.commit(claim, action="save", fields=session, replies=[])
+        store.commit(opened, action="save", fields=session, replies=[])
 
 
 def signed_in(app):
@@ -97,7 +97,7 @@ def build(folder: str, sessions: int, fields: dict | None):
     """A server, the app on it with ``sessions`` sessions, a signed-in console client."""
     server = ensure_server(os.path.join(folder, "redis"))
     app = create_app(TestConfig(server.url, os.path.join(folder, "app")))
-    app.extensions["ops"].directory.max_age = 0  # every page and scrape reads Redis afresh
+    app.extensions["ops"].live_sessions.max_age = 0  # every page and scrape reads Redis afresh
     helpline = app.extensions["helpline"]
     for i, body in enumerate(TURNS):  # one real conversation, the copies' model
         helpline.handle(IncomingMessage("+15550000000", "sms", body, 0, f"SM{i:032d}"))

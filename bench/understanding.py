@@ -33,7 +33,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bot.content import load  # noqa: E402
+from bot.published_flows import load  # noqa: E402
 from bot.engine import language, matching  # noqa: E402
 from bot.engine.runner import Context, Inbound, step  # noqa: E402
 from bot.engine.session import Session  # noqa: E402

@@ -13,9 +13,10 @@ from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Config, reachable_from_outside
-from .content import Content, FlowsError, FlowsVersion
-from .handoff import Duty, Hours, HoursError
-from .services import Cached, Helpline
+from .duty import Duty
+from .helpline import Cached, Helpline
+from .published_flows import Content, FlowsError, FlowsVersion
+from .staffed_hours import Hours, HoursError
 from .store import STORE_DOWN, SessionStore, Stores
 from .store.connection import check_cluster_url, redis_client
 
@@ -109,7 +110,7 @@ def create_app(config: Config | None = None) -> Flask:
                          retry_window=config.RETRY_WINDOW, twilio_sids=twilio_deletes,
                          delete_after=config.TWILIO_DELETE_AFTER)
     stores = Stores(store)
-    # Every worker follows the published flows version (see bot/content.py).
+    # Every worker follows the published flows version (see bot/published_flows.py).
     flows_version = FlowsVersion(stores.published)
     content = Content(config.FLOWS_DIR, config.LOCALES_DIR, version=flows_version.get,
                       check_every=config.FLOWS_CHECK_SECONDS, published=flows_version)
@@ -165,9 +166,9 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics.bp)
     cli.register(app)
-    from .web import ops  # operators' console: blueprint, sign-in, CSRF, `flask ops` commands
+    from .web import console as ops_console  # operators' console: blueprint, sign-in, CSRF, `flask ops` commands
 
-    ops.init_app(app)
+    ops_console.init_app(app)
     limits.init_app(app)
     console = app.extensions["ops"]
     # Read from Redis when Prometheus scrapes, from the live index (one count,
@@ -199,7 +200,7 @@ def _background(config: Config, url: str, client, store: SessionStore, helpline:
         log.warning("no outage spool in BOT_DATA_DIR (%s): during a Redis outage a quick exit or opt-out "
                     "will be answered but not done", exc)
     if twilio_deletes:
-        from .handoff import TwilioSender
+        from .channels.twilio_rest import TwilioSender
 
         jobs.append(TwilioCopies(store, TwilioSender(config.TWILIO_ACCOUNT_SID, config.TWILIO_AUTH_TOKEN,
                                                      api_base=config.TWILIO_API_BASE)))

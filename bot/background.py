@@ -21,7 +21,7 @@ import logging
 import threading
 from typing import Callable
 
-from .services import safe_error
+from .helpline import safe_error
 
 log = logging.getLogger(__name__)
 

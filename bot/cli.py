@@ -18,13 +18,13 @@ from babel.messages.frontend import CommandLineInterface
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from . import content, i18n
+from . import i18n, published_flows
 from .channels.twilio import IncomingMessage
 from .engine.problems import WARNING, Problem, errors
 from .engine.render import placeholders
 from .engine.segments import count_segments
 from .engine.translations import EMPTY, FOUND, MISSING, NO_CATALOG, PLACEHOLDERS
-from .services import Helpline
+from .helpline import Helpline
 
 
 def register(app: Flask) -> None:
@@ -61,7 +61,7 @@ flows_cli = AppGroup("flows", help="Check and work with the conversation flows."
 def flows_check(as_of) -> None:
     """Check every flow, the keyword file and the catalogs; exit 1 on errors."""
     cfg = current_app.config
-    _, problems = content.load(cfg["FLOWS_DIR"], cfg["LOCALES_DIR"], today=as_of.date() if as_of else None)
+    _, problems = published_flows.load(cfg["FLOWS_DIR"], cfg["LOCALES_DIR"], today=as_of.date() if as_of else None)
     _report(problems, f"Flows OK: {cfg['FLOWS_DIR']}")
 
 
@@ -73,7 +73,7 @@ def flows_publish() -> None:
     running service keeps the last good set.
     """
     cfg = current_app.config
-    version, problems = content.publish(cfg["FLOWS_DIR"], cfg["LOCALES_DIR"],
+    version, problems = published_flows.publish(cfg["FLOWS_DIR"], cfg["LOCALES_DIR"],
                                         current_app.extensions["flows_version"], by=getpass.getuser())
     for p in problems:
         click.echo(str(_relative(p)))
@@ -94,7 +94,7 @@ def flows_graph(flow: str | None, out_dir: str | None) -> None:
     from .graph import mermaid
 
     cfg = current_app.config
-    fs, problems = content.load(cfg["FLOWS_DIR"], cfg["LOCALES_DIR"])
+    fs, problems = published_flows.load(cfg["FLOWS_DIR"], cfg["LOCALES_DIR"])
     if fs is None:
         raise click.ClickException("the flows cannot be read: run `flask --app app flows check`")
     names = [flow] if flow else sorted(fs.flows)
@@ -121,7 +121,7 @@ def flows_test() -> None:
     from . import flowtests
 
     cfg = current_app.config
-    fs, problems = content.load(cfg["FLOWS_DIR"], cfg["LOCALES_DIR"])
+    fs, problems = published_flows.load(cfg["FLOWS_DIR"], cfg["LOCALES_DIR"])
     if fs is None:
         raise click.ClickException("the flows cannot be read: run `flask --app app flows check`")
     tests, test_problems = flowtests.load_tests(cfg["FLOWS_DIR"])

@@ -142,7 +142,7 @@ class Config:
         # The embedded Redis's AOF is rewritten after erasures, at most once in this many seconds.
         self.AOF_REWRITE_SECONDS = _float("AOF_REWRITE_SECONDS", 60.0)
         self.TESTING = False
-        # --- Operators' console (bot/web/ops.py; README "Operators' console") ---
+        # --- Operators' console (bot/web/console/; README "Operators' console") ---
         # Where operator replies go: Twilio's REST API, or a local stand-in in tests.
         self.TWILIO_API_BASE = os.environ.get("TWILIO_API_BASE", "").strip() or None
         # Staffed hours, e.g. "Mon-Fri 09:00-17:00; Sat 10:00-14:00", in OPS_TIMEZONE

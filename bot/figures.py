@@ -46,7 +46,7 @@ from .store.figures import FigureCounters
 DAYS_KEPT = 800  # a little over two years of daily counts
 BATCH = 1000  # stream entries per script call
 
-# Operator actions on a hand-off (bot/handoff.py) and the engine's own hand-off kinds.
+# Operator actions on a hand-off (bot/desk.py) and the engine's own hand-off kinds.
 _HANDOFF_KINDS = {"claimed": "claimed", "operator_reply": "replies"}
 _FOLLOWED_STATES = ("in_flow", "choosing_language")
 

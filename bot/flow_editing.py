@@ -24,7 +24,7 @@ emergency numbers). What is checked is byte for byte what would be written.
 **Publishing** (:meth:`FlowsAdmin.publish`) refuses a draft with errors;
 writes every changed file atomically (a temporary file in the same folder,
 then ``os.replace``), then raises the published version every worker follows
-(:func:`bot.content.publish`, which checks the files on disk once more and,
+(:func:`bot.published_flows.publish`, which checks the files on disk once more and,
 should that fail, the previous files are put back). Each publish leaves an
 **audit record** in the list ``p:ops:flows:audit`` (newest first, the last
 ``AUDIT_KEPT``): who, when, their note, which files, a unified diff, and the
@@ -64,7 +64,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import DEFAULT_HEADER, parse_mapping_cfg
 from babel.messages.pofile import read_po, write_po
 
-from . import content as content_mod
+from . import published_flows as content_mod
 from . import flowtests, i18n
 from .files import OutsideFolder, inside, write_atomic
 from .engine.loader import load_files

@@ -128,30 +128,30 @@ class Helpline:
         """Process one message; raises on any failure (the caller sends the fail-safe)."""
         cid = self.cid(msg.address)
         mark = self.marks(msg.message_sid) if msg.message_sid else None
-        claim = self.store.claim(cid, msg.message_sid, wait=self.lock_wait, mark=mark)
-        if claim.duplicate is not None:
-            return Handled(claim.duplicate, None, cid)
-        if claim.seen is not None:
+        opened = self.store.open_turn(cid, msg.message_sid, wait=self.lock_wait, mark=mark)
+        if opened.duplicate is not None:
+            return Handled(opened.duplicate, None, cid)
+        if opened.seen is not None:
             # Handled before, and its answer is gone (erased with the session,
             # or past the retry window): a replay. Nothing changes; a quick
             # exit's retry gets its neutral line again, anything else nothing.
             fs = self.flows()
-            if claim.seen in fs.system.languages:
-                return Handled([render.say(fs, claim.seen, "erased")], None, cid, erased=True)
+            if opened.seen in fs.system.languages:
+                return Handled([render.say(fs, opened.seen, "erased")], None, cid, erased=True)
             return Handled([], None, cid)
         try:
-            session = self._session(cid, claim.fields)
+            session = self._session(cid, opened.fields)
             session.address = msg.address
             session.channel = msg.channel
             now = self.clock()
-            ctx = Context(now=now, on_duty=self.on_duty(), opted_out=claim.opted_out, new_id=self.new_id)
+            ctx = Context(now=now, on_duty=self.on_duty(), opted_out=opened.opted_out, new_id=self.new_id)
             self.last_flows = fs = self.flows()
             turn = step(session, Inbound(msg.text, msg.media_count), fs, ctx)
             replies = list(turn.replies)
             if turn.opt_out and msg.channel == "sms" and normalize(msg.text) in TWILIO_OPT_OUT_WORDS:
                 replies = []  # Twilio confirms its own opt-out words and would refuse ours
             self.store.commit(
-                claim,
+                opened,
                 action=turn.action,
                 fields=turn.session.to_fields(),
                 replies=replies,
@@ -161,7 +161,7 @@ class Helpline:
                 seen=(turn.session.lang if replies else "0") if turn.action == ERASE else "1",
             )
         except BaseException:
-            self.store.release(claim)
+            self.store.release(opened)
             raise
         if turn.action == ERASE:
             self.after_erase()
@@ -209,31 +209,31 @@ class Helpline:
         bot has answered as from someone subscribed).
         """
         mark = self.marks(entry.sid) if entry.sid else None
-        claim = self.store.claim(entry.cid, entry.sid or None, wait=self.lock_wait, mark=mark)
-        if claim.duplicate is not None or claim.seen is not None:
+        opened = self.store.open_turn(entry.cid, entry.sid or None, wait=self.lock_wait, mark=mark)
+        if opened.duplicate is not None or opened.seen is not None:
             return  # Twilio's retry of it was handled once Redis was back
         try:
-            stored = self._session(entry.cid, claim.fields) if claim.fields else None
+            stored = self._session(entry.cid, opened.fields) if opened.fields else None
             word = sorted(self.flows().keywords.intents[entry.action])[0]
             if entry.action == stateless.QUICK_EXIT:
                 if stored is not None and stored.started_at > entry.t:
-                    self.store.release(claim)  # a new conversation, started after the exit
+                    self.store.release(opened)  # a new conversation, started after the exit
                     self.store.deletions.add([entry.sid] if entry.sid and self.store.twilio_sids else [])
                     return
             elif stored is None:
-                self.store.commit(claim, action=KEEP, fields=None, replies=[], opt_out=True)
+                self.store.commit(opened, action=KEEP, fields=None, replies=[], opt_out=True)
                 return
             elif stored.updated_at > entry.t:
-                self.store.release(claim)
+                self.store.release(opened)
                 return
             session = stored or Session(cid=entry.cid)
-            ctx = Context(now=entry.t, on_duty=False, opted_out=claim.opted_out, new_id=self.new_id)
+            ctx = Context(now=entry.t, on_duty=False, opted_out=opened.opted_out, new_id=self.new_id)
             turn = step(session, Inbound(word), self.flows(), ctx)
             # The spool does not say which word they typed, so a late retry of it gets nothing more.
-            self.store.commit(claim, action=turn.action, fields=turn.session.to_fields(), replies=[],
+            self.store.commit(opened, action=turn.action, fields=turn.session.to_fields(), replies=[],
                               opt_out=turn.opt_out, event=self._event(turn, session.channel, entry.t))
         except BaseException:
-            self.store.release(claim)
+            self.store.release(opened)
             raise
         if turn.action == ERASE:
             self.after_erase()

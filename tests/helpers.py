@@ -57,7 +57,7 @@ def messages(twiml: bytes | str) -> list[str]:
 @functools.lru_cache(maxsize=None)
 def real_flows():
     """The repository's flows and catalogs, loaded and checked once per run."""
-    from bot.content import load
+    from bot.published_flows import load
 
     fs, problems = load(str(REPO / "flows"), str(REPO / "locales"))
     assert fs is not None, [str(p) for p in problems]

@@ -93,3 +93,69 @@ def test_the_boundary_checks_can_fail():
     assert any(isinstance(n, ast.Import) and n.names[0].name == "redis" for n in ast.walk(tree))
     assert any(isinstance(n, ast.Attribute) and n.attr == "r" for n in ast.walk(tree))
     assert key_like(":ops:draft:") and key_like(":msg:") and not key_like("Not a key: ops")
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(BOT.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports_of(path: Path, tree: ast.AST, known: set[str]) -> set[str]:
+    """The modules of ``known`` that ``path`` imports, at any depth of its code
+    (an import inside a function is still an edge: it is how cycles hide)."""
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                head = package.split(".")
+                head = head[:len(head) - node.level + 1]
+                base = ".".join(head + ([base] if base else []))
+            found.add(base)
+            found |= {f"{base}.{a.name}" for a in node.names}
+    return {m for m in found if m in known and m != name}
+
+
+def cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle in ``graph``, or None."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def web_graph() -> dict[str, set[str]]:
+    web = list(modules(BOT / "web"))
+    known = {module_name(path) for path, _ in web}
+    return {module_name(path): imports_of(path, tree, known) for path, tree in web}
+
+
+def test_the_web_modules_import_each_other_without_a_cycle():
+    graph = web_graph()
+    assert "bot.web.console.blueprint" in graph["bot.web.console.live"]
+    found = cycle(graph)
+    assert found is None, "import cycle: " + " -> ".join(found)
+
+
+def test_the_cycle_check_finds_a_cycle():
+    assert cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert cycle({"a": {"b"}, "b": set()}) is None

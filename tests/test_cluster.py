@@ -34,7 +34,7 @@ from bot import create_app
 from bot.channels.twilio import FAILSAFE_REPLIES
 from bot.config import Config, TestConfig
 from bot.engine.events import read_entry
-from bot.services import contact_id
+from bot.helpline import contact_id
 from bot.store.connection import LazyRedisCluster, lua
 from tests.helpers import inbound, messages, new_sid, option, post_signed, stored_session, stream_events
 from tests.servers import wait_until
@@ -251,7 +251,7 @@ def test_a_turn_is_still_two_round_trips_and_no_extra_command(app, redis_client,
     beside = {"cmdstat_get": 1, "cmdstat_zadd": 1, "cmdstat_zremrangebyscore": 2, "cmdstat_set": 1}
     if shared != home:  # what the scripts call themselves is counted too, on the contact's node
         assert {k: by_node[shared][k] for k in beside} == {k: v * len(turns) for k, v in beside.items()}
-    in_scripts = {f"cmdstat_{c.lower()}" for c in re.findall(r"redis\.p?call\('(\w+)'", lua("claim") + lua("commit"))}
+    in_scripts = {f"cmdstat_{c.lower()}" for c in re.findall(r"redis\.p?call\('(\w+)'", lua("open_turn") + lua("commit"))}
     assert set(calls) <= in_scripts, "the rest are the scripts' own calls (INFO counts those too)"
 
 
@@ -293,7 +293,7 @@ def test_a_contact_whose_slot_moved_to_another_node_carries_on(app, redis_client
         assert session in node_clients(redis_cluster)[away].scan_iter(count=1000)
         # A slot that moves in the middle of a turn: the commit, sent by the old
         # map to the old node, is redirected, and the lock moved with the slot.
-        claim = store.claim(contact_id("test-secret", phone), "SM-moving", wait=1)
+        claim = store.open_turn(contact_id("test-secret", phone), "SM-moving", wait=1)
         move_slot(redis_cluster, slot, home)
         store.commit(claim, action="save", fields={**claim.fields, "miss": "1"}, replies=["ok"])
         assert stored_session(redis_client, session)["miss"] == "1"
@@ -327,7 +327,7 @@ def test_every_key_a_script_touches_is_one_of_its_keys():
     """A cluster runs a script on the node of its KEYS; any other key would be refused
     (or, worse, be another slot's key written on this node). The store's keys all
     carry the contact's hash tag, so KEYS are in one slot (see the tests above)."""
-    for script in map(lua, ("claim", "commit", "release")):
+    for script in map(lua, ("open_turn", "commit", "release")):
         for command, first in re.findall(r"redis\.call\('(\w+)',\s*([^,)]+)", script):
             assert first.startswith("KEYS["), f"{command} on {first}"
 
@@ -347,7 +347,7 @@ def test_a_node_that_lost_the_scripts_loads_them_again(where, app, redis_client,
 
     assert text(client, NUMBERS, phone)[0].startswith("What kind of help do you need?")
     assert text(client, "menu", phone)[0].startswith("What would you like to do?")
-    loaded = redis_client.script_exists(*(hashlib.sha1(lua(name).encode()).hexdigest() for name in ("claim", "commit")))
+    loaded = redis_client.script_exists(*(hashlib.sha1(lua(name).encode()).hexdigest() for name in ("open_turn", "commit")))
     assert loaded == [True, True], "on every primary again"
     assert len(redis_client.xrange("hl:events")) == 3, "one event entry per turn, none twice"
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import bot.engine
-from bot.content import load
+from bot.published_flows import load
 from bot.engine import events as ev
 from bot.engine import render
 from bot.engine.matching import keyword

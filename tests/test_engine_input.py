@@ -139,7 +139,7 @@ def test_media_only_first_message_greets(fs, media):
 
 
 def waiting_nodes():
-    from bot.content import load
+    from bot.published_flows import load
     from tests.test_engine import REPO
 
     flows, _ = load(str(REPO / "flows"), str(REPO / "locales"))

@@ -30,7 +30,7 @@ from bot import create_app
 from bot.channels.twilio import FAILSAFE_REPLIES
 from bot.config import TestConfig
 from bot.store.embedded import ensure_server
-from bot.services import contact_id
+from bot.helpline import contact_id
 from bot.spool import Entry
 from tests.helpers import inbound, messages, new_sid, option, post_signed, stored_session
 from tests.servers import RedisProcess, wait_until

@@ -24,7 +24,7 @@ from bot import create_app
 from bot.channels.twilio import FAILSAFE_REPLIES
 from bot.config import TestConfig
 from bot.engine.session import Session
-from bot.services import contact_id
+from bot.helpline import contact_id
 from tests.helpers import inbound, messages, new_sid, option, post_signed, sign, store_session, stored_session
 
 MESSAGES = "/twilio/messages"

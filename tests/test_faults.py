@@ -41,7 +41,7 @@ from bot import create_app
 from bot.channels.twilio import FAILSAFE_REPLIES
 from bot.config import TestConfig
 from bot.engine.events import read_entry
-from bot.services import contact_id
+from bot.helpline import contact_id
 from bot.store import LockLost
 from bot.store.sessions import LOCK_MS
 from tests.helpers import AUTH_TOKEN, inbound, messages, option, post_signed, sign, stored_session
@@ -363,7 +363,7 @@ def test_the_aof_keeps_the_conversation_but_not_its_locks(tmp_path):
         sender = "+15550700002"
         assert is_normal(messages(post_signed(app.test_client(), MESSAGES, inbound("hi", sender=sender)).data))
         # A second text waits for the lock held here: it counts itself a waiter and is woken.
-        claim = store.claim(contact_id(SECRET, sender), None, wait=1)
+        claim = store.open_turn(contact_id(SECRET, sender), None, wait=1)
         waiting = threading.Thread(target=lambda: post_signed(app.test_client(), MESSAGES, inbound(SCREENING, sender=sender)))
         waiting.start()
         r = redis_proc.client(decode_responses=True)
@@ -669,7 +669,7 @@ def test_a_held_lock_and_a_stall_still_answer_within_twilios_timeout(tmp_path):
         client = app.test_client()
         assert messages(post_signed(client, MESSAGES, inbound("hi", sender=sender)).data)[0].startswith(GREETING_EN)
         store = app.extensions["store"]
-        held = store.claim(contact_id(SECRET, sender), None, wait=0)  # a turn that never commits
+        held = store.open_turn(contact_id(SECRET, sender), None, wait=0)  # a turn that never commits
         assert held.token
 
         results: dict = {}

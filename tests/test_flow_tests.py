@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from bot import content, flowtests
+from bot import flowtests, published_flows
 
 REPO = Path(__file__).resolve().parents[1]
-FS, _ = content.load(str(REPO / "flows"), str(REPO / "locales"))
+FS, _ = published_flows.load(str(REPO / "flows"), str(REPO / "locales"))
 TESTS, PROBLEMS = flowtests.load_tests(str(REPO / "flows"))
 
 

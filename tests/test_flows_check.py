@@ -5,7 +5,7 @@ manner of goflow's ``testdata/broken_flows``: a few files that break the small,
 valid flow set in ``_base/`` and, in ``expected.txt``, every line the check
 must print for it, in order. See ``tests/broken_flows/README.md``.
 
-Most cases run through the checker function (``bot.content.load``, what the
+Most cases run through the checker function (``bot.published_flows.load``, what the
 command calls) to stay fast; a few run through the real command, in-process
 and as a subprocess, to hold the exit code and the printed lines.
 
@@ -31,7 +31,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.content import load
+from bot.published_flows import load
 from bot.engine.loader import load_texts
 from bot.engine.problems import ERROR
 from bot.engine.validate import check as check_loaded

@@ -15,7 +15,7 @@ Each ``tests/transcripts/*.yaml`` is a conversation as a person would see it::
         media: 1            # optional: pictures sent with the text
         bot: []             # nothing sent back
 
-Every turn goes through :class:`bot.services.Helpline` with a
+Every turn goes through :class:`bot.helpline.Helpline` with a
 :class:`bot.store.SessionStore` on the test Redis, with a fixed clock and fixed
 ids: the session is loaded from Redis, stepped, and saved back each turn, and
 after each turn the session read back from Redis must equal the turn's own
@@ -47,10 +47,10 @@ import pytest
 import yaml
 
 from bot.channels.twilio import IncomingMessage
-from bot.content import load
+from bot.published_flows import load
 from bot.engine.segments import MAX_SEGMENTS, count_segments
 from bot.engine.session import Session
-from bot.services import Helpline
+from bot.helpline import Helpline
 from bot.store import SessionStore
 
 REPO = Path(__file__).resolve().parents[1]

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from bot import content
+from bot import published_flows
 from bot.graph import _id, mermaid
 
 REPO = Path(__file__).resolve().parents[1]
-FS, _ = content.load(str(REPO / "flows"), str(REPO / "locales"))
+FS, _ = published_flows.load(str(REPO / "flows"), str(REPO / "locales"))
 
 
 @pytest.mark.parametrize("flow_id", sorted(FS.flows))

@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot import create_app
 from bot.config import TestConfig
-from bot.services import contact_id
+from bot.helpline import contact_id
 from tests.helpers import inbound, post_signed
 from tests.test_ops_support import (console_app, make_console, sign_in, text, twilio_api)  # noqa: F401
 
@@ -96,7 +96,7 @@ def test_the_live_list_reads_a_page_of_the_index_and_shows_only_sessions_that_ex
 
 def test_the_live_list_is_the_most_recent_page_and_counts_them_all(make_console, redis_client):
     app = make_console()
-    app.extensions["ops"].directory.page = 2  # a page of two, to see the page end
+    app.extensions["ops"].live_sessions.page = 2  # a page of two, to see the page end
     person = app.test_client()
     for n in range(4):
         text(person, "hola", f"+1555000430{n}")
@@ -112,7 +112,7 @@ def test_the_live_list_is_the_most_recent_page_and_counts_them_all(make_console,
 
 def test_the_queue_holds_every_hand_off_however_many_sessions_there_are(make_console, redis_client):
     app = make_console()
-    app.extensions["ops"].directory.page = 1
+    app.extensions["ops"].live_sessions.page = 1
     redis_client.set("hl:duty", "1")
     person = app.test_client()
     text(person, "hola", "+15550004400")

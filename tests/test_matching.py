@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.content import load
+from bot.published_flows import load
 from bot.engine import render
 from bot.engine.matching import answer, detect_language, keyword, pick
 from bot.engine.model import ANSWERS

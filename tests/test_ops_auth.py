@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from bot.web.auth import Throttle
+from bot.web.console.accounts import Throttle
 from tests.helpers import REPO
 from tests.test_ops_support import (PASSWORD, console_app, csrf_token, make_console, post_form,  # noqa: F401
                                     sign_in, twilio_api)
@@ -58,7 +58,7 @@ def test_signing_in_and_out(console_app):
 def test_flask_logins_cookie_hook_runs_for_the_console_only(console_app):
     """Moved off the app: the Twilio webhook paid for it on every text, and
     only the console signs anyone in or out."""
-    from bot.web.auth import login_manager
+    from bot.web.console.accounts import login_manager
 
     hook = login_manager._update_remember_cookie
     assert hook not in console_app.after_request_funcs.get(None, [])

@@ -45,7 +45,7 @@ def conv_of_any(app, sender: str) -> str:
 
 def state_of(redis_client, sender: str) -> str:
     from tests.helpers import stored_session
-    from bot.services import contact_id
+    from bot.helpline import contact_id
 
     return stored_session(redis_client, f"hl:{{{contact_id('test-secret', sender)}}}:session").get("st", "")
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
-from bot.flows_admin import AUDIT_KEPT, DRAFT_TTL, write_atomic
+from bot.flow_editing import AUDIT_KEPT, DRAFT_TTL, write_atomic
 from tests.helpers import REPO
 from tests.test_ops_support import PASSWORD, csrf_token, sign_in, text, twilio_api  # noqa: F401
 
@@ -652,7 +652,7 @@ def test_a_draft_file_too_big_is_refused_with_its_line_and_never_stored(app, ed,
     assert redis_client.get("hl:ops:draft:ed") is None
 
     # A 5 MB draft (the form's own limit stops it before the server would read it): not stored either.
-    from bot.flows_admin import TooLarge
+    from bot.flow_editing import TooLarge
 
     admin = app.extensions["flows_admin"]
     with pytest.raises(TooLarge):
@@ -663,7 +663,7 @@ def test_a_draft_file_too_big_is_refused_with_its_line_and_never_stored(app, ed,
 def test_a_draft_may_hold_only_so_much_in_all(app, ed, project, redis_client):
     """Each file under the limit, but together more than a draft may hold: the change that
     would pass it is refused, and the draft keeps what it had."""
-    from bot.flows_admin import MAX_DRAFT_BYTES, TooLarge
+    from bot.flow_editing import MAX_DRAFT_BYTES, TooLarge
 
     admin = app.extensions["flows_admin"]
     names = [n for n in admin.paths.editable() if not n.startswith("tests/")]

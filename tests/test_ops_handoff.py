@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from bot.handoff import Hours, HoursError, mask
+from bot.live_sessions import mask
+from bot.staffed_hours import Hours, HoursError
 from tests.helpers import option, store_session, stored_session, stream_events
 from tests.test_ops_support import (ACCOUNT_SID, TwilioStandIn, console_app, console_settings, conv_of,  # noqa: F401
                                     csrf_token, make_console, post_form, sign_in, text, twilio_api)
@@ -45,7 +46,7 @@ def session(redis_client, conv: str) -> dict:
 
 
 def handoff_key(redis_client, sender: str = PERSON) -> str:
-    from bot.services import contact_id
+    from bot.helpline import contact_id
 
     return f"hl:{{{contact_id('test-secret', sender)}}}:handoff"
 
@@ -171,7 +172,7 @@ def test_whatsapp_refuses_a_reply_after_the_24_hour_window(console_app, rita, re
     # Their last message was 24 hours and a minute ago.
     key = next(k for k in redis_client.scan_iter("hl:{*}:session") if stored_session(redis_client, k)["conv"] == conv)
     store_session(redis_client, key, {**stored_session(redis_client, key), "t": f"{time.time() - 24 * 3600 - 60:.3f}"})
-    console_app.extensions["ops"].directory.refresh()
+    console_app.extensions["ops"].live_sessions.refresh()
 
     page = rita.get(f"/ops/handoff/{conv}").text
     assert "24-hour window has closed" in page
@@ -339,8 +340,8 @@ def test_an_operator_action_waits_for_the_persons_text_under_the_same_lock(conso
     store = console_app.extensions["store"]
     desk = console_app.extensions["ops"].desk
     desk.lock_wait = 0.3
-    row = console_app.extensions["ops"].directory.find(conv)
-    held = store.claim(row.cid, "SMheld", wait=1)
+    row = console_app.extensions["ops"].live_sessions.find(conv)
+    held = store.open_turn(row.cid, "SMheld", wait=1)
     from bot.store import LockTimeout
 
     with pytest.raises(LockTimeout):

@@ -190,6 +190,6 @@ def text(client, body: str, sender: str = "+15550001142") -> list[str]:
 
 
 def conv_of(redis_client, sender: str = "+15550001142") -> str:
-    from bot.services import contact_id
+    from bot.helpline import contact_id
 
     return stored_session(redis_client, f"hl:{{{contact_id('test-secret', sender)}}}:session").get("conv")

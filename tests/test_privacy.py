@@ -15,7 +15,7 @@ import logging
 
 import pytest
 
-from bot.services import contact_id
+from bot.helpline import contact_id
 from tests.helpers import (inbound, messages, new_sid, option, post_signed, real_flows, store_session, stored_session,
                            stream_events)
 

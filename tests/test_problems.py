@@ -18,14 +18,14 @@ import pytest
 
 from bot import i18n
 from bot.cli import catalog_problems
-from bot.content import load
+from bot.published_flows import load
 from bot.engine import problems
 from bot.engine.model import Where
 from bot.engine.problems import Problem
 from bot.engine.translations import (EMPTY, FOUND, FUZZY, MISSING, NO_CATALOG, OUTDATED, PLACEHOLDERS, TRANSLATED,
                                      UNREADABLE, language_name, translation_state)
-from bot.flows_admin import Paths
-from bot.web.ops_flows import console_message, translation_status
+from bot.flow_editing import Paths
+from bot.web.console.flows import console_message, translation_status
 
 REPO = Path(__file__).resolve().parents[1]
 

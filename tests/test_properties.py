@@ -66,7 +66,7 @@ from bot.engine.segments import MAX_SEGMENTS, count_segments
 from bot.engine.session import Session
 from bot.engine.text import clean, normalize
 from bot.engine.validate import reachable
-from bot.services import Helpline
+from bot.helpline import Helpline
 from bot.store import sessions as store_module
 from tests.helpers import REPO, messages, post_signed, real_flows, sign, stored_session
 from tests.test_privacy import every_value

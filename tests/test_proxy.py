@@ -84,7 +84,7 @@ def test_behind_nginx_the_sign_in_throttle_counts_the_real_address(stack):
     import redis
 
     from bot.store import AccountRecords, Keys
-    from bot.web.auth import Accounts
+    from bot.web.console.accounts import Accounts
 
     nginx, _, redis_url = stack
     Accounts(AccountRecords(redis.Redis.from_url(redis_url), Keys("hl"))).add("rita", "responder",

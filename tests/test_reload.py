@@ -127,7 +127,7 @@ def test_a_restart_on_broken_files_serves_the_published_snapshot_and_says_so(wor
     assert publish(one).exit_code == 0  # version 1, with the new greeting
     line = break_main(project)  # then someone breaks a file on disk, and the server restarts
 
-    with caplog.at_level(logging.ERROR, logger="bot.content"):
+    with caplog.at_level(logging.ERROR, logger="bot.published_flows"):
         app = restart(project, redis_url)
 
     assert first_reply(app, "+15550000009").startswith(NEW_GREETING)
@@ -168,7 +168,7 @@ def test_the_snapshot_is_what_was_checked_and_published(workers, project, redis_
 
 def test_with_no_snapshot_a_restart_on_broken_files_still_refuses(project, redis_url, redis_client, caplog):
     """A line that never published has nothing to fall back on; every start says so until it does."""
-    with caplog.at_level(logging.WARNING, logger="bot.content"):
+    with caplog.at_level(logging.WARNING, logger="bot.published_flows"):
         restart(project, redis_url)
     assert any("no flows were ever published here" in r.getMessage() for r in caplog.records)
     line = break_main(project)
@@ -178,7 +178,7 @@ def test_with_no_snapshot_a_restart_on_broken_files_still_refuses(project, redis
 
 def test_a_snapshot_that_no_longer_passes_is_not_served(workers, project, redis_url, redis_client):
     """A newer release may check more: a snapshot is served only if it passes today's checks."""
-    from bot.content import Snapshot
+    from bot.published_flows import Snapshot
 
     one, _ = workers
     assert publish(one).exit_code == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from pathlib import Path
 
-from bot.content import load
+from bot.published_flows import load
 from bot.engine.problems import WARNING
 from bot.engine.validate import REVIEW_DAYS, reviews
 

@@ -19,7 +19,7 @@ from redis.crc import key_slot
 from bot import create_app
 from bot.channels.twilio import FAILSAFE_REPLIES
 from bot.config import TestConfig
-from bot.services import contact_id
+from bot.helpline import contact_id
 from bot.store import LockLost, LockTimeout, SessionStore
 from tests.helpers import inbound, messages, option, post_signed, store_session, stored_session, stream_events
 
@@ -157,14 +157,14 @@ def test_a_second_claim_waits_for_the_first_and_sees_its_update(app, redis_clien
     store = app.extensions["store"]
     cid = cid_of()
 
-    first = store.claim(cid, "SM1", wait=0)
+    first = store.open_turn(cid, "SM1", wait=0)
     with pytest.raises(LockTimeout):
-        store.claim(cid, "SM2", wait=0.2)
+        store.open_turn(cid, "SM2", wait=0.2)
     store.commit(first, action="save", fields={"v": "3", "cid": cid, "node": "one"}, replies=["one"])
 
-    second = store.claim(cid, "SM2", wait=0.2)
+    second = store.open_turn(cid, "SM2", wait=0.2)
     assert second.fields["node"] == "one"
-    assert store.claim(cid, "SM1", wait=0).duplicate == ["one"]  # a retry never needs the lock
+    assert store.open_turn(cid, "SM1", wait=0).duplicate == ["one"]  # a retry never needs the lock
     store.release(second)
     assert not redis_client.exists(key("lock"))
 
@@ -173,11 +173,11 @@ def test_a_save_writes_the_whole_session_as_one_value(app, redis_client):
     store = app.extensions["store"]
     cid = cid_of()
     before = {"v": "3", "cid": cid, "node": "one", "h": ["main.menu"], "f": {"debt": "y"}, "miss": "0"}
-    store.commit(store.claim(cid, "SM1", wait=0), action="save", fields=before, replies=[])
+    store.commit(store.open_turn(cid, "SM1", wait=0), action="save", fields=before, replies=[])
     assert redis_client.type(key("session")) == "string"
     assert stored_session(redis_client, key("session")) == before
 
-    claim = store.claim(cid, "SM2", wait=0)
+    claim = store.open_turn(cid, "SM2", wait=0)
     assert claim.fields == before
     after = {"v": "3", "cid": cid, "node": "two", "h": ["main.menu", "screening.safe"], "f": {}, "miss": "0"}
     store.commit(claim, action="save", fields=after, replies=[])
@@ -194,19 +194,19 @@ def test_the_claim_reads_the_session_over_either_protocol(protocol, app, redis_c
     store = SessionStore(redis.Redis.from_url(redis_url, protocol=protocol))
     cid = cid_of()
     fields = {"v": "3", "cid": cid, "node": "one", "h": ["main.menu"], "addr": "+15550001111 ñ"}
-    store.commit(store.claim(cid, "SM1", wait=0), action="save", fields=fields, replies=["one"])
+    store.commit(store.open_turn(cid, "SM1", wait=0), action="save", fields=fields, replies=["one"])
 
-    claim = store.claim(cid, "SM2", wait=0)
+    claim = store.open_turn(cid, "SM2", wait=0)
     assert claim.fields == fields
     store.release(claim)
-    assert store.claim(cid, "SM1", wait=0).duplicate == ["one"]
+    assert store.open_turn(cid, "SM1", wait=0).duplicate == ["one"]
 
 
 def test_a_byte_that_is_not_utf8_in_the_session_reads_as_a_replacement(app, redis_client, redis_url):
     store = app.extensions["store"]
     cid = cid_of()
     redis_client.set(key("session"), b'{"v":"3","cid":"' + cid.encode() + b'","lang":"e\xc3","node":"one"}')
-    claim = store.claim(cid, "SM1", wait=0)
+    claim = store.open_turn(cid, "SM1", wait=0)
     assert claim.fields == {"v": "3", "cid": cid, "lang": "e\ufffd", "node": "one"}
     store.commit(claim, action="save", fields={**claim.fields, "lang": "es"}, replies=[])
     assert stored_session(redis_client, key("session"))["lang"] == "es"
@@ -223,7 +223,7 @@ def test_a_session_key_of_another_type_is_dropped_under_the_lock(damage, app, re
     else:
         redis_client.hset(key("session"), mapping={"v": "2", "cid": cid, "st": "in_flow", "node": "menu"})
     assert store.load(cid) is None
-    claim = store.claim(cid, "SM1", wait=0)
+    claim = store.open_turn(cid, "SM1", wait=0)
     assert claim.fields is None and claim.token
     assert not redis_client.exists(key("session"))
     store.commit(claim, action="save", fields={"v": "3", "cid": cid, "node": "one"}, replies=[])
@@ -236,7 +236,7 @@ def test_a_session_that_is_not_a_json_object_reads_as_unreadable(damage, app, re
     store = app.extensions["store"]
     cid = cid_of()
     redis_client.set(key("session"), damage)
-    claim = store.claim(cid, "SM1", wait=0)
+    claim = store.open_turn(cid, "SM1", wait=0)
     assert claim.fields == {} and claim.token
     store.commit(claim, action="save", fields={"v": "3", "cid": cid, "node": "one"}, replies=[])
     assert stored_session(redis_client, key("session")) == {"v": "3", "cid": cid, "node": "one"}
@@ -245,7 +245,7 @@ def test_a_session_that_is_not_a_json_object_reads_as_unreadable(damage, app, re
 def test_a_save_without_a_loaded_session_replaces_whatever_is_there(app, redis_client):
     store = app.extensions["store"]
     cid = cid_of()
-    claim = store.claim(cid, "SM1", wait=0)
+    claim = store.open_turn(cid, "SM1", wait=0)
     store_session(redis_client, key("session"), {"stray": "x"})  # not loaded by the claim: not the turn's
     store.commit(claim, action="save", fields={"v": "3", "cid": cid, "node": "one"}, replies=[])
     assert stored_session(redis_client, key("session")) == {"v": "3", "cid": cid, "node": "one"}
@@ -253,7 +253,7 @@ def test_a_save_without_a_loaded_session_replaces_whatever_is_there(app, redis_c
 
 def test_a_turn_whose_lock_expired_writes_nothing(app, redis_client):
     store = app.extensions["store"]
-    claim = store.claim(cid_of(), "SM1", wait=0)
+    claim = store.open_turn(cid_of(), "SM1", wait=0)
     redis_client.delete(key("lock"))  # as if the turn outlived LOCK_MS
 
     with pytest.raises(LockLost):
@@ -470,7 +470,7 @@ def test_turns_from_many_threads_at_once_each_keep_their_own_answer(app, redis_c
     def turns(n: int) -> None:
         try:
             for i in range(3):
-                claim = store.claim(cid_of(f"+1555000{n:04d}"), f"SM{n}-{i}", wait=2)
+                claim = store.open_turn(cid_of(f"+1555000{n:04d}"), f"SM{n}-{i}", wait=2)
                 store.commit(claim, action="save", fields={"v": "3", "cid": claim.cid, "node": f"n{n}-{i}"},
                              replies=[f"answer {n}-{i}"])
         except Exception as exc:  # noqa: BLE001 - reported below
@@ -486,7 +486,7 @@ def test_turns_from_many_threads_at_once_each_keep_their_own_answer(app, redis_c
         cid = cid_of(f"+1555000{n:04d}")
         assert store.load(cid)["node"] == f"n{n}-2"
         for i in range(3):
-            assert store.claim(cid, f"SM{n}-{i}", wait=0).duplicate == [f"answer {n}-{i}"]
+            assert store.open_turn(cid, f"SM{n}-{i}", wait=0).duplicate == [f"answer {n}-{i}"]
 
 
 def test_a_forked_worker_draws_its_own_lock_tokens(app):
@@ -500,11 +500,11 @@ def test_a_forked_worker_draws_its_own_lock_tokens(app):
     child = os.fork()
     if child == 0:  # pragma: no cover - runs in the child
         try:
-            claim = store.claim(cid_of("+15550009998"), None, wait=1)
+            claim = store.open_turn(cid_of("+15550009998"), None, wait=1)
             os.write(write, claim.token.encode())
         finally:
             os._exit(0)
-    mine = store.claim(cid_of("+15550009999"), None, wait=1).token  # the same count as the child's
+    mine = store.open_turn(cid_of("+15550009999"), None, wait=1).token  # the same count as the child's
     os.waitpid(child, 0)
     os.close(write)
     theirs = os.read(read, 100).decode()

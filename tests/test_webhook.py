@@ -17,7 +17,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from bot import create_app
 from bot.config import TestConfig
 from bot.engine import render
-from bot.services import contact_id
+from bot.helpline import contact_id
 from tests.helpers import (AUTH_TOKEN, inbound, messages, new_sid, option, post_signed, real_flows, sign,
                            stored_session, stream_events)
 

@@ -8,7 +8,7 @@ The engine drops control characters from every text a person sends
 The engine writes one record of its own: ``keyword``, when the person used a
 word the bot answers during a hand-off (EMERGENCY, HELP, a language), so the
 responder sees at once that they did and what the bot sent them. The
-console writes the others (claims, replies; ``bot/handoff.py``).
+console writes the others (claims, replies; ``bot/desk.py``).
 """
 from __future__ import annotations
 

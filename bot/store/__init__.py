@@ -24,7 +24,7 @@ from .events import EventStream, SimulatorLog
 from .figures import FigureCounters
 from .flows import DraftRecords, FlowsAudit, PublishedVersion
 from .keys import Keys
-from .sessions import Claim, LockLost, LockTimeout, SessionStore
+from .sessions import LockLost, LockTimeout, OpenTurn, SessionStore
 
 SIMULATOR_TTL = 3 * 3600  # a console simulator's trial conversation lasts this long
 
@@ -49,6 +49,6 @@ class Stores:
         self.simulator_log = SimulatorLog(client, self.simulator.keys)
 
 
-__all__ = ["STORE_DOWN", "UNREACHABLE", "AccountRecords", "Claim", "DraftRecords", "DutyRecords", "EventStream",
-           "FailedSignIns", "FigureCounters", "FlowsAudit", "Keys", "LockLost", "LockTimeout", "PublishedVersion",
+__all__ = ["STORE_DOWN", "UNREACHABLE", "AccountRecords", "DraftRecords", "DutyRecords", "EventStream",
+           "FailedSignIns", "FigureCounters", "FlowsAudit", "Keys", "LockLost", "LockTimeout", "OpenTurn", "PublishedVersion",
            "SessionStore", "SimulatorLog", "StoreError", "Stores", "text"]

@@ -67,7 +67,7 @@ if KEYS[9] then
   if ARGV[16] ~= '' then redis.call('SET', KEYS[12], ARGV[16], 'EX', ARGV[17]) end
 end
 if #sids > 0 then result = {1, unpack(sids)} end
--- Unlock and wake a waiter: like the claim's, not written to the AOF or replicas.
+-- Unlock and wake a waiter: like open_turn's, not written to the AOF or replicas.
 redis.set_repl(redis.REPL_NONE)
 redis.call('DEL', KEYS[2])
 if tonumber(redis.call('GET', KEYS[6]) or '0') > 0 then

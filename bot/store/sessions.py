@@ -20,10 +20,10 @@ handled MessageSid also leaves a seen mark for a day (the design's
 SECRET_KEY, holding "1": it says nothing about who sent it or what was
 answered. (A quick exit's mark holds the language of the neutral line it was
 answered with, "0" for none, so that Twilio's retry of it gets the same
-TwiML; the erase's event in the stream already says as much.) A claim that
+TwiML; the erase's event in the stream already says as much.) An open_turn that
 finds the mark and no kept answer is a replay: it takes no lock and changes
-nothing (:attr:`Claim.seen`). On one Redis the
-claim script reads the mark and the commit script writes it; on a cluster
+nothing (:attr:`OpenTurn.seen`). On one Redis the
+open_turn script reads the mark and the commit script writes it; on a cluster
 the mark is on the events stream's node, and is read and written by a
 command sent beside the script, in the same round trip.
 
@@ -36,11 +36,11 @@ the number of sessions, instead of scanning every key.
 
 The session is one JSON string (``Session.to_fields`` is its shape), read
 with one GET and written with one SET. A session key of another type is
-damage: the claim drops it and the person starts afresh. (For twelve hours
+damage: open_turn drops it and the person starts afresh. (For twelve hours
 on 2026-11-22, before any release, sessions were hashes, "schema 2"; no
 deployment holds one, so nothing reads them any more.)
 
-A turn costs two round trips: :meth:`claim` (script: retry? lock; then the
+A turn costs two round trips: :meth:`open_turn` (script: retry? lock; then the
 session's GET in the same write, or, on a cluster, inside the script)
 and :meth:`commit` (script: check lock, save or erase, remember the answer,
 opt-out, unlock, add the turn's event to the stream).
@@ -82,7 +82,7 @@ SEEN_TTL = 86400  # seconds a handled MessageSid's mark is kept against replays
 # Twilio retries within seconds; nobody texts this many times in that long.
 ANSWERS_KEPT = 50
 # A turn takes milliseconds. A lock whose turn died (a crashed worker, or a
-# claim Redis ran after the webhook had given up during a stall) frees itself
+# open_turn Redis ran after the webhook had given up during a stall) frees itself
 # after LOCK_MS: shorter than the 8 s LOCK_WAIT, so the person's next text
 # still gets a real answer rather than the fail-safe.
 LOCK_MS = 6_000
@@ -112,8 +112,8 @@ class LockLost(StoreError):
 
 
 @dataclass
-class Claim:
-    """What :meth:`SessionStore.claim` found, and the lock it holds."""
+class OpenTurn:
+    """What :meth:`SessionStore.open_turn` found, and the lock it holds."""
 
     cid: str
     message_sid: str | None
@@ -159,7 +159,7 @@ class SessionStore:
         self.deletions = TwilioDeletions(client, self.keys, delete_after)
         self.statuses = DeliveryStatuses(client, self.keys, EVENTS_MAXLEN)
 
-        self._claim = client.register_script(lua("claim"))
+        self._open = client.register_script(lua("open_turn"))
         self._commit = client.register_script(lua("commit"))
         try:  # loaded now (on every primary of a cluster), so the first turn's EVALSHA finds it
             client.script_load(self._commit.script)
@@ -175,12 +175,12 @@ class SessionStore:
 
     # --- a turn -----------------------------------------------------------------
 
-    def claim(self, cid: str, message_sid: str | None, wait: float = 8.0, mark: str | None = None) -> Claim:
+    def open_turn(self, cid: str, message_sid: str | None, wait: float = 8.0, mark: str | None = None) -> OpenTurn:
         """Return the replies for a retried MessageSid, or lock and load the session.
 
         ``mark``: the MessageSid's seen mark (an HMAC of it); a MessageSid
         handled before whose answer is no longer kept comes back with
-        ``Claim.seen`` set, nothing locked or loaded.
+        ``OpenTurn.seen`` set, nothing locked or loaded.
 
         Waits up to ``wait`` seconds while another message from the same
         person is being handled, then raises LockTimeout.
@@ -194,36 +194,36 @@ class SessionStore:
         while True:
             seen = None
             if self.cluster:  # one command per round trip there: the script returns the session
-                result, seen = self._claim_on_cluster(keys, [token, LOCK_MS, message_sid or "", waited, "1"],
+                result, seen = self._open_on_cluster(keys, [token, LOCK_MS, message_sid or "", waited, "1"],
                                                       seen_key)
                 stored = result[2] if len(result) > 2 else None
             else:
                 # The session is read by a GET right behind the script, in the
                 # same round trip: once the script has taken the lock, nothing
                 # else writes the session (every writer holds it).
-                result, stored = self._run(self._claim, keys + ([seen_key] if seen_key else []),
+                result, stored = self._run(self._open, keys + ([seen_key] if seen_key else []),
                                            [token, LOCK_MS, message_sid or "", waited, "0"], ("GET", keys[0]))
             status = text(result[0])
             if status == "dup":
-                return Claim(cid, message_sid, duplicate=json.loads(result[1]))
+                return OpenTurn(cid, message_sid, duplicate=json.loads(result[1]))
             if status == "seen":
                 seen = text(result[1])
             if seen is not None and status in ("seen", "ok", "busy"):
                 if status == "ok":  # a cluster's script took the lock before the mark was known
-                    self.release(Claim(cid, message_sid, token=token))
-                return Claim(cid, message_sid, mark=mark, seen=seen)
+                    self.release(OpenTurn(cid, message_sid, token=token))
+                return OpenTurn(cid, message_sid, mark=mark, seen=seen)
             if status == "ok":
-                claim = Claim(cid, message_sid, token=token, opted_out=bool(result[1]), mark=mark)
+                opened = OpenTurn(cid, message_sid, token=token, opted_out=bool(result[1]), mark=mark)
                 try:
                     if isinstance(stored, redis.ResponseError):
                         # Not a string: damage. We hold the lock: drop it, the person starts afresh.
                         self.r.delete(keys[0])
                         stored = None
-                    claim.fields = _session_fields(stored)
+                    opened.fields = _session_fields(stored)
                 except BaseException:  # we hold the lock: never leave it behind
-                    self.release(claim)
+                    self.release(opened)
                     raise
-                return claim
+                return opened
             # Busy: block until the holder releases (it pushes a wake-up when
             # anyone waits), not a sleep-and-poll; a short timeout covers a
             # holder that died (its lock expires after LOCK_MS).
@@ -235,7 +235,7 @@ class SessionStore:
 
     def commit(
         self,
-        claim: Claim,
+        opened: OpenTurn,
         *,
         action: str,
         fields: dict[str, str] | None,
@@ -255,22 +255,22 @@ class SessionStore:
 
         ``fields`` is the whole session to store (``Session.to_fields``),
         written as one JSON value. ``seen`` is what the MessageSid's seen mark
-        holds (see :attr:`Claim.seen`).
+        holds (see :attr:`OpenTurn.seen`).
 
         Returns how many Twilio message sids an erase queued for deletion.
         """
-        cid, k = claim.cid, self.keys
+        cid, k = opened.cid, self.keys
         keys = [k.session(cid), k.lock(cid), k.answers(cid), k.optout(cid), k.handoff(cid), k.waiters(cid),
                 k.wake(cid), k.sids(cid)]
-        mark = bool(claim.mark and claim.message_sid)
+        mark = bool(opened.mark and opened.message_sid)
         flat_event: list[str] = []
         if not self.cluster:
-            keys += [k.events(), k.live(), k.live_handoff(), k.seen(claim.mark if mark else ""), k.purge()]
+            keys += [k.events(), k.live(), k.live_handoff(), k.seen(opened.mark if mark else ""), k.purge()]
             for name, value in (event or {}).items():
                 flat_event += (name, value)
         now = time.time()
         args = [
-            claim.token,
+            opened.token,
             action,
             self.session_ttl,
             json.dumps(replies, ensure_ascii=False),
@@ -278,8 +278,8 @@ class SessionStore:
             ANSWERS_KEPT,
             {True: "set", False: "clear", None: ""}[opt_out],
             len(transcript),
-            claim.message_sid or "",
-            _handoff_flag((fields or {}).get("st"), claim.fields),
+            opened.message_sid or "",
+            _handoff_flag((fields or {}).get("st"), opened.fields),
             compact_json(fields or {}) if action == "save" else "",
             len(flat_event),
             EVENTS_MAXLEN,
@@ -293,7 +293,7 @@ class SessionStore:
             *flat_event,
         ]
         if self.cluster:
-            result = self._commit_on_cluster(keys, args, event, claim, now)
+            result = self._commit_on_cluster(keys, args, event, opened, now)
         else:
             result = self._run(self._commit, keys, args)[0]
         if result == 1:
@@ -305,7 +305,7 @@ class SessionStore:
             return len(sids)
         raise LockLost("the lock expired before the turn was saved")
 
-    def _commit_on_cluster(self, keys: list[str], args: list, event: dict[str, str] | None, claim: Claim,
+    def _commit_on_cluster(self, keys: list[str], args: list, event: dict[str, str] | None, opened: OpenTurn,
                            now: float) -> object:
         """The commit script on the contact's node, and beside it in the same
         pipeline (one round trip) what lives on other nodes: the turn's event,
@@ -332,18 +332,18 @@ class SessionStore:
         if event:
             pipe.xadd(k.events(), event, maxlen=EVENTS_MAXLEN, approximate=True)
         if action == "erase":
-            pipe.zrem(k.live(), claim.cid)
-            pipe.zrem(k.live_handoff(), claim.cid)
+            pipe.zrem(k.live(), opened.cid)
+            pipe.zrem(k.live_handoff(), opened.cid)
         elif action == "save":
             pipe.zremrangebyscore(k.live(), "-inf", now - self.session_ttl)
             pipe.zremrangebyscore(k.live_handoff(), "-inf", now - self.session_ttl)
-            pipe.zadd(k.live(), {claim.cid: now})
+            pipe.zadd(k.live(), {opened.cid: now})
             if handoff == "1":
-                pipe.zadd(k.live_handoff(), {claim.cid: now})
+                pipe.zadd(k.live_handoff(), {opened.cid: now})
             elif handoff == "0":
-                pipe.zrem(k.live_handoff(), claim.cid)
-        if claim.mark and claim.message_sid:
-            pipe.set(k.seen(claim.mark), args[15], ex=SEEN_TTL)
+                pipe.zrem(k.live_handoff(), opened.cid)
+        if opened.mark and opened.message_sid:
+            pipe.set(k.seen(opened.mark), args[15], ex=SEEN_TTL)
         result = pipe.execute(raise_on_error=False)[0]
         if isinstance(result, redis.exceptions.NoScriptError):
             return self._commit(keys=keys, args=args)
@@ -351,18 +351,18 @@ class SessionStore:
             raise result
         return result
 
-    def _claim_on_cluster(self, keys: list[str], args: list, seen_key: str | None) -> tuple[list, str | None]:
-        """The claim script on the contact's node and, when there is a seen
+    def _open_on_cluster(self, keys: list[str], args: list, seen_key: str | None) -> tuple[list, str | None]:
+        """The open_turn script on the contact's node and, when there is a seen
         mark to look for, a GET of it on the events stream's node, in one pipeline."""
         if seen_key is None:
-            return self._run(self._claim, keys, args)[0], None
+            return self._run(self._open, keys, args)[0], None
         route = {"target_nodes": self.r.get_node_from_key(keys[0])}
         pipe = self.r.pipeline(transaction=False)
-        pipe.execute_command("EVALSHA", self._claim.sha, len(keys), *keys, *args, **route)
+        pipe.execute_command("EVALSHA", self._open.sha, len(keys), *keys, *args, **route)
         pipe.get(seen_key)
         result, seen = pipe.execute(raise_on_error=False)
         if isinstance(result, redis.exceptions.NoScriptError):
-            result = self._claim(keys=keys, args=args)
+            result = self._open(keys=keys, args=args)
         if isinstance(result, Exception):
             raise result
         if isinstance(seen, Exception):
@@ -376,7 +376,7 @@ class SessionStore:
         is returned, not raised. On NOSCRIPT (Redis restarted since the script
         was loaded) the script is loaded and everything sent again.
 
-        Running twice changes nothing: a claim recognises its own token, and a
+        Running twice changes nothing: an open_turn recognises its own token, and a
         commit that did land finds its lock gone and writes nothing (LockLost).
         """
         if self.cluster:
@@ -400,18 +400,18 @@ class SessionStore:
             raise replies[0]
         return replies
 
-    def release(self, claim: Claim) -> None:
+    def release(self, opened: OpenTurn) -> None:
         """Give the lock back without saving (the turn failed)."""
-        if claim.token:
+        if opened.token:
             k = self.keys
-            self._release(keys=[k.lock(claim.cid), k.waiters(claim.cid), k.wake(claim.cid)], args=[claim.token])
+            self._release(keys=[k.lock(opened.cid), k.waiters(opened.cid), k.wake(opened.cid)], args=[opened.token])
 
-    def extend(self, claim: Claim, ms: int) -> bool:
+    def extend(self, opened: OpenTurn, ms: int) -> bool:
         """Hold the lock ``ms`` milliseconds from now (an operator's message
         waiting on Twilio); False if it is no longer ours."""
-        if not claim.token:
+        if not opened.token:
             return False
-        return bool(self._extend(keys=[self.keys.lock(claim.cid)], args=[claim.token, ms]))
+        return bool(self._extend(keys=[self.keys.lock(opened.cid)], args=[opened.token, ms]))
 
     # --- reading ------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """``GET /healthz``: 200 when Redis answers and flows are loaded, else 503.
 
 When the flows are served from the published snapshot because the files on
-disk do not pass (see :mod:`bot.content`), the answer says so in ``flows_from``.
+disk do not pass (see :mod:`bot.published_flows`), the answer says so in ``flows_from``.
 """
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ whose ``client_max_body_size`` says the same numbers).
   reply is at most a few thousand characters.
 * The flow editor's check and save (a whole file and its translations, as
   typed): ``EDITOR_MAX_BYTES``. A draft may hold at most 64 KB a file and
-  256 KB in all (``bot/flows_admin.py``, which refuses more with the line
+  256 KB in all (``bot/flow_editing.py``, which refuses more with the line
   where it goes over); form encoding can triple non-ASCII text, so one
   megabyte carries any draft that fits, and nothing much bigger. Only
   signed-in operators get that far: the console refuses anyone else before

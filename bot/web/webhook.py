@@ -15,7 +15,7 @@ from flask import Blueprint, Flask, Request, Response, current_app, request
 
 from .. import metrics
 from ..channels import twilio
-from ..services import safe_error
+from ..helpline import safe_error
 from ..store import STORE_DOWN, StoreError
 from .limits import TWILIO_MAX_BYTES
 

@@ -41,7 +41,7 @@ from flask_login import LoginManager, UserMixin, current_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..store.accounts import AccountRecords, FailedSignIns
+from ...store.accounts import AccountRecords, FailedSignIns
 
 ROLES = ("responder", "viewer", "editor")
 EDITOR_ONLY = "Only editors can do this."

@@ -1,9 +1,7 @@
-"""The operators' console under ``/ops/``: sign-in, live sessions, hand-offs.
-
-Server-rendered pages; a little JavaScript (``bot/static/ops/ops.js``)
-keeps the live list and an open hand-off up to date from a server-sent
-event stream (``ops_events.py``) and sends replies without a reload. Every
-page works without it, only without live updates.
+"""The console's one blueprint (``ops``, under ``/ops/``) and what every
+console request goes through: sign-in, CSRF, roles, security headers, the
+answer when Redis is out of reach. The routes are in the modules beside this
+one, by area; :mod:`bot.web.console` imports them all.
 
 Every route needs a signed-in operator (Flask-Login) but the sign-in page
 and the stylesheet and script; every POST needs a CSRF token (Flask-WTF),
@@ -13,40 +11,41 @@ hand-offs and switch the on-duty state; editors are responders who also
 change the flows and their translations, publish and roll back. What the person wrote is shown only
 in a hand-off, to the responder who holds it.
 
-The figures (``ops_figures.py``), the simulator (``ops_sim.py``) and the
-content pages (``ops_flows.py``: flows, their map, translations, reviews;
-editing, publishing and rolling back for editors) are routes of the same
-blueprint, in their own modules.
+An open console keeps its responder on duty: every request renews it
+(:func:`_guard`), as does the live stream while it is open.
 """
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import sys
+import threading
 import time
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import click
 from flask import (Blueprint, Flask, Response, current_app, flash, jsonify, redirect, render_template, request,
                    session, url_for)
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from ..figures import Figures
-from ..handoff import (ActionRefused, Desk, Directory, Duty, DutyWatch, ReplyFailed, TwilioSender, WHATSAPP_WINDOW,
-                       keywords_used)
-from ..services import safe_error
-from ..store import STORE_DOWN, UNREACHABLE, SessionStore, StoreError, Stores
-from .auth import EDITOR_ONLY, ROLES, AccountError, Accounts, Operator, Throttle, login_manager, responder_required
+from ...channels.twilio_rest import TwilioSender
+from ...desk import Desk
+from ...duty import Duty, DutyWatch
+from ...figures import Figures
+from ...flow_editing import FlowsAdmin, Paths
+from ...helpline import safe_error
+from ...live_sessions import LiveSessions
+from ...store import STORE_DOWN, UNREACHABLE, SessionStore, Stores
+from .accounts import EDITOR_ONLY, Accounts, Operator, Throttle, login_manager
 
 log = logging.getLogger(__name__)
 
-bp = Blueprint("ops", __name__, url_prefix="/ops", static_folder="../static/ops", static_url_path="/static")
+bp = Blueprint("ops", __name__, url_prefix="/ops", static_folder="../../static/ops", static_url_path="/static")
 csrf = CSRFProtect()
 
 SIGN_IN_HOURS = 12  # a sign-in lasts this long, then the console asks again
 OPEN_ENDPOINTS = {"ops.login", "ops.static"}  # the only /ops routes that need no sign-in
+LIST_LIMIT = 200  # rows in the live list (the most recent)
 
 
 @dataclass
@@ -55,11 +54,12 @@ class Console:
 
     accounts: Accounts
     throttle: Throttle
-    directory: Directory
+    live_sessions: LiveSessions
     desk: Desk
     duty: Duty
     watch: DutyWatch
     figures: Figures
+    flows: FlowsAdmin
     sim_store: SessionStore
     live_slots: object  # threading.BoundedSemaphore: live streams this process may hold
 
@@ -70,27 +70,29 @@ def console() -> Console:
 
 def init_app(app: Flask) -> None:
     """Register the console: blueprint, sign-in, CSRF, and the ``flask ops`` commands."""
-    import threading
-
     cfg = app.config
     store: SessionStore = app.extensions["store"]
     stores: Stores = app.extensions["stores"]
     duty: Duty = app.extensions["duty"]
-    directory = Directory(store, page=LIST_LIMIT)
+    live_sessions = LiveSessions(store, page=LIST_LIMIT)
     sender = TwilioSender(cfg["TWILIO_ACCOUNT_SID"], cfg["TWILIO_AUTH_TOKEN"], cfg["TWILIO_MESSAGING_SERVICE_SID"],
                           cfg["TWILIO_FROM_NUMBER"], api_base=cfg["TWILIO_API_BASE"])
-    desk = Desk(store, app.extensions["content"], directory, sender, lock_wait=cfg["LOCK_WAIT"])
+    desk = Desk(store, app.extensions["content"], live_sessions, sender, lock_wait=cfg["LOCK_WAIT"])
     watch = DutyWatch(duty, desk)
     if not app.testing and click.get_current_context(silent=True) is None:
         watch.start()  # serving (not a flask command): this process looks for duty ending
+    flows = FlowsAdmin(stores.drafts, stores.flows_audit, Paths(cfg["FLOWS_DIR"], cfg["LOCALES_DIR"]),
+                       app.extensions["flows_version"], app.extensions["content"])
+    app.extensions["flows_admin"] = flows
     app.extensions["ops"] = Console(
         accounts=Accounts(stores.accounts),
         throttle=Throttle(stores.failed_sign_ins, secret=cfg["SECRET_KEY"]),
-        directory=directory,
+        live_sessions=live_sessions,
         desk=desk,
         duty=duty,
         watch=watch,
         figures=Figures(stores.figures, tz=cfg["OPS_TIMEZONE"], drop_after=cfg["OPS_DROPOFF_AFTER"]),
+        flows=flows,
         sim_store=stores.simulator,
         live_slots=threading.BoundedSemaphore(max(1, cfg["OPS_LIVE_STREAMS"])),
     )
@@ -114,9 +116,6 @@ def init_app(app: Flask) -> None:
     # shared by every app the tests create).
     app.after_request_funcs[None].remove(login_manager._update_remember_cookie)
     app.after_request_funcs.setdefault(bp.name, []).append(login_manager._update_remember_cookie)
-    from . import ops_events, ops_figures, ops_flows, ops_sim  # noqa: F401 - their routes join the blueprint
-
-    ops_flows.init_app(app)
     app.register_blueprint(bp)
 
 
@@ -127,7 +126,7 @@ def _load_operator(user_id: str) -> Operator | None:
 
 @login_manager.unauthorized_handler
 def _unauthorized():
-    if request.method != "GET" or _wants_data():
+    if request.method != "GET" or wants_data():
         return jsonify(error="Please sign in again."), 401
     return redirect(url_for("ops.login", next=request.full_path.rstrip("?")))
 
@@ -137,7 +136,7 @@ DATA_ENDPOINTS = {"ops.live_events", "ops.queue_fragment", "ops.sessions_json", 
                   "ops.figures_csv", "ops.flow_check"}
 
 
-def _wants_data() -> bool:
+def wants_data() -> bool:
     accept = request.headers.get("Accept", "")
     return request.endpoint in DATA_ENDPOINTS or "text/event-stream" in accept or "application/json" in accept
 
@@ -157,12 +156,14 @@ def _guard():
         flash("You were signed out after 12 hours. Please sign in again.", "info")
         return login_manager.unauthorized()
     csrf.protect()
+    if current_user.can_respond:
+        console().duty.renew(current_user.name)  # an open console keeps its responder on duty
     return None
 
 
 @bp.errorhandler(CSRFError)
 def _csrf_failed(exc: CSRFError):
-    if _wants_data() or request.headers.get("X-CSRFToken"):
+    if wants_data() or request.headers.get("X-CSRFToken"):
         return jsonify(error="This page is out of date. Reload it and try again."), 400
     return render_template("ops/message.html", title="Please try again",
                            message="This form was open for too long, or was sent from another site. "
@@ -172,12 +173,12 @@ def _csrf_failed(exc: CSRFError):
 @bp.errorhandler(403)
 def _forbidden(exc):
     if getattr(exc, "description", None) == EDITOR_ONLY:
-        if _wants_data() or request.headers.get("X-CSRFToken"):
+        if wants_data() or request.headers.get("X-CSRFToken"):
             return jsonify(error=EDITOR_ONLY), 403
         return render_template("ops/message.html", title=EDITOR_ONLY,
                                message="Your account can read the conversations, their map and their translations, "
                                        "but not change them. Ask whoever runs the console for an editor account."), 403
-    if _wants_data():
+    if wants_data():
         return jsonify(error="Only responders can do this."), 403
     return render_template("ops/message.html", title="Only responders can do this",
                            message="Your account can look at the console but not answer people. "
@@ -232,7 +233,7 @@ def _storage_unavailable(exc):
     log.error("console: storage unavailable: %s", safe_error(exc))
     if request.endpoint == "ops.live_events":  # an EventSource gives up on an error status; this one retries
         return Response("retry: 5000\nevent: unavailable\ndata: {}\n\n", mimetype="text/event-stream")
-    if _wants_data() or request.headers.get("X-CSRFToken"):
+    if wants_data() or request.headers.get("X-CSRFToken"):
         return jsonify(error=STORAGE_DOWN), 503
     # Rendered without the console's context processors and Flask-Login's,
     # which would ask Redis again for the operator and the duty.
@@ -268,10 +269,7 @@ def _clock(t: float) -> str:
 def _common():
     values = {"CHANNELS": {"sms": "SMS", "whatsapp": "WhatsApp"}, "STATES": STATE_NAMES, "LANGS": LANG_NAMES}
     if current_user.is_authenticated:
-        c = console()
-        if current_user.can_respond:
-            c.duty.renew(current_user.name)  # an open console keeps its responder on duty
-        state = c.duty.state()
+        state = console().duty.state()
         values["duty"] = state
         values["me_on_duty"] = current_user.name in state.who
     return values
@@ -288,358 +286,9 @@ STATE_NAMES = {
 LANG_NAMES = {"en": "English", "es": "Spanish"}
 
 
-# --- signing in and out ---------------------------------------------------------------------
-
-
-def _safe_next(target: str | None) -> str:
-    """Only a path of this console: never an open redirect."""
-    if target:
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and parts.path.startswith("/ops/") and "\\" not in target:
-            return target
-    return url_for("ops.live")
-
-
-@bp.route("/login", methods=["GET", "POST"])
-def login():
-    if current_user.is_authenticated and request.method == "GET":
-        return redirect(url_for("ops.live"))
-    status = 200
-    if request.method == "POST":
-        c = console()
-        name = request.form.get("username", "")
-        password = request.form.get("password", "")
-        ip = request.remote_addr or "?"
-        device = _device(c.throttle, name)
-        wait = c.throttle.attempt(name, ip, device)
-        if wait:
-            flash(f"Too many failed sign-ins. Wait {_seconds(wait)}, then try again.", "error")
-            status = 429
-        else:
-            op = c.accounts.verify(name, password)
-            if op is None:
-                wait = c.throttle.wait(name, ip, device)
-                message = "Wrong username or password."
-                if wait:
-                    message += f" Too many failed sign-ins: wait {_seconds(wait)} before the next try."
-                flash(message, "error")
-                status = 401
-            else:
-                c.throttle.succeeded(name, ip, device)
-                session.clear()
-                login_user(c.accounts.sign_in(op, SIGN_IN_HOURS * 3600))
-                session["ops_t"] = time.time()
-                log.info("operator %s signed in", op.name)
-                response = redirect(_safe_next(request.args.get("next")))
-                # This browser is now one the operator signs in from (see auth.py).
-                response.set_cookie(c.throttle.device_cookie(op.name), c.throttle.new_device(op.name),
-                                    max_age=c.throttle.DEVICE_DAYS * 86400, path=url_for("ops.live"),
-                                    secure=current_app.config["SESSION_COOKIE_SECURE"], httponly=True,
-                                    samesite="Strict")
-                return response
-    return render_template("ops/login.html", username=request.form.get("username", "")), status
-
-
-def _device(throttle: Throttle, name: str) -> str | None:
-    """The id of this browser if it signed in as ``name`` before (its device cookie), else None."""
-    try:
-        name = Accounts.check_name(name)
-    except AccountError:
-        return None
-    return throttle.device(name, request.cookies.get(throttle.device_cookie(name)))
-
-
-def _seconds(n: int) -> str:
-    if n < 90:
-        return f"{n} seconds"
-    return f"{(n + 59) // 60} minutes"
-
-
-@bp.post("/logout")
-def logout():
-    # The sign-in ends on the server too: a copy of this cookie signs nobody in.
-    console().accounts.sign_out(current_user._get_current_object())
-    logout_user()
-    session.clear()
-    flash("You are signed out.", "info")
-    return redirect(url_for("ops.login"))
-
-
-# --- live sessions and the queue ---------------------------------------------------------------
-
-
-LIST_LIMIT = 200  # rows in the live list (the most recent)
-
-
-@bp.get("/")
-def live():
-    c = console()
-    rows = c.directory.rows(max_age=0)
-    return render_template(
-        "ops/live.html",
-        queue=c.desk.queue(max_age=None),  # the snapshot just read
-        rows=[r.public() for r in rows[:LIST_LIMIT]],
-        total=c.directory.total(max_age=None),
-        last_id=_last_event_id(),
-        replies_problem=c.desk.sender.problem(),
-    )
-
-
-@bp.get("/queue")
-def queue_fragment():
-    """The queue's HTML, for the script to swap in when a hand-off changes."""
-    return render_template("ops/_queue.html", queue=console().desk.queue())
-
-
-@bp.get("/sessions.json")
-def sessions_json():
-    directory = console().directory
-    rows = directory.rows()
-    return jsonify(sessions=[r.public() for r in rows[:LIST_LIMIT]], total=directory.total(max_age=None))
-
-
-def _last_event_id() -> str:
+def last_event_id() -> str:
+    """The events stream's newest id, for a page's live updates to start after ('' if Redis is down)."""
     try:
         return current_app.extensions["stores"].events.last_id()
     except STORE_DOWN:
         return ""
-
-
-@bp.post("/duty")
-@responder_required
-def duty():
-    on = request.form.get("on") == "1"
-    c = console()
-    c.duty.switch(on, current_user.name)
-    log.info("operator %s went %s duty", current_user.name, "on" if on else "off")
-    if on:
-        flash("You are on duty. People who ask for a person now wait in the queue below.", "ok")
-        return redirect(url_for("ops.live"))
-    state = c.duty.state()
-    if state.on:
-        others = ", ".join(state.who) if state.who else "the staffed hours"
-        flash(f"You are off duty. Still on duty: {others}. People who ask for a person wait for them.", "ok")
-    else:
-        c.watch.kick()  # the people waiting get the numbers now, off this request
-        flash("Off duty, and nobody else is on duty: everyone waiting gets the hotline numbers and is back with "
-              "the bot, and people who ask for a person get the numbers at once.", "ok")
-    return redirect(url_for("ops.live"))
-
-
-# --- a hand-off -------------------------------------------------------------------------------------
-
-
-def _status_callback() -> str:
-    base = current_app.config["PUBLIC_URL"] or request.host_url.rstrip("/")
-    return base + "/twilio/status"
-
-
-# A word the person used during a hand-off that the bot answered at once
-# (flows/keywords.yaml): what the responder reads in the chat, and on the
-# queue's card (there without the person's own words).
-KEYWORD_DONE = {
-    "danger": "the bot sent them the emergency numbers",
-    "help": "the bot sent them how to use the line, with the hotline numbers",
-    "switch_language": "the bot now writes to them in {lang}",
-}
-KEYWORD_CARD = {
-    "danger": "Asked for the emergency numbers",
-    "help": "Asked for help (the hotline numbers)",
-    "switch_language": "Changed language",
-}
-
-
-def keyword_label(entry) -> str:
-    done = KEYWORD_DONE.get(entry.kind, "the bot answered it").format(lang=LANG_NAMES.get(entry.lang, entry.lang))
-    return f"They texted {entry.text}: {done}."
-
-
-@bp.app_template_filter("keyword_card")
-def _keyword_card(intent: str) -> str:
-    return KEYWORD_CARD.get(intent, f"Used a keyword the bot answered ({intent})")
-
-
-def _entries_json(conv) -> list[dict]:
-    store: SessionStore = current_app.extensions["store"]
-    statuses = store.statuses.of([e.sid for e in conv.entries if e.sid])
-    found = []
-    for e in conv.entries:
-        item = {"who": e.who, "text": e.text, "by": e.by, "t": e.t, "kind": e.kind,
-                "status": statuses.get(e.sid) or ("sent" if e.sid else ("not confirmed" if e.unsure else ""))}
-        if e.who == "keyword":
-            item["label"] = keyword_label(e)
-            item["sent"] = list(e.sent)
-        found.append(item)
-    return found
-
-
-def _refused(exc: ActionRefused, conv: str):
-    if _wants_data() or request.headers.get("X-CSRFToken"):
-        return jsonify(error=str(exc)), 409
-    flash(str(exc), "error")
-    return redirect(url_for("ops.handoff", conv=conv))
-
-
-@bp.get("/handoff/<conv>")
-@responder_required
-def handoff(conv: str):
-    try:
-        hand = console().desk.conversation(conv)
-    except ActionRefused as exc:
-        flash(str(exc), "info")
-        return redirect(url_for("ops.live"))
-    mine = hand.holder == current_user.name
-    return render_template(
-        "ops/handoff.html",
-        hand=hand,
-        row=hand.row.public(),
-        mine=mine,
-        used=keywords_used(hand.entries),
-        entries=_entries_json(hand) if mine else [],
-        window_open=hand.window_open(time.time()),
-        window_closes=hand.window_closes,
-        last_id=_last_event_id(),
-        replies_problem=console().desk.sender.problem(),
-        REPLY_WINDOW_H=WHATSAPP_WINDOW // 3600,
-    )
-
-
-@bp.get("/handoff/<conv>/entries.json")
-@responder_required
-def handoff_entries(conv: str):
-    try:
-        hand = console().desk.conversation(conv)
-    except ActionRefused as exc:
-        return jsonify(ended=True, message=str(exc))
-    mine = hand.holder == current_user.name
-    return jsonify(
-        ended=False,
-        holder=hand.holder,
-        mine=mine,
-        entries=_entries_json(hand) if mine else [],
-        window_open=hand.window_open(time.time()),
-        window_closes=hand.window_closes,
-    )
-
-
-def _act(conv: str, action: str, done: str):
-    c = console()
-    try:
-        getattr(c.desk, action)(conv, current_user.name)
-    except ActionRefused as exc:
-        return _refused(exc, conv)
-    except StoreError as exc:
-        log.error("operator action %s failed: %s", action, safe_error(exc))
-        return _refused(ActionRefused("The person's conversation is busy right now. Try again."), conv)
-    log.info("operator %s: %s", current_user.name, action)
-    if action == "claim" and current_user.name not in c.duty.state().who:
-        # Answering someone is being on duty: were the others to go off, the
-        # people waiting would be handed back while this one is answered.
-        c.duty.switch(True, current_user.name)
-    if request.headers.get("X-CSRFToken"):
-        return jsonify(ok=True, message=done)
-    flash(done, "ok")
-    if action in ("release", "close", "unclaim"):
-        return redirect(url_for("ops.live"))
-    return redirect(url_for("ops.handoff", conv=conv))
-
-
-@bp.post("/handoff/<conv>/claim")
-@responder_required
-def claim(conv: str):
-    return _act(conv, "claim", "You are answering this person (and on duty while your console is open). "
-                               "They see your replies as texts from the helpline.")
-
-
-@bp.post("/handoff/<conv>/unclaim")
-@responder_required
-def unclaim(conv: str):
-    return _act(conv, "unclaim", "Put back in the queue for someone else.")
-
-
-@bp.post("/handoff/<conv>/release")
-@responder_required
-def release(conv: str):
-    return _act(conv, "release", "Handed back to the bot. Their next text gets the main menu.")
-
-
-@bp.post("/handoff/<conv>/close")
-@responder_required
-def close(conv: str):
-    return _act(conv, "close", "Chat ended. If they write again, they start at the main menu.")
-
-
-@bp.post("/handoff/<conv>/reply")
-@responder_required
-def reply(conv: str):
-    text = request.form.get("text", "")
-    try:
-        console().desk.reply(conv, current_user.name, text, _status_callback())
-    except ActionRefused as exc:
-        if request.headers.get("X-CSRFToken"):
-            return jsonify(error=str(exc), maybe_sent=isinstance(exc, ReplyFailed) and exc.maybe_sent), 409
-        flash(str(exc), "error")
-        return redirect(url_for("ops.handoff", conv=conv))
-    except StoreError as exc:
-        log.error("operator reply failed: %s", safe_error(exc))
-        return _refused(ActionRefused("The person's conversation is busy right now. Nothing was sent; try again."),
-                        conv)
-    if request.headers.get("X-CSRFToken"):
-        return jsonify(ok=True)
-    flash("Sent.", "ok")
-    return redirect(url_for("ops.handoff", conv=conv))
-
-
-# --- commands: flask --app app ops ... -------------------------------------------------------------
-
-
-@bp.cli.command("add-user")
-@click.argument("name")
-@click.option("--role", type=click.Choice(ROLES), required=True,
-              help="responder: takes hand-offs and replies; viewer: looks only; "
-                   "editor: a responder who also edits, publishes and rolls back the flows.")
-def add_user(name: str, role: str) -> None:
-    """Create an operator (or change their role and password).
-
-    The password is read from standard input: typed twice at a terminal,
-    else the first line (``printf '%s\\n' "$PW" | flask --app app ops add-user ana --role viewer``).
-    """
-    if sys.stdin.isatty():
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    else:
-        password = sys.stdin.readline().rstrip("\r\n")
-    try:
-        new = console().accounts.add(name, role, password)
-    except AccountError as exc:
-        raise click.ClickException(str(exc)) from None
-    console().throttle.forget(name)  # a new password: any wait from guessing the old one goes
-    name = name.strip().lower()
-    click.echo(f"{'Added' if new else 'Updated'} {name} ({role})."
-               + ("" if new else " Browsers signed in as them are signed out."))
-
-
-@bp.cli.command("remove-user")
-@click.argument("name")
-def remove_user(name: str) -> None:
-    """Remove an operator; their open consoles are signed out."""
-    try:
-        gone = console().accounts.remove(name)
-    except AccountError as exc:
-        raise click.ClickException(str(exc)) from None
-    if not gone:
-        raise click.ClickException(f"there is no operator {name!r}")
-    click.echo(f"Removed {name}.")
-
-
-@bp.cli.command("users")
-def list_users() -> None:
-    """List the operators and their roles."""
-    for name, role in console().accounts.names():
-        click.echo(f"{name}\t{role}")
-
-
-@bp.cli.command("figures-update")
-def figures_update() -> None:
-    """Count the events not counted yet into the daily figures (for cron)."""
-    n = console().figures.catch_up(max_batches=10_000)
-    click.echo(f"Counted {n} new event entries.")

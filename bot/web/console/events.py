@@ -32,10 +32,10 @@ import time
 from flask import Response, current_app, request
 from flask_login import current_user
 
-from ..engine.events import read_entry
-from ..services import safe_error
-from ..store import STORE_DOWN, EventStream
-from .ops import bp, console
+from ...engine.events import read_entry
+from ...helpline import safe_error
+from ...store import STORE_DOWN, EventStream
+from .blueprint import bp, console
 
 log = logging.getLogger(__name__)
 
@@ -144,9 +144,9 @@ def _message(c, ident: str, fields: dict) -> str:
     conv, t = entry["conv"], entry["t"]
     kinds = [e.get("kind", "") for e in entry["ev"]]
     if "erased" in kinds:
-        c.directory.forget(conv)
+        c.live_sessions.forget(conv)
         return _sse("session", {"conv": conv, "gone": True, "kinds": kinds}, ident)
-    row = c.directory.find(conv, since=t)
+    row = c.live_sessions.find(conv, since=t)
     return _sse("session", {
         "conv": conv,
         "masked": row.masked if row else "··",

@@ -13,10 +13,10 @@ import logging
 
 from flask import Response, current_app, flash, render_template, request
 
-from ..figures import Period, csv_rows
-from ..services import safe_error
-from ..store import STORE_DOWN
-from .ops import LANG_NAMES, bp, console
+from ...figures import Period, csv_rows
+from ...helpline import safe_error
+from ...store import STORE_DOWN
+from .blueprint import LANG_NAMES, bp, console
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ HANDOFF_NAMES = [
 ]
 
 
-def _period() -> tuple[dt.date, dt.date]:
+def period_asked() -> tuple[dt.date, dt.date]:
     figures = console().figures
     today = figures.today()
     start, end = today - dt.timedelta(days=6), today
@@ -65,7 +65,7 @@ def _period() -> tuple[dt.date, dt.date]:
     return start, end
 
 
-def _read(start: dt.date, end: dt.date) -> Period:
+def figures_of(start: dt.date, end: dt.date) -> Period:
     c = console()
     try:
         c.figures.catch_up()
@@ -163,8 +163,8 @@ def stops(period: Period, fs, limit: int = 10) -> dict:
 
 @bp.get("/figures")
 def figures():
-    start, end = _period()
-    period = _read(start, end)
+    start, end = period_asked()
+    period = figures_of(start, end)
     fs = current_app.extensions["content"]
     fs = fs() if fs.loaded else None
     langs = period.group("conv|lang")
@@ -196,8 +196,8 @@ def figures():
 
 @bp.get("/figures.csv")
 def figures_csv():
-    start, end = _period()
-    period = _read(start, end)
+    start, end = period_asked()
+    period = figures_of(start, end)
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerows(csv_rows(period))
     name = f"helpline-figures-{start.isoformat()}-to-{end.isoformat()}.csv"

@@ -15,7 +15,7 @@ answers with every problem of the whole set as it would be published
 the script, *Check and save* does the same with a page load. *Try in the
 simulator* runs the draft (``ops_sim.py``); *Publish* writes it and makes
 every worker serve it; the history page rolls back. The work is done by
-:mod:`bot.flows_admin`.
+:mod:`bot.flow_editing`.
 """
 from __future__ import annotations
 
@@ -25,37 +25,30 @@ import logging
 import os
 import re
 
-from flask import (Flask, abort, current_app, flash, jsonify, redirect, render_template, request, send_from_directory,
+from flask import (abort, current_app, flash, jsonify, redirect, render_template, request, send_from_directory,
                    url_for)
 from flask_login import current_user
 
-from .. import i18n
-from ..engine.problems import ERROR, Problem, language_label, short_text
-from ..engine.translations import (EMPTY, FUZZY, MISSING, NO_CATALOG, OUTDATED, PLACEHOLDERS, UNREADABLE,
+from ... import i18n
+from ...engine.problems import ERROR, Problem, language_label, short_text
+from ...engine.translations import (EMPTY, FUZZY, MISSING, NO_CATALOG, OUTDATED, PLACEHOLDERS, UNREADABLE,
                                    language_name)
-from ..engine.validate import REVIEW_DAYS, reviews as review_list
-from ..engine.yamlsource import YamlSyntaxError
-from ..flows_admin import Checked, Draft, FlowsAdmin, Paths, Refused, TooLarge, mark_reviewed
-from ..graph import mermaid
-from .auth import editor_required
-from .ops import bp, console
+from ...engine.validate import REVIEW_DAYS, reviews as review_list
+from ...engine.yamlsource import YamlSyntaxError
+from ...flow_editing import Checked, Draft, FlowsAdmin, Refused, TooLarge, mark_reviewed, unified_diff
+from ...graph import mermaid
+from .accounts import editor_required
+from .blueprint import bp, console
+from .figures import figures_of, period_asked
 
 log = logging.getLogger(__name__)
 
-VENDOR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "static", "vendor")
+VENDOR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "static", "vendor")
 MAP_PRESETS = [("7 days", 7), ("30 days", 30), ("90 days", 90)]
 
 
-def init_app(app: Flask) -> None:
-    cfg = app.config
-    stores = app.extensions["stores"]
-    app.extensions["flows_admin"] = FlowsAdmin(stores.drafts, stores.flows_audit,
-                                               Paths(cfg["FLOWS_DIR"], cfg["LOCALES_DIR"]),
-                                               app.extensions["flows_version"], app.extensions["content"])
-
-
 def admin() -> FlowsAdmin:
-    return current_app.extensions["flows_admin"]
+    return console().flows
 
 
 def _editor() -> str | None:
@@ -405,7 +398,6 @@ def flow_rollback_confirm(rid: str):
     except Refused as exc:
         flash(str(exc), "error")
         return redirect(url_for("ops.flow_history"))
-    from ..flows_admin import unified_diff
 
     return render_template("ops/flows_rollback.html", record=record, checked=checked,
                            problems=[problem_view(p, None) for p in checked.problems],
@@ -454,14 +446,13 @@ def heat_lines(flow, counts: dict[str, int]) -> list[str]:
 
 @bp.get("/flows/map/<flow_id>")
 def flow_map(flow_id: str):
-    from .ops_figures import _period, _read
 
     fs = _live_flows()
     if fs is None or flow_id not in fs.flows:
         abort(404)
     flow = fs.flows[flow_id]
-    start, end = _period()
-    period = _read(start, end)
+    start, end = period_asked()
+    period = figures_of(start, end)
     visits = {f"{f}.{n}": v for (f, n), v in period.by_node("visit").items()}
     left = period.left()
     text = mermaid(fs, flow_id, counts=visits).rstrip("\n") + "\n" + "\n".join(heat_lines(flow, visits)) + "\n"

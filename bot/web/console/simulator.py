@@ -1,6 +1,6 @@
 """``/ops/simulator``: talk to the bot in the browser, as a texter would.
 
-The same :class:`~bot.services.Helpline` and engine as the webhook, with
+The same :class:`~bot.helpline.Helpline` and engine as the webhook, with
 its own store (keys under ``p:sim:``, events in ``p:sim:events``), so a
 trial never shows in the live list or the figures, and never reaches Twilio.
 Each browser gets a made-up address (``sim-<random>``, ``whatsapp:`` in
@@ -9,7 +9,7 @@ conversation, as SALIR would, and makes a new address.
 
 An editor can start a trial of **their draft** (``version=draft``): the
 conversation then runs on the flow set built from their unpublished changes
-(:meth:`bot.flows_admin.FlowsAdmin.draft_flows`), and the page says so. A
+(:meth:`bot.flow_editing.FlowsAdmin.draft_flows`), and the page says so. A
 draft with problems cannot be tried; once it is published or discarded, the
 trial goes back to the live conversations.
 """
@@ -22,11 +22,11 @@ import uuid
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
-from ..channels.twilio import IncomingMessage
-from ..engine.segments import count_segments
-from ..services import Helpline
-from ..store import SIMULATOR_TTL
-from .ops import bp, console
+from ...channels.twilio import IncomingMessage
+from ...engine.segments import count_segments
+from ...helpline import Helpline
+from ...store import SIMULATOR_TTL
+from .blueprint import bp, console
 
 LOG_KEPT = 200  # lines of a trial conversation shown
 SIM_TTL = SIMULATOR_TTL
@@ -50,7 +50,7 @@ def _draft_flows(sim: dict):
     """The editor's draft flow set when this trial runs on it, else None (the live set)."""
     if not sim.get("draft") or not current_user.can_edit:
         return None
-    return current_app.extensions["flows_admin"].draft_flows(current_user.name)
+    return console().flows.draft_flows(current_user.name)
 
 
 def _flows(sim: dict):
@@ -99,8 +99,8 @@ def _erase(sim: dict) -> None:
     helpline = _helpline(sim, current_app.extensions["content"])
     store = helpline.store
     cid = helpline.cid(_address(sim))
-    claim = store.claim(cid, None, wait=current_app.config["LOCK_WAIT"])
-    store.commit(claim, action="erase", fields=None, replies=[], opt_out=False)
+    opened = store.open_turn(cid, None, wait=current_app.config["LOCK_WAIT"])
+    store.commit(opened, action="erase", fields=None, replies=[], opt_out=False)
     current_app.extensions["stores"].simulator_log.delete(cid)
 
 
@@ -113,7 +113,7 @@ def simulator():
     lines = [json.loads(x) for x in current_app.extensions["stores"].simulator_log.read(helpline.cid(_address(sim)))]
     fields = helpline.store.load(helpline.cid(_address(sim))) or {}
     has_draft = bool(current_user.can_edit
-                     and not current_app.extensions["flows_admin"].drafts.get(current_user.name).empty)
+                     and not console().flows.drafts.get(current_user.name).empty)
     return render_template("ops/simulator.html", sim=sim, lines=lines, has_draft=has_draft,
                            state=fields.get("st", ""), where=".".join(filter(None, (fields.get("flow"), fields.get("node")))))
 

@@ -1,9 +1,9 @@
--- Claim a turn: a retry's kept answer, a replay's seen mark, or the lock.
+-- Open a turn: a retry's kept answer, a replay's seen mark, or the lock and the session.
 -- KEYS: session, lock, answers, optout, waiters[, seen mark].
 -- ARGV: token, lock ms, MessageSid ('' for none), waited before ('0' or '1'),
 --       return the session too ('1': on a cluster, where a second command in
---       the same round trip costs a pipeline; '0': one Redis, see claim()).
--- The seen mark is in the events stream's slot: on a cluster claim() asks for
+--       the same round trip costs a pipeline; '0': one Redis, see open_turn()).
+-- The seen mark is in the events stream's slot: on a cluster open_turn() asks for
 -- it beside the script instead (see sessions.py, "Replays").
 -- An answers key of the wrong type (damage, a manual edit) is dropped when its
 -- read fails (redis.pcall): a plain call would raise after the SET NX, leaving
@@ -38,7 +38,7 @@ if KEYS[6] then
   end
 end
 if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  -- Our own token: this claim already ran once (redis-py's retry after a
+  -- Our own token: this script already ran once (redis-py's retry after a
   -- timeout while Redis stalled). The lock is ours; carry on.
   if redis.call('GET', KEYS[2]) ~= ARGV[1] then
     if ARGV[4] == '0' then

@@ -1,0 +1,165 @@
+"""The live sessions, as the console lists them: read from the sessions the
+store's live index names (the only place that links a conversation id to its
+contact), with the number masked to its last two digits here, on the server.
+The browser gets the conversation id and ``··42``, never the number or the
+contact id."""
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from .store import SessionStore
+
+
+def mask(address: str) -> str:
+    """The last two digits of a number, for the console: ``+15550001142`` -> ``··42``.
+
+    >>> mask("whatsapp:+5215550001107")
+    '··07'
+    >>> mask("")
+    '··'
+    """
+    digits = re.sub(r"\D", "", address or "")
+    return "··" + digits[-2:] if len(digits) >= 2 else "··"
+
+
+
+@dataclass(frozen=True)
+class Row:
+    """One live session as the console shows it (``cid`` stays on the server)."""
+
+    cid: str
+    conv: str
+    masked: str
+    channel: str
+    lang: str
+    state: str
+    flow: str
+    node: str
+    t: float  # the person's last text (epoch seconds)
+
+    def public(self) -> dict:
+        """What the browser may see: no contact id, no number."""
+        return {
+            "conv": self.conv,
+            "masked": self.masked,
+            "ch": self.channel,
+            "lang": self.lang,
+            "st": self.state,
+            "at": f"{self.flow}.{self.node}" if self.flow else "",
+            "t": self.t,
+        }
+
+
+STALE_AFTER = 10.0  # seconds an index entry without its session is left alone (see LiveIndex.drop)
+
+
+class LiveSessions:
+    """The live sessions, from the store's live index (``p:{p:events}:live``), cached for a moment.
+
+    The event stream names conversations, not contacts (by design: after a
+    quick exit, old events cannot be linked to whoever texts next from that
+    number), so the sessions are the only link from a conversation to the
+    contact whose lock and number an action needs. A snapshot holds the
+    ``page`` sessions saved most recently and every session in a hand-off,
+    read from the index (no SCAN: a page costs the same at a thousand
+    sessions as at a hundred thousand), and is shared by every request of the
+    process for ``max_age`` seconds. A conversation the snapshot does not
+    have is looked for again only if the snapshot is older than the moment
+    it was last heard of (``since``): a session that started after the
+    snapshot, not one that has since been erased.
+    """
+
+    def __init__(self, store: SessionStore, max_age: float = 2.0, clock: Callable[[], float] = time.time,
+                 page: int = 200):
+        self.store = store
+        self.max_age = max_age
+        self.clock = clock
+        self.page = page
+        self._rows: dict[str, Row] = {}  # by conversation: the page and the hand-offs
+        self._page: list[Row] = []
+        self._waiting: list[Row] = []
+        self._total = 0
+        self._at = float("-inf")  # when the snapshot's read started
+        self._lock = threading.Lock()
+
+    def _fresh(self, max_age: float | None) -> None:
+        if self.clock() - self._at > (self.max_age if max_age is None else max_age):
+            self.refresh()
+
+    def rows(self, max_age: float | None = None) -> list[Row]:
+        """The ``page`` sessions saved most recently, the most recent text first
+        (from a snapshot at most ``max_age`` seconds old: 0 for a page an
+        operator just asked for)."""
+        self._fresh(max_age)
+        return list(self._page)
+
+    def total(self, max_age: float | None = None) -> int:
+        """How many sessions there are (the live list shows a page of them)."""
+        self._fresh(max_age)
+        return self._total
+
+    def waiting(self, max_age: float | None = None) -> list[Row]:
+        """Every session in a hand-off, however many others there are."""
+        self._fresh(max_age)
+        return list(self._waiting)
+
+    def find(self, conv: str, since: float | None = None) -> Row | None:
+        """The session of conversation ``conv``, if it is still live.
+
+        ``since``: when the conversation was last heard of (an event's time);
+        None for now (an operator's click: always worth a look).
+        """
+        if self.clock() - self._at > self.max_age:
+            self.refresh()
+        row = self._rows.get(conv)
+        if row is None and self._at <= (self.clock() if since is None else since):
+            self.refresh()
+            row = self._rows.get(conv)
+        return row
+
+    def forget(self, conv: str) -> None:
+        self._rows.pop(conv, None)
+
+    def refresh(self) -> None:
+        with self._lock:
+            started = self.clock()
+            store = self.store
+            page, total = store.live_index.page(self.page)
+            handoff = store.live_index.in_handoff()
+            saved = dict(handoff + page)  # contact id -> when the index last saw it saved
+            cids = list(saved)
+            found = store.sessions(cids)
+            rows: dict[str, Row] = {}
+            by_cid: dict[str, Row] = {}
+            missing = set()
+            for cid, fields in zip(cids, found):
+                if fields is None:  # expired or erased since the index was written
+                    missing.add(cid)
+                    continue
+                row = _row(cid, fields)
+                if row is not None:
+                    rows[row.conv] = by_cid[cid] = row
+            store.live_index.drop([cid for cid in missing if saved[cid] < started - STALE_AFTER])
+            self._page = sorted((by_cid[c] for c, _ in page if c in by_cid), key=lambda r: r.t, reverse=True)
+            self._waiting = [by_cid[c] for c, _ in handoff if c in by_cid]
+            self._total = max(0, total - sum(1 for c, _ in page if c in missing))
+            self._rows = rows
+            self._at = started
+
+
+def _row(cid: str, fields: dict | None) -> Row | None:
+    if not fields:
+        return None
+    conv, ch, lang, st, flow, node, t, addr = (v if isinstance(v := fields.get(name), str) else ""
+                                               for name in ("conv", "ch", "lang", "st", "flow", "node", "t", "addr"))
+    if not conv:  # a new session has a conversation id from its first turn on
+        return None
+    try:
+        t_value = float(t or 0)
+    except ValueError:
+        t_value = 0.0
+    return Row(cid, conv, mask(addr), ch or "sms", lang or "", st or "", flow or "", node or "", t_value)
