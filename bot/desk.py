@@ -47,15 +47,15 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 from .channels.twilio_rest import SendFailed, TwilioSender
-from .engine import events as ev
+from .engine import operator as operator_turns
 from .engine import transcript
-from .engine.lifecycle import bind
-from .engine.model import FlowSet
 from .engine.render import handoff_node
+from .engine.runner import Turn
 from .engine.session import Session, SessionFormatError
 from .engine.text import clean
+from .helpline import Helpline
 from .live_sessions import LiveSessions, Row
-from .store import STORE_DOWN, LockLost, OpenTurn, SessionStore, StoreError
+from .store import STORE_DOWN, LockLost, OpenTurn, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +63,6 @@ HANDED_OFF = "handed_off"
 WHATSAPP_WINDOW = 24 * 3600  # seconds after the person's last text that WhatsApp lets us answer freely
 REPLY_LIMIT = 1600  # characters: Twilio's limit for one message
 
-# Event kinds of operator actions, added to the stream beside the engine's
-# (bot/engine/events.py). Like those, they carry no message body.
-CLAIMED = "claimed"
-UNCLAIMED = "unclaimed"
-OPERATOR_REPLY = "operator_reply"
-RELEASED = ev.RELEASED
-CLOSED = ev.CLOSED
 
 
 class ActionRefused(Exception):
@@ -104,11 +97,6 @@ class TranscriptLine:
     unsure: bool = False  # a reply Twilio did not confirm: it may or may not have been sent
 
 
-def record(kind: str, by: str, t: float, **extra: str) -> str:
-    """A console record for the hand-off list."""
-    return transcript.record(kind, t, by=by, **extra)
-
-
 def parse(lines: list[str]) -> list[TranscriptLine]:
     entries = []
     for text in lines:
@@ -126,7 +114,7 @@ def parse(lines: list[str]) -> list[TranscriptLine]:
                                  sent=tuple(str(x) for x in sent) if isinstance(sent, list) else (),
                                  lang=str(data.get("lang", ""))))
             continue
-        who = "operator" if kind == "reply" else "note"
+        who = "operator" if kind == operator_turns.REPLY_RECORD else "note"
         entries.append(TranscriptLine(who, data.get("text", ""), data.get("by", ""), t, kind, data.get("sid", ""),
                              unsure=bool(data.get("unsure"))))
     return entries
@@ -136,9 +124,9 @@ def claimed_by(entries: list[TranscriptLine]) -> str:
     """Who holds the hand-off now ('' if nobody): the last claim or unclaim wins."""
     holder = ""
     for e in entries:
-        if e.kind == "claim":
+        if e.kind == operator_turns.CLAIM_RECORD:
             holder = e.by
-        elif e.kind == "unclaim":
+        elif e.kind == operator_turns.REQUEUE_RECORD:
             holder = ""
     return holder
 
@@ -188,10 +176,11 @@ class Desk:
     # answered, after the send.
     SEND_MARGIN = 1.5
 
-    def __init__(self, store: SessionStore, flows: Callable[[], FlowSet], live: LiveSessions,
-                 sender: TwilioSender, lock_wait: float = 8.0, clock: Callable[[], float] = time.time):
-        self.store = store
-        self.flows = flows
+    def __init__(self, helpline: Helpline, live: LiveSessions, sender: TwilioSender, lock_wait: float = 8.0,
+                 clock: Callable[[], float] = time.time):
+        self.helpline = helpline  # whose save() commits an operator's turn as it commits a text's
+        self.store = helpline.store
+        self.flows = helpline.flows
         self.live = live
         self.sender = sender
         self.lock_wait = lock_wait
@@ -233,13 +222,13 @@ class Desk:
         with self._locked(conv) as h:
             if claimed_by(h.entries) == operator:
                 return
-            self._save(h, record("claim", operator, self.clock()), CLAIMED, operator)
+            self._commit(h, operator_turns.claim(h.session, operator, self.clock()))
 
     def unclaim(self, conv: str, operator: str) -> None:
         """Put the hand-off back in the queue for another operator."""
         with self._locked(conv) as h:
             self._must_hold(h, operator)
-            self._save(h, record("unclaim", operator, self.clock()), UNCLAIMED, operator)
+            self._commit(h, operator_turns.requeue(h.session, operator, self.clock()))
 
     def reply(self, conv: str, operator: str, text: str, status_callback: str | None = None) -> str:
         """Send ``text`` to the person; returns the message sid.
@@ -268,26 +257,24 @@ class Desk:
             except ReplyFailed as exc:
                 if not exc.maybe_sent:
                     raise
-                self._record_sent(conv, h, record("reply", operator, now, text=text, unsure="1"), operator)
+                self._record_sent(conv, h, operator, now, text=text, unsure=True)
                 raise ReplyFailed(f"{exc} It was not sent again. Check before you send it again (ask whether "
                                   "they got it): it is in the chat above, marked \u201cnot confirmed\u201d.",
                                   maybe_sent=True) from None
-            self._record_sent(conv, h, record("reply", operator, now, text=text, sid=sid), operator)
+            self._record_sent(conv, h, operator, now, text=text, sid=sid)
             return sid
 
     def release(self, conv: str, operator: str) -> None:
         """Hand the person back to the bot: their next text gets the main menu. Sends nothing."""
         with self._locked(conv) as h:
             self._must_hold(h, operator)
-            self._back_to_the_bot(h)
-            self._end(h, RELEASED, operator)
+            self._commit(h, operator_turns.release(h.session, self.flows(), operator))
 
     def close(self, conv: str, operator: str) -> None:
         """End the chat: their next text starts again at the main menu. Sends nothing."""
         with self._locked(conv) as h:
             self._must_hold(h, operator)
-            bind(h.session).send("close")
-            self._end(h, CLOSED, operator)
+            self._commit(h, operator_turns.close(h.session, operator))
 
     # --- nobody on duty ---
 
@@ -335,14 +322,12 @@ class Desk:
                         # Still in the hand-off: their next text gets the numbers from the bot.
                         log.warning("a waiting person could not be sent the numbers; the bot answers their next text")
                         return 0
-            self._back_to_the_bot(h)
             try:
-                self._end(h, RELEASED, "", by="duty")
+                self._commit(h, operator_turns.hand_back(s, fs))
             except LockLost:
                 # The send outlasted the lock: look again, and only hand them back (never text twice).
                 with self._locked(conv) as again:
-                    self._back_to_the_bot(again)
-                    self._end(again, RELEASED, "", by="duty")
+                    self._commit(again, operator_turns.hand_back(again.session, fs))
             return 1
 
     # --- under the contact's lock ---
@@ -386,7 +371,7 @@ class Desk:
         except SendFailed as exc:
             raise ReplyFailed(str(exc), maybe_sent=exc.maybe_sent) from None
 
-    def _record_sent(self, conv: str, h: _Locked, rec: str, operator: str) -> None:
+    def _record_sent(self, conv: str, h: _Locked, operator: str, now: float, **reply) -> None:
         """Add a reply that was (or may have been) sent to the transcript.
 
         Should the lock have run out meanwhile (Redis slow to answer), the
@@ -395,10 +380,10 @@ class Desk:
         """
         try:
             try:
-                self._save(h, rec, OPERATOR_REPLY, operator)
+                self._commit(h, operator_turns.replied(h.session, operator, now, **reply))
             except LockLost:
                 with self._locked(conv) as again:
-                    self._save(again, rec, OPERATOR_REPLY, operator)
+                    self._commit(again, operator_turns.replied(again.session, operator, now, **reply))
         except ActionRefused:
             raise ActionRefused("The person left the hand-off (or erased the chat) while your reply was being sent. "
                                 "It may have reached them; nothing of it is kept here.") from None
@@ -412,28 +397,10 @@ class Desk:
             raise ActionRefused(f"{holder} is answering this person. Take it over first."
                                 if holder else "Claim this hand-off first.")
 
-    def _back_to_the_bot(self, h: _Locked) -> None:
-        """Out of the hand-off, at the main menu (not shown): their next text is the bot's again."""
-        s = h.session
-        bind(s).send("release")
-        s.flow, _, s.node = self.flows().system.main_menu.partition(".")
-        s.history.clear()
-        s.misses = 0
-
-    def _event(self, h: _Locked, kind: str, operator: str, by: str = "operator") -> dict[str, str]:
-        s = h.session
-        what = {"kind": kind, "by": by, "op": operator} if operator else {"kind": kind, "by": by}
-        return ev.turn_entry(s.conv, s.channel, s.lang, s.state, s.position, self.clock(), [what])
-
-    def _save(self, h: _Locked, rec: str, kind: str, operator: str) -> None:
-        """Append a record to the hand-off list; the session is saved as it was (its ``t`` kept)."""
-        self.store.commit(h.opened, action="save", fields=h.session.to_fields(), replies=[], transcript=[rec],
-                          event=self._event(h, kind, operator))
-
-    def _end(self, h: _Locked, kind: str, operator: str, by: str = "operator") -> None:
-        """Save the session's new state and delete the transcript: no body outlives the hand-off."""
-        # The commit deletes the list (the session leaves the hand-off) in the
-        # same script that checks we still hold the lock.
-        self.store.commit(h.opened, action="save", fields=h.session.to_fields(), replies=[],
-                          event=self._event(h, kind, operator, by))
-        self.live.forget(h.row.conv)
+    def _commit(self, h: _Locked, turn: Turn) -> None:
+        """Save an operator's turn as a text's is saved. A turn that takes the
+        person out of the hand-off also deletes its transcript, in the same
+        script that checks we still hold the lock: no body outlives the hand-off."""
+        self.helpline.save(h.opened, turn, turn.session.channel, self.clock())
+        if turn.session.state != HANDED_OFF:
+            self.live.forget(h.row.conv)

@@ -46,8 +46,8 @@ from .store.figures import FigureCounters
 DAYS_KEPT = 800  # a little over two years of daily counts
 BATCH = 1000  # stream entries per script call
 
-# Operator actions on a hand-off (bot/desk.py) and the engine's own hand-off kinds.
-_HANDOFF_KINDS = {"claimed": "claimed", "operator_reply": "replies"}
+# Operator actions on a hand-off (bot/engine/operator.py), by the measure they count in.
+_HANDOFF_KINDS = {ev.CLAIMED: "claimed", ev.OPERATOR_REPLY: "replies"}
 _FOLLOWED_STATES = ("in_flow", "choosing_language")
 
 

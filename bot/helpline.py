@@ -24,7 +24,7 @@ from .engine.runner import ERASE, KEEP, Context, Inbound, Turn, step
 from .engine.session import Session, SessionFormatError
 from .engine.text import normalize
 from .spool import Entry, Spool
-from .store import SessionStore
+from .store import OpenTurn, SessionStore
 
 log = logging.getLogger(__name__)
 
@@ -150,16 +150,8 @@ class Helpline:
             replies = list(turn.replies)
             if turn.opt_out and msg.channel == "sms" and normalize(msg.text) in TWILIO_OPT_OUT_WORDS:
                 replies = []  # Twilio confirms its own opt-out words and would refuse ours
-            self.store.commit(
-                opened,
-                action=turn.action,
-                fields=turn.session.to_fields(),
-                replies=replies,
-                opt_out=turn.opt_out,
-                transcript=turn.transcript,
-                event=self._event(turn, msg.channel, now),
-                seen=(turn.session.lang if replies else "0") if turn.action == ERASE else "1",
-            )
+            self.save(opened, turn, msg.channel, now, replies,
+                      seen=(turn.session.lang if replies else "0") if turn.action == ERASE else "1")
         except BaseException:
             self.store.release(opened)
             raise
@@ -167,6 +159,15 @@ class Helpline:
             self.after_erase()
             self.wake()
         return Handled(replies, turn, cid, erased=turn.action == ERASE)
+
+    def save(self, opened: OpenTurn, turn: Turn, channel: str, now: float, replies: list[str] = (),
+             seen: str = "1") -> None:
+        """Commit a turn, a text's or an operator's (``bot/desk.py``): the session
+        saved or erased, the answer kept for Twilio's retry, the opt-out, the
+        hand-off transcript's new lines, the turn's event; then unlock."""
+        self.store.commit(opened, action=turn.action, fields=turn.session.to_fields(), replies=list(replies),
+                          opt_out=turn.opt_out, transcript=turn.transcript, event=self._event(turn, channel, now),
+                          seen=seen)
 
     # --- when the store cannot be reached -------------------------------------------------
 

@@ -20,8 +20,12 @@ OUTCOME = "outcome"  # a node with an outcome was reached: outcome, flow, node
 LANGUAGE = "language"  # the language changed: lang
 HANDOFF_REQUESTED = "handoff_requested"  # on_duty: yes/no
 HANDOFF_MESSAGE = "handoff_message"  # a text arrived during a hand-off (body kept elsewhere)
-RELEASED = "released"
+RELEASED = "released"  # out of a hand-off: by the person (MENU), an operator, or duty ending
 CLOSED = "closed"
+# An operator's actions on a hand-off (bot/engine/operator.py): by, op (who)
+CLAIMED = "claimed"
+UNCLAIMED = "unclaimed"  # put back in the queue
+OPERATOR_REPLY = "operator_reply"
 REOPENED = "reopened"
 RECOVERED = "recovered"  # the session pointed at a node that no longer exists
 OPTED_OUT = "opted_out"

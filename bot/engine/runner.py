@@ -73,6 +73,12 @@ def step(session: Session, inbound: Inbound, fs: m.FlowSet, ctx: Context) -> Tur
     return _Step(session.copy(), fs, ctx).run(inbound)
 
 
+def to_main_menu(s: Session, fs: m.FlowSet) -> None:
+    """Put ``s`` at the main menu without showing it (its next text is read there), BACK forgotten."""
+    s.history.clear()
+    s.flow, _, s.node = fs.system.main_menu.partition(".")
+
+
 class _Step:
     def __init__(self, session: Session, fs: m.FlowSet, ctx: Context):
         self.s = session
@@ -354,11 +360,11 @@ class _Step:
     # --- navigation ---------------------------------------------------------
 
     def move_to_main_menu(self, show: bool = True) -> None:
-        self.s.history.clear()
         if show:
+            self.s.history.clear()
             self.enter(self.fs.system.main_menu, push=False)
         else:
-            self.s.flow, _, self.s.node = self.fs.system.main_menu.partition(".")
+            to_main_menu(self.s, self.fs)
 
     def back(self) -> None:
         # History is saved with the session, so it can name questions that a

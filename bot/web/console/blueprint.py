@@ -77,7 +77,7 @@ def init_app(app: Flask) -> None:
     live_sessions = LiveSessions(store, page=LIST_LIMIT)
     sender = TwilioSender(cfg["TWILIO_ACCOUNT_SID"], cfg["TWILIO_AUTH_TOKEN"], cfg["TWILIO_MESSAGING_SERVICE_SID"],
                           cfg["TWILIO_FROM_NUMBER"], api_base=cfg["TWILIO_API_BASE"])
-    desk = Desk(store, app.extensions["content"], live_sessions, sender, lock_wait=cfg["LOCK_WAIT"])
+    desk = Desk(app.extensions["helpline"], live_sessions, sender, lock_wait=cfg["LOCK_WAIT"])
     watch = DutyWatch(duty, desk)
     if not app.testing and click.get_current_context(silent=True) is None:
         watch.start()  # serving (not a flask command): this process looks for duty ending

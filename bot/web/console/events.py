@@ -32,6 +32,7 @@ import time
 from flask import Response, current_app, request
 from flask_login import current_user
 
+from ...engine import events as ev
 from ...engine.events import read_entry
 from ...helpline import safe_error
 from ...store import STORE_DOWN, EventStream
@@ -143,7 +144,7 @@ def _message(c, ident: str, fields: dict) -> str:
         return _sse("delivery", {}, ident)
     conv, t = entry["conv"], entry["t"]
     kinds = [e.get("kind", "") for e in entry["ev"]]
-    if "erased" in kinds:
+    if ev.ERASED in kinds:
         c.live_sessions.forget(conv)
         return _sse("session", {"conv": conv, "gone": True, "kinds": kinds}, ident)
     row = c.live_sessions.find(conv, since=t)

@@ -1,0 +1,81 @@
+"""What an operator does to a session in a hand-off, as engine transitions.
+
+Pure, like :func:`bot.engine.runner.step`: each function takes the session
+as it is stored and returns a :class:`~bot.engine.runner.Turn` (the session
+as it should be saved, the turn's events, the lines for the hand-off's
+transcript) and changes nothing else. The desk (``bot/desk.py``) holds the
+person's lock, checks that the operator may act, and commits the turn
+through the same path as a text from the person (``Helpline.save``).
+
+* :func:`claim`: an operator takes the hand-off (or takes it over).
+* :func:`requeue`: they put it back in the queue for someone else.
+* :func:`replied`: a reply of theirs went out (or may have).
+* :func:`release`: the person is back with the bot, at the main menu (not
+  shown: their next text gets it).
+* :func:`close`: the chat ends; a next text starts again at the main menu.
+* :func:`hand_back`: nobody is on duty any more; back with the bot, as
+  :func:`release`, after the desk sent them the hotline numbers.
+
+The transcript records (``claim``, ``unclaim``, ``reply``) and the events
+(:data:`~bot.engine.events.CLAIMED` and the others in
+:mod:`bot.engine.events`) carry who acted, never what the person wrote.
+"""
+from __future__ import annotations
+
+from . import events as ev
+from . import transcript
+from .lifecycle import bind
+from .model import FlowSet
+from .runner import Turn, to_main_menu
+from .session import Session
+
+# Transcript records an operator's action leaves (read back by the desk).
+CLAIM_RECORD = "claim"
+REQUEUE_RECORD = "unclaim"
+REPLY_RECORD = "reply"
+
+BY_OPERATOR = "operator"
+BY_DUTY = "duty"  # nobody on duty any more: the watch, not an operator, acted
+
+
+def claim(session: Session, operator: str, now: float) -> Turn:
+    return _noted(session, CLAIM_RECORD, operator, now, ev.CLAIMED)
+
+
+def requeue(session: Session, operator: str, now: float) -> Turn:
+    return _noted(session, REQUEUE_RECORD, operator, now, ev.UNCLAIMED)
+
+
+def replied(session: Session, operator: str, now: float, text: str, sid: str = "", unsure: bool = False) -> Turn:
+    """A reply that went out (``sid``: Twilio's) or may have (``unsure``)."""
+    extra = {"text": text, "sid": sid} if sid else {"text": text, "unsure": "1"} if unsure else {"text": text}
+    return _noted(session, REPLY_RECORD, operator, now, ev.OPERATOR_REPLY, **extra)
+
+
+def release(session: Session, fs: FlowSet, operator: str) -> Turn:
+    return _back_to_the_bot(session, fs, {"by": BY_OPERATOR, "op": operator})
+
+
+def hand_back(session: Session, fs: FlowSet) -> Turn:
+    return _back_to_the_bot(session, fs, {"by": BY_DUTY})
+
+
+def close(session: Session, operator: str) -> Turn:
+    s = session.copy()
+    bind(s).send("close")
+    return Turn(session=s, events=[ev.Event(ev.CLOSED, {"by": BY_OPERATOR, "op": operator})])
+
+
+def _noted(session: Session, kind: str, operator: str, now: float, event: str, **extra: str) -> Turn:
+    """The session as it was (its ``t``, the person's last text, kept), and a record of the action."""
+    return Turn(session=session.copy(), transcript=[transcript.record(kind, now, by=operator, **extra)],
+                events=[ev.Event(event, {"by": BY_OPERATOR, "op": operator})])
+
+
+def _back_to_the_bot(session: Session, fs: FlowSet, data: dict[str, str]) -> Turn:
+    """Out of the hand-off, at the main menu (not shown): their next text is the bot's again."""
+    s = session.copy()
+    bind(s).send("release")
+    to_main_menu(s, fs)
+    s.misses = 0
+    return Turn(session=s, events=[ev.Event(ev.RELEASED, data)])
