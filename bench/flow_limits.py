@@ -5,7 +5,7 @@
 1. Reading the real flow files with the guarded YAML loader (anchors and
    aliases refused, nesting counted) against PyYAML's own SafeLoader
    composing the same files: the guard's overhead, as a ratio.
-2. The editor's check of a draft (``flows_admin.materialize``: the whole set
+2. The editor's check of a draft (``flow_editing.materialize``: the whole set
    with the draft in place, catalogs updated, every check, the conversation
    tests) with main.yaml at the size limit, against the same check with
    main.yaml as it is: how long the largest draft a file may be holds a

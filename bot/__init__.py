@@ -15,7 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from .config import Config, reachable_from_outside
 from .duty import Duty
 from .helpline import Cached, Helpline
-from .published_flows import Content, FlowsError, FlowsVersion
+from .published_flows import FlowsError, FlowsVersion, PublishedFlows
 from .staffed_hours import Hours, HoursError
 from .store import STORE_DOWN, SessionStore, Stores
 from .store.connection import check_cluster_url, redis_client
@@ -112,7 +112,7 @@ def create_app(config: Config | None = None) -> Flask:
     stores = Stores(store)
     # Every worker follows the published flows version (see bot/published_flows.py).
     flows_version = FlowsVersion(stores.published)
-    content = Content(config.FLOWS_DIR, config.LOCALES_DIR, version=flows_version.get,
+    content = PublishedFlows(config.FLOWS_DIR, config.LOCALES_DIR, version=flows_version.get,
                       check_every=config.FLOWS_CHECK_SECONDS, published=flows_version)
     # Under a `flask` command the warnings below are for the command to print
     # if it cares (`flows check` does), not for every command to repeat.

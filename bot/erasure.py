@@ -8,7 +8,7 @@ A job for :class:`bot.background.Background`:
   callbacks) and, on quick exit, moves them to a deletion queue in Redis
   (``p:{p:events}:purge``: sids only, no number, no contact id). This job deletes each
   with the REST API (``messages(sid).delete()``, through the console's own
-  :class:`~bot.handoff.TwilioSender`, so ``TWILIO_API_BASE`` applies), and
+  :class:`~bot.channels.twilio_rest.TwilioSender`, so ``TWILIO_API_BASE`` applies), and
   tries again until Twilio answers 204 (deleted) or 404 (already gone).
   Twilio refuses to delete a message it is still processing (error 20009:
   it asks for a minute or more, rarely up to 14 days), so the first try
@@ -48,7 +48,7 @@ class TwilioCopies:
 
     def __init__(self, store: SessionStore, sender, clock=time.time):
         self.store = store
-        self.sender = sender  # a bot.handoff.TwilioSender
+        self.sender = sender  # a bot.channels.twilio_rest.TwilioSender
         self.clock = clock
 
     def __call__(self) -> float | None:

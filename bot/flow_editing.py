@@ -1,7 +1,7 @@
 """Changing the conversations from the console: drafts, checks, publishing, audit, rollback.
 
-No Flask here (the console's views are in ``bot/web/ops_flows.py``); Redis
-and the files in ``FLOWS_DIR`` and ``LOCALES_DIR``.
+No Flask here (the console's views are in ``bot/web/console/flows.py``); the
+files in ``FLOWS_DIR`` and ``LOCALES_DIR``, and what Redis keeps (:mod:`bot.store.flows`).
 
 **A draft** is one editor's unpublished changes: the new text of the flow
 files they edited, and translations they typed, kept in Redis under
@@ -16,12 +16,12 @@ draft's files in place, then the catalogs updated exactly as
 merge it into each language's catalog: a changed English text comes back
 fuzzy, with the old English beside it), then the draft's translations
 written in (which clears *fuzzy*: a person has just reviewed them). That
-folder is then checked as ``flows check`` checks (``content.load``), and
+folder is then checked as ``flows check`` checks (``published_flows.load``), and
 the conversation tests in ``flows/tests/`` are run on it: a failing test is
 an error, since those tests pin what must never break (the way out, the
 emergency numbers). What is checked is byte for byte what would be written.
 
-**Publishing** (:meth:`FlowsAdmin.publish`) refuses a draft with errors;
+**Publishing** (:meth:`FlowEditor.publish`) refuses a draft with errors;
 writes every changed file atomically (a temporary file in the same folder,
 then ``os.replace``), then raises the published version every worker follows
 (:func:`bot.published_flows.publish`, which checks the files on disk once more and,
@@ -64,7 +64,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import DEFAULT_HEADER, parse_mapping_cfg
 from babel.messages.pofile import read_po, write_po
 
-from . import published_flows as content_mod
+from . import published_flows
 from . import flowtests, i18n
 from .files import OutsideFolder, inside, write_atomic
 from .engine.loader import load_files
@@ -403,8 +403,8 @@ def materialize(paths: Paths, files: dict[str, str | None], tr: dict[str, dict[s
                     fh.write(text)
         if update:
             update_catalogs(flows, locales, tr or {}, who=who)
-        # As `flows check` reads them (content.load), keeping the catalogs for the translations' state.
-        written = content_mod.FlowFiles.read(flows, locales)
+        # As `flows check` reads them (published_flows.load), keeping the catalogs for the translations' state.
+        written = published_flows.FlowFiles.read(flows, locales)
         loaded = load_files(flows, written.flows)
         catalogs = i18n.catalogs_from(locales, written.catalogs)
         fs, problems = check_flows(loaded, catalogs, today)
@@ -564,11 +564,11 @@ class Published:
     problems: list[Problem]
 
 
-class FlowsAdmin:
+class FlowEditor:
     """Drafts, checks, publishing, history and rollback for one app."""
 
-    def __init__(self, drafts: DraftRecords, audit: FlowsAudit, paths: Paths, flows_version: content_mod.FlowsVersion,
-                 content: content_mod.Content | None = None, kept: int = AUDIT_KEPT):
+    def __init__(self, drafts: DraftRecords, audit: FlowsAudit, paths: Paths, flows_version: published_flows.FlowsVersion,
+                 content: published_flows.PublishedFlows | None = None, kept: int = AUDIT_KEPT):
         self.paths = paths
         self.version = flows_version
         self.content = content
@@ -736,7 +736,7 @@ class FlowsAdmin:
                         os.unlink(path)
                 else:
                     write_atomic(path, new)
-            version, problems = content_mod.publish(self.paths.flows_dir, self.paths.locales_dir, self.version,
+            version, problems = published_flows.publish(self.paths.flows_dir, self.paths.locales_dir, self.version,
                                                     by=user)
             if version is None:
                 raise Refused("The files did not pass the checks once written; the previous files were put back.",
@@ -758,7 +758,7 @@ class FlowsAdmin:
         if self.content is not None:
             try:  # this worker at once; the others within FLOWS_CHECK_SECONDS
                 self.content.reload()
-            except content_mod.FlowsError:
+            except published_flows.FlowsError:
                 pass
         return Published(version, record, checked.problems)
 

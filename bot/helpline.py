@@ -110,7 +110,7 @@ class Helpline:
         self.lock_wait = lock_wait
         self.clock = clock
         self.new_id = new_id
-        # Whether someone can take a hand-off now (bot.handoff.Duty, read
+        # Whether someone can take a hand-off now (bot.duty.Duty, read
         # through a Cached); nobody, unless told (the terminal chat, trials).
         self.on_duty = on_duty or (lambda: False)
         self.cid = ContactIds(secret_key)  # address -> contact id

@@ -5,7 +5,7 @@ to start on errors (each printed as ``path:line: message``).
 
 Live reload, across every worker: ``publish`` checks the files in FLOWS_DIR
 and, only if they pass, raises a version number in Redis. Each worker's
-:class:`Content` looks at that number every few seconds (``FLOWS_CHECK_SECONDS``)
+:class:`PublishedFlows` looks at that number every few seconds (``FLOWS_CHECK_SECONDS``)
 and, when it moved, loads and checks the files itself, then swaps the whole
 new set in at once (one reference assignment: a turn sees the old set or the
 new one, never a mix). A set that does not pass is never swapped in: the last
@@ -17,7 +17,7 @@ checked, byte for byte, as a **snapshot** in Redis (``<prefix>:flows:snapshot``,
 with its version; every worker and every machine reads the same one). A
 server that starts while the files on disk do not pass serves that snapshot
 instead of refusing to start, and says so: an error in the log, ``/healthz``,
-and a banner on the console's Flows page (:attr:`Content.fallback`). It keeps
+and a banner on the console's Flows page (:attr:`PublishedFlows.fallback`). It keeps
 serving it until files that pass are published. With no snapshot either (a
 line that never published: it says so at start), it refuses to start, as before.
 """
@@ -155,8 +155,8 @@ def publish(flows_dir: str, locales_dir: str, version: FlowsVersion, by: str) ->
     return version.publish(fs.version, by, files), problems
 
 
-class Content:
-    """Holds the current FlowSet; callable, so services can ask for it per turn."""
+class PublishedFlows:
+    """Holds the current FlowSet; callable, so the helpline can ask for it per turn."""
 
     def __init__(self, flows_dir: str, locales_dir: str, version: Callable[[], int] | None = None,
                  check_every: float = 2.0, published: FlowsVersion | None = None):

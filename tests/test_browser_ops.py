@@ -119,7 +119,7 @@ def shot(tmp_path):
 def test_an_operator_takes_a_hand_off_in_the_browser(live_server, browser, twilio_api, shot):
     from playwright.sync_api import expect
 
-    expect.set_options(timeout=15_000)  # a second console may poll every 5 s (ops_events.py)
+    expect.set_options(timeout=15_000)  # a second console may poll every 5 s (bot/web/console/events.py)
     base, app = live_server
     page = browser.new_page(viewport={"width": 1280, "height": 860})
     page.set_default_timeout(10_000)

@@ -58,7 +58,7 @@ def sent_to(twilio_api) -> dict[str, list[str]]:
 
 
 def fresh_duty(app) -> None:
-    """The webhook reads on duty from a 2-second cache (services.Cached): read it again now."""
+    """The webhook reads on duty from a 2-second cache (helpline.Cached): read it again now."""
     app.extensions["helpline"].on_duty.until = 0
 
 

@@ -2,7 +2,7 @@
 
 * Accounts live in Redis (:mod:`bot.store.accounts`), a hash each, with ``role``
   (``responder``, ``viewer`` or ``editor``: a responder who may also change
-  the conversations, see ``ops_flows.py``), ``hash`` (werkzeug's salted scrypt hash of
+  the conversations, see ``flows.py``), ``hash`` (werkzeug's salted scrypt hash of
   the password) and ``ver`` (bumped when the password changes or the account
   is removed, which signs out every browser signed in with the old one).
   They are made with ``flask --app app ops add-user NAME --role ROLE``.

@@ -32,7 +32,7 @@ from ...channels.twilio_rest import TwilioSender
 from ...desk import Desk
 from ...duty import Duty, DutyWatch
 from ...figures import Figures
-from ...flow_editing import FlowsAdmin, Paths
+from ...flow_editing import FlowEditor, Paths
 from ...helpline import safe_error
 from ...live_sessions import LiveSessions
 from ...store import STORE_DOWN, UNREACHABLE, SessionStore, Stores
@@ -59,7 +59,7 @@ class Console:
     duty: Duty
     watch: DutyWatch
     figures: Figures
-    flows: FlowsAdmin
+    flows: FlowEditor
     sim_store: SessionStore
     live_slots: object  # threading.BoundedSemaphore: live streams this process may hold
 
@@ -81,7 +81,7 @@ def init_app(app: Flask) -> None:
     watch = DutyWatch(duty, desk)
     if not app.testing and click.get_current_context(silent=True) is None:
         watch.start()  # serving (not a flask command): this process looks for duty ending
-    flows = FlowsAdmin(stores.drafts, stores.flows_audit, Paths(cfg["FLOWS_DIR"], cfg["LOCALES_DIR"]),
+    flows = FlowEditor(stores.drafts, stores.flows_audit, Paths(cfg["FLOWS_DIR"], cfg["LOCALES_DIR"]),
                        app.extensions["flows_version"], app.extensions["content"])
     app.extensions["flows_admin"] = flows
     app.extensions["ops"] = Console(

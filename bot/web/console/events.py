@@ -20,7 +20,7 @@ operator's stream stops. Raise ``GUNICORN_THREADS`` with
 ``OPS_LIVE_STREAMS`` when several operators keep the console open.
 
 While it runs, a responder's stream also keeps them on duty, if they are
-(see :class:`bot.handoff.Duty`), and counts new events into the figures.
+(see :class:`bot.duty.Duty`), and counts new events into the figures.
 """
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ script waits for a pause); the server keeps them as the editor's draft and
 answers with every problem of the whole set as it would be published
 (``path:line: message``) and the state of each text's translations. Without
 the script, *Check and save* does the same with a page load. *Try in the
-simulator* runs the draft (``ops_sim.py``); *Publish* writes it and makes
+simulator* runs the draft (``simulator.py``); *Publish* writes it and makes
 every worker serve it; the history page rolls back. The work is done by
 :mod:`bot.flow_editing`.
 """
@@ -35,7 +35,7 @@ from ...engine.translations import (EMPTY, FUZZY, MISSING, NO_CATALOG, OUTDATED,
                                    language_name)
 from ...engine.validate import REVIEW_DAYS, reviews as review_list
 from ...engine.yamlsource import YamlSyntaxError
-from ...flow_editing import Checked, Draft, FlowsAdmin, Refused, TooLarge, mark_reviewed, unified_diff
+from ...flow_editing import Checked, Draft, FlowEditor, Refused, TooLarge, mark_reviewed, unified_diff
 from ...graph import mermaid
 from .accounts import editor_required
 from .blueprint import bp, console
@@ -47,7 +47,7 @@ VENDOR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.ab
 MAP_PRESETS = [("7 days", 7), ("30 days", 30), ("90 days", 90)]
 
 
-def admin() -> FlowsAdmin:
+def admin() -> FlowEditor:
     return console().flows
 
 

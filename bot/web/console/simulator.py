@@ -9,7 +9,7 @@ conversation, as SALIR would, and makes a new address.
 
 An editor can start a trial of **their draft** (``version=draft``): the
 conversation then runs on the flow set built from their unpublished changes
-(:meth:`bot.flow_editing.FlowsAdmin.draft_flows`), and the page says so. A
+(:meth:`bot.flow_editing.FlowEditor.draft_flows`), and the page says so. A
 draft with problems cannot be tried; once it is published or discarded, the
 trial goes back to the live conversations.
 """
