@@ -126,13 +126,13 @@ import os, sys
 from prometheus_client import CollectorRegistry, generate_latest, multiprocess
 from bot import metrics
 
-metrics.messages_in("sms").inc()
+metrics.MESSAGES_IN.labels("sms").inc()
 child = os.fork()
 if child == 0:  # a forked worker counts in its own file, under its own id
-    metrics.messages_in("sms").inc(2)
+    metrics.MESSAGES_IN.labels("sms").inc(2)
     os._exit(0)
 os.waitpid(child, 0)
-metrics.messages_in("sms").inc(4)
+metrics.MESSAGES_IN.labels("sms").inc(4)
 registry = CollectorRegistry()
 multiprocess.MultiProcessCollector(registry)
 sys.stdout.write(generate_latest(registry).decode())
@@ -142,8 +142,7 @@ sys.stdout.write(" ".join(sorted(os.listdir(os.environ["PROMETHEUS_MULTIPROC_DIR
 
 def test_each_process_counts_in_its_own_file_also_after_a_fork(tmp_path):
     """Multiprocess mode (gunicorn): each process has its own file, named by its
-    id. The counters keep that id in memory rather than ask the kernel on every
-    update, so a forked child must get its own; a scrape adds them up."""
+    id, a forked child too; a scrape adds them up."""
     import subprocess
     import sys
 
