@@ -140,7 +140,7 @@ def test_every_intent_in_the_file_has_an_expected_effect():
 
 
 def test_the_contract_words_are_in_the_file():
-    # DESIGN.md "Global keywords": at least these. Staff may add, not remove.
+    # The design contract ("Global keywords", in the project's DESIGN.md outside this repository): at least these. Staff may add, not remove.
     required = {
         "menu": {"MENU", "MENÚ", "INICIO"},
         "back": {"BACK", "ATRÁS", "VOLVER"},

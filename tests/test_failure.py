@@ -1,6 +1,7 @@
 """When things go wrong: Redis gone, odd input, sessions the code no longer fits.
 
-The contract (DESIGN.md, "Failure behaviour"): a validly signed text always
+The contract ("Failure behaviour" in the project's DESIGN.md, kept outside
+this repository): a validly signed text always
 gets 200; when anything inside fails, the static fail-safe reply in both
 languages with 911 and the national hotline, fast; bad input gets a
 sensible reply, never a 500 and never the fail-safe; a session that points

@@ -60,7 +60,7 @@ T0 = 1767225600  # 2026-01-01T00:00:00Z
 SECRET = "golden-transcripts"
 ADDRESSES = {"sms": "+15550001111", "whatsapp": "whatsapp:+5215512345678"}
 
-# The conversations DESIGN.md's "What a texter sees" promises; each must have a transcript.
+# The conversations the design contract's "What a texter sees" promises (DESIGN.md, outside this repository); each must have a transcript.
 REQUIRED = [
     "en_first_contact_numbers",
     "es_first_contact_directory",
@@ -254,7 +254,7 @@ def _values(r, key: str):
 def assert_only_the_exit_answer_is_kept(r, store, cid: str, sid: str, replies: list[str], where: str) -> None:
     """After a quick exit, Redis keeps nothing of the person but what the contract allows.
 
-    DESIGN.md: quick exit erases the session and its history at once. What may
+    The design contract: quick exit erases the session and its history at once. What may
     stay is the answer to this very message (so that Twilio's retry of it gets
     the same neutral line, not a first greeting) and, for someone who opted
     out, the opt-out record. Checked by value, whatever the store's key layout:
