@@ -19,13 +19,12 @@ from bot.engine import transcript
 from bot.engine.runner import ERASE, KEEP, SAVE
 from bot.engine.session import Session
 from tests.helpers import option
-from tests.test_engine import (
+from tests.fixtures_engine import (
     ADDRESS,
     HOTLINE,
     OPT,
     Chat,
     emergency,
-    fs,  # noqa: F401  (the fixture)
     help_text,
     menu,
     prompt,

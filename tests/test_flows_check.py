@@ -9,7 +9,7 @@ Most cases run through the checker function (``bot.content.load``, what the
 command calls) to stay fast; a few run through the real command, in-process
 and as a subprocess, to hold the exit code and the printed lines.
 
-    UPDATE_BROKEN_FLOWS=1 pytest tests/test_flows_check.py
+    pytest tests/test_flows_check.py --update-golden
 
 rewrites the ``expected.txt`` files from what the checker says now; review the
 diff as carefully as a code change: it is what staff will read.
@@ -44,7 +44,6 @@ BROKEN = TESTS / "broken_flows"
 BASE = BROKEN / "_base"
 CASES = sorted(p.name for p in BROKEN.iterdir() if p.is_dir() and not p.name.startswith("_"))
 CASE_FILES = ("expected.txt", "remove.txt")
-UPDATE = os.environ.get("UPDATE_BROKEN_FLOWS") == "1"
 SCHEMA = json.loads((REPO / "flows" / "schema.json").read_text(encoding="utf-8"))
 BASE_CATALOGS = load_catalogs(str(BASE / "locales"))
 LINE = re.compile(r"^(flows|locales)/[\w./-]+:\d+: (warning: )?\S.*$")
@@ -134,9 +133,9 @@ def test_every_case_breaks_something_and_says_why():
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_broken_flows(case, tmp_path):
+def test_broken_flows(case, tmp_path, request):
     lines, failed = check(build(tmp_path, case))
-    if UPDATE:
+    if request.config.getoption("--update-golden"):
         update_expected(case, lines)
     want = expected(case)
     assert want, f"{case}: expected.txt lists no problem"

@@ -25,7 +25,7 @@ the file exactly, and each must fit 3 SMS segments.
 When flows or translations change on purpose, regenerate the replies and
 review the change as a diff::
 
-    pytest tests/test_golden.py --update-transcripts
+    pytest tests/test_golden.py --update-golden
     git diff tests/transcripts/
 
 Only the ``turns:`` part of a file is rewritten (the ``bot:`` lists, from what
@@ -298,16 +298,16 @@ def test_transcript(path: Path, redis_client, flows, request):
             assert not any(s in value for s in sentences), event
 
     expected = [{k: t[k] for k in TURN_KEYS if k in t} for t in data["turns"]]
-    if request.config.getoption("--update-transcripts"):
+    if request.config.getoption("--update-golden"):
         if played != expected:
             rewrite(path, played)
         return
     missing = [n for n, t in enumerate(data["turns"], 1) if "bot" not in t]
-    assert not missing, f"{path.name}: turns {missing} have no `bot:`; run pytest --update-transcripts"
+    assert not missing, f"{path.name}: turns {missing} have no `bot:`; run pytest --update-golden"
     if played != expected:
         pytest.fail(
             f"{path.name}: the bot's replies differ from the transcript. If the change is intended, "
-            f"run `pytest tests/test_golden.py --update-transcripts` and review the diff.\n"
+            f"run `pytest tests/test_golden.py --update-golden` and review the diff.\n"
             + unified(expected, played),
             pytrace=False,
         )

@@ -26,7 +26,7 @@ import pytest
 
 from bot.web.limits import CONSOLE_MAX_BYTES, EDITOR_MAX_BYTES, TWILIO_MAX_BYTES
 from tests.helpers import REPO, inbound, messages, post_signed, sign
-from tests.test_ops_support import PASSWORD, csrf_token, make_console, sign_in, twilio_api  # noqa: F401
+from tests.fixtures_console import PASSWORD, csrf_token, sign_in
 
 MESSAGES = "/twilio/messages"
 STATUS = "/twilio/status"

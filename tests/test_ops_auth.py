@@ -8,20 +8,7 @@ import pytest
 
 from bot.web.auth import Throttle
 from tests.helpers import REPO, inbound, post_signed
-from tests.test_ops_support import (PASSWORD, console_app, csrf_token, make_console, post_form,  # noqa: F401
-                                    sign_in, twilio_api)
-
-
-def ops_routes(app) -> list[tuple[str, str]]:
-    """(method, path) of every console route, with a made-up conversation id."""
-    found = []
-    for rule in app.url_map.iter_rules():
-        if not rule.rule.startswith("/ops/") or rule.endpoint in ("ops.login", "ops.static"):
-            continue
-        path = rule.rule.replace("<conv>", "c0ffee")
-        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            found.append((method, path))
-    return found
+from tests.fixtures_console import PASSWORD, csrf_token, ops_routes, post_form, sign_in
 
 
 def test_every_console_route_needs_a_signed_in_operator(console_app):

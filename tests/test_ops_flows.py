@@ -23,7 +23,7 @@ from babel.messages.pofile import read_po
 from bot.content import FlowsVersion
 from bot.flows_admin import AUDIT_KEPT, DRAFT_TTL, write_atomic
 from tests.helpers import REPO
-from tests.test_ops_support import PASSWORD, csrf_token, sign_in, text, twilio_api  # noqa: F401
+from tests.fixtures_console import PASSWORD, csrf_token, sign_in, text
 
 OLD_MENU = "What would you like to do?"
 NEW_MENU = "What can we help you with?"

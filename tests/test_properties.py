@@ -69,7 +69,7 @@ from bot.engine.validate import reachable
 from bot.services import Helpline
 from bot.store import redis as store_module
 from tests.helpers import REPO, messages, post_signed, real_flows, sign, stored_session
-from tests.test_privacy import every_value
+from tests.helpers import every_value
 
 HOTLINE = "1-888-373-7888"
 T0 = 1767225600.0  # 2026-01-01T00:00:00Z

@@ -120,7 +120,7 @@ def break_main(project) -> int:
 
 def test_a_restart_on_broken_files_serves_the_published_snapshot_and_says_so(workers, project, redis_url,
                                                                              redis_client, caplog):
-    from tests.test_ops_support import PASSWORD, sign_in
+    from tests.fixtures_console import PASSWORD, sign_in
 
     one, _ = workers
     edit_greeting(project, NEW_GREETING)
