@@ -28,6 +28,7 @@ NEW_MENU_ES = "¿En qué le podemos ayudar?"
 
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.slow,
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is missing: apt-get install -y chromium"),
 ]
 

@@ -78,6 +78,7 @@ def unreachable_app(request, tmp_path):
     return create_app(TestConfig(url, str(tmp_path)))
 
 
+@pytest.mark.slow
 def test_healthz_is_503_without_redis(unreachable_app):
     resp = unreachable_app.test_client().get("/healthz")
     assert resp.status_code == 503
@@ -86,6 +87,7 @@ def test_healthz_is_503_without_redis(unreachable_app):
 
 
 @pytest.mark.parametrize("sender", ["+15550300001", "whatsapp:+5215550300001"])
+@pytest.mark.slow
 def test_without_redis_a_text_gets_the_failsafe_fast(sender, unreachable_app, caplog, record_property):
     client = unreachable_app.test_client()
     form = inbound("necesito ayuda, me quitaron el pasaporte", sender=sender)
@@ -107,6 +109,7 @@ def test_without_redis_a_text_gets_the_failsafe_fast(sender, unreachable_app, ca
     assert "pasaporte" not in logged and sender.split("+")[1] not in logged
 
 
+@pytest.mark.slow
 def test_without_redis_a_status_callback_is_not_a_500(unreachable_app):
     form = {"MessageSid": new_sid(), "MessageStatus": "delivered"}
     resp = post_signed(unreachable_app.test_client(), "/twilio/status", form)
@@ -162,6 +165,7 @@ def post_odd(client, odd: Odd, sender: str):
 
 
 @pytest.mark.parametrize("odd", ODD_INPUTS, ids=lambda o: o.label)
+@pytest.mark.slow
 def test_odd_input_at_the_main_menu(odd: Odd, client, redis_client):
     sender = "+15550400001"
     post_signed(client, MESSAGES, inbound("hi", sender=sender))
@@ -176,6 +180,7 @@ def test_odd_input_at_the_main_menu(odd: Odd, client, redis_client):
 
 
 @pytest.mark.parametrize("odd", ODD_INPUTS, ids=lambda o: o.label)
+@pytest.mark.slow
 def test_odd_input_as_a_first_text_gets_the_greeting(odd: Odd, client, redis_client):
     resp = post_odd(client, odd, "+15550400002")
 
@@ -255,6 +260,7 @@ DAMAGE = [
 
 
 @pytest.mark.parametrize("damage", DAMAGE, ids=lambda d: d.label)
+@pytest.mark.slow
 def test_an_unreadable_session_starts_afresh(damage: Damage, client, redis_client, caplog):
     sender = "+15550600001"
     key = session_key(sender)

@@ -239,6 +239,7 @@ def _replace(data, at, value):
 
 @settings(max_examples=80, deadline=None, derandomize=True)
 @given(st.data())
+@pytest.mark.slow
 def test_odd_input_anywhere_gives_problems_never_a_crash(data):
     """Any value swapped for any other type, or any line deleted, cut or
     re-indented: the checker answers with `path:line: message`s."""
@@ -300,6 +301,7 @@ def _flask(cwd: Path, redis_url: str, *args: str, **env: str) -> subprocess.Comp
                           capture_output=True, text=True, timeout=60)
 
 
+@pytest.mark.slow
 def test_command_fails_on_broken_flows(tmp_path, redis_url):
     build(tmp_path, "duplicate_node_id")
     done = _flask(tmp_path, redis_url, "flows", "check", FLOWS_DIR="flows", LOCALES_DIR="locales")
@@ -308,6 +310,7 @@ def test_command_fails_on_broken_flows(tmp_path, redis_url):
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_command_passes_on_the_real_flows(tmp_path, redis_url):
     done = _flask(REPO, redis_url, "flows", "check", BOT_DATA_DIR=str(tmp_path),
                   FLOWS_DIR=str(REPO / "flows"), LOCALES_DIR=str(REPO / "locales"))

@@ -22,6 +22,8 @@ from bot.services import contact_id
 from tests.helpers import inbound, post_signed
 from tests.fixtures_console import sign_in, text
 
+pytestmark = pytest.mark.slow  # most tests here take a second or more: an app each, servers, waits
+
 LIVE = "hl:{hl:events}:live"
 
 

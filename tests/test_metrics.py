@@ -108,6 +108,7 @@ def test_a_developers_machine_scrapes_without_a_token(client):
     assert client.get("/metrics").status_code == 200
 
 
+@pytest.mark.slow
 def test_gauges_count_active_sessions_and_waiting_hand_offs(client, redis_client):
     redis_client.set("hl:duty", "1")  # someone on duty: asking for a person waits for them
     post_signed(client, "/twilio/messages", inbound("hola", sender="+15550003001"))
@@ -140,6 +141,7 @@ sys.stdout.write(" ".join(sorted(os.listdir(os.environ["PROMETHEUS_MULTIPROC_DIR
 '''
 
 
+@pytest.mark.slow
 def test_each_process_counts_in_its_own_file_also_after_a_fork(tmp_path):
     """Multiprocess mode (gunicorn): each process has its own file, named by its
     id, a forked child too; a scrape adds them up."""

@@ -10,6 +10,8 @@ from bot.web.auth import Throttle
 from tests.helpers import REPO, inbound, post_signed
 from tests.fixtures_console import PASSWORD, csrf_token, ops_routes, post_form, sign_in
 
+pytestmark = pytest.mark.slow  # most tests here take a second or more: an app each, servers, waits
+
 
 def test_every_console_route_needs_a_signed_in_operator(console_app):
     client = console_app.test_client()

@@ -17,6 +17,8 @@ from tests.helpers import real_flows
 from tests.servers import wait_until
 from tests.fixtures_console import TwilioStandIn, conv_of, post_form, sign_in, text
 
+pytestmark = pytest.mark.slow  # most tests here take a second or more: an app each, servers, waits
+
 ANA = "+15550001142"  # writes in Spanish
 BEN = "+15550002253"  # writes in English
 HOTLINE = "1-888-373-7888"

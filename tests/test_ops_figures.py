@@ -11,6 +11,8 @@ from bot.figures import Figures
 from tests.helpers import option, stored_session
 from tests.fixtures_console import post_form, sign_in, text
 
+pytestmark = pytest.mark.slow  # most tests here take a second or more: an app each, servers, waits
+
 SPANISH_SMS = "+15550002201"
 ENGLISH_SMS = "+15550002202"
 ENGLISH_WA = "whatsapp:+15550002203"

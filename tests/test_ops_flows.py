@@ -25,6 +25,8 @@ from bot.flows_admin import AUDIT_KEPT, DRAFT_TTL, write_atomic
 from tests.helpers import REPO
 from tests.fixtures_console import PASSWORD, csrf_token, sign_in, text
 
+pytestmark = pytest.mark.slow  # most tests here take a second or more: an app each, servers, waits
+
 OLD_MENU = "What would you like to do?"
 NEW_MENU = "What can we help you with?"
 OLD_MENU_ES = "¿Qué desea hacer?"

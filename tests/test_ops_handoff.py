@@ -16,6 +16,8 @@ from tests.helpers import option, store_session, stored_session, stream_events
 from tests.fixtures_console import (ACCOUNT_SID, TwilioStandIn, console_settings, conv_of, csrf_token, post_form,
                                     ask_for_a_person, sign_in, text)
 
+pytestmark = pytest.mark.slow  # most tests here take a second or more: an app each, servers, waits
+
 PERSON = "+15550001142"
 WA_PERSON = "whatsapp:+5215550001107"
 HOTLINE = "1-888-373-7888"

@@ -17,6 +17,8 @@ import pytest
 
 from tests.fixtures_console import console_settings, ops_routes, post_form, sign_in
 
+pytestmark = pytest.mark.slow  # most tests here take a second or more: an app each, servers, waits
+
 PATHS = {"<conv>": "c0ffee", "<path:name>": "main.yaml", "<rid>": "1", "<flow_id>": "main",
          "<path:filename>": "mermaid/mermaid.min.js"}
 STATIC = ("/ops/static/", "/ops/vendor/")

@@ -6,6 +6,8 @@ import pytest
 from tests.helpers import option
 from tests.fixtures_console import post_form, sign_in
 
+pytestmark = pytest.mark.slow  # most tests here take a second or more: an app each, servers, waits
+
 
 @pytest.fixture
 def vic(console_app):

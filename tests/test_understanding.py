@@ -268,6 +268,7 @@ def test_flask_chat_explain_shows_why(app):
     assert "Sueldos no pagados" in result.output
 
 
+@pytest.mark.slow
 def test_the_console_simulator_shows_why(make_console):
     from tests.fixtures_console import post_form, sign_in
 
