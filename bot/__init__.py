@@ -77,8 +77,9 @@ def unset_twilio_settings(settings) -> list[str]:
 
 
 class _NoSessionForTwilio(SecureCookieSessionInterface):
-    """Twilio's webhooks carry no cookie and need no session: skip that work
-    (a twentieth of a webhook's CPU). The console keeps normal sessions."""
+    """Twilio's webhooks carry no cookie and need no session, so none is
+    opened for them (Flask's public session interface). The console keeps
+    normal sessions."""
 
     def open_session(self, app, request):
         if request.path.startswith("/twilio/"):

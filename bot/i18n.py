@@ -23,7 +23,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import PoFileError, read_po, unescape
 
-from .engine.loader import SPECIAL_FILES, is_language_code, load_dir
+from .engine.loader import SCHEMA_FILE, SPECIAL_FILES, is_language_code, load_files, read_dir
 from .engine.model import System, Translation, Where
 from .engine.problems import Problem
 from .engine.translations import LanguageState, language_name, translation_state
@@ -171,9 +171,12 @@ def languages(flows_dir: str, locales_dir: str) -> dict[str, str]:
     """The languages of the flow set, code -> English name, as system.yaml lists them.
 
     Read even when the flow set does not pass its checks yet (a new language has no
-    catalog until `translations update` makes it).
+    catalog until `translations update` makes it). Only system.yaml (and the
+    schema it is read with) is parsed: the flows do not say which languages.
     """
-    return languages_of(load_dir(flows_dir).system, locales_dir)
+    wanted = {SCHEMA_FILE, "system.yaml"}
+    files = {name: data for name, data in read_dir(flows_dir).items() if name in wanted}
+    return languages_of(load_files(flows_dir, files).system, locales_dir)
 
 
 def languages_of(system: System | None, locales_dir: str) -> dict[str, str]:

@@ -19,32 +19,16 @@ Counts only: no label ever holds a phone number, a contact id or text.
 """
 from __future__ import annotations
 
-import functools
 import hmac
 import os
 import time
 from typing import Callable
 
 from flask import Blueprint, Response, current_app, request
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, values
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from .config import reachable_from_outside
 
-
-def _cached_pid() -> Callable[[], int]:
-    """``os.getpid`` without the system call: the process id, kept, and
-    renewed in a child after a fork."""
-    pid = [os.getpid()]
-    os.register_at_fork(after_in_child=lambda: pid.__setitem__(0, os.getpid()))
-    return lambda: pid[0]
-
-
-if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    # In multiprocess mode every update asks the process id first, to notice a
-    # fork: five system calls a text, about half the counters' cost here. The
-    # id it is given comes from memory instead (prometheus-client's own
-    # ``process_identifier`` parameter, as distinct between live processes).
-    values.ValueClass = values.MultiProcessValue(process_identifier=_cached_pid())
 
 MESSAGES_IN = Counter("helpline_messages_in", "Texts received by the webhook", ["channel"])
 MESSAGES_OUT = Counter("helpline_messages_out", "Messages sent to people", ["channel", "via"])
@@ -60,11 +44,6 @@ WEBHOOK_SECONDS = Histogram(
 )
 REDIS_ERRORS = Counter("helpline_redis_errors", "Redis calls that failed (the person got the fail-safe reply)")
 
-# The labelled children, looked up once: labels() takes a lock and builds a
-# key on every call, and the webhook counts three things per text.
-messages_in = functools.lru_cache(maxsize=None)(MESSAGES_IN.labels)
-messages_out = functools.lru_cache(maxsize=None)(MESSAGES_OUT.labels)
-replies = functools.lru_cache(maxsize=None)(REPLIES.labels)
 
 bp = Blueprint("metrics", __name__)
 

@@ -19,9 +19,10 @@ keys and streams are exactly what must work in production.
   cluster (``REDIS_URL`` with ``REDIS_CLUSTER=1``) is refused: the tests
   would flush it. CI runs the store's tests this way (``.ci/run``).
 
-Other fixtures live in ``tests/fixtures_*.py`` modules, registered here with
-``pytest_plugins = ["tests.fixtures_web", ...]``; keep this file to what
-every test may need.
+Other fixtures live in ``tests/fixtures_*.py`` modules (the console's, the
+engine's, the browser's), registered here with ``pytest_plugins``; keep this
+file to what every test may need. No test module imports another for its
+fixtures.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ from redis.cluster import RedisCluster
 
 from bot.store.embedded import ensure_server
 from tests.servers import RedisProcess, wait_until
+
+pytest_plugins = ["tests.fixtures_console", "tests.fixtures_engine", "tests.fixtures_browser"]
 
 
 def cluster_mode(config: pytest.Config) -> bool:
@@ -204,11 +207,24 @@ def client(app):
     return app.test_client()
 
 
+@pytest.fixture
+def make_app(redis_client, redis_url, tmp_path):
+    """``make_app(**settings)``: an app on the test Redis with those settings changed."""
+    from bot import create_app
+    from bot.config import TestConfig
+
+    def make(**overrides):
+        return create_app(TestConfig(redis_url, str(tmp_path), **overrides))
+
+    return make
+
+
 def pytest_addoption(parser):
     parser.addoption(
-        "--update-transcripts",
+        "--update-golden",
         action="store_true",
-        help="rewrite the bot's replies in tests/transcripts/*.yaml from the current flows (review the diff)",
+        help="rewrite the golden files from the current code and flows instead of comparing with them: the "
+             "bot's replies in tests/transcripts/*.yaml and each tests/broken_flows/*/expected.txt (review the diff)",
     )
     parser.addoption(
         "--redis-cluster",

@@ -106,3 +106,26 @@ def stored_session(r, key: str) -> dict:
 def store_session(r, key: str, fields: dict, ttl: int = 86400) -> None:
     """Write a session at ``key`` as the store does (to damage or age one)."""
     r.set(key, json.dumps(fields), ex=ttl)
+
+
+def every_value(r, key: str):
+    """(where, value) for every field of every Redis type the store uses."""
+    kind = r.type(key)
+    if kind == "string":
+        yield key, r.get(key)
+    elif kind == "hash":
+        for name, value in r.hgetall(key).items():
+            yield f"{key}#{name}", value
+            yield f"{key}#{name}(name)", name
+    elif kind == "list":
+        for i, value in enumerate(r.lrange(key, 0, -1)):
+            yield f"{key}[{i}]", value
+    elif kind == "zset":
+        for member, _ in r.zrange(key, 0, -1, withscores=True):
+            yield f"{key}<{member}>", member
+    elif kind == "stream":
+        for entry_id, fields in r.xrange(key):
+            for name, value in fields.items():
+                yield f"{key}/{entry_id}#{name}", f"{name}={value}"
+    else:
+        raise AssertionError(f"{key}: unexpected type {kind}")

@@ -18,8 +18,8 @@ import threading
 import pytest
 
 from tests.helpers import REPO
-from tests.test_browser_ops import CHROMIUM, browser, shot, text  # noqa: F401 - fixtures
-from tests.test_ops_support import PASSWORD
+from tests.fixtures_browser import CHROMIUM, text
+from tests.fixtures_console import PASSWORD
 
 OLD_MENU = "What would you like to do?"
 NEW_MENU = "What can we help you with?"
@@ -28,6 +28,7 @@ NEW_MENU_ES = "¿En qué le podemos ayudar?"
 
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.slow,
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is missing: apt-get install -y chromium"),
 ]
 

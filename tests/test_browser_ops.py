@@ -22,22 +22,14 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import REPO, inbound, sign
-from tests.test_ops_support import PASSWORD, TwilioStandIn, console_settings
-
-CHROMIUM = "/usr/bin/chromium"
-SHOTS = REPO / "docs" / "screenshots"
-PERSON = "+15550001142"
+from tests.fixtures_browser import CHROMIUM, PERSON, text
+from tests.fixtures_console import PASSWORD, console_settings
 
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.slow,
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is missing: apt-get install -y chromium"),
 ]
-
-
-@pytest.fixture
-def twilio_api():
-    with TwilioStandIn() as stand_in:
-        yield stand_in
 
 
 @pytest.fixture
@@ -60,60 +52,6 @@ def live_server(redis_client, redis_url, tmp_path, twilio_api):
         server.shutdown()
         server.server_close()
 
-
-class Watched:
-    """The browser, each of whose pages reports what the console's Content-Security-Policy refused."""
-
-    def __init__(self, browser):
-        self._browser = browser
-        self.refused: list[str] = []
-
-    def new_page(self, **options):
-        page = self._browser.new_page(**options)
-        page.on("console", lambda m: self.refused.append(m.text)
-                if m.type == "error" and "Content Security Policy" in m.text else None)
-        return page
-
-    def __getattr__(self, name):
-        return getattr(self._browser, name)
-
-
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                     args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        watched = Watched(chromium)
-        try:
-            yield watched
-        finally:
-            chromium.close()
-        # Every page of the test worked under the policy: nothing it needs was refused.
-        assert watched.refused == [], watched.refused
-
-
-def text(base: str, body: str, sender: str = PERSON) -> None:
-    """The person texts ``body``: a webhook signed as Twilio signs it, over HTTP."""
-    url = base + "/twilio/messages"
-    form = inbound(body, sender=sender)
-    request = urllib.request.Request(url, data=urllib.parse.urlencode(form).encode(),
-                                     headers={"X-Twilio-Signature": sign(url, form)})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status == 200
-
-
-@pytest.fixture
-def shot(tmp_path):
-    folder = SHOTS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
-
-    def take(page, name: str) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
-        assert (folder / f"{name}.png").stat().st_size > 10_000  # a page, not a blank
-
-    return take
 
 
 def test_an_operator_takes_a_hand_off_in_the_browser(live_server, browser, twilio_api, shot):

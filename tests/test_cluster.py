@@ -39,7 +39,6 @@ from bot.store.connection import LazyRedisCluster, lua
 from tests.helpers import inbound, messages, new_sid, option, post_signed, stored_session, stream_events
 from tests.servers import wait_until
 from tests import test_store
-from tests.test_store import make_app  # noqa: F401 - the fixture its tests use
 
 # Every test of test_store.py, collected again in this module, where
 # ``redis_url`` and ``redis_client`` (below) are the cluster's.

@@ -34,7 +34,7 @@ from bot.engine import model as m
 from bot.engine import render
 from bot.engine.text import normalize
 from tests.helpers import option, real_flows
-from tests.test_engine import HOTLINE, OPT, Chat, fs, help_text, prompt, started  # noqa: F401  (fs: the fixture)
+from tests.fixtures_engine import HOTLINE, OPT, Chat, help_text, prompt, started
 
 REPO = Path(__file__).resolve().parents[1]
 PREVIEW_LINES = 2  # a locked phone shows the start of a new message: most show two to four lines

@@ -163,6 +163,7 @@ def test_a_long_data_dir_path_gets_a_short_private_socket(tmp_path, started):
     assert ensure_server(str(data_dir) + "/.").url == server.url  # same dir, same socket
 
 
+@pytest.mark.slow
 def test_concurrent_starts_make_exactly_one_server(tmp_path):
     code = "import sys, bot.store.embedded as e; s = e.ensure_server(sys.argv[1]); print(s.owned, s.url)"
     procs = [

@@ -18,11 +18,10 @@ from hypothesis import strategies as st
 
 from bot.engine import events as ev
 from bot.engine import render
-from tests.test_engine import (
+from tests.fixtures_engine import (
     ADDRESS,
     OPT,
     Chat,
-    fs,  # noqa: F401  (the fixture)
     greeting,
     menu,
     prompt,
@@ -140,7 +139,7 @@ def test_media_only_first_message_greets(fs, media):
 
 def waiting_nodes():
     from bot.published_flows import load
-    from tests.test_engine import REPO
+    from tests.fixtures_engine import REPO
 
     flows, _ = load(str(REPO / "flows"), str(REPO / "locales"))
     return sorted(f"{f.id}.{n.id}" for f in flows.flows.values() for n in f.nodes if n.waits)

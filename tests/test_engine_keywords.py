@@ -19,13 +19,12 @@ from bot.engine import transcript
 from bot.engine.runner import ERASE, KEEP, SAVE
 from bot.engine.session import Session
 from tests.helpers import option
-from tests.test_engine import (
+from tests.fixtures_engine import (
     ADDRESS,
     HOTLINE,
     OPT,
     Chat,
     emergency,
-    fs,  # noqa: F401  (the fixture)
     help_text,
     menu,
     prompt,
@@ -140,7 +139,7 @@ def test_every_intent_in_the_file_has_an_expected_effect():
 
 
 def test_the_contract_words_are_in_the_file():
-    # DESIGN.md "Global keywords": at least these. Staff may add, not remove.
+    # The design contract ("Global keywords", in the project's DESIGN.md outside this repository): at least these. Staff may add, not remove.
     required = {
         "menu": {"MENU", "MENÚ", "INICIO"},
         "back": {"BACK", "ATRÁS", "VOLVER"},

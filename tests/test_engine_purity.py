@@ -143,6 +143,7 @@ def test_engine_source_imports_no_flask_twilio_or_redis():
     assert source_violations(REPO, "bot.engine") == []
 
 
+@pytest.mark.slow
 def test_engine_modules_load_no_flask_twilio_or_redis_when_imported():
     assert runtime_violations(REPO, "bot.engine") == []
 
@@ -186,6 +187,7 @@ def test_source_check_reports_every_kind_of_impure_import(impure: Path):
     ]
 
 
+@pytest.mark.slow
 def test_runtime_check_reports_direct_and_transitive_loads(impure: Path):
     found = runtime_violations(impure, "fake.engine")
     assert found == [

@@ -34,7 +34,7 @@ from bot.helpline import contact_id
 from bot.spool import Entry
 from tests.helpers import inbound, messages, new_sid, option, post_signed, stored_session
 from tests.servers import RedisProcess, wait_until
-from tests.test_ops_support import ACCOUNT_SID, TwilioStandIn
+from tests.fixtures_console import ACCOUNT_SID, TwilioStandIn
 
 PHONE = "+15558675309"
 OTHER = "+15553141592"
@@ -135,6 +135,7 @@ def restartable(tmp_path):
     procs[-1].kill()
 
 
+@pytest.mark.slow
 def test_during_an_outage_quick_exit_and_stop_are_answered_and_done_once_redis_is_back(restartable, tmp_path):
     app = create_app(TestConfig(restartable.url, str(tmp_path / "var"), REDIS_TIMEOUT=0.3))
     client = app.test_client()
@@ -199,6 +200,7 @@ def test_without_a_session_only_quick_exit_and_opt_out_have_a_line(text, intent,
         assert (found.intent, list(found.replies)) == (intent, [line])
 
 
+@pytest.mark.slow
 def test_a_spooled_quick_exit_does_not_erase_a_conversation_started_after_it(client, app, redis_client):
     helpline = app.extensions["helpline"]
     cid = contact_id("test-secret", PHONE)
@@ -247,6 +249,7 @@ def actions(resp) -> list[str]:
     return [m.get("action") or "http://localhost/twilio/status" for m in ET.fromstring(resp.data).findall("Message")]
 
 
+@pytest.mark.slow
 def test_quick_exit_deletes_the_conversations_messages_at_twilio(deleting_app, twilio_api, redis_client):
     client = deleting_app.test_client()
     inbound_sids, outbound_sids = [], []

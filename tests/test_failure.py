@@ -1,6 +1,7 @@
 """When things go wrong: Redis gone, odd input, sessions the code no longer fits.
 
-The contract (DESIGN.md, "Failure behaviour"): a validly signed text always
+The contract ("Failure behaviour" in the project's DESIGN.md, kept outside
+this repository): a validly signed text always
 gets 200; when anything inside fails, the static fail-safe reply in both
 languages with 911 and the national hotline, fast; bad input gets a
 sensible reply, never a 500 and never the fail-safe; a session that points
@@ -77,6 +78,7 @@ def unreachable_app(request, tmp_path):
     return create_app(TestConfig(url, str(tmp_path)))
 
 
+@pytest.mark.slow
 def test_healthz_is_503_without_redis(unreachable_app):
     resp = unreachable_app.test_client().get("/healthz")
     assert resp.status_code == 503
@@ -85,6 +87,7 @@ def test_healthz_is_503_without_redis(unreachable_app):
 
 
 @pytest.mark.parametrize("sender", ["+15550300001", "whatsapp:+5215550300001"])
+@pytest.mark.slow
 def test_without_redis_a_text_gets_the_failsafe_fast(sender, unreachable_app, caplog, record_property):
     client = unreachable_app.test_client()
     form = inbound("necesito ayuda, me quitaron el pasaporte", sender=sender)
@@ -106,6 +109,7 @@ def test_without_redis_a_text_gets_the_failsafe_fast(sender, unreachable_app, ca
     assert "pasaporte" not in logged and sender.split("+")[1] not in logged
 
 
+@pytest.mark.slow
 def test_without_redis_a_status_callback_is_not_a_500(unreachable_app):
     form = {"MessageSid": new_sid(), "MessageStatus": "delivered"}
     resp = post_signed(unreachable_app.test_client(), "/twilio/status", form)
@@ -161,6 +165,7 @@ def post_odd(client, odd: Odd, sender: str):
 
 
 @pytest.mark.parametrize("odd", ODD_INPUTS, ids=lambda o: o.label)
+@pytest.mark.slow
 def test_odd_input_at_the_main_menu(odd: Odd, client, redis_client):
     sender = "+15550400001"
     post_signed(client, MESSAGES, inbound("hi", sender=sender))
@@ -175,6 +180,7 @@ def test_odd_input_at_the_main_menu(odd: Odd, client, redis_client):
 
 
 @pytest.mark.parametrize("odd", ODD_INPUTS, ids=lambda o: o.label)
+@pytest.mark.slow
 def test_odd_input_as_a_first_text_gets_the_greeting(odd: Odd, client, redis_client):
     resp = post_odd(client, odd, "+15550400002")
 
@@ -254,6 +260,7 @@ DAMAGE = [
 
 
 @pytest.mark.parametrize("damage", DAMAGE, ids=lambda d: d.label)
+@pytest.mark.slow
 def test_an_unreadable_session_starts_afresh(damage: Damage, client, redis_client, caplog):
     sender = "+15550600001"
     key = session_key(sender)

@@ -1,7 +1,7 @@
 """Faults against real processes: Redis killed, restarted, stalled; Twilio delivering twice.
 
-What a person texting the line depends on when something breaks (DESIGN.md,
-"Failure behaviour"): a validly signed text always gets 200 within Twilio's
+What a person texting the line depends on when something breaks (the project's
+DESIGN.md, outside this repository, "Failure behaviour"): a validly signed text always gets 200 within Twilio's
 15 s; while Redis cannot answer, the static fail-safe reply in both languages
 with 911, 1-888-373-7888 and 233733; the service comes back on its own when
 Redis does; a Redis restart with its append-only file loses nobody's place;

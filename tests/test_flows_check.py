@@ -9,7 +9,7 @@ Most cases run through the checker function (``bot.published_flows.load``, what 
 command calls) to stay fast; a few run through the real command, in-process
 and as a subprocess, to hold the exit code and the printed lines.
 
-    UPDATE_BROKEN_FLOWS=1 pytest tests/test_flows_check.py
+    pytest tests/test_flows_check.py --update-golden
 
 rewrites the ``expected.txt`` files from what the checker says now; review the
 diff as carefully as a code change: it is what staff will read.
@@ -44,7 +44,6 @@ BROKEN = TESTS / "broken_flows"
 BASE = BROKEN / "_base"
 CASES = sorted(p.name for p in BROKEN.iterdir() if p.is_dir() and not p.name.startswith("_"))
 CASE_FILES = ("expected.txt", "remove.txt")
-UPDATE = os.environ.get("UPDATE_BROKEN_FLOWS") == "1"
 SCHEMA = json.loads((REPO / "flows" / "schema.json").read_text(encoding="utf-8"))
 BASE_CATALOGS = load_catalogs(str(BASE / "locales"))
 LINE = re.compile(r"^(flows|locales)/[\w./-]+:\d+: (warning: )?\S.*$")
@@ -134,9 +133,9 @@ def test_every_case_breaks_something_and_says_why():
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_broken_flows(case, tmp_path):
+def test_broken_flows(case, tmp_path, request):
     lines, failed = check(build(tmp_path, case))
-    if UPDATE:
+    if request.config.getoption("--update-golden"):
         update_expected(case, lines)
     want = expected(case)
     assert want, f"{case}: expected.txt lists no problem"
@@ -240,6 +239,7 @@ def _replace(data, at, value):
 
 @settings(max_examples=80, deadline=None, derandomize=True)
 @given(st.data())
+@pytest.mark.slow
 def test_odd_input_anywhere_gives_problems_never_a_crash(data):
     """Any value swapped for any other type, or any line deleted, cut or
     re-indented: the checker answers with `path:line: message`s."""
@@ -301,6 +301,7 @@ def _flask(cwd: Path, redis_url: str, *args: str, **env: str) -> subprocess.Comp
                           capture_output=True, text=True, timeout=60)
 
 
+@pytest.mark.slow
 def test_command_fails_on_broken_flows(tmp_path, redis_url):
     build(tmp_path, "duplicate_node_id")
     done = _flask(tmp_path, redis_url, "flows", "check", FLOWS_DIR="flows", LOCALES_DIR="locales")
@@ -309,6 +310,7 @@ def test_command_fails_on_broken_flows(tmp_path, redis_url):
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_command_passes_on_the_real_flows(tmp_path, redis_url):
     done = _flask(REPO, redis_url, "flows", "check", BOT_DATA_DIR=str(tmp_path),
                   FLOWS_DIR=str(REPO / "flows"), LOCALES_DIR=str(REPO / "locales"))

@@ -25,7 +25,7 @@ the file exactly, and each must fit 3 SMS segments.
 When flows or translations change on purpose, regenerate the replies and
 review the change as a diff::
 
-    pytest tests/test_golden.py --update-transcripts
+    pytest tests/test_golden.py --update-golden
     git diff tests/transcripts/
 
 Only the ``turns:`` part of a file is rewritten (the ``bot:`` lists, from what
@@ -60,7 +60,7 @@ T0 = 1767225600  # 2026-01-01T00:00:00Z
 SECRET = "golden-transcripts"
 ADDRESSES = {"sms": "+15550001111", "whatsapp": "whatsapp:+5215512345678"}
 
-# The conversations DESIGN.md's "What a texter sees" promises; each must have a transcript.
+# The conversations the design contract's "What a texter sees" promises (DESIGN.md, outside this repository); each must have a transcript.
 REQUIRED = [
     "en_first_contact_numbers",
     "es_first_contact_directory",
@@ -254,7 +254,7 @@ def _values(r, key: str):
 def assert_only_the_exit_answer_is_kept(r, store, cid: str, sid: str, replies: list[str], where: str) -> None:
     """After a quick exit, Redis keeps nothing of the person but what the contract allows.
 
-    DESIGN.md: quick exit erases the session and its history at once. What may
+    The design contract: quick exit erases the session and its history at once. What may
     stay is the answer to this very message (so that Twilio's retry of it gets
     the same neutral line, not a first greeting) and, for someone who opted
     out, the opt-out record. Checked by value, whatever the store's key layout:
@@ -298,16 +298,16 @@ def test_transcript(path: Path, redis_client, flows, request):
             assert not any(s in value for s in sentences), event
 
     expected = [{k: t[k] for k in TURN_KEYS if k in t} for t in data["turns"]]
-    if request.config.getoption("--update-transcripts"):
+    if request.config.getoption("--update-golden"):
         if played != expected:
             rewrite(path, played)
         return
     missing = [n for n, t in enumerate(data["turns"], 1) if "bot" not in t]
-    assert not missing, f"{path.name}: turns {missing} have no `bot:`; run pytest --update-transcripts"
+    assert not missing, f"{path.name}: turns {missing} have no `bot:`; run pytest --update-golden"
     if played != expected:
         pytest.fail(
             f"{path.name}: the bot's replies differ from the transcript. If the change is intended, "
-            f"run `pytest tests/test_golden.py --update-transcripts` and review the diff.\n"
+            f"run `pytest tests/test_golden.py --update-golden` and review the diff.\n"
             + unified(expected, played),
             pytrace=False,
         )

@@ -30,6 +30,7 @@ def test_counts_are_shown_per_node():
     assert "42 visits" in text and "0 visits" not in text.split("main__menu", 1)[1].split("\n", 1)[0]
 
 
+@pytest.mark.slow
 def test_cli_prints_one_flow_or_writes_all(app, tmp_path):
     runner = app.test_cli_runner()
     result = runner.invoke(args=["flows", "graph", "screening"])

@@ -26,7 +26,7 @@ import pytest
 
 from bot.web.limits import CONSOLE_MAX_BYTES, EDITOR_MAX_BYTES, TWILIO_MAX_BYTES
 from tests.helpers import REPO, inbound, messages, post_signed, sign
-from tests.test_ops_support import PASSWORD, csrf_token, make_console, sign_in, twilio_api  # noqa: F401
+from tests.fixtures_console import PASSWORD, csrf_token, sign_in
 
 MESSAGES = "/twilio/messages"
 STATUS = "/twilio/status"
@@ -77,6 +77,7 @@ REFUSED_UNREAD = [
 @pytest.mark.parametrize("path", [MESSAGES, STATUS])
 @pytest.mark.parametrize("label,content_type,length,headers,status", REFUSED_UNREAD,
                          ids=[row[0] for row in REFUSED_UNREAD])
+@pytest.mark.slow
 def test_the_webhook_refuses_from_the_headers_without_reading_the_body(
         path, label, content_type, length, headers, status, client, redis_client):
     Unread.read_from.clear()
@@ -109,6 +110,7 @@ def test_the_console_refuses_a_large_body_before_reading_it(make_console):
         assert Unread.read_from == [], path
 
 
+@pytest.mark.slow
 def test_only_the_editor_may_send_more_than_the_console_cap(make_console, redis_client):
     app = make_console()
     app.extensions["ops"].accounts.add("ed", "editor", PASSWORD)
@@ -148,6 +150,7 @@ def failed_sign_ins(app, tries: int, forwarded_for) -> int:
     return status
 
 
+@pytest.mark.slow
 def test_x_forwarded_for_is_not_trusted_by_default(make_console):
     """Without a proxy that sets it, a new X-Forwarded-For per try must not
     make each try look like a new address (the throttle counts the socket's)."""
@@ -155,12 +158,14 @@ def test_x_forwarded_for_is_not_trusted_by_default(make_console):
     assert failed_sign_ins(app, 13, lambda i: f"203.0.113.{i}") == 429
 
 
+@pytest.mark.slow
 def test_behind_a_proxy_an_ipv6_client_counts_by_its_64(make_console):
     """A subscriber holds a whole /64: rotating addresses within it is one place."""
     app = make_console(PROXY_COUNT=1)
     assert failed_sign_ins(app, 13, lambda i: f"2001:db8:1:2::{i + 1:x}") == 429
 
 
+@pytest.mark.slow
 def test_throttle_keys_are_bounded_whatever_the_header_says(make_console, redis_client):
     app = make_console(PROXY_COUNT=1)
     failed_sign_ins(app, 3, lambda i: "x" * 6000 + str(i))
@@ -171,6 +176,7 @@ def test_throttle_keys_are_bounded_whatever_the_header_says(make_console, redis_
 # --- why a signature failed, in one line -----------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_failed_signature_logs_one_line_saying_what_was_checked(make_console, caplog):
     app = make_console(PUBLIC_URL="https://old.example")
     form = inbound("me quitaron el pasaporte", sender="+15550107777")
@@ -192,6 +198,7 @@ def test_a_failed_signature_logs_one_line_saying_what_was_checked(make_console, 
         assert "pasaporte" not in line and "5550107777" not in line
 
 
+@pytest.mark.slow
 def test_without_public_url_every_webhook_request_is_refused_and_the_log_says_why(make_console, caplog):
     app = make_console(PUBLIC_URL=None)
     with caplog.at_level(logging.WARNING, logger="bot.web.webhook"):
@@ -242,6 +249,7 @@ def flask(args: list[str], tmp_path, **env) -> str:
     return done.stdout + done.stderr
 
 
+@pytest.mark.slow
 def test_flow_warnings_print_once_and_only_where_asked_for(tmp_path, redis_url, redis_client):
     flows = tmp_path / "flows"
     shutil.copytree(REPO / "flows", flows)

@@ -20,7 +20,9 @@ from bot import create_app
 from bot.config import TestConfig
 from bot.helpline import contact_id
 from tests.helpers import inbound, post_signed
-from tests.test_ops_support import (console_app, make_console, sign_in, text, twilio_api)  # noqa: F401
+from tests.fixtures_console import sign_in, text
+
+pytestmark = pytest.mark.slow  # most tests here take a second or more: an app each, servers, waits
 
 LIVE = "hl:{hl:events}:live"
 

@@ -7,21 +7,10 @@ import sys
 import pytest
 
 from bot.web.console.accounts import Throttle
-from tests.helpers import REPO
-from tests.test_ops_support import (PASSWORD, console_app, csrf_token, make_console, post_form,  # noqa: F401
-                                    sign_in, twilio_api)
+from tests.helpers import REPO, inbound, post_signed
+from tests.fixtures_console import PASSWORD, csrf_token, ops_routes, post_form, sign_in
 
-
-def ops_routes(app) -> list[tuple[str, str]]:
-    """(method, path) of every console route, with a made-up conversation id."""
-    found = []
-    for rule in app.url_map.iter_rules():
-        if not rule.rule.startswith("/ops/") or rule.endpoint in ("ops.login", "ops.static"):
-            continue
-        path = rule.rule.replace("<conv>", "c0ffee")
-        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            found.append((method, path))
-    return found
+pytestmark = pytest.mark.slow  # most tests here take a second or more: an app each, servers, waits
 
 
 def test_every_console_route_needs_a_signed_in_operator(console_app):
@@ -55,28 +44,16 @@ def test_signing_in_and_out(console_app):
     assert client.get("/ops/").status_code == 302
 
 
-def test_flask_logins_cookie_hook_runs_for_the_console_only(console_app):
-    """Moved off the app: the Twilio webhook paid for it on every text, and
-    only the console signs anyone in or out."""
-    from bot.web.console.accounts import login_manager
-
-    hook = login_manager._update_remember_cookie
-    assert hook not in console_app.after_request_funcs.get(None, [])
-    assert console_app.after_request_funcs["ops"].count(hook) == 1
+def test_a_webhook_answer_sets_no_cookie_and_console_forms_need_the_token(console_app):
+    """Twilio's webhooks get no session and no cookie; the console's forms
+    still need the CSRF token, and signing in and out works."""
     client = console_app.test_client()
-    assert sign_in(client).status_code == 302
-    assert post_form(client, "/ops/logout").status_code == 302
-
-
-def test_no_csrf_hook_runs_before_every_request_of_the_app(console_app):
-    """Flask-WTF's app-wide hook does nothing with WTF_CSRF_CHECK_DEFAULT off
-    (the console checks in its own guard), and the webhook paid for it on every
-    text. The console's forms still need the token."""
-    assert console_app.before_request_funcs.get(None, []) == []
-    client = console_app.test_client()
+    answer = post_signed(client, "/twilio/messages", inbound("hola", sender="+15550001143"))
+    assert answer.status_code == 200 and "Set-Cookie" not in answer.headers
     assert sign_in(client).status_code == 302
     assert client.post("/ops/duty", data={"on": "1"}).status_code == 400
     assert post_form(client, "/ops/duty", {"on": "1"}).status_code in (200, 302)
+    assert post_form(client, "/ops/logout").status_code == 302
 
 
 def test_after_signing_in_the_operator_goes_where_they_were_going_but_never_off_site(console_app):

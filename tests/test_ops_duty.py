@@ -4,7 +4,7 @@ for a person gets the hotline numbers once, in their language, and the bot again
 Duty ends three ways: the last responder on duty presses *Go off duty*, every
 console closes and on duty lapses (``OPS_DUTY_TTL``), or the staffed hours
 end. The messages go through Twilio's REST API, here the local stand-in
-that records them (:class:`~tests.test_ops_support.TwilioStandIn`).
+that records them (:class:`~tests.fixtures_console.TwilioStandIn`).
 """
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ import pytest
 
 from tests.helpers import real_flows
 from tests.servers import wait_until
-from tests.test_ops_support import (TwilioStandIn, console_app, conv_of, make_console, post_form,  # noqa: F401
-                                    sign_in, text, twilio_api)
+from tests.fixtures_console import TwilioStandIn, conv_of, post_form, sign_in, text
+
+pytestmark = pytest.mark.slow  # most tests here take a second or more: an app each, servers, waits
 
 ANA = "+15550001142"  # writes in Spanish
 BEN = "+15550002253"  # writes in English

@@ -9,8 +9,9 @@ import pytest
 
 from bot.figures import Figures
 from tests.helpers import option, stored_session
-from tests.test_ops_support import (console_app, make_console, post_form, sign_in, text,  # noqa: F401
-                                    twilio_api)
+from tests.fixtures_console import post_form, sign_in, text
+
+pytestmark = pytest.mark.slow  # most tests here take a second or more: an app each, servers, waits
 
 SPANISH_SMS = "+15550002201"
 ENGLISH_SMS = "+15550002202"

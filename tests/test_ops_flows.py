@@ -22,7 +22,9 @@ from babel.messages.pofile import read_po
 
 from bot.flow_editing import AUDIT_KEPT, DRAFT_TTL, write_atomic
 from tests.helpers import REPO
-from tests.test_ops_support import PASSWORD, csrf_token, sign_in, text, twilio_api  # noqa: F401
+from tests.fixtures_console import PASSWORD, csrf_token, sign_in, text
+
+pytestmark = pytest.mark.slow  # most tests here take a second or more: an app each, servers, waits
 
 OLD_MENU = "What would you like to do?"
 NEW_MENU = "What can we help you with?"
@@ -92,7 +94,9 @@ def ed(app):
 
 
 def token(client) -> str:
-    return csrf_token(client, "/ops/flows")
+    """The session's CSRF token, from the live page: the flows page would check the
+    whole draft (a copy of the project, Babel, every file parsed) just to show it."""
+    return csrf_token(client, "/ops/")
 
 
 def check(client, name: str, body: str | None, tr: dict | None = None, csrf: bool = True):

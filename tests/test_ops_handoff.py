@@ -1,6 +1,6 @@
 """Hand-off to a person: the queue, claim, reply through Twilio's REST API, release, close.
 
-Replies go to :class:`~tests.test_ops_support.TwilioStandIn`, a local HTTP
+Replies go to :class:`~tests.fixtures_console.TwilioStandIn`, a local HTTP
 server in Twilio's place (``TWILIO_API_BASE``), which records what would
 have been sent.
 """
@@ -14,8 +14,10 @@ import pytest
 from bot.live_sessions import mask
 from bot.staffed_hours import Hours, HoursError
 from tests.helpers import option, store_session, stored_session, stream_events
-from tests.test_ops_support import (ACCOUNT_SID, TwilioStandIn, console_app, console_settings, conv_of,  # noqa: F401
-                                    csrf_token, make_console, post_form, sign_in, text, twilio_api)
+from tests.fixtures_console import (ACCOUNT_SID, TwilioStandIn, console_settings, conv_of, csrf_token, post_form,
+                                    ask_for_a_person, sign_in, text)
+
+pytestmark = pytest.mark.slow  # most tests here take a second or more: an app each, servers, waits
 
 PERSON = "+15550001142"
 WA_PERSON = "whatsapp:+5215550001107"
@@ -31,11 +33,6 @@ def rita(console_app):
 
 def on_duty(client) -> None:
     assert post_form(client, "/ops/duty", {"on": "1"}).status_code == 302
-
-
-def ask_for_a_person(client, sender: str = PERSON) -> list[str]:
-    text(client, "hola", sender)
-    return text(client, "PERSONA", sender)
 
 
 def session(redis_client, conv: str) -> dict:

@@ -15,9 +15,9 @@ import socket
 
 import pytest
 
-from tests.test_ops_auth import ops_routes
-from tests.test_ops_support import (console_app, console_settings, make_console, post_form, sign_in,  # noqa: F401
-                                    twilio_api)
+from tests.fixtures_console import console_settings, ops_routes, post_form, sign_in
+
+pytestmark = pytest.mark.slow  # most tests here take a second or more: an app each, servers, waits
 
 PATHS = {"<conv>": "c0ffee", "<path:name>": "main.yaml", "<rid>": "1", "<flow_id>": "main",
          "<path:filename>": "mermaid/mermaid.min.js"}
@@ -60,8 +60,7 @@ def test_every_console_response_carries_the_security_headers(console_app):
 
 
 def test_a_hand_off_transcript_and_its_json_are_never_stored(console_app):
-    from tests.test_ops_handoff import ask_for_a_person
-    from tests.test_ops_support import conv_of
+    from tests.fixtures_console import ask_for_a_person, conv_of
 
     rita = console_app.test_client()
     sign_in(rita)

@@ -4,7 +4,9 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers import option
-from tests.test_ops_support import console_app, make_console, post_form, sign_in, twilio_api  # noqa: F401
+from tests.fixtures_console import post_form, sign_in
+
+pytestmark = pytest.mark.slow  # most tests here take a second or more: an app each, servers, waits
 
 
 @pytest.fixture

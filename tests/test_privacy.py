@@ -16,8 +16,8 @@ import logging
 import pytest
 
 from bot.helpline import contact_id
-from tests.helpers import (inbound, messages, new_sid, option, post_signed, real_flows, store_session, stored_session,
-                           stream_events)
+from tests.helpers import (every_value, inbound, messages, new_sid, option, post_signed, real_flows, store_session,
+                           stored_session, stream_events)
 
 SMS = "+15558675309"
 WHATSAPP = "whatsapp:+5215587462913"
@@ -44,29 +44,6 @@ def leaks(value: str, address: str, last: int = 7) -> bool:
 
 def session_key(address: str) -> str:
     return f"hl:{{{contact_id('test-secret', address)}}}:session"
-
-
-def every_value(r, key: str):
-    """(where, value) for every field of every Redis type the store uses."""
-    kind = r.type(key)
-    if kind == "string":
-        yield key, r.get(key)
-    elif kind == "hash":
-        for name, value in r.hgetall(key).items():
-            yield f"{key}#{name}", value
-            yield f"{key}#{name}(name)", name
-    elif kind == "list":
-        for i, value in enumerate(r.lrange(key, 0, -1)):
-            yield f"{key}[{i}]", value
-    elif kind == "zset":
-        for member, _ in r.zrange(key, 0, -1, withscores=True):
-            yield f"{key}<{member}>", member
-    elif kind == "stream":
-        for entry_id, fields in r.xrange(key):
-            for name, value in fields.items():
-                yield f"{key}/{entry_id}#{name}", f"{name}={value}"
-    else:
-        pytest.fail(f"{key}: unexpected type {kind}")
 
 
 def test_no_number_or_text_in_logs_keys_or_events(app, client, redis_client, caplog):

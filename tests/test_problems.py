@@ -136,6 +136,7 @@ def project(tmp_path):
     return root
 
 
+@pytest.mark.slow
 def test_flows_check_translations_check_and_the_translations_page_agree(project):
     flows, locales = str(project / "flows"), str(project / "locales")
     want = {"My rights": EMPTY, "What would you like to do?": OUTDATED, "call {number}": PLACEHOLDERS,

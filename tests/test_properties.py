@@ -69,7 +69,7 @@ from bot.engine.validate import reachable
 from bot.helpline import Helpline
 from bot.store import sessions as store_module
 from tests.helpers import REPO, messages, post_signed, real_flows, sign, stored_session
-from tests.test_privacy import every_value
+from tests.helpers import every_value
 
 HOTLINE = "1-888-373-7888"
 T0 = 1767225600.0  # 2026-01-01T00:00:00Z
@@ -353,6 +353,7 @@ class Conversation(RuleBasedStateMachine):
 CONVERSATIONS = settings(max_examples=300, stateful_step_count=30, deadline=None)
 
 
+@pytest.mark.slow
 def test_property_1_2_no_conversation_breaks_the_engine_or_hides_the_hotline():
     run_state_machine_as_test(Conversation, settings=CONVERSATIONS)
 
@@ -388,6 +389,7 @@ def help_failures(fs: m.FlowSet) -> list[str]:
     return failures
 
 
+@pytest.mark.slow
 def test_property_2_help_gives_the_hotline_from_every_reachable_node_in_every_state():
     fs = real_flows()
     assert len(reachable(fs)) > 40  # the enumeration covers the real flows, not an empty set
@@ -520,6 +522,7 @@ QUICK_EXITS = settings(max_examples=150, deadline=None, suppress_health_check=[H
 @QUICK_EXITS
 @given(phone=PHONES, on_duty=st.booleans(), actions=st.lists(ACTIONS, max_size=20), exit_word=spelled(EXIT_WORDS),
        stranger=STRANGER_TEXTS)
+@pytest.mark.slow
 def test_property_3_quick_exit_leaves_nothing_behind(redis_client, service, phone, on_duty, actions, exit_word,
                                                      stranger):
     helpline, duty = service
@@ -661,6 +664,7 @@ def spanish_help_without_the_hotline(fs: m.FlowSet) -> m.FlowSet:
     return dataclasses.replace(fs, catalogs=MappingProxyType({**fs.catalogs, "es": MappingProxyType(es)}))
 
 
+@pytest.mark.slow
 def test_negative_property_2_catches_a_help_text_without_the_hotline():
     broken = spanish_help_without_the_hotline(real_flows())
     failures = help_failures(broken)

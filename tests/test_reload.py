@@ -14,6 +14,8 @@ from bot import create_app
 from bot.config import TestConfig
 from tests.helpers import inbound, messages, post_signed
 
+pytestmark = pytest.mark.slow  # most tests here take a second or more: an app each, servers, waits
+
 REPO = Path(__file__).resolve().parents[1]
 GREETING = "Hola. Esta es una línea de información gratuita y confidencial."
 NEW_GREETING = "Hola. Esta es la línea de ayuda, gratis y confidencial."
@@ -120,7 +122,7 @@ def break_main(project) -> int:
 
 def test_a_restart_on_broken_files_serves_the_published_snapshot_and_says_so(workers, project, redis_url,
                                                                              redis_client, caplog):
-    from tests.test_ops_support import PASSWORD, sign_in
+    from tests.fixtures_console import PASSWORD, sign_in
 
     one, _ = workers
     edit_greeting(project, NEW_GREETING)

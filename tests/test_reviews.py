@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime
 from pathlib import Path
 
+import pytest
+
 from bot.published_flows import load
 from bot.engine.problems import WARNING
 from bot.engine.validate import REVIEW_DAYS, reviews
@@ -31,6 +33,7 @@ def test_no_warning_while_reviews_are_recent():
     assert review_warnings(newest) == []
 
 
+@pytest.mark.slow
 def test_a_review_older_than_six_months_is_a_warning_that_says_where_and_what():
     fs, _ = load(str(REPO / "flows"), str(REPO / "locales"))
     oldest = min(datetime.date.fromisoformat(r.reviewed) for r in reviews(fs, datetime.date.today()))

@@ -61,7 +61,7 @@ def test_count_segments(text, encoding, units, segments):
 
 
 def test_budget_is_three_segments_as_design_says():
-    # DESIGN.md: "GSM-7: 459 characters; one á, í, ó or ú makes it UCS-2: 201 characters".
+    # The design contract (DESIGN.md, outside this repository): "GSM-7: 459 characters; one á, í, ó or ú makes it UCS-2: 201 characters".
     assert MAX_SEGMENTS == 3
     assert count_segments("a" * 459).segments == MAX_SEGMENTS < count_segments("a" * 460).segments
     assert count_segments("ú" * 201).segments == MAX_SEGMENTS < count_segments("ú" * 202).segments

@@ -32,14 +32,6 @@ PERSON = option("help.person")  # main menu -> talk to a person
 CONTROLLED = option("numbers.exploitation", "numbers.by_need")  # "Someone controls me or my pay"
 
 
-@pytest.fixture
-def make_app(redis_client, redis_url, tmp_path):
-    def make(**overrides):
-        return create_app(TestConfig(redis_url, str(tmp_path), **overrides))
-
-    return make
-
-
 def cid_of(phone: str = PHONE) -> str:
     return contact_id("test-secret", phone)
 

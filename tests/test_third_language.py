@@ -14,11 +14,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from babel.messages.pofile import read_po, write_po
 
 from bot import create_app
 from bot.config import TestConfig
 from tests.helpers import inbound, messages, post_signed
+
+pytestmark = pytest.mark.slow  # most tests here take a second or more: an app each, servers, waits
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -219,6 +219,7 @@ def test_update_on_an_up_to_date_project_changes_no_translation(project):
     assert run("translations", "check").exit_code == 0
 
 
+@pytest.mark.slow
 def test_changed_english_becomes_fuzzy_and_fails_both_checks(project):
     root, run = project
     # A longer English, so the messages also show how a long text is shortened.
@@ -257,6 +258,7 @@ def test_changed_english_becomes_fuzzy_and_fails_both_checks(project):
     assert run("flows", "check").exit_code == 0
 
 
+@pytest.mark.slow
 def test_new_english_is_missing_then_untranslated(project):
     root, run = project
     welcome = root / "flows" / "welcome.yaml"

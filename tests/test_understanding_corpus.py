@@ -213,6 +213,7 @@ def table(fs, rows) -> tuple[str, dict[str, float]]:
     return "\n".join(lines), figures
 
 
+@pytest.mark.slow
 def test_accuracy_per_language_and_intent(results):
     fs = real_flows()
     text, figures = table(fs, results)

@@ -160,6 +160,7 @@ INCOMING = [
 
 
 @pytest.mark.parametrize("case", INCOMING, ids=lambda c: c.label)
+@pytest.mark.slow
 def test_incoming(case: Case, make_app, redis_client):
     resp = post(make_app(**case.settings).test_client(), case)
 

@@ -8,7 +8,6 @@ library's own :class:`MessagingResponse`.
 from __future__ import annotations
 
 import functools
-import hmac
 from dataclasses import dataclass
 
 from twilio.request_validator import RequestValidator
@@ -54,31 +53,16 @@ def signed_url(public_url: str, path: str, query: str = "") -> str:
     return public_url + path + (f"?{query}" if query else "")
 
 
-def signature_is_valid(auth_token: str | None, url: str, params: dict, signature: str | None) -> bool:
+def signature_is_valid(auth_token: str | None, url: str, params, signature: str | None) -> bool:
     """Check X-Twilio-Signature with the twilio library's RequestValidator.
 
-    The URL exactly as signed is tried first (one HMAC, constant-time
-    compare): that is every request from Twilio. Only a mismatch goes on to
-    the library's full ``validate``, which also tries the URL with and without
-    its port (two more HMACs), as Twilio's own signing varies there.
+    ``params`` may be werkzeug's MultiDict: the library reads every value of
+    a repeated key, as Twilio signs them. ``validate`` also tries the URL
+    with and without its port, as Twilio's own signing varies there.
     """
     if not auth_token or not signature:
         return False
-    validator = RequestValidator(auth_token)
-    if hasattr(params, "lists"):  # a werkzeug MultiDict: every value of each key, as the library reads them
-        params = _AllValues(params.lists())
-    if hmac.compare_digest(validator.compute_signature(url, params), signature):
-        return True
-    return validator.validate(url, params, signature)
-
-
-class _AllValues(dict):
-    """Form values as lists, with the ``getall`` the twilio library looks for
-    first: given werkzeug's MultiDict it tries ``getall``, catches the
-    AttributeError and tries ``getlist``, for every key of every request."""
-
-    def getall(self, name: str) -> list[str]:
-        return self[name]
+    return RequestValidator(auth_token).validate(url, params, signature)
 
 
 def _int(value: str | None) -> int:
@@ -90,34 +74,27 @@ def _int(value: str | None) -> int:
 
 def parse_incoming(form) -> IncomingMessage | None:
     """Turn the webhook form into an IncomingMessage; None if it has no sender."""
-    address = (_get(form, "From") or "").strip()
+    address = (form.get("From") or "").strip()
     if not address:
         return None
     channel = "whatsapp" if address.startswith(WHATSAPP_PREFIX) else "sms"
     # A tapped WhatsApp button sends its payload; treat it as what was typed.
-    text = _get(form, "ButtonPayload") or _get(form, "Body") or ""
+    text = form.get("ButtonPayload") or form.get("Body") or ""
     return IncomingMessage(
         address=address,
         channel=channel,
         text=text,
-        media_count=_int(_get(form, "NumMedia")),
-        message_sid=(_get(form, "MessageSid") or _get(form, "SmsMessageSid") or None),
+        media_count=_int(form.get("NumMedia")),
+        message_sid=(form.get("MessageSid") or form.get("SmsMessageSid") or None),
     )
 
 
-def _get(form, name: str) -> str | None:
-    """``form.get(name)``, without the exception werkzeug's MultiDict raises
-    and catches inside ``get`` for every field that is absent (most texts
-    have no ButtonPayload)."""
-    return form.get(name) if name in form else None
-
-
 def parse_status(form) -> StatusUpdate | None:
-    sid = _get(form, "MessageSid") or _get(form, "SmsSid")
-    status = _get(form, "MessageStatus") or _get(form, "SmsStatus")
+    sid = form.get("MessageSid") or form.get("SmsSid")
+    status = form.get("MessageStatus") or form.get("SmsStatus")
     if not sid or not status:
         return None
-    return StatusUpdate(sid, status, _get(form, "ErrorCode") or None, (_get(form, "To") or "").strip() or None)
+    return StatusUpdate(sid, status, form.get("ErrorCode") or None, (form.get("To") or "").strip() or None)
 
 
 def twiml(replies: list[str] | tuple[str, ...], status_url: str | None = None) -> str:
@@ -137,8 +114,9 @@ def twiml(replies: list[str] | tuple[str, ...], status_url: str | None = None) -
 
 # Replies are the flows' own texts (their only placeholders are keywords and
 # hotline numbers, never what a person wrote), so the same few hundred
-# answers repeat: building the XML through ElementTree each time was a
-# fifteenth of a turn. Bounded, and emptied whenever the process restarts.
+# answers repeat and their XML is built once (BENCHMARKS.md, "What was cut").
+# Bounded, and emptied whenever the process restarts. Never give it a text a
+# person wrote: it would outlive their quick exit.
 @functools.lru_cache(maxsize=1024)
 def _twiml(replies: tuple[str, ...], status_url: str | None) -> str:
     response = MessagingResponse()

@@ -6,7 +6,6 @@ outcome). The service layer adds the pseudonymous conversation id.
 """
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass, field
 
@@ -46,8 +45,7 @@ class Event:
 # A turn's events go to the Redis stream as ONE field holding a compact JSON
 # object, ``turn``: {"conv", "ch", "lang", "st", "at", "t", "ev": [event, ...]}.
 # One field, not one per value: every value is another argument through the
-# commit script, another XADD argument and another AOF entry, and seven cost
-# Redis about a tenth of its work per text.
+# commit script, another XADD argument and another AOF entry.
 TURN_FIELD = "turn"
 # Compact JSON, text kept as it is: what goes into Redis (the stream entries
 # here, the sessions in bot/store/sessions.py).
@@ -56,21 +54,9 @@ compact_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encod
 
 def turn_entry(conv: str, channel: str, lang: str, state: str, at: str, t: float,
                events: list[dict[str, str]]) -> dict[str, str]:
-    """The stream entry of one turn's events (``events`` as :meth:`Event.as_fields`).
-
-    Only the conversation and the time differ from one person to the next:
-    the rest (where, what happened) is the same few hundred entries over and
-    over, encoded once (bounded LRU). Encoding it on every text was ~3 % of a
-    text's CPU, a float's repr alone a tenth of that.
-    """
-    rest = _entry_rest(channel, lang, state, at, tuple(tuple(e.items()) for e in events))
-    return {TURN_FIELD: f'{{"conv":{compact_json(conv)},"t":{t:.3f},{rest}'}
-
-
-@functools.lru_cache(maxsize=4096)
-def _entry_rest(channel: str, lang: str, state: str, at: str, events: tuple[tuple[tuple[str, str], ...], ...]) -> str:
-    """The entry's JSON object after ``conv`` and ``t``, without its opening brace."""
-    return compact_json({"ch": channel, "lang": lang, "st": state, "at": at, "ev": [dict(e) for e in events]})[1:]
+    """The stream entry of one turn's events (``events`` as :meth:`Event.as_fields`)."""
+    return {TURN_FIELD: compact_json({"conv": conv, "t": round(t, 3), "ch": channel, "lang": lang, "st": state,
+                                      "at": at, "ev": events})}
 
 
 def read_entry(fields: dict[str, str]) -> dict | None:

@@ -87,8 +87,8 @@ def bind(session) -> Lifecycle:
     """The lifecycle chart, with its state in ``session.state``.
 
     Building a StateChart resolves every callback name against the chart and
-    its model: 150 us, more than the event itself and a fifth of a first
-    message's whole turn. The chart keeps nothing of its own between events
+    its model, which costs more than the event itself (BENCHMARKS.md, "What
+    was cut"). The chart keeps nothing of its own between events
     (its configuration is read from the model each time, and a refused event
     leaves it as it was), so each thread builds one and points it at the
     session it is stepping. Valid until the thread's next ``bind``: a turn

@@ -535,7 +535,6 @@ def _build_hotlines(source: Source) -> list[m.Hotline]:
                     for c in entry["contacts"]
                 ),
                 note=_text(source, at + ("note",)),
-                needs=tuple(entry.get("needs", ())),
                 source=entry["source"],
                 verified=entry["verified"],
                 reviewed=entry.get("reviewed"),

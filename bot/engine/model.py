@@ -174,7 +174,6 @@ class Hotline:
     name: Text
     contacts: tuple[Contact, ...]
     note: Text | None
-    needs: tuple[str, ...]
     source: str
     verified: bool
     reviewed: str | None
@@ -208,9 +207,6 @@ class System:
     answers_where: Mapping[str, Where] = field(default_factory=lambda: _NONE)  # yes/no/not_sure -> where its words are written
 
 
-# What a meaning in understanding.yaml may lead to besides a node. `watched`:
-# someone who may read the phone is near ("my boss is here"): one safe line.
-MEANING_INTENTS = ("danger", "watched", "human", "help", "quick_exit", "opt_out")
 # These erase or silence: a phrase of theirs counts only as the whole message
 # (with around words), never as part of a sentence ("I can't exit the building").
 WHOLE_ONLY_INTENTS = frozenset({"quick_exit", "opt_out"})
@@ -230,7 +226,7 @@ class Phrase:
 class Meaning:
     """A line of understanding.yaml: phrases people write, and where they lead."""
 
-    intent: str | None  # one of MEANING_INTENTS, or None
+    intent: str | None  # one of the intents flows/schema.json lists for a meaning, or None
     goto: str | None  # qualified node, or None
     phrases: tuple[Phrase, ...]
     whole: bool  # only as the whole message (always, for WHOLE_ONLY_INTENTS)

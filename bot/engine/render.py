@@ -51,11 +51,6 @@ def placeholders(text: str) -> set[str]:
 
 def option_labels(fs: m.FlowSet, node: m.Node, lang: str) -> tuple[str, ...]:
     """The labels a waiting node offers, in order."""
-    # Keyed by the node object: it lives exactly as long as the set that caches it.
-    return fs.derived(("labels", id(node), lang), lambda: _option_labels(fs, node, lang))
-
-
-def _option_labels(fs: m.FlowSet, node: m.Node, lang: str) -> tuple[str, ...]:
     if node.kind == m.MENU:
         return tuple(fs.translate(lang, o.label.msgid) for o in node.options)
     if node.kind == m.QUESTION:
@@ -71,10 +66,6 @@ def numbered(labels: Sequence[str]) -> str:
 
 def prompt(fs: m.FlowSet, node: m.Node, lang: str) -> str:
     """A waiting node's message: its text, then its numbered options."""
-    return fs.derived(("prompt", id(node), lang), lambda: _prompt(fs, node, lang))
-
-
-def _prompt(fs: m.FlowSet, node: m.Node, lang: str) -> str:
     text = fs.translate(lang, node.text.msgid)
     labels = option_labels(fs, node, lang)
     return f"{text}\n{numbered(labels)}" if labels else text
@@ -83,8 +74,7 @@ def _prompt(fs: m.FlowSet, node: m.Node, lang: str) -> str:
 def reprompt(fs: m.FlowSet, node: m.Node, lang: str, media_only: bool = False) -> str:
     """The short message after an unrecognised reply (or a picture): the options again."""
     lead = "media_only" if media_only else "reprompt"
-    return fs.derived((lead, id(node), lang),
-                      lambda: f"{say(fs, lang, lead)}\n{numbered(option_labels(fs, node, lang))}")
+    return f"{say(fs, lang, lead)}\n{numbered(option_labels(fs, node, lang))}"
 
 
 def contact(fs: m.FlowSet, lang: str, c: m.Contact) -> str:
@@ -125,10 +115,6 @@ def directory(fs: m.FlowSet, node: m.Node, lang: str) -> list[str]:
     Entries share a message while it stays within 3 SMS segments; a long list
     (Spanish is UCS-2 and costs more) goes out as more messages, never a cut.
     """
-    return list(fs.derived(("directory", id(node), lang), lambda: tuple(_directory(fs, node, lang))))
-
-
-def _directory(fs: m.FlowSet, node: m.Node, lang: str) -> list[str]:
     lines = [hotline(fs, lang, fs.hotlines[e]) for e in node.entries if e in fs.hotlines]
     if node.text:
         lines[0:1] = [fs.translate(lang, node.text.msgid) + "\n" + lines[0]] if lines else []

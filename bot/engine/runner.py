@@ -84,18 +84,14 @@ class _Step:
         self.s = session
         self.fs = fs
         self.ctx = ctx
-        self._lc = None
         self.turn = Turn(session=session)
 
     # --- small helpers ------------------------------------------------------
 
     @property
     def lc(self):
-        """The lifecycle chart, bound on first use: most turns never change state,
-        and building a StateChart costs more than the rest of a turn."""
-        if self._lc is None:
-            self._lc = bind(self.s)
-        return self._lc
+        """The lifecycle chart, pointed at this turn's session (see lifecycle.bind)."""
+        return bind(self.s)
 
     def reply(self, text: str) -> None:
         self.turn.replies.append(text)
@@ -466,7 +462,8 @@ class _Step:
             english = render.option_labels(fs, node, "en")
             return [list({normalize(a), normalize(b)}) for a, b in zip(mine, english)]
 
-        return fs.derived(("forms", id(node), lang), forms)
+        # Worked out once per flow set; ``node`` is the one the person is at.
+        return fs.derived(("forms", self.s.position, lang), forms)
 
     def answer(self, text: str, norm: str, media_count: int) -> None:
         s, fs = self.s, self.fs

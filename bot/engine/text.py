@@ -69,7 +69,3 @@ def squeeze(norm: str) -> str:
     """
     return _REPEAT_RE.sub(r"\1", norm)
 
-
-def words(text: str) -> list[str]:
-    """The normalised words of ``text``."""
-    return normalize(text).split()

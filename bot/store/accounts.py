@@ -1,5 +1,5 @@
 """Operators' accounts, their sign-ins, and the counts of failed sign-ins
-(see :mod:`bot.web.auth` for what they mean)::
+(see :mod:`bot.web.console.accounts` for what they mean)::
 
     p:ops:user:<name>            hash: role, hash (the password's), ver (bumped to sign out everywhere)
     p:ops:signin:<id>            one sign-in (its operator's name), until it ends or is signed out

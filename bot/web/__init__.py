@@ -1,1 +1,1 @@
-"""HTTP blueprints: the Twilio webhook, health, and (later) the console."""
+"""HTTP blueprints: the Twilio webhook, health and the operators' console."""

@@ -35,14 +35,13 @@ EDITOR_ENDPOINTS = frozenset({"ops.flow_check", "ops.flow_save"})
 
 
 def init_app(app: Flask) -> None:
-    """Set the caps; after the console is registered (its editor gets more).
+    """Set the caps (the editor's endpoints get more).
 
-    The editor's hook runs first among the console's own, before its guard
-    reads the form for the CSRF token; no hook runs for the rest of the app
-    (the webhook checks its own cap, and pays for nothing else).
+    An app-wide hook, so it runs before any blueprint's own, in particular
+    before the console's guard reads the form for the CSRF token.
     """
     app.config["MAX_CONTENT_LENGTH"] = CONSOLE_MAX_BYTES
-    app.before_request_funcs.setdefault("ops", []).insert(0, _editor_allows_more)
+    app.before_request(_editor_allows_more)
 
 
 def _editor_allows_more() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Flask, Request, Response, current_app, request
+from flask import Blueprint, Request, Response, current_app, request
 
 from .. import metrics
 from ..channels import twilio
@@ -86,17 +86,10 @@ def _status_url(cfg: dict, erased: bool = False) -> str:
     return f"{url}?erased=1" if erased else url
 
 
-def _current() -> tuple[Request, Flask]:
-    """The request and the app themselves, looked up once: every attribute
-    read through Flask's ``request`` / ``current_app`` proxies looks them up
-    again (a dozen times per text)."""
-    return request._get_current_object(), current_app._get_current_object()
-
-
 @bp.post("/twilio/messages")
 def messages() -> Response:
     with metrics.Timer() as timer:
-        req, app = _current()
+        req, app = request, current_app
         cfg = app.config
         if not _signed(req, cfg):
             return _forbidden()
@@ -108,7 +101,7 @@ def messages() -> Response:
                 outcome, body = "silent", twilio.twiml([])
             else:
                 channel = msg.channel
-                metrics.messages_in(channel).inc()
+                metrics.MESSAGES_IN.labels(channel).inc()
                 handled = app.extensions["helpline"].handle(msg)
                 body = twilio.twiml(handled.replies, _status_url(cfg, handled.erased))
                 outcome = "retry" if handled.turn is None else ("reply" if handled.replies else "silent")
@@ -128,15 +121,15 @@ def messages() -> Response:
                 body = twilio.twiml(handled.replies, _status_url(cfg, handled.erased))
                 outcome, sent = ("reply" if handled.replies else "silent"), len(handled.replies)
         if outcome in ("reply", "failsafe") and sent:
-            metrics.messages_out(channel, "twiml").inc(sent)
-        metrics.replies(outcome).inc()
+            metrics.MESSAGES_OUT.labels(channel, "twiml").inc(sent)
+        metrics.REPLIES.labels(outcome).inc()
     metrics.WEBHOOK_SECONDS.observe(timer.seconds)
     return Response(body, mimetype=TWIML)
 
 
 @bp.post("/twilio/status")
 def status() -> Response:
-    req, app = _current()
+    req, app = request, current_app
     if not _signed(req, app.config):
         return _forbidden()
     update = twilio.parse_status(req.form)

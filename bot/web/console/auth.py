@@ -82,7 +82,7 @@ def _seconds(n: int) -> str:
 @bp.post("/logout")
 def logout():
     # The sign-in ends on the server too: a copy of this cookie signs nobody in.
-    console().accounts.sign_out(current_user._get_current_object())
+    console().accounts.sign_out(current_user)
     logout_user()
     session.clear()
     flash("You are signed out.", "info")

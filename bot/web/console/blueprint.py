@@ -102,20 +102,8 @@ def init_app(app: Flask) -> None:
     cfg.setdefault("WTF_CSRF_TIME_LIMIT", None)
     cfg["SESSION_COOKIE_SAMESITE"] = "Lax"
     cfg["SESSION_COOKIE_SECURE"] = bool(cfg.get("OPS_SECURE_COOKIE"))
-    hooks_before = list(app.before_request_funcs.get(None, ()))
-    csrf.init_app(app)
-    # With WTF_CSRF_CHECK_DEFAULT off, the hook Flask-WTF puts before every
-    # request of the app only returns; _guard calls csrf.protect() itself. The
-    # webhook paid for calling it on every text (~0.7 % of its CPU), so it goes.
-    app.before_request_funcs[None] = hooks_before
+    csrf.init_app(app)  # with WTF_CSRF_CHECK_DEFAULT off its app-wide hook only returns; _guard protects
     login_manager.init_app(app)
-    # Flask-Login looks at its remember-me cookie after every response of the
-    # app, and the Twilio webhook paid for that on every text (about 1 % of its
-    # CPU). Only the console signs people in and out, so only its responses
-    # get the hook (in this app's hooks for the blueprint: ``bp`` itself is
-    # shared by every app the tests create).
-    app.after_request_funcs[None].remove(login_manager._update_remember_cookie)
-    app.after_request_funcs.setdefault(bp.name, []).append(login_manager._update_remember_cookie)
     app.register_blueprint(bp)
 
 
@@ -150,7 +138,7 @@ def _guard():
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
     if time.time() - session.get("ops_t", 0) > SIGN_IN_HOURS * 3600:
-        console().accounts.sign_out(current_user._get_current_object())
+        console().accounts.sign_out(current_user)
         logout_user()
         session.pop("ops_t", None)
         flash("You were signed out after 12 hours. Please sign in again.", "info")

@@ -1,4 +1,4 @@
-"""Shared by the console's tests (test_ops_*.py, test_browser_ops.py); holds no tests.
+"""The console's fixtures and helpers, for every test of it (a pytest plugin, see conftest.py).
 
 * :class:`TwilioStandIn`: a local HTTP server standing in for Twilio's REST
   API. The app is pointed at it with ``TWILIO_API_BASE``; it records every
@@ -193,3 +193,21 @@ def conv_of(redis_client, sender: str = "+15550001142") -> str:
     from bot.helpline import contact_id
 
     return stored_session(redis_client, f"hl:{{{contact_id('test-secret', sender)}}}:session").get("conv")
+
+
+def ask_for_a_person(client, sender: str = "+15550001142") -> list[str]:
+    """The person says hello, then asks for a person; returns the bot's replies to that."""
+    text(client, "hola", sender)
+    return text(client, "PERSONA", sender)
+
+
+def ops_routes(app) -> list[tuple[str, str]]:
+    """(method, path) of every console route, with a made-up conversation id."""
+    found = []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/ops/") or rule.endpoint in ("ops.login", "ops.static"):
+            continue
+        path = rule.rule.replace("<conv>", "c0ffee")
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            found.append((method, path))
+    return found
