@@ -9,7 +9,8 @@ turns each of them into what is said instead:
   call cannot "text EXIT") or a recorded ``audio:`` file for the language,
   which is played instead;
 * numbered options become "Press 1: …";
-* a phone number is read digit by digit ("1, 8, 8, 8, …") and said twice;
+* a phone number is read digit by digit ("1, 8, 8, 8, …"), and every
+  number of a text is said once more at its end;
 * a system text ``erased`` is spoken as ``voice_erased`` when system.yaml
   has one.
 
@@ -61,18 +62,28 @@ def digits_spoken(number: str) -> str:
 
 
 def spoken(fs: m.FlowSet, lang: str, text: str) -> str:
-    """A text as said aloud: lines run together, each phone number read
-    digit by digit and said twice (system text ``voice_number``)."""
-    def number(match: re.Match) -> str:
-        return render.say(fs, lang, "voice_number", digits=digits_spoken(match.group(0)))
+    """A text as said aloud: lines run together, each phone number read digit
+    by digit, and the numbers said once more at the end (system text
+    ``voice_again``), where repeating them interrupts nothing.
 
+    >>> # "In danger, call 9, 1, 1 yourself. Again: 9, 1, 1."
+    """
     lines = [line.strip() for line in text.split("\n") if line.strip()]
     joined = " ".join(line if line[-1] in ".:?!,;" else line + "." for line in lines)
     # The numbers the validator finds (and checks against the directory), longest first.
     found = sorted(set(numbers_in(joined)), key=len, reverse=True)
     if not found:
         return joined
-    return re.sub(r"(?<!\d)(?:" + "|".join(map(re.escape, found)) + r")(?!\d)", number, joined)
+    said: list[str] = []
+
+    def number(match: re.Match) -> str:
+        digits = digits_spoken(match.group(0))
+        if digits not in said:
+            said.append(digits)
+        return digits
+
+    joined = re.sub(r"(?<!\d)(?:" + "|".join(map(re.escape, found)) + r")(?!\d)", number, joined)
+    return f"{joined} {render.say(fs, lang, 'voice_again', numbers='; '.join(said))}"
 
 
 def text_lines(fs: m.FlowSet, node: m.Node, lang: str, text: m.Text | None = None) -> list[Line]:

@@ -20,6 +20,8 @@ touch them all)::
                            console's list and the active-sessions gauge (no SCAN)
     p:{p:events}:live:handoff  the same for sessions in a hand-off (the console's queue)
     p:{p:events}:purge     sorted set: Twilio message sid -> when to try deleting it next
+    p:{cid}:said           a phone call's last words said (flow text, never the caller's), for the
+                           key that repeats them; <cid> is the call's (TTL CALL_TTL; erased at hang-up)
 
 The last four are hash-tagged with the events stream's name, so that on a
 cluster they live on the stream's node: a turn touches that node and the
@@ -121,6 +123,7 @@ STATUS_TTL = 7 * 86400
 # still gets a real answer rather than the fail-safe.
 LOCK_MS = 6_000
 EVENTS_MAXLEN = 50_000
+CALL_TTL = 4 * 3600  # seconds: Twilio ends any call after 4 hours
 WAKE_POLL = 0.25  # longest a waiter blocks before it looks at the lock again
 
 # KEYS: session, lock, answers, optout, waiters[, seen mark].
@@ -877,6 +880,20 @@ class RedisStore:
     def delivery_status(self, sid: str) -> dict[str, str] | None:
         fields = self.r.hgetall(f"{self.prefix}:msg:{sid}")
         return {_s(k): _s(v) for k, v in fields.items()} or None
+
+    # --- phone calls: what was said last, for the key that repeats it ------------------
+    # Only the flows' own words (and which prompt they were), never what the
+    # caller said or pressed; the call's session says where they are.
+
+    def remember_said(self, cid: str, said: str, ttl: int = CALL_TTL) -> None:
+        self.r.set(self.key(cid, "said"), said, ex=ttl)
+
+    def said(self, cid: str) -> str | None:
+        value = self.r.get(self.key(cid, "said"))
+        return _s(value) if value is not None else None
+
+    def forget_said(self, cid: str) -> None:
+        self.r.delete(self.key(cid, "said"))
 
     # --- operators ---------------------------------------------------------------------
 
