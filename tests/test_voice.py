@@ -338,6 +338,18 @@ def test_the_call_counts_in_the_figures_as_the_voice_channel(call_app, redis_cli
     assert "started" in kinds and "visited" in kinds
 
 
+def test_the_figures_count_calls_as_their_own_channel(call_app):
+    call = Call(call_app)
+    start_in(call, "es")
+    call.press("4")
+    call.hang_up()
+    figures = call_app.extensions["ops"].figures
+    assert figures.catch_up() > 0
+    period = figures.read(figures.today(), figures.today())
+    assert period.group("conv|ch") == {"voice": 1}
+    assert period.total["visit|numbers|by_need"] == 1
+
+
 def test_stop_said_in_a_call_ends_and_erases_it_and_leaves_no_opt_out(call_app):
     call = Call(call_app)
     start_in(call, "en")
