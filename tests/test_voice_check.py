@@ -14,6 +14,7 @@ import pytest
 from bot.content import load
 from bot.engine import voice
 from tests.helpers import REPO, real_flows
+from tests.test_voice import call_app  # noqa: F401  (the fixture)
 
 
 @pytest.fixture
@@ -113,3 +114,23 @@ def test_every_spoken_prompt_of_the_real_flows_fits_the_limit():
         for lang in fs.system.languages for flow in fs.flows.values() for node in flow.nodes if node.waits
     )
     assert 5 < longest <= voice.MAX_SPOKEN_SECONDS
+
+
+def test_a_recording_is_played_from_the_apps_own_url_and_served_there(call_app, tmp_path):
+    from tests.test_voice import Call, start_in
+
+    flows = tmp_path / "flows"
+    shutil.copytree(REPO / "flows", flows)
+    (flows / "audio").mkdir()
+    (flows / "audio" / "greeting.es.mp3").write_bytes(b"ID3 recorded greeting")
+    edit(flows / "welcome.yaml", "  - id: greeting\n", "  - id: greeting\n    audio: {es: audio/greeting.es.mp3}\n")
+    call_app.config["FLOWS_DIR"] = str(flows)
+    fs, problems = load(str(flows), str(REPO / "locales"))
+    assert fs is not None and not [p for p in problems if p.code.startswith("voice-")]
+    call_app.extensions["helpline"].flows = lambda: fs
+    call = Call(call_app)
+    start_in(call, "es")
+    assert call.last.said[0] == ("play", "http://localhost/voice/audio/greeting.es.mp3")
+    got = call.client.get("/voice/audio/greeting.es.mp3")
+    assert got.status_code == 200 and got.data == b"ID3 recorded greeting"
+    assert call.client.get("/voice/audio/../welcome.yaml").status_code == 404

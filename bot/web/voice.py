@@ -9,8 +9,9 @@ their headers when they cannot be a signed Twilio form, 403 on a bad
 signature. A validly signed request always gets 200: when anything fails,
 the caller hears the fail-safe numbers in both languages, and the call ends.
 
-``GET /twilio/voice/audio/<file>`` serves the recorded audio of flows/audio/
-that ``<Play>`` names (Twilio fetches it without a signature: it is public).
+``GET /voice/audio/<file>`` serves the recorded audio of flows/audio/ that
+``<Play>`` names: Twilio fetches it without a signature, so it lives outside
+``/twilio/``, where every request must be signed.
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ AUDIO_DIR = "audio"
 
 @bp.before_request
 def _refuse() -> Response | None:
-    if request.method == "GET":  # the audio files: public recordings, no signature
+    if not request.path.startswith("/twilio/"):  # the audio files: public recordings, no signature
         return None
     return _refuse_early()
 
@@ -49,7 +50,7 @@ def init_app(app: Flask) -> None:
         languages=tuple(cfg["VOICE_LANGUAGES"]),
         responder=cfg["VOICE_RESPONDER_NUMBER"],
         hotline=cfg["VOICE_HOTLINE_NUMBER"],
-        audio_url=lambda path: f"{public}/twilio/voice/{path}",
+        audio_url=lambda path: f"{public}/voice/{path}",
     )
     app.extensions["voice"] = VoiceCalls(app.extensions["helpline"], settings, cfg["SECRET_KEY"])
     app.register_blueprint(bp)
@@ -112,7 +113,7 @@ def status() -> Response:
     return Response(status=204)
 
 
-@bp.get("/twilio/voice/audio/<path:name>")
+@bp.get("/voice/audio/<path:name>")
 def audio(name: str) -> Response:
     folder = os.path.join(current_app.config["FLOWS_DIR"], AUDIO_DIR)
     return send_from_directory(folder, name)
