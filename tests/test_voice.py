@@ -31,6 +31,7 @@ When flows or catalogs change on purpose, regenerate and review the diff::
 from __future__ import annotations
 
 import itertools
+import time
 import logging
 import os
 import xml.etree.ElementTree as ET
@@ -437,3 +438,27 @@ def test_flask_call_speaks_the_menu_and_takes_keys_and_words(call_app):
     assert "(you hung up: the call is erased)" in out
     # In the simulator's key space: nothing of it among live sessions.
     assert call_app.extensions["store"].live_count() == 0
+
+
+# --- with the operators' console ------------------------------------------------------------------------
+
+from tests.test_ops_support import make_console, post_form, sign_in, twilio_api  # noqa: E402,F401  (fixtures)
+
+
+def test_a_responder_on_duty_in_the_console_gets_the_call_and_the_live_list_shows_no_number(make_console,
+                                                                                            redis_client):
+    app = make_console(VOICE_RESPONDER_NUMBER=RESPONDER)
+    rita = app.test_client()
+    sign_in(rita, "rita")
+    call = Call(app)
+    start_in(call, "en")
+    call.press("0")  # nobody on duty yet: the numbers and the hotline offered
+    assert call.last.dial is None and call.last.action == "http://localhost/twilio/voice?at=hotline"
+    assert post_form(rita, "/ops/duty", {"on": "1"}).status_code == 302
+    time.sleep(2.1)  # the on-duty flag is read at most every 2 s
+    assert call.press("0") == ["[en] Please hold. We are putting you through to a person from our team.",
+                               f"<dial {RESPONDER}>"]
+    assert 'callerId="+15559990000"' in call.answers[-1]  # the helpline's number, never the caller's
+    page = rita.get("/ops/").get_data(as_text=True)
+    assert "Phone call" in page and CALLER[-4:] not in page
+    assert app.extensions["store"].in_handoff() == []  # nobody is queued for a text reply
