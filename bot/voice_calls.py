@@ -43,6 +43,7 @@ from .engine.session import Session, SessionFormatError
 from .engine.text import clean, normalize
 from .services import ContactIds, Helpline
 from .spool import Entry
+from .store import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,10 @@ class VoiceCalls:
         """The TwiML for a call starting, a key, speech, or silence; raises on failure
         (the caller says the fail-safe)."""
         call_sid = (form.get("CallSid") or "").strip()
+        # Redis first: when it hangs, the caller hears the fail-safe after one
+        # timeout, not after one for the flows' version and one more for the session.
+        if not self.store.ping():
+            raise StoreError("Redis does not answer")
         fs = self.helpline.flows()
         self.helpline.last_flows = fs
         if not call_sid:

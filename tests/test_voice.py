@@ -34,6 +34,7 @@ import itertools
 import time
 import logging
 import os
+import socket
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -400,13 +401,27 @@ def test_odd_input_gets_an_answer_never_a_500(call_app):
 # --- failure -------------------------------------------------------------------------------------------
 
 
-def test_without_redis_a_call_hears_the_failsafe_in_both_languages_and_ends(tmp_path, caplog):
-    app = create_app(TestConfig("redis://127.0.0.1:1/0", str(tmp_path)))
+@pytest.fixture(params=["closed port", "server never answers"])
+def redis_down_url(request):
+    if request.param == "closed port":
+        yield "redis://127.0.0.1:1/0"
+        return
+    sock = socket.socket()  # accepts connections and never answers: a hung Redis
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    yield f"redis://127.0.0.1:{sock.getsockname()[1]}/0"
+    sock.close()
+
+
+def test_without_redis_a_call_hears_the_failsafe_in_both_languages_and_ends(redis_down_url, tmp_path, caplog):
+    app = create_app(TestConfig(redis_down_url, str(tmp_path)))
     client = app.test_client()
     form = {"CallSid": new_call_sid(), "From": CALLER, "To": HELPLINE_NUMBER}
     for url, extra in (("http://localhost/twilio/voice", {}), ("http://localhost/twilio/voice?at=language", {"Digits": "1"}),
                        ("http://localhost/twilio/voice", {"SpeechResult": "ayuda"})):
+        started = time.monotonic()
         resp = post(client, url, {**form, **extra})
+        assert time.monotonic() - started < 5.0  # Twilio waits 15 s for a voice webhook
         assert resp.status_code == 200
         assert_documented_twiml(resp.data.decode())
         got = twiml.heard(resp.data.decode())

@@ -64,9 +64,8 @@ def digits_spoken(number: str) -> str:
 def spoken(fs: m.FlowSet, lang: str, text: str) -> str:
     """A text as said aloud: lines run together, each phone number read digit
     by digit, and the numbers said once more at the end (system text
-    ``voice_again``), where repeating them interrupts nothing.
-
-    >>> # "In danger, call 9, 1, 1 yourself. Again: 9, 1, 1."
+    ``voice_again``), where repeating them interrupts nothing: "In danger,
+    call 9, 1, 1 yourself. Again: 9, 1, 1."
     """
     lines = [line.strip() for line in text.split("\n") if line.strip()]
     joined = " ".join(line if line[-1] in ".:?!,;" else line + "." for line in lines)
