@@ -243,7 +243,7 @@ class VoiceCalls:
         if intent == "opt_out":
             # A call cannot be unsubscribed from: STOP ends it and erases it, as EXIT.
             text = spoken.key_word(fs, "quick_exit") or text
-        turn = self.step(fs, cid, text)
+        turn, put_through = self.step(fs, cid, text)
         session = turn.session
         lang = session.lang
         if turn.action == ERASE:
@@ -251,15 +251,17 @@ class VoiceCalls:
             return Answer(twiml.goodbye(self.lines(fs, lang, spoken.lines_for(fs, lang, turn.replies)),
                                         self.settings.voices, self.settings.audio_url), "hangup")
         if any(e.kind == ev.HANDOFF_REQUESTED for e in turn.events):
-            return self.person(fs, cid, lang, line)
+            return self.person(fs, cid, lang, line, put_through)
         lines = self.lines(fs, lang, spoken.lines_for(fs, lang, turn.replies))
         if session.state == "closed":  # the last screen of a path: listen again, or go on
             lines += self.lines(fs, lang, spoken.system_text(fs, lang, "after_end"))
         return self.say(fs, cid, Said(lang, lines))
 
-    def step(self, fs: FlowSet, cid: str, text: str) -> Turn:
+    def step(self, fs: FlowSet, cid: str, text: str) -> tuple[Turn, bool]:
         """Claim, step, commit: :meth:`Helpline.handle` for a call, which has no
-        MessageSid to de-duplicate, no address to keep and no operator to text."""
+        MessageSid to de-duplicate, no address to keep and no operator to text.
+        Also whether a person asked for can be called now (the hand-off's
+        event says so, for the figures)."""
         store = self.store
         claim = store.claim(cid, None, wait=self.helpline.lock_wait)
         try:
@@ -271,6 +273,11 @@ class VoiceCalls:
             # (self.person), never queued for a text from the console.
             ctx = Context(now=now, on_duty=False, opted_out=False, new_id=self.helpline.new_id)
             turn = step(session, Inbound(text), fs, ctx)
+            put_through = False
+            if any(e.kind == ev.HANDOFF_REQUESTED for e in turn.events):
+                put_through = self.can_put_through()
+                turn.events = [ev.Event(e.kind, {**e.data, "on_duty": "yes" if put_through else "no"})
+                               if e.kind == ev.HANDOFF_REQUESTED else e for e in turn.events]
             s = turn.session
             event = (turn_entry(s.conv, CHANNEL, s.lang, s.state, s.position, now, [e.as_fields() for e in turn.events])
                      if turn.events else None)
@@ -281,7 +288,11 @@ class VoiceCalls:
         if turn.action == ERASE:
             self.helpline.after_erase()
             self.helpline.wake()
-        return turn
+        return turn, put_through
+
+    def can_put_through(self) -> bool:
+        """A responder line is set and someone is on duty in the console."""
+        return bool(self.settings.responder) and self.helpline.on_duty()
 
     def session(self, cid: str, fields: dict | None) -> Session:
         if not fields:
@@ -315,13 +326,13 @@ class VoiceCalls:
         self.helpline.wake()
         return True
 
-    def person(self, fs: FlowSet, cid: str, lang: str, line: str | None) -> Answer:
+    def person(self, fs: FlowSet, cid: str, lang: str, line: str | None, put_through: bool) -> Answer:
         """0, PERSONA or "Talk to a person": put through to the responder line
         while someone is on duty; otherwise the numbers, and 1 for the hotline.
 
         ``line``: the helpline's number the caller called (Twilio's ``To``), shown
         to whoever answers instead of the caller's own number."""
-        if self.settings.responder and self.helpline.on_duty():
+        if put_through:
             lines = spoken.system_text(fs, lang, "connecting")
             return Answer(twiml.dial(lines, lang, self.settings.voices, self.settings.responder,
                                      self.url("/twilio/voice/dialed", to="person"), caller_id=_number(line),

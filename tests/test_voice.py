@@ -477,3 +477,6 @@ def test_a_responder_on_duty_in_the_console_gets_the_call_and_the_live_list_show
     page = rita.get("/ops/").get_data(as_text=True)
     assert "Phone call" in page and CALLER[-4:] not in page
     assert app.extensions["store"].in_handoff() == []  # nobody is queued for a text reply
+    from tests.helpers import stream_events
+    asked = [e["on_duty"] for e in stream_events(redis_client) if e["kind"] == "handoff_requested"]
+    assert asked == ["no", "yes"]  # the figures count the first as unavailable, the second as put through
