@@ -44,7 +44,6 @@ import yaml
 from bot import create_app
 from bot.channels import voice as twiml
 from bot.config import TestConfig
-from bot.services import contact_id
 from tests.helpers import inbound, post_signed, sign
 
 REPO = Path(__file__).resolve().parents[1]
