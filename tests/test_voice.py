@@ -31,10 +31,10 @@ When flows or catalogs change on purpose, regenerate and review the diff::
 from __future__ import annotations
 
 import itertools
-import time
 import logging
 import os
 import socket
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -45,6 +45,7 @@ from bot import create_app
 from bot.channels import voice as twiml
 from bot.config import TestConfig
 from tests.helpers import inbound, post_signed, sign
+from tests.test_ops_support import make_console, post_form, sign_in, twilio_api  # noqa: F401  (fixtures)
 
 REPO = Path(__file__).resolve().parents[1]
 CALLS = REPO / "tests" / "calls"
@@ -455,8 +456,6 @@ def test_flask_call_speaks_the_menu_and_takes_keys_and_words(call_app):
 
 
 # --- with the operators' console ------------------------------------------------------------------------
-
-from tests.test_ops_support import make_console, post_form, sign_in, twilio_api  # noqa: E402,F401  (fixtures)
 
 
 def test_a_responder_on_duty_in_the_console_gets_the_call_and_the_live_list_shows_no_number(make_console,
