@@ -164,6 +164,8 @@ def create_app(config: Config | None = None) -> Flask:
     from . import cli
 
     app.register_blueprint(webhook.bp)
+    from .web import voice  # phone calls: POST /twilio/voice, its status callback
+    voice.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics.bp)
     cli.register(app)

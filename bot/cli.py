@@ -31,6 +31,8 @@ def register(app: Flask) -> None:
     app.cli.add_command(flows_cli)
     app.cli.add_command(translations_cli)
     app.cli.add_command(chat)
+    from . import call_cli  # `flask call`: the phone line in the terminal
+    call_cli.register(app)
 
 
 def _relative(p: Problem) -> Problem:

@@ -158,6 +158,18 @@ class Config:
         self.OPS_SECURE_COOKIE = (os.environ.get("OPS_SECURE_COOKIE", "").strip().lower() in ("1", "true", "yes")
                                   or (self.PUBLIC_URL or "").startswith("https://"))
 
+        # --- Phone calls (bot/web/voice.py; README "Phone calls") ---
+        # The voice that reads each language (Amazon Polly voices through Twilio).
+        self.VOICE_NAMES = {"es": os.environ.get("VOICE_ES", "").strip() or "Polly.Mia",
+                            "en": os.environ.get("VOICE_EN", "").strip() or "Polly.Joanna"}
+        # The languages a new caller is offered, in order: digit 1 is the first.
+        self.VOICE_LANGUAGES = tuple(code.strip() for code in os.environ.get("VOICE_LANGUAGES", "es,en").split(",")
+                                     if code.strip())
+        # Where 0 puts a caller through while someone is on duty (unset: nobody can be called).
+        self.VOICE_RESPONDER_NUMBER = os.environ.get("VOICE_RESPONDER_NUMBER", "").strip() or None
+        # The national hotline a caller is offered when nobody on the team can answer.
+        self.VOICE_HOTLINE_NUMBER = os.environ.get("VOICE_HOTLINE_NUMBER", "").strip() or "+18883737888"
+
     def as_dict(self) -> dict:
         return {k: v for k, v in vars(self).items() if k.isupper()}
 

@@ -39,7 +39,7 @@ from redis.cluster import RedisCluster
 from bot.store.embedded import ensure_server
 from tests.servers import RedisProcess, wait_until
 
-pytest_plugins = ["tests.fixtures_console", "tests.fixtures_engine", "tests.fixtures_browser"]
+pytest_plugins = ["tests.fixtures_console", "tests.fixtures_engine", "tests.fixtures_browser", "tests.fixtures_voice"]
 
 
 def cluster_mode(config: pytest.Config) -> bool:

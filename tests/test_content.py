@@ -54,7 +54,9 @@ def every_message():
                 for i, text in enumerate(render.messages(FS, node, lang)):
                     found.append((f"{lang}-{flow.id}.{node.id}-{i}", lang, text))
         for name in FS.system.texts:
-            text = render.say(FS, lang, name, number="1-888-373-7888", keyword="START")
+            # The phone line's texts (voice_*) are checked too: {digit}, {label}, {numbers} are theirs.
+            text = render.say(FS, lang, name, number="1-888-373-7888", keyword="START", digit="1", label="Sí",
+                              numbers="9, 1, 1")
             found.append((f"{lang}-system.{name}", lang, text))
     found += [(f"failsafe-{i}", "failsafe", text) for i, text in enumerate(FAILSAFE_REPLIES)]
     return found

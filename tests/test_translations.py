@@ -106,7 +106,7 @@ def test_extractor_skips_files_that_are_not_yaml_or_not_utf8():
 
 
 def _written_texts(path: Path) -> list[tuple[int, str]]:
-    """What a texter reads in one flow file, found by walking PyYAML's own nodes:
+    """What a texter reads (or a caller hears) in one flow file, found by walking PyYAML's own nodes:
     an oracle independent of bot.engine.yamlsource."""
     root = yaml.compose(path.read_text(encoding="utf-8"))
     found = []
@@ -132,6 +132,7 @@ def _written_texts(path: Path) -> list[tuple[int, str]]:
         for node in get(root, "nodes").value:
             add(get(node, "text"))
             add(get(node, "unavailable"))
+            add(get(node, "voice"))  # what a phone caller hears instead of `text`
             for option in getattr(get(node, "options"), "value", []):
                 add(get(option, "label"))
     return found

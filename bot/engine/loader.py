@@ -436,6 +436,8 @@ def _build_flow(source: Source, resolve: _Resolver) -> m.Flow:
                 source=nd.get("source"),
                 reviewed=nd.get("reviewed"),
                 offers=MappingProxyType({word: go(goto) for word, goto in (nd.get("offers") or {}).items()}),
+                voice=_text(source, at + ("voice",)),
+                audio=MappingProxyType({str(k): str(v) for k, v in (nd.get("audio") or {}).items()}),
             )
         )
     return m.Flow(
@@ -465,12 +467,15 @@ def _build_keywords(source: Source, resolve: _Resolver) -> m.Keywords:
     for code, words in data["languages"].items():
         languages[code] = _words(words)
         where[f"language.{code}"] = m.Where(source.path, source.key_line(("languages", code)))
+    for key in data.get("voice_keys") or {}:
+        where[f"voice_key.{key}"] = m.Where(source.path, source.key_line(("voice_keys", key)))
     return m.Keywords(
         intents=MappingProxyType(intents),
         languages=MappingProxyType(languages),
         shows=MappingProxyType(shows),
         gotos=MappingProxyType(gotos),
         where=MappingProxyType(where),
+        voice_keys=MappingProxyType({str(k): str(v) for k, v in (data.get("voice_keys") or {}).items()}),
     )
 
 

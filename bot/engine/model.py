@@ -108,6 +108,10 @@ class Node:
     # Keywords the text tells people to send, as written in the English (MENU),
     # -> the qualified node the text says they lead to; the validator checks it.
     offers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # Phone calls: spoken instead of `text` (a call cannot "text EXIT"), and
+    # recorded audio per language, played instead of either.
+    voice: Text | None = None
+    audio: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def waits(self) -> bool:
@@ -138,7 +142,7 @@ class Node:
 
     def texts(self) -> list[Text]:
         """Every translatable text this node shows."""
-        found = [t for t in (self.text, self.unavailable) if t is not None]
+        found = [t for t in (self.text, self.unavailable, self.voice) if t is not None]
         return found + [o.label for o in self.options]
 
 
@@ -189,6 +193,8 @@ class Keywords:
     shows: Mapping[str, str]  # intent -> qualified node shown by that intent
     gotos: Mapping[str, str]  # intent -> qualified node the intent moves to
     where: Mapping[str, Where]  # intent or "language.<code>" -> where defined
+    # Phone calls: keypad key ("0", "9", "*", "#") -> what it does (human, repeat, back, menu...).
+    voice_keys: Mapping[str, str] = field(default_factory=lambda: _NONE)
 
 
 @dataclass(frozen=True)

@@ -441,6 +441,19 @@ MESSAGES: dict[str, str | Callable[[Mapping], str]] = {
     "system-text-offers": "text `{name}` tells people to send {word}, and a system text cannot say where it leads: leave"
                           " it out (the bot's own texts may name only EXIT, STOP and START words)",
     "review-due": _review,
+    # --- what callers hear (bot/engine/voice_check.py) ---
+    "voice-needs-text": lambda d: f"`{d['node']}` tells people to type {', '.join(d['words'])}, which a caller cannot:"
+                                  " add `voice:` with what to say in a phone call instead (the keys of keywords.yaml's"
+                                  " `voice_keys:`; hanging up ends and erases a call)",
+    "voice-too-many-options": "menu `{node}` has {options} options, and a phone keypad can pick only {most} of them (the"
+                              " other keys are keywords.yaml's `voice_keys:`): split it into two menus",
+    "voice-too-long": lambda d: f"`{d['node']}` takes about {d['seconds']:g} s to say in {language_label(d['lang'])} (at"
+                                f" {d['rate']:g} words a second), over the {d['limit']} s a caller can follow before"
+                                " answering: shorten it, or give the node a shorter `voice:` text",
+    "voice-audio-missing": lambda d: f"`audio:` of `{d['node']}` plays {d['file']} for {language_label(d['lang'])}, and"
+                                     " the flows folder has no such file: add the recording there, or correct the path",
+    "voice-audio-language": lambda d: f"`audio:` of `{d['node']}` has a file for `{d['lang']}`, which is not under"
+                                      f" `languages:` in system.yaml ({', '.join(d['choices'])}): remove it or add the language",
     # --- conversation tests (flows/tests/) ---
     "test-not-utf8": "not UTF-8 text: save the file as UTF-8",
     "test-file-not-a-list": "a test file is a list under `tests:` (see flows/tests/README.md)",

@@ -807,6 +807,12 @@ def check_reviews(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
             for r in reviews(fs, loaded.today) if r.due]
 
 
+def check_voice(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
+    """What phone callers hear: bot/engine/voice_check.py (imported here, as it uses this module)."""
+    from .voice_check import check
+    return check(fs, loaded)
+
+
 RULES = (
     check_duplicate_ids,
     check_gotos,
@@ -824,4 +830,5 @@ RULES = (
     check_first_lines,
     check_offers,
     check_reviews,
+    check_voice,
 )

@@ -86,6 +86,10 @@ class Keys:
     def sids(self, cid: str) -> str:
         return self.contact(cid, "sids")
 
+    def said(self, cid: str) -> str:
+        """A phone call's last words said (the flows' own, never the caller's)."""
+        return self.contact(cid, "said")
+
     def sim_log(self, cid: str) -> str:
         return self.contact(cid, "log")
 

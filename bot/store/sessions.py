@@ -70,6 +70,7 @@ from dataclasses import dataclass
 import redis
 
 from ..engine.events import compact_json
+from .calls import CallPrompts
 from .connection import STORE_DOWN, LazyRedisCluster, RedisCluster, StoreError, lua, ping, text
 from .deliveries import DeliveryStatuses, TwilioDeletions
 from .keys import Keys
@@ -158,6 +159,7 @@ class SessionStore:
         self.optouts = OptOuts(client, self.keys)
         self.deletions = TwilioDeletions(client, self.keys, delete_after)
         self.statuses = DeliveryStatuses(client, self.keys, EVENTS_MAXLEN)
+        self.call_prompts = CallPrompts(client, self.keys)
 
         self._open = client.register_script(lua("open_turn"))
         self._commit = client.register_script(lua("commit"))

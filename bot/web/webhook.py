@@ -29,7 +29,7 @@ FORM = "application/x-www-form-urlencoded"
 
 
 @bp.before_request
-def _refuse_early() -> Response | None:
+def refuse_early() -> Response | None:
     """Refuse what cannot be a signed Twilio form before a byte of its body is read.
 
     A missing signature, another content type, a body of unknown length or
@@ -42,10 +42,10 @@ def _refuse_early() -> Response | None:
     if not cfg["TWILIO_AUTH_TOKEN"] or not cfg["PUBLIC_URL"]:
         missing = "TWILIO_AUTH_TOKEN" if not cfg["TWILIO_AUTH_TOKEN"] else "PUBLIC_URL"
         log.warning("refused POST %s: %s is not set, so no signature can be checked", req.path, missing)
-        return _forbidden()
+        return forbidden()
     if not req.headers.get("X-Twilio-Signature"):
         log.warning("refused POST %s: no X-Twilio-Signature header (not a request from Twilio)", req.path)
-        return _forbidden()
+        return forbidden()
     length = req.content_length  # None: no body, or a chunked one
     if length is None and req.environ.get("HTTP_TRANSFER_ENCODING"):
         # Twilio always says how long its form is. A chunked body would be
@@ -58,7 +58,7 @@ def _refuse_early() -> Response | None:
     return None
 
 
-def _signed(req: Request, cfg: dict) -> bool:
+def signed(req: Request, cfg: dict) -> bool:
     """Check the signature against PUBLIC_URL + the path: the URL Twilio called.
 
     Never against the Host the request names: Twilio signs every host of an
@@ -76,7 +76,7 @@ def _signed(req: Request, cfg: dict) -> bool:
     return False
 
 
-def _forbidden() -> Response:
+def forbidden() -> Response:
     return Response("Forbidden: missing or invalid X-Twilio-Signature\n", 403, mimetype="text/plain")
 
 
@@ -91,8 +91,8 @@ def messages() -> Response:
     with metrics.Timer() as timer:
         req, app = request, current_app
         cfg = app.config
-        if not _signed(req, cfg):
-            return _forbidden()
+        if not signed(req, cfg):
+            return forbidden()
         channel = "sms"
         msg = None
         try:
@@ -130,8 +130,8 @@ def messages() -> Response:
 @bp.post("/twilio/status")
 def status() -> Response:
     req, app = request, current_app
-    if not _signed(req, app.config):
-        return _forbidden()
+    if not signed(req, app.config):
+        return forbidden()
     update = twilio.parse_status(req.form)
     if update is not None:
         try:

@@ -3,7 +3,7 @@
 // Text from the server is always set with textContent, never as HTML.
 "use strict";
 (function () {
-  var CHANNELS = { sms: "SMS", whatsapp: "WhatsApp" };
+  var CHANNELS = { sms: "SMS", whatsapp: "WhatsApp", voice: "Phone call" };
   var LANGS = { en: "English", es: "Spanish" };
   var STATES = {
     "new": "New", choosing_language: "Choosing language", in_flow: "With the bot",

@@ -255,7 +255,7 @@ def _clock(t: float) -> str:
 
 @bp.context_processor
 def _common():
-    values = {"CHANNELS": {"sms": "SMS", "whatsapp": "WhatsApp"}, "STATES": STATE_NAMES, "LANGS": LANG_NAMES}
+    values = {"CHANNELS": {"sms": "SMS", "whatsapp": "WhatsApp", "voice": "Phone call"}, "STATES": STATE_NAMES, "LANGS": LANG_NAMES}
     if current_user.is_authenticated:
         state = console().duty.state()
         values["duty"] = state

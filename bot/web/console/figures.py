@@ -182,7 +182,7 @@ def figures():
         per_day=columns(period.series()),
         langs=bars(sorted((LANG_NAMES.get(k) or (fs.system.languages.get(k, k) if fs else k), v)
                           for k, v in langs.items())),
-        chans=bars(sorted(({"sms": "SMS", "whatsapp": "WhatsApp"}.get(k, k), v) for k, v in chans.items())),
+        chans=bars(sorted(({"sms": "SMS", "whatsapp": "WhatsApp", "voice": "Phone call"}.get(k, k), v) for k, v in chans.items())),
         outcomes=bars(sorted(((OUTCOME_NAMES.get(k, k.replace("_", " ").capitalize()), v)
                               for k, v in outcomes.items()), key=lambda kv: -kv[1])),
         handoffs=bars([(name, handoffs.get(k, 0)) for k, name in HANDOFF_NAMES]),

@@ -1,0 +1,205 @@
+"""What a caller hears: the flows' messages as spoken lines, for phone calls.
+
+Pure, like the rest of the engine: no Twilio, Flask or Redis. The engine
+runs a call exactly as it runs a chat (a key pressed is the digit typed,
+speech is the text written) and returns the same text replies; this module
+turns each of them into what is said instead:
+
+* a node's text is read aloud, unless the node has a ``voice:`` text (a
+  call cannot "text EXIT") or a recorded ``audio:`` file for the language,
+  which is played instead;
+* numbered options become "Press 1: …";
+* a phone number is read digit by digit ("1, 8, 8, 8, …"), and every
+  number of a text is said once more at its end;
+* a system text ``erased`` is spoken as ``voice_erased`` when system.yaml
+  has one.
+
+Replies are matched back to the node that made them by their exact text
+(every reply is made by :mod:`bot.engine.render`, so the same node always
+gives the same string); a reply no node makes is read aloud as it is. The
+table is worked out once per flow set and language.
+
+>>> digits_spoken("1-888-373-7888")
+'1, 8, 8, 8, 3, 7, 3, 7, 8, 8, 8'
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from . import model as m
+from . import render
+from .validate import numbers_in
+
+SAY, PLAY = "say", "play"
+
+# What a keypad key may do (flows/keywords.yaml `voice_keys:`). Only `repeat`
+# is the call's own; the others are the keyword intents of the same name.
+KEY_INTENTS = ("human", "repeat", "back", "menu", "help", "danger")
+REPEAT = "repeat"
+
+# The speaking rate `flows check` measures spoken texts at: a calm, clear
+# IVR voice says about 150 English words a minute (2.5 a second).
+WORDS_PER_SECOND = 2.5
+MAX_SPOKEN_SECONDS = 45  # one thing said, before the caller may answer
+MAX_KEYPAD_OPTIONS = 9
+
+_OPTION_LINE = re.compile(r"^\d+\. ")
+
+
+@dataclass(frozen=True)
+class Line:
+    """One thing said: a text to speak (SAY) or a recorded file to play
+    (PLAY, a path under the flows folder, ``audio/…``)."""
+
+    kind: str
+    value: str
+
+
+def digits_spoken(number: str) -> str:
+    """A number as a voice reads it one digit at a time."""
+    return ", ".join(ch for ch in number if ch.isdigit())
+
+
+def spoken(fs: m.FlowSet, lang: str, text: str) -> str:
+    """A text as said aloud: lines run together, each phone number read digit
+    by digit, and the numbers said once more at the end (system text
+    ``voice_again``), where repeating them interrupts nothing: "In danger,
+    call 9, 1, 1 yourself. Again: 9, 1, 1."
+    """
+    lines = [line.strip() for line in text.split("\n") if line.strip()]
+    joined = " ".join(line if line[-1] in ".:?!,;" else line + "." for line in lines)
+    # The numbers the validator finds (and checks against the directory), longest first.
+    found = sorted(set(numbers_in(joined)), key=len, reverse=True)
+    if not found:
+        return joined
+    said: list[str] = []
+
+    def number(match: re.Match) -> str:
+        digits = digits_spoken(match.group(0))
+        if digits not in said:
+            said.append(digits)
+        return digits
+
+    joined = re.sub(r"(?<!\d)(?:" + "|".join(map(re.escape, found)) + r")(?!\d)", number, joined)
+    return f"{joined} {render.say(fs, lang, 'voice_again', numbers='; '.join(said))}"
+
+
+def text_lines(fs: m.FlowSet, node: m.Node, lang: str, text: m.Text | None = None) -> list[Line]:
+    """What a node says in a call: its audio file for ``lang``, else its
+    ``voice:`` text, else ``text`` (or the given text, such as a hand-off's
+    ``unavailable``) read aloud."""
+    if lang in node.audio:
+        return [Line(PLAY, node.audio[lang])]
+    chosen = node.voice or text or node.text
+    return [Line(SAY, spoken(fs, lang, fs.translate(lang, chosen.msgid)))] if chosen else []
+
+
+def options_line(fs: m.FlowSet, node: m.Node, lang: str) -> str:
+    """"Press 1: Yes. Press 2: No. …" for a waiting node's options."""
+    labels = render.option_labels(fs, node, lang)
+    return " ".join(render.say(fs, lang, "voice_press", digit=str(i), label=_bare(label))
+                    for i, label in enumerate(labels, 1))
+
+
+def _bare(label: str) -> str:
+    """A label without its closing mark, as a spoken option ends with its own
+    ("¿Qué me pasó?" -> "Qué me pasó")."""
+    if label.startswith(("¿", "¡")) and label.endswith(("?", "!")) and label.count("¿") + label.count("¡") == 1:
+        return label[1:-1]
+    return label.rstrip(".?!")
+
+
+def prompt(fs: m.FlowSet, node: m.Node, lang: str) -> list[Line]:
+    return text_lines(fs, node, lang) + [Line(SAY, options_line(fs, node, lang))]
+
+
+def reprompt(fs: m.FlowSet, node: m.Node, lang: str) -> list[Line]:
+    return [Line(SAY, render.say(fs, lang, "voice_reprompt") + " " + options_line(fs, node, lang))]
+
+
+def directory(fs: m.FlowSet, node: m.Node, lang: str) -> list[Line]:
+    """A directory read out: its lead text, then each line, numbers twice."""
+    found = text_lines(fs, node, lang) if node.text or node.voice or node.audio else []
+    for entry in node.entries:
+        if entry in fs.hotlines:
+            found.append(Line(SAY, spoken(fs, lang, render.hotline(fs, lang, fs.hotlines[entry]))))
+    return found
+
+
+def system_text(fs: m.FlowSet, lang: str, name: str) -> list[Line]:
+    voiced = f"voice_{name}"
+    text = render.say(fs, lang, voiced if voiced in fs.system.texts else name)
+    return [Line(SAY, spoken(fs, lang, text))]
+
+
+def table(fs: m.FlowSet, lang: str) -> dict[str, tuple[Line, ...]]:
+    """Every reply the engine can send in ``lang`` -> what a caller hears instead."""
+    return fs.derived(("voice table", lang), lambda: _table(fs, lang))
+
+
+def _table(fs: m.FlowSet, lang: str) -> dict[str, tuple[Line, ...]]:
+    found: dict[str, tuple[Line, ...]] = {}
+
+    def add(text: str, lines: list[Line]) -> None:
+        found.setdefault(text, tuple(lines))
+
+    for name in fs.system.texts:
+        if not name.startswith("voice_"):
+            try:
+                add(render.say(fs, lang, name), system_text(fs, lang, name))
+            except (KeyError, IndexError, ValueError):
+                continue  # a text with placeholders the engine fills (contact_call): never a reply alone
+    for flow in fs.flows.values():
+        for node in flow.nodes:
+            if node.waits:
+                add(render.prompt(fs, node, lang), prompt(fs, node, lang))
+                add(render.reprompt(fs, node, lang), reprompt(fs, node, lang))
+                add(render.reprompt(fs, node, lang, media_only=True), reprompt(fs, node, lang))
+            elif node.kind == m.DIRECTORY:
+                messages = render.directory(fs, node, lang)
+                if messages:
+                    add(messages[0], directory(fs, node, lang))
+                    for more in messages[1:]:
+                        add(more, [])  # said with the first
+            elif node.kind == m.HANDOFF:
+                # A caller is put through to a person, never told to wait for a
+                # text: only what is said when nobody can answer is heard.
+                add(fs.translate(lang, node.unavailable.msgid), text_lines(fs, node, lang, node.unavailable))
+            elif node.text is not None:
+                add(fs.translate(lang, node.text.msgid), text_lines(fs, node, lang))
+    return found
+
+
+def lines_for(fs: m.FlowSet, lang: str, replies: list[str]) -> list[Line]:
+    """What a caller hears for the engine's ``replies`` (text replies, in order)."""
+    known = table(fs, lang)
+    found: list[Line] = []
+    for reply in replies:
+        lines = known.get(reply)
+        if lines is None:  # not a node's own text (a filled-in one): read aloud, without numbering
+            text = "\n".join(_OPTION_LINE.sub("", line) for line in reply.split("\n"))
+            lines = (Line(SAY, spoken(fs, lang, text)),)
+        found += lines
+    return found
+
+
+def seconds(text: str) -> float:
+    """About how long ``text`` takes to say, at ``WORDS_PER_SECOND``; a digit
+    read on its own counts as a word.
+
+    >>> seconds("Press 1: Yes.")
+    1.2
+    """
+    return round(len(text.replace(",", " ").split()) / WORDS_PER_SECOND, 1)
+
+
+def keys(fs: m.FlowSet) -> dict[str, str]:
+    """Keypad key -> what it does (flows/keywords.yaml `voice_keys:`)."""
+    return dict(fs.keywords.voice_keys)
+
+
+def key_word(fs: m.FlowSet, intent: str) -> str | None:
+    """A keyword of ``intent``, to give the engine as the caller's "text"."""
+    words = fs.keywords.intents.get(intent)
+    return sorted(words)[0] if words else None

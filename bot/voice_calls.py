@@ -1,0 +1,433 @@
+"""A phone call through the same flows, store, lock and engine as a text.
+
+The container for calls, as :class:`bot.services.Helpline` is for texts:
+one session per call, keyed by the call's ``CallSid`` through the same
+pseudonymous contact ids (channel ``voice``), locked, stepped by the engine
+and saved exactly like a chat. A key pressed is the digit typed; speech is
+the text written (and is never stored or logged); what the engine replies
+is turned into what is said by :mod:`bot.engine.voice`, and into TwiML by
+:mod:`bot.channels.voice`.
+
+Keys that work at any point come from ``voice_keys:`` in flows/keywords.yaml
+(0 a person, 9 repeat, * back, # main menu): each but ``repeat`` is the
+keyword of the same intent, so it does what that word does in a chat.
+
+What is kept of a call: its session (where it is, its language, screening
+answers: like a chat's, without any number) and the last thing said, both
+under the call's contact id, both erased when Twilio reports the call over
+(:meth:`VoiceCalls.hung_up`). The caller's number is used once, at the start,
+to find the language of an earlier text conversation from that number, and
+is never stored. A caller who texts later is a different contact: a fresh
+conversation.
+
+``at`` (in the ``<Gather action>`` URL, signed by Twilio like the rest) says
+what the caller is answering when it is not the flows' own question:
+``language`` (the first bilingual question) or ``hotline`` (1 puts them
+through to the national hotline).
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+from .channels import voice as twiml
+from .engine import events as ev
+from .engine import matching, render, stateless
+from .engine import voice as spoken
+from .engine.events import turn_entry
+from .engine.model import FlowSet
+from .engine.runner import ERASE, Context, Inbound, Turn, step
+from .engine.session import Session, SessionFormatError
+from .engine.text import clean, normalize
+from .helpline import ContactIds, Helpline
+from .spool import Entry
+from .store import StoreError
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "voice"
+LANGUAGE, HOTLINE = "language", "hotline"
+SILENCES_BEFORE_GOODBYE = 3  # prompts said to silence before the call is ended (numbers first)
+# Twilio's CallStatus values that mean the call is over.
+ENDED = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+
+
+@dataclass
+class Said:
+    """What a caller heard last, and what it asked them (for the key that repeats it)."""
+
+    lang: str
+    lines: list[tuple[str, spoken.Line]]
+    at: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps({"lang": self.lang, "at": self.at, "lines": [[lang, line.kind, line.value]
+                                                                        for lang, line in self.lines]})
+
+    @classmethod
+    def from_json(cls, text: str) -> "Said":
+        data = json.loads(text)
+        return cls(data["lang"], [(lang, spoken.Line(kind, value)) for lang, kind, value in data["lines"]], data["at"])
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The TwiML of one answer, and what it did (for metrics and tests)."""
+
+    twiml: str
+    outcome: str = "reply"  # reply, dial, hangup, failsafe
+
+
+@dataclass
+class CallSettings:
+    public_url: str
+    voices: Mapping[str, str]
+    languages: tuple[str, ...] = ("es", "en")
+    responder: str | None = None  # VOICE_RESPONDER_NUMBER
+    hotline: str = "+18883737888"
+    audio_url: Callable[[str], str] = field(default=str)
+
+
+class VoiceCalls:
+    def __init__(self, helpline: Helpline, settings: CallSettings, secret_key: str):
+        self.helpline = helpline
+        self.store = helpline.store
+        self.settings = settings
+        # A call's contact id: the same HMAC as a texter's, over a name no
+        # phone number has, so a call never shares a session with a chat.
+        self.call_ids = ContactIds(secret_key)
+
+    # --- the webhook ----------------------------------------------------------------------
+
+    def answer(self, form: Mapping[str, str], at: str = "", silence: int = 0) -> Answer:
+        """The TwiML for a call starting, a key, speech, or silence; raises on failure
+        (the caller says the fail-safe)."""
+        call_sid = (form.get("CallSid") or "").strip()
+        # Redis first: when it hangs, the caller hears the fail-safe after one
+        # timeout, not after one for the flows' version and one more for the session.
+        if not self.store.ping():
+            raise StoreError("Redis does not answer")
+        fs = self.helpline.flows()
+        self.helpline.last_flows = fs
+        if not call_sid:
+            return Answer(twiml.failsafe(self.settings.voices, self.failsafe_lines(fs)), "failsafe")
+        cid = self.cid(call_sid)
+        key = (form.get("Digits") or "").strip()[:1]
+        # Speech is read like a text and forgotten: never stored, never logged.
+        words = clean(form.get("SpeechResult") or "")[:500]
+        if at == LANGUAGE:
+            return self.choose_language(fs, cid, key, words, silence)
+        if not key and not words:
+            if silence:
+                return self.silent(fs, cid, silence)
+            if self.store.load(cid) is not None:  # Twilio asked again for a call under way
+                return self.repeat(fs, cid)
+            known = self.known_language(fs, form.get("From") or "")
+            if known:
+                return self.turn(fs, cid, fs.system.languages[known], form.get("To"))
+            return self.ask_language(fs)
+        if at == HOTLINE and key == "1":
+            return self.dial_hotline(fs, cid, form.get("To"))
+        intent = spoken.keys(fs).get(key)
+        if intent == spoken.REPEAT:
+            return self.repeat(fs, cid)
+        if intent is not None:
+            return self.turn(fs, cid, spoken.key_word(fs, intent) or key, form.get("To"))
+        return self.turn(fs, cid, key or words, form.get("To"))
+
+    def dialed(self, form: Mapping[str, str], to: str) -> Answer:
+        """Twilio's report on a ``<Dial>``: how the call to a person or the hotline went."""
+        call_sid = (form.get("CallSid") or "").strip()
+        fs = self.helpline.flows()
+        cid = self.cid(call_sid) if call_sid else ""
+        answered = form.get("DialCallStatus") == "completed"
+        lang = self.language_of(fs, cid)
+        if to == HOTLINE and answered:
+            return Answer(twiml.goodbye([], self.settings.voices), "hangup")
+        if to == "person" and answered:
+            lines = self.lines(fs, lang, spoken.system_text(fs, lang, "after_call"))
+            lines += self.lines(fs, lang, self.current_prompt(fs, cid, lang))
+            return self.say(fs, cid, Said(lang, lines))
+        # Nobody answered (busy, no answer, failed): the numbers, and the hotline offered.
+        lines = self.lines(fs, lang, self.unavailable(fs, lang))
+        if to == "person":
+            lines += self.lines(fs, lang, spoken.system_text(fs, lang, "offer_hotline"))
+            return self.say(fs, cid, Said(lang, lines, HOTLINE))
+        lines += self.lines(fs, lang, self.current_prompt(fs, cid, lang))
+        return self.say(fs, cid, Said(lang, lines))
+
+    def hung_up(self, form: Mapping[str, str]) -> bool:
+        """The call's status callback: a call that is over is erased, as by EXIT.
+        Returns whether anything was erased."""
+        call_sid = (form.get("CallSid") or "").strip()
+        if not call_sid or form.get("CallStatus") not in ENDED:
+            return False
+        cid = self.cid(call_sid)
+        try:
+            erased = self.erase(cid)
+            self.store.call_prompts.forget(cid)
+        except Exception:
+            # Redis is down: kept in the outage spool and done as soon as it
+            # answers, as a texter's EXIT is (the last words said expire on their own).
+            helpline = self.helpline
+            if helpline.spool is not None and helpline.spool.add(Entry(cid, stateless.QUICK_EXIT, helpline.clock(), "")):
+                helpline.wake()
+            raise
+        return erased
+
+    # --- what is said ---------------------------------------------------------------------
+
+    def cid(self, call_sid: str) -> str:
+        return self.call_ids("call\x00" + call_sid)
+
+    def known_language(self, fs: FlowSet, number: str) -> str | None:
+        """The language of an earlier text conversation from this number, if any.
+
+        The number is only looked up (as the contact id a text from it has),
+        never stored; SMS first, then WhatsApp.
+        """
+        number = number.strip()
+        if not number or not number.startswith("+"):
+            return None  # withheld or anonymous: ask
+        for address in (number, f"whatsapp:{number}"):
+            fields = self.store.load(self.helpline.cid(address))
+            lang = (fields or {}).get("lang")
+            if lang in fs.system.languages and (fields or {}).get("st") not in (None, "new"):
+                return lang
+        return None
+
+    def language_of(self, fs: FlowSet, cid: str) -> str:
+        fields = self.store.load(cid) if cid else None
+        lang = (fields or {}).get("lang")
+        return lang if lang in fs.system.languages else self.first_language(fs)
+
+    def first_language(self, fs: FlowSet) -> str:
+        return next((lang for lang in self.settings.languages if lang in fs.system.languages),
+                    fs.system.default_language)
+
+    def offered_languages(self, fs: FlowSet) -> list[str]:
+        return [lang for lang in self.settings.languages if lang in fs.system.languages][:8]
+
+    def ask_language(self, fs: FlowSet, silence: int = 0) -> Answer:
+        """"Para español, oprima 1. For English, press 2.", each in its own voice."""
+        lines = [(lang, spoken.Line(spoken.SAY, render.say(fs, lang, "voice_choose_language", digit=str(i))))
+                 for i, lang in enumerate(self.offered_languages(fs), 1)]
+        action = self.url("/twilio/voice", at=LANGUAGE)
+        redirect = self.url("/twilio/voice", at=LANGUAGE, silence=str(silence + 1))
+        hints = ", ".join(fs.system.languages[lang] for lang in self.offered_languages(fs))
+        return Answer(twiml.gather(lines, self.first_language(fs), self.settings.voices, action, redirect,
+                                   self.settings.audio_url, hints=hints))
+
+    def choose_language(self, fs: FlowSet, cid: str, key: str, words: str, silence: int) -> Answer:
+        offered = self.offered_languages(fs)
+        lang = None
+        if key.isdigit() and 1 <= int(key) <= len(offered):
+            lang = offered[int(key) - 1]
+        elif words:
+            intent, said_lang, _ = matching.read_keyword(fs, normalize(words))
+            lang = said_lang if intent == "switch_language" else None
+        if lang is not None:
+            return self.turn(fs, cid, fs.system.languages[lang])
+        if key or words:
+            return self.ask_language(fs)
+        if silence >= SILENCES_BEFORE_GOODBYE:
+            return self.goodbye_silent(fs, cid)
+        return self.ask_language(fs, silence)
+
+    def turn(self, fs: FlowSet, cid: str, text: str, line: str | None = None) -> Answer:
+        """One turn of the engine for the call, as for a text; then what to say."""
+        norm = normalize(clean(text))
+        intent, _, _ = matching.read_keyword(fs, norm)
+        if intent == "opt_out":
+            # A call cannot be unsubscribed from: STOP ends it and erases it, as EXIT.
+            text = spoken.key_word(fs, "quick_exit") or text
+        turn, put_through = self.step(fs, cid, text)
+        session = turn.session
+        lang = session.lang
+        if turn.action == ERASE:
+            self.store.call_prompts.forget(cid)
+            return Answer(twiml.goodbye(self.lines(fs, lang, spoken.lines_for(fs, lang, turn.replies)),
+                                        self.settings.voices, self.settings.audio_url), "hangup")
+        if any(e.kind == ev.HANDOFF_REQUESTED for e in turn.events):
+            return self.person(fs, cid, lang, line, put_through)
+        lines = self.lines(fs, lang, spoken.lines_for(fs, lang, turn.replies))
+        if session.state == "closed":  # the last screen of a path: listen again, or go on
+            lines += self.lines(fs, lang, spoken.system_text(fs, lang, "after_end"))
+        return self.say(fs, cid, Said(lang, lines))
+
+    def step(self, fs: FlowSet, cid: str, text: str) -> tuple[Turn, bool]:
+        """Claim, step, commit: :meth:`Helpline.handle` for a call, which has no
+        MessageSid to de-duplicate, no address to keep and no operator to text.
+        Also whether a person asked for can be called now (the hand-off's
+        event says so, for the figures)."""
+        store = self.store
+        opened = store.open_turn(cid, None, wait=self.helpline.lock_wait)
+        try:
+            session = self.session(cid, opened.fields)
+            session.address = ""  # a call is never written to: nothing to keep
+            session.channel = CHANNEL
+            now = self.helpline.clock()
+            # Never "on duty" for the engine: a caller is put through by phone
+            # (self.person), never queued for a text from the console.
+            ctx = Context(now=now, on_duty=False, opted_out=False, new_id=self.helpline.new_id)
+            turn = step(session, Inbound(text), fs, ctx)
+            put_through = False
+            if any(e.kind == ev.HANDOFF_REQUESTED for e in turn.events):
+                put_through = self.can_put_through()
+                turn.events = [ev.Event(e.kind, {**e.data, "on_duty": "yes" if put_through else "no"})
+                               if e.kind == ev.HANDOFF_REQUESTED else e for e in turn.events]
+            s = turn.session
+            event = (turn_entry(s.conv, CHANNEL, s.lang, s.state, s.position, now, [e.as_fields() for e in turn.events])
+                     if turn.events else None)
+            store.commit(opened, action=turn.action, fields=s.to_fields(), replies=[], opt_out=None, event=event)
+        except BaseException:
+            store.release(opened)
+            raise
+        if turn.action == ERASE:
+            self.helpline.after_erase()
+            self.helpline.wake()
+        return turn, put_through
+
+    def can_put_through(self) -> bool:
+        """A responder line is set and someone is on duty in the console."""
+        return bool(self.settings.responder) and self.helpline.on_duty()
+
+    def session(self, cid: str, fields: dict | None) -> Session:
+        if not fields:
+            return Session(cid=cid)
+        try:
+            return Session.from_fields(fields)
+        except SessionFormatError:
+            return Session(cid=cid)
+
+    def erase(self, cid: str) -> bool:
+        """The call is over: erase its session as EXIT does (same event, same keys)."""
+        store = self.store
+        opened = store.open_turn(cid, None, wait=self.helpline.lock_wait)
+        if not opened.fields:
+            store.release(opened)
+            return False
+        try:
+            fs = self.helpline.flows()
+            session = self.session(cid, opened.fields)
+            now = self.helpline.clock()
+            ctx = Context(now=now, on_duty=False, opted_out=False, new_id=self.helpline.new_id)
+            turn = step(session, Inbound(spoken.key_word(fs, "quick_exit") or ""), fs, ctx)
+            s = turn.session
+            event = turn_entry(s.conv, CHANNEL, s.lang, s.state, s.position, now,
+                               [e.as_fields() for e in turn.events]) if turn.events else None
+            store.commit(opened, action=ERASE, fields=None, replies=[], opt_out=None, event=event)
+        except BaseException:
+            store.release(opened)
+            raise
+        self.helpline.after_erase()
+        self.helpline.wake()
+        return True
+
+    def person(self, fs: FlowSet, cid: str, lang: str, line: str | None, put_through: bool) -> Answer:
+        """0, PERSONA or "Talk to a person": put through to the responder line
+        while someone is on duty; otherwise the numbers, and 1 for the hotline.
+
+        ``line``: the helpline's number the caller called (Twilio's ``To``), shown
+        to whoever answers instead of the caller's own number."""
+        if put_through:
+            lines = spoken.system_text(fs, lang, "connecting")
+            return Answer(twiml.dial(lines, lang, self.settings.voices, self.settings.responder,
+                                     self.url("/twilio/voice/dialed", to="person"), caller_id=_number(line),
+                                     audio_url=self.settings.audio_url), "dial")
+        lines = self.lines(fs, lang, self.unavailable(fs, lang))
+        lines += self.lines(fs, lang, spoken.system_text(fs, lang, "offer_hotline"))
+        return self.say(fs, cid, Said(lang, lines, HOTLINE))
+
+    def dial_hotline(self, fs: FlowSet, cid: str, line: str | None) -> Answer:
+        lang = self.language_of(fs, cid)
+        lines = spoken.system_text(fs, lang, "hotline_connecting")
+        return Answer(twiml.dial(lines, lang, self.settings.voices, self.settings.hotline,
+                                 self.url("/twilio/voice/dialed", to=HOTLINE), caller_id=_number(line),
+                                 audio_url=self.settings.audio_url),
+                      "dial")
+
+    def unavailable(self, fs: FlowSet, lang: str) -> list[spoken.Line]:
+        """What the hand-off says when nobody can answer: its `voice:` text, with the numbers."""
+        found = render.handoff_node(fs, fs.keywords.gotos.get("human", ""))
+        if found is None:
+            return spoken.system_text(fs, lang, "silence")
+        _, node = found
+        return spoken.text_lines(fs, node, lang, node.unavailable)
+
+    def current_prompt(self, fs: FlowSet, cid: str, lang: str) -> list[spoken.Line]:
+        """The question the call is at (the main menu if none)."""
+        fields = self.store.load(cid) if cid else None
+        position = f"{fields.get('flow')}.{fields.get('node')}" if fields and fields.get("flow") else ""
+        node = fs.node(position) if position else None
+        if node is None or not node.waits:
+            node = fs.node(fs.system.main_menu)
+        return spoken.prompt(fs, node, lang)
+
+    def repeat(self, fs: FlowSet, cid: str, silence: int = 0) -> Answer:
+        """9 (or silence): what was said last, again."""
+        said = self.store.call_prompts.get(cid)
+        if said is not None:
+            try:
+                return self.say(fs, cid, Said.from_json(said), remember=False, silence=silence)
+            except (ValueError, KeyError, TypeError):
+                pass  # unreadable: say the question again instead
+        if self.store.load(cid) is None:
+            return self.ask_language(fs, silence)
+        lang = self.language_of(fs, cid)
+        return self.say(fs, cid, Said(lang, self.lines(fs, lang, self.current_prompt(fs, cid, lang))), silence=silence)
+
+    def silent(self, fs: FlowSet, cid: str, silence: int) -> Answer:
+        """Nothing heard: say it again; after a few times, the numbers and goodbye."""
+        if silence >= SILENCES_BEFORE_GOODBYE:
+            return self.goodbye_silent(fs, cid)
+        return self.repeat(fs, cid, silence)
+
+    def goodbye_silent(self, fs: FlowSet, cid: str) -> Answer:
+        lang = self.language_of(fs, cid)
+        return Answer(twiml.goodbye(self.lines(fs, lang, spoken.system_text(fs, lang, "silence")),
+                                    self.settings.voices), "hangup")
+
+    def say(self, fs: FlowSet, cid: str, said: Said, remember: bool = True, silence: int = 0) -> Answer:
+        """Say it while listening; remembered for the key that repeats it.
+        ``silence``: how many times in a row nothing was heard before."""
+        if remember:
+            self.store.call_prompts.remember(cid, said.to_json())
+        action = self.url("/twilio/voice", at=said.at)
+        redirect = self.url("/twilio/voice", at=said.at, silence=str(silence + 1))
+        return Answer(twiml.gather(said.lines, said.lang, self.settings.voices, action, redirect,
+                                   self.settings.audio_url))
+
+    @staticmethod
+    def lines(fs: FlowSet, lang: str, lines: list[spoken.Line]) -> list[tuple[str, spoken.Line]]:
+        return [(lang, line) for line in lines]
+
+    def url(self, path: str, **query: str) -> str:
+        """The app's own URL for Twilio to call back (PUBLIC_URL, as signatures are checked against)."""
+        params = "&".join(f"{k}={v}" for k, v in query.items() if v)
+        return self.settings.public_url + path + (f"?{params}" if params else "")
+
+    # --- when anything fails ---------------------------------------------------------------
+
+    def failsafe_lines(self, fs: FlowSet | None) -> list[tuple[str, spoken.Line]] | None:
+        """system.yaml's `voice_failsafe` in every offered language; None if it
+        cannot be said (the static words of bot/channels/voice.py then)."""
+        try:
+            fs = fs or self.helpline.last_flows
+            if fs is None:
+                return None
+            return [(lang, line) for lang in self.offered_languages(fs)
+                    for line in spoken.system_text(fs, lang, "failsafe")]
+        except Exception:  # noqa: BLE001 - the static words are said instead
+            return None
+
+    def failsafe(self) -> Answer:
+        return Answer(twiml.failsafe(self.settings.voices, self.failsafe_lines(None)), "failsafe")
+
+
+def _number(value: str | None) -> str | None:
+    """A number Twilio gave (``+1…``), else None (a SIP or client address is not a caller id)."""
+    value = (value or "").strip()
+    return value if value.startswith("+") else None

@@ -1,0 +1,118 @@
+"""The Twilio Voice webhook: the same flows by phone call.
+
+``POST /twilio/voice`` answers a call and each key or phrase of it;
+``POST /twilio/voice/dialed`` hears how putting the caller through went;
+``POST /twilio/voice/status`` is the number's call status callback, and
+erases the call when it is over. All three are signed and checked exactly
+as the messaging webhook's requests are (bot/web/webhook.py): refused from
+their headers when they cannot be a signed Twilio form, 403 on a bad
+signature. A validly signed request always gets 200: when anything fails,
+the caller hears the fail-safe numbers in both languages, and the call ends.
+
+``GET /voice/audio/<file>`` serves the recorded audio of flows/audio/ that
+``<Play>`` names: Twilio fetches it without a signature, so it lives outside
+``/twilio/``, where every request must be signed.
+"""
+from __future__ import annotations
+
+import logging
+import os
+
+from flask import Blueprint, Flask, Response, current_app, request, send_from_directory
+
+from .. import metrics
+from ..helpline import safe_error
+from ..store import STORE_DOWN, StoreError
+from ..voice_calls import CallSettings, VoiceCalls
+from .webhook import forbidden, refuse_early, signed
+
+bp = Blueprint("voice", __name__)
+log = logging.getLogger(__name__)
+
+TWIML = "application/xml"
+AUDIO_DIR = "audio"
+
+
+@bp.before_request
+def _refuse() -> Response | None:
+    if not request.path.startswith("/twilio/"):  # the audio files: public recordings, no signature
+        return None
+    return refuse_early()
+
+
+def init_app(app: Flask) -> None:
+    cfg = app.config
+    public = cfg["PUBLIC_URL"] or ""
+    settings = CallSettings(
+        public_url=public,
+        voices=dict(cfg["VOICE_NAMES"]),
+        languages=tuple(cfg["VOICE_LANGUAGES"]),
+        responder=cfg["VOICE_RESPONDER_NUMBER"],
+        hotline=cfg["VOICE_HOTLINE_NUMBER"],
+        audio_url=lambda path: f"{public}/voice/{path}",
+    )
+    app.extensions["voice"] = VoiceCalls(app.extensions["helpline"], settings, cfg["SECRET_KEY"])
+    app.register_blueprint(bp)
+
+
+def _calls() -> VoiceCalls:
+    return current_app.extensions["voice"]
+
+
+def _silence() -> int:
+    try:
+        return max(0, min(int(request.args.get("silence", "0")), 99))
+    except ValueError:
+        return 0
+
+
+@bp.post("/twilio/voice")
+def call() -> Response:
+    with metrics.Timer() as timer:
+        if not signed(request, current_app.config):
+            return forbidden()
+        calls = _calls()
+        try:
+            if request.form.get("Digits") or request.form.get("SpeechResult"):
+                metrics.MESSAGES_IN.labels("voice").inc()
+            answer = calls.answer(request.form, at=request.args.get("at", ""), silence=_silence())
+        except Exception as exc:  # noqa: BLE001 - a caller must never hear silence or an error
+            if isinstance(exc, (*STORE_DOWN, StoreError)):
+                metrics.REDIS_ERRORS.inc()
+            log.error("call turn failed, said the fail-safe: %s", safe_error(exc))
+            answer = calls.failsafe()
+        metrics.REPLIES.labels(answer.outcome).inc()
+    metrics.WEBHOOK_SECONDS.observe(timer.seconds)
+    return Response(answer.twiml, mimetype=TWIML)
+
+
+@bp.post("/twilio/voice/dialed")
+def dialed() -> Response:
+    if not signed(request, current_app.config):
+        return forbidden()
+    calls = _calls()
+    try:
+        answer = calls.dialed(request.form, to=request.args.get("to", ""))
+    except Exception as exc:  # noqa: BLE001
+        if isinstance(exc, (*STORE_DOWN, StoreError)):
+            metrics.REDIS_ERRORS.inc()
+        log.error("after a dial, said the fail-safe: %s", safe_error(exc))
+        answer = calls.failsafe()
+    return Response(answer.twiml, mimetype=TWIML)
+
+
+@bp.post("/twilio/voice/status")
+def status() -> Response:
+    if not signed(request, current_app.config):
+        return forbidden()
+    try:
+        _calls().hung_up(request.form)
+    except Exception as exc:  # noqa: BLE001 - spooled, and erased once Redis answers (bot/spool.py)
+        log.error("call not erased at hang-up yet, kept to be done: %s", safe_error(exc))
+    return Response(status=204)
+
+
+@bp.get("/voice/audio/<path:name>")
+def audio(name: str) -> Response:
+    folder = os.path.join(current_app.config["FLOWS_DIR"], AUDIO_DIR)
+    return send_from_directory(folder, name)

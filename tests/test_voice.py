@@ -1,0 +1,475 @@
+"""Phone calls (issue 20): golden call transcripts, TwiML Twilio documents, signatures, failure, privacy.
+
+Each ``tests/calls/*.yaml`` is a call as a caller lives it::
+
+    description: what this call shows
+    on_duty: false            # optional: is someone on duty (with VOICE_RESPONDER_NUMBER set)?
+    texted_before: en         # optional: this number has an earlier text conversation in that language
+    turns:
+      - start: true           # the call comes in (nothing pressed yet)
+        heard:
+          - "[es] Para español, oprima 1."
+      - press: "1"            # a key of the keypad
+      - say: "sí"             # words (Twilio's SpeechResult)
+      - silence: true         # nothing heard: Twilio follows the <Redirect>
+      - dial: completed       # how the <Dial> went (DialCallStatus)
+      - hang_up: true         # the status callback: the call is over
+
+``heard`` is every ``<Say>`` in order as ``[lang] text`` (``[play] url`` for
+recorded audio), then ``<dial NUMBER>`` or ``<hang up>``. Every request goes
+through the real webhook, signed with the twilio library's RequestValidator,
+with the real store on the test Redis; each key, speech or silence is posted
+to the URL the previous answer named (``<Gather action>``, ``<Redirect>``,
+``<Dial action>``), exactly as Twilio does. After ``hang_up`` nothing of the
+call may be left in Redis.
+
+When flows or catalogs change on purpose, regenerate and review the diff::
+
+    pytest tests/test_voice.py --update-golden
+    git diff tests/calls/
+"""
+from __future__ import annotations
+
+import itertools
+import logging
+import socket
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot import create_app
+from bot.channels import voice as twiml
+from bot.config import TestConfig
+from tests.helpers import inbound, post_signed, sign
+from tests.fixtures_console import post_form, sign_in
+from tests.fixtures_voice import RESPONDER
+
+REPO = Path(__file__).resolve().parents[1]
+CALLS = REPO / "tests" / "calls"
+FILES = sorted(CALLS.glob("*.yaml"))
+HELPLINE_NUMBER = "+15559990000"
+CALLER = "+15550002222"
+VOICE = "/twilio/voice"
+_sids = itertools.count(1)
+
+REQUIRED = [
+    f"{lang}_{name}" for lang in ("es", "en")
+    for name in ("main_menu_and_screening", "numbers_repeat_back", "person_on_duty", "person_off_duty")
+] + ["en_language_from_earlier_texts", "es_speech"]
+
+
+
+
+def test_config_override_reaches_the_app(call_app):
+    assert call_app.config["VOICE_RESPONDER_NUMBER"] == RESPONDER
+
+
+# --- the runner --------------------------------------------------------------------------------------
+
+
+def new_call_sid() -> str:
+    return f"CA{next(_sids):032d}"
+
+
+def post(client, url: str, form: dict):
+    """POST as Twilio does: ``url`` is absolute (PUBLIC_URL + path + query), signed as called."""
+    base = "http://localhost"
+    assert url.startswith(base), url
+    resp = client.post(url[len(base):], data=form, headers={"X-Twilio-Signature": sign(url, form)}, base_url=base)
+    assert resp.status_code in (200, 204), resp.status_code
+    return resp
+
+
+def rendered(got: twiml.Heard) -> list[str]:
+    lines = [f"[{lang}] {text}" for lang, text in got.said]
+    if got.dial:
+        lines.append(f"<dial {got.dial}>")
+    if got.hangup:
+        lines.append("<hang up>")
+    return lines
+
+
+class Call:
+    """One call through the webhook, following the URLs each answer names."""
+
+    def __init__(self, app, caller: str = CALLER):
+        self.app = app
+        self.client = app.test_client()
+        self.form = {"CallSid": new_call_sid(), "AccountSid": "AC" + "0" * 32, "From": caller,
+                     "To": HELPLINE_NUMBER, "Direction": "inbound"}
+        self.last: twiml.Heard | None = None
+        self.answers: list[str] = []
+
+    def _answer(self, url: str, extra: dict) -> list[str]:
+        resp = post(self.client, url, {**self.form, "CallStatus": "in-progress", **extra})
+        xml = resp.data.decode()
+        self.answers.append(xml)
+        self.last = twiml.heard(xml)
+        return rendered(self.last)
+
+    def start(self) -> list[str]:
+        return self._answer("http://localhost" + VOICE, {})
+
+    def press(self, key: str) -> list[str]:
+        return self._answer(self.last.action, {"Digits": key})
+
+    def say(self, words: str) -> list[str]:
+        return self._answer(self.last.action, {"SpeechResult": words, "Confidence": "0.9"})
+
+    def silence(self) -> list[str]:
+        return self._answer(self.last.redirect, {})
+
+    def dialed(self, status: str) -> list[str]:
+        return self._answer(self.last.dial_action, {"DialCallStatus": status})
+
+    def hang_up(self) -> list[str]:
+        resp = post(self.client, "http://localhost/twilio/voice/status", {**self.form, "CallStatus": "completed"})
+        assert resp.status_code == 204
+        return []
+
+    @property
+    def cid(self) -> str:
+        return self.app.extensions["voice"].cid(self.form["CallSid"])
+
+
+def read_call(path: Path) -> dict:
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader)
+    assert isinstance(data, dict) and "turns" in data and "description" in data, path.name
+    return data
+
+
+def run_call(app, data: dict) -> list[list[str]]:
+    if data.get("on_duty") == "true":
+        app.extensions["helpline"].on_duty = lambda: True
+    else:
+        app.extensions["helpline"].on_duty = lambda: False
+    if data.get("texted_before"):
+        word = {"en": "hello", "es": "hola"}[data["texted_before"]]
+        resp = post_signed(app.test_client(), "/twilio/messages", inbound(word, sender=CALLER))
+        assert resp.status_code == 200
+    call = Call(app)
+    heard = []
+    for turn in data["turns"]:
+        if "start" in turn:
+            heard.append(call.start())
+        elif "press" in turn:
+            heard.append(call.press(turn["press"]))
+        elif "say" in turn:
+            heard.append(call.say(turn["say"]))
+        elif "silence" in turn:
+            heard.append(call.silence())
+        elif "dial" in turn:
+            heard.append(call.dialed(turn["dial"]))
+        elif "hang_up" in turn:
+            heard.append(call.hang_up())
+            r = app.extensions["store"].r
+            left = [k for k in r.keys("*") if call.cid in (k.decode() if isinstance(k, bytes) else k)]
+            assert left == [], f"the call's keys outlived the hang-up: {left}"
+        else:
+            raise AssertionError(f"unknown turn {turn}")
+    return heard, call
+
+
+def write_call(path: Path, data: dict, heard: list[list[str]]) -> None:
+    text = path.read_text(encoding="utf-8")
+    head = text[: text.index("\nturns:") + 1]
+    out = ["turns:"]
+    for turn, said in zip(data["turns"], heard):
+        (key, value), = [(k, v) for k, v in turn.items() if k != "heard"]
+        out.append(f"  - {key}: {yaml.safe_dump(value, allow_unicode=True, default_style=None).strip().removesuffix(chr(10) + '...')}")
+        if said:
+            out.append("    heard:")
+            out += [f"      - {yaml.safe_dump(line, allow_unicode=True, width=10_000).strip().removesuffix(chr(10) + '...')}"
+                    for line in said]
+        else:
+            out.append("    heard: []")
+    path.write_text(head + "\n".join(out) + "\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+def test_golden_call(path, call_app, request):
+    data = read_call(path)
+    heard, call = run_call(call_app, data)
+    for xml in call.answers:
+        assert_documented_twiml(xml)
+    if request.config.getoption("--update-golden"):
+        write_call(path, data, heard)
+        data = read_call(path)
+    for i, (turn, said) in enumerate(zip(data["turns"], heard)):
+        assert said == list(turn.get("heard") or []), f"{path.name}, turn {i + 1} ({turn}): heard\n" + "\n".join(said)
+
+
+def test_every_required_call_has_a_transcript():
+    assert sorted(set(REQUIRED) - {p.stem for p in FILES}) == []
+
+
+# --- TwiML: only what Twilio documents ---------------------------------------------------------------
+
+# Verbs and attributes from Twilio's TwiML Voice reference (twilio.com/docs/voice/twiml): the
+# ones this line may use, with every attribute Twilio documents for them. <Record> is not one.
+DOCUMENTED = {
+    "Response": (set(), {"Gather", "Say", "Play", "Dial", "Redirect", "Hangup", "Pause"}),
+    "Gather": ({"action", "actionOnEmptyResult", "enhanced", "finishOnKey", "hints", "input", "language", "method",
+                "numDigits", "partialResultCallback", "partialResultCallbackMethod", "profanityFilter",
+                "speechModel", "speechTimeout", "timeout", "bargeIn", "debug", "maxSpeechTime"},
+               {"Say", "Play", "Pause"}),
+    "Say": ({"voice", "language", "loop"}, set()),
+    "Play": ({"loop", "digits"}, set()),
+    "Pause": ({"length"}, set()),
+    "Dial": ({"action", "answerOnBridge", "callerId", "hangupOnStar", "method", "ringTone", "timeLimit", "timeout",
+              "sequential", "events"}, {"Number"}),  # never record, trim or recordingStatusCallback
+    "Number": ({"sendDigits", "url", "method", "statusCallback", "statusCallbackEvent", "statusCallbackMethod"},
+               set()),
+    "Redirect": ({"method"}, set()),
+    "Hangup": (set(), set()),
+}
+GATHER_INPUTS = {"dtmf", "speech", "dtmf speech"}
+
+
+def assert_documented_twiml(xml: str) -> None:
+    root = ET.fromstring(xml)
+    assert root.tag == "Response"
+
+    def check(el) -> None:
+        attrs, children = DOCUMENTED[el.tag]
+        assert set(el.attrib) <= attrs, f"<{el.tag}> with undocumented {set(el.attrib) - attrs}"
+        for child in el:
+            assert child.tag in children, f"<{child.tag}> inside <{el.tag}>"
+            check(child)
+        if el.tag == "Gather":
+            assert el.get("input") in GATHER_INPUTS and el.get("method") == "POST"
+            assert el.get("language") in ("es-MX", "en-US")
+            assert el.get("action", "").startswith("http://localhost/twilio/voice")
+        if el.tag == "Say":
+            assert el.get("voice") in ("Polly.Mia", "Polly.Joanna") and (el.text or "").strip()
+        if el.tag in ("Dial", "Redirect"):
+            assert el.get("method") == "POST"
+
+    check(root)
+    assert "Record" not in xml and "record=" not in xml.lower()
+
+
+def test_the_twiml_check_refuses_what_twilio_does_not_document():
+    for bad in ('<Response><Record/></Response>', '<Response><Dial record="record-from-answer">+1</Dial></Response>',
+                '<Response><Gather><Dial>+1</Dial></Gather></Response>', '<Response><Say colour="red">x</Say></Response>'):
+        with pytest.raises(AssertionError):
+            assert_documented_twiml(bad)
+
+
+# --- signatures ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", [VOICE, VOICE + "/status", VOICE + "/dialed?to=person"])
+def test_unsigned_or_missigned_requests_are_refused(call_app, path):
+    client = call_app.test_client()
+    form = {"CallSid": new_call_sid(), "From": CALLER, "To": HELPLINE_NUMBER, "CallStatus": "completed"}
+    assert client.post(path, data=form).status_code == 403
+    wrong = {"X-Twilio-Signature": sign("http://localhost/twilio/messages", form)}
+    assert client.post(path, data=form, headers=wrong).status_code == 403
+    other_token = {"X-Twilio-Signature": sign("http://localhost" + path, form, token="not-the-token")}
+    assert client.post(path, data=form, headers=other_token).status_code == 403
+    assert call_app.extensions["store"].r.dbsize() == 0  # nothing stored
+
+
+def test_the_gather_urls_are_the_apps_own_and_signed_like_the_rest(call_app):
+    """A key posted to the <Gather action> is accepted only when signed for that
+    exact URL, query included: a key cannot be moved to another question."""
+    call = Call(call_app)
+    call.start()
+    action = call.last.action
+    assert action == "http://localhost/twilio/voice?at=language"
+    form = {**call.form, "Digits": "1"}
+    signed_without_query = {"X-Twilio-Signature": sign("http://localhost/twilio/voice", form)}
+    resp = call.client.post("/twilio/voice?at=language", data=form, headers=signed_without_query)
+    assert resp.status_code == 403
+
+
+# --- keys, speech, hang-up -----------------------------------------------------------------------------
+
+
+def start_in(call: Call, lang: str) -> None:
+    call.start()
+    call.press({"es": "1", "en": "2"}[lang])
+
+
+def test_hanging_up_erases_the_call_and_a_later_text_is_a_fresh_conversation(call_app):
+    call = Call(call_app)
+    start_in(call, "es")
+    call.press("1")  # the screening
+    call.press("1")  # safe to talk: yes
+    store = call_app.extensions["store"]
+    assert store.load(call.cid) is not None and store.call_prompts.get(call.cid) is not None
+    call.hang_up()
+    assert store.load(call.cid) is None and store.call_prompts.get(call.cid) is None
+    resp = post_signed(call.client, "/twilio/messages", inbound("hola", sender=CALLER))
+    assert "Hola. Esta es una línea" in resp.data.decode()  # the greeting: a new conversation
+
+
+@pytest.mark.parametrize("status", ["busy", "failed", "no-answer", "canceled"])
+def test_a_call_that_ends_any_other_way_is_erased_too(call_app, status):
+    call = Call(call_app)
+    start_in(call, "en")
+    resp = post(call.client, "http://localhost/twilio/voice/status", {**call.form, "CallStatus": status})
+    assert resp.status_code == 204
+    assert call_app.extensions["store"].load(call.cid) is None
+
+
+def test_a_call_in_progress_is_not_erased_by_a_ringing_status(call_app):
+    call = Call(call_app)
+    start_in(call, "en")
+    post(call.client, "http://localhost/twilio/voice/status", {**call.form, "CallStatus": "in-progress"})
+    assert call_app.extensions["store"].load(call.cid) is not None
+
+
+def test_the_call_counts_in_the_figures_as_the_voice_channel(call_app, redis_client):
+    call = Call(call_app)
+    start_in(call, "es")
+    call.press("4")  # numbers
+    from tests.helpers import stream_events
+    events = stream_events(redis_client)
+    assert events and {e.get("ch") for e in events} == {"voice"}
+    kinds = [e["kind"] for e in events]
+    assert "started" in kinds and "visited" in kinds
+
+
+def test_the_figures_count_calls_as_their_own_channel(call_app):
+    call = Call(call_app)
+    start_in(call, "es")
+    call.press("4")
+    call.hang_up()
+    figures = call_app.extensions["ops"].figures
+    assert figures.catch_up() > 0
+    period = figures.read(figures.today(), figures.today())
+    assert period.group("conv|ch") == {"voice": 1}
+    assert period.total["visit|numbers|by_need"] == 1
+
+
+def test_stop_said_in_a_call_ends_and_erases_it_and_leaves_no_opt_out(call_app):
+    call = Call(call_app)
+    start_in(call, "en")
+    heard = call.say("stop")
+    assert heard[-1] == "<hang up>"
+    r = call_app.extensions["store"].r
+    assert [k for k in r.keys("*") if call.cid in k.decode()] == []
+
+
+def test_speech_and_the_callers_number_are_never_stored_or_logged(call_app, redis_client, caplog):
+    caplog.set_level(logging.DEBUG)
+    call = Call(call_app)
+    start_in(call, "es")
+    call.say("me quitaron el pasaporte")
+    call.say("quiero hablar con una persona")
+    stored = everything_stored(redis_client)
+    assert "Qué tipo de ayuda" in stored or "voice" in stored  # it reads what is there
+    assert "pasaporte" not in stored and "quiero hablar" not in stored
+    assert CALLER[1:] not in stored and call.form["CallSid"] not in stored
+    logged = "\n".join(rec.getMessage() for rec in caplog.records)
+    assert "pasaporte" not in logged and CALLER[1:] not in logged
+
+
+def everything_stored(r) -> str:
+    """Every key and value in Redis, as text, whatever its type (``r`` decodes responses)."""
+    found = []
+    for key in r.keys("*"):
+        kind = r.type(key)
+        value = {"string": lambda: r.get(key), "hash": lambda: r.hgetall(key), "list": lambda: r.lrange(key, 0, -1),
+                 "set": lambda: r.smembers(key), "zset": lambda: r.zrange(key, 0, -1, withscores=True),
+                 "stream": lambda: r.xrange(key)}[kind]()
+        found.append(f"{key!r} {value!r}")
+    return "\n".join(found)
+
+
+def test_odd_input_gets_an_answer_never_a_500(call_app):
+    call = Call(call_app)
+    start_in(call, "en")
+    for extra in ({"Digits": "12345"}, {"Digits": "\x00"}, {"SpeechResult": "🙏" * 2000}, {"Digits": "w"},
+                  {"SpeechResult": ""}):
+        resp = post(call.client, call.last.action, {**call.form, **extra})
+        assert resp.status_code == 200 and twiml.heard(resp.data.decode()).action
+    no_sid = post(call.client, "http://localhost/twilio/voice", {"From": CALLER})
+    assert twiml.heard(no_sid.data.decode()).hangup
+
+
+# --- failure -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["closed port", "server never answers"])
+def redis_down_url(request):
+    if request.param == "closed port":
+        yield "redis://127.0.0.1:1/0"
+        return
+    sock = socket.socket()  # accepts connections and never answers: a hung Redis
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    yield f"redis://127.0.0.1:{sock.getsockname()[1]}/0"
+    sock.close()
+
+
+def test_without_redis_a_call_hears_the_failsafe_in_both_languages_and_ends(redis_down_url, tmp_path, caplog):
+    app = create_app(TestConfig(redis_down_url, str(tmp_path)))
+    client = app.test_client()
+    form = {"CallSid": new_call_sid(), "From": CALLER, "To": HELPLINE_NUMBER}
+    for url, extra in (("http://localhost/twilio/voice", {}), ("http://localhost/twilio/voice?at=language", {"Digits": "1"}),
+                       ("http://localhost/twilio/voice", {"SpeechResult": "ayuda"})):
+        started = time.monotonic()
+        resp = post(client, url, {**form, **extra})
+        assert time.monotonic() - started < 5.0  # Twilio waits 15 s for a voice webhook
+        assert resp.status_code == 200
+        assert_documented_twiml(resp.data.decode())
+        got = twiml.heard(resp.data.decode())
+        assert got.hangup and {lang for lang, _ in got.said} == {"es", "en"}
+        said = " ".join(text for _, text in got.said)
+        assert "9, 1, 1" in said and "1, 8, 8, 8, 3, 7, 3, 7, 8, 8, 8" in said
+    status = post(client, "http://localhost/twilio/voice/status", {**form, "CallStatus": "completed"})
+    assert status.status_code == 204  # kept in the spool, done once Redis answers
+    assert "ayuda" not in "\n".join(r.getMessage() for r in caplog.records)
+
+
+def test_the_static_failsafe_is_said_when_even_the_flows_cannot_be():
+    got = twiml.heard(twiml.failsafe({"es": "Polly.Mia", "en": "Polly.Joanna"}))
+    assert got.hangup and [lang for lang, _ in got.said] == ["en", "es"]
+    assert all("1, 8, 8, 8, 3, 7, 3, 7, 8, 8, 8" in text and "9, 1, 1" in text for _, text in got.said)
+
+
+# --- the terminal call -----------------------------------------------------------------------------------
+
+
+def test_flask_call_speaks_the_menu_and_takes_keys_and_words(call_app):
+    result = call_app.test_cli_runner().invoke(args=["call", "--lang", "es"], input="4\n9\nayuda\n")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "[es] Para español, oprima 1." in out and "[en] For English, press 2." in out
+    assert "[es] ¿Qué desea hacer?" in out and "Oprima 4: Números de ayuda." in out
+    assert out.count("[es] ¿Qué tipo de ayuda necesita?") == 3  # 4, then 9 repeated it, then after AYUDA
+    assert "Oprima el número de una opción, o dígalo." in out  # AYUDA, said
+    assert "(you hung up: the call is erased)" in out
+    # In the simulator's key space: nothing of it among live sessions.
+    assert call_app.extensions["store"].live_index.count() == 0
+
+
+# --- with the operators' console ------------------------------------------------------------------------
+
+
+def test_a_responder_on_duty_in_the_console_gets_the_call_and_the_live_list_shows_no_number(make_console,
+                                                                                            redis_client):
+    app = make_console(VOICE_RESPONDER_NUMBER=RESPONDER)
+    rita = app.test_client()
+    sign_in(rita, "rita")
+    call = Call(app)
+    start_in(call, "en")
+    call.press("0")  # nobody on duty yet: the numbers and the hotline offered
+    assert call.last.dial is None and call.last.action == "http://localhost/twilio/voice?at=hotline"
+    assert post_form(rita, "/ops/duty", {"on": "1"}).status_code == 302
+    time.sleep(2.1)  # the on-duty flag is read at most every 2 s
+    assert call.press("0") == ["[en] Please hold. We are putting you through to a person from our team.",
+                               f"<dial {RESPONDER}>"]
+    assert 'callerId="+15559990000"' in call.answers[-1]  # the helpline's number, never the caller's
+    page = rita.get("/ops/").get_data(as_text=True)
+    assert "Phone call" in page and CALLER[-4:] not in page
+    assert app.extensions["store"].live_index.in_handoff() == []  # nobody is queued for a text reply
+    from tests.helpers import stream_events
+    asked = [e["on_duty"] for e in stream_events(redis_client) if e["kind"] == "handoff_requested"]
+    assert asked == ["no", "yes"]  # the figures count the first as unavailable, the second as put through
