@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from . import events as ev
-from . import language, matching, render, transcript
+from . import choices, language, matching, render, transcript
 from . import model as m
 from .lifecycle import bind
 from .session import HISTORY_LIMIT, Session
@@ -47,6 +47,9 @@ class Inbound:
 
     text: str = ""
     media_count: int = 0
+    # WhatsApp: the id of the button or list row tapped (bot/engine/choices.py);
+    # ``text`` is then its title, read only when the id cannot be placed.
+    choice: str | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,11 @@ class _Step:
     def run(self, inbound: Inbound) -> Turn:
         s, fs = self.s, self.fs
         text = clean(inbound.text)
+        if inbound.choice:
+            picked = self.tapped(inbound.choice)
+            if picked is None:
+                return self.turn
+            text = picked or text
         norm = normalize(text)
         intent, lang, why = matching.read_keyword(fs, norm)
         if intent == "opt_in" and self.answers_question(text, norm):
@@ -172,6 +180,24 @@ class _Step:
         else:
             self.answer(text, norm, inbound.media_count)
         return self.turn
+
+    def tapped(self, choice: str) -> str | None:
+        """A tap on a WhatsApp button or list row: the number of the choice it
+        names here (read as if typed), "" to read the title instead (not at a
+        question or menu: the tap is then what its title says), or None once
+        answered: a choice of an earlier message or of a menu that has changed
+        gets one line saying so and the choices here, and is not a miss."""
+        s = self.s
+        node = self.current() if s.state in ("in_flow", "choosing_language") and not self.ctx.opted_out else None
+        if node is None:
+            return ""
+        i = choices.pick(self.fs, s.position, node, choice)
+        if i is not None:
+            return str(i + 1)
+        s.updated_at = self.ctx.now
+        self.explain(Reading("nothing", "a tap on a choice of an earlier message", how=f"id {choice}"))
+        self.reply(render.changed(self.fs, node, s.lang))
+        return None
 
     def answers_question(self, text: str, norm: str) -> bool:
         """Whether ``norm`` answers the question a subscribed person is at."""
@@ -507,8 +533,15 @@ class _Step:
             s.misses = 0
             self.reply(render.reprompt(fs, node, s.lang))
             return
+        if not norm and media_count > 0:
+            # A voice note, picture, video, sticker or location: not a mistake,
+            # so not a miss. A kind line, then the question again.
+            self.explain(Reading("nothing", "a picture, voice note or location", how="no text"))
+            self.reply(self.say("media_only"))
+            self.reply(render.prompt(fs, node, s.lang))
+            return
         self.explain(Reading("nothing", "a reply the bot did not understand", how="no keyword, option, answer or phrase"))
-        self.miss(node, media_only=not norm and media_count > 0)
+        self.miss(node, media_only=False)
 
     def understood(self, placed: Placement) -> None:
         """Say what free text was understood as: an event with its meaning (no text)."""
