@@ -31,6 +31,9 @@ def register(app: Flask) -> None:
     app.cli.add_command(flows_cli)
     app.cli.add_command(translations_cli)
     app.cli.add_command(chat)
+    from .whatsapp_cli import whatsapp_cli  # WhatsApp's templates (bot/whatsapp_sync.py)
+
+    app.cli.add_command(whatsapp_cli)
 
 
 def _relative(p: Problem) -> Problem:

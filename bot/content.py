@@ -114,6 +114,9 @@ class FlowsVersion:
         self.key = f"{prefix}:flows:version"
         self.info_key = f"{prefix}:flows:published"
         self.snapshot_key = f"{prefix}:flows:snapshot"
+        # Run on a checked set before it is published; a text back refuses it
+        # (WhatsApp's templates, when Twilio cannot be reached: bot/whatsapp_sync.py).
+        self.before_publish: Callable[[FlowSet], str | None] | None = None
 
     def get(self) -> int:
         return int(self.r.get(self.key) or 0)
@@ -150,6 +153,9 @@ def publish(flows_dir: str, locales_dir: str, version: FlowsVersion, by: str) ->
     fs, problems = files.check(flows_dir, locales_dir)
     if fs is None or errors(problems):
         return None, problems
+    refusal = version.before_publish(fs) if version.before_publish is not None else None
+    if refusal:
+        return None, problems + [Problem(os.path.join(flows_dir, "system.yaml"), 1, "publish-refused", {"why": refusal})]
     return version.publish(fs.version, by, files), problems
 
 

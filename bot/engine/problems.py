@@ -417,6 +417,7 @@ MESSAGES: dict[str, str | Callable[[Mapping], str]] = {
                         " \"translation\"` line, with every text in quotes; comments start with #",
     # --- what texters are sent ---
     "over-segments": _over_segments,
+    "publish-refused": "not published: {why}",
     "whatsapp-label-too-long": lambda d: (
         f"the {language_label(d['lang'])} label \"{d['label']}\" is {d['length']} characters, and a WhatsApp "
         f"{d['widget']} shows at most {d['limit']}: "
