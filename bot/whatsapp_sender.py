@@ -79,6 +79,10 @@ class WhatsAppSender:
                 body = whatsapp.split(fs, session.position, session.lang, text)
                 if body is not None:
                     item.update(key=whatsapp.template_key(session.position, session.lang), body=body)
+            if "key" not in item and not erased:
+                call = whatsapp.call_template_key(fs, session.lang, text)  # a hotline screen: tap to call
+                if call is not None:
+                    item.update(key=call, body=text)
             items.append(item)
         self.store.enqueue(cid, items)
 

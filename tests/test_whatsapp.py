@@ -115,6 +115,8 @@ def test_templates_buttons_up_to_three_lists_up_to_ten_labels_within_limits():
     made = whatsapp.templates(fs)
     for t in made.values():
         node = fs.node(t.position)
+        if not node.waits:
+            continue  # a hotline screen's call button (below)
         ids = choices.ids(fs, t.position, node)
         (kind, content), = t.definition["types"].items()
         if len(ids) <= 3:
@@ -163,6 +165,7 @@ def test_sync_creates_then_costs_nothing_then_updates_and_deletes(app, twilio, t
     assert sorted(first.created) == sorted(wanted) and len(twilio.templates) == len(wanted)
     assert {d["friendly_name"] for d in twilio.templates.values()} == {"hl_" + k.replace(".", "_").replace("|", "_")
                                                                        for k in wanted}
+    assert "hl_main_menu_es" in twilio.by_name() and "hl_numbers_emergency_en_0" in twilio.by_name()
     calls = len(twilio.content_calls)
     again = syncer(fs)
     assert again.calls == 0 and len(again.unchanged) == len(wanted)
@@ -376,3 +379,44 @@ def test_without_the_setting_whatsapp_is_numbered_text_in_twiml(make_app, twilio
     response = post_signed(app.test_client(), "/twilio/messages", inbound("hola", sender=PERSON))
     assert messages(response.data)[1].startswith("¿Qué desea hacer?\n1. ")
     assert twilio.messages == []
+
+
+def test_a_hotline_screen_carries_a_call_button_for_a_verified_number(app, twilio):
+    synced(app)
+    client = app.test_client()
+    send(client, twilio, "hello", expect=2)
+    send(client, twilio, "", ListId=choice_id("main.menu", "numbers"))
+    fs = real_flows()
+    node = fs.node("numbers.by_need")
+    emergency = next(i for i, o in zip(choices.ids(fs, "numbers.by_need", node), node.options)
+                     if o.goto == "numbers.emergency")
+    screen, more = send(client, twilio, "", expect=2, ListId=emergency)
+    made = template(twilio, screen)
+    [button] = made["types"]["twilio/call-to-action"]["actions"]
+    # 911 has no number a button can dial (E.164): the national hotline's button, from the directory.
+    assert button == {"type": "PHONE_NUMBER", "title": "\N{TELEPHONE RECEIVER} 1-888-373-7888", "phone": "+18883737888"}
+    assert body_of(screen) == render.directory(fs, fs.node("numbers.emergency"), "en")[0]
+    assert "911" in body_of(screen)
+    assert template(twilio, more)["friendly_name"] == "hl_numbers_more_en"
+
+
+def test_only_verified_lines_get_a_call_button():
+    fs = real_flows()
+    phones = {a["phone"] for t in whatsapp.templates(fs).values()
+              for a in t.definition["types"].get("twilio/call-to-action", {}).get("actions", [])}
+    verified = {whatsapp.dialable(c.number) for h in fs.hotlines.values() if h.verified for c in h.contacts
+                if c.kind == "call"}
+    assert phones and phones <= verified
+    assert whatsapp.dialable("911") is None and whatsapp.dialable("800 5533 000") is None
+
+
+def test_quick_exit_by_rest_is_deleted_at_twilio_and_leaves_nothing_of_the_person(app, twilio, redis_client):
+    synced(app)
+    client = app.test_client()
+    send(client, twilio, "hola", expect=2)
+    [erased] = send(client, twilio, "SALIR")
+    assert erased["Body"] == render.say(real_flows(), "es", "erased") and "ContentSid" not in erased
+    assert erased["StatusCallback"] == "http://localhost/twilio/status?erased=1", "its status callback deletes it"
+    cid = contact_id("test-secret", PERSON)
+    wait_until(lambda: not [k for k in redis_client.keys("*") if cid in k])
+    assert not redis_client.zscore("hl:{hl:events}:wa:ready", cid)

@@ -77,19 +77,92 @@ def definition(fs: m.FlowSet, position: str, node: m.Node, lang: str, prefix: st
 
 
 def templates(fs: m.FlowSet, prefix: str = "hl") -> dict[str, Template]:
-    """Every template the flows need, by key."""
+    """Every template the flows need, by key: the choices of each waiting node,
+    and a call button for each message of a directory that shows a number one can call."""
     found: dict[str, Template] = {}
     for flow_id, flow in fs.flows.items():
         for node in flow.nodes:
-            if not node.waits:
-                continue
             position = f"{flow_id}.{node.id}"
             for lang in fs.system.languages:
-                d = definition(fs, position, node, lang, prefix)
-                if d is not None:
-                    key = template_key(position, lang)
-                    found[key] = Template(key, position, lang, d)
+                if node.waits:
+                    d = definition(fs, position, node, lang, prefix)
+                    if d is not None:
+                        key = template_key(position, lang)
+                        found[key] = Template(key, position, lang, d)
+                elif node.kind == m.DIRECTORY:
+                    for i, (text, call) in enumerate(call_buttons(fs, node, lang)):
+                        if call is not None:
+                            key = f"{template_key(position, lang)}|{i}"
+                            found[key] = Template(key, position, lang, _call_definition(position, lang, i, text,
+                                                                                          call, prefix))
     return found
+
+
+# --- tap-to-call -------------------------------------------------------------------------------------
+
+CALL_TO_ACTION = "twilio/call-to-action"
+CALL_ICON = "\N{TELEPHONE RECEIVER} "
+
+
+@dataclass(frozen=True)
+class Call:
+    """A call button: the number as people read it (its title) and as dialled (E.164)."""
+
+    title: str
+    phone: str
+
+
+def dialable(number: str) -> str | None:
+    """The E.164 form of a directory number a button can dial from any phone, or
+    None. Only US and Canadian numbers written whole (``1-888-373-7888``):
+    a short code (911, 233733) has no E.164 form, and a national number
+    (Mexico's 800 lines) reaches the line only from a phone of that country."""
+    digits = "".join(ch for ch in number if ch.isdigit())
+    return f"+{digits}" if len(digits) == 11 and digits.startswith("1") else None
+
+
+def call_buttons(fs: m.FlowSet, node: m.Node, lang: str) -> list[tuple[str, Call | None]]:
+    """Each message of a directory node, with the call button it carries on
+    WhatsApp: the first verified line in it that has a number one can call."""
+    def compute() -> tuple:
+        found = []
+        for text in render.directory(fs, node, lang):
+            call = None
+            for entry in node.entries:
+                h = fs.hotlines.get(entry)
+                if h is None or not h.verified or render.hotline(fs, lang, h) not in text:
+                    continue
+                phone = next((dialable(c.number) for c in h.contacts if c.kind == "call" and dialable(c.number)), None)
+                if phone:
+                    number = next(c.number for c in h.contacts if c.kind == "call" and dialable(c.number) == phone)
+                    call = Call(CALL_ICON + number, phone)
+                    break
+            found.append((text, call))
+        return tuple(found)
+
+    return list(fs.derived(("wa-calls", id(node), lang), compute))
+
+
+def _call_definition(position: str, lang: str, i: int, text: str, call: Call, prefix: str) -> dict:
+    return {"friendly_name": f"{friendly_name(position, lang, prefix)}_{i}", "language": lang,
+            "variables": {"1": text},
+            "types": {CALL_TO_ACTION: {"body": BODY, "actions": [
+                {"type": "PHONE_NUMBER", "title": call.title, "phone": call.phone}]}}}
+
+
+def call_template_key(fs: m.FlowSet, lang: str, text: str) -> str | None:
+    """The key of the call-button template of a directory message, when ``text`` is one."""
+    def index() -> dict[str, str]:
+        found = {}
+        for flow_id, flow in fs.flows.items():
+            for node in flow.nodes:
+                if node.kind == m.DIRECTORY:
+                    for i, (message, call) in enumerate(call_buttons(fs, node, lang)):
+                        if call is not None:
+                            found.setdefault(message, f"{template_key(f'{flow_id}.{node.id}', lang)}|{i}")
+        return found
+
+    return fs.derived(("wa-call-keys", lang), index).get(text)
 
 
 def split(fs: m.FlowSet, position: str, lang: str, reply: str) -> str | None:
