@@ -98,6 +98,31 @@ def templates(fs: m.FlowSet, prefix: str = "hl") -> dict[str, Template]:
     return found
 
 
+
+
+
+def split(fs: m.FlowSet, position: str, lang: str, reply: str) -> str | None:
+    """The text above the numbered choices of the node at ``position``, when
+    ``reply`` ends with them: what goes in the template's ``{{1}}``. None when
+    the reply is not one that ends on that node's choices (a message, a
+    directory), or the node has no template (too many choices).
+
+    >>> # "What would you like to do?\\n1. What happened to me?\\n2. ..." -> "What would you like to do?"
+    """
+    node = fs.node(position)
+    if node is None or not node.waits or choices.widget(len(choices.keys(fs, node))) is None:
+        return None
+    tail = "\n" + render.numbered(render.option_labels(fs, node, lang))
+    if not reply.endswith(tail) or len(reply) == len(tail):
+        return None
+    return reply[: -len(tail)]
+
+
+def content_variables(body: str) -> str:
+    """``ContentVariables`` for a template of :func:`definition`."""
+    return json.dumps({"1": body}, ensure_ascii=False)
+
+
 # --- tap-to-call -------------------------------------------------------------------------------------
 
 CALL_TO_ACTION = "twilio/call-to-action"
@@ -150,38 +175,45 @@ def _call_definition(position: str, lang: str, i: int, text: str, call: Call, pr
                 {"type": "PHONE_NUMBER", "title": call.title, "phone": call.phone}]}}}
 
 
-def call_template_key(fs: m.FlowSet, lang: str, text: str) -> str | None:
-    """The key of the call-button template of a directory message, when ``text`` is one."""
-    def index() -> dict[str, str]:
-        found = {}
+def _calls(fs: m.FlowSet, lang: str) -> dict[str, tuple[str, Call]]:
+    """Directory message -> (its call template's key, its call button), in ``lang``."""
+    def index() -> dict[str, tuple[str, Call]]:
+        found: dict[str, tuple[str, Call]] = {}
         for flow_id, flow in fs.flows.items():
             for node in flow.nodes:
                 if node.kind == m.DIRECTORY:
                     for i, (message, call) in enumerate(call_buttons(fs, node, lang)):
                         if call is not None:
-                            found.setdefault(message, f"{template_key(f'{flow_id}.{node.id}', lang)}|{i}")
+                            found.setdefault(message, (f"{template_key(f'{flow_id}.{node.id}', lang)}|{i}", call))
         return found
 
-    return fs.derived(("wa-call-keys", lang), index).get(text)
+    return fs.derived(("wa-calls-by-text", lang), index)
 
 
-def split(fs: m.FlowSet, position: str, lang: str, reply: str) -> str | None:
-    """The text above the numbered choices of the node at ``position``, when
-    ``reply`` ends with them: what goes in the template's ``{{1}}``. None when
-    the reply is not one that ends on that node's choices (a message, a
-    directory), or the node has no template (too many choices).
-
-    >>> # "What would you like to do?\\n1. What happened to me?\\n2. ..." -> "What would you like to do?"
-    """
-    node = fs.node(position)
-    if node is None or not node.waits or choices.widget(len(choices.keys(fs, node))) is None:
-        return None
-    tail = "\n" + render.numbered(render.option_labels(fs, node, lang))
-    if not reply.endswith(tail) or len(reply) == len(tail):
-        return None
-    return reply[: -len(tail)]
+def call_template_key(fs: m.FlowSet, lang: str, text: str) -> str | None:
+    """The key of the call-button template of a directory message, when ``text`` is one."""
+    found = _calls(fs, lang).get(text)
+    return found[0] if found else None
 
 
-def content_variables(body: str) -> str:
-    """``ContentVariables`` for a template of :func:`definition`."""
-    return json.dumps({"1": body}, ensure_ascii=False)
+def appearance(fs: m.FlowSet, position: str, waiting: bool, lang: str, replies: list[str]) -> list[dict | None]:
+    """How each reply of a turn looks on WhatsApp (the console's simulator draws it):
+    None for plain text; ``{"body", "kind": "buttons"|"list", "button", "choices": [{"title", "id"}]}``
+    for the last reply when it ends on the choices of the node the person is at
+    (``waiting``); ``{"body", "call"}`` for a hotline screen with a call button."""
+    looks: list[dict | None] = []
+    for i, text in enumerate(replies):
+        look = None
+        if waiting and i == len(replies) - 1 and position:
+            body = split(fs, position, lang, text)
+            if body is not None:
+                node = fs.node(position)
+                ids = choices.ids(fs, position, node)
+                kind = choices.widget(len(ids))
+                button = render.say(fs, lang, "list_button") if "list_button" in fs.system.texts else "Choose"
+                look = {"body": body, "kind": kind, "button": button,
+                        "choices": [{"title": t, "id": c} for t, c in zip(choices.labels(fs, node, lang), ids)]}
+        if look is None and text in _calls(fs, lang):
+            look = {"body": text, "call": _calls(fs, lang)[text][1].title}
+        looks.append(look)
+    return looks
