@@ -420,3 +420,35 @@ def test_quick_exit_by_rest_is_deleted_at_twilio_and_leaves_nothing_of_the_perso
     cid = contact_id("test-secret", PERSON)
     wait_until(lambda: not [k for k in redis_client.keys("*") if cid in k])
     assert not redis_client.zscore("hl:{hl:events}:wa:ready", cid)
+
+
+def test_an_operator_reply_after_the_window_is_refused_with_when_it_closed_in_their_zone(make_app, redis_client, twilio):
+    """Issue 18, item 7: the bot only answers; outside WhatsApp's 24 hours an operator's reply is
+    refused with the exact time the window closed, in OPS_TIMEZONE, and nothing re-opens it."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from bot.handoff import ActionRefused
+    from tests.helpers import store_session, stored_session
+
+    app = make_app(OPS_TIMEZONE="America/Chicago")
+    desk = app.extensions["ops"].desk
+    app.extensions["ops"].duty.switch(True, "rita")
+    client = app.test_client()
+    for body in ("hola", "PERSONA"):
+        post_signed(client, "/twilio/messages", inbound(body, sender=PERSON))
+    wait_until(lambda: len(twilio.messages) == 3)  # the greeting, the menu, "a person will answer"
+    key = f"hl:{{{contact_id('test-secret', PERSON)}}}:session"
+    last = time.time() - 24 * 3600 - 600
+    session = stored_session(redis_client, key)
+    store_session(redis_client, key, {**session, "t": f"{last:.3f}"})
+    app.extensions["ops"].directory.refresh()
+    desk.claim(session["conv"], "rita")
+    sent = len(twilio.messages)
+    with pytest.raises(ActionRefused) as refused:
+        desk.reply(session["conv"], "rita", "Hola")
+    closed = dt.datetime.fromtimestamp(last + 24 * 3600, ZoneInfo("America/Chicago"))
+    assert f"{closed:%a %d %b %Y at %H:%M} (America/Chicago)" in str(refused.value)
+    assert "Nothing was sent" in str(refused.value)
+    time.sleep(0.3)
+    assert len(twilio.messages) == sent, "nothing sent, no template to re-open the chat"

@@ -90,6 +90,7 @@ def init_app(app: Flask) -> None:
         # Hours make "on duty" more than the p:duty flag RedisStore.on_duty reads.
         app.extensions["helpline"].on_duty = Cached(duty.is_on, seconds=2.0)
     desk = Desk(store, app.extensions["content"], directory, sender, lock_wait=cfg["LOCK_WAIT"])
+    desk.zone = cfg["OPS_TIMEZONE"]  # a refused reply says when WhatsApp's window closed, in the operators' time
     watch = DutyWatch(duty, desk)
     if not app.testing and click.get_current_context(silent=True) is None:
         watch.start()  # serving (not a flask command): this process looks for duty ending
