@@ -415,6 +415,18 @@ def test_media_without_text_says_only_text_is_read(fs):
         assert chat.session.misses == 0
 
 
+def test_media_in_a_hand_off_says_only_text_is_read(fs):
+    """Waiting for a person: a voice note would go unheard (operators read text), so the bot says so."""
+    chat = Chat(fs, on_duty=True)
+    chat.send("hola")
+    chat.send("PERSONA")
+    assert chat.session.state == "handed_off"
+    turn = chat.send("", media=1)
+    assert turn.replies == [say(fs, "media_only", "es")] and turn.transcript == []
+    assert chat.session.state == "handed_off"
+    assert chat.send("hola otra vez").replies == [], "text goes to the operator, as before"
+
+
 def test_media_with_text_reads_the_text(fs):
     chat = started(fs, "en")
     chat.send(OPT["numbers"], media=1)

@@ -159,7 +159,7 @@ class _Step:
                     self.reply(render.prompt(fs, self.current(), s.lang))
                 return self.turn
         if s.state == "handed_off":
-            return self.during_handoff(intent, lang, text)
+            return self.during_handoff(intent, lang, text, media=inbound.media_count > 0)
 
         if intent in fs.keywords.shows:
             self.show(fs.keywords.shows[intent])
@@ -312,7 +312,7 @@ class _Step:
         self.reply(self.say("opted_out"))
         return self.turn
 
-    def during_handoff(self, intent: str | None, lang: str | None, text: str) -> Turn:
+    def during_handoff(self, intent: str | None, lang: str | None, text: str, media: bool = False) -> Turn:
         """A person is talking to an operator: the bot stays quiet but for keywords.
 
         A keyword the bot answers goes into the operator's transcript too,
@@ -340,6 +340,10 @@ class _Step:
         elif text:
             self.turn.transcript.append(text)
             self.event(ev.HANDOFF_MESSAGE)
+        elif media:
+            # A voice note or picture for the person they wait for: the operator
+            # reads text only, so say so rather than let it go unheard.
+            self.reply(self.say("media_only"))
         return self.turn
 
     def mark_keyword(self, intent: str, said: str, **fields) -> None:
