@@ -452,3 +452,40 @@ def test_an_operator_reply_after_the_window_is_refused_with_when_it_closed_in_th
     assert "Nothing was sent" in str(refused.value)
     time.sleep(0.3)
     assert len(twilio.messages) == sent, "nothing sent, no template to re-open the chat"
+
+
+def test_publishing_in_the_console_makes_the_templates_or_is_refused(redis_client, redis_url, tmp_path, twilio):
+    """The console's Publish runs the sync too: with Twilio unreachable nothing is written or published,
+    and the editor reads why; with Twilio there, the changed menu's template follows the change."""
+    from bot import create_app
+    from bot.config import TestConfig
+    from tests.test_ops_flows import NEW_MENU, digest_tree, main_yaml, publish_new_menu
+    from tests.test_ops_support import PASSWORD, sign_in
+
+    project = tmp_path / "project"
+    shutil.copytree(REPO / "flows", project / "flows")
+    shutil.copytree(REPO / "locales", project / "locales")
+
+    def console(base: str):
+        app = create_app(TestConfig(redis_url, str(tmp_path / "var"), FLOWS_DIR=str(project / "flows"),
+                                    LOCALES_DIR=str(project / "locales"), FLOWS_CHECK_SECONDS=0.0,
+                                    TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_FROM_NUMBER=SENDER, TWILIO_API_BASE=base,
+                                    WHATSAPP_INTERACTIVE=True))
+        app.extensions["ops"].accounts.add("ed", "editor", PASSWORD)
+        ed = app.test_client()
+        sign_in(ed, "ed")
+        return app, ed
+
+    app, ed = console("http://127.0.0.1:9")  # nothing listens there
+    before = digest_tree(project)
+    page = publish_new_menu(ed, project)
+    page = ed.get(page.headers["Location"]).text if page.status_code == 302 else page.text
+    assert "Not published: Twilio could not be reached to make the WhatsApp templates" in page
+    assert "The previous files were put back." in page
+    assert digest_tree(project) == before and app.extensions["flows_version"].get() == 0
+
+    app, ed = console(twilio.url)
+    response = publish_new_menu(ed, project)
+    assert response.status_code == 302 and app.extensions["flows_version"].get() == 1
+    assert NEW_MENU in main_yaml(project)
+    assert twilio.by_name()["hl_main_menu_en"]["variables"] == {"1": NEW_MENU}
