@@ -128,6 +128,10 @@ def test_templates_buttons_up_to_three_lists_up_to_ten_labels_within_limits():
             assert [i["id"] for i in content["items"]] == list(ids)
             assert all(len(i["item"]) <= 24 for i in content["items"])
         assert content["body"] == "{{1}}" and t.definition["language"] == t.lang
+    items = made["main.menu|en"].definition["types"]["twilio/list-picker"]["items"]
+    assert {"item": "Smuggling or trafficking", "id": "main.menu#difference.smuggling",
+            "description": "Smuggling or trafficking: what's the difference?"} in items, "the long label below the short"
+    assert all("description" not in i for i in items if i["item"] == "My rights")
     question = next(t for t in made.values() if fs.node(t.position).kind == "question" and t.lang == "es")
     actions = question.definition["types"]["twilio/quick-reply"]["actions"]
     assert [a["title"] for a in actions] == ["Sí", "No", "No sé"]

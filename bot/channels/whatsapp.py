@@ -27,6 +27,7 @@ from ..engine import model as m
 QUICK_REPLY = "twilio/quick-reply"
 LIST_PICKER = "twilio/list-picker"
 BODY = "{{1}}"
+LIST_DESCRIPTION_MAX = 72  # a list row's second line
 
 
 @dataclass(frozen=True)
@@ -70,8 +71,12 @@ def definition(fs: m.FlowSet, position: str, node: m.Node, lang: str, prefix: st
         types = {QUICK_REPLY: {"body": BODY, "actions": [{"title": t, "id": i} for t, i in zip(labels, ids)]}}
     else:
         button = render.say(fs, lang, "list_button") if "list_button" in fs.system.texts else "Choose"
-        types = {LIST_PICKER: {"body": BODY, "button": button,
-                               "items": [{"item": t, "id": i} for t, i in zip(labels, ids)]}}
+        items = [{"item": t, "id": i} for t, i in zip(labels, ids)]
+        # A row with a short label shows the whole one under it, as WhatsApp's row description.
+        for item, long in zip(items, render.option_labels(fs, node, lang)):
+            if long != item["item"] and len(long) <= LIST_DESCRIPTION_MAX:
+                item["description"] = long
+        types = {LIST_PICKER: {"body": BODY, "button": button, "items": items}}
     return {"friendly_name": friendly_name(position, lang, prefix), "language": lang,
             "variables": {"1": prompt}, "types": types}
 
@@ -211,8 +216,10 @@ def appearance(fs: m.FlowSet, position: str, waiting: bool, lang: str, replies: 
                 ids = choices.ids(fs, position, node)
                 kind = choices.widget(len(ids))
                 button = render.say(fs, lang, "list_button") if "list_button" in fs.system.texts else "Choose"
+                longs = render.option_labels(fs, node, lang)
                 look = {"body": body, "kind": kind, "button": button,
-                        "choices": [{"title": t, "id": c} for t, c in zip(choices.labels(fs, node, lang), ids)]}
+                        "choices": [{"title": t, "id": c, "more": long if long != t and kind == choices.LIST else ""}
+                                    for t, c, long in zip(choices.labels(fs, node, lang), ids, longs)]}
         if look is None and text in _calls(fs, lang):
             look = {"body": text, "call": _calls(fs, lang)[text][1].title}
         looks.append(look)
