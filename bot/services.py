@@ -143,6 +143,7 @@ class Helpline:
             if claim.seen in fs.system.languages:
                 return Handled([render.say(fs, claim.seen, "erased")], None, cid, erased=True)
             return Handled([], None, cid)
+        queued = 0
         try:
             session = self._session(cid, claim.fields)
             session.address = msg.address
@@ -158,6 +159,7 @@ class Helpline:
                 # Inside the lock and before the commit: the next turn's replies
                 # cannot go before these, and a retry finds the commit's mark.
                 self.whatsapp.enqueue(cid, msg.address, replies, turn.session, fs, erased=turn.action == ERASE)
+                queued = len(replies)
             self.store.commit(
                 claim,
                 action=turn.action,
@@ -169,6 +171,8 @@ class Helpline:
                 seen=(turn.session.lang if replies else "0") if turn.action == ERASE else "1",
             )
         except BaseException:
+            if queued:  # not saved (the lock lapsed, Redis failed): the person gets the fail-safe instead
+                self.whatsapp.unqueue(cid, queued)
             self.store.release(claim)
             raise
         if turn.action == ERASE:

@@ -86,6 +86,15 @@ class WhatsAppSender:
             items.append(item)
         self.store.enqueue(cid, items)
 
+    def unqueue(self, cid: str, count: int) -> None:
+        """Take back a turn's replies whose turn was not saved: the webhook answers
+        with the fail-safe instead, and the person must not get both. Best effort:
+        never raises (the store may be what failed)."""
+        try:
+            self.store.drop_last(cid, count)
+        except Exception:  # noqa: BLE001 - the caller is already failing; the fail-safe still goes
+            log.warning("could not take back the replies of a turn that was not saved")
+
     # --- off the request path (bot/background.py) -----------------------------------------
 
     def __call__(self) -> float | None:

@@ -493,3 +493,24 @@ def test_publishing_in_the_console_makes_the_templates_or_is_refused(redis_clien
     assert response.status_code == 302 and app.extensions["flows_version"].get() == 1
     assert NEW_MENU in main_yaml(project)
     assert twilio.by_name()["hl_main_menu_en"]["variables"] == {"1": NEW_MENU}
+
+
+def test_a_turn_that_is_not_saved_sends_the_fail_safe_only(app, twilio, redis_client):
+    """The lock lapsed before the save (a stalled worker): the turn is not saved, the webhook
+    answers with the fail-safe, and its replies are taken back from the outbox: never both."""
+    from bot.channels.twilio import FAILSAFE_REPLIES
+
+    synced(app)
+    helpline = app.extensions["helpline"]
+    cid = contact_id("test-secret", PERSON)
+    content = helpline.flows
+
+    def flows_after_the_lock_lapsed():
+        redis_client.delete(f"hl:{{{cid}}}:lock")  # what the lock's expiry does to a stalled turn
+        return content()
+
+    helpline.flows = flows_after_the_lock_lapsed
+    response = post_signed(app.test_client(), "/twilio/messages", inbound("hola", sender=PERSON))
+    assert tuple(messages(response.data)) == FAILSAFE_REPLIES
+    time.sleep(0.5)
+    assert twilio.messages == [] and redis_client.llen(f"hl:{{{cid}}}:wa:outbox") == 0

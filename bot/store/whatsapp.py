@@ -69,6 +69,10 @@ class WhatsAppStore:
         pipe.zadd(self.ready_key, {cid: time.time()}, nx=True)
         pipe.execute()
 
+    def drop_last(self, cid: str, count: int) -> None:
+        """Remove the last ``count`` items (those just added by a turn that failed)."""
+        self.r.ltrim(self._outbox(cid), 0, -(count + 1))
+
     def mark_ready(self, cid: str) -> None:
         self.r.zadd(self.ready_key, {cid: time.time()}, nx=True)
 
