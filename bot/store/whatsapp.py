@@ -21,10 +21,15 @@ from __future__ import annotations
 import json
 import time
 
-from .redis import RedisStore, _s
+from .redis import RedisStore
 
 OUTBOX_TTL = 3600
 SENDING_MS = 30_000
+
+
+def _text(value) -> str:
+    """A reply from a client that may or may not decode responses."""
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class WhatsAppStore:
@@ -44,7 +49,7 @@ class WhatsAppStore:
 
     def content(self) -> dict[str, dict[str, str]]:
         """Every template kept: key -> {"sid", "digest"}."""
-        return {_s(k): json.loads(v) for k, v in self.r.hgetall(self.content_key).items()}
+        return {_text(k): json.loads(v) for k, v in self.r.hgetall(self.content_key).items()}
 
     def content_sid(self, key: str) -> str | None:
         raw = self.r.hget(self.content_key, key)
@@ -78,7 +83,7 @@ class WhatsAppStore:
 
     def ready(self, limit: int = 100) -> list[str]:
         """Contacts whose outbox may hold something, oldest first."""
-        return [_s(c) for c in self.r.zrange(self.ready_key, 0, limit - 1)]
+        return [_text(c) for c in self.r.zrange(self.ready_key, 0, limit - 1)]
 
     def take(self, cid: str, token: str) -> bool:
         """Become the one sender of ``cid``'s outbox (for SENDING_MS, renewed by :meth:`renew`)."""
