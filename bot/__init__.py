@@ -144,6 +144,7 @@ def create_app(config: Config | None = None) -> Flask:
     helpline = Helpline(store, content, config.SECRET_KEY, lock_wait=config.LOCK_WAIT,
                         on_duty=Cached(duty.takes_handoffs, seconds=2.0))
     app.extensions["background"] = _background(config, url, client, store, helpline, twilio_deletes)
+    _whatsapp(app, config, store, helpline, flows_version)
     app.extensions["helpline"] = helpline
     app.extensions["content"] = content
     app.extensions["flows_version"] = flows_version
@@ -182,6 +183,39 @@ def create_app(config: Config | None = None) -> Flask:
                                       lambda: sum(1 for w in console.desk.queue(max_age=None) if not w.holder)),
     })
     return app
+
+
+def _whatsapp(app: Flask, config: Config, store: SessionStore, helpline: Helpline, flows_version: FlowsVersion) -> None:
+    """WhatsApp's templates (`flask whatsapp sync`) and, with WHATSAPP_INTERACTIVE,
+    its replies by REST: buttons and lists, sent off the request path."""
+    from .store.whatsapp import WhatsAppStore
+    from .whatsapp_sync import Syncer
+
+    wa = WhatsAppStore(store)
+    syncer = Syncer(wa, config.TWILIO_ACCOUNT_SID, config.TWILIO_AUTH_TOKEN, config.TWILIO_API_BASE, config.KEY_PREFIX)
+    app.extensions["whatsapp_sync"] = syncer
+    if not config.WHATSAPP_INTERACTIVE:
+        return
+    sender_set = config.TWILIO_MESSAGING_SERVICE_SID or config.TWILIO_FROM_NUMBER
+    if syncer.problem() or not sender_set or not config.PUBLIC_URL:
+        log.warning("WHATSAPP_INTERACTIVE is on but TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, PUBLIC_URL and "
+                    "TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM_NUMBER are not all set: WhatsApp gets numbered "
+                    "text in TwiML, as SMS (see README, WhatsApp)")
+        return
+    from .whatsapp_sender import WhatsAppSender
+
+    sender = WhatsAppSender(wa, config.TWILIO_ACCOUNT_SID, config.TWILIO_AUTH_TOKEN, config.PUBLIC_URL,
+                            config.TWILIO_MESSAGING_SERVICE_SID, config.TWILIO_FROM_NUMBER, config.TWILIO_API_BASE)
+    helpline.whatsapp = sender
+    background = app.extensions["background"]
+    background.jobs.append(sender)
+    flows_version.before_publish = syncer.before_publish  # a publish makes the templates, or is refused
+    app.extensions["whatsapp_sender"] = sender
+    try:
+        if click.get_current_context(silent=True) is None and wa.ready(1):
+            background.wake()  # replies a process that stopped left unsent
+    except STORE_DOWN:
+        pass
 
 
 def _background(config: Config, url: str, client, store: SessionStore, helpline: Helpline, twilio_deletes: bool):

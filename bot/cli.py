@@ -33,6 +33,9 @@ def register(app: Flask) -> None:
     app.cli.add_command(chat)
     from . import call_cli  # `flask call`: the phone line in the terminal
     call_cli.register(app)
+    from .whatsapp_cli import whatsapp_cli  # WhatsApp's templates (bot/whatsapp_sync.py)
+
+    app.cli.add_command(whatsapp_cli)
 
 
 def _relative(p: Problem) -> Problem:

@@ -130,6 +130,10 @@ class Config:
         self.TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "").strip() or None
         self.TWILIO_MESSAGING_SERVICE_SID = os.environ.get("TWILIO_MESSAGING_SERVICE_SID", "").strip() or None
         self.TWILIO_FROM_NUMBER = os.environ.get("TWILIO_FROM_NUMBER", "").strip() or None
+        # WhatsApp replies by REST: menus and questions as buttons and lists
+        # (templates made by `flask whatsapp sync`), the webhook answered at once.
+        # Needs TWILIO_ACCOUNT_SID and a sender; off: numbered text in TwiML, as SMS.
+        self.WHATSAPP_INTERACTIVE = _bool("WHATSAPP_INTERACTIVE")
         # Longest a webhook waits for another message from the same person.
         self.LOCK_WAIT = _float("LOCK_WAIT", 8.0)
         self.KEY_PREFIX = os.environ.get("KEY_PREFIX", "hl")

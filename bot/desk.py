@@ -41,10 +41,12 @@ The next text they send gets the main menu.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
+from zoneinfo import ZoneInfo
 
 from .channels.twilio_rest import SendFailed, TwilioSender
 from .engine import operator as operator_turns
@@ -175,6 +177,8 @@ class Desk:
     # a text waits for the lock (LOCK_WAIT), so a SALIR sent meanwhile is
     # answered, after the send.
     SEND_MARGIN = 1.5
+    # The operators' time zone (OPS_TIMEZONE): a refusal says when WhatsApp's window closed, in their time.
+    zone = "UTC"
 
     def __init__(self, helpline: Helpline, live: LiveSessions, sender: TwilioSender, lock_wait: float = 8.0,
                  clock: Callable[[], float] = time.time):
@@ -247,10 +251,12 @@ class Desk:
             self._must_hold(h, operator)
             now = self.clock()
             if h.session.channel == "whatsapp" and now - h.session.updated_at >= WHATSAPP_WINDOW:
+                closed = dt.datetime.fromtimestamp(h.session.updated_at + WHATSAPP_WINDOW, ZoneInfo(self.zone))
                 raise ActionRefused(
-                    "WhatsApp's 24-hour window has closed: the person's last message was more than 24 hours ago, "
-                    "so WhatsApp will not deliver a reply. Nothing was sent. They can write again at any time; "
-                    "you can then answer. You can hand them back to the bot or end the chat."
+                    f"WhatsApp's 24-hour window has closed: it closed on {closed:%a %d %b %Y at %H:%M} ({self.zone}), "
+                    "24 hours after the person's last message, so WhatsApp will not deliver a reply. Nothing was "
+                    "sent, and nothing will be sent to re-open the chat. They can write again at any time; you can "
+                    "then answer. You can hand them back to the bot or end the chat."
                 )
             try:
                 sid = self._send(h, text, status_callback)

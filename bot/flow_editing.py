@@ -739,8 +739,10 @@ class FlowEditor:
             version, problems = published_flows.publish(self.paths.flows_dir, self.paths.locales_dir, self.version,
                                                     by=user)
             if version is None:
-                raise Refused("The files did not pass the checks once written; the previous files were put back.",
-                              problems)
+                refused = next((p for p in problems if p.code == "publish-refused"), None)  # e.g. Twilio unreachable
+                raise Refused(f"{refused.message[0].upper()}{refused.message[1:]}. The previous files were put back."
+                              if refused else "The files did not pass the checks once written; the previous files "
+                              "were put back.", problems)
         except BaseException:
             for rel, old in written.items():  # put back what was there
                 path = self.paths.from_rel(rel)

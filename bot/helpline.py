@@ -92,6 +92,7 @@ class Handled:
     turn: Turn | None  # None for a retried MessageSid
     cid: str
     erased: bool = False  # the replies answer a quick exit: Twilio's copies of them go too
+    queued: int = 0  # WhatsApp: replies put in the person's outbox, sent by REST (bot/whatsapp_sender.py)
 
 
 class Helpline:
@@ -123,12 +124,17 @@ class Helpline:
         self.wake: Callable[[], None] = lambda: None
         self.spool: Spool | None = None
         self.last_flows: FlowSet | None = None
+        # WHATSAPP_INTERACTIVE: WhatsApp replies go by REST, buttons and lists included.
+        self.whatsapp = None  # bot.whatsapp_sender.WhatsAppSender
 
     def handle(self, msg: IncomingMessage) -> Handled:
         """Process one message; raises on any failure (the caller sends the fail-safe)."""
         cid = self.cid(msg.address)
         mark = self.marks(msg.message_sid) if msg.message_sid else None
         opened = self.store.open_turn(cid, msg.message_sid, wait=self.lock_wait, mark=mark)
+        rest = self.whatsapp is not None and msg.channel == "whatsapp"
+        if rest and (opened.duplicate is not None or opened.seen is not None):
+            return Handled([], None, cid)  # its replies were put in the outbox the first time
         if opened.duplicate is not None:
             return Handled(opened.duplicate, None, cid)
         if opened.seen is not None:
@@ -139,6 +145,7 @@ class Helpline:
             if opened.seen in fs.system.languages:
                 return Handled([render.say(fs, opened.seen, "erased")], None, cid, erased=True)
             return Handled([], None, cid)
+        queued = 0
         try:
             session = self._session(cid, opened.fields)
             session.address = msg.address
@@ -146,18 +153,29 @@ class Helpline:
             now = self.clock()
             ctx = Context(now=now, on_duty=self.on_duty(), opted_out=opened.opted_out, new_id=self.new_id)
             self.last_flows = fs = self.flows()
-            turn = step(session, Inbound(msg.text, msg.media_count), fs, ctx)
+            turn = step(session, Inbound(msg.text, msg.media_count, msg.choice), fs, ctx)
             replies = list(turn.replies)
             if turn.opt_out and msg.channel == "sms" and normalize(msg.text) in TWILIO_OPT_OUT_WORDS:
                 replies = []  # Twilio confirms its own opt-out words and would refuse ours
+            if rest:
+                # Inside the lock and before the commit: the next turn's replies
+                # cannot go before these, and a retry finds the commit's mark.
+                self.whatsapp.enqueue(cid, msg.address, replies, turn.session, fs, erased=turn.action == ERASE)
+                queued = len(replies)
             self.save(opened, turn, msg.channel, now, replies,
                       seen=(turn.session.lang if replies else "0") if turn.action == ERASE else "1")
         except BaseException:
+            if queued:  # not saved (the lock lapsed, Redis failed): the person gets the fail-safe instead
+                self.whatsapp.unqueue(cid, queued)
             self.store.release(opened)
             raise
         if turn.action == ERASE:
             self.after_erase()
             self.wake()
+        if rest:
+            if replies:
+                self.wake()
+            return Handled([], turn, cid, erased=turn.action == ERASE, queued=len(replies))
         return Handled(replies, turn, cid, erased=turn.action == ERASE)
 
     def save(self, opened: OpenTurn, turn: Turn, channel: str, now: float, replies: list[str] = (),

@@ -233,8 +233,9 @@ def iter_flow_texts(text: str, path: str) -> Iterator[tuple[int, str]]:
                 if key in node:
                     found.append((("nodes", i, key), node[key]))
             for j, option in enumerate(node.get("options") or []):
-                if isinstance(option, dict) and "label" in option:
-                    found.append((("nodes", i, "options", j, "label"), option["label"]))
+                for key in ("label", "short"):
+                    if isinstance(option, dict) and key in option:
+                        found.append((("nodes", i, "options", j, key), option[key]))
     for at, value in found:
         if isinstance(value, str) and value:
             yield source.line(at), value

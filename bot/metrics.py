@@ -43,6 +43,18 @@ WEBHOOK_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15),
 )
 REDIS_ERRORS = Counter("helpline_redis_errors", "Redis calls that failed (the person got the fail-safe reply)")
+WHATSAPP_FALLBACKS = Counter(
+    "helpline_whatsapp_fallbacks",
+    "WhatsApp menus sent as numbered text instead of buttons or a list, by reason: no_template (not synced yet),"
+    " refused (Twilio refused the template message)",
+    ["reason"],
+)
+WHATSAPP_SEND_FAILURES = Counter(
+    "helpline_whatsapp_send_failures",
+    "WhatsApp replies not sent by REST, by reason: refused (by Twilio), maybe_sent (no answer in time: never sent"
+    " again), unreachable (tried again shortly)",
+    ["reason"],
+)
 
 
 bp = Blueprint("metrics", __name__)

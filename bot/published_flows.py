@@ -112,6 +112,9 @@ class FlowsVersion:
 
     def __init__(self, records: PublishedVersion):
         self.records = records
+        # Run on a checked set before it is published; a text back refuses it
+        # (WhatsApp's templates, when Twilio cannot be reached: bot/whatsapp_sync.py).
+        self.before_publish: Callable[[FlowSet], str | None] | None = None
 
     def get(self) -> int:
         return self.records.get()
@@ -152,6 +155,9 @@ def publish(flows_dir: str, locales_dir: str, version: FlowsVersion, by: str) ->
     fs, problems = files.check(flows_dir, locales_dir)
     if fs is None or errors(problems):
         return None, problems
+    refusal = version.before_publish(fs) if version.before_publish is not None else None
+    if refusal:
+        return None, problems + [Problem(os.path.join(flows_dir, "system.yaml"), 1, "publish-refused", {"why": refusal})]
     return version.publish(fs.version, by, files), problems
 
 

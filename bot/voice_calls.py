@@ -1,6 +1,6 @@
 """A phone call through the same flows, store, lock and engine as a text.
 
-The container for calls, as :class:`bot.services.Helpline` is for texts:
+The container for calls, as :class:`bot.helpline.Helpline` is for texts:
 one session per call, keyed by the call's ``CallSid`` through the same
 pseudonymous contact ids (channel ``voice``), locked, stepped by the engine
 and saved exactly like a chat. A key pressed is the digit typed; speech is

@@ -7,11 +7,13 @@ to ``docs/screenshots/`` (shown in the README; review them before committing).
 from __future__ import annotations
 
 import os
+import threading
 import urllib.parse
 import urllib.request
 
 import pytest
 
+from tests.fixtures_console import PASSWORD, console_settings
 from tests.helpers import REPO, inbound, sign
 
 CHROMIUM = "/usr/bin/chromium"
@@ -71,3 +73,24 @@ def shot(tmp_path):
         assert (folder / f"{name}.png").stat().st_size > 10_000  # a page, not a blank
 
     return take
+
+
+@pytest.fixture
+def live_server(redis_client, redis_url, tmp_path, twilio_api):
+    """The app under werkzeug's threaded server on a free port; yields its base URL."""
+    from werkzeug.serving import make_server
+
+    from bot import create_app
+    from bot.config import TestConfig
+
+    app = create_app(TestConfig(redis_url, str(tmp_path), **console_settings(twilio_api)))
+    app.extensions["ops"].accounts.add("rita", "responder", PASSWORD)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    app.config["PUBLIC_URL"] = f"http://127.0.0.1:{server.server_port}"  # the URL the signed texts call
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", app
+    finally:
+        server.shutdown()
+        server.server_close()

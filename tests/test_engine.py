@@ -286,11 +286,26 @@ def test_a_good_answer_resets_the_count_of_misses(fs):
 
 
 def test_media_without_text_says_only_text_is_read(fs):
+    """A voice note or a picture is not a mistake: a kind line (with the number
+    to call), then the question again, and it is not counted as a miss."""
     chat = started(fs, "es")
-    turn = chat.send("", media=2)
-    labels = render.numbered(render.option_labels(fs, fs.node(fs.system.main_menu), "es"))
-    assert turn.replies == [f"{say(fs, 'media_only', 'es')}\n{labels}"]
-    assert chat.session.misses == 1
+    for _ in range(3):  # never the help text that three misses bring
+        turn = chat.send("", media=2)
+        assert turn.replies == [say(fs, "media_only", "es"), render.prompt(fs, fs.node(fs.system.main_menu), "es")]
+        assert "1-888-373-7888" in turn.replies[0]
+        assert chat.session.misses == 0
+
+
+def test_media_in_a_hand_off_says_only_text_is_read(fs):
+    """Waiting for a person: a voice note would go unheard (operators read text), so the bot says so."""
+    chat = Chat(fs, on_duty=True)
+    chat.send("hola")
+    chat.send("PERSONA")
+    assert chat.session.state == "handed_off"
+    turn = chat.send("", media=1)
+    assert turn.replies == [say(fs, "media_only", "es")] and turn.transcript == []
+    assert chat.session.state == "handed_off"
+    assert chat.send("hola otra vez").replies == [], "text goes to the operator, as before"
 
 
 def test_media_with_text_reads_the_text(fs):

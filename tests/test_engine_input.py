@@ -146,15 +146,17 @@ def waiting_nodes():
 
 
 @pytest.mark.parametrize("position, lang", [(p, lang) for p in waiting_nodes() for lang in ("en", "es")])
-def test_media_only_at_any_question_asks_for_a_number_within_budget(fs, position, lang):
+def test_media_only_at_any_question_is_answered_kindly_within_budget(fs, position, lang):
+    """A picture or voice note anywhere: the kind line, then the question again, each within budget."""
     flow, _, node = position.partition(".")
     state = "choosing_language" if fs.node(position).kind == "language" else "in_flow"
     chat = Chat(fs)
     s = chat.session
     s.state, s.lang, s.conv, s.flow, s.node = state, lang, "k", flow, node
     turn = chat.send("", media=1)  # Chat.send checks the reply fits 3 segments
-    assert turn.replies[0].startswith(say(fs, "media_only", lang) + "\n1. ")
-    assert chat.session.position == position
+    assert turn.replies[0] == say(fs, "media_only", lang)
+    assert "\n1. " in turn.replies[1]
+    assert chat.session.position == position and chat.session.misses == 0
 
 
 # --- arbitrary text ------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ LANGUAGE_OPTION = f"{option('welcome.language')}. Español / English"  # the mai
 HELLO_ANY = "Free, confidential line. Text EXIT to erase this chat."  # system.yaml `hello_any`, first in English
 LANGUAGE_QUESTION = "Choose a language / Elija un idioma:"
 REPROMPT_EN = "Sorry, I did not understand. Reply with a number:"
-MEDIA_EN = "I can only read text. Reply with a number:"
+MEDIA_EN = "I can only read text, not voice notes, pictures or locations."  # system.yaml `media_only`, its start
 RECOVERED_EN = "Sorry, this part of the chat has changed. Here is the main menu."
 
 

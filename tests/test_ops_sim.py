@@ -64,3 +64,26 @@ def test_two_browsers_have_two_trials(console_app, vic):
     sign_in(other, "rita")
     post_form(vic, "/ops/simulator/start", {"lang": "es", "channel": "sms"})
     assert "Hola. Esta es" not in other.get("/ops/simulator").text
+
+
+def test_on_whatsapp_the_simulator_shows_lists_and_buttons_and_a_tap_picks_by_id(vic):
+    page = post_form(vic, "/ops/simulator/start", {"lang": "es", "channel": "whatsapp"}, follow_redirects=True).text
+    assert "Bot · WhatsApp list" in page
+    assert "&#9776; Elegir</summary>" in page  # the list's button, in Spanish
+    assert 'name="choice" value="main.menu#numbers.by_need"' in page
+    assert "1. ¿Qué me pasó?" not in page.split("WhatsApp list")[-1], "a list, not numbered text"
+    # The tap's id picks, whatever its title says.
+    page = post_form(vic, "/ops/simulator/tap", {"choice": "main.menu#numbers.by_need", "title": "(renamed)"},
+                     follow_redirects=True).text
+    assert "¿Qué tipo de ayuda necesita?" in page and "You · tapped" in page
+    page = post_form(vic, "/ops/simulator/tap", {"choice": "main.menu#rights.place", "title": "Mis derechos"},
+                     follow_redirects=True).text
+    assert "Esa opción es de un mensaje anterior" in page, "a tap on an earlier message is said so"
+    page = post_form(vic, "/ops/simulator/tap", {"choice": "numbers.by_need#numbers.emergency", "title": "Emergencia"},
+                     follow_redirects=True).text
+    assert "Bot · WhatsApp call button" in page and "\N{TELEPHONE RECEIVER} 1-888-373-7888" in page
+
+
+def test_on_sms_the_simulator_shows_numbered_text(vic):
+    page = post_form(vic, "/ops/simulator/start", {"lang": "es", "channel": "sms"}, follow_redirects=True).text
+    assert "WhatsApp list" not in page and "1. ¿Qué me pasó?" in page

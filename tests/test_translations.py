@@ -135,6 +135,7 @@ def _written_texts(path: Path) -> list[tuple[int, str]]:
             add(get(node, "voice"))  # what a phone caller hears instead of `text`
             for option in getattr(get(node, "options"), "value", []):
                 add(get(option, "label"))
+                add(get(option, "short"))  # the WhatsApp label, when the long one does not fit
     return found
 
 

@@ -38,6 +38,7 @@ class IncomingMessage:
     text: str
     media_count: int = 0
     message_sid: str | None = None
+    choice: str | None = None  # WhatsApp: the id of the button or list row tapped (bot/engine/choices.py)
 
 
 @dataclass(frozen=True)
@@ -78,15 +79,31 @@ def parse_incoming(form) -> IncomingMessage | None:
     if not address:
         return None
     channel = "whatsapp" if address.startswith(WHATSAPP_PREFIX) else "sms"
-    # A tapped WhatsApp button sends its payload; treat it as what was typed.
-    text = form.get("ButtonPayload") or form.get("Body") or ""
+    # A tapped WhatsApp button or list row: its id (ButtonPayload / ListId)
+    # picks the choice; its title (ButtonText / ListTitle) is read only when the
+    # id cannot be placed. A payload that is not one of our ids (a template
+    # made elsewhere) is read as what was typed, as before.
+    payload = form.get("ButtonPayload") or form.get("ListId") or ""
+    choice = payload if "#" in payload else None
+    text = (form.get("ButtonText") or form.get("ListTitle") if choice else payload) or form.get("Body") or ""
+    media = _int(form.get("NumMedia"))
+    if form.get("Latitude") is not None or form.get("Longitude") is not None or \
+            (form.get("MessageType") or "").lower() in MEDIA_TYPES:
+        # A voice note, picture, sticker or shared location. A location's Body
+        # can name the place: it is not read, and its coordinates never are.
+        media, text, choice = max(media, 1), "", None
     return IncomingMessage(
         address=address,
         channel=channel,
         text=text,
-        media_count=_int(form.get("NumMedia")),
+        media_count=media,
         message_sid=(form.get("MessageSid") or form.get("SmsMessageSid") or None),
+        choice=choice,
     )
+
+
+# WhatsApp's MessageType for what is not text: answered as a picture is ("I can only read text").
+MEDIA_TYPES = frozenset({"image", "audio", "video", "document", "sticker", "location", "contacts"})
 
 
 def parse_status(form) -> StatusUpdate | None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 import threading
 
+from .twilio_api import never_left, rest_client
+
 log = logging.getLogger(__name__)
 
 
@@ -62,22 +64,9 @@ class TwilioSender:
     def client(self):
         with self._lock:
             if self._client is None:
-                from twilio.http.http_client import TwilioHttpClient
-                from twilio.rest import Client
-
-                base, default = self.api_base, self.TWILIO_API
-
-                class _Http(TwilioHttpClient):
-                    def request(self, method, url, *args, **kwargs):
-                        if url.startswith(default):
-                            url = base + url[len(default):]
-                        return super().request(method, url, *args, **kwargs)
-
-                # The twilio client logs each request at INFO; ours stay quiet but for problems.
-                quiet = logging.getLogger("bot.channels.twilio_rest.client")
-                quiet.setLevel(logging.WARNING)
-                self._client = Client(self.account_sid, self.auth_token,
-                                      http_client=_Http(timeout=self.deadline, logger=quiet))
+                base = None if self.api_base == self.TWILIO_API else self.api_base
+                self._client = rest_client(self.account_sid, self.auth_token, base, timeout=self.deadline,
+                                           logger_name="bot.channels.twilio_rest.client")
             return self._client
 
     def _threads(self):
@@ -120,7 +109,7 @@ class TwilioSender:
             raise SendFailed(f"Twilio did not accept the message (error {exc.code or exc.status}). "
                               "Nothing was sent.") from None
         except (TwilioException, OSError) as exc:
-            if _never_left(exc):
+            if never_left(exc):
                 log.warning("outbound message not sent: %s", type(exc).__name__)
                 raise SendFailed("Could not reach Twilio; nothing was sent. Try again in a moment.") from None
             log.warning("outbound message may have been sent: %s", type(exc).__name__)
@@ -129,18 +118,3 @@ class TwilioSender:
 
 
 MAYBE_SENT = "Twilio did not confirm this message in time: it may have been sent."
-
-
-def _never_left(exc: BaseException) -> bool:
-    """Whether a failed request surely never reached Twilio (no connection was
-    made): only then can "nothing was sent" be said."""
-    import requests
-    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
-
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return True
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        reason = exc.args[0] if exc.args else None
-        reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError wraps the cause
-        return isinstance(reason, (NewConnectionError, ConnectTimeoutError))
-    return False

@@ -403,6 +403,7 @@ def _build_flow(source: Source, resolve: _Resolver) -> m.Flow:
                 goto=go(opt["goto"]),
                 sets=tuple(opt.get("sets", ())),
                 where=m.Where(source.path, source.line(at + ("options", j))),
+                short=_text(source, at + ("options", j, "short")),
             )
             for j, opt in enumerate(nd.get("options", ()))
         )

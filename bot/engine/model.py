@@ -59,6 +59,7 @@ class Option:
     goto: str
     sets: tuple[str, ...] = ()  # flags set to "yes" when this option is picked
     where: Where | None = None
+    short: Text | None = None  # the label on a WhatsApp button or list row, when `label` is too long for one
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,7 @@ class Node:
     def texts(self) -> list[Text]:
         """Every translatable text this node shows."""
         found = [t for t in (self.text, self.unavailable, self.voice) if t is not None]
-        return found + [o.label for o in self.options]
+        return found + [o.label for o in self.options] + [o.short for o in self.options if o.short is not None]
 
 
 @dataclass(frozen=True)

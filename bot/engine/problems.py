@@ -417,6 +417,12 @@ MESSAGES: dict[str, str | Callable[[Mapping], str]] = {
                         " \"translation\"` line, with every text in quotes; comments start with #",
     # --- what texters are sent ---
     "over-segments": _over_segments,
+    "publish-refused": "not published: {why}",
+    "whatsapp-label-too-long": lambda d: (
+        f"the {language_label(d['lang'])} label \"{d['label']}\" is {d['length']} characters, and a WhatsApp "
+        f"{d['widget']} shows at most {d['limit']}: "
+        + (f"make it (or its translation) at most {d['limit']} characters" if d['short'] else
+           f"add `short:` under this option with a label of at most {d['limit']} characters (in every language)")),
     "number-not-in-hotlines": "the number `{number}` is not in hotlines.yaml: correct it, or add it to hotlines.yaml with"
                               " the source you checked it against",
     "translated-number-not-in-hotlines": "the {language} translation of \"{text}\" has the number `{number}`, which is not"

@@ -77,6 +77,12 @@ def reprompt(fs: m.FlowSet, node: m.Node, lang: str, media_only: bool = False) -
     return f"{say(fs, lang, lead)}\n{numbered(option_labels(fs, node, lang))}"
 
 
+def changed(fs: m.FlowSet, node: m.Node, lang: str) -> str:
+    """After a tap on a choice of an earlier message (WhatsApp): say so, then the choices here."""
+    lead = "menu_changed" if "menu_changed" in fs.system.texts else "reprompt"
+    return f"{say(fs, lang, lead)}\n{numbered(option_labels(fs, node, lang))}"
+
+
 def contact(fs: m.FlowSet, lang: str, c: m.Contact) -> str:
     if c.keyword:
         return say(fs, lang, f"contact_{c.kind}_keyword", number=c.number, keyword=c.keyword)
@@ -140,7 +146,7 @@ def pack(lines: list[str], lead: str | None = None) -> list[str]:
 def messages(fs: m.FlowSet, node: m.Node, lang: str) -> list[str]:
     """Every message this node can send, for the segment budget check."""
     if node.kind in m.WAITING_KINDS:
-        return [prompt(fs, node, lang), reprompt(fs, node, lang), reprompt(fs, node, lang, media_only=True)]
+        return [prompt(fs, node, lang), reprompt(fs, node, lang)]
     if node.kind == m.DIRECTORY:
         return directory(fs, node, lang)
     found = [fs.translate(lang, t.msgid) for t in (node.text, node.unavailable) if t]

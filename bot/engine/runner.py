@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from . import events as ev
-from . import language, matching, render, transcript
+from . import choices, language, matching, render, transcript
 from . import model as m
 from .lifecycle import bind
 from .session import HISTORY_LIMIT, Session
@@ -47,6 +47,9 @@ class Inbound:
 
     text: str = ""
     media_count: int = 0
+    # WhatsApp: the id of the button or list row tapped (bot/engine/choices.py);
+    # ``text`` is then its title, read only when the id cannot be placed.
+    choice: str | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,11 @@ class _Step:
     def run(self, inbound: Inbound) -> Turn:
         s, fs = self.s, self.fs
         text = clean(inbound.text)
+        if inbound.choice:
+            picked = self.tapped(inbound.choice)
+            if picked is None:
+                return self.turn
+            text = picked or text
         norm = normalize(text)
         intent, lang, why = matching.read_keyword(fs, norm)
         if intent == "opt_in" and self.answers_question(text, norm):
@@ -153,7 +161,7 @@ class _Step:
                     self.reply(render.prompt(fs, self.current(), s.lang))
                 return self.turn
         if s.state == "handed_off":
-            return self.during_handoff(intent, lang, text)
+            return self.during_handoff(intent, lang, text, media=inbound.media_count > 0)
 
         if intent in fs.keywords.shows:
             self.show(fs.keywords.shows[intent])
@@ -174,6 +182,24 @@ class _Step:
         else:
             self.answer(text, norm, inbound.media_count)
         return self.turn
+
+    def tapped(self, choice: str) -> str | None:
+        """A tap on a WhatsApp button or list row: the number of the choice it
+        names here (read as if typed), "" to read the title instead (not at a
+        question or menu: the tap is then what its title says), or None once
+        answered: a choice of an earlier message or of a menu that has changed
+        gets one line saying so and the choices here, and is not a miss."""
+        s = self.s
+        node = self.current() if s.state in ("in_flow", "choosing_language") and not self.ctx.opted_out else None
+        if node is None:
+            return ""
+        i = choices.pick(self.fs, s.position, node, choice)
+        if i is not None:
+            return str(i + 1)
+        s.updated_at = self.ctx.now
+        self.explain(Reading("nothing", "a tap on a choice of an earlier message", how=f"id {choice}"))
+        self.reply(render.changed(self.fs, node, s.lang))
+        return None
 
     def answers_question(self, text: str, norm: str) -> bool:
         """Whether ``norm`` answers the question a subscribed person is at."""
@@ -288,7 +314,7 @@ class _Step:
         self.reply(self.say("opted_out"))
         return self.turn
 
-    def during_handoff(self, intent: str | None, lang: str | None, text: str) -> Turn:
+    def during_handoff(self, intent: str | None, lang: str | None, text: str, media: bool = False) -> Turn:
         """A person is talking to an operator: the bot stays quiet but for keywords.
 
         A keyword the bot answers goes into the operator's transcript too,
@@ -316,6 +342,10 @@ class _Step:
         elif text:
             self.turn.transcript.append(text)
             self.event(ev.HANDOFF_MESSAGE)
+        elif media:
+            # A voice note or picture for the person they wait for: the operator
+            # reads text only, so say so rather than let it go unheard.
+            self.reply(self.say("media_only"))
         return self.turn
 
     def mark_keyword(self, intent: str, said: str, **fields) -> None:
@@ -510,8 +540,15 @@ class _Step:
             s.misses = 0
             self.reply(render.reprompt(fs, node, s.lang))
             return
+        if not norm and media_count > 0:
+            # A voice note, picture, video, sticker or location: not a mistake,
+            # so not a miss. A kind line, then the question again.
+            self.explain(Reading("nothing", "a picture, voice note or location", how="no text"))
+            self.reply(self.say("media_only"))
+            self.reply(render.prompt(fs, node, s.lang))
+            return
         self.explain(Reading("nothing", "a reply the bot did not understand", how="no keyword, option, answer or phrase"))
-        self.miss(node, media_only=not norm and media_count > 0)
+        self.miss(node, media_only=False)
 
     def understood(self, placed: Placement) -> None:
         """Say what free text was understood as: an event with its meaning (no text)."""

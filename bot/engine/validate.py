@@ -17,6 +17,7 @@ from typing import Iterator
 
 from . import model as m
 from . import render
+from . import choices
 from .loader import Loaded
 from .problems import WARNING, Problem, closest
 from .text import normalize
@@ -477,8 +478,8 @@ def check_segments(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
     A waiting node sends three messages, each measured on its own so the
     message can say which one to shorten: its prompt (text and options), the
     re-prompt after a reply the bot did not understand (text `reprompt` and the
-    options), and the re-prompt after a picture with no text (text `media_only`
-    and the options).
+    options). A picture with no text gets `media_only` on its own, then the
+    prompt again: both are measured already.
     """
     problems = []
 
@@ -506,8 +507,6 @@ def check_segments(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
                     if not measure(where, {"part": "prompt", "node": node.id}, render.prompt(fs, node, lang), lang, msgid):
                         measure(where, {"part": "reprompt", "node": node.id},
                                 render.reprompt(fs, node, lang), lang, fs.system.texts["reprompt"].msgid)
-                        measure(where, {"part": "media-reprompt", "node": node.id},
-                                render.reprompt(fs, node, lang, media_only=True), lang, fs.system.texts["media_only"].msgid)
                     continue
                 texts = render.messages(fs, node, lang)
             except (KeyError, IndexError, ValueError):
@@ -824,6 +823,7 @@ RULES = (
     check_understanding,
     check_translations,
     check_segments,
+    choices.check_labels,  # WhatsApp's buttons and list rows, in every language
     check_hotline_numbers,
     check_unverified_not_shown,
     check_paths_end_on_hotline,

@@ -118,6 +118,20 @@ class Keys:
     def purge(self) -> str:
         return f"{self.prefix}:{{{self.events()}}}:purge"
 
+    def wa_ready(self) -> str:
+        """WhatsApp: contact id -> when its outbox got something (bot/store/whatsapp.py)."""
+        return f"{self.prefix}:{{{self.events()}}}:wa:ready"
+
+    def wa_content(self) -> str:
+        """WhatsApp: the flows' Content API templates, "<flow.node>|<lang>" -> sid and digest."""
+        return f"{self.prefix}:wa:content"
+
+    def wa_outbox(self, cid: str) -> str:
+        return self.contact(cid, "wa:outbox")
+
+    def wa_sending(self, cid: str) -> str:
+        return self.contact(cid, "wa:sending")
+
     def status(self, sid: str) -> str:
         return f"{self.prefix}:msg:{sid}"
 

@@ -104,7 +104,7 @@ def messages() -> Response:
                 metrics.MESSAGES_IN.labels(channel).inc()
                 handled = app.extensions["helpline"].handle(msg)
                 body = twilio.twiml(handled.replies, _status_url(cfg, handled.erased))
-                outcome = "retry" if handled.turn is None else ("reply" if handled.replies else "silent")
+                outcome = "retry" if handled.turn is None else ("reply" if handled.replies or handled.queued else "silent")
                 sent = len(handled.replies)
         except Exception as exc:  # noqa: BLE001 - the person must get an answer whatever failed
             if isinstance(exc, (*STORE_DOWN, StoreError)):

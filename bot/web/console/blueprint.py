@@ -78,6 +78,7 @@ def init_app(app: Flask) -> None:
     sender = TwilioSender(cfg["TWILIO_ACCOUNT_SID"], cfg["TWILIO_AUTH_TOKEN"], cfg["TWILIO_MESSAGING_SERVICE_SID"],
                           cfg["TWILIO_FROM_NUMBER"], api_base=cfg["TWILIO_API_BASE"])
     desk = Desk(app.extensions["helpline"], live_sessions, sender, lock_wait=cfg["LOCK_WAIT"])
+    desk.zone = cfg["OPS_TIMEZONE"]  # a refused reply says when WhatsApp's window closed, in the operators' time
     watch = DutyWatch(duty, desk)
     if not app.testing and click.get_current_context(silent=True) is None:
         watch.start()  # serving (not a flask command): this process looks for duty ending

@@ -35,7 +35,7 @@ from ...engine.translations import (EMPTY, FUZZY, MISSING, NO_CATALOG, OUTDATED,
                                    language_name)
 from ...engine.validate import REVIEW_DAYS, reviews as review_list
 from ...engine.yamlsource import YamlSyntaxError
-from ...flow_editing import Checked, Draft, FlowEditor, Refused, TooLarge, mark_reviewed, unified_diff
+from ...flow_editing import Checked, Draft, FlowEditor, Paths, Refused, TooLarge, mark_reviewed, unified_diff
 from ...graph import mermaid
 from .accounts import editor_required
 from .blueprint import bp, console

@@ -22,6 +22,7 @@ import uuid
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
+from ...channels import whatsapp
 from ...channels.twilio import IncomingMessage
 from ...engine.segments import count_segments
 from ...helpline import Helpline
@@ -73,18 +74,24 @@ def _helpline(sim: dict, flows=None) -> Helpline:
                     lock_wait=current_app.config["LOCK_WAIT"], on_duty=lambda: duty)
 
 
-def _send(sim: dict, text: str) -> None:
+def _send(sim: dict, text: str, choice: str | None = None) -> None:
     helpline = _helpline(sim)
-    msg = IncomingMessage(address=_address(sim), channel=sim["ch"], text=text, message_sid=f"SIM{uuid.uuid4().hex}")
+    msg = IncomingMessage(address=_address(sim), channel=sim["ch"], text=text, message_sid=f"SIM{uuid.uuid4().hex}",
+                          choice=choice)
     handled = helpline.handle(msg)
-    lines = [json.dumps({"who": "you", "text": text}, ensure_ascii=False)]
+    lines = [json.dumps({"who": "you", "text": text, "tap": bool(choice)}, ensure_ascii=False)]
     # Why it went where it went (the keyword, answer, option or phrase of
     # understanding.yaml, the language found): for staff trying a change.
     for reading in handled.turn.readings if handled.turn else ():
         lines.append(json.dumps({"who": "why", "text": str(reading)}, ensure_ascii=False))
-    for reply in handled.replies:
+    looks = [None] * len(handled.replies)
+    if sim["ch"] == "whatsapp" and handled.turn is not None:  # buttons and lists, as WhatsApp shows them
+        s = handled.turn.session
+        looks = whatsapp.appearance(helpline.last_flows or helpline.flows(), s.position,
+                                    s.state in ("in_flow", "choosing_language"), s.lang, handled.replies)
+    for reply, look in zip(handled.replies, looks):
         seg = count_segments(reply)
-        lines.append(json.dumps({"who": "bot", "text": reply, "seg": seg.segments, "enc": seg.encoding},
+        lines.append(json.dumps({"who": "bot", "text": reply, "seg": seg.segments, "enc": seg.encoding, "wa": look},
                                 ensure_ascii=False))
     if not handled.replies:
         state = handled.turn.session.state if handled.turn else ""
@@ -123,6 +130,15 @@ def simulator_send():
     sim = _settings()
     text = request.form.get("text", "")
     _send(sim, text)
+    return redirect(url_for("ops.simulator", _anchor="end"))
+
+
+@bp.post("/simulator/tap")
+def simulator_tap():
+    """A tap on a WhatsApp button or list row: its id, and its title as the text."""
+    sim = _settings()
+    choice = request.form.get("choice", "")[:200]
+    _send(sim, request.form.get("title", "")[:100], choice=choice or None)
     return redirect(url_for("ops.simulator", _anchor="end"))
 
 

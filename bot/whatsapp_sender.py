@@ -1,0 +1,183 @@
+"""WhatsApp replies through Twilio's REST API, off the request path, in order.
+
+With ``WHATSAPP_INTERACTIVE=1`` a WhatsApp turn answers Twilio's webhook at
+once with an empty ``<Response/>`` and its replies go out here: a menu or a
+question as buttons or a list (``ContentSid`` + ``ContentVariables``, the
+templates ``flask whatsapp sync`` made), everything else as text.
+
+The same guarantees as TwiML replies:
+
+* **Nothing twice.** The turn's replies are put in the person's outbox inside
+  the turn, while it holds the person's lock and before it is committed; a
+  retried MessageSid is found by the store's seen marks before any of that
+  and puts nothing in (:meth:`bot.helpline.Helpline.handle`). A message that
+  may have reached Twilio (no answer in time) is never sent again.
+* **In order.** One outbox per person, one sender at a time per outbox:
+  the replies of a turn go out one after the other, each after Twilio has
+  taken the one before, and the next turn's after them.
+* **Never silence.** A menu whose template is missing (not synced yet) or
+  that Twilio refuses goes out as the numbered text an SMS gets, counted in
+  ``helpline_whatsapp_fallbacks``; a Twilio that cannot be reached is tried
+  again every few seconds for an hour (the outbox's TTL).
+
+A quick exit's line carries the status URL that deletes it at Twilio once
+delivered, as its TwiML would (bot/erasure.py).
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Callable
+
+from . import metrics
+from .channels import whatsapp
+from .channels.twilio_api import never_left, rest_client
+from .engine.model import FlowSet
+from .engine.session import Session
+from .store.whatsapp import WhatsAppStore
+
+log = logging.getLogger(__name__)
+
+RETRY_SECONDS = 5.0
+
+
+class Unreachable(Exception):
+    """Twilio could not be reached: nothing was sent, try again later."""
+
+
+class WhatsAppSender:
+    def __init__(self, store: WhatsAppStore, account_sid: str, auth_token: str, public_url: str,
+                 messaging_service_sid: str | None = None, from_number: str | None = None,
+                 api_base: str | None = None, client_factory: Callable | None = None):
+        self.store = store
+        self.public_url = public_url.rstrip("/")
+        self.messaging_service_sid = messaging_service_sid
+        self.from_number = from_number
+        self._factory = client_factory or (lambda: rest_client(account_sid, auth_token, api_base,
+                                                               logger_name="bot.whatsapp.twilio"))
+        self._client = None
+        self.token = uuid.uuid4().hex
+
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = self._factory()
+        return self._client
+
+    # --- inside the turn --------------------------------------------------------------
+
+    def enqueue(self, cid: str, address: str, replies: list[str], session: Session, fs: FlowSet,
+                erased: bool = False) -> None:
+        """Put a turn's replies in the person's outbox. The last one, when it ends
+        on the choices of the node the person is now at, goes as buttons or a list."""
+        status = f"{self.public_url}/twilio/status" + ("?erased=1" if erased else "")
+        items = []
+        for i, text in enumerate(replies):
+            item = {"to": address, "text": text, "cb": status}
+            last = i == len(replies) - 1
+            if last and not erased and session.flow and session.state in ("in_flow", "choosing_language"):
+                body = whatsapp.split(fs, session.position, session.lang, text)
+                if body is not None:
+                    item.update(key=whatsapp.template_key(session.position, session.lang), body=body)
+            if "key" not in item and not erased:
+                call = whatsapp.call_template_key(fs, session.lang, text)  # a hotline screen: tap to call
+                if call is not None:
+                    item.update(key=call, body=text)
+            items.append(item)
+        self.store.enqueue(cid, items)
+
+    def unqueue(self, cid: str, count: int) -> None:
+        """Take back a turn's replies whose turn was not saved: the webhook answers
+        with the fail-safe instead, and the person must not get both. Best effort:
+        never raises (the store may be what failed)."""
+        try:
+            self.store.drop_last(cid, count)
+        except Exception:  # noqa: BLE001 - the caller is already failing; the fail-safe still goes
+            log.warning("could not take back the replies of a turn that was not saved")
+
+    # --- off the request path (bot/background.py) -----------------------------------------
+
+    def __call__(self) -> float | None:
+        """Send what is waiting; seconds until there may be more, or None."""
+        later = None
+        for cid in self.store.ready():
+            if not self.store.take(cid, self.token):
+                later = 1.0  # another process is sending it; look again soon
+                continue
+            try:
+                wait = self._drain(cid)
+            finally:
+                self.store.let_go(cid)
+            if wait is not None:
+                later = min(later or wait, wait)
+        return later
+
+    def _drain(self, cid: str) -> float | None:
+        while True:
+            item = self.store.first(cid)
+            if item is None:
+                break
+            try:
+                self._send(item)
+            except Unreachable:
+                return RETRY_SECONDS  # kept first in line: the order holds
+            self.store.sent(cid)
+            self.store.renew(cid)
+        # Off the ready set, then a last look: a turn that added to the outbox
+        # meanwhile has put it back, or is found here (see WhatsAppStore.enqueue).
+        self.store.done_with(cid)
+        if self.store.pending(cid):
+            self.store.mark_ready(cid)
+            return 0.0
+        return None
+
+    def _send(self, item: dict) -> None:
+        if item.get("key"):
+            sid = self.store.content_sid(item["key"])
+            if sid is None:
+                metrics.WHATSAPP_FALLBACKS.labels("no_template").inc()
+            else:
+                try:
+                    self._create(item, content_sid=sid, content_variables=whatsapp.content_variables(item["body"]))
+                    return
+                except _Refused:
+                    metrics.WHATSAPP_FALLBACKS.labels("refused").inc()
+                except _MaybeSent:
+                    return  # it may be on its way: a numbered copy would make it twice
+        try:
+            self._create(item, body=item["text"])
+        except (_Refused, _MaybeSent):
+            return  # counted; nothing more can be done for this one
+
+    def _create(self, item: dict, **content) -> None:
+        from twilio.base.exceptions import TwilioException, TwilioRestException
+
+        options = {"to": item["to"], "status_callback": item["cb"], **content}
+        if self.messaging_service_sid:
+            options["messaging_service_sid"] = self.messaging_service_sid
+        else:
+            sender = self.from_number or ""
+            options["from_"] = sender if sender.startswith("whatsapp:") else "whatsapp:" + sender
+        try:
+            self.client.messages.create(**options)
+        except TwilioRestException as exc:
+            # Twilio's text can quote the number: only its code goes to the log.
+            log.warning("Twilio refused a WhatsApp reply: HTTP %s, error %s", exc.status, exc.code)
+            metrics.WHATSAPP_SEND_FAILURES.labels("refused").inc()
+            raise _Refused() from None
+        except (TwilioException, OSError) as exc:
+            if never_left(exc):
+                metrics.WHATSAPP_SEND_FAILURES.labels("unreachable").inc()
+                raise Unreachable() from None
+            log.warning("a WhatsApp reply may have been sent: %s", type(exc).__name__)
+            metrics.WHATSAPP_SEND_FAILURES.labels("maybe_sent").inc()
+            raise _MaybeSent() from None
+        metrics.MESSAGES_OUT.labels("whatsapp", "rest").inc()
+
+
+class _Refused(Exception):
+    pass
+
+
+class _MaybeSent(Exception):
+    pass
