@@ -24,12 +24,11 @@ from .. import metrics
 from ..helpline import safe_error
 from ..store import STORE_DOWN, StoreError
 from ..voice_calls import CallSettings, VoiceCalls
-from .webhook import forbidden, refuse_early, signed
+from .webhook import TWIML, forbidden, refuse_early, signed
 
 bp = Blueprint("voice", __name__)
 log = logging.getLogger(__name__)
 
-TWIML = "application/xml"
 AUDIO_DIR = "audio"
 
 
