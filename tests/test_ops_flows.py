@@ -22,23 +22,11 @@ from babel.messages.pofile import read_po
 
 from bot.flow_editing import AUDIT_KEPT, DRAFT_TTL, write_atomic
 from tests.helpers import REPO
-from tests.fixtures_console import PASSWORD, csrf_token, sign_in, text
+from tests.editing import (NEW_MENU, NEW_MENU_ES, OLD_MENU, OLD_MENU_ES, check, digest_tree, main_yaml, post,
+                           publish_new_menu)
+from tests.fixtures_console import PASSWORD, sign_in, text
 
 pytestmark = pytest.mark.slow  # most tests here take a second or more: an app each, servers, waits
-
-OLD_MENU = "What would you like to do?"
-NEW_MENU = "What can we help you with?"
-OLD_MENU_ES = "¿Qué desea hacer?"
-NEW_MENU_ES = "¿En qué le podemos ayudar?"
-
-
-def digest_tree(folder: Path) -> str:
-    h = hashlib.sha256()
-    for path in sorted(folder.rglob("*")):
-        if path.is_file():
-            h.update(str(path.relative_to(folder)).encode() + path.read_bytes())
-    return h.hexdigest()
-
 
 REPO_STATE = {}
 
@@ -93,43 +81,9 @@ def ed(app):
     return client_of(app, "ed")
 
 
-def token(client) -> str:
-    """The session's CSRF token, from the live page: the flows page would check the
-    whole draft (a copy of the project, Babel, every file parsed) just to show it."""
-    return csrf_token(client, "/ops/")
-
-
-def check(client, name: str, body: str | None, tr: dict | None = None, csrf: bool = True):
-    """What the editor page's script posts as the editor types."""
-    data = {} if body is None else {"text": body}
-    for i, (msgid, langs) in enumerate((tr or {}).items()):
-        data[f"msgid.{i}"] = msgid
-        for lang, value in langs.items():
-            data[f"tr.{lang}.{i}"] = value
-    headers = {"Accept": "application/json"}
-    if csrf:
-        headers["X-CSRFToken"] = token(client)
-    return client.post(f"/ops/flows/file/{name}/check", data=data, headers=headers)
-
-
-def post(client, path: str, data: dict | None = None, **kwargs):
-    return client.post(path, data={**(data or {}), "csrf_token": token(client)}, **kwargs)
-
-
-def main_yaml(project: Path) -> str:
-    return (project / "flows" / "main.yaml").read_text(encoding="utf-8")
-
-
 def spanish(project: Path):
     with open(project / "locales" / "es" / "LC_MESSAGES" / "messages.po", "rb") as fh:
         return read_po(fh, locale="es")
-
-
-def publish_new_menu(client, project: Path, note: str = "clearer question"):
-    body = main_yaml(project).replace(OLD_MENU, NEW_MENU)
-    response = check(client, "main.yaml", body, {NEW_MENU: {"es": NEW_MENU_ES}})
-    assert response.status_code == 200 and response.json["ok"], response.json["problems"]
-    return post(client, "/ops/flows/publish", {"note": note})
 
 
 # --- roles --------------------------------------------------------------------------------

@@ -30,7 +30,6 @@ When flows or catalogs change on purpose, regenerate and review the diff::
 """
 from __future__ import annotations
 
-import itertools
 import logging
 import socket
 import time
@@ -45,15 +44,11 @@ from bot.channels import voice as twiml
 from bot.config import TestConfig
 from tests.helpers import inbound, post_signed, sign
 from tests.fixtures_console import post_form, sign_in
-from tests.fixtures_voice import RESPONDER
+from tests.fixtures_voice import CALLER, HELPLINE_NUMBER, RESPONDER, VOICE, Call, new_call_sid, post, start_in
 
 REPO = Path(__file__).resolve().parents[1]
 CALLS = REPO / "tests" / "calls"
 FILES = sorted(CALLS.glob("*.yaml"))
-HELPLINE_NUMBER = "+15559990000"
-CALLER = "+15550002222"
-VOICE = "/twilio/voice"
-_sids = itertools.count(1)
 
 REQUIRED = [
     f"{lang}_{name}" for lang in ("es", "en")
@@ -67,72 +62,7 @@ def test_config_override_reaches_the_app(call_app):
     assert call_app.config["VOICE_RESPONDER_NUMBER"] == RESPONDER
 
 
-# --- the runner --------------------------------------------------------------------------------------
-
-
-def new_call_sid() -> str:
-    return f"CA{next(_sids):032d}"
-
-
-def post(client, url: str, form: dict):
-    """POST as Twilio does: ``url`` is absolute (PUBLIC_URL + path + query), signed as called."""
-    base = "http://localhost"
-    assert url.startswith(base), url
-    resp = client.post(url[len(base):], data=form, headers={"X-Twilio-Signature": sign(url, form)}, base_url=base)
-    assert resp.status_code in (200, 204), resp.status_code
-    return resp
-
-
-def rendered(got: twiml.Heard) -> list[str]:
-    lines = [f"[{lang}] {text}" for lang, text in got.said]
-    if got.dial:
-        lines.append(f"<dial {got.dial}>")
-    if got.hangup:
-        lines.append("<hang up>")
-    return lines
-
-
-class Call:
-    """One call through the webhook, following the URLs each answer names."""
-
-    def __init__(self, app, caller: str = CALLER):
-        self.app = app
-        self.client = app.test_client()
-        self.form = {"CallSid": new_call_sid(), "AccountSid": "AC" + "0" * 32, "From": caller,
-                     "To": HELPLINE_NUMBER, "Direction": "inbound"}
-        self.last: twiml.Heard | None = None
-        self.answers: list[str] = []
-
-    def _answer(self, url: str, extra: dict) -> list[str]:
-        resp = post(self.client, url, {**self.form, "CallStatus": "in-progress", **extra})
-        xml = resp.data.decode()
-        self.answers.append(xml)
-        self.last = twiml.heard(xml)
-        return rendered(self.last)
-
-    def start(self) -> list[str]:
-        return self._answer("http://localhost" + VOICE, {})
-
-    def press(self, key: str) -> list[str]:
-        return self._answer(self.last.action, {"Digits": key})
-
-    def say(self, words: str) -> list[str]:
-        return self._answer(self.last.action, {"SpeechResult": words, "Confidence": "0.9"})
-
-    def silence(self) -> list[str]:
-        return self._answer(self.last.redirect, {})
-
-    def dialed(self, status: str) -> list[str]:
-        return self._answer(self.last.dial_action, {"DialCallStatus": status})
-
-    def hang_up(self) -> list[str]:
-        resp = post(self.client, "http://localhost/twilio/voice/status", {**self.form, "CallStatus": "completed"})
-        assert resp.status_code == 204
-        return []
-
-    @property
-    def cid(self) -> str:
-        return self.app.extensions["voice"].cid(self.form["CallSid"])
+# --- the runner ---------------------------------------------------------------------------------------
 
 
 def read_call(path: Path) -> dict:
@@ -288,11 +218,6 @@ def test_the_gather_urls_are_the_apps_own_and_signed_like_the_rest(call_app):
 
 
 # --- keys, speech, hang-up -----------------------------------------------------------------------------
-
-
-def start_in(call: Call, lang: str) -> None:
-    call.start()
-    call.press({"es": "1", "en": "2"}[lang])
 
 
 def test_hanging_up_erases_the_call_and_a_later_text_is_a_fresh_conversation(call_app):

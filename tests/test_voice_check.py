@@ -13,6 +13,7 @@ import pytest
 
 from bot.published_flows import load
 from bot.engine import voice
+from tests.fixtures_voice import Call, start_in
 from tests.helpers import REPO, real_flows
 
 
@@ -116,8 +117,6 @@ def test_every_spoken_prompt_of_the_real_flows_fits_the_limit():
 
 
 def test_a_recording_is_played_from_the_apps_own_url_and_served_there(call_app, tmp_path):
-    from tests.test_voice import Call, start_in
-
     flows = tmp_path / "flows"
     shutil.copytree(REPO / "flows", flows)
     (flows / "audio").mkdir()

@@ -463,7 +463,7 @@ def test_publishing_in_the_console_makes_the_templates_or_is_refused(redis_clien
     and the editor reads why; with Twilio there, the changed menu's template follows the change."""
     from bot import create_app
     from bot.config import TestConfig
-    from tests.test_ops_flows import NEW_MENU, digest_tree, main_yaml, publish_new_menu
+    from tests.editing import NEW_MENU, digest_tree, main_yaml, publish_new_menu
     from tests.fixtures_console import PASSWORD, sign_in
 
     project = tmp_path / "project"
