@@ -404,3 +404,28 @@ def test_without_the_cluster_the_server_starts_and_texts_get_the_failsafe_fast(k
         assert time.monotonic() - started < FAILSAFE_BUDGET
     status = post_signed(client, "/twilio/status", {"MessageSid": new_sid(), "MessageStatus": "delivered"})
     assert status.status_code == 204
+
+
+def test_a_copy_that_finds_the_seen_mark_before_the_answer_waits_for_the_answer(app, redis_client):
+    """On a cluster the commit's seen mark (on the events node) and its kept answer (on the
+    contact's node) land separately: a copy of the MessageSid that reads the mark while the first
+    copy still holds the lock must wait for that answer, not take the text for an old replay
+    (which gets an empty reply: the person would see nothing)."""
+    import threading
+
+    store = app.extensions["store"]
+    helpline = app.extensions["helpline"]
+    cid, sid = contact_id("test-secret", "+15550400001"), new_sid()
+    mark = helpline.marks(sid)
+    first = store.open_turn(cid, sid, mark=mark)
+    assert first.token and first.seen is None
+    redis_client.set(store.keys.seen(mark), "1", ex=60)  # the mark landed first
+
+    second = {}
+    waiting = threading.Thread(target=lambda: second.update(opened=store.open_turn(cid, sid, wait=5, mark=mark)))
+    waiting.start()
+    time.sleep(0.3)  # the second copy has found the lock taken and the mark there
+    assert waiting.is_alive(), "the copy returned at once instead of waiting for the first one's answer"
+    store.commit(first, action="save", fields={"v": "3", "flow": "main", "node": "menu"}, replies=["the answer"])
+    waiting.join(5)
+    assert second["opened"].duplicate == ["the answer"] and second["opened"].seen is None

@@ -210,7 +210,10 @@ class SessionStore:
                 return OpenTurn(cid, message_sid, duplicate=json.loads(result[1]))
             if status == "seen":
                 seen = text(result[1])
-            if seen is not None and status in ("seen", "ok", "busy"):
+            # On a cluster a mark found while another copy holds the lock ("busy") may be that copy's,
+            # written on its own node a moment before its commit keeps the answer: wait, and the next
+            # try finds the answer ("dup"). Only with the lock free is a mark without an answer a replay.
+            if seen is not None and status in ("seen", "ok"):
                 if status == "ok":  # a cluster's script took the lock before the mark was known
                     self.release(OpenTurn(cid, message_sid, token=token))
                 return OpenTurn(cid, message_sid, mark=mark, seen=seen)
