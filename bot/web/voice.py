@@ -34,9 +34,13 @@ AUDIO_DIR = "audio"
 
 @bp.before_request
 def _refuse() -> Response | None:
+    """Every call route under /twilio/ is signed and checked before it runs, as a text is."""
     if not request.path.startswith("/twilio/"):  # the audio files: public recordings, no signature
         return None
-    return refuse_early()
+    refused = refuse_early()
+    if refused is None and not signed(request, current_app.config):
+        refused = forbidden()
+    return refused
 
 
 def init_app(app: Flask) -> None:
@@ -68,8 +72,6 @@ def _silence() -> int:
 @bp.post("/twilio/voice")
 def call() -> Response:
     with metrics.Timer() as timer:
-        if not signed(request, current_app.config):
-            return forbidden()
         calls = _calls()
         try:
             if request.form.get("Digits") or request.form.get("SpeechResult"):
@@ -87,8 +89,6 @@ def call() -> Response:
 
 @bp.post("/twilio/voice/dialed")
 def dialed() -> Response:
-    if not signed(request, current_app.config):
-        return forbidden()
     calls = _calls()
     try:
         answer = calls.dialed(request.form, to=request.args.get("to", ""))
@@ -102,8 +102,6 @@ def dialed() -> Response:
 
 @bp.post("/twilio/voice/status")
 def status() -> Response:
-    if not signed(request, current_app.config):
-        return forbidden()
     try:
         _calls().hung_up(request.form)
     except Exception as exc:  # noqa: BLE001 - spooled, and erased once Redis answers (bot/spool.py)
