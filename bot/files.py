@@ -62,3 +62,20 @@ def write_atomic(path: str, text: str | bytes) -> None:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def write_or_remove(path: str, text: str | None, atomic: bool = True) -> None:
+    """Make ``path`` hold ``text``, or not exist when ``text`` is None.
+
+    ``atomic``: written as :func:`write_atomic` does, for files the running
+    service reads; off for a scratch copy nobody else reads (no fsync).
+    """
+    if text is None:
+        with suppress(FileNotFoundError):
+            os.unlink(path)
+    elif atomic:
+        write_atomic(path, text)
+    else:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)

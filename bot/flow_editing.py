@@ -56,7 +56,7 @@ import threading
 import time
 import zlib
 from collections import OrderedDict
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 from babel.messages.catalog import Catalog
@@ -66,7 +66,7 @@ from babel.messages.pofile import read_po, write_po
 
 from . import published_flows
 from . import flowtests, i18n
-from .files import OutsideFolder, inside, write_atomic
+from .files import OutsideFolder, inside, write_or_remove
 from .engine.loader import load_files
 from .engine.model import FlowSet, Where
 from .engine.problems import ERROR, Problem, errors
@@ -381,26 +381,13 @@ def materialize(paths: Paths, files: dict[str, str | None], tr: dict[str, dict[s
         flows, locales = _copy_project(paths, scratch)
         real = {flows: os.path.abspath(paths.flows_dir), locales: os.path.abspath(paths.locales_dir)}
         for name, text in files.items():
-            target = inside(flows, *check_name(name).split("/"))
-            if text is None:
-                with suppress(FileNotFoundError):
-                    os.unlink(target)
-            else:
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                with open(target, "w", encoding="utf-8", newline="") as fh:
-                    fh.write(text)
+            write_or_remove(inside(flows, *check_name(name).split("/")), text, atomic=False)
         for rel, text in (overrides or {}).items():
             target = paths.from_rel(rel)
             for copy, orig in real.items():
                 if target.startswith(orig + os.sep):
                     target = inside(copy, target[len(orig) + 1:])
-            if text is None:
-                with suppress(FileNotFoundError):
-                    os.unlink(target)
-            else:
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                with open(target, "w", encoding="utf-8", newline="") as fh:
-                    fh.write(text)
+            write_or_remove(target, text, atomic=False)
         if update:
             update_catalogs(flows, locales, tr or {}, who=who)
         # As `flows check` reads them (published_flows.load), keeping the catalogs for the translations' state.
@@ -729,13 +716,8 @@ class FlowEditor:
         written: dict[str, str | None] = {}
         try:
             for rel, (old, new) in changes.items():
-                path = self.paths.from_rel(rel)
                 written[rel] = old
-                if new is None:
-                    with suppress(FileNotFoundError):
-                        os.unlink(path)
-                else:
-                    write_atomic(path, new)
+                write_or_remove(self.paths.from_rel(rel), new)
             version, problems = published_flows.publish(self.paths.flows_dir, self.paths.locales_dir, self.version,
                                                     by=user)
             if version is None:
@@ -745,12 +727,7 @@ class FlowEditor:
                               "were put back.", problems)
         except BaseException:
             for rel, old in written.items():  # put back what was there
-                path = self.paths.from_rel(rel)
-                if old is None:
-                    with suppress(FileNotFoundError):
-                        os.unlink(path)
-                else:
-                    write_atomic(path, old)
+                write_or_remove(self.paths.from_rel(rel), old)
             raise
         record = Record(
             id=self.audit.next_id(), action=action, who=user, at=time.time(), version=version,

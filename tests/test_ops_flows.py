@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
-from bot.flow_editing import AUDIT_KEPT, DRAFT_TTL, write_atomic
+from bot.files import write_atomic
+from bot.flow_editing import AUDIT_KEPT, DRAFT_TTL
 from tests.helpers import REPO
 from tests.editing import (NEW_MENU, NEW_MENU_ES, OLD_MENU, OLD_MENU_ES, check, digest_tree, main_yaml, post,
                            publish_new_menu)
