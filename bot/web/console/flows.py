@@ -281,19 +281,12 @@ def flow_file(name: str):
 @editor_required
 def flow_check(name: str):
     """Save the draft as typed and say what is wrong with the whole set (JSON)."""
-    _file_or_404(name)
-    a = admin()
-    text, tr = _form_draft()
     try:
-        draft = a.save(current_user.name, name, text, tr)
+        draft, checked = _save_typed(name)
     except Refused as exc:
         return jsonify(error=str(exc)), 413 if isinstance(exc, TooLarge) else 400
-    try:
-        checked = a.check(current_user.name, draft)
-    except Exception:  # noqa: BLE001 - the draft is saved; say the check itself failed, not the network
-        log.exception("the check of %s's draft failed", current_user.name)
-        return jsonify(error="Your draft is saved, but the check itself failed (the server's log says why). "
-                             "Try again; if it keeps failing, tell whoever runs the console."), 500
+    if checked is None:
+        return jsonify(error=CHECK_FAILED), 500
     return jsonify(check_state(checked, name, draft))
 
 
@@ -301,20 +294,37 @@ def flow_check(name: str):
 @editor_required
 def flow_save(name: str):
     """The same without the script: save the draft, show the page again with its problems."""
+    try:
+        _, checked = _save_typed(name)
+    except Refused as exc:
+        flash(str(exc), "error")
+    else:
+        if checked is None:
+            flash(CHECK_FAILED, "error")
+        elif checked.ok:
+            flash("Draft saved. No problems: try it in the simulator, then publish it.", "ok")
+        else:
+            flash(f"Draft saved, with {len(checked.errors)} problem(s) to fix before it can be published.", "error")
+    return redirect(url_for("ops.flow_file", name=name))
+
+
+CHECK_FAILED = ("Your draft is saved, but the check itself failed (the server's log says why). "
+                "Try again; if it keeps failing, tell whoever runs the console.")
+
+
+def _save_typed(name: str):
+    """Keep what the editor typed as their draft of ``name`` (:class:`Refused` when it cannot be
+    kept), then check the whole set with it: (draft, checked), checked None when the check
+    itself failed (logged; the draft is saved all the same)."""
     _file_or_404(name)
     a = admin()
     text, tr = _form_draft()
+    draft = a.save(current_user.name, name, text, tr)
     try:
-        draft = a.save(current_user.name, name, text, tr)
-    except Refused as exc:
-        flash(str(exc), "error")
-        return redirect(url_for("ops.flow_file", name=name))
-    checked = a.check(current_user.name, draft)
-    if checked.ok:
-        flash("Draft saved. No problems: try it in the simulator, then publish it.", "ok")
-    else:
-        flash(f"Draft saved, with {len(checked.errors)} problem(s) to fix before it can be published.", "error")
-    return redirect(url_for("ops.flow_file", name=name))
+        return draft, a.check(current_user.name, draft)
+    except Exception:  # noqa: BLE001 - the draft is saved; say the check itself failed, not the network
+        log.exception("the check of %s's draft failed", current_user.name)
+        return draft, None
 
 
 @bp.post("/flows/discard")
