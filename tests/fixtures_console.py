@@ -1,8 +1,9 @@
 """The console's fixtures and helpers, for every test of it (a pytest plugin, see conftest.py).
 
-* :class:`TwilioStandIn`: a local HTTP server standing in for Twilio's REST
-  API. The app is pointed at it with ``TWILIO_API_BASE``; it records every
-  message the console asks Twilio to send and answers as Twilio does.
+* ``twilio_api``: a :class:`tests.twilio_standin.TwilioStandIn` for the
+  test, the local stand-in of Twilio's REST API the app is pointed at with
+  ``TWILIO_API_BASE``; it records every message the console asks Twilio to
+  send and answers as Twilio does.
 * ``console_app``: an app on the test Redis with replies configured to go
   to the stand-in, and two accounts (``rita`` the responder, ``vic`` the
   viewer).
@@ -11,122 +12,14 @@
 """
 from __future__ import annotations
 
-import itertools
-import json
 import re
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs
 
 import pytest
 
 from tests.helpers import inbound, messages, post_signed, stored_session
+from tests.twilio_standin import ACCOUNT_SID, TwilioStandIn
 
 PASSWORD = "a long enough password"
-ACCOUNT_SID = "AC" + "1" * 32
-
-
-class TwilioStandIn:
-    """Records ``POST /2010-04-01/Accounts/<sid>/Messages.json`` like Twilio's API would take it,
-    and ``DELETE .../Messages/<sid>.json`` (a quick exit deleting Twilio's copies).
-
-    ``stall``: a slow Twilio. Seconds to wait before the status line, then
-    before the rest of the answer, e.g. ``(6,)`` (one long silence) or
-    ``(3.5, 3.5)`` (an answer that trickles in: no silence long enough for a
-    per-read timeout, 7 s in all). The message counts as taken (it is in
-    ``requests``) as soon as the request has arrived, as at Twilio.
-    """
-
-    def __init__(self, fail_with: tuple[int, int] | None = None, stall: tuple[float, ...] = ()):
-        self.requests: list[dict] = []
-        self.fail_with = fail_with  # (HTTP status, Twilio error code) to answer with instead
-        self.stall = stall
-        self.answered: list[float] = []  # time.monotonic() when each answer was complete
-        # DELETE .../Messages/<sid>.json: every sid asked for, in order, and for
-        # some sids the answers to give first ((HTTP status, Twilio error code)),
-        # before the 204 that says it is deleted.
-        self.deleted: list[str] = []
-        self.refuse: dict[str, list[tuple[int, int]]] = {}
-        sids = itertools.count(1)
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_DELETE(self):  # noqa: N802 - http.server's name
-                sid = self.path.rsplit("/", 1)[-1].removesuffix(".json")
-                outer.deleted.append(sid)
-                refusals = outer.refuse.get(sid)
-                if refusals:
-                    status, code = refusals.pop(0)
-                    data = json.dumps({"code": code, "message": "Cannot delete this resource", "status": status}).encode()
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                    return
-                self.send_response(204)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def do_POST(self):  # noqa: N802 - http.server's name
-                length = int(self.headers.get("Content-Length", "0"))
-                form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
-                outer.requests.append({"path": self.path, "form": form, "auth": self.headers.get("Authorization")})
-                if outer.stall:
-                    self._answer_slowly(form)
-                    return
-                if outer.fail_with:
-                    status, code = outer.fail_with
-                    body = {"code": code, "message": f"The 'To' number {form.get('To')} is not valid.",
-                            "status": status, "more_info": f"https://www.twilio.com/docs/errors/{code}"}
-                else:
-                    status = 201
-                    body = {"sid": f"SM{next(sids):032x}", "status": "queued", "to": form.get("To"),
-                            "body": form.get("Body"), "account_sid": ACCOUNT_SID}
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def _answer_slowly(self, form: dict) -> None:
-                data = json.dumps({"sid": f"SM{next(sids):032x}", "status": "queued", "to": form.get("To"),
-                                   "body": form.get("Body"), "account_sid": ACCOUNT_SID}).encode()
-                parts = [b"HTTP/1.1 201 CREATED\r\n",
-                         b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(data) + data]
-                try:
-                    for pause, part in zip(outer.stall, parts):
-                        time.sleep(pause)
-                        self.wfile.write(part)
-                        self.wfile.flush()
-                    if len(outer.stall) < len(parts):
-                        self.wfile.write(b"".join(parts[len(outer.stall):]))
-                except OSError:
-                    pass  # the client stopped waiting and closed the connection
-                outer.answered.append(time.monotonic())
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}"
-
-    def __enter__(self) -> "TwilioStandIn":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def sent(self) -> list[dict]:
-        return [r["form"] for r in self.requests]
 
 
 @pytest.fixture

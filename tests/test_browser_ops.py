@@ -81,7 +81,7 @@ def test_an_operator_takes_a_hand_off_in_the_browser(live_server, browser, twili
     page.click("#reply-form button[type=submit]")
     expect(page.locator("#reply-status")).to_have_text("Sent.")
     expect(page.locator("#transcript .msg.operator")).to_contain_text("¿Puede hablar ahora sin peligro?")
-    [sent] = twilio_api.sent()
+    [sent] = twilio_api.messages
     assert sent["To"] == PERSON and sent["Body"].startswith("Hola, soy Rita")
     text(base, "sí, estoy sola")
     expect(page.locator("#transcript")).to_contain_text("sí, estoy sola")

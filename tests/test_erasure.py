@@ -34,7 +34,7 @@ from bot.helpline import contact_id
 from bot.spool import Entry
 from tests.helpers import inbound, messages, new_sid, option, post_signed, stored_session
 from tests.servers import RedisProcess, wait_until
-from tests.fixtures_console import ACCOUNT_SID, TwilioStandIn
+from tests.twilio_standin import ACCOUNT_SID, TwilioStandIn
 
 PHONE = "+15558675309"
 OTHER = "+15553141592"

@@ -15,7 +15,8 @@ import pytest
 
 from tests.helpers import real_flows
 from tests.servers import wait_until
-from tests.fixtures_console import TwilioStandIn, conv_of, post_form, sign_in, text
+from tests.fixtures_console import conv_of, post_form, sign_in, text
+from tests.twilio_standin import TwilioStandIn
 
 pytestmark = pytest.mark.slow  # most tests here take a second or more: an app each, servers, waits
 
@@ -53,7 +54,7 @@ def state_of(redis_client, sender: str) -> str:
 
 def sent_to(twilio_api) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
-    for form in twilio_api.sent():
+    for form in twilio_api.messages:
         found.setdefault(form["To"], []).append(form["Body"])
     return found
 

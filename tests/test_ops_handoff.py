@@ -14,8 +14,9 @@ import pytest
 from bot.live_sessions import mask
 from bot.staffed_hours import Hours, HoursError
 from tests.helpers import option, store_session, stored_session, stream_events
-from tests.fixtures_console import (ACCOUNT_SID, TwilioStandIn, console_settings, conv_of, csrf_token, post_form,
-                                    ask_for_a_person, sign_in, text)
+from tests.fixtures_console import (console_settings, conv_of, csrf_token, post_form, ask_for_a_person, sign_in,
+                                    text)
+from tests.twilio_standin import ACCOUNT_SID, TwilioStandIn
 
 pytestmark = pytest.mark.slow  # most tests here take a second or more: an app each, servers, waits
 
@@ -146,7 +147,7 @@ def test_a_reply_goes_through_the_messaging_service_when_one_is_set(make_console
     conv = conv_of(redis_client, WA_PERSON)
     post_form(rita, f"/ops/handoff/{conv}/claim")
     post_form(rita, f"/ops/handoff/{conv}/reply", {"text": "Hola"})
-    [sent] = twilio_api.sent()
+    [sent] = twilio_api.messages
     assert sent["MessagingServiceSid"] == "MG" + "2" * 32 and "From" not in sent and sent["To"] == WA_PERSON
 
 
@@ -158,7 +159,7 @@ def test_whatsapp_from_number_gets_the_whatsapp_prefix(console_app, rita, redis_
     page = rita.get(f"/ops/handoff/{conv}").text
     assert "you can reply until" in page
     post_form(rita, f"/ops/handoff/{conv}/reply", {"text": "Hola"})
-    assert twilio_api.sent()[0]["From"] == "whatsapp:+15559990000"
+    assert twilio_api.messages[0]["From"] == "whatsapp:+15559990000"
 
 
 def test_whatsapp_refuses_a_reply_after_the_24_hour_window(console_app, rita, redis_client, twilio_api):

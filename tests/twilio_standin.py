@@ -1,13 +1,23 @@
-"""A local stand-in of Twilio's Messages and Content APIs, for the WhatsApp tests; holds no tests.
+"""A local stand-in of Twilio's REST API (Messages and Content); holds no tests.
 
-The app is pointed at it with ``TWILIO_API_BASE`` (every Twilio REST call,
-api.twilio.com and content.twilio.com alike, keeps its path), as the
-console's tests point theirs (tests/fixtures_console.py). It records:
+The app is pointed at it with ``TWILIO_API_BASE``: every Twilio REST call,
+api.twilio.com and content.twilio.com alike, keeps its path. It answers as
+Twilio does and records:
 
-* ``POST /2010-04-01/Accounts/<sid>/Messages.json``: every message asked for
-  (``messages``), in order, answered as Twilio does (201 and a sid). With
-  ``refuse_content`` set, a message with a ContentSid is refused as Twilio
-  refuses an unknown or unapproved one (400, error 21656), text still passes.
+* ``POST /2010-04-01/Accounts/<sid>/Messages.json``: every message asked for,
+  in order, in ``requests`` (path, form, Authorization header; ``messages``
+  is the forms alone), answered 201 with a sid. ``fail_with`` (HTTP status,
+  Twilio error code) refuses every message instead; ``refuse_content``
+  refuses a message with a ContentSid as Twilio refuses an unknown or
+  unapproved template (400, error 21656), text still passes. ``stall``: a
+  slow Twilio, seconds to wait before the status line, then before the rest
+  of the answer, e.g. ``(6,)`` (one long silence) or ``(3.5, 3.5)`` (an answer
+  that trickles in: no silence long enough for a per-read timeout, 7 s in
+  all). A message counts as taken (it is in ``requests``) as soon as the
+  request has arrived, as at Twilio.
+* ``DELETE .../Messages/<sid>.json`` (a quick exit deleting Twilio's copies):
+  every sid asked for in ``deleted``; ``refuse`` gives, for some sids, the
+  answers to give first ((HTTP status, Twilio error code)) before the 204.
 * ``/v1/Content``: create (POST), list (GET), update (PUT ``/v1/Content/<sid>``)
   and delete (DELETE), kept in ``templates`` (sid -> definition), every call
   in ``content_calls`` as (method, path).
@@ -17,18 +27,25 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
 ACCOUNT_SID = "AC" + "1" * 32
+CONTENT = "/v1/Content"
 
 
 class TwilioStandIn:
-    def __init__(self):
-        self.messages: list[dict] = []
+    def __init__(self, fail_with: tuple[int, int] | None = None, stall: tuple[float, ...] = ()):
+        self.requests: list[dict] = []
+        self.fail_with = fail_with
+        self.stall = stall
+        self.refuse_content = False
+        self.answered: list[float] = []  # time.monotonic() when each stalled answer was complete
+        self.deleted: list[str] = []
+        self.refuse: dict[str, list[tuple[int, int]]] = {}
         self.templates: dict[str, dict] = {}
         self.content_calls: list[tuple[str, str]] = []
-        self.refuse_content = False
         self.lock = threading.Lock()
         message_sids = itertools.count(1)
         content_sids = itertools.count(1)
@@ -47,33 +64,78 @@ class TwilioStandIn:
             def _body(self) -> bytes:
                 return self.rfile.read(int(self.headers.get("Content-Length", "0")))
 
+            def _form(self, raw: bytes) -> dict:
+                return {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+
+            # --- Messages ---------------------------------------------------------------
+
+            def _message(self) -> None:
+                form = self._form(self._body())
+                with outer.lock:
+                    outer.requests.append({"path": self.path, "form": form,
+                                           "auth": self.headers.get("Authorization")})
+                queued = {"sid": f"SM{next(message_sids):032x}", "status": "queued", "to": form.get("To"),
+                          "body": form.get("Body"), "account_sid": ACCOUNT_SID}
+                if outer.stall:
+                    self._answer_slowly(queued)
+                elif outer.fail_with:
+                    status, code = outer.fail_with
+                    self._answer(status, {"code": code, "message": f"The 'To' number {form.get('To')} is not valid.",
+                                          "status": status, "more_info": f"https://www.twilio.com/docs/errors/{code}"})
+                elif outer.refuse_content and "ContentSid" in form:
+                    self._answer(400, {"code": 21656, "message": "The ContentVariables Parameter is invalid.",
+                                       "status": 400})
+                else:
+                    self._answer(201, queued)
+
+            def _answer_slowly(self, queued: dict) -> None:
+                data = json.dumps(queued).encode()
+                parts = [b"HTTP/1.1 201 CREATED\r\n",
+                         b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(data) + data]
+                try:
+                    for pause, part in zip(outer.stall, parts):
+                        time.sleep(pause)
+                        self.wfile.write(part)
+                        self.wfile.flush()
+                    if len(outer.stall) < len(parts):
+                        self.wfile.write(b"".join(parts[len(outer.stall):]))
+                except OSError:
+                    pass  # the client stopped waiting and closed the connection
+                outer.answered.append(time.monotonic())
+
+            def _delete_message(self) -> None:
+                sid = self.path.rsplit("/", 1)[-1].removesuffix(".json")
+                with outer.lock:
+                    outer.deleted.append(sid)
+                    refusals = outer.refuse.get(sid)
+                    refused = refusals.pop(0) if refusals else None
+                if refused:
+                    status, code = refused
+                    self._answer(status, {"code": code, "message": "Cannot delete this resource", "status": status})
+                else:
+                    self._answer(204)
+
+            # --- Content API ----------------------------------------------------------------
+
             def _definition(self) -> dict:
                 raw = self._body()
                 if self.headers.get("Content-Type", "").startswith("application/json"):
                     return json.loads(raw)
-                return {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+                return self._form(raw)
 
             def _content(self, sid: str) -> dict:
                 return {"sid": sid, "account_sid": ACCOUNT_SID, **outer.templates[sid]}
 
             def do_POST(self):  # noqa: N802 - http.server's name
-                if self.path.startswith("/v1/Content"):
-                    definition = self._definition()
-                    with outer.lock:
-                        outer.content_calls.append(("POST", self.path))
-                        sid = f"HX{next(content_sids):032x}"
-                        outer.templates[sid] = definition
-                    self._answer(201, self._content(sid))
+                if not self.path.startswith(CONTENT):
+                    self._message()
                     return
-                form = {k: v[0] for k, v in parse_qs(self._body().decode()).items()}
+                definition = self._definition()
                 with outer.lock:
-                    outer.messages.append(form)
-                if outer.refuse_content and "ContentSid" in form:
-                    self._answer(400, {"code": 21656, "message": "The ContentVariables Parameter is invalid.",
-                                       "status": 400})
-                    return
-                self._answer(201, {"sid": f"SM{next(message_sids):032x}", "status": "queued",
-                                   "account_sid": ACCOUNT_SID})
+                    outer.content_calls.append(("POST", self.path))
+                    sid = f"HX{next(content_sids):032x}"
+                    outer.templates[sid] = definition
+                self._answer(201, self._content(sid))
 
             def do_PUT(self):  # noqa: N802
                 sid = self.path.rsplit("/", 1)[-1]
@@ -87,18 +149,23 @@ class TwilioStandIn:
                 self._answer(200, self._content(sid))
 
             def do_DELETE(self):  # noqa: N802
+                if not self.path.startswith(CONTENT):
+                    self._delete_message()
+                    return
                 sid = self.path.rsplit("/", 1)[-1]
                 with outer.lock:
                     outer.content_calls.append(("DELETE", self.path))
                     found = outer.templates.pop(sid, None)
-                self._answer(204) if found is not None else self._answer(404, {"code": 20404, "status": 404,
-                                                                               "message": "not found"})
+                if found is None:
+                    self._answer(404, {"code": 20404, "status": 404, "message": "not found"})
+                else:
+                    self._answer(204)
 
             def do_GET(self):  # noqa: N802
                 with outer.lock:
                     outer.content_calls.append(("GET", self.path.split("?")[0]))
                     contents = [self._content(sid) for sid in outer.templates]
-                url = f"{outer.url}/v1/Content"
+                url = f"{outer.url}{CONTENT}"
                 self._answer(200, {"contents": contents, "meta": {
                     "page": 0, "page_size": 50, "first_page_url": url, "previous_page_url": None,
                     "url": url, "next_page_url": None, "key": "contents"}})
@@ -120,6 +187,12 @@ class TwilioStandIn:
     def __exit__(self, *exc) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    @property
+    def messages(self) -> list[dict]:
+        """The form of every message asked for, in order."""
+        with self.lock:
+            return [r["form"] for r in self.requests]
 
     def by_name(self) -> dict[str, dict]:
         """The templates kept, by friendly name."""
