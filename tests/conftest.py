@@ -48,6 +48,20 @@ def cluster_mode(config: pytest.Config) -> bool:
     return bool(config.getoption("--redis-cluster")) or env
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """How many processes ``-n auto`` (pyproject's addopts) starts.
+
+    On a newcomer's machine each worker starts its own embedded Redis, so the
+    suite runs on every core. A server the run shares (``REDIS_URL``, or the
+    run's one cluster) is flushed before each test, so with one the suite
+    stays in this single process (0: no workers at all).
+    """
+    if os.environ.get("REDIS_URL") or cluster_mode(config):
+        return 0
+    return None  # xdist's own answer: one worker per core
+
+
 @pytest.fixture(scope="session")
 def redis_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     """URL of the Redis server the tests use (see the module docstring)."""
