@@ -1,8 +1,7 @@
 -- Open a turn: a retry's kept answer, a replay's seen mark, or the lock and the session.
 -- KEYS: session, lock, answers, optout, waiters[, seen mark].
--- ARGV: token, lock ms, MessageSid ('' for none), waited before ('0' or '1'),
---       return the session too ('1': on a cluster, where a second command in
---       the same round trip costs a pipeline; '0': one Redis, see open_turn()).
+-- ARGV: token, lock ms, MessageSid ('' for none), waited before ('0' or '1').
+-- Returns {'dup', answer}, {'seen', mark}, {'busy'} or {'ok', opted out, session}.
 -- The seen mark is in the events stream's slot: on a cluster open_turn() asks for
 -- it beside the script instead (see sessions.py, "Replays").
 -- An answers key of the wrong type (damage, a manual edit) is dropped when its
@@ -50,11 +49,6 @@ if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
   redis.call('PEXPIRE', KEYS[2], ARGV[2])
 end
 if ARGV[4] == '1' then redis.call('DECR', KEYS[5]) end
-if ARGV[5] ~= '1' then
-  -- The caller reads the session with a GET sent right behind this script:
-  -- a value handed through Lua is converted twice (to Lua and back).
-  return {'ok', redis.call('EXISTS', KEYS[4])}
-end
 local session = redis.pcall('GET', KEYS[1])
 if type(session) == 'table' and session.err then
   redis.set_repl(redis.REPL_ALL)

@@ -195,16 +195,11 @@ class SessionStore:
         waited = "0"
         while True:
             seen = None
-            if self.cluster:  # one command per round trip there: the script returns the session
-                result, seen = self._open_on_cluster(keys, [token, LOCK_MS, message_sid or "", waited, "1"],
-                                                      seen_key)
-                stored = result[2] if len(result) > 2 else None
+            args = [token, LOCK_MS, message_sid or "", waited]
+            if self.cluster:
+                result, seen = self._open_on_cluster(keys, args, seen_key)
             else:
-                # The session is read by a GET right behind the script, in the
-                # same round trip: once the script has taken the lock, nothing
-                # else writes the session (every writer holds it).
-                result, stored = self._run(self._open, keys + ([seen_key] if seen_key else []),
-                                           [token, LOCK_MS, message_sid or "", waited, "0"], ("GET", keys[0]))
+                result = self._run(self._open, keys + ([seen_key] if seen_key else []), args)
             status = text(result[0])
             if status == "dup":
                 return OpenTurn(cid, message_sid, duplicate=json.loads(result[1]))
@@ -220,11 +215,7 @@ class SessionStore:
             if status == "ok":
                 opened = OpenTurn(cid, message_sid, token=token, opted_out=bool(result[1]), mark=mark)
                 try:
-                    if isinstance(stored, redis.ResponseError):
-                        # Not a string: damage. We hold the lock: drop it, the person starts afresh.
-                        self.r.delete(keys[0])
-                        stored = None
-                    opened.fields = _session_fields(stored)
+                    opened.fields = _session_fields(result[2] or None)
                 except BaseException:  # we hold the lock: never leave it behind
                     self.release(opened)
                     raise
@@ -300,7 +291,7 @@ class SessionStore:
         if self.cluster:
             result = self._commit_on_cluster(keys, args, event, opened, now)
         else:
-            result = self._run(self._commit, keys, args)[0]
+            result = self._run(self._commit, keys, args)
         if result == 1:
             return 0
         if isinstance(result, list) and result and result[0] == 1:  # an erase, and the sids it queued
@@ -360,7 +351,7 @@ class SessionStore:
         """The open_turn script on the contact's node and, when there is a seen
         mark to look for, a GET of it on the events stream's node, in one pipeline."""
         if seen_key is None:
-            return self._run(self._open, keys, args)[0], None
+            return self._run(self._open, keys, args), None
         route = {"target_nodes": self.r.get_node_from_key(keys[0])}
         pipe = self.r.pipeline(transaction=False)
         pipe.execute_command("EVALSHA", self._open.sha, len(keys), *keys, *args, **route)
@@ -374,36 +365,17 @@ class SessionStore:
             raise seen
         return result, None if seen is None else text(seen)
 
-    def _run(self, script, keys: list[str], args: list, *then: tuple) -> list:
-        """EVALSHA ``script``, and the commands ``then`` right behind it in the
-        same round trip (one Redis only: redis-py's pipeline); returns every
-        reply, the script's first. A reply behind the script that is an error
-        is returned, not raised. On NOSCRIPT (Redis restarted since the script
-        was loaded) the script is loaded and everything sent again.
+    def _run(self, script, keys: list[str], args: list):
+        """EVALSHA ``script`` and return its reply. On NOSCRIPT (Redis restarted
+        since the script was loaded) redis-py's Script loads it and runs it again.
 
         Running twice changes nothing: an open_turn recognises its own token, and a
         commit that did land finds its lock gone and writes nothing (LockLost).
         """
-        if self.cluster:
-            try:
-                return [self.r.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)]
-            except redis.exceptions.NoScriptError:
-                return [script(keys=keys, args=args)]
-
-        def send() -> list:
-            pipe = self.r.pipeline(transaction=False)
-            pipe.evalsha(script.sha, len(keys), *keys, *args)
-            for command in then:
-                pipe.execute_command(*command)
-            return pipe.execute(raise_on_error=False)
-
-        replies = send()
-        if isinstance(replies[0], redis.exceptions.NoScriptError):
-            self.r.script_load(script.script)
-            replies = send()
-        if isinstance(replies[0], Exception):
-            raise replies[0]
-        return replies
+        try:
+            return self.r.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+        except redis.exceptions.NoScriptError:
+            return script(keys=keys, args=args)
 
     def release(self, opened: OpenTurn) -> None:
         """Give the lock back without saving (the turn failed)."""
