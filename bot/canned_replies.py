@@ -13,9 +13,10 @@ which reads every YAML file of flows/ as a flow, never sees it; it is not
 part of a published flow set (the console reads it from disk, and the
 catalogs of the flow set being served). :func:`check` is what
 ``flask --app app flows check`` adds for it: the shape of the file, unknown
-or unverified placeholders, missing translations, and the SMS segment budget
-the flows have (:data:`bot.engine.segments.MAX_SEGMENTS`), with every
-placeholder filled in, in every language.
+or unverified placeholders, missing translations, and, with every
+placeholder filled in, in every language, the rules the flows' messages
+have: the SMS segment budget (:data:`bot.engine.segments.MAX_SEGMENTS`) and
+no `first_line_avoid` word in the lines a locked phone shows.
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from .engine import render
 from .engine.problems import WARNING, Problem
 from .engine.segments import MAX_SEGMENTS, count_segments, is_gsm7
 from .engine.translations import EMPTY, FOUND, MISSING, PLACEHOLDERS, translation_state
+from .engine.validate import PREVIEW_LINES, preview_words
 from .engine.yamlsource import YamlSyntaxError, parse, size_problem
 
 REPLIES_FILE = os.path.join("console", "replies.yaml")
@@ -150,6 +152,10 @@ def check(flows_dir: str, fs: m.FlowSet | None) -> list[Problem]:
     for reply in good:
         for lang in fs.system.languages:
             text = fill(fs, reply, lang)
+            named = sorted(preview_words(text) & fs.system.first_line_avoid)
+            if named:  # a locked phone shows the first lines to whoever holds it, as for the flows
+                problems.append(Problem.at(reply.text.where, "reply-sensitive-first-lines", reply=reply.id,
+                                           words=tuple(named), lines=PREVIEW_LINES, lang=lang))
             seg = count_segments(text)
             if seg.segments > MAX_SEGMENTS:
                 odd = next((ch for ch in text if not is_gsm7(ch)), "")

@@ -84,7 +84,7 @@ def test_a_key_puts_the_spanish_reply_in_the_box_and_the_count_follows(live_serv
     page.keyboard.press("Alt+4")
     both = first + " " + spanish("hotline")
     expect(box).to_have_value(both)
-    assert HOTLINE in both and "trata de personas" in both
+    assert HOTLINE in both and "Línea contra la Trata" in both
     expect(count).to_have_text(shown_count(both))
     assert count_segments(both).segments > count_segments(first).segments
     assert twilio_api.messages == []

@@ -41,7 +41,7 @@ def test_a_spanish_texter_gets_the_spanish_with_the_directorys_numbers():
     assert replies["safe_to_talk"]["text"].startswith("¿Puede hablar ahora sin peligro?")
     assert "SALIR" in replies["goodbye"]["text"]
     hotline = replies["hotline"]["text"]
-    assert "trata de personas" in hotline
+    assert hotline.startswith("Ayuda gratis, 24/7.\nGuárdelo con otro nombre:\n")  # neutral lines first
     # Every number of the directory's line, as hotlines.yaml has it, and its Spanish note.
     for contact in fs.hotlines["us_trafficking"].contacts:
         assert contact.number in hotline
@@ -128,6 +128,18 @@ def test_a_reply_over_three_segments_is_refused_in_the_language_it_is_too_long_i
     assert lines[0].startswith("replies.yaml:4: reply `long` is too long for SMS in Spanish (es) (with the hotline"
                                " filled in):")
     assert lines[0].endswith("the limit is 3 segments = 201 characters, because `í` makes it UCS-2: shorten the Spanish")
+
+
+def test_a_reply_that_names_trafficking_where_a_locked_phone_shows_it_is_refused(tmp_path):
+    write(tmp_path, """\
+        replies:
+          - id: hotline
+            title: Hotline
+            text: "Free help:\\n{us_trafficking}"
+        """)
+    lines = said(canned_replies.check(str(tmp_path), real_flows()))
+    assert ("replies.yaml:4: reply `hotline` names trafficking in its first 2 lines in English (en) (with the hotline"
+            " filled in; a locked phone shows them): start it with two neutral lines, like \"Free help, 24/7.\"") in lines
 
 
 @pytest.mark.parametrize("body, line, words", [

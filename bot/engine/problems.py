@@ -479,6 +479,10 @@ MESSAGES: dict[str, str | Callable[[Mapping], str]] = {
         + (", ".join(f"{{{c}}}" for c in d["choices"]) or "the verified lines' ids")),
     "reply-unverified-hotline": "`{{{hotline}}}` is not verified, so no reply may give it: take it out until a person"
                                 " has checked it against {source} and set `verified: true` in hotlines.yaml",
+    "reply-sensitive-first-lines": lambda d: (
+        f"reply `{d['reply']}` names {', '.join(d['words'])} in its first {d['lines']} lines in"
+        f" {language_label(d['lang'])} (with the hotline filled in; a locked phone shows them): start it with two"
+        " neutral lines, like \"Free help, 24/7.\""),
     "reply-over-segments": lambda d: (
         f"reply `{d['reply']}` is too long for SMS in {language_label(d['lang'])} (with the hotline filled in):"
         f" {d['units']} characters make {d['segments']} segments; the limit is {d['limit']} segments = "
