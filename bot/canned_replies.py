@@ -15,8 +15,9 @@ catalogs of the flow set being served). :func:`check` is what
 ``flask --app app flows check`` adds for it: the shape of the file, unknown
 or unverified placeholders, missing translations, and, with every
 placeholder filled in, in every language, the rules the flows' messages
-have: the SMS segment budget (:data:`bot.engine.segments.MAX_SEGMENTS`) and
-no `first_line_avoid` word in the lines a locked phone shows.
+have: the SMS segment budget (:data:`bot.engine.segments.MAX_SEGMENTS`), no
+`first_line_avoid` word in the lines a locked phone shows, and no typed
+number that is not in the directory.
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from .engine import render
 from .engine.problems import WARNING, Problem
 from .engine.segments import MAX_SEGMENTS, count_segments, is_gsm7
 from .engine.translations import EMPTY, FOUND, MISSING, PLACEHOLDERS, translation_state
-from .engine.validate import PREVIEW_LINES, preview_words
+from .engine.validate import PREVIEW_LINES, digits, numbers_in, preview_words
 from .engine.yamlsource import YamlSyntaxError, parse, size_problem
 
 REPLIES_FILE = os.path.join("console", "replies.yaml")
@@ -149,6 +150,7 @@ def check(flows_dir: str, fs: m.FlowSet | None) -> list[Problem]:
         if not bad and not unverified:
             good.append(reply)
     problems += _translations(fs, replies)
+    problems += _typed_numbers(fs, replies)
     for reply in good:
         for lang in fs.system.languages:
             text = fill(fs, reply, lang)
@@ -186,6 +188,26 @@ def _translations(fs: m.FlowSet, replies: list[CannedReply]) -> list[Problem]:
             for where in t.places:
                 problems.append(Problem.at(where, code, lang=lang, msgid=t.msgid, state=t.state,
                                            catalog_line=catalog_line, previous=t.previous))
+    return problems
+
+
+def _typed_numbers(fs: m.FlowSet, replies: list[CannedReply]) -> list[Problem]:
+    """A number typed in a reply (911), in any language, must be in the directory,
+    where its source is, as for the flows' texts; better still, a placeholder."""
+    known = {digits(c.number) for h in fs.hotlines.values() for c in h.contacts}
+    problems = []
+    for reply in replies:
+        for number in numbers_in(reply.text.msgid):
+            if digits(number) not in known:
+                problems.append(Problem.at(reply.text.where, "number-not-in-hotlines", number=number))
+        for lang in fs.system.languages:
+            entry = fs.catalogs.get(lang, {}).get(reply.text.msgid)
+            if entry is None or not entry.msgstr or entry.fuzzy:
+                continue
+            for number in numbers_in(entry.msgstr):
+                if digits(number) not in known:
+                    problems.append(Problem.at(entry.where, "translated-number-not-in-hotlines", lang=lang,
+                                               msgid=reply.text.msgid, number=number))
     return problems
 
 

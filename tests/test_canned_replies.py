@@ -142,6 +142,17 @@ def test_a_reply_that_names_trafficking_where_a_locked_phone_shows_it_is_refused
             " filled in; a locked phone shows them): start it with two neutral lines, like \"Free help, 24/7.\"") in lines
 
 
+def test_a_typed_number_must_be_in_the_directory(tmp_path):
+    write(tmp_path, """\
+        replies:
+          - id: typed
+            title: Typed
+            text: "Call 1-888-373-7889 now."
+        """)
+    lines = said(canned_replies.check(str(tmp_path), real_flows()))
+    assert any(line.startswith("replies.yaml:4: the number `1-888-373-7889` is not in hotlines.yaml") for line in lines)
+
+
 @pytest.mark.parametrize("body, line, words", [
     ("replies: []\n", 1, "write `replies:` and under it a list of replies"),
     ("replies:\n  - id: a\n    title: A\n", 2, "this reply needs `text:` with some text"),
