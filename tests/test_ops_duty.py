@@ -77,6 +77,8 @@ def test_the_last_responder_going_off_duty_sends_each_waiting_person_the_numbers
     # She is told first what will happen to them, and nothing happens until she confirms.
     page = post_form(rita, "/ops/duty", {"on": "0"}, follow_redirects=True).text
     assert "2 people are waiting." in page and "they will get the hotline numbers at once" in page
+    assert "nobody else is on duty. They get the numbers the moment you confirm." in page
+    assert "You are answering 1 of them" in page  # Ana
     assert console_app.extensions["duty"].is_on()
     page = post_form(rita, "/ops/duty", {"on": "0", "confirm": "1"}, follow_redirects=True).text
     assert "nobody else is on duty: everyone waiting gets the hotline numbers" in page

@@ -69,10 +69,12 @@ def duty():
     if not pause and current_user.name not in state.who:
         flash("You are not on duty, so there is nothing to go off.", "info")
         return redirect(url_for("ops.live"))
-    waiting = len(c.desk.queue(max_age=None))
+    queue = c.desk.queue(max_age=None)
     after = DutyState(False, "paused", until=state.until) if pause else c.duty.after_leaving(current_user.name)
-    if waiting and form.get("confirm") != "1":
-        return render_template("ops/duty_confirm.html", pause=pause, waiting=_people(waiting), after=after)
+    if queue and form.get("confirm") != "1":
+        mine = sum(1 for w in queue if w.holder == current_user.name)
+        return render_template("ops/duty_confirm.html", pause=pause, waiting=_people(len(queue)), after=after,
+                               mine=mine)
     if pause:
         c.duty.pause(current_user.name)
         log.info("operator %s paused the staffed hours", current_user.name)
