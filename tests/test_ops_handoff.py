@@ -375,6 +375,11 @@ def test_staffed_hours_put_people_in_the_queue_without_the_toggle(make_console, 
     assert "Go off duty" not in page and "Pause the line" not in page
     post_form(rita, "/ops/duty", {"on": "0"})
     assert app.extensions["ops"].duty.is_on()
+    # On duty and off again, she switches off only herself: the hours keep the line open for the others.
+    post_form(rita, "/ops/duty", {"on": "1"})
+    page = post_form(rita, "/ops/duty", {"on": "0", "confirm": "1"}, follow_redirects=True).text
+    assert "The staffed hours keep the line open until" in page
+    assert app.extensions["ops"].duty.is_on() and not redis_client.exists("hl:ops:duty:off")
     # A supervisor pauses them, once they have read that someone is waiting.
     app.extensions["ops"].accounts.add("sam", "editor", PASSWORD)
     sam = app.test_client()
