@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from .engine import model as m
 from .engine import render
@@ -240,4 +240,4 @@ def extract_replies(fileobj, keywords, comment_tags, options):
         yield line, None, message, []
 
 
-__all__ = ["CannedReply", "KEYS", "REPLIES_FILE", "check", "extract_replies", "fill", "for_console", "read"]
+__all__ = ["KEYS", "REPLIES_FILE", "CannedReply", "check", "extract_replies", "fill", "for_console", "read"]

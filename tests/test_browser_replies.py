@@ -42,7 +42,7 @@ def shown_count(value: str) -> str:
     """What the page should say for the box holding ``value`` (segments.py's count)."""
     seg = count_segments(value)
     parts = f"{seg.segments} SMS part" + ("" if seg.segments == 1 else "s")
-    odd = next((ch for ch in value if not count_segments(ch).encoding == "GSM-7"), "")
+    odd = next((ch for ch in value if count_segments(ch).encoding != "GSM-7"), "")
     return f"{parts} ({seg.encoding}" + (f", because of “{odd}”" if odd else "") + ")"
 
 
@@ -57,7 +57,7 @@ def test_a_key_puts_the_spanish_reply_in_the_box_and_the_count_follows(live_serv
     from playwright.sync_api import expect
 
     expect.set_options(timeout=15_000)
-    base, app = live_server
+    base, _ = live_server
     page = browser.new_page(viewport={"width": width, "height": height}, color_scheme=scheme)
     page.set_default_timeout(10_000)
     sign_in(page, base, "rita")

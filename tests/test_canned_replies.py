@@ -111,8 +111,8 @@ def test_a_text_without_its_translation_is_reported_at_the_english(tmp_path):
             text: "A reply nobody has translated yet."
         """)
     assert said(canned_replies.check(str(tmp_path), real_flows())) == [
-        'replies.yaml:4: missing Spanish (es) translation of "A reply nobody has translated yet.": run `flask --app'
-        ' app translations update`, then translate it in locales/es/LC_MESSAGES/messages.po']
+        ('replies.yaml:4: missing Spanish (es) translation of "A reply nobody has translated yet.": run `flask --app'
+         ' app translations update`, then translate it in locales/es/LC_MESSAGES/messages.po')]
 
 
 def test_a_reply_over_three_segments_is_refused_in_the_language_it_is_too_long_in(tmp_path):
@@ -165,7 +165,7 @@ def test_a_typed_number_must_be_in_the_directory(tmp_path):
 def test_a_broken_file_is_reported_at_its_line(tmp_path, body, line, words):
     (tmp_path / "console").mkdir()
     (tmp_path / "console" / "replies.yaml").write_text(body, encoding="utf-8")
-    replies, problems = canned_replies.read(str(tmp_path))
+    _, problems = canned_replies.read(str(tmp_path))
     assert problems, "no problem found"
     first = problems[0]
     assert (Path(first.path).name, first.line) == ("replies.yaml", line)
@@ -175,7 +175,7 @@ def test_a_broken_file_is_reported_at_its_line(tmp_path, body, line, words):
 def test_more_replies_than_keys_is_a_warning_and_the_rest_have_no_key(tmp_path):
     items = "".join(f"  - id: r{i}\n    title: R{i}\n    text: \"I am still here. Take your time.\"\n" for i in range(11))
     write(tmp_path, "replies:\n" + items)
-    replies, problems = canned_replies.read(str(tmp_path))
+    _, problems = canned_replies.read(str(tmp_path))
     assert [p.severity for p in problems] == ["warning"] and problems[0].line == 3 * 9 + 4
     keys = [r["key"] for r in canned_replies.for_console(str(tmp_path), real_flows(), "en")]
     assert keys == ["1", "2", "3", "4", "5", "6", "7", "8", "9", "", ""]
