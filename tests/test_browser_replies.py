@@ -62,15 +62,18 @@ def test_a_key_puts_the_spanish_reply_in_the_box_and_the_count_follows(live_serv
     page.set_default_timeout(10_000)
     sign_in(page, base, "rita")
     page.click("text=Go on duty")
+    expect(page.locator(".duty-panel button")).to_have_text("Go off duty")
     text(base, "hola")
     text(base, "PERSONA")
-    page.goto(base + "/ops/")
-    page.locator(".queue .card", has_text="··42").locator("button", has_text="Answer").click()
+    card = page.locator(".queue .card", has_text="··42")
+    expect(card).to_be_visible()  # the live page shows it by itself
+    card.locator("button", has_text="Answer").click()
     expect(page.locator("h1")).to_contain_text("Chat with ··42")
 
     box, count = page.locator("#reply-text"), page.locator("#reply-segments")
     expect(count).to_have_text("0 SMS parts (GSM-7)")
     canned = page.locator(".canned")
+    expect(canned).to_be_visible()  # replies.js has run
     expect(canned).to_contain_text("Ready replies in Spanish")
     expect(canned.locator("button", has_text="Safe to talk?")).to_contain_text("Alt+1")
 

@@ -29,7 +29,9 @@
   var shown = document.getElementById("reply-segments");
   if (!box) return;
 
+  var last = null;  // the value last counted
   function say() {
+    last = box.value;
     if (!shown || shown.dataset.channel === "whatsapp") return;  // WhatsApp is not split into SMS parts
     var c = count(box.value);
     var parts = c.segments + (c.segments === 1 ? " SMS part" : " SMS parts");
@@ -39,8 +41,7 @@
   }
   box.addEventListener("input", say);
   // ops.js empties the box after a reply is sent, which fires no input event.
-  var last = box.value;
-  setInterval(function () { if (box.value !== last) { last = box.value; say(); } }, 500);
+  setInterval(function () { if (box.value !== last) say(); }, 500);
   say();
 
   var section = document.querySelector(".canned");
