@@ -1,6 +1,7 @@
 """``flask --app app ...`` commands for staff and developers.
 
-* ``flows check``: every problem in flows/ and the catalogs, as ``path:line: message``.
+* ``flows check``: every problem in flows/ (the console's canned replies too) and the catalogs, as
+  ``path:line: message``.
 * ``chat``: talk to the bot in the terminal, through the same engine and store
   (in the simulator's key space, never a live conversation's).
 * ``translations update`` / ``check``: pybabel extract + update; refuse
@@ -18,7 +19,7 @@ from babel.messages.frontend import CommandLineInterface
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from . import i18n, published_flows
+from . import canned_replies, i18n, published_flows
 from .channels.twilio import IncomingMessage
 from .engine.problems import WARNING, Problem, errors
 from .engine.render import placeholders
@@ -66,7 +67,8 @@ flows_cli = AppGroup("flows", help="Check and work with the conversation flows."
 def flows_check(as_of) -> None:
     """Check every flow, the keyword file and the catalogs; exit 1 on errors."""
     cfg = current_app.config
-    _, problems = published_flows.load(cfg["FLOWS_DIR"], cfg["LOCALES_DIR"], today=as_of.date() if as_of else None)
+    fs, problems = published_flows.load(cfg["FLOWS_DIR"], cfg["LOCALES_DIR"], today=as_of.date() if as_of else None)
+    problems = sorted(problems + canned_replies.check(cfg["FLOWS_DIR"], fs))  # the console's canned replies too
     _report(problems, f"Flows OK: {cfg['FLOWS_DIR']}")
 
 

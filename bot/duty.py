@@ -4,7 +4,9 @@ moment nobody is.
 
 * :class:`Duty`: each responder's own on duty (renewed while their console
   is open, so a closed laptop does not leave people waiting) or the staffed
-  hours (:mod:`bot.staffed_hours`). Kept by :class:`bot.store.duty.DutyRecords`.
+  hours (:mod:`bot.staffed_hours`), which a supervisor may pause. Going off
+  duty is one responder's: it never switches the line off for the others.
+  Kept by :class:`bot.store.duty.DutyRecords`.
 * :class:`DutyWatch`: when the line goes from on duty to off (the last
   responder goes off duty, their console closed long enough for on duty to
   lapse, or the staffed hours end), hands back everyone in a hand-off: each
@@ -83,7 +85,10 @@ class Duty:
         return self.is_on() if self.hours else self.records.line_on()
 
     def switch(self, on: bool, by: str) -> None:
-        """``by`` goes on duty, or off; the line goes off with the last responder on duty."""
+        """``by`` goes on duty, or off: only ``by``. The line goes off with the last
+        responder on duty, unless the staffed hours keep it on (only :meth:`pause`
+        stops those: one responder leaving must not switch the line off for the
+        others answering in the hours)."""
         now = self.clock()
         if on:
             self.records.go_on(by, now + self.ttl, self.ttl)
@@ -94,9 +99,26 @@ class Duty:
             self.records.keep_line_on(name, max(1, int((until - now) * 1000)))
             return
         self.records.line_off()
+
+    def pause(self, by: str) -> bool:
+        """Pause the staffed hours until the end of the current span (a supervisor's
+        decision, for the whole line). False outside the hours (nothing to pause)."""
         end = self.hours.window_end(self._now()) if self.hours else None
-        if end is not None:
-            self.records.pause_hours(by, max(1, int((end - self._now()).total_seconds())))
+        if end is None:
+            return False
+        self.records.pause_hours(by, max(1, int((end - self._now()).total_seconds())))
+        return True
+
+    def after_leaving(self, name: str) -> DutyState:
+        """What the line would be were ``name`` to go off duty now (for the confirmation)."""
+        state = self.state()
+        others = tuple(n for n in state.who if n != name)
+        if others:
+            return DutyState(True, "toggle", by=others[0], who=others)
+        end = self.hours.window_end(self._now()) if self.hours else None
+        if end is not None and state.why != "paused":
+            return DutyState(True, "hours", until=end)
+        return DutyState(False, "off")
 
     def renew(self, name: str) -> bool:
         """``name``'s console is open: if they are on duty, keep it alive. Whether they are."""

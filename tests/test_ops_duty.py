@@ -74,7 +74,13 @@ def test_the_last_responder_going_off_duty_sends_each_waiting_person_the_numbers
     post_form(rita, f"/ops/handoff/{conv_of_any(console_app, ANA)}/claim")
     assert twilio_api.requests == []
 
+    # She is told first what will happen to them, and nothing happens until she confirms.
     page = post_form(rita, "/ops/duty", {"on": "0"}, follow_redirects=True).text
+    assert "2 people are waiting." in page and "they will get the hotline numbers at once" in page
+    assert "nobody else is on duty. They get the numbers the moment you confirm." in page
+    assert "You are answering 1 of them" in page  # Ana
+    assert console_app.extensions["duty"].is_on()
+    page = post_form(rita, "/ops/duty", {"on": "0", "confirm": "1"}, follow_redirects=True).text
     assert "nobody else is on duty: everyone waiting gets the hotline numbers" in page
     console_app.extensions["ops"].watch.join()  # including its second look, 3 s later
 
@@ -102,14 +108,16 @@ def test_while_another_responder_is_on_duty_nobody_is_handed_back(console_app, r
     post_form(rosa, "/ops/duty", {"on": "1"})
     two_people_waiting(console_app)
 
-    page = post_form(rita, "/ops/duty", {"on": "0"}, follow_redirects=True).text
+    page = post_form(rita, "/ops/duty", {"on": "0"}).text
+    assert "2 people are waiting." in page and "<strong>rosa</strong> is still on duty, so they keep waiting" in page
+    page = post_form(rita, "/ops/duty", {"on": "0", "confirm": "1"}, follow_redirects=True).text
     assert "You are off duty. Still on duty: rosa." in page
     assert console_app.extensions["duty"].is_on()
     console_app.extensions["ops"].watch.join()
     assert twilio_api.requests == [] and state_of(redis_client, ANA) == "handed_off"
     assert "Go on duty" in rita.get("/ops/").text and "Go off duty" in rosa.get("/ops/").text
 
-    post_form(rosa, "/ops/duty", {"on": "0"})
+    post_form(rosa, "/ops/duty", {"on": "0", "confirm": "1"})
     console_app.extensions["ops"].watch.join()
     assert sent_to(twilio_api) == {ANA: [unavailable("es")], BEN: [unavailable("en")]}
 
@@ -121,7 +129,7 @@ def test_answering_someone_puts_a_responder_on_duty(console_app, redis_client, t
     post_form(rita, "/ops/duty", {"on": "1"})
     convs = two_people_waiting(console_app)
     post_form(rosa, f"/ops/handoff/{convs[ANA]}/claim")  # Rosa never pressed Go on duty
-    post_form(rita, "/ops/duty", {"on": "0"})
+    post_form(rita, "/ops/duty", {"on": "0", "confirm": "1"})  # people wait: confirmed
     console_app.extensions["ops"].watch.join()
     assert twilio_api.requests == []  # Rosa is there: nobody is handed back under her
     assert "rosa" in rosa.get("/ops/").text and console_app.extensions["ops"].duty.state().who == ("rosa",)
@@ -201,7 +209,7 @@ def test_a_person_twilio_refused_stays_for_the_bot_to_answer(make_console, redis
         sign_in(rita, "rita")
         post_form(rita, "/ops/duty", {"on": "1"})
         two_people_waiting(app)
-        post_form(rita, "/ops/duty", {"on": "0"})
+        post_form(rita, "/ops/duty", {"on": "0", "confirm": "1"})
         app.extensions["ops"].watch.join()
         assert len(refusing.requests) == 2  # one try each, no retry
     # Nothing reached them: they are still in the hand-off, and their next text gets the numbers.

@@ -14,7 +14,7 @@ import pytest
 from bot.live_sessions import mask
 from bot.staffed_hours import Hours, HoursError
 from tests.helpers import option, store_session, stored_session, stream_events
-from tests.fixtures_console import (console_settings, conv_of, csrf_token, post_form, ask_for_a_person, sign_in,
+from tests.fixtures_console import (PASSWORD, console_settings, conv_of, csrf_token, post_form, ask_for_a_person, sign_in,
                                     text)
 from tests.twilio_standin import ACCOUNT_SID, TwilioStandIn
 
@@ -370,8 +370,24 @@ def test_staffed_hours_put_people_in_the_queue_without_the_toggle(make_console, 
     rita = app.test_client()
     sign_in(rita)
     assert "Staffed hours" in rita.get("/ops/").text
-    # Going off duty during the hours pauses them.
+    # Rita never went on duty: she has nothing to go off, and cannot switch the hours off for everyone.
+    page = rita.get("/ops/").text
+    assert "Go off duty" not in page and "Pause the line" not in page
     post_form(rita, "/ops/duty", {"on": "0"})
+    assert app.extensions["ops"].duty.is_on()
+    # On duty and off again, she switches off only herself: the hours keep the line open for the others.
+    post_form(rita, "/ops/duty", {"on": "1"})
+    page = post_form(rita, "/ops/duty", {"on": "0", "confirm": "1"}, follow_redirects=True).text
+    assert "The staffed hours keep the line open until" in page
+    assert app.extensions["ops"].duty.is_on() and not redis_client.exists("hl:ops:duty:off")
+    # A supervisor pauses them, once they have read that someone is waiting.
+    app.extensions["ops"].accounts.add("sam", "editor", PASSWORD)
+    sam = app.test_client()
+    sign_in(sam, "sam")
+    assert "Pause the line" in sam.get("/ops/").text
+    assert "1 person is waiting." in post_form(sam, "/ops/duty", {"pause": "1"}).text
+    assert app.extensions["ops"].duty.is_on()
+    post_form(sam, "/ops/duty", {"pause": "1", "confirm": "1"})
     assert redis_client.exists("hl:ops:duty:off")
     assert not app.extensions["ops"].duty.is_on()
 

@@ -470,6 +470,25 @@ MESSAGES: dict[str, str | Callable[[Mapping], str]] = {
     "test-answer-lacks": lambda d: f"after \"{d['say']}\" the answer should contain \"{d['piece']}\", but it was:\n{_answer(d)}",
     "test-answer-has": lambda d: f"after \"{d['say']}\" the answer must not contain \"{d['piece']}\", but it was:\n{_answer(d)}",
     "test-could-not-run": "the conversation test \"{test}\" could not run: {error}",
+    # --- canned replies (flows/console/replies.yaml, bot/canned_replies.py) ---
+    "reply-file-shape": "{why}",
+    "reply-no-key": "only the first {keys} replies get a key (Alt+1 to Alt+{keys}); this one and those after it are a"
+                    " click away only: put the most used first",
+    "reply-unknown-placeholder": lambda d: (
+        f"reply `{d['reply']}` has `{{{d['name']}}}`, which is not the `id:` of a line of hotlines.yaml: write one of "
+        + (", ".join(f"{{{c}}}" for c in d["choices"]) or "the verified lines' ids")),
+    "reply-unverified-hotline": "`{{{hotline}}}` is not verified, so no reply may give it: take it out until a person"
+                                " has checked it against {source} and set `verified: true` in hotlines.yaml",
+    "reply-sensitive-first-lines": lambda d: (
+        f"reply `{d['reply']}` names {', '.join(d['words'])} in its first {d['lines']} lines in"
+        f" {language_label(d['lang'])} (with the hotline filled in; a locked phone shows them): start it with two"
+        " neutral lines, like \"Free help, 24/7.\""),
+    "reply-over-segments": lambda d: (
+        f"reply `{d['reply']}` is too long for SMS in {language_label(d['lang'])} (with the hotline filled in):"
+        f" {d['units']} characters make {d['segments']} segments; the limit is {d['limit']} segments = "
+        + ("459 characters" if d["encoding"] == "GSM-7" else
+           f"201 characters, because `{d['odd']}` makes it UCS-2")
+        + (": shorten it" if d["lang"] == SOURCE_LANGUAGE else f": shorten the {language_name(d['lang'])}")),
 }
 
 

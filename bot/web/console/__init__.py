@@ -12,6 +12,7 @@ works without it, only without live updates.
 * :mod:`.live`: the live list, the queue, going on and off duty.
 * :mod:`.events`: the live updates (server-sent events).
 * :mod:`.handoff`: a hand-off as its responder sees it, and the actions on it.
+* :mod:`.replies`: the canned replies beside its reply box.
 * :mod:`.figures`: the daily figures and their CSV.
 * :mod:`.flows`: the flows, their map, translations and reviews; editing,
   publishing and rolling back for editors.
@@ -21,7 +22,7 @@ works without it, only without live updates.
 Each route module imports the blueprint from :mod:`.blueprint` and nothing
 imports back, so there is no import cycle (tests/test_boundaries.py).
 """
-from . import auth, commands, events, figures, flows, handoff, live, simulator  # noqa: F401 - their routes join bp
+from . import auth, commands, events, figures, flows, handoff, live, replies, simulator  # noqa: F401 - their routes join bp
 from .blueprint import bp, init_app
 
 __all__ = ["bp", "init_app"]

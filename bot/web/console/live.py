@@ -1,5 +1,5 @@
 """The live list and the queue: who is talking to the bot now, who waits for
-a person; and going on and off duty."""
+a person; and going on and off duty, or pausing the staffed hours."""
 from __future__ import annotations
 
 import logging
@@ -7,6 +7,7 @@ import logging
 from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from ...duty import DutyState
 from .accounts import responder_required
 from .blueprint import LIST_LIMIT, bp, console, last_event_id
 
@@ -40,22 +41,56 @@ def sessions_json():
     return jsonify(sessions=[r.public() for r in rows[:LIST_LIMIT]], total=sessions.total(max_age=None))
 
 
+def _people(n: int) -> str:
+    return "1 person is" if n == 1 else f"{n} people are"
+
+
 @bp.post("/duty")
 @responder_required
 def duty():
-    on = request.form.get("on") == "1"
+    """Go on duty; go off duty (only oneself); or pause the staffed hours (a
+    supervisor, for the whole line). Leaving while people wait first shows
+    what will happen to them and asks to confirm (a page: works without JS)."""
     c = console()
-    c.duty.switch(on, current_user.name)
-    log.info("operator %s went %s duty", current_user.name, "on" if on else "off")
-    if on:
+    form = request.form
+    if form.get("on") == "1":
+        c.duty.switch(True, current_user.name)
+        log.info("operator %s went on duty", current_user.name)
         flash("You are on duty. People who ask for a person now wait in the queue below.", "ok")
         return redirect(url_for("ops.live"))
+    pause = form.get("pause") == "1"
     state = c.duty.state()
-    if state.on:
+    if pause and not current_user.can_edit:
+        flash("Only a supervisor (an editor account) can pause the line.", "error")
+        return redirect(url_for("ops.live"))
+    if pause and state.why != "hours":
+        flash("The line is not open by the staffed hours right now: there is nothing to pause.", "info")
+        return redirect(url_for("ops.live"))
+    if not pause and current_user.name not in state.who:
+        flash("You are not on duty, so there is nothing to go off.", "info")
+        return redirect(url_for("ops.live"))
+    queue = c.desk.queue(max_age=None)
+    after = DutyState(False, "paused", until=state.until) if pause else c.duty.after_leaving(current_user.name)
+    if queue and form.get("confirm") != "1":
+        mine = sum(1 for w in queue if w.holder == current_user.name)
+        return render_template("ops/duty_confirm.html", pause=pause, waiting=_people(len(queue)), after=after,
+                               mine=mine)
+    if pause:
+        c.duty.pause(current_user.name)
+        log.info("operator %s paused the staffed hours", current_user.name)
+    else:
+        c.duty.switch(False, current_user.name)
+        log.info("operator %s went off duty", current_user.name)
+    before, state = state, c.duty.state()
+    if state.on and state.why == "hours":
+        flash(f"You are off duty. The staffed hours keep the line open until {state.until.strftime('%a %H:%M')}: "
+              "people who ask for a person wait in the queue.", "ok")
+    elif state.on:
         others = ", ".join(state.who) if state.who else "the staffed hours"
         flash(f"You are off duty. Still on duty: {others}. People who ask for a person wait for them.", "ok")
     else:
         c.watch.kick()  # the people waiting get the numbers now, off this request
-        flash("Off duty, and nobody else is on duty: everyone waiting gets the hotline numbers and is back with "
+        lead = f"Line paused until {before.until.strftime('%a %H:%M')}" if pause else "Off duty"
+        flash(f"{lead}, and nobody else is on duty: everyone waiting gets the hotline numbers and is back with "
               "the bot, and people who ask for a person get the numbers at once.", "ok")
     return redirect(url_for("ops.live"))
