@@ -96,6 +96,7 @@
       });
       es.addEventListener("unavailable", function () { show("Storage unavailable: trying again…", false); });
       Object.keys(handlers).forEach(function (name) {
+        if (name === "closed") return;  // ours, not an event of the stream
         es.addEventListener(name, function (e) {
           if (e.lastEventId) lastSeen = e.lastEventId;
           handlers[name](JSON.parse(e.data));

@@ -15,9 +15,13 @@ import logging
 from flask import jsonify
 
 from ...store import STORE_DOWN
-from .blueprint import bp, console
+from .blueprint import DATA_ENDPOINTS, bp, console
 
 log = logging.getLogger(__name__)
+
+
+# Data, not a page: signed out, it answers 401 (the script reloads to sign in) rather than redirect.
+DATA_ENDPOINTS.add("ops.waiting_count")
 
 
 @bp.get("/live/waiting.json")
