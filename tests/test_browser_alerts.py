@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.fixtures_browser import CHROMIUM, PERSON, text
+from tests.fixtures_browser import CHROMIUM, text
 from tests.fixtures_console import PASSWORD
 
 pytestmark = [
@@ -23,6 +23,7 @@ pytestmark = [
 ]
 
 EVENTS = "**/ops/live/events*"
+DAY = r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{1,2} [A-Z][a-z]{2} \d\d:\d\d"
 WHATSAPP = "whatsapp:+5215550001107"
 
 # Records each tone and each notification; permission is kept across loads as a browser keeps it.
@@ -77,7 +78,7 @@ def _goto_live(page, url):
 
 def test_a_new_request_alerts_the_operator_on_another_page(live_server, browser):
     expect = _expect()
-    base, app = live_server
+    base, _app = live_server
     page = _signed_in(browser, base)
     page.click("text=Go on duty")
     expect(page.locator("#duty-badge")).to_have_text("ON DUTY")
@@ -122,7 +123,7 @@ def test_a_new_request_alerts_the_operator_on_another_page(live_server, browser)
 
 def test_a_lost_connection_is_said_at_the_top_and_duty_is_not_shown_as_known(live_server, browser):
     expect = _expect()
-    base, app = live_server
+    base, _app = live_server
     page = _signed_in(browser, base)
     page.click("text=Go on duty")
     expect(page.locator("#duty-badge")).to_have_text("ON DUTY")
@@ -145,7 +146,7 @@ def test_a_lost_connection_is_said_at_the_top_and_duty_is_not_shown_as_known(liv
 
 def test_salir_clears_an_open_hand_off_and_messages_carry_their_time(live_server, browser):
     expect = _expect()
-    base, app = live_server
+    base, _app = live_server
     page = _signed_in(browser, base)
     page.click("text=Go on duty")
     text(base, "hola", sender=WHATSAPP)
@@ -157,13 +158,18 @@ def test_salir_clears_an_open_hand_off_and_messages_carry_their_time(live_server
     assert page.evaluate("document.activeElement.id") == "reply-text"
     # The WhatsApp window says its day, not only its time.
     expect(page.locator("#window")).to_contain_text(
-        re.compile(r"until (Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{1,2} [A-Z][a-z]{2} \d\d:\d\d"))
+        re.compile("until " + DAY))
 
     page.evaluate("window.notReloaded = true")
     text(base, "no puedo salir de la casa", sender=WHATSAPP)
     said = page.locator("#transcript .msg.person", has_text="no puedo salir de la casa")
     expect(said).to_be_visible()
     expect(said.locator(".who")).to_have_text(re.compile(r"^Them · \d\d:\d\d$"))
+    # Two days on (the browser's clock), the same text says its day as well.
+    page.clock.set_system_time(time.time() + 2 * 86400)
+    text(base, "sigo aquí", sender=WHATSAPP)
+    expect(page.locator("#transcript .msg.person", has_text="sigo aquí")).to_be_visible()
+    expect(said.locator(".who")).to_have_text(re.compile(r"^Them · " + DAY + "$"))
 
     text(base, "SALIR", sender=WHATSAPP)
     expect(page.locator("#ended")).to_be_visible()
@@ -175,20 +181,20 @@ def test_salir_clears_an_open_hand_off_and_messages_carry_their_time(live_server
 
 
 def test_times_say_the_day_when_not_today(live_server):
-    base, app = live_server
+    _base, app = live_server
     with app.test_request_context():
         stamp = app.jinja_env.filters["stamp"]
         day_clock = app.jinja_env.filters["day_clock"]
         now = time.time()
         assert re.fullmatch(r"\d\d:\d\d", stamp(now))
-        assert re.fullmatch(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{1,2} [A-Z][a-z]{2} \d\d:\d\d", stamp(now - 3 * 86400))
-        assert re.fullmatch(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{1,2} [A-Z][a-z]{2} \d\d:\d\d", day_clock(now))
+        assert re.fullmatch(DAY, stamp(now - 3 * 86400))
+        assert re.fullmatch(DAY, day_clock(now))
         assert stamp(0) == "" and day_clock(0) == ""
 
 
 def test_answer_is_a_few_tabs_away_and_the_simulator_keeps_focus(live_server, browser):
     expect = _expect()
-    base, app = live_server
+    base, _app = live_server
     page = _signed_in(browser, base)
     page.click("text=Go on duty")
     text(base, "hola")

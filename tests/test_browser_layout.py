@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from tests.fixtures_browser import CHROMIUM, PERSON, text
+from tests.fixtures_browser import CHROMIUM, text
 from tests.fixtures_console import PASSWORD
 
 pytestmark = [
