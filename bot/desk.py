@@ -110,6 +110,9 @@ def parse(lines: list[str]) -> list[TranscriptLine]:
             continue
         kind = data.get("k", "")
         t = float(data.get("t", 0) or 0)
+        if kind == transcript.SAID:
+            entries.append(TranscriptLine("person", str(data.get("text", "")), t=t))
+            continue
         if kind == transcript.KEYWORD:
             sent = data.get("sent") or []
             entries.append(TranscriptLine("keyword", str(data.get("said", "")), t=t, kind=str(data.get("intent", "")),

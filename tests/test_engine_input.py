@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.engine import transcript
 from bot.engine import events as ev
 from bot.engine import render
 from tests.fixtures_engine import (
@@ -118,7 +119,8 @@ def test_bad_input_during_a_hand_off_is_passed_on_cleaned(fs, label, text, at_me
     chat.send("HUMAN")
     turn = chat.send(text)
     assert turn.replies == []
-    for kept in turn.transcript:
+    for line in turn.transcript:
+        kept = transcript.text_of(line)  # kept with the time it came (a record)
         kept.encode("utf-8")  # the operator's console can show it
         assert kept.strip() and not re.search(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\ufeff]", kept)
 
@@ -236,7 +238,7 @@ def test_no_event_carries_message_text_or_the_address(fs, on_duty):
         if "on_duty" in e.data:
             assert e.data["on_duty"] in ("yes", "no")
     # The texts did reach the operator while handed off, and only then.
-    passed_on = [t for turn in chat.turns for t in turn.transcript]
+    passed_on = [transcript.text_of(t) for turn in chat.turns for t in turn.transcript]
     if on_duty:
         assert passed_on == ["zqx-mark-4 he says I owe him 5000 dollars", "zqx-mark-5"]
     else:

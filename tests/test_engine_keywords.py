@@ -304,7 +304,8 @@ def test_during_a_hand_off_ordinary_text_goes_to_the_operator_and_the_bot_is_qui
     chat = handed_off(fs)
     turn = chat.send(text)
     assert turn.replies == []
-    assert turn.transcript == [text]
+    [line] = turn.transcript  # their words, with the time they came
+    assert transcript.read(line) == {"k": "said", "t": chat.now, "text": text}
     assert [e for e in turn.events if e.kind != ev.KEYWORD] == [ev.Event(ev.HANDOFF_MESSAGE)]
     assert chat.session.state == "handed_off"
 

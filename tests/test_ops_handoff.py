@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from bot.engine import transcript
 from bot.live_sessions import mask
 from bot.staffed_hours import Hours, HoursError
 from tests.helpers import option, store_session, stored_session, stream_events
@@ -85,7 +86,8 @@ def test_while_handed_off_the_bot_is_quiet_but_for_keywords(console_app, rita, r
     assert any(HOTLINE in r for r in text(person, "AYUDA"))  # help still answers
     said, *marked = redis_client.lrange(handoff_key(redis_client), 0, -1)[:2], redis_client.lrange(
         handoff_key(redis_client), 2, -1)
-    assert said == ["me pagan muy poco", "no puedo salir del trabajo"]
+    # Their texts, each with the time it came (the responder sees it).
+    assert [transcript.text_of(line) for line in said] == ["me pagan muy poco", "no puedo salir del trabajo"]
     [[keyword]] = marked  # AYUDA goes in as a record, not as a text of theirs
     assert keyword.startswith("\x1e") and '"intent":"help"' in keyword
 

@@ -340,7 +340,7 @@ class _Step:
         elif not self.ctx.on_duty:
             self.nobody_on_duty()
         elif text:
-            self.turn.transcript.append(text)
+            self.turn.transcript.append(transcript.said(text, self.ctx.now))
             self.event(ev.HANDOFF_MESSAGE)
         elif media:
             # A voice note or picture for the person they wait for: the operator

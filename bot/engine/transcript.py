@@ -5,10 +5,12 @@ A line is either a text the person sent, as it is, or a record: ``\\x1e``
 The engine drops control characters from every text a person sends
 (``text.clean``), so no text of theirs can be read as a record.
 
-The engine writes one record of its own: ``keyword``, when the person used a
-word the bot answers during a hand-off (EMERGENCY, HELP, a language), so the
-responder sees at once that they did and what the bot sent them. The
-console writes the others (claims, replies; ``bot/desk.py``).
+The engine writes two records of its own: ``said``, a text of the person's
+with the time it came (:func:`said`; older transcripts hold the bare text,
+without a time), and ``keyword``, when the person used a word the bot
+answers during a hand-off (EMERGENCY, HELP, a language), so the responder
+sees at once that they did and what the bot sent them. The console writes
+the others (claims, replies; ``bot/desk.py``).
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import json
 
 RECORD = "\x1e"
 KEYWORD = "keyword"
+SAID = "said"
 
 
 def record(kind: str, t: float, **fields) -> str:
@@ -37,3 +40,16 @@ def read(line: str) -> dict | None:
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def said(text: str, t: float) -> str:
+    """A text from the person, with when it came (the responder sees the time)."""
+    return record(SAID, t, text=text)
+
+
+def text_of(line: str) -> str | None:
+    """The person's words in a line (a ``said`` record or a bare text), or None for any other record."""
+    data = read(line)
+    if data is None:
+        return line
+    return str(data.get("text", "")) if data.get("k") == SAID else None

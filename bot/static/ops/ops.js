@@ -33,36 +33,193 @@
     return td;
   }
 
-  function setDuty(d) {
+  // The ON DUTY badge says what the live stream last said; while the stream is
+  // lost nobody can be sure, so it turns grey with a question mark.
+  var dutyKnown = null;
+  function showBadge() {
     var badge = document.getElementById("duty-badge");
-    if (!badge) return;
-    badge.textContent = d.on ? "ON DUTY" : "OFF DUTY";
-    badge.className = "duty-badge " + (d.on ? "on" : "off");
+    if (!badge || !dutyKnown) return;
+    badge.textContent = dutyKnown.on ? "ON DUTY" : "OFF DUTY";
+    badge.className = "duty-badge " + (dutyKnown.on ? "on" : "off");
+  }
+  function setDuty(d) {
+    dutyKnown = d;
+    showBadge();
     var panel = document.querySelector(".duty-panel");
     if (panel && (panel.dataset.on !== (d.on ? "1" : "0") || panel.dataset.who !== (d.who || []).join(","))) {
       // Someone else changed it: the panel's text and button follow on the next load.
       location.reload();
     }
   }
+  function connectionLost(lost) {
+    var banner = document.getElementById("conn-lost");
+    if (banner) banner.hidden = !lost;
+    var badge = document.getElementById("duty-badge");
+    if (badge && lost) {
+      badge.textContent = badge.classList.contains("off") ? "OFF DUTY?" : "ON DUTY?";
+      badge.className = "duty-badge unknown";
+      badge.title = "Not known while the connection is lost";
+    } else if (badge) {
+      badge.removeAttribute("title");
+    }
+  }
 
   function connect(url, lastId, handlers, status) {
     // The server may be busy with other consoles' streams: it then sends what
     // is new and asks for a reconnect in a few seconds ("mode": polling).
+    // A reconnect is normal (every few minutes, or every few seconds when
+    // polling), so the banner shows only when one has not come back in time.
     var polling = 0;
+    var lostTimer = null;
+    var lastSeen = lastId;
     var show = function (text, on) { if (status) { status.textContent = text; status.className = "live-state " + (on ? "on" : "off"); } };
-    var es = new EventSource(url + (lastId ? "?after=" + encodeURIComponent(lastId) : ""));
-    es.addEventListener("open", function () { if (!polling) show("Live", true); });
-    es.addEventListener("mode", function (e) {
-      polling = JSON.parse(e.data).poll;
-      show(polling ? "Live (every " + polling + " s)" : "Live", true);
-    });
-    es.addEventListener("error", function () { if (!polling) show("Reconnecting…", false); });
-    es.addEventListener("unavailable", function () { show("Storage unavailable: trying again…", false); });
-    Object.keys(handlers).forEach(function (name) {
-      es.addEventListener(name, function (e) { handlers[name](JSON.parse(e.data)); });
-    });
-    return es;
+    var open = function () {
+      var es = new EventSource(url + (lastSeen ? "?after=" + encodeURIComponent(lastSeen) : ""));
+      es.addEventListener("open", function () {
+        clearTimeout(lostTimer);
+        lostTimer = null;
+        connectionLost(false);
+        if (!polling) show("Live", true);
+      });
+      es.addEventListener("mode", function (e) {
+        polling = JSON.parse(e.data).poll;
+        show(polling ? "Live (every " + polling + " s)" : "Live", true);
+      });
+      es.addEventListener("error", function () {
+        if (!polling) show("Reconnecting…", false);
+        if (!lostTimer) lostTimer = setTimeout(function () { connectionLost(true); }, (polling ? polling * 1000 : 3000) + 2500);
+        if (es.readyState === EventSource.CLOSED) {
+          // The browser gave up (an error status, e.g. signed out): try again ourselves.
+          if (handlers.closed) handlers.closed();
+          setTimeout(open, 5000);
+        }
+      });
+      es.addEventListener("unavailable", function () { show("Storage unavailable: trying again…", false); });
+      Object.keys(handlers).forEach(function (name) {
+        if (name === "closed") return;  // ours, not an event of the stream
+        es.addEventListener(name, function (e) {
+          if (e.lastEventId) lastSeen = e.lastEventId;
+          handlers[name](JSON.parse(e.data));
+        });
+      });
+    };
+    open();
   }
+
+  // --- alerts on every page: a sound, a desktop notification, the count in the title ----
+  // Never a word or a number of the person: only that someone waits, and how many.
+  var alertsBox = document.getElementById("alerts");
+  var ALERT_KINDS = ["handoff_requested", "claimed", "unclaimed", "released", "closed", "erased", "opted_out"];
+  var alerts = { onSession: function () {}, onClosed: function () {} };
+  if (alertsBox) {
+    alertsBox.hidden = false;
+    var baseTitle = document.title;
+    var soundButton = document.getElementById("sound-toggle");
+    var askButton = document.getElementById("notify-ask");
+    var notifyState = document.getElementById("notify-state");
+    var audio = null;
+    var lastAlert = 0;
+    var waitingTimer = null;
+
+    var soundOn = function () {
+      try { return localStorage.getItem("ops.sound") !== "off"; } catch (e) { return true; }
+    };
+    var showSound = function () {
+      var on = soundOn();
+      soundButton.setAttribute("aria-pressed", on ? "true" : "false");
+      soundButton.textContent = on ? "Sound on" : "Sound off";
+    };
+    soundButton.addEventListener("click", function () {
+      try { localStorage.setItem("ops.sound", soundOn() ? "off" : "on"); } catch (e) { /* private mode: this page only */ }
+      showSound();
+      if (soundOn()) beep();  // what it will sound like; also lets the browser play it later
+    });
+    showSound();
+
+    var audioContext = function () {
+      var Ctx = window.AudioContext || window.webkitAudioContext;
+      if (!Ctx) return null;
+      if (!audio) audio = new Ctx();
+      if (audio.state === "suspended" && audio.resume) audio.resume();
+      return audio;
+    };
+    // Browsers let a page play sound only after the operator touched it: get ready on the first touch.
+    ["pointerdown", "keydown"].forEach(function (name) {
+      document.addEventListener(name, function () { if (soundOn()) audioContext(); }, { once: true });
+    });
+    var beep = function () {
+      var ctx = audioContext();
+      if (!ctx) return;
+      // Two short tones, made here: no sound file to load.
+      [[880, 0], [660, 0.22]].forEach(function (tone) {
+        var osc = ctx.createOscillator();
+        var gain = ctx.createGain();
+        var start = ctx.currentTime + tone[1];
+        osc.type = "sine";
+        osc.frequency.value = tone[0];
+        gain.gain.setValueAtTime(0.0001, start);
+        gain.gain.exponentialRampToValueAtTime(0.3, start + 0.02);
+        gain.gain.exponentialRampToValueAtTime(0.0001, start + 0.2);
+        osc.connect(gain);
+        gain.connect(ctx.destination);
+        osc.start(start);
+        osc.stop(start + 0.21);
+      });
+    };
+
+    var canNotify = "Notification" in window;
+    var showNotify = function () {
+      var p = canNotify ? Notification.permission : "unsupported";
+      askButton.hidden = p !== "default";
+      notifyState.hidden = p === "default";
+      notifyState.textContent = p === "granted" ? "Desktop alerts on" :
+        p === "denied" ? "Desktop alerts blocked by the browser" : "No desktop alerts in this browser";
+    };
+    askButton.addEventListener("click", function () {
+      var asked = Notification.requestPermission(showNotify);
+      if (asked && asked.then) asked.then(showNotify);
+    });
+    showNotify();
+    var notify = function () {
+      if (!canNotify || Notification.permission !== "granted") return;
+      try {
+        var n = new Notification("Someone is waiting for a person", { tag: "helpline-waiting", renotify: true });
+        n.onclick = function () { window.focus(); n.close(); };
+      } catch (e) { /* some browsers allow notifications only from a service worker */ }
+    };
+
+    var showWaiting = function (n) {
+      document.title = (n > 0 ? "(" + n + ") " : "") + baseTitle;
+    };
+    var refreshWaiting = function () {
+      clearTimeout(waitingTimer);
+      waitingTimer = setTimeout(function () {
+        fetch(alertsBox.dataset.waiting, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+          .then(function (r) {
+            if (r.status === 401) location.reload();  // signed out: the page goes to sign-in
+            return r.ok ? r.json() : Promise.reject(r.status);
+          })
+          .then(function (d) { showWaiting(d.waiting); })
+          .catch(function () {});
+      }, 200);
+    };
+    refreshWaiting();
+
+    alerts.onSession = function (d) {
+      var kinds = d.kinds || [];
+      if (kinds.indexOf("handoff_requested") >= 0 && d.st === "handed_off" && Date.now() - lastAlert > 1500) {
+        // A new request that waits in the queue (off duty the bot gives the numbers: nobody waits).
+        lastAlert = Date.now();
+        if (soundOn()) beep();
+        notify();
+      }
+      if (d.gone || kinds.some(function (k) { return ALERT_KINDS.indexOf(k) >= 0; })) refreshWaiting();
+    };
+    alerts.onClosed = refreshWaiting;
+  }
+
+  // What the open page adds to the live stream (the live list, an open hand-off).
+  var page = { lastId: "", session: null, delivery: null, status: null };
 
   // --- the live list -------------------------------------------------------------------
   var live = document.getElementById("live");
@@ -117,8 +274,9 @@
       }
     };
 
-    connect(live.dataset.events, live.dataset.lastId, { session: onSession, duty: setDuty },
-            document.getElementById("live-state"));
+    page.lastId = live.dataset.lastId;
+    page.session = onSession;
+    page.status = document.getElementById("live-state");
   }
 
   // --- an open hand-off ------------------------------------------------------------------
@@ -134,9 +292,27 @@
       var d = new Date(t * 1000);
       return ("0" + d.getHours()).slice(-2) + ":" + ("0" + d.getMinutes()).slice(-2);
     };
+    // A message's time; its day too when not today (as the server's "stamp" filter).
+    var stamp = function (t) {
+      var d = new Date(t * 1000);
+      if (d.toDateString() === new Date().toDateString()) return clock(t);
+      return ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"][d.getDay()] + " " + d.getDate() + " " +
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][d.getMonth()] + " " + clock(t);
+    };
     var end = function () {
       ended.hidden = false;
       if (form) form.querySelectorAll("textarea, button").forEach(function (el) { el.disabled = true; });
+    };
+    var erased = function () {
+      // They texted SALIR: their words leave this screen at once, not at the next reload.
+      clearTimeout(pending);
+      if (transcript) {
+        var li = document.createElement("li");
+        li.className = "note";
+        li.textContent = "Their messages were erased.";
+        transcript.replaceChildren(li);
+      }
+      end();
     };
     var render = function (entries) {
       if (!transcript) return;
@@ -169,7 +345,7 @@
         li.className = "msg " + e.who + (e.status === "not confirmed" ? " unsure" : "");
         var who = document.createElement("span");
         who.className = "who";
-        who.textContent = e.who === "person" ? "Them" : e.by + " · " + clock(e.t) + " · " + e.status;
+        who.textContent = e.who === "person" ? "Them" + (e.t ? " · " + stamp(e.t) : "") : e.by + " · " + clock(e.t) + " · " + e.status;
         var p = document.createElement("p");
         p.textContent = e.text;
         li.append(who, p);
@@ -198,15 +374,14 @@
       }, 150);
     };
 
-    connect(hand.dataset.events, hand.dataset.lastId, {
-      session: function (d) {
-        if (d.conv !== hand.dataset.conv) return;
-        if (d.gone || (d.st && d.st !== "handed_off")) { end(); return; }
-        reload();
-      },
-      delivery: reload,
-      duty: setDuty
-    });
+    page.lastId = hand.dataset.lastId;
+    page.session = function (d) {
+      if (d.conv !== hand.dataset.conv) return;
+      if (d.gone) { erased(); return; }
+      if (d.st && d.st !== "handed_off") { end(); return; }
+      reload();
+    };
+    page.delivery = reload;
 
     if (form) {
       form.addEventListener("submit", function (ev) {
@@ -246,9 +421,29 @@
       });
     }
     if (transcript) transcript.scrollTop = transcript.scrollHeight;
+    // Answering lands in the reply box: the operator types at once.
+    var replyBox = document.getElementById("reply-text");
+    if (replyBox && !replyBox.disabled) replyBox.focus();
   }
 
   // --- the simulator: keep the newest line in view ----------------------------------------
   var simLog = document.getElementById("sim-log");
   if (simLog) simLog.scrollTop = simLog.scrollHeight;
+  // Each message reloads the page: the next one is typed without reaching for the mouse.
+  var simText = document.getElementById("sim-text");
+  if (simText) {
+    // Again once loaded: going to the page's "#end" moves the focus off the input.
+    simText.focus({ preventScroll: true });
+    window.addEventListener("load", function () { setTimeout(function () { simText.focus({ preventScroll: true }); }, 0); });
+  }
+
+  // --- one live stream per page: the page's own updates, the alerts and the duty badge ----
+  if (alertsBox) {
+    connect(alertsBox.dataset.events, page.lastId, {
+      session: function (d) { if (page.session) page.session(d); alerts.onSession(d); },
+      delivery: function (d) { if (page.delivery) page.delivery(d); },
+      duty: setDuty,
+      closed: alerts.onClosed
+    }, page.status);
+  }
 })();

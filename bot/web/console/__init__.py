@@ -11,6 +11,7 @@ works without it, only without live updates.
 * :mod:`.auth`: signing in and out.
 * :mod:`.live`: the live list, the queue, going on and off duty.
 * :mod:`.events`: the live updates (server-sent events).
+* :mod:`.alerts`: the waiting count for every page's alerts, and the time filters.
 * :mod:`.handoff`: a hand-off as its responder sees it, and the actions on it.
 * :mod:`.replies`: the canned replies beside its reply box.
 * :mod:`.figures`: the daily figures and their CSV.
@@ -22,7 +23,7 @@ works without it, only without live updates.
 Each route module imports the blueprint from :mod:`.blueprint` and nothing
 imports back, so there is no import cycle (tests/test_boundaries.py).
 """
-from . import auth, commands, events, figures, flows, handoff, live, replies, simulator  # noqa: F401 - their routes join bp
+from . import alerts, auth, commands, events, figures, flows, handoff, live, replies, simulator  # noqa: F401 - their routes join bp
 from .blueprint import bp, init_app
 
 __all__ = ["bp", "init_app"]

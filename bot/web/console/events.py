@@ -92,10 +92,12 @@ def live_events():
             if not slot:  # this process holds as many streams as it may: what is new, then poll
                 if responder:
                     c.duty.renew(responder)
-                yield _sse("mode", {"poll": BUSY_RETRY_MS // 1000})
+                # With the id it started from: a page that came without one ("$")
+                # resumes there on its next poll instead of missing what came between.
+                yield _sse("mode", {"poll": BUSY_RETRY_MS // 1000}, after)
                 yield from entries(None)
                 return
-            yield _sse("mode", {"poll": 0})
+            yield _sse("mode", {"poll": 0}, after)
             start = renewed = counted = time.monotonic()
             while time.monotonic() - start < STREAM_SECONDS:
                 yield from entries(BLOCK_MS)

@@ -1,0 +1,222 @@
+"""Alerts, the lost connection, erasure, times and the keyboard, in Debian's chromium.
+
+The browser's own sound and notification APIs (``AudioContext``,
+``Notification``) are replaced before each page loads by stand-ins that
+record what the console asked of them: a headless browser has no speaker
+and no desktop.
+"""
+from __future__ import annotations
+
+import os
+import re
+import time
+
+import pytest
+
+from tests.fixtures_browser import CHROMIUM, text
+from tests.fixtures_console import PASSWORD
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is missing: apt-get install -y chromium"),
+]
+
+EVENTS = "**/ops/live/events*"
+DAY = r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{1,2} [A-Z][a-z]{2} \d\d:\d\d"
+WHATSAPP = "whatsapp:+5215550001107"
+
+# Records each tone and each notification; permission is kept across loads as a browser keeps it.
+STAND_INS = """
+window.__tones = 0;
+window.__notes = [];
+window.AudioContext = function () {
+  this.state = "running"; this.currentTime = 0; this.destination = {};
+  this.resume = function () { return Promise.resolve(); };
+  this.createOscillator = function () {
+    window.__tones++;
+    return { frequency: {}, connect: function () {}, start: function () {}, stop: function () {} };
+  };
+  this.createGain = function () {
+    return { gain: { setValueAtTime: function () {}, exponentialRampToValueAtTime: function () {} }, connect: function () {} };
+  };
+};
+window.Notification = function (title, options) { window.__notes.push({ title: title, options: options || {} }); this.close = function () {}; };
+Object.defineProperty(window.Notification, "permission", {
+  get: function () { return localStorage.getItem("stand-in.permission") || "default"; } });
+window.Notification.requestPermission = function () {
+  localStorage.setItem("stand-in.permission", "granted");
+  return Promise.resolve("granted");
+};
+"""
+
+
+def _expect():
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=15_000)  # a second console may poll every 5 s (bot/web/console/events.py)
+    return expect
+
+
+def _signed_in(browser, base, **options):
+    page = browser.new_page(viewport={"width": 1280, "height": 860}, **options)
+    page.set_default_timeout(15_000)
+    page.add_init_script(STAND_INS)
+    page.goto(base + "/ops/login")
+    page.fill("#username", "rita")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#duty-badge")
+    return page
+
+
+def _goto_live(page, url):
+    """Open a page and wait until its live stream is connected (what happens next reaches it)."""
+    with page.expect_response(lambda r: "/ops/live/events" in r.url):
+        page.goto(url)
+
+
+def test_a_new_request_alerts_the_operator_on_another_page(live_server, browser):
+    expect = _expect()
+    base, _app = live_server
+    page = _signed_in(browser, base)
+    page.click("text=Go on duty")
+    expect(page.locator("#duty-badge")).to_have_text("ON DUTY")
+    expect(page).to_have_title("Live · Helpline console")
+
+    _goto_live(page, base + "/ops/figures")
+    page.click("#notify-ask")
+    expect(page.locator("#notify-state")).to_have_text("Desktop alerts on")
+    expect(page.locator("#sound-toggle")).to_have_attribute("aria-pressed", "true")
+    text(base, "hola")
+    text(base, "PERSONA")
+
+    # The count of people nobody answers is in the tab's title; a sound and a notification, without a word or number.
+    expect(page).to_have_title("(1) Figures · Helpline console")
+    page.wait_for_function("window.__tones > 0 && window.__notes.length === 1")
+    [note] = page.evaluate("window.__notes")
+    assert note["title"] == "Someone is waiting for a person"
+    assert not re.search(r"\d", repr(note)) and "hola" not in repr(note).lower()
+
+    # The sound can be switched off, and stays off on the next page.
+    page.click("#sound-toggle")
+    expect(page.locator("#sound-toggle")).to_have_attribute("aria-pressed", "false")
+    _goto_live(page, base + "/ops/simulator")
+    expect(page.locator("#sound-toggle")).to_have_text("Sound off")
+    expect(page).to_have_title("(1) Simulator · Helpline console")
+    text(base, "hi", sender=WHATSAPP)
+    text(base, "AGENT", sender=WHATSAPP)
+    expect(page).to_have_title("(2) Simulator · Helpline console")
+    page.wait_for_function("window.__notes.length === 1")  # this page's own: a new notification
+    assert page.evaluate("window.__tones") == 0  # but no sound
+
+    # Someone answers one: the count is of people nobody answers yet.
+    other = browser.new_page(viewport={"width": 1280, "height": 860})
+    other.goto(base + "/ops/login")
+    other.fill("#username", "rita")
+    other.fill("#password", PASSWORD)
+    other.click("button[type=submit]")
+    other.locator(".queue .card", has_text="··42").locator("button", has_text="Answer").click()
+    expect(other.locator("h1")).to_contain_text("Chat with ··42")
+    expect(page).to_have_title("(1) Simulator · Helpline console")
+
+
+def test_a_lost_connection_is_said_at_the_top_and_duty_is_not_shown_as_known(live_server, browser):
+    expect = _expect()
+    base, _app = live_server
+    page = _signed_in(browser, base)
+    page.click("text=Go on duty")
+    expect(page.locator("#duty-badge")).to_have_text("ON DUTY")
+    expect(page.locator("#conn-lost")).to_be_hidden()
+
+    page.route(EVENTS, lambda route: route.abort())
+    page.reload()
+    banner = page.locator("#conn-lost")
+    expect(banner).to_be_visible()
+    expect(banner).to_have_attribute("role", "alert")
+    expect(banner).to_have_text("Connection lost — reconnecting… the list may be out of date.")
+    expect(page.locator("#duty-badge")).to_have_text("ON DUTY?")
+    expect(page.locator("#duty-badge")).not_to_have_class(re.compile(r"\bon\b"))
+
+    page.unroute(EVENTS)
+    expect(banner).to_be_hidden(timeout=20_000)
+    expect(page.locator("#duty-badge")).to_have_text("ON DUTY")
+    expect(page.locator("#duty-badge")).to_have_class(re.compile(r"\bon\b"))
+
+
+def test_salir_clears_an_open_hand_off_and_messages_carry_their_time(live_server, browser):
+    expect = _expect()
+    base, _app = live_server
+    page = _signed_in(browser, base)
+    page.click("text=Go on duty")
+    text(base, "hola", sender=WHATSAPP)
+    text(base, "AGENTE", sender=WHATSAPP)
+    card = page.locator(".queue .card", has_text="··07")
+    card.locator("button", has_text="Answer").click()
+    expect(page.locator("h1")).to_contain_text("Chat with ··07")
+    # The reply box has the focus: the responder types at once.
+    assert page.evaluate("document.activeElement.id") == "reply-text"
+    # The WhatsApp window says its day, not only its time.
+    expect(page.locator("#window")).to_contain_text(
+        re.compile("until " + DAY))
+
+    page.evaluate("window.notReloaded = true")
+    text(base, "no puedo salir de la casa", sender=WHATSAPP)
+    said = page.locator("#transcript .msg.person", has_text="no puedo salir de la casa")
+    expect(said).to_be_visible()
+    expect(said.locator(".who")).to_have_text(re.compile(r"^Them · \d\d:\d\d$"))
+    # Two days on (the browser's clock), the same text says its day as well.
+    page.clock.set_system_time(time.time() + 2 * 86400)
+    text(base, "sigo aquí", sender=WHATSAPP)
+    expect(page.locator("#transcript .msg.person", has_text="sigo aquí")).to_be_visible()
+    expect(said.locator(".who")).to_have_text(re.compile(r"^Them · " + DAY + "$"))
+
+    text(base, "SALIR", sender=WHATSAPP)
+    expect(page.locator("#ended")).to_be_visible()
+    expect(page.locator("#transcript")).not_to_contain_text("no puedo salir")
+    expect(page.locator("#reply-text")).to_be_disabled()
+    assert page.evaluate("window.notReloaded") is True
+    page.reload()
+    assert "no puedo salir" not in page.content()
+
+
+def test_times_say_the_day_when_not_today(live_server):
+    _base, app = live_server
+    with app.test_request_context():
+        stamp = app.jinja_env.filters["stamp"]
+        day_clock = app.jinja_env.filters["day_clock"]
+        now = time.time()
+        assert re.fullmatch(r"\d\d:\d\d", stamp(now))
+        assert re.fullmatch(DAY, stamp(now - 3 * 86400))
+        assert re.fullmatch(DAY, day_clock(now))
+        assert stamp(0) == "" and day_clock(0) == ""
+
+
+def test_answer_is_a_few_tabs_away_and_the_simulator_keeps_focus(live_server, browser):
+    expect = _expect()
+    base, _app = live_server
+    page = _signed_in(browser, base)
+    page.click("text=Go on duty")
+    text(base, "hola")
+    text(base, "PERSONA")
+    expect(page.locator(".queue .card", has_text="··42")).to_be_visible()
+
+    page.goto(base + "/ops/")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to the people waiting"
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Answer"
+    page.keyboard.press("Enter")
+    expect(page.locator("h1")).to_contain_text("Chat with ··42")
+    page.wait_for_function("document.activeElement.id === 'reply-text'")  # no Tab, no click
+    page.keyboard.type("Hola, soy Rita.")
+    expect(page.locator("#reply-text")).to_have_value("Hola, soy Rita.")
+
+    page.goto(base + "/ops/simulator")
+    for words, answer in [("hola", "Hola. Esta es una línea"), ("4", "¿Qué tipo de ayuda necesita?")]:
+        page.keyboard.type(words)
+        page.keyboard.press("Enter")
+        expect(page.locator("#sim-log")).to_contain_text(answer)
+        assert page.evaluate("document.activeElement.id") == "sim-text"
