@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.engine import events as ev
-from bot.engine import render
+from bot.engine import render, transcript
 from tests.fixtures_engine import (
     ADDRESS,
     OPT,
@@ -236,7 +236,7 @@ def test_no_event_carries_message_text_or_the_address(fs, on_duty):
         if "on_duty" in e.data:
             assert e.data["on_duty"] in ("yes", "no")
     # The texts did reach the operator while handed off, and only then.
-    passed_on = [t for turn in chat.turns for t in turn.transcript]
+    passed_on = [t for turn in chat.turns for t in turn.transcript if transcript.read(t) is None]  # not records
     if on_duty:
         assert passed_on == ["zqx-mark-4 he says I owe him 5000 dollars", "zqx-mark-5"]
     else:

@@ -451,6 +451,8 @@ class _Step:
                     self.reply(fs.translate(s.lang, node.text.msgid))
                     self.arrive(flow_id, node, push)
                     self.lc.send("hand_off")
+                    # When they asked: the console's queue counts their wait from it.
+                    self.turn.transcript.append(transcript.record(transcript.ASKED, self.ctx.now))
                     return
                 self.reply(fs.translate(s.lang, node.unavailable.msgid))
                 target = node.next
