@@ -223,8 +223,8 @@ class Desk:
             # Before the asked record was kept: the oldest time the transcript has, else their last text.
             asked = asked_at(lines) or min((e.t for e in entries if e.t), default=row.t) or row.t
             waiting.append(Waiting(row, claimed_by(entries), sum(1 for e in entries if e.who == "person"), used,
-                                   asked, handoff_context.risks(handoff_context.outcome_of(fs, row.flags, row.history),
-                                                                used)))
+                                   asked, handoff_context.risks(
+                                       handoff_context.outcome_of(fs, row.flags, row.history), used, row.flags)))
         return sorted(waiting, key=lambda w: (not w.risks, w.asked))
 
     def conversation(self, conv: str) -> Conversation:

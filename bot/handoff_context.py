@@ -45,6 +45,7 @@ RISKY_OUTCOMES = {
 }
 
 SAFE_FLAG = "safe_now"
+DANGER_FLAG = "used_danger_word"  # bot/engine/runner.py: the bot showed them the emergency numbers
 # Where they are: the place menu's flags (screening.where, rights ask the same).
 PLACE_FLAGS = ("in_us", "in_mexico", "elsewhere", "place_not_sure")
 NOT_INDICATORS = {SAFE_FLAG, *PLACE_FLAGS}
@@ -162,15 +163,21 @@ def build(fs: m.FlowSet, flags: Mapping[str, str], history: tuple[str, ...] = ()
         ctx.place = next(f for f in PLACE_FLAGS if flags.get(f) == "yes").replace("in_", "").replace("_", " ").title()
     if SAFE_FLAG in flags:
         ctx.safe_to_text = ANSWER_WORDS.get(flags[SAFE_FLAG], flags[SAFE_FLAG])
-    if "danger" in keywords:
+    used = used_danger(flags, keywords)
+    if used:
         ctx.danger = "Yes: the bot sent them the emergency numbers"
-    ctx.risks = risks(ctx.outcome, keywords)
+    ctx.risks = risks(ctx.outcome, keywords, flags)
     return ctx
 
 
-def risks(outcome: str, keywords: list[str] | tuple[str, ...]) -> list[str]:
+def used_danger(flags: Mapping[str, str], keywords: list[str] | tuple[str, ...]) -> bool:
+    """A danger word during the hand-off (its transcript), or before it (the session's flag)."""
+    return "danger" in keywords or flags.get(DANGER_FLAG) == "yes"
+
+
+def risks(outcome: str, keywords: list[str] | tuple[str, ...], flags: Mapping[str, str] | None = None) -> list[str]:
     """Why this person comes first in the queue (empty: they do not)."""
-    found = [DANGER] if "danger" in keywords else []
+    found = [DANGER] if used_danger(flags or {}, keywords) else []
     if outcome in RISKY_OUTCOMES:
         found.append(RISKY_OUTCOMES[outcome])
     return found

@@ -209,3 +209,15 @@ def test_the_hand_off_page_shows_what_the_bot_knows_before_and_after_answering(c
         assert "my boss has my passport" not in panel and "id_taken" not in panel
         if not claimed:
             assert post_form(rita, f"/ops/handoff/{w.row.conv}/claim").status_code == 302
+
+
+def test_a_danger_word_before_asking_counts_too(fs, console_app, rita):
+    person = console_app.test_client()
+    text(person, "hola", "+15550001101")
+    text(person, "PERSONA", "+15550001101")
+    text(person, "hola", "+15550001102")
+    text(person, "AUXILIO", "+15550001102")  # the bot shows the emergency numbers, then they ask for a person
+    text(person, "PERSONA", "+15550001102")
+    queue = console_app.extensions["ops"].desk.queue()
+    assert [(w.row.masked, w.risks) for w in queue] == [("··02", ["Priority: used the danger word"]), ("··01", [])]
+    assert hc.build(fs, {"used_danger_word": "yes"}).danger.startswith("Yes")
