@@ -16,6 +16,7 @@ from .blueprint import LANG_NAMES, LIST_LIMIT, bp, console, last_event_id
 CHANNEL_NAMES = {"sms": "SMS", "whatsapp": "WhatsApp", "voice": "Phone call"}
 
 
+@bp.app_template_global("wait_limit")
 def _wait_limit() -> int:
     """Minutes after which a waiting card says "Waiting too long" (OPS_WAIT_LIMIT_MINUTES)."""
     return max(1, int(current_app.config.get("OPS_WAIT_LIMIT_MINUTES") or 5))
@@ -58,14 +59,13 @@ def live():
         total=c.live_sessions.total(max_age=None),
         last_id=last_event_id(),
         replies_problem=c.desk.sender.problem(),
-        wait_limit=_wait_limit(),
     )
 
 
 @bp.get("/queue")
 def queue_fragment():
     """The queue's HTML, for the script to swap in when a hand-off changes."""
-    return render_template("ops/_queue.html", queue=console().desk.queue(), wait_limit=_wait_limit())
+    return render_template("ops/_queue.html", queue=console().desk.queue())
 
 
 @bp.get("/sessions.json")
