@@ -74,6 +74,7 @@ class Context:
     safe_to_text: str = NOT_ASKED
     danger: str = "No"
     risks: list[str] = field(default_factory=list)
+    asked_from: str = NOT_ASKED  # where in the bot they were when they asked for a person
 
 
 def short_title(flow: m.Flow) -> str:
@@ -87,6 +88,18 @@ def question_words(node: m.Node) -> str:
     "Question 2 of 13." or "This one is personal." before it."""
     lines = [line.strip() for line in (node.text.msgid if node.text else "").splitlines() if line.strip()]
     return lines[-1] if lines else node.id.replace("_", " ")
+
+
+def where(fs: m.FlowSet, qualified: str) -> str:
+    """A place in the bot in words: "Main menu", "Screening: Are you under 18?"."""
+    flow = fs.flows.get(qualified.split(".")[0])
+    node = fs.node(qualified)
+    if flow is None or node is None:
+        return "Somewhere the flows no longer have"
+    title = short_title(flow)
+    if node.kind in (m.QUESTION, m.MENU) and node.id != flow.start.split(".")[-1]:
+        return f"{title}: {question_words(node)}"
+    return title
 
 
 def walk(fs: m.FlowSet, flow: m.Flow, flags: Mapping[str, str]) -> tuple[list[Step], str]:
@@ -163,6 +176,7 @@ def build(fs: m.FlowSet, flags: Mapping[str, str], history: tuple[str, ...] = ()
         ctx.place = next(f for f in PLACE_FLAGS if flags.get(f) == "yes").replace("in_", "").replace("_", " ").title()
     if SAFE_FLAG in flags:
         ctx.safe_to_text = ANSWER_WORDS.get(flags[SAFE_FLAG], flags[SAFE_FLAG])
+    ctx.asked_from = where(fs, history[-1]) if history else NOT_ASKED
     used = used_danger(flags, keywords)
     if used:
         ctx.danger = "Yes: the bot sent them the emergency numbers"

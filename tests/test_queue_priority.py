@@ -43,6 +43,8 @@ def test_the_context_says_what_the_screening_found_in_the_flows_words(fs):
     assert ctx.indicators[1].answer == "My boss, or who brought me"
     assert ctx.steps[0].flow == "Screening" and ctx.steps[0].question == "Is it safe for you to text right now?"
     assert ctx.risks == ["Priority: screening suggests trafficking"]
+    assert ctx.asked_from == "Main menu"
+    assert hc.build(fs, {"safe_now": "yes"}, ("screening.under_18",)).asked_from == "Screening: Are you under 18?"
     # Words, not node ids or flags, and no "Question 2 of 13." counters.
     words = " ".join([ctx.outcome_words, ctx.place] + [f"{s.flow} {s.question} {s.answer}" for s in ctx.steps])
     for internal in ("held_for_ransom", "id_taken", "paid_to_cross", "screening.", "Question 2 of"):
@@ -205,6 +207,7 @@ def test_the_hand_off_page_shows_what_the_bot_knows_before_and_after_answering(c
         assert "What the bot knows" in page and "In the US" in page and "Signs of trafficking" in page
         assert "Who has your passport or ID now?" in page and "My boss, or who brought me" in page
         assert "Screening: Is it safe for you to text right now?" in page
+        assert "Asked from</dt><dd>Main menu" in page
         panel = page[page.index('class="context-panel"'):page.index("</section>", page.index('class="context-panel"'))]
         assert "my boss has my passport" not in panel and "id_taken" not in panel
         if not claimed:
