@@ -159,6 +159,8 @@ class Config:
         self.OPS_LIVE_STREAMS = _int("OPS_LIVE_STREAMS", 1)
         # Seconds without a text after which a conversation counts as having left.
         self.OPS_DROPOFF_AFTER = _int("OPS_DROPOFF_AFTER", 3600)
+        # Minutes a person may wait for a person before their queue card says "Waiting too long".
+        self.OPS_WAIT_LIMIT_MINUTES = _int("OPS_WAIT_LIMIT_MINUTES", 5)
         self.OPS_SECURE_COOKIE = (os.environ.get("OPS_SECURE_COOKIE", "").strip().lower() in ("1", "true", "yes")
                                   or (self.PUBLIC_URL or "").startswith("https://"))
 

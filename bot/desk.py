@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator
 from zoneinfo import ZoneInfo
 
+from . import handoff_context
 from .channels.twilio_rest import SendFailed, TwilioSender
 from .engine import operator as operator_turns
 from .engine import transcript
@@ -106,7 +107,7 @@ def parse(lines: list[str]) -> list[TranscriptLine]:
         if data is None:
             entries.append(TranscriptLine("person", text))
             continue
-        if not data:
+        if not data or data.get("k") == transcript.ASKED:  # asked: when they asked (see asked_at), not a line
             continue
         kind = data.get("k", "")
         t = float(data.get("t", 0) or 0)
@@ -141,6 +142,19 @@ def keywords_used(entries: list[TranscriptLine]) -> list[str]:
     return list(dict.fromkeys(e.kind for e in entries if e.who == "keyword"))
 
 
+def asked_at(lines: list[str]) -> float | None:
+    """When the person asked for a person: the engine's ``asked`` record, the
+    transcript's first line (None for a hand-off that began before it was kept)."""
+    for text in lines[:1]:
+        data = transcript.read(text)
+        if data and data.get("k") == transcript.ASKED:
+            try:
+                return float(data.get("t", 0)) or None
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
 # --- the desk: queue and actions -----------------------------------------------------------------
 
 
@@ -152,6 +166,8 @@ class Waiting:
     holder: str  # operator who claimed it, '' if nobody
     texts: int  # texts the person sent since the hand-off
     keywords: list[str] = field(default_factory=list)  # intents of the keywords they used (danger, help ...)
+    asked: float = 0.0  # when they asked for a person (their last text's time if that was not recorded)
+    risks: list[str] = field(default_factory=list)  # why they come first ("Priority: ..."), never their words
 
 
 @dataclass
@@ -196,16 +212,23 @@ class Desk:
     # --- reading ---
 
     def queue(self, max_age: float | None = 0) -> list[Waiting]:
-        """Sessions in hand-off, the longest waiting first."""
+        """Sessions in hand-off: people at risk first (the danger word, or a
+        screening that ended in a trafficking or child referral), then the
+        longest waiting since they asked for a person."""
         rows = [r for r in self.live.waiting(max_age) if r.state == HANDED_OFF]
         if not rows:
             return []
+        fs = self.flows()
         waiting = []
         for row, lines in zip(rows, self.store.transcripts.read_many([row.cid for row in rows])):
             entries = parse(lines)
-            waiting.append(Waiting(row, claimed_by(entries), sum(1 for e in entries if e.who == "person"),
-                                   keywords_used(entries)))
-        return sorted(waiting, key=lambda w: w.row.t)
+            used = keywords_used(entries)
+            # Before the asked record was kept: the oldest time the transcript has, else their last text.
+            asked = asked_at(lines) or min((e.t for e in entries if e.t), default=row.t) or row.t
+            waiting.append(Waiting(row, claimed_by(entries), sum(1 for e in entries if e.who == "person"), used,
+                                   asked, handoff_context.risks(
+                                       handoff_context.outcome_of(fs, row.flags, row.history), used, row.flags)))
+        return sorted(waiting, key=lambda w: (not w.risks, w.asked))
 
     def conversation(self, conv: str) -> Conversation:
         """A hand-off with its transcript (bodies: for the responder who holds it)."""

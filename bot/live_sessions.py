@@ -5,6 +5,7 @@ The browser gets the conversation id and ``··42``, never the number or the
 contact id."""
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 import time
@@ -40,6 +41,18 @@ class Row:
     flow: str
     node: str
     t: float  # the person's last text (epoch seconds)
+    # What the bot knows (the hand-off page's context; never sent to the browser as is):
+    answers: tuple[tuple[str, str], ...] = ()  # screening flags -> yes / no / not_sure
+    history: tuple[str, ...] = ()  # the last nodes they passed, "flow.node", oldest first
+
+    @property
+    def flags(self) -> dict[str, str]:
+        return dict(self.answers)
+
+    @property
+    def label(self) -> str:
+        """A short name to tell cards apart ("Chat 3F"), from the random conversation id."""
+        return chat_label(self.conv)
 
     def public(self) -> dict:
         """What the browser may see: no contact id, no number."""
@@ -52,6 +65,26 @@ class Row:
             "at": f"{self.flow}.{self.node}" if self.flow else "",
             "t": self.t,
         }
+
+
+# No 0/O, 1/I, 2/Z, 5/S, 8/B: a label read aloud across the room is not mistaken.
+_LABEL_ALPHABET = "ACDEFGHJKLMNPQRTUVWXY34679"
+
+
+def chat_label(conv: str) -> str:
+    """``Chat 3F``: two characters from a hash of the conversation id. Stable
+    for the conversation, unrelated to the number, and only a way to tell the
+    few cards on screen apart (two can share one; the card shows more).
+
+    >>> chat_label("conv0001") == chat_label("conv0001")
+    True
+    """
+    n = int.from_bytes(hashlib.sha256(conv.encode()).digest()[:4], "big")
+    a = len(_LABEL_ALPHABET)
+    return "Chat " + _LABEL_ALPHABET[n % a] + _LABEL_ALPHABET[n // a % a]
+
+
+_ANSWERS = {"y": "yes", "n": "no", "?": "not_sure"}  # as bot/engine/session.py stores them
 
 
 STALE_AFTER = 10.0  # seconds an index entry without its session is left alone (see LiveIndex.drop)
@@ -162,4 +195,8 @@ def _row(cid: str, fields: dict | None) -> Row | None:
         t_value = float(t or 0)
     except ValueError:
         t_value = 0.0
-    return Row(cid, conv, mask(addr), ch or "sms", lang or "", st or "", flow or "", node or "", t_value)
+    flags, history = fields.get("f"), fields.get("h")
+    answers = tuple((str(k), _ANSWERS.get(v, str(v))) for k, v in flags.items()) if isinstance(flags, dict) else ()
+    path = tuple(str(h) for h in history) if isinstance(history, list) else ()
+    return Row(cid, conv, mask(addr), ch or "sms", lang or "", st or "", flow or "", node or "", t_value,
+               answers, path)

@@ -84,11 +84,12 @@ def test_while_handed_off_the_bot_is_quiet_but_for_keywords(console_app, rita, r
     assert text(person, "me pagan muy poco") == []
     assert text(person, "no puedo salir del trabajo") == []
     assert any(HOTLINE in r for r in text(person, "AYUDA"))  # help still answers
-    said, *marked = redis_client.lrange(handoff_key(redis_client), 0, -1)[:2], redis_client.lrange(
-        handoff_key(redis_client), 2, -1)
+    asked, *lines = redis_client.lrange(handoff_key(redis_client), 0, -1)
+    assert asked.startswith("\x1e") and '"k":"asked"' in asked  # when they asked: the queue's wait counts from it
+    said, marked = lines[:2], lines[2:]
     # Their texts, each with the time it came (the responder sees it).
     assert [transcript.text_of(line) for line in said] == ["me pagan muy poco", "no puedo salir del trabajo"]
-    [[keyword]] = marked  # AYUDA goes in as a record, not as a text of theirs
+    [keyword] = marked  # AYUDA goes in as a record, not as a text of theirs
     assert keyword.startswith("\x1e") and '"intent":"help"' in keyword
 
 

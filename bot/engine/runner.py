@@ -33,6 +33,10 @@ from .understanding import Lexicon, Placement, Reading
 
 MISSES_BEFORE_HELP = 3
 MAX_HOPS = 100  # nodes passed through in one turn; the validator rejects loops
+# A session flag: the bot showed them the emergency numbers (a danger word or phrase). Kept with the
+# screening answers (it expires with the session, SALIR erases it) so that, if they ask for a person, the
+# console's queue puts them first (bot/handoff_context.py).
+DANGER_FLAG = "used_danger_word"
 
 SAVE, ERASE, KEEP = "save", "erase", "keep"
 
@@ -408,6 +412,8 @@ class _Step:
         """Send a node's text without moving (help, danger); ``lang``: another language than theirs."""
         node = self.fs.node(target)
         lang = lang or self.s.lang
+        if target == self.fs.keywords.shows.get("danger"):
+            self.s.flags[DANGER_FLAG] = "yes"
         self.event(ev.VISITED, flow=target.split(".")[0], node=node.id)
         if node.kind == m.DIRECTORY:
             self.turn.replies += render.directory(self.fs, node, lang)
@@ -451,6 +457,8 @@ class _Step:
                     self.reply(fs.translate(s.lang, node.text.msgid))
                     self.arrive(flow_id, node, push)
                     self.lc.send("hand_off")
+                    # When they asked: the console's queue counts their wait from it.
+                    self.turn.transcript.append(transcript.record(transcript.ASKED, self.ctx.now))
                     return
                 self.reply(fs.translate(s.lang, node.unavailable.msgid))
                 target = node.next

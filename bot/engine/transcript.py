@@ -5,12 +5,14 @@ A line is either a text the person sent, as it is, or a record: ``\\x1e``
 The engine drops control characters from every text a person sends
 (``text.clean``), so no text of theirs can be read as a record.
 
-The engine writes two records of its own: ``said``, a text of the person's
-with the time it came (:func:`said`; older transcripts hold the bare text,
-without a time), and ``keyword``, when the person used a word the bot
-answers during a hand-off (EMERGENCY, HELP, a language), so the responder
-sees at once that they did and what the bot sent them. The console writes
-the others (claims, replies; ``bot/desk.py``).
+The engine writes three records of its own: ``asked``, first, when the
+person asks for a person (the time the queue counts their wait from; it goes
+with the transcript, so it expires with the session and SALIR erases it);
+``said``, a text of the person's with the time it came (:func:`said`; older
+transcripts hold the bare text, without a time); and ``keyword``, when the
+person used a word the bot answers during a hand-off (EMERGENCY, HELP, a
+language), so the responder sees at once that they did and what the bot sent
+them. The console writes the others (claims, replies; ``bot/desk.py``).
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import json
 RECORD = "\x1e"
 KEYWORD = "keyword"
 SAID = "said"
+ASKED = "asked"
 
 
 def record(kind: str, t: float, **fields) -> str:

@@ -3,13 +3,48 @@ a person; and going on and off duty, or pausing the staffed hours."""
 from __future__ import annotations
 
 import logging
+import time
 
-from flask import flash, jsonify, redirect, render_template, request, url_for
+from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from ... import handoff_context
+from ...desk import keywords_used
 from ...duty import DutyState
 from .accounts import responder_required
-from .blueprint import LIST_LIMIT, bp, console, last_event_id
+from .blueprint import LANG_NAMES, LIST_LIMIT, bp, console, last_event_id
+
+CHANNEL_NAMES = {"sms": "SMS", "whatsapp": "WhatsApp", "voice": "Phone call"}
+
+
+@bp.app_template_global("wait_limit")
+def _wait_limit() -> int:
+    """Minutes after which a waiting card says "Waiting too long" (OPS_WAIT_LIMIT_MINUTES)."""
+    return max(1, int(current_app.config.get("OPS_WAIT_LIMIT_MINUTES") or 5))
+
+
+@bp.app_template_filter("waited_seconds")
+def _waited_seconds(asked: float) -> float:
+    return max(0.0, time.time() - float(asked or 0))
+
+
+@bp.app_template_filter("waited")
+def _waited(asked: float) -> str:
+    """How long since they asked for a person: '3 min', '1 h 5 min' (queue.js keeps it current)."""
+    s = int(_waited_seconds(asked))
+    if s < 60:
+        return "under a minute"
+    if s < 3600:
+        return f"{s // 60} min"
+    return f"{s // 3600} h {s % 3600 // 60} min"
+
+
+@bp.app_template_global("handoff_context")
+def _handoff_context(hand) -> handoff_context.Context:
+    """What the bot knows about the person of a hand-off, for the page's context panel (reads only)."""
+    row = hand.row
+    return handoff_context.build(console().desk.flows(), row.flags, row.history, row.lang, row.channel,
+                                 keywords_used(hand.entries), LANG_NAMES, CHANNEL_NAMES)
 
 log = logging.getLogger(__name__)
 
