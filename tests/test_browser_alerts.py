@@ -93,7 +93,7 @@ def test_a_new_request_alerts_the_operator_on_another_page(live_server, browser)
 
     # The count of people nobody answers is in the tab's title; a sound and a notification, without a word or number.
     expect(page).to_have_title("(1) Figures · Helpline console")
-    page.wait_for_function("window.__tones > 0 && window.__notes.length === 1")
+    page.wait_for_function("() => window.__tones > 0 && window.__notes.length === 1")
     [note] = page.evaluate("window.__notes")
     assert note["title"] == "Someone is waiting for a person"
     assert not re.search(r"\d", repr(note)) and "hola" not in repr(note).lower()
@@ -107,7 +107,7 @@ def test_a_new_request_alerts_the_operator_on_another_page(live_server, browser)
     text(base, "hi", sender=WHATSAPP)
     text(base, "AGENT", sender=WHATSAPP)
     expect(page).to_have_title("(2) Simulator · Helpline console")
-    page.wait_for_function("window.__notes.length === 1")  # this page's own: a new notification
+    page.wait_for_function("() => window.__notes.length === 1")  # this page's own: a new notification
     assert page.evaluate("window.__tones") == 0  # but no sound
 
     # Someone answers one: the count is of people nobody answers yet.
@@ -210,7 +210,7 @@ def test_answer_is_a_few_tabs_away_and_the_simulator_keeps_focus(live_server, br
     assert page.evaluate("document.activeElement.textContent.trim()") == "Answer"
     page.keyboard.press("Enter")
     expect(page.locator("h1")).to_contain_text("Chat with ··42")
-    page.wait_for_function("document.activeElement.id === 'reply-text'")  # no Tab, no click
+    page.wait_for_function("() => document.activeElement.id === 'reply-text'")  # no Tab, no click
     page.keyboard.type("Hola, soy Rita.")
     expect(page.locator("#reply-text")).to_have_value("Hola, soy Rita.")
 
