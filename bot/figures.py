@@ -21,7 +21,13 @@ Kept by :class:`bot.store.figures.FigureCounters`::
     p:{stats}:day:<YYYY-MM-DD>   hash  measure -> count (kept DAYS_KEPT days)
     p:{stats}:cursor             id of the last stream entry counted
     p:{stats}:pos                hash  conv -> "flow.node" where a live conversation is
+                                       (or "!waiting": asked for a person, nobody answered yet)
     p:{stats}:quiet              zset  conv -> time of its last text
+
+"Answered by a person" (``handoff|answered``) counts the first claim after a
+request, so a take-over or a claim after "put back" is not a second person;
+``handoff|claimed`` still counts every claim. A request nobody claims in a
+day stops being followed.
 
 Where people stop ("left"): a conversation that is in the flows (not
 finished, not with a person) and sends nothing for ``drop_after`` seconds
