@@ -21,7 +21,13 @@ Kept by :class:`bot.store.figures.FigureCounters`::
     p:{stats}:day:<YYYY-MM-DD>   hash  measure -> count (kept DAYS_KEPT days)
     p:{stats}:cursor             id of the last stream entry counted
     p:{stats}:pos                hash  conv -> "flow.node" where a live conversation is
+                                       (or "!waiting": asked for a person, nobody answered yet)
     p:{stats}:quiet              zset  conv -> time of its last text
+
+"Answered by a person" (``handoff|answered``) counts the first claim after a
+request, so a take-over or a claim after "put back" is not a second person;
+``handoff|claimed`` still counts every claim. A request nobody claims in a
+day stops being followed.
 
 Where people stop ("left"): a conversation that is in the flows (not
 finished, not with a person) and sends nothing for ``drop_after`` seconds
@@ -49,6 +55,13 @@ BATCH = 1000  # stream entries per script call
 # Operator actions on a hand-off (bot/engine/operator.py), by the measure they count in.
 _HANDOFF_KINDS = {ev.CLAIMED: "claimed", ev.OPERATOR_REPLY: "replies"}
 _FOLLOWED_STATES = ("in_flow", "choosing_language")
+# "Answered by a person" counts hand-offs answered, not claims: a take-over or a
+# second claim after "put back" is the same person answered once. So a
+# conversation that asked for a person is followed (in ``pos``) under this
+# marker until its first claim, and only that claim counts as ``answered``.
+WAITING = "!waiting"
+HANDED_OFF = "handed_off"
+WAITING_FOLLOWED = 86400  # seconds: a request nobody claimed in a day is forgotten
 
 
 class Figures:
@@ -99,7 +112,10 @@ class Figures:
         quiet = [(c, t) for c, t in self.counters.quiet_since(now - self.drop_after) if c not in where]
         if quiet:
             for (conv, t), pos in zip(quiet, self.counters.positions([c for c, _ in quiet])):
-                if pos:
+                if pos == WAITING:  # waiting for a person is not leaving: kept a day
+                    if t > now - WAITING_FOLLOWED:
+                        continue
+                elif pos:
                     incr[(self.day_of(t), "left|quiet|" + pos.replace(".", "|", 1))] += 1
                 where[conv] = None
 
@@ -161,6 +177,14 @@ class Figures:
         elif st in _FOLLOWED_STATES and at:
             where[conv] = at
             last_t[conv] = t
+        elif st == HANDED_OFF and ev.HANDOFF_REQUESTED in names:
+            where[conv] = WAITING
+            last_t[conv] = t
+        elif st == HANDED_OFF and ev.CLAIMED in names and previous == WAITING:
+            incr[(day, "handoff|answered")] += 1
+            where[conv] = None
+        elif st == HANDED_OFF and previous == WAITING:  # they wrote again while waiting
+            last_t[conv] = t
         else:  # finished, with a person, opted out: not a place anyone "left" the bot
             where[conv] = None
 
@@ -209,12 +233,15 @@ class Period:
 
 
 # How each stored measure reads in the CSV: measure, key.
-def csv_rows(period: Period) -> Iterable[list[str]]:
-    """date, measure, key, count: one row per day and measure, counts only."""
-    yield ["date", "measure", "key", "count"]
+def csv_rows(period: Period, label: Callable[[str, str], str] | None = None) -> Iterable[list[str]]:
+    """date, measure, what, count, key: one row per day and measure, counts
+    only. ``what`` is the key in words (``label(measure, key)``: a step's
+    question, a language's name); ``key`` stays for analysts joining days."""
+    yield ["date", "measure", "what", "count", "key"]
     for day, counts in period.daily.items():
         for name in sorted(counts):
-            yield [day.isoformat(), *_csv_measure(name), str(counts[name])]
+            measure, key = _csv_measure(name)
+            yield [day.isoformat(), measure, label(measure, key) if label else key, str(counts[name]), key]
 
 
 def _csv_measure(name: str) -> tuple[str, str]:

@@ -319,6 +319,59 @@
   var other = document.getElementById("other");
   if (other) other.addEventListener("change", function () { if (other.value) location.href = other.value; });
 
+  // The map opens at a size its words can be read at: fitted to the page's
+  // width when that leaves them readable (at least 0.6 of Mermaid's size),
+  // else at 0.6, scrolled to its first step (a big flow drawn at its own
+  // size was a white box with a speck of a chart in one corner). Larger and
+  // Smaller zoom it; Fit to the page shows it whole. Width and height are
+  // both set from its viewBox: left to the flex box, the height was squeezed.
+  function sizeTheMap(svg) {
+    var vb = svg.viewBox && svg.viewBox.baseVal;
+    var natural = vb && vb.width || svg.getBBox().width;
+    var tall = vb && vb.height || svg.getBBox().height;
+    var fitBtn = document.getElementById("map-fit");
+    var inBtn = document.getElementById("map-zoom-in");
+    var outBtn = document.getElementById("map-zoom-out");
+    svg.removeAttribute("width");
+    svg.removeAttribute("height");
+    svg.style.maxWidth = "none";
+    var READABLE = 0.6;
+    var scale = 1, fitted = false;
+    function room() {
+      var cs = getComputedStyle(map);
+      return map.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
+    }
+    function fitScale() { return Math.min(1.5, room() / natural); }
+    function draw() {
+      if (fitted) scale = fitScale();
+      svg.style.width = Math.round(natural * scale) + "px";
+      svg.style.height = Math.round(tall * scale) + "px";
+      fitBtn.setAttribute("aria-pressed", fitted ? "true" : "false");
+      map.classList.toggle("fit", fitted);
+    }
+    function zoom(by) {
+      fitted = false;
+      scale = Math.max(0.2, Math.min(3, scale * by));
+      draw();
+    }
+    function toTheFirstStep() {
+      var first = null;
+      svg.querySelectorAll("g.node").forEach(function (n) {
+        var r = n.getBoundingClientRect();
+        if (!first || r.top < first.top) first = r;
+      });
+      if (first) map.scrollLeft += first.left + first.width / 2 - map.getBoundingClientRect().left - map.clientWidth / 2;
+    }
+    [fitBtn, inBtn, outBtn].forEach(function (b) { if (b) b.hidden = false; });
+    inBtn.addEventListener("click", function () { zoom(1.25); });
+    outBtn.addEventListener("click", function () { zoom(0.8); });
+    fitBtn.addEventListener("click", function () { fitted = true; draw(); });
+    window.addEventListener("resize", function () { if (fitted) draw(); });
+    scale = Math.max(READABLE, fitScale());
+    draw();
+    toTheFirstStep();
+  }
+
   // --- a flow's map, drawn by Mermaid (kept in the repository: bot/static/vendor/mermaid) --------
   var map = document.getElementById("map");
   if (map && window.mermaid) {
@@ -330,16 +383,8 @@
     window.mermaid.render("map-svg", source).then(function (out) {
       map.innerHTML = out.svg;  // Mermaid's own sanitised SVG (securityLevel strict)
       map.dataset.drawn = "1";
-      var fit = document.getElementById("map-fit");
       var svg = map.querySelector("svg");
-      if (fit && svg && svg.getBoundingClientRect().width > map.clientWidth) {
-        fit.hidden = false;  // wider than the page: scroll it, or see it whole
-        fit.addEventListener("click", function () {
-          var on = map.classList.toggle("fit");
-          fit.setAttribute("aria-pressed", on ? "true" : "false");
-          fit.textContent = on ? "Actual size" : "Fit to the page";
-        });
-      }
+      if (svg) sizeTheMap(svg);
     }).catch(function (err) {
       map.replaceChildren(el("p", "flash error", "The map could not be drawn: " + (err && err.message || err)));
     });

@@ -15,6 +15,7 @@ from flask import Response, current_app, flash, render_template, request
 
 from ...figures import Period, csv_rows
 from ...helpline import safe_error
+from ...step_names import StepNames
 from ...store import STORE_DOWN
 from .blueprint import LANG_NAMES, bp, console
 
@@ -37,7 +38,7 @@ HANDOFF_NAMES = [
     ("requested", "Asked for a person"),
     ("unavailable", "Nobody on duty: got the numbers"),
     ("lapsed", "Waited, then got the numbers: nobody on duty any more"),
-    ("claimed", "Answered by a person"),
+    ("answered", "Answered by a person"),  # people, not claims: a take-over is not a second person
     ("replies", "Replies sent by operators"),
 ]
 
@@ -97,14 +98,6 @@ def columns(series: list[tuple[dt.date, int]]) -> dict:
     return {"cols": cols, "top": top, "label_every": step}
 
 
-def _node_label(fs, flow: str, node: str) -> str:
-    n = fs.node(f"{flow}.{node}") if fs else None
-    text = (n.text.msgid if n is not None and n.text is not None else "").split("\n")[0]
-    if len(text) > 38:
-        text = text[:37].rstrip() + "…"
-    return f"{node}: {text}" if text else node
-
-
 def _flow_order(fs) -> list:
     """As a texter meets them: the first message, the main menu, then the menu's order."""
     first = [fs.system.start.split(".")[0], fs.system.main_menu.split(".")[0]]
@@ -115,8 +108,9 @@ def _flow_order(fs) -> list:
     return [fs.flows[f] for f in ids]
 
 
-def flow_charts(period: Period, fs) -> list[dict]:
-    """Per flow: visits per node (in the file's order) and where people left."""
+def flow_charts(period: Period, fs, names: StepNames) -> list[dict]:
+    """Per flow: visits per step the person saw (in the file's order; routing
+    steps left out) and where people left."""
     visits = period.by_node("visit")
     left = period.left()
     misses = period.by_node("miss")
@@ -128,19 +122,21 @@ def flow_charts(period: Period, fs) -> list[dict]:
         order.append((flow_id, f"{flow_id} (no longer in the flows)", [n for f, n in stray if f == flow_id]))
     charts = []
     for flow_id, title, nodes in order:
-        items, extra, notes = [], {}, {}
+        items, extra, notes, kept = [], {}, {}, set()
         for node in nodes:
             v = visits.get((flow_id, node), 0)
             gone = sum(left.get((flow_id, node), {}).values())
-            if not v and not gone:
+            if (not v and not gone) or not names.seen(flow_id, node):
                 continue
-            label = _node_label(fs, flow_id, node)
+            label = names.name(flow_id, node)
             items.append((label, v))
             extra[label] = gone
+            kept.add(node)
             notes[label] = misses.get((flow_id, node), 0)
         if items:
             chart = bars(items, extra)
-            for row in chart["rows"]:
+            for row, node in zip(chart["rows"], [n for n in nodes if n in kept]):
+                row["full"] = names.full(flow_id, node)
                 row["misses"] = notes[row["label"]]
                 row["share"] = round(100 * row["extra"] / row["value"]) if row["value"] else 0
             charts.append({"id": flow_id, "title": title, "chart": chart,
@@ -148,15 +144,16 @@ def flow_charts(period: Period, fs) -> list[dict]:
     return charts
 
 
-def stops(period: Period, fs, limit: int = 10) -> dict:
+def stops(period: Period, names: StepNames, limit: int = 10) -> dict:
     """Where the most people left, across flows."""
-    left = period.left()
+    left = {k: how for k, how in period.left().items() if names.seen(*k)}
     visits = period.by_node("visit")
     ranked = sorted(left.items(), key=lambda kv: -sum(kv[1].values()))[:limit]
-    items = [(f"{flow} › {_node_label(fs, flow, node)}", sum(how.values())) for (flow, node), how in ranked]
+    items = [(f"{names.flow_title(flow)} › {names.name(flow, node)}", sum(how.values())) for (flow, node), how in ranked]
     chart = bars(items)
     for row, ((flow, node), how) in zip(chart["rows"], ranked):
         row.update(how)
+        row["full"] = names.full(flow, node)
         row["visits"] = visits.get((flow, node), 0)
     return chart
 
@@ -172,6 +169,7 @@ def figures():
     outcomes = period.group("outcome")
     handoffs = period.group("handoff")
     today = console().figures.today()
+    names = StepNames(fs)
     return render_template(
         "ops/figures.html",
         start=start,
@@ -189,17 +187,39 @@ def figures():
         exits=period.total.get("exit", 0),
         optouts=period.total.get("optout", 0),
         requested=handoffs.get("requested", 0),
-        flows=flow_charts(period, fs),
-        stops=stops(period, fs),
+        flows=flow_charts(period, fs, names),
+        stops=stops(period, names),
     )
+
+
+def csv_label(names: StepNames):
+    """The CSV's ``what`` column: the same words as the page."""
+    handoffs = dict(HANDOFF_NAMES)
+    chans = {"sms": "SMS", "whatsapp": "WhatsApp", "voice": "Phone call"}
+
+    def label(measure: str, key: str) -> str:
+        if measure in ("node_visits", "unrecognised_replies") or measure.startswith("left_"):
+            flow, _, node = key.partition(".")
+            return f"{names.flow_title(flow)} › {names.name(flow, node)}" if node else key
+        if measure == "conversations_by_language":
+            return LANG_NAMES.get(key) or key
+        if measure == "conversations_by_channel":
+            return chans.get(key, key)
+        if measure == "outcomes":
+            return OUTCOME_NAMES.get(key, key.replace("_", " ").capitalize())
+        if measure == "handoffs":
+            return handoffs.get(key, key.replace("_", " ").capitalize())
+        return key
+    return label
 
 
 @bp.get("/figures.csv")
 def figures_csv():
     start, end = period_asked()
     period = figures_of(start, end)
+    fs = current_app.extensions["content"]
     out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows(csv_rows(period))
+    csv.writer(out, lineterminator="\n").writerows(csv_rows(period, csv_label(StepNames(fs() if fs.loaded else None))))
     name = f"helpline-figures-{start.isoformat()}-to-{end.isoformat()}.csv"
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
