@@ -21,6 +21,7 @@ from flask.cli import AppGroup
 from . import i18n, published_flows
 from .channels.twilio import IncomingMessage
 from .engine.problems import WARNING, Problem, errors
+from .outcomes import problems as outcome_problems
 from .engine.render import placeholders
 from .engine.segments import count_segments
 from .engine.translations import EMPTY, FOUND, MISSING, NO_CATALOG, PLACEHOLDERS
@@ -67,7 +68,17 @@ def flows_check(as_of) -> None:
     """Check every flow, the keyword file and the catalogs; exit 1 on errors."""
     cfg = current_app.config
     _, problems = published_flows.load(cfg["FLOWS_DIR"], cfg["LOCALES_DIR"], today=as_of.date() if as_of else None)
+    _report_outcomes(cfg["FLOWS_DIR"])
     _report(problems, f"Flows OK: {cfg['FLOWS_DIR']}")
+
+
+def _report_outcomes(flows_dir: str) -> None:
+    """The console's wrap-up outcomes (flows/console/outcomes.yaml): its own check, see bot/outcomes.py."""
+    found = outcome_problems(flows_dir)
+    for p in found:
+        click.echo(f"error: {p}", err=True)
+    if found:
+        raise SystemExit(1)
 
 
 @flows_cli.command("publish")

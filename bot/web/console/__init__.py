@@ -21,7 +21,7 @@ works without it, only without live updates.
 Each route module imports the blueprint from :mod:`.blueprint` and nothing
 imports back, so there is no import cycle (tests/test_boundaries.py).
 """
-from . import auth, commands, events, figures, flows, handoff, live, simulator  # noqa: F401 - their routes join bp
+from . import auth, commands, events, figures, flows, handoff, live, simulator, wrapup  # noqa: F401 - their routes join bp
 from .blueprint import bp, init_app
 
 __all__ = ["bp", "init_app"]

@@ -17,6 +17,7 @@ from ...figures import Period, csv_rows
 from ...helpline import safe_error
 from ...store import STORE_DOWN
 from .blueprint import LANG_NAMES, bp, console
+from .wrapup import wrapup_counts
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +192,7 @@ def figures():
         requested=handoffs.get("requested", 0),
         flows=flow_charts(period, fs),
         stops=stops(period, fs),
+        wrapups=bars(wrapup_counts(period)),
     )
 
 
