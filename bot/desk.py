@@ -97,7 +97,9 @@ class TranscriptLine:
     sent: tuple[str, ...] = ()  # a keyword: what the bot sent them
     lang: str = ""  # switch_language: the language they chose
     unsure: bool = False  # a reply Twilio did not confirm: it may or may not have been sent
-    taken_from: str = ""  # a claim that was a take-over: who was answering before
+    taken_from: str = ""  # a claim that was a take-over or a transfer: who was answering before
+    transferred: bool = False  # a claim made by a colleague's transfer, not by the one now answering
+    note: str = ""  # a transfer's hand-over note (internal)
 
 
 def parse(lines: list[str]) -> list[TranscriptLine]:
@@ -119,7 +121,8 @@ def parse(lines: list[str]) -> list[TranscriptLine]:
             continue
         who = "operator" if kind == operator_turns.REPLY_RECORD else "note"
         entries.append(TranscriptLine(who, data.get("text", ""), data.get("by", ""), t, kind, data.get("sid", ""),
-                             unsure=bool(data.get("unsure")), taken_from=str(data.get("from", ""))))
+                             unsure=bool(data.get("unsure")), taken_from=str(data.get("from", "")),
+                             transferred=data.get("via") == "transfer", note=str(data.get("note", ""))))
     return entries
 
 
@@ -271,6 +274,21 @@ class Desk:
                                   maybe_sent=True) from None
             self._record_sent(conv, h, operator, now, text=text, sid=sid)
             return sid
+
+    def transfer(self, conv: str, operator: str, to: str, note: str = "", online: tuple[str, ...] = ()) -> None:
+        """Hand the chat ``operator`` holds to the colleague ``to``, who must be
+        ``online`` (on the console now, and able to respond: the caller checks
+        the role), with an internal hand-over note they see in the chat."""
+        note = clean(note)
+        if to == operator:
+            raise ActionRefused("You are already answering this person.")
+        if to not in online:
+            raise ActionRefused(f"{to or 'That colleague'} is not on the console now. Pick someone who is online.")
+        if len(note) > self.NOTE_LIMIT:
+            raise ActionRefused(f"That note is {len(note)} characters; keep it under {self.NOTE_LIMIT}.")
+        with self._locked(conv) as h:
+            self._must_hold(h, operator)
+            self._commit(h, operator_turns.transfer(h.session, operator, to, self.clock(), note))
 
     def unclaim_all(self, operator: str) -> int:
         """Put back in the queue every hand-off ``operator`` holds (they signed

@@ -99,3 +99,32 @@ def test_signing_out_while_answering_puts_the_chat_back(live_server, browser):
     expect(page.locator(".flash")).to_contain_text("went back to the queue")
     page = _signed_in(browser, base, "rita", viewport={"width": 1280, "height": 800})
     expect(page.locator(".queue .card", has_text="··42")).to_contain_text("Nobody has answered yet")
+
+
+def test_transfer_to_a_colleague_online_and_the_presence_list(live_server, browser, shot):
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=15_000)
+    base, app = live_server
+    app.extensions["ops"].accounts.add("rosa", "responder", PASSWORD)
+    rosa = _signed_in(browser, base, "rosa", viewport={"width": 390, "height": 844}, color_scheme="dark")
+    expect(rosa.locator("#live-state")).to_contain_text("Live")  # her stream made her present
+    rita = _signed_in(browser, base, "rita", viewport={"width": 1280, "height": 800})
+    _answering(rita, base)
+    expect(rita.locator("h1")).to_contain_text("Chat with ··42")
+    rita.click("#transfer summary")
+    rita.select_option("#transfer-to", "rosa")
+    rita.fill("#transfer-note", "Asked about unpaid wages; safe to text")
+    rita.click("#transfer button[type=submit]")
+    expect(rita.locator(".flash.ok")).to_contain_text("Handed to rosa")
+
+    presence = rita.locator(".presence")
+    expect(presence).to_contain_text("rosa")
+    expect(presence.locator("li", has_text="rosa")).to_contain_text("answering ··42")
+    shot(rita, "presence")
+
+    rosa.goto(base + "/ops/")
+    rosa.locator(".queue .card", has_text="··42").locator("a", has_text="Open the chat").click()
+    expect(rosa.locator("#transcript")).to_contain_text("rita handed this chat to rosa")
+    expect(rosa.locator("#transcript")).to_contain_text("Asked about unpaid wages; safe to text")
+    shot(rosa, "transferred-390-dark")

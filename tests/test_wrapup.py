@@ -117,3 +117,47 @@ def test_flows_check_finds_what_is_wrong_in_the_outcomes_file(tmp_path):
     bad.write_text("outcomes: nope\n")
     assert problems(str(tmp_path)) and "expected `outcomes:`" in problems(str(tmp_path))[0]
     assert "missing" in problems(str(tmp_path / "nowhere"))[0]
+
+
+# --- transfer and presence ----------------------------------------------------------------------------
+
+
+def _present(console_app, *names):
+    import time
+
+    presence = console_app.extensions["store"].presence
+    for name in names:
+        presence.seen(name, time.time() + 60, time.time())
+
+
+def test_transfer_only_to_a_colleague_on_the_console_with_a_note_they_see(console_app, rita, redis_client):
+    _, conv = _answered(console_app, rita, redis_client)
+    rosa = console_app.test_client()
+    sign_in(rosa, "rosa")
+    page = post_form(rita, f"/ops/handoff/{conv}/transfer", {"to": "rosa", "note": "Wants the labour line"},
+                     follow_redirects=True).text
+    assert "rosa is not on the console now" in page
+    assert 'value="rosa"' not in rita.get(f"/ops/handoff/{conv}").text
+    _present(console_app, "rosa")
+    assert 'value="rosa"' in rita.get(f"/ops/handoff/{conv}").text
+    response = post_form(rita, f"/ops/handoff/{conv}/transfer", {"to": "rosa", "note": "Wants the labour line"})
+    assert response.status_code == 302
+    chat = rosa.get(f"/ops/handoff/{conv}").text
+    assert "rita handed this chat to rosa" in chat and "Wants the labour line" in chat
+    assert "rosa is answering" in post_form(rita, f"/ops/handoff/{conv}/reply", {"text": "x"},
+                                            follow_redirects=True).text
+    events = [e for e in stream_events(redis_client) if e.get("conv") == conv]
+    assert "labour line" not in repr(events)
+
+
+def test_the_live_page_lists_who_is_on_the_console_and_what_they_answer(console_app, rita, redis_client):
+    _, conv = _answered(console_app, rita, redis_client)
+    _present(console_app, "rita", "rosa")
+    page = rita.get("/ops/").text
+    section = page[page.index("On the console now"):]
+    assert "<strong>rita</strong> · on duty · answering" in section and "··42" in section
+    assert "<strong>rosa</strong> · not on duty · not answering anyone" in section
+    post_form(rita, "/ops/logout")
+    rosa = console_app.test_client()
+    sign_in(rosa, "rosa")
+    assert "<strong>rita</strong>" not in rosa.get("/ops/").text.split("On the console now")[1]

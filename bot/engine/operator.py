@@ -44,6 +44,13 @@ def claim(session: Session, operator: str, now: float, taken_from: str = "") -> 
     return _noted(session, CLAIM_RECORD, operator, now, ev.CLAIMED, **extra)
 
 
+def transfer(session: Session, operator: str, to: str, now: float, note: str = "") -> Turn:
+    """``operator`` hands the chat to ``to``: a claim by ``to``, from ``operator``, with the
+    hand-over note (internal: in the transcript only, erased with the hand-off)."""
+    extra = {"from": operator, "via": "transfer", **({"note": note} if note else {})}
+    return _noted(session, CLAIM_RECORD, to, now, ev.CLAIMED, **extra)
+
+
 def requeue(session: Session, operator: str, now: float) -> Turn:
     return _noted(session, REQUEUE_RECORD, operator, now, ev.UNCLAIMED)
 

@@ -145,6 +145,10 @@ class Keys:
     def duty(self) -> str:
         return f"{self.prefix}:duty"
 
+    def presence(self) -> str:
+        """Who has the console open: operator name -> when it lapses (see presence.py)."""
+        return f"{self.prefix}:ops:presence"
+
     def duty_who(self) -> str:
         return f"{self.prefix}:ops:duty:who"
 

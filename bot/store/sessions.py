@@ -71,6 +71,7 @@ import redis
 
 from ..engine.events import compact_json
 from .calls import CallPrompts
+from .presence import PresenceRecords
 from .connection import STORE_DOWN, LazyRedisCluster, RedisCluster, StoreError, lua, ping, text
 from .deliveries import DeliveryStatuses, TwilioDeletions
 from .keys import Keys
@@ -161,6 +162,7 @@ class SessionStore:
         self.statuses = DeliveryStatuses(client, self.keys, EVENTS_MAXLEN)
         self.call_prompts = CallPrompts(client, self.keys)
         self.notes = WrapupNotes(client, self.keys, session_ttl)
+        self.presence = PresenceRecords(client, self.keys)  # who has the console open (not the people who text)
 
         self._open = client.register_script(lua("open_turn"))
         self._commit = client.register_script(lua("commit"))

@@ -13,6 +13,7 @@ from ...helpline import safe_error
 from ...store import STORE_DOWN
 from .accounts import AccountError, Accounts, Throttle
 from .blueprint import SIGN_IN_HOURS, bp, console
+from .wrapup import presence
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,7 @@ def logout():
         # answering" with nobody there.
         try:
             back = c.desk.unclaim_all(current_user.name)
+            presence().gone(current_user.name)
         except STORE_DOWN as exc:
             back = 0
             log.warning("chats not put back at sign-out: %s", safe_error(exc))

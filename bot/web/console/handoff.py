@@ -14,7 +14,7 @@ from ...helpline import safe_error
 from ...store import StoreError
 from .accounts import responder_required
 from .blueprint import LANG_NAMES, bp, console, last_event_id, wants_data
-from .wrapup import outcome_asked
+from .wrapup import online_responders, outcome_asked
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,7 @@ def _entries_json(conv) -> list[dict]:
     found = []
     for e in conv.entries:
         item = {"who": e.who, "text": e.text, "by": e.by, "t": e.t, "kind": e.kind, "from": e.taken_from,
+                "transferred": e.transferred, "note": e.note,
                 "status": statuses.get(e.sid) or ("sent" if e.sid else ("not confirmed" if e.unsure else ""))}
         if e.who == "keyword":
             item["label"] = keyword_label(e)
@@ -176,6 +177,26 @@ def close(conv: str):
         return _refused(exc, conv)
     return _act(conv, "close", outcome=outcome, note=note,
                 done="Chat ended. If they write again, they start at the main menu.")
+
+
+@bp.post("/handoff/<conv>/transfer")
+@responder_required
+def transfer(conv: str):
+    to = request.form.get("to", "").strip()
+    try:
+        online = tuple(online_responders())
+    except StoreError:
+        online = ()
+    try:
+        console().desk.transfer(conv, current_user.name, to, request.form.get("note", ""), online)
+    except ActionRefused as exc:
+        return _refused(exc, conv)
+    except StoreError as exc:
+        log.error("operator transfer failed: %s", safe_error(exc))
+        return _refused(ActionRefused("The person's conversation is busy right now. Try again."), conv)
+    log.info("operator %s: transfer", current_user.name)
+    flash(f"Handed to {to}. They see your note in the chat.", "ok")
+    return redirect(url_for("ops.live"))
 
 
 @bp.post("/handoff/<conv>/reply")
