@@ -157,6 +157,9 @@ def test_the_live_page_lists_who_is_on_the_console_and_what_they_answer(console_
     section = page[page.index("On the console now"):]
     assert "<strong>rita</strong> · on duty · answering" in section and "··42" in section
     assert "<strong>rosa</strong> · not on duty · not answering anyone" in section
+    console_app.extensions["store"].presence.gone("rita")  # her console closed, still holding the chat
+    page = rita.get("/ops/").text
+    assert "<strong>rita</strong> · <span class=\"away\">console closed</span>" in page
     post_form(rita, "/ops/logout")
     rosa = console_app.test_client()
     sign_in(rosa, "rosa")

@@ -99,6 +99,7 @@ class Present:
     name: str
     on_duty: bool
     answering: list[str]  # the chats they hold, masked to the last two digits
+    here: bool = True  # False: holds chats, but their console is closed (no heartbeat): a supervisor may take over
 
 
 @bp.app_template_global("presence_view")
@@ -114,4 +115,6 @@ def _presence_view() -> list[Present]:
                 held.setdefault(w.holder, []).append(w.row.masked)
     except STORE_DOWN:
         return []
-    return [Present(n, n in on_duty, held.get(n, [])) for n in names]
+    gone = sorted(set(held) - set(names))
+    return [Present(n, n in on_duty, held.get(n, [])) for n in names] + \
+        [Present(n, n in on_duty, held[n], here=False) for n in gone]
