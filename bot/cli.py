@@ -22,6 +22,7 @@ from flask.cli import AppGroup
 from . import canned_replies, i18n, published_flows
 from .channels.twilio import IncomingMessage
 from .engine.problems import WARNING, Problem, errors
+from .outcomes import problems as outcome_problems
 from .engine.render import placeholders
 from .engine.segments import count_segments
 from .engine.translations import EMPTY, FOUND, MISSING, NO_CATALOG, PLACEHOLDERS
@@ -69,7 +70,17 @@ def flows_check(as_of) -> None:
     cfg = current_app.config
     fs, problems = published_flows.load(cfg["FLOWS_DIR"], cfg["LOCALES_DIR"], today=as_of.date() if as_of else None)
     problems = sorted(problems + canned_replies.check(cfg["FLOWS_DIR"], fs))  # the console's canned replies too
+    _report_outcomes(cfg["FLOWS_DIR"])
     _report(problems, f"Flows OK: {cfg['FLOWS_DIR']}")
+
+
+def _report_outcomes(flows_dir: str) -> None:
+    """The console's wrap-up outcomes (flows/console/outcomes.yaml): its own check, see bot/outcomes.py."""
+    found = outcome_problems(flows_dir)
+    for p in found:
+        click.echo(f"error: {p}", err=True)
+    if found:
+        raise SystemExit(1)
 
 
 @flows_cli.command("publish")

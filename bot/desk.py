@@ -98,6 +98,9 @@ class TranscriptLine:
     sent: tuple[str, ...] = ()  # a keyword: what the bot sent them
     lang: str = ""  # switch_language: the language they chose
     unsure: bool = False  # a reply Twilio did not confirm: it may or may not have been sent
+    taken_from: str = ""  # a claim that was a take-over or a transfer: who was answering before
+    transferred: bool = False  # a claim made by a colleague's transfer, not by the one now answering
+    note: str = ""  # a transfer's hand-over note (internal)
 
 
 def parse(lines: list[str]) -> list[TranscriptLine]:
@@ -122,7 +125,8 @@ def parse(lines: list[str]) -> list[TranscriptLine]:
             continue
         who = "operator" if kind == operator_turns.REPLY_RECORD else "note"
         entries.append(TranscriptLine(who, data.get("text", ""), data.get("by", ""), t, kind, data.get("sid", ""),
-                             unsure=bool(data.get("unsure"))))
+                             unsure=bool(data.get("unsure")), taken_from=str(data.get("from", "")),
+                             transferred=data.get("via") == "transfer", note=str(data.get("note", ""))))
     return entries
 
 
@@ -250,9 +254,10 @@ class Desk:
     def claim(self, conv: str, operator: str) -> None:
         """Take the hand-off (or take it over from another operator)."""
         with self._locked(conv) as h:
-            if claimed_by(h.entries) == operator:
+            holder = claimed_by(h.entries)
+            if holder == operator:
                 return
-            self._commit(h, operator_turns.claim(h.session, operator, self.clock()))
+            self._commit(h, operator_turns.claim(h.session, operator, self.clock(), taken_from=holder))
 
     def unclaim(self, conv: str, operator: str) -> None:
         """Put the hand-off back in the queue for another operator."""
@@ -296,17 +301,69 @@ class Desk:
             self._record_sent(conv, h, operator, now, text=text, sid=sid)
             return sid
 
-    def release(self, conv: str, operator: str) -> None:
-        """Hand the person back to the bot: their next text gets the main menu. Sends nothing."""
+    def transfer(self, conv: str, operator: str, to: str, note: str = "", online: tuple[str, ...] = ()) -> None:
+        """Hand the chat ``operator`` holds to the colleague ``to``, who must be
+        ``online`` (on the console now, and able to respond: the caller checks
+        the role), with an internal hand-over note they see in the chat."""
+        note = clean(note)
+        if to == operator:
+            raise ActionRefused("You are already answering this person.")
+        if to not in online:
+            raise ActionRefused(f"{to or 'That colleague'} is not on the console now. Pick someone who is online.")
+        if len(note) > self.NOTE_LIMIT:
+            raise ActionRefused(f"That note is {len(note)} characters; keep it under {self.NOTE_LIMIT}.")
         with self._locked(conv) as h:
             self._must_hold(h, operator)
-            self._commit(h, operator_turns.release(h.session, self.flows(), operator))
+            self._commit(h, operator_turns.transfer(h.session, operator, to, self.clock(), note))
 
-    def close(self, conv: str, operator: str) -> None:
+    def unclaim_all(self, operator: str) -> int:
+        """Put back in the queue every hand-off ``operator`` holds (they signed
+        out): no card says they are answering with nobody there. Returns how many."""
+        done = 0
+        for waiting in self.queue(max_age=None):
+            if waiting.holder != operator:
+                continue
+            try:
+                self.unclaim(waiting.row.conv, operator)
+                done += 1
+            except ActionRefused:
+                continue  # taken over or ended meanwhile
+            except (StoreError, *STORE_DOWN) as exc:
+                log.warning("a hand-off was not put back in the queue: %s", type(exc).__name__)
+        return done
+
+    def release(self, conv: str, operator: str, outcome: str = "", note: str = "") -> None:
+        """Hand the person back to the bot: their next text gets the main menu. Sends nothing.
+        ``outcome``, ``note``: the wrap-up (see :meth:`_wrap_up`)."""
+        with self._locked(conv) as h:
+            self._must_hold(h, operator)
+            self._wrap_up(h, operator, outcome, note)
+            self._commit(h, operator_turns.release(h.session, self.flows(), operator, outcome))
+
+    def close(self, conv: str, operator: str, outcome: str = "", note: str = "") -> None:
         """End the chat: their next text starts again at the main menu. Sends nothing."""
         with self._locked(conv) as h:
             self._must_hold(h, operator)
-            self._commit(h, operator_turns.close(h.session, operator))
+            self._wrap_up(h, operator, outcome, note)
+            self._commit(h, operator_turns.close(h.session, operator, outcome))
+
+    NOTE_LIMIT = 1000  # characters of a wrap-up note
+
+    def _wrap_up(self, h: _Locked, operator: str, outcome: str, note: str) -> None:
+        """Keep the responder's internal note (if any) for the next responder of
+        this person, under their lock and before the commit: a SALIR that comes
+        after erases it with the session. Never sent; only the outcome id goes
+        in the event (and so in the figures)."""
+        note = clean(note)
+        if len(note) > self.NOTE_LIMIT:
+            raise ActionRefused(f"That note is {len(note)} characters; keep it under {self.NOTE_LIMIT}.")
+        if note:
+            self.store.notes.write(h.row.cid, {"by": operator, "t": f"{self.clock():.0f}", "outcome": outcome,
+                                               "text": note})
+
+    def last_note(self, conv: str) -> dict[str, str] | None:
+        """The internal note a responder left when this person's last chat ended, if any."""
+        return self.store.notes.read(self._row(conv).cid)
 
     # --- nobody on duty ---
 

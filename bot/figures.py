@@ -157,6 +157,8 @@ class Figures:
                 incr[(day, "handoff|" + _HANDOFF_KINDS[kind])] += 1
             elif kind in (ev.RELEASED, ev.CLOSED) and e.get("by") in ("operator", "person"):
                 incr[(day, f"handoff|{kind}")] += 1
+                if e.get("wrapup"):  # the responder's wrap-up outcome: an id from flows/console/outcomes.yaml
+                    incr[(day, "wrapup|" + e["wrapup"])] += 1
             elif kind == ev.RELEASED and e.get("by") == "duty":  # waited, and nobody was on duty any more
                 incr[(day, "handoff|lapsed")] += 1
             elif kind == ev.ERASED:  # quick exit (its turn keeps no keyword event)
@@ -259,6 +261,8 @@ def _csv_measure(name: str) -> tuple[str, str]:
         return head + "s", parts[1]
     if head == "handoff":
         return "handoffs", parts[1]
+    if head == "wrapup":
+        return "wrapup_outcomes", parts[1]
     if head == "understood":
         return "understood_as", "|".join(parts[1:])
     if name in ("exit", "optout"):

@@ -96,8 +96,10 @@ def test_an_operator_takes_a_hand_off_in_the_browser(live_server, browser, twili
     expect(marked).to_contain_text("911")
     assert page.evaluate("window.notReloaded") is True
 
-    # Release: back to the list, the queue empty, the person with the bot again.
-    page.click("text=Hand back to the bot")
+    # Release (after the wrap-up: how the chat ended): back to the list, the queue empty, the person with the bot again.
+    page.click("#wrapup summary")
+    page.check("input[name=outcome][value=information]")
+    page.click("#wrapup button:has-text('Hand back to the bot')")
     expect(page.locator(".flash.ok")).to_contain_text("Handed back to the bot")
     expect(page.locator("#queue")).to_contain_text("Nobody is waiting for a person.")
     expect(page.locator('#sessions tbody tr', has_text="··42")).to_contain_text("With the bot")

@@ -38,8 +38,17 @@ BY_OPERATOR = "operator"
 BY_DUTY = "duty"  # nobody on duty any more: the watch, not an operator, acted
 
 
-def claim(session: Session, operator: str, now: float) -> Turn:
-    return _noted(session, CLAIM_RECORD, operator, now, ev.CLAIMED)
+def claim(session: Session, operator: str, now: float, taken_from: str = "") -> Turn:
+    """``taken_from``: the responder who was answering (a take-over), recorded so the transcript says so."""
+    extra = {"from": taken_from} if taken_from else {}
+    return _noted(session, CLAIM_RECORD, operator, now, ev.CLAIMED, **extra)
+
+
+def transfer(session: Session, operator: str, to: str, now: float, note: str = "") -> Turn:
+    """``operator`` hands the chat to ``to``: a claim by ``to``, from ``operator``, with the
+    hand-over note (internal: in the transcript only, erased with the hand-off)."""
+    extra = {"from": operator, "via": "transfer", **({"note": note} if note else {})}
+    return _noted(session, CLAIM_RECORD, to, now, ev.CLAIMED, **extra)
 
 
 def requeue(session: Session, operator: str, now: float) -> Turn:
@@ -52,18 +61,24 @@ def replied(session: Session, operator: str, now: float, text: str, sid: str = "
     return _noted(session, REPLY_RECORD, operator, now, ev.OPERATOR_REPLY, **extra)
 
 
-def release(session: Session, fs: FlowSet, operator: str) -> Turn:
-    return _back_to_the_bot(session, fs, {"by": BY_OPERATOR, "op": operator})
+def release(session: Session, fs: FlowSet, operator: str, outcome: str = "") -> Turn:
+    """``outcome``: the wrap-up's outcome id (flows/console/outcomes.yaml), counted in the figures."""
+    return _back_to_the_bot(session, fs, _wrapped({"by": BY_OPERATOR, "op": operator}, outcome))
 
 
 def hand_back(session: Session, fs: FlowSet) -> Turn:
     return _back_to_the_bot(session, fs, {"by": BY_DUTY})
 
 
-def close(session: Session, operator: str) -> Turn:
+def close(session: Session, operator: str, outcome: str = "") -> Turn:
     s = session.copy()
     bind(s).send("close")
-    return Turn(session=s, events=[ev.Event(ev.CLOSED, {"by": BY_OPERATOR, "op": operator})])
+    return Turn(session=s, events=[ev.Event(ev.CLOSED, _wrapped({"by": BY_OPERATOR, "op": operator}, outcome))])
+
+
+def _wrapped(data: dict[str, str], outcome: str) -> dict[str, str]:
+    """The event's data with the wrap-up outcome (an id, never the note)."""
+    return {**data, "wrapup": outcome} if outcome else data
 
 
 def _noted(session: Session, kind: str, operator: str, now: float, event: str, **extra: str) -> Turn:

@@ -24,6 +24,7 @@ from .events import EventStream, SimulatorLog
 from .figures import FigureCounters
 from .flows import DraftRecords, FlowsAudit, PublishedVersion
 from .keys import Keys
+from .presence import PresenceRecords
 from .sessions import LockLost, LockTimeout, OpenTurn, SessionStore
 
 SIMULATOR_TTL = 3 * 3600  # a console simulator's trial conversation lasts this long
@@ -49,6 +50,6 @@ class Stores:
         self.simulator_log = SimulatorLog(client, self.simulator.keys)
 
 
-__all__ = ["STORE_DOWN", "UNREACHABLE", "AccountRecords", "DraftRecords", "DutyRecords", "EventStream",
+__all__ = ["PresenceRecords", "STORE_DOWN", "UNREACHABLE", "AccountRecords", "DraftRecords", "DutyRecords", "EventStream",
            "FailedSignIns", "FigureCounters", "FlowsAudit", "Keys", "LockLost", "LockTimeout", "OpenTurn", "PublishedVersion",
            "SessionStore", "SimulatorLog", "StoreError", "Stores", "text"]

@@ -10,6 +10,7 @@ One person (``{cid}``: the contact id, an HMAC of the number)::
     p:{cid}:lock        the per-contact lock; p:{cid}:waiters and p:{cid}:wake: who waits for it
     p:{cid}:answers     hash MessageSid -> replies given, for Twilio's retries (TTL RETRY_WINDOW)
     p:{cid}:handoff     the hand-off transcript (TTL SESSION_TTL)
+    p:{cid}:note        the last wrap-up's internal note, JSON (TTL SESSION_TTL)
     p:{cid}:sids        the conversation's Twilio message sids, deleted at Twilio on quick exit
     p:{cid}:log         the simulator's trial transcript (under ``hl:sim`` only)
     p:optout:{cid}      the opt-out record, no TTL: it outlives the session
@@ -86,6 +87,10 @@ class Keys:
     def sids(self, cid: str) -> str:
         return self.contact(cid, "sids")
 
+    def wrapup_note(self, cid: str) -> str:
+        """The responder's internal note from the last chat's wrap-up (TTL SESSION_TTL; erased on quick exit)."""
+        return self.contact(cid, "note")
+
     def said(self, cid: str) -> str:
         """A phone call's last words said (the flows' own, never the caller's)."""
         return self.contact(cid, "said")
@@ -139,6 +144,10 @@ class Keys:
 
     def duty(self) -> str:
         return f"{self.prefix}:duty"
+
+    def presence(self) -> str:
+        """Who has the console open: operator name -> when it lapses (see presence.py)."""
+        return f"{self.prefix}:ops:presence"
 
     def duty_who(self) -> str:
         return f"{self.prefix}:ops:duty:who"

@@ -71,6 +71,7 @@ import redis
 
 from ..engine.events import compact_json
 from .calls import CallPrompts
+from .presence import PresenceRecords
 from .connection import STORE_DOWN, LazyRedisCluster, RedisCluster, StoreError, lua, ping, text
 from .deliveries import DeliveryStatuses, TwilioDeletions
 from .keys import Keys
@@ -160,6 +161,8 @@ class SessionStore:
         self.deletions = TwilioDeletions(client, self.keys, delete_after)
         self.statuses = DeliveryStatuses(client, self.keys, EVENTS_MAXLEN)
         self.call_prompts = CallPrompts(client, self.keys)
+        self.notes = WrapupNotes(client, self.keys, session_ttl)
+        self.presence = PresenceRecords(client, self.keys)  # who has the console open (not the people who text)
 
         self._open = client.register_script(lua("open_turn"))
         self._commit = client.register_script(lua("commit"))
@@ -292,6 +295,9 @@ class SessionStore:
             result = self._commit_on_cluster(keys, args, event, opened, now)
         else:
             result = self._run(self._commit, keys, args)
+        if action == "erase" and result != 0:
+            # Quick exit: the responder's wrap-up note goes too (written only under this lock).
+            self.notes.erase(cid)
         if result == 1:
             return 0
         if isinstance(result, list) and result and result[0] == 1:  # an erase, and the sids it queued
@@ -430,6 +436,33 @@ class OptOuts:
 
     def is_opted_out(self, cid: str) -> bool:
         return bool(self.r.exists(self.keys.optout(cid)))
+
+
+class WrapupNotes:
+    """A responder's internal note from a chat's wrap-up, with who wrote it and
+    how it ended: for the next responder, should the person ask for a person
+    again. Written by the desk under the contact's lock, kept no longer than
+    the session, erased with it on quick exit (see :meth:`SessionStore.commit`).
+    Never sent, logged, counted or put in an event."""
+
+    def __init__(self, client, keys: Keys, ttl: int):
+        self.r = client
+        self.keys = keys
+        self.ttl = ttl
+
+    def write(self, cid: str, note: dict[str, str]) -> None:
+        self.r.set(self.keys.wrapup_note(cid), json.dumps(note, ensure_ascii=False), ex=self.ttl)
+
+    def read(self, cid: str) -> dict[str, str] | None:
+        raw = self.r.get(self.keys.wrapup_note(cid))
+        try:
+            found = json.loads(text(raw)) if raw is not None else None
+        except ValueError:
+            return None
+        return found if isinstance(found, dict) else None
+
+    def erase(self, cid: str) -> None:
+        self.r.delete(self.keys.wrapup_note(cid))
 
 
 class HandoffTranscripts:

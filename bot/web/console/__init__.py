@@ -23,7 +23,7 @@ works without it, only without live updates.
 Each route module imports the blueprint from :mod:`.blueprint` and nothing
 imports back, so there is no import cycle (tests/test_boundaries.py).
 """
-from . import alerts, auth, commands, events, figures, flows, handoff, live, replies, simulator  # noqa: F401 - their routes join bp
+from . import alerts, auth, commands, events, figures, flows, handoff, live, replies, simulator, wrapup  # noqa: F401 - their routes join bp
 from .blueprint import bp, init_app
 
 __all__ = ["bp", "init_app"]

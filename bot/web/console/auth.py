@@ -9,8 +9,11 @@ from urllib.parse import urlsplit
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
+from ...helpline import safe_error
+from ...store import STORE_DOWN
 from .accounts import AccountError, Accounts, Throttle
 from .blueprint import SIGN_IN_HOURS, bp, console
+from .wrapup import presence
 
 log = logging.getLogger(__name__)
 
@@ -81,9 +84,21 @@ def _seconds(n: int) -> str:
 
 @bp.post("/logout")
 def logout():
+    c = console()
+    back = 0
+    if current_user.is_authenticated and current_user.can_respond:
+        # The chats they hold go back to the queue: no card says "rita is
+        # answering" with nobody there.
+        try:
+            back = c.desk.unclaim_all(current_user.name)
+            presence().gone(current_user.name)
+        except STORE_DOWN as exc:
+            back = 0
+            log.warning("chats not put back at sign-out: %s", safe_error(exc))
     # The sign-in ends on the server too: a copy of this cookie signs nobody in.
-    console().accounts.sign_out(current_user)
+    c.accounts.sign_out(current_user)
     logout_user()
     session.clear()
-    flash("You are signed out.", "info")
+    flash("You are signed out." + (f" The {back} chat(s) you were answering went back to the queue." if back else ""),
+          "info")
     return redirect(url_for("ops.login"))

@@ -37,6 +37,7 @@ from ...engine.events import read_entry
 from ...helpline import safe_error
 from ...store import STORE_DOWN, EventStream
 from .blueprint import bp, console
+from .wrapup import marker
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ def live_events():
     if not _ID_RE.match(after):
         after = "$"
     responder = current_user.name if current_user.can_respond else ""
+    here = marker(current_user.name)  # presence (wrap-up): who has the console open
     events = _stream_reader()
     slot = c.live_slots.acquire(blocking=False)
 
@@ -90,6 +92,7 @@ def live_events():
             yield f"retry: {RETRY_MS if slot else BUSY_RETRY_MS}\n"
             yield _sse("duty", _duty_payload(duty))
             if not slot:  # this process holds as many streams as it may: what is new, then poll
+                here()
                 if responder:
                     c.duty.renew(responder)
                 # With the id it started from: a page that came without one ("$")
@@ -98,6 +101,7 @@ def live_events():
                 yield from entries(None)
                 return
             yield _sse("mode", {"poll": 0}, after)
+            here()
             start = renewed = counted = time.monotonic()
             while time.monotonic() - start < STREAM_SECONDS:
                 yield from entries(BLOCK_MS)
@@ -110,9 +114,11 @@ def live_events():
                 if state != duty:
                     duty = state
                     yield _sse("duty", _duty_payload(state))
-                if responder and now - renewed >= RENEW_EVERY:
+                if now - renewed >= RENEW_EVERY:
                     renewed = now
-                    c.duty.renew(responder)
+                    here()
+                    if responder:
+                        c.duty.renew(responder)
                 if now - counted >= FIGURES_EVERY:
                     counted = now
                     try:

@@ -18,6 +18,7 @@ from ...helpline import safe_error
 from ...step_names import StepNames
 from ...store import STORE_DOWN
 from .blueprint import LANG_NAMES, bp, console
+from .wrapup import wrapup_counts
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +190,7 @@ def figures():
         requested=handoffs.get("requested", 0),
         flows=flow_charts(period, fs, names),
         stops=stops(period, names),
+        wrapups=bars(wrapup_counts(period)),
     )
 
 

@@ -14,6 +14,7 @@ from ...helpline import safe_error
 from ...store import StoreError
 from .accounts import responder_required
 from .blueprint import LANG_NAMES, bp, console, last_event_id, wants_data
+from .wrapup import online_responders, outcome_asked
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,8 @@ def _entries_json(conv) -> list[dict]:
     statuses = store.statuses.of([e.sid for e in conv.entries if e.sid])
     found = []
     for e in conv.entries:
-        item = {"who": e.who, "text": e.text, "by": e.by, "t": e.t, "kind": e.kind,
+        item = {"who": e.who, "text": e.text, "by": e.by, "t": e.t, "kind": e.kind, "from": e.taken_from,
+                "transferred": e.transferred, "note": e.note,
                 "status": statuses.get(e.sid) or ("sent" if e.sid else ("not confirmed" if e.unsure else ""))}
         if e.who == "keyword":
             item["label"] = keyword_label(e)
@@ -89,8 +91,17 @@ def handoff(conv: str):
         window_closes=hand.window_closes,
         last_id=last_event_id(),
         replies_problem=console().desk.sender.problem(),
+        last_note=_last_note(conv) if mine else None,
         REPLY_WINDOW_H=WHATSAPP_WINDOW // 3600,
     )
+
+
+def _last_note(conv: str) -> dict | None:
+    """The internal note left when this person's last chat ended (for the responder holding this one)."""
+    try:
+        return console().desk.last_note(conv)
+    except (ActionRefused, StoreError):
+        return None
 
 
 @bp.get("/handoff/<conv>/entries.json")
@@ -111,10 +122,10 @@ def handoff_entries(conv: str):
     )
 
 
-def _act(conv: str, action: str, done: str):
+def _act(conv: str, action: str, done: str, **wrapup: str):
     c = console()
     try:
-        getattr(c.desk, action)(conv, current_user.name)
+        getattr(c.desk, action)(conv, current_user.name, **wrapup)
     except ActionRefused as exc:
         return _refused(exc, conv)
     except StoreError as exc:
@@ -149,13 +160,43 @@ def unclaim(conv: str):
 @bp.post("/handoff/<conv>/release")
 @responder_required
 def release(conv: str):
-    return _act(conv, "release", "Handed back to the bot. Their next text gets the main menu.")
+    try:
+        outcome, note = outcome_asked(request.form)
+    except ActionRefused as exc:
+        return _refused(exc, conv)
+    return _act(conv, "release", outcome=outcome, note=note,
+                done="Handed back to the bot. Their next text gets the main menu.")
 
 
 @bp.post("/handoff/<conv>/close")
 @responder_required
 def close(conv: str):
-    return _act(conv, "close", "Chat ended. If they write again, they start at the main menu.")
+    try:
+        outcome, note = outcome_asked(request.form)
+    except ActionRefused as exc:
+        return _refused(exc, conv)
+    return _act(conv, "close", outcome=outcome, note=note,
+                done="Chat ended. If they write again, they start at the main menu.")
+
+
+@bp.post("/handoff/<conv>/transfer")
+@responder_required
+def transfer(conv: str):
+    to = request.form.get("to", "").strip()
+    try:
+        online = tuple(online_responders())
+    except StoreError:
+        online = ()
+    try:
+        console().desk.transfer(conv, current_user.name, to, request.form.get("note", ""), online)
+    except ActionRefused as exc:
+        return _refused(exc, conv)
+    except StoreError as exc:
+        log.error("operator transfer failed: %s", safe_error(exc))
+        return _refused(ActionRefused("The person's conversation is busy right now. Try again."), conv)
+    log.info("operator %s: transfer", current_user.name)
+    flash(f"Handed to {to}. They see your note in the chat.", "ok")
+    return redirect(url_for("ops.live"))
 
 
 @bp.post("/handoff/<conv>/reply")
