@@ -20,6 +20,31 @@ CHROMIUM = "/usr/bin/chromium"
 SHOTS = REPO / "docs" / "screenshots"
 PERSON = "+15550001142"
 
+# The browser's sound and notification APIs, recorded instead of played or shown: what the
+# console asks of them is the behaviour under test (window.__tones, window.__notes).
+ALERT_STAND_INS = """
+window.__tones = 0;
+window.__notes = [];
+window.AudioContext = function () {
+  this.state = "running"; this.currentTime = 0; this.destination = {};
+  this.resume = function () { return Promise.resolve(); };
+  this.createOscillator = function () {
+    window.__tones++;
+    return { frequency: {}, connect: function () {}, start: function () {}, stop: function () {} };
+  };
+  this.createGain = function () {
+    return { gain: { setValueAtTime: function () {}, exponentialRampToValueAtTime: function () {} }, connect: function () {} };
+  };
+};
+window.Notification = function (title, options) { window.__notes.push({ title: title, options: options || {} }); this.close = function () {}; };
+Object.defineProperty(window.Notification, "permission", {
+  get: function () { return localStorage.getItem("stand-in.permission") || "default"; } });
+window.Notification.requestPermission = function () {
+  localStorage.setItem("stand-in.permission", "granted");
+  return Promise.resolve("granted");
+};
+"""
+
 class Watched:
     """The browser, each of whose pages reports what the console's Content-Security-Policy refused."""
 

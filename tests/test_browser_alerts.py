@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.fixtures_browser import CHROMIUM, text
+from tests.fixtures_browser import ALERT_STAND_INS, CHROMIUM, text
 from tests.fixtures_console import PASSWORD
 
 pytestmark = [
@@ -27,28 +27,6 @@ DAY = r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{1,2} [A-Z][a-z]{2} \d\d:\d\d"
 WHATSAPP = "whatsapp:+5215550001107"
 
 # Records each tone and each notification; permission is kept across loads as a browser keeps it.
-STAND_INS = """
-window.__tones = 0;
-window.__notes = [];
-window.AudioContext = function () {
-  this.state = "running"; this.currentTime = 0; this.destination = {};
-  this.resume = function () { return Promise.resolve(); };
-  this.createOscillator = function () {
-    window.__tones++;
-    return { frequency: {}, connect: function () {}, start: function () {}, stop: function () {} };
-  };
-  this.createGain = function () {
-    return { gain: { setValueAtTime: function () {}, exponentialRampToValueAtTime: function () {} }, connect: function () {} };
-  };
-};
-window.Notification = function (title, options) { window.__notes.push({ title: title, options: options || {} }); this.close = function () {}; };
-Object.defineProperty(window.Notification, "permission", {
-  get: function () { return localStorage.getItem("stand-in.permission") || "default"; } });
-window.Notification.requestPermission = function () {
-  localStorage.setItem("stand-in.permission", "granted");
-  return Promise.resolve("granted");
-};
-"""
 
 
 def _expect():
@@ -61,7 +39,7 @@ def _expect():
 def _signed_in(browser, base, **options):
     page = browser.new_page(viewport={"width": 1280, "height": 860}, **options)
     page.set_default_timeout(15_000)
-    page.add_init_script(STAND_INS)
+    page.add_init_script(ALERT_STAND_INS)
     page.goto(base + "/ops/login")
     page.fill("#username", "rita")
     page.fill("#password", PASSWORD)

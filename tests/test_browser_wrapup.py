@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from tests.fixtures_browser import CHROMIUM, text
+from tests.fixtures_browser import ALERT_STAND_INS, CHROMIUM, text
 from tests.fixtures_console import PASSWORD
 
 pytestmark = [
@@ -107,7 +107,14 @@ def test_transfer_to_a_colleague_online_and_the_presence_list(live_server, brows
     expect.set_options(timeout=15_000)
     base, app = live_server
     app.extensions["ops"].accounts.add("rosa", "responder", PASSWORD)
-    rosa = _signed_in(browser, base, "rosa", viewport={"width": 390, "height": 844}, color_scheme="dark")
+    rosa = browser.new_page(viewport={"width": 390, "height": 844}, color_scheme="dark")
+    rosa.add_init_script(ALERT_STAND_INS)  # her console's sound and notifications, recorded
+    rosa.add_init_script("localStorage.setItem('stand-in.permission', 'granted')")
+    rosa.set_default_timeout(10_000)
+    rosa.goto(base + "/ops/login")
+    rosa.fill("#username", "rosa")
+    rosa.fill("#password", PASSWORD)
+    rosa.click("button[type=submit]")
     expect(rosa.locator("#live-state")).to_contain_text("Live")  # her stream made her present
     rita = _signed_in(browser, base, "rita", viewport={"width": 1280, "height": 800})
     _answering(rita, base)
@@ -117,6 +124,9 @@ def test_transfer_to_a_colleague_online_and_the_presence_list(live_server, brows
     rita.fill("#transfer-note", "Asked about unpaid wages; safe to text")
     rita.click("#transfer button[type=submit]")
     expect(rita.locator(".flash.ok")).to_contain_text("Handed to rosa")
+    # Rosa's console, open on Live, alerts her: a sound and a notification that say no more than that.
+    rosa.wait_for_function("() => window.__notes.some(n => n.title === 'A chat was transferred to you')")
+    assert rosa.evaluate("window.__tones") > 0
 
     presence = rita.locator(".presence")
     expect(presence).to_contain_text("rosa")

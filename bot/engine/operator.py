@@ -22,6 +22,8 @@ The transcript records (``claim``, ``unclaim``, ``reply``) and the events
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from . import events as ev
 from . import transcript
 from .lifecycle import bind
@@ -48,7 +50,9 @@ def transfer(session: Session, operator: str, to: str, now: float, note: str = "
     """``operator`` hands the chat to ``to``: a claim by ``to``, from ``operator``, with the
     hand-over note (internal: in the transcript only, erased with the hand-off)."""
     extra = {"from": operator, "via": "transfer", **({"note": note} if note else {})}
-    return _noted(session, CLAIM_RECORD, to, now, ev.CLAIMED, **extra)
+    turn = _noted(session, CLAIM_RECORD, to, now, ev.CLAIMED, **extra)
+    # The event says it was a transfer (never the note): the colleague's console alerts them.
+    return replace(turn, events=[ev.Event(ev.CLAIMED, {"by": BY_OPERATOR, "op": to, "via": "transfer"})])
 
 
 def requeue(session: Session, operator: str, now: float) -> Turn:

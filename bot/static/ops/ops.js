@@ -180,10 +180,10 @@
       if (asked && asked.then) asked.then(showNotify);
     });
     showNotify();
-    var notify = function () {
+    var notify = function (title) {
       if (!canNotify || Notification.permission !== "granted") return;
       try {
-        var n = new Notification("Someone is waiting for a person", { tag: "helpline-waiting", renotify: true });
+        var n = new Notification(title || "Someone is waiting for a person", { tag: "helpline-waiting", renotify: true });
         n.onclick = function () { window.focus(); n.close(); };
       } catch (e) { /* some browsers allow notifications only from a service worker */ }
     };
@@ -212,6 +212,11 @@
         lastAlert = Date.now();
         if (soundOn()) beep();
         notify();
+      }
+      if (d.transfer_to && d.transfer_to === alertsBox.dataset.me) {
+        // A colleague handed this operator a chat: it is theirs now, not in the waiting count.
+        if (soundOn()) beep();
+        notify("A chat was transferred to you");
       }
       if (d.gone || kinds.some(function (k) { return ALERT_KINDS.indexOf(k) >= 0; })) refreshWaiting();
     };

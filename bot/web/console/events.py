@@ -165,4 +165,7 @@ def _message(c, ident: str, fields: dict) -> str:
         "at": entry.get("at", ""),
         "t": t,
         "kinds": kinds,
+        # A chat handed to a colleague: their console alerts them (a name, never the person's words).
+        "transfer_to": next((e.get("op", "") for e in entry["ev"]
+                             if e.get("kind") == ev.CLAIMED and e.get("via") == "transfer"), ""),
     }, ident)
