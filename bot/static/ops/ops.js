@@ -344,7 +344,15 @@
         }
         if (e.who === "note") {
           li.className = "note";
-          li.textContent = e.by + (e.kind === "claim" ? " started answering at " : " put it back in the queue at ") + clock(e.t);
+          // The same words as the page's own (templates/ops/_wrapup_note_line.html).
+          if (e.kind === "claim" && e.transferred) {
+            li.textContent = e.from + " handed this chat to " + e.by + " at " + clock(e.t) +
+              (e.note ? ". Hand-over note (internal): \u201c" + e.note + "\u201d" : "");
+          } else if (e.kind === "claim" && e.from) {
+            li.textContent = e.by + " took over from " + e.from + " at " + clock(e.t);
+          } else {
+            li.textContent = e.by + (e.kind === "claim" ? " started answering at " : " put it back in the queue at ") + clock(e.t);
+          }
           return li;
         }
         li.className = "msg " + e.who + (e.status === "not confirmed" ? " unsure" : "");
