@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import yaml
 
+from .engine.problems import Problem
+
 OUTCOMES_FILE = os.path.join("console", "outcomes.yaml")
 ID = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 LABEL_MAX = 60
@@ -35,32 +37,46 @@ def load(flows_dir: str) -> list[Outcome]:
     """The outcomes, in the file's order; OutcomesError if the file is missing or wrong."""
     found = problems(flows_dir)
     if found:
-        raise OutcomesError(found[0])
+        raise OutcomesError(str(found[0]))
     return _read(path_in(flows_dir))
 
 
-def problems(flows_dir: str) -> list[str]:
-    """What is wrong with the outcomes file, in words for staff ([] if nothing)."""
+def problems(flows_dir: str) -> list[Problem]:
+    """What is wrong with the outcomes file ([] if nothing), as ``flows check`` reports it.
+
+    No file: nothing to check (as for the canned replies); ending a chat then asks for no outcome.
+    """
     path = path_in(flows_dir)
+    if not os.path.exists(path):
+        return []
     try:
         items = _read(path)
     except OutcomesError as exc:
-        return [f"{path}: {exc}"]
+        return [Problem(path, 1, "outcomes-file", {"why": str(exc)})]
+    lines = _lines(path)
     found, seen = [], set()
     if not items:
-        found.append(f"{path}: list at least one outcome under `outcomes:`")
+        found.append(Problem(path, 1, "outcomes-file", {"why": "list at least one outcome under `outcomes:`"}))
     for n, o in enumerate(items, 1):
+        line = next((i for i, text in enumerate(lines, 1) if o.id and o.id in text and "id" in text), 1)
+        why = []
         if not ID.match(o.id):
-            found.append(f"{path}: outcome {n}: the id `{o.id}` must be lower-case letters, digits and _ "
-                         "(at most 40), starting with a letter")
+            why.append(f"outcome {n}: the id `{o.id}` must be lower-case letters, digits and _ (at most 40), "
+                       "starting with a letter")
         if o.id in seen:
-            found.append(f"{path}: outcome {n}: the id `{o.id}` is used twice")
+            why.append(f"outcome {n}: the id `{o.id}` is used twice")
         seen.add(o.id)
         if not o.label.strip():
-            found.append(f"{path}: outcome {n} (`{o.id}`) has no label")
+            why.append(f"outcome {n} (`{o.id}`) has no label")
         elif len(o.label) > LABEL_MAX:
-            found.append(f"{path}: outcome {n} (`{o.id}`): the label is longer than {LABEL_MAX} characters")
+            why.append(f"outcome {n} (`{o.id}`): the label is longer than {LABEL_MAX} characters")
+        found += [Problem(path, line, "outcomes-file", {"why": w}) for w in why]
     return found
+
+
+def _lines(path: str) -> list[str]:
+    with open(path, encoding="utf-8") as f:
+        return f.read().splitlines()
 
 
 def _read(path: str) -> list[Outcome]:

@@ -110,13 +110,13 @@ def test_flows_check_finds_what_is_wrong_in_the_outcomes_file(tmp_path):
     (tmp_path / "console").mkdir()
     bad = tmp_path / "console" / "outcomes.yaml"
     bad.write_text("outcomes:\n  - {id: Hotline!, label: x}\n  - {id: other, label: ''}\n  - {id: other, label: y}\n")
-    found = problems(str(tmp_path))
-    assert any("Hotline!" in p for p in found)
+    found = [str(p) for p in problems(str(tmp_path))]
+    assert any("Hotline!" in p and p.startswith(f"{bad}:2: ") for p in found)  # path:line: message
     assert any("no label" in p for p in found)
     assert any("used twice" in p for p in found)
     bad.write_text("outcomes: nope\n")
-    assert problems(str(tmp_path)) and "expected `outcomes:`" in problems(str(tmp_path))[0]
-    assert "missing" in problems(str(tmp_path / "nowhere"))[0]
+    assert problems(str(tmp_path)) and "expected `outcomes:`" in str(problems(str(tmp_path))[0])
+    assert problems(str(tmp_path / "nowhere")) == []  # no file: ending a chat asks for no outcome
 
 
 # --- transfer and presence ----------------------------------------------------------------------------

@@ -470,6 +470,8 @@ MESSAGES: dict[str, str | Callable[[Mapping], str]] = {
     "test-answer-lacks": lambda d: f"after \"{d['say']}\" the answer should contain \"{d['piece']}\", but it was:\n{_answer(d)}",
     "test-answer-has": lambda d: f"after \"{d['say']}\" the answer must not contain \"{d['piece']}\", but it was:\n{_answer(d)}",
     "test-could-not-run": "the conversation test \"{test}\" could not run: {error}",
+    # --- wrap-up outcomes (flows/console/outcomes.yaml, bot/outcomes.py) ---
+    "outcomes-file": "{why}",
     # --- canned replies (flows/console/replies.yaml, bot/canned_replies.py) ---
     "reply-file-shape": "{why}",
     "reply-no-key": "only the first {keys} replies get a key (Alt+1 to Alt+{keys}); this one and those after it are a"
