@@ -364,7 +364,7 @@ def test_quick_exit_leaves_nothing_of_the_person(client, redis_client):
     text(client, PERSON)  # hand-off to a person
     for i in range(25):  # more texts than answers are kept for retries
         text(client, f"mi patrón tiene mi pasaporte {i}")
-    assert redis_client.llen(key("handoff")) == 25
+    assert redis_client.llen(key("handoff")) == 1 + 25  # when they asked (the queue's wait), then their texts
     assert redis_client.hlen(key("answers")) > 1
     assert contact_keys(redis_client) == {key("session"), key("handoff"), key("answers")}
 
@@ -446,7 +446,7 @@ def test_what_was_said_in_a_hand_off_goes_when_the_person_leaves_it(client, redi
     text(client, "hi")
     text(client, PERSON)  # hand-off to a person
     text(client, "my boss keeps my passport")
-    assert redis_client.llen(key("handoff")) == 1
+    assert redis_client.llen(key("handoff")) == 2  # when they asked, and their text
     text(client, "MENU")  # the person goes back to the bot themselves
     assert not redis_client.exists(key("handoff"))
     assert stored_session(redis_client, key("session"))["st"] == "in_flow"
