@@ -30,8 +30,8 @@ from .engine import model as m
 from .engine import render
 from .engine.problems import WARNING, Problem
 from .engine.segments import MAX_SEGMENTS, count_segments, is_gsm7
-from .engine.translations import EMPTY, FOUND, MISSING, PLACEHOLDERS, translation_state
-from .engine.validate import PREVIEW_LINES, digits, numbers_in, preview_words
+from .engine.translations import FOUND, translation_state
+from .engine.validate import PREVIEW_LINES, digits, numbers_in, preview_words, untranslated
 from .engine.yamlsource import YamlSyntaxError, parse, size_problem
 
 REPLIES_FILE = os.path.join("console", "replies.yaml")
@@ -177,17 +177,7 @@ def _translations(fs: m.FlowSet, replies: list[CannedReply]) -> list[Problem]:
     for lang, language in translation_state(texts, fs.catalogs, fs.system.languages).items():
         if language.catalog != FOUND:
             continue  # the flows' own check says so, once
-        for t in language.todo:
-            if t.state == PLACEHOLDERS:
-                problems.append(Problem.at(t.translation.where, "placeholder-mismatch", lang=lang, msgid=t.msgid,
-                                           wanted=tuple(sorted(render.placeholders(t.msgid))),
-                                           found=tuple(sorted(render.placeholders(t.msgstr)))))
-                continue
-            code = "missing-translation" if t.state in (MISSING, EMPTY) else "fuzzy-translation"
-            catalog_line = t.translation.where if t.translation is not None else None
-            for where in t.places:
-                problems.append(Problem.at(where, code, lang=lang, msgid=t.msgid, state=t.state,
-                                           catalog_line=catalog_line, previous=t.previous))
+        problems += untranslated(lang, language)
     return problems
 
 

@@ -104,3 +104,11 @@ def ops_routes(app) -> list[tuple[str, str]]:
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             found.append((method, path))
     return found
+
+@pytest.fixture
+def rita_on_duty(console_app):
+    """``console_app``'s responder, signed in and on duty: people who ask for a person wait for her."""
+    client = console_app.test_client()
+    sign_in(client, "rita")
+    assert post_form(client, "/ops/duty", {"on": "1"}).status_code == 302
+    return client

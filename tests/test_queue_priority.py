@@ -90,11 +90,8 @@ def test_chat_labels_are_short_stable_and_not_the_number():
 
 
 @pytest.fixture
-def rita(console_app):
-    client = console_app.test_client()
-    sign_in(client, "rita")
-    assert post_form(client, "/ops/duty", {"on": "1"}).status_code == 302
-    return client
+def rita(rita_on_duty):
+    return rita_on_duty
 
 
 def handoff_key(sender: str) -> str:

@@ -16,11 +16,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def rita(console_app):
-    client = console_app.test_client()
-    sign_in(client, "rita")
-    assert post_form(client, "/ops/duty", {"on": "1"}).status_code == 302
-    return client
+def rita(rita_on_duty):
+    return rita_on_duty
 
 
 def _answered(console_app, rita, redis_client):

@@ -458,17 +458,26 @@ def check_translations(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
             problems.append(_p(_at(loaded, fs.system.where.path, ("languages", lang)), "no-catalog", lang=lang))
         if language.catalog != FOUND:
             continue  # an unreadable one is reported once, where it cannot be read
-        for t in language.todo:
-            if t.state == PLACEHOLDERS:
-                problems.append(_p(t.translation.where, "placeholder-mismatch", lang=lang, msgid=t.msgid,
-                                   wanted=tuple(sorted(render.placeholders(t.msgid))),
-                                   found=tuple(sorted(render.placeholders(t.msgstr)))))
-                continue
-            code = "missing-translation" if t.state in (MISSING, EMPTY) else "fuzzy-translation"
-            catalog_line = t.translation.where if t.translation is not None else None
-            for where in t.places:
-                problems.append(_p(where, code, lang=lang, msgid=t.msgid, state=t.state, catalog_line=catalog_line,
-                                   previous=t.previous))
+        problems += untranslated(lang, language)
+    return problems
+
+
+def untranslated(lang: str, language) -> list[Problem]:
+    """One language's texts still to translate, as staff read them: at each place the
+    English stands, or at the catalog line for a translation whose placeholders differ.
+    (The flows' texts here; the console's canned replies in bot/canned_replies.py.)"""
+    problems = []
+    for t in language.todo:
+        if t.state == PLACEHOLDERS:
+            problems.append(_p(t.translation.where, "placeholder-mismatch", lang=lang, msgid=t.msgid,
+                               wanted=tuple(sorted(render.placeholders(t.msgid))),
+                               found=tuple(sorted(render.placeholders(t.msgstr)))))
+            continue
+        code = "missing-translation" if t.state in (MISSING, EMPTY) else "fuzzy-translation"
+        catalog_line = t.translation.where if t.translation is not None else None
+        for where in t.places:
+            problems.append(_p(where, code, lang=lang, msgid=t.msgid, state=t.state, catalog_line=catalog_line,
+                               previous=t.previous))
     return problems
 
 
