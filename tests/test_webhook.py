@@ -90,6 +90,18 @@ INCOMING = [
         settings={"PUBLIC_URL": PUBLIC, "PROXY_COUNT": 0},
     ),
     Case(
+        # Twilio's signing varies on the port: a signature over the URL with
+        # its default port written out is Twilio's too.
+        "behind a proxy, PUBLIC_URL: signed for the public URL with its port written out",
+        SMS_ES,
+        contains=GREETING_ES,
+        sign_url=PUBLIC.replace(".example", ".example:443") + MESSAGES,
+        base_url=INTERNAL,
+        settings={"PUBLIC_URL": PUBLIC, "PROXY_COUNT": 0},
+    ),
+    Case("a signature header that is not base64 at all", SMS_ES, 403, FORBIDDEN,
+         headers={"X-Twilio-Signature": "\u00e9t\u00e9 \u00b1"}, sign_url=None),
+    Case(
         "behind a proxy, PUBLIC_URL: signed for the internal URL",
         SMS_ES,
         403,

@@ -8,6 +8,7 @@ library's own :class:`MessagingResponse`.
 from __future__ import annotations
 
 import functools
+import hmac
 from dataclasses import dataclass
 
 from twilio.request_validator import RequestValidator
@@ -58,12 +59,19 @@ def signature_is_valid(auth_token: str | None, url: str, params, signature: str 
     """Check X-Twilio-Signature with the twilio library's RequestValidator.
 
     ``params`` may be werkzeug's MultiDict: the library reads every value of
-    a repeated key, as Twilio signs them. ``validate`` also tries the URL
-    with and without its port, as Twilio's own signing varies there.
+    a repeated key, as Twilio signs them. Twilio signs the URL it was given,
+    which is PUBLIC_URL + the path, so one signature of that URL settles
+    every genuine request; only a mismatch goes on to ``validate``, which
+    also tries the URL with and without its port, as Twilio's own signing
+    varies there. (``validate`` alone computes both every time: twice the
+    hashing for every text. See BENCHMARKS.md, "Instructions per text".)
     """
     if not auth_token or not signature:
         return False
-    return RequestValidator(auth_token).validate(url, params, signature)
+    validator = RequestValidator(auth_token)
+    if hmac.compare_digest(validator.compute_signature(url, params).encode(), signature.encode()):
+        return True
+    return validator.validate(url, params, signature)
 
 
 def _int(value: str | None) -> int:

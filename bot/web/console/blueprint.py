@@ -36,6 +36,7 @@ from ...flow_editing import FlowEditor, Paths
 from ...helpline import safe_error
 from ...live_sessions import LiveSessions
 from ...store import STORE_DOWN, UNREACHABLE, SessionStore, Stores
+from .. import limits
 from .accounts import EDITOR_ONLY, Accounts, Operator, Throttle, login_manager
 
 log = logging.getLogger(__name__)
@@ -128,6 +129,9 @@ DATA_ENDPOINTS = {"ops.live_events", "ops.queue_fragment", "ops.sessions_json", 
 def wants_data() -> bool:
     accept = request.headers.get("Accept", "")
     return request.endpoint in DATA_ENDPOINTS or "text/event-stream" in accept or "application/json" in accept
+
+
+bp.before_request(limits.editor_allows_more)  # registered first: runs before _guard reads the form
 
 
 @bp.before_request
