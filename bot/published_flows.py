@@ -24,6 +24,7 @@ line that never published: it says so at start), it refuses to start, as before.
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import logging
 import os
@@ -64,7 +65,44 @@ class FlowFiles:
               today: datetime.date | None = None) -> tuple[FlowSet | None, list[Problem]]:
         """Check these files as if they were in ``flows_dir`` and ``locales_dir``
         (the paths in problems and in the flow set are the real ones)."""
-        return check(load_files(flows_dir, self.flows), i18n.catalogs_from(locales_dir, self.catalogs), today)
+        fs, problems = _checked(flows_dir, locales_dir, _frozen(self.flows), _frozen(self.catalogs),
+                                _files_under(flows_dir), today or datetime.date.today())
+        return fs, list(problems)
+
+
+def _frozen(files: Mapping[str, bytes]) -> tuple[tuple[str, bytes], ...]:
+    return tuple(sorted(files.items()))
+
+
+def _files_under(flows_dir: str) -> tuple[str, ...]:
+    """The files in the flows folder's subfolders (the calls' recordings under
+    audio/), whose presence the check reports on."""
+    found = []
+    for folder, _, names in os.walk(flows_dir):
+        if folder != flows_dir:
+            found += (os.path.relpath(os.path.join(folder, name), flows_dir) for name in names)
+    return tuple(sorted(found))
+
+
+# The same files are checked more than once in a worker's life: at start and
+# again by its own follow loop after it published them, on each editor check
+# of a draft that did not change, and by every app a process builds (the
+# tests build thousands). A check depends on nothing but the files' bytes,
+# the folders they are named by, which recordings exist beside them and the
+# day that dates the review checks, and a FlowSet never changes once built,
+# so the last few results are kept whole. What is kept is staff's flow
+# files, never anything a person wrote.
+@functools.lru_cache(maxsize=4)
+def _checked(flows_dir: str, locales_dir: str, flows: tuple[tuple[str, bytes], ...],
+             catalogs: tuple[tuple[str, bytes], ...], files_under: tuple[str, ...],
+             today: datetime.date) -> tuple[FlowSet | None, tuple[Problem, ...]]:
+    fs, problems = check(load_files(flows_dir, dict(flows)), i18n.catalogs_from(locales_dir, dict(catalogs)), today)
+    return fs, tuple(problems)
+
+
+def forget_checked() -> None:
+    """Drop the kept checks (bench/flows.py times checks from nothing)."""
+    _checked.cache_clear()
 
 
 def load(flows_dir: str, locales_dir: str, today: datetime.date | None = None) -> tuple[FlowSet | None, list[Problem]]:
