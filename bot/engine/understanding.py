@@ -199,14 +199,19 @@ class Lexicon:
         values = {n for n, _ in found}
         return (found[0][0], found[0][1]) if len(values) == 1 else None
 
-    def word_matches(self, token: str, langs: Iterable[str]) -> dict[str, tuple[float, str]]:
-        """Words of the phrases that ``token`` (from a message) may be: word -> (score, how)."""
+    def exact_matches(self, token: str) -> dict[str, tuple[float, str]]:
+        """Words of the phrases that ``token`` is, as written or with its letters stretched."""
         found: dict[str, tuple[float, str]] = {}
         if token in self.word_langs:
             found[token] = (1.0, "")
         squeezed = squeeze(token)
         if squeezed != token and squeezed in self.word_langs:
             found.setdefault(squeezed, (1.0, "stretched letters"))
+        return found
+
+    def word_matches(self, token: str, langs: Iterable[str]) -> dict[str, tuple[float, str]]:
+        """Words of the phrases that ``token`` (from a message) may be: word -> (score, how)."""
+        found = self.exact_matches(token)
         for lang in langs:
             stem = self.stem(lang, token)
             for word in self.stems.get((lang, stem), ()) if stem else ():
@@ -231,11 +236,18 @@ class Lexicon:
     # --- phrases ------------------------------------------------------------------
 
     def place(self, norm: str, whole_only: bool = False) -> Placement:
-        """The meaning of a message (normalised), if any of the phrases is in it."""
+        """The meaning of a message (normalised), if any of the phrases is in it.
+
+        ``whole_only``: only a phrase that is the whole message, read word for
+        word (letters stretched allowed). That is what reading a keyword asks,
+        for the meanings that erase or silence (WHOLE_ONLY_INTENTS), which are
+        never read from a guess (see :meth:`_whole`); so it skips the stems and
+        typos, the costly part of reading a word, on every text.
+        """
         tokens = norm.split()
         if not tokens or not self.entries:
             return Placement()
-        found = self._whole(tokens)
+        found = self._whole(tokens, exact=whole_only)
         if not whole_only:
             langs = list(self.stemmers)
             per_token = [self.word_matches(t, langs) for t in tokens]
@@ -274,13 +286,14 @@ class Lexicon:
         before = tokens[max(0, start - NEGATION_WINDOW):start]
         return any(t in self.not_words for t in before)
 
-    def _whole(self, tokens: list[str]) -> list[tuple[_Entry, float, str]]:
-        """Phrases that are the whole message, once the around words are set aside."""
+    def _whole(self, tokens: list[str], exact: bool = False) -> list[tuple[_Entry, float, str]]:
+        """Phrases that are the whole message, once the around words are set aside
+        (``exact``: word for word, see :meth:`place`)."""
         kept, taken = self.strip_around(tokens)
         if not kept or not self.wholes.get(len(kept)):
             return []
         langs = list(self.stemmers)
-        matches = [self.word_matches(t, langs) for t in kept]
+        matches = [self.exact_matches(t) if exact else self.word_matches(t, langs) for t in kept]
         found = []
         for entry, words in self.wholes.get(len(kept), ()):
             hits = [matches[k].get(word) for k, word in enumerate(words)]
