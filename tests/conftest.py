@@ -53,13 +53,17 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     """How many processes ``-n auto`` (pyproject's addopts) starts.
 
     On a newcomer's machine each worker starts its own embedded Redis, so the
-    suite runs on every core. A server the run shares (``REDIS_URL``, or the
-    run's one cluster) is flushed before each test, so with one the suite
-    stays in this single process (0: no workers at all).
+    suite runs on every core, two workers per core: about half of a test's
+    time is spent waiting (a browser page, a server starting, the timeout of
+    a Redis that never answers), and a second worker uses the core meanwhile
+    (on 2 cores: 5m48s with one worker per core, 4m33s with two; BENCHMARKS.md,
+    "The test suite"). A server the run shares (``REDIS_URL``, or the run's
+    one cluster) is flushed before each test, so with one the suite stays in
+    this single process (0: no workers at all).
     """
     if os.environ.get("REDIS_URL") or cluster_mode(config):
         return 0
-    return None  # xdist's own answer: one worker per core
+    return 2 * (os.cpu_count() or 1)
 
 
 @pytest.fixture(scope="session")
