@@ -170,29 +170,22 @@ def parse(text: str, path: str) -> Source:
         raise too_big
     if yaml.__with_libyaml__:
         try:
-            return _read_fast(text, path)
+            return _read(text, path, _FastFlowLoader)
         except (yaml.YAMLError, ValueError, _ReadAgain):
             pass  # read again below: a problem is worded as the Python reader words it
-    source = Source(path=path, data=None)
     try:
-        loader = _FlowLoader(text)
-    except yaml.reader.ReaderError as exc:  # a control character pasted into the text
+        return _read(text, path, _FlowLoader)
+    except yaml.reader.ReaderError as exc:  # a control character pasted into the text (checked as the reader starts)
         line = text[: exc.position].count("\n") + 1
         raise YamlSyntaxError(line, "control-character", char=exc.character) from None
-    try:
-        root = loader.get_single_node()
-        source.data = {} if root is None else _build(root, (), source, loader)
     except yaml.MarkedYAMLError as exc:  # scanner, parser, composer and constructor errors
         raise _syntax_error(exc) from None
-    finally:
-        loader.dispose()
-    return source
 
 
-def _read_fast(text: str, path: str) -> Source:
-    """:func:`parse` for a well-formed file; raises whatever stopped it, unworded."""
+def _read(text: str, path: str, reader: type[_Refusing]) -> Source:
+    """``text`` read by ``reader``; raises whatever stopped it, unworded."""
     source = Source(path=path, data=None)
-    loader = _FastFlowLoader(text)
+    loader = reader(text)
     try:
         root = loader.get_single_node()
         source.data = {} if root is None else _build(root, (), source, loader)
