@@ -56,7 +56,7 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     suite runs on every core, two workers per core: about half of a test's
     time is spent waiting (a browser page, a server starting, the timeout of
     a Redis that never answers), and a second worker uses the core meanwhile
-    (on 2 cores: 5m48s with one worker per core, 4m33s with two; BENCHMARKS.md,
+    (on 2 cores: 5m48s with one worker per core, 4m33s-5m05s with two; BENCHMARKS.md,
     "The test suite"). A server the run shares (``REDIS_URL``, or the run's
     one cluster) is flushed before each test, so with one the suite stays in
     this single process (0: no workers at all).
