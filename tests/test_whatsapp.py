@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import time
 
 import pytest
@@ -334,19 +335,27 @@ def test_before_any_sync_menus_are_numbered_text_never_silence(app, twilio):
     assert fallbacks("no_template") == before + 1
 
 
-def test_twilio_unreachable_keeps_the_replies_and_sends_them_in_order_later(make_app, twilio, redis_client):
-    app = make_app(TWILIO_API_BASE="http://127.0.0.1:9")
-    client = app.test_client()
-    assert messages(post_signed(client, "/twilio/messages", inbound("hola", sender=PERSON)).data) == []
-    cid = contact_id("test-secret", PERSON)
-    wait_until(lambda: redis_client.llen(f"hl:{{{cid}}}:wa:outbox") == 2)
-    sender = app.extensions["whatsapp_sender"]
-    from bot.channels.twilio_api import rest_client
+def unreachable_failures() -> float:
+    return REGISTRY.get_sample_value("helpline_whatsapp_send_failures_total", {"reason": "unreachable"}) or 0.0
 
-    sender._client = rest_client(ACCOUNT_SID, "test-auth-token", twilio.url)  # Twilio is back
-    wait_until(lambda: len(twilio.messages) == 2, timeout=15)
-    assert twilio.messages[0]["Body"].startswith("Hola.")
-    assert redis_client.llen(f"hl:{{{cid}}}:wa:outbox") == 0
+
+def test_twilio_unreachable_keeps_the_replies_and_sends_them_in_order_later(make_app, redis_client):
+    # Twilio's address refuses connections (a port bound but not listening),
+    # then Twilio comes up on that same address: nothing in the app is touched.
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        app = make_app(TWILIO_API_BASE=f"http://127.0.0.1:{port}")
+        client = app.test_client()
+        before = unreachable_failures()
+        assert messages(post_signed(client, "/twilio/messages", inbound("hola", sender=PERSON)).data) == []
+        cid = contact_id("test-secret", PERSON)
+        wait_until(lambda: unreachable_failures() > before)  # tried, and refused
+        assert redis_client.llen(f"hl:{{{cid}}}:wa:outbox") == 2  # both kept, in order
+    with TwilioStandIn(port=port) as twilio:  # Twilio is back
+        wait_until(lambda: len(twilio.messages) == 2, timeout=15)
+        assert twilio.messages[0]["Body"].startswith("Hola.")
+        assert redis_client.llen(f"hl:{{{cid}}}:wa:outbox") == 0
 
 
 def test_media_gets_a_kind_answer_and_a_location_is_never_kept(app, twilio, redis_client, caplog):

@@ -36,7 +36,7 @@ CONTENT = "/v1/Content"
 
 
 class TwilioStandIn:
-    def __init__(self, fail_with: tuple[int, int] | None = None, stall: tuple[float, ...] = ()):
+    def __init__(self, fail_with: tuple[int, int] | None = None, stall: tuple[float, ...] = (), port: int = 0):
         self.requests: list[dict] = []
         self.fail_with = fail_with
         self.stall = stall
@@ -173,7 +173,7 @@ class TwilioStandIn:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
