@@ -197,6 +197,9 @@ def test_answer_is_a_few_tabs_away_and_the_simulator_keeps_focus(live_server, br
         page.keyboard.type(words)
         page.keyboard.press("Enter")
         expect(page.locator("#sim-log")).to_contain_text(answer)
-        # Each message reloads the page; its script puts the focus back once the page has loaded,
-        # which can be a moment after the answer shows.
+        # Each message reloads the page. The input has the focus at once (autofocus), loses it
+        # when the page goes to #end, and gets it back in a task queued by the load handler:
+        # wait for that task (one queued after it runs after it), so nothing typed next is lost.
+        page.wait_for_load_state("load")
+        page.evaluate("() => new Promise(done => setTimeout(done, 0))")
         expect(page.locator("#sim-text")).to_be_focused()
