@@ -56,6 +56,10 @@ def fallbacks(reason: str) -> float:
     return REGISTRY.get_sample_value("helpline_whatsapp_fallbacks_total", {"reason": reason}) or 0.0
 
 
+def send_failures(reason: str) -> float:
+    return REGISTRY.get_sample_value("helpline_whatsapp_send_failures_total", {"reason": reason}) or 0.0
+
+
 def send(client, twilio, text: str = "", expect: int = 1, **extra) -> list[dict]:
     """The person sends a WhatsApp message; returns the REST messages it brought (waits for ``expect``)."""
     before = len(twilio.messages)
@@ -335,10 +339,6 @@ def test_before_any_sync_menus_are_numbered_text_never_silence(app, twilio):
     assert fallbacks("no_template") == before + 1
 
 
-def unreachable_failures() -> float:
-    return REGISTRY.get_sample_value("helpline_whatsapp_send_failures_total", {"reason": "unreachable"}) or 0.0
-
-
 def test_twilio_unreachable_keeps_the_replies_and_sends_them_in_order_later(make_app, redis_client):
     # Twilio's address refuses connections (a port bound but not listening),
     # then Twilio comes up on that same address: nothing in the app is touched.
@@ -347,10 +347,10 @@ def test_twilio_unreachable_keeps_the_replies_and_sends_them_in_order_later(make
         port = closed.getsockname()[1]
         app = make_app(TWILIO_API_BASE=f"http://127.0.0.1:{port}")
         client = app.test_client()
-        before = unreachable_failures()
+        before = send_failures("unreachable")
         assert messages(post_signed(client, "/twilio/messages", inbound("hola", sender=PERSON)).data) == []
         cid = contact_id("test-secret", PERSON)
-        wait_until(lambda: unreachable_failures() > before)  # tried, and refused
+        wait_until(lambda: send_failures("unreachable") > before)  # tried, and refused
         assert redis_client.llen(f"hl:{{{cid}}}:wa:outbox") == 2  # both kept, in order
     with TwilioStandIn(port=port) as twilio:  # Twilio is back
         wait_until(lambda: len(twilio.messages) == 2, timeout=15)
