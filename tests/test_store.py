@@ -322,6 +322,27 @@ def test_the_lock_is_released_when_a_turn_raises(make_app, redis_client):
     assert tuple(messages(again.data)) != FAILSAFE_REPLIES
 
 
+def test_a_connection_redis_closed_between_texts_is_opened_again(client, redis_client):
+    """A thread keeps its connection for the turn's scripts from one text to the
+    next. When Redis drops it (a restart, a proxy's idle timeout, CLIENT KILL)
+    the next text reconnects and is answered as if nothing happened, its
+    answer kept once."""
+    if client.application.extensions["store"].cluster:
+        pytest.skip("one Redis: a cluster client routes each command itself")
+    control = "+15550002222"  # the same two texts, with no connection dropped
+    text(client, "hola", sender=control)
+    expected = text(client, NUMBERS, sender=control)
+
+    assert text(client, "hola")[0].startswith("Hola.")
+    assert redis_client.client_kill_filter(_type="normal", skipme=True) >= 1, "the app's connections were open"
+    form = inbound(NUMBERS, sender=PHONE)
+    resp = post_signed(client, "/twilio/messages", form)
+    assert resp.status_code == 200
+    assert messages(resp.data) == expected
+    assert redis_client.hkeys(key("answers")).count(form["MessageSid"]) == 1
+    assert not redis_client.exists(key("lock"))
+
+
 # --- opt-out --------------------------------------------------------------------------
 
 

@@ -138,3 +138,42 @@ class LazyRedisCluster:
         if name.startswith("__"):  # copy, pickle and the like: not the client's
             raise AttributeError(name)
         return getattr(self.client, name)
+
+
+class ThreadConnections:
+    """Commands sent on a connection this thread keeps, not one checked out per command.
+
+    Every text makes two round trips (open_turn, commit). Through the
+    client, each command checks a connection out of the pool and back (a
+    poll for unread data, fork checks, locks) and passes redis-py's
+    per-command hooks; here each thread keeps one connection of the same
+    pool, with the same timeouts and the same one retry, and sends on it
+    with the connection's own public ``send_command``/``read_response``
+    (BENCHMARKS.md, "A connection per thread").
+
+    A command that fails (timeout, refused, a reply that is an error)
+    disconnects it before the retry, as the client does, so no reply is
+    ever left unread for the next command. The connection goes back to the
+    pool when its thread ends. One Redis only: a cluster client routes each
+    command to its node itself.
+    """
+
+    def __init__(self, client: redis.Redis):
+        self.pool = client.connection_pool
+        self._threads = threading.local()
+
+    def execute(self, *args):
+        """Send one command and return its reply, as ``client.execute_command`` does."""
+        conn = self._connection()
+
+        def send_and_read():
+            conn.send_command(*args)
+            return conn.read_response()
+
+        return conn.retry.call_with_retry(send_and_read, lambda error: conn.disconnect())
+
+    def _connection(self):
+        held = getattr(self._threads, "client", None)
+        if held is None:  # a client holding one connection, released when the thread's locals go
+            held = self._threads.client = redis.Redis(connection_pool=self.pool, single_connection_client=True)
+        return held.connection

@@ -72,7 +72,7 @@ import redis
 from ..engine.events import compact_json
 from .calls import CallPrompts
 from .presence import PresenceRecords
-from .connection import STORE_DOWN, LazyRedisCluster, RedisCluster, StoreError, lua, ping, text
+from .connection import STORE_DOWN, LazyRedisCluster, RedisCluster, StoreError, ThreadConnections, lua, ping, text
 from .deliveries import DeliveryStatuses, TwilioDeletions
 from .keys import Keys
 from .live import LiveIndex
@@ -164,6 +164,7 @@ class SessionStore:
         self.notes = WrapupNotes(client, self.keys, session_ttl)
         self.presence = PresenceRecords(client, self.keys)  # who has the console open (not the people who text)
 
+        self._own = None if self.cluster else ThreadConnections(client)  # the turn's two round trips
         self._open = client.register_script(lua("open_turn"))
         self._commit = client.register_script(lua("commit"))
         try:  # loaded now (on every primary of a cluster), so the first turn's EVALSHA finds it
@@ -378,8 +379,9 @@ class SessionStore:
         Running twice changes nothing: an open_turn recognises its own token, and a
         commit that did land finds its lock gone and writes nothing (LockLost).
         """
+        execute = self.r.execute_command if self.cluster else self._own.execute
         try:
-            return self.r.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+            return execute("EVALSHA", script.sha, len(keys), *keys, *args)
         except redis.exceptions.NoScriptError:
             return script(keys=keys, args=args)
 
