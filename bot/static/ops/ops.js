@@ -444,11 +444,7 @@
   if (simLog) simLog.scrollTop = simLog.scrollHeight;
   // Each message reloads the page: the next one is typed without reaching for the mouse.
   var simText = document.getElementById("sim-text");
-  if (simText) {
-    // Again once loaded: going to the page's "#end" moves the focus off the input.
-    simText.focus({ preventScroll: true });
-    window.addEventListener("load", function () { setTimeout(function () { simText.focus({ preventScroll: true }); }, 0); });
-  }
+  if (simText) simText.focus();
 
   // --- one live stream per page: the page's own updates, the alerts and the duty badge ----
   if (alertsBox) {

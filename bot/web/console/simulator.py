@@ -130,7 +130,7 @@ def simulator_send():
     sim = _settings()
     text = request.form.get("text", "")
     _send(sim, text)
-    return redirect(url_for("ops.simulator", _anchor="end"))
+    return redirect(url_for("ops.simulator"))
 
 
 @bp.post("/simulator/tap")
@@ -139,7 +139,7 @@ def simulator_tap():
     sim = _settings()
     choice = request.form.get("choice", "")[:200]
     _send(sim, request.form.get("title", "")[:100], choice=choice or None)
-    return redirect(url_for("ops.simulator", _anchor="end"))
+    return redirect(url_for("ops.simulator"))
 
 
 @bp.post("/simulator/start")
@@ -164,7 +164,7 @@ def simulator_start():
     words = fs.keywords.languages.get(lang)
     if words:  # as `flask chat --lang es` does: the first text is the language's keyword
         _send(sim, sorted(words)[0].upper())
-    return redirect(url_for("ops.simulator", _anchor="end"))
+    return redirect(url_for("ops.simulator"))
 
 
 @bp.post("/simulator/reset")
