@@ -1,7 +1,8 @@
 """The house's walls, checked on the source: only ``bot/store/`` talks to
 Redis or spells a key, and the console's modules import each other without
 a cycle (a cycle is what made the console hard to read: a blueprint made in
-one module, its routes in four others importing it back)."""
+one module, its routes in four others importing it back); and README's
+map of the house names every module, and none that is gone."""
 from __future__ import annotations
 
 import ast
@@ -159,3 +160,39 @@ def test_the_web_modules_import_each_other_without_a_cycle():
 def test_the_cycle_check_finds_a_cycle():
     assert cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert cycle({"a": {"b"}, "b": set()}) is None
+
+
+# --- the map in README's "Architecture" -------------------------------------------------
+
+README = BOT.parent / "README.md"
+MAP_COLUMN = 29  # the maps name a file (or a few, after commas) in their first 29 characters
+
+
+def architecture_map() -> set[str]:
+    """The paths the maps in README's Architecture section name ("bot/erasure.py,
+    spool.py" names bot/erasure.py and bot/spool.py)."""
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("\n## Architecture"):text.index("\n## ", text.index("\n## Architecture") + 1)]
+    named = set()
+    for block in re.findall(r"```\n(.*?)```", section, re.S):
+        for line in block.splitlines():
+            folder = None
+            for name in (n.strip() for n in line[:MAP_COLUMN].split(",")):
+                if "/" in name:
+                    path = name.rstrip("/")
+                    named.add(path)
+                    folder = path if name.endswith("/") else path.rsplit("/", 1)[0]
+                elif name:
+                    named.add(f"{folder}/{name}" if folder else name)
+    return named
+
+
+def test_the_architecture_map_names_every_module_and_only_files_that_exist():
+    named = architecture_map()
+    root = BOT.parent
+    assert "bot/helpline.py" in named and "bot/store" in named
+    assert [n for n in sorted(named) if not (root / n).exists()] == [], "the map names files that are gone"
+    folders = {n for n in named if (root / n).is_dir()}
+    modules_ = [str(p.relative_to(root)) for p in sorted(BOT.glob("*.py")) if p.name != "__init__.py"]
+    missing = [m for m in modules_ if m not in named and not any(m.startswith(f + "/") for f in folders if f != "bot")]
+    assert missing == [], "modules the map does not name"
