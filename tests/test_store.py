@@ -505,6 +505,40 @@ def test_turns_from_many_threads_at_once_each_keep_their_own_answer(app, redis_c
             assert store.open_turn(cid, f"SM{n}-{i}", wait=0).duplicate == [f"answer {n}-{i}"]
 
 
+def test_a_process_forked_after_texts_talks_to_redis_on_its_own_connection(app):
+    """A thread keeps its connection between texts. A child forked after the
+    parent's texts must not send on the parent's socket: with both texting at
+    once, replies would cross (one side reading the other's session or lock)."""
+    import os
+
+    store = app.extensions["store"]
+
+    def texts(phone: str, n: int) -> int:
+        done = 0
+        for i in range(n):
+            cid = cid_of(phone)
+            opened = store.open_turn(cid, f"SM{phone[-4:]}{i}", wait=2)
+            assert opened.fields in (None, {"v": "3", "cid": cid, "n": str(i - 1)})
+            store.commit(opened, action="save", fields={"v": "3", "cid": cid, "n": str(i)}, replies=[str(i)])
+            done += 1
+        return done
+
+    assert texts("+15550007001", 1) == 1  # the parent's thread now keeps a connection
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        try:
+            os.write(write, str(texts("+15550007002", 200)).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    mine = texts("+15550007003", 200)
+    os.waitpid(child, 0)
+    theirs = os.read(read, 100).decode()
+    os.close(read)
+    assert (mine, theirs) == (200, "200")
+
+
 def test_a_forked_worker_draws_its_own_lock_tokens(app):
     """Tokens are a per-process random prefix and a counter a forked child
     inherits: the child must draw a new prefix, or two workers could hand out

@@ -6,6 +6,7 @@ Nothing outside ``bot/store/`` imports redis: code elsewhere catches
 """
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -174,6 +175,10 @@ class ThreadConnections:
 
     def _connection(self):
         held = getattr(self._threads, "client", None)
-        if held is None:  # a client holding one connection, released when the thread's locals go
+        # A forked child (its thread's locals copied) must not talk on its parent's socket: the
+        # replies would cross. A new client draws a new connection (the pool resets in a child).
+        if held is None or self._threads.pid != os.getpid():
+            # A client holding one connection of the pool, given back when the thread's locals go.
             held = self._threads.client = redis.Redis(connection_pool=self.pool, single_connection_client=True)
+            self._threads.pid = os.getpid()
         return held.connection
