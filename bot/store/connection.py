@@ -152,11 +152,13 @@ class ThreadConnections:
     with the connection's own public ``send_command``/``read_response``
     (BENCHMARKS.md, "A connection per thread").
 
-    A command that fails (timeout, refused, a reply that is an error)
-    disconnects it before the retry, as the client does, so no reply is
-    ever left unread for the next command. The connection goes back to the
-    pool when its thread ends. One Redis only: a cluster client routes each
-    command to its node itself.
+    A command that cannot reach Redis or get its reply (refused, dropped,
+    timed out) disconnects before the one retry, as the client does, and
+    redis-py's connection disconnects itself when anything interrupts a
+    read: no reply is ever left unread for the next command. An error reply
+    (NOSCRIPT) is read whole and raised. The connection goes back to the
+    pool when its thread ends; a forked child draws its own. One Redis only:
+    a cluster client routes each command to its node itself.
     """
 
     def __init__(self, client: redis.Redis):
