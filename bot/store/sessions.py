@@ -379,6 +379,8 @@ class SessionStore:
         Running twice changes nothing: an open_turn recognises its own token, and a
         commit that did land finds its lock gone and writes nothing (LockLost).
         """
+        # Looked up per call, never bound at start: a cluster's client is made by its
+        # first command (LazyRedisCluster), and made again after a failed one.
         execute = self.r.execute_command if self.cluster else self._own.execute
         try:
             return execute("EVALSHA", script.sha, len(keys), *keys, *args)
