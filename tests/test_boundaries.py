@@ -172,7 +172,8 @@ def architecture_map() -> set[str]:
     """The paths the maps in README's Architecture section name ("bot/erasure.py,
     spool.py" names bot/erasure.py and bot/spool.py)."""
     text = README.read_text(encoding="utf-8")
-    section = text[text.index("\n## Architecture"):text.index("\n## ", text.index("\n## Architecture") + 1)]
+    start = text.index("\n## Architecture")
+    section = text[start:text.index("\n## ", start + 1)]
     named = set()
     for block in re.findall(r"```\n(.*?)```", section, re.S):
         for line in block.splitlines():

@@ -514,9 +514,8 @@ def test_a_process_forked_after_texts_talks_to_redis_on_its_own_connection(app):
     store = app.extensions["store"]
 
     def texts(phone: str, n: int) -> int:
-        done = 0
+        done, cid = 0, cid_of(phone)
         for i in range(n):
-            cid = cid_of(phone)
             opened = store.open_turn(cid, f"SM{phone[-4:]}{i}", wait=2)
             assert opened.fields in (None, {"v": "3", "cid": cid, "n": str(i - 1)})
             store.commit(opened, action="save", fields={"v": "3", "cid": cid, "n": str(i)}, replies=[str(i)])
