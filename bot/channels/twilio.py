@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from twilio.request_validator import RequestValidator
@@ -81,8 +82,8 @@ def _int(value: str | None) -> int:
         return 0
 
 
-def parse_incoming(form) -> IncomingMessage | None:
-    """Turn the webhook form into an IncomingMessage; None if it has no sender."""
+def parse_incoming(form: Mapping[str, str]) -> IncomingMessage | None:
+    """Turn the webhook form (field -> its first value) into an IncomingMessage; None if it has no sender."""
     address = (form.get("From") or "").strip()
     if not address:
         return None

@@ -96,7 +96,10 @@ def messages() -> Response:
         channel = "sms"
         msg = None
         try:
-            msg = twilio.parse_incoming(req.form)
+            # A plain dict (the first value of each field, as MultiDict.get gives): werkzeug's
+            # MultiDict.get raises and catches an exception for every absent field, and a text
+            # lacks most of those parse_incoming asks for (buttons, lists, locations).
+            msg = twilio.parse_incoming(req.form.to_dict())
             if msg is None:
                 outcome, body = "silent", twilio.twiml([])
             else:
