@@ -296,6 +296,8 @@ class Lexicon:
         matches = [self.exact_matches(t) if exact else self.word_matches(t, langs) for t in kept]
         found = []
         for entry, words in self.wholes.get(len(kept), ()):
+            if words[0] not in matches[0]:
+                continue  # nearly every phrase, on nearly every text
             hits = [matches[k].get(word) for k, word in enumerate(words)]
             if all(hits) and entry.meaning.intent in m.WHOLE_ONLY_INTENTS and any(h[1] not in _EXACT for h in hits):
                 continue  # erasing or silencing on a guess is worse than asking again: "sale" is not "salte"
