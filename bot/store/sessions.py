@@ -273,7 +273,7 @@ class SessionStore:
             opened.token,
             action,
             self.session_ttl,
-            json.dumps(replies, ensure_ascii=False),
+            compact_json(replies),
             self.retry_window,
             ANSWERS_KEPT,
             {True: "set", False: "clear", None: ""}[opt_out],
