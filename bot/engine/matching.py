@@ -117,12 +117,29 @@ def _typo_keyword(fs: m.FlowSet, lex: Lexicon, core: str) -> tuple[str, str, flo
     """A one-word message one typo away from exactly one keyword of TYPO_INTENTS."""
     if " " in core or len(core) < KEYWORD_TYPO_MIN - 1 or core in _known_words(fs, lex):
         return None
-    hits = {(intent, word) for intent in TYPO_INTENTS for word in fs.keywords.intents.get(intent, ())
-            if " " not in word and len(word) >= KEYWORD_TYPO_MIN and OSA.distance(core, word, score_cutoff=1) <= 1}
+    by_length = _typo_targets(fs)
+    hits = {(intent, word) for length in (len(core) - 1, len(core), len(core) + 1)
+            for intent, word in by_length.get(length, ()) if OSA.distance(core, word, score_cutoff=1) <= 1}
     if len({intent for intent, _ in hits}) != 1:
         return None
     intent, word = sorted(hits)[0]
     return intent, word, 1 - 1 / max(len(word), len(core))
+
+
+def _typo_targets(fs: m.FlowSet) -> dict[int, list[tuple[str, str]]]:
+    """The one-word keywords of TYPO_INTENTS, by length: length -> [(intent, word)].
+
+    One typo (an edit of one letter) changes a word's length by one at most,
+    so a text is compared only with the keywords of its length or one either side.
+    """
+    def build():
+        found: dict[int, list[tuple[str, str]]] = {}
+        for intent in sorted(TYPO_INTENTS):
+            for word in sorted(fs.keywords.intents.get(intent, ())):
+                if " " not in word and len(word) >= KEYWORD_TYPO_MIN:
+                    found.setdefault(len(word), []).append((intent, word))
+        return found
+    return fs.derived(("typo targets",), build)
 
 
 def _known_words(fs: m.FlowSet, lex: Lexicon) -> frozenset[str]:
