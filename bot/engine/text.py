@@ -67,5 +67,11 @@ def squeeze(norm: str) -> str:
     >>> squeeze("siii nooo exittt")
     'si no exit'
     """
-    return _REPEAT_RE.sub(r"\1", norm)
+    return _REPEAT_RE.sub(_once, norm)
+
+
+def _once(repeat: re.Match) -> str:
+    # A function rather than the template r"\1": re parses a template in Python
+    # on every call, and squeeze runs several times a text.
+    return repeat[1]
 
