@@ -158,3 +158,30 @@ def test_each_process_counts_in_its_own_file_also_after_a_fork(tmp_path):
     assert [f for f in files.split() if f.startswith("counter_")] == sorted([f"counter_{parent}.db",
                                                                               f"counter_{child}.db"])
     assert 'helpline_messages_in_total{channel="sms"} 7.0' in lines
+
+
+FRESH = r'''
+import sys
+from prometheus_client import REGISTRY, generate_latest
+import bot.metrics
+sys.stdout.write(generate_latest(REGISTRY).decode())
+'''
+
+
+def test_every_known_series_is_scraped_at_zero_before_its_first_count():
+    """A series that first appears with its first count is missed by rate() and
+    alerts until then: a process that has answered nothing shows each at 0."""
+    import subprocess
+    import sys
+
+    from tests.helpers import REPO
+
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}  # one process, its own registry
+    lines = subprocess.run([sys.executable, "-c", FRESH], cwd=REPO, env=env, capture_output=True, text=True,
+                           timeout=60, check=True).stdout.splitlines()
+    for channel in ("sms", "whatsapp", "voice"):
+        assert f'helpline_messages_in_total{{channel="{channel}"}} 0.0' in lines
+    for channel in ("sms", "whatsapp"):
+        assert f'helpline_messages_out_total{{channel="{channel}",via="twiml"}} 0.0' in lines
+    for outcome in ("reply", "retry", "silent", "failsafe", "dial", "hangup"):
+        assert f'helpline_replies_total{{outcome="{outcome}"}} 0.0' in lines

@@ -75,14 +75,14 @@ def call() -> Response:
         calls = _calls()
         try:
             if request.form.get("Digits") or request.form.get("SpeechResult"):
-                metrics.MESSAGES_IN.labels("voice").inc()
+                metrics.RECEIVED["voice"].inc()
             answer = calls.answer(request.form, at=request.args.get("at", ""), silence=_silence())
         except Exception as exc:  # noqa: BLE001 - a caller must never hear silence or an error
             if isinstance(exc, (*STORE_DOWN, StoreError)):
                 metrics.REDIS_ERRORS.inc()
             log.error("call turn failed, said the fail-safe: %s", safe_error(exc))
             answer = calls.failsafe()
-        metrics.REPLIES.labels(answer.outcome).inc()
+        metrics.ANSWERS[answer.outcome].inc()
     metrics.WEBHOOK_SECONDS.observe(timer.seconds)
     return Response(answer.twiml, mimetype=TWIML)
 

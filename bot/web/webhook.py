@@ -104,7 +104,7 @@ def messages() -> Response:
                 outcome, body = "silent", twilio.twiml([])
             else:
                 channel = msg.channel
-                metrics.MESSAGES_IN.labels(channel).inc()
+                metrics.RECEIVED[channel].inc()
                 handled = app.extensions["helpline"].handle(msg)
                 body = twilio.twiml(handled.replies, _status_url(cfg, handled.erased))
                 outcome = "retry" if handled.turn is None else ("reply" if handled.replies or handled.queued else "silent")
@@ -124,8 +124,8 @@ def messages() -> Response:
                 body = twilio.twiml(handled.replies, _status_url(cfg, handled.erased))
                 outcome, sent = ("reply" if handled.replies else "silent"), len(handled.replies)
         if outcome in ("reply", "failsafe") and sent:
-            metrics.MESSAGES_OUT.labels(channel, "twiml").inc(sent)
-        metrics.REPLIES.labels(outcome).inc()
+            metrics.ANSWERED_BY_TWIML[channel].inc(sent)
+        metrics.ANSWERS[outcome].inc()
     metrics.WEBHOOK_SECONDS.observe(timer.seconds)
     return Response(body, mimetype=TWIML)
 
