@@ -231,3 +231,36 @@ def test_the_console_shows_who_is_on_duty(console_app, nobody):
     else:
         console_app.extensions["store"].r.delete("hl:duty", "hl:ops:duty:who")
     assert "Nobody is on duty" in rita.get("/ops/").text
+
+
+@pytest.mark.parametrize("others", [(), ("rosa",)], ids=["alone", "rosa-stays"])
+def test_a_renewal_racing_a_responder_going_off_duty_never_puts_her_back(redis_client, others):
+    """Her open console renews her on every page and event-stream tick. One that
+    read her as on duty just before she clicked "Go off duty" must not write her
+    back, nor keep the line on for nobody: people asking for a person would wait."""
+    from bot.duty import Duty
+    from bot.store.duty import DutyRecords
+    from bot.store.keys import Keys
+
+    keys = Keys("hl:renew-race")
+    duty = Duty(DutyRecords(redis_client, keys))
+    for name in ("rita", *others):
+        duty.switch(True, name)
+
+    class OffRightAfterTheRead:
+        """The real client; her click lands between the renewal's read and its writes."""
+
+        def __getattr__(self, name):
+            return getattr(redis_client, name)
+
+        def zscore(self, *args):
+            found = redis_client.zscore(*args)
+            duty.switch(False, "rita")
+            return found
+
+    assert not Duty(DutyRecords(OffRightAfterTheRead(), keys)).renew("rita")
+    state = duty.state()
+    assert state.who == others
+    assert state.on == bool(others)
+    if not others:
+        assert not duty.records.line_on()

@@ -60,13 +60,21 @@ class DutyRecords:
         self.r.set(self.keys.duty_off(), by, ex=seconds)
 
     def renew(self, name: str, now: float, ttl: int) -> bool:
-        """Keep ``name`` on duty ``ttl`` seconds more, if they are on duty. Whether they are."""
+        """Keep ``name`` on duty ``ttl`` seconds more, if they are on duty. Whether they are.
+
+        Their open console renews them while they may be clicking "Go off duty":
+        a renewal that read them as on duty just before they left must not put
+        them back, nor the line's flag (people asking for a person would wait
+        for nobody). So each write only updates what is still there: the entry
+        (ZADD XX), then the flag (SET XX). Each key on its own, as on a cluster.
+        """
         until = self.r.zscore(self.keys.duty_who(), name)
         if until is None or until <= now:
             return False
+        if not self.r.zadd(self.keys.duty_who(), {name: now + ttl}, xx=True, ch=True):
+            return False  # they went off duty since the read
         pipe = self.r.pipeline(transaction=False)
-        pipe.zadd(self.keys.duty_who(), {name: now + ttl})
-        pipe.set(self.keys.duty(), name, ex=ttl)
+        pipe.set(self.keys.duty(), name, ex=ttl, xx=True)
         pipe.set(self.keys.duty_armed(), "1", nx=True)
         pipe.execute()
         return True
