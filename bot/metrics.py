@@ -56,13 +56,16 @@ WHATSAPP_SEND_FAILURES = Counter(
     ["reason"],
 )
 
-# The series the webhooks count on every text, made here: each is scraped from
-# the start, at 0, rather than first appearing with its first count, which
-# rate() and alerts miss (prometheus-client's README, "Labels"); and a text
-# counts through its series rather than looking it up by its labels each time.
+# Every labelled series known ahead, made here: each is scraped from the start,
+# at 0, rather than first appearing with its first count, which rate() and
+# alerts miss (prometheus-client's README, "Labels"); and code counts through
+# its series rather than looking it up by its labels each time.
 RECEIVED = {channel: MESSAGES_IN.labels(channel) for channel in ("sms", "whatsapp", "voice")}
-ANSWERED_BY_TWIML = {channel: MESSAGES_OUT.labels(channel, "twiml") for channel in ("sms", "whatsapp")}
+SENT = {(channel, via): MESSAGES_OUT.labels(channel, via)
+        for channel, via in (("sms", "twiml"), ("whatsapp", "twiml"), ("whatsapp", "rest"))}
 ANSWERS = {outcome: REPLIES.labels(outcome) for outcome in ("reply", "retry", "silent", "failsafe", "dial", "hangup")}
+FALLBACKS = {reason: WHATSAPP_FALLBACKS.labels(reason) for reason in ("no_template", "refused")}
+SEND_FAILURES = {reason: WHATSAPP_SEND_FAILURES.labels(reason) for reason in ("refused", "maybe_sent", "unreachable")}
 
 
 bp = Blueprint("metrics", __name__)

@@ -135,13 +135,13 @@ class WhatsAppSender:
         if item.get("key"):
             sid = self.store.content_sid(item["key"])
             if sid is None:
-                metrics.WHATSAPP_FALLBACKS.labels("no_template").inc()
+                metrics.FALLBACKS["no_template"].inc()
             else:
                 try:
                     self._create(item, content_sid=sid, content_variables=whatsapp.content_variables(item["body"]))
                     return
                 except _Refused:
-                    metrics.WHATSAPP_FALLBACKS.labels("refused").inc()
+                    metrics.FALLBACKS["refused"].inc()
                 except _MaybeSent:
                     return  # it may be on its way: a numbered copy would make it twice
         try:
@@ -163,16 +163,16 @@ class WhatsAppSender:
         except TwilioRestException as exc:
             # Twilio's text can quote the number: only its code goes to the log.
             log.warning("Twilio refused a WhatsApp reply: HTTP %s, error %s", exc.status, exc.code)
-            metrics.WHATSAPP_SEND_FAILURES.labels("refused").inc()
+            metrics.SEND_FAILURES["refused"].inc()
             raise _Refused() from None
         except (TwilioException, OSError) as exc:
             if never_left(exc):
-                metrics.WHATSAPP_SEND_FAILURES.labels("unreachable").inc()
+                metrics.SEND_FAILURES["unreachable"].inc()
                 raise Unreachable() from None
             log.warning("a WhatsApp reply may have been sent: %s", type(exc).__name__)
-            metrics.WHATSAPP_SEND_FAILURES.labels("maybe_sent").inc()
+            metrics.SEND_FAILURES["maybe_sent"].inc()
             raise _MaybeSent() from None
-        metrics.MESSAGES_OUT.labels("whatsapp", "rest").inc()
+        metrics.SENT["whatsapp", "rest"].inc()
 
 
 class _Refused(Exception):

@@ -181,7 +181,11 @@ def test_every_known_series_is_scraped_at_zero_before_its_first_count():
                            timeout=60, check=True).stdout.splitlines()
     for channel in ("sms", "whatsapp", "voice"):
         assert f'helpline_messages_in_total{{channel="{channel}"}} 0.0' in lines
-    for channel in ("sms", "whatsapp"):
-        assert f'helpline_messages_out_total{{channel="{channel}",via="twiml"}} 0.0' in lines
+    for channel, via in (("sms", "twiml"), ("whatsapp", "twiml"), ("whatsapp", "rest")):
+        assert f'helpline_messages_out_total{{channel="{channel}",via="{via}"}} 0.0' in lines
+    for reason in ("no_template", "refused"):
+        assert f'helpline_whatsapp_fallbacks_total{{reason="{reason}"}} 0.0' in lines
+    for reason in ("refused", "maybe_sent", "unreachable"):
+        assert f'helpline_whatsapp_send_failures_total{{reason="{reason}"}} 0.0' in lines
     for outcome in ("reply", "retry", "silent", "failsafe", "dial", "hangup"):
         assert f'helpline_replies_total{{outcome="{outcome}"}} 0.0' in lines

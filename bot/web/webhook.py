@@ -124,7 +124,7 @@ def messages() -> Response:
                 body = twilio.twiml(handled.replies, _status_url(cfg, handled.erased))
                 outcome, sent = ("reply" if handled.replies else "silent"), len(handled.replies)
         if outcome in ("reply", "failsafe") and sent:
-            metrics.ANSWERED_BY_TWIML[channel].inc(sent)
+            metrics.SENT[channel, "twiml"].inc(sent)
         metrics.ANSWERS[outcome].inc()
     metrics.WEBHOOK_SECONDS.observe(timer.seconds)
     return Response(body, mimetype=TWIML)
