@@ -3,8 +3,11 @@
     python bench/flows.py [--flows 50] [--repeat 5]
 
 The 50-flow set is the real one plus copies of rights.yaml chained through
-their "Other rights" option, so every copy is reachable and translated (the
-copies share the English texts, so the Spanish catalog covers them). Both
+their "I am not in the US" option, so every copy is reachable and translated (the
+copies share the English texts, so the Spanish catalog covers them). Each
+copy's eight pages that only free text leads to (flows/understanding.yaml
+names the real flow's) are reported unreachable: the errors the large set
+prints, all of them `unreachable-node`. Both
 sets go through the same `bot.published_flows.load` the server and `flows check` use:
 YAML with line numbers, schema, catalogs, every cross-check and the segment
 budget in both languages. Reported as time per set and per flow, and as the
@@ -28,6 +31,10 @@ from bot import published_flows  # noqa: E402
 from bot.engine.problems import errors  # noqa: E402
 
 
+# The option of the US menu that leads on (to the question of where the person is).
+LINK = 'label: "I am not in the US"\n        goto: where'
+
+
 def make_set(folder: str, total: int) -> int:
     """Copy flows/ into ``folder`` and add chained copies of rights.yaml up to ``total`` flows."""
     shutil.copytree(os.path.join(ROOT, "flows"), folder)
@@ -35,19 +42,19 @@ def make_set(folder: str, total: int) -> int:
     with open(os.path.join(folder, "rights.yaml"), encoding="utf-8") as fh:
         rights = fh.read()
     copies = max(0, total - real)
+    if copies and LINK not in rights:
+        raise SystemExit(f"flows/rights.yaml has no {LINK!r} to chain the copies through: update bench/flows.py")
     for k in range(1, copies + 1):
         text = re.sub(r"^flow: rights$", f"flow: rights_{k}", rights, flags=re.M)
         nxt = f"rights_{k + 1}" if k < copies else "main.menu"
-        # "Other rights" of copy k leads to copy k+1: every copy is reachable.
-        text = text.replace('label: "Other rights"\n        goto: menu', f'label: "Other rights"\n        goto: {nxt}')
+        # That option of copy k leads to copy k+1: every copy is reachable.
+        text = text.replace(LINK, LINK.replace("where", nxt))
         with open(os.path.join(folder, f"rights_{k}.yaml"), "w", encoding="utf-8") as fh:
             fh.write(text)
     if copies:
         path = os.path.join(folder, "rights.yaml")
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
         with open(path, "w", encoding="utf-8") as fh:
-            fh.write(text.replace('label: "Other rights"\n        goto: menu', 'label: "Other rights"\n        goto: rights_1'))
+            fh.write(rights.replace(LINK, LINK.replace("where", "rights_1")))
     return real + copies
 
 
