@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Callable, Mapping
 
 from . import i18n
-from .engine.loader import is_language_code, load_files, read_dir
+from .engine.loader import forget_schemas, is_language_code, load_files, read_dir
 from .engine.model import FlowSet
 from .engine.problems import Problem, errors
 from .engine.validate import check
@@ -101,8 +101,9 @@ def _checked(flows_dir: str, locales_dir: str, flows: tuple[tuple[str, bytes], .
 
 
 def forget_checked() -> None:
-    """Drop the kept checks (bench/flows.py times checks from nothing)."""
+    """Drop the kept checks and schemas (bench/flows.py times checks from nothing)."""
     _checked.cache_clear()
+    forget_schemas()
 
 
 def load(flows_dir: str, locales_dir: str, today: datetime.date | None = None) -> tuple[FlowSet | None, list[Problem]]:

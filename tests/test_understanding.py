@@ -297,6 +297,7 @@ def test_nothing_caches_what_people_write(fs, client):
     assert cached == [
         "bot.channels.twilio._twiml",  # the bot's own replies
         "bot.engine.language.detector",  # the service's language codes
+        "bot.engine.loader._read_schema",  # flows/schema.json, and its check
         "bot.published_flows._checked",  # the flow files staff wrote, and their check
     ], cached
     # And what a flow set works out once is keyed by the bot's own words, never by a message.

@@ -13,6 +13,7 @@ budget) are :mod:`bot.engine.validate`'s job.
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import json
 import os
@@ -106,14 +107,9 @@ def load_files(flows_dir: str, files: Mapping[str, bytes]) -> Loaded:
     if SCHEMA_FILE not in files:
         loaded.problems.append(Problem(schema_path, 1, "schema-missing", {"file": SCHEMA_FILE}))
         return loaded
-    try:
-        schema = json.loads(files[SCHEMA_FILE].decode("utf-8"))
-    except ValueError as exc:
-        loaded.problems.append(Problem(schema_path, 1, "schema-unreadable", {"error": str(exc)}))
-        return loaded
-    broken = schema_problem(schema, schema_path)
-    if broken:
-        loaded.problems.append(broken)
+    schema, why = _read_schema(files[SCHEMA_FILE])
+    if why is not None:
+        loaded.problems.append(Problem(schema_path, 1, why[0], dict(why[1])))
         return loaded
     digest = hashlib.sha256()
     texts: dict[str, str] = {}
@@ -241,16 +237,33 @@ def language_code_problem(code: str) -> str | None:
 _validators: dict[str, tuple[dict, Draft202012Validator]] = {}
 
 
-def schema_problem(schema: object, schema_path: str) -> Problem | None:
-    """Why ``schema`` cannot be used to check flow files, if it cannot."""
+@functools.lru_cache(maxsize=4)
+def _read_schema(raw: bytes) -> tuple[dict | None, tuple[str, dict] | None]:
+    """schema.json's contents -> (the schema, None), or (None, (problem code, data)) if it cannot be used.
+
+    Kept by content: every load of the flows (each start, each check and
+    publish in the editor) brings the same schema, and checking it against
+    the JSON Schema meta-schema costs more than checking a flow file. The
+    same schema object also keeps :func:`check_schema`'s validators (see
+    ``_validators``). Read-only from here on; only staff-written text is kept.
+    """
+    try:
+        schema = json.loads(raw.decode("utf-8"))
+    except ValueError as exc:
+        return None, ("schema-unreadable", {"error": str(exc)})
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
-        return Problem(schema_path, 1, "schema-invalid", {"error": exc.message})
+        return None, ("schema-invalid", {"error": exc.message})
     missing = [k for k in ("flow", *SPECIAL_FILES.values()) if k not in (schema.get("$defs") or {})]
     if missing:
-        return Problem(schema_path, 1, "schema-incomplete", {"kinds": tuple(missing)})
-    return None
+        return None, ("schema-incomplete", {"kinds": tuple(missing)})
+    return schema, None
+
+
+def forget_schemas() -> None:
+    """Drop the kept schemas (a check from nothing: bench/flows.py)."""
+    _read_schema.cache_clear()
 
 
 def check_schema(source: Source, schema: dict, kind: str) -> list[Problem]:
