@@ -293,6 +293,7 @@ def test_add_user_reads_the_password_from_standard_input(redis_client, redis_url
     assert "Added maria (responder)" in done.stdout
     stored = redis_client.hgetall("hl:ops:user:maria")
     assert stored["role"] == "responder" and "a secret of hers" not in str(stored)
+    assert stored["hash"].startswith("scrypt:32768:8:1$")  # a deployment's cost (tests hash more cheaply)
     short = _flask(["ops", "add-user", "kim", "--role", "viewer"], "short\n", env)
     assert short.returncode != 0 and "at least 10 characters" in short.stderr
     bad_role = _flask(["ops", "add-user", "kim", "--role", "admin"], "long enough pw\n", env)

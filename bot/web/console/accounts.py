@@ -53,11 +53,6 @@ login_manager.login_view = "ops.login"
 login_manager.login_message = "Please sign in to open the console."
 login_manager.login_message_category = "info"
 
-# Compared against when the username does not exist, so that a wrong name
-# takes as long as a wrong password.
-_DUMMY_HASH = generate_password_hash("not a password of anyone")
-
-
 class AccountError(ValueError):
     """A name, role or password that cannot be used; the message says why."""
 
@@ -85,8 +80,13 @@ class Operator(UserMixin):
 
 
 class Accounts:
-    def __init__(self, records: AccountRecords):
+    def __init__(self, records: AccountRecords, hash_method: str = "scrypt"):
+        """``hash_method``: werkzeug's name for how passwords are hashed (``OPS_PASSWORD_HASH``)."""
         self.records = records
+        self.hash_method = hash_method
+        # Compared against when the username does not exist, so that a wrong
+        # name takes as long as a wrong password: hashed the same way.
+        self._unknown_name_hash = generate_password_hash("not a password of anyone", method=hash_method)
 
     @staticmethod
     def check_name(name: str) -> str:
@@ -103,7 +103,7 @@ class Accounts:
             raise AccountError(f"the role is one of: {', '.join(ROLES)}")
         if len(password) < MIN_PASSWORD:
             raise AccountError(f"the password needs at least {MIN_PASSWORD} characters")
-        return self.records.put(name, role, generate_password_hash(password))
+        return self.records.put(name, role, generate_password_hash(password, method=self.hash_method))
 
     def remove(self, name: str) -> bool:
         return self.records.remove(self.check_name(name))
@@ -145,7 +145,7 @@ class Accounts:
     def verify(self, name: str, password: str) -> Operator | None:
         op = self.get(name)
         stored = self.records.password_hash(op.name) if op else ""
-        ok = check_password_hash(stored or _DUMMY_HASH, password or "")
+        ok = check_password_hash(stored or self._unknown_name_hash, password or "")
         return op if op is not None and ok and stored else None
 
 

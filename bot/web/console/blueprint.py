@@ -87,7 +87,7 @@ def init_app(app: Flask) -> None:
                        app.extensions["flows_version"], app.extensions["content"])
     app.extensions["flows_admin"] = flows
     app.extensions["ops"] = Console(
-        accounts=Accounts(stores.accounts),
+        accounts=Accounts(stores.accounts, cfg["OPS_PASSWORD_HASH"]),
         throttle=Throttle(stores.failed_sign_ins, secret=cfg["SECRET_KEY"]),
         live_sessions=live_sessions,
         desk=desk,
