@@ -93,12 +93,16 @@ class Duty:
         if on:
             self.records.go_on(by, now + self.ttl, self.ttl)
             return
-        last = self.records.go_off(by, now)
-        if last:  # others are still on duty: the line stays on, as long as the latest of them
-            name, until = last
+        self._line_after_leaving(self.records.go_off(by, now), now)
+
+    def _line_after_leaving(self, latest: tuple[str, float] | None, now: float) -> None:
+        """The line's flag once someone left: on while the latest responder still
+        on duty is (``latest``: their name and when they lapse), else off."""
+        if latest:
+            name, until = latest
             self.records.keep_line_on(name, max(1, int((until - now) * 1000)))
-            return
-        self.records.line_off()
+        else:
+            self.records.line_off()
 
     def pause(self, by: str) -> bool:
         """Pause the staffed hours until the end of the current span (a supervisor's
@@ -121,8 +125,22 @@ class Duty:
         return DutyState(False, "off")
 
     def renew(self, name: str) -> bool:
-        """``name``'s console is open: if they are on duty, keep it alive. Whether they are."""
-        return self.records.renew(name, self.clock(), self.ttl)
+        """``name``'s console is open: if they are on duty, keep it alive. Whether they are.
+
+        The renewal writes their entry, then the line's flag, for ``ttl``
+        seconds. Had they gone off duty between the two, that flag would
+        outlast whoever is left on duty (a closed console lapses sooner), and
+        people asking for a person would wait for nobody: so once it is
+        written, they must still be on duty, or the flag is put back as their
+        going off left it.
+        """
+        now = self.clock()
+        if not self.records.renew(name, now, self.ttl):
+            return False
+        if self.records.until(name) is not None:
+            return True
+        self._line_after_leaving(self.records.latest(now), now)
+        return False
 
     def arm(self) -> None:
         """The line is on duty: the next time it is found off, everyone waiting is handed back."""

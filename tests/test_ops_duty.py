@@ -264,3 +264,36 @@ def test_a_renewal_racing_a_responder_going_off_duty_never_puts_her_back(redis_c
     assert state.on == bool(others)
     if not others:
         assert not duty.records.line_on()
+
+
+def test_a_renewal_writing_the_flag_just_after_she_left_does_not_outlast_who_stays(redis_client):
+    """Her click lands between the renewal's entry and its flag. Rosa stays on
+    duty, but her console is closed and her duty lapses in 5 s: the line must
+    not stay on for the renewal's full 120 s, with nobody answering."""
+    from bot.duty import Duty
+    from bot.store.duty import DutyRecords
+    from bot.store.keys import Keys
+
+    keys = Keys("hl:renew-flag-race")
+    duty = Duty(DutyRecords(redis_client, keys))
+    duty.switch(True, "rita")
+    duty.switch(True, "rosa")
+    redis_client.zadd(keys.duty_who(), {"rosa": time.time() + 5})  # her console closed 115 s ago
+    clicked = []
+
+    class OffBeforeTheFlag:
+        """The real client; her click lands after the renewal's entry, before its flag."""
+
+        def __getattr__(self, name):
+            return getattr(redis_client, name)
+
+        def pipeline(self, *args, **kwargs):
+            if not clicked:
+                clicked.append(True)
+                duty.switch(False, "rita")
+            return redis_client.pipeline(*args, **kwargs)
+
+    assert not Duty(DutyRecords(OffBeforeTheFlag(), keys)).renew("rita")
+    assert clicked
+    assert duty.state().who == ("rosa",)
+    assert 0 < redis_client.pttl(keys.duty()) <= 5000

@@ -42,6 +42,13 @@ class DutyRecords:
         """``name`` is off duty; the responder on duty the longest after that, and until when (None: nobody)."""
         pipe = self.r.pipeline(transaction=False)
         pipe.zrem(self.keys.duty_who(), name)
+        return self._latest(pipe, now)
+
+    def latest(self, now: float) -> tuple[str, float] | None:
+        """The responder on duty the longest, and until when (None: nobody)."""
+        return self._latest(self.r.pipeline(transaction=False), now)
+
+    def _latest(self, pipe, now: float) -> tuple[str, float] | None:
         pipe.zremrangebyscore(self.keys.duty_who(), "-inf", now)
         pipe.zrange(self.keys.duty_who(), -1, -1, withscores=True)
         last = pipe.execute()[-1]
@@ -49,6 +56,10 @@ class DutyRecords:
             return None
         name, until = last[0]
         return text(name), until
+
+    def until(self, name: str) -> float | None:
+        """When ``name``'s on duty lapses (None: they are not on duty)."""
+        return self.r.zscore(self.keys.duty_who(), name)
 
     def keep_line_on(self, name: str, ms: int) -> None:
         self.r.set(self.keys.duty(), name, px=ms)
@@ -66,9 +77,10 @@ class DutyRecords:
         a renewal that read them as on duty just before they left must not put
         them back, nor the line's flag (people asking for a person would wait
         for nobody). So each write only updates what is still there: the entry
-        (ZADD XX), then the flag (SET XX). Each key on its own, as on a cluster.
+        (ZADD XX), then the flag (SET XX). Each key on its own, as on a cluster;
+        a flag written just after they left is mended by :meth:`bot.duty.Duty.renew`.
         """
-        until = self.r.zscore(self.keys.duty_who(), name)
+        until = self.until(name)
         if until is None or until <= now:
             return False
         if not self.r.zadd(self.keys.duty_who(), {name: now + ttl}, xx=True, ch=True):
