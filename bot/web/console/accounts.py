@@ -53,6 +53,7 @@ login_manager.login_view = "ops.login"
 login_manager.login_message = "Please sign in to open the console."
 login_manager.login_message_category = "info"
 
+
 class AccountError(ValueError):
     """A name, role or password that cannot be used; the message says why."""
 
