@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
@@ -144,6 +145,8 @@ def test_going_off_duty_asks_first_and_switches_off_only_that_responder(live_ser
     text(base, "hola")
     text(base, "PERSONA")
 
+    # Rita's console followed Rosa going on duty by reloading itself: wait for it (see below).
+    expect(rita.locator(".duty-panel")).to_have_attribute("data-who", re.compile(r"^(rita,rosa|rosa,rita)$"))
     # Rita leaves: she is told first, and Rosa stays; the person keeps waiting.
     rita.goto(base + "/ops/")
     rita.click("text=Go off duty")
@@ -158,6 +161,9 @@ def test_going_off_duty_asks_first_and_switches_off_only_that_responder(live_ser
     expect(rita.locator(".duty-panel button")).to_have_text("Go on duty")
     assert app.extensions["ops"].duty.state().who == ("rosa",)
 
+    # Rosa's open console follows Rita leaving by reloading itself (the live stream's duty
+    # event): wait for that reload, or the next navigation races it (net::ERR_ABORTED).
+    expect(rosa.locator(".duty-panel")).to_have_attribute("data-who", "rosa")
     # Rosa changes her mind once, then leaves: nobody is left, and the person gets the numbers.
     rosa.goto(base + "/ops/")
     rosa.click("text=Go off duty")
