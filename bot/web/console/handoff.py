@@ -144,6 +144,15 @@ def _act(conv: str, action: str, done: str, **wrapup: str):
     return redirect(url_for("ops.handoff", conv=conv))
 
 
+def _wrap_up(conv: str, action: str, done: str):
+    """Release or close: both end the hand-off with the outcome the form names."""
+    try:
+        outcome, note = outcome_asked(request.form)
+    except ActionRefused as exc:
+        return _refused(exc, conv)
+    return _act(conv, action, done, outcome=outcome, note=note)
+
+
 @bp.post("/handoff/<conv>/claim")
 @responder_required
 def claim(conv: str):
@@ -160,23 +169,13 @@ def unclaim(conv: str):
 @bp.post("/handoff/<conv>/release")
 @responder_required
 def release(conv: str):
-    try:
-        outcome, note = outcome_asked(request.form)
-    except ActionRefused as exc:
-        return _refused(exc, conv)
-    return _act(conv, "release", outcome=outcome, note=note,
-                done="Handed back to the bot. Their next text gets the main menu.")
+    return _wrap_up(conv, "release", "Handed back to the bot. Their next text gets the main menu.")
 
 
 @bp.post("/handoff/<conv>/close")
 @responder_required
 def close(conv: str):
-    try:
-        outcome, note = outcome_asked(request.form)
-    except ActionRefused as exc:
-        return _refused(exc, conv)
-    return _act(conv, "close", outcome=outcome, note=note,
-                done="Chat ended. If they write again, they start at the main menu.")
+    return _wrap_up(conv, "close", "Chat ended. If they write again, they start at the main menu.")
 
 
 @bp.post("/handoff/<conv>/transfer")
