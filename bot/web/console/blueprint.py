@@ -260,7 +260,7 @@ def _clock(t: float) -> str:
 
 @bp.context_processor
 def _common():
-    values = {"CHANNELS": {"sms": "SMS", "whatsapp": "WhatsApp", "voice": "Phone call"}, "STATES": STATE_NAMES, "LANGS": LANG_NAMES}
+    values = {"CHANNELS": CHANNEL_NAMES, "STATES": STATE_NAMES, "LANGS": LANG_NAMES}
     if current_user.is_authenticated:
         state = console().duty.state()
         values["duty"] = state
@@ -277,6 +277,7 @@ STATE_NAMES = {
     "opted_out": "Opted out (STOP)",
 }
 LANG_NAMES = {"en": "English", "es": "Spanish"}
+CHANNEL_NAMES = {"sms": "SMS", "whatsapp": "WhatsApp", "voice": "Phone call"}
 
 
 def last_event_id() -> str:

@@ -17,7 +17,7 @@ from ...figures import Period, csv_rows
 from ...helpline import safe_error
 from ...step_names import StepNames
 from ...store import STORE_DOWN
-from .blueprint import LANG_NAMES, bp, console
+from .blueprint import CHANNEL_NAMES, LANG_NAMES, bp, console
 from .wrapup import wrapup_counts
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,20 @@ HANDOFF_NAMES = [
     ("answered", "Answered by a person"),  # people, not claims: a take-over is not a second person
     ("replies", "Replies sent by operators"),
 ]
+
+
+# The page and its CSV name every count the same way.
+def language_name(code: str, fs) -> str:
+    """The console's name of a language, else the flows' own name for it, else its code."""
+    return LANG_NAMES.get(code) or (fs.system.languages.get(code, code) if fs else code)
+
+
+def channel_name(key: str) -> str:
+    return CHANNEL_NAMES.get(key, key)
+
+
+def outcome_name(key: str) -> str:
+    return OUTCOME_NAMES.get(key, key.replace("_", " ").capitalize())
 
 
 def period_asked() -> tuple[dt.date, dt.date]:
@@ -179,11 +193,9 @@ def figures():
         presets=PRESETS,
         total=period.total.get("conv", 0),
         per_day=columns(period.series()),
-        langs=bars(sorted((LANG_NAMES.get(k) or (fs.system.languages.get(k, k) if fs else k), v)
-                          for k, v in langs.items())),
-        chans=bars(sorted(({"sms": "SMS", "whatsapp": "WhatsApp", "voice": "Phone call"}.get(k, k), v) for k, v in chans.items())),
-        outcomes=bars(sorted(((OUTCOME_NAMES.get(k, k.replace("_", " ").capitalize()), v)
-                              for k, v in outcomes.items()), key=lambda kv: -kv[1])),
+        langs=bars(sorted((language_name(k, fs), v) for k, v in langs.items())),
+        chans=bars(sorted((channel_name(k), v) for k, v in chans.items())),
+        outcomes=bars(sorted(((outcome_name(k), v) for k, v in outcomes.items()), key=lambda kv: -kv[1])),
         handoffs=bars([(name, handoffs.get(k, 0)) for k, name in HANDOFF_NAMES]),
         exits=period.total.get("exit", 0),
         optouts=period.total.get("optout", 0),
@@ -194,21 +206,20 @@ def figures():
     )
 
 
-def csv_label(names: StepNames):
+def csv_label(names: StepNames, fs):
     """The CSV's ``what`` column: the same words as the page."""
     handoffs = dict(HANDOFF_NAMES)
-    chans = {"sms": "SMS", "whatsapp": "WhatsApp", "voice": "Phone call"}
 
     def label(measure: str, key: str) -> str:
         if measure in ("node_visits", "unrecognised_replies") or measure.startswith("left_"):
             flow, _, node = key.partition(".")
             return f"{names.flow_title(flow)} › {names.name(flow, node)}" if node else key
         if measure == "conversations_by_language":
-            return LANG_NAMES.get(key) or key
+            return language_name(key, fs)
         if measure == "conversations_by_channel":
-            return chans.get(key, key)
+            return channel_name(key)
         if measure == "outcomes":
-            return OUTCOME_NAMES.get(key, key.replace("_", " ").capitalize())
+            return outcome_name(key)
         if measure == "handoffs":
             return handoffs.get(key, key.replace("_", " ").capitalize())
         return key
@@ -219,9 +230,10 @@ def csv_label(names: StepNames):
 def figures_csv():
     start, end = period_asked()
     period = figures_of(start, end)
-    fs = current_app.extensions["content"]
+    content = current_app.extensions["content"]
+    fs = content() if content.loaded else None
     out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows(csv_rows(period, csv_label(StepNames(fs() if fs.loaded else None))))
+    csv.writer(out, lineterminator="\n").writerows(csv_rows(period, csv_label(StepNames(fs), fs)))
     name = f"helpline-figures-{start.isoformat()}-to-{end.isoformat()}.csv"
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})

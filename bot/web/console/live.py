@@ -12,9 +12,7 @@ from ... import handoff_context
 from ...desk import keywords_used
 from ...duty import DutyState
 from .accounts import responder_required
-from .blueprint import LANG_NAMES, LIST_LIMIT, bp, console, last_event_id
-
-CHANNEL_NAMES = {"sms": "SMS", "whatsapp": "WhatsApp", "voice": "Phone call"}
+from .blueprint import CHANNEL_NAMES, LANG_NAMES, LIST_LIMIT, bp, console, last_event_id
 
 
 @bp.app_template_global("wait_limit")
