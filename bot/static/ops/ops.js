@@ -3,12 +3,11 @@
 // Text from the server is always set with textContent, never as HTML.
 "use strict";
 (function () {
-  var CHANNELS = { sms: "SMS", whatsapp: "WhatsApp", voice: "Phone call" };
-  var LANGS = { en: "English", es: "Spanish" };
-  var STATES = {
-    "new": "New", choosing_language: "Choosing language", in_flow: "With the bot",
-    handed_off: "Wants a person", closed: "Ended", opted_out: "Opted out (STOP)"
-  };
+  // The server's own names (base.html), so a live update reads like the page it updates.
+  var names = JSON.parse((document.querySelector('meta[name="ops-names"]') || {}).content || "{}");
+  var CHANNELS = names.channels || {};
+  var LANGS = names.langs || {};
+  var STATES = names.states || {};
   var QUEUE_KINDS = ["handoff_requested", "claimed", "unclaimed", "released", "closed", "erased", "opted_out",
                      "handoff_message", "keyword"];
   var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
