@@ -80,15 +80,16 @@ class RedisProcess:
         self.kill()
 
 
-def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05):
-    """Poll ``predicate`` until it returns something truthy; fail after ``timeout``."""
+def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05, what: str = ""):
+    """Poll ``predicate`` until it returns something truthy, and return that;
+    fail after ``timeout`` seconds, naming ``what`` was awaited."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
         time.sleep(interval)
-    raise AssertionError(f"not true within {timeout} s: {predicate}")
+    raise AssertionError(f"not true within {timeout} s: {what or predicate}")
 
 
 __all__ = ["RedisProcess", "free_port", "wait_until"]

@@ -23,21 +23,10 @@ from pathlib import Path
 import requests
 
 from tests.helpers import AUTH_TOKEN, REPO, inbound, messages, sign
-from tests.servers import free_port
+from tests.servers import free_port, wait_until
 
 NGINX = "/usr/sbin/nginx"
 SECRET = "test-secret"
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def _substitute(text: str, old: str, new: str) -> str:
@@ -93,7 +82,7 @@ class Gunicorn:
             except requests.RequestException:
                 return False
 
-        wait_for(healthy, 30, "gunicorn to answer /healthz")
+        wait_until(healthy, 30, what="gunicorn to answer /healthz")
         return self
 
     def pids(self) -> list[int]:
@@ -173,7 +162,7 @@ class Nginx:
             except requests.RequestException:
                 return False
 
-        wait_for(up, 15, "nginx to answer /healthz")
+        wait_until(up, 15, what="nginx to answer /healthz")
         return self
 
     def stop(self) -> None:

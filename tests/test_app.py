@@ -16,12 +16,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.servers import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 # How long a start may take before the test gives up: a bound for a hung start, not a speed check
@@ -60,17 +61,6 @@ def redis_servers(data_dir: Path) -> list[int]:
         if b"redis-server" in cmdline and str(data_dir).encode() in cmdline and state not in ("Z", "X"):
             pids.append(int(proc.name))
     return pids
-
-
-def wait_until(predicate, timeout: float = START_TIMEOUT, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def get(url: str):
@@ -120,7 +110,7 @@ def test_python_app_py_serves_with_an_embedded_redis_and_stops_it(stop_signal, s
     data_dir = tmp_path / "var"
     proc = spawn([sys.executable, "app.py"], clean_env(tmp_path, port))
 
-    health = wait_until(lambda: healthy(port, proc), what="GET /healthz 200")
+    health = wait_until(lambda: healthy(port, proc), timeout=START_TIMEOUT, what="GET /healthz 200")
 
     assert health["redis"] == "ok" and health["flows"] not in ("", "not loaded")
     servers = redis_servers(data_dir)
@@ -138,7 +128,7 @@ def test_python_app_py_serves_with_an_embedded_redis_and_stops_it(stop_signal, s
 
     assert f"http://127.0.0.1:{port}/twilio/messages" in output
     assert "TWILIO_AUTH_TOKEN is not set" in output
-    wait_until(lambda: not redis_servers(data_dir), what="the embedded redis-server to stop")
+    wait_until(lambda: not redis_servers(data_dir), timeout=START_TIMEOUT, what="the embedded redis-server to stop")
     assert not (data_dir / "redis.sock").exists()
 
 
@@ -190,7 +180,7 @@ def test_procfile_runs_gunicorn_with_one_embedded_redis_for_two_workers(spawn, t
     data_dir = tmp_path / "var"
     proc = spawn(procfile_web_command(), clean_env(tmp_path, port, WEB_CONCURRENCY="2"))
 
-    wait_until(lambda: healthy(port, proc), what="GET /healthz 200")
+    wait_until(lambda: healthy(port, proc), timeout=START_TIMEOUT, what="GET /healthz 200")
 
     def workers():
         found = []
@@ -202,7 +192,7 @@ def test_procfile_runs_gunicorn_with_one_embedded_redis_for_two_workers(spawn, t
                 continue
         return found if len(found) == 2 else None
 
-    assert len(wait_until(workers, what="two gunicorn workers")) == 2
+    assert len(wait_until(workers, timeout=START_TIMEOUT, what="two gunicorn workers")) == 2
     # Every worker has imported the app by now; each would have started its
     # own server had it not been handed the master's.
     for _ in range(6):
@@ -213,4 +203,4 @@ def test_procfile_runs_gunicorn_with_one_embedded_redis_for_two_workers(spawn, t
     output, _ = proc.communicate(timeout=START_TIMEOUT + 20)  # gunicorn's graceful_timeout
 
     assert "Embedded Redis started" in output and "Embedded Redis stopped" in output
-    wait_until(lambda: not redis_servers(data_dir), what="the embedded redis-server to stop")
+    wait_until(lambda: not redis_servers(data_dir), timeout=START_TIMEOUT, what="the embedded redis-server to stop")
