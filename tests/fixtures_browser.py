@@ -6,6 +6,7 @@ to ``docs/screenshots/`` (shown in the README; review them before committing).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import urllib.parse
@@ -100,22 +101,30 @@ def shot(tmp_path):
     return take
 
 
-@pytest.fixture
-def live_server(redis_client, redis_url, tmp_path, twilio_api):
-    """The app under werkzeug's threaded server on a free port; yields its base URL."""
+@contextlib.contextmanager
+def serving(app):
+    """``app`` under werkzeug's threaded server on a free port; yields its base URL."""
     from werkzeug.serving import make_server
 
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    base = f"http://127.0.0.1:{server.server_port}"
+    app.config["PUBLIC_URL"] = base  # the URL the signed texts call
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield base
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def live_server(redis_client, redis_url, tmp_path, twilio_api):
+    """The console's app, served, with Rita (a responder); yields its base URL and the app."""
     from bot import create_app
     from bot.config import TestConfig
 
     app = create_app(TestConfig(redis_url, str(tmp_path), **console_settings(twilio_api)))
     app.extensions["ops"].accounts.add("rita", "responder", PASSWORD)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    app.config["PUBLIC_URL"] = f"http://127.0.0.1:{server.server_port}"  # the URL the signed texts call
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", app
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(app) as base:
+        yield base, app

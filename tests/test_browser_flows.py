@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 
 import pytest
 
 from tests.helpers import REPO
-from tests.fixtures_browser import CHROMIUM, text
+from tests.fixtures_browser import CHROMIUM, serving, text
 from tests.fixtures_console import PASSWORD
 
 OLD_MENU = "What would you like to do?"
@@ -43,23 +42,14 @@ def project(tmp_path):
 
 @pytest.fixture
 def site(redis_client, redis_url, tmp_path, project):
-    from werkzeug.serving import make_server
-
     from bot import create_app
     from bot.config import TestConfig
 
     app = create_app(TestConfig(redis_url, str(tmp_path / "var"), FLOWS_DIR=str(project / "flows"),
                                 LOCALES_DIR=str(project / "locales"), FLOWS_CHECK_SECONDS=0.0))
     app.extensions["ops"].accounts.add("ed", "editor", PASSWORD)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    app.config["PUBLIC_URL"] = f"http://127.0.0.1:{server.server_port}"  # the URL the signed texts call
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", app
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(app) as base:
+        yield base, app
 
 
 def sign_in(page, base):
