@@ -1,6 +1,7 @@
 """The engine with the real flows, for its tests (a pytest plugin, see conftest.py).
 
 ``fs``: the real flow set, loaded once per run (a FlowSet never changes).
+``project``: a copy of flows/ and locales/ that a test may edit.
 :class:`Chat`: one person talking to the engine, the session kept in memory as
 the service keeps it in Redis. The other helpers build expected replies from
 the flows, so tests say *where* a reply takes a person.
@@ -8,6 +9,7 @@ the flows, so tests say *where* a reply takes a person.
 from __future__ import annotations
 
 import itertools
+import shutil
 from pathlib import Path
 
 import pytest
@@ -43,6 +45,15 @@ def fs() -> FlowSet:
     flows, problems = load(str(REPO / "flows"), str(REPO / "locales"))
     assert flows is not None, [str(p) for p in problems]
     return flows
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    """A copy of the real flows/ and locales/, to edit without touching the repository's."""
+    root = tmp_path / "project"
+    shutil.copytree(REPO / "flows", root / "flows")
+    shutil.copytree(REPO / "locales", root / "locales")
+    return root
 
 
 class Chat:

@@ -12,11 +12,9 @@ them to ``docs/screenshots/``).
 from __future__ import annotations
 
 import os
-import shutil
 
 import pytest
 
-from tests.helpers import REPO
 from tests.fixtures_browser import CHROMIUM, serving, text
 from tests.fixtures_console import PASSWORD
 
@@ -30,14 +28,6 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is missing: apt-get install -y chromium"),
 ]
-
-
-@pytest.fixture
-def project(tmp_path):
-    root = tmp_path / "project"
-    shutil.copytree(REPO / "flows", root / "flows")
-    shutil.copytree(REPO / "locales", root / "locales")
-    return root
 
 
 @pytest.fixture

@@ -14,26 +14,22 @@ from __future__ import annotations
 
 import doctest
 import importlib
-import itertools
 import pkgutil
-from pathlib import Path
 
 import pytest
 
 import bot.engine
-from bot.published_flows import load
 from bot.engine import events as ev
 from bot.engine import render
 from bot.engine.matching import keyword
 from bot.engine.model import FlowSet, Translation
-from bot.engine.runner import ERASE, KEEP, SAVE, Context, Inbound, Turn, step
-from bot.engine.segments import MAX_SEGMENTS, count_segments
+from bot.engine.runner import ERASE, SAVE
 from bot.engine.session import Session
 from bot.engine.text import normalize
 from tests.helpers import option
 
-from tests.fixtures_engine import (ADDRESS, HELLO, HOTLINE, OPT, REPO, T0, Chat, emergency, greeting, help_text, menu, prompt,
-                                   reprompt, say, started, text_of)
+from tests.fixtures_engine import (ADDRESS, HOTLINE, OPT, Chat, emergency, greeting, help_text, menu, prompt, reprompt, say,
+                                   started, text_of)
 
 
 # --- first contact ---------------------------------------------------------------------------

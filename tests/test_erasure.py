@@ -34,7 +34,7 @@ from bot.helpline import contact_id
 from bot.spool import Entry
 from tests.helpers import inbound, messages, new_sid, option, post_signed, stored_session
 from tests.servers import RedisProcess, wait_until
-from tests.twilio_standin import ACCOUNT_SID, TwilioStandIn
+from tests.twilio_standin import ACCOUNT_SID
 
 PHONE = "+15558675309"
 OTHER = "+15553141592"
@@ -221,12 +221,6 @@ def test_a_spooled_quick_exit_does_not_erase_a_conversation_started_after_it(cli
 
 
 # --- Twilio's copies ---------------------------------------------------------------------
-
-
-@pytest.fixture
-def twilio_api():
-    with TwilioStandIn() as stand_in:
-        yield stand_in
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import html
 import json
 import os
 import re
-import shutil
 import stat
 from pathlib import Path
 
@@ -38,14 +37,6 @@ def repository_untouched():
     before = (digest_tree(REPO / "flows"), digest_tree(REPO / "locales"))
     yield
     assert (digest_tree(REPO / "flows"), digest_tree(REPO / "locales")) == before
-
-
-@pytest.fixture
-def project(tmp_path) -> Path:
-    root = tmp_path / "project"
-    shutil.copytree(REPO / "flows", root / "flows")
-    shutil.copytree(REPO / "locales", root / "locales")
-    return root
 
 
 @pytest.fixture

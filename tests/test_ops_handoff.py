@@ -15,8 +15,7 @@ from bot.engine import transcript
 from bot.live_sessions import mask
 from bot.staffed_hours import Hours, HoursError
 from tests.helpers import option, store_session, stored_session, stream_events
-from tests.fixtures_console import (PASSWORD, console_settings, conv_of, csrf_token, post_form, ask_for_a_person, sign_in,
-                                    text)
+from tests.fixtures_console import PASSWORD, ask_for_a_person, conv_of, csrf_token, post_form, sign_in, text
 from tests.twilio_standin import ACCOUNT_SID, TwilioStandIn
 
 pytestmark = pytest.mark.slow  # most tests here take a second or more: an app each, servers, waits
@@ -197,9 +196,6 @@ def test_sms_has_no_window(console_app, rita, redis_client, twilio_api):
 
 def test_twilio_refusing_shows_its_code_but_never_the_number(make_console, redis_client):
     with TwilioStandIn(fail_with=(400, 21211)) as failing:
-        from bot import create_app
-        from bot.config import TestConfig
-
         app = make_console(TWILIO_API_BASE=failing.url)
         rita = app.test_client()
         sign_in(rita)

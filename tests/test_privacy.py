@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 
-import pytest
 
 from bot.helpline import contact_id
 from tests.helpers import (every_value, inbound, messages, new_sid, option, post_signed, real_flows, store_session,

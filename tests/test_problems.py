@@ -11,7 +11,6 @@ check` and the console's translations page all read it, so they agree.
 """
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -115,11 +114,9 @@ def test_one_language_list_with_names(tmp_path):
 
 
 @pytest.fixture
-def project(tmp_path):
+def project(project):
     """The real flows and catalogs, with one Spanish text of each state that needs work."""
-    root = tmp_path / "project"
-    shutil.copytree(REPO / "flows", root / "flows")
-    shutil.copytree(REPO / "locales", root / "locales")
+    root = project
     po = root / "locales" / "es" / "LC_MESSAGES" / "messages.po"
     text = po.read_text(encoding="utf-8")
     for old, new in [

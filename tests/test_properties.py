@@ -474,7 +474,6 @@ def quick_exit_leaves_nothing(r, helpline: Helpline, phone: str, actions, exit_w
         event("texts kept for an operator before the exit")
 
     said = person.send(exit_word)
-    exit_sid = person.last.message_sid
     if opted_out:
         assert said == [], "opted out: nothing is sent until START, not even the erase line"
     else:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html
 import logging
-import shutil
 from pathlib import Path
 
 import pytest
@@ -19,13 +18,6 @@ pytestmark = pytest.mark.slow  # most tests here take a second or more: an app e
 REPO = Path(__file__).resolve().parents[1]
 GREETING = "Hola. Esta es una línea de información gratuita y confidencial."
 NEW_GREETING = "Hola. Esta es la línea de ayuda, gratis y confidencial."
-
-
-@pytest.fixture
-def project(tmp_path):
-    shutil.copytree(REPO / "flows", tmp_path / "flows")
-    shutil.copytree(REPO / "locales", tmp_path / "locales")
-    return tmp_path
 
 
 @pytest.fixture

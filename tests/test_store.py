@@ -16,9 +16,7 @@ import pytest
 import redis
 from redis.crc import key_slot
 
-from bot import create_app
 from bot.channels.twilio import FAILSAFE_REPLIES
-from bot.config import TestConfig
 from bot.helpline import contact_id
 from bot.store import LockLost, LockTimeout, SessionStore
 from tests.helpers import inbound, messages, option, post_signed, store_session, stored_session, stream_events

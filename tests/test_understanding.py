@@ -18,7 +18,7 @@ import pytest
 
 import bot
 from bot.engine import events as ev
-from bot.engine import language, render
+from bot.engine import language
 from bot.engine.matching import read_keyword
 from bot.engine.text import normalize
 from bot.engine.understanding import Lexicon
@@ -27,7 +27,6 @@ from tests.fixtures_engine import (
     OPT,
     Chat,
     emergency,
-    fs,
     greeting,
     help_text,
     menu,

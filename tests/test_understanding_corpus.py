@@ -227,7 +227,6 @@ def test_accuracy_per_language_and_intent(results):
 
 
 def test_negatives_never_erase_stop_or_raise_the_alarm(results):
-    fs = real_flows()
     bad = [f"{c.message!r}: {sorted(g)} includes {sorted(g & set(c.must_not))}"
            for c, g, _ in results if set(c.must_not) & g]
     assert not bad, "\n".join(bad)

@@ -9,19 +9,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pytest
-
 from bot.published_flows import load
 from bot.engine import voice
 from tests.fixtures_voice import Call, start_in
 from tests.helpers import REPO, real_flows
-
-
-@pytest.fixture
-def project(tmp_path) -> Path:
-    shutil.copytree(REPO / "flows", tmp_path / "flows")
-    shutil.copytree(REPO / "locales", tmp_path / "locales")
-    return tmp_path
 
 
 def edit(path: Path, old: str, new: str) -> None:

@@ -25,9 +25,9 @@ SENDER = "+15559990000"
 
 
 @pytest.fixture
-def twilio():
-    with TwilioStandIn() as stand_in:
-        yield stand_in
+def twilio(twilio_api):
+    """The Twilio stand-in (tests/fixtures_console.py), under a shorter name: every test here talks to it."""
+    return twilio_api
 
 
 @pytest.fixture
