@@ -25,17 +25,30 @@ from .engine import model as m
 ANSWER_WORDS = {"yes": "Yes", "no": "No", "not_sure": "Not sure"}
 NOT_ASKED = "Not asked"
 
-# The screening's outcomes (flows/screening.yaml), for an operator.
-OUTCOME_WORDS = {
-    "trafficking_referral": "Signs of trafficking: the bot referred them to the trafficking hotline",
-    "child_referral": "Under 18 with warning signs: the bot referred them to child services",
-    "labour_rights": "Problems with pay or the job: labour rights",
-    "not_sure": "Unsure answers to strong signs: talk it through",
-    "ransom": "Held for ransom on the way",
-    "smuggling_only": "Smuggled, and free on arrival: smuggling, not trafficking",
-    "no_indicators": "No signs of trafficking in their answers",
-    "not_safe_now": "Not safe to text: the bot stopped the questions",
+# The screening's outcomes (``outcome:`` in flows/screening.yaml), for an
+# operator: a short name (the figures' charts and CSV) and what it means (a
+# hand-off's context panel). An outcome not named here reads as its id.
+OUTCOMES = {
+    "trafficking_referral": ("Signs of trafficking",
+                             "Signs of trafficking: the bot referred them to the trafficking hotline"),
+    "child_referral": ("A child at risk", "Under 18 with warning signs: the bot referred them to child services"),
+    "labour_rights": ("Work and pay problems", "Problems with pay or the job: labour rights"),
+    "not_sure": ("Not sure: talk it through", "Unsure answers to strong signs: talk it through"),
+    "ransom": ("Held for ransom", "Held for ransom on the way"),
+    "smuggling_only": ("Smuggling, not trafficking", "Smuggled, and free on arrival: smuggling, not trafficking"),
+    "no_indicators": ("No signs found", "No signs of trafficking in their answers"),
+    "not_safe_now": ("Not safe to talk now", "Not safe to text: the bot stopped the questions"),
 }
+
+
+def outcome_name(outcome: str) -> str:
+    """The short name of a screening outcome."""
+    return OUTCOMES[outcome][0] if outcome in OUTCOMES else outcome.replace("_", " ").capitalize()
+
+
+def outcome_meaning(outcome: str) -> str:
+    """What a screening outcome means, in a sentence."""
+    return OUTCOMES[outcome][1] if outcome in OUTCOMES else outcome_name(outcome)
 
 # Risk: who comes first in the queue, and the card's words (never the person's).
 DANGER = "Priority: used the danger word"
@@ -161,7 +174,7 @@ def build(fs: m.FlowSet, flags: Mapping[str, str], history: tuple[str, ...] = ()
         if outcome and not ctx.outcome:
             ctx.outcome = outcome
     if ctx.outcome:
-        ctx.outcome_words = OUTCOME_WORDS.get(ctx.outcome, ctx.outcome.replace("_", " ").capitalize())
+        ctx.outcome_words = outcome_meaning(ctx.outcome)
     elif ctx.steps:
         ctx.outcome_words = "Not finished: they stopped before the end of the questions"
     seen: set[str] = set()

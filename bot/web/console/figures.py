@@ -14,6 +14,7 @@ import logging
 from flask import Response, current_app, flash, render_template, request
 
 from ...figures import Period, csv_rows
+from ...handoff_context import outcome_name
 from ...helpline import safe_error
 from ...step_names import StepNames
 from ...store import STORE_DOWN
@@ -25,16 +26,6 @@ log = logging.getLogger(__name__)
 LONGEST_PERIOD = 366  # days
 PRESETS = [("Today", 1), ("7 days", 7), ("30 days", 30), ("90 days", 90)]
 
-OUTCOME_NAMES = {
-    "trafficking_referral": "Signs of trafficking",
-    "child_referral": "A child at risk",
-    "labour_rights": "Work and pay problems",
-    "not_sure": "Not sure: talk it through",
-    "ransom": "Held for ransom",
-    "smuggling_only": "Smuggling, not trafficking",
-    "no_indicators": "No signs found",
-    "not_safe_now": "Not safe to talk now",
-}
 HANDOFF_NAMES = [
     ("requested", "Asked for a person"),
     ("unavailable", "Nobody on duty: got the numbers"),
@@ -52,10 +43,6 @@ def language_name(code: str, fs) -> str:
 
 def channel_name(key: str) -> str:
     return CHANNEL_NAMES.get(key, key)
-
-
-def outcome_name(key: str) -> str:
-    return OUTCOME_NAMES.get(key, key.replace("_", " ").capitalize())
 
 
 def period_asked() -> tuple[dt.date, dt.date]:
