@@ -33,9 +33,9 @@ from .validate import numbers_in
 
 SAY, PLAY = "say", "play"
 
-# What a keypad key may do (flows/keywords.yaml `voice_keys:`). Only `repeat`
-# is the call's own; the others are the keyword intents of the same name.
-KEY_INTENTS = ("human", "repeat", "back", "menu", "help", "danger")
+# What a keypad key may do is listed in flows/schema.json (keywords.yaml's
+# `voice_keys:`). Only `repeat` is the call's own; the others are the keyword
+# intents of the same name.
 REPEAT = "repeat"
 
 # The speaking rate `flows check` measures spoken texts at: a calm, clear

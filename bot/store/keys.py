@@ -50,8 +50,6 @@ class Keys:
     >>> k = Keys("hl")
     >>> k.session("c1"), k.optout("c1"), k.live()
     ('hl:{c1}:session', 'hl:optout:{c1}', 'hl:{hl:events}:live')
-    >>> Keys.contact_of(k.session("c1"))
-    'c1'
     """
 
     def __init__(self, prefix: str = "hl"):
@@ -100,11 +98,6 @@ class Keys:
 
     def optout(self, cid: str) -> str:
         return f"{self.prefix}:optout:{{{cid}}}"
-
-    @staticmethod
-    def contact_of(key: str) -> str:
-        """The contact id in a key of one person (its hash tag)."""
-        return key.split("{", 1)[1].split("}", 1)[0]
 
     # --- nobody's, beside the events stream ---
 
