@@ -50,6 +50,7 @@ def outcome_meaning(outcome: str) -> str:
     """What a screening outcome means, in a sentence."""
     return OUTCOMES[outcome][1] if outcome in OUTCOMES else outcome_name(outcome)
 
+
 # Risk: who comes first in the queue, and the card's words (never the person's).
 DANGER = "Priority: used the danger word"
 RISKY_OUTCOMES = {
