@@ -67,10 +67,8 @@ WHATSAPP_WINDOW = 24 * 3600  # seconds after the person's last text that WhatsAp
 REPLY_LIMIT = 1600  # characters: Twilio's limit for one message
 
 
-
 class ActionRefused(Exception):
     """An operator action that cannot be done; the message says why, for the console."""
-
 
 
 class ReplyFailed(ActionRefused):

@@ -268,4 +268,3 @@ def _csv_measure(name: str) -> tuple[str, str]:
     if name in ("exit", "optout"):
         return {"exit": "quick_exits", "optout": "opt_outs"}[name], "all"
     return head, ".".join(parts[1:])
-

@@ -27,7 +27,6 @@ def mask(address: str) -> str:
     return "··" + digits[-2:] if len(digits) >= 2 else "··"
 
 
-
 @dataclass(frozen=True)
 class Row:
     """One live session as the console shows it (``cid`` stays on the server)."""

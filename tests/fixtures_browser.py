@@ -46,6 +46,7 @@ window.Notification.requestPermission = function () {
 };
 """
 
+
 class Watched:
     """The browser, each of whose pages reports what the console's Content-Security-Policy refused."""
 

@@ -105,6 +105,7 @@ def ops_routes(app) -> list[tuple[str, str]]:
             found.append((method, path))
     return found
 
+
 @pytest.fixture
 def rita_on_duty(console_app):
     """``console_app``'s responder, signed in and on duty: people who ask for a person wait for her."""

@@ -27,9 +27,6 @@ pytestmark = [
 ]
 
 
-
-
-
 def test_an_operator_takes_a_hand_off_in_the_browser(live_server, browser, twilio_api, shot):
     from playwright.sync_api import expect
 

@@ -56,8 +56,6 @@ REQUIRED = [
 ] + ["en_language_from_earlier_texts", "es_speech"]
 
 
-
-
 def test_config_override_reaches_the_app(call_app):
     assert call_app.config["VOICE_RESPONDER_NUMBER"] == RESPONDER
 

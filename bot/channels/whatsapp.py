@@ -103,9 +103,6 @@ def templates(fs: m.FlowSet, prefix: str = "hl") -> dict[str, Template]:
     return found
 
 
-
-
-
 def split(fs: m.FlowSet, position: str, lang: str, reply: str) -> str | None:
     """The text above the numbered choices of the node at ``position``, when
     ``reply`` ends with them: what goes in the template's ``{{1}}``. None when

@@ -339,4 +339,3 @@ def _loose_answer(fs: m.FlowSet, core: str, labels: list[list[str]]) -> tuple[st
     if best >= ANSWER_SCORE and best - runner_up >= 5:
         return a, Reading("answer", a, form, fs.system.answers_where.get(a), how="typo", score=best / 100)
     return None, None
-

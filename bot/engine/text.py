@@ -74,4 +74,3 @@ def _once(repeat: re.Match) -> str:
     # A function rather than the template r"\1": re parses a template in Python
     # on every call, and squeeze runs several times a text.
     return repeat[1]
-

@@ -268,4 +268,3 @@ def editor_required(view):
         return view(*args, **kwargs)
 
     return wrapped
-

@@ -44,6 +44,7 @@ def _handoff_context(hand) -> handoff_context.Context:
     return handoff_context.build(console().desk.flows(), row.flags, row.history, row.lang, row.channel,
                                  keywords_used(hand.entries), LANG_NAMES, CHANNEL_NAMES)
 
+
 log = logging.getLogger(__name__)
 
 
