@@ -80,13 +80,24 @@ def healthy(port: int, proc: subprocess.Popen):
     return json.loads(body) if status == 200 else None
 
 
+def as_in_a_terminal() -> None:
+    """In the child, before it runs: Ctrl-C (SIGINT) does what it does in a terminal.
+
+    A shell without job control starts a background job with SIGINT ignored,
+    and the tests' children would inherit that (``bash .ci/run &`` in a
+    script): Python then never raises KeyboardInterrupt, and the Ctrl-C test
+    would wait for an exit that cannot come.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture
 def spawn(tmp_path):
     """Start processes; afterwards kill any still running, and their embedded Redis."""
     procs: list[subprocess.Popen] = []
 
     def start(args: list[str], env: dict[str, str]) -> subprocess.Popen:
-        proc = subprocess.Popen(args, cwd=REPO, env=env, stdin=subprocess.DEVNULL,
+        proc = subprocess.Popen(args, cwd=REPO, env=env, stdin=subprocess.DEVNULL, preexec_fn=as_in_a_terminal,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         procs.append(proc)
         return proc
