@@ -82,7 +82,7 @@ class RedisProcess:
 
 def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05, what: str = ""):
     """Poll ``predicate`` until it returns something truthy, and return that;
-    fail after ``timeout`` seconds, naming ``what`` was awaited."""
+    fail after ``timeout`` seconds, saying what it waited for (``what``)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()

@@ -14,6 +14,8 @@ from ...duty import DutyState
 from .accounts import responder_required
 from .blueprint import CHANNEL_NAMES, LANG_NAMES, LIST_LIMIT, bp, console, last_event_id
 
+log = logging.getLogger(__name__)
+
 
 @bp.app_template_global("wait_limit")
 def _wait_limit() -> int:
@@ -43,9 +45,6 @@ def _handoff_context(hand) -> handoff_context.Context:
     row = hand.row
     return handoff_context.build(console().desk.flows(), row.flags, row.history, row.lang, row.channel,
                                  keywords_used(hand.entries), LANG_NAMES, CHANNEL_NAMES)
-
-
-log = logging.getLogger(__name__)
 
 
 @bp.get("/")
