@@ -229,6 +229,10 @@ class PublishedFlows:
     def loaded(self) -> bool:
         return self._current is not None
 
+    def current(self) -> FlowSet | None:
+        """The set served now, without looking for a newer one (no Redis read); None before any."""
+        return self._current
+
     @property
     def loaded_version(self) -> int | None:
         return self._loaded_version

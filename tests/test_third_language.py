@@ -7,6 +7,8 @@ placeholders kept), done the way staff would: add the line, run
 """
 from __future__ import annotations
 
+import html
+import json
 import os
 import re
 import shutil
@@ -19,6 +21,7 @@ from babel.messages.pofile import read_po, write_po
 
 from bot import create_app
 from bot.config import TestConfig
+from tests.fixtures_console import PASSWORD, sign_in
 from tests.helpers import inbound, messages, post_signed
 
 pytestmark = pytest.mark.slow  # most tests here take a second or more: an app each, servers, waits
@@ -100,3 +103,14 @@ def test_a_third_language_is_one_catalog_and_one_line(tmp_path, redis_url, redis
     fs = app.extensions["content"]()
     assert first[0] == pseudo(fs.translate("en", fs.node(fs.system.start).text.msgid))
     assert "eo" not in fs.system.language_hints
+
+    # 7. Operators see it by its English name, as the checks above named it,
+    #    on the page and in what the page's script is given for live updates.
+    app.extensions["ops"].accounts.add("rita", "responder", PASSWORD)
+    operator = app.test_client()
+    sign_in(operator)
+    page = operator.get("/ops/").text
+    row = re.search(r'<tr data-conv=[^>]*>(?:(?!</tr>).)*··77(?:(?!</tr>).)*</tr>', page, re.S)
+    assert row and "<td>Esperanto</td>" in row.group(0), page
+    names = json.loads(html.unescape(re.search(r'<meta name="ops-names" content=\'([^\']*)\'>', page).group(1)))
+    assert names["langs"] == {"en": "English", "es": "Spanish", "eo": "Esperanto"}

@@ -31,6 +31,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from ...channels.twilio_rest import TwilioSender
 from ...desk import Desk
 from ...duty import Duty, DutyWatch
+from ...engine.translations import language_name
 from ...figures import Figures
 from ...flow_editing import FlowEditor, Paths
 from ...helpline import safe_error
@@ -260,7 +261,7 @@ def _clock(t: float) -> str:
 
 @bp.context_processor
 def _common():
-    values = {"CHANNELS": CHANNEL_NAMES, "STATES": STATE_NAMES, "LANGS": LANG_NAMES}
+    values = {"CHANNELS": CHANNEL_NAMES, "STATES": STATE_NAMES, "LANGS": language_names()}
     if current_user.is_authenticated:
         state = console().duty.state()
         values["duty"] = state
@@ -276,8 +277,14 @@ STATE_NAMES = {
     "closed": "Ended",
     "opted_out": "Opted out (STOP)",
 }
-LANG_NAMES = {"en": "English", "es": "Spanish"}
 CHANNEL_NAMES = {"sms": "SMS", "whatsapp": "WhatsApp", "voice": "Phone call"}
+
+
+def language_names() -> dict[str, str]:
+    """The English name (Babel's, as everywhere in the app) of each language the
+    flows offer now: what a page and its script call them. Never asks Redis."""
+    fs = current_app.extensions["content"].current()
+    return {code: language_name(code) for code in (fs.system.languages if fs else ())}
 
 
 def last_event_id() -> str:

@@ -13,12 +13,13 @@ import logging
 
 from flask import Response, current_app, flash, render_template, request
 
+from ...engine.translations import language_name
 from ...figures import Period, csv_rows
 from ...handoff_context import outcome_name
 from ...helpline import safe_error
 from ...step_names import StepNames
 from ...store import STORE_DOWN
-from .blueprint import CHANNEL_NAMES, LANG_NAMES, bp, console
+from .blueprint import CHANNEL_NAMES, bp, console
 from .wrapup import wrapup_counts
 
 log = logging.getLogger(__name__)
@@ -35,12 +36,7 @@ HANDOFF_NAMES = [
 ]
 
 
-# The page and its CSV name every count the same way.
-def language_name(code: str, fs) -> str:
-    """The console's name of a language, else the flows' own name for it, else its code."""
-    return LANG_NAMES.get(code) or (fs.system.languages.get(code, code) if fs else code)
-
-
+# The page and its CSV name every count the same way (languages: language_name, as everywhere).
 def channel_name(key: str) -> str:
     return CHANNEL_NAMES.get(key, key)
 
@@ -180,7 +176,7 @@ def figures():
         presets=PRESETS,
         total=period.total.get("conv", 0),
         per_day=columns(period.series()),
-        langs=bars(sorted((language_name(k, fs), v) for k, v in langs.items())),
+        langs=bars(sorted((language_name(k), v) for k, v in langs.items())),
         chans=bars(sorted((channel_name(k), v) for k, v in chans.items())),
         outcomes=bars(sorted(((outcome_name(k), v) for k, v in outcomes.items()), key=lambda kv: -kv[1])),
         handoffs=bars([(name, handoffs.get(k, 0)) for k, name in HANDOFF_NAMES]),
@@ -193,7 +189,7 @@ def figures():
     )
 
 
-def csv_label(names: StepNames, fs):
+def csv_label(names: StepNames):
     """The CSV's ``what`` column: the same words as the page."""
     handoffs = dict(HANDOFF_NAMES)
 
@@ -202,7 +198,7 @@ def csv_label(names: StepNames, fs):
             flow, _, node = key.partition(".")
             return f"{names.flow_title(flow)} › {names.name(flow, node)}" if node else key
         if measure == "conversations_by_language":
-            return language_name(key, fs)
+            return language_name(key)
         if measure == "conversations_by_channel":
             return channel_name(key)
         if measure == "outcomes":
@@ -217,10 +213,9 @@ def csv_label(names: StepNames, fs):
 def figures_csv():
     start, end = period_asked()
     period = figures_of(start, end)
-    content = current_app.extensions["content"]
-    fs = content() if content.loaded else None
+    fs = current_app.extensions["content"]
     out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows(csv_rows(period, csv_label(StepNames(fs), fs)))
+    csv.writer(out, lineterminator="\n").writerows(csv_rows(period, csv_label(StepNames(fs() if fs.loaded else None))))
     name = f"helpline-figures-{start.isoformat()}-to-{end.isoformat()}.csv"
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})

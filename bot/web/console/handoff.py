@@ -10,10 +10,11 @@ from flask import current_app, flash, jsonify, redirect, render_template, reques
 from flask_login import current_user
 
 from ...desk import WHATSAPP_WINDOW, ActionRefused, ReplyFailed, keywords_used
+from ...engine.translations import language_name
 from ...helpline import safe_error
 from ...store import StoreError
 from .accounts import responder_required
-from .blueprint import LANG_NAMES, bp, console, last_event_id, wants_data
+from .blueprint import bp, console, last_event_id, wants_data
 from .wrapup import online_responders, outcome_asked
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ KEYWORD_CARD = {
 
 
 def keyword_label(entry) -> str:
-    done = KEYWORD_DONE.get(entry.kind, "the bot answered it").format(lang=LANG_NAMES.get(entry.lang, entry.lang))
+    done = KEYWORD_DONE.get(entry.kind, "the bot answered it").format(lang=language_name(entry.lang))
     return f"They texted {entry.text}: {done}."
 
 

@@ -12,7 +12,7 @@ from ... import handoff_context
 from ...desk import keywords_used
 from ...duty import DutyState
 from .accounts import responder_required
-from .blueprint import CHANNEL_NAMES, LANG_NAMES, LIST_LIMIT, bp, console, last_event_id
+from .blueprint import CHANNEL_NAMES, LIST_LIMIT, bp, console, language_names, last_event_id
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def _handoff_context(hand) -> handoff_context.Context:
     """What the bot knows about the person of a hand-off, for the page's context panel (reads only)."""
     row = hand.row
     return handoff_context.build(console().desk.flows(), row.flags, row.history, row.lang, row.channel,
-                                 keywords_used(hand.entries), LANG_NAMES, CHANNEL_NAMES)
+                                 keywords_used(hand.entries), language_names(), CHANNEL_NAMES)
 
 
 @bp.get("/")
