@@ -22,11 +22,12 @@ TWILIO_OPT_OUT_WORDS = frozenset({"stop", "stopall", "unsubscribe", "cancel", "e
 
 # What a person gets when anything inside fails (Redis down, a bug): static,
 # in both languages, with the numbers that matter. Each fits 3 SMS segments.
+# 233733 is a US short code: a text reaches it from a US phone only.
 FAILSAFE_REPLIES = (
     "Sorry, we cannot answer right now. In danger: call 911. "
-    "Free, confidential help 24/7: call 1-888-373-7888 or text 233733. Not police, not immigration.",
+    "Free, confidential help 24/7: call 1-888-373-7888, or text 233733 from a US phone. Not police, not immigration.",
     "Perdón, ahora no podemos responder. En peligro: llame al 911. "
-    "Ayuda gratis y confidencial 24/7: llame al 1-888-373-7888 o mande un texto al 233733. "
+    "Ayuda gratis y confidencial 24/7: llame al 1-888-373-7888 o, desde EE. UU., mande un texto al 233733. "
     "No es policía ni migración.",
 )
 
