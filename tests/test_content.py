@@ -206,7 +206,7 @@ def test_the_mexican_line_is_always_given_as_a_number_for_mexican_phones(lang):
 
 
 @pytest.mark.parametrize("node", ["help.usage", "help.person", "safety.emergency", "screening.elsewhere_numbers",
-                                  "numbers.exploitation", "numbers.emergency", "numbers.child"])
+                                  "numbers.exploitation", "numbers.emergency", "numbers.child_hotline"])
 @pytest.mark.parametrize("lang", LANGS)
 def test_the_us_text_line_is_said_to_work_from_us_phones(node, lang):
     """233733 is a US short code: wherever the person may not be in the US, say so."""
@@ -231,7 +231,7 @@ def test_nothing_unverified_reaches_a_texter():
 def test_the_pay_pages_do_not_promise_overtime_to_everyone(lang):
     pages = plain(texts(lang)["rights.work"] + " " + texts(lang)["rights.overtime"])
     says = {"en": ["most jobs", "1 5 times", "farm", "live in", "small farms", "state"],
-            "es": ["la mayoria de los empleos", "1 5 veces", "campo", "hogar de planta", "granjas chicas", "estado"]}
+            "es": ["la mayoria de empleos", "1 5 veces", "campo", "hogar de planta", "granjas chicas", "estado"]}
     for fact in says[lang]:
         assert fact in pages, fact
 
@@ -239,6 +239,16 @@ def test_the_pay_pages_do_not_promise_overtime_to_everyone(lang):
 # A minor hears what the national hotline does when a child is being hurt, in the
 # message that gives them its number (humantraffickinghotline.org, "our approach").
 REPORTS = {"en": "tell the authorities", "es": "avisa a las autoridades"}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_numbers_for_children_say_what_the_hotline_does_when_a_child_is_hurt(lang):
+    """A child who asks for numbers (the menu, or "soy menor") hears it too, not
+    only a child who answered the screening: "not police" alone would mislead."""
+    shown = texts(lang)
+    giving = [shown[node] for node in ("numbers.child", "numbers.child_hotline") if HOTLINE in shown[node]]
+    assert giving
+    assert all(REPORTS[lang] in t for t in giving), giving
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -302,7 +312,8 @@ def test_smuggling_ends_on_arrival_not_at_the_border(lang):
         if ln == lang:
             assert not any(w in plain(message) for w in ("ends at the border", "termina en la frontera")), message
     definition = plain(text("difference.smuggling", lang))
-    says = {"en": ["once inside", "arrive", "free to go"], "es": ["ya adentro", "llega", "libre"]}
+    # "usually" agreed, not always (CONTENT.md 1): a person who did not agree may be trafficked.
+    says = {"en": ["once inside", "usually", "arrive", "free to go"], "es": ["adentro", "suele", "llega", "libre"]}
     assert all(w in definition for w in says[lang]), definition
 
 

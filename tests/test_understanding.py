@@ -264,7 +264,7 @@ def test_flask_chat_explain_shows_why(app):
     assert result.exit_code == 0, result.output
     assert "why: language: es" in result.output
     assert "why: meaning: rights.pay_here, from `no me paga` (es), at flows/understanding.yaml:" in result.output
-    assert "Sueldos no pagados" in result.output
+    assert "Sueldo no pagado" in result.output
 
 
 @pytest.mark.slow
