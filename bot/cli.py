@@ -16,6 +16,7 @@ import uuid
 
 import click
 from babel.messages.frontend import CommandLineInterface
+from babel.messages.pofile import write_po
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
@@ -158,10 +159,9 @@ def flows_test() -> None:
 translations_cli = AppGroup("translations", help="Extract, update and check the translation catalogs.")
 
 
-def _paths() -> tuple[str, str, str, str]:
+def _paths() -> tuple[str, str, str]:
     locales = current_app.config["LOCALES_DIR"]
-    root = os.path.dirname(current_app.config["FLOWS_DIR"])
-    return locales, os.path.join(locales, "babel.cfg"), os.path.join(locales, "messages.pot"), root
+    return locales, os.path.join(locales, "babel.cfg"), os.path.join(locales, "messages.pot")
 
 
 def _languages() -> list[str]:
@@ -175,9 +175,17 @@ def _pybabel(*args: str) -> None:
 @translations_cli.command("update")
 def translations_update() -> None:
     """Extract flow text into messages.pot and merge it into every catalog."""
-    locales, cfg, pot, root = _paths()
-    _pybabel("extract", "-F", cfg, "-o", pot, "--no-wrap", "--sort-by-file",
-             "--project", "helpline", "--msgid-bugs-address", "-", os.path.relpath(root))
+    locales, cfg, pot = _paths()
+    flows_dir = current_app.config["FLOWS_DIR"]
+    if not os.path.isfile(cfg):
+        raise click.ClickException(f"{cfg} is missing: it says which files hold text to translate (see README)")
+    template = i18n.template(flows_dir, cfg)
+    if not len(template):
+        # Merging an empty template would empty every catalog: every translation lost.
+        raise click.ClickException(f"no text to translate found in {flows_dir} with the patterns of {cfg}: "
+                                   "the catalogs were left as they are")
+    with open(pot, "wb") as fh:
+        write_po(fh, template, width=None, sort_by_file=True)
     for lang in _languages():
         if os.path.exists(i18n.po_path(locales, lang)):
             # --previous: a fuzzy entry keeps the old English as `#| msgid`, so

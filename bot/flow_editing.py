@@ -60,8 +60,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 from babel.messages.catalog import Catalog
-from babel.messages.extract import extract_from_dir
-from babel.messages.frontend import DEFAULT_HEADER, parse_mapping_cfg
 from babel.messages.pofile import read_po, write_po
 
 from . import published_flows
@@ -230,17 +228,6 @@ class Drafts:
 # --- the catalogs, as `translations update` makes them ------------------------------------------
 
 
-def _template(root: str, cfg: str) -> Catalog:
-    """messages.pot, as `pybabel extract -F babel.cfg --sort-by-file --no-wrap` run from the project folder makes it."""
-    with open(cfg, encoding="utf-8") as fh:
-        method_map, options_map = parse_mapping_cfg(fh, cfg)
-    template = Catalog(project="helpline", msgid_bugs_address="-", charset="utf-8", header_comment=DEFAULT_HEADER)
-    for filename, lineno, message, comments, context in extract_from_dir(root, method_map, options_map):
-        template.add(message, None, [(os.path.normpath(filename).replace(os.sep, "/"), lineno)],
-                     auto_comments=comments, context=context)
-    return template
-
-
 def _po_bytes(catalog: Catalog, **options) -> bytes:
     out = io.BytesIO()
     write_po(out, catalog, width=None, **options)
@@ -254,11 +241,10 @@ def _same_but_date(old: bytes, new: bytes) -> bool:
 
 def update_catalogs(flows_dir: str, locales_dir: str, tr: dict[str, dict[str, str]], who: str = "") -> None:
     """In ``locales_dir`` (a scratch copy): `translations update`, then write ``tr`` in."""
-    root = os.path.dirname(os.path.abspath(flows_dir))
     cfg = os.path.join(locales_dir, "babel.cfg")
     if not os.path.isfile(cfg):
         return  # the check says babel.cfg is missing
-    template = _template(root, cfg)
+    template = i18n.template(flows_dir, cfg)
     pot = os.path.join(locales_dir, "messages.pot")
     new_pot = _po_bytes(template, sort_by_file=True)
     old_pot = open(pot, "rb").read() if os.path.exists(pot) else b""

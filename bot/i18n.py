@@ -1,8 +1,8 @@
 """Translations: Babel catalogs for flow text, and the flow YAML extractor.
 
-Flow text is written in English and is the msgid. ``pybabel extract`` (driven
-by ``flask --app app translations update``) collects it with
-:func:`extract_flows`, registered in ``locales/babel.cfg``, into
+Flow text is written in English and is the msgid. ``flask --app app
+translations update`` collects it with Babel's extraction (:func:`extract`),
+through :func:`extract_flows`, registered in ``locales/babel.cfg``, into
 ``locales/messages.pot``; ``pybabel update`` merges that into one catalog per
 language. When the English of a text changes, the old translation comes back
 marked *fuzzy*, and ``translations check`` / ``flows check`` refuse it until
@@ -20,7 +20,7 @@ from typing import Iterator, Mapping
 
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
-from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.frontend import DEFAULT_HEADER, parse_mapping_cfg
 from babel.messages.pofile import PoFileError, read_po, unescape
 
 from .engine.loader import SCHEMA_FILE, SPECIAL_FILES, is_language_code, load_files, read_dir
@@ -186,13 +186,44 @@ def languages_of(system: System | None, locales_dir: str) -> dict[str, str]:
     return {code: language_name(code) for code in codes}
 
 
-def extracted_texts(root: str, babel_cfg: str) -> dict[str, list[Where]]:
-    """English -> where it is written, as `translations update` finds the texts (with
-    ``babel_cfg``, from the project folder ``root``; paths relative to it)."""
+def extract(flows_dir: str, babel_cfg: str) -> Iterator[tuple[str, int, str, list[str], str | None]]:
+    """The texts to translate, as ``(file, line, English, comments, context)``:
+    what ``babel_cfg`` asks for, from the folder that holds ``flows_dir``, with
+    paths relative to that folder ("flows/rights.yaml").
+
+    babel.cfg's patterns say ``flows/``; FLOWS_DIR may be named otherwise
+    ("content"), and its texts are found all the same: pointed at a folder
+    the patterns miss, an update would find no text and empty every catalog.
+    """
     with open(babel_cfg, encoding="utf-8") as fh:
         method_map, options_map = parse_mapping_cfg(fh, babel_cfg)
+    flows_dir = os.path.abspath(flows_dir)
+    name = os.path.basename(flows_dir)
+
+    def pointed(pattern: str) -> str:
+        return name + pattern[len("flows"):] if pattern.startswith("flows/") else pattern
+
+    method_map = [(pointed(pattern), method) for pattern, method in method_map]
+    options_map = {pointed(pattern): options for pattern, options in options_map.items()}
+    for filename, lineno, message, comments, context in extract_from_dir(os.path.dirname(flows_dir), method_map,
+                                                                         options_map):
+        yield os.path.normpath(filename).replace(os.sep, "/"), lineno, message, comments, context
+
+
+def template(flows_dir: str, babel_cfg: str) -> Catalog:
+    """messages.pot as `translations update` writes it (with ``write_po(...,
+    sort_by_file=True, width=None)``): what ``pybabel extract -F babel.cfg
+    --sort-by-file --no-wrap`` makes from the project folder."""
+    pot = Catalog(project="helpline", msgid_bugs_address="-", charset="utf-8", header_comment=DEFAULT_HEADER)
+    for filename, lineno, message, comments, context in extract(flows_dir, babel_cfg):
+        pot.add(message, None, [(filename, lineno)], auto_comments=comments, context=context)
+    return pot
+
+
+def extracted_texts(flows_dir: str, babel_cfg: str) -> dict[str, list[Where]]:
+    """English -> where it is written, as `translations update` finds the texts."""
     texts: dict[str, list[Where]] = {}
-    for filename, lineno, message, _, _ in extract_from_dir(root, method_map, options_map):
+    for filename, lineno, message, _, _ in extract(flows_dir, babel_cfg):
         texts.setdefault(message, []).append(Where(filename, lineno))
     return texts
 
@@ -201,9 +232,8 @@ def project_state(flows_dir: str, locales_dir: str) -> tuple[dict[str, LanguageS
     """Where each text of the project on disk stands in each language, as
     `translations check` judges it (the texts as `translations update` extracts
     them: none without babel.cfg), and the catalogs as read (with their problems)."""
-    root = os.path.dirname(os.path.abspath(flows_dir))
     cfg = os.path.join(locales_dir, "babel.cfg")
-    texts = extracted_texts(root, cfg) if os.path.isfile(cfg) else {}
+    texts = extracted_texts(flows_dir, cfg) if os.path.isfile(cfg) else {}
     catalogs = load_catalogs(locales_dir)
     return translation_state(texts, catalogs, languages(flows_dir, locales_dir)), catalogs
 

@@ -64,7 +64,7 @@ def test_every_real_reply_fits_three_segments_in_every_language():
 
 
 def test_translations_update_extracts_the_replies():
-    texts = extracted_texts(str(REPO), str(REPO / "locales" / "babel.cfg"))
+    texts = extracted_texts(str(REPO / "flows"), str(REPO / "locales" / "babel.cfg"))
     replies, _ = canned_replies.read(str(REPO / "flows"))
     for reply in replies:
         places = texts[reply.text.msgid]

@@ -220,6 +220,39 @@ def test_update_on_an_up_to_date_project_changes_no_translation(project):
     assert run("translations", "check").exit_code == 0
 
 
+def test_update_finds_the_texts_of_a_flows_folder_named_otherwise(tmp_path, redis_url, monkeypatch,
+                                                                  real_locales_digest):
+    """FLOWS_DIR=content: babel.cfg's `flows/` patterns mean the flows folder,
+    whatever its name. They once found nothing there, and the update emptied
+    every catalog."""
+    shutil.copytree(REPO / "flows", tmp_path / "content")
+    shutil.copytree(REPO / "locales", tmp_path / "locales")
+    from bot import create_app
+    from bot.config import TestConfig
+
+    app = create_app(TestConfig(redis_url, str(tmp_path / "var"),
+                                FLOWS_DIR=str(tmp_path / "content"), LOCALES_DIR=str(tmp_path / "locales")))
+    monkeypatch.chdir(tmp_path)
+    runner = app.test_cli_runner()
+    before = _translations(tmp_path / PO_ES)
+    result = runner.invoke(args=["translations", "update"])
+    assert result.exit_code == 0, result.output
+    assert _translations(tmp_path / PO_ES) == before
+    assert "#: content/main.yaml:" in (tmp_path / "locales" / "messages.pot").read_text(encoding="utf-8")
+    assert runner.invoke(args=["translations", "check"]).exit_code == 0
+
+
+def test_update_that_finds_no_text_leaves_the_catalogs_as_they_are(project):
+    root, run = project
+    cfg = root / "locales" / "babel.cfg"
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace("flows/", "nowhere/"), encoding="utf-8")
+    before = {p: p.read_bytes() for p in (root / "locales").rglob("*.po*")}
+    result = run("translations", "update")
+    assert result.exit_code == 1
+    assert "no text to translate found" in result.output and "left as they are" in result.output
+    assert {p: p.read_bytes() for p in (root / "locales").rglob("*.po*")} == before
+
+
 @pytest.mark.slow
 def test_changed_english_becomes_fuzzy_and_fails_both_checks(project):
     root, run = project
