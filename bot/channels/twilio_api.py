@@ -8,8 +8,10 @@ from __future__ import annotations
 import logging
 import re
 
-# Any of Twilio's API hosts (api., content., messaging. ...): the stand-in serves them all.
-_TWILIO_HOST = re.compile(r"^https://[a-z0-9-]+\.twilio\.com")
+# Any of Twilio's API hosts (api., content., messaging. ...), regional ones too
+# (api.dublin.ie1.twilio.com, built from TWILIO_EDGE / TWILIO_REGION, which the
+# library reads from the environment): the stand-in serves them all.
+_TWILIO_HOST = re.compile(r"^https://(?:[a-z0-9-]+\.)+twilio\.com")
 
 
 def rest_client(account_sid: str, auth_token: str, api_base: str | None = None, timeout: float = 10.0,
