@@ -241,6 +241,26 @@ def test_flask_chat_talks_in_the_simulators_key_space(app, redis_client):
     assert keys and all(k.startswith("hl:sim:") for k in keys), keys
 
 
+def test_flask_chat_lang_starts_in_that_language_and_refuses_an_unknown_one(app):
+    with app.app_context():
+        runner = app.test_cli_runner()
+        spanish = runner.invoke(args=["chat", "--lang", "es", "--no-segments"], input="")
+        unknown = runner.invoke(args=["chat", "--lang", "xx", "--no-segments"], input="")
+    assert spanish.exit_code == 0, spanish.output
+    assert "¿Qué desea hacer?" in spanish.output and "What would you like to do?" not in spanish.output
+    assert unknown.exit_code == 2
+    assert "unknown language 'xx'" in unknown.output and "es" in unknown.output
+
+
+def test_flask_chat_channel_whatsapp_talks_as_a_whatsapp_contact(app, redis_client):
+    with app.app_context():
+        result = app.test_cli_runner().invoke(args=["chat", "--channel", "whatsapp", "--no-segments"], input="hola\n")
+    assert result.exit_code == 0, result.output
+    assert "over whatsapp" in result.output and "¿Qué desea hacer?" in result.output
+    sessions = [redis_client.get(k) for k in redis_client.scan_iter("hl:sim:*") if redis_client.type(k) == "string"]
+    assert any('"whatsapp"' in (v or "") for v in sessions), sessions
+
+
 def flask(args: list[str], tmp_path, **env) -> str:
     environ = {k: v for k, v in os.environ.items() if k not in ("TWILIO_AUTH_TOKEN", "PUBLIC_URL", "FLOWS_DIR")}
     environ.update(BOT_DATA_DIR=str(tmp_path / "var"), SECRET_KEY="test-secret", **env)
