@@ -297,6 +297,20 @@ def test_someone_held_for_ransom_in_mexico_is_not_offered_a_u_visa(fs, lang):
 
 
 @pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("place", ["in_us", "in_mexico"])
+def test_a_child_held_for_ransom_hears_it_was_kidnapping_and_the_childrens_numbers(fs, lang, place):
+    """Under 18 and held for ransom: what an adult hears (kidnapping, a crime
+    against them; a U visa only in the US), then the children's information."""
+    chat = screen(fs, lang, {"under_18": "yes", "ransom": "yes"}, place=place)[3]
+    said = plain(" ".join(r for t in chat.turns for r in t.replies))
+    assert {"en": "kidnapping", "es": "secuestro"}[lang] in said
+    assert ("u visa" in said or "visa u" in said) == (place == "in_us")
+    assert {"en": "under 18", "es": "menores de 18"}[lang] in said
+    if place == "in_us":
+        assert REPORTS[lang] in said  # the hotline, with what it does when a child is hurt
+
+
+@pytest.mark.parametrize("lang", LANGS)
 def test_continued_presence_is_asked_for_by_federal_agents(lang):
     found = [t for _, ln, t in MESSAGES if ln == lang and re.search(r"Continued Presence|Presencia Continuada", t)]
     assert found
@@ -464,6 +478,10 @@ ROUTES = [
     ("under 18, sex for a place to sleep", {"under_18": "yes", "sex": "yes"}, "trafficking_referral"),
     ("under 18, sent to work for little pay", {"under_18": "yes", "pay": "yes"}, "child_referral"),
     ("under 18, not sure about a debt", {"under_18": "yes", "debt": "not_sure"}, "not_sure"),
+    ("under 18, held for ransom", {"under_18": "yes", "ransom": "yes"}, "ransom"),
+    ("under 18, held for ransom and made to work", {"under_18": "yes", "ransom": "yes", "force": "yes"},
+     "trafficking_referral"),
+    ("under 18, not sure about ransom", {"under_18": "yes", "ransom": "not_sure"}, "not_sure"),
     ("not sure of their age, nothing else", {"under_18": "not_sure"}, "child_referral"),
     ("not sure of their age, threatened", {"under_18": "not_sure", "threats": "yes"}, "trafficking_referral"),
     ("pay only", {"pay": "yes"}, "labour_rights"),
