@@ -178,7 +178,8 @@ def translations_update() -> None:
     locales, cfg, pot = _paths()
     flows_dir = current_app.config["FLOWS_DIR"]
     if not os.path.isfile(cfg):
-        raise click.ClickException(f"{cfg} is missing: it says which files hold text to translate (see README)")
+        raise click.ClickException(f"{cfg} is missing: it says which files hold text to translate; "
+                                   "bring it back from the project's history (git checkout -- locales/babel.cfg)")
     template = i18n.template(flows_dir, cfg)
     if not len(template):
         # Merging an empty template would empty every catalog: every translation lost.
