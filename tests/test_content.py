@@ -326,7 +326,7 @@ def test_smuggling_ends_on_arrival_not_at_the_border(lang):
         if ln == lang:
             assert not any(w in plain(message) for w in ("ends at the border", "termina en la frontera")), message
     definition = plain(text("difference.smuggling", lang))
-    # "usually" agreed, not always (CONTENT.md 1): a person who did not agree may be trafficked.
+    # "usually" agreed, not always (the content brief; UN protocols): a person who did not agree may be trafficked.
     says = {"en": ["once inside", "usually", "arrive", "free to go"], "es": ["adentro", "suele", "llega", "libre"]}
     assert all(w in definition for w in says[lang]), definition
 
