@@ -215,6 +215,13 @@ def test_the_us_text_line_is_said_to_work_from_us_phones(node, lang):
     assert re.search(r"\b(us phones?|desde (uno de )?ee uu)\b", plain(shown)), shown
 
 
+@pytest.mark.parametrize("reply", FAILSAFE_REPLIES, ids=["en", "es"])
+def test_the_fail_safe_reply_says_the_us_text_line_works_from_us_phones(reply):
+    """It goes to anyone when something fails, wherever they write from."""
+    assert US_TEXT in reply
+    assert re.search(r"\b(us phones?|desde (uno de )?ee uu)\b", plain(reply)), reply
+
+
 def test_nothing_unverified_reaches_a_texter():
     unverified = [h for h in FS.hotlines.values() if not h.verified]
     assert unverified, "the directory keeps lines to review (Honduras, the Mexican line from a US phone)"
