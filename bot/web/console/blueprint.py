@@ -280,6 +280,12 @@ STATE_NAMES = {
 CHANNEL_NAMES = {"sms": "SMS", "whatsapp": "WhatsApp", "voice": "Phone call"}
 
 
+def served_flows():
+    """The flow set served now (looking for a newer published one), or None before any loaded."""
+    content = current_app.extensions["content"]
+    return content() if content.loaded else None
+
+
 def language_names() -> dict[str, str]:
     """The English name (Babel's, as everywhere in the app) of each language the
     flows offer now: what a page and its script call them. Never asks Redis."""

@@ -11,7 +11,7 @@ import datetime as dt
 import io
 import logging
 
-from flask import Response, current_app, flash, render_template, request
+from flask import Response, flash, render_template, request
 
 from ...engine.translations import language_name
 from ...figures import Period, csv_rows
@@ -19,7 +19,7 @@ from ...handoff_context import outcome_name
 from ...helpline import safe_error
 from ...step_names import StepNames
 from ...store import STORE_DOWN
-from .blueprint import CHANNEL_NAMES, bp, console
+from .blueprint import CHANNEL_NAMES, bp, console, served_flows
 from .wrapup import wrapup_counts
 
 log = logging.getLogger(__name__)
@@ -160,8 +160,7 @@ def stops(period: Period, names: StepNames, limit: int = 10) -> dict:
 def figures():
     start, end = period_asked()
     period = figures_of(start, end)
-    fs = current_app.extensions["content"]
-    fs = fs() if fs.loaded else None
+    fs = served_flows()
     langs = period.group("conv|lang")
     chans = period.group("conv|ch")
     outcomes = period.group("outcome")
@@ -213,9 +212,8 @@ def csv_label(names: StepNames):
 def figures_csv():
     start, end = period_asked()
     period = figures_of(start, end)
-    fs = current_app.extensions["content"]
     out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows(csv_rows(period, csv_label(StepNames(fs() if fs.loaded else None))))
+    csv.writer(out, lineterminator="\n").writerows(csv_rows(period, csv_label(StepNames(served_flows()))))
     name = f"helpline-figures-{start.isoformat()}-to-{end.isoformat()}.csv"
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})

@@ -38,7 +38,7 @@ from ...engine.yamlsource import YamlSyntaxError
 from ...flow_editing import Checked, Draft, FlowEditor, Paths, Refused, TooLarge, mark_reviewed, unified_diff
 from ...graph import mermaid
 from .accounts import editor_required
-from .blueprint import bp, console
+from .blueprint import bp, console, served_flows
 from .figures import figures_of, period_asked
 
 log = logging.getLogger(__name__)
@@ -54,11 +54,6 @@ def admin() -> FlowEditor:
 def _editor() -> str | None:
     """The signed-in editor's name (their draft is shown), or None for everyone else."""
     return current_user.name if current_user.can_edit else None
-
-
-def _live_flows():
-    content = current_app.extensions["content"]
-    return content() if content.loaded else None
 
 
 # --- how problems and texts are shown ------------------------------------------------------------
@@ -200,7 +195,7 @@ def _file_or_404(name: str) -> str:
 
 def _flow_of(name: str):
     """The flow defined in file ``name``, if it is a flow file of the live set."""
-    fs = _live_flows()
+    fs = served_flows()
     if fs is None:
         return None
     for flow in fs.flows.values():
@@ -228,7 +223,7 @@ def flows():
     user = _editor()
     draft = a.drafts.get(user) if user else Draft()
     checked = a.check(user or "", draft)
-    fs = _live_flows()
+    fs = served_flows()
     titles = {}
     if fs is not None:
         for flow in fs.flows.values():
@@ -457,7 +452,7 @@ def heat_lines(flow, counts: dict[str, int]) -> list[str]:
 @bp.get("/flows/map/<flow_id>")
 def flow_map(flow_id: str):
 
-    fs = _live_flows()
+    fs = served_flows()
     if fs is None or flow_id not in fs.flows:
         abort(404)
     flow = fs.flows[flow_id]
@@ -523,7 +518,7 @@ def translations():
 
 @bp.get("/reviews")
 def reviews():
-    fs = _live_flows()
+    fs = served_flows()
     today = console().figures.today()
     as_of = today
     if request.args.get("as_of"):
