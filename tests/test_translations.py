@@ -173,15 +173,19 @@ def real_locales_digest():
 
 
 @pytest.fixture
-def project(tmp_path, redis_url, monkeypatch, real_locales_digest):
-    """A copy of flows/ and locales/ in a temp folder, an app on it, cwd there."""
-    shutil.copytree(REPO / "flows", tmp_path / "flows")
+def project(request, tmp_path, redis_url, monkeypatch, real_locales_digest):
+    """A copy of flows/ and locales/ in a temp folder, an app on it, cwd there.
+
+    The flows folder is ``flows``, or the name a test gives with
+    ``@pytest.mark.parametrize("project", ["content"], indirect=True)``."""
+    flows = tmp_path / getattr(request, "param", "flows")
+    shutil.copytree(REPO / "flows", flows)
     shutil.copytree(REPO / "locales", tmp_path / "locales")
     from bot import create_app
     from bot.config import TestConfig
 
     app = create_app(TestConfig(redis_url, str(tmp_path / "var"),
-                                FLOWS_DIR=str(tmp_path / "flows"), LOCALES_DIR=str(tmp_path / "locales")))
+                                FLOWS_DIR=str(flows), LOCALES_DIR=str(tmp_path / "locales")))
     monkeypatch.chdir(tmp_path)
     runner = app.test_cli_runner()
     return tmp_path, lambda *args: runner.invoke(args=list(args))
@@ -220,26 +224,18 @@ def test_update_on_an_up_to_date_project_changes_no_translation(project):
     assert run("translations", "check").exit_code == 0
 
 
-def test_update_finds_the_texts_of_a_flows_folder_named_otherwise(tmp_path, redis_url, monkeypatch,
-                                                                  real_locales_digest):
+@pytest.mark.parametrize("project", ["content"], indirect=True)
+def test_update_finds_the_texts_of_a_flows_folder_named_otherwise(project):
     """FLOWS_DIR=content: babel.cfg's `flows/` patterns mean the flows folder,
     whatever its name. They once found nothing there, and the update emptied
     every catalog."""
-    shutil.copytree(REPO / "flows", tmp_path / "content")
-    shutil.copytree(REPO / "locales", tmp_path / "locales")
-    from bot import create_app
-    from bot.config import TestConfig
-
-    app = create_app(TestConfig(redis_url, str(tmp_path / "var"),
-                                FLOWS_DIR=str(tmp_path / "content"), LOCALES_DIR=str(tmp_path / "locales")))
-    monkeypatch.chdir(tmp_path)
-    runner = app.test_cli_runner()
-    before = _translations(tmp_path / PO_ES)
-    result = runner.invoke(args=["translations", "update"])
+    root, run = project
+    before = _translations(root / PO_ES)
+    result = run("translations", "update")
     assert result.exit_code == 0, result.output
-    assert _translations(tmp_path / PO_ES) == before
-    assert "#: content/main.yaml:" in (tmp_path / "locales" / "messages.pot").read_text(encoding="utf-8")
-    assert runner.invoke(args=["translations", "check"]).exit_code == 0
+    assert _translations(root / PO_ES) == before
+    assert "#: content/main.yaml:" in (root / "locales" / "messages.pot").read_text(encoding="utf-8")
+    assert run("translations", "check").exit_code == 0
 
 
 def test_update_that_finds_no_text_leaves_the_catalogs_as_they_are(project):
