@@ -205,21 +205,24 @@ def test_the_mexican_line_is_always_given_as_a_number_for_mexican_phones(lang):
         assert not any(w in words for w in ("abroad", "extranjero", "desde fuera")), message
 
 
+def says_us_text_line_is_for_us_phones(text: str) -> bool:
+    """Gives 233733 (a US short code) and says it takes texts from US phones only."""
+    return US_TEXT in text and bool(re.search(r"\b(us phones?|desde (uno de )?ee uu)\b", plain(text)))
+
+
 @pytest.mark.parametrize("node", ["help.usage", "help.person", "safety.emergency", "screening.elsewhere_numbers",
                                   "numbers.exploitation", "numbers.emergency", "numbers.child_hotline"])
 @pytest.mark.parametrize("lang", LANGS)
 def test_the_us_text_line_is_said_to_work_from_us_phones(node, lang):
     """233733 is a US short code: wherever the person may not be in the US, say so."""
     shown = texts(lang)[node]
-    assert US_TEXT in shown
-    assert re.search(r"\b(us phones?|desde (uno de )?ee uu)\b", plain(shown)), shown
+    assert says_us_text_line_is_for_us_phones(shown), shown
 
 
 @pytest.mark.parametrize("reply", FAILSAFE_REPLIES, ids=["en", "es"])
 def test_the_fail_safe_reply_says_the_us_text_line_works_from_us_phones(reply):
     """It goes to anyone when something fails, wherever they write from."""
-    assert US_TEXT in reply
-    assert re.search(r"\b(us phones?|desde (uno de )?ee uu)\b", plain(reply)), reply
+    assert says_us_text_line_is_for_us_phones(reply), reply
 
 
 def test_nothing_unverified_reaches_a_texter():
