@@ -171,9 +171,19 @@ def test_keyword_mid_conversation(fs, intent, word, lang):
 @pytest.mark.parametrize("intent, word, lang", cases(*EFFECTS))
 def test_keyword_is_a_whole_message_only(fs, intent, word, lang):
     chat = mid_flow(fs, lang)
-    turn = chat.send(f"{word} {word}")
+    turn = chat.send(f"{word} {'mañana' if lang == 'es' else 'tomorrow'}")
     assert turn.action == SAVE and chat.session.state == "in_flow"
     assert not any(e.kind == ev.KEYWORD for e in turn.events)
+
+
+@pytest.mark.parametrize("intent, word, lang", cases(*EFFECTS))
+def test_a_keyword_said_twice_is_the_keyword(fs, intent, word, lang):
+    # In a hurry people type it twice: "SALIR SALIR", "stop, stop".
+    chat = mid_flow(fs, lang)
+    turn = chat.send(f"{word}, {word}")
+    if intent != "quick_exit":
+        assert turn.events[0] == ev.Event(ev.KEYWORD, {"intent": intent})
+    EFFECTS[intent](fs, chat, turn, lang)
 
 
 # --- words that are an answer and a keyword -----------------------------------------------------

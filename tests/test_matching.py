@@ -14,7 +14,7 @@ import yaml
 
 from bot.published_flows import load
 from bot.engine import render
-from bot.engine.matching import answer, detect_language, keyword, pick
+from bot.engine.matching import answer, detect_language, keyword, pick, read_answer, read_keyword
 from bot.engine.model import ANSWERS
 from bot.engine.text import MATCH_LIMIT, clean, normalize
 
@@ -268,6 +268,47 @@ def test_answer_a_question(fs, text, expected, lang):
         for a in ANSWERS
     ]
     assert answer(fs.system, normalize(text), labels) == expected
+
+
+SAID_TWICE = [
+    ("sí sí", "yes"),
+    ("Si, si, si", "yes"),
+    ("no no", "no"),
+    ("No, no.", "no"),
+    ("no sé, no sé", "not_sure"),
+    ("yes yes", "yes"),
+    ("si no", None),  # two answers, not one said twice
+    ("no si", None),
+]
+
+
+@pytest.mark.parametrize("text, expected", SAID_TWICE, ids=ids(SAID_TWICE))
+def test_an_answer_said_twice_is_the_answer(fs, text, expected):
+    labels = [[normalize(render.say(fs, "es", f"answer_{a}")), normalize(render.say(fs, "en", f"answer_{a}"))]
+              for a in ANSWERS]
+    found, why = read_answer(fs, text, normalize(text), labels)
+    assert found == expected
+    if expected and normalize(text) not in {normalize(w) for w in fs.system.answers[expected]}:
+        assert "said again" in why.how
+
+
+KEYWORD_TWICE = [
+    ("SALIR SALIR", "quick_exit"),
+    ("exit, exit, exit!", "quick_exit"),
+    ("borra, borra ya", "quick_exit"),  # a whole-message phrase, with an around word between
+    ("HELP NOW HELP NOW", "danger"),  # the two words again, not "help"
+    ("help help now", "danger"),
+    ("salir salir de aqui", None),  # a sentence, not a keyword said twice
+    ("menu exit", None),  # two keywords: neither
+]
+
+
+@pytest.mark.parametrize("text, intent", KEYWORD_TWICE, ids=ids(KEYWORD_TWICE))
+def test_a_keyword_said_twice_is_the_keyword(fs, text, intent):
+    found, _, why = read_keyword(fs, normalize(text))
+    assert found == intent
+    if intent:
+        assert "said again" in why.how
 
 
 # --- the language of a first message ----------------------------------------------------

@@ -10,12 +10,13 @@ returns a :class:`~bot.engine.understanding.Reading` that says why.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
 from . import model as m
-from .text import normalize, squeeze
+from .text import normalize, said_once, squeeze
 from .understanding import Lexicon, Reading
 
 # Words too common to pick an option by ("what", "the", "de"...). Short words
@@ -54,24 +55,29 @@ def read_keyword(fs: m.FlowSet, norm: str) -> tuple[str | None, str | None, Read
     """(intent, language, why) for a keyword, with the words people put around it.
 
     The whole message is a keyword, or a keyword with only around words
-    ("SALIR YA", "exit now", "borrar todo"), or a keyword with its letters
-    stretched ("exittt"), or with one typo for the words in
-    :data:`TYPO_INTENTS`; or it is one of the whole-message phrases of
+    ("SALIR YA", "exit now", "borrar todo"), or said more than once ("EXIT
+    EXIT", "salir salir"), or a keyword with its letters stretched
+    ("exittt"), or with one typo for the words in :data:`TYPO_INTENTS`; or it is one of the whole-message phrases of
     understanding.yaml for quick_exit and opt_out ("borra la conversación").
     A sentence that merely contains the word ("no puedo salir de la casa") is
     none of these.
     """
     if not norm:
         return None, None, None
-    intent, lang = keyword(fs.keywords, norm)
+    words = norm.split()
+    once = said_once(words)
+    again = _SAID_AGAIN if len(once) < len(words) else ""
+    intent, lang = keyword(fs.keywords, " ".join(once))
     if intent:
-        return intent, lang, Reading("keyword", _named(intent, lang), norm, _where(fs, intent, lang), how="exact")
+        return intent, lang, Reading("keyword", _named(intent, lang), " ".join(once), _where(fs, intent, lang),
+                                     how=again or "exact")
     lex = Lexicon.of(fs)
-    kept, taken = lex.strip_around(norm.split())
+    kept, taken = lex.strip_around(once)
     if not kept:
         return None, None, None
-    core = " ".join(kept)
-    around = f"around it: {', '.join(taken)}" if taken else ""
+    core = " ".join(said_once(kept))  # "borra, borra ya": the around word came between
+    again = _SAID_AGAIN if len(core.split()) < len(kept) else again
+    around = "; ".join(filter(None, (again, f"around it: {', '.join(taken)}" if taken else "")))
     intent, lang = keyword(fs.keywords, core)
     if intent:
         return intent, lang, Reading("keyword", _named(intent, lang), core, _where(fs, intent, lang), how=around)
@@ -85,10 +91,14 @@ def read_keyword(fs: m.FlowSet, norm: str) -> tuple[str | None, str | None, Read
         intent, word, score = typo
         how = "; ".join(filter(None, ("typo", around)))
         return intent, None, Reading("keyword", intent, word, _where(fs, intent, None), how=how, score=score)
-    placed = lex.place(norm, whole_only=True)
+    placed = lex.place(core, whole_only=True)
     if placed.target is not None and placed.target.intent in m.WHOLE_ONLY_INTENTS:
-        return placed.target.intent, None, placed.reading
+        how = "; ".join(filter(None, (placed.reading.how if placed.reading.how != "exact" else "", around)))
+        return placed.target.intent, None, replace(placed.reading, how=how or "exact")
     return None, None, None
+
+
+_SAID_AGAIN = "a word said again"
 
 
 def _named(intent: str, lang: str | None) -> str:
@@ -265,8 +275,8 @@ def answer(system: m.System, norm: str, labels: list[list[str]]) -> str | None:
 def read_answer(fs: m.FlowSet, text: str, norm: str, labels: list[list[str]]) -> tuple[str | None, Reading | None]:
     """:func:`answer`, read the way people answer: yes / no / not sure and why, or (None, None).
 
-    On top of the exact words: around words ("sí gracias", "pues no"),
-    stretched letters ("siii", "nooo"), numbers in words ("uno", "la
+    On top of the exact words: around words ("sí gracias", "pues no"), a
+    word said again ("sí sí", "no no no"), stretched letters ("siii", "nooo"), numbers in words ("uno", "la
     tercera"), an answer typed with a typo ("no estoy sgura"), and an answer
     that opens a longer reply, before a comma or a stop ("sí, me obligan").
     A reply that opens with "no," and goes on is not read so: "no, nunca me
@@ -280,10 +290,12 @@ def read_answer(fs: m.FlowSet, text: str, norm: str, labels: list[list[str]]) ->
         how = "number" if _LEADING_NUMBER.match(norm) else "exact"
         return found, Reading("answer", found, norm, system.answers_where.get(found), how=how)
     lex = Lexicon.of(fs)
-    kept, taken = lex.strip_around(norm.split())
-    around = f"around it: {', '.join(taken)}" if taken else ""
-    core = " ".join(kept)
-    if kept and taken:
+    words = said_once(norm.split())
+    kept, taken = lex.strip_around(words)
+    core = " ".join(said_once(kept))
+    again = _SAID_AGAIN if len(core.split()) < len(norm.split()) - len(taken) else ""
+    around = "; ".join(filter(None, (again, f"around it: {', '.join(taken)}" if taken else "")))
+    if around:
         found = answer(system, core, labels)
         if found is not None:
             return found, Reading("answer", found, core, system.answers_where.get(found), how=around)

@@ -70,6 +70,23 @@ def squeeze(norm: str) -> str:
     return _REPEAT_RE.sub(_once, norm)
 
 
+def said_once(words: list[str]) -> list[str]:
+    """The words of a message said once: in a hurry people type a keyword or
+    an answer twice. A word typed again right after itself goes, and a
+    message that is the same words over again is those words once.
+
+    >>> said_once("exit exit".split()), said_once("si si si".split()), said_once("no se no se".split())
+    (['exit'], ['si'], ['no', 'se'])
+    >>> said_once("help now help now".split()), said_once("no se si".split())
+    (['help', 'now'], ['no', 'se', 'si'])
+    """
+    words = [w for i, w in enumerate(words) if i == 0 or w != words[i - 1]]
+    for size in range(1, len(words) // 2 + 1):
+        if len(words) % size == 0 and words == words[:size] * (len(words) // size):
+            return words[:size]
+    return words
+
+
 def _once(repeat: re.Match) -> str:
     # A function rather than the template r"\1": re parses a template in Python
     # on every call, and squeeze runs several times a text.
