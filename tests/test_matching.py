@@ -311,6 +311,25 @@ def test_a_keyword_said_twice_is_the_keyword(fs, text, intent):
         assert "said again" in why.how
 
 
+WITH_A_WARNING = [
+    ("BÓRRALO RÁPIDO AHÍ VIENE", "quick_exit"),
+    ("erase everything hes coming", "quick_exit"),
+    ("salir ya viene mi patron", "quick_exit"),
+    ("stop texting me, he is here", "opt_out"),
+    ("no borres nada, ahí viene", None),  # a warning, and no erase in it
+    ("quiero salir, ya viene el patron", None),  # "salir" in a sentence is not SALIR
+    ("ahí viene mi patrón", None),  # the warning alone: the runner's one line, not a keyword
+]
+
+
+@pytest.mark.parametrize("text, intent", WITH_A_WARNING, ids=ids(WITH_A_WARNING))
+def test_an_erase_said_with_a_warning_is_the_erase(fs, text, intent):
+    found, _, why = read_keyword(fs, normalize(text))
+    assert found == intent
+    if intent:
+        assert "someone near" in why.how
+
+
 # --- the language of a first message ----------------------------------------------------
 
 LANGUAGE = [

@@ -10,6 +10,7 @@ returns a :class:`~bot.engine.understanding.Reading` that says why.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import replace
 
 from rapidfuzz import fuzz
@@ -95,7 +96,48 @@ def read_keyword(fs: m.FlowSet, norm: str) -> tuple[str | None, str | None, Read
     if placed.target is not None and placed.target.intent in m.WHOLE_ONLY_INTENTS:
         how = "; ".join(filter(None, (placed.reading.how if placed.reading.how != "exact" else "", around)))
         return placed.target.intent, None, replace(placed.reading, how=how or "exact")
-    return None, None, None
+    return _with_someone_near(fs, lex, kept)
+
+
+def _with_someone_near(fs: m.FlowSet, lex: Lexicon, kept: list[str]) -> tuple[str | None, str | None, Reading | None]:
+    """An erase or a stop said with a warning that someone is near ("BÓRRALO
+    RÁPIDO AHÍ VIENE", "erase everything hes coming") is the erase or the
+    stop: the warning says why the hurry, and the one line kept for a warning
+    alone would make the person text again to be safe.
+
+    Only a message with a word of those keywords in it is searched, so the
+    texts that have none (nearly all) skip the phrase search.
+    """
+    exit_words = _exit_words(fs, lex)
+    if exit_words.isdisjoint(kept) and exit_words.isdisjoint(squeeze(" ".join(kept)).split()):
+        return None, None, None
+    rest = lex.without(kept, "watched")
+    if not rest:
+        return None, None, None
+    intent, lang, why = read_keyword(fs, " ".join(rest))
+    if intent not in m.WHOLE_ONLY_INTENTS or why is None:
+        return None, None, None
+    near = " ".join(w for w in kept if w not in rest)
+    how = "; ".join(filter(None, (why.how, f"someone near: {near}")))
+    return intent, lang, Reading(why.what, why.result, why.phrase, why.where, why.lang, how, why.score)
+
+
+def _exit_words(fs: m.FlowSet, lex: Lexicon) -> frozenset[str]:
+    """One word of each erase and stop keyword and phrase, the one the other
+    meanings' phrases use least ("salir", "borra", "escriban"; never "no" or
+    "me"), as written and squeezed: a message with none of them is no erase or
+    stop, with or without a warning."""
+    def build():
+        exits = [phrase.split() for intent in m.WHOLE_ONLY_INTENTS for phrase in fs.keywords.intents.get(intent, ())]
+        exits += [list(e.tokens) for e in lex.entries if e.meaning.intent in m.WHOLE_ONLY_INTENTS]
+        used = Counter(w for e in lex.entries if e.meaning.intent not in m.WHOLE_ONLY_INTENTS for w in e.tokens)
+        small = lex.around_words | lex.not_words
+        words = set()
+        for phrase in exits:
+            candidates = [w for w in phrase if w not in small] or phrase
+            words.add(min(candidates, key=lambda w: (used[w], -len(w))))
+        return frozenset(words | {squeeze(w) for w in words})
+    return fs.derived(("exit words",), build)
 
 
 _SAID_AGAIN = "a word said again"

@@ -262,7 +262,23 @@ class Lexicon:
             return Placement(alarm=alarm)
         return Placement(target[0].meaning, self._reading(*target), alarm)
 
+    def without(self, tokens: list[str], intent: str) -> list[str] | None:
+        """The words of a message with the first phrase of ``intent`` found in
+        it taken out ("erase everything hes coming" without "hes coming"), or
+        None when there is none."""
+        langs = list(self.stemmers)
+        per_token = [self.word_matches(t, langs) for t in tokens]
+        for start, entry, _, _ in self._spans(tokens, per_token):
+            if entry.meaning.intent == intent:
+                return tokens[:start] + tokens[start + len(entry.tokens):]
+        return None
+
     def _contained(self, tokens: list[str], per_token: list[dict]) -> Iterator[tuple[_Entry, float, str]]:
+        for _, entry, score, how in self._spans(tokens, per_token):
+            yield entry, score, how
+
+    def _spans(self, tokens: list[str], per_token: list[dict]) -> Iterator[tuple[int, _Entry, float, str]]:
+        """Every phrase found in the message, not turned around by a not-word: (start, entry, score, how)."""
         for start, options in enumerate(per_token):
             for first in options:
                 for entry in self.by_first.get(first, ()):
@@ -278,7 +294,7 @@ class Lexicon:
                     else:
                         if self._negated(tokens, start, entry):
                             continue
-                        yield entry, sum(scores) / len(scores), ", ".join(sorted(h for h in hows if h))
+                        yield start, entry, sum(scores) / len(scores), ", ".join(sorted(h for h in hows if h))
 
     def _negated(self, tokens: list[str], start: int, entry: _Entry) -> bool:
         if entry.tokens[0] in self.not_words:
