@@ -13,16 +13,15 @@ Thresholds (why these; the figures behind them are in tests/understanding/README
 * **Negatives: 100 %.** A message that merely contains a keyword must never
   erase a chat, silence the line or raise a false alarm: a person who loses
   their chat by accident may not find the number again.
-* **Safety intents (quick exit, opt-out, danger, someone near): 90 %.** A
-  miss here is a re-prompt, which is what the bot did for every one of them
-  before; the figure is held a few points under what the whole corpus,
-  held-out messages included, scores now, so that a change that makes the
-  bot miss more of them fails.
-* **Everything, per language: 90 %**, for the same reason. A miss there is
-  the greeting and menu (or the question) again, as before, never a wrong
-  erase or alarm. The held-out file (held_out.yaml, written after the tuning
-  and not tuned on) is reported on its own line: it is the honest figure for
-  wording nobody wrote a phrase for.
+* **The files the phrases were written for** (all but the held-out ones):
+  **97 %** per language and for the safety intents (quick exit, opt-out,
+  danger, someone near). They score 100 % today; a change that makes the bot
+  understand less of what it was taught fails.
+* **Held-out files** (held_out*.yaml, written without seeing the phrases and
+  never tuned on): each is held a few points under what it scores today
+  (:data:`HELD_OUT_FLOOR`). They are the honest figure for wording nobody
+  wrote a phrase for, and reported on their own lines. A miss there is the
+  greeting and menu (or the question) again, never a wrong erase or alarm.
 """
 from __future__ import annotations
 
@@ -41,7 +40,9 @@ from tests.helpers import inbound, messages, option, post_signed, real_flows, st
 CORPUS = Path(__file__).resolve().parent / "understanding"
 HELLO = {"es": "hola", "en": "hi", "none": "hi"}
 SAFETY = ("quick_exit", "opt_out", "danger", "watched")
-THRESHOLD = {"negatives": 1.0, "safety": 0.90, "language": 0.90}
+THRESHOLD = {"negatives": 1.0, "safety": 0.97, "language": 0.97}
+# Today: held_out.yaml 68.8 % (33 of 48), held_out_2.yaml 59.4 % (38 of 64).
+HELD_OUT_FLOOR = {"held_out.yaml": 0.62, "held_out_2.yaml": 0.53}
 _senders = itertools.count(1)
 
 
@@ -207,10 +208,25 @@ def table(fs, rows) -> tuple[str, dict[str, float]]:
         for name in sorted(groups):
             ok, n = groups[name]
             lines.append(f"{name:<20}{ok:>6}{n:>5}{ok / n:>10.1%}")
-    figures = {f"language {k}": v[0] / v[1] for k, v in by_lang.items()}
-    safety = [by_kind[k] for k in SAFETY if k in by_kind]
-    figures["safety"] = sum(g[0] for g in safety) / sum(g[1] for g in safety)
+    taught_lang, taught_safety = defaultdict(lambda: [0, 0]), [0, 0]
+    for case, got, lang_seen in rows:
+        if not held_out(case):
+            ok = right(fs, case, got, lang_seen)
+            for group in [taught_lang[case.language]] + ([taught_safety] if case.kind in SAFETY else []):
+                group[0] += ok
+                group[1] += 1
+    lines.append("-- the files the phrases were written for (the thresholds)")
+    for name in sorted(taught_lang):
+        ok, n = taught_lang[name]
+        lines.append(f"{name:<20}{ok:>6}{n:>5}{ok / n:>10.1%}")
+    figures = {f"language {k}": v[0] / v[1] for k, v in taught_lang.items()}
+    figures["safety"] = taught_safety[0] / taught_safety[1]
+    figures.update({f"held-out {name}": by_file[name][0] / by_file[name][1] for name in by_file if name in HELD_OUT_FLOOR})
     return "\n".join(lines), figures
+
+
+def held_out(case: Case) -> bool:
+    return case.file.startswith("held_out")
 
 
 @pytest.mark.slow
@@ -221,8 +237,12 @@ def test_accuracy_per_language_and_intent(results):
              f"got {sorted(g)} [{lang}]" for c, g, lang in results if not right(fs, c, g, lang)]
     report = text + "\n" + (f"{len(wrong)} not as expected:\n" + "\n".join(wrong) if wrong else "all as expected")
     print("\n" + report)
+    assert {f"held-out {c.file}" for c in CASES if held_out(c)} <= set(figures), "a held-out file with no floor"
     for name, value in figures.items():
-        limit = THRESHOLD["safety"] if name == "safety" else THRESHOLD["language"]
+        if name.startswith("held-out "):
+            limit = HELD_OUT_FLOOR[name.removeprefix("held-out ")]
+        else:
+            limit = THRESHOLD["safety"] if name == "safety" else THRESHOLD["language"]
         assert value >= limit, f"{name}: {value:.1%} is below {limit:.0%}\n{report}"
 
 
