@@ -105,9 +105,11 @@ def _with_someone_near(fs: m.FlowSet, lex: Lexicon, kept: list[str]) -> tuple[st
     stop: the warning says why the hurry, and the one line kept for a warning
     alone would make the person text again to be safe.
 
-    Only a message with a word of those keywords in it is searched, so the
-    texts that have none (nearly all) skip the phrase search.
+    Only a message of two words or more, one of them a word of those
+    keywords, is searched, so nearly every text skips the phrase search.
     """
+    if len(kept) < 2:
+        return None, None, None
     exit_words = _exit_words(fs, lex)
     if exit_words.isdisjoint(kept) and exit_words.isdisjoint(squeeze(" ".join(kept)).split()):
         return None, None, None

@@ -80,6 +80,8 @@ def said_once(words: list[str]) -> list[str]:
     >>> said_once("help now help now".split()), said_once("no se si".split())
     (['help', 'now'], ['no', 'se', 'si'])
     """
+    if len(words) < 2:
+        return words
     words = [w for i, w in enumerate(words) if i == 0 or w != words[i - 1]]
     for size in range(1, len(words) // 2 + 1):
         if len(words) % size == 0 and words == words[:size] * (len(words) // size):
