@@ -1,9 +1,20 @@
 """The README's commands, run as a newcomer and a PaaS would run them.
 
-Each test starts real processes (``python app.py``, gunicorn as the Procfile
-says) on a free port with ``REDIS_URL`` unset and ``BOT_DATA_DIR`` in a temp
-dir, so each gets its own embedded redis-server; and each makes sure that
-everything it started is gone when it ends, even when an assertion fails.
+Each test starts real processes (``python app.py``, ``flask``, gunicorn as
+the Procfile says) on a free port with ``BOT_DATA_DIR`` in a temp dir and,
+unless the test says otherwise, ``REDIS_URL`` unset, so each gets its own
+embedded redis-server; and each makes sure that everything it started is
+gone when it ends, even when an assertion fails.
+
+Besides the README, they hold these contracts of DESIGN.md ("Contracts"):
+
+* ``python app.py`` prints the webhook, console and simulator URLs, and
+  they are the server's real routes.
+* All ``flask`` commands use the same store as the server: with no
+  ``REDIS_URL``, they attach to the embedded server already running under
+  ``BOT_DATA_DIR`` (and leave it running when they exit).
+* Procfile: under gunicorn ``REDIS_URL`` always wins, even over an embedded
+  server already running in ``BOT_DATA_DIR``.
 """
 from __future__ import annotations
 
@@ -13,7 +24,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import urllib.error
@@ -21,27 +31,30 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import redis
+import requests
 
-from tests.servers import wait_until
+from bot.store.embedded import ensure_server
+from tests.fixtures_console import PASSWORD
+from tests.helpers import AUTH_TOKEN, REPO, inbound, messages, sign
+from tests.servers import free_port, wait_until
 
-REPO = Path(__file__).resolve().parents[1]
 # How long a start may take before the test gives up: a bound for a hung start, not a speed check
 # (on a loaded 2-core machine, with the suite on every core, a start has taken more than 10 s).
 START_TIMEOUT = 30.0
+SECRET = "test-secret"  # the gunicorn test's SECRET_KEY: contact ids in Redis are keyed with it
 
 pytestmark = pytest.mark.slow
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# Settings a fresh machine does not have (``extra`` may set some back).
+UNSET = ("REDIS_URL", "REDIS_CLUSTER", "TWILIO_AUTH_TOKEN", "PUBLIC_URL", "TWILIO_ACCOUNT_SID", "TWILIO_FROM_NUMBER",
+         "TWILIO_MESSAGING_SERVICE_SID", "TWILIO_API_BASE", "FLOWS_DIR", "LOCALES_DIR", "SECRET_KEY",
+         "GUNICORN_ACCESS_LOG", "PROMETHEUS_MULTIPROC_DIR")
 
 
 def clean_env(tmp_path: Path, port: int, **extra: str) -> dict[str, str]:
-    """The environment of a fresh machine: no REDIS_URL, data and HOME in tmp."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("REDIS_URL", "TWILIO_AUTH_TOKEN", "PUBLIC_URL", "FLOWS_DIR", "LOCALES_DIR", "SECRET_KEY")}
+    """The environment of a fresh machine: no REDIS_URL, nothing of Twilio, data and HOME in tmp."""
+    env = {k: v for k, v in os.environ.items() if k not in UNSET}
     env.update(PORT=str(port), BOT_DATA_DIR=str(tmp_path / "var"), HOME=str(tmp_path), PYTHONUNBUFFERED="1")
     env.update(extra)
     return env
@@ -119,6 +132,8 @@ def spawn(tmp_path):
 def test_python_app_py_serves_with_an_embedded_redis_and_stops_it(stop_signal, spawn, tmp_path):
     port = free_port()
     data_dir = tmp_path / "var"
+    base = f"http://127.0.0.1:{port}"
+    urls = {"webhook": f"{base}/twilio/messages", "console": f"{base}/ops/", "simulator": f"{base}/ops/simulator"}
     proc = spawn([sys.executable, "app.py"], clean_env(tmp_path, port))
 
     health = wait_until(lambda: healthy(port, proc), timeout=START_TIMEOUT, what="GET /healthz 200")
@@ -129,18 +144,51 @@ def test_python_app_py_serves_with_an_embedded_redis_and_stops_it(stop_signal, s
     assert (data_dir / "redis.sock").exists()
     assert int((data_dir / "redis.pid").read_text()) == servers[0]
     # No TWILIO_AUTH_TOKEN: the webhook refuses, and the server said so.
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/twilio/messages", data=b"Body=hola&From=%2B1555", method="POST")
+    req = urllib.request.Request(urls["webhook"], data=b"Body=hola&From=%2B1555", method="POST")
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(req, timeout=2)
     assert refused.value.code == 403
+    # The console and the simulator are the server's own too: they ask for a sign-in.
+    for name in ("console", "simulator"):
+        resp = requests.get(urls[name], allow_redirects=False, timeout=5)
+        assert resp.status_code == 302 and "/ops/login" in resp.headers["Location"], (name, resp.status_code)
 
     proc.send_signal(stop_signal)
     output, _ = proc.communicate(timeout=START_TIMEOUT)
 
-    assert f"http://127.0.0.1:{port}/twilio/messages" in output
+    printed = re.findall(r"https?://\S+", output)  # whole URLs: ".../ops/" is also the start of ".../ops/simulator"
+    for name, url in urls.items():
+        assert url in printed, f"no {name} URL ({url}) among those printed:\n{output}"
     assert "TWILIO_AUTH_TOKEN is not set" in output
     wait_until(lambda: not redis_servers(data_dir), timeout=START_TIMEOUT, what="the embedded redis-server to stop")
     assert not (data_dir / "redis.sock").exists()
+
+
+def test_a_flask_command_attaches_to_the_dev_servers_embedded_redis(spawn, tmp_path):
+    """With no REDIS_URL, a ``flask`` command uses the embedded server ``python app.py`` is already
+    running under BOT_DATA_DIR: one store for both, and the server still running when it exits."""
+    port = free_port()
+    data_dir = tmp_path / "var"
+    env = clean_env(tmp_path, port)
+    server = spawn([sys.executable, "app.py"], env)
+    wait_until(lambda: healthy(port, server), timeout=START_TIMEOUT, what="GET /healthz 200")
+    [server_pid] = redis_servers(data_dir)
+
+    done = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "ops", "add-user", "dana", "--role", "viewer"],
+                          input=PASSWORD + "\n", capture_output=True, text=True, cwd=REPO, env=env, timeout=60)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert redis_servers(data_dir) == [server_pid], "one server for the data dir, still running"
+    assert healthy(port, server)
+    # The server sees the account the command made: they share one store.
+    base = f"http://127.0.0.1:{port}"
+    browser = requests.Session()
+    token = re.search(r'name="csrf-token" content="([^"]+)"', browser.get(base + "/ops/login", timeout=5).text).group(1)
+    signed_in = browser.post(base + "/ops/login", data={"username": "dana", "password": PASSWORD, "csrf_token": token},
+                             allow_redirects=False, timeout=10)
+    assert signed_in.status_code == 302, f"dana could not sign in: {signed_in.status_code}"
+    page = browser.get(base + "/ops/simulator", allow_redirects=False, timeout=5)
+    assert page.status_code == 200 and "Simulator" in page.text
 
 
 def break_flows(tmp_path: Path) -> tuple[Path, list[str]]:
@@ -215,3 +263,41 @@ def test_procfile_runs_gunicorn_with_one_embedded_redis_for_two_workers(spawn, t
 
     assert "Embedded Redis started" in output and "Embedded Redis stopped" in output
     wait_until(lambda: not redis_servers(data_dir), timeout=START_TIMEOUT, what="the embedded redis-server to stop")
+
+
+def test_under_gunicorn_redis_url_wins_over_an_embedded_server_in_bot_data_dir(spawn, tmp_path, redis_client,
+                                                                               redis_url):
+    """The Procfile on a PaaS: REDIS_URL is the store, even with an embedded server already
+    running in BOT_DATA_DIR; gunicorn neither attaches to it nor starts another."""
+    data_dir = tmp_path / "var"
+    # Already running, there to be attached to (spawn's teardown stops it: it serves tmp_path/var).
+    embedded = ensure_server(data_dir)
+    [embedded_pid] = redis_servers(data_dir)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = clean_env(tmp_path, port, REDIS_URL=redis_url, WEB_CONCURRENCY="1", TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+                    PUBLIC_URL=base, SECRET_KEY=SECRET)
+    if os.environ.get("REDIS_CLUSTER"):  # a --redis-cluster run: REDIS_URL names a node of the run's cluster
+        env["REDIS_CLUSTER"] = os.environ["REDIS_CLUSTER"]
+    proc = spawn(procfile_web_command(), env)
+
+    wait_until(lambda: healthy(port, proc), timeout=START_TIMEOUT, what="GET /healthz 200")
+    form = inbound("hola", sender="+15550007002")
+    resp = requests.post(base + "/twilio/messages", data=form,
+                         headers={"X-Twilio-Signature": sign(base + "/twilio/messages", form)}, timeout=10)
+    assert resp.status_code == 200
+    assert messages(resp.content), "the greeting"
+
+    proc.terminate()
+    output, _ = proc.communicate(timeout=START_TIMEOUT + 20)  # gunicorn's graceful_timeout
+
+    from bot.helpline import contact_id
+
+    assert redis_client.exists(f"hl:{{{contact_id(SECRET, '+15550007002')}}}:session"), "the text went to REDIS_URL"
+    on_embedded = redis.Redis.from_url(embedded.url, decode_responses=True)
+    try:
+        assert list(on_embedded.scan_iter("hl:*")) == [], "nothing of the text in the embedded server"
+    finally:
+        on_embedded.close()
+    assert "Embedded Redis" not in output, output
+    assert redis_servers(data_dir) == [embedded_pid], "no other server started, and the test's left running"

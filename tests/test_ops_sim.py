@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import option
+from tests.helpers import inbound, option, post_signed
 from tests.fixtures_console import post_form, sign_in
 
 pytestmark = pytest.mark.slow  # most tests here take a second or more: an app each, servers, waits
@@ -29,6 +29,27 @@ def test_start_as_an_english_whatsapp_texter(vic):
     page = post_form(vic, "/ops/simulator/start", {"lang": "en", "channel": "whatsapp"}, follow_redirects=True).text
     assert "Hello. This is a free, confidential information line" in page
     assert "WhatsApp · trial texter" in page
+
+
+def test_without_twilio_settings_the_webhook_refuses_but_the_simulator_works(make_console, redis_client, twilio_api):
+    """DESIGN.md, "Contracts", Environment: with no TWILIO_AUTH_TOKEN the webhook
+    refuses every request, and the console's simulator still works."""
+    # A newcomer's machine: no token (and nothing else of Twilio either).
+    app = make_console(TWILIO_AUTH_TOKEN=None, PUBLIC_URL=None, TWILIO_ACCOUNT_SID=None, TWILIO_FROM_NUMBER=None,
+                       TWILIO_API_BASE=None)
+    client = app.test_client()
+    refused = post_signed(client, "/twilio/messages", inbound("hola", sender="+15550007001"))
+    assert refused.status_code == 403
+    assert not list(redis_client.scan_iter("hl:{*}:session"))
+
+    assert sign_in(client, "vic").status_code == 302
+    page = post_form(client, "/ops/simulator/start", {"lang": "es", "channel": "sms"}, follow_redirects=True)
+    assert page.status_code == 200
+    assert "Hola. Esta es una línea de información gratuita y confidencial" in page.text
+    page = post_form(client, "/ops/simulator/send", {"text": option("numbers")}, follow_redirects=True)
+    assert page.status_code == 200 and "¿Qué tipo de ayuda necesita?" in page.text
+    assert list(redis_client.scan_iter("hl:sim:{*}:session")), "the trial is kept in the simulator's key space"
+    assert twilio_api.requests == []
 
 
 def test_trials_live_in_their_own_key_space(vic, redis_client):

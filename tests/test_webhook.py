@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from xml.etree import ElementTree as ET
 
+import click
 import pytest
 from twilio.twiml.messaging_response import MessagingResponse
 
@@ -359,3 +360,22 @@ def test_healthz_reports_redis_and_the_flows_version(client, app):
     version = app.extensions["content"]().version
     assert version
     assert resp.get_json() == {"redis": "ok", "flows": version}
+
+
+def test_healthz_is_503_when_the_flows_are_not_loaded_though_redis_answers(make_app, project):
+    """The flows are not loaded when the app was made under a ``flask`` command
+    (``flask --app app run``, say) from flow files that do not pass, with no
+    published snapshot to fall back on: the command carries on, the flows do not
+    load, and whoever watches /healthz must see it."""
+    main = project / "flows" / "main.yaml"
+    text = main.read_text(encoding="utf-8")
+    assert "goto: safety\n" in text
+    main.write_text(text.replace("goto: safety\n", "goto: nowhere\n", 1), encoding="utf-8")
+
+    with click.Context(click.Command("run")):
+        app = make_app(FLOWS_DIR=str(project / "flows"))
+    assert not app.extensions["content"].loaded
+
+    resp = app.test_client().get("/healthz")
+    assert resp.status_code == 503
+    assert resp.get_json() == {"redis": "ok", "flows": "not loaded"}
