@@ -58,10 +58,11 @@ def read_keyword(fs: m.FlowSet, norm: str) -> tuple[str | None, str | None, Read
     The whole message is a keyword, or a keyword with only around words
     ("SALIR YA", "exit now", "borrar todo"), or said more than once ("EXIT
     EXIT", "salir salir"), or a keyword with its letters stretched
-    ("exittt"), or with one typo for the words in :data:`TYPO_INTENTS`; or it is one of the whole-message phrases of
-    understanding.yaml for quick_exit and opt_out ("borra la conversación").
-    A sentence that merely contains the word ("no puedo salir de la casa") is
-    none of these.
+    ("exittt"), or with one typo for the words in :data:`TYPO_INTENTS`; or
+    it is one of the whole-message phrases of understanding.yaml for
+    quick_exit and opt_out ("borra la conversación"); or one of those with a
+    warning that someone is near ("bórralo, ahí viene"). A sentence that
+    merely contains the word ("no puedo salir de la casa") is none of these.
     """
     if not norm:
         return None, None, None
@@ -77,7 +78,7 @@ def read_keyword(fs: m.FlowSet, norm: str) -> tuple[str | None, str | None, Read
     if not kept:
         return None, None, None
     core = " ".join(said_once(kept))  # "borra, borra ya": the around word came between
-    again = _SAID_AGAIN if len(core.split()) < len(kept) else again
+    again = _SAID_AGAIN if again or len(core.split()) < len(kept) else ""
     around = "; ".join(filter(None, (again, f"around it: {', '.join(taken)}" if taken else "")))
     intent, lang = keyword(fs.keywords, core)
     if intent:
@@ -120,8 +121,7 @@ def _with_someone_near(fs: m.FlowSet, lex: Lexicon, kept: list[str]) -> tuple[st
     if intent not in m.WHOLE_ONLY_INTENTS or why is None:
         return None, None, None
     near = " ".join(w for w in kept if w not in rest)
-    how = "; ".join(filter(None, (why.how, f"someone near: {near}")))
-    return intent, lang, Reading(why.what, why.result, why.phrase, why.where, why.lang, how, why.score)
+    return intent, lang, replace(why, how="; ".join(filter(None, (why.how, f"someone near: {near}"))))
 
 
 def _exit_words(fs: m.FlowSet, lex: Lexicon) -> frozenset[str]:
@@ -320,11 +320,12 @@ def read_answer(fs: m.FlowSet, text: str, norm: str, labels: list[list[str]]) ->
     """:func:`answer`, read the way people answer: yes / no / not sure and why, or (None, None).
 
     On top of the exact words: around words ("sí gracias", "pues no"), a
-    word said again ("sí sí", "no no no"), stretched letters ("siii", "nooo"), numbers in words ("uno", "la
-    tercera"), an answer typed with a typo ("no estoy sgura"), and an answer
-    that opens a longer reply, before a comma or a stop ("sí, me obligan").
-    A reply that opens with "no," and goes on is not read so: "no, nunca me
-    pagan" answers "are you paid nothing?" with a yes.
+    word said again ("sí sí", "no no no"), stretched letters ("siii",
+    "nooo"), numbers in words ("uno", "la tercera"), an answer typed with a
+    typo ("no estoy sgura"), and an answer that opens a longer reply, before
+    a comma or a stop ("sí, me obligan"). A reply that opens with "no," and
+    goes on is not read so: "no, nunca me pagan" answers "are you paid
+    nothing?" with a yes.
     """
     if not norm:
         return None, None
@@ -337,7 +338,7 @@ def read_answer(fs: m.FlowSet, text: str, norm: str, labels: list[list[str]]) ->
     words = said_once(norm.split())
     kept, taken = lex.strip_around(words)
     core = " ".join(said_once(kept))
-    again = _SAID_AGAIN if len(core.split()) < len(norm.split()) - len(taken) else ""
+    again = _SAID_AGAIN if len(words) < len(norm.split()) or len(core.split()) < len(kept) else ""
     around = "; ".join(filter(None, (again, f"around it: {', '.join(taken)}" if taken else "")))
     if around:
         found = answer(system, core, labels)
