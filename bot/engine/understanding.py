@@ -264,10 +264,14 @@ class Lexicon:
 
     def without(self, tokens: list[str], intent: str) -> list[str] | None:
         """The words of a message with the first phrase of ``intent`` found in
-        it taken out ("erase everything hes coming" without "hes coming"), or
-        None when there is none."""
-        langs = list(self.stemmers)
-        per_token = [self.word_matches(t, langs) for t in tokens]
+        it, word for word, taken out ("erase everything hes coming" without
+        "hes coming"), or None when there is none.
+
+        Word for word (letters stretched allowed), without the stems and typo
+        search: this runs before the message is read in full, and for an erase
+        a warning as written is enough.
+        """
+        per_token = [self.exact_matches(t) for t in tokens]
         for start, entry, _, _ in self._spans(tokens, per_token):
             if entry.meaning.intent == intent:
                 return tokens[:start] + tokens[start + len(entry.tokens):]
