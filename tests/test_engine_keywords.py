@@ -433,3 +433,30 @@ def test_first_text_stop(fs):
     turn = chat.send("STOP")
     assert (turn.replies, turn.opt_out, chat.session.state) == ([say(fs, "opted_out", "en")], True, "opted_out")
     assert chat.send("hola").replies == []
+
+
+# --- danger beside a reply read from some of its words -------------------------------------------
+
+@pytest.mark.parametrize("lang, text", [("es", "números de ayuda, me quieren matar"), ("en", "numbers please, hes hurting me")])
+def test_a_menu_reply_that_also_says_danger_shows_the_emergency_numbers_first(fs, lang, text):
+    chat = started(fs, lang)
+    turn = chat.send(text)
+    # The option its words picked, after the emergency numbers.
+    assert turn.replies[0] == emergency(fs, lang)
+    assert chat.session.position == "numbers.by_need"
+    assert turn.replies[1:] == [prompt(fs, "numbers.by_need", lang)]
+
+
+@pytest.mark.parametrize("lang, text", [("es", "sí, me está pegando ahorita"), ("en", "yes, and he is hurting me")])
+def test_an_answer_that_also_says_danger_shows_the_emergency_numbers_first(fs, lang, text):
+    chat = at_a_question(fs, lang)
+    turn = chat.send(text)
+    assert turn.replies[0] == emergency(fs, lang)
+    assert chat.session.flags["under_18"] == "yes"
+
+
+@pytest.mark.parametrize("lang, text", [("es", "números de ayuda"), ("en", "yes")])
+def test_a_reply_with_no_danger_in_it_shows_no_emergency_numbers(fs, lang, text):
+    chat = at_a_question(fs, lang) if text == "yes" else started(fs, lang)
+    turn = chat.send(text)
+    assert emergency(fs, lang) not in turn.replies

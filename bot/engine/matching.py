@@ -143,6 +143,12 @@ def _exit_words(fs: m.FlowSet, lex: Lexicon) -> frozenset[str]:
 
 
 _SAID_AGAIN = "a word said again"
+# How a reply is read when only some of its words picked the option or gave
+# the answer: the rest may say more (the runner looks there for danger).
+_BY_LABEL_WORDS = "words of the label"
+_BY_LABEL_TYPOS = "label with typos"
+_BY_FIRST_WORDS = "first words of the reply"
+READ_FROM_SOME_WORDS = frozenset({_BY_LABEL_WORDS, _BY_LABEL_TYPOS, _BY_FIRST_WORDS})
 
 
 def _named(intent: str, lang: str | None) -> str:
@@ -261,7 +267,7 @@ def read_pick(fs: m.FlowSet, norm: str, labels: list[list[str]]) -> tuple[int | 
         return None, None
     i = pick(norm, labels)
     if i is not None:
-        how = "number" if _LEADING_NUMBER.match(norm) else "words of the label"
+        how = "number" if _LEADING_NUMBER.match(norm) else _BY_LABEL_WORDS
         return i, Reading("option", f"option {i + 1}", labels[i][0], how=how)
     lex = Lexicon.of(fs)
     number = lex.number(norm.split())
@@ -272,7 +278,7 @@ def read_pick(fs: m.FlowSet, norm: str, labels: list[list[str]]) -> tuple[int | 
         return None, None
     i, score, form = _closest_label(norm, labels, LABEL_SCORE)
     if i is not None:
-        return i, Reading("option", f"option {i + 1}", form, how="label with typos", score=score)
+        return i, Reading("option", f"option {i + 1}", form, how=_BY_LABEL_TYPOS, score=score)
     return None, None
 
 
@@ -363,7 +369,7 @@ def read_answer(fs: m.FlowSet, text: str, norm: str, labels: list[list[str]]) ->
         lead, _ = read_answer(fs, first.group(1), normalize(first.group(1)), labels)
         phrase = normalize(first.group(1))
         if lead in ("yes", "not_sure"):
-            return lead, Reading("answer", lead, phrase, system.answers_where.get(lead), how="first words of the reply")
+            return lead, Reading("answer", lead, phrase, system.answers_where.get(lead), how=_BY_FIRST_WORDS)
         if lead == "no":
             # Not an answer, but not a miss either: the question is asked again.
             return None, Reading("answer", "not sure which: the question again", phrase, system.answers_where.get(lead),

@@ -511,6 +511,7 @@ class _Step:
             i, why = matching.read_pick(fs, norm, self.labels(node))
             if i is not None:
                 self.explain(why)
+                self.alarm_beside(norm, why)
                 option = node.options[i]
                 # A menu is one answer: picked again (after BACK, or the flow
                 # once more), it replaces what it recorded before, never adds.
@@ -524,6 +525,7 @@ class _Step:
             a, why = matching.read_answer(fs, text, norm, self.labels(node))
             if a is not None:
                 self.explain(why)
+                self.alarm_beside(norm, why)
                 s.flags[node.flag] = a
                 self.enter(node.on.get(a) or node.next)
                 return
@@ -557,6 +559,18 @@ class _Step:
             return
         self.explain(Reading("nothing", "a reply the bot did not understand", how="no keyword, option, answer or phrase"))
         self.miss(node, media_only=False)
+
+    def alarm_beside(self, norm: str, why: Reading) -> None:
+        """A reply read from some of its words may also say the person is in
+        danger: "me están golpeando, ayuda" picks "Números de ayuda" by its
+        last word, "sí, me está pegando ahorita" answers yes. The emergency
+        numbers come first, then what the reply picked or answered."""
+        if why.how not in matching.READ_FROM_SOME_WORDS:
+            return
+        placed = self.place(norm)
+        if placed.alarm is not None:
+            self.understood(Placement(alarm=placed.alarm))
+            self.show(self.fs.keywords.shows["danger"])
 
     def understood(self, placed: Placement) -> None:
         """Say what free text was understood as: an event with its meaning (no text)."""
