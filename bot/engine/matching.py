@@ -97,30 +97,30 @@ def read_keyword(fs: m.FlowSet, norm: str) -> tuple[str | None, str | None, Read
     if placed.target is not None and placed.target.intent in m.WHOLE_ONLY_INTENTS:
         how = "; ".join(filter(None, (placed.reading.how if placed.reading.how != "exact" else "", around)))
         return placed.target.intent, None, replace(placed.reading, how=how or "exact")
-    return _with_someone_near(fs, lex, kept)
+    return _with_someone_near(fs, lex, once) if len(kept) > 1 else (None, None, None)
 
 
-def _with_someone_near(fs: m.FlowSet, lex: Lexicon, kept: list[str]) -> tuple[str | None, str | None, Reading | None]:
+def _with_someone_near(fs: m.FlowSet, lex: Lexicon, words: list[str]) -> tuple[str | None, str | None, Reading | None]:
     """An erase or a stop said with a warning that someone is near ("BÓRRALO
     RÁPIDO AHÍ VIENE", "erase everything hes coming") is the erase or the
     stop: the warning says why the hurry, and the one line kept for a warning
     alone would make the person text again to be safe.
 
-    Only a message of two words or more, one of them a word of those
-    keywords, is searched, so nearly every text skips the phrase search.
+    ``words``: the whole message, around words and all ("ya llegó el
+    patrón" holds "ya"). Only a message of two words or more besides the
+    around words, one of them a word of those keywords, is searched, so
+    nearly every text skips the phrase search.
     """
-    if len(kept) < 2:
-        return None, None, None
     exit_words = _exit_words(fs, lex)
-    if exit_words.isdisjoint(kept) and exit_words.isdisjoint(squeeze(" ".join(kept)).split()):
+    if exit_words.isdisjoint(words) and exit_words.isdisjoint(squeeze(" ".join(words)).split()):
         return None, None, None
-    rest = lex.without(kept, "watched")
+    rest = lex.without(words, "watched")
     if not rest:
         return None, None, None
     intent, lang, why = read_keyword(fs, " ".join(rest))
     if intent not in m.WHOLE_ONLY_INTENTS or why is None:
         return None, None, None
-    near = " ".join(w for w in kept if w not in rest)
+    near = " ".join(w for w in words if w not in rest)
     return intent, lang, replace(why, how="; ".join(filter(None, (why.how, f"someone near: {near}"))))
 
 
