@@ -41,7 +41,7 @@ CORPUS = Path(__file__).resolve().parent / "understanding"
 HELLO = {"es": "hola", "en": "hi", "none": "hi"}
 SAFETY = ("quick_exit", "opt_out", "danger", "watched")
 THRESHOLD = {"negatives": 1.0, "safety": 0.97, "language": 0.97}
-# Today: held_out.yaml 68.8 % (33 of 48), held_out_2.yaml 59.4 % (38 of 64),
+# Today: held_out.yaml 68.8 % (33 of 48), held_out_2.yaml 60.3 % (38 of 63),
 # held_out_3.yaml 80.4 % (41 of 51).
 HELD_OUT_FLOOR = {"held_out.yaml": 0.62, "held_out_2.yaml": 0.53, "held_out_3.yaml": 0.74}
 _senders = itertools.count(1)
