@@ -68,18 +68,14 @@ def read_keyword(fs: m.FlowSet, norm: str) -> tuple[str | None, str | None, Read
         return None, None, None
     words = norm.split()
     once = said_once(words)
-    again = _SAID_AGAIN if len(once) < len(words) else ""
     intent, lang = keyword(fs.keywords, " ".join(once))
     if intent:
-        return intent, lang, Reading("keyword", _named(intent, lang), " ".join(once), _where(fs, intent, lang),
-                                     how=again or "exact")
+        how = _SAID_AGAIN if len(once) < len(words) else "exact"
+        return intent, lang, Reading("keyword", _named(intent, lang), " ".join(once), _where(fs, intent, lang), how=how)
     lex = Lexicon.of(fs)
-    kept, taken = lex.strip_around(once)
+    kept, core, around = _core(lex, words)
     if not kept:
         return None, None, None
-    core = " ".join(said_once(kept))  # "borra, borra ya": the around word came between
-    again = _SAID_AGAIN if again or len(core.split()) < len(kept) else ""
-    around = "; ".join(filter(None, (again, f"around it: {', '.join(taken)}" if taken else "")))
     intent, lang = keyword(fs.keywords, core)
     if intent:
         return intent, lang, Reading("keyword", _named(intent, lang), core, _where(fs, intent, lang), how=around)
@@ -140,6 +136,18 @@ def _exit_words(fs: m.FlowSet, lex: Lexicon) -> frozenset[str]:
             words.add(min(candidates, key=lambda w: (used[w], -len(w))))
         return frozenset(words | {squeeze(w) for w in words})
     return fs.derived(("exit words",), build)
+
+
+def _core(lex: Lexicon, words: list[str]) -> tuple[list[str], str, str]:
+    """What a keyword or an answer is read from: the message's words without
+    the around words; those words said once, joined; and how ("a word said
+    again; around it: ya"). Said once before and after the around words go:
+    in "borra, borra ya" the around word came between."""
+    once = said_once(words)
+    kept, taken = lex.strip_around(once)
+    core = said_once(kept)
+    again = _SAID_AGAIN if len(once) < len(words) or len(core) < len(kept) else ""
+    return kept, " ".join(core), "; ".join(filter(None, (again, f"around it: {', '.join(taken)}" if taken else "")))
 
 
 _SAID_AGAIN = "a word said again"
@@ -341,11 +349,7 @@ def read_answer(fs: m.FlowSet, text: str, norm: str, labels: list[list[str]]) ->
         how = "number" if _LEADING_NUMBER.match(norm) else "exact"
         return found, Reading("answer", found, norm, system.answers_where.get(found), how=how)
     lex = Lexicon.of(fs)
-    words = said_once(norm.split())
-    kept, taken = lex.strip_around(words)
-    core = " ".join(said_once(kept))
-    again = _SAID_AGAIN if len(words) < len(norm.split()) or len(core.split()) < len(kept) else ""
-    around = "; ".join(filter(None, (again, f"around it: {', '.join(taken)}" if taken else "")))
+    _, core, around = _core(lex, norm.split())
     if around:
         found = answer(system, core, labels)
         if found is not None:
