@@ -292,42 +292,32 @@ def test_an_answer_said_twice_is_the_answer(fs, text, expected):
         assert "said again" in why.how
 
 
-KEYWORD_TWICE = [
-    ("SALIR SALIR", "quick_exit"),
-    ("exit, exit, exit!", "quick_exit"),
-    ("borra, borra ya", "quick_exit"),  # a whole-message phrase, with an around word between
-    ("HELP NOW HELP NOW", "danger"),  # the two words again, not "help"
-    ("help help now", "danger"),
-    ("salir salir de aqui", None),  # a sentence, not a keyword said twice
-    ("menu exit", None),  # two keywords: neither
+IN_A_HURRY = [
+    # A keyword said twice, or more.
+    ("SALIR SALIR", "quick_exit", "said again"),
+    ("exit, exit, exit!", "quick_exit", "said again"),
+    ("borra, borra ya", "quick_exit", "said again"),  # a whole-message phrase, with an around word between
+    ("HELP NOW HELP NOW", "danger", "said again"),  # the two words again, not "help"
+    ("help help now", "danger", "said again"),
+    ("salir salir de aqui", None, ""),  # a sentence, not a keyword said twice
+    ("menu exit", None, ""),  # two keywords: neither
+    # An erase or a stop with a warning that someone is near.
+    ("BÓRRALO RÁPIDO AHÍ VIENE", "quick_exit", "someone near"),
+    ("erase everything hes coming", "quick_exit", "someone near"),
+    ("salir ya viene mi patron", "quick_exit", "someone near"),
+    ("stop texting me, he is here", "opt_out", "someone near"),
+    ("no borres nada, ahí viene", None, ""),  # a warning, and no erase in it
+    ("quiero salir, ya viene el patron", None, ""),  # "salir" in a sentence is not SALIR
+    ("ahí viene mi patrón", None, ""),  # the warning alone: the runner's one line, not a keyword
 ]
 
 
-@pytest.mark.parametrize("text, intent", KEYWORD_TWICE, ids=ids(KEYWORD_TWICE))
-def test_a_keyword_said_twice_is_the_keyword(fs, text, intent):
+@pytest.mark.parametrize("text, intent, how", IN_A_HURRY, ids=ids(IN_A_HURRY))
+def test_a_keyword_in_a_hurry(fs, text, intent, how):
     found, _, why = read_keyword(fs, normalize(text))
     assert found == intent
     if intent:
-        assert "said again" in why.how
-
-
-WITH_A_WARNING = [
-    ("BÓRRALO RÁPIDO AHÍ VIENE", "quick_exit"),
-    ("erase everything hes coming", "quick_exit"),
-    ("salir ya viene mi patron", "quick_exit"),
-    ("stop texting me, he is here", "opt_out"),
-    ("no borres nada, ahí viene", None),  # a warning, and no erase in it
-    ("quiero salir, ya viene el patron", None),  # "salir" in a sentence is not SALIR
-    ("ahí viene mi patrón", None),  # the warning alone: the runner's one line, not a keyword
-]
-
-
-@pytest.mark.parametrize("text, intent", WITH_A_WARNING, ids=ids(WITH_A_WARNING))
-def test_an_erase_said_with_a_warning_is_the_erase(fs, text, intent):
-    found, _, why = read_keyword(fs, normalize(text))
-    assert found == intent
-    if intent:
-        assert "someone near" in why.how
+        assert how in why.how
 
 
 # --- the language of a first message ----------------------------------------------------
