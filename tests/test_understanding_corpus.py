@@ -197,31 +197,23 @@ def right(fs, case: Case, got: set[str], lang_seen: str | None) -> bool:
 
 def table(fs, rows) -> tuple[str, dict[str, float]]:
     """The accuracy table (text) and the figures the thresholds apply to."""
-    by_lang, by_kind, by_file = (defaultdict(lambda: [0, 0]) for _ in range(3))
+    by_lang, by_kind, by_file, taught = (defaultdict(lambda: [0, 0]) for _ in range(4))
     for case, got, lang_seen in rows:
         ok = right(fs, case, got, lang_seen)
-        for group in (by_lang[case.language], by_kind[case.kind], by_file[case.file]):
+        groups = [by_lang[case.language], by_kind[case.kind], by_file[case.file]]
+        if not held_out(case):  # the thresholds' figures: per language, and the safety intents
+            groups += [taught[case.language]] + ([taught["safety"]] if case.kind in SAFETY else [])
+        for group in groups:
             group[0] += ok
             group[1] += 1
     lines = [f"{'':<20}{'right':>6}{'of':>5}{'accuracy':>10}"]
-    for title, groups in (("language", by_lang), ("intent", by_kind), ("file", by_file)):
-        lines.append(f"-- per {title}")
+    for title, groups in (("per language", by_lang), ("per intent", by_kind), ("per file", by_file),
+                          ("the files the phrases were written for (the thresholds)", taught)):
+        lines.append(f"-- {title}")
         for name in sorted(groups):
             ok, n = groups[name]
             lines.append(f"{name:<20}{ok:>6}{n:>5}{ok / n:>10.1%}")
-    taught_lang, taught_safety = defaultdict(lambda: [0, 0]), [0, 0]
-    for case, got, lang_seen in rows:
-        if not held_out(case):
-            ok = right(fs, case, got, lang_seen)
-            for group in [taught_lang[case.language]] + ([taught_safety] if case.kind in SAFETY else []):
-                group[0] += ok
-                group[1] += 1
-    lines.append("-- the files the phrases were written for (the thresholds)")
-    for name in sorted(taught_lang):
-        ok, n = taught_lang[name]
-        lines.append(f"{name:<20}{ok:>6}{n:>5}{ok / n:>10.1%}")
-    figures = {f"language {k}": v[0] / v[1] for k, v in taught_lang.items()}
-    figures["safety"] = taught_safety[0] / taught_safety[1]
+    figures = {("safety" if k == "safety" else f"language {k}"): v[0] / v[1] for k, v in taught.items()}
     figures.update({f"held-out {name}": by_file[name][0] / by_file[name][1] for name in by_file if name in HELD_OUT_FLOOR})
     return "\n".join(lines), figures
 
