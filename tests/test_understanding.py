@@ -187,6 +187,33 @@ def test_a_danger_phrase_turned_around_is_no_alarm(fs, text):
     assert emergency(fs, "es") not in turn.replies and emergency(fs, "en") not in turn.replies
 
 
+# A phrase written with `...` ("mi esposo ... me pega") lets up to three words come there.
+WITH_WORDS_BETWEEN = [
+    ("mi esposo a veces me pega", "numbers.violence", "2 words between"),
+    ("my manager keeps all of my tips", "rights.pay_here", "3 words between"),
+    ("el patrón se quedó con todos nuestros papeles", "rights.documents_here", "2 words between"),
+    ("nos tienen a todos encerrados en la bodega", "danger+screening.intro", "2 words between"),
+]
+
+
+@pytest.mark.parametrize("text, place, how", WITH_WORDS_BETWEEN, ids=[t for t, *_ in WITH_WORDS_BETWEEN])
+def test_a_phrase_is_found_with_a_few_words_between_where_it_says_so(fs, text, place, how):
+    turn = Chat(fs).send(text)
+    assert ev.Event(ev.UNDERSTOOD, {"to": place}) in turn.events
+    assert how in str(turn.readings[1])
+
+
+@pytest.mark.parametrize("text", [
+    "mi esposo nunca me pega",  # a not-word between turns it around
+    "my husband is good, he never hits me",
+    "they took us to the place with the best tips",  # more than three words between
+])
+def test_words_between_are_no_more_than_three_and_never_a_no(fs, text):
+    turn = Chat(fs).send(text)
+    assert not [e for e in turn.events if e.kind == ev.UNDERSTOOD]
+    assert turn.replies[-1] == menu(fs, turn.session.lang)
+
+
 @pytest.mark.parametrize("text, lang", [("mi patrón está aquí", "es"), ("my boss is here", "en"),
                                         ("ahí viene mi patrón", "es")])
 def test_my_boss_is_here_gets_one_safe_line_and_no_menu(fs, text, lang):

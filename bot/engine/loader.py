@@ -499,7 +499,7 @@ def _build_understanding(source: Source, resolve: _Resolver) -> m.Understanding:
     for i, spec in enumerate(data["meanings"]):
         at = ("meanings", i)
         phrases = tuple(
-            m.Phrase(normalize(str(text)), lang, str(text), m.Where(source.path, source.line(at + ("phrases", lang, j))))
+            m.Phrase(_phrase_text(str(text)), lang, str(text), m.Where(source.path, source.line(at + ("phrases", lang, j))))
             for lang, texts in spec["phrases"].items()
             for j, text in enumerate(texts)
             if normalize(str(text))
@@ -521,6 +521,16 @@ def _build_understanding(source: Source, resolve: _Resolver) -> m.Understanding:
         negations=MappingProxyType({lang: _words(words) for lang, words in data["not_words"].items()}),
         around_numbers=MappingProxyType({lang: _words(words) for lang, words in data.get("around_numbers", {}).items()}),
     )
+
+
+def _phrase_text(written: str) -> str:
+    """A phrase normalised, its gaps (``...`` or ``…``) kept: normalising alone
+    would drop them as punctuation."""
+    parts = (normalize(part) for part in _GAP_RE.split(written))
+    return f" {m.GAP} ".join(parts).strip()
+
+
+_GAP_RE = re.compile(r"\.\.\.+|…")
 
 
 def _build_system(source: Source, resolve: _Resolver) -> m.System:

@@ -219,11 +219,16 @@ class System:
 WHOLE_ONLY_INTENTS = frozenset({"quick_exit", "opt_out"})
 
 
+# Written between two words of a phrase: a few words may come there
+# ("took ... passport" is in "they took all our passports").
+GAP = "..."
+
+
 @dataclass(frozen=True)
 class Phrase:
     """One way of saying a meaning, normalised, in one language."""
 
-    text: str  # normalised
+    text: str  # normalised, with GAP between words where staff wrote one
     lang: str
     written: str  # as staff wrote it, for explanations
     where: Where

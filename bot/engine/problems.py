@@ -390,6 +390,10 @@ MESSAGES: dict[str, str | Callable[[Mapping], str]] = {
     "meaning-leads-nowhere": "this meaning leads nowhere: add `goto:` (a place, like `rights.pay_here`) or `intent:`"
                              " (danger, watched, human, help, quick_exit or opt_out)",
     "ending-intent-with-goto": "`{intent}` ends the chat, so it cannot also go somewhere: remove `goto:`",
+    "gap-at-edge": "`{phrase}` has `...` first, last or twice in a row: `...` stands for a few words between two"
+                   " words of the phrase; write a word on each side of it",
+    "gap-in-whole": "`{phrase}` has `...`, but this meaning counts only the whole message ({why}): write the words"
+                    " people send, without `...`",
     "phrase-twice": "`{phrase}` is also a phrase of `{other}` (at {other_at}): one phrase can lead to one place only;"
                     " keep it in one of them",
     "around-word-clash": _around_word_clash,

@@ -32,6 +32,7 @@ TYPO_SCORE = 85  # rapidfuzz ratio (0-100): one letter in or out of a 6-letter w
 TYPO_MIN = 5  # words shorter than this match only exactly or by stem: "pega" is not "paga"
 STEM_MIN = 3  # a stem this short says too little ("me" and "mi" are not one word)
 NEGATION_WINDOW = 2  # words before a phrase where a not-word turns it around
+GAP_WORDS = 3  # words a phrase's "..." stands for, at most: "took ... passport" in "took all of our passports"
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,19 @@ class _Entry:
     meaning: m.Meaning
     order: int
     phrase: m.Phrase
-    tokens: tuple[str, ...]
+    tokens: tuple[str, ...]  # the phrase's words, without its gaps
+    gaps: frozenset[int] = frozenset()  # k: a gap comes before tokens[k]
+
+    @classmethod
+    def of(cls, meaning: m.Meaning, order: int, phrase: m.Phrase) -> "_Entry":
+        tokens: list[str] = []
+        gaps = set()
+        for word in phrase.text.split():
+            if word != m.GAP:
+                tokens.append(word)
+            elif tokens:  # a gap first or last stands for nothing (flows check says so)
+                gaps.add(len(tokens))
+        return cls(meaning, order, phrase, tuple(tokens), frozenset(k for k in gaps if k < len(tokens)))
 
 
 @dataclass
@@ -143,7 +156,7 @@ class Lexicon:
                     lex.numbers.setdefault(word, i)
         for order, meaning in enumerate(u.meanings):
             for phrase in meaning.phrases:
-                entry = _Entry(meaning, order, phrase, tuple(phrase.text.split()))
+                entry = _Entry.of(meaning, order, phrase)
                 lex.entries.append(entry)
                 if meaning.whole:
                     words = tuple(lex.strip_around(list(entry.tokens))[0])
@@ -272,33 +285,51 @@ class Lexicon:
         a warning as written is enough.
         """
         per_token = [self.exact_matches(t) for t in tokens]
-        for start, entry, _, _ in self._spans(tokens, per_token):
+        for start, end, entry, _, _ in self._spans(tokens, per_token):
             if entry.meaning.intent == intent:
-                return tokens[:start] + tokens[start + len(entry.tokens):]
+                return tokens[:start] + tokens[end:]
         return None
 
     def _contained(self, tokens: list[str], per_token: list[dict]) -> Iterator[tuple[_Entry, float, str]]:
-        for _, entry, score, how in self._spans(tokens, per_token):
+        for _, _, entry, score, how in self._spans(tokens, per_token):
             yield entry, score, how
 
-    def _spans(self, tokens: list[str], per_token: list[dict]) -> Iterator[tuple[int, _Entry, float, str]]:
-        """Every phrase found in the message, not turned around by a not-word: (start, entry, score, how)."""
+    def _spans(self, tokens: list[str], per_token: list[dict]) -> Iterator[tuple[int, int, _Entry, float, str]]:
+        """Every phrase found in the message, not turned around by a not-word:
+        (start, end, entry, score, how)."""
         for start, options in enumerate(per_token):
             for first in options:
                 for entry in self.by_first.get(first, ()):
-                    if start + len(entry.tokens) > len(tokens):
+                    found = self._follow(tokens, per_token, start, entry)
+                    if found is None or self._negated(tokens, start, entry):
                         continue
-                    scores, hows = [], set()
-                    for k, word in enumerate(entry.tokens):
-                        hit = per_token[start + k].get(word)
-                        if hit is None:
-                            break
-                        scores.append(hit[0])
-                        hows.add(hit[1])
-                    else:
-                        if self._negated(tokens, start, entry):
-                            continue
-                        yield start, entry, sum(scores) / len(scores), ", ".join(sorted(h for h in hows if h))
+                    end, scores, hows = found
+                    yield start, end, entry, sum(scores) / len(scores), ", ".join(sorted(h for h in hows if h))
+
+    def _follow(self, tokens: list[str], per_token: list[dict], start: int,
+                entry: _Entry) -> tuple[int, list[float], set[str]] | None:
+        """The phrase's words in the message from ``start`` on, next to each
+        other but where the phrase has a gap: there up to GAP_WORDS words may
+        come, none of them a not-word ("took ... ids" is not in "took no ids").
+        Its end, the words' scores and how they matched; None if it is not there."""
+        at, scores, hows = start, [], set()
+        for k, word in enumerate(entry.tokens):
+            reach = GAP_WORDS if k in entry.gaps else 0
+            for at in range(at, min(at + reach + 1, len(tokens))):
+                hit = per_token[at].get(word)
+                if hit is not None:
+                    break
+                if tokens[at] in self.not_words:
+                    return None
+            else:
+                return None
+            scores.append(hit[0])
+            hows.add(hit[1])
+            at += 1
+        skipped = at - start - len(entry.tokens)
+        if skipped:
+            hows.add(f"{skipped} word{'s' if skipped > 1 else ''} between")
+        return at, scores, hows
 
     def _negated(self, tokens: list[str], start: int, entry: _Entry) -> bool:
         if entry.tokens[0] in self.not_words:

@@ -364,6 +364,20 @@ def check_system(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
     return problems
 
 
+def _gap_problems(meaning: m.Meaning, phrase: m.Phrase) -> list[Problem]:
+    """A phrase's ``...`` must stand between two words, in a meaning read from part of a message."""
+    words = phrase.text.split()
+    if m.GAP not in words:
+        return []
+    if meaning.whole:
+        why = meaning.intent if meaning.intent in m.WHOLE_ONLY_INTENTS else "whole: true"
+        return [_p(phrase.where, "gap-in-whole", phrase=phrase.written, why=why)]
+    twice = any(a == b == m.GAP for a, b in zip(words, words[1:]))
+    if words[0] == m.GAP or words[-1] == m.GAP or twice:
+        return [_p(phrase.where, "gap-at-edge", phrase=phrase.written)]
+    return []
+
+
 def check_understanding(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
     """understanding.yaml: places, intents and languages that exist; one meaning per phrase;
     around words that change nothing; the line sent in every language fits."""
@@ -398,6 +412,7 @@ def check_understanding(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
             if code not in languages:
                 unknown_language(code, ("meanings", i, "phrases", code))
         for phrase in meaning.phrases:
+            problems += _gap_problems(meaning, phrase)
             earlier = first.get(phrase.text)
             if earlier is None:
                 first[phrase.text] = (meaning, phrase)
