@@ -193,6 +193,8 @@ WITH_WORDS_BETWEEN = [
     ("my manager keeps all of my tips", "rights.pay_here", "3 words between"),
     ("el patrón se quedó con todos nuestros papeles", "rights.documents_here", "2 words between"),
     ("nos tienen a todos encerrados en la bodega", "danger+screening.intro", "2 words between"),
+    # "me" comes twice: the phrase is found at the second
+    ("mi suegra y mi marido me gritan y me empujan", "numbers.violence", "3 words between"),
 ]
 
 

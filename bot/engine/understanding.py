@@ -303,33 +303,34 @@ class Lexicon:
                     found = self._follow(tokens, per_token, start, entry)
                     if found is None or self._negated(tokens, start, entry):
                         continue
-                    end, scores, hows = found
-                    yield start, end, entry, sum(scores) / len(scores), ", ".join(sorted(h for h in hows if h))
+                    end, hits = found
+                    hows = {how for _, how in hits if how}
+                    between = end - start - len(entry.tokens)
+                    if between:
+                        hows.add(f"{between} word{'s' if between > 1 else ''} between")
+                    yield start, end, entry, sum(score for score, _ in hits) / len(hits), ", ".join(sorted(hows))
 
-    def _follow(self, tokens: list[str], per_token: list[dict], start: int,
-                entry: _Entry) -> tuple[int, list[float], set[str]] | None:
-        """The phrase's words in the message from ``start`` on, next to each
-        other but where the phrase has a gap: there up to GAP_WORDS words may
-        come, none of them a not-word ("took ... ids" is not in "took no ids").
-        Its end, the words' scores and how they matched; None if it is not there."""
-        at, scores, hows = start, [], set()
-        for k, word in enumerate(entry.tokens):
-            reach = GAP_WORDS if k in entry.gaps else 0
-            for at in range(at, min(at + reach + 1, len(tokens))):
-                hit = per_token[at].get(word)
-                if hit is not None:
-                    break
-                if tokens[at] in self.not_words:
-                    return None
-            else:
+    def _follow(self, tokens: list[str], per_token: list[dict], at: int, entry: _Entry,
+                k: int = 0) -> tuple[int, list[tuple[float, str]]] | None:
+        """The phrase's words from its ``k``-th on, in the message from ``at``
+        on: next to each other but where the phrase has a gap, where up to
+        GAP_WORDS words may come, none of them a not-word ("took ... ids" is
+        not in "took no ids"). Where they end and how each matched; None if
+        they are not there. Each place a word could be in a gap is tried: in
+        "mi marido me grita y me empuja", "mi marido ... me empuja" is found at
+        the second "me"."""
+        if k == len(entry.tokens):
+            return at, []
+        reach = GAP_WORDS if k in entry.gaps else 0
+        for j in range(at, min(at + reach + 1, len(tokens))):
+            hit = per_token[j].get(entry.tokens[k])
+            if hit is not None:
+                rest = self._follow(tokens, per_token, j + 1, entry, k + 1)
+                if rest is not None:
+                    return rest[0], [hit, *rest[1]]
+            if tokens[j] in self.not_words:
                 return None
-            scores.append(hit[0])
-            hows.add(hit[1])
-            at += 1
-        skipped = at - start - len(entry.tokens)
-        if skipped:
-            hows.add(f"{skipped} word{'s' if skipped > 1 else ''} between")
-        return at, scores, hows
+        return None
 
     def _negated(self, tokens: list[str], start: int, entry: _Entry) -> bool:
         if entry.tokens[0] in self.not_words:
