@@ -184,7 +184,7 @@ def _translations(fs: m.FlowSet, replies: list[CannedReply]) -> list[Problem]:
 def _typed_numbers(fs: m.FlowSet, replies: list[CannedReply]) -> list[Problem]:
     """A number typed in a reply (911), in any language, must be in the directory,
     where its source is, as for the flows' texts; better still, a placeholder."""
-    known = {digits(c.number) for h in fs.hotlines.values() for c in h.contacts}
+    known = {digits(c.number) for h in fs.hotlines.values() for c in h.contacts if c.number}
     problems = []
     for reply in replies:
         for number in numbers_in(reply.text.msgid):

@@ -40,6 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 PREVIEW_LINES = 2  # a locked phone shows the start of a new message: most show two to four lines
 MEXICO_LINE = "800 5533 000"
 US_TEXT = "233733"
+WEB_CHAT = "humantraffickinghotline.org"
 WAGES = "1-866-487-9243"
 FS = real_flows()
 LANGS = tuple(FS.system.languages)
@@ -56,6 +57,7 @@ def every_message():
         for name in FS.system.texts:
             # The phone line's texts (voice_*) are checked too: {digit}, {label}, {numbers} are theirs.
             text = render.say(FS, lang, name, number="1-888-373-7888", keyword="START", digit="1", label="Sí",
+                              address=WEB_CHAT,
                               numbers="9, 1, 1")
             found.append((f"{lang}-system.{name}", lang, text))
     found += [(f"failsafe-{i}", "failsafe", text) for i, text in enumerate(FAILSAFE_REPLIES)]
@@ -219,6 +221,16 @@ def test_the_us_text_line_is_said_to_work_from_us_phones(node, lang):
     assert says_us_text_line_is_for_us_phones(shown), shown
 
 
+@pytest.mark.parametrize("lang", LANGS)
+def test_someone_without_a_us_phone_is_given_the_hotlines_web_chat(lang):
+    """233733 takes texts from US phones only, and a person who just arrived
+    may have only their own country's phone, or only WhatsApp: the numbers
+    page gives the same hotline's web chat right after it (CONTENT.md 4, 7)."""
+    shown = texts(lang)["numbers.exploitation"]
+    assert says_us_text_line_is_for_us_phones(shown)
+    assert shown.index(US_TEXT) < shown.index(f" {WEB_CHAT}.") < shown.index(MEXICO_LINE), shown
+
+
 @pytest.mark.parametrize("reply", FAILSAFE_REPLIES, ids=["en", "es"])
 def test_the_fail_safe_reply_says_the_us_text_line_works_from_us_phones(reply):
     """It goes to anyone when something fails, wherever they write from."""
@@ -229,7 +241,7 @@ def test_nothing_unverified_reaches_a_texter():
     unverified = [h for h in FS.hotlines.values() if not h.verified]
     assert unverified, "the directory keeps lines to review (Honduras, the Mexican line from a US phone)"
     written = [(h.id, re.compile(r"(?<!\d)" + r"[ -]?".join(re.sub(r"\D", "", c.number)) + r"(?!\d)"))
-               for h in unverified for c in h.contacts]
+               for h in unverified for c in h.contacts if c.number]
     for _, _, message in MESSAGES:
         for line, number in written:
             assert not number.search(message), (line, message)

@@ -334,6 +334,8 @@ def _explain(error, at: tuple, source: Source, schema: dict, kind: str) -> tuple
         name = missing[0] if missing else error.message
         node_kind = error.instance.get("kind") if isinstance(error.instance, dict) else None
         if "properties" not in error.schema and isinstance(node_kind, str):
+            if "contacts" in error.absolute_path:
+                return "missing-field", {"name": name, "contact_kind": node_kind}
             return "missing-field", {"name": name, "node_kind": node_kind}
         return "missing-field", {"name": name,
                                  "description": error.schema.get("properties", {}).get(name, {}).get("description", "")}
@@ -344,6 +346,8 @@ def _explain(error, at: tuple, source: Source, schema: dict, kind: str) -> tuple
     if v == "pattern":
         if "quotes" in error.schema.get("description", ""):  # phone numbers
             return "bad-phone-number", {"value": error.instance}
+        if "https://" in error.schema.get("description", ""):  # a web chat's address
+            return "bad-web-address", {"value": error.instance}
         if "\\." in error.validator_value:  # a goto
             return "bad-goto", {"value": error.instance}
         return "bad-id", {"value": error.instance}
@@ -560,7 +564,8 @@ def _build_hotlines(source: Source) -> list[m.Hotline]:
                 id=entry["id"],
                 name=_text(source, at + ("name",)),
                 contacts=tuple(
-                    m.Contact(kind=c["kind"], number=c["number"], keyword=c.get("keyword"))
+                    m.Contact(kind=c["kind"], number=c.get("number", ""), keyword=c.get("keyword"),
+                              address=c.get("address", ""))
                     for c in entry["contacts"]
                 ),
                 note=_text(source, at + ("note",)),

@@ -168,9 +168,10 @@ class Flow:
 
 @dataclass(frozen=True)
 class Contact:
-    kind: str  # "call", "text", "whatsapp"
-    number: str
+    kind: str  # "call", "text", "whatsapp", or "chat" (a web chat, at ``address``)
+    number: str  # "" for a chat
     keyword: str | None = None  # e.g. "START" for "text START to 88788"
+    address: str = ""  # a chat's web address, as people type it: "humantraffickinghotline.org"
 
 
 @dataclass(frozen=True)

@@ -273,9 +273,15 @@ def _file_wrong_type(d: Mapping) -> str:
     return f"this file should be {_WANTED.get(d['wanted'], d['wanted'])}, not {_IS_A[d['found']]}: {FILE_KINDS[d['kind']]} starts with {needs}"
 
 
+_CONTACT_EXAMPLES = {"number": 'number: "1-888-373-7888"', "address": 'address: "humantraffickinghotline.org"'}
+
+
 def _missing_field(d: Mapping) -> str:
     if d.get("node_kind"):
         return f"missing `{d['name']}:` (a `{d['node_kind']}` node needs it)"
+    if d.get("contact_kind"):
+        example = _CONTACT_EXAMPLES.get(d["name"], f"{d['name']}: ...")
+        return f"missing `{d['name']}:` (a `{d['contact_kind']}` contact needs it): add it, like `{example}`"
     hint = (d.get("description") or "").split(". ")[0].rstrip(".")
     return f"missing `{d['name']}:`" + (f" ({hint[0].lower()}{hint[1:]})" if hint else "")
 
@@ -345,6 +351,8 @@ MESSAGES: dict[str, str | Callable[[Mapping], str]] = {
     "missing-field": _missing_field,
     "not-one-of": _not_one_of,
     "bad-phone-number": "{what} `{value}`: write only digits, spaces and dashes, in quotes, like \"1-888-373-7888\"",
+    "bad-web-address": "{what} `{value}`: write the address as people type it, without https://, like"
+                       " \"humantraffickinghotline.org\"",
     "bad-goto": "{what} `{value}` is not a place to go: write a node id (`menu`), a flow id (`numbers`) or a flow and"
                 " one of its nodes (`numbers.by_need`), in lower-case letters, digits and _",
     "bad-id": "{what} `{value}` is not a valid id: use lower-case letters, digits and _, starting with a letter"

@@ -84,6 +84,8 @@ def changed(fs: m.FlowSet, node: m.Node, lang: str) -> str:
 
 
 def contact(fs: m.FlowSet, lang: str, c: m.Contact) -> str:
+    if c.kind == "chat":
+        return say(fs, lang, "contact_chat", address=c.address)
     if c.keyword:
         return say(fs, lang, f"contact_{c.kind}_keyword", number=c.number, keyword=c.keyword)
     return say(fs, lang, f"contact_{c.kind}", number=c.number)

@@ -353,8 +353,10 @@ def check_system(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
                            lang=system.default_language, choices=tuple(system.languages)))
     if SOURCE_LANGUAGE not in system.languages:
         problems.append(_p(_at(loaded, path, ("languages",)), "source-language-not-listed", lang=SOURCE_LANGUAGE))
+    if "contact_chat" not in system.texts and any(c.kind == "chat" for h in fs.hotlines.values() for c in h.contacts):
+        problems.append(_p(_at(loaded, path, ("texts",)), "missing-system-text", name="contact_chat"))
     expected = {"contact_call": {"number"}, "contact_text": {"number"}, "contact_whatsapp": {"number"},
-                "contact_text_keyword": {"number", "keyword"}}
+                "contact_text_keyword": {"number", "keyword"}, "contact_chat": {"address"}}
     for name, wanted in expected.items():
         text = system.texts.get(name)
         if text and "<unbalanced braces>" in render.placeholders(text.msgid):
@@ -568,9 +570,9 @@ def _translations_of(fs: m.FlowSet, text: m.Text) -> Iterator[tuple[str, m.Trans
 
 def _unverified_numbers(fs: m.FlowSet) -> dict[str, m.Hotline]:
     """digits -> the `verified: false` line they belong to, for numbers no verified line has."""
-    verified = {digits(c.number) for h in fs.hotlines.values() if h.verified for c in h.contacts}
+    verified = {digits(c.number) for h in fs.hotlines.values() if h.verified for c in h.contacts if c.number}
     return {digits(c.number): h for h in fs.hotlines.values() if not h.verified
-            for c in h.contacts if digits(c.number) not in verified}
+            for c in h.contacts if c.number and digits(c.number) not in verified}
 
 
 def _written(number_digits: str) -> re.Pattern:
@@ -580,7 +582,7 @@ def _written(number_digits: str) -> re.Pattern:
 
 def check_hotline_numbers(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
     """A number written in a flow, in any language, must be in the directory, where its source is."""
-    known = {digits(c.number) for h in fs.hotlines.values() for c in h.contacts}
+    known = {digits(c.number) for h in fs.hotlines.values() for c in h.contacts if c.number}
     problems = []
     for text in all_texts(fs, loaded):
         for number in numbers_in(text.msgid):
