@@ -300,10 +300,25 @@ class Lexicon:
         for start, options in enumerate(per_token):
             for first in options:
                 for entry in self.by_first.get(first, ()):
-                    found = self._follow(tokens, per_token, start, entry)
-                    if found is None or self._negated(tokens, start, entry):
+                    if entry.gaps:
+                        found = self._follow(tokens, per_token, start, entry)
+                        if found is None:
+                            continue
+                        end, hits = found
+                    else:  # most phrases: words next to each other, read here, leaving at the first miss
+                        end = start + len(entry.tokens)
+                        if end > len(tokens):
+                            continue
+                        hits = []
+                        for k, word in enumerate(entry.tokens, start):
+                            hit = per_token[k].get(word)
+                            if hit is None:
+                                break
+                            hits.append(hit)
+                        if len(hits) < len(entry.tokens):
+                            continue
+                    if self._negated(tokens, start, entry):
                         continue
-                    end, hits = found
                     hows = {how for _, how in hits if how}
                     between = end - start - len(entry.tokens)
                     if between:
