@@ -180,6 +180,25 @@ def assert_documented_twiml(xml: str) -> None:
     assert "Record" not in xml and "record=" not in xml.lower()
 
 
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_a_line_reached_only_by_web_chat_is_not_read_on_a_call(lang):
+    """The SMS numbers page gives the hotline's web chat (for phones that are
+    not US ones); a call reads the lines that can be called or texted only."""
+    from bot.engine import render, voice
+    from tests.helpers import real_flows
+
+    fs = real_flows()
+    node = fs.node("numbers.exploitation")
+    chat_only = [e for e in node.entries if all(c.kind == "chat" for c in fs.hotlines[e].contacts)]
+    assert chat_only, "the numbers page gives a web chat"
+    written = "\n".join(render.directory(fs, node, lang))
+    said = " ".join(line.value for line in voice.directory(fs, node, lang))
+    for entry in chat_only:
+        address = fs.hotlines[entry].contacts[0].address
+        assert address in written and address not in said
+    assert "7, 8, 8, 8" in said  # the hotline itself, digit by digit
+
+
 def test_the_twiml_check_refuses_what_twilio_does_not_document():
     for bad in ('<Response><Record/></Response>', '<Response><Dial record="record-from-answer">+1</Dial></Response>',
                 '<Response><Gather><Dial>+1</Dial></Gather></Response>', '<Response><Say colour="red">x</Say></Response>'):

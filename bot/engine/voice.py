@@ -119,11 +119,15 @@ def reprompt(fs: m.FlowSet, node: m.Node, lang: str) -> list[Line]:
 
 
 def directory(fs: m.FlowSet, node: m.Node, lang: str) -> list[Line]:
-    """A directory read out: its lead text, then each line, numbers twice."""
+    """A directory read out: its lead text, then each line, numbers twice.
+
+    A line reached only by web chat is left out: a web address read aloud is
+    hard to catch, and whoever can call this line can call the hotline."""
     found = text_lines(fs, node, lang) if node.text or node.voice or node.audio else []
     for entry in node.entries:
-        if entry in fs.hotlines:
-            found.append(Line(SAY, spoken(fs, lang, render.hotline(fs, lang, fs.hotlines[entry]))))
+        hotline = fs.hotlines.get(entry)
+        if hotline and any(c.kind != "chat" for c in hotline.contacts):
+            found.append(Line(SAY, spoken(fs, lang, render.hotline(fs, lang, hotline))))
     return found
 
 
