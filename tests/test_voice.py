@@ -41,8 +41,10 @@ import yaml
 
 from bot import create_app
 from bot.channels import voice as twiml
+from bot.engine import render
+from bot.engine import voice as said_aloud
 from bot.config import TestConfig
-from tests.helpers import inbound, post_signed, sign
+from tests.helpers import inbound, post_signed, real_flows, sign
 from tests.fixtures_console import post_form, sign_in
 from tests.fixtures_voice import CALLER, HELPLINE_NUMBER, RESPONDER, VOICE, Call, new_call_sid, post, start_in
 
@@ -184,15 +186,12 @@ def assert_documented_twiml(xml: str) -> None:
 def test_a_line_reached_only_by_web_chat_is_not_read_on_a_call(lang):
     """The SMS numbers page gives the hotline's web chat (for phones that are
     not US ones); a call reads the lines that can be called or texted only."""
-    from bot.engine import render, voice
-    from tests.helpers import real_flows
-
     fs = real_flows()
     node = fs.node("numbers.exploitation")
     chat_only = [e for e in node.entries if all(c.kind == "chat" for c in fs.hotlines[e].contacts)]
     assert chat_only, "the numbers page gives a web chat"
     written = "\n".join(render.directory(fs, node, lang))
-    said = " ".join(line.value for line in voice.directory(fs, node, lang))
+    said = " ".join(line.value for line in said_aloud.directory(fs, node, lang))
     for entry in chat_only:
         address = fs.hotlines[entry].contacts[0].address
         assert address in written and address not in said
