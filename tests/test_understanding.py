@@ -249,6 +249,21 @@ def test_answers_in_peoples_words(fs, text, answer):
     assert chat.session.flags["under_18"] == answer
 
 
+@pytest.mark.parametrize("text, lang, answer", [("nah not really", "en", "no"), ("sí, claro que sí", "es", "yes"),
+                                                  ("nel, nunca", "es", "no")])
+def test_an_answer_said_two_ways_is_that_answer(fs, text, lang, answer):
+    chat = at_question(fs, lang)
+    turn = chat.send(text)
+    assert chat.session.flags["under_18"] == answer
+    assert "said two ways" in str(turn.readings[-1])
+
+
+def test_two_different_answers_are_no_answer(fs):
+    chat = at_question(fs, "es")
+    chat.send("no, a veces")
+    assert "under_18" not in chat.session.flags
+
+
 @pytest.mark.parametrize("text", ["no, nunca me pagan", "no me pagan nada"])
 def test_a_no_that_opens_a_longer_reply_is_not_taken_for_an_answer(fs, text):
     # "¿Le pagan muy poco o nada?" "No, nunca me pagan" means yes: ask again rather than guess.

@@ -49,9 +49,11 @@ HELLO = {"es": "hola", "en": "hi", "none": "hi"}
 SAFETY = ("quick_exit", "opt_out", "danger", "watched")
 NEVER_BY_MISTAKE = ("quick_exit", "opt_out")  # in any file, held-out ones too, a negative must never do these
 THRESHOLD = {"negatives": 1.0, "safety": 0.97, "language": 0.97}
-# Today: held_out.yaml 75.0 % (33 of 44), held_out_2.yaml 73.1 % (38 of 52),
-# held_out_3.yaml 80.4 % (41 of 51), held_out_4.yaml 61.0 % (36 of 59).
-HELD_OUT_FLOOR = {"held_out.yaml": 0.70, "held_out_2.yaml": 0.68, "held_out_3.yaml": 0.74, "held_out_4.yaml": 0.56}
+# Today: held_out.yaml 76.7 % (33 of 43), held_out_2.yaml 80.9 % (38 of 47),
+# held_out_3.yaml 80.4 % (41 of 51), held_out_4.yaml 62.1 % (36 of 58),
+# held_out_5.yaml 80.7 % (46 of 57).
+HELD_OUT_FLOOR = {"held_out.yaml": 0.72, "held_out_2.yaml": 0.76, "held_out_3.yaml": 0.74, "held_out_4.yaml": 0.57,
+                  "held_out_5.yaml": 0.75}
 _senders = itertools.count(1)
 
 

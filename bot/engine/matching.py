@@ -156,6 +156,7 @@ _SAID_AGAIN = "a word said again"
 _BY_LABEL_WORDS = "words of the label"
 _BY_LABEL_TYPOS = "label with typos"
 _BY_FIRST_WORDS = "first words of the reply"
+_TWO_WAYS = "said two ways"
 READ_FROM_SOME_WORDS = frozenset({_BY_LABEL_WORDS, _BY_LABEL_TYPOS, _BY_FIRST_WORDS})
 
 
@@ -354,6 +355,10 @@ def read_answer(fs: m.FlowSet, text: str, norm: str, labels: list[list[str]]) ->
         found = answer(system, core, labels)
         if found is not None:
             return found, Reading("answer", found, core, system.answers_where.get(found), how=around)
+    found = _said_two_ways(system, core.split(), labels)
+    if found is not None:
+        how = "; ".join(filter(None, (_TWO_WAYS, around)))
+        return found, Reading("answer", found, core, system.answers_where.get(found), how=how)
     number = lex.number(norm.split())
     if number is not None:
         n, word = number
@@ -379,6 +384,20 @@ def read_answer(fs: m.FlowSet, text: str, norm: str, labels: list[list[str]]) ->
             return None, Reading("answer", "not sure which: the question again", phrase, system.answers_where.get(lead),
                                  how="opens with no and goes on")
     return None, None
+
+
+def _said_two_ways(system: m.System, words: list[str], labels: list[list[str]]) -> str | None:
+    """The answer when the reply is two ways of saying it, one after the
+    other ("nah not really", "sí claro que sí"); None when the two differ
+    ("no, a veces") or either is not an answer. Answers are a few words: a
+    longer reply is something else."""
+    if len(words) > 6:
+        return None
+    for i in range(1, len(words)):
+        first = answer(system, " ".join(words[:i]), labels)
+        if first is not None and first == answer(system, " ".join(words[i:]), labels):
+            return first
+    return None
 
 
 def _answer_forms(fs: m.FlowSet, labels: list[list[str]]) -> list[tuple[str, str]]:
