@@ -216,6 +216,22 @@ def test_words_between_are_no_more_than_three_and_never_a_no(fs, text):
     assert turn.replies[-1] == menu(fs, turn.session.lang)
 
 
+# Short forms (understanding.yaml `short_forms`) are read as the word they stand for.
+@pytest.mark.parametrize("text, place, form", [
+    ("tengo miedo q mi patron vea q les escribo", "safety.tips", "q = que"),
+    ("my bf takes all my money", "numbers.violence", "bf = boyfriend"),
+])
+def test_short_forms_are_read_as_the_word_they_stand_for(fs, text, place, form):
+    turn = Chat(fs).send(text)
+    assert ev.Event(ev.UNDERSTOOD, {"to": place}) in turn.events
+    assert form in str(turn.readings[1])
+
+
+def test_an_erase_with_a_short_form_around_it_erases(fs):
+    turn = started(fs, "es").send("salir x favor")  # "por favor"
+    assert turn.action == "erase" and turn.replies == [say(fs, "erased", "es")]
+
+
 @pytest.mark.parametrize("text, lang", [("mi patrón está aquí", "es"), ("my boss is here", "en"),
                                         ("ahí viene mi patrón", "es")])
 def test_my_boss_is_here_gets_one_safe_line_and_no_menu(fs, text, lang):

@@ -524,6 +524,8 @@ def _build_understanding(source: Source, resolve: _Resolver) -> m.Understanding:
         where=m.Where(source.path, 1),
         negations=MappingProxyType({lang: _words(words) for lang, words in data["not_words"].items()}),
         around_numbers=MappingProxyType({lang: _words(words) for lang, words in data.get("around_numbers", {}).items()}),
+        short_forms=MappingProxyType({lang: MappingProxyType({normalize(str(k)): normalize(str(v)) for k, v in forms.items()})
+                                      for lang, forms in (data.get("short_forms") or {}).items()}),
     )
 
 

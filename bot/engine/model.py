@@ -267,6 +267,7 @@ class Understanding:
     where: Where | None = None
     negations: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> words that turn a following phrase around
     around_numbers: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> more words around a number
+    short_forms: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: _NONE)  # lang -> "q" -> "que" (normalised)
 
 
 NO_UNDERSTANDING = Understanding(MappingProxyType({}), MappingProxyType({}), ())

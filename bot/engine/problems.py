@@ -398,6 +398,9 @@ MESSAGES: dict[str, str | Callable[[Mapping], str]] = {
     "meaning-leads-nowhere": "this meaning leads nowhere: add `goto:` (a place, like `rights.pay_here`) or `intent:`"
                              " (danger, watched, human, help, quick_exit or opt_out)",
     "ending-intent-with-goto": "`{intent}` ends the chat, so it cannot also go somewhere: remove `goto:`",
+    "short-form-twice": lambda d: f"`{d['form']}` stands for `{d['word']}` in {language_label(d['lang'])} and for"
+                                  f" `{d['other']}` in {language_label(d['other_lang'])}: a message's language is not"
+                                  f" known before it is read, so keep `{d['form']}` in one language only",
     "gap-at-edge": "`{phrase}` has `...` first, last or twice in a row: `...` stands for a few words between two"
                    " words of the phrase; write a word on each side of it",
     "gap-in-whole": "`{phrase}` has `...`, but this meaning counts only the whole message ({why}): write the words"

@@ -99,10 +99,11 @@ class _Entry:
     gaps: frozenset[int] = frozenset()  # k: a gap comes before tokens[k]
 
     @classmethod
-    def of(cls, meaning: m.Meaning, order: int, phrase: m.Phrase) -> "_Entry":
+    def of(cls, meaning: m.Meaning, order: int, phrase: m.Phrase, words: list[str]) -> "_Entry":
+        """``words``: the phrase's, short forms spelled out."""
         tokens: list[str] = []
         gaps = set()
-        for word in phrase.text.split():
+        for word in words:
             if word != m.GAP:
                 tokens.append(word)
             elif tokens:  # a gap first or last stands for nothing (flows check says so)
@@ -128,6 +129,7 @@ class Lexicon:
     long_words: dict[int, list[str]] = field(default_factory=dict)  # length -> those of TYPO_MIN letters or more
     stems: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # (lang, stem) -> words
     word_langs: dict[str, set[str]] = field(default_factory=dict)  # word -> languages it is written in
+    short: dict[str, str] = field(default_factory=dict)  # short form -> the word it stands for ("q" -> "que")
 
     @classmethod
     def of(cls, fs: m.FlowSet) -> "Lexicon":
@@ -138,14 +140,15 @@ class Lexicon:
     def build(cls, fs: m.FlowSet) -> "Lexicon":
         u = fs.understanding
         lex = cls(fs)
+        lex.short = {form: word for forms in u.short_forms.values() for form, word in forms.items()}
         langs = set(fs.system.languages) | set(u.around) | {p.lang for mn in u.meanings for p in mn.phrases}
         for lang in sorted(langs):
             name = language_name(lang)
             lex.stemmers[lang] = Stemmer.Stemmer(name) if name in _SNOWBALL else None
-        around = {tuple(w.split()) for words in u.around.values() for w in words}
+        around = {tuple(lex.spelled(w.split())) for words in u.around.values() for w in words}
         for words in sorted(around, key=len, reverse=True):
             lex.around.setdefault(words[0], []).append(words)
-        around |= {tuple(w.split()) for words in u.around_numbers.values() for w in words}
+        around |= {tuple(lex.spelled(w.split())) for words in u.around_numbers.values() for w in words}
         for words in sorted(around, key=len, reverse=True):
             lex.around_numbers.setdefault(words[0], []).append(words)
         lex.around_words = frozenset(w for words in u.around.values() for w in words)
@@ -156,7 +159,7 @@ class Lexicon:
                     lex.numbers.setdefault(word, i)
         for order, meaning in enumerate(u.meanings):
             for phrase in meaning.phrases:
-                entry = _Entry.of(meaning, order, phrase)
+                entry = _Entry.of(meaning, order, phrase, lex.spelled(phrase.text.split()))
                 lex.entries.append(entry)
                 if meaning.whole:
                     words = tuple(lex.strip_around(list(entry.tokens))[0])
@@ -178,6 +181,11 @@ class Lexicon:
 
     # --- words ------------------------------------------------------------------
 
+    def spelled(self, tokens: list[str]) -> list[str]:
+        """Words with their short forms spelled out ("q" -> "que", "x" -> "por"),
+        as messages and phrases are both read."""
+        return [self.short.get(t, t) for t in tokens]
+
     def stem(self, lang: str, word: str) -> str | None:
         stemmer = self.stemmers.get(lang)
         if stemmer is None or word.isdigit():
@@ -189,6 +197,7 @@ class Lexicon:
         """The words of a message without the around words (and those around
         numbers, if ``numbers``); and those taken out."""
         index = self.around_numbers if numbers else self.around
+        tokens = self.spelled(tokens)
         kept, taken, i = [], [], 0
         while i < len(tokens):
             for words in index.get(tokens[i], ()):
@@ -257,7 +266,8 @@ class Lexicon:
         never read from a guess (see :meth:`_whole`); so it skips the stems and
         typos, the costly part of reading a word, on every text.
         """
-        tokens = norm.split()
+        written = norm.split()
+        tokens = self.spelled(written)
         if not tokens or not self.entries:
             return Placement()
         found = self._whole(tokens, exact=whole_only)
@@ -267,6 +277,9 @@ class Lexicon:
             found += self._contained(tokens, per_token)
         if not found:
             return Placement()
+        if tokens != written:  # say so: "q = que"
+            forms = ", ".join(f"{t} = {self.short[t]}" for t in dict.fromkeys(written) if t in self.short)
+            found = [(entry, score, "; ".join(filter(None, (how, f"short forms: {forms}")))) for entry, score, how in found]
         # Longest phrase first, then the better match, then the meaning written first.
         found.sort(key=lambda f: (-len(f[0].tokens), -f[1], f[0].order))
         alarm = next((self._reading(*f) for f in found if f[0].meaning.intent == "danger"), None)
@@ -284,6 +297,7 @@ class Lexicon:
         search: this runs before the message is read in full, and for an erase
         a warning as written is enough.
         """
+        tokens = self.spelled(tokens)
         per_token = [self.exact_matches(t) for t in tokens]
         for start, end, entry, _, _ in self._spans(tokens, per_token):
             if entry.meaning.intent == intent:

@@ -393,10 +393,17 @@ def check_understanding(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
     def unknown_language(code: str, at: tuple) -> None:
         problems.append(_p(_at(loaded, path, at), "unknown-language", lang=code, **_hint(code, languages)))
 
-    for section in ("around_words", "around_numbers", "not_words", "numbers"):
+    for section in ("around_words", "around_numbers", "not_words", "numbers", "short_forms"):
         for code in _value(loaded, path, (section,)) or {}:
             if code not in languages:
                 unknown_language(code, (section, code))
+    spelled: dict[str, tuple[str, str]] = {}  # short form -> (word, language)
+    for code, forms in u.short_forms.items():
+        for form, word in forms.items():
+            other = spelled.setdefault(form, (word, code))
+            if other[0] != word:
+                problems.append(_p(_at(loaded, path, ("short_forms", code)), "short-form-twice", form=form, word=word,
+                                   lang=code, other=other[0], other_lang=other[1]))
     first: dict[str, tuple[m.Meaning, m.Phrase]] = {}
     for i, meaning in enumerate(u.meanings):
         if not meaning.intent and not meaning.goto:
