@@ -231,6 +231,14 @@ def test_someone_without_a_us_phone_is_given_the_hotlines_web_chat(lang):
     assert shown.index(US_TEXT) < shown.index(f" {WEB_CHAT}.") < shown.index(MEXICO_LINE), shown
 
 
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_consulates_line_is_given_as_dialled_from_mexico_too(lang):
+    """CIAM answers at 1-520-623-7874 from the US and 001 520 623 7874 from
+    Mexico (CONTENT.md 7): family in Mexico need the second."""
+    shown = texts(lang)["numbers.consulate"]
+    assert shown.index("1-520-623-7874") < shown.index("001 520 623 7874"), shown
+
+
 @pytest.mark.parametrize("reply", FAILSAFE_REPLIES, ids=["en", "es"])
 def test_the_fail_safe_reply_says_the_us_text_line_works_from_us_phones(reply):
     """It goes to anyone when something fails, wherever they write from."""
