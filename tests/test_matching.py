@@ -306,6 +306,9 @@ IN_A_HURRY = [
     ("erase everything hes coming", "quick_exit", "someone near"),
     ("salir ya viene mi patron", "quick_exit", "someone near"),
     ("stop texting me, he is here", "opt_out", "someone near"),
+    ("erase it, hes right behind me", "quick_exit", "someone near"),  # the warning with its subject
+    ("delete everything my boss just walked in", "quick_exit", "someone near"),
+    ("borra todo, el esta detras de mi", "quick_exit", "someone near"),
     ("no borres nada, ahí viene", None, ""),  # a warning, and no erase in it
     ("quiero salir, ya viene el patron", None, ""),  # "salir" in a sentence is not SALIR
     ("ahí viene mi patrón", None, ""),  # the warning alone: the runner's one line, not a keyword

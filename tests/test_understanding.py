@@ -216,6 +216,27 @@ def test_words_between_are_no_more_than_three_and_never_a_no(fs, text):
     assert turn.replies[-1] == menu(fs, turn.session.lang)
 
 
+# Words said in passing that a first wording of the day's phrases took for a situation
+# (a review found them): none is placed now.
+IN_PASSING = [
+    "I locked my keys inside the car",  # not "locked ... inside"
+    "should I keep my door locked at night?",
+    "no puedo pagar la renta",  # not "no ... pagado"
+    "how many hours does the bus take to Houston",
+    "me duele la espalda, algo pasa con mi cuerpo",
+    "trabajo en amazon llevando paquetes",
+    "I made it to work late",
+    "my cousin was right behind me when we crossed",  # a story, not "someone near"
+]
+
+
+@pytest.mark.parametrize("text", IN_PASSING)
+def test_words_said_in_passing_are_not_a_situation(fs, text):
+    turn = Chat(fs).send(text)
+    assert not [e for e in turn.events if e.kind == ev.UNDERSTOOD], turn.readings
+    assert emergency(fs, turn.session.lang) not in turn.replies
+
+
 # Short forms (understanding.yaml `short_forms`) are read as the word they stand for.
 @pytest.mark.parametrize("text, place, form", [
     ("tengo miedo q mi patron vea q les escribo", "safety.tips", "q = que"),
