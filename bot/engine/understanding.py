@@ -8,6 +8,10 @@ when both have the same stem (Snowball, via PyStemmer: "pagan", "pagaron"
 and "pagado" are all ``pag``), or when it is a typo of it (rapidfuzz's
 normalised Indel similarity of at least :data:`TYPO_SCORE`, on words of five
 letters or more: "pasaprte" is "pasaporte", "pegan" is not "pagan").
+The words are next to each other, except where staff wrote ``...`` in the
+phrase: there up to :data:`GAP_WORDS` other words may come, none of them a
+not-word. Texting's short forms ("q", "x", "bf", listed per language) are
+spelled out first, in messages and phrases alike.
 
 Every answer says why (:class:`Reading`): the phrase, where it is written,
 the language, how the words matched and a score. ``flask chat --explain``
