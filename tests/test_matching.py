@@ -309,6 +309,7 @@ IN_A_HURRY = [
     ("erase it, hes right behind me", "quick_exit", "someone near"),  # the warning with its subject
     ("delete everything my boss just walked in", "quick_exit", "someone near"),
     ("borra todo, el esta detras de mi", "quick_exit", "someone near"),
+    ("borra todo q ya llego mi patron", "quick_exit", "someone near: ya llego mi patron"),  # "q": "que", around it
     ("no borres nada, ahí viene", None, ""),  # a warning, and no erase in it
     ("quiero salir, ya viene el patron", None, ""),  # "salir" in a sentence is not SALIR
     ("ahí viene mi patrón", None, ""),  # the warning alone: the runner's one line, not a keyword

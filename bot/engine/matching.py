@@ -116,7 +116,7 @@ def _with_someone_near(fs: m.FlowSet, lex: Lexicon, words: list[str]) -> tuple[s
     intent, lang, why = read_keyword(fs, " ".join(rest))
     if intent not in m.WHOLE_ONLY_INTENTS or why is None:
         return None, None, None
-    near = " ".join(w for w in words if w not in rest)
+    near = " ".join(w for w in lex.spelled(words) if w not in rest)  # `rest` has its short forms spelled out
     return intent, lang, replace(why, how="; ".join(filter(None, (why.how, f"someone near: {near}"))))
 
 
