@@ -31,7 +31,7 @@ from .engine import render
 from .engine.problems import WARNING, Problem
 from .engine.segments import MAX_SEGMENTS, count_segments, is_gsm7
 from .engine.translations import FOUND, translation_state
-from .engine.validate import PREVIEW_LINES, digits, numbers_in, preview_words, untranslated
+from .engine.validate import PREVIEW_LINES, digits, directory_numbers, numbers_in, preview_words, untranslated
 from .engine.yamlsource import YamlSyntaxError, parse, size_problem
 
 REPLIES_FILE = os.path.join("console", "replies.yaml")
@@ -184,7 +184,7 @@ def _translations(fs: m.FlowSet, replies: list[CannedReply]) -> list[Problem]:
 def _typed_numbers(fs: m.FlowSet, replies: list[CannedReply]) -> list[Problem]:
     """A number typed in a reply (911), in any language, must be in the directory,
     where its source is, as for the flows' texts; better still, a placeholder."""
-    known = {digits(c.number) for h in fs.hotlines.values() for c in h.contacts if c.number}
+    known = directory_numbers(fs)
     problems = []
     for reply in replies:
         for number in numbers_in(reply.text.msgid):

@@ -563,6 +563,11 @@ def digits(number: str) -> str:
     return re.sub(r"\D", "", number)
 
 
+def directory_numbers(fs: m.FlowSet) -> set[str]:
+    """The digits of every number in the directory (a web chat has none)."""
+    return {digits(c.number) for h in fs.hotlines.values() for c in h.contacts if c.number}
+
+
 def numbers_in(text: str) -> list[str]:
     return [match.group(1) for match in _PHONE.finditer(text)]
 
@@ -589,7 +594,7 @@ def _written(number_digits: str) -> re.Pattern:
 
 def check_hotline_numbers(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
     """A number written in a flow, in any language, must be in the directory, where its source is."""
-    known = {digits(c.number) for h in fs.hotlines.values() for c in h.contacts if c.number}
+    known = directory_numbers(fs)
     problems = []
     for text in all_texts(fs, loaded):
         for number in numbers_in(text.msgid):
