@@ -516,6 +516,7 @@ def _build_understanding(source: Source, resolve: _Resolver) -> m.Understanding:
             whole=bool(spec.get("whole")) or intent in m.WHOLE_ONLY_INTENTS,
             where=m.Where(source.path, source.line(at)),
             note=spec.get("note", ""),
+            general=bool(spec.get("general")),
         ))
     return m.Understanding(
         around=MappingProxyType({lang: _words(words) for lang, words in data["around_words"].items()}),

@@ -244,6 +244,7 @@ class Meaning:
     phrases: tuple[Phrase, ...]
     whole: bool  # only as the whole message (always, for WHOLE_ONLY_INTENTS)
     where: Where
+    general: bool = False  # a general request (numbers, my rights): any other meaning in the message wins
     note: str = ""
 
     @property

@@ -284,8 +284,10 @@ class Lexicon:
         if tokens != written:  # say so: "q = que"
             forms = ", ".join(f"{t} = {self.short[t]}" for t in dict.fromkeys(written) if t in self.short)
             found = [(entry, score, "; ".join(filter(None, (how, f"short forms: {forms}")))) for entry, score, how in found]
-        # Longest phrase first, then the better match, then the meaning written first.
-        found.sort(key=lambda f: (-len(f[0].tokens), -f[1], f[0].order))
+        # A general request last ("what number can I call" beside "my boss doesn't pay me"
+        # is the pay page, with its number), then the longest phrase, the better match,
+        # the meaning written first.
+        found.sort(key=lambda f: (f[0].meaning.general, -len(f[0].tokens), -f[1], f[0].order))
         alarm = next((self._reading(*f) for f in found if f[0].meaning.intent == "danger"), None)
         target = next((f for f in found if f[0].meaning.goto or f[0].meaning.intent != "danger"), None)
         if target is None:
