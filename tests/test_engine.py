@@ -361,10 +361,24 @@ def test_back_with_only_stale_history_goes_to_the_main_menu(fs):
 def test_a_closed_conversation_reopens_at_the_main_menu(fs):
     session = Session(cid="c1", state="closed", lang="es", conv="k", flow="numbers", node="more")
     chat = Chat(fs, session=session)
-    turn = chat.send("gracias")
+    turn = chat.send("hola")
     assert turn.replies == [menu(fs, "es")]
     assert ev.Event(ev.REOPENED) in turn.events
     assert (chat.session.state, chat.session.position) == ("in_flow", fs.system.main_menu)
+
+
+def test_thanks_gets_a_short_answer_not_the_menu_and_the_next_text_opens_it_again(fs):
+    chat = Chat(fs)
+    chat.send("hola")
+    turn = chat.send("ok gracias")
+    thanks = render.prompt(fs, fs.node("help.thanks"), "es")
+    assert turn.replies == [thanks]  # not "Perdón, no entendí" and the whole menu
+    assert chat.session.state == "closed"
+    assert chat.send("gracias").replies == [thanks]  # thanked again: the same short answer
+    assert chat.send("hola").replies == [menu(fs, "es")]
+    turn = chat.send("gracias, mi patron no me paga")  # not the whole message: the page on pay
+    visited = [f"{e.data['flow']}.{e.data['node']}" for e in turn.events if e.kind == ev.VISITED]
+    assert "rights.pay_here" in visited and "help.thanks" not in visited
 
 
 # --- the engine is a function -----------------------------------------------------------------------

@@ -128,6 +128,8 @@ class Lexicon:
     numbers: dict[str, int] = field(default_factory=dict)  # normalised word -> 1-based number
     entries: list[_Entry] = field(default_factory=list)
     wholes: dict[int, list[tuple[_Entry, tuple[str, ...]]]] = field(default_factory=dict)  # word count -> whole-message phrases, around words set aside
+    # Whole-message phrases made of around words only ("gracias", "ok thanks"): their words, as a set.
+    around_only: list[tuple[_Entry, frozenset[str]]] = field(default_factory=list)
     by_first: dict[str, list[_Entry]] = field(default_factory=dict)  # first word -> phrases starting with it
     vocabulary: list[str] = field(default_factory=list)  # every word of every phrase, for typo search
     long_words: dict[int, list[str]] = field(default_factory=dict)  # length -> those of TYPO_MIN letters or more
@@ -167,7 +169,10 @@ class Lexicon:
                 lex.entries.append(entry)
                 if meaning.whole:
                     words = tuple(lex.strip_around(list(entry.tokens))[0])
-                    lex.wholes.setdefault(len(words), []).append((entry, words))
+                    if words:
+                        lex.wholes.setdefault(len(words), []).append((entry, words))
+                    else:
+                        lex.around_only.append((entry, frozenset(entry.tokens)))
                 else:
                     lex.by_first.setdefault(entry.tokens[0], []).append(entry)
                 for token in entry.tokens:
@@ -377,7 +382,12 @@ class Lexicon:
         """Phrases that are the whole message, once the around words are set aside
         (``exact``: word for word, see :meth:`place`)."""
         kept, taken = self.strip_around(tokens)
-        if not kept or not self.wholes.get(len(kept)):
+        if not kept:
+            # Nothing but around words: a phrase made of them ("gracias") counts when all its
+            # words are there ("ok gracias"); "ok" or "por favor" alone is still nothing.
+            said = set(self.spelled(tokens))
+            return [(entry, 1.0, f"around it: {', '.join(taken)}") for entry, words in self.around_only if words <= said]
+        if not self.wholes.get(len(kept)):
             return []
         langs = list(self.stemmers)
         matches = [self.exact_matches(t) if exact else self.word_matches(t, langs) for t in kept]
