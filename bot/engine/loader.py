@@ -517,7 +517,12 @@ def _build_understanding(source: Source, resolve: _Resolver) -> m.Understanding:
             where=m.Where(source.path, source.line(at)),
             note=spec.get("note", ""),
             general=bool(spec.get("general")),
+            sign=bool(spec.get("sign")),
         ))
+    several = None
+    if data.get("several_signs"):
+        several = m.Meaning(intent=None, goto=resolve(data["several_signs"], None), phrases=(), whole=False,
+                            where=m.Where(source.path, source.line(("several_signs",))), note="several signs")
     return m.Understanding(
         around=MappingProxyType({lang: _words(words) for lang, words in data["around_words"].items()}),
         numbers=MappingProxyType({lang: tuple(_words(words) for words in rows) for lang, rows in data["numbers"].items()}),
@@ -527,6 +532,7 @@ def _build_understanding(source: Source, resolve: _Resolver) -> m.Understanding:
         around_numbers=MappingProxyType({lang: _words(words) for lang, words in data.get("around_numbers", {}).items()}),
         short_forms=MappingProxyType({lang: MappingProxyType({normalize(str(k)): normalize(str(v)) for k, v in forms.items()})
                                       for lang, forms in (data.get("short_forms") or {}).items()}),
+        several_signs=several,
     )
 
 

@@ -245,6 +245,7 @@ class Meaning:
     whole: bool  # only as the whole message (always, for WHOLE_ONLY_INTENTS)
     where: Where
     general: bool = False  # a general request (numbers, my rights): any other meaning in the message wins
+    sign: bool = False  # a sign of exploitation (pay kept, papers kept, force, debt): two of them lead to `several_signs`
     note: str = ""
 
     @property
@@ -269,6 +270,7 @@ class Understanding:
     negations: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> words that turn a following phrase around
     around_numbers: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> more words around a number
     short_forms: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: _NONE)  # lang -> "q" -> "que" (normalised)
+    several_signs: Meaning | None = None  # where a message with phrases of two different sign meanings leads
 
 
 NO_UNDERSTANDING = Understanding(MappingProxyType({}), MappingProxyType({}), ())

@@ -280,10 +280,14 @@ class Lexicon:
         if not tokens or not self.entries:
             return Placement()
         found = self._whole(tokens, exact=whole_only)
+        inside: set[int] = set()  # phrases found within a longer one ("make us work" in "how many hours can they make us work")
         if not whole_only:
             langs = list(self.stemmers)
             per_token = [self.word_matches(t, langs) for t in tokens]
-            found += self._contained(tokens, per_token)
+            spans = list(self._spans(tokens, per_token))
+            found += [(entry, score, how) for _, _, entry, score, how in spans]
+            inside = {id(entry) for start, end, entry, _, _ in spans
+                      if any(s <= start and end <= e and e - s > end - start for s, e, _, _, _ in spans)}
         if not found:
             return Placement()
         if tokens != written:  # say so: "q = que"
@@ -294,10 +298,33 @@ class Lexicon:
         # the meaning written first.
         found.sort(key=lambda f: (f[0].meaning.general, -len(f[0].tokens), -f[1], f[0].order))
         alarm = next((self._reading(*f) for f in found if f[0].meaning.intent == "danger"), None)
+        several = self._several_signs(found, inside)
+        if several is not None:
+            return Placement(self.fs.understanding.several_signs, several, alarm)
         target = next((f for f in found if f[0].meaning.goto or f[0].meaning.intent != "danger"), None)
         if target is None:
             return Placement(alarm=alarm)
         return Placement(target[0].meaning, self._reading(*target), alarm)
+
+    def _several_signs(self, found: list[tuple[_Entry, float, str]], inside: set[int]) -> Reading | None:
+        """Phrases of two sign meanings that lead to different places ("la señora
+        tiene mi pasaporte ... no me a pagado"): the screening's questions sort
+        out what that is, where either page alone would answer half of it.
+
+        Only when the best reading (``found`` is sorted) is itself a sign: a
+        husband who keeps the papers and the pay is violence at home. A phrase
+        within a longer phrase found is not a sign of its own."""
+        several = self.fs.understanding.several_signs
+        signs = [f for f in found if f[0].meaning.sign and id(f[0]) not in inside]
+        places = list(dict.fromkeys(f[0].meaning.goto for f in signs))
+        if several is None or len(places) < 2 or not found[0][0].meaning.sign:
+            return None
+        best = {}  # place -> its best phrase (``found`` is sorted)
+        for f in signs:
+            best.setdefault(f[0].meaning.goto, f[0].phrase.written)
+        phrases = ", ".join(best.values())
+        return Reading("meaning", several.label, phrases, several.where, signs[0][0].phrase.lang,
+                       f"several signs: {', '.join(places)}", min(f[1] for f in signs))
 
     def without(self, tokens: list[str], intent: str) -> list[str] | None:
         """The words of a message with the first phrase of ``intent`` found in
@@ -314,10 +341,6 @@ class Lexicon:
             if entry.meaning.intent == intent:
                 return tokens[:start] + tokens[end:]
         return None
-
-    def _contained(self, tokens: list[str], per_token: list[dict]) -> Iterator[tuple[_Entry, float, str]]:
-        for _, _, entry, score, how in self._spans(tokens, per_token):
-            yield entry, score, how
 
     def _spans(self, tokens: list[str], per_token: list[dict]) -> Iterator[tuple[int, int, _Entry, float, str]]:
         """Every phrase found in the message, not turned around by a not-word:

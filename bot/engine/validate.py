@@ -202,6 +202,8 @@ def check_gotos(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
 def entry_points(fs: m.FlowSet) -> list[str]:
     """Where a conversation can start or jump to without a goto (free text included)."""
     meanings = [meaning.goto for meaning in fs.understanding.meanings if meaning.goto]
+    if fs.understanding.several_signs is not None:
+        meanings.append(fs.understanding.several_signs.goto)
     return [fs.system.start, fs.system.main_menu, *fs.keywords.shows.values(), *fs.keywords.gotos.values(), *meanings]
 
 
@@ -404,6 +406,10 @@ def check_understanding(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
             if other[0] != word:
                 problems.append(_p(_at(loaded, path, ("short_forms", code)), "short-form-twice", form=form, word=word,
                                    lang=code, other=other[0], other_lang=other[1]))
+    if u.several_signs is not None:
+        missing = _missing(fs, loaded, u.several_signs.goto)
+        if missing:
+            problems.append(_p(_at(loaded, path, ("several_signs",)), "unknown-goto", **missing))
     first: dict[str, tuple[m.Meaning, m.Phrase]] = {}
     for i, meaning in enumerate(u.meanings):
         if not meaning.intent and not meaning.goto:
