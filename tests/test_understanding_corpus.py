@@ -53,7 +53,7 @@ THRESHOLD = {"negatives": 1.0, "safety": 0.97, "language": 0.97}
 # held_out_3.yaml 82.0 % (41 of 50), held_out_4.yaml 62.1 % (36 of 58),
 # held_out_5.yaml 83.6 % (46 of 55).
 HELD_OUT_FLOOR = {"held_out.yaml": 0.72, "held_out_2.yaml": 0.78, "held_out_3.yaml": 0.74, "held_out_4.yaml": 0.57,
-                  "held_out_5.yaml": 0.75, "held_out_6.yaml": 0.78, "held_out_7.yaml": 0.45}
+                  "held_out_5.yaml": 0.75, "held_out_6.yaml": 0.78, "held_out_7.yaml": 0.70}
 _senders = itertools.count(1)
 
 
