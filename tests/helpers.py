@@ -129,3 +129,11 @@ def every_value(r, key: str):
                 yield f"{key}/{entry_id}#{name}", f"{name}={value}"
     else:
         raise AssertionError(f"{key}: unexpected type {kind}")
+
+
+def replace_language_question(welcome, new_text_line: str) -> None:
+    """welcome.yaml with the language question's whole text (a block of three lines) replaced."""
+    body = welcome.read_text(encoding="utf-8")
+    start = body.index("    text: |-\n      Choose a language / Elija un idioma:\n")
+    end = body.index("\n", body.index("      Otros idiomas:", start)) + 1
+    welcome.write_text(body[:start] + new_text_line + body[end:], encoding="utf-8")

@@ -21,6 +21,7 @@ from bot.published_flows import load
 from bot.engine import problems
 from bot.engine.model import Where
 from bot.engine.problems import Problem
+from tests.helpers import replace_language_question
 from bot.engine.translations import (EMPTY, FOUND, FUZZY, MISSING, NO_CATALOG, OUTDATED, PLACEHOLDERS, TRANSLATED,
                                      UNREADABLE, language_name, translation_state)
 from bot.flow_editing import Paths
@@ -127,9 +128,7 @@ def project(project):
         assert old in text
         text = text.replace(old, new)
     po.write_text(text, encoding="utf-8")
-    welcome = root / "flows" / "welcome.yaml"
-    welcome.write_text(welcome.read_text(encoding="utf-8").replace(
-        "Choose a language / Elija un idioma:", "Which language? Reply 1 or 2."), encoding="utf-8")
+    replace_language_question(root / "flows" / "welcome.yaml", '    text: "Which language? Reply 1 or 2."\n')
     return root
 
 

@@ -22,6 +22,7 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
 from bot.i18n import extract_flows, iter_flow_texts
+from tests.helpers import replace_language_question
 
 REPO = Path(__file__).resolve().parent.parent
 BASE = REPO / "tests" / "broken_flows" / "_base"
@@ -292,9 +293,8 @@ def test_changed_english_becomes_fuzzy_and_fails_both_checks(project):
 def test_new_english_is_missing_then_untranslated(project):
     root, run = project
     welcome = root / "flows" / "welcome.yaml"
-    old = "Choose a language / Elija un idioma:"
     new = "Which language? Reply 1 or 2."  # nothing like the old: no fuzzy guess
-    welcome.write_text(welcome.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
+    replace_language_question(welcome, f'    text: "{new}"\n')
     result = run("translations", "check")
     assert result.exit_code == 1
     line = welcome.read_text(encoding="utf-8").splitlines().index(f'    text: "{new}"') + 1

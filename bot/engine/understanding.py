@@ -286,8 +286,9 @@ class Lexicon:
             per_token = [self.word_matches(t, langs) for t in tokens]
             spans = list(self._spans(tokens, per_token))
             found += [(entry, score, how) for _, _, entry, score, how in spans]
-            inside = {id(entry) for start, end, entry, _, _ in spans
-                      if any(s <= start and end <= e and e - s > end - start for s, e, _, _, _ in spans)}
+            alone = {id(entry) for start, end, entry, _, _ in spans
+                     if not any(s <= start and end <= e and e - s > end - start for s, e, _, _, _ in spans)}
+            inside = {id(entry) for _, _, entry, _, _ in spans} - alone  # found only within longer phrases
         if not found:
             return Placement()
         if tokens != written:  # say so: "q = que"
