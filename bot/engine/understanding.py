@@ -128,6 +128,8 @@ class Lexicon:
     numbers: dict[str, int] = field(default_factory=dict)  # normalised word -> 1-based number
     entries: list[_Entry] = field(default_factory=list)
     wholes: dict[int, list[tuple[_Entry, tuple[str, ...]]]] = field(default_factory=dict)  # word count -> whole-message phrases, around words set aside
+    # intent -> its whole-message phrases, as written and without their around words ("ya llegó", "llegó")
+    whole_by_intent: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)
     # Whole-message phrases made of around words only ("gracias", "ok thanks"): their words, as a set.
     around_only: list[tuple[_Entry, frozenset[str]]] = field(default_factory=list)
     by_first: dict[str, list[_Entry]] = field(default_factory=dict)  # first word -> phrases starting with it
@@ -169,6 +171,8 @@ class Lexicon:
                 lex.entries.append(entry)
                 if meaning.whole:
                     words = tuple(lex.strip_around(list(entry.tokens))[0])
+                    if meaning.intent:
+                        lex.whole_by_intent.setdefault(meaning.intent, []).extend({entry.tokens, words} - {()})
                     if words:
                         lex.wholes.setdefault(len(words), []).append((entry, words))
                     else:
@@ -177,6 +181,8 @@ class Lexicon:
                     lex.by_first.setdefault(entry.tokens[0], []).append(entry)
                 for token in entry.tokens:
                     lex.word_langs.setdefault(token, set()).add(phrase.lang)
+        for variants in lex.whole_by_intent.values():
+            variants.sort(key=len, reverse=True)  # "ya llegó mi esposo" before "ya llegó"
         lex.vocabulary = sorted(lex.word_langs)
         for word in lex.vocabulary:
             if len(word) >= TYPO_MIN and not word.isdigit():
@@ -341,6 +347,15 @@ class Lexicon:
         for start, end, entry, _, _ in self._spans(tokens, per_token):
             if entry.meaning.intent == intent:
                 return tokens[:start] + tokens[end:]
+        # A whole-message phrase ("ya llegó", "my husband is home": a warning only when
+        # nothing else is said) counts at the start or the end, word for word.
+        for words in self.whole_by_intent.get(intent, ()):
+            n = len(words)
+            if n < len(tokens):
+                if tuple(tokens[-n:]) == words:
+                    return tokens[:-n]
+                if tuple(tokens[:n]) == words:
+                    return tokens[n:]
         return None
 
     def _spans(self, tokens: list[str], per_token: list[dict]) -> Iterator[tuple[int, int, _Entry, float, str]]:
