@@ -13,6 +13,12 @@ phrase: there up to :data:`GAP_WORDS` other words may come, none of them a
 not-word. Texting's short forms ("q", "x", "bf", listed per language) are
 spelled out first, in messages and phrases alike.
 
+Of the phrases found, the longest wins, except that a general request ("what
+number can I call") yields to anything else, and two signs of exploitation
+that lead to different pages (papers kept, pay kept) lead to the screening
+instead (``several_signs``). A whole-message warning ("ya llegó") also counts
+beside an erase or a stop, at either end of the message.
+
 Every answer says why (:class:`Reading`): the phrase, where it is written,
 the language, how the words matched and a score. ``flask chat --explain``
 and the console's simulator show it; nothing else keeps it. Nothing here
