@@ -367,6 +367,13 @@ def test_a_closed_conversation_reopens_at_the_main_menu(fs):
     assert (chat.session.state, chat.session.position) == ("in_flow", fs.system.main_menu)
 
 
+@pytest.mark.parametrize("first, line, lang", [("no me manden nada", "opted_out", "es"), ("borren", "erased", "es"),
+                                               ("stop texting me", "opted_out", "en")])
+def test_a_first_text_that_stops_or_erases_in_words_is_answered_in_their_language(fs, first, line, lang):
+    # The phrase read says the language when no hint word does ("borren" is none).
+    assert Chat(fs).send(first).replies == [say(fs, line, lang)]
+
+
 def test_thanks_gets_a_short_answer_not_the_menu_and_the_next_text_opens_it_again(fs):
     chat = Chat(fs)
     chat.send("hola")

@@ -147,10 +147,13 @@ class _Step:
             self.lc.send("opt_out")
         if s.state == "opted_out":
             return self.while_opted_out(intent, norm)
+        # A first text that erases or stops is answered in the language of the
+        # phrase read ("no me manden nada" is Spanish), else of its hint words.
+        said = lang or (why.lang if why is not None else None)
         if intent == "quick_exit":
-            return self.quick_exit(norm)
+            return self.quick_exit(norm, said)
         if intent == "opt_out":
-            return self.opt_out(norm)
+            return self.opt_out(norm, said)
         if s.state == "new":
             return self.first_message(intent, lang, text, norm)
         if s.state == "closed":
@@ -293,19 +296,19 @@ class _Step:
         self.move_to_main_menu()
         return self.turn
 
-    def quick_exit(self, norm: str) -> Turn:
+    def quick_exit(self, norm: str, said: str | None = None) -> Turn:
         if self.s.state == "new":
-            self.s.lang = matching.detect_language(self.fs.system, norm)
+            self.s.lang = said if said in self.fs.system.languages else matching.detect_language(self.fs.system, norm)
         self.turn.action = ERASE
         self.turn.events = [ev.Event(ev.ERASED)]
         self.reply(self.say("erased"))
         return self.turn
 
-    def opt_out(self, norm: str) -> Turn:
+    def opt_out(self, norm: str, said: str | None = None) -> Turn:
         s = self.s
         if s.state == "new":
             # As for quick exit: the one line we send is in their language.
-            s.lang = matching.detect_language(self.fs.system, norm)
+            s.lang = said if said in self.fs.system.languages else matching.detect_language(self.fs.system, norm)
             s.conv = self.ctx.new_id()
         self.lc.send("opt_out")
         # Keep only what silence needs; screening answers go at once.
