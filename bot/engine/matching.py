@@ -92,7 +92,7 @@ def read_keyword(fs: m.FlowSet, norm: str) -> tuple[str | None, str | None, Read
     placed = lex.place(core, whole_only=True)
     if placed.target is not None and placed.target.intent in m.WHOLE_ONLY_INTENTS:
         how = "; ".join(filter(None, (placed.reading.how if placed.reading.how != "exact" else "", around)))
-        return placed.target.intent, None, replace(placed.reading, how=how or "exact")
+        return placed.target.intent, placed.reading.lang or None, replace(placed.reading, how=how or "exact")
     return _with_someone_near(fs, lex, once) if len(kept) > 1 else (None, None, None)
 
 

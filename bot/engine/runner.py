@@ -147,13 +147,10 @@ class _Step:
             self.lc.send("opt_out")
         if s.state == "opted_out":
             return self.while_opted_out(intent, norm)
-        # A first text that erases or stops is answered in the language of the
-        # phrase read ("no me manden nada" is Spanish), else of its hint words.
-        said = lang or (why.lang if why is not None else None)
         if intent == "quick_exit":
-            return self.quick_exit(norm, said)
+            return self.quick_exit(norm, lang)
         if intent == "opt_out":
-            return self.opt_out(norm, said)
+            return self.opt_out(norm, lang)
         if s.state == "new":
             return self.first_message(intent, lang, text, norm)
         if s.state == "closed":
@@ -296,19 +293,23 @@ class _Step:
         self.move_to_main_menu()
         return self.turn
 
-    def quick_exit(self, norm: str, said: str | None = None) -> Turn:
+    def one_line_language(self, norm: str, said: str | None) -> str:
+        """The language of the one line a first text that erases or stops gets: the
+        keyword's or phrase's ("no me manden nada" is Spanish), else its hint words'."""
+        return said if said in self.fs.system.languages else matching.detect_language(self.fs.system, norm)
+
+    def quick_exit(self, norm: str, said: str | None) -> Turn:
         if self.s.state == "new":
-            self.s.lang = said if said in self.fs.system.languages else matching.detect_language(self.fs.system, norm)
+            self.s.lang = self.one_line_language(norm, said)
         self.turn.action = ERASE
         self.turn.events = [ev.Event(ev.ERASED)]
         self.reply(self.say("erased"))
         return self.turn
 
-    def opt_out(self, norm: str, said: str | None = None) -> Turn:
+    def opt_out(self, norm: str, said: str | None) -> Turn:
         s = self.s
         if s.state == "new":
-            # As for quick exit: the one line we send is in their language.
-            s.lang = said if said in self.fs.system.languages else matching.detect_language(self.fs.system, norm)
+            s.lang = self.one_line_language(norm, said)  # as for quick exit
             s.conv = self.ctx.new_id()
         self.lc.send("opt_out")
         # Keep only what silence needs; screening answers go at once.
