@@ -292,15 +292,12 @@ class Lexicon:
         if not tokens or not self.entries:
             return Placement()
         found = self._whole(tokens, exact=whole_only)
-        inside: set[int] = set()  # phrases found within a longer one ("make us work" in "how many hours can they make us work")
+        spans: list[tuple[int, int, _Entry, float, str]] = []
         if not whole_only:
             langs = list(self.stemmers)
             per_token = [self.word_matches(t, langs) for t in tokens]
             spans = list(self._spans(tokens, per_token))
             found += [(entry, score, how) for _, _, entry, score, how in spans]
-            alone = {id(entry) for start, end, entry, _, _ in spans
-                     if not any(s <= start and end <= e and e - s > end - start for s, e, _, _, _ in spans)}
-            inside = {id(entry) for _, _, entry, _, _ in spans} - alone  # found only within longer phrases
         if not found:
             return Placement()
         if tokens != written:  # say so: "q = que"
@@ -311,7 +308,7 @@ class Lexicon:
         # the meaning written first.
         found.sort(key=lambda f: (f[0].meaning.general, -len(f[0].tokens), -f[1], f[0].order))
         alarm = next((self._reading(*f) for f in found if f[0].meaning.intent == "danger"), None)
-        several = self._several_signs(found, inside)
+        several = self._several_signs(found, spans)
         if several is not None:
             return Placement(self.fs.understanding.several_signs, several, alarm)
         target = next((f for f in found if f[0].meaning.goto or f[0].meaning.intent != "danger"), None)
@@ -319,7 +316,8 @@ class Lexicon:
             return Placement(alarm=alarm)
         return Placement(target[0].meaning, self._reading(*target), alarm)
 
-    def _several_signs(self, found: list[tuple[_Entry, float, str]], inside: set[int]) -> Reading | None:
+    def _several_signs(self, found: list[tuple[_Entry, float, str]],
+                       spans: list[tuple[int, int, _Entry, float, str]]) -> Reading | None:
         """Phrases of two sign meanings that lead to different places ("la señora
         tiene mi pasaporte ... no me a pagado"): the screening's questions sort
         out what that is, where either page alone would answer half of it.
@@ -328,9 +326,17 @@ class Lexicon:
         husband who keeps the papers and the pay is violence at home. A phrase
         within a longer phrase found is not a sign of its own."""
         several = self.fs.understanding.several_signs
+        if several is None or not found[0][0].meaning.sign:
+            return None
+        if len({f[0].meaning.goto for f in found if f[0].meaning.sign}) < 2:
+            return None  # nearly every message: what follows is for the few with two signs
+        # Found only within longer phrases ("make us work" in "how many hours can they make us work").
+        alone = {id(entry) for start, end, entry, _, _ in spans
+                 if not any(s <= start and end <= e and e - s > end - start for s, e, _, _, _ in spans)}
+        inside = {id(entry) for _, _, entry, _, _ in spans} - alone
         signs = [f for f in found if f[0].meaning.sign and id(f[0]) not in inside]
         places = list(dict.fromkeys(f[0].meaning.goto for f in signs))
-        if several is None or len(places) < 2 or not found[0][0].meaning.sign:
+        if len(places) < 2:
             return None
         best = {}  # place -> its best phrase (``found`` is sorted)
         for f in signs:
