@@ -408,6 +408,16 @@ def test_yes_opts_in_only_while_opted_out(fs):
     assert chat.send("YES").opt_out is False
 
 
+@pytest.mark.parametrize("text", ["all yes", "ALL:YES", "ok yes", "start please", "START START", "yes yes", "startt"])
+def test_only_the_opt_in_word_itself_ends_the_silence(fs, text):
+    # Twilio re-subscribes an SMS number on the word alone; anything more from
+    # someone who asked for silence gets silence, not a message Twilio refuses.
+    chat = opted_out(fs, "en")
+    turn = chat.send(text)
+    assert (turn.replies, turn.opt_out, chat.session.state) == ([], None, "opted_out")
+    assert chat.send(" Start! ").replies == [say(fs, "opted_in", "en"), menu(fs, "en")]
+
+
 def test_opt_out_outlives_the_session(fs):
     # The session expired (or was erased) but the opt-out record was not.
     chat = Chat(fs, opted_out=True)

@@ -276,9 +276,12 @@ class _Step:
             self.turn.action = ERASE
             self.turn.events = [ev.Event(ev.ERASED)]
             return self.turn
-        if intent != "opt_in":
+        if intent != "opt_in" or matching.keyword(self.fs.keywords, norm)[0] != "opt_in":
             # Silence: nothing is sent, and no session is kept for someone who
-            # opted out and has none.
+            # opted out and has none. Only the opt-in word itself ends it, as
+            # on Twilio's side: "ok yes" or "START START" from someone who
+            # asked for silence is not a request to be written to again (and
+            # on SMS the send would be refused: Twilio has not re-subscribed).
             self.turn.action = SAVE if s.flow else KEEP
             self.turn.events = []
             return self.turn
