@@ -32,6 +32,7 @@ import random
 import socket
 from pathlib import Path
 
+import hypothesis
 import pytest
 import redis
 from redis.cluster import RedisCluster
@@ -40,6 +41,14 @@ from bot.store.embedded import ensure_server
 from tests.servers import RedisProcess, wait_until
 
 pytest_plugins = ["tests.fixtures_console", "tests.fixtures_engine", "tests.fixtures_browser", "tests.fixtures_voice"]
+
+# The property tests draw new examples on every run on a developer's machine:
+# that is how they find what no one thought of ("ALL:YES" after STOP). CI
+# (HYPOTHESIS_PROFILE=ci in .ci/run) draws the same examples every run, so
+# whether a change lands does not hang on the luck of a draw. What a run
+# finds is fixed and kept as a plain test.
+hypothesis.settings.register_profile("ci", derandomize=True)
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 def cluster_mode(config: pytest.Config) -> bool:
