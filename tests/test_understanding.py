@@ -301,6 +301,23 @@ def test_two_different_answers_are_no_answer(fs):
     assert "under_18" not in chat.session.flags
 
 
+@pytest.mark.parametrize("text, answer", [("si y ahorita me estan pegando", "yes"), ("yes and he keeps my passport", "yes"),
+                                          ("si pero poquito", "yes"), ("sí y no", None), ("yes and no", None)])
+def test_an_answer_before_and_or_but_is_that_answer(fs, text, answer):
+    # People text without commas: "si y ..." is "sí, y ..."; "sí y no" is two answers, so neither.
+    chat = at_question(fs, "es")
+    chat.send(text)
+    assert chat.session.flags.get("under_18") == answer
+
+
+def test_an_answer_beside_danger_is_kept_and_raises_the_alarm(fs):
+    chat = at_question(fs, "es")
+    turn = chat.send("si y ahorita me estan pegando")
+    assert chat.session.flags["under_18"] == "yes"
+    assert "911" in turn.replies[0]  # the emergency numbers first, then the next question
+    assert turn.replies[-1].startswith("Pregunta 2 de")
+
+
 @pytest.mark.parametrize("text", ["no, nunca me pagan", "no me pagan nada"])
 def test_a_no_that_opens_a_longer_reply_is_not_taken_for_an_answer(fs, text):
     # "¿Le pagan muy poco o nada?" "No, nunca me pagan" means yes: ask again rather than guess.

@@ -27,9 +27,11 @@ _COMMON = frozenset(
     "que los las del por con una uno para como mis sus esto eso sobre tengo hay".split()
 )
 _LEADING_NUMBER = re.compile(r"^(\d{1,2})(?:\s+\w+){0,3}$")
-# A reply that starts with an answer and goes on after a comma or a stop:
-# "sí, me obligan a trabajar".
-_FIRST_CLAUSE = re.compile(r"^\s*([^,.;:!?¡¿]+)[,.;:!?]")
+# A reply that starts with an answer and goes on after a comma or a stop, or
+# after "and" / "but" as people text without commas: "sí, me obligan a
+# trabajar", "si y ahorita me estan pegando". Group 2: the rest, after "and"
+# or "but" only ("yes and no" is two answers, not a yes).
+_FIRST_CLAUSE = re.compile(r"^\s*([^,.;:!?¡¿]+?)(?:[,.;:!?]|\s+(?:y|and|pero|but)\s+(.*))", re.IGNORECASE | re.DOTALL)
 
 # Keyword intents a one-letter typo may still reach, when the word has five
 # letters or more (SALIR, BORRAR, DELETE, PELIGRO, EMERGENCIA...). Never the
@@ -377,6 +379,9 @@ def read_answer(fs: m.FlowSet, text: str, norm: str, labels: list[list[str]]) ->
     if first and len(first.group(1)) < len(text.rstrip(",.;:!?")):
         lead, _ = read_answer(fs, first.group(1), normalize(first.group(1)), labels)
         phrase = normalize(first.group(1))
+        rest = first.group(2)
+        if lead is not None and rest and answer(system, normalize(rest), labels) not in (None, lead):
+            return None, None  # "sí y no", "yes and no": two answers, so neither
         if lead in ("yes", "not_sure"):
             return lead, Reading("answer", lead, phrase, system.answers_where.get(lead), how=_BY_FIRST_WORDS)
         if lead == "no":
