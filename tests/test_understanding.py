@@ -216,6 +216,29 @@ def test_words_between_are_no_more_than_three_and_never_a_no(fs, text):
     assert turn.replies[-1] == menu(fs, turn.session.lang)
 
 
+@pytest.mark.parametrize("text, place", [
+    ("no sé, me pagan muy poco", "rights.pay_here"),
+    ("No. Me quitaron el pasaporte", "rights.documents_here"),
+    ("nobody helps us\nthe boss keeps our ids", "rights.documents_here"),
+])
+def test_a_not_word_does_not_reach_past_the_end_of_its_clause(fs, text, place):
+    turn = Chat(fs).send(text)
+    assert ev.Event(ev.UNDERSTOOD, {"to": place}) in turn.events, turn.readings
+
+
+@pytest.mark.parametrize("text", ["no sé me pagan muy poco", "No sé\u200b me pagan muy poco"])
+def test_a_not_word_in_the_same_clause_still_turns_a_phrase_around(fs, text):
+    turn = Chat(fs).send(text)
+    assert ev.Event(ev.UNDERSTOOD, {"to": "rights.pay_here"}) not in turn.events, turn.readings
+
+
+def test_a_word_of_the_phrases_is_not_read_as_a_typo_of_another(fs):
+    # "reportar" is in the phrases itself; one letter from "deportar", it is not that word.
+    turn = Chat(fs).send("quiero reportar un caso de trata en mi colonia")
+    assert ev.Event(ev.UNDERSTOOD, {"to": "numbers.exploitation"}) in turn.events, turn.readings
+    assert "typo" not in str(turn.readings)
+
+
 # Words said in passing that a first wording of the day's phrases took for a situation
 # (a review found them): none is placed now.
 IN_PASSING = [

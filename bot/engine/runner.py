@@ -28,7 +28,7 @@ from . import choices, language, matching, render, transcript
 from . import model as m
 from .lifecycle import bind
 from .session import HISTORY_LIMIT, Session
-from .text import clean, normalize
+from .text import clause_starts, clean, normalize
 from .understanding import Lexicon, Placement, Reading
 
 MISSES_BEFORE_HELP = 3
@@ -113,9 +113,9 @@ class _Step:
         if reading is not None:
             self.turn.readings.append(reading)
 
-    def place(self, norm: str) -> Placement:
+    def place(self, text: str, norm: str) -> Placement:
         """The meaning of free text, from understanding.yaml (nothing if empty)."""
-        return Lexicon.of(self.fs).place(norm) if norm else Placement()
+        return Lexicon.of(self.fs).place(norm, clauses=clause_starts(text)) if norm else Placement()
 
     def current(self) -> m.Node | None:
         node = self.fs.node(self.s.position) if self.s.flow else None
@@ -158,7 +158,7 @@ class _Step:
             self.event(ev.REOPENED)
             self.move_to_main_menu(show=False)
             if intent is None:
-                placed = self.place(norm)
+                placed = self.place(text, norm)
                 if placed.placed:
                     self.act(placed, self.current())
                 else:
@@ -229,7 +229,7 @@ class _Step:
         once whichever language they read.
         """
         s, fs = self.s, self.fs
-        placed = self.place(norm) if intent is None else Placement()
+        placed = self.place(text, norm) if intent is None else Placement()
         detected = language.detect(fs.system, text, norm) if not lang else language.Detected(lang, "language keyword")
         chosen = lang or detected.lang or placed.lang
         how = detected.how if chosen == detected.lang or lang else f"{detected.how}; the phrase understood is {chosen}"
@@ -518,7 +518,7 @@ class _Step:
             i, why = matching.read_pick(fs, norm, self.labels(node))
             if i is not None:
                 self.explain(why)
-                self.alarm_beside(norm, why)
+                self.alarm_beside(text, norm, why)
                 option = node.options[i]
                 # A menu is one answer: picked again (after BACK, or the flow
                 # once more), it replaces what it recorded before, never adds.
@@ -532,7 +532,7 @@ class _Step:
             a, why = matching.read_answer(fs, text, norm, self.labels(node))
             if a is not None:
                 self.explain(why)
-                self.alarm_beside(norm, why)
+                self.alarm_beside(text, norm, why)
                 s.flags[node.flag] = a
                 self.enter(node.on.get(a) or node.next)
                 return
@@ -548,7 +548,7 @@ class _Step:
                 self.lc.send("language_chosen")
                 self.enter(node.next)
                 return
-        placed = self.place(norm)
+        placed = self.place(text, norm)
         if placed.placed:
             self.act(placed, node)
             return
@@ -567,14 +567,14 @@ class _Step:
         self.explain(Reading("nothing", "a reply the bot did not understand", how="no keyword, option, answer or phrase"))
         self.miss(node, media_only=False)
 
-    def alarm_beside(self, norm: str, why: Reading) -> None:
+    def alarm_beside(self, text: str, norm: str, why: Reading) -> None:
         """A reply read from some of its words may also say the person is in
         danger: "me están golpeando, ayuda" picks "Números de ayuda" by its
         last word, "sí, me está pegando ahorita" answers yes. The emergency
         numbers come first, then what the reply picked or answered."""
         if why.how not in matching.READ_FROM_SOME_WORDS:
             return
-        placed = self.place(norm)
+        placed = self.place(text, norm)
         if placed.alarm is not None:
             self.understood(Placement(alarm=placed.alarm))
             self.show(self.fs.keywords.shows["danger"])

@@ -23,6 +23,8 @@ _PUNCT_RE = re.compile(r"[^\w\s]", re.UNICODE)
 _APOSTROPHE_RE = re.compile(r"['\u2019\u2018\u00b4`]")
 _REPEAT_RE = re.compile(r"(\w)\1+")
 _SPACE_RE = re.compile(r"\s+")
+# Marks that end a clause: a not-word before one does not reach past it.
+_CLAUSE_RE = re.compile(r"[,;:.!?¡¿\n]")
 
 
 def clean(text: str | None) -> str:
@@ -59,6 +61,26 @@ def normalize(text: str) -> str:
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     text = _PUNCT_RE.sub(" ", _APOSTROPHE_RE.sub("", text.casefold()))
     return _SPACE_RE.sub(" ", text).strip()
+
+
+def clause_starts(text: str) -> frozenset[int]:
+    """The places, in the words of ``normalize(text)``, where a new clause
+    begins: after a comma, full stop, colon, semicolon, question or
+    exclamation mark, or a line break. "no sé, me pagan poco" says "no sé",
+    then "me pagan poco"; the "no" belongs to the first.
+
+    >>> sorted(clause_starts("No sé, me pagan poco")), sorted(clause_starts("no me pagan"))
+    ([2], [])
+    """
+    starts, n = set(), 0
+    for piece in _CLAUSE_RE.split(text[:MATCH_LIMIT]):
+        k = len(normalize(piece).split())
+        if n and k:
+            starts.add(n)
+        n += k
+    if n != len(normalize(text).split()):
+        return frozenset()  # never expected; without marks the words are read as one clause
+    return frozenset(starts)
 
 
 def squeeze(norm: str) -> str:

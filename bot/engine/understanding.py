@@ -259,7 +259,9 @@ class Lexicon:
             stem = self.stem(lang, token)
             for word in self.stems.get((lang, stem), ()) if stem else ():
                 found.setdefault(word, (0.95, "same word stem"))
-        if len(token) >= TYPO_MIN and not token.isdigit():  # "duda" is a word, not a typo of "deuda"
+        # "duda" is a word, not a typo of "deuda"; nor is a word of the phrases, written
+        # as written there, a typo of another ("reportar" is not "deportar").
+        if len(token) >= TYPO_MIN and not token.isdigit() and token not in found:
             for word, score, _ in process.extract(token, self._near_in_length(len(token)), scorer=fuzz.ratio,
                                                   score_cutoff=TYPO_SCORE, limit=None):
                 if word not in found:
@@ -278,8 +280,12 @@ class Lexicon:
 
     # --- phrases ------------------------------------------------------------------
 
-    def place(self, norm: str, whole_only: bool = False) -> Placement:
+    def place(self, norm: str, whole_only: bool = False, clauses: frozenset[int] = frozenset()) -> Placement:
         """The meaning of a message (normalised), if any of the phrases is in it.
+
+        ``clauses``: where new clauses begin among its words (see
+        :func:`text.clause_starts`): a not-word does not turn a phrase around
+        across one ("no sé, me pagan poco").
 
         ``whole_only``: only a phrase that is the whole message, read word for
         word (letters stretched allowed). That is what reading a keyword asks,
@@ -296,7 +302,7 @@ class Lexicon:
         if not whole_only:
             langs = list(self.stemmers)
             per_token = [self.word_matches(t, langs) for t in tokens]
-            spans = list(self._spans(tokens, per_token))
+            spans = list(self._spans(tokens, per_token, clauses))
             found += [(entry, score, how) for _, _, entry, score, how in spans]
         if not found:
             return Placement()
@@ -370,7 +376,8 @@ class Lexicon:
                     return tokens[n:]
         return None
 
-    def _spans(self, tokens: list[str], per_token: list[dict]) -> Iterator[tuple[int, int, _Entry, float, str]]:
+    def _spans(self, tokens: list[str], per_token: list[dict],
+               clauses: frozenset[int] = frozenset()) -> Iterator[tuple[int, int, _Entry, float, str]]:
         """Every phrase found in the message, not turned around by a not-word:
         (start, end, entry, score, how)."""
         for start, options in enumerate(per_token):
@@ -393,7 +400,7 @@ class Lexicon:
                             hits.append(hit)
                         if len(hits) < len(entry.tokens):
                             continue
-                    if self._negated(tokens, start, entry):
+                    if self._negated(tokens, start, entry, clauses):
                         continue
                     hows = {how for _, how in hits if how}
                     between = end - start - len(entry.tokens)
@@ -423,10 +430,14 @@ class Lexicon:
                 return None
         return None
 
-    def _negated(self, tokens: list[str], start: int, entry: _Entry) -> bool:
+    def _negated(self, tokens: list[str], start: int, entry: _Entry, clauses: frozenset[int]) -> bool:
         if entry.tokens[0] in self.not_words:
             return False  # "no me pagan" says its own no
-        before = tokens[max(0, start - NEGATION_WINDOW):start]
+        if start in clauses:
+            return False  # "no sé, me pagan poco": the no ends with its clause
+        first = max(0, start - NEGATION_WINDOW)
+        first = max((c for c in clauses if first < c < start), default=first)
+        before = tokens[first:start]
         return any(t in self.not_words for t in before)
 
     def _whole(self, tokens: list[str], exact: bool = False) -> list[tuple[_Entry, float, str]]:
