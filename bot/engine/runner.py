@@ -115,7 +115,7 @@ class _Step:
 
     def place(self, text: str, norm: str) -> Placement:
         """The meaning of free text, from understanding.yaml (nothing if empty)."""
-        return Lexicon.of(self.fs).place(norm, clauses=clause_starts(text)) if norm else Placement()
+        return Lexicon.of(self.fs).place(norm, clauses=clause_starts(text, norm)) if norm else Placement()
 
     def current(self) -> m.Node | None:
         node = self.fs.node(self.s.position) if self.s.flow else None

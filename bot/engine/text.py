@@ -63,7 +63,7 @@ def normalize(text: str) -> str:
     return _SPACE_RE.sub(" ", text).strip()
 
 
-def clause_starts(text: str) -> frozenset[int]:
+def clause_starts(text: str, norm: str | None = None) -> frozenset[int]:
     """The places, in the words of ``normalize(text)``, where a new clause
     begins: after a comma, full stop, colon, semicolon, question or
     exclamation mark, or a line break. "no sé, me pagan poco" says "no sé",
@@ -71,14 +71,19 @@ def clause_starts(text: str) -> frozenset[int]:
 
     >>> sorted(clause_starts("No sé, me pagan poco")), sorted(clause_starts("no me pagan"))
     ([2], [])
+
+    ``norm``: ``normalize(text)``, when the caller has it.
     """
+    text = text[:MATCH_LIMIT]
+    if not _CLAUSE_RE.search(text):
+        return frozenset()
     starts, n = set(), 0
-    for piece in _CLAUSE_RE.split(text[:MATCH_LIMIT]):
+    for piece in _CLAUSE_RE.split(text):
         k = len(normalize(piece).split())
         if n and k:
             starts.add(n)
         n += k
-    if n != len(normalize(text).split()):
+    if n != len((normalize(text) if norm is None else norm).split()):
         return frozenset()  # never expected; without marks the words are read as one clause
     return frozenset(starts)
 
