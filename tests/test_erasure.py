@@ -149,7 +149,8 @@ def test_during_an_outage_quick_exit_and_stop_are_answered_and_done_once_redis_i
 
     restartable.kill()
     started = time.monotonic()
-    assert messages(say(client, "SALIR").data) == [ERASED_ES]
+    # Read as when the store is up: not only the bare word.
+    assert messages(say(client, "Salir ya, ahí viene").data) == [ERASED_ES]
     assert time.monotonic() - started < 5
     assert messages(say(client, "PARAR", wa).data) == ["No recibirá más mensajes de este número. "
                                                        "Escriba ALTA para volver a empezar."]
@@ -163,7 +164,7 @@ def test_during_an_outage_quick_exit_and_stop_are_answered_and_done_once_redis_i
                                                 (contact_id("test-secret", wa), "opt_out"),
                                                 (contact_id("test-secret", sms_stop), "opt_out")]
     raw = spool.read_text()
-    for secret in (PHONE[-7:], OTHER[-7:], sms_stop[-7:], "SALIR", "PARAR", "STOP", "Qz7"):
+    for secret in (PHONE[-7:], OTHER[-7:], sms_stop[-7:], "Salir", "viene", "PARAR", "STOP", "Qz7"):
         assert secret not in raw
 
     # The session is still in the AOF (fsync always) that the restarted Redis reads back: the erase
@@ -189,8 +190,16 @@ def test_during_an_outage_quick_exit_and_stop_are_answered_and_done_once_redis_i
     ("Borrar", "quick_exit", "Listo. Chat cerrado."),
     ("PARAR", "opt_out", "No recibirá más mensajes de este número. Escriba ALTA para volver a empezar."),
     ("stop", "opt_out", "You will get no more messages from this number. Text START to start again."),
+    # Read as when the store is up: around words, said twice, a typo, a warning beside it.
+    ("SALIR YA", "quick_exit", "Listo. Chat cerrado."),
+    ("borrar todo", "quick_exit", "Listo. Chat cerrado."),
+    ("exit now", "quick_exit", "Done. Chat closed."),
+    ("salir salir", "quick_exit", "Listo. Chat cerrado."),
+    ("bórralo, ahí viene", "quick_exit", "Listo. Chat cerrado."),
+    ("ya no me manden mensajes", "opt_out", "No recibirá más mensajes de este número. Escriba ALTA para volver a empezar."),
     ("hola", None, None),
     ("salir de aquí", None, None),  # a keyword is the whole message
+    ("no puedo salir de la casa", None, None),
     ("", None, None),
 ])
 def test_without_a_session_only_quick_exit_and_opt_out_have_a_line(text, intent, line):

@@ -238,6 +238,14 @@ def detect_language(system: m.System, norm: str) -> str:
     return best
 
 
+def one_line_language(system: m.System, norm: str, said: str | None) -> str:
+    """The language of the one line a first text that erases or stops gets: the
+    keyword's or phrase's (``said``: "no me manden nada" is Spanish), else its
+    hint words'. The same whether the store is up (the runner) or not
+    (:mod:`bot.engine.stateless`)."""
+    return said if said in system.languages else detect_language(system, norm)
+
+
 def pick(norm: str, labels: list[list[str]]) -> int | None:
     """The index of the option a reply picks, or None.
 

@@ -296,14 +296,9 @@ class _Step:
         self.move_to_main_menu()
         return self.turn
 
-    def one_line_language(self, norm: str, said: str | None) -> str:
-        """The language of the one line a first text that erases or stops gets: the
-        keyword's or phrase's ("no me manden nada" is Spanish), else its hint words'."""
-        return said if said in self.fs.system.languages else matching.detect_language(self.fs.system, norm)
-
     def quick_exit(self, norm: str, said: str | None) -> Turn:
         if self.s.state == "new":
-            self.s.lang = self.one_line_language(norm, said)
+            self.s.lang = matching.one_line_language(self.fs.system, norm, said)
         self.turn.action = ERASE
         self.turn.events = [ev.Event(ev.ERASED)]
         self.reply(self.say("erased"))
@@ -312,7 +307,7 @@ class _Step:
     def opt_out(self, norm: str, said: str | None) -> Turn:
         s = self.s
         if s.state == "new":
-            s.lang = self.one_line_language(norm, said)  # as for quick exit
+            s.lang = matching.one_line_language(self.fs.system, norm, said)  # as for quick exit
             s.conv = self.ctx.new_id()
         self.lc.send("opt_out")
         # Keep only what silence needs; screening answers go at once.

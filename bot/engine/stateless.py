@@ -30,10 +30,12 @@ def answer(fs: m.FlowSet, text: str) -> Answer | None:
     norm = normalize(clean(text))
     if not norm:
         return None
-    intent, _ = matching.keyword(fs.keywords, norm)
+    # Read as the runner reads it ("SALIR YA", "bórralo, ahí viene", "salir
+    # salir", one typo): an erase must not depend on whether the store is up.
+    intent, said, _ = matching.read_keyword(fs, norm)
     if intent not in _LINES:
         return None
     # A quick exit or an opt-out as a first text is answered in the word's
     # language (runner.quick_exit and runner.opt_out): the same guess here.
-    lang = matching.detect_language(fs.system, norm)
+    lang = matching.one_line_language(fs.system, norm, said)
     return Answer(intent, lang, (render.say(fs, lang, _LINES[intent]),))
