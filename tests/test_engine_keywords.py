@@ -470,3 +470,29 @@ def test_a_reply_with_no_danger_in_it_shows_no_emergency_numbers(fs, lang, text)
     chat = at_a_question(fs, lang) if text == "yes" else started(fs, lang)
     turn = chat.send(text)
     assert emergency(fs, lang) not in turn.replies
+
+
+def test_nothing_in_the_engine_holds_an_erased_session_after_its_turn(fs):
+    # The thread's lifecycle chart pointed at the last session it stepped until its
+    # next turn: after a quick exit, the erased conversation (number and all) stayed.
+    import gc
+    import weakref
+
+    chat = Chat(fs)
+    chat.send("hola")
+    turn = chat.send("SALIR")
+    assert turn.action == ERASE
+    erased = weakref.ref(turn.session)
+    del turn
+    chat.turns.clear()
+    gc.collect()
+    assert erased() is None
+
+
+def test_the_stemmers_keep_no_words_people_wrote(fs):
+    # PyStemmer caches up to 10,000 words a stemmer by default: words people texted.
+    from bot.engine.understanding import Lexicon
+
+    Chat(fs).send("mi patrona se quedó con mis pasaportes Qz7")
+    stemmers = [s for s in Lexicon.of(fs).stemmers.values() if s is not None]
+    assert stemmers and all(s.maxCacheSize == 0 for s in stemmers)

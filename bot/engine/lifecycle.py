@@ -25,6 +25,8 @@ not something to swallow.
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
+from typing import Iterator
 
 from statemachine import State, StateChart
 
@@ -102,3 +104,21 @@ def bind(session) -> Lifecycle:
     else:
         current.session = session
     return _threads.chart
+
+
+def unbind() -> None:
+    """Let go of the session the thread's chart points at: a turn is over, and
+    what it held (the person's number, an erased conversation) must not stay in
+    the thread until its next turn."""
+    current = getattr(_threads, "current", None)
+    if current is not None:
+        current.session = None
+
+
+@contextmanager
+def bound(session) -> Iterator[Lifecycle]:
+    """:func:`bind` for one event or one turn, then :func:`unbind`."""
+    try:
+        yield bind(session)
+    finally:
+        unbind()

@@ -26,7 +26,7 @@ from dataclasses import replace
 
 from . import events as ev
 from . import transcript
-from .lifecycle import bind
+from .lifecycle import bound
 from .model import FlowSet
 from .runner import Turn, to_main_menu
 from .session import Session
@@ -76,7 +76,8 @@ def hand_back(session: Session, fs: FlowSet) -> Turn:
 
 def close(session: Session, operator: str, outcome: str = "") -> Turn:
     s = session.copy()
-    bind(s).send("close")
+    with bound(s) as lifecycle:
+        lifecycle.send("close")
     return Turn(session=s, events=[ev.Event(ev.CLOSED, _wrapped({"by": BY_OPERATOR, "op": operator}, outcome))])
 
 
@@ -94,7 +95,8 @@ def _noted(session: Session, kind: str, operator: str, now: float, event: str, *
 def _back_to_the_bot(session: Session, fs: FlowSet, data: dict[str, str]) -> Turn:
     """Out of the hand-off, at the main menu (not shown): their next text is the bot's again."""
     s = session.copy()
-    bind(s).send("release")
+    with bound(s) as lifecycle:
+        lifecycle.send("release")
     to_main_menu(s, fs)
     s.misses = 0
     return Turn(session=s, events=[ev.Event(ev.RELEASED, data)])

@@ -26,7 +26,7 @@ from typing import Callable
 from . import events as ev
 from . import choices, language, matching, render, transcript
 from . import model as m
-from .lifecycle import bind
+from .lifecycle import bind, unbind
 from .session import HISTORY_LIMIT, Session
 from .text import clause_starts, clean, normalize
 from .understanding import Lexicon, Placement, Reading
@@ -77,7 +77,10 @@ class Turn:
 
 def step(session: Session, inbound: Inbound, fs: m.FlowSet, ctx: Context) -> Turn:
     """Advance ``session`` by one inbound message; the input is not modified."""
-    return _Step(session.copy(), fs, ctx).run(inbound)
+    try:
+        return _Step(session.copy(), fs, ctx).run(inbound)
+    finally:
+        unbind()  # the thread's chart keeps nothing of this person past the turn
 
 
 def to_main_menu(s: Session, fs: m.FlowSet) -> None:

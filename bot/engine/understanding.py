@@ -28,6 +28,7 @@ forgotten within its turn.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
@@ -127,6 +128,9 @@ class Lexicon:
 
     fs: m.FlowSet
     stemmers: dict = field(default_factory=dict)  # lang -> Stemmer or None
+    # A Snowball stemmer keeps state while it stems and must not be used by two
+    # threads at once (PyStemmer's own warning); a worker's threads share this one.
+    stem_lock: threading.Lock = field(default_factory=threading.Lock)
     around: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)  # first word -> around phrases, longest first
     around_numbers: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)  # the same, with the words around numbers
     around_words: frozenset[str] = frozenset()
@@ -158,7 +162,9 @@ class Lexicon:
         langs = set(fs.system.languages) | set(u.around) | {p.lang for mn in u.meanings for p in mn.phrases}
         for lang in sorted(langs):
             name = language_name(lang)
-            lex.stemmers[lang] = Stemmer.Stemmer(name) if name in _SNOWBALL else None
+            # No cache (size 0): PyStemmer's would keep up to 10,000 of the words people
+            # wrote in the worker's memory, past an erase.
+            lex.stemmers[lang] = Stemmer.Stemmer(name, 0) if name in _SNOWBALL else None
         around = {tuple(lex.spelled(w.split())) for words in u.around.values() for w in words}
         for words in sorted(around, key=len, reverse=True):
             lex.around.setdefault(words[0], []).append(words)
@@ -211,7 +217,8 @@ class Lexicon:
         stemmer = self.stemmers.get(lang)
         if stemmer is None or word.isdigit():
             return None
-        stem = stemmer.stemWord(word)
+        with self.stem_lock:
+            stem = stemmer.stemWord(word)
         return stem if len(stem) >= STEM_MIN else None
 
     def strip_around(self, tokens: list[str], numbers: bool = False) -> tuple[list[str], list[str]]:
