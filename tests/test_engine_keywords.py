@@ -480,9 +480,9 @@ def test_nothing_in_the_engine_holds_an_erased_session_after_its_turn(fs):
 
     chat = Chat(fs)
     chat.send("hola")
+    erased = weakref.ref(chat.session)  # the conversation, as its last turn left it
     turn = chat.send("SALIR")
-    assert turn.action == ERASE
-    erased = weakref.ref(turn.session)
+    assert turn.action == ERASE and chat.session is not erased()
     del turn
     chat.turns.clear()
     gc.collect()
