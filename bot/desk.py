@@ -454,9 +454,16 @@ class Desk:
         if not self.store.extend(h.opened, int((self.sender.deadline + self.SEND_MARGIN) * 1000)):
             raise LockLost("the lock expired before the message was sent")
         try:
-            return self.sender.send(h.session.address, h.session.channel, text, status_callback)
+            sid = self.sender.send(h.session.address, h.session.channel, text, status_callback)
         except SendFailed as exc:
             raise ReplyFailed(str(exc), maybe_sent=exc.maybe_sent) from None
+        # Kept with the conversation now, not at its status callback: a SALIR waiting
+        # for this lock erases first, and its quick exit must delete this one at Twilio too.
+        try:
+            self.store.remember_sid(h.session.cid, sid)
+        except (StoreError, *STORE_DOWN) as exc:
+            log.warning("a sent message's sid was not kept for a quick exit: %s", type(exc).__name__)
+        return sid
 
     def _record_sent(self, conv: str, h: _Locked, operator: str, now: float, **reply) -> None:
         """Add a reply that was (or may have been) sent to the transcript.

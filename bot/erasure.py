@@ -71,7 +71,7 @@ class TwilioCopies:
             self.sender.client().messages(sid).delete()
         except TwilioRestException as exc:
             if exc.status == 404:  # already gone
-                self.store.deletions.done(sid)
+                self._gone(sid)
                 return
             if exc.code == 20009:
                 wait = self.NOT_YET
@@ -91,4 +91,9 @@ class TwilioCopies:
                         type(exc).__name__, self.UNREACHABLE)
             self.store.deletions.later(sid, self.clock() + self.UNREACHABLE)
             return
+        self._gone(sid)
+
+    def _gone(self, sid: str) -> None:
+        """Deleted at Twilio: off the queue, and the status we kept of it goes too."""
+        self.store.statuses.forget(sid)
         self.store.deletions.done(sid)

@@ -270,18 +270,21 @@ class Helpline:
 
     def delivered(self, update: StatusUpdate, erased: bool = False) -> None:
         """A status callback for a message we sent. ``erased``: it was the
-        answer to a quick exit (its status URL says so): its record at Twilio
-        goes too, and nothing is recorded. Otherwise the status is recorded,
-        and the sid kept with the conversation, for its quick exit."""
+        answer to a quick exit (its status URL says so), or its conversation is
+        no longer stored: its record at Twilio goes too, and nothing is
+        recorded. Otherwise the sid is kept with the conversation, for its
+        quick exit, and the status recorded."""
         store = self.store
+        if store.twilio_sids and update.to and not erased:
+            # No conversation to keep it with: it was erased (a reply reported after
+            # the SALIR that waited for it) or has expired. Deleted like the rest.
+            erased = not store.remember_sid(self.cid(update.to), update.message_sid)
         if erased:
             if store.twilio_sids:
                 store.deletions.add([update.message_sid])
                 self.wake()
             return
         store.statuses.record(update.message_sid, update.status, update.error_code)
-        if store.twilio_sids and update.to:
-            store.remember_sid(self.cid(update.to), update.message_sid)
 
     def _session(self, cid: str, fields: dict | None) -> Session:
         if fields is None:

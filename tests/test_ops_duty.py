@@ -86,6 +86,11 @@ def test_the_last_responder_going_off_duty_sends_each_waiting_person_the_numbers
 
     assert sent_to(twilio_api) == {ANA: [unavailable("es")], BEN: [unavailable("en")]}
     assert HOTLINE in unavailable("es") and HOTLINE in unavailable("en")
+    # Sent with no status callback: its sid is kept with their conversation at once,
+    # so that a quick exit deletes it at Twilio with the rest.
+    from bot.helpline import contact_id
+    kept = set().union(*(redis_client.smembers(f"hl:{{{contact_id('test-secret', who)}}}:sids") for who in (ANA, BEN)))
+    assert twilio_api.created and set(twilio_api.created) <= kept, (twilio_api.created, kept)
     assert state_of(redis_client, ANA) == state_of(redis_client, BEN) == "in_flow"
     assert not list(redis_client.scan_iter("hl:{*}:handoff"))  # nothing said in the hand-off is kept
     # Their next text gets the bot's answer, not silence.

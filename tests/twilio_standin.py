@@ -43,6 +43,7 @@ class TwilioStandIn:
         self.refuse_content = False
         self.answered: list[float] = []  # time.monotonic() when each stalled answer was complete
         self.deleted: list[str] = []
+        self.created: list[str] = []  # the sid of every message it took, in order
         self.refuse: dict[str, list[tuple[int, int]]] = {}
         self.templates: dict[str, dict] = {}
         self.content_calls: list[tuple[str, str]] = []
@@ -74,8 +75,11 @@ class TwilioStandIn:
                 with outer.lock:
                     outer.requests.append({"path": self.path, "form": form,
                                            "auth": self.headers.get("Authorization")})
-                queued = {"sid": f"SM{next(message_sids):032x}", "status": "queued", "to": form.get("To"),
+                # "SMf...": never one of the tests' own inbound sids (tests.helpers.new_sid, all digits).
+                queued = {"sid": f"SMf{next(message_sids):031x}", "status": "queued", "to": form.get("To"),
                           "body": form.get("Body"), "account_sid": ACCOUNT_SID}
+                with outer.lock:
+                    outer.created.append(queued["sid"])
                 if outer.stall:
                     self._answer_slowly(queued)
                 elif outer.fail_with:

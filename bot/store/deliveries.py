@@ -30,6 +30,10 @@ class DeliveryStatuses:
         pipe.xadd(self.keys.events(), event, maxlen=self.events_maxlen, approximate=True)
         pipe.execute()
 
+    def forget(self, sid: str) -> None:
+        """The message is gone at Twilio (a quick exit deleted it): its status goes too."""
+        self.r.delete(self.keys.status(sid))
+
     def get(self, sid: str) -> dict[str, str] | None:
         fields = self.r.hgetall(self.keys.status(sid))
         return {text(k): text(v) for k, v in fields.items()} or None

@@ -419,11 +419,14 @@ class SessionStore:
 
     # --- Twilio's copies ---------------------------------------------------------------
 
-    def remember_sid(self, cid: str, sid: str) -> None:
+    def remember_sid(self, cid: str, sid: str) -> bool:
         """Add an outbound message's sid to the conversation's, if it has one
-        (Twilio's status callbacks bring the sids of the TwiML replies)."""
-        if self.twilio_sids:
-            self._remember(keys=[self.keys.session(cid), self.keys.sids(cid)], args=[sid, self.session_ttl])
+        (Twilio's status callbacks bring the sids of the TwiML replies).
+        False when there is no conversation (erased, or expired): nothing is
+        kept then."""
+        if not self.twilio_sids:
+            return False
+        return bool(self._remember(keys=[self.keys.session(cid), self.keys.sids(cid)], args=[sid, self.session_ttl]))
 
     def ping(self) -> bool:
         """Whether Redis answers; on a cluster, every primary (each holds some contacts)."""
