@@ -84,7 +84,9 @@ class WhatsAppSender:
                 if call is not None:
                     item.update(key=call, body=text)
             items.append(item)
-        self.store.enqueue(cid, items)
+        # A quick exit's line replaces whatever still waits: nothing said before it
+        # (a screening question, a menu) may reach the phone after it.
+        self.store.enqueue(cid, items, replace=erased)
 
     def unqueue(self, cid: str, count: int) -> None:
         """Take back a turn's replies whose turn was not saved: the webhook answers
@@ -114,14 +116,15 @@ class WhatsAppSender:
 
     def _drain(self, cid: str) -> float | None:
         while True:
-            item = self.store.first(cid)
-            if item is None:
+            first = self.store.first(cid)
+            if first is None:
                 break
+            raw, item = first
             try:
                 self._send(item)
             except Unreachable:
                 return RETRY_SECONDS  # kept first in line: the order holds
-            self.store.sent(cid)
+            self.store.sent(cid, raw)
             self.store.renew(cid)
         # Off the ready set, then a last look: a turn that added to the outbox
         # meanwhile has put it back, or is found here (see WhatsAppStore.enqueue).

@@ -437,6 +437,26 @@ def test_quick_exit_by_rest_is_deleted_at_twilio_and_leaves_nothing_of_the_perso
     assert not redis_client.zscore("hl:{hl:events}:wa:ready", cid)
 
 
+def test_after_a_quick_exit_nothing_said_before_it_reaches_the_phone(make_app, redis_client):
+    """Twilio slow to take each message: the greeting is on its way, the menu still
+    waits in the outbox, when the person sends SALIR. The menu must never follow the
+    erase line (someone may be reading the phone now), and the line must still go."""
+    with TwilioStandIn(stall=(0.8,)) as slow:
+        app = make_app(TWILIO_API_BASE=slow.url)
+        client = app.test_client()
+        post_signed(client, "/twilio/messages", inbound("hola", sender=PERSON))
+        wait_until(lambda: slow.requests, timeout=5)  # the greeting has reached Twilio; the menu waits
+        post_signed(client, "/twilio/messages", inbound("SALIR", sender=PERSON))
+        wait_until(lambda: len(slow.answered) >= 2, timeout=10)
+        time.sleep(1.0)  # nothing more comes
+        bodies = [m["Body"] for m in slow.messages]
+        fs = real_flows()
+        assert bodies[-1] == render.say(fs, "es", "erased")
+        assert len(bodies) == 2 and "ContentSid" not in slow.messages[-1], bodies
+        cid = contact_id("test-secret", PERSON)
+        wait_until(lambda: not [k for k in redis_client.keys("*") if cid in k])
+
+
 def test_an_operator_reply_after_the_window_is_refused_with_when_it_closed_in_their_zone(make_app, redis_client, twilio):
     """Issue 18, item 7: the bot only answers; outside WhatsApp's 24 hours an operator's reply is
     refused with the exact time the window closed, in OPS_TIMEZONE, and nothing re-opens it."""

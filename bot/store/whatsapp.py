@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 
 from .connection import text as _text
 from .sessions import SessionStore
@@ -59,13 +60,19 @@ class WhatsAppStore:
 
     # --- the outbox ---------------------------------------------------------------
 
-    def enqueue(self, cid: str, items: list[dict]) -> None:
-        """Add a turn's replies to the person's outbox, in order."""
+    def enqueue(self, cid: str, items: list[dict], replace: bool = False) -> None:
+        """Add a turn's replies to the person's outbox, in order. ``replace``:
+        instead of what is still waiting there (a quick exit: nothing the bot
+        said before it may arrive after it)."""
         if not items:
             return
         box = self._outbox(cid)
-        pipe = self.r.pipeline(transaction=False)
-        pipe.rpush(box, *(json.dumps(i, ensure_ascii=False) for i in items))
+        pipe = self.r.pipeline(transaction=replace)
+        if replace:
+            pipe.delete(box)
+        # Each item is told apart by an id of its own, so that the one being sent is
+        # removed once sent, even if the outbox was replaced meanwhile (see sent).
+        pipe.rpush(box, *(json.dumps({**i, "id": uuid.uuid4().hex}, ensure_ascii=False) for i in items))
         pipe.expire(box, OUTBOX_TTL)
         pipe.zadd(self.ready_key, {cid: time.time()}, nx=True)
         pipe.execute()
@@ -97,13 +104,15 @@ class WhatsAppStore:
         list first, then to the set), so nothing is left behind."""
         self.r.zrem(self.ready_key, cid)
 
-    def first(self, cid: str) -> dict | None:
+    def first(self, cid: str) -> tuple[str, dict] | None:
+        """The oldest item waiting: as stored (for :meth:`sent`), and read."""
         raw = self.r.lindex(self._outbox(cid), 0)
-        return json.loads(raw) if raw else None
+        return (_text(raw), json.loads(raw)) if raw else None
 
-    def sent(self, cid: str) -> None:
-        """The first item went (or will never go): drop it."""
-        self.r.lpop(self._outbox(cid))
+    def sent(self, cid: str, raw: str) -> None:
+        """The item ``raw`` went (or will never go): drop it. Not "the first": a
+        quick exit may have replaced the outbox while it was being sent."""
+        self.r.lrem(self._outbox(cid), 1, raw)
 
     def pending(self, cid: str) -> int:
         return int(self.r.llen(self._outbox(cid)))
