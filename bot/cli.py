@@ -26,7 +26,7 @@ from .engine.problems import WARNING, Problem, errors
 from .outcomes import problems as outcome_problems
 from .engine.render import placeholders
 from .engine.segments import count_segments
-from .engine.translations import EMPTY, FOUND, MISSING, NO_CATALOG, PLACEHOLDERS
+from .engine.translations import EMPTY, FOUND, HIDDEN, MISSING, NO_CATALOG, PLACEHOLDERS, hidden_character
 from .helpline import Helpline
 
 
@@ -223,6 +223,9 @@ def catalog_problems(flows_dir: str, locales: str) -> list[Problem]:
                 problems.append(Problem(po, t.translation.where.line, "placeholder-mismatch",
                                         {**about, "wanted": tuple(sorted(placeholders(t.msgid))),
                                          "found": tuple(sorted(placeholders(t.msgstr)))}))
+            elif t.state == HIDDEN:
+                problems.append(Problem(po, t.translation.where.line, "hidden-character",
+                                        {**about, "char": hidden_character(t.msgstr)}))
             else:  # fuzzy, or translated before the English changed
                 problems.append(Problem(po, t.translation.where.line, "catalog-fuzzy-translation",
                                         {**about, "previous": t.previous}))

@@ -22,7 +22,7 @@ from bot.engine import problems
 from bot.engine.model import Where
 from bot.engine.problems import Problem
 from tests.helpers import replace_language_question
-from bot.engine.translations import (EMPTY, FOUND, FUZZY, MISSING, NO_CATALOG, OUTDATED, PLACEHOLDERS, TRANSLATED,
+from bot.engine.translations import (EMPTY, FOUND, FUZZY, HIDDEN, MISSING, NO_CATALOG, OUTDATED, PLACEHOLDERS, TRANSLATED,
                                      UNREADABLE, language_name, translation_state)
 from bot.flow_editing import Paths
 from bot.web.console.flows import console_message, translation_status
@@ -124,6 +124,8 @@ def project(project):
         ('msgid "My rights"\nmsgstr "Mis derechos"', 'msgid "My rights"\nmsgstr ""'),
         ('msgid "What would you like to do?"\n', '#, fuzzy\n#| msgid "What do you want?"\nmsgid "What would you like to do?"\n'),
         ('msgid "call {number}"\nmsgstr "llame al {number}"', 'msgid "call {number}"\nmsgstr "llame al {número}"'),
+        # pasted from elsewhere with an invisible control character (ESC): no TwiML could carry it
+        ('msgid "Main menu"\nmsgstr "Menú principal"', 'msgid "Main menu"\nmsgstr "Menú\x1b principal"'),
     ]:
         assert old in text
         text = text.replace(old, new)
@@ -136,7 +138,7 @@ def project(project):
 def test_flows_check_translations_check_and_the_translations_page_agree(project):
     flows, locales = str(project / "flows"), str(project / "locales")
     want = {"My rights": EMPTY, "What would you like to do?": OUTDATED, "call {number}": PLACEHOLDERS,
-            "Which language? Reply 1 or 2.": MISSING}
+            "Which language? Reply 1 or 2.": MISSING, "Main menu": HIDDEN}
 
     state, _ = i18n.project_state(flows, locales)
     assert {t.msgid: t.state for t in state["es"].todo} == want
@@ -144,17 +146,19 @@ def test_flows_check_translations_check_and_the_translations_page_agree(project)
     _, found = load(flows, locales)
     said = {p.data["msgid"]: p.code for p in found if p.data.get("lang") == "es" and "msgid" in p.data}
     assert said == {"My rights": "missing-translation", "What would you like to do?": "fuzzy-translation",
-                    "call {number}": "placeholder-mismatch", "Which language? Reply 1 or 2.": "missing-translation"}
+                    "call {number}": "placeholder-mismatch", "Which language? Reply 1 or 2.": "missing-translation",
+                    "Main menu": "hidden-character"}
 
     said = {p.data["msgid"]: p.code for p in catalog_problems(flows, locales)}
     assert said == {"My rights": "catalog-empty-translation", "What would you like to do?": "catalog-fuzzy-translation",
-                    "call {number}": "placeholder-mismatch", "Which language? Reply 1 or 2.": "catalog-missing-text"}
+                    "call {number}": "placeholder-mismatch", "Which language? Reply 1 or 2.": "catalog-missing-text",
+                    "Main menu": "hidden-character"}
 
     page = translation_status(Paths(flows, locales))["es"]
     assert {item["msgid"]: item["state"] for item in page["items"]} == {
         "My rights": "empty", "What would you like to do?": "fuzzy", "call {number}": "placeholders",
-        "Which language? Reply 1 or 2.": "missing"}
-    assert page["done"] == page["total"] - 4 and page["name"] == "Spanish"
+        "Which language? Reply 1 or 2.": "missing", "Main menu": "hidden"}
+    assert page["done"] == page["total"] - 5 and page["name"] == "Spanish"
     [changed] = [i for i in page["items"] if i["state"] == "fuzzy"]
     assert changed["previous"] == "What do you want?" and changed["places"] == [("main.yaml", 11)]
 

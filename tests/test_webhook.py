@@ -379,3 +379,15 @@ def test_healthz_is_503_when_the_flows_are_not_loaded_though_redis_answers(make_
     resp = app.test_client().get("/healthz")
     assert resp.status_code == 503
     assert resp.get_json() == {"redis": "ok", "flows": "not loaded"}
+
+
+def test_a_reply_is_always_well_formed_twiml_even_with_a_character_xml_cannot_hold():
+    # `flows check` refuses such characters in flows and catalogs; should one slip past
+    # (a catalog edited on the server), the person gets the reply without it, not nothing.
+    import xml.dom.minidom
+
+    from bot.channels.twilio import twiml
+
+    body = twiml(["¿Qué\x00 desea\x1b hacer?\ufffe 😀"])
+    xml.dom.minidom.parseString(body)
+    assert "<Message>¿Qué desea hacer? 😀</Message>" in body

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hmac
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -139,6 +140,13 @@ def twiml(replies: list[str] | tuple[str, ...], status_url: str | None = None) -
     return _twiml(tuple(replies), status_url)
 
 
+# Characters XML 1.0 cannot hold (control characters, lone surrogates, U+FFFE/F).
+# `flows check` refuses them in flows and translations; this is the last guard:
+# one of them would make the whole response unreadable to Twilio, and the person
+# would get nothing, where without it they get the reply.
+_NOT_IN_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
 # Replies are the flows' own texts (their only placeholders are keywords and
 # hotline numbers, never what a person wrote), so the same few hundred
 # answers repeat and their XML is built once (BENCHMARKS.md, "What was cut").
@@ -148,6 +156,7 @@ def twiml(replies: list[str] | tuple[str, ...], status_url: str | None = None) -
 def _twiml(replies: tuple[str, ...], status_url: str | None) -> str:
     response = MessagingResponse()
     for i, text in enumerate(replies, 1):
+        text = _NOT_IN_XML.sub("", text)
         if status_url and i == len(replies):
             response.message(text, action=status_url, method="POST")
         else:

@@ -418,6 +418,9 @@ MESSAGES: dict[str, str | Callable[[Mapping], str]] = {
                          " {catalog_line}, then remove `fuzzy` from the `#,` line above it",
     "placeholder-mismatch": lambda d: f"the {language_label(d['lang'])} translation of \"{short_text(d['msgid'])}\" must"
                                       f" contain {braces(d['wanted'])} as in the English, written the same way; it has {braces(d['found'])}",
+    "hidden-character": lambda d: f"the {language_label(d['lang'])} translation of \"{short_text(d['msgid'])}\" has an"
+                                  f" invisible control character (code {d['char']:#04x}), which no message can carry:"
+                                  " delete it, or retype the translation",
     # --- translations, as `translations check` says them (at the catalog line) ---
     "babel-cfg-missing": "babel.cfg is missing: it tells `translations update` where the flow texts are; put it back (it is in git)",
     "catalog-not-found": "no catalog for {language}: run `flask --app app translations update`",

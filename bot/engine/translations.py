@@ -27,6 +27,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
+import unicodedata
+
 from babel import Locale, UnknownLocaleError
 
 from .model import Translation, Where
@@ -39,6 +41,7 @@ EMPTY = "empty"
 OUTDATED = "outdated"
 FUZZY = "fuzzy"
 PLACEHOLDERS = "placeholders"
+HIDDEN = "hidden"  # an invisible control character: no reply that carries it could be sent
 TRANSLATED = "translated"
 
 # How a language's catalog was found.
@@ -114,7 +117,24 @@ def judge(msgid: str, translation: Translation | None) -> str:
         return OUTDATED if translation.previous and translation.previous != msgid else FUZZY
     if placeholders(translation.msgstr) != placeholders(msgid):
         return PLACEHOLDERS
+    if hidden_character(translation.msgstr) is not None:
+        return HIDDEN
     return TRANSLATED
+
+
+def hidden_character(text: str) -> int | None:
+    """The code of the first invisible control character in ``text`` (line breaks
+    and tabs apart), or None. Pasted into a translation, one makes every reply
+    that carries it unsendable: Twilio's XML cannot hold it."""
+    for ch in text:
+        if ch not in "\n\t" and (unicodedata.category(ch) in ("Cc", "Cs") or _noncharacter(ch)):
+            return ord(ch)
+    return None
+
+
+def _noncharacter(ch: str) -> bool:
+    code = ord(ch)
+    return 0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE
 
 
 def translation_state(texts: Mapping[str, Sequence[Where]], catalogs: Mapping[str, Mapping[str, Translation]],

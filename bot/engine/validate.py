@@ -22,7 +22,8 @@ from .loader import Loaded
 from .problems import WARNING, Problem, closest
 from .text import normalize
 from .segments import MAX_SEGMENTS, count_segments, is_gsm7
-from .translations import EMPTY, FOUND, MISSING, NO_CATALOG, PLACEHOLDERS, SOURCE_LANGUAGE, translation_state
+from .translations import (EMPTY, FOUND, HIDDEN, MISSING, NO_CATALOG, PLACEHOLDERS, SOURCE_LANGUAGE, hidden_character,
+                           translation_state)
 
 KNOWN_INTENTS = ("menu", "back", "help", "danger", "human", "quick_exit", "opt_out", "opt_in", "language")
 REQUIRED_INTENTS = ("menu", "back", "help", "danger", "human", "quick_exit", "opt_out", "opt_in")
@@ -502,6 +503,10 @@ def untranslated(lang: str, language) -> list[Problem]:
             problems.append(_p(t.translation.where, "placeholder-mismatch", lang=lang, msgid=t.msgid,
                                wanted=tuple(sorted(render.placeholders(t.msgid))),
                                found=tuple(sorted(render.placeholders(t.msgstr)))))
+            continue
+        if t.state == HIDDEN:
+            problems.append(_p(t.translation.where, "hidden-character", lang=lang, msgid=t.msgid,
+                               char=hidden_character(t.msgstr)))
             continue
         code = "missing-translation" if t.state in (MISSING, EMPTY) else "fuzzy-translation"
         catalog_line = t.translation.where if t.translation is not None else None

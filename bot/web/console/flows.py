@@ -31,7 +31,7 @@ from flask_login import current_user
 
 from ... import i18n
 from ...engine.problems import ERROR, Problem, language_label, short_text
-from ...engine.translations import (EMPTY, FUZZY, MISSING, NO_CATALOG, OUTDATED, PLACEHOLDERS, UNREADABLE,
+from ...engine.translations import (EMPTY, FUZZY, HIDDEN, MISSING, NO_CATALOG, OUTDATED, PLACEHOLDERS, UNREADABLE,
                                    language_name)
 from ...engine.validate import REVIEW_DAYS, reviews as review_list
 from ...engine.yamlsource import YamlSyntaxError
@@ -480,7 +480,8 @@ def vendor(filename: str):
 
 
 # How the translations page names each state (a translation made before the English changed is fuzzy too).
-_PAGE_STATES = {MISSING: "missing", EMPTY: "empty", OUTDATED: "fuzzy", FUZZY: "fuzzy", PLACEHOLDERS: "placeholders"}
+_PAGE_STATES = {MISSING: "missing", EMPTY: "empty", OUTDATED: "fuzzy", FUZZY: "fuzzy", PLACEHOLDERS: "placeholders",
+                HIDDEN: "hidden"}
 
 
 def translation_status(paths: Paths) -> dict[str, dict]:
