@@ -98,11 +98,16 @@ def read_keyword(fs: m.FlowSet, norm: str) -> tuple[str | None, str | None, Read
     return _with_someone_near(fs, lex, once) if len(kept) > 1 else (None, None, None)
 
 
+WORRIED_OF_BEING_READ = "safety.tips"  # the place understanding.yaml sends "he checks my phone" to
+
+
 def _with_someone_near(fs: m.FlowSet, lex: Lexicon, words: list[str]) -> tuple[str | None, str | None, Reading | None]:
     """An erase or a stop said with a warning that someone is near ("BÓRRALO
-    RÁPIDO AHÍ VIENE", "erase everything hes coming") is the erase or the
-    stop: the warning says why the hurry, and the one line kept for a warning
-    alone would make the person text again to be safe.
+    RÁPIDO AHÍ VIENE", "erase everything hes coming"), or with a fear of being
+    read ("borra todo, mi esposo me revisa el teléfono": the meaning that leads
+    to safety.tips), is the erase or the stop: the warning says why the hurry,
+    and the one line kept for a warning alone would make the person text again
+    to be safe.
 
     ``words``: the whole message, around words and all ("ya llegó el
     patrón" holds "ya"). Only a message of two words or more besides the
@@ -112,7 +117,7 @@ def _with_someone_near(fs: m.FlowSet, lex: Lexicon, words: list[str]) -> tuple[s
     exit_words = _exit_words(fs, lex)
     if exit_words.isdisjoint(words) and exit_words.isdisjoint(squeeze(" ".join(words)).split()):
         return None, None, None
-    rest = lex.without(words, "watched")
+    rest = lex.without(words, "watched") or lex.without(words, "", place=WORRIED_OF_BEING_READ)
     if not rest:
         return None, None, None
     intent, lang, why = read_keyword(fs, " ".join(rest))

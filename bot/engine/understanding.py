@@ -358,10 +358,11 @@ class Lexicon:
         return Reading("meaning", several.label, phrases, several.where, signs[0][0].phrase.lang,
                        f"several signs: {', '.join(places)}", min(f[1] for f in signs))
 
-    def without(self, tokens: list[str], intent: str) -> list[str] | None:
-        """The words of a message with the first phrase of ``intent`` found in
-        it, word for word, taken out ("erase everything hes coming" without
-        "hes coming"), or None when there is none.
+    def without(self, tokens: list[str], intent: str, place: str | None = None) -> list[str] | None:
+        """The words of a message with the first phrase of ``intent`` (or of the
+        meaning that leads to ``place``) found in it, word for word, taken out
+        ("erase everything hes coming" without "hes coming"), or None when
+        there is none.
 
         Word for word (letters stretched allowed), without the stems and typo
         search: this runs before the message is read in full, and for an erase
@@ -370,7 +371,7 @@ class Lexicon:
         tokens = self.spelled(tokens)
         per_token = [self.exact_matches(t) for t in tokens]
         for start, end, entry, _, _ in self._spans(tokens, per_token):
-            if entry.meaning.intent == intent:
+            if entry.meaning.intent == intent or (place is not None and entry.meaning.goto == place):
                 return tokens[:start] + tokens[end:]
         # A whole-message phrase ("ya llegó", "my husband is home": a warning only when
         # nothing else is said) counts at the start or the end, word for word.
