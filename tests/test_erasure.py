@@ -296,6 +296,18 @@ def test_quick_exit_deletes_the_conversations_messages_at_twilio(deleting_app, t
         "the delivery records of the messages deleted at Twilio go with them"
 
 
+def test_texts_answered_with_silence_are_deleted_at_twilio_by_a_quick_exit(deleting_app, twilio_api, redis_client):
+    """Opted out, a person's texts get no answer; they are still at Twilio, and SALIR deletes them too."""
+    client = deleting_app.test_client()
+    say(client, "hola")
+    say(client, "PARAR")
+    quiet = inbound("me estan vigilando", sender=PHONE)
+    assert messages(say(client, "me estan vigilando", form=quiet).data) == []
+    assert redis_client.sismember(key("sids", prefix=PREFIX), quiet["MessageSid"])
+    say(client, "SALIR")
+    wait_until(lambda: quiet["MessageSid"] in twilio_api.deleted, timeout=15)
+
+
 def test_without_twilio_credentials_no_sids_are_kept(client, redis_client):
     say(client, "hola")
     assert not redis_client.exists(key("sids"))

@@ -31,10 +31,12 @@ elseif action == 'save' then
     redis.call('RPUSH', KEYS[5], unpack(ARGV, 20, 19 + n))
     redis.call('EXPIRE', KEYS[5], ttl)
   end
-  if ARGV[18] == '1' and ARGV[9] ~= '' then
-    redis.call('SADD', KEYS[8], ARGV[9])
-    redis.call('EXPIRE', KEYS[8], ttl)
-  end
+end
+-- Every text's sid is kept for the quick exit, the ones answered with silence
+-- too (opted out, a keep): SALIR deletes them at Twilio with the rest.
+if action ~= 'erase' and ARGV[18] == '1' and ARGV[9] ~= '' then
+  redis.call('SADD', KEYS[8], ARGV[9])
+  redis.call('EXPIRE', KEYS[8], ttl)
 end
 if ARGV[9] ~= '' and action ~= 'erase' then
   if redis.call('HSET', KEYS[3], ARGV[9], ARGV[4]) == 1 and redis.call('HLEN', KEYS[3]) > tonumber(ARGV[6]) then
