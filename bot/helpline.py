@@ -23,8 +23,8 @@ from .engine.model import FlowSet
 from .engine.runner import ERASE, KEEP, Context, Inbound, Turn, step
 from .engine.session import Session, SessionFormatError
 from .engine.text import normalize
-from .spool import Entry, Spool
-from .store import OpenTurn, SessionStore
+from .spool import DELETE, Entry, Spool
+from .store import STORE_DOWN, OpenTurn, SessionStore
 
 log = logging.getLogger(__name__)
 
@@ -227,6 +227,11 @@ class Helpline:
         is recorded unless they have texted since (an opt-in, or a text the
         bot has answered as from someone subscribed).
         """
+        if entry.action == DELETE:
+            if self.store.twilio_sids and entry.sid:
+                self.store.deletions.add([entry.sid])
+                self.wake()
+            return
         mark = self.marks(entry.sid) if entry.sid else None
         opened = self.store.open_turn(entry.cid, entry.sid or None, wait=self.lock_wait, mark=mark)
         if opened.duplicate is not None or opened.seen is not None:
@@ -281,7 +286,13 @@ class Helpline:
             erased = not store.remember_sid(self.cid(update.to), update.message_sid)
         if erased:
             if store.twilio_sids:
-                store.deletions.add([update.message_sid])
+                try:
+                    store.deletions.add([update.message_sid])
+                except STORE_DOWN:
+                    # Twilio does not send a status twice: kept for when Redis is back.
+                    if self.spool is None or not self.spool.add(Entry("", DELETE, self.clock(), update.message_sid)):
+                        raise
+                    return
                 self.wake()
             return
         store.statuses.record(update.message_sid, update.status, update.error_code)

@@ -5,8 +5,9 @@ line at once (see ``bot/engine/stateless.py``), and what they asked for is
 written here, to be done as soon as Redis answers again: the session erased,
 the opt-out recorded. A line holds the contact id (the HMAC of the number,
 as in every key), the action, when, and for a quick exit its MessageSid (so
-that the message itself can be deleted at Twilio with the rest). Never the
-number, never a text.
+that the message itself can be deleted at Twilio with the rest); or only the
+sid of the quick exit's answer to delete at Twilio, when its status came
+during the outage. Never the number, never a text.
 
 The file is ``<BOT_DATA_DIR>/outage-spool``, mode 0600, shared by every
 process of the deployment (gunicorn's workers append to it; whichever of them
@@ -34,13 +35,16 @@ from typing import Callable, Iterator
 log = logging.getLogger(__name__)
 
 NAME = "outage-spool"
+# An entry that only asks for a message to be deleted at Twilio: the answer to a
+# quick exit, whose status callback came while Redis could not be reached.
+DELETE = "delete"
 MAX_BYTES = 1_000_000
 
 
 @dataclass(frozen=True)
 class Entry:
     cid: str
-    action: str  # "quick_exit" or "opt_out"
+    action: str  # "quick_exit", "opt_out", or DELETE (then cid is "")
     t: float  # when the person asked (epoch seconds)
     sid: str = ""  # a quick exit's MessageSid
 

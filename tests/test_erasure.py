@@ -296,6 +296,24 @@ def test_quick_exit_deletes_the_conversations_messages_at_twilio(deleting_app, t
         "the delivery records of the messages deleted at Twilio go with them"
 
 
+@pytest.mark.slow
+def test_the_answer_to_a_quick_exit_reported_during_an_outage_is_deleted_once_redis_is_back(restartable, tmp_path,
+                                                                                            twilio_api):
+    app = create_app(TestConfig(restartable.url, str(tmp_path / "var"), REDIS_TIMEOUT=0.3, TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+                                TWILIO_API_BASE=twilio_api.url, TWILIO_DELETE_AFTER=0.0))
+    client = app.test_client()
+    say(client, "hola")
+    restartable.kill()
+    resp = say(client, "SALIR")
+    (action,) = actions(resp)
+    answer_sid = new_sid()
+    status_callback(client, action, answer_sid, PHONE, "delivered")  # Twilio reports it once, now
+    spool = (tmp_path / "var" / "outage-spool").read_text()
+    assert answer_sid in spool and PHONE[-7:] not in spool
+    restartable.start()
+    wait_until(lambda: answer_sid in twilio_api.deleted, timeout=20)
+
+
 def test_texts_answered_with_silence_are_deleted_at_twilio_by_a_quick_exit(deleting_app, twilio_api, redis_client):
     """Opted out, a person's texts get no answer; they are still at Twilio, and SALIR deletes them too."""
     client = deleting_app.test_client()
