@@ -356,7 +356,7 @@ class Desk:
         if len(note) > self.NOTE_LIMIT:
             raise ActionRefused(f"That note is {len(note)} characters; keep it under {self.NOTE_LIMIT}.")
         if note:
-            self.store.notes.write(h.row.cid, {"by": operator, "t": f"{self.clock():.0f}", "outcome": outcome,
+            self.store.notes.write(h.opened, {"by": operator, "t": f"{self.clock():.0f}", "outcome": outcome,
                                                "text": note})
 
     def last_note(self, conv: str) -> dict[str, str] | None:

@@ -250,6 +250,19 @@ def test_a_turn_whose_lock_expired_writes_nothing(app, redis_client):
     assert contact_keys(redis_client) == set()
 
 
+def test_a_wrap_up_note_is_not_written_once_the_lock_has_run_out(app, redis_client):
+    # Meanwhile a SALIR may have taken the lock and erased the chat: the note must not come after it.
+    store = app.extensions["store"]
+    claim = store.open_turn(cid_of(), None, wait=0)
+    store.notes.write(claim, {"by": "rita", "text": "while the lock holds"})
+    assert store.notes.read(claim.cid)["text"] == "while the lock holds"
+    store.notes.erase(claim.cid)
+    redis_client.delete(key("lock"))  # as if the responder's action outlived LOCK_MS
+    with pytest.raises(LockLost):
+        store.notes.write(claim, {"by": "rita", "text": "too late"})
+    assert contact_keys(redis_client) == set()
+
+
 def test_twenty_texts_at_once_are_all_processed_exactly_once(app, redis_client):
     """20 unrecognised replies at the main menu, all at the same moment.
 

@@ -456,9 +456,14 @@ class WrapupNotes:
         self.r = client
         self.keys = keys
         self.ttl = ttl
+        self._write = client.register_script(lua("note_if_locked"))
 
-    def write(self, cid: str, note: dict[str, str]) -> None:
-        self.r.set(self.keys.wrapup_note(cid), json.dumps(note, ensure_ascii=False), ex=self.ttl)
+    def write(self, opened: "OpenTurn", note: dict[str, str]) -> None:
+        """Keep ``note`` while ``opened``'s lock is still held; raises LockLost if it is not."""
+        cid = opened.cid
+        if not self._write(keys=[self.keys.lock(cid), self.keys.wrapup_note(cid)],
+                           args=[opened.token, json.dumps(note, ensure_ascii=False), self.ttl]):
+            raise LockLost("the lock expired before the note was written")
 
     def read(self, cid: str) -> dict[str, str] | None:
         raw = self.r.get(self.keys.wrapup_note(cid))
