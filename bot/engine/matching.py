@@ -163,6 +163,7 @@ _SAID_AGAIN = "a word said again"
 _BY_LABEL_WORDS = "words of the label"
 _BY_LABEL_TYPOS = "label with typos"
 _BY_FIRST_WORDS = "first words of the reply"
+_OPENS_WITH_YES = re.compile(r"^(yes|yeah|yep|yup|yea)\s+(.+)$")
 _TWO_WAYS = "said two ways"
 READ_FROM_SOME_WORDS = frozenset({_BY_LABEL_WORDS, _BY_LABEL_TYPOS, _BY_FIRST_WORDS})
 
@@ -401,6 +402,11 @@ def read_answer(fs: m.FlowSet, text: str, norm: str, labels: list[list[str]]) ->
             # Not an answer, but not a miss either: the question is asked again.
             return None, Reading("answer", "not sure which: the question again", phrase, system.answers_where.get(lead),
                                  how="opens with no and goes on")
+    opening = _OPENS_WITH_YES.match(norm)
+    if opening and answer(system, opening.group(2), labels) in (None, "yes"):
+        # "yes he said he'd call ICE": people text without a comma. English only:
+        # the Spanish "si" is also "if" ("si no me pagan me voy").
+        return "yes", Reading("answer", "yes", opening.group(1), system.answers_where.get("yes"), how=_BY_FIRST_WORDS)
     return None, None
 
 
