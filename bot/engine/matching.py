@@ -17,7 +17,7 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
 from . import model as m
-from .text import normalize, said_once, squeeze
+from .text import clauses, normalize, said_once, squeeze
 from .understanding import Lexicon, Reading
 
 # Words too common to pick an option by ("what", "the", "de"...). Short words
@@ -54,7 +54,7 @@ def keyword(keywords: m.Keywords, norm: str) -> tuple[str | None, str | None]:
     return None, None
 
 
-def read_keyword(fs: m.FlowSet, norm: str) -> tuple[str | None, str | None, Reading | None]:
+def read_keyword(fs: m.FlowSet, norm: str, text: str | None = None) -> tuple[str | None, str | None, Reading | None]:
     """(intent, language, why) for a keyword, with the words people put around it.
 
     The whole message is a keyword, or a keyword with only around words
@@ -65,6 +65,10 @@ def read_keyword(fs: m.FlowSet, norm: str) -> tuple[str | None, str | None, Read
     quick_exit and opt_out ("borra la conversación"); or one of those with a
     warning that someone is near ("bórralo, ahí viene"). A sentence that
     merely contains the word ("no puedo salir de la casa") is none of these.
+
+    ``text``: the message as written, for its clauses: an erase phrase of
+    understanding.yaml that is the whole first or last clause is the erase
+    (see :func:`_erase_clause`).
     """
     if not norm:
         return None, None, None
@@ -95,7 +99,29 @@ def read_keyword(fs: m.FlowSet, norm: str) -> tuple[str | None, str | None, Read
     if placed.target is not None and placed.target.intent in m.WHOLE_ONLY_INTENTS:
         how = "; ".join(filter(None, (placed.reading.how if placed.reading.how != "exact" else "", around)))
         return placed.target.intent, placed.reading.lang or None, replace(placed.reading, how=how or "exact")
-    return _with_someone_near(fs, lex, once) if len(kept) > 1 else (None, None, None)
+    found = _with_someone_near(fs, lex, once) if len(kept) > 1 else (None, None, None)
+    if found[0] is None and text is not None:
+        return _erase_clause(fs, text)
+    return found
+
+
+def _erase_clause(fs: m.FlowSet, text: str) -> tuple[str | None, str | None, Reading | None]:
+    """An erase phrase of understanding.yaml that is the whole first or last
+    clause of a message: "borra todo, mi patrón me revisa el cel", "no. ya no
+    quiero contestar esto, bórralo". The person said why, or said something
+    first; the erase is still what they asked for.
+
+    Phrases only, never the keywords: "SALIR" is also "to leave", and "salir,
+    no puedo" may be someone who cannot get out. A clause in the middle of a
+    message is a story ("me dijo: borra todo, y lo borré"), not a request."""
+    parts = clauses(text)
+    if len(parts) < 2:
+        return None, None, None
+    for clause in dict.fromkeys((parts[0], parts[-1])):
+        intent, lang, why = read_keyword(fs, clause)
+        if intent == "quick_exit" and why is not None and why.what == "meaning":
+            return intent, lang, replace(why, how="; ".join(filter(None, (why.how, "a clause of its own"))))
+    return None, None, None
 
 
 WORRIED_OF_BEING_READ = "safety.tips"  # the place understanding.yaml sends "he checks my phone" to

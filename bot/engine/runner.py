@@ -135,7 +135,7 @@ class _Step:
                 return self.turn
             text = picked or text
         norm = normalize(text)
-        intent, lang, why = matching.read_keyword(fs, norm)
+        intent, lang, why = matching.read_keyword(fs, norm, text)
         if intent == "opt_in" and self.answers_question(text, norm):
             # YES is an opt-in word only while opted out (keywords.yaml); at a
             # yes / no / not sure question it is the answer.

@@ -32,7 +32,7 @@ def answer(fs: m.FlowSet, text: str) -> Answer | None:
         return None
     # Read as the runner reads it ("SALIR YA", "bórralo, ahí viene", "salir
     # salir", one typo): an erase must not depend on whether the store is up.
-    intent, said, _ = matching.read_keyword(fs, norm)
+    intent, said, _ = matching.read_keyword(fs, norm, clean(text))
     if intent not in _LINES:
         return None
     # A quick exit or an opt-out as a first text is answered in the word's

@@ -88,6 +88,15 @@ def clause_starts(text: str, norm: str | None = None) -> frozenset[int]:
     return frozenset(starts)
 
 
+def clauses(text: str) -> list[str]:
+    """The clauses of ``text`` (split where :func:`clause_starts` splits), normalised, empty ones left out.
+
+    >>> clauses("No. Ya no quiero contestar esto, bórralo")
+    ['no', 'ya no quiero contestar esto', 'borralo']
+    """
+    return [c for c in (normalize(piece) for piece in _CLAUSE_RE.split(text[:MATCH_LIMIT])) if c]
+
+
 def squeeze(norm: str) -> str:
     """A letter typed several times in a row, once: people stretch words.
 
