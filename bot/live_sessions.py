@@ -117,6 +117,9 @@ class LiveSessions:
         self._total = 0
         self._at = float("-inf")  # when the snapshot's read started
         self._lock = threading.Lock()
+        # Set by the console to its process's background thread (bot/background.py),
+        # which then runs forget_stale: rows of sessions erased since stay no longer.
+        self.wake: Callable[[], None] = lambda: None
 
     def _fresh(self, max_age: float | None) -> None:
         if self.clock() - self._at > (self.max_age if max_age is None else max_age):
@@ -156,6 +159,24 @@ class LiveSessions:
     def forget(self, conv: str) -> None:
         self._rows.pop(conv, None)
 
+    KEPT_FOR = 2  # a snapshot is dropped once this many times max_age old
+
+    def forget_stale(self) -> float | None:
+        """A background job: drop a snapshot nobody has asked for since it
+        went stale. It holds sessions (a number's last digits, screening
+        answers) that may have been erased since; with no console open it
+        would otherwise stay in memory until the next page. Seconds until
+        the snapshot goes stale, or None when none is held."""
+        with self._lock:
+            if self._at == float("-inf"):
+                return None
+            left = self._at + self.KEPT_FOR * self.max_age - self.clock()
+            if left > 0:
+                return left
+            self._rows, self._page, self._waiting, self._total = {}, [], [], 0
+            self._at = float("-inf")
+            return None
+
     def refresh(self) -> None:
         with self._lock:
             started = self.clock()
@@ -181,6 +202,7 @@ class LiveSessions:
             self._total = max(0, total - sum(1 for c, _ in page if c in missing))
             self._rows = rows
             self._at = started
+        self.wake()
 
 
 def _row(cid: str, fields: dict | None) -> Row | None:

@@ -129,3 +129,22 @@ def test_the_queue_holds_every_hand_off_however_many_sessions_there_are(make_con
     text(person, "MENU", "+15550004400")  # back to the bot: out of the queue's index
     assert redis_client.zcard("hl:{hl:events}:live:handoff") == 0
     assert app.extensions["ops"].desk.queue() == []
+
+
+def test_a_snapshot_nobody_asks_for_is_dropped_once_stale(console_app, redis_client):
+    """The console's list holds sessions (last digits, answers) that may be erased after
+    it was read; with no console page asked for, it must not stay in memory."""
+    from bot.live_sessions import LiveSessions
+
+    person = console_app.test_client()
+    text(person, "hola", "+15550004210")
+    now = [time.time()]
+    live = LiveSessions(console_app.extensions["store"], max_age=1.0, clock=lambda: now[0])
+    woken = []
+    live.wake = lambda: woken.append(1)
+    assert live.forget_stale() is None, "nothing held yet"
+    assert live.rows() and woken, "a refresh wakes the job that will drop it"
+    assert live.forget_stale() == pytest.approx(LiveSessions.KEPT_FOR * 1.0)
+    now[0] += LiveSessions.KEPT_FOR * 1.0 + 0.1
+    assert live.forget_stale() is None
+    assert live.rows(max_age=float("inf")) == [] and live.waiting(max_age=float("inf")) == []
