@@ -21,6 +21,7 @@ from bot.config import TestConfig
 from bot.helpline import contact_id
 from tests.helpers import inbound, post_signed
 from tests.fixtures_console import sign_in, text
+from tests.servers import wait_until
 
 pytestmark = pytest.mark.slow  # most tests here take a second or more: an app each, servers, waits
 
@@ -148,3 +149,14 @@ def test_a_snapshot_nobody_asks_for_is_dropped_once_stale(console_app, redis_cli
     now[0] += LiveSessions.KEPT_FOR * 1.0 + 0.1
     assert live.forget_stale() is None
     assert live.rows(max_age=float("inf")) == [] and live.waiting(max_age=float("inf")) == []
+
+
+def test_the_console_drops_its_list_from_memory_once_nobody_looks(console_app, redis_client):
+    person = console_app.test_client()
+    text(person, "hola", "+15550004211")
+    live = console_app.extensions["ops"].live_sessions
+    live.max_age = 0.1
+    rita = console_app.test_client()
+    sign_in(rita)
+    assert rita.get("/ops/sessions.json").get_json()["sessions"]
+    wait_until(lambda: live.rows(max_age=float("inf")) == [], timeout=5)

@@ -77,6 +77,10 @@ def init_app(app: Flask) -> None:
     stores: Stores = app.extensions["stores"]
     duty: Duty = app.extensions["duty"]
     live_sessions = LiveSessions(store, page=LIST_LIMIT)
+    # The list's snapshot goes from memory once stale, console open or not (sessions erased since).
+    background = app.extensions["background"]
+    background.jobs.append(live_sessions.forget_stale)
+    live_sessions.wake = background.wake
     sender = TwilioSender(cfg["TWILIO_ACCOUNT_SID"], cfg["TWILIO_AUTH_TOKEN"], cfg["TWILIO_MESSAGING_SERVICE_SID"],
                           cfg["TWILIO_FROM_NUMBER"], api_base=cfg["TWILIO_API_BASE"])
     desk = Desk(app.extensions["helpline"], live_sessions, sender, lock_wait=cfg["LOCK_WAIT"])
