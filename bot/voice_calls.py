@@ -34,13 +34,14 @@ from typing import Callable, Mapping
 
 from .channels import voice as twiml
 from .engine import events as ev
-from .engine import matching, render, stateless
+from .engine import language, matching, render, stateless
 from .engine import voice as spoken
 from .engine.events import turn_entry
 from .engine.model import FlowSet
 from .engine.runner import ERASE, Context, Inbound, Turn, step
 from .engine.session import Session, SessionFormatError
 from .engine.text import clean, normalize
+from .engine.understanding import Lexicon
 from .helpline import ContactIds, Helpline
 from .spool import Entry
 from .store import StoreError
@@ -210,10 +211,12 @@ class VoiceCalls:
     def offered_languages(self, fs: FlowSet) -> list[str]:
         return [lang for lang in self.settings.languages if lang in fs.system.languages][:8]
 
-    def ask_language(self, fs: FlowSet, silence: int = 0) -> Answer:
-        """"Para español, oprima 1. For English, press 2.", each in its own voice."""
+    def ask_language(self, fs: FlowSet, silence: int = 0, before: list | None = None) -> Answer:
+        """"Para español, oprima 1. For English, press 2.", each in its own voice
+        (after ``before``, lines said first)."""
         lines = [(lang, spoken.Line(spoken.SAY, render.say(fs, lang, "voice_choose_language", digit=str(i))))
                  for i, lang in enumerate(self.offered_languages(fs), 1)]
+        lines = (before or []) + lines
         action = self.url("/twilio/voice", at=LANGUAGE)
         redirect = self.url("/twilio/voice", at=LANGUAGE, silence=str(silence + 1))
         hints = ", ".join(fs.system.languages[lang] for lang in self.offered_languages(fs))
@@ -221,13 +224,31 @@ class VoiceCalls:
                                    self.settings.audio_url, hints=hints))
 
     def choose_language(self, fs: FlowSet, cid: str, key: str, words: str, silence: int) -> Answer:
+        """The first question of a call. A language's key or name picks it; a key
+        or word that means something anywhere in a call (0 for a person,
+        EMERGENCIA, 911, SALIR, AYUDA, or danger in the caller's words) does that
+        here too, as the engine does with a first text; anything else asks again."""
         offered = self.offered_languages(fs)
         lang = None
         if key.isdigit() and 1 <= int(key) <= len(offered):
             lang = offered[int(key) - 1]
+        elif spoken.keys(fs).get(key) == "human":
+            # 0 for a person, in the language the question starts in: its word in that language.
+            first = self.first_language(fs)
+            word = next((w for w in sorted(fs.keywords.intents["human"])
+                         if matching.detect_language(fs.system, normalize(w)) == first), None)
+            return self.turn(fs, cid, word or spoken.key_word(fs, "human") or key)
         elif words:
-            intent, said_lang, _ = matching.read_keyword(fs, normalize(words))
-            lang = said_lang if intent == "switch_language" else None
+            norm = normalize(words)
+            intent, said_lang, _ = matching.read_keyword(fs, norm)
+            placed = Lexicon.of(fs).place(norm) if intent is None else None
+            alarm = intent == "danger" or (placed is not None and placed.alarm is not None)
+            if intent == "switch_language":
+                lang = said_lang
+            elif alarm and not (said_lang or language.detect(fs.system, words, norm).lang or (placed and placed.lang)):
+                return self.emergency_then_language(fs)  # "911", "SOS": no language to answer in
+            elif intent is not None or alarm:
+                return self.turn(fs, cid, words)
         if lang is not None:
             return self.turn(fs, cid, fs.system.languages[lang])
         if key or words:
@@ -235,6 +256,14 @@ class VoiceCalls:
         if silence >= SILENCES_BEFORE_GOODBYE:
             return self.goodbye_silent(fs, cid)
         return self.ask_language(fs, silence)
+
+    def emergency_then_language(self, fs: FlowSet) -> Answer:
+        """A danger word that says no language ("911", "SOS") at the first question:
+        the emergency numbers as a call says them, in each language offered, then
+        the language question again. Nothing is stored: the call has no session yet."""
+        node = fs.node(fs.keywords.shows["danger"])
+        return self.ask_language(fs, before=[(lang, line) for lang in self.offered_languages(fs)
+                                             for line in spoken.directory(fs, node, lang)])
 
     def turn(self, fs: FlowSet, cid: str, text: str, line: str | None = None) -> Answer:
         """One turn of the engine for the call, as for a text; then what to say."""
@@ -248,11 +277,11 @@ class VoiceCalls:
         lang = session.lang
         if turn.action == ERASE:
             self.store.call_prompts.forget(cid)
-            return Answer(twiml.goodbye(self.lines(fs, lang, spoken.lines_for(fs, lang, turn.replies)),
+            return Answer(twiml.goodbye(spoken.voiced(fs, lang, turn.replies),
                                         self.settings.voices, self.settings.audio_url), "hangup")
         if any(e.kind == ev.HANDOFF_REQUESTED for e in turn.events):
             return self.person(fs, cid, lang, line, put_through)
-        lines = self.lines(fs, lang, spoken.lines_for(fs, lang, turn.replies))
+        lines = spoken.voiced(fs, lang, turn.replies)
         if session.state == "closed":  # the last screen of a path: listen again, or go on
             lines += self.lines(fs, lang, spoken.system_text(fs, lang, "after_end"))
         return self.say(fs, cid, Said(lang, lines))

@@ -414,3 +414,60 @@ def test_a_responder_on_duty_in_the_console_gets_the_call_and_the_live_list_show
     from tests.helpers import stream_events
     asked = [e["on_duty"] for e in stream_events(redis_client) if e["kind"] == "handoff_requested"]
     assert asked == ["no", "yes"]  # the figures count the first as unavailable, the second as put through
+
+
+# At the first question (the language), the words and keys that mean something anywhere in a
+# call mean it there too; before, every one of them only repeated "Para español, oprima 1".
+
+
+@pytest.mark.parametrize("words, first", [("emergencia", "[es] Esta línea no puede llamar al 9, 1, 1"),
+                                          ("me van a matar", "[es] Esta línea no puede llamar al 9, 1, 1"),
+                                          ("emergency", "[en] This line cannot call 9, 1, 1"),
+                                          ("911", "[es] Esta línea no puede llamar al 9, 1, 1")])
+def test_danger_at_the_language_question_gives_the_emergency_numbers_at_once(call_app, words, first):
+    call = Call(call_app)
+    call.start()
+    heard = call.say(words)
+    assert heard[0].startswith(first), heard
+    assert "1, 8, 8, 8, 3, 7, 3, 7, 8, 8, 8" in heard[0] and "<hang up>" not in heard
+
+
+def test_911_at_the_language_question_is_said_in_every_language_then_the_question_again(call_app):
+    # "911" says no language: the emergency numbers as a call says them (never a text's
+    # "este chat" or its text-only number), in each language's voice, then the question.
+    call = Call(call_app)
+    first = call.start()
+    heard = call.say("911")
+    assert heard[0].startswith("[es] Esta línea no puede llamar") and heard[1].startswith("[en] This line cannot call")
+    assert heard[2:] == first
+    assert not any("2, 3, 3, 7, 3, 3" in line or "chat" in line for line in heard)
+    assert call.press("2")[0].startswith("[en] Hello.")
+
+
+def test_salir_at_the_language_question_erases_and_ends_the_call(call_app):
+    call = Call(call_app)
+    call.start()
+    assert call.say("salir") == ["[es] Listo. Esta llamada se borró. Adiós.", "<hang up>"]
+    r = call_app.extensions["store"].r
+    assert [k for k in r.keys("*") if call.cid in k.decode()] == []
+
+
+@pytest.mark.parametrize("how, what", [("press", "0"), ("say", "persona")])
+def test_zero_or_persona_at_the_language_question_asks_for_a_person_in_spanish(call_app, how, what):
+    call = Call(call_app)
+    call.start()
+    heard = getattr(call, how)(what)
+    assert heard[0].startswith("[es] Nadie de nuestro equipo puede atender ahora."), heard  # nobody on duty here
+
+
+def test_ayuda_at_the_language_question_is_the_help(call_app):
+    call = Call(call_app)
+    call.start()
+    assert call.say("ayuda")[0].startswith("[es] Oprima el número de una opción, o dígalo.")
+
+
+@pytest.mark.parametrize("how, what", [("say", "hola buenas"), ("press", "7"), ("press", "9"), ("press", "#")])
+def test_anything_else_at_the_language_question_asks_it_again(call_app, how, what):
+    call = Call(call_app)
+    first = call.start()
+    assert getattr(call, how)(what) == first

@@ -177,14 +177,24 @@ def _table(fs: m.FlowSet, lang: str) -> dict[str, tuple[Line, ...]]:
 
 def lines_for(fs: m.FlowSet, lang: str, replies: list[str]) -> list[Line]:
     """What a caller hears for the engine's ``replies`` (text replies, in order)."""
-    known = table(fs, lang)
-    found: list[Line] = []
+    return [line for _, line in voiced(fs, lang, replies)]
+
+
+def voiced(fs: m.FlowSet, lang: str, replies: list[str]) -> list[tuple[str, Line]]:
+    """:func:`lines_for`, each line with the language it is said in. A reply
+    in another language (the emergency numbers in every language, for a first
+    "911" that says none) is said as that language's call says it, in its voice:
+    never a text's wording ("este chat", the text-only number) in the wrong voice."""
+    found: list[tuple[str, Line]] = []
     for reply in replies:
-        lines = known.get(reply)
+        said_in, lines = lang, table(fs, lang).get(reply)
+        if lines is None:
+            said_in, lines = next(((other, table(fs, other)[reply]) for other in fs.system.languages
+                                   if other != lang and reply in table(fs, other)), (lang, None))
         if lines is None:  # not a node's own text (a filled-in one): read aloud, without numbering
             text = "\n".join(_OPTION_LINE.sub("", line) for line in reply.split("\n"))
             lines = (Line(SAY, spoken(fs, lang, text)),)
-        found += lines
+        found += [(said_in, line) for line in lines]
     return found
 
 
