@@ -116,7 +116,7 @@ def test_every_console_page_says_storage_unavailable_while_redis_stalls(console_
             assert "retry: 5000" in response.text
         elif path.endswith((".json", ".csv", "/queue", "/check")):
             assert response.status_code == 503, (path, response.status_code)
-            assert "cannot reach its storage" in (response.json or {}).get("error", ""), path
+            assert "cannot use its storage" in (response.json or {}).get("error", ""), path
         else:
             assert response.status_code == 503, (path, response.status_code)
             assert "Storage unavailable" in response.text and "Redis" in response.text, path
@@ -131,3 +131,34 @@ def test_every_console_page_says_storage_unavailable_while_redis_stalls(console_
     token = anonymous.get("/ops/login").text.split('name="csrf-token" content="')[1].split('"')[0]
     response = anonymous.post("/ops/login", data={"username": "rita", "password": "x" * 12, "csrf_token": token})
     assert response.status_code == 503 and "Storage unavailable" in response.text
+
+
+def test_every_console_page_says_storage_unavailable_while_redis_is_full(tmp_path, twilio_api):
+    """Redis answers, but with an error: out of memory (maxmemory, noeviction). Before, the
+    console's pages failed with a 500 and a traceback; now the same 503 as when it stalls."""
+    from bot import create_app
+    from bot.config import TestConfig
+    from tests.fixtures_console import PASSWORD
+    from tests.servers import RedisProcess
+
+    server = RedisProcess(tmp_path / "full", maxmemory_policy="noeviction").start()
+    try:
+        app = create_app(TestConfig(server.url, str(tmp_path / "var"), **console_settings(twilio_api)))
+        app.extensions["ops"].accounts.add("rita", "responder", PASSWORD)
+        client = app.test_client()
+        sign_in(client)
+        server.client().config_set("maxmemory", "1")  # full: every write is refused with OOM
+        for path in pages(app):
+            response = client.get(path, buffered=True)
+            if path.endswith("/live/events"):
+                assert response.status_code == 200, path
+            else:  # a page that only reads may still be served; one not for a responder is refused
+                assert response.status_code in (200, 302, 403, 503), (path, response.status_code)
+        response = post_form(client, "/ops/duty", {"on": "1"})
+        assert response.status_code == 503 and "full or read-only" in response.text
+        anonymous = app.test_client()
+        token = anonymous.get("/ops/login").text.split('name="csrf-token" content="')[1].split('"')[0]
+        response = anonymous.post("/ops/login", data={"username": "rita", "password": PASSWORD, "csrf_token": token})
+        assert response.status_code == 503 and "Storage unavailable" in response.text
+    finally:
+        server.stop()

@@ -21,6 +21,24 @@ from redis.retry import Retry
 STORE_DOWN = (redis.RedisError, RedisClusterException)
 # Redis does not answer (down, stalled, a cluster without a majority).
 UNREACHABLE = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.ClusterError, RedisClusterException)
+# Redis answers, but cannot serve now: out of memory, read-only (a replica),
+# still loading its data, its primary down, a cluster asking to try again. Not
+# every error Redis answers: WRONGTYPE or a script's own error is a bug, and
+# must show as one.
+CANNOT_SERVE = UNREACHABLE + (redis.exceptions.OutOfMemoryError, redis.exceptions.ReadOnlyError,
+                              redis.exceptions.BusyLoadingError, redis.exceptions.MasterDownError,
+                              redis.exceptions.TryAgainError)
+# The same refusals, met by a command inside a Lua script: Redis wraps them in
+# "Error running script ... -OOM command not allowed ...", a plain ResponseError.
+ANSWERED_WITH_ERROR = redis.ResponseError  # Redis answered, with an error (a refusal, or a bug)
+_REFUSALS_IN_A_SCRIPT = ("-OOM ", "-READONLY ", "-MISCONF ", "-LOADING ", "-MASTERDOWN ")
+
+
+def cannot_serve(exc: BaseException) -> bool:
+    """Whether ``exc`` says the store cannot serve now (see CANNOT_SERVE), rather than a bug."""
+    if isinstance(exc, CANNOT_SERVE):
+        return True
+    return isinstance(exc, redis.ResponseError) and any(code in str(exc) for code in _REFUSALS_IN_A_SCRIPT)
 
 
 class StoreError(RuntimeError):

@@ -36,7 +36,7 @@ from ...figures import Figures
 from ...flow_editing import FlowEditor, Paths
 from ...helpline import safe_error
 from ...live_sessions import LiveSessions
-from ...store import STORE_DOWN, UNREACHABLE, SessionStore, Stores
+from ...store import ANSWERED_WITH_ERROR, CANNOT_SERVE, STORE_DOWN, SessionStore, Stores, cannot_serve
 from .. import limits
 from .accounts import EDITOR_ONLY, Accounts, Operator, Throttle, login_manager
 
@@ -221,13 +221,15 @@ def _security_headers(response):
     return response
 
 
-STORAGE_DOWN = ("The console cannot reach its storage (Redis) right now, so nothing was read or changed. "
-                "Try again in a minute. If it lasts, check that Redis is running (GET /healthz says whether "
-                "it answers).")
+STORAGE_DOWN = ("The console cannot use its storage (Redis) right now (it does not answer, or it is full or "
+                "read-only), so nothing was read or changed. Try again in a minute. If it lasts, check that Redis "
+                "is running (GET /healthz says whether it answers) and that it has memory left (its log says "
+                "\"OOM\" when it is full).")
 
 
 def _storage_unavailable(exc):
-    """Redis does not answer (down, stalled, a cluster without a majority): a 503 that says so, not a 500."""
+    """Redis does not answer (down, stalled, a cluster without a majority), or answers that it cannot
+    serve (full, read-only, loading): a 503 that says so, not a 500."""
     log.error("console: storage unavailable: %s", safe_error(exc))
     if request.endpoint == "ops.live_events":  # an EventSource gives up on an error status; this one retries
         return Response("retry: 5000\nevent: unavailable\ndata: {}\n\n", mimetype="text/event-stream")
@@ -239,8 +241,17 @@ def _storage_unavailable(exc):
     return Response(page, 503, mimetype="text/html", headers={"Retry-After": "30"})
 
 
-for _error in UNREACHABLE:
+for _error in CANNOT_SERVE:
     bp.register_error_handler(_error, _storage_unavailable)
+
+
+@bp.errorhandler(ANSWERED_WITH_ERROR)
+def _refused_in_a_script(exc):
+    """A script's command refused for want of memory (or a read-only server): the same 503.
+    Any other error Redis answers is a bug, and goes on to be one."""
+    if cannot_serve(exc):
+        return _storage_unavailable(exc)
+    raise exc
 
 
 @bp.app_template_filter("ago")
