@@ -133,6 +133,8 @@ def test_only_the_editor_may_send_more_than_the_console_cap(make_console, redis_
     too_much = "#" + "x" * EDITOR_MAX_BYTES + "\n"
     refused = editor.post("/ops/flows/file/main.yaml/check", data={"text": main + too_much}, headers=headers)
     assert refused.status_code == 413
+    # In JSON, as the editor's script reads it ("cannot reach the server" was what it said of an HTML page).
+    assert "nothing was checked, saved or sent" in refused.json["error"] and "1024 KB" in refused.json["error"]
 
 
 # --- forwarded headers and the sign-in throttle ---------------------------------------------

@@ -168,6 +168,18 @@ def _csrf_failed(exc: CSRFError):
                                    "Go back, reload the page and try again."), 400
 
 
+@bp.errorhandler(413)
+def _too_large(exc):
+    """Over the size a request may send (bot/web/limits.py), whichever cap refused it: the
+    editor's script reads JSON, and a page of HTML would read to it as the server gone."""
+    limit = request.max_content_length or current_app.config.get("MAX_CONTENT_LENGTH") or 0
+    message = (f"That is more than the console takes at once ({limit // 1024} KB), so nothing was checked, saved or "
+               "sent. A flow file may hold at most 64 KB: shorten it, or split it into two flows.")
+    if wants_data() or request.headers.get("X-CSRFToken"):
+        return jsonify(error=message), 413
+    return render_template("ops/message.html", title="Too much at once", message=message), 413
+
+
 @bp.errorhandler(403)
 def _forbidden(exc):
     if getattr(exc, "description", None) == EDITOR_ONLY:
