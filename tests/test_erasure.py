@@ -312,6 +312,7 @@ def test_the_answer_to_a_quick_exit_reported_during_an_outage_is_deleted_once_re
     assert answer_sid in spool and PHONE[-7:] not in spool
     restartable.start()
     wait_until(lambda: answer_sid in twilio_api.deleted, timeout=20)
+    wait_until(app.extensions["background"].idle, timeout=15)  # done: nothing left to retry once Redis goes
 
 
 def test_texts_answered_with_silence_are_deleted_at_twilio_by_a_quick_exit(deleting_app, twilio_api, redis_client):
