@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "voice"
 LANGUAGE, HOTLINE = "language", "hotline"
+HUMAN = "human"  # the keyword intent (and 0's, in voice_keys:) of a person
 SILENCES_BEFORE_GOODBYE = 3  # prompts said to silence before the call is ended (numbers first)
 # Twilio's CallStatus values that mean the call is over.
 ENDED = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
@@ -225,37 +226,44 @@ class VoiceCalls:
 
     def choose_language(self, fs: FlowSet, cid: str, key: str, words: str, silence: int) -> Answer:
         """The first question of a call. A language's key or name picks it; a key
-        or word that means something anywhere in a call (0 for a person,
-        EMERGENCIA, 911, SALIR, AYUDA, or danger in the caller's words) does that
-        here too, as the engine does with a first text; anything else asks again."""
+        or word that means something before there is a language or a place
+        (:meth:`acts_before_a_language`: 0 for a person, EMERGENCIA, 911, SALIR,
+        AYUDA, or danger in the caller's words) does what it does anywhere in a
+        call, as the engine does with a first text; anything else asks again."""
         offered = self.offered_languages(fs)
-        lang = None
         if key.isdigit() and 1 <= int(key) <= len(offered):
-            lang = offered[int(key) - 1]
-        elif spoken.keys(fs).get(key) == "human":
-            # 0 for a person, in the language the question starts in: its word in that language.
-            first = self.first_language(fs)
-            word = next((w for w in sorted(fs.keywords.intents["human"])
-                         if matching.detect_language(fs.system, normalize(w)) == first), None)
-            return self.turn(fs, cid, word or spoken.key_word(fs, "human") or key)
-        elif words:
+            return self.turn(fs, cid, fs.system.languages[offered[int(key) - 1]])
+        intent, said = (spoken.keys(fs).get(key), None) if key else (None, None)
+        if words and not key:
             norm = normalize(words)
-            intent, said_lang, _ = matching.read_keyword(fs, norm)
-            placed = Lexicon.of(fs).place(norm) if intent is None else None
-            alarm = intent == "danger" or (placed is not None and placed.alarm is not None)
+            intent, said, _ = matching.read_keyword(fs, norm)
             if intent == "switch_language":
-                lang = said_lang
-            elif alarm and not (said_lang or language.detect(fs.system, words, norm).lang or (placed and placed.lang)):
+                return self.turn(fs, cid, fs.system.languages[said])
+            placed = Lexicon.of(fs).place(norm) if intent is None else None
+            if placed is not None and placed.alarm is not None:
+                intent = "danger"  # danger in the caller's own words ("me van a matar")
+            said = said or language.detect(fs.system, words, norm).lang or (placed and placed.lang) or None
+        if self.acts_before_a_language(fs, intent):
+            if said or intent in (stateless.QUICK_EXIT, stateless.OPT_OUT):
+                return self.turn(fs, cid, words or spoken.key_word(fs, intent) or key)  # in the word's language
+            if intent == "danger":
                 return self.emergency_then_language(fs)  # "911", "SOS": no language to answer in
-            elif intent is not None or alarm:
-                return self.turn(fs, cid, words)
-        if lang is not None:
-            return self.turn(fs, cid, fs.system.languages[lang])
+            # 0, or a word that says no language: the intent's word in the language the question starts in.
+            return self.turn(fs, cid, spoken.key_word(fs, intent, self.first_language(fs)) or words or key)
         if key or words:
             return self.ask_language(fs)
         if silence >= SILENCES_BEFORE_GOODBYE:
             return self.goodbye_silent(fs, cid)
         return self.ask_language(fs, silence)
+
+    @staticmethod
+    def acts_before_a_language(fs: FlowSet, intent: str | None) -> bool:
+        """Whether a keyword does at the first question what it does anywhere in
+        a call: what is shown wherever one is (keywords.yaml's ``show:``: the
+        emergency numbers, the help), the end (SALIR; STOP, which ends a call
+        too) and a person. The others move within the flows, where a call is not
+        yet (MENU, BACK, IDIOMA, …): the question again, as # and * are."""
+        return intent in fs.keywords.shows or intent in (stateless.QUICK_EXIT, stateless.OPT_OUT, HUMAN)
 
     def emergency_then_language(self, fs: FlowSet) -> Answer:
         """A danger word that says no language ("911", "SOS") at the first question:
@@ -380,7 +388,7 @@ class VoiceCalls:
 
     def unavailable(self, fs: FlowSet, lang: str) -> list[spoken.Line]:
         """What the hand-off says when nobody can answer: its `voice:` text, with the numbers."""
-        found = render.handoff_node(fs, fs.keywords.gotos.get("human", ""))
+        found = render.handoff_node(fs, fs.keywords.gotos.get(HUMAN, ""))
         if found is None:
             return spoken.system_text(fs, lang, "silence")
         _, node = found

@@ -444,10 +444,12 @@ def test_911_at_the_language_question_is_said_in_every_language_then_the_questio
     assert call.press("2")[0].startswith("[en] Hello.")
 
 
-def test_salir_at_the_language_question_erases_and_ends_the_call(call_app):
+@pytest.mark.parametrize("words, said", [("salir", "[es] Listo. Esta llamada se borró. Adiós."),
+                                         ("exit", "[en] Done. This call is erased. Goodbye.")])
+def test_salir_at_the_language_question_erases_and_ends_the_call(call_app, words, said):
     call = Call(call_app)
     call.start()
-    assert call.say("salir") == ["[es] Listo. Esta llamada se borró. Adiós.", "<hang up>"]
+    assert call.say(words) == [said, "<hang up>"]
     r = call_app.extensions["store"].r
     assert [k for k in r.keys("*") if call.cid in k.decode()] == []
 
@@ -460,14 +462,31 @@ def test_zero_or_persona_at_the_language_question_asks_for_a_person_in_spanish(c
     assert heard[0].startswith("[es] Nadie de nuestro equipo puede atender ahora."), heard  # nobody on duty here
 
 
-def test_ayuda_at_the_language_question_is_the_help(call_app):
+@pytest.mark.parametrize("words, help_, menu", [("ayuda", "[es] Oprima el número de una opción, o dígalo.", "[es] ¿Qué desea hacer?"),
+                                                ("help", "[en] Press the number of an option, or say it.", "[en] What would you like to do?")])
+def test_ayuda_at_the_language_question_is_the_help(call_app, words, help_, menu):
+    # As at a later step: the help, then where the call is (here: its start, in the word's language).
     call = Call(call_app)
     call.start()
-    assert call.say("ayuda")[0].startswith("[es] Oprima el número de una opción, o dígalo.")
+    heard = call.say(words)
+    assert heard[0].startswith(help_) and menu in heard, heard
 
 
-@pytest.mark.parametrize("how, what", [("say", "hola buenas"), ("press", "7"), ("press", "9"), ("press", "#")])
+# MENU, BACK, IDIOMA move within the flows, where a call without a language is not yet: the question
+# again, as # and * are (before, "menu" gave a text's "Text EXIT to erase this chat" and the flows'
+# own language menu, where 1 is English).
+@pytest.mark.parametrize("how, what", [("say", "hola buenas"), ("say", "banana"), ("press", "7"), ("press", "9"),
+                                       ("press", "#"), ("press", "*"), ("say", "menu"), ("say", "atrás"),
+                                       ("say", "idioma"), ("say", "yes")])
 def test_anything_else_at_the_language_question_asks_it_again(call_app, how, what):
     call = Call(call_app)
     first = call.start()
     assert getattr(call, how)(what) == first
+    assert call.press("1")[0].startswith("[es] Hola.")  # and 1 is still Spanish
+
+
+def test_the_word_for_0_before_a_language_is_read_in_the_language_asked_first():
+    fs = real_flows()
+    assert said_aloud.key_word(fs, "human", "es") in {"persona", "agente", "operador"}
+    assert said_aloud.key_word(fs, "human", "en") in {"human", "agent", "operator"}
+    assert said_aloud.key_word(fs, "help", "es") == "ayuda" and said_aloud.key_word(fs, "help", "en") == "help"

@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from . import language
 from . import model as m
 from . import render
 from .validate import numbers_in
@@ -213,7 +214,14 @@ def keys(fs: m.FlowSet) -> dict[str, str]:
     return dict(fs.keywords.voice_keys)
 
 
-def key_word(fs: m.FlowSet, intent: str) -> str | None:
-    """A keyword of ``intent``, to give the engine as the caller's "text"."""
-    words = fs.keywords.intents.get(intent)
-    return sorted(words)[0] if words else None
+def key_word(fs: m.FlowSet, intent: str, lang: str | None = None) -> str | None:
+    """A keyword of ``intent``, to give the engine as the caller's "text".
+
+    With ``lang``: one the engine reads as written in ``lang`` when it is a
+    first message (0 at a call's first question, before there is a language:
+    PERSONA, not AGENT), else any."""
+    words = sorted(fs.keywords.intents.get(intent) or ())
+    if lang is not None:
+        return fs.derived(("voice key word", intent, lang), lambda: next(
+            (w for w in words if language.detect(fs.system, w, w).lang == lang), words[0] if words else None))
+    return words[0] if words else None
