@@ -137,6 +137,70 @@ def test_only_the_editor_may_send_more_than_the_console_cap(make_console, redis_
     assert "nothing was checked, saved or sent" in refused.json["error"] and "1024 KB" in refused.json["error"]
 
 
+@pytest.mark.slow
+def test_a_413_says_how_much_fits_and_what_to_do_in_the_shape_its_page_reads(make_console):
+    """Whichever cap refused it: JSON ``{"error": ...}`` for the console's scripts (as every other
+    refusal they read), a page for a plain form; the editor is told of flow files, a responder of what
+    they wrote."""
+    app = make_console()
+    rita = app.test_client()
+    assert sign_in(rita, "rita").status_code == 302
+    token = csrf_token(rita, "/ops/")
+    too_much = {"body": "x" * CONSOLE_MAX_BYTES, "csrf_token": token}
+    for headers in ({"X-CSRFToken": token}, {"Accept": "application/json"}):
+        refused = rita.post("/ops/simulator/send", data=too_much, headers=headers)
+        assert refused.status_code == 413 and refused.is_json, headers
+        said = refused.json["error"]
+        assert "64 KB" in said and "nothing was checked, saved or sent" in said
+        assert "Shorten what you wrote" in said and "flow file" not in said
+    page = rita.post("/ops/simulator/send", data=too_much)
+    assert page.status_code == 413 and page.mimetype == "text/html"
+    assert "Too much at once" in page.text and "Shorten what you wrote" in page.text
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.exists("/usr/bin/chromium"), reason="/usr/bin/chromium is missing")
+def test_the_flow_editor_says_a_paste_is_too_big_not_that_the_server_is_gone(browser, project, tmp_path, redis_url,
+                                                                            redis_client):
+    """Over 1 MiB: the console's JSON 413, or in production nginx's own HTML page (its
+    ``client_max_body_size`` refuses first). Either way the editor says how much fits and that
+    nothing was saved; it said "the console cannot reach the server" of a page it could not read."""
+    from playwright.sync_api import expect
+
+    from bot import create_app
+    from bot.config import TestConfig
+    from tests.fixtures_browser import serving
+
+    app = create_app(TestConfig(redis_url, str(tmp_path / "var"),
+                                FLOWS_DIR=str(project / "flows"), LOCALES_DIR=str(project / "locales")))
+    app.extensions["ops"].accounts.add("ed", "editor", PASSWORD)
+    with serving(app) as base:
+        page = browser.new_page()
+        page.set_default_timeout(15_000)
+        page.goto(base + "/ops/login")
+        page.fill("#username", "ed")
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.goto(base + "/ops/flows/file/main.yaml")
+        status = page.locator("#check-status")
+        expect(status).to_contain_text("No problems", timeout=15_000)
+        paste = "() => { const t = document.getElementById('yaml'); t.value += '#' + 'x'.repeat(%d) + '\\n';" \
+                " t.dispatchEvent(new Event('input', {bubbles: true})); }" % (EDITOR_MAX_BYTES + 1)
+
+        page.evaluate(paste)  # the console's own 413, in JSON
+        expect(status).to_contain_text("nothing was checked, saved or sent", timeout=15_000)
+        expect(status).to_contain_text("1024 KB")
+
+        nginx = ("<html><head><title>413 Request Entity Too Large</title></head><body><center><h1>413 Request "
+                 "Entity Too Large</h1></center><hr><center>nginx</center></body></html>")
+        page.route("**/check", lambda route: route.fulfill(status=413, content_type="text/html", body=nginx))
+        page.evaluate(paste)  # a proxy's page, in HTML
+        expect(status).to_contain_text("more than the console takes at once (1 MB)", timeout=15_000)
+        expect(status).to_contain_text("nothing of it was saved")
+        expect(status).not_to_contain_text("cannot reach the server")
+
+
 # --- forwarded headers and the sign-in throttle ---------------------------------------------
 
 

@@ -7,6 +7,7 @@ Nothing outside ``bot/store/`` imports redis: code elsewhere catches
 from __future__ import annotations
 
 import os
+import re
 import threading
 from pathlib import Path
 
@@ -28,17 +29,61 @@ UNREACHABLE = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.Clust
 CANNOT_SERVE = UNREACHABLE + (redis.exceptions.OutOfMemoryError, redis.exceptions.ReadOnlyError,
                               redis.exceptions.BusyLoadingError, redis.exceptions.MasterDownError,
                               redis.exceptions.TryAgainError)
-# The same refusals, met by a command inside a Lua script: Redis wraps them in
-# "Error running script ... -OOM command not allowed ...", a plain ResponseError.
 ANSWERED_WITH_ERROR = redis.ResponseError  # Redis answered, with an error (a refusal, or a bug)
-_REFUSALS_IN_A_SCRIPT = ("-OOM ", "-READONLY ", "-MISCONF ", "-LOADING ", "-MASTERDOWN ")
+# The error codes (the first word of Redis's error reply) that say the server cannot serve now,
+# whatever the command: OOM (maxmemory reached, nothing to evict), READONLY (a replica), MISCONF
+# (its last RDB save failed, and stop-writes-on-bgsave-error holds writes), LOADING, BUSY (a
+# script running past busy-reply-threshold, lua-time-limit before Redis 7), MASTERDOWN (a replica
+# cut off from its primary), CLUSTERDOWN, TRYAGAIN (a cluster moving slots), NOREPLICAS
+# (min-replicas-to-write unmet). redis-py turns some into classes (CANNOT_SERVE) and leaves
+# MISCONF, BUSY and NOREPLICAS a plain ResponseError whose text starts with the code; a
+# pipeline's error text starts "Command # 1 (...) of pipeline caused error: ", and Redis 6
+# wraps a command refused inside a Lua script as "Error running script (...): ...: -OOM ...".
+# Every other code is a bug of ours and must show as one, not hide behind a 503: WRONGTYPE,
+# NOSCRIPT, ERR (a bad argument, a script's own error), and BUSYKEY / BUSYGROUP (a key or
+# group that exists), which only look like BUSY. So not "every ResponseError".
+REFUSALS = ("OOM", "READONLY", "MISCONF", "LOADING", "BUSY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "NOREPLICAS")
+_REFUSAL_TEXT = re.compile(r"^(?:Error running script .*?: -)?(%s)(?: |$)" % "|".join(REFUSALS), re.S)
+_IN_A_PIPELINE = "of pipeline caused error: "
+
+
+def refusal(exc: BaseException) -> str | None:
+    """The code of the refusal ``exc`` carries (one of REFUSALS: ``"OOM"``, ``"MISCONF"``...), or
+    None: Redis did not answer, or answered with any other error.
+
+    >>> refusal(redis.ResponseError("MISCONF Redis is configured to save RDB snapshots, but ..."))
+    'MISCONF'
+    >>> refusal(redis.ResponseError("BUSYKEY Target key name already exists.")) is None
+    True
+    """
+    if not isinstance(exc, (redis.ResponseError, redis.exceptions.BusyLoadingError)):
+        return None
+    code = getattr(exc, "status_code", None)  # redis-py's class for the code: the code itself
+    if code in REFUSALS:
+        return code
+    found = _REFUSAL_TEXT.match(str(exc).rpartition(_IN_A_PIPELINE)[2])
+    return found.group(1) if found else None
 
 
 def cannot_serve(exc: BaseException) -> bool:
-    """Whether ``exc`` says the store cannot serve now (see CANNOT_SERVE), rather than a bug."""
-    if isinstance(exc, CANNOT_SERVE):
-        return True
-    return isinstance(exc, redis.ResponseError) and any(code in str(exc) for code in _REFUSALS_IN_A_SCRIPT)
+    """Whether ``exc`` says the store cannot serve now (out of reach, or one of REFUSALS), rather than a bug."""
+    return isinstance(exc, CANNOT_SERVE) or refusal(exc) is not None
+
+
+def write_everywhere(client, key_for, ttl_ms: int) -> None:
+    """Set a tiny key with a short TTL on every primary: ``key_for(None)`` on one
+    Redis; on a cluster ``key_for(n)`` for the first tags ``n`` that reach each
+    primary (each holds some people's keys, and may be full or read-only on its
+    own). Returns when every one took it, else raises what Redis answered."""
+    if not isinstance(client, (RedisCluster, LazyRedisCluster)):
+        client.set(key_for(None), b"1", px=ttl_ms)
+        return
+    primaries, keys, n = {node.name for node in client.get_primaries()}, {}, 0
+    while len(keys) < len(primaries) and n < 100 * len(primaries):
+        keys.setdefault(client.get_node_from_key(key_for(n)).name, key_for(n))
+        n += 1
+    for key in keys.values():
+        client.set(key, b"1", px=ttl_ms)
 
 
 class StoreError(RuntimeError):

@@ -38,6 +38,7 @@ The console and the content::
     p:flows:version|published|snapshot   the published flow set every worker follows
     p:{stats}:day:<date>|cursor|pos|quiet   the console's daily figures
     p:aof:rewrite                the embedded Redis's last append-only file rewrite
+    p:healthz[:{n}]              GET /healthz's test write, gone a minute after (on a cluster, one per primary)
 """
 from __future__ import annotations
 
@@ -200,3 +201,9 @@ class Keys:
 
     def aof_rewrite(self) -> str:
         return f"{self.prefix}:aof:rewrite"
+
+    # --- the health check ---
+
+    def health(self, slot_tag: int | None = None) -> str:
+        """The health check's test write; with ``slot_tag``, a copy hashed to another slot."""
+        return f"{self.prefix}:healthz" if slot_tag is None else f"{self.prefix}:healthz:{{{slot_tag}}}"

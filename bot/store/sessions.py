@@ -72,7 +72,8 @@ import redis
 from ..engine.events import compact_json
 from .calls import CallPrompts
 from .presence import PresenceRecords
-from .connection import STORE_DOWN, LazyRedisCluster, RedisCluster, StoreError, ThreadConnections, lua, ping, text
+from .connection import (STORE_DOWN, LazyRedisCluster, RedisCluster, StoreError, ThreadConnections, lua, ping, text,
+                         write_everywhere)
 from .deliveries import DeliveryStatuses, TwilioDeletions
 from .keys import Keys
 from .live import LiveIndex
@@ -431,6 +432,15 @@ class SessionStore:
     def ping(self) -> bool:
         """Whether Redis answers; on a cluster, every primary (each holds some contacts)."""
         return ping(self.r)
+
+    HEALTH_TTL_MS = 60_000  # the health check's key is gone a minute after the last check
+
+    def check_writes(self) -> None:
+        """Write the health check's tiny key on every primary; raises what Redis
+        answers when it refuses (:func:`~bot.store.connection.refusal` says why).
+        A PING is not enough: a Redis out of memory or read-only answers it, and
+        refuses every text's save."""
+        write_everywhere(self.r, self.keys.health, self.HEALTH_TTL_MS)
 
 
 class OptOuts:

@@ -227,6 +227,8 @@
     // --- checking as they type -----------------------------------------------------------------
     var timer = null;
     var seq = 0;
+    var TOO_LARGE = "Not checked: that is more than the console takes at once (1 MB), so nothing of it was saved. " +
+      "A flow file may hold at most 64 KB: shorten it, or split it into two flows.";
     var inflight = null;
     var check = function () {
       clearTimeout(timer);
@@ -241,7 +243,12 @@
         headers: { "X-CSRFToken": csrf, Accept: "application/json" }, body: body
       }).then(function (r) {
         if (r.status === 401) { location.reload(); return null; }
-        return r.json().then(function (d) { return { ok: r.ok, d: d }; });
+        return r.json().then(function (d) { return { ok: r.ok, d: d }; }, function (notJson) {
+          // Too big, said by a proxy's own page, not the console's JSON (nginx refuses a body over
+          // its client_max_body_size before the console sees it): the server is there all the same.
+          if (r.status === 413) return { ok: false, d: { error: TOO_LARGE } };
+          throw notJson;
+        });
       }).then(function (res) {
         if (!res || mine !== seq) return;
         if (!res.ok) { status.className = "check-status bad"; status.textContent = res.d.error || "The check failed."; return; }

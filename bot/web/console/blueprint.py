@@ -37,6 +37,7 @@ from ...flow_editing import FlowEditor, Paths
 from ...helpline import safe_error
 from ...live_sessions import LiveSessions
 from ...store import ANSWERED_WITH_ERROR, CANNOT_SERVE, STORE_DOWN, SessionStore, Stores, cannot_serve
+from ...store.connection import refusal
 from .. import limits
 from .accounts import EDITOR_ONLY, Accounts, Operator, Throttle, login_manager
 
@@ -173,8 +174,10 @@ def _too_large(exc):
     """Over the size a request may send (bot/web/limits.py), whichever cap refused it: the
     editor's script reads JSON, and a page of HTML would read to it as the server gone."""
     limit = request.max_content_length or current_app.config.get("MAX_CONTENT_LENGTH") or 0
+    advice = ("A flow file may hold at most 64 KB: shorten it, or split it into two flows."
+              if request.endpoint in limits.EDITOR_ENDPOINTS else "Shorten what you wrote, and send it again.")
     message = (f"That is more than the console takes at once ({limit // 1024} KB), so nothing was checked, saved or "
-               "sent. A flow file may hold at most 64 KB: shorten it, or split it into two flows.")
+               f"sent. {advice}")
     if wants_data() or request.headers.get("X-CSRFToken"):
         return jsonify(error=message), 413
     return render_template("ops/message.html", title="Too much at once", message=message), 413
@@ -234,15 +237,16 @@ def _security_headers(response):
 
 
 STORAGE_DOWN = ("The console cannot use its storage (Redis) right now (it does not answer, or it is full or "
-                "read-only), so nothing was read or changed. Try again in a minute. If it lasts, check that Redis "
-                "is running (GET /healthz says whether it answers) and that it has memory left (its log says "
-                "\"OOM\" when it is full).")
+                "read-only, or cannot save to disk), so nothing was read or changed. Try again in a minute. If it "
+                "lasts, GET /healthz says which: \"unreachable\", or why Redis cannot write (its log says more).")
 
 
 def _storage_unavailable(exc):
     """Redis does not answer (down, stalled, a cluster without a majority), or answers that it cannot
-    serve (full, read-only, loading): a 503 that says so, not a 500."""
-    log.error("console: storage unavailable: %s", safe_error(exc))
+    serve (full, read-only, loading, its disk failing, busy with a script): a 503 that says so, not a 500.
+    Logged as one warning line, without a traceback: the error's type and where, and Redis's error code
+    (never the error's text, which quotes the command, and with it a key or a message)."""
+    log.warning("console: storage unavailable (%s): %s", refusal(exc) or "no answer", safe_error(exc))
     if request.endpoint == "ops.live_events":  # an EventSource gives up on an error status; this one retries
         return Response("retry: 5000\nevent: unavailable\ndata: {}\n\n", mimetype="text/event-stream")
     if wants_data() or request.headers.get("X-CSRFToken"):
@@ -258,9 +262,11 @@ for _error in CANNOT_SERVE:
 
 
 @bp.errorhandler(ANSWERED_WITH_ERROR)
-def _refused_in_a_script(exc):
-    """A script's command refused for want of memory (or a read-only server): the same 503.
-    Any other error Redis answers is a bug, and goes on to be one."""
+def _answered_with_error(exc):
+    """Redis answered with an error that redis-py gives no class of its own (MISCONF, BUSY, a script's
+    command refused for want of memory...): when it is a refusal (bot/store/connection.py, REFUSALS),
+    the same 503. Any other error Redis answers (WRONGTYPE, a script's own error) is a bug, and goes
+    on to be one: a 500, with its traceback in the log."""
     if cannot_serve(exc):
         return _storage_unavailable(exc)
     raise exc
