@@ -97,7 +97,7 @@ def test_first_message_with_no_language_gets_a_line_in_every_language_and_the_ch
     assert chat.send("2").replies == [menu(fs, "es")] and chat.session.lang == "es"
 
 
-@pytest.mark.parametrize("text", ["911", " 911 !!"])
+@pytest.mark.parametrize("text", ["911", " 911 !!", "9-1-1", "9 1 1", "9.1.1", "SOS", "sos!!", "SOS SOS"])
 def test_first_message_911_gives_the_emergency_numbers_first_in_every_language(fs, text):
     # The language is not known, and a frightened person must read the numbers
     # at once: the emergency screen in every language, then the choice.

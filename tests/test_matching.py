@@ -130,7 +130,7 @@ NOT_KEYWORDS = [
     "i want to exit this job",  # a sentence that happens to contain EXIT
     "stop hitting me",
     "hola",
-    "9 1 1",
+    "9 1",
     "1",
     "",
     "si",  # YES opts in; "si" is only an answer

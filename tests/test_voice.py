@@ -432,16 +432,26 @@ def test_danger_at_the_language_question_gives_the_emergency_numbers_at_once(cal
     assert "1, 8, 8, 8, 3, 7, 3, 7, 8, 8, 8" in heard[0] and "<hang up>" not in heard
 
 
-def test_911_at_the_language_question_is_said_in_every_language_then_the_question_again(call_app):
+@pytest.mark.parametrize("words", ["911", "9 1 1", "9-1-1", "SOS"])
+def test_911_at_the_language_question_is_said_in_every_language_then_the_question_again(call_app, words):
     # "911" says no language: the emergency numbers as a call says them (never a text's
     # "este chat" or its text-only number), in each language's voice, then the question.
     call = Call(call_app)
     first = call.start()
-    heard = call.say("911")
+    heard = call.say(words)
     assert heard[0].startswith("[es] Esta línea no puede llamar") and heard[1].startswith("[en] This line cannot call")
     assert heard[2:] == first
     assert not any("2, 3, 3, 7, 3, 3" in line or "chat" in line for line in heard)
     assert call.press("2")[0].startswith("[en] Hello.")
+
+
+@pytest.mark.parametrize("words, lang", [("nine one one", "en"), ("nueve uno uno", "es")])
+def test_911_said_in_words_is_the_emergency_in_that_language(call_app, words, lang):
+    call = Call(call_app)
+    call.start()
+    heard = call.say(words)
+    opening = {"es": "[es] Esta línea no puede llamar", "en": "[en] This line cannot call"}[lang]
+    assert heard[0].startswith(opening), heard
 
 
 @pytest.mark.parametrize("words, said", [("salir", "[es] Listo. Esta llamada se borró. Adiós."),

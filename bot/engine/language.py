@@ -100,6 +100,8 @@ def detect(system: m.System, text: str, norm: str | None = None) -> Detected:
     by_hint = _hinted(system, norm)
     if by_hint is not None:
         return by_hint
+    if norm and set(norm.split()) <= system.language_neutral:
+        return Detected(None, "says no language")  # "SOS": lingua reads it as Spanish ("vos sos")
     letters = sum(ch.isalpha() for ch in norm)
     if not letters:
         return Detected(None, "no letters")

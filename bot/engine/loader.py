@@ -557,6 +557,7 @@ def _build_system(source: Source, resolve: _Resolver) -> m.System:
         texts=MappingProxyType({k: _text(source, ("texts", k)) for k in data["texts"]}),
         answers=MappingProxyType({a: _words(words[f"{a}_words"]) for a in m.ANSWERS}),
         language_hints=MappingProxyType({k: _words(v) for k, v in data["language_hints"].items()}),
+        language_neutral=_words(data.get("language_neutral", ())),
         where=m.Where(source.path, 1),
         first_line_avoid=_words(data.get("first_line_avoid", ())),
         answers_where=MappingProxyType({a: m.Where(source.path, source.key_line(("answer_words", f"{a}_words")))

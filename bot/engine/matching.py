@@ -73,8 +73,11 @@ def read_keyword(fs: m.FlowSet, norm: str, text: str | None = None) -> tuple[str
     if not norm:
         return None, None, None
     words = norm.split()
-    once = said_once(words)
-    intent, lang = keyword(fs.keywords, " ".join(once))
+    once = words
+    intent, lang = keyword(fs.keywords, " ".join(words))  # as typed first: "9 1 1" repeats a word of its own
+    if intent is None:
+        once = said_once(words)
+        intent, lang = keyword(fs.keywords, " ".join(once))
     if intent:
         how = _SAID_AGAIN if len(once) < len(words) else "exact"
         return intent, lang, Reading("keyword", _named(intent, lang), " ".join(once), _where(fs, intent, lang), how=how)

@@ -212,6 +212,7 @@ class System:
     language_hints: Mapping[str, frozenset[str]]  # code -> normalised words
     where: Where
     first_line_avoid: frozenset[str] = frozenset()  # normalised words a first line must not contain
+    language_neutral: frozenset[str] = frozenset()  # normalised words that say no language (SOS)
     answers_where: Mapping[str, Where] = field(default_factory=lambda: _NONE)  # yes/no/not_sure -> where its words are written
 
 

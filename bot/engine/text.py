@@ -115,14 +115,28 @@ def said_once(words: list[str]) -> list[str]:
     (['exit'], ['si'], ['no', 'se'])
     >>> said_once("help now help now".split()), said_once("no se si".split())
     (['help', 'now'], ['no', 'se', 'si'])
+    >>> said_once("9 1 1 9 1 1".split()), said_once("9 1 1".split())
+    (['9', '1', '1'], ['9', '1'])
+
+    A keyword whose own words repeat ("9 1 1") is looked for as typed first
+    (:func:`bot.engine.matching.read_keyword`).
     """
     if len(words) < 2:
         return words
+    # The same words over again first, as typed: "9 1 1 9 1 1" is "9 1 1", not "9 1".
+    said = _said_over(words)
+    if said is not None:
+        return said
     words = [w for i, w in enumerate(words) if i == 0 or w != words[i - 1]]
+    return _said_over(words) or words
+
+
+def _said_over(words: list[str]) -> list[str] | None:
+    """The shortest run of words that ``words`` repeats whole, or None."""
     for size in range(1, len(words) // 2 + 1):
         if len(words) % size == 0 and words == words[:size] * (len(words) // size):
             return words[:size]
-    return words
+    return None
 
 
 def _once(repeat: re.Match) -> str:
