@@ -36,12 +36,13 @@ class Background:
         self._wake = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._stopped = False
 
     def wake(self) -> None:
         """Run the jobs soon, starting the thread if it is not running."""
         with self._lock:
             self._wake.set()
-            if self._thread is None:
+            if self._thread is None and not self._stopped:
                 self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
                 self._thread.start()
 
@@ -50,15 +51,30 @@ class Background:
         with self._lock:
             return self._thread is None
 
+    def stop(self, timeout: float = 10.0) -> None:
+        """End the thread for good, once the job it is running returns (an app
+        done with: a test's). What is left undone stays where every process
+        sees it, for the next process to pick up."""
+        with self._lock:
+            self._stopped = True
+            self._wake.set()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
     def _run(self) -> None:
         while True:
             self._wake.clear()
             delays = [d for d in (self._step(job) for job in self.jobs) if d is not None]
             with self._lock:
-                if not delays and not self._wake.is_set():
+                if self._stopped or (not delays and not self._wake.is_set()):
                     self._thread = None
                     return
             self._wake.wait(max(0.0, min(delays)) if delays else 0)
+            if self._stopped:
+                with self._lock:
+                    self._thread = None
+                return
 
     @staticmethod
     def _step(job: Job) -> float | None:

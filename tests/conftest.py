@@ -75,6 +75,29 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     return 2 * (os.cpu_count() or 1)
 
 
+@pytest.fixture(autouse=True)
+def _background_work_ends_with_its_test(monkeypatch: pytest.MonkeyPatch):
+    """The background thread of every app a test made stops when the test ends.
+
+    A job with work left (deletions due in a minute, Twilio unreachable on
+    purpose) would go on retrying in the worker, against the test's Twilio
+    stand-in and, once the run's Redis is gone, against no Redis, printing a
+    warning every 5 s into the run's output."""
+    from bot.background import Background
+
+    made: list[Background] = []
+    init = Background.__init__
+
+    def recorded(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(Background, "__init__", recorded)
+    yield
+    for background in made:
+        background.stop()
+
+
 @pytest.fixture(scope="session")
 def redis_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     """URL of the Redis server the tests use (see the module docstring)."""
