@@ -228,7 +228,7 @@ class VoiceCalls:
         """The first question of a call. A language's key or name picks it; a key
         or word that means something before there is a language or a place
         (:meth:`acts_before_a_language`: 0 for a person, EMERGENCIA, 911, SALIR,
-        AYUDA, or danger in the caller's words) does what it does anywhere in a
+        AYUDA, or danger or a person asked for in the caller's words) does what it does anywhere in a
         call, as the engine does with a first text; anything else asks again."""
         offered = self.offered_languages(fs)
         if key.isdigit() and 1 <= int(key) <= len(offered):
@@ -242,6 +242,8 @@ class VoiceCalls:
             placed = Lexicon.of(fs).place(norm) if intent is None else None
             if placed is not None and placed.alarm is not None:
                 intent = "danger"  # danger in the caller's own words ("me van a matar")
+            elif placed is not None and placed.target is not None and placed.target.intent == HUMAN:
+                intent = HUMAN  # a person asked for in the caller's own words ("quiero hablar con alguien")
             said = said or language.detect(fs.system, words, norm).lang or (placed and placed.lang) or None
         if self.acts_before_a_language(fs, intent):
             if said or intent in (stateless.QUICK_EXIT, stateless.OPT_OUT):

@@ -472,6 +472,16 @@ def test_zero_or_persona_at_the_language_question_asks_for_a_person_in_spanish(c
     assert heard[0].startswith("[es] Nadie de nuestro equipo puede atender ahora."), heard  # nobody on duty here
 
 
+@pytest.mark.parametrize("words, nobody", [("quiero hablar con una persona", "[es] Nadie de nuestro equipo"),
+                                           ("can i talk to a real person", "[en] Nobody from our team")])
+def test_a_person_asked_for_in_words_at_the_language_question_is_asked_for(call_app, words, nobody):
+    # As PERSONA or 0 there, in the words' language (it asked the question again before).
+    call = Call(call_app)
+    first = call.start()
+    heard = call.say(words)
+    assert heard != first and any(line.startswith(nobody) for line in heard), heard
+
+
 @pytest.mark.parametrize("words, help_, menu", [("ayuda", "[es] Oprima el número de una opción, o dígalo.", "[es] ¿Qué desea hacer?"),
                                                 ("help", "[en] Press the number of an option, or say it.", "[en] What would you like to do?")])
 def test_ayuda_at_the_language_question_is_the_help(call_app, words, help_, menu):
