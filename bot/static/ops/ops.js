@@ -12,6 +12,13 @@
                      "handoff_message", "keyword"];
   var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
 
+  // A poll answered 401 means the sign-in is gone: reload, and the page goes to sign-in. Not
+  // once a form of this page was sent (Sign out): the reload would cancel the page the form
+  // leads to, and its message ("the chat went back to the queue").
+  var leaving = false;
+  window.addEventListener("submit", function (e) { if (!e.defaultPrevented) leaving = true; });
+  function toSignIn() { if (!leaving) location.reload(); }
+
   function ago(t) {
     if (!t) return "—";
     var s = Math.max(0, Math.floor(Date.now() / 1000 - t));
@@ -195,7 +202,7 @@
       waitingTimer = setTimeout(function () {
         fetch(alertsBox.dataset.waiting, { headers: { Accept: "application/json" }, credentials: "same-origin" })
           .then(function (r) {
-            if (r.status === 401) location.reload();  // signed out: the page goes to sign-in
+            if (r.status === 401) toSignIn();
             return r.ok ? r.json() : Promise.reject(r.status);
           })
           .then(function (d) { showWaiting(d.waiting); })
@@ -238,7 +245,7 @@
       queueTimer = setTimeout(function () {
         fetch(live.dataset.queue, { headers: { Accept: "text/html" }, credentials: "same-origin" })
           .then(function (r) {
-            if (r.status === 401) location.reload();  // signed out: the page goes to sign-in
+            if (r.status === 401) toSignIn();
             return r.ok ? r.text() : Promise.reject(r.status);
           })
           .then(function (html) { document.getElementById("queue").innerHTML = html; refreshAgo(); })
