@@ -102,6 +102,14 @@ def shot(tmp_path):
     return take
 
 
+def sign_in_page(page, base: str, name: str = "rita") -> None:
+    """Sign ``page`` in to the console at ``base`` as ``name`` (tests' PASSWORD), by its form."""
+    page.goto(base + "/ops/login")
+    page.fill("#username", name)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+
+
 @contextlib.contextmanager
 def serving(app):
     """``app`` under werkzeug's threaded server on a free port; yields its base URL."""

@@ -15,7 +15,7 @@ import re
 
 import pytest
 
-from tests.fixtures_browser import CHROMIUM, text
+from tests.fixtures_browser import CHROMIUM, sign_in_page, text
 from tests.fixtures_console import PASSWORD
 from tests.test_browser_figures import SCREENING, counted
 
@@ -57,10 +57,7 @@ def structure(page) -> list[str]:
 
 
 def sign_in(page, base: str, name: str) -> None:
-    page.goto(base + "/ops/login")
-    page.fill("#username", name)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
+    sign_in_page(page, base, name)
     page.wait_for_url(re.compile(r".*/ops/$"))
 
 

@@ -13,8 +13,7 @@ import time
 
 import pytest
 
-from tests.fixtures_browser import ALERT_STAND_INS, CHROMIUM, text
-from tests.fixtures_console import PASSWORD
+from tests.fixtures_browser import ALERT_STAND_INS, CHROMIUM, sign_in_page, text
 
 pytestmark = [
     pytest.mark.browser,
@@ -40,10 +39,7 @@ def _signed_in(browser, base, **options):
     page = browser.new_page(viewport={"width": 1280, "height": 860}, **options)
     page.set_default_timeout(15_000)
     page.add_init_script(ALERT_STAND_INS)
-    page.goto(base + "/ops/login")
-    page.fill("#username", "rita")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
+    sign_in_page(page, base)
     page.wait_for_selector("#duty-badge")
     return page
 
@@ -90,10 +86,7 @@ def test_a_new_request_alerts_the_operator_on_another_page(live_server, browser)
 
     # Someone answers one: the count is of people nobody answers yet.
     other = browser.new_page(viewport={"width": 1280, "height": 860})
-    other.goto(base + "/ops/login")
-    other.fill("#username", "rita")
-    other.fill("#password", PASSWORD)
-    other.click("button[type=submit]")
+    sign_in_page(other, base)
     other.locator(".queue .card", has_text="··42").locator("button", has_text="Answer").click()
     expect(other.locator("h1")).to_contain_text("Chat with ··42")
     expect(page).to_have_title("(1) Simulator · Helpline console")

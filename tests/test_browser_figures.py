@@ -15,8 +15,8 @@ import os
 import pytest
 
 from bot.step_names import StepNames
-from tests.fixtures_browser import CHROMIUM
-from tests.fixtures_console import PASSWORD, post_form, sign_in, text
+from tests.fixtures_browser import CHROMIUM, sign_in_page
+from tests.fixtures_console import post_form, sign_in, text
 from tests.helpers import real_flows
 
 pytestmark = pytest.mark.slow
@@ -123,10 +123,7 @@ def test_the_page_and_the_csv_use_the_steps_words(console_app):
 def _signed_in(browser, base, width, height, scheme):
     page = browser.new_page(viewport={"width": width, "height": height}, color_scheme=scheme)
     page.set_default_timeout(15_000)
-    page.goto(base + "/ops/login")
-    page.fill("#username", "rita")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
+    sign_in_page(page, base)
     page.wait_for_url(base + "/ops/")
     return page
 

@@ -15,7 +15,7 @@ import os
 
 import pytest
 
-from tests.fixtures_browser import CHROMIUM, serving, text
+from tests.fixtures_browser import CHROMIUM, serving, sign_in_page, text
 from tests.fixtures_console import PASSWORD
 
 OLD_MENU = "What would you like to do?"
@@ -42,13 +42,6 @@ def site(redis_client, redis_url, tmp_path, project):
         yield base, app
 
 
-def sign_in(page, base):
-    page.goto(base + "/ops/login")
-    page.fill("#username", "ed")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-
-
 def simulate_spanish(page, base):
     """A new Spanish SMS trial on the conversations the simulator offers by default."""
     page.goto(base + "/ops/simulator")
@@ -72,7 +65,7 @@ def test_edit_check_translate_try_publish_and_roll_back(site, browser, shot, pro
     base, app = site
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.set_default_timeout(15_000)
-    sign_in(page, base)
+    sign_in_page(page, base, "ed")
 
     # The list of files; open the main menu.
     page.click("nav >> text=Flows")
@@ -168,7 +161,7 @@ def test_map_translations_and_reviews_pages(site, browser, shot, project):
     page.set_default_timeout(15_000)
     requests = []
     page.on("request", lambda r: requests.append(r.url))
-    sign_in(page, base)
+    sign_in_page(page, base, "ed")
 
     # The map: drawn in the browser by the Mermaid kept in the repository, with counts.
     page.goto(base + "/ops/flows/map/numbers?days=7")

@@ -17,7 +17,7 @@ import os
 
 import pytest
 
-from tests.fixtures_browser import CHROMIUM, PERSON, text
+from tests.fixtures_browser import CHROMIUM, PERSON, sign_in_page, text
 from tests.fixtures_console import PASSWORD
 
 pytestmark = [
@@ -115,10 +115,7 @@ def test_figures_and_simulator_pages(live_server, browser, shot):
             text(base, body, sender)
     page = browser.new_page(viewport={"width": 1280, "height": 860})
     page.set_default_timeout(10_000)
-    page.goto(base + "/ops/login")
-    page.fill("#username", "rita")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
+    sign_in_page(page, base)
 
     page.goto(base + "/ops/figures")
     expect(page.locator(".tile").first).to_contain_text("5")

@@ -12,8 +12,7 @@ import time
 import pytest
 
 from bot.engine import transcript
-from tests.fixtures_browser import CHROMIUM, text
-from tests.fixtures_console import PASSWORD
+from tests.fixtures_browser import CHROMIUM, sign_in_page, text
 
 pytestmark = [
     pytest.mark.browser,
@@ -34,13 +33,6 @@ def backdate_asking(redis_client, sender: str, seconds: float) -> None:
     redis_client.lset(key, 0, transcript.record(transcript.ASKED, time.time() - seconds))
 
 
-def sign_in(page, base: str) -> None:
-    page.goto(base + "/ops/login")
-    page.fill("#username", "rita")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-
-
 def test_the_risky_person_comes_first_with_the_wait_and_the_context(live_server, browser, redis_client, shot):
     from playwright.sync_api import expect
 
@@ -48,7 +40,7 @@ def test_the_risky_person_comes_first_with_the_wait_and_the_context(live_server,
     base, app = live_server
     page = browser.new_page(viewport={"width": 1280, "height": 800}, color_scheme="light")
     page.set_default_timeout(10_000)
-    sign_in(page, base)
+    sign_in_page(page, base)
     page.click("text=Go on duty")
 
     text(base, "hola", sender=PLAIN)
@@ -120,7 +112,7 @@ def test_the_queue_and_context_fit_a_phone_in_the_dark(live_server, browser, red
     base, app = live_server
     page = browser.new_page(viewport={"width": 390, "height": 844}, color_scheme="dark")
     page.set_default_timeout(10_000)
-    sign_in(page, base)
+    sign_in_page(page, base)
     page.goto(base + "/ops/")
     page.click("text=Go on duty")
     for body in SCREENING:

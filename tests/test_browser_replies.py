@@ -17,7 +17,7 @@ import pytest
 
 from bot import canned_replies
 from bot.engine.segments import count_segments
-from tests.fixtures_browser import CHROMIUM, PERSON, text
+from tests.fixtures_browser import CHROMIUM, PERSON, sign_in_page, text
 from tests.fixtures_console import PASSWORD
 from tests.helpers import REPO, real_flows
 from tests.servers import wait_until
@@ -32,10 +32,7 @@ HOTLINE = "1-888-373-7888"
 
 
 def sign_in(page, base: str, name: str) -> None:
-    page.goto(base + "/ops/login")
-    page.fill("#username", name)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
+    sign_in_page(page, base, name)
     page.wait_for_selector("h2#sessions-title")
 
 

@@ -8,8 +8,7 @@ import os
 
 import pytest
 
-from tests.fixtures_browser import CHROMIUM
-from tests.fixtures_console import PASSWORD
+from tests.fixtures_browser import CHROMIUM, sign_in_page
 
 pytestmark = [
     pytest.mark.browser,
@@ -25,10 +24,7 @@ def test_the_simulator_shows_whatsapp_lists_and_buttons(live_server, browser, sh
     base, _ = live_server
     page = browser.new_page(viewport={"width": 1000, "height": 1500})
     page.set_default_timeout(10_000)
-    page.goto(base + "/ops/login")
-    page.fill("#username", "rita")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
+    sign_in_page(page, base)
 
     page.goto(base + "/ops/simulator")
     page.check("input[name=lang][value=es]")

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from tests.fixtures_browser import ALERT_STAND_INS, CHROMIUM, text
+from tests.fixtures_browser import ALERT_STAND_INS, CHROMIUM, sign_in_page, text
 from tests.fixtures_console import PASSWORD
 
 pytestmark = [
@@ -20,10 +20,7 @@ pytestmark = [
 def _signed_in(browser, base, name, **options):
     page = browser.new_page(**options)
     page.set_default_timeout(10_000)
-    page.goto(base + "/ops/login")
-    page.fill("#username", name)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
+    sign_in_page(page, base, name)
     return page
 
 
@@ -111,10 +108,7 @@ def test_transfer_to_a_colleague_online_and_the_presence_list(live_server, brows
     rosa.add_init_script(ALERT_STAND_INS)  # her console's sound and notifications, recorded
     rosa.add_init_script("localStorage.setItem('stand-in.permission', 'granted')")
     rosa.set_default_timeout(10_000)
-    rosa.goto(base + "/ops/login")
-    rosa.fill("#username", "rosa")
-    rosa.fill("#password", PASSWORD)
-    rosa.click("button[type=submit]")
+    sign_in_page(rosa, base, "rosa")
     expect(rosa.locator("#live-state")).to_contain_text("Live")  # her stream made her present
     rita = _signed_in(browser, base, "rita", viewport={"width": 1280, "height": 800})
     _answering(rita, base)

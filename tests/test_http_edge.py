@@ -170,7 +170,7 @@ def test_the_flow_editor_says_a_paste_is_too_big_not_that_the_server_is_gone(bro
 
     from bot import create_app
     from bot.config import TestConfig
-    from tests.fixtures_browser import serving
+    from tests.fixtures_browser import serving, sign_in_page
 
     app = create_app(TestConfig(redis_url, str(tmp_path / "var"),
                                 FLOWS_DIR=str(project / "flows"), LOCALES_DIR=str(project / "locales")))
@@ -178,10 +178,7 @@ def test_the_flow_editor_says_a_paste_is_too_big_not_that_the_server_is_gone(bro
     with serving(app) as base:
         page = browser.new_page()
         page.set_default_timeout(15_000)
-        page.goto(base + "/ops/login")
-        page.fill("#username", "ed")
-        page.fill("#password", PASSWORD)
-        page.click("button[type=submit]")
+        sign_in_page(page, base, "ed")
         page.goto(base + "/ops/flows/file/main.yaml")
         status = page.locator("#check-status")
         expect(status).to_contain_text("No problems", timeout=15_000)
