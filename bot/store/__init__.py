@@ -18,7 +18,8 @@ outside this package talks to Redis or spells a key.
 from __future__ import annotations
 
 from .accounts import AccountRecords, FailedSignIns
-from .connection import ANSWERED_WITH_ERROR, CANNOT_SERVE, STORE_DOWN, UNREACHABLE, StoreError, cannot_serve, text
+from .connection import (ANSWERED_WITH_ERROR, CANNOT_SERVE, STORE_DOWN, UNREACHABLE, StoreError, cannot_serve, refusal,
+                         text)
 from .duty import DutyRecords
 from .events import EventStream, SimulatorLog
 from .figures import FigureCounters
@@ -50,6 +51,6 @@ class Stores:
         self.simulator_log = SimulatorLog(client, self.simulator.keys)
 
 
-__all__ = ["PresenceRecords", "ANSWERED_WITH_ERROR", "CANNOT_SERVE", "cannot_serve", "STORE_DOWN", "UNREACHABLE", "AccountRecords", "DraftRecords", "DutyRecords", "EventStream",
+__all__ = ["PresenceRecords", "ANSWERED_WITH_ERROR", "CANNOT_SERVE", "cannot_serve", "refusal", "STORE_DOWN", "UNREACHABLE", "AccountRecords", "DraftRecords", "DutyRecords", "EventStream",
            "FailedSignIns", "FigureCounters", "FlowsAudit", "Keys", "LockLost", "LockTimeout", "OpenTurn", "PublishedVersion",
            "SessionStore", "SimulatorLog", "StoreError", "Stores", "text"]

@@ -18,8 +18,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
 
-from ..store import ANSWERED_WITH_ERROR, STORE_DOWN
-from ..store.connection import refusal
+from ..store import ANSWERED_WITH_ERROR, STORE_DOWN, refusal
 
 bp = Blueprint("health", __name__)
 

@@ -36,8 +36,7 @@ from ...figures import Figures
 from ...flow_editing import FlowEditor, Paths
 from ...helpline import safe_error
 from ...live_sessions import LiveSessions
-from ...store import ANSWERED_WITH_ERROR, CANNOT_SERVE, STORE_DOWN, SessionStore, Stores, cannot_serve
-from ...store.connection import refusal
+from ...store import ANSWERED_WITH_ERROR, CANNOT_SERVE, STORE_DOWN, SessionStore, Stores, cannot_serve, refusal
 from .. import limits
 from .accounts import EDITOR_ONLY, Accounts, Operator, Throttle, login_manager
 
