@@ -94,7 +94,11 @@ class TwilioStandIn:
 
             def _answer_slowly(self, queued: dict) -> None:
                 data = json.dumps(queued).encode()
-                parts = [b"HTTP/1.1 201 CREATED\r\n",
+                # HTTP/1.0, as every other answer here: this server closes the connection
+                # after each request. An answer that said HTTP/1.1 let the client keep the
+                # connection for its next message, which then met the close and was lost
+                # as "may have been sent" whenever this thread was slow to close (under load).
+                parts = [b"HTTP/1.0 201 CREATED\r\n",
                          b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(data) + data]
                 try:
                     for pause, part in zip(outer.stall, parts):
