@@ -324,6 +324,33 @@ def test_a_keyword_in_a_hurry(fs, text, intent, how):
         assert how in why.how
 
 
+WITH_A_REASON = [
+    # An erase or a stop phrase as the whole first or last clause, the reason beside it.
+    ("borra todo, mi patron me revisa el cel", "quick_exit", "a clause of its own"),
+    ("no me escriban mas, la patrona lee mis mensajes", "opt_out", "a clause of its own"),
+    ("my husband reads everything. dont text me again", "opt_out", "a clause of its own"),
+    ("borra todo 🙏 mi cuñado agarra el cel", "quick_exit", "a clause of its own"),  # an emoji ends a clause
+    # A stop never silences danger in the same message; an erase still clears the screen.
+    ("remove me, im in danger", None, ""),
+    ("ya no me escriban, me van a matar", None, ""),
+    # A keyword said with a phrase of the same meaning.
+    ("ALTO ya no me escriban", "opt_out", "with the keyword alto"),
+    ("stop dont text me anymore", "opt_out", "with the keyword stop"),
+    ("borra todo SALIR", "quick_exit", "with the keyword salir"),
+    ("stop hitting me", None, ""),  # the rest is no stop: someone being hit
+    ("alto, no puedo salir de aqui", None, ""),
+    ("me dijo: borra todo, y lo borre", None, ""),  # a clause in the middle is a story
+]
+
+
+@pytest.mark.parametrize("text, intent, how", WITH_A_REASON, ids=ids(WITH_A_REASON))
+def test_an_erase_or_a_stop_said_with_more(fs, text, intent, how):
+    found, _, why = read_keyword(fs, normalize(text), text)
+    assert found == intent
+    if intent:
+        assert how in why.how
+
+
 # --- the language of a first message ----------------------------------------------------
 
 LANGUAGE = [

@@ -68,7 +68,7 @@ def read_keyword(fs: m.FlowSet, norm: str, text: str | None = None) -> tuple[str
 
     ``text``: the message as written, for its clauses: an erase phrase of
     understanding.yaml that is the whole first or last clause is the erase
-    (see :func:`_erase_clause`).
+    (see :func:`_exit_clause`).
     """
     if not norm:
         return None, None, None
@@ -103,27 +103,54 @@ def read_keyword(fs: m.FlowSet, norm: str, text: str | None = None) -> tuple[str
         how = "; ".join(filter(None, (placed.reading.how if placed.reading.how != "exact" else "", around)))
         return placed.target.intent, placed.reading.lang or None, replace(placed.reading, how=how or "exact")
     found = _with_someone_near(fs, lex, once) if len(kept) > 1 else (None, None, None)
+    if found[0] is None and len(kept) > 1:
+        found = _keyword_and_phrase(fs, kept)
     if found[0] is None and text is not None:
-        return _erase_clause(fs, text)
+        return _exit_clause(fs, text)
     return found
 
 
-def _erase_clause(fs: m.FlowSet, text: str) -> tuple[str | None, str | None, Reading | None]:
-    """An erase phrase of understanding.yaml that is the whole first or last
-    clause of a message: "borra todo, mi patrón me revisa el cel", "no. ya no
-    quiero contestar esto, bórralo". The person said why, or said something
-    first; the erase is still what they asked for.
+def _exit_clause(fs: m.FlowSet, text: str) -> tuple[str | None, str | None, Reading | None]:
+    """An erase or stop phrase of understanding.yaml that is the whole first or
+    last clause of a message: "borra todo, mi patrón me revisa el cel", "no. ya
+    no quiero contestar esto, bórralo", "no me vuelvan a escribir, la patrona
+    lee mis mensajes". The person said why, or said something first; the erase
+    or the stop is still what they asked for.
 
     Phrases only, never the keywords: "SALIR" is also "to leave", and "salir,
     no puedo" may be someone who cannot get out. A clause in the middle of a
-    message is a story ("me dijo: borra todo, y lo borré"), not a request."""
+    message is a story ("me dijo: borra todo, y lo borré"), not a request.
+
+    A stop never silences a message that also says the person is in danger
+    ("remove me, im in danger"): that one is read as a whole, and shows the
+    emergency numbers. An erase still wins: the person asked for the screen
+    to be clean, perhaps because someone is reading it."""
     parts = clauses(text)
     if len(parts) < 2:
         return None, None, None
     for clause in dict.fromkeys((parts[0], parts[-1])):
         intent, lang, why = read_keyword(fs, clause)
-        if intent == "quick_exit" and why is not None and why.what == "meaning":
-            return intent, lang, replace(why, how="; ".join(filter(None, (why.how, "a clause of its own"))))
+        if intent not in m.WHOLE_ONLY_INTENTS or why is None or why.what != "meaning":
+            continue
+        if intent == "opt_out" and Lexicon.of(fs).place(normalize(text)).alarm is not None:
+            return None, None, None
+        return intent, lang, replace(why, how="; ".join(filter(None, (why.how, "a clause of its own"))))
+    return None, None, None
+
+
+def _keyword_and_phrase(fs: m.FlowSet, words: list[str]) -> tuple[str | None, str | None, Reading | None]:
+    """An erase or stop keyword said with a phrase that means the same, before
+    or after it: "ALTO ya no me escriban", "borra todo SALIR". Both halves ask
+    for the one thing; either alone would have done it.
+
+    ``words``: the message without its around words."""
+    for word, rest in ((words[0], words[1:]), (words[-1], words[:-1])):
+        intent, _ = keyword(fs.keywords, word)
+        if intent not in m.WHOLE_ONLY_INTENTS:
+            continue
+        said, lang, why = read_keyword(fs, " ".join(rest))
+        if said == intent and why is not None:
+            return intent, lang, replace(why, how="; ".join(filter(None, (why.how, f"with the keyword {word}"))))
     return None, None, None
 
 

@@ -24,7 +24,10 @@ _APOSTROPHE_RE = re.compile(r"['\u2019\u2018\u00b4`]")
 _REPEAT_RE = re.compile(r"(\w)\1+")
 _SPACE_RE = re.compile(r"\s+")
 # Marks that end a clause: a not-word before one does not reach past it.
-_CLAUSE_RE = re.compile(r"[,;:.!?¡¿\n]")
+# People on WhatsApp put an emoji where a comma or a full stop would go
+# ("borra todo 🙏 mi cuñado agarra el cel"): pictographs and dingbats end a
+# clause too.
+_CLAUSE_RE = re.compile(r"[,;:.!?¡¿\n\u2600-\u27bf\U0001f300-\U0001faff]")
 
 
 def clean(text: str | None) -> str:
