@@ -96,6 +96,8 @@ def clauses(text: str) -> list[str]:
 
     >>> clauses("No. Ya no quiero contestar esto, bórralo")
     ['no', 'ya no quiero contestar esto', 'borralo']
+    >>> clauses("borra todo 🙏 mi cuñado agarra el cel")
+    ['borra todo', 'mi cunado agarra el cel']
     """
     return [c for c in (normalize(piece) for piece in _CLAUSE_RE.split(text[:MATCH_LIMIT])) if c]
 
