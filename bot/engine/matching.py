@@ -63,12 +63,13 @@ def read_keyword(fs: m.FlowSet, norm: str, text: str | None = None) -> tuple[str
     ("exittt"), or with one typo for the words in :data:`TYPO_INTENTS`; or
     it is one of the whole-message phrases of understanding.yaml for
     quick_exit and opt_out ("borra la conversación"); or one of those with a
-    warning that someone is near ("bórralo, ahí viene"). A sentence that
-    merely contains the word ("no puedo salir de la casa") is none of these.
+    warning that someone is near ("bórralo, ahí viene"), or with a keyword of
+    the same meaning ("ALTO ya no me escriban"). A sentence that merely
+    contains the word ("no puedo salir de la casa") is none of these.
 
-    ``text``: the message as written, for its clauses: an erase phrase of
-    understanding.yaml that is the whole first or last clause is the erase
-    (see :func:`_exit_clause`).
+    ``text``: the message as written, for its clauses: an erase or stop phrase
+    of understanding.yaml that is the whole first or last clause is the erase
+    or the stop (see :func:`_exit_clause`).
     """
     if not norm:
         return None, None, None
