@@ -333,6 +333,7 @@ WITH_A_REASON = [
     # A stop never silences danger in the same message; an erase still clears the screen.
     ("remove me, im in danger", None, ""),
     ("ya no me escriban, me van a matar", None, ""),
+    ("ya no me escriban, no, me van a matar", None, ""),  # the "no" ends with its clause, as the runner reads it
     # A keyword said with a phrase of the same meaning.
     ("ALTO ya no me escriban", "opt_out", "with the keyword alto"),
     ("stop dont text me anymore", "opt_out", "with the keyword stop"),

@@ -17,7 +17,7 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
 from . import model as m
-from .text import clauses, normalize, said_once, squeeze
+from .text import clause_starts, clauses, normalize, said_once, squeeze
 from .understanding import Lexicon, Reading
 
 # Words too common to pick an option by ("what", "the", "de"...). Short words
@@ -107,11 +107,11 @@ def read_keyword(fs: m.FlowSet, norm: str, text: str | None = None) -> tuple[str
     if found[0] is None and len(kept) > 1:
         found = _keyword_and_phrase(fs, kept)
     if found[0] is None and text is not None:
-        return _exit_clause(fs, text)
+        return _exit_clause(fs, text, norm)
     return found
 
 
-def _exit_clause(fs: m.FlowSet, text: str) -> tuple[str | None, str | None, Reading | None]:
+def _exit_clause(fs: m.FlowSet, text: str, norm: str) -> tuple[str | None, str | None, Reading | None]:
     """An erase or stop phrase of understanding.yaml that is the whole first or
     last clause of a message: "borra todo, mi patrón me revisa el cel", "no. ya
     no quiero contestar esto, bórralo", "no me vuelvan a escribir, la patrona
@@ -124,8 +124,12 @@ def _exit_clause(fs: m.FlowSet, text: str) -> tuple[str | None, str | None, Read
 
     A stop never silences a message that also says the person is in danger
     ("remove me, im in danger"): that one is read as a whole, and shows the
-    emergency numbers. An erase still wins: the person asked for the screen
-    to be clean, perhaps because someone is reading it."""
+    emergency numbers. The danger is looked for as the runner will look for
+    it, clauses and all (a "no, " before it does not turn it around). An
+    erase still wins: the person asked for the screen to be clean, perhaps
+    because someone is reading it.
+
+    ``norm``: ``normalize(text)``."""
     parts = clauses(text)
     if len(parts) < 2:
         return None, None, None
@@ -133,7 +137,7 @@ def _exit_clause(fs: m.FlowSet, text: str) -> tuple[str | None, str | None, Read
         intent, lang, why = read_keyword(fs, clause)
         if intent not in m.WHOLE_ONLY_INTENTS or why is None or why.what != "meaning":
             continue
-        if intent == "opt_out" and Lexicon.of(fs).place(normalize(text)).alarm is not None:
+        if intent == "opt_out" and Lexicon.of(fs).place(norm, clauses=clause_starts(text, norm)).alarm is not None:
             return None, None, None
         return intent, lang, replace(why, how="; ".join(filter(None, (why.how, "a clause of its own"))))
     return None, None, None
