@@ -330,6 +330,12 @@ WITH_A_REASON = [
     ("no me escriban mas, la patrona lee mis mensajes", "opt_out", "a clause of its own"),
     ("my husband reads everything. dont text me again", "opt_out", "a clause of its own"),
     ("borra todo 🙏 mi cuñado agarra el cel", "quick_exit", "a clause of its own"),  # an emoji ends a clause
+    # No comma: a clause opener ("my", "porque") ends the request; a warning phrase does too, words after it or not.
+    ("pls no more msgs my husband pays the phone bill", "opt_out", "a clause of its own"),
+    ("borra todo porque mi suegra agarra el cel", "quick_exit", "a clause of its own"),
+    ("wipe this whole convo he checks my phone at night", "quick_exit", "someone near: he checks my phone at night"),
+    ("ya no me escriban el sabado", None, ""),  # "el" opens no clause: "on Saturday" may be part of the request
+    ("he told me to erase everything he checks my phone", None, ""),  # his words, not a request
     # A stop never silences danger in the same message; an erase still clears the screen.
     ("remove me, im in danger", None, ""),
     ("ya no me escriban, me van a matar", None, ""),

@@ -533,6 +533,7 @@ def _build_understanding(source: Source, resolve: _Resolver) -> m.Understanding:
         short_forms=MappingProxyType({lang: MappingProxyType({normalize(str(k)): normalize(str(v)) for k, v in forms.items()})
                                       for lang, forms in (data.get("short_forms") or {}).items()}),
         several_signs=several,
+        openers=MappingProxyType({lang: _words(words) for lang, words in data.get("clause_openers", {}).items()}),
     )
 
 

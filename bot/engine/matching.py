@@ -129,15 +129,23 @@ def _exit_clause(fs: m.FlowSet, text: str, norm: str) -> tuple[str | None, str |
     erase still wins: the person asked for the screen to be clean, perhaps
     because someone is reading it.
 
+    Without a comma, a clause is taken to open at a word of understanding.yaml's
+    ``clause_openers`` ("stop texting me my husband reads it", "borra todo
+    porque mi esposo ve el cel"): the words before it, two or more, are the
+    first clause.
+
     ``norm``: ``normalize(text)``."""
     parts = clauses(text)
-    if len(parts) < 2:
-        return None, None, None
-    for clause in dict.fromkeys((parts[0], parts[-1])):
+    lex = Lexicon.of(fs)
+    first = parts[0].split() if parts else []
+    # Longest first: "stop texting me my husband ..." is "stop texting me", not "stop".
+    before_openers = [" ".join(first[:i]) for i in range(len(first) - 1, 1, -1) if first[i] in lex.openers]
+    ends = (parts[0], parts[-1]) if len(parts) > 1 else ()
+    for clause in dict.fromkeys((*ends, *before_openers)):
         intent, lang, why = read_keyword(fs, clause)
         if intent not in m.WHOLE_ONLY_INTENTS or why is None or why.what != "meaning":
             continue
-        if intent == "opt_out" and Lexicon.of(fs).place(norm, clauses=clause_starts(text, norm)).alarm is not None:
+        if intent == "opt_out" and lex.place(norm, clauses=clause_starts(text, norm)).alarm is not None:
             return None, None, None
         return intent, lang, replace(why, how="; ".join(filter(None, (why.how, "a clause of its own"))))
     return None, None, None
@@ -168,7 +176,8 @@ def _with_someone_near(fs: m.FlowSet, lex: Lexicon, words: list[str]) -> tuple[s
     read ("borra todo, mi esposo me revisa el teléfono": the meaning that leads
     to safety.tips), is the erase or the stop: the warning says why the hurry,
     and the one line kept for a warning alone would make the person text again
-    to be safe.
+    to be safe. The warning may come after the request without a comma, with
+    more words after it ("wipe this whole convo he checks my phone at night").
 
     ``words``: the whole message, around words and all ("ya llegó el
     patrón" holds "ya"). Only a message of two words or more besides the
@@ -178,14 +187,21 @@ def _with_someone_near(fs: m.FlowSet, lex: Lexicon, words: list[str]) -> tuple[s
     exit_words = _exit_words(fs, lex)
     if exit_words.isdisjoint(words) and exit_words.isdisjoint(squeeze(" ".join(words)).split()):
         return None, None, None
-    rest = lex.without(words, "watched") or lex.without(words, "", place=WORRIED_OF_BEING_READ)
-    if not rest:
+    split = lex.split_at(words, "watched")
+    if split is None or split == ([], []):
+        split = lex.split_at(words, "", place=WORRIED_OF_BEING_READ)
+    if split is None:
         return None, None, None
-    intent, lang, why = read_keyword(fs, " ".join(rest))
-    if intent not in m.WHOLE_ONLY_INTENTS or why is None:
-        return None, None, None
-    near = " ".join(w for w in lex.spelled(words) if w not in rest)  # `rest` has its short forms spelled out
-    return intent, lang, replace(why, how="; ".join(filter(None, (why.how, f"someone near: {near}"))))
+    before, after = split
+    # The request is what is left once the warning is taken out; or, when
+    # no comma says where the request ends ("wipe this whole convo he checks
+    # my phone at night"), the words before the warning, or after it, alone.
+    for rest in dict.fromkeys(tuple(r) for r in (before + after, before, after) if r):
+        intent, lang, why = read_keyword(fs, " ".join(rest))
+        if intent in m.WHOLE_ONLY_INTENTS and why is not None:
+            near = " ".join(w for w in lex.spelled(words) if w not in rest)  # `rest` has its short forms spelled out
+            return intent, lang, replace(why, how="; ".join(filter(None, (why.how, f"someone near: {near}"))))
+    return None, None, None
 
 
 def _exit_words(fs: m.FlowSet, lex: Lexicon) -> frozenset[str]:

@@ -135,6 +135,7 @@ class Lexicon:
     around_numbers: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)  # the same, with the words around numbers
     around_words: frozenset[str] = frozenset()
     not_words: frozenset[str] = frozenset()
+    openers: frozenset[str] = frozenset()  # words that open a clause of their own ("my", "porque")
     numbers: dict[str, int] = field(default_factory=dict)  # normalised word -> 1-based number
     entries: list[_Entry] = field(default_factory=list)
     wholes: dict[int, list[tuple[_Entry, tuple[str, ...]]]] = field(default_factory=dict)  # word count -> whole-message phrases, around words set aside
@@ -173,6 +174,7 @@ class Lexicon:
             lex.around_numbers.setdefault(words[0], []).append(words)
         lex.around_words = frozenset(w for words in u.around.values() for w in words)
         lex.not_words = frozenset(w for words in u.negations.values() for w in words)
+        lex.openers = frozenset(w for words in u.openers.values() for w in words)
         for lang, rows in u.numbers.items():
             for i, words in enumerate(rows, 1):
                 for word in words:
@@ -358,11 +360,11 @@ class Lexicon:
         return Reading("meaning", several.label, phrases, several.where, signs[0][0].phrase.lang,
                        f"several signs: {', '.join(places)}", min(f[1] for f in signs))
 
-    def without(self, tokens: list[str], intent: str, place: str | None = None) -> list[str] | None:
-        """The words of a message with the first phrase of ``intent`` (or of the
-        meaning that leads to ``place``) found in it, word for word, taken out
-        ("erase everything hes coming" without "hes coming"), or None when
-        there is none.
+    def split_at(self, tokens: list[str], intent: str, place: str | None = None) -> tuple[list[str], list[str]] | None:
+        """The words of a message before and after the first phrase of
+        ``intent`` (or of the meaning that leads to ``place``) found in it,
+        word for word ("erase everything hes coming": "erase everything" and
+        nothing), or None when there is none.
 
         Word for word (letters stretched allowed), without the stems and typo
         search: this runs before the message is read in full, and for an erase
@@ -372,16 +374,15 @@ class Lexicon:
         per_token = [self.exact_matches(t) for t in tokens]
         for start, end, entry, _, _ in self._spans(tokens, per_token):
             if entry.meaning.intent == intent or (place is not None and entry.meaning.goto == place):
-                return tokens[:start] + tokens[end:]
+                return tokens[:start], tokens[end:]
         # A whole-message phrase ("ya llegó", "my husband is home": a warning only when
-        # nothing else is said) counts at the start or the end, word for word.
+        # nothing else is said) counts too, word for word: the caller reads what is
+        # left as a request of its own, or not at all.
         for words in self.whole_by_intent.get(intent, ()):
             n = len(words)
-            if n < len(tokens):
-                if tuple(tokens[-n:]) == words:
-                    return tokens[:-n]
-                if tuple(tokens[:n]) == words:
-                    return tokens[n:]
+            for start in range(len(tokens) - n + 1):
+                if tuple(tokens[start:start + n]) == words and n < len(tokens):
+                    return tokens[:start], tokens[start + n:]
         return None
 
     def _spans(self, tokens: list[str], per_token: list[dict],
