@@ -473,6 +473,9 @@ def read_answer(fs: m.FlowSet, text: str, norm: str, labels: list[list[str]]) ->
         rest = first.group(2)
         if lead is not None and rest and answer(system, normalize(rest), labels) not in (None, lead):
             return None, None  # "sí y no", "yes and no": two answers, so neither
+        if lead is not None and answer(system, normalize(text[first.end():]), labels) == lead:
+            # "q va, nunca", "nel, para nada": the one answer, said twice
+            return lead, Reading("answer", lead, phrase, system.answers_where.get(lead), how=_TWO_WAYS)
         if lead in ("yes", "not_sure"):
             return lead, Reading("answer", lead, phrase, system.answers_where.get(lead), how=_BY_FIRST_WORDS)
         if lead == "no":
