@@ -54,11 +54,11 @@ THRESHOLD = {"negatives": 1.0, "safety": 0.97, "language": 0.97}
 # held_out_5.yaml 83.6 % (46 of 55), held_out_6.yaml 82.3 % (51 of 62),
 # held_out_7.yaml 75.4 % (43 of 57), held_out_8.yaml 56.5 % (35 of 62);
 # later (tests/understanding/README.md): held_out_2.yaml 84.4 % (38 of 45), held_out_3.yaml 91.1 %
-# (41 of 45), held_out_9.yaml 61.0 % (36 of 59), held_out_10.yaml 73.5 % (36 of 49).
+# (41 of 45), held_out_9.yaml 61.0 % (36 of 59), held_out_10.yaml 76.6 % (36 of 47), held_out_11.yaml 80.0 % (40 of 50).
 HELD_OUT_FLOOR = {"held_out.yaml": 0.72, "held_out_2.yaml": 0.78, "held_out_3.yaml": 0.74, "held_out_4.yaml": 0.57,
                   "held_out_5.yaml": 0.75, "held_out_6.yaml": 0.78, "held_out_7.yaml": 0.70,
                   "held_out_8.yaml": 0.55, "held_out_9.yaml": 0.55, "held_out_10.yaml": 0.70,
-                  "held_out_11.yaml": 0.46}
+                  "held_out_11.yaml": 0.76}
 _senders = itertools.count(1)
 
 
@@ -147,7 +147,8 @@ def observed(fs, case: Case, events: list[dict], replies: list[str], session_fla
         return found | {session_flags["under_18"]}
     if ev.MISSED in kinds:
         return found | {"miss"}
-    skip = {danger, fs.system.start, fs.keywords.shows["help"]}
+    # The page on using this chat is a place too ("are you open 24 hrs"): when three misses show it, MISSED came first.
+    skip = {danger, fs.system.start}
     places = [v for v in visited if v not in skip]
     if not places:
         return found or {"stay"}
