@@ -232,6 +232,15 @@ def _around_word_clash(d: Mapping) -> str:
     return f"`{d['word']}` is an around word and {clash}: an around word must change nothing; take it out of `around_words`"
 
 
+def _whole_phrase_is_a_word(d: Mapping) -> str:
+    read = f"`{d['phrase']}` is read without its around words ({and_list(d['around'])}), as `{d['word']}`"
+    if d["clash"] == "keyword":
+        return (f"{read}, the keyword of `{d['intent']}`, which is read first: this phrase never leads to"
+                f" `{d['meaning']}`; write a phrase that says more, or take it out")
+    return (f"{read}, a `{d['answer']}` answer word: outside a question, a reply of `{d['word']}` alone would lead to"
+            f" `{d['meaning']}`; write a phrase that says more")
+
+
 def _unverified_number(d: Mapping) -> str:
     in_lang = "" if d["lang"] == SOURCE_LANGUAGE else f" (in the {language_label(d['lang'])} translation)"
     return (f"this text gives the number of `{d['hotline']}`{in_lang}, which is not verified: take the number out "
@@ -408,6 +417,7 @@ MESSAGES: dict[str, str | Callable[[Mapping], str]] = {
     "phrase-twice": "`{phrase}` is also a phrase of `{other}` (at {other_at}): one phrase can lead to one place only;"
                     " keep it in one of them",
     "around-word-clash": _around_word_clash,
+    "whole-phrase-is-a-word": _whole_phrase_is_a_word,
     "number-word-twice": "`{word}` is written for both {first} and {second}: keep it on one line",
     "hello-any-too-long": "text `hello_any` is sent in every language at once, and together they make {segments} SMS"
                           " segments ({units} characters, {encoding}); the limit is {limit}: shorten it",

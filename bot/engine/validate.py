@@ -24,6 +24,7 @@ from .text import normalize
 from .segments import MAX_SEGMENTS, count_segments, is_gsm7
 from .translations import (EMPTY, FOUND, HIDDEN, MISSING, NO_CATALOG, PLACEHOLDERS, SOURCE_LANGUAGE, hidden_character,
                            translation_state)
+from .understanding import Lexicon
 
 KNOWN_INTENTS = ("menu", "back", "help", "danger", "human", "quick_exit", "opt_out", "opt_in", "language")
 REQUIRED_INTENTS = ("menu", "back", "help", "danger", "human", "quick_exit", "opt_out", "opt_in")
@@ -383,6 +384,34 @@ def _gap_problems(meaning: m.Meaning, phrase: m.Phrase) -> list[Problem]:
     return []
 
 
+def _whole_phrases_read_as_a_word(fs: m.FlowSet, keyword_words: dict[str, str],
+                                  answer_words: dict[str, str]) -> list[Problem]:
+    """A whole-message phrase is read with its around words set aside ("borra
+    todo" as "borra"). One that is then an answer word or another meaning's
+    keyword is not what its writer meant: "no thanks", read as "no", would
+    take "no" alone at the main menu to the thanks that ends the conversation;
+    "menu please" would never be read, as the keyword comes first."""
+    lexicon = Lexicon.of(fs)
+    problems = []
+    for meaning in fs.understanding.meanings:
+        if not meaning.whole:
+            continue
+        for phrase in meaning.phrases:
+            kept, taken = lexicon.strip_around(phrase.text.split())
+            core = " ".join(kept)
+            if not taken or not core:
+                continue
+            if core in answer_words:
+                clash = {"clash": "answer", "answer": answer_words[core]}
+            elif keyword_words.get(core, meaning.intent) != meaning.intent:
+                clash = {"clash": "keyword", "intent": keyword_words[core]}
+            else:
+                continue
+            problems.append(_p(phrase.where, "whole-phrase-is-a-word", WARNING, phrase=phrase.written, word=core,
+                               around=tuple(taken), meaning=meaning.label, **clash))
+    return problems
+
+
 def check_understanding(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
     """understanding.yaml: places, intents and languages that exist; one meaning per phrase;
     around words that change nothing; the line sent in every language fits."""
@@ -437,6 +466,7 @@ def check_understanding(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
                                    other_at=earlier[1].where))
     keyword_words = {w: name for name, words in fs.keywords.intents.items() for w in words}
     answer_words = {w: a for a, words in fs.system.answers.items() for w in words}
+    problems += _whole_phrases_read_as_a_word(fs, keyword_words, answer_words)
     number_words = {w for rows in u.numbers.values() for words in rows for w in words}
     for code, words in u.around.items():
         for word in sorted(words):
