@@ -209,7 +209,8 @@ def test_the_mexican_line_is_always_given_as_a_number_for_mexican_phones(lang):
 
 def says_us_text_line_is_for_us_phones(text: str) -> bool:
     """Gives 233733 (a US short code) and says it takes texts from US phones only."""
-    return US_TEXT in text and bool(re.search(r"\b(us phones?|desde (uno de )?ee uu)\b", plain(text)))
+    # "desde EE. UU." alone is not enough: someone in the US with a Mexican phone is in the US.
+    return US_TEXT in text and bool(re.search(r"\b(us phones?|desde (un |uno )?((cel|celular|celulares|telefono|telefonos) )?de ee uu)\b", plain(text)))
 
 
 @pytest.mark.parametrize("node", ["help.usage", "help.person", "safety.emergency", "screening.elsewhere_numbers",
@@ -261,7 +262,7 @@ def test_nothing_unverified_reaches_a_texter():
 def test_the_pay_pages_do_not_promise_overtime_to_everyone(lang):
     pages = plain(texts(lang)["rights.work"] + " " + texts(lang)["rights.overtime"])
     says = {"en": ["most jobs", "1 5 times", "farm", "live in", "small farms", "state"],
-            "es": ["la mayoria de empleos", "1 5 veces", "campo", "hogar de planta", "granjas chicas", "estado"]}
+            "es": ["la mayoria de empleos", "tiempo y medio", "campo", "de planta", "ranchos chicos", "su estado"]}
     for fact in says[lang]:
         assert fact in pages, fact
 

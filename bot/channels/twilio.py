@@ -28,7 +28,7 @@ FAILSAFE_REPLIES = (
     "Sorry, we cannot answer right now. In danger: call 911. "
     "Free, confidential help 24/7: call 1-888-373-7888, or text 233733 from a US phone. Not police, not immigration.",
     "Perdón, ahora no podemos responder. En peligro: llame al 911. "
-    "Ayuda gratis y confidencial 24/7: llame al 1-888-373-7888 o, desde EE. UU., mande un texto al 233733. "
+    "Ayuda gratis y confidencial 24/7: llame al 1-888-373-7888 o mande un texto al 233733 desde un cel. de EE. UU. "
     "No es policía ni migración.",
 )
 
