@@ -10,6 +10,8 @@ A job for :class:`bot.background.Background`:
   with the REST API (``messages(sid).delete()``, through the console's own
   :class:`~bot.channels.twilio_rest.TwilioSender`, so ``TWILIO_API_BASE`` applies), and
   tries again until Twilio answers 204 (deleted) or 404 (already gone).
+  A call that is over is queued the same way, its CallSid alone: Twilio's
+  call log keeps the caller's number (``calls(sid).delete()``).
   Twilio refuses to delete a message it is still processing (error 20009:
   it asks for a minute or more, rarely up to 14 days), so the first try
   waits ``TWILIO_DELETE_AFTER`` seconds and a refusal waits longer.
@@ -33,9 +35,10 @@ from .store import SessionStore
 
 log = logging.getLogger(__name__)
 
-# A Twilio message sid: two letters (SM, MM) and 32 hex digits. Anything else
-# is not put in a URL.
+# A Twilio sid: two letters (SM and MM for a message, CA for a call) and 32 hex
+# digits. Anything else is not put in a URL.
 SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
+CALL = "CA"
 
 
 class TwilioCopies:
@@ -64,11 +67,12 @@ class TwilioCopies:
         from twilio.base.exceptions import TwilioException, TwilioRestException
 
         if not SID.match(sid):
-            log.error("dropped a queued Twilio deletion that is not a message sid")
+            log.error("dropped a queued Twilio deletion that is not a message or call sid")
             self.store.deletions.done(sid)
             return
         try:
-            self.sender.client().messages(sid).delete()
+            client = self.sender.client()
+            (client.calls(sid) if sid.startswith(CALL) else client.messages(sid)).delete()
         except TwilioRestException as exc:
             if exc.status == 404:  # already gone
                 self._gone(sid)

@@ -170,6 +170,9 @@ class VoiceCalls:
         try:
             erased = self.erase(cid)
             self.store.call_prompts.forget(cid)
+            if self.store.twilio_sids:  # Twilio's call log keeps the caller's number: deleted there too (bot.erasure)
+                self.store.deletions.add([call_sid])
+                self.helpline.wake()
         except Exception:
             # Redis is down: kept in the outage spool and done as soon as it
             # answers, as a texter's EXIT is (the last words said expire on their own).

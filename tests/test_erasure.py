@@ -32,6 +32,7 @@ from bot.config import TestConfig
 from bot.store.embedded import ensure_server
 from bot.helpline import contact_id
 from bot.spool import Entry
+from tests.fixtures_voice import Call, start_in
 from tests.helpers import inbound, messages, new_sid, option, post_signed, stored_session
 from tests.servers import RedisProcess, wait_until
 from tests.twilio_standin import ACCOUNT_SID
@@ -325,6 +326,19 @@ def test_texts_answered_with_silence_are_deleted_at_twilio_by_a_quick_exit(delet
     assert redis_client.sismember(key("sids", prefix=PREFIX), quiet["MessageSid"])
     say(client, "SALIR")
     wait_until(lambda: quiet["MessageSid"] in twilio_api.deleted, timeout=15)
+
+
+def test_a_call_that_is_over_is_deleted_from_twilios_call_log(deleting_app, twilio_api, redis_client):
+    """Twilio's call log keeps the caller's number: hanging up deletes the call
+    there, as a quick exit deletes a chat's messages (only the CallSid is queued)."""
+    call = Call(deleting_app)
+    start_in(call, "es")
+    sid = call.form["CallSid"]
+    assert sid not in twilio_api.deleted, "never while the call goes on"
+    call.hang_up()
+    wait_until(lambda: twilio_api.deleted_from.get(sid) == "Calls" and not redis_client.exists("erase:{erase:events}:purge"),
+               timeout=15)
+    assert call.form["From"].lstrip("+") not in " ".join(str(k) for k in redis_client.scan_iter(count=1000))
 
 
 def test_without_twilio_credentials_no_sids_are_kept(client, redis_client):

@@ -15,8 +15,9 @@ Twilio does and records:
   that trickles in: no silence long enough for a per-read timeout, 7 s in
   all). A message counts as taken (it is in ``requests``) as soon as the
   request has arrived, as at Twilio.
-* ``DELETE .../Messages/<sid>.json`` (a quick exit deleting Twilio's copies):
-  every sid asked for in ``deleted``; ``refuse`` gives, for some sids, the
+* ``DELETE .../Messages/<sid>.json`` and ``.../Calls/<sid>.json`` (a quick
+  exit or a hang-up deleting Twilio's copies): every sid asked for in
+  ``deleted``, and what it was (``Messages``, ``Calls``) in ``deleted_from``; ``refuse`` gives, for some sids, the
   answers to give first ((HTTP status, Twilio error code)) before the 204.
 * ``/v1/Content``: create (POST), list (GET), update (PUT ``/v1/Content/<sid>``)
   and delete (DELETE), kept in ``templates`` (sid -> definition), every call
@@ -43,6 +44,7 @@ class TwilioStandIn:
         self.refuse_content = False
         self.answered: list[float] = []  # time.monotonic() when each stalled answer was complete
         self.deleted: list[str] = []
+        self.deleted_from: dict[str, str] = {}
         self.created: list[str] = []  # the sid of every message it took, in order
         self.refuse: dict[str, list[tuple[int, int]]] = {}
         self.templates: dict[str, dict] = {}
@@ -111,10 +113,12 @@ class TwilioStandIn:
                     pass  # the client stopped waiting and closed the connection
                 outer.answered.append(time.monotonic())
 
-            def _delete_message(self) -> None:
-                sid = self.path.rsplit("/", 1)[-1].removesuffix(".json")
+            def _delete(self) -> None:
+                kind, name = self.path.rsplit("/", 2)[-2:]
+                sid = name.removesuffix(".json")
                 with outer.lock:
                     outer.deleted.append(sid)
+                    outer.deleted_from[sid] = kind
                     refusals = outer.refuse.get(sid)
                     refused = refusals.pop(0) if refusals else None
                 if refused:
@@ -158,7 +162,7 @@ class TwilioStandIn:
 
             def do_DELETE(self):  # noqa: N802
                 if not self.path.startswith(CONTENT):
-                    self._delete_message()
+                    self._delete()
                     return
                 sid = self.path.rsplit("/", 1)[-1]
                 with outer.lock:
