@@ -81,17 +81,17 @@ class TwilioCopies:
                 wait = self.NOT_YET
             elif exc.status in (401, 403):
                 wait = self.NOT_ALLOWED
-                log.error("Twilio refused to delete an erased conversation's message: HTTP %s, error %s "
+                log.error("Twilio refused to delete an erased conversation's message or call: HTTP %s, error %s "
                           "(check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN); trying again in %gs",
                           exc.status, exc.code, wait)
             else:
                 wait = self.FAILED
-                log.warning("Twilio did not delete an erased conversation's message: HTTP %s, error %s; "
+                log.warning("Twilio did not delete an erased conversation's message or call: HTTP %s, error %s; "
                             "trying again in %gs", exc.status, exc.code, wait)
             self.store.deletions.later(sid, self.clock() + wait)
             return
         except (TwilioException, OSError) as exc:
-            log.warning("Twilio could not be reached to delete a message (%s); trying again in %gs",
+            log.warning("Twilio could not be reached to delete a message or call (%s); trying again in %gs",
                         type(exc).__name__, self.UNREACHABLE)
             self.store.deletions.later(sid, self.clock() + self.UNREACHABLE)
             return

@@ -380,8 +380,10 @@ class Lexicon:
         # left as a request of its own, or not at all.
         for words in self.whole_by_intent.get(intent, ()):
             n = len(words)
+            if n >= len(tokens):  # the warning alone: nothing else to read
+                continue
             for start in range(len(tokens) - n + 1):
-                if tuple(tokens[start:start + n]) == words and n < len(tokens):
+                if tuple(tokens[start:start + n]) == words:
                     return tokens[:start], tokens[start + n:]
         return None
 

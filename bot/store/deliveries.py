@@ -49,7 +49,7 @@ class DeliveryStatuses:
 
 
 class TwilioDeletions:
-    """Message sids to delete at Twilio, each with when to try next."""
+    """Message and call sids to delete at Twilio, each with when to try next."""
 
     def __init__(self, client, keys: Keys, delete_after: float):
         self.r = client
@@ -58,7 +58,7 @@ class TwilioDeletions:
         self._take = client.register_script(lua("take_due"))
 
     def add(self, sids: list[str], when: float | None = None) -> None:
-        """Queue message sids for deletion at Twilio (a sid already queued keeps its place)."""
+        """Queue message or call sids for deletion at Twilio (a sid already queued keeps its place)."""
         if sids:
             when = time.time() + self.delete_after if when is None else when
             self.r.zadd(self.keys.purge(), {sid: when for sid in sids}, nx=True)
