@@ -342,6 +342,8 @@ WITH_A_REASON = [
     ("remove me, im in danger", None, ""),
     ("ya no me escriban, me van a matar", None, ""),
     ("ya no me escriban, no, me van a matar", None, ""),  # the "no" ends with its clause, as the runner reads it
+    ("stop texting me my boss is here and he has a gun", None, ""),  # a warning, then danger: no comma, still danger
+    ("no me escriban mas mi esposo revisa el cel y me va a matar", None, ""),
     # A keyword said with a phrase of the same meaning.
     ("ALTO ya no me escriban", "opt_out", "with the keyword alto"),
     ("stop dont text me anymore", "opt_out", "with the keyword stop"),

@@ -107,11 +107,19 @@ def read_keyword(fs: m.FlowSet, norm: str, text: str | None = None) -> tuple[str
     if found[0] is None and len(kept) > 1:
         found = _keyword_and_phrase(fs, kept)
     if found[0] is None and text is not None:
-        return _exit_clause(fs, text, norm)
+        found = _exit_clause(fs, lex, text)
+    # A stop read from part of the message never silences danger in the rest
+    # ("remove me, im in danger", "stop texting me my boss is here and he has
+    # a gun"): the runner reads it as a whole, as it will look for it, clauses
+    # and all (a "no, " before it does not turn it around), and shows the
+    # emergency numbers. An erase still wins: the person asked for the screen
+    # to be clean, perhaps because someone is reading it.
+    if found[0] == "opt_out" and lex.place(norm, clauses=clause_starts(text or norm, norm)).alarm is not None:
+        return None, None, None
     return found
 
 
-def _exit_clause(fs: m.FlowSet, text: str, norm: str) -> tuple[str | None, str | None, Reading | None]:
+def _exit_clause(fs: m.FlowSet, lex: Lexicon, text: str) -> tuple[str | None, str | None, Reading | None]:
     """An erase or stop phrase of understanding.yaml that is the whole first or
     last clause of a message: "borra todo, mi patrón me revisa el cel", "no. ya
     no quiero contestar esto, bórralo", "no me vuelvan a escribir, la patrona
@@ -122,21 +130,11 @@ def _exit_clause(fs: m.FlowSet, text: str, norm: str) -> tuple[str | None, str |
     no puedo" may be someone who cannot get out. A clause in the middle of a
     message is a story ("me dijo: borra todo, y lo borré"), not a request.
 
-    A stop never silences a message that also says the person is in danger
-    ("remove me, im in danger"): that one is read as a whole, and shows the
-    emergency numbers. The danger is looked for as the runner will look for
-    it, clauses and all (a "no, " before it does not turn it around). An
-    erase still wins: the person asked for the screen to be clean, perhaps
-    because someone is reading it.
-
     Without a comma, a clause is taken to open at a word of understanding.yaml's
     ``clause_openers`` ("stop texting me my husband reads it", "borra todo
     porque mi esposo ve el cel"): the words before it, two or more, are the
-    first clause.
-
-    ``norm``: ``normalize(text)``."""
+    first clause."""
     parts = clauses(text)
-    lex = Lexicon.of(fs)
     first = parts[0].split() if parts else []
     # Longest first: "stop texting me my husband ..." is "stop texting me", not "stop".
     before_openers = [" ".join(first[:i]) for i in range(len(first) - 1, 1, -1) if first[i] in lex.openers]
@@ -145,8 +143,6 @@ def _exit_clause(fs: m.FlowSet, text: str, norm: str) -> tuple[str | None, str |
         intent, lang, why = read_keyword(fs, clause)
         if intent not in m.WHOLE_ONLY_INTENTS or why is None or why.what != "meaning":
             continue
-        if intent == "opt_out" and lex.place(norm, clauses=clause_starts(text, norm)).alarm is not None:
-            return None, None, None
         return intent, lang, replace(why, how="; ".join(filter(None, (why.how, "a clause of its own"))))
     return None, None, None
 
