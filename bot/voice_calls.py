@@ -142,6 +142,13 @@ class VoiceCalls:
     def dialed(self, form: Mapping[str, str], to: str) -> Answer:
         """Twilio's report on a ``<Dial>``: how the call to a person or the hotline went."""
         call_sid = (form.get("CallSid") or "").strip()
+        put_through = (form.get("DialCallSid") or "").strip()
+        if put_through and self.store.twilio_sids:
+            # The call we placed to a person or the hotline has a record of its
+            # own in Twilio's call log (its time and length, beside the caller's
+            # call): it is over now, and deleted there as the caller's is at hang-up.
+            self.store.deletions.add([put_through])
+            self.helpline.wake()
         fs = self.helpline.flows()
         cid = self.cid(call_sid) if call_sid else ""
         answered = form.get("DialCallStatus") == "completed"

@@ -79,8 +79,9 @@ class Call:
     def silence(self) -> list[str]:
         return self._answer(self.last.redirect, {})
 
-    def dialed(self, status: str) -> list[str]:
-        return self._answer(self.last.dial_action, {"DialCallStatus": status})
+    def dialed(self, status: str, put_through: str | None = None) -> list[str]:
+        """Twilio's report on the ``<Dial>``, with the sid of the call it placed."""
+        return self._answer(self.last.dial_action, {"DialCallStatus": status, "DialCallSid": put_through or new_call_sid()})
 
     def hang_up(self) -> list[str]:
         resp = post(self.client, "http://localhost/twilio/voice/status", {**self.form, "CallStatus": "completed"})

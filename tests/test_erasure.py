@@ -341,6 +341,19 @@ def test_a_call_that_is_over_is_deleted_from_twilios_call_log(deleting_app, twil
     assert call.form["From"].lstrip("+") not in " ".join(str(k) for k in redis_client.scan_iter(count=1000))
 
 
+def test_the_call_a_caller_is_put_through_to_is_deleted_from_twilios_call_log_too(deleting_app, twilio_api):
+    """The hotline call we place for a caller has its own record in Twilio's call log: deleted once it is over."""
+    call = Call(deleting_app)
+    start_in(call, "en")
+    call.press("0")  # a person: nobody on duty, the hotline offered
+    assert call.press("1")[-1].startswith("<dial ")
+    put_through = "CA" + "7" * 32
+    call.dialed("completed", put_through=put_through)
+    wait_until(lambda: twilio_api.deleted_from.get(put_through) == "Calls", timeout=15)
+    call.hang_up()
+    wait_until(lambda: twilio_api.deleted_from.get(call.form["CallSid"]) == "Calls", timeout=15)
+
+
 def test_without_twilio_credentials_no_sids_are_kept(client, redis_client):
     say(client, "hola")
     assert not redis_client.exists(key("sids"))
