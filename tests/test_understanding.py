@@ -141,7 +141,7 @@ def test_the_detector_is_built_once_per_set_of_languages():
 # --- the way out, the alarm, someone near -----------------------------------------------------------
 
 EXITS = ["salir por favor", "SALIR YA", "ya salir", "EXIT!!!", "exit now", "borrar todo", "Salir, por favor!!",
-         "borra la conversación", "exittt", "slair"]
+         "borra la conversación", "exittt", "slair", "salir yaaa", "borra tooodo", "EXIT PLSSS"]
 NOT_EXITS = ["no puedo salir de la casa", "I can't exit the building", "quiero salir de este trabajo",
              "how do I delete my messages", "sale", "salida", "exito", "edit"]
 

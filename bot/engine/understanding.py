@@ -227,7 +227,8 @@ class Lexicon:
         """The words of a message without the around words (and those around
         numbers, if ``numbers``); and those taken out."""
         index = self.around_numbers if numbers else self.around
-        tokens = self.spelled(tokens)
+        # An around word with its letters stretched is that word ("borra tooodo", "salir yaaa").
+        tokens = [t if t in index or squeeze(t) not in index else squeeze(t) for t in self.spelled(tokens)]
         kept, taken, i = [], [], 0
         while i < len(tokens):
             for words in index.get(tokens[i], ()):
