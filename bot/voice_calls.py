@@ -42,8 +42,8 @@ from .engine.runner import ERASE, Context, Inbound, Turn, step
 from .engine.session import Session, SessionFormatError
 from .engine.text import clean, normalize
 from .engine.understanding import Lexicon
-from .helpline import ContactIds, Helpline
-from .spool import Entry
+from .helpline import ContactIds, Helpline, safe_error
+from .spool import DELETE, Entry
 from .store import StoreError
 
 log = logging.getLogger(__name__)
@@ -142,13 +142,10 @@ class VoiceCalls:
     def dialed(self, form: Mapping[str, str], to: str) -> Answer:
         """Twilio's report on a ``<Dial>``: how the call to a person or the hotline went."""
         call_sid = (form.get("CallSid") or "").strip()
-        put_through = (form.get("DialCallSid") or "").strip()
-        if put_through and self.store.twilio_sids:
-            # The call we placed to a person or the hotline has a record of its
-            # own in Twilio's call log (its time and length, beside the caller's
-            # call): it is over now, and deleted there as the caller's is at hang-up.
-            self.store.deletions.add([put_through])
-            self.helpline.wake()
+        # The call placed to a person or the hotline has a record of its own in
+        # Twilio's call log (its time and length, beside the caller's call): it is
+        # over now, and deleted there as the caller's is at hang-up.
+        self.delete_at_twilio((form.get("DialCallSid") or "").strip())
         fs = self.helpline.flows()
         cid = self.cid(call_sid) if call_sid else ""
         answered = form.get("DialCallStatus") == "completed"
@@ -174,20 +171,35 @@ class VoiceCalls:
         if not call_sid or form.get("CallStatus") not in ENDED:
             return False
         cid = self.cid(call_sid)
+        # Twilio's call log keeps the caller's number: deleted there too (bot.erasure).
+        self.delete_at_twilio(call_sid)
         try:
             erased = self.erase(cid)
             self.store.call_prompts.forget(cid)
-            if self.store.twilio_sids:  # Twilio's call log keeps the caller's number: deleted there too (bot.erasure)
-                self.store.deletions.add([call_sid])
-                self.helpline.wake()
         except Exception:
             # Redis is down: kept in the outage spool and done as soon as it
             # answers, as a texter's EXIT is (the last words said expire on their own).
-            helpline = self.helpline
-            if helpline.spool is not None and helpline.spool.add(Entry(cid, stateless.QUICK_EXIT, helpline.clock(), "")):
-                helpline.wake()
+            self.spool(Entry(cid, stateless.QUICK_EXIT, self.helpline.clock(), ""))
             raise
         return erased
+
+    def delete_at_twilio(self, call_sid: str) -> None:
+        """Queue a call that is over for deletion from Twilio's call log (when
+        the Twilio credentials are set); while Redis is down, in the outage
+        spool, queued as soon as Redis answers."""
+        if not call_sid or not self.store.twilio_sids:
+            return
+        try:
+            self.store.deletions.add([call_sid])
+            self.helpline.wake()
+        except Exception as exc:  # noqa: BLE001 - Redis is down: spooled, and what the caller hears goes on
+            log.error("a call's deletion at Twilio not queued yet, kept to be done: %s", safe_error(exc))
+            self.spool(Entry("", DELETE, self.helpline.clock(), call_sid))
+
+    def spool(self, entry: Entry) -> None:
+        helpline = self.helpline
+        if helpline.spool is not None and helpline.spool.add(entry):
+            helpline.wake()
 
     # --- what is said ---------------------------------------------------------------------
 

@@ -316,6 +316,22 @@ def test_the_answer_to_a_quick_exit_reported_during_an_outage_is_deleted_once_re
     wait_until(app.extensions["background"].idle, timeout=15)  # done: nothing left to retry once Redis goes
 
 
+@pytest.mark.slow
+def test_a_call_that_ends_during_an_outage_is_deleted_at_twilio_once_redis_is_back(restartable, tmp_path, twilio_api):
+    app = create_app(TestConfig(restartable.url, str(tmp_path / "var"), REDIS_TIMEOUT=0.3, TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+                                TWILIO_API_BASE=twilio_api.url, TWILIO_DELETE_AFTER=0.0))
+    call = Call(app)
+    start_in(call, "en")
+    sid = call.form["CallSid"]
+    restartable.kill()
+    call.hang_up()
+    spool = (tmp_path / "var" / "outage-spool").read_text()
+    assert sid in spool and call.form["From"].lstrip("+") not in spool
+    restartable.start()
+    wait_until(lambda: twilio_api.deleted_from.get(sid) == "Calls", timeout=20)
+    wait_until(app.extensions["background"].idle, timeout=15)
+
+
 def test_texts_answered_with_silence_are_deleted_at_twilio_by_a_quick_exit(deleting_app, twilio_api, redis_client):
     """Opted out, a person's texts get no answer; they are still at Twilio, and SALIR deletes them too."""
     client = deleting_app.test_client()
