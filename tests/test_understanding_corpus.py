@@ -61,7 +61,7 @@ THRESHOLD = {"negatives": 1.0, "safety": 0.97, "language": 0.97}
 HELD_OUT_FLOOR = {"held_out.yaml": 0.72, "held_out_2.yaml": 0.78, "held_out_3.yaml": 0.74, "held_out_4.yaml": 0.57,
                   "held_out_5.yaml": 0.75, "held_out_6.yaml": 0.78, "held_out_7.yaml": 0.70,
                   "held_out_8.yaml": 0.55, "held_out_9.yaml": 0.55, "held_out_10.yaml": 0.70,
-                  "held_out_11.yaml": 0.76, "held_out_12.yaml": 0.74}
+                  "held_out_11.yaml": 0.76, "held_out_12.yaml": 0.74, "held_out_13.yaml": 0.50}
 _senders = itertools.count(1)
 
 
