@@ -76,7 +76,7 @@ from .engine.yamlsource import size_problem
 DRAFT_TTL = 14 * 86400  # an untouched draft is forgotten after two weeks
 AUDIT_KEPT = 50  # publishes and rollbacks kept, with what they replaced
 LOCK_SECONDS = 60
-# The flow files together are ~45 KB, their catalogs ~50 KB, and each file is
+# The flow files together are ~130 KB, their catalogs ~120 KB, and each file is
 # capped (yamlsource.MAX_BYTES). A check takes time in proportion to what the
 # draft holds (bench/flow_limits.py) and runs as the editor types: a draft
 # beyond this is refused, never stored or checked.

@@ -591,7 +591,7 @@ def test_a_draft_file_too_big_is_refused_with_its_line_and_never_stored(app, ed,
     response = check(ed, "main.yaml", big)
     assert response.status_code == 413
     assert response.json["error"] == (
-        f"flows/main.yaml:{line}: this file is over 64 KB, the most a flow file may be (it goes past that on this"
+        f"flows/main.yaml:{line}: this file is over {MAX_BYTES // 1024} KB, the most a flow file may be (it goes past that on this"
         " line): split it into smaller flows, or remove what was pasted here. Not saved: your draft keeps what it"
         " had before.")
     assert redis_client.get("hl:ops:draft:ed") is None

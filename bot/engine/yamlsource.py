@@ -27,7 +27,10 @@ from .problems import message
 
 Path = tuple  # of str | int
 
-MAX_BYTES = 64 * 1024  # the largest flow file is ~10 KB
+# A bound against pasted junk, not a budget: the flow files are 1 to 21 KB, and
+# understanding.yaml, the phrases people write, grows with every batch of
+# real writing read (66 KB on 2026-12-05).
+MAX_BYTES = 128 * 1024
 MAX_DEPTH = 20  # the deepest flow file is 6 levels (hotlines > entry > contacts > contact > number)
 
 

@@ -228,7 +228,7 @@
     var timer = null;
     var seq = 0;
     var TOO_LARGE = "Not checked: that is more than the console takes at once (1 MB), so nothing of it was saved. " +
-      "A flow file may hold at most 64 KB: shorten it, or split it into two flows.";
+      "A flow file may hold at most 128 KB: shorten it, or split it into two flows.";
     var inflight = null;
     var check = function () {
       clearTimeout(timer);

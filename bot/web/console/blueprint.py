@@ -32,6 +32,7 @@ from ...channels.twilio_rest import TwilioSender
 from ...desk import Desk
 from ...duty import Duty, DutyWatch
 from ...engine.translations import language_name
+from ...engine.yamlsource import MAX_BYTES
 from ...figures import Figures
 from ...flow_editing import FlowEditor, Paths
 from ...helpline import safe_error
@@ -173,7 +174,7 @@ def _too_large(exc):
     """Over the size a request may send (bot/web/limits.py), whichever cap refused it: the
     editor's script reads JSON, and a page of HTML would read to it as the server gone."""
     limit = request.max_content_length or current_app.config.get("MAX_CONTENT_LENGTH") or 0
-    advice = ("A flow file may hold at most 64 KB: shorten it, or split it into two flows."
+    advice = (f"A flow file may hold at most {MAX_BYTES // 1024} KB: shorten it, or split it into two flows."
               if request.endpoint in limits.EDITOR_ENDPOINTS else "Shorten what you wrote, and send it again.")
     message = (f"That is more than the console takes at once ({limit // 1024} KB), so nothing was checked, saved or "
                f"sent. {advice}")
