@@ -465,6 +465,24 @@ def test_an_answer_that_also_says_danger_shows_the_emergency_numbers_first(fs, l
     assert chat.session.flags["under_18"] == "yes"
 
 
+@pytest.mark.parametrize("lang, text", [("es", "sí, ahí viene el patrón"), ("en", "yes but i gotta go hes coming")])
+def test_an_answer_that_also_says_someone_is_near_gets_the_one_discreet_line_and_no_next_question(fs, lang, text):
+    # The next question on the screen is what the person coming would read.
+    chat = at_a_question(fs, lang)
+    at = chat.session.position
+    turn = chat.send(text)
+    assert turn.replies == [say(fs, "watched", lang)]
+    assert chat.session.position == at and "under_18" not in chat.session.flags  # the question waits for them
+
+
+@pytest.mark.parametrize("lang, text", [("es", "números de ayuda, ya viene mi patrón"), ("en", "numbers, my boss is here")])
+def test_a_menu_pick_that_also_says_someone_is_near_gets_the_one_discreet_line(fs, lang, text):
+    chat = started(fs, lang)
+    turn = chat.send(text)
+    assert turn.replies == [say(fs, "watched", lang)]
+    assert chat.session.position == "main.menu"
+
+
 @pytest.mark.parametrize("lang, text", [("es", "números de ayuda"), ("en", "yes")])
 def test_a_reply_with_no_danger_in_it_shows_no_emergency_numbers(fs, lang, text):
     chat = at_a_question(fs, lang) if text == "yes" else started(fs, lang)

@@ -516,7 +516,8 @@ class _Step:
             i, why = matching.read_pick(fs, norm, self.labels(node))
             if i is not None:
                 self.explain(why)
-                self.alarm_beside(text, norm, why)
+                if self.said_beside(text, norm, why, node):
+                    return
                 option = node.options[i]
                 # A menu is one answer: picked again (after BACK, or the flow
                 # once more), it replaces what it recorded before, never adds.
@@ -530,7 +531,8 @@ class _Step:
             a, why = matching.read_answer(fs, text, norm, self.labels(node))
             if a is not None:
                 self.explain(why)
-                self.alarm_beside(text, norm, why)
+                if self.said_beside(text, norm, why, node):
+                    return
                 s.flags[node.flag] = a
                 self.enter(node.on.get(a) or node.next)
                 return
@@ -565,17 +567,29 @@ class _Step:
         self.explain(Reading("nothing", "a reply the bot did not understand", how="no keyword, option, answer or phrase"))
         self.miss(node, media_only=False)
 
-    def alarm_beside(self, text: str, norm: str, why: Reading) -> None:
-        """A reply read from some of its words may also say the person is in
-        danger: "me están golpeando, ayuda" picks "Números de ayuda" by its
-        last word, "sí, me está pegando ahorita" answers yes. The emergency
-        numbers come first, then what the reply picked or answered."""
+    def said_beside(self, text: str, norm: str, why: Reading, node: m.Node) -> bool:
+        """A reply read from some of its words may say more.
+
+        That the person is in danger: "me están golpeando, ayuda" picks
+        "Números de ayuda" by its last word, "sí, me está pegando ahorita"
+        answers yes. The emergency numbers come first, then what the reply
+        picked or answered.
+
+        Or that someone is near: "sí, ahí viene el patrón". Then the one
+        discreet line and nothing else (True): the next question on the
+        screen is what the person coming would read. The answer is not
+        kept; the question waits for them.
+        """
         if why.how not in matching.READ_FROM_SOME_WORDS:
-            return
+            return False
         placed = self.place(text, norm)
+        if placed.target is not None and placed.target.intent == "watched":
+            self.act(placed, node)
+            return True
         if placed.alarm is not None:
             self.understood(Placement(alarm=placed.alarm))
             self.show(self.fs.keywords.shows["danger"])
+        return False
 
     def understood(self, placed: Placement) -> None:
         """Say what free text was understood as: an event with its meaning (no text)."""
