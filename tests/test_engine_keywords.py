@@ -465,7 +465,9 @@ def test_an_answer_that_also_says_danger_shows_the_emergency_numbers_first(fs, l
     assert chat.session.flags["under_18"] == "yes"
 
 
-@pytest.mark.parametrize("lang, text", [("es", "sí, ahí viene el patrón"), ("en", "yes but i gotta go hes coming")])
+@pytest.mark.parametrize("lang, text", [("es", "sí, ahí viene el patrón"), ("en", "yes but i gotta go hes coming"),
+                                        ("es", "sí. ya llegó mi esposo"), ("es", "no, ya me tengo que ir"),
+                                        ("en", "yes, gotta go")])
 def test_an_answer_that_also_says_someone_is_near_gets_the_one_discreet_line_and_no_next_question(fs, lang, text):
     # The next question on the screen is what the person coming would read.
     chat = at_a_question(fs, lang)

@@ -28,7 +28,7 @@ from . import choices, language, matching, render, transcript
 from . import model as m
 from .lifecycle import bind, unbind
 from .session import HISTORY_LIMIT, Session
-from .text import clause_starts, clean, normalize
+from .text import clause_starts, clauses, clean, normalize
 from .understanding import Lexicon, Placement, Reading
 
 MISSES_BEFORE_HELP = 3
@@ -549,6 +549,8 @@ class _Step:
                 self.enter(node.next)
                 return
         placed = self.place(text, norm)
+        if not placed.placed and unsure is not None:
+            placed = self.near_at_the_end(text) or placed
         if placed.placed:
             self.act(placed, node)
             return
@@ -583,13 +585,24 @@ class _Step:
         if why.how not in matching.READ_FROM_SOME_WORDS:
             return False
         placed = self.place(text, norm)
-        if placed.target is not None and placed.target.intent == "watched":
+        if not _someone_near(placed):
+            placed = self.near_at_the_end(text) or placed
+        if _someone_near(placed):
             self.act(placed, node)
             return True
         if placed.alarm is not None:
             self.understood(Placement(alarm=placed.alarm))
             self.show(self.fs.keywords.shows["danger"])
         return False
+
+    def near_at_the_end(self, text: str) -> Placement | None:
+        """A warning that counts only as a whole message ("ya llegó", "gotta go")
+        said as a reply's last clause: "sí. ya llegó mi esposo", "no, ya me tengo que ir"."""
+        parts = clauses(text)
+        if len(parts) < 2:
+            return None
+        last = Lexicon.of(self.fs).place(parts[-1], whole_only=True)
+        return last if _someone_near(last) else None
 
     def understood(self, placed: Placement) -> None:
         """Say what free text was understood as: an event with its meaning (no text)."""
@@ -641,3 +654,7 @@ class _Step:
             self.reply(render.prompt(self.fs, node, s.lang))
             return
         self.reply(render.reprompt(self.fs, node, s.lang, media_only=media_only))
+
+
+def _someone_near(placed: Placement) -> bool:
+    return placed.target is not None and placed.target.intent == "watched"
