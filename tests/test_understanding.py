@@ -153,6 +153,12 @@ def test_exit_with_politeness_or_urgency_around_it_erases_at_once(fs, text):
     assert turn.action == "erase" and turn.replies == [say(fs, "erased", "es")]
 
 
+@pytest.mark.parametrize("text", ["borrar el chat es seguro?", "cerrar chat, es lo mismo que salir?"])
+def test_a_question_about_erasing_does_not_erase(fs, text):
+    chat = started(fs, "es")
+    assert chat.send(text).action == "save"
+
+
 @pytest.mark.parametrize("text", NOT_EXITS)
 def test_a_sentence_that_merely_contains_the_word_does_not_erase(fs, text):
     chat = started(fs, "es")

@@ -65,7 +65,8 @@ def read_keyword(fs: m.FlowSet, norm: str, text: str | None = None) -> tuple[str
     quick_exit and opt_out ("borra la conversación"); or one of those with a
     warning that someone is near ("bórralo, ahí viene"), or with a keyword of
     the same meaning ("ALTO ya no me escriban"). A sentence that merely
-    contains the word ("no puedo salir de la casa") is none of these.
+    contains the word ("no puedo salir de la casa") is none of these, nor is
+    a question read from part of it ("borrar el chat es seguro?").
 
     ``text``: the message as written, for its clauses: an erase or stop phrase
     of understanding.yaml that is the whole first or last clause is the erase
@@ -103,6 +104,11 @@ def read_keyword(fs: m.FlowSet, norm: str, text: str | None = None) -> tuple[str
     if placed.target is not None and placed.target.intent in m.WHOLE_ONLY_INTENTS:
         how = "; ".join(filter(None, (placed.reading.how if placed.reading.how != "exact" else "", around)))
         return placed.target.intent, placed.reading.lang or None, replace(placed.reading, how=how or "exact")
+    # Read from part of the message, a request is never a question: "borrar el chat
+    # es seguro?" asks whether to erase, and "cerrar chat, es lo mismo que salir?"
+    # asks what it does.
+    if text is not None and text.rstrip().endswith("?"):
+        return None, None, None
     found = _with_someone_near(fs, lex, once) if len(kept) > 1 else (None, None, None)
     if found[0] is None and len(kept) > 1:
         found = _keyword_and_phrase(fs, kept)
