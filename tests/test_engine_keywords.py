@@ -485,6 +485,13 @@ def test_a_menu_pick_that_also_says_someone_is_near_gets_the_one_discreet_line(f
     assert chat.session.position == "main.menu"
 
 
+@pytest.mark.parametrize("lang, text", [("es", "nada de eso. ya me tengo que ir"), ("en", "hmm idk. gotta go")])
+def test_a_reply_not_understood_that_ends_saying_someone_is_near_gets_the_one_discreet_line(fs, lang, text):
+    # Not "sorry, I did not understand" and the menu again, on the screen of the person coming.
+    chat = started(fs, lang)
+    assert chat.send(text).replies == [say(fs, "watched", lang)]
+
+
 @pytest.mark.parametrize("lang, text", [("es", "números de ayuda"), ("en", "yes")])
 def test_a_reply_with_no_danger_in_it_shows_no_emergency_numbers(fs, lang, text):
     chat = at_a_question(fs, lang) if text == "yes" else started(fs, lang)

@@ -549,7 +549,7 @@ class _Step:
                 self.enter(node.next)
                 return
         placed = self.place(text, norm)
-        if not placed.placed and unsure is not None:
+        if not placed.placed:
             placed = self.near_at_the_end(text) or placed
         if placed.placed:
             self.act(placed, node)
