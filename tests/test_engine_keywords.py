@@ -492,6 +492,29 @@ def test_a_reply_not_understood_that_ends_saying_someone_is_near_gets_the_one_di
     assert chat.send(text).replies == [say(fs, "watched", lang)]
 
 
+@pytest.mark.parametrize("lang, near, back", [("es", "sí, ahí viene el patrón", "ok ya se fue"),
+                                              ("en", "yes, gotta go", "ok hes gone")])
+def test_back_after_someone_was_near_the_question_comes_again_in_full(fs, lang, near, back):
+    # Not "sorry, I did not understand" and the bare options: the warning's line was all they saw.
+    chat = at_a_question(fs, lang)
+    at = chat.session.position
+    chat.send(near)
+    turn = chat.send(back)
+    assert turn.replies == [prompt(fs, at, lang)] and chat.session.position == at and chat.session.misses == 0
+
+
+def test_back_after_someone_was_near_at_the_menu_gets_the_menu_in_full(fs):
+    chat = started(fs, "es")
+    chat.send("ahí viene mi patrón")
+    assert chat.send("ya se fueron").replies == [prompt(fs, "main.menu", "es")]
+
+
+def test_someone_gone_said_in_a_sentence_is_what_the_sentence_says(fs):
+    chat = started(fs, "es")
+    turn = chat.send("ya se fue el patrón y no nos pagó la semana")
+    assert chat.session.position.startswith("rights.") and prompt(fs, "main.menu", "es") not in turn.replies
+
+
 @pytest.mark.parametrize("lang, text", [("es", "números de ayuda"), ("en", "yes")])
 def test_a_reply_with_no_danger_in_it_shows_no_emergency_numbers(fs, lang, text):
     chat = at_a_question(fs, lang) if text == "yes" else started(fs, lang)

@@ -628,6 +628,11 @@ class _Step:
         if target is not None and target.intent == "watched":
             self.reply(self.say("watched"))
             return
+        if target is not None and target.intent == "resume":
+            # Back after someone was near: where they were, in full (the question
+            # itself, not only its options; the warning's line was all they saw).
+            self.reply(render.prompt(fs, node, s.lang))
+            return
         shown = placed.alarm is not None
         if target is not None and target.intent == "help":
             self.show(fs.keywords.shows["help"])
