@@ -286,16 +286,20 @@ class Helpline:
             erased = not store.remember_sid(self.cid(update.to), update.message_sid)
         if erased:
             if store.twilio_sids:
-                try:
-                    store.deletions.add([update.message_sid])
-                except STORE_DOWN:
-                    # Twilio does not send a status twice: kept for when Redis is back.
-                    if self.spool is None or not self.spool.add(Entry("", DELETE, self.clock(), update.message_sid)):
-                        raise
-                    return
-                self.wake()
+                self.delete_at_twilio(update.message_sid)  # Twilio does not send a status twice
             return
         store.statuses.record(update.message_sid, update.status, update.error_code)
+
+    def delete_at_twilio(self, sid: str) -> None:
+        """Queue a message or call sid for deletion at Twilio (bot.erasure). While
+        Redis is down it waits in the outage spool, queued once Redis answers;
+        raises if it cannot be kept there either."""
+        try:
+            self.store.deletions.add([sid])
+        except STORE_DOWN:
+            if self.spool is None or not self.spool.add(Entry("", DELETE, self.clock(), sid)):
+                raise
+        self.wake()
 
     def _session(self, cid: str, fields: dict | None) -> Session:
         if fields is None:

@@ -43,7 +43,7 @@ from .engine.session import Session, SessionFormatError
 from .engine.text import clean, normalize
 from .engine.understanding import Lexicon
 from .helpline import ContactIds, Helpline, safe_error
-from .spool import DELETE, Entry
+from .spool import Entry
 from .store import StoreError
 
 log = logging.getLogger(__name__)
@@ -185,16 +185,13 @@ class VoiceCalls:
 
     def delete_at_twilio(self, call_sid: str) -> None:
         """Queue a call that is over for deletion from Twilio's call log (when
-        the Twilio credentials are set); while Redis is down, in the outage
-        spool, queued as soon as Redis answers."""
+        the Twilio credentials are set; during an outage, by the outage spool)."""
         if not call_sid or not self.store.twilio_sids:
             return
         try:
-            self.store.deletions.add([call_sid])
-            self.helpline.wake()
-        except Exception as exc:  # noqa: BLE001 - Redis is down: spooled, and what the caller hears goes on
-            log.error("a call's deletion at Twilio not queued yet, kept to be done: %s", safe_error(exc))
-            self.spool(Entry("", DELETE, self.helpline.clock(), call_sid))
+            self.helpline.delete_at_twilio(call_sid)
+        except Exception as exc:  # noqa: BLE001 - what the caller hears goes on
+            log.error("a call's deletion at Twilio could not be kept: %s", safe_error(exc))
 
     def spool(self, entry: Entry) -> None:
         helpline = self.helpline
