@@ -239,8 +239,10 @@ def _background(config: Config, url: str, client, store: SessionStore, helpline:
     if twilio_deletes:
         from .channels.twilio_rest import TwilioSender
 
-        jobs.append(TwilioCopies(store, TwilioSender(config.TWILIO_ACCOUNT_SID, config.TWILIO_AUTH_TOKEN,
-                                                     api_base=config.TWILIO_API_BASE)))
+        copies = TwilioCopies(store, TwilioSender(config.TWILIO_ACCOUNT_SID, config.TWILIO_AUTH_TOKEN,
+                                                  api_base=config.TWILIO_API_BASE), queue=helpline.delete_at_twilio)
+        helpline.sweep = copies.sweep
+        jobs.append(copies)
     elif serving and not config.TESTING:
         log.warning("TWILIO_ACCOUNT_SID is not set: a quick exit cannot delete the conversation's messages "
                     "from Twilio's message log (see README, Production)")

@@ -16,6 +16,18 @@ A job for :class:`bot.background.Background`:
   it asks for a minute or more, rarely up to 14 days), so the first try
   waits ``TWILIO_DELETE_AFTER`` seconds and a refusal waits longer.
 
+  Not every message's sid reaches the bot: of a reply of several in one
+  TwiML answer, only the last carries a status callback (unless the number
+  is in a Messaging Service with this status callback), and a text answered
+  with the fail-safe during an outage is never stored. So a quick exit also
+  asks for a *sweep* (:meth:`TwilioCopies.sweep`): the job lists, in
+  Twilio's log, every message between the person's number and the line's,
+  both ways, and queues their sids with the rest. The sweep needs the
+  number, which no queue may hold: it waits in this process's memory alone,
+  from the quick exit until the listing is done (normally the next moment;
+  at most :attr:`TwilioCopies.SWEEP_TRIES` minutes while Twilio cannot be
+  reached), and is lost if the process stops first.
+
   Why a thread in every web process rather than a cron job: the web
   processes are the one thing always running wherever the bot runs, so no
   deployment can forget to schedule it, and the queue lives in Redis, so a
@@ -29,9 +41,12 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
+from dataclasses import dataclass
+from typing import Callable
 
-from .store import SessionStore
+from .store import STORE_DOWN, SessionStore
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +56,16 @@ SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
 CALL = "CA"
 
 
+@dataclass
+class Sweep:
+    """A quick exit's request to find its conversation's messages in Twilio's log.
+    Memory only: it holds the person's number."""
+    person: str  # their address, "+1555…" or "whatsapp:+1555…"
+    line: str  # the helpline's, as they texted it
+    due: float
+    tries: int = 0
+
+
 class TwilioCopies:
     BATCH = 20  # sids taken per round
     LEASE = 300.0  # seconds a taken sid is left to the process that took it
@@ -48,20 +73,78 @@ class TwilioCopies:
     FAILED = 600.0  # another refusal
     UNREACHABLE = 60.0  # no answer from Twilio
     NOT_ALLOWED = 3600.0  # 401/403: the credentials are wrong; an operator must fix them
+    SWEEP_TRIES = 5  # a sweep Twilio could not answer is tried again each UNREACHABLE seconds, then dropped
+    SWEEP_LIMIT = 2000  # messages listed each way: far more than any conversation with the line
 
-    def __init__(self, store: SessionStore, sender, clock=time.time):
+    def __init__(self, store: SessionStore, sender, clock=time.time,
+                 queue: Callable[[str], None] | None = None):
         self.store = store
         self.sender = sender  # a bot.channels.twilio_rest.TwilioSender
         self.clock = clock
+        # How a sid found by a sweep is queued: Helpline.delete_at_twilio, which
+        # keeps it in the outage spool while Redis is down.
+        self.queue = queue or (lambda sid: self.store.deletions.add([sid]))
+        self._sweeps: list[Sweep] = []
+        self._lock = threading.Lock()
+
+    def sweep(self, person: str, line: str | None) -> None:
+        """After a quick exit: find every message between ``person`` and
+        ``line`` in Twilio's log and delete it with the rest (the module's
+        docstring says why). The caller wakes the job."""
+        if person and line:
+            with self._lock:
+                self._sweeps.append(Sweep(person, line, self.clock()))
 
     def __call__(self) -> float | None:
-        """Delete what is due; seconds until the next sid is due, None if none is queued."""
+        """Sweep and delete what is due; seconds until the next work is due, None if there is none."""
+        now = self.clock()
+        with self._lock:
+            sweeps = [s for s in self._sweeps if s.due <= now]
+            self._sweeps = [s for s in self._sweeps if s.due > now]
+        for sweep in sweeps:
+            self._sweep(sweep)
         for sid in self.store.deletions.due(self.BATCH, self.LEASE):
             self._delete(sid)
+        with self._lock:
+            dues = [s.due for s in self._sweeps]
         due = self.store.deletions.next_due()
-        if due is None:
+        if due is not None:
+            dues.append(due)
+        if not dues:
             return None
-        return min(max(due - self.clock(), 0.05), 3600.0)
+        return min(max(min(dues) - self.clock(), 0.05), 3600.0)
+
+    def _sweep(self, sweep: Sweep) -> None:
+        from twilio.base.exceptions import TwilioException, TwilioRestException
+
+        try:
+            messages = self.sender.client().messages
+            found = {m.sid for m in messages.stream(to=sweep.person, from_=sweep.line, limit=self.SWEEP_LIMIT)}
+            found |= {m.sid for m in messages.stream(to=sweep.line, from_=sweep.person, limit=self.SWEEP_LIMIT)}
+            for sid in sorted(found):
+                if isinstance(sid, str) and SID.match(sid):
+                    self.queue(sid)
+        except TwilioRestException as exc:
+            if exc.status in (401, 403):  # nothing to wait for with a number in memory: an operator must act
+                log.error("Twilio refused to list an erased conversation's messages: HTTP %s, error %s (check "
+                          "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN); those it had not reported stay in its log",
+                          exc.status, exc.code)
+                return
+            self._sweep_later(sweep, f"HTTP {exc.status}, error {exc.code}")
+        except (TwilioException, OSError, *STORE_DOWN) as exc:
+            self._sweep_later(sweep, type(exc).__name__)
+
+    def _sweep_later(self, sweep: Sweep, why: str) -> None:
+        sweep.tries += 1
+        if sweep.tries >= self.SWEEP_TRIES:
+            log.error("gave up listing an erased conversation's messages in Twilio's log after %d tries (%s); "
+                      "those it had not reported stay there", sweep.tries, why)
+            return
+        log.warning("could not list an erased conversation's messages in Twilio's log (%s); trying again in %gs",
+                    why, self.UNREACHABLE)
+        sweep.due = self.clock() + self.UNREACHABLE
+        with self._lock:
+            self._sweeps.append(sweep)
 
     def _delete(self, sid: str) -> None:
         from twilio.base.exceptions import TwilioException, TwilioRestException

@@ -122,6 +122,9 @@ class Helpline:
         # store is down (bot/spool.py).
         self.after_erase: Callable[[], None] = lambda: None
         self.wake: Callable[[], None] = lambda: None
+        # Set by create_app when Twilio's copies are deleted: a quick exit also
+        # has Twilio's log searched for its messages (bot.erasure.TwilioCopies.sweep).
+        self.sweep: Callable[[str, str | None], None] = lambda person, line: None
         self.spool: Spool | None = None
         self.last_flows: FlowSet | None = None
         # WHATSAPP_INTERACTIVE: WhatsApp replies go by REST, buttons and lists included.
@@ -170,6 +173,7 @@ class Helpline:
             self.store.release(opened)
             raise
         if turn.action == ERASE:
+            self.sweep(msg.address, msg.line)
             self.after_erase()
             self.wake()
         if rest:
@@ -210,6 +214,9 @@ class Helpline:
                 replies = []
             cid = self.cid(msg.address)
             quick_exit = found.intent == stateless.QUICK_EXIT
+            if quick_exit:
+                self.sweep(msg.address, msg.line)
+                self.wake()
             if self.spool is not None:
                 sid = (msg.message_sid or "") if quick_exit else ""
                 if self.spool.add(Entry(cid, found.intent, self.clock(), sid)):

@@ -300,21 +300,24 @@ def test_quick_exit_deletes_the_conversations_messages_at_twilio(deleting_app, t
 
 
 @pytest.mark.slow
-def test_the_answer_to_a_quick_exit_reported_during_an_outage_is_deleted_once_redis_is_back(restartable, tmp_path,
-                                                                                            twilio_api):
+def test_the_answer_to_a_quick_exit_during_an_outage_and_its_earlier_messages_are_deleted_once_redis_is_back(
+        restartable, tmp_path, twilio_api):
     app = create_app(TestConfig(restartable.url, str(tmp_path / "var"), REDIS_TIMEOUT=0.3, TWILIO_ACCOUNT_SID=ACCOUNT_SID,
                                 TWILIO_API_BASE=twilio_api.url, TWILIO_DELETE_AFTER=0.0))
     client = app.test_client()
     say(client, "hola")
+    earlier = new_sid()  # a message of the greeting whose sid never reached the bot
+    twilio_api.logged(earlier, "+15559990000", PHONE)
     restartable.kill()
     resp = say(client, "SALIR")
     (action,) = actions(resp)
     answer_sid = new_sid()
     status_callback(client, action, answer_sid, PHONE, "delivered")  # Twilio reports it once, now
+    wait_until(lambda: earlier in (tmp_path / "var" / "outage-spool").read_text(), timeout=10)  # found by the sweep
     spool = (tmp_path / "var" / "outage-spool").read_text()
     assert answer_sid in spool and PHONE[-7:] not in spool
     restartable.start()
-    wait_until(lambda: answer_sid in twilio_api.deleted, timeout=20)
+    wait_until(lambda: {answer_sid, earlier} <= set(twilio_api.deleted), timeout=20)
     wait_until(app.extensions["background"].idle, timeout=15)  # done: nothing left to retry once Redis goes
 
 
@@ -344,6 +347,74 @@ def test_texts_answered_with_silence_are_deleted_at_twilio_by_a_quick_exit(delet
     assert redis_client.sismember(key("sids", prefix=PREFIX), quiet["MessageSid"])
     say(client, "SALIR")
     wait_until(lambda: quiet["MessageSid"] in twilio_api.deleted, timeout=15)
+
+
+LINE = "+15559990000"  # the helpline's number, as tests.helpers.inbound texts it
+
+
+def copies_job(app):
+    return [job for job in app.extensions["background"].jobs if type(job).__name__ == "TwilioCopies"][0]
+
+
+def test_quick_exit_finds_in_twilios_log_the_messages_whose_sids_never_reached_the_bot(deleting_app, twilio_api,
+                                                                                     redis_client):
+    """Without a Messaging Service, of a reply of several only the last reports its
+    sid; a text answered with the fail-safe is never stored. Twilio's log has them
+    all: a quick exit lists the messages between the person and the line there,
+    page after page, and deletes them too; nobody else's."""
+    client = deleting_app.test_client()
+    unreported = []
+    for body in ("hola", SAID[0]):
+        form = inbound(body, sender=PHONE)
+        twilio_api.logged(form["MessageSid"], PHONE, LINE)
+        resp = say(client, body, form=form)
+        sent = [new_sid() for _ in actions(resp)]
+        for sid in sent:
+            twilio_api.logged(sid, LINE, PHONE)
+        unreported += sent[:-1]
+        status_callback(client, actions(resp)[-1], sent[-1], PHONE)  # only the last one's action reports
+    assert unreported, "a reply of several messages, whose earlier sids never reached the bot"
+    during_outage = new_sid()  # a text Twilio took while the bot answered with the fail-safe
+    twilio_api.logged(during_outage, PHONE, LINE)
+    others = [new_sid(), new_sid(), new_sid()]
+    twilio_api.logged(others[0], LINE, OTHER)  # someone else's conversation
+    twilio_api.logged(others[1], "+15554440000", PHONE)  # another number of the account, to the same phone
+    twilio_api.logged(others[2], OTHER, LINE)
+
+    say(client, "SALIR")
+    wait_until(lambda: set(twilio_api.deleted) >= {*unreported, during_outage}, timeout=15)
+    wait_until(deleting_app.extensions["background"].idle, timeout=15)
+    assert twilio_api.listed == [{"To": PHONE, "From": LINE}, {"To": LINE, "From": PHONE}]
+    assert not set(others) & set(twilio_api.deleted), "only this person's messages with the line"
+    assert not [k for k in redis_client.scan_iter(count=1000) if contact_id("test-secret", PHONE) in k]
+
+
+def test_a_sweep_twilio_could_not_answer_is_tried_again(deleting_app, twilio_api):
+    copies = copies_job(deleting_app)
+    copies.UNREACHABLE = 0.2
+    client = deleting_app.test_client()
+    resp = say(client, "hola")
+    earlier = new_sid()
+    twilio_api.logged(earlier, LINE, PHONE)
+    assert len(actions(resp)) > 1
+    twilio_api.fail_listing = 2
+    say(client, "SALIR")
+    wait_until(lambda: earlier in twilio_api.deleted, timeout=15)
+    assert len(twilio_api.listed) == 4, "refused twice (503), then both ways listed"
+
+
+def test_a_sweep_gives_up_after_its_tries_and_holds_the_number_no_longer(deleting_app, twilio_api, caplog):
+    copies = copies_job(deleting_app)
+    copies.UNREACHABLE = 0.05
+    client = deleting_app.test_client()
+    say(client, "hola")
+    earlier = new_sid()
+    twilio_api.logged(earlier, LINE, PHONE)
+    twilio_api.fail_listing = 1000
+    say(client, "SALIR")
+    wait_until(deleting_app.extensions["background"].idle, timeout=15)  # nothing left: the sweep was dropped
+    assert len(twilio_api.listed) == copies.SWEEP_TRIES and earlier not in twilio_api.deleted
+    assert "gave up listing" in caplog.text and PHONE[-7:] not in caplog.text
 
 
 def test_a_call_that_is_over_is_deleted_from_twilios_call_log(deleting_app, twilio_api, redis_client):

@@ -19,6 +19,12 @@ Twilio does and records:
   exit or a hang-up deleting Twilio's copies): every sid asked for in
   ``deleted``, and what it was (``Messages``, ``Calls``) in ``deleted_from``; ``refuse`` gives, for some sids, the
   answers to give first ((HTTP status, Twilio error code)) before the 204.
+* ``GET .../Messages.json?To=…&From=…`` (a quick exit's sweep of Twilio's
+  log): the messages in ``log`` (sid, From, To) that match, as Twilio pages
+  them (``page_size`` a page); every query in ``listed``. Each message it
+  takes joins ``log``; a test adds what Twilio would hold besides (a person's
+  texts, the replies sent as TwiML) with :meth:`TwilioStandIn.logged`.
+  ``fail_listing``: that many list requests are refused (503) first.
 * ``/v1/Content``: create (POST), list (GET), update (PUT ``/v1/Content/<sid>``)
   and delete (DELETE), kept in ``templates`` (sid -> definition), every call
   in ``content_calls`` as (method, path).
@@ -30,7 +36,7 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 ACCOUNT_SID = "AC" + "1" * 32
 CONTENT = "/v1/Content"
@@ -49,6 +55,10 @@ class TwilioStandIn:
         self.refuse: dict[str, list[tuple[int, int]]] = {}
         self.templates: dict[str, dict] = {}
         self.content_calls: list[tuple[str, str]] = []
+        self.log: list[dict[str, str]] = []  # what Twilio's message log holds: sid, From, To
+        self.listed: list[dict[str, str]] = []
+        self.fail_listing = 0
+        self.page_size = 2
         self.lock = threading.Lock()
         message_sids = itertools.count(1)
         content_sids = itertools.count(1)
@@ -82,6 +92,8 @@ class TwilioStandIn:
                           "body": form.get("Body"), "account_sid": ACCOUNT_SID}
                 with outer.lock:
                     outer.created.append(queued["sid"])
+                    outer.log.append({"sid": queued["sid"], "From": form.get("From") or form.get("MessagingServiceSid"),
+                                      "To": form.get("To")})
                 if outer.stall:
                     self._answer_slowly(queued)
                 elif outer.fail_with:
@@ -173,7 +185,35 @@ class TwilioStandIn:
                 else:
                     self._answer(204)
 
+            def _list_messages(self) -> None:
+                url = urlsplit(self.path)
+                query = {k: v[0] for k, v in parse_qs(url.query).items()}
+                with outer.lock:
+                    if not query.get("PageToken"):  # a new listing, not its next page
+                        outer.listed.append({k: query[k] for k in ("To", "From") if k in query})
+                    if outer.fail_listing:
+                        outer.fail_listing -= 1
+                        self._answer(503, {"code": 20503, "message": "Service unavailable", "status": 503})
+                        return
+                    found = [m for m in outer.log
+                             if all(m.get(k) == query[k] for k in ("To", "From") if k in query)]
+                start = int(query.get("Page", "0")) * outer.page_size
+                page = found[start:start + outer.page_size]
+                more = start + outer.page_size < len(found)
+                nxt = None
+                if more:
+                    nxt = url.path + "?" + urlencode({**query, "Page": start // outer.page_size + 1,
+                                                       "PageToken": "next"})
+                self._answer(200, {"messages": [{"sid": m["sid"], "to": m["To"], "from": m["From"],
+                                                 "account_sid": ACCOUNT_SID} for m in page],
+                                   "first_page_uri": url.path, "next_page_uri": nxt, "previous_page_uri": None,
+                                   "page": start // outer.page_size, "page_size": outer.page_size,
+                                   "start": start, "end": start + len(page), "uri": self.path})
+
             def do_GET(self):  # noqa: N802
+                if self.path.split("?")[0].endswith("/Messages.json"):
+                    self._list_messages()
+                    return
                 with outer.lock:
                     outer.content_calls.append(("GET", self.path.split("?")[0]))
                     contents = [self._content(sid) for sid in outer.templates]
@@ -187,6 +227,11 @@ class TwilioStandIn:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def logged(self, sid: str, from_: str, to: str) -> None:
+        """A message Twilio's log holds that was not sent through this stand-in."""
+        with self.lock:
+            self.log.append({"sid": sid, "From": from_, "To": to})
 
     @property
     def url(self) -> str:

@@ -43,6 +43,7 @@ class IncomingMessage:
     media_count: int = 0
     message_sid: str | None = None
     choice: str | None = None  # WhatsApp: the id of the button or list row tapped (bot/engine/choices.py)
+    line: str | None = None  # the To value: the helpline's own number (or whatsapp:+…) that was texted
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,7 @@ def parse_incoming(form: Mapping[str, str]) -> IncomingMessage | None:
         media_count=media,
         message_sid=(form.get("MessageSid") or form.get("SmsMessageSid") or None),
         choice=choice,
+        line=(form.get("To") or "").strip() or None,
     )
 
 
