@@ -18,6 +18,9 @@ Lines:
   free text nothing places (read in full, then a miss);
 * a first message in free text (language model + phrases), every first
   message of tests/understanding/;
+* a long first message, dictated by voice (366 characters), and a hostile
+  one: 3,000 words that each start a phrase or a keyword, of which only
+  ``MATCH_LIMIT`` characters are read;
 * the parts alone: keywords with around words, the phrases, the language.
 """
 from __future__ import annotations
@@ -70,6 +73,12 @@ def main() -> None:
     unplaced = ["asdf qwer zxcv", "la verdad no se que decir de todo esto que me esta pasando ahorita",
                 "ok gracias", "what do you mean by that", "hmm", "dale pues"]
     answers = ["simón", "no estoy segura", "quién sabe", "nel", "claro q si", "dunno", "la primera", "sip"]
+    dictated = ("hola buenas noches disculpe la molestia le escribo porque yo trabajo en una construccion aqui en "
+                "houston y el contratista que nos trajo de honduras nos dijo que nos iba a pagar 18 la hora pero ya "
+                "van 5 semanas y solo nos da para comida y dice que primero tenemos que pagar lo del viaje y el "
+                "cuarto y ademas tiene los pasaportes de todos en su troca y no se que hacer")
+    words = ["borra", "no", "me", "mi", "patron", "pagar", "ya", "viene", "esta", "aqui", "de", "la"]
+    hostile = " ".join(words[(i * 7) % len(words)] for i in range(3000))
     # Warm up: the detector and the lexicon are built once per process / flow set, not per turn.
     language.detect(fs.system, "hola")
     Lexicon.of(fs)
@@ -92,6 +101,8 @@ def main() -> None:
         "free text at the menu, placed": turns(at_menu, placed),
         "free text at the menu, not placed (a miss)": turns(at_menu, unplaced),
         "first message in free text": turns(Session(cid="c", address="+15550000000"), firsts),
+        "a long first message, dictated": turns(Session(cid="c", address="+15550000000"), [dictated] * 5),
+        "a hostile first message, 3,000 words": turns(Session(cid="c", address="+15550000000"), [hostile] * 3),
         "  part: keywords with around words": parts(lambda t: matching.read_keyword(fs, normalize(clean(t))), firsts),
         "  part: phrases (understanding.yaml)": parts(lambda t: Lexicon.of(fs).place(normalize(clean(t))), firsts),
         "  part: language (hints, then lingua)": parts(lambda t: language.detect(fs.system, clean(t)), firsts),

@@ -91,8 +91,21 @@ def test_normalize(raw, norm):
     assert normalize(raw) == norm
 
 
-def test_normalize_reads_only_the_start_of_a_long_text():
-    assert normalize("menu " + "x" * 10_000) == "menu " + "x" * (MATCH_LIMIT - 5)
+def test_normalize_reads_only_the_start_of_a_long_text_and_no_word_cut_in_two():
+    assert normalize("menu " + "x" * 10_000) == "menu"
+    assert normalize("x" * 10_000) == "x" * MATCH_LIMIT, "one long word is cut where the limit falls"
+    long = "no me pagan " * 100
+    assert normalize(long).split()[-1] in ("no", "me", "pagan") and len(normalize(long)) <= MATCH_LIMIT
+
+
+@pytest.mark.parametrize("said", ["ayuda por favor ", "SALIR ", "exit now "])
+def test_a_keyword_said_again_past_the_limit_is_read_wherever_the_limit_falls(fs, said):
+    """What is read never ends in half a word ("ayuda por fa"), so a keyword said
+    over and over reads the same whatever the text's length."""
+    first = read_keyword(fs, normalize(said))[0]
+    assert first is not None
+    for times in range(MATCH_LIMIT // len(said), MATCH_LIMIT // len(said) + len(said) + 2):
+        assert read_keyword(fs, normalize(said * times))[0] == first, times
 
 
 # --- global keywords: every word in keywords.yaml, as written and as typed ---------------

@@ -139,11 +139,14 @@ def _exit_clause(fs: m.FlowSet, lex: Lexicon, text: str) -> tuple[str | None, st
     Without a comma, a clause is taken to open at a word of understanding.yaml's
     ``clause_openers`` ("stop texting me my husband reads it", "borra todo
     porque mi esposo ve el cel"): the words before it, two or more, are the
-    first clause."""
+    first clause. A possessive right after a lone word is that word's object,
+    not a new clause: "ya borre mi deuda" is "ya borré mi deuda" (I have paid
+    off my debt), where "borra todo mi esposo ve el cel" is two clauses."""
     parts = clauses(text)
     first = parts[0].split() if parts else []
     # Longest first: "stop texting me my husband ..." is "stop texting me", not "stop".
-    before_openers = [" ".join(first[:i]) for i in range(len(first) - 1, 1, -1) if first[i] in lex.openers]
+    before_openers = [" ".join(first[:i]) for i in range(min(len(first) - 1, _REQUEST_WORDS), 1, -1)
+                      if first[i] in lex.openers and not _object_of_a_lone_word(lex, first[:i], first[i])]
     ends = (parts[0], parts[-1]) if len(parts) > 1 else ()
     for clause in dict.fromkeys((*ends, *before_openers)):
         intent, lang, why = read_keyword(fs, clause)
@@ -151,6 +154,22 @@ def _exit_clause(fs: m.FlowSet, lex: Lexicon, text: str) -> tuple[str | None, st
             continue
         return intent, lang, replace(why, how="; ".join(filter(None, (why.how, "a clause of its own"))))
     return None, None, None
+
+
+# The most words a request before a clause opener is looked for in: the longest
+# erase or stop phrase has eight ("i need you to delete this whole conversation"),
+# and a few around words may come with it. Each is read whole, so trying every
+# opener of a long story would cost a read per opener for nothing.
+_REQUEST_WORDS = 12
+# Openers that can also be the start of a verb's object ("borré mi deuda").
+_POSSESSIVES = frozenset({"my", "mi", "mis"})
+
+
+def _object_of_a_lone_word(lex: Lexicon, before: list[str], opener: str) -> bool:
+    """Whether ``opener`` is a possessive that follows the one word of ``before``
+    that is not an around word, right after it: "ya borre | mi"."""
+    kept = lex.strip_around(before)[0]
+    return opener in _POSSESSIVES and len(kept) == 1 and kept[0] == before[-1]
 
 
 def _keyword_and_phrase(fs: m.FlowSet, words: list[str]) -> tuple[str | None, str | None, Reading | None]:

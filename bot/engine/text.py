@@ -15,8 +15,30 @@ import re
 import unicodedata
 
 # Longer texts are kept for a hand-off transcript, but only this much is read
-# for matching: nobody answers a menu with a thousand characters.
-MATCH_LIMIT = 200
+# for matching: a first text dictated by voice tells its story in three or
+# four hundred characters ("...y además tiene los pasaportes de todos"), and
+# past three SMS segments reading costs more than it finds (BENCHMARKS.md,
+# "How much of a text is read").
+MATCH_LIMIT = 480
+
+def readable(text: str) -> str:
+    """The part of ``text`` that is read: its first MATCH_LIMIT characters,
+    without a word the limit cuts in two ("ayuda por fa"), so that what is
+    read does not hang on where the limit falls. A text of one long word is
+    cut where the limit falls.
+
+    >>> readable("ayuda " * 100)[-6:]
+    'ayuda '
+    """
+    if len(text) <= MATCH_LIMIT:
+        return text
+    cut = text[:MATCH_LIMIT]
+    if not text[MATCH_LIMIT].isspace():
+        space = max(cut.rfind(" "), cut.rfind("\n"))
+        if space > 0:
+            cut = cut[:space + 1]
+    return cut
+
 
 _PUNCT_RE = re.compile(r"[^\w\s]", re.UNICODE)
 # Apostrophes join a word rather than split it: "can't" and "cant" read alike.
@@ -60,7 +82,7 @@ def normalize(text: str) -> str:
     >>> normalize("I can't  EXIT!!")
     'i cant exit'
     """
-    text = unicodedata.normalize("NFKD", text[:MATCH_LIMIT])
+    text = unicodedata.normalize("NFKD", readable(text))
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     text = _PUNCT_RE.sub(" ", _APOSTROPHE_RE.sub("", text.casefold()))
     return _SPACE_RE.sub(" ", text).strip()
@@ -77,7 +99,7 @@ def clause_starts(text: str, norm: str | None = None) -> frozenset[int]:
 
     ``norm``: ``normalize(text)``, when the caller has it.
     """
-    text = text[:MATCH_LIMIT]
+    text = readable(text)
     if not _CLAUSE_RE.search(text):
         return frozenset()
     starts, n = set(), 0
@@ -99,7 +121,7 @@ def clauses(text: str) -> list[str]:
     >>> clauses("borra todo 🙏 mi cuñado agarra el cel")
     ['borra todo', 'mi cunado agarra el cel']
     """
-    return [c for c in (normalize(piece) for piece in _CLAUSE_RE.split(text[:MATCH_LIMIT])) if c]
+    return [c for c in (normalize(piece) for piece in _CLAUSE_RE.split(readable(text))) if c]
 
 
 def squeeze(norm: str) -> str:
