@@ -20,7 +20,6 @@ from bot.engine import events as ev
 from bot.engine import render, transcript
 from tests.fixtures_engine import (
     ADDRESS,
-    OPT,
     Chat,
     greeting,
     menu,

@@ -58,10 +58,11 @@ THRESHOLD = {"negatives": 1.0, "safety": 0.97, "language": 0.97}
 # held_out_11.yaml 80.0 % (40 of 50), then 81.6 % (40 of 49);
 # held_out_7.yaml 79.6 % (43 of 54), held_out_9.yaml 63.2 % (36 of 57); held_out_9.yaml 66.7 % (38 of 57),
 # held_out_12.yaml 79.3 % (46 of 58), held_out_13.yaml 84.1 % (37 of 44).
-HELD_OUT_FLOOR = {"held_out.yaml": 0.72, "held_out_2.yaml": 0.78, "held_out_3.yaml": 0.74, "held_out_4.yaml": 0.57,
+HELD_OUT_FLOOR = {"held_out.yaml": 0.92, "held_out_2.yaml": 0.78, "held_out_3.yaml": 0.74, "held_out_4.yaml": 0.57,
                   "held_out_5.yaml": 0.75, "held_out_6.yaml": 0.78, "held_out_7.yaml": 0.70,
                   "held_out_8.yaml": 0.55, "held_out_9.yaml": 0.55, "held_out_10.yaml": 0.70,
-                  "held_out_11.yaml": 0.76, "held_out_12.yaml": 0.74, "held_out_13.yaml": 0.80}
+                  "held_out_11.yaml": 0.76, "held_out_12.yaml": 0.74, "held_out_13.yaml": 0.80,
+                  "held_out_14.yaml": 0.75}
 _senders = itertools.count(1)
 
 

@@ -17,7 +17,7 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
 from . import model as m
-from .text import clause_starts, clauses, normalize, said_once, squeeze
+from .text import clause_starts, normalize, requests, said_once, squeeze
 from .understanding import Lexicon, Reading
 
 # Words too common to pick an option by ("what", "the", "de"...). Short words
@@ -134,7 +134,10 @@ def _exit_clause(fs: m.FlowSet, lex: Lexicon, text: str) -> tuple[str | None, st
 
     Phrases only, never the keywords: "SALIR" is also "to leave", and "salir,
     no puedo" may be someone who cannot get out. A clause in the middle of a
-    message is a story ("me dijo: borra todo, y lo borré"), not a request.
+    message is a story ("me dijo: borra todo, y lo borré"), not a request;
+    nor is a clause that asks ("delete all of this? or will he still see it")
+    or one that quotes someone ("mi patrón me dijo, borra todo lo que te
+    mandé"): see :func:`~bot.engine.text.requests`.
 
     Without a comma, a clause is taken to open at a word of understanding.yaml's
     ``clause_openers`` ("stop texting me my husband reads it", "borra todo
@@ -142,13 +145,13 @@ def _exit_clause(fs: m.FlowSet, lex: Lexicon, text: str) -> tuple[str | None, st
     first clause. A possessive right after a lone word is that word's object,
     not a new clause: "ya borre mi deuda" is "ya borré mi deuda" (I have paid
     off my debt), where "borra todo mi esposo ve el cel" is two clauses."""
-    parts = clauses(text)
+    parts = requests(text)
     first = parts[0].split() if parts else []
     # Longest first: "stop texting me my husband ..." is "stop texting me", not "stop".
     before_openers = [" ".join(first[:i]) for i in range(min(len(first) - 1, _REQUEST_WORDS), 1, -1)
                       if first[i] in lex.openers and not _object_of_a_lone_word(lex, first[:i], first[i])]
     ends = (parts[0], parts[-1]) if len(parts) > 1 else ()
-    for clause in dict.fromkeys((*ends, *before_openers)):
+    for clause in dict.fromkeys(c for c in (*ends, *before_openers) if c):
         intent, lang, why = read_keyword(fs, clause)
         if intent not in m.WHOLE_ONLY_INTENTS or why is None or why.what != "meaning":
             continue

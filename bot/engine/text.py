@@ -124,6 +124,41 @@ def clauses(text: str) -> list[str]:
     return [c for c in (normalize(piece) for piece in _CLAUSE_RE.split(readable(text))) if c]
 
 
+def requests(text: str) -> list[str]:
+    """The clauses of ``text`` that can be a request (see :func:`clauses`):
+    not a question ("delete all of this? or will he still see it": ended by
+    "?" or opened by "¿"), and not words quoted after a verb of saying ("me
+    dijo, borra todo": the clause before ends with one of :data:`SAYING`).
+    A clause left out is an empty string, so that the first and last keep
+    their places.
+
+    >>> requests("borra todo? o el lo ve igual")
+    ['', 'o el lo ve igual']
+    >>> requests("mi patron me dijo: borra todo lo que te mande")
+    ['mi patron me dijo', '']
+    """
+    pieces = _CLAUSE_MARKS_RE.split(readable(text))
+    found: list[str] = []
+    before, said = "", False  # the mark before this piece; the piece before ended in a verb of saying
+    for i in range(0, len(pieces), 2):
+        words = normalize(pieces[i])
+        after = pieces[i + 1] if i + 1 < len(pieces) else ""
+        if words:
+            asked = after == "?" or before == "¿"
+            found.append("" if asked or said else words)
+            said = bool(words) and any(words == w or words.endswith(" " + w) for w in SAYING)
+        before = after
+    return found
+
+
+# Words that end a clause when what follows is someone else's words, quoted:
+# "he told me, delete all of this", "mi patrón me dijo: borra todo".
+SAYING = ("said", "says", "told me", "tells me", "told us", "tells us", "told her", "told him",
+          "dijo", "dice", "dijeron", "dicen", "me dijo", "nos dijo", "me dice", "nos dice")
+
+_CLAUSE_MARKS_RE = re.compile(f"({_CLAUSE_RE.pattern})")
+
+
 def squeeze(norm: str) -> str:
     """A letter typed several times in a row, once: people stretch words.
 
