@@ -460,7 +460,10 @@ def read_answer(fs: m.FlowSet, text: str, norm: str, labels: list[list[str]]) ->
     nothing?" with a yes.
     """
     if not norm:
-        return None, None
+        found = emoji_answer(text)
+        if found is None:
+            return None, None
+        return found, Reading("answer", found, text.strip(), None, how="an emoji")
     system = fs.system
     found = answer(system, norm, labels)
     if found is not None:
@@ -512,6 +515,28 @@ def read_answer(fs: m.FlowSet, text: str, norm: str, labels: list[list[str]]) ->
         # the Spanish "si" is also "if" ("si no me pagan me voy").
         return "yes", Reading("answer", "yes", opening.group(1), system.answers_where.get("yes"), how=_BY_FIRST_WORDS)
     return None, None
+
+
+# A reply made only of one of these, said once or more ("👍", "👍🏽👍🏽", "🤷‍♀️").
+# Not in system.yaml's answer words, which are words of a language and are
+# read without their symbols; these read the same in every language.
+EMOJI_ANSWERS = {"👍": "yes", "👌": "yes", "✅": "yes", "✔": "yes", "☑": "yes",
+                 "👎": "no", "❌": "no", "✖": "no", "🚫": "no", "🙅": "no",
+                 "🤷": "not_sure"}
+# What may come with an emoji and changes nothing: skin tones, the variation
+# selector, the zero-width joiner and the sign of who shrugs.
+_EMOJI_MARKS = re.compile("[\U0001F3FB-\U0001F3FF\uFE0F\u200D\u2640\u2642\\s]")
+
+
+def emoji_answer(text: str) -> str | None:
+    """yes / no / not_sure for a reply of answer emoji alone, all of one meaning; else None.
+
+    >>> emoji_answer("👍🏽"), emoji_answer("🤷\u200d\u2640\ufe0f"), emoji_answer("👍👎"), emoji_answer("🙏")
+    ('yes', 'not_sure', None, None)
+    """
+    marks = _EMOJI_MARKS.sub("", text or "")
+    found = {EMOJI_ANSWERS.get(ch) for ch in marks}
+    return found.pop() if len(found) == 1 and None not in found else None
 
 
 def _said_two_ways(system: m.System, words: list[str], labels: list[list[str]]) -> str | None:
