@@ -242,9 +242,10 @@ class Lexicon:
         return kept, taken
 
     def number(self, tokens: list[str]) -> tuple[int, str] | None:
-        """The number a short reply names ("2", "dos", "la segunda", "the second one"), and the word."""
+        """The number a short reply names ("2", "dos", "la segunda", "the second one", "fourr"), and the word."""
         kept, _ = self.strip_around(tokens, numbers=True)
-        found = [(self.numbers.get(t) or (int(t) if t.isdigit() and len(t) <= 2 else None), t) for t in kept]
+        found = [(self.numbers.get(t) or self.numbers.get(squeeze(t))
+                  or (int(t) if t.isdigit() and len(t) <= 2 else None), t) for t in kept]
         if not found or any(n is None for n, _ in found):
             return None
         if len({n for n, _ in found}) > 1 and found[-1][0] == 1:
