@@ -17,7 +17,7 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
 from . import model as m
-from .text import clause_starts, normalize, requests, said_once, squeeze
+from .text import clause_starts, normalize, quotes_before, requests, said_once, squeeze
 from .understanding import Lexicon, Reading
 
 # Words too common to pick an option by ("what", "the", "de"...). Short words
@@ -148,8 +148,10 @@ def _exit_clause(fs: m.FlowSet, lex: Lexicon, text: str) -> tuple[str | None, st
     parts = requests(text)
     first = parts[0].split() if parts else []
     # Longest first: "stop texting me my husband ..." is "stop texting me", not "stop".
+    # Not before "he said" or "mi esposo dice": the words before it were his ("stop texting me he said").
     before_openers = [" ".join(first[:i]) for i in range(min(len(first) - 1, _REQUEST_WORDS), 1, -1)
-                      if first[i] in lex.openers and not _object_of_a_lone_word(lex, first[:i], first[i])]
+                      if first[i] in lex.openers and not _object_of_a_lone_word(lex, first[:i], first[i])
+                      and not quotes_before(" ".join(first[i:]))]
     ends = (parts[0], parts[-1]) if len(parts) > 1 else ()
     for clause in dict.fromkeys(c for c in (*ends, *before_openers) if c):
         intent, lang, why = read_keyword(fs, clause)
@@ -459,11 +461,11 @@ def read_answer(fs: m.FlowSet, text: str, norm: str, labels: list[list[str]]) ->
     goes on is not read so: "no, nunca me pagan" answers "are you paid
     nothing?" with a yes.
     """
-    if not norm:
-        found = emoji_answer(text)
-        if found is None:
-            return None, None
+    found = emoji_answer(_WORDS.sub("", text)) if not norm or not Lexicon.of(fs).strip_around(norm.split())[0] else None
+    if found is not None:  # "👍", "👍 gracias", "ok 👍"
         return found, Reading("answer", found, text.strip(), None, how="an emoji")
+    if not norm:
+        return None, None
     system = fs.system
     found = answer(system, norm, labels)
     if found is not None:
@@ -525,6 +527,7 @@ EMOJI_ANSWERS = {"👍": "yes", "👌": "yes", "✅": "yes", "✔": "yes", "☑"
                  "🤷": "not_sure"}
 # What may come with an emoji and changes nothing: skin tones, the variation
 # selector, the zero-width joiner and the sign of who shrugs.
+_WORDS = re.compile(r"\w+")
 _EMOJI_MARKS = re.compile("[\U0001F3FB-\U0001F3FF\uFE0F\u200D\u2640\u2642\\s]")
 
 

@@ -597,10 +597,19 @@ class _Step:
 
     def near_at_the_end(self, text: str) -> Placement | None:
         """A warning that counts only as a whole message ("ya llegó", "gotta go")
-        said as a reply's last clause: "sí. ya llegó mi esposo", "no, ya me tengo que ir"."""
+        said as a reply's last clause: "sí. ya llegó mi esposo", "no, ya me tengo que ir";
+        or any warning after a first answer word: "no ya viene", "no he is here"."""
         parts = clauses(text)
         if len(parts) < 2:
-            return None
+            # Without a comma, an answer word first: "no ya viene", "no he is here".
+            # Read whole, the "no" would turn the warning around.
+            words = parts[0].split() if parts else []
+            if len(words) < 2 or not any(words[0] in said for said in self.fs.system.answers.values()):
+                return None
+            rest = Lexicon.of(self.fs).place(" ".join(words[1:]))
+            if _someone_near(rest):
+                return rest
+            parts = [words[0], " ".join(words[1:])]
         last = Lexicon.of(self.fs).place(parts[-1], whole_only=True)
         return last if _someone_near(last) else None
 

@@ -144,17 +144,44 @@ def requests(text: str) -> list[str]:
         words = normalize(pieces[i])
         after = pieces[i + 1] if i + 1 < len(pieces) else ""
         if words:
-            asked = after == "?" or before == "¿"
+            if found and found[-1] and quotes_before(words):
+                found[-1] = ""  # "no me escriban más, dice mi esposo": his words
+            asked = (after == "?" or before == "¿") and not words.startswith(ASKING)
             found.append("" if asked or said else words)
-            said = bool(words) and any(words == w or words.endswith(" " + w) for w in SAYING)
+            said = quotes_after(words)
         before = after
     return found
+
+
+def quotes_after(words: str) -> bool:
+    """Whether a clause ends with a verb of saying, so that the next one is
+    someone's words: "mi patrón me dijo", "he told me". Not the person's own
+    ("i said, erase this chat": they say it again)."""
+    return any(words == w or words.endswith(" " + w) for w in SAYING) and not words.endswith(FIRST_PERSON)
+
+
+def quotes_before(words: str) -> bool:
+    """Whether a clause opens with a verb of saying within its first three
+    words, so that the clause before was someone's words: "dice mi esposo",
+    "my husband says", "he said"."""
+    head = words.split()[:3]
+    return any(w in SAID_WORDS for w in head) and not " ".join(head[:2]).startswith(FIRST_PERSON_OPENING)
 
 
 # Words that end a clause when what follows is someone else's words, quoted:
 # "he told me, delete all of this", "mi patrón me dijo: borra todo".
 SAYING = ("said", "says", "told me", "tells me", "told us", "tells us", "told her", "told him",
           "dijo", "dice", "dijeron", "dicen", "me dijo", "nos dijo", "me dice", "nos dice")
+
+SAID_WORDS = frozenset({"said", "says", "told", "tells", "dijo", "dice", "dijeron", "dicen"})
+FIRST_PERSON = ("i said", "i say", "i told you", "like i said")
+FIRST_PERSON_OPENING = ("i said", "i say", "i told", "like i")
+# A clause that asks can still be a request, politely: "can you delete this? im
+# scared", "¿me puedes borrar esto? porfa". "delete all of this? or will he
+# still see it" asks what it does.
+ASKING = ("can you ", "could you ", "would you ", "can u ", "could u ", "pls can you ", "please can you ",
+          "puedes ", "puede ", "pueden ", "podrias ", "podria ", "podrian ", "me puedes ", "me puede ",
+          "me pueden ", "me podrias ", "me podria ")
 
 _CLAUSE_MARKS_RE = re.compile(f"({_CLAUSE_RE.pattern})")
 
