@@ -132,8 +132,9 @@ def _exit_clause(fs: m.FlowSet, lex: Lexicon, text: str) -> tuple[str | None, st
     lee mis mensajes". The person said why, or said something first; the erase
     or the stop is still what they asked for.
 
-    Phrases only, never the keywords: "SALIR" is also "to leave", and "salir,
-    no puedo" may be someone who cannot get out. A clause in the middle of a
+    Phrases, and an erase keyword with words around it ("delete everything",
+    "borrar todo", "SALIR YA"), never a keyword alone: "SALIR" is also "to
+    leave", and "salir, no puedo" may be someone who cannot get out. A clause in the middle of a
     message is a story ("me dijo: borra todo, y lo borré"), not a request;
     nor is a clause that asks ("delete all of this? or will he still see it")
     or one that quotes someone ("mi patrón me dijo, borra todo lo que te
@@ -155,7 +156,9 @@ def _exit_clause(fs: m.FlowSet, lex: Lexicon, text: str) -> tuple[str | None, st
     ends = (parts[0], parts[-1]) if len(parts) > 1 else ()
     for clause in dict.fromkeys(c for c in (*ends, *before_openers) if c):
         intent, lang, why = read_keyword(fs, clause)
-        if intent not in m.WHOLE_ONLY_INTENTS or why is None or why.what != "meaning":
+        if intent not in m.WHOLE_ONLY_INTENTS or why is None:
+            continue
+        if why.what != "meaning" and not (intent == "quick_exit" and _AROUND in (why.how or "")):
             continue
         return intent, lang, replace(why, how="; ".join(filter(None, (why.how, "a clause of its own"))))
     return None, None, None
@@ -257,10 +260,11 @@ def _core(lex: Lexicon, words: list[str]) -> tuple[list[str], str, str]:
     kept, taken = lex.strip_around(once)
     core = said_once(kept)
     again = _SAID_AGAIN if len(once) < len(words) or len(core) < len(kept) else ""
-    return kept, " ".join(core), "; ".join(filter(None, (again, f"around it: {', '.join(taken)}" if taken else "")))
+    return kept, " ".join(core), "; ".join(filter(None, (again, _AROUND + ", ".join(taken) if taken else "")))
 
 
 _SAID_AGAIN = "a word said again"
+_AROUND = "around it: "
 # How a reply is read when only some of its words picked the option or gave
 # the answer: the rest may say more (the runner looks there for danger).
 _BY_LABEL_WORDS = "words of the label"
