@@ -134,8 +134,9 @@ def _exit_clause(fs: m.FlowSet, lex: Lexicon, text: str) -> tuple[str | None, st
 
     Phrases, and an erase keyword with words around it ("delete everything",
     "borrar todo", "SALIR YA"), never a keyword alone: "SALIR" is also "to
-    leave", and "salir, no puedo" may be someone who cannot get out. A clause in the middle of a
-    message is a story ("me dijo: borra todo, y lo borré"), not a request;
+    leave", and "salir, no puedo" may be someone who cannot get out. A
+    clause in the middle of a message is a story ("me dijo: borra todo, y lo
+    borré"), not a request;
     nor is a clause that asks ("delete all of this? or will he still see it")
     or one that quotes someone ("mi patrón me dijo, borra todo lo que te
     mandé"): see :func:`~bot.engine.text.requests`.
@@ -465,7 +466,8 @@ def read_answer(fs: m.FlowSet, text: str, norm: str, labels: list[list[str]]) ->
     goes on is not read so: "no, nunca me pagan" answers "are you paid
     nothing?" with a yes.
     """
-    found = emoji_answer(_WORDS.sub("", text)) if not norm or not Lexicon.of(fs).strip_around(norm.split())[0] else None
+    only_around = not norm or not Lexicon.of(fs).strip_around(norm.split())[0]
+    found = emoji_answer(_WORDS.sub("", text)) if only_around else None
     if found is not None:  # "👍", "👍 gracias", "ok 👍"
         return found, Reading("answer", found, text.strip(), None, how="an emoji")
     if not norm:

@@ -21,6 +21,7 @@ import unicodedata
 # "How much of a text is read").
 MATCH_LIMIT = 480
 
+
 def readable(text: str) -> str:
     """The part of ``text`` that is read: its first MATCH_LIMIT characters,
     without a word the limit cuts in two ("ayuda por fa"), so that what is
