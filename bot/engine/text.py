@@ -162,11 +162,14 @@ def quotes_after(words: str) -> bool:
 
 
 def quotes_before(words: str) -> bool:
-    """Whether a clause opens with a verb of saying within its first three
-    words, so that the clause before was someone's words: "dice mi esposo",
-    "my husband says", "he said"."""
-    head = words.split()[:3]
-    return any(w in SAID_WORDS for w in head) and not " ".join(head[:2]).startswith(FIRST_PERSON_OPENING)
+    """Whether a clause is only who said the clause before ("dice mi
+    esposo", "my husband says", "he said to me"): four words at most, a verb
+    of saying among the first three. "mi esposo dice que me va a matar" says
+    why, after a request: it is no quote."""
+    split = words.split()
+    head = split[:3]
+    return (len(split) <= 4 and any(w in SAID_WORDS for w in head)
+            and not " ".join(head[:2]).startswith(FIRST_PERSON_OPENING))
 
 
 # Words that end a clause when what follows is someone else's words, quoted:
