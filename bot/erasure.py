@@ -76,14 +76,13 @@ class TwilioCopies:
     SWEEP_TRIES = 5  # a sweep Twilio could not answer is tried again each UNREACHABLE seconds, then dropped
     SWEEP_LIMIT = 2000  # messages listed each way: far more than any conversation with the line
 
-    def __init__(self, store: SessionStore, sender, clock=time.time,
-                 queue: Callable[[str], None] | None = None):
+    def __init__(self, store: SessionStore, sender, queue: Callable[[str], None], clock=time.time):
         self.store = store
         self.sender = sender  # a bot.channels.twilio_rest.TwilioSender
-        self.clock = clock
         # How a sid found by a sweep is queued: Helpline.delete_at_twilio, which
         # keeps it in the outage spool while Redis is down.
-        self.queue = queue or (lambda sid: self.store.deletions.add([sid]))
+        self.queue = queue
+        self.clock = clock
         self._sweeps: list[Sweep] = []
         self._lock = threading.Lock()
 

@@ -159,7 +159,7 @@ def _exit_clause(fs: m.FlowSet, lex: Lexicon, text: str) -> tuple[str | None, st
         intent, lang, why = read_keyword(fs, clause)
         if intent not in m.WHOLE_ONLY_INTENTS or why is None:
             continue
-        if why.what != "meaning" and not (intent == "quick_exit" and _AROUND in (why.how or "")):
+        if why.what != "meaning" and not (intent == "quick_exit" and lex.strip_around(clause.split())[1]):
             continue
         return intent, lang, replace(why, how="; ".join(filter(None, (why.how, "a clause of its own"))))
     return None, None, None
@@ -261,11 +261,10 @@ def _core(lex: Lexicon, words: list[str]) -> tuple[list[str], str, str]:
     kept, taken = lex.strip_around(once)
     core = said_once(kept)
     again = _SAID_AGAIN if len(once) < len(words) or len(core) < len(kept) else ""
-    return kept, " ".join(core), "; ".join(filter(None, (again, _AROUND + ", ".join(taken) if taken else "")))
+    return kept, " ".join(core), "; ".join(filter(None, (again, f"around it: {', '.join(taken)}" if taken else "")))
 
 
 _SAID_AGAIN = "a word said again"
-_AROUND = "around it: "
 # How a reply is read when only some of its words picked the option or gave
 # the answer: the rest may say more (the runner looks there for danger).
 _BY_LABEL_WORDS = "words of the label"

@@ -606,10 +606,10 @@ class _Step:
             words = parts[0].split() if parts else []
             if len(words) < 2 or not any(words[0] in said for said in self.fs.system.answers.values()):
                 return None
-            rest = Lexicon.of(self.fs).place(" ".join(words[1:]))
+            parts = [words[0], " ".join(words[1:])]
+            rest = Lexicon.of(self.fs).place(parts[-1])
             if _someone_near(rest):
                 return rest
-            parts = [words[0], " ".join(words[1:])]
         last = Lexicon.of(self.fs).place(parts[-1], whole_only=True)
         return last if _someone_near(last) else None
 

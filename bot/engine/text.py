@@ -122,7 +122,19 @@ def clauses(text: str) -> list[str]:
     >>> clauses("borra todo 🙏 mi cuñado agarra el cel")
     ['borra todo', 'mi cunado agarra el cel']
     """
-    return [c for c in (normalize(piece) for piece in _CLAUSE_RE.split(readable(text))) if c]
+    return [words for words, _, _ in _marked_clauses(text)]
+
+
+def _marked_clauses(text: str) -> list[tuple[str, str, str]]:
+    """The clauses of ``text``, normalised, empty ones left out, each with the
+    mark before it and the mark after it ("" at either end)."""
+    pieces = _CLAUSE_MARKS_RE.split(readable(text))
+    found = []
+    for i in range(0, len(pieces), 2):
+        words = normalize(pieces[i])
+        if words:
+            found.append((words, pieces[i - 1] if i else "", pieces[i + 1] if i + 1 < len(pieces) else ""))
+    return found
 
 
 def requests(text: str) -> list[str]:
@@ -138,19 +150,14 @@ def requests(text: str) -> list[str]:
     >>> requests("mi patron me dijo: borra todo lo que te mande")
     ['mi patron me dijo', '']
     """
-    pieces = _CLAUSE_MARKS_RE.split(readable(text))
     found: list[str] = []
-    before, said = "", False  # the mark before this piece; the piece before ended in a verb of saying
-    for i in range(0, len(pieces), 2):
-        words = normalize(pieces[i])
-        after = pieces[i + 1] if i + 1 < len(pieces) else ""
-        if words:
-            if found and found[-1] and quotes_before(words):
-                found[-1] = ""  # "no me escriban más, dice mi esposo": his words
-            asked = (after == "?" or before == "¿") and not words.startswith(ASKING)
-            found.append("" if asked or said else words)
-            said = quotes_after(words)
-        before = after
+    said = False  # the clause before ended in a verb of saying
+    for words, before, after in _marked_clauses(text):
+        if found and found[-1] and quotes_before(words):
+            found[-1] = ""  # "no me escriban más, dice mi esposo": his words
+        asked = (after == "?" or before == "¿") and not words.startswith(ASKING)
+        found.append("" if asked or said else words)
+        said = quotes_after(words)
     return found
 
 
@@ -174,11 +181,12 @@ def quotes_before(words: str) -> bool:
 
 # Words that end a clause when what follows is someone else's words, quoted:
 # "he told me, delete all of this", "mi patrón me dijo: borra todo".
+# ("... me dijo" ends with "dijo": a clause is compared by its last words.)
 SAYING = ("said", "says", "told me", "tells me", "told us", "tells us", "told her", "told him",
-          "dijo", "dice", "dijeron", "dicen", "me dijo", "nos dijo", "me dice", "nos dice")
+          "dijo", "dice", "dijeron", "dicen")
 
 SAID_WORDS = frozenset({"said", "says", "told", "tells", "dijo", "dice", "dijeron", "dicen"})
-FIRST_PERSON = ("i said", "i say", "i told you", "like i said")
+FIRST_PERSON = ("i said", "i say", "i told you")
 FIRST_PERSON_OPENING = ("i said", "i say", "i told", "like i")
 # A clause that asks can still be a request, politely: "can you delete this? im
 # scared", "¿me puedes borrar esto? porfa". "delete all of this? or will he
