@@ -140,8 +140,8 @@ def say(fs: FlowSet, name: str, lang: str) -> str:
     return render.say(fs, lang, name)
 
 
-def reprompt(fs: FlowSet, node: str, lang: str) -> str:
-    return render.reprompt(fs, fs.node(node), lang)
+def reprompt(fs: FlowSet, node: str, lang: str, lead: str = "reprompt") -> str:
+    return render.reprompt(fs, fs.node(node), lang, lead)
 
 
 HELLO = {"en": "hi", "es": "hola"}

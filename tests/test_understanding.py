@@ -355,6 +355,57 @@ def test_a_no_that_opens_a_longer_reply_is_not_taken_for_an_answer(fs, text):
     assert "under_18" not in chat.session.flags and chat.session.misses == 0
 
 
+def test_a_reply_asked_again_says_why_never_that_it_was_not_understood_when_it_was(fs):
+    # "Sorry, I did not understand" would be untrue, and cold, after "my boss does not pay me".
+    chat = at_question(fs, "es")
+    told = chat.send("mi patron no me paga")
+    assert told.replies == [reprompt(fs, "screening.under_18", "es", "reprompt_told")]
+    assert told.replies[0].startswith("Gracias por contarnos.")
+    unsure = chat.send("no, nunca me pagan")  # also a place, but first an answer that may mean two things
+    assert unsure.replies == [reprompt(fs, "screening.under_18", "es", "reprompt_unsure")]
+    missed = chat.send("asdf qwerty")
+    assert missed.replies == [reprompt(fs, "screening.under_18", "es")]
+    assert len({told.replies[0], unsure.replies[0], missed.replies[0]}) == 3
+    # At a menu, something told leads there: no re-prompt to word.
+    assert started(fs, "es").send("mi patron no me paga").replies[-1] == prompt(fs, "rights.where", "es")
+
+
+@pytest.mark.parametrize("text, lang", [("3 meses sin pagarme", "es"), ("1 año trabajando aki", "es"),
+                                        ("2 kids back home", "en"), ("3 30pm", "en"), ("2 de mis compañeros", "es")])
+def test_a_number_said_as_an_amount_is_no_answer(fs, text, lang):
+    chat = at_question(fs, lang)
+    chat.send(text)
+    assert "under_18" not in chat.session.flags
+
+
+@pytest.mark.parametrize("text", ["2 hijos", "3 semanas aqui", "1 vez"])
+def test_a_number_said_as_an_amount_picks_no_option(fs, text):
+    chat = started(fs, "es")
+    chat.send(text)
+    assert chat.session.position == "main.menu"
+
+
+@pytest.mark.parametrize("text, answer", [("3 no se", "not_sure"), ("1 si", "yes"), ("2 por favor", "no"), ("2", "no")])
+def test_a_number_with_small_words_after_it_still_answers(fs, text, answer):
+    chat = at_question(fs, "es")
+    chat.send(text)
+    assert chat.session.flags["under_18"] == answer
+
+
+def test_a_number_picked_beside_danger_shows_the_numbers_first(fs):
+    chat = started(fs, "es")
+    turn = chat.send("2 me estan pegando")
+    assert turn.replies[0] == emergency(fs, "es")
+    assert chat.session.flow == "difference"
+
+
+def test_a_number_answered_beside_someone_coming_gets_the_one_line(fs):
+    chat = at_question(fs, "es")
+    turn = chat.send("1 ya viene")
+    assert turn.replies == [say(fs, "watched", "es")]
+    assert "under_18" not in chat.session.flags and chat.session.position == "screening.under_18"
+
+
 @pytest.mark.parametrize("text, target", [("dos", "difference"), ("la tercera", "rights"), ("two", "difference"),
                                           ("numeros de ayda", "numbers"), ("the third one", "rights")])
 def test_menu_options_in_words_and_with_typos(fs, text, target):

@@ -534,6 +534,7 @@ def _build_understanding(source: Source, resolve: _Resolver) -> m.Understanding:
                                       for lang, forms in (data.get("short_forms") or {}).items()}),
         several_signs=several,
         openers=MappingProxyType({lang: _words(words) for lang, words in data.get("clause_openers", {}).items()}),
+        quantities=MappingProxyType({lang: _words(words) for lang, words in data.get("quantity_words", {}).items()}),
     )
 
 

@@ -270,9 +270,16 @@ _SAID_AGAIN = "a word said again"
 _BY_LABEL_WORDS = "words of the label"
 _BY_LABEL_TYPOS = "label with typos"
 _BY_FIRST_WORDS = "first words of the reply"
+_BY_NUMBER_AND_WORDS = "number, with words after it"
 _OPENS_WITH_YES = re.compile(r"^(yes|yeah|yep|yup|yea)\s+(.+)$")
 _TWO_WAYS = "said two ways"
-READ_FROM_SOME_WORDS = frozenset({_BY_LABEL_WORDS, _BY_LABEL_TYPOS, _BY_FIRST_WORDS})
+READ_FROM_SOME_WORDS = frozenset({_BY_LABEL_WORDS, _BY_LABEL_TYPOS, _BY_FIRST_WORDS, _BY_NUMBER_AND_WORDS})
+
+
+def _by_number(norm: str) -> str:
+    """How a reply that opens with a number was read: "2" alone, or "2 me están pegando",
+    whose words after the number may say more."""
+    return "number" if norm.isdigit() else _BY_NUMBER_AND_WORDS
 
 
 def _named(intent: str, lang: str | None) -> str:
@@ -394,14 +401,17 @@ def pick(norm: str, labels: list[list[str]]) -> int | None:
 
 
 def read_pick(fs: m.FlowSet, norm: str, labels: list[list[str]]) -> tuple[int | None, Reading | None]:
-    """:func:`pick`, then numbers in words ("dos", "la segunda") and labels typed with typos."""
-    if not norm:
+    """:func:`pick`, then numbers in words ("dos", "la segunda") and labels typed with typos.
+
+    A number said as an amount picks nothing: "3 meses sin pago" is three months, not option 3.
+    """
+    lex = Lexicon.of(fs)
+    if not norm or lex.amount(norm.split()):
         return None, None
     i = pick(norm, labels)
     if i is not None:
-        how = "number" if _LEADING_NUMBER.match(norm) else _BY_LABEL_WORDS
+        how = _by_number(norm) if _LEADING_NUMBER.match(norm) else _BY_LABEL_WORDS
         return i, Reading("option", f"option {i + 1}", labels[i][0], how=how)
-    lex = Lexicon.of(fs)
     number = lex.number(norm.split())
     if number is not None:
         n, word = number
@@ -469,14 +479,14 @@ def read_answer(fs: m.FlowSet, text: str, norm: str, labels: list[list[str]]) ->
     found = emoji_answer(_WORDS.sub("", text)) if only_around else None
     if found is not None:  # "👍", "👍 gracias", "ok 👍"
         return found, Reading("answer", found, text.strip(), None, how="an emoji")
-    if not norm:
+    lex = Lexicon.of(fs)
+    if not norm or lex.amount(norm.split()):  # "3 meses sin pagarme": three months, not "3. Not sure"
         return None, None
     system = fs.system
     found = answer(system, norm, labels)
     if found is not None:
-        how = "number" if _LEADING_NUMBER.match(norm) else "exact"
+        how = _by_number(norm) if _LEADING_NUMBER.match(norm) else "exact"
         return found, Reading("answer", found, norm, system.answers_where.get(found), how=how)
-    lex = Lexicon.of(fs)
     _, core, around = _core(lex, norm.split())
     if around:
         found = answer(system, core, labels)

@@ -273,6 +273,7 @@ class Understanding:
     short_forms: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: _NONE)  # lang -> "q" -> "que" (normalised)
     several_signs: Meaning | None = None  # where a message with phrases of two different sign meanings leads
     openers: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> words that open a clause of their own
+    quantities: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> words that make a number an amount
 
 
 NO_UNDERSTANDING = Understanding(MappingProxyType({}), MappingProxyType({}), ())

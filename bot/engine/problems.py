@@ -205,8 +205,7 @@ def _missing_translation(d: Mapping) -> str:
 def _over_segments(d: Mapping) -> str:
     part, node = d["part"], d.get("node")
     what = {"node": f"`{node}`", "prompt": f"`{node}` (its text and options)",
-            "reprompt": f"the re-prompt of `{node}` (text `reprompt` and the options)",
-            "media-reprompt": f"the re-prompt of `{node}` after a picture (text `media_only` and the options)",
+            "reprompt": f"the re-prompt of `{node}` (text `{d.get('name', 'reprompt')}` and the options)",
             "text": f"text `{d.get('name')}`"}[part]
     if d["encoding"] == "GSM-7":
         limit = f"{d['limit']} segments = 459 characters"

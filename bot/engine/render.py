@@ -71,9 +71,23 @@ def prompt(fs: m.FlowSet, node: m.Node, lang: str) -> str:
     return f"{text}\n{numbered(labels)}" if labels else text
 
 
-def reprompt(fs: m.FlowSet, node: m.Node, lang: str, media_only: bool = False) -> str:
-    """The short message after an unrecognised reply (or a picture): the options again."""
-    lead = "media_only" if media_only else "reprompt"
+# The lines a re-prompt may open with, by why the question is asked again:
+# not understood; and at a yes / no question only, an answer that may mean
+# two things ("no, nunca me pagan") or something told that is not an answer
+# ("mi patrón no me paga"). A flow set without the last two opens with `reprompt`.
+REPROMPT_LEADS = ("reprompt", "reprompt_unsure", "reprompt_told")
+
+
+def reprompt_leads(node: m.Node) -> tuple[str, ...]:
+    """The leads ``node``'s re-prompt may open with."""
+    return REPROMPT_LEADS if node.kind == m.QUESTION else REPROMPT_LEADS[:1]
+
+
+def reprompt(fs: m.FlowSet, node: m.Node, lang: str, lead: str = "reprompt") -> str:
+    """The short message when a reply did not answer: a line saying why (one of
+    :data:`REPROMPT_LEADS`), then the options again."""
+    if lead not in fs.system.texts:
+        lead = "reprompt"
     return f"{say(fs, lang, lead)}\n{numbered(option_labels(fs, node, lang))}"
 
 
@@ -148,7 +162,7 @@ def pack(lines: list[str], lead: str | None = None) -> list[str]:
 def messages(fs: m.FlowSet, node: m.Node, lang: str) -> list[str]:
     """Every message this node can send, for the segment budget check."""
     if node.kind in m.WAITING_KINDS:
-        return [prompt(fs, node, lang), reprompt(fs, node, lang)]
+        return [prompt(fs, node, lang), *(reprompt(fs, node, lang, lead) for lead in reprompt_leads(node))]
     if node.kind == m.DIRECTORY:
         return directory(fs, node, lang)
     found = [fs.translate(lang, t.msgid) for t in (node.text, node.unavailable) if t]

@@ -552,12 +552,12 @@ class _Step:
         if not placed.placed:
             placed = self.near_at_the_end(text) or placed
         if placed.placed:
-            self.act(placed, node)
+            self.act(placed, node, unsure=unsure is not None)
             return
         if node.kind == m.QUESTION and unsure is not None:  # "no, nunca me pagan": ask again, it is not a miss
             self.explain(unsure)
             s.misses = 0
-            self.reply(render.reprompt(fs, node, s.lang))
+            self.reply(render.reprompt(fs, node, s.lang, "reprompt_unsure"))
             return
         if not norm and media_count > 0:
             # A voice note, picture, video, sticker or location: not a mistake,
@@ -567,7 +567,7 @@ class _Step:
             self.reply(render.prompt(fs, node, s.lang))
             return
         self.explain(Reading("nothing", "a reply the bot did not understand", how="no keyword, option, answer or phrase"))
-        self.miss(node, media_only=False)
+        self.miss(node)
 
     def said_beside(self, text: str, norm: str, why: Reading, node: m.Node) -> bool:
         """A reply read from some of its words may say more.
@@ -620,13 +620,15 @@ class _Step:
                 self.explain(reading)
         self.event(ev.UNDERSTOOD, to=placed.target.key if placed.target is not None else "danger")
 
-    def act(self, placed: Placement, node: m.Node) -> None:
+    def act(self, placed: Placement, node: m.Node, unsure: bool = False) -> None:
         """Do what free text asked for, at ``node`` (it is not a miss).
 
         Danger phrases show the emergency numbers first. At a question a
         place in the flows is not a jump: the person is answering in their
         own words, so the question is asked again (HUMAN and the like still
-        go where they ask).
+        go where they ask), thanking them for what they told, never saying it
+        was not understood. ``unsure``: the reply also opened with an answer
+        that may mean two things ("no, nunca me pagan"): that is said instead.
         """
         s, fs = self.s, self.fs
         s.misses = 0
@@ -655,10 +657,14 @@ class _Step:
             self.enter(goto)
         elif shown:
             self.reply(render.prompt(fs, node, s.lang))
+        elif unsure:
+            self.reply(render.reprompt(fs, node, s.lang, "reprompt_unsure"))
+        elif node.kind == m.QUESTION and target is not None and target.goto:
+            self.reply(render.reprompt(fs, node, s.lang, "reprompt_told"))
         else:
             self.reply(render.reprompt(fs, node, s.lang))
 
-    def miss(self, node: m.Node, media_only: bool) -> None:
+    def miss(self, node: m.Node) -> None:
         s = self.s
         s.misses += 1
         self.event(ev.MISSED, flow=s.flow, node=s.node)
@@ -667,7 +673,7 @@ class _Step:
             self.show(self.fs.keywords.shows["help"])
             self.reply(render.prompt(self.fs, node, s.lang))
             return
-        self.reply(render.reprompt(self.fs, node, s.lang, media_only=media_only))
+        self.reply(render.reprompt(self.fs, node, s.lang))
 
 
 def _someone_near(placed: Placement) -> bool:

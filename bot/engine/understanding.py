@@ -136,6 +136,7 @@ class Lexicon:
     around_words: frozenset[str] = frozenset()
     not_words: frozenset[str] = frozenset()
     openers: frozenset[str] = frozenset()  # words that open a clause of their own ("my", "porque")
+    quantities: frozenset[str] = frozenset()  # words that make a number before them an amount ("meses", "dollars")
     numbers: dict[str, int] = field(default_factory=dict)  # normalised word -> 1-based number
     entries: list[_Entry] = field(default_factory=list)
     wholes: dict[int, list[tuple[_Entry, tuple[str, ...]]]] = field(default_factory=dict)  # word count -> whole-message phrases, around words set aside
@@ -175,6 +176,7 @@ class Lexicon:
         lex.around_words = frozenset(w for words in u.around.values() for w in words)
         lex.not_words = frozenset(w for words in u.negations.values() for w in words)
         lex.openers = frozenset(w for words in u.openers.values() for w in words)
+        lex.quantities = frozenset(w for words in u.quantities.values() for w in words)
         for lang, rows in u.numbers.items():
             for i, words in enumerate(rows, 1):
                 for word in words:
@@ -240,6 +242,19 @@ class Lexicon:
                 kept.append(tokens[i])
                 i += 1
         return kept, taken
+
+    def amount(self, tokens: list[str]) -> bool:
+        """Whether a message opens with a number said as an amount, not as a pick or an answer:
+        a number, then a quantity word or another number ("3 meses sin pago", "2 hijos", "3 30pm").
+
+        >>> lex = Lexicon(fs=None, quantities=frozenset({"meses"}))
+        >>> [lex.amount(t.split()) for t in ("3 meses sin pago", "3 30pm", "3 no se", "2", "meses 3")]
+        [True, True, False, False, False]
+        """
+        if len(tokens) < 2 or not tokens[0].isdigit():
+            return False
+        after = tokens[1]
+        return after[0].isdigit() or self.short.get(after, after) in self.quantities
 
     def number(self, tokens: list[str]) -> tuple[int, str] | None:
         """The number a short reply names ("2", "dos", "la segunda", "the second one", "fourr"), and the word."""

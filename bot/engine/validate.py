@@ -425,7 +425,8 @@ def check_understanding(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
     def unknown_language(code: str, at: tuple) -> None:
         problems.append(_p(_at(loaded, path, at), "unknown-language", lang=code, **_hint(code, languages)))
 
-    for section in ("around_words", "around_numbers", "not_words", "clause_openers", "numbers", "short_forms"):
+    for section in ("around_words", "around_numbers", "not_words", "clause_openers", "quantity_words", "numbers",
+                    "short_forms"):
         for code in _value(loaded, path, (section,)) or {}:
             if code not in languages:
                 unknown_language(code, (section, code))
@@ -549,16 +550,16 @@ def untranslated(lang: str, language) -> list[Problem]:
 def check_segments(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
     """Every message fits 3 SMS segments in every language.
 
-    A waiting node sends three messages, each measured on its own so the
-    message can say which one to shorten: its prompt (text and options), the
-    re-prompt after a reply the bot did not understand (text `reprompt` and the
-    options). A picture with no text gets `media_only` on its own, then the
+    A waiting node's messages are each measured on their own so the message
+    can say which one to shorten: its prompt (text and options), and each
+    re-prompt (text `reprompt`, then the options; at a question also
+    `reprompt_unsure` and `reprompt_told`). A picture with no text gets `media_only` on its own, then the
     prompt again: both are measured already.
     """
     problems = []
 
     def measure(where: m.Where, what: dict, text: str, lang: str, msgid: str | None) -> bool:
-        """``what``: which message (`part`: node, prompt, reprompt, media-reprompt or text), for the words."""
+        """``what``: which message (`part`: node, prompt, reprompt or text), for the words."""
         seg = count_segments(text)
         if seg.segments <= MAX_SEGMENTS:
             return False
@@ -579,8 +580,11 @@ def check_segments(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
             try:
                 if node.waits:
                     if not measure(where, {"part": "prompt", "node": node.id}, render.prompt(fs, node, lang), lang, msgid):
-                        measure(where, {"part": "reprompt", "node": node.id},
-                                render.reprompt(fs, node, lang), lang, fs.system.texts["reprompt"].msgid)
+                        for lead in render.reprompt_leads(node):
+                            if lead in fs.system.texts and measure(
+                                    where, {"part": "reprompt", "node": node.id, "name": lead},
+                                    render.reprompt(fs, node, lang, lead), lang, fs.system.texts[lead].msgid):
+                                break
                     continue
                 texts = render.messages(fs, node, lang)
             except (KeyError, IndexError, ValueError):

@@ -159,8 +159,8 @@ def _table(fs: m.FlowSet, lang: str) -> dict[str, tuple[Line, ...]]:
         for node in flow.nodes:
             if node.waits:
                 add(render.prompt(fs, node, lang), prompt(fs, node, lang))
-                add(render.reprompt(fs, node, lang), reprompt(fs, node, lang))
-                add(render.reprompt(fs, node, lang, media_only=True), reprompt(fs, node, lang))
+                for lead in render.reprompt_leads(node):
+                    add(render.reprompt(fs, node, lang, lead), reprompt(fs, node, lang))
             elif node.kind == m.DIRECTORY:
                 messages = render.directory(fs, node, lang)
                 if messages:
