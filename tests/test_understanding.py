@@ -392,6 +392,34 @@ def test_a_number_with_small_words_after_it_still_answers(fs, text, answer):
     assert chat.session.flags["under_18"] == answer
 
 
+@pytest.mark.parametrize("text, lang, answer", [
+    ("tengo 16", "es", "yes"), ("im 17 years old", "en", "yes"), ("pues tengo 17 años", "es", "yes"),
+    ("soy alto pero tengo 15", "es", "yes"), ("cumplo 18 el 3 de mayo", "es", "yes"), ("end of the month i turn 18", "en", "yes"),
+    ("tengo 34 años", "es", "no"), ("im 31", "en", "no"), ("no, tengo 20", "es", "no"),
+    ("tengo 12 años trabajando aqui", "es", None), ("tengo 2 hijos", "es", None), ("mi hija tiene 14", "es", None),
+    ("sí, tengo 20", "es", None),  # the answer and the age disagree: asked again
+])
+def test_an_age_answers_are_you_under_18(fs, text, lang, answer):
+    chat = at_question(fs, lang)
+    chat.send(text)
+    assert chat.session.flags.get("under_18") == answer
+
+
+def test_an_age_answers_only_a_question_that_asks_for_one(fs):
+    chat = started(fs, "es")
+    chat.script(OPT["screening"], "1", "1", "no")  # under 18: no; now at "held for ransom?"
+    where = chat.session.position
+    chat.send("tengo 16")
+    assert chat.session.position == where and "ransom" not in chat.session.flags
+
+
+def test_an_age_with_danger_after_it_answers_and_shows_the_numbers(fs):
+    chat = at_question(fs, "es")
+    turn = chat.send("tengo 15 y me estan pegando")
+    assert chat.session.flags["under_18"] == "yes"
+    assert turn.replies[0] == emergency(fs, "es")
+
+
 def test_a_number_picked_beside_danger_shows_the_numbers_first(fs):
     chat = started(fs, "es")
     turn = chat.send("2 me estan pegando")

@@ -350,6 +350,8 @@ def _explain(error, at: tuple, source: Source, schema: dict, kind: str) -> tuple
             return "bad-web-address", {"value": error.instance}
         if "\\." in error.validator_value:  # a goto
             return "bad-goto", {"value": error.instance}
+        if m.AGE in error.validator_value:  # an age phrase (understanding.yaml `ages:`)
+            return "age-without-number", {"value": error.instance}
         return "bad-id", {"value": error.instance}
     if v in ("minProperties", "maxProperties") and "goto" in error.schema.get("properties", {}):
         conditions = tuple(k for k in error.schema["properties"] if k != "goto")
@@ -445,6 +447,7 @@ def _build_flow(source: Source, resolve: _Resolver) -> m.Flow:
                 next=go(nd.get("next")),
                 options=options,
                 flag=nd.get("flag"),
+                age_below=nd.get("age_below"),
                 on=MappingProxyType(on),
                 branches=tuple(branches),
                 default=go(nd.get("default")),
@@ -535,7 +538,18 @@ def _build_understanding(source: Source, resolve: _Resolver) -> m.Understanding:
         several_signs=several,
         openers=MappingProxyType({lang: _words(words) for lang, words in data.get("clause_openers", {}).items()}),
         quantities=MappingProxyType({lang: _words(words) for lang, words in data.get("quantity_words", {}).items()}),
+        ages=MappingProxyType({lang: tuple(_age_phrase(phrase, kind == "turning")
+                                           for kind in ("now", "turning") for phrase in spec.get(kind, ()))
+                               for lang, spec in data.get("ages", {}).items()}),
+        age_joins=MappingProxyType({lang: _words(spec.get("joins", ())) for lang, spec in data.get("ages", {}).items()}),
+        ages_where=m.Where(source.path, source.line(("ages",))) if "ages" in data else None,
     )
+
+
+def _age_phrase(written: str, turning: bool) -> m.AgePhrase:
+    """``"tengo # años"`` -> its words normalised, the ``#`` kept (the schema has it once, as a word)."""
+    words = tuple(m.AGE if w == m.AGE else normalize(w) for w in written.split())
+    return m.AgePhrase(tuple(w for w in words if w), turning)
 
 
 def _phrase_text(written: str) -> str:

@@ -271,9 +271,10 @@ _BY_LABEL_WORDS = "words of the label"
 _BY_LABEL_TYPOS = "label with typos"
 _BY_FIRST_WORDS = "first words of the reply"
 _BY_NUMBER_AND_WORDS = "number, with words after it"
+_BY_AGE = "an age"
 _OPENS_WITH_YES = re.compile(r"^(yes|yeah|yep|yup|yea)\s+(.+)$")
 _TWO_WAYS = "said two ways"
-READ_FROM_SOME_WORDS = frozenset({_BY_LABEL_WORDS, _BY_LABEL_TYPOS, _BY_FIRST_WORDS, _BY_NUMBER_AND_WORDS})
+READ_FROM_SOME_WORDS = frozenset({_BY_LABEL_WORDS, _BY_LABEL_TYPOS, _BY_FIRST_WORDS, _BY_NUMBER_AND_WORDS, _BY_AGE})
 
 
 def _by_number(norm: str) -> str:
@@ -532,6 +533,17 @@ def read_answer(fs: m.FlowSet, text: str, norm: str, labels: list[list[str]]) ->
         # the Spanish "si" is also "if" ("si no me pagan me voy").
         return "yes", Reading("answer", "yes", opening.group(1), system.answers_where.get("yes"), how=_BY_FIRST_WORDS)
     return None, None
+
+
+def read_age(fs: m.FlowSet, text: str, below: int) -> tuple[str, Reading] | None:
+    """yes / no to "Are you under ``below``?" from the age a reply says
+    ("tengo 16", "im 17 years old", "cumplo 18 en mayo"), or None."""
+    found = Lexicon.of(fs).age(text)
+    if found is None:
+        return None
+    age, words = found
+    said = "yes" if age < below else "no"
+    return said, Reading("answer", said, words, fs.understanding.ages_where, how=_BY_AGE)
 
 
 # A reply made only of one of these, said once or more ("👍", "👍🏽👍🏽", "🤷‍♀️").

@@ -98,6 +98,7 @@ class Node:
     next: str | None = None
     options: tuple[Option, ...] = ()
     flag: str | None = None  # question: the flag its answer is recorded in
+    age_below: int | None = None  # question: "are you under this age?", so an age said answers it
     on: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # answer -> goto
     branches: tuple[Branch, ...] = ()
     default: str | None = None  # branch: where to go when no branch holds
@@ -260,6 +261,17 @@ class Meaning:
         return "+".join(filter(None, (self.intent, self.goto)))
 
 
+AGE = "#"  # where the number goes in an age phrase
+
+
+@dataclass(frozen=True)
+class AgePhrase:
+    """One way people say their age (understanding.yaml `ages:`): "tengo #", "i turn #"."""
+
+    words: tuple[str, ...]  # normalised, AGE where the number goes
+    turning: bool  # the age about to be reached, one year more than now ("cumplo 18")
+
+
 @dataclass(frozen=True)
 class Understanding:
     """``flows/understanding.yaml``: free text -> meanings, and the small words around answers."""
@@ -274,6 +286,9 @@ class Understanding:
     several_signs: Meaning | None = None  # where a message with phrases of two different sign meanings leads
     openers: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> words that open a clause of their own
     quantities: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> words that make a number an amount
+    ages: Mapping[str, tuple[AgePhrase, ...]] = field(default_factory=lambda: _NONE)  # lang -> how people say their age
+    age_joins: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> words that start a new clause
+    ages_where: Where | None = None  # the `ages:` line, for explanations
 
 
 NO_UNDERSTANDING = Understanding(MappingProxyType({}), MappingProxyType({}), ())

@@ -363,6 +363,8 @@ MESSAGES: dict[str, str | Callable[[Mapping], str]] = {
                        " \"humantraffickinghotline.org\"",
     "bad-goto": "{what} `{value}` is not a place to go: write a node id (`menu`), a flow id (`numbers`) or a flow and"
                 " one of its nodes (`numbers.by_need`), in lower-case letters, digits and _",
+    "age-without-number": "{what} `{value}` has no `#` for the age: write `#` once, as a word of its own, where the number"
+                          " goes (\"tengo #\", \"im # years old\")",
     "bad-id": "{what} `{value}` is not a valid id: use lower-case letters, digits and _, starting with a letter"
               " (like `unpaid_wages`)",
     "branch-conditions": _branch_conditions,

@@ -529,6 +529,12 @@ class _Step:
                 return
         elif node.kind == m.QUESTION:
             a, why = matching.read_answer(fs, text, norm, self.labels(node))
+            aged = matching.read_age(fs, text, node.age_below) if node.age_below is not None else None
+            if aged is not None and a is None:  # "tengo 16", "no, tengo 20"
+                a, why = aged
+            elif aged is not None and aged[0] != a:  # "sí, tengo 20": the answer and the age disagree
+                a, why = None, Reading("answer", "not sure which: the question again", aged[1].phrase,
+                                       aged[1].where, how="an answer and an age that disagree")
             if a is not None:
                 self.explain(why)
                 if self.said_beside(text, norm, why, node):

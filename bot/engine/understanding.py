@@ -37,11 +37,12 @@ from rapidfuzz import fuzz, process
 
 from . import model as m
 from .language import language_name
-from .text import squeeze
+from .text import clauses, squeeze
 
 TYPO_SCORE = 85  # rapidfuzz ratio (0-100): one letter in or out of a 6-letter word is 91, one changed in 5 is 80
 TYPO_MIN = 5  # words shorter than this match only exactly or by stem: "pega" is not "paga"
 STEM_MIN = 3  # a stem this short says too little ("me" and "mi" are not one word)
+AGES = (10, 99)  # a number outside these is no age a texter says of themselves ("tengo 3": three of what?)
 NEGATION_WINDOW = 2  # words before a phrase where a not-word turns it around
 GAP_WORDS = 3  # words a phrase's "..." stands for, at most: "took ... passport" in "took all of our passports"
 
@@ -137,6 +138,8 @@ class Lexicon:
     not_words: frozenset[str] = frozenset()
     openers: frozenset[str] = frozenset()  # words that open a clause of their own ("my", "porque")
     quantities: frozenset[str] = frozenset()  # words that make a number before them an amount ("meses", "dollars")
+    ages: list[m.AgePhrase] = field(default_factory=list)  # how people say their age, longest first, short forms spelled out
+    age_joins: frozenset[str] = frozenset()  # words that start a new clause ("y", "but")
     numbers: dict[str, int] = field(default_factory=dict)  # normalised word -> 1-based number
     entries: list[_Entry] = field(default_factory=list)
     wholes: dict[int, list[tuple[_Entry, tuple[str, ...]]]] = field(default_factory=dict)  # word count -> whole-message phrases, around words set aside
@@ -177,6 +180,9 @@ class Lexicon:
         lex.not_words = frozenset(w for words in u.negations.values() for w in words)
         lex.openers = frozenset(w for words in u.openers.values() for w in words)
         lex.quantities = frozenset(w for words in u.quantities.values() for w in words)
+        ages = {m.AgePhrase(tuple(lex.spelled(list(a.words))), a.turning) for phrases in u.ages.values() for a in phrases}
+        lex.ages = sorted(ages, key=lambda a: (-len(a.words), a.words, a.turning))
+        lex.age_joins = frozenset(w for words in u.age_joins.values() for w in words)
         for lang, rows in u.numbers.items():
             for i, words in enumerate(rows, 1):
                 for word in words:
@@ -255,6 +261,49 @@ class Lexicon:
             return False
         after = tokens[1]
         return after[0].isdigit() or self.short.get(after, after) in self.quantities
+
+    def age(self, text: str) -> tuple[int, str] | None:
+        """The age a reply says its writer is, and the words that say it; None
+        when it says none (see `ages:` in understanding.yaml).
+
+        "tengo 16" is 16, "soy alto pero tengo 15" 15, "cumplo 18 el 3 de mayo"
+        17; "tengo 12 años trabajando aquí" and "tengo 2 hijos" say no age.
+        """
+        for clause in clauses(text):
+            part: list[str] = []
+            for word in [*self.spelled(clause.split()), None]:
+                if word is not None and word not in self.age_joins:
+                    part.append(word)
+                    continue
+                found = self._age_in(part)
+                if found is not None:
+                    return found
+                part = []
+        return None
+
+    def _age_in(self, words: list[str]) -> tuple[int, str] | None:
+        start = 0
+        while start < len(words):  # around words before it: "pues tengo 16", "well im 17"
+            taken = next((len(a) for a in self.around.get(words[start], ()) if tuple(words[start:start + len(a)]) == a), 0)
+            if not taken:
+                break
+            start += taken
+        for phrase in self.ages:
+            n = len(phrase.words)
+            for i in range(start, len(words) - n + 1) if phrase.turning else (start,):
+                said = words[i:i + n]
+                if len(said) < n or not all(w == p or (p == m.AGE and w.isdigit()) for w, p in zip(said, phrase.words)):
+                    continue
+                age = int(said[phrase.words.index(m.AGE)])
+                rest = words[i + n:]
+                if not AGES[0] <= age <= AGES[1]:
+                    continue
+                if phrase.turning and rest and rest[0] in self.quantities:
+                    continue  # "cumplo 3 meses aquí"
+                if not phrase.turning and self.strip_around(rest)[0]:
+                    continue  # "tengo 12 años trabajando aquí", "tengo 2 hijos"
+                return age - 1 if phrase.turning else age, " ".join(said)
+        return None
 
     def number(self, tokens: list[str]) -> tuple[int, str] | None:
         """The number a short reply names ("2", "dos", "la segunda", "the second one", "fourr"), and the word."""
