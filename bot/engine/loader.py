@@ -543,6 +543,10 @@ def _build_understanding(source: Source, resolve: _Resolver) -> m.Understanding:
                                for lang, spec in data.get("ages", {}).items()}),
         age_joins=MappingProxyType({lang: _words(spec.get("joins", ())) for lang, spec in data.get("ages", {}).items()}),
         ages_where=m.Where(source.path, source.line(("ages",))) if "ages" in data else None,
+        saying=MappingProxyType({lang: _words(spec["saying"]) for lang, spec in data.get("quotes", {}).items()}),
+        own_words=MappingProxyType({lang: _words(spec.get("own", ())) for lang, spec in data.get("quotes", {}).items()}),
+        asking=MappingProxyType({lang: _words(words) for lang, words in data.get("polite_asking", {}).items()}),
+        possessives=MappingProxyType({lang: _words(words) for lang, words in data.get("possessives", {}).items()}),
     )
 
 

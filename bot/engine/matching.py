@@ -17,7 +17,7 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
 from . import model as m
-from .text import clause_starts, normalize, quotes_before, requests, said_once, squeeze
+from .text import clause_starts, normalize, said_once, squeeze
 from .understanding import Lexicon, Reading
 
 # Words too common to pick an option by ("what", "the", "de"...). Short words
@@ -139,7 +139,7 @@ def _exit_clause(fs: m.FlowSet, lex: Lexicon, text: str) -> tuple[str | None, st
     borré"), not a request;
     nor is a clause that asks ("delete all of this? or will he still see it")
     or one that quotes someone ("mi patrón me dijo, borra todo lo que te
-    mandé"): see :func:`~bot.engine.text.requests`.
+    mandé"): see :meth:`~bot.engine.understanding.Lexicon.requests`.
 
     Without a comma, a clause is taken to open at a word of understanding.yaml's
     ``clause_openers`` ("stop texting me my husband reads it", "borra todo
@@ -147,13 +147,13 @@ def _exit_clause(fs: m.FlowSet, lex: Lexicon, text: str) -> tuple[str | None, st
     first clause. A possessive right after a lone word is that word's object,
     not a new clause: "ya borre mi deuda" is "ya borré mi deuda" (I have paid
     off my debt), where "borra todo mi esposo ve el cel" is two clauses."""
-    parts = requests(text)
+    parts = lex.requests(text)
     first = parts[0].split() if parts else []
     # Longest first: "stop texting me my husband ..." is "stop texting me", not "stop".
     # Not before "he said" or "mi esposo dice": the words before it were his ("stop texting me he said").
     before_openers = [" ".join(first[:i]) for i in range(min(len(first) - 1, _REQUEST_WORDS), 1, -1)
                       if first[i] in lex.openers and not _object_of_a_lone_word(lex, first[:i], first[i])
-                      and not quotes_before(" ".join(first[i:]))]
+                      and not lex.quotes_before(" ".join(first[i:]))]
     ends = (parts[0], parts[-1]) if len(parts) > 1 else ()
     for clause in dict.fromkeys(c for c in (*ends, *before_openers) if c):
         intent, lang, why = read_keyword(fs, clause)
@@ -170,15 +170,13 @@ def _exit_clause(fs: m.FlowSet, lex: Lexicon, text: str) -> tuple[str | None, st
 # and a few around words may come with it. Each is read whole, so trying every
 # opener of a long story would cost a read per opener for nothing.
 _REQUEST_WORDS = 12
-# Openers that can also be the start of a verb's object ("borré mi deuda").
-_POSSESSIVES = frozenset({"my", "mi", "mis"})
 
 
 def _object_of_a_lone_word(lex: Lexicon, before: list[str], opener: str) -> bool:
     """Whether ``opener`` is a possessive that follows the one word of ``before``
     that is not an around word, right after it: "ya borre | mi"."""
     kept = lex.strip_around(before)[0]
-    return opener in _POSSESSIVES and len(kept) == 1 and kept[0] == before[-1]
+    return opener in lex.possessives and len(kept) == 1 and kept[0] == before[-1]
 
 
 def _keyword_and_phrase(fs: m.FlowSet, words: list[str]) -> tuple[str | None, str | None, Reading | None]:

@@ -289,6 +289,10 @@ class Understanding:
     ages: Mapping[str, tuple[AgePhrase, ...]] = field(default_factory=lambda: _NONE)  # lang -> how people say their age
     age_joins: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> words that start a new clause
     ages_where: Where | None = None  # the `ages:` line, for explanations
+    saying: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> verbs of saying that end a clause ("me dijo")
+    own_words: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> the person's own ("i said")
+    asking: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> openings of a polite request ("can you")
+    possessives: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> "my", "mi"
 
 
 NO_UNDERSTANDING = Understanding(MappingProxyType({}), MappingProxyType({}), ())

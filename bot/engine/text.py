@@ -122,10 +122,10 @@ def clauses(text: str) -> list[str]:
     >>> clauses("borra todo 🙏 mi cuñado agarra el cel")
     ['borra todo', 'mi cunado agarra el cel']
     """
-    return [words for words, _, _ in _marked_clauses(text)]
+    return [words for words, _, _ in marked_clauses(text)]
 
 
-def _marked_clauses(text: str) -> list[tuple[str, str, str]]:
+def marked_clauses(text: str) -> list[tuple[str, str, str]]:
     """The clauses of ``text``, normalised, empty ones left out, each with the
     mark before it and the mark after it ("" at either end)."""
     pieces = _CLAUSE_MARKS_RE.split(readable(text))
@@ -136,64 +136,6 @@ def _marked_clauses(text: str) -> list[tuple[str, str, str]]:
             found.append((words, pieces[i - 1] if i else "", pieces[i + 1] if i + 1 < len(pieces) else ""))
     return found
 
-
-def requests(text: str) -> list[str]:
-    """The clauses of ``text`` that can be a request (see :func:`clauses`):
-    not a question ("delete all of this? or will he still see it": ended by
-    "?" or opened by "¿"), and not words quoted after a verb of saying ("me
-    dijo, borra todo": the clause before ends with one of :data:`SAYING`).
-    A clause left out is an empty string, so that the first and last keep
-    their places.
-
-    >>> requests("borra todo? o el lo ve igual")
-    ['', 'o el lo ve igual']
-    >>> requests("mi patron me dijo: borra todo lo que te mande")
-    ['mi patron me dijo', '']
-    """
-    found: list[str] = []
-    said = False  # the clause before ended in a verb of saying
-    for words, before, after in _marked_clauses(text):
-        if found and found[-1] and quotes_before(words):
-            found[-1] = ""  # "no me escriban más, dice mi esposo": his words
-        asked = (after == "?" or before == "¿") and not words.startswith(ASKING)
-        found.append("" if asked or said else words)
-        said = quotes_after(words)
-    return found
-
-
-def quotes_after(words: str) -> bool:
-    """Whether a clause ends with a verb of saying, so that the next one is
-    someone's words: "mi patrón me dijo", "he told me". Not the person's own
-    ("i said, erase this chat": they say it again)."""
-    return any(words == w or words.endswith(" " + w) for w in SAYING) and not words.endswith(FIRST_PERSON)
-
-
-def quotes_before(words: str) -> bool:
-    """Whether a clause is only who said the clause before ("dice mi
-    esposo", "my husband says", "he said to me"): four words at most, a verb
-    of saying among the first three. "mi esposo dice que me va a matar" says
-    why, after a request: it is no quote."""
-    split = words.split()
-    head = split[:3]
-    return (len(split) <= 4 and any(w in SAID_WORDS for w in head)
-            and not " ".join(head[:2]).startswith(FIRST_PERSON_OPENING))
-
-
-# Words that end a clause when what follows is someone else's words, quoted:
-# "he told me, delete all of this", "mi patrón me dijo: borra todo".
-# ("... me dijo" ends with "dijo": a clause is compared by its last words.)
-SAYING = ("said", "says", "told me", "tells me", "told us", "tells us", "told her", "told him",
-          "dijo", "dice", "dijeron", "dicen")
-
-SAID_WORDS = frozenset({"said", "says", "told", "tells", "dijo", "dice", "dijeron", "dicen"})
-FIRST_PERSON = ("i said", "i say", "i told you")
-FIRST_PERSON_OPENING = ("i said", "i say", "i told", "like i")
-# A clause that asks can still be a request, politely: "can you delete this? im
-# scared", "¿me puedes borrar esto? porfa". "delete all of this? or will he
-# still see it" asks what it does.
-ASKING = ("can you ", "could you ", "would you ", "can u ", "could u ", "pls can you ", "please can you ",
-          "puedes ", "puede ", "pueden ", "podrias ", "podria ", "podrian ", "me puedes ", "me puede ",
-          "me pueden ", "me podrias ", "me podria ")
 
 _CLAUSE_MARKS_RE = re.compile(f"({_CLAUSE_RE.pattern})")
 

@@ -37,7 +37,7 @@ from rapidfuzz import fuzz, process
 
 from . import model as m
 from .language import language_name
-from .text import clauses, squeeze
+from .text import clauses, marked_clauses, squeeze
 
 TYPO_SCORE = 85  # rapidfuzz ratio (0-100): one letter in or out of a 6-letter word is 91, one changed in 5 is 80
 TYPO_MIN = 5  # words shorter than this match only exactly or by stem: "pega" is not "paga"
@@ -140,6 +140,11 @@ class Lexicon:
     quantities: frozenset[str] = frozenset()  # words that make a number before them an amount ("meses", "dollars")
     ages: list[m.AgePhrase] = field(default_factory=list)  # how people say their age, longest first, short forms spelled out
     age_joins: frozenset[str] = frozenset()  # words that start a new clause ("y", "but")
+    saying: tuple[str, ...] = ()  # verbs of saying that end a clause before a quote ("me dijo", "he told me")
+    said_words: frozenset[str] = frozenset()  # their verbs alone ("dijo", "told")
+    own_words: tuple[str, ...] = ()  # the person's own words said again ("i said")
+    asking: tuple[str, ...] = ()  # openings of a question that may still be a request ("can you")
+    possessives: frozenset[str] = frozenset()  # "my", "mi": an opener that may be a verb's object
     numbers: dict[str, int] = field(default_factory=dict)  # normalised word -> 1-based number
     entries: list[_Entry] = field(default_factory=list)
     wholes: dict[int, list[tuple[_Entry, tuple[str, ...]]]] = field(default_factory=dict)  # word count -> whole-message phrases, around words set aside
@@ -183,6 +188,11 @@ class Lexicon:
         ages = {m.AgePhrase(tuple(lex.spelled(list(a.words))), a.turning) for phrases in u.ages.values() for a in phrases}
         lex.ages = sorted(ages, key=lambda a: (-len(a.words), a.words, a.turning))
         lex.age_joins = frozenset(w for words in u.age_joins.values() for w in words)
+        lex.saying = tuple(sorted({w for words in u.saying.values() for w in words}))
+        lex.said_words = frozenset(w.split()[0] for w in lex.saying)
+        lex.own_words = tuple(sorted({w for words in u.own_words.values() for w in words}))
+        lex.asking = tuple(sorted({w for words in u.asking.values() for w in words}))
+        lex.possessives = frozenset(w for words in u.possessives.values() for w in words)
         for lang, rows in u.numbers.items():
             for i, words in enumerate(rows, 1):
                 for word in words:
@@ -261,6 +271,46 @@ class Lexicon:
             return False
         after = tokens[1]
         return after[0].isdigit() or self.short.get(after, after) in self.quantities
+
+    def requests(self, text: str) -> list[str]:
+        """The clauses of ``text`` (see :func:`~bot.engine.text.clauses`) that can
+        be a request: not a question ("delete all of this? or will he still see
+        it": ended by "?" or opened by "¿"), unless it asks politely ("can you
+        delete this?"), and not someone else's words (see :meth:`quotes_after`
+        and :meth:`quotes_before`). A clause left out is an empty string, so
+        that the first and last keep their places.
+
+        >>> lex = Lexicon(fs=None, saying=("dijo",), said_words=frozenset({"dijo"}), asking=("puedes",))
+        >>> lex.requests("borra todo? o el lo ve igual"), lex.requests("¿puedes borrar todo? tengo miedo")
+        (['', 'o el lo ve igual'], ['puedes borrar todo', 'tengo miedo'])
+        >>> lex.requests("mi patron me dijo: borra todo lo que te mande")
+        ['mi patron me dijo', '']
+        """
+        found: list[str] = []
+        said = False  # the clause before ended in a verb of saying
+        for words, before, after in marked_clauses(text):
+            if found and found[-1] and self.quotes_before(words):
+                found[-1] = ""  # "no me escriban más, dice mi esposo": his words
+            asked = (after == "?" or before == "¿") and not _opens_with(words, self.asking)
+            found.append("" if asked or said else words)
+            said = self.quotes_after(words)
+        return found
+
+    def quotes_after(self, words: str) -> bool:
+        """Whether a clause ends with a verb of saying, so that the next one is
+        someone's words: "mi patrón me dijo", "he told me". Not the person's own
+        ("i said, erase this chat": they say it again)."""
+        return _ends_with(words, self.saying) and not _ends_with(words, self.own_words)
+
+    def quotes_before(self, words: str) -> bool:
+        """Whether a clause is only who said the clause before ("dice mi
+        esposo", "my husband says", "he said to me"): four words at most, a verb
+        of saying among the first three. "mi esposo dice que me va a matar" says
+        why, after a request: it is no quote."""
+        split = words.split()
+        head = split[:3]
+        return (len(split) <= 4 and any(w in self.said_words for w in head)
+                and not _opens_with(" ".join(head), self.own_words))
 
     def age(self, text: str) -> tuple[int, str] | None:
         """The age a reply says its writer is, and the words that say it; None
@@ -551,3 +601,11 @@ class Lexicon:
 
 _SNOWBALL = frozenset(Stemmer.algorithms())
 _EXACT = ("", "stretched letters")
+
+
+def _opens_with(words: str, openings: Iterable[str]) -> bool:
+    return any(words == o or words.startswith(o + " ") for o in openings)
+
+
+def _ends_with(words: str, endings: Iterable[str]) -> bool:
+    return any(words == e or words.endswith(" " + e) for e in endings)
