@@ -420,6 +420,13 @@ def test_an_age_with_danger_after_it_answers_and_shows_the_numbers(fs):
     assert turn.replies[0] == emergency(fs, "es")
 
 
+@pytest.mark.parametrize("text, flow", [("4 pero no es emergencia", "numbers"), ("2, nomas quiero saber", "difference")])
+def test_a_number_that_opens_a_longer_reply_picks_its_option(fs, text, flow):
+    chat = started(fs, "es")
+    chat.send(text)
+    assert chat.session.flow == flow
+
+
 def test_a_number_picked_beside_danger_shows_the_numbers_first(fs):
     chat = started(fs, "es")
     turn = chat.send("2 me estan pegando")

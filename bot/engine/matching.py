@@ -399,8 +399,10 @@ def pick(norm: str, labels: list[list[str]]) -> int | None:
     return scores.index(best)
 
 
-def read_pick(fs: m.FlowSet, norm: str, labels: list[list[str]]) -> tuple[int | None, Reading | None]:
-    """:func:`pick`, then numbers in words ("dos", "la segunda") and labels typed with typos.
+def read_pick(fs: m.FlowSet, norm: str, labels: list[list[str]], text: str = "") -> tuple[int | None, Reading | None]:
+    """:func:`pick`, then a number that opens a longer reply ("4 pero no es
+    emergencia", "6, pero no me borren nada"), numbers in words ("dos", "la
+    segunda") and labels typed with typos.
 
     A number said as an amount picks nothing: "3 meses sin pago" is three months, not option 3.
     """
@@ -411,6 +413,10 @@ def read_pick(fs: m.FlowSet, norm: str, labels: list[list[str]]) -> tuple[int | 
     if i is not None:
         how = _by_number(norm) if _LEADING_NUMBER.match(norm) else _BY_LABEL_WORDS
         return i, Reading("option", f"option {i + 1}", labels[i][0], how=how)
+    lead = _opening_number(text)
+    i = pick(lead, labels) if lead else None
+    if i is not None:
+        return i, Reading("option", f"option {i + 1}", labels[i][0], how=_BY_NUMBER_AND_WORDS)
     number = lex.number(norm.split())
     if number is not None:
         n, word = number
@@ -421,6 +427,23 @@ def read_pick(fs: m.FlowSet, norm: str, labels: list[list[str]]) -> tuple[int | 
     if i is not None:
         return i, Reading("option", f"option {i + 1}", form, how=_BY_LABEL_TYPOS, score=score)
     return None, None
+
+
+def _opening_number(text: str) -> str | None:
+    """The number a reply opens with, alone in its first clause, when more
+    follows: "4 pero no es emergencia", "6, pero no me borren nada" -> "4", "6".
+    None when the rest opens with a number too ("3, 4", "2 y 3": two picks).
+
+    >>> [_opening_number(t) for t in ("4 pero no es emergencia", "6, nada mas", "3, 4", "2 y 3", "2", "hola, 2")]
+    ['4', '6', None, None, None, None]
+    """
+    first = _FIRST_CLAUSE.match(text or "")
+    if not first:
+        return None
+    lead, rest = normalize(first.group(1)), normalize(text[first.end(1):]).split()
+    if not lead.isdigit() or not rest or any(w.isdigit() for w in rest[:2]):
+        return None
+    return lead
 
 
 def _closest_label(norm: str, labels: list[list[str]], cutoff: float) -> tuple[int | None, float, str]:

@@ -513,7 +513,7 @@ class _Step:
         node = self.current()
         unsure = None
         if node.kind == m.MENU:
-            i, why = matching.read_pick(fs, norm, self.labels(node))
+            i, why = matching.read_pick(fs, norm, self.labels(node), text)
             if i is not None:
                 self.explain(why)
                 if self.said_beside(text, norm, why, node):
