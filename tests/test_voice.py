@@ -510,3 +510,16 @@ def test_the_word_for_0_before_a_language_is_read_in_the_language_asked_first():
     assert said_aloud.key_word(fs, "human", "es") in {"persona", "agente", "operador"}
     assert said_aloud.key_word(fs, "human", "en") in {"human", "agent", "operator"}
     assert said_aloud.key_word(fs, "help", "es") == "ayuda" and said_aloud.key_word(fs, "help", "en") == "help"
+
+
+def test_a_caller_who_says_their_age_or_tells_something_hears_why_the_question_comes_again(call_app):
+    call = Call(call_app)
+    start_in(call, "es")
+    for key in ("1", "1", "1"):  # what happened to me; can talk safely; in the US
+        heard = call.press(key)
+    assert heard[0] == "[es] Pregunta 1 de 13. ¿Tiene menos de 18 años?"
+    heard = call.say("tengo 16 años")  # an age answers "are you under 18?"
+    assert heard[0].startswith("[es] Pregunta 2 de 13.")
+    heard = call.say("mi patrón no me paga")  # understood, but no answer: thanked, never "no le entendí"
+    assert heard == ["[es] Gracias por contarnos. Para seguir, responda con una tecla. "
+                     "Oprima 1: Sí. Oprima 2: No. Oprima 3: No sé."]

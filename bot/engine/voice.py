@@ -115,8 +115,10 @@ def prompt(fs: m.FlowSet, node: m.Node, lang: str) -> list[Line]:
     return text_lines(fs, node, lang) + [Line(SAY, options_line(fs, node, lang))]
 
 
-def reprompt(fs: m.FlowSet, node: m.Node, lang: str) -> list[Line]:
-    return [Line(SAY, render.say(fs, lang, "voice_reprompt") + " " + options_line(fs, node, lang))]
+def reprompt(fs: m.FlowSet, node: m.Node, lang: str, lead: str = "reprompt") -> list[Line]:
+    """A re-prompt said: ``voice_<lead>`` (``voice_reprompt`` when the flows have none), then the options."""
+    voiced = f"voice_{lead}" if f"voice_{lead}" in fs.system.texts else "voice_reprompt"
+    return [Line(SAY, render.say(fs, lang, voiced) + " " + options_line(fs, node, lang))]
 
 
 def directory(fs: m.FlowSet, node: m.Node, lang: str) -> list[Line]:
@@ -160,7 +162,7 @@ def _table(fs: m.FlowSet, lang: str) -> dict[str, tuple[Line, ...]]:
             if node.waits:
                 add(render.prompt(fs, node, lang), prompt(fs, node, lang))
                 for lead in render.reprompt_leads(node):
-                    add(render.reprompt(fs, node, lang, lead), reprompt(fs, node, lang))
+                    add(render.reprompt(fs, node, lang, lead), reprompt(fs, node, lang, lead))
             elif node.kind == m.DIRECTORY:
                 messages = render.directory(fs, node, lang)
                 if messages:
