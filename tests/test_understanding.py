@@ -427,6 +427,57 @@ def test_a_number_that_opens_a_longer_reply_picks_its_option(fs, text, flow):
     assert chat.session.flow == flow
 
 
+@pytest.mark.parametrize("text, lang", [("1 ya llego mi esposo", "es"), ("1 gotta go", "en"), ("2 me tengo que ir", "es"),
+                                        ("tengo 16 y ahi viene", "es")])
+def test_someone_near_after_a_number_or_an_age_without_a_comma_gets_the_one_line(fs, text, lang):
+    chat = at_question(fs, lang)
+    turn = chat.send(text)
+    assert turn.replies == [say(fs, "watched", lang)]
+    assert "under_18" not in chat.session.flags
+
+
+@pytest.mark.parametrize("text, flag", [("1 emergencia", "yes"), ("2 sos", "no"), ("1 911", None)])
+def test_a_danger_word_after_a_number_shows_the_numbers_first(fs, text, flag):
+    chat = at_question(fs, "es")
+    turn = chat.send(text)
+    assert turn.replies[0] == emergency(fs, "es")
+    assert chat.session.flags.get("under_18") == flag
+
+
+@pytest.mark.parametrize("text, action", [("2 salir", "erase"), ("1. salir", "erase"), ("1 borra todo", "erase"),
+                                          ("2 exit", "erase"), ("1 stop", None), ("2 no me escriban mas", None)])
+def test_a_way_out_after_a_number_wins(fs, text, action):
+    for chat in (started(fs, "es"), at_question(fs, "es")):
+        turn = chat.send(text)
+        if action == "erase":
+            assert turn.action == "erase" and turn.replies == [say(fs, "erased", "es")]
+        else:
+            assert turn.opt_out is True
+
+
+@pytest.mark.parametrize("text, answer", [("ok 2 months no pay", None), ("pues 3 meses sin pago", None), ("2 an hour", None),
+                                          ("1 de una vez", "yes"), ("1 1", "yes"), ("1 3 semanas", "yes")])
+def test_an_amount_after_around_words_or_in_a_few_words_is_no_answer_and_a_pick_is_still_one(fs, text, answer):
+    chat = at_question(fs, "es")
+    chat.send(text)
+    assert chat.session.flags.get("under_18") == answer
+
+
+@pytest.mark.parametrize("text, answer", [("es mi hija, 16 años", None), ("tengo 2 hijos, 16 y 14 años", None),
+                                          ("hoy cumplo 18", "no"), ("i turn 18 today", "no"), ("2 tengo 16", None),
+                                          ("si tengo 16", "yes"), ("no tengo 18", None)])
+def test_an_age_is_the_writers_own_and_agrees_with_the_answer(fs, text, answer):
+    chat = at_question(fs, "es")
+    chat.send(text)
+    assert chat.session.flags.get("under_18") == answer
+
+
+def test_a_question_asked_at_a_question_is_neither_thanked_for_nor_not_understood(fs):
+    chat = at_question(fs, "es")
+    turn = chat.send("quien lee esto?")
+    assert turn.replies == [reprompt(fs, "screening.under_18", "es", "reprompt_asked")]
+
+
 def test_a_number_picked_beside_danger_shows_the_numbers_first(fs):
     chat = started(fs, "es")
     turn = chat.send("2 me estan pegando")

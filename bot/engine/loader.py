@@ -541,7 +541,8 @@ def _build_understanding(source: Source, resolve: _Resolver) -> m.Understanding:
         ages=MappingProxyType({lang: tuple(_age_phrase(phrase, kind == "turning")
                                            for kind in ("now", "turning") for phrase in spec.get(kind, ()))
                                for lang, spec in data.get("ages", {}).items()}),
-        age_joins=MappingProxyType({lang: _words(spec.get("joins", ())) for lang, spec in data.get("ages", {}).items()}),
+        age_today=MappingProxyType({lang: _words(spec.get("today", ())) for lang, spec in data.get("ages", {}).items()}),
+        joins=MappingProxyType({lang: _words(words) for lang, words in data.get("clause_joins", {}).items()}),
         ages_where=m.Where(source.path, source.line(("ages",))) if "ages" in data else None,
         saying=MappingProxyType({lang: _words(spec["saying"]) for lang, spec in data.get("quotes", {}).items()}),
         own_words=MappingProxyType({lang: _words(spec.get("own", ())) for lang, spec in data.get("quotes", {}).items()}),

@@ -27,6 +27,8 @@ _COMMON = frozenset(
     "que los las del por con una uno para como mis sus esto eso sobre tengo hay".split()
 )
 _LEADING_NUMBER = re.compile(r"^(\d{1,2})(?:\s+\w+){0,3}$")
+_OPENING_NUMBER = re.compile(r"\d{1,2}")
+_OPENING_NUMBER_TEXT = re.compile(r"^\s*\d{1,2}\b[\s.,:;)\-]*")
 # A reply that starts with an answer and goes on after a comma or a stop, or
 # after "and" / "but" as people text without commas: "sí, me obligan a
 # trabajar", "si y ahorita me estan pegando". Group 2: the rest, after "and"
@@ -75,6 +77,12 @@ def read_keyword(fs: m.FlowSet, norm: str, text: str | None = None) -> tuple[str
     if not norm:
         return None, None, None
     words = norm.split()
+    if len(words) > 1 and _OPENING_NUMBER.fullmatch(words[0]):
+        # "2 salir", "1 borra todo", "1 stop": a pick or an answer typed before a way out. The way out
+        # wins. So does "1 911", which no pick reads ("1 emergencia" is the pick, then the numbers).
+        intent, lang, why = read_keyword(fs, " ".join(words[1:]), _OPENING_NUMBER_TEXT.sub("", text or ""))
+        if intent in m.WHOLE_ONLY_INTENTS or (intent == "danger" and words[1].isdigit()):
+            return intent, lang, replace(why, how="; ".join(filter(None, (why.how, "after a number"))))
     once = words
     intent, lang = keyword(fs.keywords, " ".join(words))  # as typed first: "9 1 1" repeats a word of its own
     if intent is None:
@@ -269,10 +277,15 @@ _BY_LABEL_WORDS = "words of the label"
 _BY_LABEL_TYPOS = "label with typos"
 _BY_FIRST_WORDS = "first words of the reply"
 _BY_NUMBER_AND_WORDS = "number, with words after it"
-_BY_AGE = "an age"
+BY_AGE = "an age"
 _OPENS_WITH_YES = re.compile(r"^(yes|yeah|yep|yup|yea)\s+(.+)$")
 _TWO_WAYS = "said two ways"
-READ_FROM_SOME_WORDS = frozenset({_BY_LABEL_WORDS, _BY_LABEL_TYPOS, _BY_FIRST_WORDS, _BY_NUMBER_AND_WORDS, _BY_AGE})
+READ_FROM_SOME_WORDS = frozenset({_BY_LABEL_WORDS, _BY_LABEL_TYPOS, _BY_FIRST_WORDS, _BY_NUMBER_AND_WORDS, BY_AGE})
+
+
+def read_from_some_words(why: Reading) -> bool:
+    """Whether a pick or an answer was read from some of the reply's words, so the rest may say more."""
+    return any(how in READ_FROM_SOME_WORDS for how in why.how.split("; "))
 
 
 def _by_number(norm: str) -> str:
@@ -432,16 +445,18 @@ def read_pick(fs: m.FlowSet, norm: str, labels: list[list[str]], text: str = "")
 def _opening_number(text: str) -> str | None:
     """The number a reply opens with, alone in its first clause, when more
     follows: "4 pero no es emergencia", "6, pero no me borren nada" -> "4", "6".
-    None when the rest opens with a number too ("3, 4", "2 y 3": two picks).
+    None when the rest opens with a number too ("3, 4": two picks), or with
+    "y" / "and": "3 y también me quitaron los papeles" says more than the pick,
+    and is read for it.
 
-    >>> [_opening_number(t) for t in ("4 pero no es emergencia", "6, nada mas", "3, 4", "2 y 3", "2", "hola, 2")]
+    >>> [_opening_number(t) for t in ("4 pero no es emergencia", "6, nada mas", "3, 4", "2 y 3", "3 y me pegan", "2")]
     ['4', '6', None, None, None, None]
     """
     first = _FIRST_CLAUSE.match(text or "")
     if not first:
         return None
     lead, rest = normalize(first.group(1)), normalize(text[first.end(1):]).split()
-    if not lead.isdigit() or not rest or any(w.isdigit() for w in rest[:2]):
+    if not lead.isdigit() or not rest or rest[0] in ("y", "and") or any(w.isdigit() for w in rest[:2]):
         return None
     return lead
 
@@ -513,7 +528,10 @@ def read_answer(fs: m.FlowSet, text: str, norm: str, labels: list[list[str]]) ->
     if around:
         found = answer(system, core, labels)
         if found is not None:
-            return found, Reading("answer", found, core, system.answers_where.get(found), how=around)
+            # "1 ya llegó mi esposo": "ya" is an around word, and the words after the number may say more.
+            more = _BY_NUMBER_AND_WORDS if _LEADING_NUMBER.match(core) and not core.isdigit() else ""
+            return found, Reading("answer", found, core, system.answers_where.get(found),
+                                  how="; ".join(filter(None, (more, around))))
     found = _said_two_ways(system, core.split(), labels)
     if found is not None:
         how = "; ".join(filter(None, (_TWO_WAYS, around)))
@@ -564,7 +582,7 @@ def read_age(fs: m.FlowSet, text: str, below: int) -> tuple[str, Reading] | None
         return None
     age, words = found
     said = "yes" if age < below else "no"
-    return said, Reading("answer", said, words, fs.understanding.ages_where, how=_BY_AGE)
+    return said, Reading("answer", said, words, fs.understanding.ages_where, how=BY_AGE)
 
 
 # A reply made only of one of these, said once or more ("👍", "👍🏽👍🏽", "🤷‍♀️").

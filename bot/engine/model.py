@@ -287,7 +287,8 @@ class Understanding:
     openers: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> words that open a clause of their own
     quantities: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> words that make a number an amount
     ages: Mapping[str, tuple[AgePhrase, ...]] = field(default_factory=lambda: _NONE)  # lang -> how people say their age
-    age_joins: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> words that start a new clause
+    age_today: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> "hoy": a turning age already reached
+    joins: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> words that start a new clause ("y", "but")
     ages_where: Where | None = None  # the `ages:` line, for explanations
     saying: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> verbs of saying that end a clause ("me dijo")
     own_words: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> the person's own ("i said")

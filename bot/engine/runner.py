@@ -558,7 +558,8 @@ class _Step:
         if not placed.placed:
             placed = self.near_at_the_end(text) or placed
         if placed.placed:
-            self.act(placed, node, unsure=unsure is not None)
+            asked = text.rstrip().endswith("?") or text.lstrip().startswith("¿")
+            self.act(placed, node, unsure=unsure is not None, asked=asked)
             return
         if node.kind == m.QUESTION and unsure is not None:  # "no, nunca me pagan": ask again, it is not a miss
             self.explain(unsure)
@@ -588,36 +589,60 @@ class _Step:
         screen is what the person coming would read. The answer is not
         kept; the question waits for them.
         """
-        if why.how not in matching.READ_FROM_SOME_WORDS:
+        if not matching.read_from_some_words(why):
             return False
+        lead = why.phrase if why.how == matching.BY_AGE else ""
         placed = self.place(text, norm)
         if not _someone_near(placed):
-            placed = self.near_at_the_end(text) or placed
+            placed = self.near_at_the_end(text, lead) or placed
         if _someone_near(placed):
             self.act(placed, node)
             return True
+        if placed.alarm is None:
+            # A danger keyword after a number or an age: "1 emergencia", "tengo 15 sos".
+            rest = self.after_the_answer(norm.split(), lead)
+            intent, _, keyword = matching.read_keyword(self.fs, " ".join(rest)) if rest else (None, None, None)
+            placed = Placement(alarm=keyword) if intent == "danger" else placed
         if placed.alarm is not None:
             self.understood(Placement(alarm=placed.alarm))
             self.show(self.fs.keywords.shows["danger"])
         return False
 
-    def near_at_the_end(self, text: str) -> Placement | None:
+    def near_at_the_end(self, text: str, lead: str = "") -> Placement | None:
         """A warning that counts only as a whole message ("ya llegó", "gotta go")
-        said as a reply's last clause: "sí. ya llegó mi esposo", "no, ya me tengo que ir";
-        or any warning after a first answer word: "no ya viene", "no he is here"."""
+        said as a reply's last clause: "sí. ya llegó mi esposo", "no, ya me
+        tengo que ir", "tengo 16 y ahí viene"; or any warning right after what
+        answered, with no comma: an answer word, a number or the age ``lead``
+        ("no ya viene", "1 gotta go", "tengo 16 ya llegó")."""
+        lex = Lexicon.of(self.fs)
         parts = clauses(text)
         if len(parts) < 2:
-            # Without a comma, an answer word first: "no ya viene", "no he is here".
-            # Read whole, the "no" would turn the warning around.
+            # Read whole, "no ya viene" would be the warning turned around.
             words = parts[0].split() if parts else []
-            if len(words) < 2 or not any(words[0] in said for said in self.fs.system.answers.values()):
+            rest = self.after_the_answer(words, lead)
+            found = lex.place(" ".join(rest)) if rest else Placement()
+            if _someone_near(found):
+                return found
+            rest = rest or lex.after_join(words)
+            if not rest:
                 return None
-            parts = [words[0], " ".join(words[1:])]
-            rest = Lexicon.of(self.fs).place(parts[-1])
-            if _someone_near(rest):
-                return rest
-        last = Lexicon.of(self.fs).place(parts[-1], whole_only=True)
+            parts = [" ".join(rest)]
+        last = lex.place(parts[-1], whole_only=True)
         return last if _someone_near(last) else None
+
+    def after_the_answer(self, words: list[str], lead: str = "") -> list[str]:
+        """The words after what answered: the age ``lead``, else a first answer
+        word or number ("1 ya llegó", "no he is here"), and a join after it
+        ("tengo 16 y ahí viene"); none when the reply opens with neither."""
+        lex = Lexicon.of(self.fs)
+        said = lead.split()
+        if said and lex.spelled(words[:len(said)]) == said:
+            rest = words[len(said):]
+        elif len(words) > 1 and (words[0].isdigit() or any(words[0] in a for a in self.fs.system.answers.values())):
+            rest = words[1:]
+        else:
+            return []
+        return rest[1:] if rest and rest[0] in lex.joins else rest
 
     def understood(self, placed: Placement) -> None:
         """Say what free text was understood as: an event with its meaning (no text)."""
@@ -626,7 +651,7 @@ class _Step:
                 self.explain(reading)
         self.event(ev.UNDERSTOOD, to=placed.target.key if placed.target is not None else "danger")
 
-    def act(self, placed: Placement, node: m.Node, unsure: bool = False) -> None:
+    def act(self, placed: Placement, node: m.Node, unsure: bool = False, asked: bool = False) -> None:
         """Do what free text asked for, at ``node`` (it is not a miss).
 
         Danger phrases show the emergency numbers first. At a question a
@@ -635,6 +660,8 @@ class _Step:
         go where they ask), thanking them for what they told, never saying it
         was not understood. ``unsure``: the reply also opened with an answer
         that may mean two things ("no, nunca me pagan"): that is said instead.
+        ``asked``: the reply was a question ("¿quién lee esto?"): it is not
+        thanked for, the question is asked again.
         """
         s, fs = self.s, self.fs
         s.misses = 0
@@ -666,7 +693,7 @@ class _Step:
         elif unsure:
             self.reply(render.reprompt(fs, node, s.lang, "reprompt_unsure"))
         elif node.kind == m.QUESTION and target is not None and target.goto:
-            self.reply(render.reprompt(fs, node, s.lang, "reprompt_told"))
+            self.reply(render.reprompt(fs, node, s.lang, "reprompt_asked" if asked else "reprompt_told"))
         else:
             self.reply(render.reprompt(fs, node, s.lang))
 

@@ -137,9 +137,11 @@ class Lexicon:
     around_words: frozenset[str] = frozenset()
     not_words: frozenset[str] = frozenset()
     openers: frozenset[str] = frozenset()  # words that open a clause of their own ("my", "porque")
-    quantities: frozenset[str] = frozenset()  # words that make a number before them an amount ("meses", "dollars")
+    quantities: frozenset[tuple[str, ...]] = frozenset()  # words that make a number before them an amount ("meses", "an hour")
     ages: list[m.AgePhrase] = field(default_factory=list)  # how people say their age, longest first, short forms spelled out
-    age_joins: frozenset[str] = frozenset()  # words that start a new clause ("y", "but")
+    age_today: frozenset[str] = frozenset()  # "hoy": a turning age said with it is already reached
+    joins: frozenset[str] = frozenset()  # words that start a new clause ("y", "but")
+    yes_words: frozenset[str] = frozenset()  # system.yaml's one-word yes answers ("si", "yes")
     saying: tuple[str, ...] = ()  # verbs of saying that end a clause before a quote ("me dijo", "he told me")
     said_words: frozenset[str] = frozenset()  # their verbs alone ("dijo", "told")
     own_words: tuple[str, ...] = ()  # the person's own words said again ("i said")
@@ -184,10 +186,12 @@ class Lexicon:
         lex.around_words = frozenset(w for words in u.around.values() for w in words)
         lex.not_words = frozenset(w for words in u.negations.values() for w in words)
         lex.openers = frozenset(w for words in u.openers.values() for w in words)
-        lex.quantities = frozenset(w for words in u.quantities.values() for w in words)
+        lex.quantities = frozenset(tuple(lex.spelled(w.split())) for words in u.quantities.values() for w in words)
         ages = {m.AgePhrase(tuple(lex.spelled(list(a.words))), a.turning) for phrases in u.ages.values() for a in phrases}
         lex.ages = sorted(ages, key=lambda a: (-len(a.words), a.words, a.turning))
-        lex.age_joins = frozenset(w for words in u.age_joins.values() for w in words)
+        lex.age_today = frozenset(w for words in u.age_today.values() for w in words)
+        lex.joins = frozenset(w for words in u.joins.values() for w in words)
+        lex.yes_words = frozenset(w for w in fs.system.answers.get("yes", ()) if " " not in w)
         lex.saying = tuple(sorted({w for words in u.saying.values() for w in words}))
         lex.said_words = frozenset(w.split()[0] for w in lex.saying)
         lex.own_words = tuple(sorted({w for words in u.own_words.values() for w in words}))
@@ -260,17 +264,39 @@ class Lexicon:
         return kept, taken
 
     def amount(self, tokens: list[str]) -> bool:
-        """Whether a message opens with a number said as an amount, not as a pick or an answer:
-        a number, then a quantity word or another number ("3 meses sin pago", "2 hijos", "3 30pm").
+        """Whether a message opens (after around words) with a number said as an
+        amount, not as a pick or an answer: a number, then quantity words or
+        another number ("3 meses sin pago", "ok 2 an hour", "3 30pm"). Not the
+        same number again ("2 2": a double tap), nor one that opens an amount
+        ("1 3 semanas": yes, for three weeks).
 
-        >>> lex = Lexicon(fs=None, quantities=frozenset({"meses"}))
-        >>> [lex.amount(t.split()) for t in ("3 meses sin pago", "3 30pm", "3 no se", "2", "meses 3")]
-        [True, True, False, False, False]
+        >>> lex = Lexicon(fs=None, quantities=frozenset({("meses",), ("an", "hour")}), around={"ok": [("ok",)]})
+        >>> [lex.amount(t.split()) for t in ("3 meses sin pago", "ok 2 an hour", "3 30pm", "2 2", "1 3 meses", "3 no se", "2")]
+        [True, True, True, False, False, False, False]
         """
+        tokens = self.spelled(tokens[self._after_around(tokens):])
         if len(tokens) < 2 or not tokens[0].isdigit():
             return False
-        after = tokens[1]
-        return after[0].isdigit() or self.short.get(after, after) in self.quantities
+        if tokens[1][0].isdigit():
+            return tokens[1] != tokens[0] and not self.amount(tokens[1:])
+        return any(tuple(tokens[1:1 + len(q)]) == q for q in self.quantities)
+
+    def after_join(self, words: list[str]) -> list[str]:
+        """The words after the last join word of a clause ("tengo 16 y ahí viene" -> "ahí viene")."""
+        for i in range(len(words) - 1, 0, -1):
+            if words[i] in self.joins:
+                return words[i + 1:]
+        return []
+
+    def _after_around(self, words: list[str]) -> int:
+        """Where the words of a message start, after the around words before them ("pues", "ok")."""
+        start = 0
+        while start < len(words):
+            taken = next((len(a) for a in self.around.get(words[start], ()) if tuple(words[start:start + len(a)]) == a), 0)
+            if not taken:
+                return start
+            start += taken
+        return start
 
     def requests(self, text: str) -> list[str]:
         """The clauses of ``text`` (see :func:`~bot.engine.text.clauses`) that can
@@ -317,30 +343,37 @@ class Lexicon:
         when it says none (see `ages:` in understanding.yaml).
 
         "tengo 16" is 16, "soy alto pero tengo 15" 15, "cumplo 18 el 3 de mayo"
-        17; "tengo 12 años trabajando aquí" and "tengo 2 hijos" say no age.
+        17, "hoy cumplo 18" 18; "tengo 12 años trabajando aquí", "tengo 2
+        hijos" and "es mi hija, 16 años" say none of the writer's.
         """
+        first = True
         for clause in clauses(text):
             part: list[str] = []
             for word in [*self.spelled(clause.split()), None]:
-                if word is not None and word not in self.age_joins:
+                if word is not None and word not in self.joins:
                     part.append(word)
                     continue
-                found = self._age_in(part)
+                found = self._age_in(part, first)
                 if found is not None:
                     return found
-                part = []
+                part, first = [], False
         return None
 
-    def _age_in(self, words: list[str]) -> tuple[int, str] | None:
-        start = 0
-        while start < len(words):  # around words before it: "pues tengo 16", "well im 17"
-            taken = next((len(a) for a in self.around.get(words[start], ()) if tuple(words[start:start + len(a)]) == a), 0)
-            if not taken:
-                break
-            start += taken
+    def _age_in(self, words: list[str], first: bool) -> tuple[int, str] | None:
+        """The age said in ``words``, one clause; ``first``: the message's first,
+        where a bare age ("16 años") counts. Before it may come around words
+        ("pues tengo 16"), a yes or a number ("si tengo 16", "2 tengo 16": the
+        question then sees whether the two agree)."""
+        start = self._after_around(words)
+        starts = [start]
+        if start < len(words) - 1 and (words[start] in self.yes_words or words[start].isdigit()):
+            starts.append(start + 1)
+        today = any(w in self.age_today for w in words)
         for phrase in self.ages:
+            if phrase.words[0] == m.AGE and not first:
+                continue  # "es mi hija, 16 años": her age
             n = len(phrase.words)
-            for i in range(start, len(words) - n + 1) if phrase.turning else (start,):
+            for i in range(start, len(words) - n + 1) if phrase.turning else starts:
                 said = words[i:i + n]
                 if len(said) < n or not all(w == p or (p == m.AGE and w.isdigit()) for w, p in zip(said, phrase.words)):
                     continue
@@ -348,11 +381,11 @@ class Lexicon:
                 rest = words[i + n:]
                 if not AGES[0] <= age <= AGES[1]:
                     continue
-                if phrase.turning and rest and rest[0] in self.quantities:
+                if phrase.turning and self.amount(said[-1:] + rest):
                     continue  # "cumplo 3 meses aquí"
                 if not phrase.turning and self.strip_around(rest)[0]:
                     continue  # "tengo 12 años trabajando aquí", "tengo 2 hijos"
-                return age - 1 if phrase.turning else age, " ".join(said)
+                return age - 1 if phrase.turning and not today else age, " ".join(said)
         return None
 
     def number(self, tokens: list[str]) -> tuple[int, str] | None:
