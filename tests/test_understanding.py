@@ -444,8 +444,8 @@ def test_a_danger_word_after_a_number_shows_the_numbers_first(fs, text, flag):
     assert chat.session.flags.get("under_18") == flag
 
 
-@pytest.mark.parametrize("text, action", [("2 salir", "erase"), ("1. salir", "erase"), ("1 borra todo", "erase"),
-                                          ("2 exit", "erase"), ("1 stop", None), ("2 no me escriban mas", None)])
+@pytest.mark.parametrize("text, action", [("1 borra todo", "erase"), ("2 salir ya", "erase"), ("1 delete this", "erase"),
+                                          ("2 no me escriban mas", "stop"), ("2 stop texting me", "stop")])
 def test_a_way_out_after_a_number_wins(fs, text, action):
     for chat in (started(fs, "es"), at_question(fs, "es")):
         turn = chat.send(text)
@@ -453,6 +453,27 @@ def test_a_way_out_after_a_number_wins(fs, text, action):
             assert turn.action == "erase" and turn.replies == [say(fs, "erased", "es")]
         else:
             assert turn.opt_out is True
+
+
+@pytest.mark.parametrize("text", ["1 salir", "2 Baja", "1 stop"])
+def test_a_keyword_alone_after_a_number_is_no_way_out(fs, text):
+    # "1 salir" answers "¿Alguien le impide salir?"; "2 Baja" is Baja California.
+    chat = at_question(fs, "es")
+    turn = chat.send(text)
+    assert turn.action != "erase" and turn.opt_out is None
+
+
+@pytest.mark.parametrize("text", ["tengo 15 sos", "si 911", "si peligro"])
+def test_a_danger_word_that_ends_a_short_reply_shows_the_numbers(fs, text):
+    turn = at_question(fs, "es").send(text)
+    assert turn.replies[0] == emergency(fs, "es")
+
+
+@pytest.mark.parametrize("text, lang", [("tengo 16, y ahi viene", "es"), ("si, pero ya llego mi esposo", "es"),
+                                        ("yes, and he just got home", "en"), ("mi patron no me paga. ahi viene", "es")])
+def test_a_warning_in_a_clause_of_its_own_wins(fs, text, lang):
+    for chat in (started(fs, lang), at_question(fs, lang)):
+        assert chat.send(text).replies == [say(fs, "watched", lang)]
 
 
 @pytest.mark.parametrize("text, answer", [("ok 2 months no pay", None), ("pues 3 meses sin pago", None), ("2 an hour", None),
@@ -465,6 +486,8 @@ def test_an_amount_after_around_words_or_in_a_few_words_is_no_answer_and_a_pick_
 
 @pytest.mark.parametrize("text, answer", [("es mi hija, 16 años", None), ("tengo 2 hijos, 16 y 14 años", None),
                                           ("hoy cumplo 18", "no"), ("i turn 18 today", "no"), ("2 tengo 16", None),
+                                          ("de hoy en 8 cumplo 18", "yes"), ("cumplo 16 años trabajando para el", None),
+                                          ("este año cumplo 15 años de vivir aqui", None),
                                           ("si tengo 16", "yes"), ("no tengo 18", None)])
 def test_an_age_is_the_writers_own_and_agrees_with_the_answer(fs, text, answer):
     chat = at_question(fs, "es")

@@ -78,10 +78,15 @@ def read_keyword(fs: m.FlowSet, norm: str, text: str | None = None) -> tuple[str
         return None, None, None
     words = norm.split()
     if len(words) > 1 and _OPENING_NUMBER.fullmatch(words[0]):
-        # "2 salir", "1 borra todo", "1 stop": a pick or an answer typed before a way out. The way out
-        # wins. So does "1 911", which no pick reads ("1 emergencia" is the pick, then the numbers).
+        # "1 borra todo", "2 no me escriban más": a pick or an answer typed before a way out. The way
+        # out wins, as a clause of its own would (see _exit_clause): a phrase, or an erase keyword with
+        # words around it, never a keyword alone: "1 salir" answers "¿Alguien le impide salir?", and
+        # "2 Baja" is Baja California. "1 911" shows the numbers: no pick reads it.
         intent, lang, why = read_keyword(fs, " ".join(words[1:]), _OPENING_NUMBER_TEXT.sub("", text or ""))
-        if intent in m.WHOLE_ONLY_INTENTS or (intent == "danger" and words[1].isdigit()):
+        rest = words[1:]
+        way_out = intent in m.WHOLE_ONLY_INTENTS and (
+            why.what == "meaning" or (intent == "quick_exit" and Lexicon.of(fs).strip_around(rest)[1]))
+        if way_out or (intent == "danger" and words[1].isdigit()):
             return intent, lang, replace(why, how="; ".join(filter(None, (why.how, "after a number"))))
     once = words
     intent, lang = keyword(fs.keywords, " ".join(words))  # as typed first: "9 1 1" repeats a word of its own

@@ -233,6 +233,8 @@ class _Step:
         """
         s, fs = self.s, self.fs
         placed = self.place(text, norm) if intent is None else Placement()
+        if intent is None and not _someone_near(placed):  # "mi patrón no me paga. ahí viene"
+            placed = self.near_at_the_end(text) or placed
         detected = language.detect(fs.system, text, norm) if not lang else language.Detected(lang, "language keyword")
         chosen = lang or detected.lang or placed.lang
         how = detected.how if chosen == detected.lang or lang else f"{detected.how}; the phrase understood is {chosen}"
@@ -555,8 +557,10 @@ class _Step:
                 self.enter(node.next)
                 return
         placed = self.place(text, norm)
-        if not placed.placed:
+        if not _someone_near(placed):  # "mi patrón no me paga. ahí viene": the warning wins
             placed = self.near_at_the_end(text) or placed
+        if not placed.placed:
+            placed = self.danger_at_the_end(norm) or placed
         if placed.placed:
             asked = text.rstrip().endswith("?") or text.lstrip().startswith("¿")
             self.act(placed, node, unsure=unsure is not None, asked=asked)
@@ -620,15 +624,34 @@ class _Step:
             # Read whole, "no ya viene" would be the warning turned around.
             words = parts[0].split() if parts else []
             rest = self.after_the_answer(words, lead)
-            found = lex.place(" ".join(rest)) if rest else Placement()
-            if _someone_near(found):
-                return found
-            rest = rest or lex.after_join(words)
             if not rest:
                 return None
+            found = lex.place(" ".join(rest))
+            if _someone_near(found):
+                return found
             parts = [" ".join(rest)]
-        last = lex.place(parts[-1], whole_only=True)
-        return last if _someone_near(last) else None
+        last = parts[-1].split()
+        if len(last) > 1 and last[0] in lex.joins:  # "sí, pero ya llegó mi esposo", "tengo 16, y ahí viene"
+            last = last[1:]
+        # In a clause of its own, a warning wins over a longer phrase of the clauses before ("tengo 16 y").
+        for whole_only in (False, True):
+            found = lex.place(" ".join(last), whole_only=whole_only)
+            if _someone_near(found):
+                return found
+        return None
+
+    def danger_at_the_end(self, norm: str) -> Placement | None:
+        """A danger keyword that ends a short reply nothing else of was understood:
+        "tengo 15 sos", "si 911", "si peligro" (the numbers, then the question again).
+        Two words at most before it, none of them a not-word: "no estoy en peligro"."""
+        words = norm.split()
+        not_words = Lexicon.of(self.fs).not_words
+        for n in (3, 2, 1):
+            if 0 < len(words) - n <= 2 and not any(w in not_words for w in words[:-n]):
+                intent, _, why = matching.read_keyword(self.fs, " ".join(words[-n:]))
+                if intent == "danger":
+                    return Placement(alarm=why)
+        return None
 
     def after_the_answer(self, words: list[str], lead: str = "") -> list[str]:
         """The words after what answered: the age ``lead``, else a first answer

@@ -281,13 +281,6 @@ class Lexicon:
             return tokens[1] != tokens[0] and not self.amount(tokens[1:])
         return any(tuple(tokens[1:1 + len(q)]) == q for q in self.quantities)
 
-    def after_join(self, words: list[str]) -> list[str]:
-        """The words after the last join word of a clause ("tengo 16 y ahí viene" -> "ahí viene")."""
-        for i in range(len(words) - 1, 0, -1):
-            if words[i] in self.joins:
-                return words[i + 1:]
-        return []
-
     def _after_around(self, words: list[str]) -> int:
         """Where the words of a message start, after the around words before them ("pues", "ok")."""
         start = 0
@@ -368,7 +361,6 @@ class Lexicon:
         starts = [start]
         if start < len(words) - 1 and (words[start] in self.yes_words or words[start].isdigit()):
             starts.append(start + 1)
-        today = any(w in self.age_today for w in words)
         for phrase in self.ages:
             if phrase.words[0] == m.AGE and not first:
                 continue  # "es mi hija, 16 años": her age
@@ -381,11 +373,14 @@ class Lexicon:
                 rest = words[i + n:]
                 if not AGES[0] <= age <= AGES[1]:
                     continue
-                if phrase.turning and self.amount(said[-1:] + rest):
-                    continue  # "cumplo 3 meses aquí"
+                if phrase.turning and (self.amount(said[-1:] + rest) or _a_time_spent(rest)):
+                    continue  # "cumplo 3 meses aquí", "cumplo 15 años de vivir aquí"
                 if not phrase.turning and self.strip_around(rest)[0]:
                     continue  # "tengo 12 años trabajando aquí", "tengo 2 hijos"
-                return age - 1 if phrase.turning and not today else age, " ".join(said)
+                # "hoy cumplo 18", "i turn 18 today": reached, where "hoy les escribo porque cumplo 18 el mes que viene" is not
+                today = words[i - 1:i] + rest[:1]
+                reached = any(w in self.age_today for w in today)
+                return age - 1 if phrase.turning and not reached else age, " ".join(said)
         return None
 
     def number(self, tokens: list[str]) -> tuple[int, str] | None:
@@ -642,3 +637,9 @@ def _opens_with(words: str, openings: Iterable[str]) -> bool:
 
 def _ends_with(words: str, endings: Iterable[str]) -> bool:
     return any(words == e or words.endswith(" " + e) for e in endings)
+
+
+def _a_time_spent(rest: list[str]) -> bool:
+    """Whether the words after "cumplo 15 años" say what the years are of: "de
+    vivir aquí", "de casada", "trabajando para él", "aquí" (a time spent, no age)."""
+    return bool(rest) and (rest[0] in ("de", "aqui", "aca", "here") or rest[0].endswith(("ando", "iendo", "ing")))
