@@ -617,7 +617,7 @@ class _Step:
         said as a reply's last clause: "sí. ya llegó mi esposo", "no, ya me
         tengo que ir", "tengo 16 y ahí viene"; or any warning right after what
         answered, with no comma: an answer word, a number or the age ``lead``
-        ("no ya viene", "1 gotta go", "tengo 16 ya llegó")."""
+        ("no ya viene", "1 gotta go", "tengo 16 y ya llegó")."""
         lex = Lexicon.of(self.fs)
         parts = clauses(text)
         if len(parts) < 2:
