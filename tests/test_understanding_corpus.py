@@ -168,13 +168,24 @@ def observed(fs, case: Case, events: list[dict], replies: list[str], session_fla
 
 @pytest.fixture(scope="module")
 def results(make_module_app):
-    app = make_module_app
+    """Every message of the corpus, sent (slow: for the figures)."""
+    return _send(make_module_app, CASES)
+
+
+@pytest.fixture(scope="module")
+def negative_results(make_module_app):
+    """The messages with a `must_not`, sent: the safety check runs in the fast suite too."""
+    return _send(make_module_app, [c for c in CASES if c.must_not])
+
+
+def _send(app, cases: list[Case]) -> list[tuple[Case, set[str], str | None]]:
+    """Each case through the signed webhook, from a sender of its own: what was observed, and the language seen."""
     client = app.test_client()
     fs = real_flows()
     r = app.config["corpus_redis"]
     out = []
     question = [HELLO["es"], option("screening"), "1", "1"]  # safe to text, in the US: at `under_18`
-    for case in CASES:
+    for case in cases:
         sender = f"+1555{next(_senders):07d}"
         lang = case.language if case.language != "none" else "en"
         setup = {"first": [], "menu": [HELLO[lang]], "question": [HELLO[lang]] + question[1:]}[case.at]
@@ -261,10 +272,9 @@ def test_accuracy_per_language_and_intent(results):
         assert value >= limit, f"{name}: {value:.1%} is below {limit:.0%}\n{report}"
 
 
-def test_negatives_never_erase_stop_or_raise_the_alarm(results):
+def test_negatives_never_erase_stop_or_raise_the_alarm(negative_results):
     never = {c: set(c.must_not) & (set(NEVER_BY_MISTAKE) if c.file in HELD_OUT_FLOOR else set(c.must_not))
-             for c, _, _ in results}
-    bad = [f"{c.message!r}: {sorted(g)} includes {sorted(g & never[c])}" for c, g, _ in results if never[c] & g]
+             for c, _, _ in negative_results}
+    bad = [f"{c.message!r}: {sorted(g)} includes {sorted(g & never[c])}" for c, g, _ in negative_results if never[c] & g]
     assert not bad, "\n".join(bad)
-    negatives = [(c, g, lang) for c, g, lang in results if c.must_not]
-    assert len(negatives) >= 30
+    assert len(negative_results) >= 30
