@@ -370,14 +370,6 @@ def test_a_reply_asked_again_says_why_never_that_it_was_not_understood_when_it_w
     assert started(fs, "es").send("mi patron no me paga").replies[-1] == prompt(fs, "rights.where", "es")
 
 
-@pytest.mark.parametrize("text, lang", [("3 meses sin pagarme", "es"), ("1 año trabajando aki", "es"),
-                                        ("2 kids back home", "en"), ("3 30pm", "en"), ("2 de mis compañeros", "es")])
-def test_a_number_said_as_an_amount_is_no_answer(fs, text, lang):
-    chat = at_question(fs, lang)
-    chat.send(text)
-    assert "under_18" not in chat.session.flags
-
-
 @pytest.mark.parametrize("text", ["2 hijos", "3 semanas aqui", "1 vez"])
 def test_a_number_said_as_an_amount_picks_no_option(fs, text):
     chat = started(fs, "es")
@@ -385,21 +377,31 @@ def test_a_number_said_as_an_amount_picks_no_option(fs, text):
     assert chat.session.position == "main.menu"
 
 
-@pytest.mark.parametrize("text, answer", [("3 no se", "not_sure"), ("1 si", "yes"), ("2 por favor", "no"), ("2", "no")])
-def test_a_number_with_small_words_after_it_still_answers(fs, text, answer):
-    chat = at_question(fs, "es")
-    chat.send(text)
-    assert chat.session.flags["under_18"] == answer
-
-
-@pytest.mark.parametrize("text, lang, answer", [
+UNDER_18 = [
+    # (reply, its language, what it records at "Are you under 18?"; None: nothing, asked again)
+    # A number with small words after it answers.
+    ("3 no se", "es", "not_sure"), ("1 si", "es", "yes"), ("2 por favor", "es", "no"), ("2", "es", "no"),
+    ("1 de una vez", "es", "yes"), ("1 1", "es", "yes"), ("1 3 semanas", "es", "yes"),
+    # A number said as an amount does not, after around words or in a few words too.
+    ("3 meses sin pagarme", "es", None), ("1 año trabajando aki", "es", None), ("2 kids back home", "en", None),
+    ("3 30pm", "en", None), ("2 de mis compañeros", "es", None), ("ok 2 months no pay", "en", None),
+    ("pues 3 meses sin pago", "es", None), ("2 an hour", "en", None),
+    # An age answers.
     ("tengo 16", "es", "yes"), ("im 17 years old", "en", "yes"), ("pues tengo 17 años", "es", "yes"),
-    ("soy alto pero tengo 15", "es", "yes"), ("cumplo 18 el 3 de mayo", "es", "yes"), ("end of the month i turn 18", "en", "yes"),
-    ("tengo 34 años", "es", "no"), ("im 31", "en", "no"), ("no, tengo 20", "es", "no"),
+    ("soy alto pero tengo 15", "es", "yes"), ("cumplo 18 el 3 de mayo", "es", "yes"),
+    ("end of the month i turn 18", "en", "yes"), ("de hoy en 8 cumplo 18", "es", "yes"), ("si tengo 16", "es", "yes"),
+    ("tengo 34 años", "es", "no"), ("im 31", "en", "no"), ("no, tengo 20", "es", "no"), ("hoy cumplo 18", "es", "no"),
+    ("i turn 18 today", "en", "no"),
+    # The writer's own age only, and one that agrees with the answer beside it.
     ("tengo 12 años trabajando aqui", "es", None), ("tengo 2 hijos", "es", None), ("mi hija tiene 14", "es", None),
-    ("sí, tengo 20", "es", None),  # the answer and the age disagree: asked again
-])
-def test_an_age_answers_are_you_under_18(fs, text, lang, answer):
+    ("es mi hija, 16 años", "es", None), ("tengo 2 hijos, 16 y 14 años", "es", None),
+    ("cumplo 16 años trabajando para el", "es", None), ("este año cumplo 15 años de vivir aqui", "es", None),
+    ("sí, tengo 20", "es", None), ("2 tengo 16", "es", None), ("no tengo 18", "es", None),
+]
+
+
+@pytest.mark.parametrize("text, lang, answer", UNDER_18, ids=[t for t, *_ in UNDER_18])
+def test_what_a_reply_records_at_are_you_under_18(fs, text, lang, answer):
     chat = at_question(fs, lang)
     chat.send(text)
     assert chat.session.flags.get("under_18") == answer
@@ -474,25 +476,6 @@ def test_a_danger_word_that_ends_a_short_reply_shows_the_numbers(fs, text):
 def test_a_warning_in_a_clause_of_its_own_wins(fs, text, lang):
     for chat in (started(fs, lang), at_question(fs, lang)):
         assert chat.send(text).replies == [say(fs, "watched", lang)]
-
-
-@pytest.mark.parametrize("text, answer", [("ok 2 months no pay", None), ("pues 3 meses sin pago", None), ("2 an hour", None),
-                                          ("1 de una vez", "yes"), ("1 1", "yes"), ("1 3 semanas", "yes")])
-def test_an_amount_after_around_words_or_in_a_few_words_is_no_answer_and_a_pick_is_still_one(fs, text, answer):
-    chat = at_question(fs, "es")
-    chat.send(text)
-    assert chat.session.flags.get("under_18") == answer
-
-
-@pytest.mark.parametrize("text, answer", [("es mi hija, 16 años", None), ("tengo 2 hijos, 16 y 14 años", None),
-                                          ("hoy cumplo 18", "no"), ("i turn 18 today", "no"), ("2 tengo 16", None),
-                                          ("de hoy en 8 cumplo 18", "yes"), ("cumplo 16 años trabajando para el", None),
-                                          ("este año cumplo 15 años de vivir aqui", None),
-                                          ("si tengo 16", "yes"), ("no tengo 18", None)])
-def test_an_age_is_the_writers_own_and_agrees_with_the_answer(fs, text, answer):
-    chat = at_question(fs, "es")
-    chat.send(text)
-    assert chat.session.flags.get("under_18") == answer
 
 
 def test_a_question_asked_at_a_question_is_neither_thanked_for_nor_not_understood(fs):
