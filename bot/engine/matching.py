@@ -27,8 +27,10 @@ _COMMON = frozenset(
     "que los las del por con una uno para como mis sus esto eso sobre tengo hay".split()
 )
 _LEADING_NUMBER = re.compile(r"^(\d{1,2})(?:\s+\w+){0,3}$")
-_OPENING_NUMBER = re.compile(r"\d{1,2}")
-_OPENING_NUMBER_TEXT = re.compile(r"^\s*\d{1,2}\b[\s.,:;)\-]*")
+# A pick or an answer's number, and the same with what follows it in a text
+# ("1. ", "2) "): see read_keyword's way out after a number.
+_A_NUMBER = re.compile(r"\d{1,2}")
+_NUMBER_BEFORE_TEXT = re.compile(r"^\s*\d{1,2}\b[\s.,:;)\-]*")
 # A reply that starts with an answer and goes on after a comma or a stop, or
 # after "and" / "but" as people text without commas: "sí, me obligan a
 # trabajar", "si y ahorita me estan pegando". Group 2: the rest, after "and"
@@ -77,12 +79,12 @@ def read_keyword(fs: m.FlowSet, norm: str, text: str | None = None) -> tuple[str
     if not norm:
         return None, None, None
     words = norm.split()
-    if len(words) > 1 and _OPENING_NUMBER.fullmatch(words[0]):
+    if len(words) > 1 and _A_NUMBER.fullmatch(words[0]):
         # "1 borra todo", "2 no me escriban más": a pick or an answer typed before a way out. The way
         # out wins, as a clause of its own would (see _exit_clause): a phrase, or an erase keyword with
         # words around it, never a keyword alone: "1 salir" answers "¿Alguien le impide salir?", and
         # "2 Baja" is Baja California. "1 911" shows the numbers: no pick reads it.
-        intent, lang, why = read_keyword(fs, " ".join(words[1:]), _OPENING_NUMBER_TEXT.sub("", text or ""))
+        intent, lang, why = read_keyword(fs, " ".join(words[1:]), _NUMBER_BEFORE_TEXT.sub("", text or ""))
         rest = words[1:]
         way_out = intent in m.WHOLE_ONLY_INTENTS and (
             why.what == "meaning" or (intent == "quick_exit" and Lexicon.of(fs).strip_around(rest)[1]))

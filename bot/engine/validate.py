@@ -553,7 +553,8 @@ def check_segments(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
     A waiting node's messages are each measured on their own so the message
     can say which one to shorten: its prompt (text and options), and each
     re-prompt (text `reprompt`, then the options; at a question also
-    `reprompt_unsure` and `reprompt_told`). A picture with no text gets `media_only` on its own, then the
+    `reprompt_unsure`, `reprompt_told` and `reprompt_asked`: see
+    :func:`~bot.engine.render.reprompt_leads`). A picture with no text gets `media_only` on its own, then the
     prompt again: both are measured already.
     """
     problems = []
