@@ -415,9 +415,10 @@ def test_an_age_answers_only_a_question_that_asks_for_one(fs):
     assert chat.session.position == where and "ransom" not in chat.session.flags
 
 
-def test_an_age_with_danger_after_it_answers_and_shows_the_numbers(fs):
+@pytest.mark.parametrize("text", ["tengo 15 y me estan pegando", "tengo 15 años sos", "si tengo 15 años peligro"])
+def test_an_age_with_danger_after_it_answers_and_shows_the_numbers(fs, text):
     chat = at_question(fs, "es")
-    turn = chat.send("tengo 15 y me estan pegando")
+    turn = chat.send(text)
     assert chat.session.flags["under_18"] == "yes"
     assert turn.replies[0] == emergency(fs, "es")
 
@@ -469,6 +470,23 @@ def test_a_keyword_alone_after_a_number_is_no_way_out(fs, text):
 def test_a_danger_word_that_ends_a_short_reply_shows_the_numbers(fs, text):
     turn = at_question(fs, "es").send(text)
     assert turn.replies[0] == emergency(fs, "es")
+
+
+@pytest.mark.parametrize("text, lang, flow", [("me obligan a trabajar sos", "es", "screening"),
+                                              ("tengo 15 años peligro", "es", "numbers"),
+                                              ("my boss took my passport help me", "en", "rights")])
+def test_a_danger_word_after_the_phrase_that_placed_a_message_shows_the_numbers_first(fs, text, lang, flow):
+    chat = started(fs, lang)
+    turn = chat.send(text)
+    assert turn.replies[0] == emergency(fs, lang)
+    assert chat.session.flow == flow
+
+
+@pytest.mark.parametrize("text", ["no me pagan y el trabajo es un peligro", "mi jefe dice que me quita el pasaporte si llamo al 911",
+                                  "me obligan a trabajar en un lugar de peligro"])
+def test_a_danger_word_the_sentence_goes_on_into_is_no_cry(fs, text):
+    turn = started(fs, "es").send(text)
+    assert emergency(fs, "es") not in turn.replies
 
 
 @pytest.mark.parametrize("text, lang", [("tengo 16, y ahi viene", "es"), ("si, pero ya llego mi esposo", "es"),

@@ -117,8 +117,35 @@ class _Step:
             self.turn.readings.append(reading)
 
     def place(self, text: str, norm: str) -> Placement:
-        """The meaning of free text, from understanding.yaml (nothing if empty)."""
-        return Lexicon.of(self.fs).place(norm, clauses=clause_starts(text, norm)) if norm else Placement()
+        """The meaning of free text, from understanding.yaml (nothing if empty).
+
+        A danger keyword after the phrase that placed it, ending the message,
+        raises the alarm too: "me obligan a trabajar sos", "tengo 15 años
+        peligro" (the numbers first, then the page). Not a keyword the
+        sentence goes on into ("no estoy en peligro", "vos sos"): the phrase
+        must end on the word before it.
+        """
+        if not norm:
+            return Placement()
+        lex = Lexicon.of(self.fs)
+        placed = lex.place(norm, clauses=clause_starts(text, norm))
+        cry = self.cry_at_the_end(norm) if placed.target is not None and placed.alarm is None else None
+        if cry is not None and placed.reading is not None:
+            alarm, before = cry
+            if placed.reading.phrase.split()[-1:] == lex.spelled(before.split())[-1:]:
+                return Placement(target=placed.target, reading=placed.reading, alarm=alarm)
+        return placed
+
+    def cry_at_the_end(self, norm: str) -> tuple[Reading, str] | None:
+        """A danger keyword (with its around words) that ends a message after
+        other words: its reading, and the words before it."""
+        words = norm.split()
+        for n in (3, 2, 1):
+            if len(words) > n:
+                intent, _, why = matching.read_keyword(self.fs, " ".join(words[-n:]))
+                if intent == "danger":
+                    return why, " ".join(words[:-n])
+        return None
 
     def current(self) -> m.Node | None:
         node = self.fs.node(self.s.position) if self.s.flow else None
@@ -532,6 +559,8 @@ class _Step:
         elif node.kind == m.QUESTION:
             a, why = matching.read_answer(fs, text, norm, self.labels(node))
             aged = matching.read_age(fs, text, node.age_below) if node.age_below is not None else None
+            if aged is None and node.age_below is not None and (cry := self.cry_at_the_end(norm)):
+                aged = matching.read_age(fs, cry[1], node.age_below)  # "tengo 15 años sos": said_beside shows the numbers
             if aged is not None and a is None:  # "tengo 16", "no, tengo 20"
                 a, why = aged
             elif aged is not None and aged[0] != a:  # "sí, tengo 20": the answer and the age disagree
@@ -644,14 +673,13 @@ class _Step:
         """A danger keyword that ends a short reply nothing else of was understood:
         "tengo 15 sos", "si 911", "si peligro" (the numbers, then the question again).
         Two words at most before it, none of them a not-word: "no estoy en peligro"."""
-        words = norm.split()
+        cry = self.cry_at_the_end(norm)
+        if cry is None:
+            return None
+        alarm, before = cry
         not_words = Lexicon.of(self.fs).not_words
-        for n in (3, 2, 1):
-            if 0 < len(words) - n <= 2 and not any(w in not_words for w in words[:-n]):
-                intent, _, why = matching.read_keyword(self.fs, " ".join(words[-n:]))
-                if intent == "danger":
-                    return Placement(alarm=why)
-        return None
+        short = len(before.split()) <= 2 and not any(w in not_words for w in before.split())
+        return Placement(alarm=alarm) if short else None
 
     def after_the_answer(self, words: list[str], lead: str = "") -> list[str]:
         """The words after what answered: the age ``lead``, else a first answer
