@@ -542,6 +542,9 @@ def _build_understanding(source: Source, resolve: _Resolver) -> m.Understanding:
                                            for kind in ("now", "turning") for phrase in spec.get(kind, ()))
                                for lang, spec in data.get("ages", {}).items()}),
         age_today=MappingProxyType({lang: _words(spec.get("today", ())) for lang, spec in data.get("ages", {}).items()}),
+        age_time_spent=MappingProxyType({lang: _words(spec.get("time_spent", ())) for lang, spec in data.get("ages", {}).items()}),
+        age_time_spent_endings=MappingProxyType({lang: tuple(spec.get("time_spent_endings", ()))
+                                                 for lang, spec in data.get("ages", {}).items()}),
         joins=MappingProxyType({lang: _words(words) for lang, words in data.get("clause_joins", {}).items()}),
         ages_where=m.Where(source.path, source.line(("ages",))) if "ages" in data else None,
         saying=MappingProxyType({lang: _words(spec["saying"]) for lang, spec in data.get("quotes", {}).items()}),

@@ -288,6 +288,8 @@ class Understanding:
     quantities: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> words that make a number an amount
     ages: Mapping[str, tuple[AgePhrase, ...]] = field(default_factory=lambda: _NONE)  # lang -> how people say their age
     age_today: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> "hoy": a turning age already reached
+    age_time_spent: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> "de", "here": years of a time spent
+    age_time_spent_endings: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: _NONE)  # lang -> "ando", "ing"
     joins: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> words that start a new clause ("y", "but")
     ages_where: Where | None = None  # the `ages:` line, for explanations
     saying: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> verbs of saying that end a clause ("me dijo")

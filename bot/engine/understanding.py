@@ -140,6 +140,8 @@ class Lexicon:
     quantities: frozenset[tuple[str, ...]] = frozenset()  # words that make a number before them an amount ("meses", "an hour")
     ages: list[m.AgePhrase] = field(default_factory=list)  # how people say their age, longest first, short forms spelled out
     age_today: frozenset[str] = frozenset()  # "hoy": a turning age said with it is already reached
+    time_spent: frozenset[str] = frozenset()  # "de", "here" after "cumplo 15 años": the years of a time spent
+    time_spent_endings: tuple[str, ...] = ()  # "ando", "ing": the same, a verb that goes on
     joins: frozenset[str] = frozenset()  # words that start a new clause ("y", "but")
     yes_words: frozenset[str] = frozenset()  # system.yaml's one-word yes answers ("si", "yes")
     saying: tuple[str, ...] = ()  # verbs of saying that end a clause before a quote ("me dijo", "he told me")
@@ -190,6 +192,8 @@ class Lexicon:
         ages = {m.AgePhrase(tuple(lex.spelled(list(a.words))), a.turning) for phrases in u.ages.values() for a in phrases}
         lex.ages = sorted(ages, key=lambda a: (-len(a.words), a.words, a.turning))
         lex.age_today = frozenset(w for words in u.age_today.values() for w in words)
+        lex.time_spent = frozenset(w for words in u.age_time_spent.values() for w in words)
+        lex.time_spent_endings = tuple(sorted({e for endings in u.age_time_spent_endings.values() for e in endings}))
         lex.joins = frozenset(w for words in u.joins.values() for w in words)
         lex.yes_words = frozenset(w for w in fs.system.answers.get("yes", ()) if " " not in w)
         lex.saying = tuple(sorted({w for words in u.saying.values() for w in words}))
@@ -373,7 +377,7 @@ class Lexicon:
                 rest = words[i + n:]
                 if not AGES[0] <= age <= AGES[1]:
                     continue
-                if phrase.turning and (self.amount(said[-1:] + rest) or _a_time_spent(rest)):
+                if phrase.turning and (self.amount(said[-1:] + rest) or self._a_time_spent(rest)):
                     continue  # "cumplo 3 meses aquí", "cumplo 15 años de vivir aquí"
                 if not phrase.turning and self.strip_around(rest)[0]:
                     continue  # "tengo 12 años trabajando aquí", "tengo 2 hijos"
@@ -382,6 +386,12 @@ class Lexicon:
                 reached = any(w in self.age_today for w in today)
                 return age - 1 if phrase.turning and not reached else age, " ".join(said)
         return None
+
+    def _a_time_spent(self, rest: list[str]) -> bool:
+        """Whether the words after "cumplo 15 años" say what the years are of: "de
+        vivir aquí", "de casada", "trabajando para él", "aquí" (a time spent, no
+        age; `time_spent` in understanding.yaml's `ages:`)."""
+        return bool(rest) and (rest[0] in self.time_spent or rest[0].endswith(self.time_spent_endings))
 
     def number(self, tokens: list[str]) -> tuple[int, str] | None:
         """The number a short reply names ("2", "dos", "la segunda", "the second one", "fourr"), and the word."""
@@ -638,8 +648,3 @@ def _opens_with(words: str, openings: Iterable[str]) -> bool:
 def _ends_with(words: str, endings: Iterable[str]) -> bool:
     return any(words == e or words.endswith(" " + e) for e in endings)
 
-
-def _a_time_spent(rest: list[str]) -> bool:
-    """Whether the words after "cumplo 15 años" say what the years are of: "de
-    vivir aquí", "de casada", "trabajando para él", "aquí" (a time spent, no age)."""
-    return bool(rest) and (rest[0] in ("de", "aqui", "aca", "here") or rest[0].endswith(("ando", "iendo", "ing")))
