@@ -431,7 +431,8 @@ def test_a_number_that_opens_a_longer_reply_picks_its_option(fs, text, flow):
 
 
 @pytest.mark.parametrize("text, lang", [("1 ya llego mi esposo", "es"), ("1 gotta go", "en"), ("2 me tengo que ir", "es"),
-                                        ("tengo 16 y ahi viene", "es")])
+                                        ("tengo 16 y ahi viene", "es"), ("tengo 16 ya llego", "es"),
+                                        ("im 16 gotta go", "en")])
 def test_someone_near_after_a_number_or_an_age_without_a_comma_gets_the_one_line(fs, text, lang):
     chat = at_question(fs, lang)
     turn = chat.send(text)

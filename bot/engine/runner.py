@@ -136,6 +136,16 @@ class _Step:
                 return Placement(target=placed.target, reading=placed.reading, alarm=alarm)
         return placed
 
+    def before_a_last_word(self, norm: str) -> str | None:
+        """The words before a danger keyword or a warning that ends a reply
+        ("tengo 15 años sos", "tengo 16 ya llegó"), which a reading of the
+        whole does not see past; None when it ends with neither."""
+        cry = self.cry_at_the_end(norm)
+        if cry is not None:
+            return cry[1]
+        split = Lexicon.of(self.fs).split_at(norm.split(), "watched")
+        return " ".join(split[0]) if split is not None and split[0] and not split[1] else None
+
     def cry_at_the_end(self, norm: str) -> tuple[Reading, str] | None:
         """A danger keyword (with its around words) that ends a message after
         other words: its reading, and the words before it."""
@@ -559,8 +569,10 @@ class _Step:
         elif node.kind == m.QUESTION:
             a, why = matching.read_answer(fs, text, norm, self.labels(node))
             aged = matching.read_age(fs, text, node.age_below) if node.age_below is not None else None
-            if aged is None and node.age_below is not None and (cry := self.cry_at_the_end(norm)):
-                aged = matching.read_age(fs, cry[1], node.age_below)  # "tengo 15 años sos": said_beside shows the numbers
+            if aged is None and node.age_below is not None and (before := self.before_a_last_word(norm)):
+                # "tengo 15 años sos", "tengo 16 ya llegó": the age answers, and said_beside
+                # shows the numbers or gives the one line for someone near.
+                aged = matching.read_age(fs, before, node.age_below)
             if aged is not None and a is None:  # "tengo 16", "no, tengo 20"
                 a, why = aged
             elif aged is not None and aged[0] != a:  # "sí, tengo 20": the answer and the age disagree
