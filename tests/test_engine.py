@@ -46,6 +46,7 @@ FIRST = [
     ("me pueden ayudar?", "es"),  # no hint word: the language model says Spanish
     ("can you help me", "en"),
     ("necesito saber algo", "es"),
+    ("her dad wont let her come home for christmas", "en"),  # the language model alone says Spanish
 ]
 
 
