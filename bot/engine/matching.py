@@ -181,7 +181,7 @@ def _exit_clause(fs: m.FlowSet, lex: Lexicon, text: str) -> tuple[str | None, st
 
 
 # The most words a request before a clause opener is looked for in: the longest
-# erase or stop phrase has eight ("i need you to delete this whole conversation"),
+# erase or stop phrase has nine ("so i need you to delete this whole conversation"),
 # and a few around words may come with it. Each is read whole, so trying every
 # opener of a long story would cost a read per opener for nothing.
 _REQUEST_WORDS = 12
