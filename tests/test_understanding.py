@@ -415,7 +415,8 @@ def test_an_age_answers_only_a_question_that_asks_for_one(fs):
     assert chat.session.position == where and "ransom" not in chat.session.flags
 
 
-@pytest.mark.parametrize("text", ["tengo 15 y me estan pegando", "tengo 15 años sos", "si tengo 15 años peligro"])
+@pytest.mark.parametrize("text", ["tengo 15 y me estan pegando", "tengo 15 años sos", "si tengo 15 años peligro",
+                                  "si tengo 15 sos", "si, tengo 16 ayudenme"])
 def test_an_age_with_danger_after_it_answers_and_shows_the_numbers(fs, text):
     chat = at_question(fs, "es")
     turn = chat.send(text)
@@ -474,18 +475,20 @@ def test_a_danger_word_that_ends_a_short_reply_shows_the_numbers(fs, text):
 
 
 @pytest.mark.parametrize("text, lang, flow", [("me obligan a trabajar sos", "es", "screening"),
-                                              ("tengo 15 años peligro", "es", "numbers"),
-                                              ("my boss took my passport help me", "en", "rights")])
-def test_a_danger_word_after_the_phrase_that_placed_a_message_shows_the_numbers_first(fs, text, lang, flow):
+                                              ("me obligan a trabajar en el campo sos", "es", "screening"),
+                                              ("tengo 15 años socorro", "es", "numbers"),
+                                              ("my boss took my passport sos pls", "en", "rights")])
+def test_a_cry_that_ends_a_message_shows_the_numbers_before_its_page(fs, text, lang, flow):
     chat = started(fs, lang)
     turn = chat.send(text)
     assert turn.replies[0] == emergency(fs, lang)
     assert chat.session.flow == flow
 
 
-@pytest.mark.parametrize("text", ["no me pagan y el trabajo es un peligro", "mi jefe dice que me quita el pasaporte si llamo al 911",
-                                  "me obligan a trabajar en un lugar de peligro"])
-def test_a_danger_word_the_sentence_goes_on_into_is_no_cry(fs, text):
+@pytest.mark.parametrize("text", ["me obligan a trabajar en un lugar de peligro", "me da miedo llamar al 911",
+                                  "necesito un abogado ayudeme por favor", "hay retenes de la migra que peligro",
+                                  "abogado sos?", "el abogado es de aqui, vos sos"])
+def test_a_danger_word_that_may_be_part_of_the_sentence_is_no_cry(fs, text):
     turn = started(fs, "es").send(text)
     assert emergency(fs, "es") not in turn.replies
 

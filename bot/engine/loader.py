@@ -546,6 +546,8 @@ def _build_understanding(source: Source, resolve: _Resolver) -> m.Understanding:
         age_time_spent_endings=MappingProxyType({lang: tuple(spec.get("time_spent_endings", ()))
                                                  for lang, spec in data.get("ages", {}).items()}),
         joins=MappingProxyType({lang: _words(words) for lang, words in data.get("clause_joins", {}).items()}),
+        cries=MappingProxyType({lang: _words(spec["words"]) for lang, spec in data.get("cries", {}).items()}),
+        cries_not_after=MappingProxyType({lang: _words(spec.get("not_after", ())) for lang, spec in data.get("cries", {}).items()}),
         ages_where=m.Where(source.path, source.line(("ages",))) if "ages" in data else None,
         saying=MappingProxyType({lang: _words(spec["saying"]) for lang, spec in data.get("quotes", {}).items()}),
         own_words=MappingProxyType({lang: _words(spec.get("own", ())) for lang, spec in data.get("quotes", {}).items()}),

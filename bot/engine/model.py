@@ -291,6 +291,8 @@ class Understanding:
     age_time_spent: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> "de", "here": years of a time spent
     age_time_spent_endings: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: _NONE)  # lang -> "ando", "ing"
     joins: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> words that start a new clause ("y", "but")
+    cries: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> danger keywords that end a longer message as a cry
+    cries_not_after: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> "vos" (vos sos)
     ages_where: Where | None = None  # the `ages:` line, for explanations
     saying: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> verbs of saying that end a clause ("me dijo")
     own_words: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> the person's own ("i said")

@@ -420,6 +420,8 @@ MESSAGES: dict[str, str | Callable[[Mapping], str]] = {
     "around-word-clash": _around_word_clash,
     "whole-phrase-is-a-word": _whole_phrase_is_a_word,
     "number-word-twice": "`{word}` is written for both {first} and {second}: keep it on one line",
+    "cry-not-danger": "cry `{word}` is not a danger keyword of keywords.yaml, so it would raise no alarm: add it to"
+                      " `danger:` there, or take it out of `cries:`",
     "hello-any-too-long": "text `hello_any` is sent in every language at once, and together they make {segments} SMS"
                           " segments ({units} characters, {encoding}); the limit is {limit}: shorten it",
     # --- translations, as `flows check` says them (at the English text) ---

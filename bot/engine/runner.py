@@ -119,21 +119,19 @@ class _Step:
     def place(self, text: str, norm: str) -> Placement:
         """The meaning of free text, from understanding.yaml (nothing if empty).
 
-        A danger keyword after the phrase that placed it, ending the message,
-        raises the alarm too: "me obligan a trabajar sos", "tengo 15 años
-        peligro" (the numbers first, then the page). Not a keyword the
-        sentence goes on into ("no estoy en peligro", "vos sos"): the phrase
-        must end on the word before it.
+        A cry (`cries:` in understanding.yaml) that ends it raises the alarm
+        too: "me obligan a trabajar en el campo sos" shows the emergency
+        numbers first, then the screening.
         """
         if not norm:
             return Placement()
         lex = Lexicon.of(self.fs)
         placed = lex.place(norm, clauses=clause_starts(text, norm))
-        cry = self.cry_at_the_end(norm) if placed.target is not None and placed.alarm is None else None
-        if cry is not None and placed.reading is not None:
-            alarm, before = cry
-            if placed.reading.phrase.split()[-1:] == lex.spelled(before.split())[-1:]:
-                return Placement(target=placed.target, reading=placed.reading, alarm=alarm)
+        cry = lex.cry(text, norm) if placed.target is not None and placed.alarm is None else None
+        if cry is not None:
+            intent, _, why = matching.read_keyword(self.fs, cry)
+            if intent == "danger":
+                return Placement(target=placed.target, reading=placed.reading, alarm=why)
         return placed
 
     def before_a_last_word(self, norm: str) -> str | None:
@@ -573,8 +571,8 @@ class _Step:
                 # "tengo 15 años sos", "tengo 16 ya llegó": the age answers, and said_beside
                 # shows the numbers or gives the one line for someone near.
                 aged = matching.read_age(fs, before, node.age_below)
-            if aged is not None and a is None:  # "tengo 16", "no, tengo 20"
-                a, why = aged
+            if aged is not None and a in (None, aged[0]):  # "tengo 16", "no, tengo 20", "sí, tengo 16"
+                a, why = aged  # the age is what said_beside reads past: "si, tengo 16 ayúdenme"
             elif aged is not None and aged[0] != a:  # "sí, tengo 20": the answer and the age disagree
                 a, why = None, Reading("answer", "not sure which: the question again", aged[1].phrase,
                                        aged[1].where, how="an answer and an age that disagree")
@@ -699,9 +697,12 @@ class _Step:
         ("tengo 16 y ahí viene"); none when the reply opens with neither."""
         lex = Lexicon.of(self.fs)
         said = lead.split()
+        opens = len(words) > 1 and (words[0].isdigit() or any(words[0] in a for a in self.fs.system.answers.values()))
         if said and lex.spelled(words[:len(said)]) == said:
             rest = words[len(said):]
-        elif len(words) > 1 and (words[0].isdigit() or any(words[0] in a for a in self.fs.system.answers.values())):
+        elif said and opens and lex.spelled(words[1:1 + len(said)]) == said:  # "si tengo 15 sos"
+            rest = words[1 + len(said):]
+        elif opens:
             rest = words[1:]
         else:
             return []

@@ -143,6 +143,8 @@ class Lexicon:
     time_spent: frozenset[str] = frozenset()  # "de", "here" after "cumplo 15 años": the years of a time spent
     time_spent_endings: tuple[str, ...] = ()  # "ando", "ing": the same, a verb that goes on
     joins: frozenset[str] = frozenset()  # words that start a new clause ("y", "but")
+    cries: frozenset[str] = frozenset()  # danger keywords that end a longer message as a cry ("sos", "auxilio")
+    cries_not_after: frozenset[str] = frozenset()  # words after which they do not ("vos sos")
     yes_words: frozenset[str] = frozenset()  # system.yaml's one-word yes answers ("si", "yes")
     saying: tuple[str, ...] = ()  # verbs of saying that end a clause before a quote ("me dijo", "he told me")
     said_words: frozenset[str] = frozenset()  # their verbs alone ("dijo", "told")
@@ -195,6 +197,8 @@ class Lexicon:
         lex.time_spent = frozenset(w for words in u.age_time_spent.values() for w in words)
         lex.time_spent_endings = tuple(sorted({e for endings in u.age_time_spent_endings.values() for e in endings}))
         lex.joins = frozenset(w for words in u.joins.values() for w in words)
+        lex.cries = frozenset(w for words in u.cries.values() for w in words)
+        lex.cries_not_after = frozenset(w for words in u.cries_not_after.values() for w in words)
         lex.yes_words = frozenset(w for w in fs.system.answers.get("yes", ()) if " " not in w)
         lex.saying = tuple(sorted({w for words in u.saying.values() for w in words}))
         lex.said_words = frozenset(w.split()[0] for w in lex.saying)
@@ -334,6 +338,20 @@ class Lexicon:
         head = split[:3]
         return (len(split) <= 4 and any(w in self.said_words for w in head)
                 and not _opens_with(" ".join(head), self.own_words))
+
+    def cry(self, text: str, norm: str) -> str | None:
+        """The cry (understanding.yaml `cries:`) that ends a longer message, as
+        its last word or before around words only ("... sos porfa"); None in a
+        question, or right after an around word or a word of `not_after`."""
+        if text.rstrip().endswith("?") or text.lstrip().startswith("¿"):
+            return None
+        words = norm.split()
+        while words and words[-1] in self.around_words:
+            words.pop()
+        if len(words) < 2 or words[-1] not in self.cries:
+            return None
+        before = words[-2]
+        return None if before in self.around_words or before in self.cries_not_after else words[-1]
 
     def age(self, text: str) -> tuple[int, str] | None:
         """The age a reply says its writer is, and the words that say it; None

@@ -426,7 +426,7 @@ def check_understanding(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
         problems.append(_p(_at(loaded, path, at), "unknown-language", lang=code, **_hint(code, languages)))
 
     for section in ("around_words", "around_numbers", "not_words", "clause_openers", "clause_joins", "quantity_words",
-                    "ages", "quotes", "polite_asking", "possessives", "numbers", "short_forms"):
+                    "ages", "quotes", "polite_asking", "possessives", "cries", "numbers", "short_forms"):
         for code in _value(loaded, path, (section,)) or {}:
             if code not in languages:
                 unknown_language(code, (section, code))
@@ -467,6 +467,9 @@ def check_understanding(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
                                    other_at=earlier[1].where))
     keyword_words = {w: name for name, words in fs.keywords.intents.items() for w in words}
     answer_words = {w: a for a, words in fs.system.answers.items() for w in words}
+    for code, words in u.cries.items():
+        for word in sorted(w for w in words if keyword_words.get(w) != "danger"):
+            problems.append(_p(_at(loaded, path, ("cries", code, "words")), "cry-not-danger", word=word))
     problems += _whole_phrases_read_as_a_word(fs, keyword_words, answer_words)
     number_words = {w for rows in u.numbers.values() for words in rows for w in words}
     for code, words in u.around.items():
