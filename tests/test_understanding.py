@@ -433,7 +433,8 @@ def test_a_number_that_opens_a_longer_reply_picks_its_option(fs, text, flow):
 
 @pytest.mark.parametrize("text, lang", [("1 ya llego mi esposo", "es"), ("1 gotta go", "en"), ("2 me tengo que ir", "es"),
                                         ("tengo 16 y ahi viene", "es"), ("tengo 16 ya llego", "es"),
-                                        ("im 16 gotta go", "en")])
+                                        ("im 16 gotta go", "en"), ("si, tengo 16 ya llego", "es"),
+                                        ("yes, im 16 gotta go", "en")])
 def test_someone_near_after_a_number_or_an_age_without_a_comma_gets_the_one_line(fs, text, lang):
     chat = at_question(fs, lang)
     turn = chat.send(text)
@@ -474,10 +475,10 @@ def test_a_danger_word_that_ends_a_short_reply_shows_the_numbers(fs, text):
     assert turn.replies[0] == emergency(fs, "es")
 
 
-@pytest.mark.parametrize("text, lang, flow", [("me obligan a trabajar sos", "es", "screening"),
-                                              ("me obligan a trabajar en el campo sos", "es", "screening"),
-                                              ("tengo 15 años socorro", "es", "numbers"),
-                                              ("my boss took my passport sos pls", "en", "rights")])
+@pytest.mark.parametrize("text, lang, flow", [("me obligan a trabajar SOS", "es", "screening"),
+                                              ("me obligan a trabajar en el campo SOS!!", "es", "screening"),
+                                              ("tengo 15 años, sos porfa", "es", "numbers"),
+                                              ("my boss took my passport. sos", "en", "rights")])
 def test_a_cry_that_ends_a_message_shows_the_numbers_before_its_page(fs, text, lang, flow):
     chat = started(fs, lang)
     turn = chat.send(text)
@@ -487,7 +488,8 @@ def test_a_cry_that_ends_a_message_shows_the_numbers_before_its_page(fs, text, l
 
 @pytest.mark.parametrize("text", ["me obligan a trabajar en un lugar de peligro", "me da miedo llamar al 911",
                                   "necesito un abogado ayudeme por favor", "hay retenes de la migra que peligro",
-                                  "abogado sos?", "el abogado es de aqui, vos sos"])
+                                  "abogado sos?", "el abogado es de aqui, vos sos", "necesito un abogado, vos de donde sos",
+                                  "no me pagan, el celular dice solo SOS", "no me pagan. atte. Socorro"])
 def test_a_danger_word_that_may_be_part_of_the_sentence_is_no_cry(fs, text):
     turn = started(fs, "es").send(text)
     assert emergency(fs, "es") not in turn.replies

@@ -672,6 +672,9 @@ class _Step:
         last = parts[-1].split()
         if len(last) > 1 and last[0] in lex.joins:  # "sí, pero ya llegó mi esposo", "tengo 16, y ahí viene"
             last = last[1:]
+        said = lead.split()
+        if said and len(last) > len(said) and lex.spelled(last[:len(said)]) == said:  # "sí, tengo 16 ya llegó"
+            last = last[len(said):]
         # In a clause of its own, a warning wins over a longer phrase of the clauses before ("tengo 16 y").
         for whole_only in (False, True):
             found = lex.place(" ".join(last), whole_only=whole_only)
