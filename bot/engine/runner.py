@@ -120,8 +120,8 @@ class _Step:
         """The meaning of free text, from understanding.yaml (nothing if empty).
 
         A cry (`cries:` in understanding.yaml) that ends it raises the alarm
-        too: "me obligan a trabajar en el campo sos" shows the emergency
-        numbers first, then the screening.
+        too: "me obligan a trabajar en el campo SOS", "me obligan a trabajar.
+        sos" show the emergency numbers first, then the screening.
         """
         if not norm:
             return Placement()

@@ -143,7 +143,7 @@ class Lexicon:
     time_spent: frozenset[str] = frozenset()  # "de", "here" after "cumplo 15 años": the years of a time spent
     time_spent_endings: tuple[str, ...] = ()  # "ando", "ing": the same, a verb that goes on
     joins: frozenset[str] = frozenset()  # words that start a new clause ("y", "but")
-    cries: frozenset[str] = frozenset()  # danger keywords that end a longer message as a cry ("sos", "auxilio")
+    cries: frozenset[str] = frozenset()  # danger keywords that end a longer message as a cry ("sos")
     cries_not_after: frozenset[str] = frozenset()  # words after which they do not ("vos sos")
     yes_words: frozenset[str] = frozenset()  # system.yaml's one-word yes answers ("si", "yes")
     saying: tuple[str, ...] = ()  # verbs of saying that end a clause before a quote ("me dijo", "he told me")
