@@ -28,7 +28,7 @@ from . import choices, language, matching, render, transcript
 from . import model as m
 from .lifecycle import bind, unbind
 from .session import HISTORY_LIMIT, Session
-from .text import clause_starts, clauses, clean, normalize
+from .text import asks, clause_starts, clauses, clean, normalize
 from .understanding import Lexicon, Placement, Reading
 
 MISSES_BEFORE_HELP = 3
@@ -133,6 +133,13 @@ class _Step:
             if intent == "danger":
                 return Placement(target=placed.target, reading=placed.reading, alarm=why)
         return placed
+
+    def place_or_warning(self, text: str, norm: str, lead: str = "") -> Placement:
+        """:meth:`place`, where a warning said at the end wins over what the
+        words before it placed: "mi patrón no me paga. ahí viene" (see
+        :meth:`near_at_the_end`; ``lead``: the age that answered)."""
+        placed = self.place(text, norm)
+        return placed if _someone_near(placed) else self.near_at_the_end(text, lead) or placed
 
     def before_a_last_word(self, norm: str) -> str | None:
         """The words before a danger keyword or a warning that ends a reply
@@ -267,9 +274,7 @@ class _Step:
         once whichever language they read.
         """
         s, fs = self.s, self.fs
-        placed = self.place(text, norm) if intent is None else Placement()
-        if intent is None and not _someone_near(placed):  # "mi patrón no me paga. ahí viene"
-            placed = self.near_at_the_end(text) or placed
+        placed = self.place_or_warning(text, norm) if intent is None else Placement()
         detected = language.detect(fs.system, text, norm) if not lang else language.Detected(lang, "language keyword")
         chosen = lang or detected.lang or placed.lang
         how = detected.how if chosen == detected.lang or lang else f"{detected.how}; the phrase understood is {chosen}"
@@ -595,14 +600,11 @@ class _Step:
                 self.lc.send("language_chosen")
                 self.enter(node.next)
                 return
-        placed = self.place(text, norm)
-        if not _someone_near(placed):  # "mi patrón no me paga. ahí viene": the warning wins
-            placed = self.near_at_the_end(text) or placed
+        placed = self.place_or_warning(text, norm)
         if not placed.placed:
             placed = self.danger_at_the_end(norm) or placed
         if placed.placed:
-            asked = text.rstrip().endswith("?") or text.lstrip().startswith("¿")
-            self.act(placed, node, unsure=unsure is not None, asked=asked)
+            self.act(placed, node, unsure=unsure is not None, asked=asks(text))
             return
         if node.kind == m.QUESTION and unsure is not None:  # "no, nunca me pagan": ask again, it is not a miss
             self.explain(unsure)
@@ -635,9 +637,7 @@ class _Step:
         if not matching.read_from_some_words(why):
             return False
         lead = why.phrase if why.how == matching.BY_AGE else ""
-        placed = self.place(text, norm)
-        if not _someone_near(placed):
-            placed = self.near_at_the_end(text, lead) or placed
+        placed = self.place_or_warning(text, norm, lead)
         if _someone_near(placed):
             self.act(placed, node)
             return True

@@ -125,6 +125,15 @@ def clauses(text: str) -> list[str]:
     return [words for words, _, _ in marked_clauses(text)]
 
 
+def asks(text: str) -> bool:
+    """Whether a message is a question: it ends with "?" or opens with "¿".
+
+    >>> asks("¿quién lee esto"), asks("abogado sos?"), asks("me obligan a trabajar sos")
+    (True, True, False)
+    """
+    return text.rstrip().endswith("?") or text.lstrip().startswith("¿")
+
+
 def marked_clauses(text: str) -> list[tuple[str, str, str]]:
     """The clauses of ``text``, normalised, empty ones left out, each with the
     mark before it and the mark after it ("" at either end)."""

@@ -37,7 +37,7 @@ from rapidfuzz import fuzz, process
 
 from . import model as m
 from .language import language_name
-from .text import clauses, marked_clauses, normalize, squeeze
+from .text import asks, clauses, marked_clauses, normalize, squeeze
 
 TYPO_SCORE = 85  # rapidfuzz ratio (0-100): one letter in or out of a 6-letter word is 91, one changed in 5 is 80
 TYPO_MIN = 5  # words shorter than this match only exactly or by stem: "pega" is not "paga"
@@ -344,18 +344,18 @@ class Lexicon:
         last clause, alone but for around words ("..., sos porfa"), or its last
         word written in capitals ("... SOS"); None in a question, or right
         after an around word or a word of `not_after`."""
-        if text.rstrip().endswith("?") or text.lstrip().startswith("¿"):
+        if asks(text):
             return None
-        last = clauses(text)[-1:]
-        alone = bool(last) and len(self.strip_around(last[0].split())[0]) == 1
         words = norm.split()
         while words and words[-1] in self.around_words:
             words.pop()
-        if len(words) < 2 or words[-1] not in self.cries or words[-2] in self.around_words | self.cries_not_after:
+        if len(words) < 2 or words[-1] not in self.cries:
             return None
-        written = text.split()
-        capitals = any(w.strip(".,;:!¡") == w.strip(".,;:!¡").upper() and normalize(w) == words[-1]
-                       for w in written[-3:])
+        if words[-2] in self.around_words or words[-2] in self.cries_not_after:
+            return None
+        last = clauses(text)[-1:]
+        alone = bool(last) and len(self.strip_around(last[0].split())[0]) == 1
+        capitals = any(w.strip(".,;:!¡").isupper() and normalize(w) == words[-1] for w in text.split()[-3:])
         return words[-1] if alone or capitals else None
 
     def age(self, text: str) -> tuple[int, str] | None:
@@ -670,4 +670,3 @@ def _opens_with(words: str, openings: Iterable[str]) -> bool:
 
 def _ends_with(words: str, endings: Iterable[str]) -> bool:
     return any(words == e or words.endswith(" " + e) for e in endings)
-
