@@ -1,7 +1,8 @@
 """The corpus of tests/understanding/: every message through the signed webhook.
 
 Each message is sent by a new person (after the texts that bring them to
-``at:``: a first text, the main menu, or a yes / no / not sure question), and
+``at:``: a first text, the main menu, "Are you under 18?" or another yes /
+no / not sure question named by its place), and
 what the bot did is read back from what it recorded: the turn's events (which
 carry no text), the session and the replies. It is compared with what the
 corpus expects, and the accuracy is printed per language and per intent
@@ -109,7 +110,7 @@ def test_the_corpus_is_big_enough_and_well_formed():
     assert {c.language for c in CASES} == {"es", "en", "none"}
     assert sum(1 for c in CASES if c.must_not) >= 30
     for case in CASES:
-        assert case.at in ("first", "menu", "question"), case
+        assert case.at in ("first", "menu", "question") or asked_at(fs, case) is not None, case
         for label in expected(fs, case):
             known = label in (*SAFETY, "human", "menu", "language", "miss", "stay", "yes", "no", "not_sure")
             assert known or fs.node(label) is not None, f"{case.file}: {case.message!r} expects {label!r}"
@@ -133,6 +134,51 @@ def expected(fs, case: Case) -> set[str]:
     return found
 
 
+def asked_at(fs, case: Case):
+    """The question a case is sent at: ``question`` is "Are you under 18?", a
+    place (``screening.debt``) any question of the flows; None for the others."""
+    place = "screening.under_18" if case.at == "question" else case.at
+    node = fs.node(place) if "." in place else None
+    return node if node is not None and node.kind == "question" else None
+
+
+def answers_to(fs, start: str, target: str) -> list[str]:
+    """The numbers a person may type from ``start`` to reach ``target`` by
+    questions and menus, the shortest way; a branch may go either way, so
+    the walk asks again after each answer (:func:`_walk_to`)."""
+    ways, todo = {start: []}, [start]
+    for place in todo:
+        node = fs.node(place)
+        if place == target:
+            return ways[place]
+        if node.kind == "question":
+            on = [(str(i), node.on.get(a) or node.next) for i, a in enumerate(("yes", "no", "not_sure"), 1)]
+        elif node.kind == "menu":
+            on = [(str(i), option.goto) for i, option in enumerate(node.options, 1)]
+        elif node.kind == "branch":
+            on = [(None, goto) for goto in [b.goto for b in node.branches] + [node.default]]
+        else:
+            continue
+        for typed, goto in on:
+            goto = qualified(fs, goto)
+            if goto not in ways and fs.node(goto) is not None:
+                ways[goto] = ways[place] + ([typed] if typed else [])
+                todo.append(goto)
+    raise AssertionError(f"no way from {start} to {target}")
+
+
+def _walk_to(client, app, sender: str, target: str) -> None:
+    """From the screening's first question to ``target``, one answer at a time."""
+    fs, helpline = real_flows(), app.extensions["helpline"]
+    for _ in range(30):
+        at = (helpline.store.load(helpline.cid(sender)) or {})
+        at = f"{at.get('flow')}.{at.get('node')}"
+        if at == target:
+            return
+        post_signed(client, "/twilio/messages", inbound(answers_to(fs, at, target)[0], sender=sender))
+    raise AssertionError(f"{target} not reached")
+
+
 def observed(fs, case: Case, events: list[dict], replies: list[str], session_flags: dict | None) -> set[str]:
     kinds = [e.get("kind") for e in events]
     said = {name: {render.say(fs, lang, name) for lang in fs.system.languages} for name in ("erased", "opted_out")}
@@ -150,8 +196,9 @@ def observed(fs, case: Case, events: list[dict], replies: list[str], session_fla
         found.add("watched")
     if ev.HANDOFF_REQUESTED in kinds:
         return found | {"human"}
-    if case.at == "question" and session_flags is not None and "under_18" in session_flags:
-        return found | {session_flags["under_18"]}
+    question = asked_at(fs, case)
+    if question is not None and session_flags is not None and question.flag in session_flags:
+        return found | {session_flags[question.flag]}
     if ev.MISSED in kinds:
         return found | {"miss"}
     # The page on using this chat is a place too ("are you open 24 hrs"): when three misses show it, MISSED came first.
@@ -189,9 +236,11 @@ def _send(app, cases: list[Case]) -> list[tuple[Case, set[str], str | None]]:
     for case in cases:
         sender = f"+1555{next(_senders):07d}"
         lang = case.language if case.language != "none" else "en"
-        setup = {"first": [], "menu": [HELLO[lang]], "question": [HELLO[lang]] + question[1:]}[case.at]
-        for text in setup:
+        setup = {"first": [], "menu": [HELLO[lang]], "question": [HELLO[lang]] + question[1:]}.get(case.at)
+        for text in setup or [HELLO[lang], option("screening")]:
             post_signed(client, "/twilio/messages", inbound(text, sender=sender))
+        if setup is None:  # a question of its own: answered there from the screening's first
+            _walk_to(client, app, sender, case.at)
         before = len(stream_events(r))
         replies = messages(post_signed(client, "/twilio/messages", inbound(case.message, sender=sender)).data)
         events = stream_events(r)[before:]
@@ -199,7 +248,7 @@ def _send(app, cases: list[Case]) -> list[tuple[Case, set[str], str | None]]:
         codes = {"y": "yes", "n": "no", "?": "not_sure"}
         flags = {k: codes.get(v, v) for k, v in ((session or {}).get("f") or {}).items()}
         started = [e for e in events if e.get("kind") == ev.STARTED]
-        got = observed(fs, case, events, replies, flags if case.at == "question" else None)
+        got = observed(fs, case, events, replies, flags if asked_at(fs, case) is not None else None)
         lang_seen = None
         if case.at == "first" and started and not got & {"quick_exit", "opt_out"}:
             lang_seen = "none" if "language" in got else started[0].get("lang")
