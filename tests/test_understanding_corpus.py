@@ -142,40 +142,41 @@ def asked_at(fs, case: Case):
     return node if node is not None and node.kind == "question" else None
 
 
-def answers_to(fs, start: str, target: str) -> list[str]:
-    """The numbers a person may type from ``start`` to reach ``target`` by
-    questions and menus, the shortest way; a branch may go either way, so
-    the walk asks again after each answer (:func:`_walk_to`)."""
-    ways, todo = {start: []}, [start]
-    for place in todo:
+def answers_to(fs, start: str, target: str, flags: dict[str, str]) -> list[str]:
+    """The numbers a person types from ``start`` (with the answers ``flags``
+    given so far) to reach ``target`` by questions and menus, the shortest
+    way, "no" first; branches are taken as the engine takes them."""
+    todo = [(start, dict(flags), [])]
+    seen = set()
+    for place, said, typed in todo:
         node = fs.node(place)
         if place == target:
-            return ways[place]
-        if node.kind == "question":
-            on = [(str(i), node.on.get(a) or node.next) for i, a in enumerate(("yes", "no", "not_sure"), 1)]
-        elif node.kind == "menu":
-            on = [(str(i), option.goto) for i, option in enumerate(node.options, 1)]
-        elif node.kind == "branch":
-            on = [(None, goto) for goto in [b.goto for b in node.branches] + [node.default]]
-        else:
+            return typed
+        if (place, tuple(sorted(said.items()))) in seen or node is None:
             continue
-        for typed, goto in on:
-            goto = qualified(fs, goto)
-            if goto not in ways and fs.node(goto) is not None:
-                ways[goto] = ways[place] + ([typed] if typed else [])
-                todo.append(goto)
+        seen.add((place, tuple(sorted(said.items()))))
+        if node.kind == "question":
+            for i, answer in ((2, "no"), (1, "yes"), (3, "not_sure")):
+                todo.append((qualified(fs, node.on.get(answer) or node.next), {**said, node.flag: answer}, typed + [str(i)]))
+        elif node.kind == "menu":
+            todo += [(qualified(fs, o.goto), said, typed + [str(i)]) for i, o in enumerate(node.options, 1)]
+        elif node.kind == "branch":
+            goto = next((b.goto for b in node.branches if b.when.holds(said)), node.default)
+            todo.append((qualified(fs, goto), said, typed))
     raise AssertionError(f"no way from {start} to {target}")
 
 
 def _walk_to(client, app, sender: str, target: str) -> None:
     """From the screening's first question to ``target``, one answer at a time."""
     fs, helpline = real_flows(), app.extensions["helpline"]
+    codes = {"y": "yes", "n": "no", "?": "not_sure"}
     for _ in range(30):
-        at = (helpline.store.load(helpline.cid(sender)) or {})
-        at = f"{at.get('flow')}.{at.get('node')}"
+        session = helpline.store.load(helpline.cid(sender)) or {}
+        at = f"{session.get('flow')}.{session.get('node')}"
         if at == target:
             return
-        post_signed(client, "/twilio/messages", inbound(answers_to(fs, at, target)[0], sender=sender))
+        flags = {k: codes.get(v, v) for k, v in (session.get("f") or {}).items()}
+        post_signed(client, "/twilio/messages", inbound(answers_to(fs, at, target, flags)[0], sender=sender))
     raise AssertionError(f"{target} not reached")
 
 
