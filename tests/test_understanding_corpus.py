@@ -144,25 +144,29 @@ def asked_at(fs, case: Case):
 
 def answers_to(fs, start: str, target: str, flags: dict[str, str]) -> list[str]:
     """The numbers a person types from ``start`` (with the answers ``flags``
-    given so far) to reach ``target`` by questions and menus, the shortest
-    way, "no" first; branches are taken as the engine takes them."""
-    todo = [(start, dict(flags), [])]
-    seen = set()
-    for place, said, typed in todo:
-        node = fs.node(place)
-        if place == target:
-            return typed
-        if (place, tuple(sorted(said.items()))) in seen or node is None:
-            continue
-        seen.add((place, tuple(sorted(said.items()))))
-        if node.kind == "question":
-            for i, answer in ((2, "no"), (1, "yes"), (3, "not_sure")):
-                todo.append((qualified(fs, node.on.get(answer) or node.next), {**said, node.flag: answer}, typed + [str(i)]))
-        elif node.kind == "menu":
-            todo += [(qualified(fs, o.goto), said, typed + [str(i)]) for i, o in enumerate(node.options, 1)]
-        elif node.kind == "branch":
-            goto = next((b.goto for b in node.branches if b.when.holds(said)), node.default)
-            todo.append((qualified(fs, goto), said, typed))
+    given so far) to reach ``target`` by questions and menus: the shortest
+    way answering "no" where it can, else "yes" where it can (a branch may
+    need one: "Are you under 18?" for the questions to a minor); branches are
+    taken as the engine takes them."""
+    for answers in (((2, "no"), (1, "yes"), (3, "not_sure")), ((1, "yes"), (2, "no"), (3, "not_sure"))):
+        todo, seen = [(start, dict(flags), [])], {start}
+        for place, said, typed in todo:
+            node = fs.node(place)
+            if place == target:
+                return typed
+            if node.kind == "question":
+                ways = [(node.on.get(a) or node.next, {**said, node.flag: a}, [str(i)]) for i, a in answers]
+            elif node.kind == "menu":
+                ways = [(o.goto, said, [str(i)]) for i, o in enumerate(node.options, 1)]
+            elif node.kind == "branch":
+                ways = [(next((b.goto for b in node.branches if b.when.holds(said)), node.default), said, [])]
+            else:
+                ways = []
+            for goto, flags_then, key in ways:
+                goto = qualified(fs, goto)
+                if goto not in seen and fs.node(goto) is not None:
+                    seen.add(goto)
+                    todo.append((goto, flags_then, typed + key))
     raise AssertionError(f"no way from {start} to {target}")
 
 
