@@ -244,20 +244,29 @@ class VoiceCalls:
                                    self.settings.audio_url, hints=hints))
 
     def choose_language(self, fs: FlowSet, cid: str, key: str, words: str, silence: int) -> Answer:
-        """The first question of a call. A language's key or name picks it; a key
+        """The first question of a call. A language's key or name picks it, said
+        as the caller would ("uno", "en español por favor", "English please"); a key
         or word that means something before there is a language or a place
         (:meth:`acts_before_a_language`: 0 for a person, EMERGENCIA, 911, SALIR,
         AYUDA, or danger or a person asked for in the caller's words) does what it does anywhere in a
-        call, as the engine does with a first text; anything else asks again."""
+        call, as the engine does with a first text; so does what the caller came
+        for, said in a language ("mi patrón no me paga": the greeting, then that
+        page); anything else asks again."""
         offered = self.offered_languages(fs)
         if key.isdigit() and 1 <= int(key) <= len(offered):
             return self.turn(fs, cid, fs.system.languages[offered[int(key) - 1]])
-        intent, said = (spoken.keys(fs).get(key), None) if key else (None, None)
+        intent, said, placed = (spoken.keys(fs).get(key), None, None) if key else (None, None, None)
         if words and not key:
             norm = normalize(words)
             intent, said, _ = matching.read_keyword(fs, norm)
             if intent == "switch_language":
                 return self.turn(fs, cid, fs.system.languages[said])
+            if intent is None:
+                names = [[normalize(w) for w in {*fs.keywords.languages.get(lang, ()), fs.system.languages[lang]}]
+                         for lang in offered]
+                i, _ = matching.read_pick(fs, norm, names, words)
+                if i is not None:
+                    return self.turn(fs, cid, fs.system.languages[offered[i]])
             placed = Lexicon.of(fs).place(norm) if intent is None else None
             if placed is not None and placed.alarm is not None:
                 intent = "danger"  # danger in the caller's own words ("me van a matar")
@@ -271,6 +280,8 @@ class VoiceCalls:
                 return self.emergency_then_language(fs)  # "911", "SOS": no language to answer in
             # 0, or a word that says no language: the intent's word in the language the question starts in.
             return self.turn(fs, cid, spoken.key_word(fs, intent, self.first_language(fs)) or words or key)
+        if placed is not None and placed.target is not None and said:
+            return self.turn(fs, cid, words)  # as a first text: the greeting, then what they came for
         if key or words:
             return self.ask_language(fs)
         if silence >= SILENCES_BEFORE_GOODBYE:

@@ -492,6 +492,26 @@ def test_ayuda_at_the_language_question_is_the_help(call_app, words, help_, menu
     assert heard[0].startswith(help_) and menu in heard, heard
 
 
+@pytest.mark.parametrize("words, hello", [("en español por favor", "[es] Hola."), ("Uno.", "[es] Hola."),
+                                          ("la uno", "[es] Hola."), ("English please.", "[en] Hello."),
+                                          ("dos", "[en] Hello."), ("in English", "[en] Hello.")])
+def test_a_language_picked_in_the_callers_words_is_picked(call_app, words, hello):
+    # The question says "oprima 1": people say "uno", or the language in a sentence (asked again before).
+    call = Call(call_app)
+    call.start()
+    assert call.say(words)[0].startswith(hello)
+
+
+@pytest.mark.parametrize("words, then", [("Hola buenas tardes, mi patrón no me ha pagado.", "[es] ¿Dónde está ahora?"),
+                                         ("my boss won't pay me", "[en] Where are you now?")])
+def test_what_the_caller_came_for_at_the_language_question_is_answered_in_their_language(call_app, words, then):
+    # As a first text is: the greeting, then that page (here the question it opens with); asked again before.
+    call = Call(call_app)
+    call.start()
+    heard = call.say(words)
+    assert heard[0].startswith(("[es] Hola.", "[en] Hello.")) and then in heard, heard
+
+
 # MENU, BACK, IDIOMA move within the flows, where a call without a language is not yet: the question
 # again, as # and * are (before, "menu" gave a text's "Text EXIT to erase this chat" and the flows'
 # own language menu, where 1 is English).
