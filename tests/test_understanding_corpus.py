@@ -242,7 +242,7 @@ def _send(app, cases: list[Case]) -> list[tuple[Case, set[str], str | None]]:
         sender = f"+1555{next(_senders):07d}"
         lang = case.language if case.language != "none" else "en"
         setup = {"first": [], "menu": [HELLO[lang]], "question": [HELLO[lang]] + question[1:]}.get(case.at)
-        for text in setup or [HELLO[lang], option("screening")]:
+        for text in [HELLO[lang], option("screening")] if setup is None else setup:
             post_signed(client, "/twilio/messages", inbound(text, sender=sender))
         if setup is None:  # a question of its own: answered there from the screening's first
             _walk_to(client, app, sender, case.at)
