@@ -324,6 +324,39 @@ def test_an_answer_said_two_ways_is_that_answer(fs, text, lang, answer):
     assert "said two ways" in str(turn.readings[-1])
 
 
+def at(fs, lang: str, place: str) -> Chat:
+    """A chat at a question of the screening, reached by answering no (and yes where no ends it)."""
+    chat = started(fs, lang)
+    chat.send(OPT["screening"])
+    for _ in range(20):
+        if chat.session.position == place:
+            return chat
+        chat.send("1" if chat.session.position in ("screening.safe", "screening.where") else "2")
+    raise AssertionError(f"{place} not reached")
+
+
+@pytest.mark.parametrize("place, text, answer", [
+    ("screening.safe", "sí puedo", "yes"), ("screening.safe", "no puedo", "no"),
+    ("screening.confined", "no puedo salir", "yes"), ("screening.confined", "nadie", "no"),
+    ("screening.pay", "no me pagan", "yes"), ("screening.debt", "no, no tengo", "no"),
+    ("screening.debt", "no tengo, ya la pagué", "no"), ("screening.forced", "nobody", "no"),
+])
+def test_an_answer_in_the_questions_own_words_is_read_there(fs, place, text, answer):
+    # understanding.yaml `answers_at:`: "no puedo" says no to "¿Puede escribir?", and
+    # "no puedo salir" yes to "¿Alguien le impide salir?"; before, both were asked again.
+    chat = at(fs, "es", place)
+    turn = chat.send(text)
+    question = fs.node(place)
+    assert chat.session.flags[question.flag] == answer
+    assert any("understanding.yaml" in str(r) for r in turn.readings), turn.readings  # said where it is written
+
+
+def test_an_answer_in_one_questions_words_is_no_answer_at_another(fs):
+    chat = at(fs, "es", "screening.debt")
+    chat.send("no puedo")  # "¿Tiene una deuda?" "No puedo": not an answer to this one
+    assert "debt" not in chat.session.flags and chat.session.position == "screening.debt"
+
+
 def test_two_different_answers_are_no_answer(fs):
     chat = at_question(fs, "es")
     chat.send("no, a veces")

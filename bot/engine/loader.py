@@ -549,6 +549,11 @@ def _build_understanding(source: Source, resolve: _Resolver) -> m.Understanding:
         cries=MappingProxyType({lang: _words(spec["words"]) for lang, spec in data.get("cries", {}).items()}),
         cries_not_after=MappingProxyType({lang: _words(spec.get("not_after", ())) for lang, spec in data.get("cries", {}).items()}),
         ages_where=m.Where(source.path, source.line(("ages",))) if "ages" in data else None,
+        answers_at=MappingProxyType({str(place): MappingProxyType({
+            answer: MappingProxyType({lang: _words(words) for lang, words in langs.items()})
+            for answer, langs in spec.items()}) for place, spec in data.get("answers_at", {}).items()}),
+        answers_at_where=MappingProxyType({str(place): m.Where(source.path, source.line(("answers_at", place)))
+                                           for place in data.get("answers_at", {})}),
         saying=MappingProxyType({lang: _words(spec["saying"]) for lang, spec in data.get("quotes", {}).items()}),
         own_words=MappingProxyType({lang: _words(spec.get("own", ())) for lang, spec in data.get("quotes", {}).items()}),
         asking=MappingProxyType({lang: _words(words) for lang, words in data.get("polite_asking", {}).items()}),

@@ -159,17 +159,13 @@ def _exit_clause(fs: m.FlowSet, lex: Lexicon, text: str) -> tuple[str | None, st
     Without a comma, a clause is taken to open at a word of understanding.yaml's
     ``clause_openers`` ("stop texting me my husband reads it", "borra todo
     porque mi esposo ve el cel"): the words before it, two or more, are the
-    first clause. A possessive right after a lone word is that word's object,
+    first clause, in the message's first clause or its last ("we did, erase
+    this now my husband is coming"). A possessive right after a lone word is that word's object,
     not a new clause: "ya borre mi deuda" is "ya borré mi deuda" (I have paid
     off my debt), where "borra todo mi esposo ve el cel" is two clauses."""
     parts = lex.requests(text)
-    first = parts[0].split() if parts else []
-    # Longest first: "stop texting me my husband ..." is "stop texting me", not "stop".
-    # Not before "he said" or "mi esposo dice": the words before it were his ("stop texting me he said").
-    before_openers = [" ".join(first[:i]) for i in range(min(len(first) - 1, _REQUEST_WORDS), 1, -1)
-                      if first[i] in lex.openers and not _object_of_a_lone_word(lex, first[:i], first[i])
-                      and not lex.quotes_before(" ".join(first[i:]))]
     ends = (parts[0], parts[-1]) if len(parts) > 1 else ()
+    before_openers = [c for part in dict.fromkeys(parts[:1] + parts[-1:]) for c in _before_openers(lex, part.split())]
     for clause in dict.fromkeys(c for c in (*ends, *before_openers) if c):
         intent, lang, why = read_keyword(fs, clause)
         if intent not in m.WHOLE_ONLY_INTENTS or why is None:
@@ -185,6 +181,16 @@ def _exit_clause(fs: m.FlowSet, lex: Lexicon, text: str) -> tuple[str | None, st
 # and a few around words may come with it. Each is read whole, so trying every
 # opener of a long story would cost a read per opener for nothing.
 _REQUEST_WORDS = 12
+
+
+def _before_openers(lex: Lexicon, words: list[str]) -> list[str]:
+    """The words of a clause before each of its clause openers, two or more,
+    longest first: "stop texting me my husband ..." is "stop texting me", not
+    "stop". Not before "he said" or "mi esposo dice": the words before it were
+    his ("stop texting me he said")."""
+    return [" ".join(words[:i]) for i in range(min(len(words) - 1, _REQUEST_WORDS), 1, -1)
+            if words[i] in lex.openers and not _object_of_a_lone_word(lex, words[:i], words[i])
+            and not lex.quotes_before(" ".join(words[i:]))]
 
 
 def _object_of_a_lone_word(lex: Lexicon, before: list[str], opener: str) -> bool:
@@ -517,7 +523,8 @@ def read_answer(fs: m.FlowSet, text: str, norm: str, labels: list[list[str]]) ->
     typo ("no estoy sgura"), and an answer that opens a longer reply, before
     a comma or a stop ("sí, me obligan"). A reply that opens with "no," and
     goes on is not read so: "no, nunca me pagan" answers "are you paid
-    nothing?" with a yes.
+    nothing?" with a yes; one that opens with a no in the question's own
+    words is ("no tengo, ya la pagué").
     """
     only_around = not norm or not Lexicon.of(fs).strip_around(norm.split())[0]
     found = emoji_answer(_WORDS.sub("", text)) if only_around else None
@@ -567,7 +574,10 @@ def read_answer(fs: m.FlowSet, text: str, norm: str, labels: list[list[str]]) ->
         if lead is not None and answer(system, normalize(text[first.end():]), labels) == lead:
             # "q va, nunca", "nel, para nada": the one answer, said twice
             return lead, Reading("answer", lead, phrase, system.answers_where.get(lead), how=_TWO_WAYS)
-        if lead in ("yes", "not_sure"):
+        # A "no" said in the question's own words ("no me retuvieron, gracias a dios",
+        # "nadie me obliga, trabajo porque quiero") is not the bare "no" below.
+        own_no = lead == "no" and phrase not in system.answers["no"] and answer(system, phrase, labels) == "no"
+        if lead in ("yes", "not_sure") or own_no:
             return lead, Reading("answer", lead, phrase, system.answers_where.get(lead), how=_BY_FIRST_WORDS)
         if lead == "no":
             # Not an answer, but not a miss either: the question is asked again.

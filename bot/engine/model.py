@@ -294,6 +294,9 @@ class Understanding:
     cries: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> danger keywords that end a longer message as a cry
     cries_not_after: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> "vos" (vos sos)
     ages_where: Where | None = None  # the `ages:` line, for explanations
+    # place of a question -> answer -> lang -> that question's answers in its own words ("no tengo")
+    answers_at: Mapping[str, Mapping[str, Mapping[str, frozenset[str]]]] = field(default_factory=lambda: _NONE)
+    answers_at_where: Mapping[str, Where] = field(default_factory=lambda: _NONE)  # place -> its line, for explanations
     saying: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> verbs of saying that end a clause ("me dijo")
     own_words: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> the person's own ("i said")
     asking: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> openings of a polite request ("can you")

@@ -231,6 +231,12 @@ def _around_word_clash(d: Mapping) -> str:
     return f"`{d['word']}` is an around word and {clash}: an around word must change nothing; take it out of `around_words`"
 
 
+def _answer_here_twice(d: Mapping) -> str:
+    where = "everywhere (an answer word of system.yaml)" if d["everywhere"] else "there too"
+    return (f"`{d['word']}` is written for `{d['answer']}` at `{d['place']}`, but it answers `{d['other']}` {where}:"
+            " keep it in one list")
+
+
 def _whole_phrase_is_a_word(d: Mapping) -> str:
     read = f"`{d['phrase']}` is read without its around words ({and_list(d['around'])}), as `{d['word']}`"
     if d["clash"] == "keyword":
@@ -420,6 +426,9 @@ MESSAGES: dict[str, str | Callable[[Mapping], str]] = {
     "around-word-clash": _around_word_clash,
     "whole-phrase-is-a-word": _whole_phrase_is_a_word,
     "number-word-twice": "`{word}` is written for both {first} and {second}: keep it on one line",
+    "answers-at-not-a-question": "`answers_at:` names `{place}`, a {kind}: answers in its own words are read only at a"
+                                 " yes / no / not sure question",
+    "answer-here-twice": _answer_here_twice,
     "cry-not-danger": "cry `{word}` is not a danger keyword of keywords.yaml, so it would raise no alarm: add it to"
                       " `danger:` there, or take it out of `cries:`",
     "hello-any-too-long": "text `hello_any` is sent in every language at once, and together they make {segments} SMS"

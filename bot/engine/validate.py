@@ -13,7 +13,7 @@ import datetime
 import re
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Iterator
+from typing import Iterator, Mapping
 
 from . import model as m
 from . import render
@@ -412,6 +412,34 @@ def _whole_phrases_read_as_a_word(fs: m.FlowSet, keyword_words: dict[str, str],
     return problems
 
 
+def _answers_at_problems(fs: m.FlowSet, loaded: Loaded, answer_words: Mapping[str, str]) -> list[Problem]:
+    """`answers_at:`: each place a question of the flows, each language known, and
+    each word one answer there (an answer word of system.yaml is that answer everywhere)."""
+    u = loaded.understanding
+    path, problems = u.where.path, []
+    for written, spec in (_value(loaded, path, ("answers_at",)) or {}).items():
+        at, place = ("answers_at", written), str(written)
+        node = fs.node(place)
+        if node is None:
+            missing = _missing(fs, loaded, place)
+            if missing:
+                problems.append(_p(_at(loaded, path, at), "unknown-goto", **missing))
+        elif node.kind != m.QUESTION:
+            problems.append(_p(_at(loaded, path, at), "answers-at-not-a-question", place=place, kind=node.kind))
+        said: dict[str, str] = {}
+        for answer, langs in (spec or {}).items():
+            for code in langs or {}:
+                if code not in fs.system.languages:
+                    problems.append(_p(_at(loaded, path, at + (answer, code)), "unknown-language", lang=code,
+                                       **_hint(code, fs.system.languages)))
+            for word in sorted(w for words in u.answers_at.get(place, {}).get(answer, {}).values() for w in words):
+                other = answer_words.get(word) or said.setdefault(word, answer)
+                if other != answer:
+                    problems.append(_p(_at(loaded, path, at + (answer,)), "answer-here-twice", word=word, place=place,
+                                       answer=answer, other=other, everywhere=word in answer_words))
+    return problems
+
+
 def check_understanding(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
     """understanding.yaml: places, intents and languages that exist; one meaning per phrase;
     around words that change nothing; the line sent in every language fits."""
@@ -470,6 +498,7 @@ def check_understanding(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
     for code, words in u.cries.items():
         for word in sorted(w for w in words if keyword_words.get(w) != "danger"):
             problems.append(_p(_at(loaded, path, ("cries", code, "words")), "cry-not-danger", word=word))
+    problems += _answers_at_problems(fs, loaded, answer_words)
     problems += _whole_phrases_read_as_a_word(fs, keyword_words, answer_words)
     number_words = {w for rows in u.numbers.values() for words in rows for w in words}
     for code, words in u.around.items():
