@@ -133,7 +133,7 @@ class VoiceCalls:
         if at == HOTLINE and key == "1":
             return self.dial_hotline(fs, cid, form.get("To"))
         intent = spoken.keys(fs).get(key)
-        if intent == spoken.REPEAT:
+        if intent == spoken.REPEAT or (not key and spoken.asks_again(fs, words)):
             return self.repeat(fs, cid)
         if intent is not None:
             return self.turn(fs, cid, spoken.key_word(fs, intent) or key, form.get("To"))

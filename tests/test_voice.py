@@ -512,6 +512,15 @@ def test_what_the_caller_came_for_at_the_language_question_is_answered_in_their_
     assert heard[0].startswith(("[es] Hola.", "[en] Hello.")) and then in heard, heard
 
 
+@pytest.mark.parametrize("words", ["repita por favor", "otra vez", "no le entendí", "can you repeat that?"])
+def test_asking_to_hear_it_again_in_words_is_what_9_does(call_app, words):
+    # keywords.yaml `voice_repeat:`; before, "perdón, no le entendí" and the options without the question.
+    call = Call(call_app)
+    start_in(call, "es")
+    heard = call.press("1")  # what happened to me: the first question
+    assert call.say(words) == heard == call.press("9")
+
+
 # MENU, BACK, IDIOMA move within the flows, where a call without a language is not yet: the question
 # again, as # and * are (before, "menu" gave a text's "Text EXIT to erase this chat" and the flows'
 # own language menu, where 1 is English).

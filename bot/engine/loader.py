@@ -497,6 +497,7 @@ def _build_keywords(source: Source, resolve: _Resolver) -> m.Keywords:
         gotos=MappingProxyType(gotos),
         where=MappingProxyType(where),
         voice_keys=MappingProxyType({str(k): str(v) for k, v in (data.get("voice_keys") or {}).items()}),
+        voice_repeat=_words(data.get("voice_repeat") or ()),
     )
 
 

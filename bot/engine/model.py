@@ -198,6 +198,7 @@ class Keywords:
     where: Mapping[str, Where]  # intent or "language.<code>" -> where defined
     # Phone calls: keypad key ("0", "9", "*", "#") -> what it does (human, repeat, back, menu...).
     voice_keys: Mapping[str, str] = field(default_factory=lambda: _NONE)
+    voice_repeat: frozenset[str] = frozenset()  # what a caller says for "again" (normalised): what 9 does
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from . import language
 from . import model as m
 from . import render
+from .text import normalize
+from .understanding import Lexicon
 from .validate import numbers_in
 
 SAY, PLAY = "say", "play"
@@ -214,6 +216,13 @@ def seconds(text: str) -> float:
 def keys(fs: m.FlowSet) -> dict[str, str]:
     """Keypad key -> what it does (flows/keywords.yaml `voice_keys:`)."""
     return dict(fs.keywords.voice_keys)
+
+
+def asks_again(fs: m.FlowSet, words: str) -> bool:
+    """Whether what a caller said asks to hear it again, as the key for
+    ``repeat`` does (keywords.yaml `voice_repeat:`; "repita por favor")."""
+    kept = Lexicon.of(fs).strip_around(normalize(words).split())[0]
+    return bool(kept) and " ".join(kept) in fs.keywords.voice_repeat
 
 
 def key_word(fs: m.FlowSet, intent: str, lang: str | None = None) -> str | None:
