@@ -261,12 +261,9 @@ class VoiceCalls:
             intent, said, _ = matching.read_keyword(fs, norm)
             if intent == "switch_language":
                 return self.turn(fs, cid, fs.system.languages[said])
-            if intent is None:
-                names = [[normalize(w) for w in {*fs.keywords.languages.get(lang, ()), fs.system.languages[lang]}]
-                         for lang in offered]
-                i, _ = matching.read_pick(fs, norm, names, words)
-                if i is not None:
-                    return self.turn(fs, cid, fs.system.languages[offered[i]])
+            number = Lexicon.of(fs).number(norm.split()) if intent is None else None
+            if number is not None and 1 <= number[0] <= len(offered):  # "uno", "la dos": the key said
+                return self.turn(fs, cid, fs.system.languages[offered[number[0] - 1]])
             placed = Lexicon.of(fs).place(norm) if intent is None else None
             if placed is not None and placed.alarm is not None:
                 intent = "danger"  # danger in the caller's own words ("me van a matar")
@@ -280,8 +277,8 @@ class VoiceCalls:
                 return self.emergency_then_language(fs)  # "911", "SOS": no language to answer in
             # 0, or a word that says no language: the intent's word in the language the question starts in.
             return self.turn(fs, cid, spoken.key_word(fs, intent, self.first_language(fs)) or words or key)
-        if placed is not None and placed.target is not None and said:
-            return self.turn(fs, cid, words)  # as a first text: the greeting, then what they came for
+        if placed is not None and placed.target is not None and placed.target.goto and said:
+            return self.turn(fs, cid, words)  # as a first text: the greeting, then the page they came for
         if key or words:
             return self.ask_language(fs)
         if silence >= SILENCES_BEFORE_GOODBYE:

@@ -339,7 +339,7 @@ def at(fs, lang: str, place: str) -> Chat:
     ("screening.safe", "sí puedo", "yes"), ("screening.safe", "no puedo", "no"),
     ("screening.confined", "no puedo salir", "yes"), ("screening.confined", "nadie", "no"),
     ("screening.pay", "no me pagan", "yes"), ("screening.debt", "no, no tengo", "no"),
-    ("screening.debt", "no tengo, ya la pagué", "no"), ("screening.forced", "nobody", "no"),
+    ("screening.debt", "ya no debo", "no"), ("screening.forced", "nobody", "no"),
 ])
 def test_an_answer_in_the_questions_own_words_is_read_there(fs, place, text, answer):
     # understanding.yaml `answers_at:`: "no puedo" says no to "¿Puede escribir?", and
@@ -349,6 +349,19 @@ def test_an_answer_in_the_questions_own_words_is_read_there(fs, place, text, ans
     question = fs.node(place)
     assert chat.session.flags[question.flag] == answer
     assert any("understanding.yaml" in str(r) for r in turn.readings), turn.readings  # said where it is written
+
+
+@pytest.mark.parametrize("place, text", [
+    ("screening.safe", "no puedo escribir"),  # one letter from "puedo escribir": someone near, never "safe"
+    ("screening.forced", "nadie, solo mi patrón"), ("screening.pay_later", "sigo trabajando, pero sí me pagan"),
+    ("screening.pay", "¿nada?"), ("screening.forced", "me obligan? no, yo quiero trabajar"),
+    ("screening.debt", "si le debo, ¿me pueden deportar?"),
+])
+def test_own_words_count_only_as_the_whole_reply_never_with_a_typo_more_words_or_a_question(fs, place, text):
+    # What came after them said the opposite, or the reply asked: asked again (a review found each of these recorded).
+    chat = at(fs, "es", place)
+    chat.send(text)
+    assert fs.node(place).flag not in chat.session.flags
 
 
 def test_an_answer_in_one_questions_words_is_no_answer_at_another(fs):

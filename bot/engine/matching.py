@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Mapping, Set
 from dataclasses import replace
 
 from rapidfuzz import fuzz
@@ -159,13 +160,17 @@ def _exit_clause(fs: m.FlowSet, lex: Lexicon, text: str) -> tuple[str | None, st
     Without a comma, a clause is taken to open at a word of understanding.yaml's
     ``clause_openers`` ("stop texting me my husband reads it", "borra todo
     porque mi esposo ve el cel"): the words before it, two or more, are the
-    first clause, in the message's first clause or its last ("we did, erase
-    this now my husband is coming"). A possessive right after a lone word is that word's object,
+    first clause. A possessive right after a lone word is that word's object,
     not a new clause: "ya borre mi deuda" is "ya borré mi deuda" (I have paid
     off my debt), where "borra todo mi esposo ve el cel" is two clauses."""
     parts = lex.requests(text)
+    first = parts[0].split() if parts else []
+    # Longest first: "stop texting me my husband ..." is "stop texting me", not "stop".
+    # Not before "he said" or "mi esposo dice": the words before it were his ("stop texting me he said").
+    before_openers = [" ".join(first[:i]) for i in range(min(len(first) - 1, _REQUEST_WORDS), 1, -1)
+                      if first[i] in lex.openers and not _object_of_a_lone_word(lex, first[:i], first[i])
+                      and not lex.quotes_before(" ".join(first[i:]))]
     ends = (parts[0], parts[-1]) if len(parts) > 1 else ()
-    before_openers = [c for part in dict.fromkeys(parts[:1] + parts[-1:]) for c in _before_openers(lex, part.split())]
     for clause in dict.fromkeys(c for c in (*ends, *before_openers) if c):
         intent, lang, why = read_keyword(fs, clause)
         if intent not in m.WHOLE_ONLY_INTENTS or why is None:
@@ -181,16 +186,6 @@ def _exit_clause(fs: m.FlowSet, lex: Lexicon, text: str) -> tuple[str | None, st
 # and a few around words may come with it. Each is read whole, so trying every
 # opener of a long story would cost a read per opener for nothing.
 _REQUEST_WORDS = 12
-
-
-def _before_openers(lex: Lexicon, words: list[str]) -> list[str]:
-    """The words of a clause before each of its clause openers, two or more,
-    longest first: "stop texting me my husband ..." is "stop texting me", not
-    "stop". Not before "he said" or "mi esposo dice": the words before it were
-    his ("stop texting me he said")."""
-    return [" ".join(words[:i]) for i in range(min(len(words) - 1, _REQUEST_WORDS), 1, -1)
-            if words[i] in lex.openers and not _object_of_a_lone_word(lex, words[:i], words[i])
-            and not lex.quotes_before(" ".join(words[i:]))]
 
 
 def _object_of_a_lone_word(lex: Lexicon, before: list[str], opener: str) -> bool:
@@ -514,7 +509,8 @@ def answer(system: m.System, norm: str, labels: list[list[str]]) -> str | None:
     return None
 
 
-def read_answer(fs: m.FlowSet, text: str, norm: str, labels: list[list[str]]) -> tuple[str | None, Reading | None]:
+def read_answer(fs: m.FlowSet, text: str, norm: str, labels: list[list[str]], own: Mapping[str, Set[str]] | None = None,
+                own_where: m.Where | None = None) -> tuple[str | None, Reading | None]:
     """:func:`answer`, read the way people answer: yes / no / not sure and why, or (None, None).
 
     On top of the exact words: around words ("sí gracias", "pues no"), a
@@ -523,8 +519,14 @@ def read_answer(fs: m.FlowSet, text: str, norm: str, labels: list[list[str]]) ->
     typo ("no estoy sgura"), and an answer that opens a longer reply, before
     a comma or a stop ("sí, me obligan"). A reply that opens with "no," and
     goes on is not read so: "no, nunca me pagan" answers "are you paid
-    nothing?" with a yes; one that opens with a no in the question's own
-    words is ("no tengo, ya la pagué").
+    nothing?" with a yes.
+
+    ``own``: the question's answers in its own words (answer -> normalised
+    words, ``own_where`` where they are written): "no tengo" to "¿Tiene una
+    deuda?". Only as the whole reply, give or take around words, or after the
+    same answer ("no, no tengo"): never with a typo, which can be a "no"
+    ("no puedo escribir" is one letter from "puedo escribir"), nor before more
+    words, which may say the opposite ("nadie, solo mi patrón").
     """
     only_around = not norm or not Lexicon.of(fs).strip_around(norm.split())[0]
     found = emoji_answer(_WORDS.sub("", text)) if only_around else None
@@ -539,6 +541,10 @@ def read_answer(fs: m.FlowSet, text: str, norm: str, labels: list[list[str]]) ->
         how = _by_number(norm) if _LEADING_NUMBER.match(norm) else "exact"
         return found, Reading("answer", found, norm, system.answers_where.get(found), how=how)
     _, core, around = _core(lex, norm.split())
+    for said, beside in ((norm, ""), (core, around)):  # "ya me fui" is one of them, "me fui ya" is "me fui"
+        found = _own_answer(said, own)
+        if found is not None:
+            return found, Reading("answer", found, said, own_where, how="; ".join(filter(None, (_OWN_WORDS, beside))))
     if around:
         found = answer(system, core, labels)
         if found is not None:
@@ -571,13 +577,12 @@ def read_answer(fs: m.FlowSet, text: str, norm: str, labels: list[list[str]]) ->
         rest = first.group(2)
         if lead is not None and rest and answer(system, normalize(rest), labels) not in (None, lead):
             return None, None  # "sí y no", "yes and no": two answers, so neither
-        if lead is not None and answer(system, normalize(text[first.end():]), labels) == lead:
+        rest_said = normalize(text[first.end():])
+        if lead is not None and lead in (answer(system, rest_said, labels), _own_answer(rest_said, own),
+                                         _own_answer(_core(lex, rest_said.split())[1], own)):
             # "q va, nunca", "nel, para nada": the one answer, said twice
             return lead, Reading("answer", lead, phrase, system.answers_where.get(lead), how=_TWO_WAYS)
-        # A "no" said in the question's own words ("no me retuvieron, gracias a dios",
-        # "nadie me obliga, trabajo porque quiero") is not the bare "no" below.
-        own_no = lead == "no" and phrase not in system.answers["no"] and answer(system, phrase, labels) == "no"
-        if lead in ("yes", "not_sure") or own_no:
+        if lead in ("yes", "not_sure"):
             return lead, Reading("answer", lead, phrase, system.answers_where.get(lead), how=_BY_FIRST_WORDS)
         if lead == "no":
             # Not an answer, but not a miss either: the question is asked again.
@@ -589,6 +594,14 @@ def read_answer(fs: m.FlowSet, text: str, norm: str, labels: list[list[str]]) ->
         # the Spanish "si" is also "if" ("si no me pagan me voy").
         return "yes", Reading("answer", "yes", opening.group(1), system.answers_where.get("yes"), how=_BY_FIRST_WORDS)
     return None, None
+
+
+_OWN_WORDS = "in the question's own words"
+
+
+def _own_answer(core: str, own: Mapping[str, Set[str]] | None) -> str | None:
+    """The answer ``core`` (a reply without its around words) gives in the question's own words, or None."""
+    return next((a for a in m.ANSWERS if core in (own or {}).get(a, ())), None)
 
 
 def read_age(fs: m.FlowSet, text: str, below: int) -> tuple[str, Reading] | None:

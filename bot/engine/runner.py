@@ -20,7 +20,7 @@ stored, logged or put in an event.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Callable
 
 from . import events as ev
@@ -539,25 +539,23 @@ class _Step:
     # --- answers ------------------------------------------------------------
 
     def labels(self, node: m.Node) -> list[list[str]]:
-        """Each option's label, normalised, in the person's language and English;
-        at a question, with its answers in its own words (understanding.yaml
-        `answers_at:`, "no tengo"), which are read as its labels are."""
+        """Each option's label, normalised, in the person's language and English."""
         fs, lang = self.fs, self.s.lang
 
         def forms() -> list[list[str]]:
             mine = render.option_labels(fs, node, lang)
             english = render.option_labels(fs, node, "en")
-            labels = [list({normalize(a), normalize(b)}) for a, b in zip(mine, english)]
-            if node.kind == m.QUESTION:
-                own = self.own_answers()
-                labels = [forms + sorted(own.get(answer, set()) - set(forms)) for answer, forms in zip(m.ANSWERS, labels)]
-            return labels
+            return [list({normalize(a), normalize(b)}) for a, b in zip(mine, english)]
 
         # Worked out once per flow set; ``node`` is the one the person is at.
         return fs.derived(("forms", self.s.position, lang), forms)
 
-    def own_answers(self) -> dict[str, set[str]]:
-        """The question's answers in its own words, in the person's language and English: answer -> words."""
+    def own_answers(self, text: str) -> dict[str, set[str]]:
+        """The question's answers in its own words (understanding.yaml
+        `answers_at:`), in the person's language and English: answer -> words.
+        None for a reply that asks: "¿nada?", "me obligaron? no" echo the question."""
+        if asks(text) or "?" in text:  # asks: a "¿" that opens, "?" anywhere: "me obligaron? no"
+            return {}
         said = self.fs.understanding.answers_at.get(self.s.position, {})
         return {answer: {w for code in {self.s.lang, "en"} for w in langs.get(code, ())} for answer, langs in said.items()}
 
@@ -581,7 +579,8 @@ class _Step:
                 self.enter(option.goto)
                 return
         elif node.kind == m.QUESTION:
-            a, why = matching.read_answer(fs, text, norm, self.labels(node))
+            a, why = matching.read_answer(fs, text, norm, self.labels(node), self.own_answers(text),
+                                          fs.understanding.answers_at_where.get(self.s.position))
             aged = matching.read_age(fs, text, node.age_below) if node.age_below is not None else None
             if aged is None and node.age_below is not None and (before := self.before_a_last_word(norm)):
                 # "tengo 15 años sos", "tengo 16 ya llegó": the age answers, and said_beside
@@ -593,8 +592,6 @@ class _Step:
                 a, why = None, Reading("answer", "not sure which: the question again", aged[1].phrase,
                                        aged[1].where, how="an answer and an age that disagree")
             if a is not None:
-                if any(f" {w} " in f" {why.phrase} " for w in self.own_answers().get(a, ())):
-                    why = replace(why, where=fs.understanding.answers_at_where[self.s.position])  # "no tengo": said where
                 self.explain(why)
                 if self.said_beside(text, norm, why, node):
                     return
