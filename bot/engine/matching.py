@@ -540,11 +540,11 @@ def read_answer(fs: m.FlowSet, text: str, norm: str, labels: list[list[str]], ow
     if found is not None:
         how = _by_number(norm) if _LEADING_NUMBER.match(norm) else "exact"
         return found, Reading("answer", found, norm, system.answers_where.get(found), how=how)
+    mine = _own_answer(lex, norm, own)
+    if mine is not None:
+        found, said, beside = mine
+        return found, Reading("answer", found, said, own_where, how="; ".join(filter(None, (_OWN_WORDS, beside))))
     _, core, around = _core(lex, norm.split())
-    for said, beside in ((norm, ""), (core, around)):  # "ya me fui" is one of them, "me fui ya" is "me fui"
-        found = _own_answer(said, own)
-        if found is not None:
-            return found, Reading("answer", found, said, own_where, how="; ".join(filter(None, (_OWN_WORDS, beside))))
     if around:
         found = answer(system, core, labels)
         if found is not None:
@@ -578,8 +578,7 @@ def read_answer(fs: m.FlowSet, text: str, norm: str, labels: list[list[str]], ow
         if lead is not None and rest and answer(system, normalize(rest), labels) not in (None, lead):
             return None, None  # "sí y no", "yes and no": two answers, so neither
         rest_said = normalize(text[first.end():])
-        if lead is not None and lead in (answer(system, rest_said, labels), _own_answer(rest_said, own),
-                                         _own_answer(_core(lex, rest_said.split())[1], own)):
+        if lead is not None and lead in (answer(system, rest_said, labels), (_own_answer(lex, rest_said, own) or [None])[0]):
             # "q va, nunca", "nel, para nada": the one answer, said twice
             return lead, Reading("answer", lead, phrase, system.answers_where.get(lead), how=_TWO_WAYS)
         if lead in ("yes", "not_sure"):
@@ -599,9 +598,18 @@ def read_answer(fs: m.FlowSet, text: str, norm: str, labels: list[list[str]], ow
 _OWN_WORDS = "in the question's own words"
 
 
-def _own_answer(core: str, own: Mapping[str, Set[str]] | None) -> str | None:
-    """The answer ``core`` (a reply without its around words) gives in the question's own words, or None."""
-    return next((a for a in m.ANSWERS if core in (own or {}).get(a, ())), None)
+def _own_answer(lex: Lexicon, norm: str, own: Mapping[str, Set[str]] | None) -> tuple[str, str, str] | None:
+    """The answer a reply gives in the question's own words, as it is or
+    without its around words ("ya me fui" is one, "me fui ya" is "me fui"):
+    (answer, the words, the around words), or None."""
+    if not own:
+        return None
+    _, core, around = _core(lex, norm.split())
+    for said, beside in ((norm, ""), (core, around)):
+        found = next((a for a in m.ANSWERS if said in own.get(a, ())), None)
+        if found is not None:
+            return found, said, beside
+    return None
 
 
 def read_age(fs: m.FlowSet, text: str, below: int) -> tuple[str, Reading] | None:

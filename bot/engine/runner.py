@@ -553,8 +553,8 @@ class _Step:
     def own_answers(self, text: str) -> dict[str, set[str]]:
         """The question's answers in its own words (understanding.yaml
         `answers_at:`), in the person's language and English: answer -> words.
-        None for a reply that asks: "¿nada?", "me obligaron? no" echo the question."""
-        if asks(text) or "?" in text:  # asks: a "¿" that opens, "?" anywhere: "me obligaron? no"
+        Nothing for a reply that asks: "¿nada?", "me obligaron? no" echo the question."""
+        if asks(text) or "?" in text:  # a "?" anywhere: "me obligaron? no"
             return {}
         said = self.fs.understanding.answers_at.get(self.s.position, {})
         return {answer: {w for code in {self.s.lang, "en"} for w in langs.get(code, ())} for answer, langs in said.items()}
