@@ -67,6 +67,7 @@ HELD_OUT_FLOOR = {"held_out.yaml": 0.92, "held_out_2.yaml": 0.78, "held_out_3.ya
                   "held_out_15.yaml": 0.86, "held_out_16.yaml": 0.70,
                   "held_out_17.yaml": 0.65,
                   "held_out_18.yaml": 0.70, "held_out_19.yaml": 0.35}
+ANSWER_CODES = {"y": "yes", "n": "no", "?": "not_sure"}  # how a session stores its flags
 _senders = itertools.count(1)
 
 
@@ -173,13 +174,12 @@ def answers_to(fs, start: str, target: str, flags: dict[str, str]) -> list[str]:
 def _walk_to(client, app, sender: str, target: str) -> None:
     """From the screening's first question to ``target``, one answer at a time."""
     fs, helpline = real_flows(), app.extensions["helpline"]
-    codes = {"y": "yes", "n": "no", "?": "not_sure"}
     for _ in range(30):
         session = helpline.store.load(helpline.cid(sender)) or {}
         at = f"{session.get('flow')}.{session.get('node')}"
         if at == target:
             return
-        flags = {k: codes.get(v, v) for k, v in (session.get("f") or {}).items()}
+        flags = {k: ANSWER_CODES.get(v, v) for k, v in (session.get("f") or {}).items()}
         post_signed(client, "/twilio/messages", inbound(answers_to(fs, at, target, flags)[0], sender=sender))
     raise AssertionError(f"{target} not reached")
 
@@ -250,8 +250,7 @@ def _send(app, cases: list[Case]) -> list[tuple[Case, set[str], str | None]]:
         replies = messages(post_signed(client, "/twilio/messages", inbound(case.message, sender=sender)).data)
         events = stream_events(r)[before:]
         session = app.extensions["helpline"].store.load(app.extensions["helpline"].cid(sender)) or None
-        codes = {"y": "yes", "n": "no", "?": "not_sure"}
-        flags = {k: codes.get(v, v) for k, v in ((session or {}).get("f") or {}).items()}
+        flags = {k: ANSWER_CODES.get(v, v) for k, v in ((session or {}).get("f") or {}).items()}
         started = [e for e in events if e.get("kind") == ev.STARTED]
         got = observed(fs, case, events, replies, flags if asked_at(fs, case) is not None else None)
         lang_seen = None
