@@ -515,6 +515,31 @@ def test_a_keyword_alone_after_a_number_is_no_way_out(fs, text):
     assert turn.action != "erase" and turn.opt_out is None
 
 
+@pytest.mark.parametrize("text, lang, action", [("no borra todo", "es", "erase"), ("sí bórralo ya", "es", "erase"),
+                                                ("nel porfa borra todo", "es", "erase"),
+                                                ("yes delete this now my husband is coming", "en", "erase"),
+                                                ("no please erase everything", "en", "erase"),
+                                                ("no stop texting me", "en", "stop")])
+def test_a_way_out_after_a_yes_or_a_no_wins(fs, text, lang, action):
+    # At "Is it safe to text now?" above all: "no borra todo" is "no, borra todo" without its comma.
+    for chat in (started(fs, lang), at_question(fs, lang)):
+        turn = chat.send(text)
+        if action == "erase":
+            assert turn.action == "erase" and turn.replies == [say(fs, "erased", lang)]
+        else:
+            assert turn.opt_out is True
+
+
+@pytest.mark.parametrize("text, lang", [("no borre nada", "es"), ("no borren todo", "es"), ("no quiero borrar todo", "es"),
+                                        ("no para de escribirme", "es"), ("si borra todo?", "es"),
+                                        ("no please dont delete this", "en"), ("yes stop", "en"), ("no delete", "en")])
+def test_a_no_that_turns_the_request_around_or_a_question_is_no_way_out(fs, text, lang):
+    # After "no", only words it cannot turn around open the request ("borra", not "borre": "no borre" is "don't").
+    chat = at_question(fs, lang)
+    turn = chat.send(text)
+    assert turn.action != "erase" and turn.opt_out is None
+
+
 @pytest.mark.parametrize("text", ["tengo 15 sos", "si 911", "si peligro"])
 def test_a_danger_word_that_ends_a_short_reply_shows_the_numbers(fs, text):
     turn = at_question(fs, "es").send(text)

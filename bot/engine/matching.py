@@ -32,6 +32,7 @@ _LEADING_NUMBER = re.compile(r"^(\d{1,2})(?:\s+\w+){0,3}$")
 # ("1. ", "2) "): see read_keyword's way out after a number.
 _A_NUMBER = re.compile(r"\d{1,2}")
 _NUMBER_BEFORE_TEXT = re.compile(r"^\s*\d{1,2}\b[\s.,:;)\-]*")
+_WORD_BEFORE_TEXT = re.compile(r"^\W*\w+\W*")  # "¡Sí! " before "bórralo"
 # A reply that starts with an answer and goes on after a comma or a stop, or
 # after "and" / "but" as people text without commas: "sí, me obligan a
 # trabajar", "si y ahorita me estan pegando". Group 2: the rest, after "and"
@@ -80,17 +81,21 @@ def read_keyword(fs: m.FlowSet, norm: str, text: str | None = None) -> tuple[str
     if not norm:
         return None, None, None
     words = norm.split()
-    if len(words) > 1 and _A_NUMBER.fullmatch(words[0]):
-        # "1 borra todo", "2 no me escriban más": a pick or an answer typed before a way out. The way
-        # out wins, as a clause of its own would (see _exit_clause): a phrase, or an erase keyword with
-        # words around it, never a keyword alone: "1 salir" answers "¿Alguien le impide salir?", and
-        # "2 Baja" is Baja California. "1 911" shows the numbers: no pick reads it.
-        intent, lang, why = read_keyword(fs, " ".join(words[1:]), _NUMBER_BEFORE_TEXT.sub("", text or ""))
+    number = len(words) > 1 and _A_NUMBER.fullmatch(words[0])
+    if number or _answer_before_a_request(fs, words, text or norm):
+        # "1 borra todo", "2 no me escriban más", "no borra todo", "yes delete this": a pick or an
+        # answer typed before a way out. The way out wins, as a clause of its own would (see
+        # _exit_clause): a phrase, or an erase keyword with words around it, never a keyword alone:
+        # "1 salir" answers "¿Alguien le impide salir?", and "2 Baja" is Baja California. "1 911"
+        # shows the numbers: no pick reads it.
+        lead = _NUMBER_BEFORE_TEXT if number else _WORD_BEFORE_TEXT
+        intent, lang, why = read_keyword(fs, " ".join(words[1:]), lead.sub("", text or ""))
         rest = words[1:]
         way_out = intent in m.WHOLE_ONLY_INTENTS and (
             why.what == "meaning" or (intent == "quick_exit" and Lexicon.of(fs).strip_around(rest)[1]))
-        if way_out or (intent == "danger" and words[1].isdigit()):
-            return intent, lang, replace(why, how="; ".join(filter(None, (why.how, "after a number"))))
+        if way_out or (number and intent == "danger" and words[1].isdigit()):
+            after = "after a number" if number else "after an answer"
+            return intent, lang, replace(why, how="; ".join(filter(None, (why.how, after))))
     once = words
     intent, lang = keyword(fs.keywords, " ".join(words))  # as typed first: "9 1 1" repeats a word of its own
     if intent is None:
@@ -139,6 +144,17 @@ def read_keyword(fs: m.FlowSet, norm: str, text: str | None = None) -> tuple[str
     if found[0] == "opt_out" and lex.place(norm, clauses=clause_starts(text or norm, norm)).alarm is not None:
         return None, None, None
     return found
+
+
+def _answer_before_a_request(fs: m.FlowSet, words: list[str], text: str) -> bool:
+    """Whether ``words`` open with a one-word yes or no and then a word of
+    understanding.yaml's ``requests_after_an_answer``: "no borra todo", "sí
+    bórralo", "yes delete this". Only those words: after a "no", most others
+    are turned around by it ("no borre nada", "no quiero borrar"). Never a
+    question: "si borra todo?" asks what happens if."""
+    lex = Lexicon.of(fs)
+    return (len(words) > 1 and words[0] in lex.answer_words and words[1] in lex.requests_after_an_answer
+            and not text.rstrip().endswith("?"))
 
 
 def _exit_clause(fs: m.FlowSet, lex: Lexicon, text: str) -> tuple[str | None, str | None, Reading | None]:

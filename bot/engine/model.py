@@ -302,6 +302,8 @@ class Understanding:
     own_words: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> the person's own ("i said")
     asking: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> openings of a polite request ("can you")
     possessives: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> "my", "mi"
+    # lang -> words that open an erase or stop right after a yes or a no ("no borra todo")
+    requests_after_an_answer: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)
 
 
 NO_UNDERSTANDING = Understanding(MappingProxyType({}), MappingProxyType({}), ())
