@@ -240,6 +240,18 @@ def test_the_consulates_line_is_given_as_dialled_from_mexico_too(lang):
     assert shown.index("1-520-623-7874") < shown.index("001 520 623 7874"), shown
 
 
+@pytest.mark.parametrize("node", ["numbers.child", "numbers.violence"])
+@pytest.mark.parametrize("lang", LANGS)
+def test_pages_a_first_text_reaches_give_numbers_that_work_from_mexico(node, lang):
+    """A first text goes straight to these pages ("tengo 15 años, estoy en
+    México y me ponen a trabajar"), with no question of where the person is:
+    911 answers in both countries, and a child in Mexico needs the Mexican
+    line (CONTENT.md 4)."""
+    shown = texts(lang)[node]
+    assert "911" in shown
+    assert node != "numbers.child" or MEXICO_LINE in shown, shown
+
+
 @pytest.mark.parametrize("reply", FAILSAFE_REPLIES, ids=["en", "es"])
 def test_the_fail_safe_reply_says_the_us_text_line_works_from_us_phones(reply):
     """It goes to anyone when something fails, wherever they write from."""
@@ -523,7 +535,8 @@ ROUTES = [
     ("ransom only", {"ransom": "yes"}, "ransom"),
     ("ransom, paid to cross and free after", {"ransom": "yes", "paid_to_cross": "yes", "free_after": "yes"}, "ransom"),
     ("ransom and made to work", {"ransom": "yes", "force": "yes"}, "trafficking_referral"),
-    ("pay and ransom", {"pay": "yes", "ransom": "yes"}, "labour_rights"),
+    # The kidnapping is the graver crime; its outcome still ends on the pay numbers (see the next test).
+    ("pay and ransom", {"pay": "yes", "ransom": "yes"}, "ransom"),
     ("paid to cross and free after", {"paid_to_cross": "yes", "free_after": "yes"}, "smuggling_only"),
     ("paid to cross, free after, a debt to work off", {"paid_to_cross": "yes", "free_after": "yes", "debt": "yes"},
      "trafficking_referral"),
@@ -550,6 +563,24 @@ def test_the_screening_routes_as_docs_content_md_says(fs, lang, answers, outcome
     assert any(number in replies[-1] for number in NUMBERS), replies
     if outcome == "trafficking_referral":
         assert HOTLINE in replies[-1]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_held_for_ransom_and_unpaid_hears_of_both(fs, lang):
+    """A kidnapping on the way is named (and the U visa), and the pay numbers still end it."""
+    _, replies, _, _ = screen(fs, lang, {"pay": "yes", "ransom": "yes"})
+    said = plain(" ".join(replies))
+    assert {"en": "kidnapping and extortion", "es": "secuestro y extorsion"}[lang] in said
+    assert WAGES in replies[-1] and HOTLINE in replies[-1]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_not_sure_of_a_strong_sign_beside_low_pay_is_offered_the_hotline_for_it(fs, lang):
+    """'Not sure' counts as a flag worth a referral (CONTENT.md 2): the pay
+    outcome's hotline line is not only for those who cannot leave."""
+    _, replies, _, _ = screen(fs, lang, {"pay": "yes", "sex": "not_sure"})
+    last = plain(replies[-1])
+    assert {"en": "unsure of anything", "es": "tiene dudas"}[lang] in last and HOTLINE in replies[-1]
 
 
 @pytest.mark.parametrize("lang", LANGS)
