@@ -23,7 +23,10 @@ conversation.
 ``at`` (in the ``<Gather action>`` URL, signed by Twilio like the rest) says
 what the caller is answering when it is not the flows' own question:
 ``language`` (the first bilingual question) or ``hotline`` (1 puts them
-through to the national hotline).
+through to the national hotline); or that the call is ``quiet``: the caller
+said someone is near, heard the one line for that, and from then on silence
+gets silence, never the line again, and in the end the call is put down
+without a word. A key or words take the call up again where it was.
 """
 from __future__ import annotations
 
@@ -49,9 +52,13 @@ from .store import StoreError
 log = logging.getLogger(__name__)
 
 CHANNEL = "voice"
-LANGUAGE, HOTLINE = "language", "hotline"
+LANGUAGE, HOTLINE, QUIET = "language", "hotline", "quiet"
 HUMAN = "human"  # the keyword intent (and 0's, in voice_keys:) of a person
 SILENCES_BEFORE_GOODBYE = 3  # prompts said to silence before the call is ended (numbers first)
+# After "someone is near": how many times the call listens in silence (GATHER_SECONDS
+# each, a minute or so) before it is put down without a word. A warning said aloud
+# on every silence, or the goodbye with its numbers, is what the person near would hear.
+QUIET_SILENCES = 8
 # Twilio's CallStatus values that mean the call is over.
 ENDED = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 
@@ -122,6 +129,8 @@ class VoiceCalls:
         if at == LANGUAGE:
             return self.choose_language(fs, cid, key, words, silence)
         if not key and not words:
+            if at == QUIET:
+                return self.quiet(fs, cid, silence)
             if silence:
                 return self.silent(fs, cid, silence)
             if self.store.load(cid) is not None:  # Twilio asked again for a call under way
@@ -319,6 +328,8 @@ class VoiceCalls:
         if any(e.kind == ev.HANDOFF_REQUESTED for e in turn.events):
             return self.person(fs, cid, lang, line, put_through)
         lines = spoken.voiced(fs, lang, turn.replies)
+        if turn.someone_near:
+            return self.say(fs, cid, Said(lang, lines, QUIET))
         if session.state == "closed":  # the last screen of a path: listen again, or go on
             lines += self.lines(fs, lang, spoken.system_text(fs, lang, "after_end"))
         return self.say(fs, cid, Said(lang, lines))
@@ -450,6 +461,15 @@ class VoiceCalls:
         if silence >= SILENCES_BEFORE_GOODBYE:
             return self.goodbye_silent(fs, cid)
         return self.repeat(fs, cid, silence)
+
+    def quiet(self, fs: FlowSet, cid: str, silence: int) -> Answer:
+        """Silence after "someone is near": listen without a word; in the end, put the call down."""
+        if silence >= QUIET_SILENCES:
+            return Answer(twiml.goodbye([], self.settings.voices), "hangup")
+        lang = self.language_of(fs, cid)
+        return Answer(twiml.gather([], lang, self.settings.voices, self.url("/twilio/voice", at=QUIET),
+                                   self.url("/twilio/voice", at=QUIET, silence=str(silence + 1)),
+                                   self.settings.audio_url))
 
     def goodbye_silent(self, fs: FlowSet, cid: str) -> Answer:
         lang = self.language_of(fs, cid)

@@ -73,6 +73,7 @@ class Turn:
     opt_out: bool | None = None  # True: record the opt-out; False: clear it
     transcript: list[str] = field(default_factory=list)  # texts for the operator in a hand-off
     readings: list[Reading] = field(default_factory=list)  # why, for --explain and the simulator; never stored
+    someone_near: bool = False  # the person warned that someone is near: say nothing more unasked
 
 
 def step(session: Session, inbound: Inbound, fs: m.FlowSet, ctx: Context) -> Turn:
@@ -111,6 +112,11 @@ class _Step:
 
     def say(self, name: str, **values: str) -> str:
         return render.say(self.fs, self.s.lang, name, **values)
+
+    def warned(self) -> None:
+        """Someone is near: the one discreet line, and nothing more until the person writes again."""
+        self.reply(self.say("watched"))
+        self.turn.someone_near = True
 
     def explain(self, reading: Reading | None) -> None:
         if reading is not None:
@@ -299,7 +305,7 @@ class _Step:
         target = placed.target
         goto = fs.keywords.gotos.get(intent) if intent != "language" else None
         if target is not None and target.intent == "watched":
-            self.reply(self.say("watched"))
+            self.warned()
             self.move_to_main_menu(show=False)
             return self.turn
         if target is not None and target.intent != "help":  # the greeting says what this is
@@ -747,7 +753,7 @@ class _Step:
             self.show(fs.keywords.shows["danger"])
         target = placed.target
         if target is not None and target.intent == "watched":
-            self.reply(self.say("watched"))
+            self.warned()
             return
         if target is not None and target.intent == "resume":
             # Back after someone was near: where they were, in full (the question
