@@ -44,6 +44,7 @@ from bot.channels import voice as twiml
 from bot.engine import render
 from bot.engine import voice as said_aloud
 from bot.config import TestConfig
+from bot.voice_calls import QUIET_SILENCES
 from tests.helpers import inbound, post_signed, real_flows, sign
 from tests.fixtures_console import post_form, sign_in
 from tests.fixtures_voice import CALLER, HELPLINE_NUMBER, RESPONDER, VOICE, Call, new_call_sid, post, start_in
@@ -552,3 +553,48 @@ def test_a_caller_who_says_their_age_or_tells_something_hears_why_the_question_c
     heard = call.say("mi patrón no me paga")  # understood, but no answer: thanked, never "no le entendí"
     assert heard == ["[es] Gracias por contarnos. Para seguir, responda con una tecla. "
                      "Oprima 1: Sí. Oprima 2: No. Oprima 3: No sé."]
+
+
+@pytest.mark.parametrize("lang, near", [("es", "ya viene"), ("en", "he is coming")])
+def test_after_someone_is_near_silence_gets_silence_and_the_call_is_put_down_without_a_word(call_app, lang, near):
+    # Before, every silence said "OK. Hang up at any time..." again, aloud, and then the goodbye and its numbers.
+    call = Call(call_app)
+    start_in(call, lang)
+    heard = call.say(near)
+    assert heard == [f"[{lang}] {said_aloud.system_text(real_flows(), lang, 'watched')[0].value}"]
+    for _ in range(QUIET_SILENCES - 1):
+        assert call.silence() == []  # listening, without a word
+    assert call.silence() == ["<hang up>"]
+
+
+def test_after_someone_is_near_a_key_takes_the_call_up_again(call_app):
+    call = Call(call_app)
+    start_in(call, "es")
+    call.say("ya viene")
+    assert call.silence() == []
+    heard = call.press("1")  # the main menu's first option: the screening
+    assert any("¿Puede hablar ahora sin peligro?" in line for line in heard), heard
+
+
+@pytest.mark.parametrize("lang, words", [("en", "erase this call"), ("en", "delete this call"), ("en", "hang up"),
+                                         ("es", "borrar la llamada"), ("es", "quiero colgar")])
+def test_asking_in_words_to_erase_or_end_the_call_erases_it(call_app, lang, words):
+    # Before, "erase this call" at the main menu picked "Numbers to call or text" by its word "call".
+    call = Call(call_app)
+    start_in(call, lang)
+    heard = call.say(words)
+    assert heard[-1] == "<hang up>" and call_app.extensions["helpline"].store.load(call.cid) is None
+
+
+@pytest.mark.parametrize("words, key", [("regresar", "*"), ("go back", "*"), ("la pregunta anterior", "*"),
+                                        ("mande", "9"), ("qué dijo", "9"), ("un humano", "0")])
+def test_the_words_a_caller_says_for_a_key_do_what_the_key_does(call_app, words, key):
+    # "Asterisco para regresar", the greeting says; "¿mande?" is how many Mexican callers ask to hear it again.
+    heard = {}
+    for how in ("say", "press"):
+        call = Call(call_app)
+        start_in(call, "es")
+        for pick in ("1", "1", "1", "2"):  # the screening: safe, in the US, not under 18: at question 2
+            call.press(pick)
+        heard[how] = call.say(words) if how == "say" else call.press(key)
+    assert heard["say"] == heard["press"]

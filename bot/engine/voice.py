@@ -220,9 +220,11 @@ def keys(fs: m.FlowSet) -> dict[str, str]:
 
 def asks_again(fs: m.FlowSet, words: str) -> bool:
     """Whether what a caller said asks to hear it again, as the key for
-    ``repeat`` does (keywords.yaml `voice_repeat:`; "repita por favor")."""
-    kept = Lexicon.of(fs).strip_around(normalize(words).split())[0]
-    return bool(kept) and " ".join(kept) in fs.keywords.voice_repeat
+    ``repeat`` does (keywords.yaml `voice_repeat:`; "repita por favor"), as
+    said or without its around words ("qué dijo" keeps its "qué")."""
+    said = normalize(words).split()
+    kept = Lexicon.of(fs).strip_around(said)[0]
+    return bool(kept) and (" ".join(said) in fs.keywords.voice_repeat or " ".join(kept) in fs.keywords.voice_repeat)
 
 
 def key_word(fs: m.FlowSet, intent: str, lang: str | None = None) -> str | None:
