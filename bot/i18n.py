@@ -263,7 +263,7 @@ def iter_flow_texts(text: str, path: str) -> Iterator[tuple[int, str]]:
                 if key in node:
                     found.append((("nodes", i, key), node[key]))
             for j, option in enumerate(node.get("options") or []):
-                for key in ("label", "short"):
+                for key in ("label", "short", "voice"):
                     if isinstance(option, dict) and key in option:
                         found.append((("nodes", i, "options", j, key), option[key]))
     for at, value in found:

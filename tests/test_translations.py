@@ -135,6 +135,7 @@ def _written_texts(path: Path) -> list[tuple[int, str]]:
             for option in getattr(get(node, "options"), "value", []):
                 add(get(option, "label"))
                 add(get(option, "short"))  # the WhatsApp label, when the long one does not fit
+                add(get(option, "voice"))  # the label a caller hears, when the written one does not fit a call
     return found
 
 

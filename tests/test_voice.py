@@ -598,3 +598,20 @@ def test_the_words_a_caller_says_for_a_key_do_what_the_key_does(call_app, words,
             call.press(pick)
         heard[how] = call.say(words) if how == "say" else call.press(key)
     assert heard["say"] == heard["press"]
+
+
+@pytest.mark.parametrize("lang, said, not_said", [("en", "Press 2: How erasing works.", "EXIT"),
+                                                  ("es", "Oprima 2: Cómo se borra.", "SALIR")])
+def test_an_option_with_a_voice_label_is_said_so_on_a_call_and_picked_by_its_words(call_app, lang, said, not_said):
+    # "How EXIT works" told a caller to say the word that ends the call; the text keeps its label.
+    call = Call(call_app)
+    start_in(call, lang)
+    heard = call.press("5")  # is it safe to talk
+    assert said in heard[-1] and not_said not in heard[-1], heard
+    by_words = call.say({"en": "how erasing works", "es": "cómo se borra"}[lang])
+    other = Call(call_app)
+    start_in(other, lang)
+    other.press("5")
+    assert by_words == other.press("2")
+    fs = real_flows()
+    assert render.option_labels(fs, fs.node("safety.menu"), lang)[1] == {"en": "How EXIT works", "es": "Cómo funciona SALIR"}[lang]

@@ -45,6 +45,16 @@ def test_a_text_that_says_to_type_exit_needs_a_voice_text(project):
     ]
 
 
+def test_an_option_label_that_names_exit_needs_a_voice_label(project):
+    safety = project / "flows" / "safety.yaml"
+    edit(safety, '        voice: "How erasing works"\n', "")
+    line = line_of(safety, 'label: "How EXIT works"')
+    assert voice_problems(project) == [
+        f"safety.yaml:{line}: option \"How EXIT works\" of `menu` names EXIT, and a caller who says it to pick the"
+        " option ends the call: add `voice:` to the option with the label to say in a phone call"
+    ]
+
+
 def test_a_menu_with_more_options_than_free_keys(project):
     keywords = project / "flows" / "keywords.yaml"
     edit(keywords, '  "9": repeat\n', '  "9": repeat\n  "5": help\n')  # 5 taken: options 1 to 4 only

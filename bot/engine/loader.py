@@ -423,6 +423,7 @@ def _build_flow(source: Source, resolve: _Resolver) -> m.Flow:
                 sets=tuple(opt.get("sets", ())),
                 where=m.Where(source.path, source.line(at + ("options", j))),
                 short=_text(source, at + ("options", j, "short")),
+                voice=_text(source, at + ("options", j, "voice")),
             )
             for j, opt in enumerate(nd.get("options", ()))
         )

@@ -60,6 +60,7 @@ class Option:
     sets: tuple[str, ...] = ()  # flags set to "yes" when this option is picked
     where: Where | None = None
     short: Text | None = None  # the label on a WhatsApp button or list row, when `label` is too long for one
+    voice: Text | None = None  # the label said on a call, when `label` would not fit one ("How EXIT works")
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,7 @@ class Node:
     def texts(self) -> list[Text]:
         """Every translatable text this node shows."""
         found = [t for t in (self.text, self.unavailable, self.voice) if t is not None]
-        return found + [o.label for o in self.options] + [o.short for o in self.options if o.short is not None]
+        return found + [t for o in self.options for t in (o.label, o.short, o.voice) if t is not None]
 
 
 @dataclass(frozen=True)

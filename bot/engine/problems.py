@@ -491,6 +491,9 @@ MESSAGES: dict[str, str | Callable[[Mapping], str]] = {
     "voice-needs-text": lambda d: f"`{d['node']}` tells people to type {', '.join(d['words'])}, which a caller cannot:"
                                   " add `voice:` with what to say in a phone call instead (the keys of keywords.yaml's"
                                   " `voice_keys:`; hanging up ends and erases a call)",
+    "voice-label-needs-voice": lambda d: f"option \"{d['label']}\" of `{d['node']}` names {', '.join(d['words'])}, and a"
+                                        " caller who says it to pick the option ends the call: add `voice:` to the"
+                                        " option with the label to say in a phone call",
     "voice-too-many-options": "menu `{node}` has {options} options, and a phone keypad can pick only {most} of them (the"
                               " other keys are keywords.yaml's `voice_keys:`): split it into two menus",
     "voice-too-long": lambda d: f"`{d['node']}` takes about {d['seconds']:g} s to say in {language_label(d['lang'])} (at"

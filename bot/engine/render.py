@@ -49,10 +49,10 @@ def placeholders(text: str) -> set[str]:
         return {"<unbalanced braces>"}
 
 
-def option_labels(fs: m.FlowSet, node: m.Node, lang: str) -> tuple[str, ...]:
-    """The labels a waiting node offers, in order."""
+def option_labels(fs: m.FlowSet, node: m.Node, lang: str, voice: bool = False) -> tuple[str, ...]:
+    """The labels a waiting node offers, in order; ``voice``: as a call says them."""
     if node.kind == m.MENU:
-        return tuple(fs.translate(lang, o.label.msgid) for o in node.options)
+        return tuple(fs.translate(lang, (o.voice if voice and o.voice else o.label).msgid) for o in node.options)
     if node.kind == m.QUESTION:
         return tuple(say(fs, lang, f"answer_{a}") for a in m.ANSWERS)
     if node.kind == m.LANGUAGE:

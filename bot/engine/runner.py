@@ -549,9 +549,8 @@ class _Step:
         fs, lang = self.fs, self.s.lang
 
         def forms() -> list[list[str]]:
-            mine = render.option_labels(fs, node, lang)
-            english = render.option_labels(fs, node, "en")
-            return [list({normalize(a), normalize(b)}) for a, b in zip(mine, english)]
+            said = [render.option_labels(fs, node, language, voice) for language in (lang, "en") for voice in (False, True)]
+            return [list(dict.fromkeys(normalize(label) for label in labels)) for labels in zip(*said)]
 
         # Worked out once per flow set; ``node`` is the one the person is at.
         return fs.derived(("forms", self.s.position, lang), forms)

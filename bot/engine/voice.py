@@ -100,7 +100,7 @@ def text_lines(fs: m.FlowSet, node: m.Node, lang: str, text: m.Text | None = Non
 
 def options_line(fs: m.FlowSet, node: m.Node, lang: str) -> str:
     """"Press 1: Yes. Press 2: No. …" for a waiting node's options."""
-    labels = render.option_labels(fs, node, lang)
+    labels = render.option_labels(fs, node, lang, voice=True)
     return " ".join(render.say(fs, lang, "voice_press", digit=str(i), label=_bare(label))
                     for i, label in enumerate(labels, 1))
 

@@ -59,18 +59,22 @@ def check_texts(fs: m.FlowSet) -> list[Problem]:
 
 
 def check_rendering(fs: m.FlowSet, node: m.Node) -> list[Problem]:
-    """A text that tells people to type a keyword cannot be read to a caller as it is."""
+    """A text that tells people to type a keyword cannot be read to a caller as it is, nor an
+    option label that names one ("How EXIT works": said to pick it, EXIT ends the call)."""
     from .validate import named_keywords
 
+    problems = [_p(o.label.where, "voice-label-needs-voice", node=node.id, label=o.label.msgid, words=tuple(words))
+                for o in node.options if o.voice is None
+                for words in [sorted(named_keywords(fs, o.label.msgid))] if words]
     if node.voice is not None:
-        return []
+        return problems
     spoken = node.unavailable if node.kind == m.HANDOFF else node.text
     if spoken is None or set(fs.system.languages) <= set(node.audio):
-        return []
+        return problems
     words = sorted(named_keywords(fs, spoken.msgid))
     if not words:
-        return []
-    return [_p(spoken.where, "voice-needs-text", node=node.id, words=tuple(words))]
+        return problems
+    return problems + [_p(spoken.where, "voice-needs-text", node=node.id, words=tuple(words))]
 
 
 def check_options(fs: m.FlowSet, node: m.Node) -> list[Problem]:
