@@ -615,3 +615,10 @@ def test_an_option_with_a_voice_label_is_said_so_on_a_call_and_picked_by_its_wor
     assert by_words == other.press("2")
     fs = real_flows()
     assert render.option_labels(fs, fs.node("safety.menu"), lang)[1] == {"en": "How EXIT works", "es": "Cómo funciona SALIR"}[lang]
+
+
+@pytest.mark.parametrize("lang, words", [("en", "day and night"), ("es", "de día y de noche")])
+def test_24_7_is_said_in_words_never_right_after_a_number_read_digit_by_digit(lang, words):
+    # "text 2, 3, 3, 7, 3, 3, 24/7" sounded like a longer number.
+    said = said_aloud.spoken(real_flows(), lang, "Call 1-888-373-7888 or text 233733, 24/7.")
+    assert "24/7" not in said and f"3, {words}." in said, said

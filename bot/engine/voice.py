@@ -64,14 +64,20 @@ def digits_spoken(number: str) -> str:
     return ", ".join(ch for ch in number if ch.isdigit())
 
 
+ALL_HOURS = "24/7"
+
+
 def spoken(fs: m.FlowSet, lang: str, text: str) -> str:
-    """A text as said aloud: lines run together, each phone number read digit
-    by digit, and the numbers said once more at the end (system text
-    ``voice_again``), where repeating them interrupts nothing: "In danger,
-    call 9, 1, 1 yourself. Again: 9, 1, 1."
+    """A text as said aloud: lines run together, "24/7" in words (system text
+    ``voice_all_hours``), each phone number read digit by digit, and the
+    numbers said once more at the end (system text ``voice_again``), where
+    repeating them interrupts nothing: "In danger, call 9, 1, 1 yourself.
+    Again: 9, 1, 1."
     """
     lines = [line.strip() for line in text.split("\n") if line.strip()]
     joined = " ".join(line if line[-1] in ".:?!,;" else line + "." for line in lines)
+    if "voice_all_hours" in fs.system.texts:
+        joined = joined.replace(ALL_HOURS, render.say(fs, lang, "voice_all_hours"))
     # The numbers the validator finds (and checks against the directory), longest first.
     found = sorted(set(numbers_in(joined)), key=len, reverse=True)
     if not found:
