@@ -26,7 +26,9 @@ what the caller is answering when it is not the flows' own question:
 through to the national hotline); or that the call is ``quiet``: the caller
 said someone is near, heard the one line for that, and from then on silence
 gets silence, never the line again, and in the end the call is put down
-without a word. A key or words take the call up again where it was.
+without a word. Words take the call up again where it was; a key 1 to 9
+says its question again first (a minute of silence later, a 1 may not be the
+answer to a question no longer heard).
 """
 from __future__ import annotations
 
@@ -139,6 +141,8 @@ class VoiceCalls:
             if known:
                 return self.turn(fs, cid, fs.system.languages[known], form.get("To"))
             return self.ask_language(fs)
+        if at == QUIET and key.isdigit() and key != "0":
+            return self.take_up_again(fs, cid)
         if at == HOTLINE and key == "1":
             return self.dial_hotline(fs, cid, form.get("To"))
         intent = spoken.keys(fs).get(key)
@@ -314,7 +318,7 @@ class VoiceCalls:
     def turn(self, fs: FlowSet, cid: str, text: str, line: str | None = None) -> Answer:
         """One turn of the engine for the call, as for a text; then what to say."""
         norm = normalize(clean(text))
-        intent, _, _ = matching.read_keyword(fs, norm)
+        intent, _, _ = matching.read_keyword(fs, norm, clean(text))  # with its clauses: "stop calling me my husband hears"
         if intent == "opt_out":
             # A call cannot be unsubscribed from: STOP ends it and erases it, as EXIT.
             text = spoken.key_word(fs, "quick_exit") or text
@@ -470,6 +474,11 @@ class VoiceCalls:
         return Answer(twiml.gather([], lang, self.settings.voices, self.url("/twilio/voice", at=QUIET),
                                    self.url("/twilio/voice", at=QUIET, silence=str(silence + 1)),
                                    self.settings.audio_url))
+
+    def take_up_again(self, fs: FlowSet, cid: str) -> Answer:
+        """After the quiet: the question the call is at, in full, as it was before the warning."""
+        lang = self.language_of(fs, cid)
+        return self.say(fs, cid, Said(lang, self.lines(fs, lang, self.current_prompt(fs, cid, lang))))
 
     def goodbye_silent(self, fs: FlowSet, cid: str) -> Answer:
         lang = self.language_of(fs, cid)

@@ -517,9 +517,11 @@ def test_a_keyword_alone_after_a_number_is_no_way_out(fs, text):
 
 @pytest.mark.parametrize("text, lang, action", [("no borra todo", "es", "erase"), ("sí bórralo ya", "es", "erase"),
                                                 ("nel porfa borra todo", "es", "erase"),
+                                                ("si por favor bórralo", "es", "erase"),
+                                                ("no bórralo porque mi esposo lo ve", "es", "erase"),
                                                 ("yes delete this now my husband is coming", "en", "erase"),
-                                                ("no please erase everything", "en", "erase"),
-                                                ("no stop texting me", "en", "stop")])
+                                                ("nope erase everything", "en", "erase"),
+                                                ("nah stop texting me", "en", "stop")])
 def test_a_way_out_after_a_yes_or_a_no_wins(fs, text, lang, action):
     # At "Is it safe to text now?" above all: "no borra todo" is "no, borra todo" without its comma.
     for chat in (started(fs, lang), at_question(fs, lang)):
@@ -530,11 +532,20 @@ def test_a_way_out_after_a_yes_or_a_no_wins(fs, text, lang, action):
             assert turn.opt_out is True
 
 
+# From a review of the rule: a "no" that turns the request around, words that negate ("never", "nunca") or are
+# "and" ("y"), learner English ("no delete" for "don't delete"), what someone else does ("sí, borra mis mensajes":
+# he deletes them), a plea ("yes please remove me"), and a question.
 @pytest.mark.parametrize("text, lang", [("no borre nada", "es"), ("no borren todo", "es"), ("no quiero borrar todo", "es"),
                                         ("no para de escribirme", "es"), ("si borra todo?", "es"),
+                                        ("nunca borra los mensajes", "es"), ("y borra todo", "es"),
+                                        ("si borra el chat mi patron", "es"), ("si borra mis mensajes", "es"),
+                                        ("no borra todo mi historial mi esposo", "es"),
+                                        ("never delete this", "en"), ("never stop texting me", "en"),
+                                        ("no delete my messages", "en"), ("no remove my number", "en"),
+                                        ("no stop texting me", "en"), ("yes please remove me", "en"),
                                         ("no please dont delete this", "en"), ("yes stop", "en"), ("no delete", "en")])
 def test_a_no_that_turns_the_request_around_or_a_question_is_no_way_out(fs, text, lang):
-    # After "no", only words it cannot turn around open the request ("borra", not "borre": "no borre" is "don't").
+    # After "no", only words it cannot turn around open the request ("bórralo", not "borre": "no borre" is "don't").
     chat = at_question(fs, lang)
     turn = chat.send(text)
     assert turn.action != "erase" and turn.opt_out is None

@@ -567,18 +567,24 @@ def test_after_someone_is_near_silence_gets_silence_and_the_call_is_put_down_wit
     assert call.silence() == ["<hang up>"]
 
 
-def test_after_someone_is_near_a_key_takes_the_call_up_again(call_app):
+@pytest.mark.parametrize("key", ["1", "9"])
+def test_after_someone_is_near_a_key_says_the_question_again_before_anything_is_answered(call_app, key):
+    # A minute of silence later, a 1 may not answer a question no longer heard; 9 said the quiet line again.
     call = Call(call_app)
     start_in(call, "es")
+    for pick in ("1", "1", "1"):  # the screening: safe to talk, in the US: at "¿Tiene menos de 18 años?"
+        asked = call.press(pick)
     call.say("ya viene")
     assert call.silence() == []
-    heard = call.press("1")  # the main menu's first option: the screening
-    assert any("¿Puede hablar ahora sin peligro?" in line for line in heard), heard
+    assert call.press(key) == asked
+    assert "under_18" not in call_app.extensions["helpline"].store.load(call.cid).get("f", {})
+    assert call.press("2")[0].startswith("[es] Pregunta 2 de 13.")  # then keys answer it
 
 
-@pytest.mark.parametrize("lang, words", [("en", "erase this call"), ("en", "delete this call"), ("en", "hang up"),
-                                         ("es", "borrar la llamada"), ("es", "quiero colgar")])
-def test_asking_in_words_to_erase_or_end_the_call_erases_it(call_app, lang, words):
+# Not "colgar", "hang up": said as a question ("¿colgar?") they ended the call, and a caller can simply hang up.
+@pytest.mark.parametrize("lang, words", [("en", "erase this call"), ("en", "delete this call"),
+                                         ("es", "borrar la llamada"), ("es", "borre esta llamada")])
+def test_asking_in_words_to_erase_the_call_erases_it(call_app, lang, words):
     # Before, "erase this call" at the main menu picked "Numbers to call or text" by its word "call".
     call = Call(call_app)
     start_in(call, lang)
@@ -622,3 +628,12 @@ def test_24_7_is_said_in_words_never_right_after_a_number_read_digit_by_digit(la
     # "text 2, 3, 3, 7, 3, 3, 24/7" sounded like a longer number.
     said = said_aloud.spoken(real_flows(), lang, "Call 1-888-373-7888 or text 233733, 24/7.")
     assert "24/7" not in said and f"3, {words}." in said, said
+
+
+@pytest.mark.parametrize("words", ["stop texting me my husband reads it", "nah stop texting me"])
+def test_a_stop_read_from_part_of_what_is_said_ends_and_erases_the_call(call_app, words):
+    # Before, the caller heard the text's "Text START to start again" and then a call that answered nothing.
+    call = Call(call_app)
+    start_in(call, "en")
+    heard = call.say(words)
+    assert heard[-1] == "<hang up>" and call_app.extensions["helpline"].store.load(call.cid) is None

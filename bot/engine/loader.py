@@ -560,8 +560,9 @@ def _build_understanding(source: Source, resolve: _Resolver) -> m.Understanding:
         own_words=MappingProxyType({lang: _words(spec.get("own", ())) for lang, spec in data.get("quotes", {}).items()}),
         asking=MappingProxyType({lang: _words(words) for lang, words in data.get("polite_asking", {}).items()}),
         possessives=MappingProxyType({lang: _words(words) for lang, words in data.get("possessives", {}).items()}),
-        requests_after_an_answer=MappingProxyType({lang: _words(words) for lang, words
-                                                   in data.get("requests_after_an_answer", {}).items()}),
+        requests_after_an_answer=MappingProxyType({
+            lang: m.RequestAfterAnswer(_words(spec["answers"]), _words(spec["requests"]), _words(spec.get("keyword_only", ())))
+            for lang, spec in data.get("requests_after_an_answer", {}).items()}),
     )
 
 

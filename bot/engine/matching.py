@@ -32,7 +32,6 @@ _LEADING_NUMBER = re.compile(r"^(\d{1,2})(?:\s+\w+){0,3}$")
 # ("1. ", "2) "): see read_keyword's way out after a number.
 _A_NUMBER = re.compile(r"\d{1,2}")
 _NUMBER_BEFORE_TEXT = re.compile(r"^\s*\d{1,2}\b[\s.,:;)\-]*")
-_WORD_BEFORE_TEXT = re.compile(r"^\W*\w+\W*")  # "¡Sí! " before "bórralo"
 # A reply that starts with an answer and goes on after a comma or a stop, or
 # after "and" / "but" as people text without commas: "sí, me obligan a
 # trabajar", "si y ahorita me estan pegando". Group 2: the rest, after "and"
@@ -82,19 +81,20 @@ def read_keyword(fs: m.FlowSet, norm: str, text: str | None = None) -> tuple[str
         return None, None, None
     words = norm.split()
     number = len(words) > 1 and _A_NUMBER.fullmatch(words[0])
-    if number or _answer_before_a_request(fs, words, text or norm):
-        # "1 borra todo", "2 no me escriban más", "no borra todo", "yes delete this": a pick or an
+    request = None if number else _request_after_an_answer(fs, words, text or norm)
+    if number or request:
+        # "1 borra todo", "2 no me escriban más", "no bórralo", "yeah delete this": a pick or an
         # answer typed before a way out. The way out wins, as a clause of its own would (see
         # _exit_clause): a phrase, or an erase keyword with words around it, never a keyword alone:
         # "1 salir" answers "¿Alguien le impide salir?", and "2 Baja" is Baja California. "1 911"
-        # shows the numbers: no pick reads it.
-        lead = _NUMBER_BEFORE_TEXT if number else _WORD_BEFORE_TEXT
-        intent, lang, why = read_keyword(fs, " ".join(words[1:]), lead.sub("", text or ""))
-        rest = words[1:]
+        # shows the numbers: no pick reads it. After an answer, the request is read whole, never
+        # split in clauses: "sí borra el chat mi patrón" tells what he does.
+        rest = words[1:] if number else request
+        intent, lang, why = read_keyword(fs, " ".join(rest), _NUMBER_BEFORE_TEXT.sub("", text or "") if number else None)
         way_out = intent in m.WHOLE_ONLY_INTENTS and (
             why.what == "meaning" or (intent == "quick_exit" and Lexicon.of(fs).strip_around(rest)[1]))
         if way_out or (number and intent == "danger" and words[1].isdigit()):
-            after = "after a number" if number else "after an answer"
+            after = "after a number" if number else _AFTER_AN_ANSWER
             return intent, lang, replace(why, how="; ".join(filter(None, (why.how, after))))
     once = words
     intent, lang = keyword(fs.keywords, " ".join(words))  # as typed first: "9 1 1" repeats a word of its own
@@ -146,15 +146,35 @@ def read_keyword(fs: m.FlowSet, norm: str, text: str | None = None) -> tuple[str
     return found
 
 
-def _answer_before_a_request(fs: m.FlowSet, words: list[str], text: str) -> bool:
-    """Whether ``words`` open with a one-word yes or no and then a word of
-    understanding.yaml's ``requests_after_an_answer``: "no borra todo", "sí
-    bórralo", "yes delete this". Only those words: after a "no", most others
-    are turned around by it ("no borre nada", "no quiero borrar"). Never a
-    question: "si borra todo?" asks what happens if."""
+_AFTER_AN_ANSWER = "after an answer"
+
+
+def _may_tell_a_story(fs: m.FlowSet, words: list[str]) -> bool:
+    """Whether the request after an answer opens with a `keyword_only` word ("borra": also "he deletes")."""
+    request = _request_after_an_answer(fs, words, "")
+    return bool(request) and any(request[0] in spec.keyword_only for spec in fs.understanding.requests_after_an_answer.values())
+
+
+def _request_after_an_answer(fs: m.FlowSet, words: list[str], text: str) -> list[str] | None:
+    """The request after a one-word yes or no, from its first word on, when
+    understanding.yaml's ``requests_after_an_answer`` says it is one ("no
+    bórralo", "sí por favor bórralo", "no borra todo", "yeah delete this"),
+    both in one language; else None. Never in a question: "si borra todo?"
+    asks what happens if."""
+    if len(words) < 2 or text.rstrip().endswith("?"):
+        return None
     lex = Lexicon.of(fs)
-    return (len(words) > 1 and words[0] in lex.answer_words and words[1] in lex.requests_after_an_answer
-            and not text.rstrip().endswith("?"))
+    for spec in fs.understanding.requests_after_an_answer.values():
+        if words[0] not in spec.answers:
+            continue
+        for i, word in enumerate(words[1:], 1):
+            if word in spec.requests or word in spec.keyword_only:
+                if lex.strip_around(words[1:i])[0]:
+                    break  # more than around words before it
+                if word in spec.keyword_only and lex.strip_around(words[i + 1:])[0]:
+                    break  # "sí, borra mis mensajes": what someone does
+                return words[i:]
+    return None
 
 
 def _exit_clause(fs: m.FlowSet, lex: Lexicon, text: str) -> tuple[str | None, str | None, Reading | None]:
@@ -191,6 +211,8 @@ def _exit_clause(fs: m.FlowSet, lex: Lexicon, text: str) -> tuple[str | None, st
         intent, lang, why = read_keyword(fs, clause)
         if intent not in m.WHOLE_ONLY_INTENTS or why is None:
             continue
+        if clause not in ends and _AFTER_AN_ANSWER in why.how.split("; ") and _may_tell_a_story(fs, clause.split()):
+            continue  # "sí borra | mis mensajes": no comma says the request ends there, and "borra" may be his
         if why.what != "meaning" and not (intent == "quick_exit" and lex.strip_around(clause.split())[1]):
             continue
         return intent, lang, replace(why, how="; ".join(filter(None, (why.how, "a clause of its own"))))

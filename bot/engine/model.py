@@ -303,8 +303,17 @@ class Understanding:
     own_words: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> the person's own ("i said")
     asking: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> openings of a polite request ("can you")
     possessives: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> "my", "mi"
-    # lang -> words that open an erase or stop right after a yes or a no ("no borra todo")
-    requests_after_an_answer: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)
+    # lang -> a yes or a no, then an erase or a stop with no comma ("no bórralo")
+    requests_after_an_answer: Mapping[str, "RequestAfterAnswer"] = field(default_factory=lambda: _NONE)
+
+
+@dataclass(frozen=True)
+class RequestAfterAnswer:
+    """One language's words for "no bórralo": see understanding.yaml's `requests_after_an_answer:`."""
+
+    answers: frozenset[str]  # "sí", "no", "yeah"
+    requests: frozenset[str]  # "bórralo", "delete"
+    keyword_only: frozenset[str] = frozenset()  # "borra" (also "he deletes"): only around words after it
 
 
 NO_UNDERSTANDING = Understanding(MappingProxyType({}), MappingProxyType({}), ())

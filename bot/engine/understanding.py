@@ -151,8 +151,6 @@ class Lexicon:
     own_words: tuple[str, ...] = ()  # the person's own words said again ("i said")
     asking: tuple[str, ...] = ()  # openings of a question that may still be a request ("can you")
     possessives: frozenset[str] = frozenset()  # "my", "mi": an opener that may be a verb's object
-    answer_words: frozenset[str] = frozenset()  # the one-word yes and no answers ("sí", "nel", "yes")
-    requests_after_an_answer: frozenset[str] = frozenset()  # "borra", "delete": a request after one of those
     numbers: dict[str, int] = field(default_factory=dict)  # normalised word -> 1-based number
     entries: list[_Entry] = field(default_factory=list)
     wholes: dict[int, list[tuple[_Entry, tuple[str, ...]]]] = field(default_factory=dict)  # word count -> whole-message phrases, around words set aside
@@ -207,8 +205,6 @@ class Lexicon:
         lex.own_words = tuple(sorted({w for words in u.own_words.values() for w in words}))
         lex.asking = tuple(sorted({w for words in u.asking.values() for w in words}))
         lex.possessives = frozenset(w for words in u.possessives.values() for w in words)
-        lex.answer_words = frozenset(w for a in ("yes", "no") for w in fs.system.answers.get(a, ()) if " " not in w)
-        lex.requests_after_an_answer = frozenset(w for words in u.requests_after_an_answer.values() for w in words)
         for lang, rows in u.numbers.items():
             for i, words in enumerate(rows, 1):
                 for word in words:
