@@ -214,6 +214,8 @@ def observed(fs, case: Case, events: list[dict], replies: list[str], session_fla
     first = places[0]
     if first == fs.system.main_menu and case.at == "first":
         return found | {"menu"}
+    if first == fs.system.main_menu and case.at == "menu":
+        return found | {"stay"}  # BACK or MENU at the main menu: the menu again, where the person was
     if first == fs.keywords.gotos["language"]:
         return found | {"language"}
     return found | {first}
