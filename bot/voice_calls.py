@@ -457,8 +457,7 @@ class VoiceCalls:
                 pass  # unreadable: say the question again instead
         if self.store.load(cid) is None:
             return self.ask_language(fs, silence)
-        lang = self.language_of(fs, cid)
-        return self.say(fs, cid, Said(lang, self.lines(fs, lang, self.current_prompt(fs, cid, lang))), silence=silence)
+        return self.take_up_again(fs, cid, silence)
 
     def silent(self, fs: FlowSet, cid: str, silence: int) -> Answer:
         """Nothing heard: say it again; after a few times, the numbers and goodbye."""
@@ -470,15 +469,12 @@ class VoiceCalls:
         """Silence after "someone is near": listen without a word; in the end, put the call down."""
         if silence >= QUIET_SILENCES:
             return Answer(twiml.goodbye([], self.settings.voices), "hangup")
-        lang = self.language_of(fs, cid)
-        return Answer(twiml.gather([], lang, self.settings.voices, self.url("/twilio/voice", at=QUIET),
-                                   self.url("/twilio/voice", at=QUIET, silence=str(silence + 1)),
-                                   self.settings.audio_url))
+        return self.say(fs, cid, Said(self.language_of(fs, cid), [], QUIET), remember=False, silence=silence)
 
-    def take_up_again(self, fs: FlowSet, cid: str) -> Answer:
-        """After the quiet: the question the call is at, in full, as it was before the warning."""
+    def take_up_again(self, fs: FlowSet, cid: str, silence: int = 0) -> Answer:
+        """The question the call is at, in full: after the quiet, or when what was said last is gone."""
         lang = self.language_of(fs, cid)
-        return self.say(fs, cid, Said(lang, self.lines(fs, lang, self.current_prompt(fs, cid, lang))))
+        return self.say(fs, cid, Said(lang, self.lines(fs, lang, self.current_prompt(fs, cid, lang))), silence=silence)
 
     def goodbye_silent(self, fs: FlowSet, cid: str) -> Answer:
         lang = self.language_of(fs, cid)
