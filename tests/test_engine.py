@@ -95,7 +95,7 @@ def test_first_message_with_no_language_gets_a_line_in_every_language_and_the_ch
     assert hello.splitlines() == [say(fs, "hello_any", lang) for lang in fs.system.languages]
     assert turn.session.position == LANGUAGE_QUESTION and turn.session.state == "choosing_language"
     chat = Chat(fs, session=turn.session)
-    assert chat.send("2").replies == [menu(fs, "es")] and chat.session.lang == "es"
+    assert chat.send("1").replies == [menu(fs, "es")] and chat.session.lang == "es"  # Spanish is listed first
 
 
 @pytest.mark.parametrize("text", ["911", " 911 !!", "9-1-1", "9 1 1", "9.1.1", "SOS", "sos!!", "SOS SOS"])
@@ -103,7 +103,7 @@ def test_first_message_911_gives_the_emergency_numbers_first_in_every_language(f
     # The language is not known, and a frightened person must read the numbers
     # at once: the emergency screen in every language, then the choice.
     turn = Chat(fs).send(text)
-    assert turn.replies == [emergency(fs, "en"), emergency(fs, "es"), render.in_every_language(fs, "hello_any"),
+    assert turn.replies == [emergency(fs, "es"), emergency(fs, "en"), render.in_every_language(fs, "hello_any"),
                             prompt(fs, LANGUAGE_QUESTION, "en")]
     assert "911" in turn.replies[0] and HOTLINE in turn.replies[0]
 

@@ -268,7 +268,7 @@ def test_language_word_at_the_language_question_answers_it(fs, code, word, start
     assert (chat.session.state, chat.session.lang) == ("in_flow", code)
 
 
-@pytest.mark.parametrize("text, lang", [("1", "en"), ("2", "es"), ("English", "en"), ("español", "es")])
+@pytest.mark.parametrize("text, lang", [("1", "es"), ("2", "en"), ("English", "en"), ("español", "es")])
 def test_language_question_by_number_or_name(fs, text, lang):
     chat = started(fs, "en")
     chat.send(OPT["language"])

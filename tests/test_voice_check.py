@@ -83,7 +83,7 @@ def test_an_audio_file_that_is_not_there_and_one_for_an_unknown_language(project
     line = line_of(screening, "- id: careful")
     assert voice_problems(project) == [
         f"screening.yaml:{line}: `audio:` of `careful` has a file for `fr`, which is not under `languages:` in"
-        " system.yaml (en, es): remove it or add the language",
+        " system.yaml (es, en): remove it or add the language",
         f"screening.yaml:{line}: `audio:` of `careful` plays audio/careful.es.mp3 for Spanish (es), and the flows"
         " folder has no such file: add the recording there, or correct the path",
     ]
