@@ -717,3 +717,58 @@ def test_the_typed_answers_of_the_content_brief_are_understood(fs, answer, word)
         chat = at_question(fs, lang)
         chat.send(word)
         assert chat.session.flags["under_18"] == answer, (word, lang)
+
+
+@pytest.mark.parametrize("lang, text, flag", [
+    ("es", "en el otro lado", "in_us"),  # Mexican Spanish for the US: it had picked "En otro lugar" by its "otro"
+    ("es", "aca en estados unidos", "in_us"), ("es", "estoy en houston", "in_us"), ("es", "en texas", "in_us"),
+    ("es", "estoy en nuevo mexico", "in_us"), ("es", "tijuana", "in_mexico"),
+    ("es", "estoy en baja california", "in_mexico"),  # the longest name: not "california"
+    ("es", "en otro lado", "elsewhere"), ("es", "en guatemala", "elsewhere"),
+    ("en", "the united states", "in_us"), ("en", "im in new mexico", "in_us"),
+])
+def test_a_place_named_in_other_words_answers_where_are_you(fs, lang, text, flag):
+    # understanding.yaml `option_words:`: each was "Sorry, I did not understand", or the wrong place.
+    for menu_at in ("screening.where", "rights.where_pay"):
+        chat = started(fs, lang)
+        if menu_at == "screening.where":
+            chat.script(OPT["screening"], "1")
+        else:
+            chat.send("mi patrón no me paga" if lang == "es" else "my boss is not paying me")
+        assert chat.session.position == menu_at
+        turn = chat.send(text)
+        assert chat.session.flags.get(flag) == "yes" and chat.session.position != menu_at
+        assert any("understanding.yaml" in str(r) for r in turn.readings), turn.readings
+
+
+@pytest.mark.parametrize("text", ["no estoy en texas", "soy de mexico pero estoy en texas"])
+def test_a_place_after_a_no_or_two_places_is_asked_again(fs, text):
+    chat = started(fs, "es")
+    chat.script(OPT["screening"], "1")
+    chat.send(text)
+    assert chat.session.position == "screening.where"
+    assert not {"in_us", "in_mexico", "elsewhere"} & set(chat.session.flags)
+
+
+@pytest.mark.parametrize("text", [
+    "si no pagan me van a matar", "dicen que si no pagamos nos matan", "tengo miedo me pueden matar",
+    "if i dont pay they might kill me",
+])
+def test_a_threat_to_kill_with_an_if_not_is_danger(fs, text):
+    # The "no" of "si no pagan" had turned "me van a matar" around: "Perdón, no entendí".
+    lang = "en" if text.startswith("if") else "es"
+    turn = started(fs, lang).send(text)
+    assert turn.replies[0] == emergency(fs, lang)
+
+
+@pytest.mark.parametrize("text, place", [
+    ("me van a deportar si llamo", "safety.privacy"),  # was the screening: a boss's threat
+    ("si llamo a ese numero me pueden deportar?", "safety.privacy"),
+    # A woman made to sell sex by her partner had only the domestic-violence line.
+    ("mi novio me obliga a estar con hombres por dinero y dice que si lo dejo le hace algo a mi hija", "screening.intro"),
+    # A husband who took her passport: the violence page (911 and the hotline), not the passport rights.
+    ("estoy escondida en el baño, mi esposo me quito el pasaporte y me pega", "numbers.violence"),
+])
+def test_what_a_review_found_sent_to_the_wrong_page(fs, text, place):
+    turn = started(fs, "es").send(text)
+    assert ev.Event(ev.UNDERSTOOD, {"to": place}) in turn.events

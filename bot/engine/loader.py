@@ -556,6 +556,9 @@ def _build_understanding(source: Source, resolve: _Resolver) -> m.Understanding:
             for answer, langs in spec.items()}) for place, spec in data.get("answers_at", {}).items()}),
         answers_at_where=MappingProxyType({str(place): m.Where(source.path, source.line(("answers_at", place)))
                                            for place in data.get("answers_at", {})}),
+        option_words=MappingProxyType({str(flag): MappingProxyType({lang: _words(words) for lang, words in langs.items()})
+                                       for flag, langs in data.get("option_words", {}).items()}),
+        option_words_where=m.Where(source.path, source.line(("option_words",))) if "option_words" in data else None,
         saying=MappingProxyType({lang: _words(spec["saying"]) for lang, spec in data.get("quotes", {}).items()}),
         own_words=MappingProxyType({lang: _words(spec.get("own", ())) for lang, spec in data.get("quotes", {}).items()}),
         asking=MappingProxyType({lang: _words(words) for lang, words in data.get("polite_asking", {}).items()}),

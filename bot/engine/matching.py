@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Mapping, Set
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import replace
 
 from rapidfuzz import fuzz
@@ -323,10 +323,12 @@ _BY_LABEL_WORDS = "words of the label"
 _BY_LABEL_TYPOS = "label with typos"
 _BY_FIRST_WORDS = "first words of the reply"
 _BY_NUMBER_AND_WORDS = "number, with words after it"
+_BY_OTHER_WORDS = "the option in other words"
 BY_AGE = "an age"
 _OPENS_WITH_YES = re.compile(r"^(yes|yeah|yep|yup|yea)\s+(.+)$")
 _TWO_WAYS = "said two ways"
-READ_FROM_SOME_WORDS = frozenset({_BY_LABEL_WORDS, _BY_LABEL_TYPOS, _BY_FIRST_WORDS, _BY_NUMBER_AND_WORDS, BY_AGE})
+READ_FROM_SOME_WORDS = frozenset({_BY_LABEL_WORDS, _BY_LABEL_TYPOS, _BY_FIRST_WORDS, _BY_NUMBER_AND_WORDS, _BY_OTHER_WORDS,
+                                  BY_AGE})
 
 
 def read_from_some_words(why: Reading) -> bool:
@@ -486,6 +488,37 @@ def read_pick(fs: m.FlowSet, norm: str, labels: list[list[str]], text: str = "")
     if i is not None:
         return i, Reading("option", f"option {i + 1}", form, how=_BY_LABEL_TYPOS, score=score)
     return None, None
+
+
+def read_option_words(fs: m.FlowSet, norm: str, words: Sequence[Set[str]]) -> tuple[int | None, Reading | None]:
+    """The option a reply names in other words (understanding.yaml
+    `option_words:`; ``words[i]`` are option i's, normalised): "estoy en el
+    otro lado" picks "In the US". The longest found wins ("baja california"
+    over "california"). Two options named as long pick nothing, and the
+    Reading says so: the labels are not tried then. Never after a not-word:
+    "no estoy en Texas" names no place.
+    """
+    tokens = norm.split()
+    not_words = Lexicon.of(fs).not_words
+    found: list[tuple[int, int, str]] = []  # (length, option, words)
+    for i, phrases in enumerate(words):
+        for phrase in phrases:
+            said = phrase.split()
+            n = len(said)
+            for start in range(len(tokens) - n + 1):
+                if tokens[start:start + n] == said and not not_words.intersection(tokens[:start]):
+                    found.append((n, i, phrase))
+                    break
+    if not found:
+        return None, None
+    found.sort(reverse=True)
+    n, i, phrase = found[0]
+    other = next((p for length, j, p in found if length == n and j != i), None)
+    if other is not None:  # "soy de México pero estoy en Texas": which, the question again
+        return None, Reading("option", "not sure which: the question again", f"{phrase}, {other}",
+                             fs.understanding.option_words_where, how="two options in other words")
+    how = "exact" if phrase == norm else _BY_OTHER_WORDS
+    return i, Reading("option", f"option {i + 1}", phrase, fs.understanding.option_words_where, how=how)
 
 
 def _opening_number(text: str) -> str | None:

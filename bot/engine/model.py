@@ -299,6 +299,9 @@ class Understanding:
     # place of a question -> answer -> lang -> that question's answers in its own words ("no tengo")
     answers_at: Mapping[str, Mapping[str, Mapping[str, frozenset[str]]]] = field(default_factory=lambda: _NONE)
     answers_at_where: Mapping[str, Where] = field(default_factory=lambda: _NONE)  # place -> its line, for explanations
+    # flag -> lang -> words that pick the option setting that flag, at any menu ("el otro lado": in_us)
+    option_words: Mapping[str, Mapping[str, frozenset[str]]] = field(default_factory=lambda: _NONE)
+    option_words_where: Where | None = None  # the `option_words:` line, for explanations
     saying: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> verbs of saying that end a clause ("me dijo")
     own_words: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> the person's own ("i said")
     asking: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> openings of a polite request ("can you")

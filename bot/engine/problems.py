@@ -429,6 +429,9 @@ MESSAGES: dict[str, str | Callable[[Mapping], str]] = {
     "answers-at-not-a-question": "`answers_at:` names `{place}`, a {kind}: answers in its own words are read only at a"
                                  " yes / no / not sure question",
     "answer-here-twice": _answer_here_twice,
+    "option-words-unknown-flag": lambda d: f"`option_words:` names `{d['flag']}`, which no menu option `sets:`, so its"
+                                           f" words would pick nothing; "
+                                           + (_did_you_mean(d, "the flags options set are") or "set it on an option, or remove it"),
     "cry-not-danger": "cry `{word}` is not a danger keyword of keywords.yaml, so it would raise no alarm: add it to"
                       " `danger:` there, or take it out of `cries:`",
     "hello-any-too-long": "text `hello_any` is sent in every language at once, and together they make {segments} SMS"

@@ -555,6 +555,17 @@ class _Step:
         # Worked out once per flow set; ``node`` is the one the person is at.
         return fs.derived(("forms", self.s.position, lang), forms)
 
+    def option_words(self, node: m.Node) -> list[frozenset[str]]:
+        """Each option's words in understanding.yaml `option_words:`, by the flags it sets, in
+        every language: a place is named alike in both ("Texas", "USA")."""
+        said = self.fs.understanding.option_words
+
+        def words() -> list[frozenset[str]]:
+            return [frozenset(w for flag in o.sets for langs in [said.get(flag, {})] for ws in langs.values() for w in ws)
+                    for o in node.options]
+
+        return self.fs.derived(("option words", self.s.position), words)
+
     def own_answers(self, text: str) -> dict[str, set[str]]:
         """The question's answers in its own words (understanding.yaml
         `answers_at:`), in the person's language and English: answer -> words.
@@ -569,7 +580,9 @@ class _Step:
         node = self.current()
         unsure = None
         if node.kind == m.MENU:
-            i, why = matching.read_pick(fs, norm, self.labels(node), text)
+            i, why = matching.read_option_words(fs, norm, self.option_words(node))
+            if i is None and why is None:
+                i, why = matching.read_pick(fs, norm, self.labels(node), text)
             if i is not None:
                 self.explain(why)
                 if self.said_beside(text, norm, why, node):

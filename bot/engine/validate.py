@@ -412,6 +412,22 @@ def _whole_phrases_read_as_a_word(fs: m.FlowSet, keyword_words: dict[str, str],
     return problems
 
 
+def _option_words_problems(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
+    """`option_words:`: each flag set by some menu option, each language known."""
+    path, problems = loaded.understanding.where.path, []
+    flags = {flag for flow in fs.flows.values() for node in flow.nodes for o in node.options for flag in o.sets}
+    for written, langs in (_value(loaded, path, ("option_words",)) or {}).items():
+        at = ("option_words", written)
+        if str(written) not in flags:
+            problems.append(_p(_at(loaded, path, at), "option-words-unknown-flag", flag=str(written),
+                               **_hint(str(written), flags)))
+        for code in langs or {}:
+            if code not in fs.system.languages:
+                problems.append(_p(_at(loaded, path, at + (code,)), "unknown-language", lang=code,
+                                   **_hint(code, fs.system.languages)))
+    return problems
+
+
 def _answers_at_problems(fs: m.FlowSet, loaded: Loaded, answer_words: Mapping[str, str]) -> list[Problem]:
     """`answers_at:`: each place a question of the flows, each language known, and
     each word one answer there (an answer word of system.yaml is that answer everywhere)."""
@@ -499,6 +515,7 @@ def check_understanding(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
         for word in sorted(w for w in words if keyword_words.get(w) != "danger"):
             problems.append(_p(_at(loaded, path, ("cries", code, "words")), "cry-not-danger", word=word))
     problems += _answers_at_problems(fs, loaded, answer_words)
+    problems += _option_words_problems(fs, loaded)
     problems += _whole_phrases_read_as_a_word(fs, keyword_words, answer_words)
     number_words = {w for rows in u.numbers.values() for words in rows for w in words}
     for code, words in u.around.items():
