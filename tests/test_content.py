@@ -545,8 +545,12 @@ ROUTES = [
     ("paid to cross, not free after", {"paid_to_cross": "yes", "free_after": "no"}, "trafficking_referral"),
     ("paid to cross, not free after, low pay", {"paid_to_cross": "yes", "free_after": "no", "pay": "yes"},
      "trafficking_referral"),
-    ("paid to cross, not free after, ransom", {"paid_to_cross": "yes", "free_after": "no", "ransom": "yes"},
-     "trafficking_referral"),
+    # Not free on arrival because held for ransom, never made to work: kidnapping (CONTENT.md 1), and so
+    # are the ID taken, the threats and the locked door that go with it (a review found forced labour here).
+    ("paid to cross, not free after, ransom", {"paid_to_cross": "yes", "free_after": "no", "ransom": "yes"}, "ransom"),
+    ("held for ransom, ID taken, threatened, not free", {"paid_to_cross": "yes", "free_after": "no", "ransom": "yes",
+     "documents": "boss", "threats": "yes", "confined": "yes"}, "ransom"),
+    ("held for ransom, with a debt", {"ransom": "yes", "debt": "yes"}, "trafficking_referral"),
     ("paid to cross, not sure if free after", {"paid_to_cross": "yes", "free_after": "not_sure"}, "not_sure"),
     ("not sure if they paid to cross", {"paid_to_cross": "not_sure", "free_after": "yes"}, "not_sure"),
     ("not sure to everything", {f: "not_sure" for f in QUESTIONS - {"documents"}} | {"documents": "other"},
