@@ -442,7 +442,9 @@ UNDER_18 = [
     ("tengo 12 años trabajando aqui", "es", None), ("tengo 2 hijos", "es", None), ("mi hija tiene 14", "es", None),
     ("es mi hija, 16 años", "es", None), ("tengo 2 hijos, 16 y 14 años", "es", None),
     ("cumplo 16 años trabajando para el", "es", None), ("este año cumplo 15 años de vivir aqui", "es", None),
-    ("sí, tengo 20", "es", None), ("2 tengo 16", "es", None), ("no tengo 18", "es", None),
+    ("sí, tengo 20", "es", None), ("2 tengo 16", "es", None), ("no tengo 18", "es", None), ("no tengo 30", "es", None),
+    # An answer word, then the age (a review found these asked again).
+    ("no im 24", "en", "no"), ("nah im 19", "en", "no"), ("no i am 24", "en", "no"),
 ]
 
 
@@ -772,3 +774,40 @@ def test_a_threat_to_kill_with_an_if_not_is_danger(fs, text):
 def test_what_a_review_found_sent_to_the_wrong_page(fs, text, place):
     turn = started(fs, "es").send(text)
     assert ev.Event(ev.UNDERSTOOD, {"to": place}) in turn.events
+
+
+# --- what a review playing fourteen English texters found (2026-12-06) ----------------------
+
+@pytest.mark.parametrize("text", [
+    "the coyote has me in a house til my family pays",  # was the smuggling explainer, and no 911
+    "they gonna kill my mom if i dont do it", "someone help", "somebody help me",
+])
+def test_held_now_a_threat_to_family_or_a_cry_shows_the_emergency_numbers_first(fs, text):
+    turn = at_question(fs, "en").send(text)
+    assert turn.replies[0] == emergency(fs, "en")
+
+
+@pytest.mark.parametrize("text", ["he is reading my phone", "hes looking", "omg hes back"])
+def test_someone_near_in_more_words_gets_the_one_line(fs, text):
+    assert at_question(fs, "en").send(text).replies == [say(fs, "watched", "en")]
+
+
+@pytest.mark.parametrize("text", ["exti", "eixt"])
+def test_exit_with_two_letters_swapped_erases(fs, text):
+    chat = at_question(fs, "en")
+    assert read_keyword(chat.fs, normalize(text), text)[0] == "quick_exit"
+    assert read_keyword(chat.fs, "edit", "edit")[0] is None  # one letter changed is a word of its own
+
+
+@pytest.mark.parametrize("text", ["if i call that hotline do they call ice on me?? i dont have papers",
+                                  "will they report me to immigration"])
+def test_asking_whether_the_line_reports_to_ice_gets_who_sees_what_they_write(fs, text):
+    turn = Chat(fs).send(text)  # a first text: it had started the screening (a boss's threat)
+    assert ev.Event(ev.UNDERSTOOD, {"to": "safety.privacy"}) in turn.events
+
+
+@pytest.mark.parametrize("text", ["el patron la tiene", "the coyote has it"])
+def test_who_has_the_id_in_other_words_picks_boss_or_who_brought_me(fs, text):
+    chat = at(fs, "es", "screening.documents")
+    chat.send(text)
+    assert chat.session.flags.get("id_taken") == "yes" and chat.session.position == "screening.threats"

@@ -365,12 +365,15 @@ def _squeezed_keywords(fs: m.FlowSet) -> dict[str, tuple[str, str | None, str]]:
 
 
 def _typo_keyword(fs: m.FlowSet, lex: Lexicon, core: str) -> tuple[str, str, float] | None:
-    """A one-word message one typo away from exactly one keyword of TYPO_INTENTS."""
+    """A one-word message one typo away from exactly one keyword of TYPO_INTENTS; for a
+    keyword of four letters (EXIT, MENU), only two letters swapped ("exti"): one letter
+    changed there makes words of their own ("edit", "held")."""
     if " " in core or len(core) < KEYWORD_TYPO_MIN - 1 or core in _known_words(fs, lex):
         return None
     by_length = _typo_targets(fs)
     hits = {(intent, word) for length in (len(core) - 1, len(core), len(core) + 1)
-            for intent, word in by_length.get(length, ()) if OSA.distance(core, word, score_cutoff=1) <= 1}
+            for intent, word in by_length.get(length, ()) if OSA.distance(core, word, score_cutoff=1) <= 1
+            and (len(word) >= KEYWORD_TYPO_MIN or sorted(core) == sorted(word))}
     if len({intent for intent, _ in hits}) != 1:
         return None
     intent, word = sorted(hits)[0]
@@ -387,7 +390,7 @@ def _typo_targets(fs: m.FlowSet) -> dict[int, list[tuple[str, str]]]:
         found: dict[int, list[tuple[str, str]]] = {}
         for intent in sorted(TYPO_INTENTS):
             for word in sorted(fs.keywords.intents.get(intent, ())):
-                if " " not in word and len(word) >= KEYWORD_TYPO_MIN:
+                if " " not in word and len(word) >= KEYWORD_TYPO_MIN - 1:
                     found.setdefault(len(word), []).append((intent, word))
         return found
     return fs.derived(("typo targets",), build)
