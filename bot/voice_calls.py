@@ -56,10 +56,11 @@ log = logging.getLogger(__name__)
 CHANNEL = "voice"
 LANGUAGE, HOTLINE, QUIET = "language", "hotline", "quiet"
 HUMAN = "human"  # the keyword intent (and 0's, in voice_keys:) of a person
-SILENCES_BEFORE_GOODBYE = 3  # prompts said to silence before the call is ended (numbers first)
-# After "someone is near": how many times the call listens in silence (GATHER_SECONDS
-# each, a minute or so) before it is put down without a word. A warning said aloud
-# on every silence, or the goodbye with its numbers, is what the person near would hear.
+SILENCES_BEFORE_GOODBYE = 3  # at the first question: asked again, then the numbers and goodbye
+# Later, or after "someone is near": how many times the call listens in silence
+# (GATHER_SECONDS each, a minute or so) before it is put down without a word. The
+# question said again aloud, or the goodbye with its numbers, is what a person near
+# would hear.
 QUIET_SILENCES = 8
 # Twilio's CallStatus values that mean the call is over.
 ENDED = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
@@ -134,7 +135,7 @@ class VoiceCalls:
             if at == QUIET:
                 return self.quiet(fs, cid, silence)
             if silence:
-                return self.silent(fs, cid, silence)
+                return self.silent(fs, cid, silence, at)
             if self.store.load(cid) is not None:  # Twilio asked again for a call under way
                 return self.repeat(fs, cid)
             known = self.known_language(fs, form.get("From") or "")
@@ -459,11 +460,15 @@ class VoiceCalls:
             return self.ask_language(fs, silence)
         return self.take_up_again(fs, cid, silence)
 
-    def silent(self, fs: FlowSet, cid: str, silence: int) -> Answer:
-        """Nothing heard: say it again; after a few times, the numbers and goodbye."""
-        if silence >= SILENCES_BEFORE_GOODBYE:
-            return self.goodbye_silent(fs, cid)
-        return self.repeat(fs, cid, silence)
+    def silent(self, fs: FlowSet, cid: str, silence: int, at: str = "") -> Answer:
+        """Nothing heard: once, "are you still there? 9 says the question again";
+        then the call goes quiet (:meth:`quiet`). Never the question again aloud:
+        a caller may fall silent because someone came near, who would hear it."""
+        if silence > 1:
+            return self.quiet(fs, cid, silence)
+        lang = self.language_of(fs, cid)
+        return self.say(fs, cid, Said(lang, self.lines(fs, lang, spoken.system_text(fs, lang, "still_there")), at),
+                        remember=False, silence=silence)
 
     def quiet(self, fs: FlowSet, cid: str, silence: int) -> Answer:
         """Silence after "someone is near": listen without a word; in the end, put the call down."""

@@ -567,6 +567,25 @@ def test_after_someone_is_near_silence_gets_silence_and_the_call_is_put_down_wit
     assert call.silence() == ["<hang up>"]
 
 
+@pytest.mark.parametrize("lang", ["es", "en"])
+def test_silence_mid_call_never_says_the_question_again_aloud(call_app, lang):
+    # A review: a caller who went quiet because someone walked in heard "...by force or threats?" twice,
+    # then "In danger, call 911. The national hotline..." aloud.
+    call = Call(call_app)
+    start_in(call, lang)
+    for pick in ("1", "1", "1", "2", "2", "2", "2"):  # into the screening, at "made you work ... by force or threats?"
+        asked = call.press(pick)
+    assert call.silence() == [f"[{lang}] {said_aloud.system_text(real_flows(), lang, 'still_there')[0].value}"]
+    for _ in range(QUIET_SILENCES - 2):
+        assert call.silence() == []  # listening, without a word
+    assert call.silence() == ["<hang up>"]
+    call = Call(call_app)
+    start_in(call, lang)
+    asked = [call.press(pick) for pick in ("1", "1", "1")][-1]
+    call.silence()
+    assert call.press("9") == asked  # 9, as the line says, is the question again
+
+
 @pytest.mark.parametrize("key", ["1", "9"])
 def test_after_someone_is_near_a_key_says_the_question_again_before_anything_is_answered(call_app, key):
     # A minute of silence later, a 1 may not answer a question no longer heard; 9 said the quiet line again.
