@@ -144,7 +144,7 @@ class VoiceCalls:
             return self.ask_language(fs)
         if at == QUIET and key.isdigit() and key != "0":
             return self.take_up_again(fs, cid)
-        if at == HOTLINE and key == "1":
+        if at == HOTLINE and (key == "1" or (not key and _accepts(fs, words))):
             return self.dial_hotline(fs, cid, form.get("To"))
         intent = spoken.keys(fs).get(key)
         if intent == spoken.REPEAT or (not key and spoken.asks_again(fs, words)):
@@ -521,6 +521,19 @@ class VoiceCalls:
 
     def failsafe(self) -> Answer:
         return Answer(twiml.failsafe(self.settings.voices, self.failsafe_lines(None)), "failsafe")
+
+
+def _accepts(fs: FlowSet, words: str) -> bool:
+    """The offer of the national hotline said yes to in words: "sí", "sí por favor, comuníqueme",
+    "yes please", or its key said ("uno"), which would otherwise be read at the question the
+    call is at (option 1 of the main menu). Never with a not-word after the yes ("sí, pero no")."""
+    lex = Lexicon.of(fs)
+    tokens = normalize(words).split()
+    kept, _ = lex.strip_around(tokens)
+    number = lex.number(tokens)
+    if number is not None:
+        return number[0] == 1
+    return bool(kept) and matching.answer(fs.system, kept[0], []) == "yes" and not lex.not_words.intersection(kept)
 
 
 def _number(value: str | None) -> str | None:

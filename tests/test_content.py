@@ -716,8 +716,9 @@ def test_forced_labour_is_spoken_of_for_men_too(fs, lang):
     outcomes, replies, _, _ = screen(fs, lang, {"pay": "yes", "documents": "boss", "threats": "yes"})
     said = plain(" ".join(replies))
     assert outcomes == ["trafficking_referral"]
-    says = {"en": ["forced labour", "call immigration", "claim the pay", "t visa", "safe place", "men too"],
-            "es": ["trabajo forzado", "llamar a migracion", "reclamar el pago", "visa t", "lugar seguro", "hombres"]}
+    # "for women and men": men too (CONTENT.md 7), and never "for men too" said to a woman (a review heard that).
+    says = {"en": ["forced labour", "call immigration", "claim the pay", "t visa", "safe place", "women and men"],
+            "es": ["trabajo forzado", "llamar a migracion", "reclamar el pago", "visa t", "lugar seguro", "mujeres y hombres"]}
     assert all(w in said for w in says[lang]), said
 
 

@@ -811,3 +811,23 @@ def test_who_has_the_id_in_other_words_picks_boss_or_who_brought_me(fs, text):
     chat = at(fs, "es", "screening.documents")
     chat.send(text)
     assert chat.session.flags.get("id_taken") == "yes" and chat.session.position == "screening.threats"
+
+
+@pytest.mark.parametrize("lang, text, place", [
+    # What a review playing twelve callers said (speech reads as a text).
+    ("es", "la línea contra la trata", "numbers.exploitation"),  # was the smuggling explainer, by its "trata"
+    ("en", "the trafficking hotline", "numbers.exploitation"),  # was the screening
+    ("es", "deme el número", "numbers.by_need"), ("en", "just give me the hotline number", "numbers.by_need"),
+    ("es", "oiga esta llamada la están grabando", "safety.privacy"), ("en", "is this call being recorded", "safety.privacy"),
+    ("es", "ustedes le pasan mis datos a migración", "safety.privacy"), ("en", "will this go to ice", "safety.privacy"),
+    ("en", "so if i paid a coyote and now i work for him to pay him back is that trafficking", "screening.intro"),
+])
+def test_what_callers_asked_for_in_their_words(fs, lang, text, place):
+    turn = Chat(fs).send(text)  # said first (at the main menu, a label's word picks first: "trafficking")
+    assert ev.Event(ev.UNDERSTOOD, {"to": place}) in turn.events
+
+
+@pytest.mark.parametrize("lang, text", [("es", "estamos encerrados"), ("en", "we are locked in")])
+def test_locked_in_said_whispered_is_danger_then_the_screening(fs, lang, text):
+    turn = Chat(fs).send(text)
+    assert turn.replies[0] == emergency(fs, lang) and turn.session.position.startswith("screening.")

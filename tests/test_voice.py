@@ -392,6 +392,23 @@ def test_flask_call_speaks_the_menu_and_takes_keys_and_words(call_app):
     assert call_app.extensions["store"].live_index.count() == 0
 
 
+@pytest.mark.parametrize("lang, words", [("es", "uno"), ("es", "sí, comuníqueme por favor"), ("en", "yes please")])
+def test_the_offer_of_the_national_hotline_is_taken_in_words(call_app, lang, words):
+    # A review: "uno" started the screening (option 1 of the menu) and "sí" was not understood.
+    call = Call(call_app)
+    start_in(call, lang)
+    call.press("0")  # nobody on duty: the numbers, and 1 to be put through
+    assert call.say(words)[-1] == "<dial +18883737888>"
+
+
+@pytest.mark.parametrize("words", ["no", "sí, pero no"])
+def test_a_no_to_the_national_hotline_puts_nobody_through(call_app, words):
+    call = Call(call_app)
+    start_in(call, "es")
+    call.press("0")
+    assert not any(line.startswith("<dial") for line in call.say(words))
+
+
 # --- with the operators' console ------------------------------------------------------------------------
 
 
