@@ -821,6 +821,11 @@ def test_who_has_the_id_in_other_words_picks_boss_or_who_brought_me(fs, text):
     ("es", "oiga esta llamada la están grabando", "safety.privacy"), ("en", "is this call being recorded", "safety.privacy"),
     ("es", "ustedes le pasan mis datos a migración", "safety.privacy"), ("en", "will this go to ice", "safety.privacy"),
     ("en", "so if i paid a coyote and now i work for him to pay him back is that trafficking", "screening.intro"),
+    # And texters: a trip to be worked off, asked about before leaving (was the screening), a relative
+    # missing after crossing (was the smuggling page, by "coyote").
+    ("es", "el señor dice que el paga el viaje y alla se lo pago trabajando, es confiable eso?", "difference.turns_into"),
+    ("es", "mi hermano cruzo por el desierto y no sabemos nada de el, el coyote ya no contesta", "numbers.consulate"),
+    ("en", "my brother is missing after crossing", "numbers.consulate"),
 ])
 def test_what_callers_asked_for_in_their_words(fs, lang, text, place):
     turn = Chat(fs).send(text)  # said first (at the main menu, a label's word picks first: "trafficking")
