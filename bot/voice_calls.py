@@ -337,6 +337,11 @@ class VoiceCalls:
             return self.say(fs, cid, Said(lang, lines, QUIET))
         if session.state == "closed":  # the last screen of a path: listen again, or go on
             lines += self.lines(fs, lang, spoken.system_text(fs, lang, "after_end"))
+        if any(e.kind == ev.MISSED for e in turn.events):
+            # Not understood: "Perdón, no le entendí" and the keys now; 9 or "mande" after it
+            # says the question itself, never "no le entendí" again.
+            self.store.call_prompts.remember(cid, Said(lang, self.lines(fs, lang, self.current_prompt(fs, cid, lang))).to_json())
+            return self.say(fs, cid, Said(lang, lines), remember=False)
         return self.say(fs, cid, Said(lang, lines))
 
     def step(self, fs: FlowSet, cid: str, text: str) -> tuple[Turn, bool]:

@@ -836,3 +836,17 @@ def test_what_callers_asked_for_in_their_words(fs, lang, text, place):
 def test_locked_in_said_whispered_is_danger_then_the_screening(fs, lang, text):
     turn = Chat(fs).send(text)
     assert turn.replies[0] == emergency(fs, lang) and turn.session.position.startswith("screening.")
+
+
+@pytest.mark.parametrize("place, lang, text", [
+    ("screening.documents", "en", "he says he call la migra on me"),  # had left for the police-stop page
+    ("screening.where", "es", "si pagamos 8 mil al coyote"),  # had left for the smuggling page
+])
+def test_a_story_at_a_menu_that_records_an_answer_keeps_the_screening(fs, place, lang, text):
+    # A review: every answer given so far was lost, and no outcome ever shown. As at a yes / no
+    # question: thanks, and the question again.
+    chat = at(fs, lang, place)
+    answered = dict(chat.session.flags)
+    turn = chat.send(text)
+    assert chat.session.position == place and chat.session.flags == answered
+    assert turn.replies[-1] == reprompt(fs, place, lang, "reprompt_told")

@@ -392,6 +392,15 @@ def test_flask_call_speaks_the_menu_and_takes_keys_and_words(call_app):
     assert call_app.extensions["store"].live_index.count() == 0
 
 
+def test_asked_to_say_it_again_after_a_miss_says_the_question_not_the_miss(call_app):
+    # A review: "mande" after "Perdón, no le entendí" said "Perdón, no le entendí" again.
+    call = Call(call_app)
+    start_in(call, "es")
+    menu = call.press("#")
+    assert call.say("qué es eso de oprima")[0].startswith("[es] Perdón, no le entendí.")
+    assert call.say("mande") == menu
+
+
 @pytest.mark.parametrize("lang, words", [("es", "uno"), ("es", "sí, comuníqueme por favor"), ("en", "yes please")])
 def test_the_offer_of_the_national_hotline_is_taken_in_words(call_app, lang, words):
     # A review: "uno" started the screening (option 1 of the menu) and "sí" was not understood.

@@ -72,16 +72,17 @@ def prompt(fs: m.FlowSet, node: m.Node, lang: str) -> str:
 
 
 # The lines a re-prompt may open with, by why the question is asked again:
-# not understood; and at a yes / no question only, an answer that may mean
-# two things ("no, nunca me pagan"), something told that is not an answer
-# ("mi patrón no me paga"), or a question of the person's own ("¿quién lee
-# esto?"). A flow set without the last three opens with `reprompt`.
+# not understood; and at a question (or a menu that records an answer) only,
+# an answer that may mean two things ("no, nunca me pagan"), something told
+# that is not an answer ("mi patrón no me paga"), or a question of the
+# person's own ("¿quién lee esto?"). A flow set without the last three opens
+# with `reprompt`.
 REPROMPT_LEADS = ("reprompt", "reprompt_unsure", "reprompt_told", "reprompt_asked")
 
 
 def reprompt_leads(node: m.Node) -> tuple[str, ...]:
     """The leads ``node``'s re-prompt may open with."""
-    return REPROMPT_LEADS if node.kind == m.QUESTION else REPROMPT_LEADS[:1]
+    return REPROMPT_LEADS if node.kind == m.QUESTION or node.option_flags else REPROMPT_LEADS[:1]
 
 
 def reprompt(fs: m.FlowSet, node: m.Node, lang: str, lead: str = "reprompt") -> str:

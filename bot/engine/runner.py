@@ -756,11 +756,13 @@ class _Step:
     def act(self, placed: Placement, node: m.Node, unsure: bool = False, asked: bool = False) -> None:
         """Do what free text asked for, at ``node`` (it is not a miss).
 
-        Danger phrases show the emergency numbers first. At a question a
-        place in the flows is not a jump: the person is answering in their
-        own words, so the question is asked again (HUMAN and the like still
-        go where they ask), thanking them for what they told, never saying it
-        was not understood. ``unsure``: the reply also opened with an answer
+        Danger phrases show the emergency numbers first. At a question (or a
+        menu that records an answer: "Where are you now?", "Who has your
+        passport?") a place in the flows is not a jump: the person is
+        answering in their own words, and leaving would lose the questions
+        answered so far, so the question is asked again (HUMAN and the like
+        still go where they ask), thanking them for what they told, never
+        saying it was not understood. ``unsure``: the reply also opened with an answer
         that may mean two things ("no, nunca me pagan"): that is said instead.
         ``asked``: the reply was a question ("¿quién lee esto?"): it is not
         thanked for, the question is asked again.
@@ -786,7 +788,7 @@ class _Step:
         goto = None
         if target is not None and target.intent == "human":
             goto = fs.keywords.gotos.get("human")
-        elif target is not None and node.kind != m.QUESTION:
+        elif target is not None and not _asks(node):
             goto = target.goto
         if goto:
             self.enter(goto)
@@ -794,7 +796,7 @@ class _Step:
             self.reply(render.prompt(fs, node, s.lang))
         elif unsure:
             self.reply(render.reprompt(fs, node, s.lang, "reprompt_unsure"))
-        elif node.kind == m.QUESTION and target is not None and target.goto:
+        elif _asks(node) and target is not None and target.goto:
             self.reply(render.reprompt(fs, node, s.lang, "reprompt_asked" if asked else "reprompt_told"))
         else:
             self.reply(render.reprompt(fs, node, s.lang))
@@ -809,6 +811,11 @@ class _Step:
             self.reply(render.prompt(self.fs, node, s.lang))
             return
         self.reply(render.reprompt(self.fs, node, s.lang))
+
+
+def _asks(node: m.Node) -> bool:
+    """A question, or a menu that records an answer (its options set flags)."""
+    return node.kind == m.QUESTION or bool(node.option_flags)
 
 
 def _someone_near(placed: Placement) -> bool:
