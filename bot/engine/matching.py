@@ -493,25 +493,25 @@ def read_pick(fs: m.FlowSet, norm: str, labels: list[list[str]], text: str = "")
     return None, None
 
 
-def read_option_words(fs: m.FlowSet, norm: str, words: Sequence[Set[str]]) -> tuple[int | None, Reading | None]:
+def read_option_words(fs: m.FlowSet, norm: str, words: Mapping[str, Sequence[tuple[tuple[str, ...], int]]]
+                      ) -> tuple[int | None, Reading | None]:
     """The option a reply names in other words (understanding.yaml
-    `option_words:`; ``words[i]`` are option i's, normalised): "estoy en el
-    otro lado" picks "In the US". The longest found wins ("baja california"
-    over "california"). Two options named as long pick nothing, and the
-    Reading says so: the labels are not tried then. Never after a not-word:
-    "no estoy en Texas" names no place.
+    `option_words:`; ``words``: each phrase's words and its option, by the
+    phrase's first word, see :func:`option_words_index`): "estoy en el otro
+    lado" picks "In the US". The longest found wins ("baja california" over
+    "california"). Two options named as long pick nothing, and the Reading
+    says so: the labels are not tried then. Never after a not-word: "no
+    estoy en Texas" names no place.
     """
     tokens = norm.split()
     not_words = Lexicon.of(fs).not_words
     found: list[tuple[int, int, str]] = []  # (length, option, words)
-    for i, phrases in enumerate(words):
-        for phrase in phrases:
-            said = phrase.split()
-            n = len(said)
-            for start in range(len(tokens) - n + 1):
-                if tokens[start:start + n] == said and not not_words.intersection(tokens[:start]):
-                    found.append((n, i, phrase))
-                    break
+    for start, token in enumerate(tokens):
+        for said, i in words.get(token, ()):
+            if tuple(tokens[start:start + len(said)]) == said:
+                found.append((len(said), i, " ".join(said)))
+        if token in not_words:
+            break  # nothing after a not-word ("no sé dónde" itself may open with one)
     if not found:
         return None, None
     found.sort(reverse=True)
@@ -522,6 +522,18 @@ def read_option_words(fs: m.FlowSet, norm: str, words: Sequence[Set[str]]) -> tu
                              fs.understanding.option_words_where, how="two options in other words")
     how = "exact" if phrase == norm else _BY_OTHER_WORDS
     return i, Reading("option", f"option {i + 1}", phrase, fs.understanding.option_words_where, how=how)
+
+
+def option_words_index(fs: m.FlowSet, node: m.Node) -> dict[str, list[tuple[tuple[str, ...], int]]]:
+    """`option_words:` for ``node``'s options, by the flags each sets, in every language (a
+    place is named alike in both: "Texas", "USA"): first word -> [(the phrase's words, option)]."""
+    said = fs.understanding.option_words
+    index: dict[str, list[tuple[tuple[str, ...], int]]] = {}
+    for i, option in enumerate(node.options):
+        for flag in option.sets:
+            for phrase in sorted({w for ws in said.get(flag, {}).values() for w in ws}):
+                index.setdefault(phrase.split()[0], []).append((tuple(phrase.split()), i))
+    return index
 
 
 def _opening_number(text: str) -> str | None:

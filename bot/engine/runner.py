@@ -555,16 +555,9 @@ class _Step:
         # Worked out once per flow set; ``node`` is the one the person is at.
         return fs.derived(("forms", self.s.position, lang), forms)
 
-    def option_words(self, node: m.Node) -> list[frozenset[str]]:
-        """Each option's words in understanding.yaml `option_words:`, by the flags it sets, in
-        every language: a place is named alike in both ("Texas", "USA")."""
-        said = self.fs.understanding.option_words
-
-        def words() -> list[frozenset[str]]:
-            return [frozenset(w for flag in o.sets for langs in [said.get(flag, {})] for ws in langs.values() for w in ws)
-                    for o in node.options]
-
-        return self.fs.derived(("option words", self.s.position), words)
+    def option_words(self, node: m.Node) -> dict[str, list[tuple[tuple[str, ...], int]]]:
+        """:func:`matching.option_words_index` for ``node``, worked out once per flow set."""
+        return self.fs.derived(("option words", self.s.position), lambda: matching.option_words_index(self.fs, node))
 
     def own_answers(self, text: str) -> dict[str, set[str]]:
         """The question's answers in its own words (understanding.yaml
