@@ -529,16 +529,17 @@ class VoiceCalls:
 
 
 def _accepts(fs: FlowSet, words: str) -> bool:
-    """The offer of the national hotline said yes to in words: "sí", "sí por favor, comuníqueme",
-    "yes please", or its key said ("uno"), which would otherwise be read at the question the
-    call is at (option 1 of the main menu). Never with a not-word after the yes ("sí, pero no")."""
+    """The offer of the national hotline said yes to in words: a yes alone ("sí", "sí por
+    favor", "yes please"), or its key said ("uno"), which would otherwise be read at the
+    question the call is at (option 1 of the main menu). Never a yes that goes on: "yes hes
+    coming", "sí, pero después" are read as the rest of the call reads them."""
     lex = Lexicon.of(fs)
     tokens = normalize(words).split()
     kept, _ = lex.strip_around(tokens)
     number = lex.number(tokens)
     if number is not None:
         return number[0] == 1
-    return bool(kept) and matching.answer(fs.system, kept[0], []) == "yes" and not lex.not_words.intersection(kept)
+    return bool(kept) and matching.answer(fs.system, " ".join(kept), []) == "yes"
 
 
 def _number(value: str | None) -> str | None:

@@ -728,6 +728,7 @@ def test_the_typed_answers_of_the_content_brief_are_understood(fs, answer, word)
     ("es", "estoy en baja california", "in_mexico"),  # the longest name: not "california"
     ("es", "en otro lado", "elsewhere"), ("es", "en guatemala", "elsewhere"),
     ("en", "the united states", "in_us"), ("en", "im in new mexico", "in_us"),
+    ("en", "im in juarez across from el paso", "in_mexico"),  # "El Paso" alone is no name: "el paso", the crossing
 ])
 def test_a_place_named_in_other_words_answers_where_are_you(fs, lang, text, flag):
     # understanding.yaml `option_words:`: each was "Sorry, I did not understand", or the wrong place.
@@ -743,7 +744,12 @@ def test_a_place_named_in_other_words_answers_where_are_you(fs, lang, text, flag
         assert any("understanding.yaml" in str(r) for r in turn.readings), turn.readings
 
 
-@pytest.mark.parametrize("text", ["no estoy en texas", "soy de mexico pero estoy en texas"])
+@pytest.mark.parametrize("text", [
+    "no estoy en texas", "soy de mexico pero estoy en texas",
+    # An adversarial review: where they go, or came through, is named too; "us" is a pronoun.
+    "estoy en tijuana esperando pasar para el otro lado", "cruzamos por nogales sonora, ahora estamos en tucson",
+    "they brought us to a house near the border",
+])
 def test_a_place_after_a_no_or_two_places_is_asked_again(fs, text):
     chat = started(fs, "es")
     chat.script(OPT["screening"], "1")
@@ -850,3 +856,25 @@ def test_a_story_at_a_menu_that_records_an_answer_keeps_the_screening(fs, place,
     turn = chat.send(text)
     assert chat.session.position == place and chat.session.flags == answered
     assert turn.replies[-1] == reprompt(fs, place, lang, "reprompt_told")
+
+
+def test_the_id_held_and_given_back_is_asked_again(fs):
+    chat = at(fs, "en", "screening.documents")
+    chat.send("I have it, my boss gave it back")  # two options named: the question again
+    assert chat.session.position == "screening.documents" and "id_taken" not in chat.session.flags
+
+
+@pytest.mark.parametrize("text", [
+    "this job is gonna kill my back", "my son is being held by immigration in a detention center",
+    "my cousins were locked up by ICE", "my money is missing from my check",
+])
+def test_what_the_adversarial_review_found_raises_no_alarm_and_goes_nowhere_new(fs, text):
+    turn = started(fs, "en").send(text)
+    assert emergency(fs, "en") not in turn.replies
+    assert ev.Event(ev.UNDERSTOOD, {"to": "numbers.consulate"}) not in turn.events
+
+
+@pytest.mark.parametrize("text", ["my husband was deported, hes back in honduras and they call me for money",
+                                  "he keeps reading my phone every night and took my passport"])
+def test_someone_near_in_a_sentence_is_no_warning(fs, text):
+    assert started(fs, "en").send(text).replies != [say(fs, "watched", "en")]

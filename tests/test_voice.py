@@ -401,7 +401,7 @@ def test_asked_to_say_it_again_after_a_miss_says_the_question_not_the_miss(call_
     assert call.say("mande") == menu
 
 
-@pytest.mark.parametrize("lang, words", [("es", "uno"), ("es", "sí, comuníqueme por favor"), ("en", "yes please")])
+@pytest.mark.parametrize("lang, words", [("es", "uno"), ("es", "sí por favor"), ("en", "yes please")])
 def test_the_offer_of_the_national_hotline_is_taken_in_words(call_app, lang, words):
     # A review: "uno" started the screening (option 1 of the menu) and "sí" was not understood.
     call = Call(call_app)
@@ -410,7 +410,9 @@ def test_the_offer_of_the_national_hotline_is_taken_in_words(call_app, lang, wor
     assert call.say(words)[-1] == "<dial +18883737888>"
 
 
-@pytest.mark.parametrize("words", ["no", "sí, pero no"])
+# A yes that goes on is read as the call reads it (an adversarial review had these put through).
+@pytest.mark.parametrize("words", ["no", "sí, pero no", "sí, él ya llegó", "sí, pero después", "sí gracias, adiós",
+                                   "sí, repítame el número"])
 def test_a_no_to_the_national_hotline_puts_nobody_through(call_app, words):
     call = Call(call_app)
     start_in(call, "es")

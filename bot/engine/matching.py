@@ -496,43 +496,49 @@ def read_pick(fs: m.FlowSet, norm: str, labels: list[list[str]], text: str = "")
 def read_option_words(fs: m.FlowSet, norm: str, words: Mapping[str, Sequence[tuple[tuple[str, ...], int]]]
                       ) -> tuple[int | None, Reading | None]:
     """The option a reply names in other words (understanding.yaml
-    `option_words:`; ``words``: each phrase's words and its option, by the
-    phrase's first word, see :func:`option_words_index`): "estoy en el otro
-    lado" picks "In the US". The longest found wins ("baja california" over
-    "california"). Two options named as long pick nothing, and the Reading
-    says so: the labels are not tried then. Never after a not-word: "no
-    estoy en Texas" names no place.
+    `option_words:`; ``words``: each name's words and its option, by the
+    name's first word, see :func:`option_words_index`): "estoy en el otro
+    lado" picks "In the US". A name within a longer one found is not a name
+    of its own ("baja california", not "california"). Two options named pick
+    nothing, and the Reading says so: the labels are not tried then ("estoy
+    en Tijuana esperando pasar al otro lado": where they are, or where they
+    go?). Never after a not-word: "no estoy en Texas" names no place.
     """
     tokens = norm.split()
     not_words = Lexicon.of(fs).not_words
-    found: list[tuple[int, int, str]] = []  # (length, option, words)
+    spans: list[tuple[int, int, int]] = []  # (start, end, option)
     for start, token in enumerate(tokens):
         for said, i in words.get(token, ()):
             if tuple(tokens[start:start + len(said)]) == said:
-                found.append((len(said), i, " ".join(said)))
+                spans.append((start, start + len(said), i))
         if token in not_words:
             break  # nothing after a not-word ("no sé dónde" itself may open with one)
-    if not found:
+    named = [(a, b, i) for a, b, i in spans if not any(c <= a and b <= d and d - c > b - a for c, d, _ in spans)]
+    if not named:
         return None, None
-    found.sort(reverse=True)
-    n, i, phrase = found[0]
-    other = next((p for length, j, p in found if length == n and j != i), None)
-    if other is not None:  # "soy de México pero estoy en Texas": which, the question again
-        return None, Reading("option", "not sure which: the question again", f"{phrase}, {other}",
-                             fs.understanding.option_words_where, how="two options in other words")
+    phrases = {i: " ".join(tokens[a:b]) for a, b, i in sorted(named, key=lambda n: n[0] - n[1])}
+    if len(phrases) > 1:
+        return None, Reading("option", "not sure which: the question again", ", ".join(phrases.values()),
+                             fs.understanding.option_words_where, how="two options named")
+    (i, phrase), = phrases.items()
     how = "exact" if phrase == norm else _BY_OTHER_WORDS
     return i, Reading("option", f"option {i + 1}", phrase, fs.understanding.option_words_where, how=how)
 
 
-def option_words_index(fs: m.FlowSet, node: m.Node) -> dict[str, list[tuple[tuple[str, ...], int]]]:
+def option_words_index(fs: m.FlowSet, node: m.Node, labels: Sequence[Sequence[str]]
+                       ) -> dict[str, list[tuple[tuple[str, ...], int]]]:
     """`option_words:` for ``node``'s options, by the flags each sets, in every language (a
-    place is named alike in both: "Texas", "USA"): first word -> [(the phrase's words, option)]."""
+    place is named alike in both: "Texas", "USA"), and the options' own ``labels``
+    (normalised), which name them too ("I have it, my boss gave it back" names two):
+    first word -> [(the name's words, option)]. Empty for a menu without such words."""
     said = fs.understanding.option_words
+    names = [{w for flag in option.sets for ws in said.get(flag, {}).values() for w in ws} for option in node.options]
+    if not any(names):
+        return {}
     index: dict[str, list[tuple[tuple[str, ...], int]]] = {}
-    for i, option in enumerate(node.options):
-        for flag in option.sets:
-            for phrase in sorted({w for ws in said.get(flag, {}).values() for w in ws}):
-                index.setdefault(phrase.split()[0], []).append((tuple(phrase.split()), i))
+    for i, option_names in enumerate(names):
+        for name in sorted(option_names | {label for label in labels[i] if label}):
+            index.setdefault(name.split()[0], []).append((tuple(name.split()), i))
     return index
 
 

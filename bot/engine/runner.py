@@ -557,7 +557,8 @@ class _Step:
 
     def option_words(self, node: m.Node) -> dict[str, list[tuple[tuple[str, ...], int]]]:
         """:func:`matching.option_words_index` for ``node``, worked out once per flow set."""
-        return self.fs.derived(("option words", self.s.position), lambda: matching.option_words_index(self.fs, node))
+        return self.fs.derived(("option words", self.s.position, self.s.lang),
+                               lambda: matching.option_words_index(self.fs, node, self.labels(node)))
 
     def own_answers(self, text: str) -> dict[str, set[str]]:
         """The question's answers in its own words (understanding.yaml
