@@ -24,9 +24,9 @@ conversation.
 what the caller is answering when it is not the flows' own question:
 ``language`` (the first bilingual question) or ``hotline`` (1 puts them
 through to the national hotline); or that the call is ``quiet``: the caller
-said someone is near, heard the one line for that, and from then on silence
-gets silence, never the line again, and in the end the call is put down
-without a word. Words take the call up again where it was; a key 1 to 9
+said someone is near and heard the one line for that, or fell silent and
+heard "are you still there?" once; from then on silence gets silence, and in
+the end the call is put down without a word. Words take the call up again where it was; a key 1 to 9
 says its question again first (a minute of silence later, a 1 may not be the
 answer to a question no longer heard).
 """
@@ -340,7 +340,8 @@ class VoiceCalls:
         if any(e.kind == ev.MISSED for e in turn.events):
             # Not understood: "Perdón, no le entendí" and the keys now; 9 or "mande" after it
             # says the question itself, never "no le entendí" again.
-            self.store.call_prompts.remember(cid, Said(lang, self.lines(fs, lang, self.current_prompt(fs, cid, lang))).to_json())
+            question = Said(lang, self.lines(fs, lang, self.current_prompt(fs, cid, lang)))
+            self.store.call_prompts.remember(cid, question.to_json())
             return self.say(fs, cid, Said(lang, lines), remember=False)
         return self.say(fs, cid, Said(lang, lines))
 
@@ -476,7 +477,8 @@ class VoiceCalls:
                         remember=False, silence=silence)
 
     def quiet(self, fs: FlowSet, cid: str, silence: int) -> Answer:
-        """Silence after "someone is near": listen without a word; in the end, put the call down."""
+        """Silence after "someone is near", or after "are you still there?": listen without a
+        word; in the end, put the call down."""
         if silence >= QUIET_SILENCES:
             return Answer(twiml.goodbye([], self.settings.voices), "hangup")
         return self.say(fs, cid, Said(self.language_of(fs, cid), [], QUIET), remember=False, silence=silence)
