@@ -38,7 +38,7 @@ NUMBERS_EN = "What kind of help do you need?"
 NUMBERS = option("numbers")  # the main menu option that leads to NUMBERS_EN
 FULLWIDTH_NUMBERS = "".join(chr(0xFF10 + int(d)) for d in NUMBERS)
 LANGUAGE_OPTION = f"{option('welcome.language')}. Español / English"  # the main menu's last line
-HELLO_ANY = "Free, confidential line. Text EXIT to erase this chat."  # system.yaml `hello_any`, first in English
+HELLO_ANY = "Servicio gratis y confidencial. Escriba SALIR para borrar este chat."  # system.yaml `hello_any`, Spanish first
 LANGUAGE_QUESTION = "Choose a language / Elija un idioma:"
 REPROMPT_EN = "Sorry, I did not understand. Reply with a number:"
 MEDIA_EN = "I can only read text, not voice notes, pictures or locations."  # system.yaml `media_only`, its start
@@ -291,8 +291,8 @@ def test_an_unreadable_session_starts_afresh(damage: Damage, client, redis_clien
     assert replies[0].startswith(damage.then), replies
     assert not redis_client.exists(key.replace(":session", ":lock"))
     Session.from_fields(stored_session(redis_client, key))  # what was saved is readable again
-    if damage.then == HELLO_ANY:  # afresh: English, then at the main menu, so NUMBERS picks numbers
-        post_signed(client, MESSAGES, inbound("1", sender=sender))
+    if damage.then == HELLO_ANY:  # afresh: English (2; Spanish is 1), then at the main menu, so NUMBERS picks numbers
+        post_signed(client, MESSAGES, inbound("2", sender=sender))
     after = messages(post_signed(client, MESSAGES, inbound(NUMBERS, sender=sender)).data)
     assert tuple(after) != FAILSAFE_REPLIES
     if damage.then == HELLO_ANY:

@@ -57,7 +57,7 @@ def test_a_third_language_is_one_catalog_and_one_line(tmp_path, redis_url, redis
     # 1. One line of configuration.
     system = project / "flows" / "system.yaml"
     text = system.read_text(encoding="utf-8")
-    system.write_text(text.replace("  es: Español\n", "  es: Español\n  eo: Pseudo\n", 1), encoding="utf-8")
+    system.write_text(text.replace("  en: English\n", "  en: English\n  eo: Pseudo\n", 1), encoding="utf-8")
     check = flask(project, redis_url, "flows", "check")
     assert check.returncode == 1 and "no catalog for Esperanto (eo)" in check.stdout + check.stderr
 
