@@ -26,9 +26,9 @@ what the caller is answering when it is not the flows' own question:
 through to the national hotline); or that the call is ``quiet``: the caller
 said someone is near and heard the one line for that, or fell silent and
 heard "are you still there?" once; from then on silence gets silence, and in
-the end the call is put down without a word. Words take the call up again where it was; a key 1 to 9
-says its question again first (a minute of silence later, a 1 may not be the
-answer to a question no longer heard).
+the end the call is put down without a word. Words take the call up again
+where it was; a key 1 to 9 says its question again first (a minute of
+silence later, a 1 may not be the answer to a question no longer heard).
 """
 from __future__ import annotations
 
@@ -340,7 +340,7 @@ class VoiceCalls:
         if any(e.kind == ev.MISSED for e in turn.events):
             # Not understood: "Perdón, no le entendí" and the keys now; 9 or "mande" after it
             # says the question itself, never "no le entendí" again.
-            question = Said(lang, self.lines(fs, lang, self.current_prompt(fs, cid, lang)))
+            question = Said(lang, self.lines(fs, lang, _prompt_at(fs, session.position, lang)))  # the turn's own
             self.store.call_prompts.remember(cid, question.to_json())
             return self.say(fs, cid, Said(lang, lines), remember=False)
         return self.say(fs, cid, Said(lang, lines))
@@ -446,13 +446,10 @@ class VoiceCalls:
         return spoken.text_lines(fs, node, lang, node.unavailable)
 
     def current_prompt(self, fs: FlowSet, cid: str, lang: str) -> list[spoken.Line]:
-        """The question the call is at (the main menu if none)."""
+        """The question the call is at (the main menu if none), as stored."""
         fields = self.store.load(cid) if cid else None
         position = f"{fields.get('flow')}.{fields.get('node')}" if fields and fields.get("flow") else ""
-        node = fs.node(position) if position else None
-        if node is None or not node.waits:
-            node = fs.node(fs.system.main_menu)
-        return spoken.prompt(fs, node, lang)
+        return _prompt_at(fs, position, lang)
 
     def repeat(self, fs: FlowSet, cid: str, silence: int = 0) -> Answer:
         """9 (or silence): what was said last, again."""
@@ -528,6 +525,14 @@ class VoiceCalls:
 
     def failsafe(self) -> Answer:
         return Answer(twiml.failsafe(self.settings.voices, self.failsafe_lines(None)), "failsafe")
+
+
+def _prompt_at(fs: FlowSet, position: str, lang: str) -> list[spoken.Line]:
+    """The question at ``position`` ("flow.node"), said; the main menu where nothing waits."""
+    node = fs.node(position) if position else None
+    if node is None or not node.waits:
+        node = fs.node(fs.system.main_menu)
+    return spoken.prompt(fs, node, lang)
 
 
 def _accepts(fs: FlowSet, words: str) -> bool:

@@ -594,12 +594,13 @@ class _Step:
             a, why = matching.read_answer(fs, text, norm, self.labels(node), self.own_answers(text),
                                           fs.understanding.answers_at_where.get(self.s.position))
             aged = matching.read_age(fs, text, node.age_below) if node.age_below is not None else None
-            first, *rest = norm.split() or [""]
-            if aged is None and rest and node.age_below is not None and matching.answer(fs.system, first, []):
+            words = norm.split()
+            rest = self.after_the_answer(words) if aged is None and node.age_below is not None else []
+            if rest:
                 # "no im 24", "nah im 19", "sí tengo 16": an answer word, then the age that says it;
                 # never a "no" that turns the age around ("no tengo 18": not 18, or not yet?).
                 lex = Lexicon.of(fs)
-                if first not in lex.not_words or rest[0] in lex.openers:
+                if words[0] not in lex.not_words or rest[0] in lex.openers:
                     aged = matching.read_age(fs, " ".join(rest), node.age_below)
             if aged is None and node.age_below is not None and (before := self.before_a_last_word(norm)):
                 # "tengo 15 años sos", "tengo 16 ya llegó": the age answers, and said_beside

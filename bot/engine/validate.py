@@ -413,12 +413,13 @@ def _whole_phrases_read_as_a_word(fs: m.FlowSet, keyword_words: dict[str, str],
 
 
 def _option_words_problems(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
-    """`option_words:`: each flag set by some menu option, each language known."""
+    """`option_words:`: each flag set by some menu option (unless a flow file was left out,
+    which may set it: as :func:`check_flags`), each language known."""
     path, problems = loaded.understanding.where.path, []
-    flags = {flag for flow in fs.flows.values() for node in flow.nodes for o in node.options for flag in o.sets}
+    flags = {flag for _, node in _all_nodes(loaded) for flag in node.option_flags}
     for written, langs in (_value(loaded, path, ("option_words",)) or {}).items():
         at = ("option_words", written)
-        if str(written) not in flags:
+        if str(written) not in flags and not _incomplete(loaded):
             problems.append(_p(_at(loaded, path, at), "option-words-unknown-flag", flag=str(written),
                                **_hint(str(written), flags)))
         for code in langs or {}:
