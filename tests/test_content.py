@@ -188,6 +188,13 @@ def test_help_words_emergency_as_who_to_call_not_as_help_that_comes(lang):
 
 
 @pytest.mark.parametrize("lang", LANGS)
+def test_help_gives_911_itself(lang):
+    # "help" may be the first and only text of someone in danger: the usage
+    # screen names 911, not only the keyword that would list it.
+    assert {"en": "in danger call 911 yourself", "es": "en peligro llame al 911"}[lang] in plain(help_text(FS, lang))
+
+
+@pytest.mark.parametrize("lang", LANGS)
 def test_not_safe_now_says_911_is_theirs_to_call(lang):
     screen = text("screening.later", lang)
     assert {"en": "this chat cannot call anyone", "es": "este chat no puede llamar a nadie"}[lang] in screen
