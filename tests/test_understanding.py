@@ -442,9 +442,15 @@ UNDER_18 = [
     ("tengo 12 años trabajando aqui", "es", None), ("tengo 2 hijos", "es", None), ("mi hija tiene 14", "es", None),
     ("es mi hija, 16 años", "es", None), ("tengo 2 hijos, 16 y 14 años", "es", None),
     ("cumplo 16 años trabajando para el", "es", None), ("este año cumplo 15 años de vivir aqui", "es", None),
-    ("sí, tengo 20", "es", None), ("2 tengo 16", "es", None), ("no tengo 18", "es", None), ("no tengo 30", "es", None),
-    # An answer word, then the age (a review found these asked again).
-    ("no im 24", "en", "no"), ("nah im 19", "en", "no"), ("no i am 24", "en", "no"),
+    ("sí, tengo 20", "es", None), ("2 tengo 16", "es", None),
+    # "no" before an age may turn it around: "no tengo 18" (not yet?) and "no tengo 15" are asked again.
+    ("no tengo 18", "es", None), ("no tengo 15", "es", None),
+    # An answer word, then the age (a review found these asked again); nobody under 18 says "no tengo 30".
+    ("no im 24", "en", "no"), ("nah im 19", "en", "no"), ("no i am 24", "en", "no"), ("no tengo 30", "es", "no"),
+    ("no tengo 20 años", "es", "no"),
+    # Not yet 18, in the question's own words.
+    ("no tengo ni 18", "es", "yes"), ("todavia no tengo 18", "es", "yes"), ("not 18 yet", "en", "yes"),
+    ("im not even 18", "en", "yes"),
 ]
 
 

@@ -598,9 +598,11 @@ class _Step:
             rest = self.after_the_answer(words) if aged is None and node.age_below is not None else []
             if rest:
                 # "no im 24", "nah im 19", "sí tengo 16": an answer word, then the age that says it;
-                # never a "no" that turns the age around ("no tengo 18": not 18, or not yet?).
+                # never a "no" that turns the age around ("no tengo 18": not 18, or not yet?),
+                # unless the age is past the line: nobody under 18 answers "no tengo 34".
                 lex = Lexicon.of(fs)
-                if words[0] not in lex.not_words or rest[0] in lex.openers:
+                said = lex.age(" ".join(rest))
+                if words[0] not in lex.not_words or rest[0] in lex.openers or (said and said[0] > node.age_below):
                     aged = matching.read_age(fs, " ".join(rest), node.age_below)
             if aged is None and node.age_below is not None and (before := self.before_a_last_word(norm)):
                 # "tengo 15 años sos", "tengo 16 ya llegó": the age answers, and said_beside
