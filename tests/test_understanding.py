@@ -55,7 +55,7 @@ SITUATIONS = [
     ("Mi patrón no me paga", "es", "rights.pay_here", "rights.where"),
     ("my boss took my passport", "en", "rights.documents_here", "rights.where"),
     ("they make me have sex for money", "en", "screening.intro", "screening.intro"),
-    ("soy menor de edad", "es", "numbers.child", "numbers.child"),
+    ("soy menor de edad", "es", "numbers.child", "numbers.child_lines"),
     ("I want to know my rights", "en", "rights.place", "rights.where"),
     ("necesito un número", "es", "numbers.by_need", "numbers.by_need"),
 ]
@@ -95,6 +95,39 @@ def test_free_text_about_pay_never_gives_the_us_page_to_someone_in_mexico(fs, la
     chat.script(OPT["screening"], "1", where_option(fs, "screening.where", "in_us"), "menu")
     turn = chat.send(unpaid)
     assert us_pay in turn.replies
+
+
+PLACES_SAID_IN_PASSING = [
+    ("estoy en tijuana y mi patron no me paga", "es", "in_mexico", "rights.menu_mexico"),
+    ("ya no estoy en mexico, estoy en houston, no me pagan", "es", "in_us", "rights.more"),
+    ("im in texas and my boss is not paying me", "en", "in_us", "rights.more"),
+]
+
+
+@pytest.mark.parametrize("text, lang, flag, shown", PLACES_SAID_IN_PASSING, ids=[t for t, *_ in PLACES_SAID_IN_PASSING])
+def test_a_place_said_in_passing_is_where_the_pages_fit(fs, text, lang, flag, shown):
+    # understanding.yaml `saying_where:`: "Where are you now?" was asked of someone who had just said it,
+    # in a first text and later at the main menu alike.
+    for chat in (Chat(fs), started(fs, lang)):
+        chat.send(text)
+        assert chat.session.flags.get(flag) == "yes" and chat.session.position == shown
+
+
+@pytest.mark.parametrize("text", ["vengo de honduras y mi patron no me paga", "no estoy en mexico y no me pagan",
+                                  "estoy en tijuana, vivo en san diego, no me pagan"])
+def test_a_place_not_said_as_where_they_are_now_is_asked(fs, text):
+    chat = Chat(fs)
+    chat.send(text)
+    assert chat.session.position == "rights.where_pay"
+    assert not {"in_us", "in_mexico", "elsewhere"} & set(chat.session.flags)
+
+
+def test_a_child_who_says_they_are_in_mexico_gets_mexicos_line_first(fs):
+    # The children's page had opened with two US lines (Childhelp, ORR) for a 15-year-old in Tijuana.
+    turn = Chat(fs).send("tengo 15 años y estoy en tijuana, un señor me quiere llevar a trabajar al otro lado")
+    assert "800 5533 000" in turn.replies[1]
+    assert not any("1-800-422-4453" in r or "1-800-203-7001" in r for r in turn.replies)
+    assert any("1-800-422-4453" in r for r in Chat(fs).send("tengo 15 años, un señor me quiere llevar a trabajar").replies)
 
 
 @pytest.mark.parametrize("text, lang", [("me pueden ayudar?", "es"), ("can you help me", "en"), ("hola", "es")])
@@ -750,11 +783,24 @@ def test_a_place_named_in_other_words_answers_where_are_you(fs, lang, text, flag
         assert any("understanding.yaml" in str(r) for r in turn.readings), turn.readings
 
 
+@pytest.mark.parametrize("text, flag", [
+    # An adversarial review: where they go, or came through, is named too. Where they say they are settles it.
+    ("soy de mexico pero estoy en texas", "in_us"), ("estoy en tijuana esperando pasar para el otro lado", "in_mexico"),
+    ("cruzamos por nogales sonora, ahora estamos en tucson", "in_us"),
+    ("no me pagan y estoy en texas", "in_us"),  # "no" before the place stopped the reading
+])
+def test_two_places_named_where_they_say_they_are_answers(fs, text, flag):
+    chat = started(fs, "es")
+    chat.script(OPT["screening"], "1")
+    chat.send(text)
+    assert chat.session.position != "screening.where"
+    assert {"in_us", "in_mexico", "elsewhere"} & set(chat.session.flags) == {flag}
+
+
 @pytest.mark.parametrize("text", [
-    "no estoy en texas", "soy de mexico pero estoy en texas",
+    "no estoy en texas", "estoy en tijuana, vivo en san diego",
     # An adversarial review: where they go, or came through, is named too; "us" is a pronoun.
-    "estoy en tijuana esperando pasar para el otro lado", "cruzamos por nogales sonora, ahora estamos en tucson",
-    "they brought us to a house near the border",
+    "cruzamos por nogales sonora hacia tucson", "they brought us to a house near the border",
 ])
 def test_a_place_after_a_no_or_two_places_is_asked_again(fs, text):
     chat = started(fs, "es")

@@ -188,7 +188,7 @@ def test_a_line_reached_only_by_web_chat_is_not_read_on_a_call(lang):
     """The SMS numbers page gives the hotline's web chat (for phones that are
     not US ones); a call reads the lines that can be called or texted only."""
     fs = real_flows()
-    node = fs.node("numbers.exploitation")
+    node = fs.node("numbers.exploitation_lines")
     chat_only = [e for e in node.entries if all(c.kind == "chat" for c in fs.hotlines[e].contacts)]
     assert chat_only, "the numbers page gives a web chat"
     written = "\n".join(render.directory(fs, node, lang))

@@ -559,6 +559,9 @@ def _build_understanding(source: Source, resolve: _Resolver) -> m.Understanding:
         option_words=MappingProxyType({str(flag): MappingProxyType({lang: _words(words) for lang, words in langs.items()})
                                        for flag, langs in data.get("option_words", {}).items()}),
         option_words_where=m.Where(source.path, source.line(("option_words",))) if "option_words" in data else None,
+        saying_where_menu=str(data["saying_where"]["menu"]) if "saying_where" in data else None,
+        saying_where=MappingProxyType({lang: _words(words) for lang, words in data.get("saying_where", {}).get("words", {}).items()}),
+        saying_where_where=m.Where(source.path, source.line(("saying_where",))) if "saying_where" in data else None,
         saying=MappingProxyType({lang: _words(spec["saying"]) for lang, spec in data.get("quotes", {}).items()}),
         own_words=MappingProxyType({lang: _words(spec.get("own", ())) for lang, spec in data.get("quotes", {}).items()}),
         asking=MappingProxyType({lang: _words(words) for lang, words in data.get("polite_asking", {}).items()}),

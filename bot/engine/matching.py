@@ -542,6 +542,38 @@ def option_words_index(fs: m.FlowSet, node: m.Node, labels: Sequence[Sequence[st
     return index
 
 
+def read_where_said(fs: m.FlowSet, norm: str, names: Mapping[str, Sequence[tuple[tuple[str, ...], int]]]
+                    ) -> tuple[int | None, Reading | None]:
+    """The option of a "Where are you now?" menu that a text names as where its
+    writer is ("estoy en Tijuana y no me pagan": In Mexico). ``names``: the
+    menu's :func:`option_words_index`. A place counts right after one of
+    `saying_where:`'s words ("estoy en", "im in"), and not after a not-word
+    ("ya no estoy en Texas"); two places said so ("estoy en Tijuana, vivo en
+    Texas") name none. At the menu itself this settles a reply that names two
+    places ("estoy en Tijuana esperando pasar al otro lado").
+    """
+    u = fs.understanding
+    tokens = norm.split()
+    not_words = Lexicon.of(fs).not_words
+    before = {tuple(w.split()) for words in u.saying_where.values() for w in words}
+    found: dict[int, str] = {}
+    for start in range(len(tokens)):
+        for said in before:
+            end = start + len(said)
+            if end >= len(tokens) or tuple(tokens[start:end]) != said:
+                continue
+            if any(t in not_words for t in tokens[max(0, start - 2):start]):
+                continue
+            here = [(name, i) for name, i in names.get(tokens[end], ()) if tuple(tokens[end:end + len(name)]) == name]
+            if here:
+                name, i = max(here, key=lambda n: len(n[0]))  # "baja california", not "california"
+                found.setdefault(i, " ".join(tokens[start:end + len(name)]))
+    if len(found) != 1:
+        return None, None
+    (i, phrase), = found.items()
+    return i, Reading("option", f"option {i + 1}", phrase, u.saying_where_where, how="where they say they are")
+
+
 def _opening_number(text: str) -> str | None:
     """The number a reply opens with, alone in its first clause, when more
     follows: "4 pero no es emergencia", "6, pero no me borren nada" -> "4", "6".

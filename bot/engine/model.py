@@ -302,6 +302,11 @@ class Understanding:
     # flag -> lang -> words that pick the option setting that flag, at any menu ("el otro lado": in_us)
     option_words: Mapping[str, Mapping[str, frozenset[str]]] = field(default_factory=lambda: _NONE)
     option_words_where: Where | None = None  # the `option_words:` line, for explanations
+    # `saying_where:`: the menu whose answer a place said in passing records, and lang -> the
+    # words before the place ("estoy en", "im in")
+    saying_where_menu: str | None = None
+    saying_where: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)
+    saying_where_where: Where | None = None  # the `saying_where:` line, for explanations
     saying: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> verbs of saying that end a clause ("me dijo")
     own_words: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> the person's own ("i said")
     asking: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> openings of a polite request ("can you")

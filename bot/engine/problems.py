@@ -432,6 +432,8 @@ MESSAGES: dict[str, str | Callable[[Mapping], str]] = {
     "option-words-unknown-flag": lambda d: f"`option_words:` names `{d['flag']}`, which no menu option `sets:`, so its"
                                            f" words would pick nothing; "
                                            + (_did_you_mean(d, "the flags options set are") or "set it on an option, or remove it"),
+    "saying-where-not-a-menu": "`saying_where:` names `{place}`, a {kind}: a place said in passing is recorded as the"
+                               " answer to a menu whose options `sets:` a place (`screening.where`)",
     "cry-not-danger": "cry `{word}` is not a danger keyword of keywords.yaml, so it would raise no alarm: add it to"
                       " `danger:` there, or take it out of `cries:`",
     "hello-any-too-long": "text `hello_any` is sent in every language at once, and together they make {segments} SMS"

@@ -211,6 +211,7 @@ class _Step:
             if intent is None:
                 placed = self.place(text, norm)
                 if placed.placed:
+                    self.where_said(norm)
                     self.act(placed, self.current())
                 else:
                     self.reply(render.prompt(fs, self.current(), s.lang))
@@ -288,6 +289,7 @@ class _Step:
         s.lang = chosen or fs.system.default_language
         s.conv = self.ctx.new_id()
         s.started_at = self.ctx.now
+        self.where_said(norm)
         self.lc.send("start")
         self.event(ev.STARTED, lang=s.lang)
         shown = fs.keywords.shows.get(intent) or (fs.keywords.shows.get("danger") if placed.alarm else None)
@@ -560,6 +562,27 @@ class _Step:
         return self.fs.derived(("option words", self.s.position, self.s.lang),
                                lambda: matching.option_words_index(self.fs, node, self.labels(node)))
 
+    def where_said(self, norm: str) -> None:
+        """Record where the person said they are, in passing (understanding.yaml
+        `saying_where:`), as the answer to that menu, when it has none yet:
+        "estoy en Tijuana y no me pagan" then leads to Mexico's rights, not the
+        question of where they are."""
+        fs, s = self.fs, self.s
+        place = fs.understanding.saying_where_menu
+        node = fs.node(place) if place else None
+        if node is None or any(flag in s.flags for flag in node.option_flags):
+            return
+        here = self.current()
+        if here is not None and set(here.option_flags) & set(node.option_flags):
+            return  # the question itself, which read it already (answer)
+        names = fs.derived(("where said", place),  # a place's own words; the labels are no place
+                           lambda: matching.option_words_index(fs, node, [() for _ in node.options]))
+        i, why = matching.read_where_said(fs, norm, names)
+        if i is not None:
+            self.explain(why)
+            for flag in node.options[i].sets:
+                s.flags[flag] = "yes"
+
     def own_answers(self, text: str) -> dict[str, set[str]]:
         """The question's answers in its own words (understanding.yaml
         `answers_at:`), in the person's language and English: answer -> words.
@@ -575,6 +598,11 @@ class _Step:
         unsure = None
         if node.kind == m.MENU:
             i, why = matching.read_option_words(fs, norm, self.option_words(node))
+            if i is None and self.option_words(node):
+                # Two places named, or a "no" before them: where they say they are, if they do.
+                said, where = matching.read_where_said(fs, norm, self.option_words(node))
+                if said is not None:
+                    i, why = said, where
             if i is None and why is None:
                 i, why = matching.read_pick(fs, norm, self.labels(node), text)
             if i is not None:
@@ -636,6 +664,7 @@ class _Step:
         if not placed.placed:
             placed = self.danger_at_the_end(norm) or placed
         if placed.placed:
+            self.where_said(norm)
             self.act(placed, node, unsure=unsure is not None, asked=asks(text))
             return
         if node.kind == m.QUESTION and unsure is not None:  # "no, nunca me pagan": ask again, it is not a miss

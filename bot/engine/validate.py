@@ -429,6 +429,28 @@ def _option_words_problems(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
     return problems
 
 
+def _saying_where_problems(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
+    """`saying_where:`: its menu one whose options set flags (what a place said
+    in passing records), each language known."""
+    path, problems = loaded.understanding.where.path, []
+    spec = _value(loaded, path, ("saying_where",)) or {}
+    if not spec:
+        return []
+    place, at = str(spec.get("menu", "")), ("saying_where", "menu")
+    node = fs.node(place)
+    if node is None:
+        missing = _missing(fs, loaded, place)
+        if missing:
+            problems.append(_p(_at(loaded, path, at), "unknown-goto", **missing))
+    elif node.kind != m.MENU or not node.option_flags:
+        problems.append(_p(_at(loaded, path, at), "saying-where-not-a-menu", place=place, kind=node.kind))
+    for code in spec.get("words") or {}:
+        if code not in fs.system.languages:
+            problems.append(_p(_at(loaded, path, ("saying_where", "words", code)), "unknown-language", lang=code,
+                               **_hint(code, fs.system.languages)))
+    return problems
+
+
 def _answers_at_problems(fs: m.FlowSet, loaded: Loaded, answer_words: Mapping[str, str]) -> list[Problem]:
     """`answers_at:`: each place a question of the flows, each language known, and
     each word one answer there (an answer word of system.yaml is that answer everywhere)."""
@@ -517,6 +539,7 @@ def check_understanding(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
             problems.append(_p(_at(loaded, path, ("cries", code, "words")), "cry-not-danger", word=word))
     problems += _answers_at_problems(fs, loaded, answer_words)
     problems += _option_words_problems(fs, loaded)
+    problems += _saying_where_problems(fs, loaded)
     problems += _whole_phrases_read_as_a_word(fs, keyword_words, answer_words)
     number_words = {w for rows in u.numbers.values() for words in rows for w in words}
     for code, words in u.around.items():
