@@ -168,6 +168,15 @@ def test_keyword_mid_conversation(fs, intent, word, lang):
     EFFECTS[intent](fs, chat, turn, lang)
 
 
+@pytest.mark.parametrize("marked", ["_{}_", "*{}*", "~{}~", "```{}```"])
+@pytest.mark.parametrize("word, lang", [("SALIR", "es"), ("exit", "en"), ("borrar", "es")])
+def test_a_quick_exit_in_whatsapps_formatting_erases(fs, marked, word, lang):
+    # WhatsApp writes italics as _SALIR_: the underscore is a word character to a regular
+    # expression, and "_salir_" had been "Perdón, no entendí".
+    chat = mid_flow(fs, lang)
+    expect_quick_exit(fs, chat, chat.send(marked.format(word)), lang)
+
+
 @pytest.mark.parametrize("intent, word, lang", cases(*EFFECTS))
 def test_keyword_is_a_whole_message_only(fs, intent, word, lang):
     chat = mid_flow(fs, lang)

@@ -41,7 +41,7 @@ def readable(text: str) -> str:
     return cut
 
 
-_PUNCT_RE = re.compile(r"[^\w\s]", re.UNICODE)
+_PUNCT_RE = re.compile(r"[^\w\s]|_", re.UNICODE)  # "_" is a word character to re, and WhatsApp's italics: "_SALIR_"
 # Apostrophes join a word rather than split it: "can't" and "cant" read alike.
 _APOSTROPHE_RE = re.compile(r"['\u2019\u2018\u00b4`]")
 _REPEAT_RE = re.compile(r"(\w)\1+")
