@@ -502,7 +502,9 @@ def test_a_reply_not_understood_that_ends_saying_someone_is_near_gets_the_one_di
 
 
 @pytest.mark.parametrize("lang, near, back", [("es", "sí, ahí viene el patrón", "ok ya se fue"),
-                                              ("en", "yes, gotta go", "ok hes gone")])
+                                              ("en", "yes, gotta go", "ok hes gone"),
+                                              # "salió" is one letter from SALIR: it had erased the chat
+                                              ("es", "ahí viene", "ya salió"), ("es", "ahí viene", "salió")])
 def test_back_after_someone_was_near_the_question_comes_again_in_full(fs, lang, near, back):
     # Not "sorry, I did not understand" and the bare options: the warning's line was all they saw.
     chat = at_a_question(fs, lang)
