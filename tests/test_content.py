@@ -200,6 +200,14 @@ def test_not_safe_now_says_911_is_theirs_to_call(lang):
     assert {"en": "this chat cannot call anyone", "es": "este chat no puede llamar a nadie"}[lang] in screen
 
 
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_last_message_before_silence_names_911_and_the_hotline(lang):
+    # "Not safe to text now" ends the chat, and STOP is the last message anyone sends:
+    # a review found a frightened "stop" left with neither.
+    for shown in (text("screening.later", lang), render.say(FS, lang, "opted_out")):
+        assert "911" in shown and HOTLINE in shown, shown
+
+
 MEXICAN_PHONE = {"en": "mexican phone", "es": "celular mexicano"}
 US_PHONE = {"en": "us phone", "es": "ee uu"}
 
