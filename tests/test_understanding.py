@@ -930,3 +930,31 @@ def test_what_the_adversarial_review_found_raises_no_alarm_and_goes_nowhere_new(
                                   "he keeps reading my phone every night and took my passport"])
 def test_someone_near_in_a_sentence_is_no_warning(fs, text):
     assert started(fs, "en").send(text).replies != [say(fs, "watched", "en")]
+
+
+# --- what a second round of reviews found (2026-12-06, later) ----------------------------
+
+@pytest.mark.parametrize("text, lang", [
+    # A mother whose son is held for ransom had the children's lines, and no 911.
+    ("tienen a mi hijo unos hombres en tamaulipas me llaman y me piden 5 mil dolares y si no los mando dicen q lo matan",
+     "es"),
+    ("me dicen q si no pago matan a mi hijo", "es"), ("tienen a mi hijo y piden 5 mil dolares", "es"),
+    # Not let out, in the words English texters used: the plain main menu.
+    ("she doesnt let me leave the house", "en"), ("im not allowed to go out", "en"), ("they dont let me out", "en"),
+    ("he never lets me leave", "en"), ("im not free to leave", "en"),
+])
+def test_a_threat_to_a_relative_or_not_being_let_out_shows_the_emergency_numbers_first(fs, text, lang):
+    turn = started(fs, lang).send(text)
+    assert turn.replies[0] == emergency(fs, lang)
+
+
+@pytest.mark.parametrize("text, lang, place", [
+    ("si llamo me van a echar a la migra?", "es", "safety.privacy"),  # was the screening, as a boss's threat
+    ("es de la migra este numero?", "es", "safety.privacy"),  # was the page on being stopped by police
+    ("if i call will they send ice after her", "en", "safety.privacy"),
+    ("will the hotline call ice on me", "en", "safety.privacy"),
+    ("my boss says if i call he will call ice", "en", "screening.intro"),  # a boss's threat stays one
+])
+def test_asking_whether_a_call_brings_immigration_gets_who_sees_what_they_write(fs, text, lang, place):
+    turn = started(fs, lang).send(text)
+    assert ev.Event(ev.UNDERSTOOD, {"to": place}) in turn.events

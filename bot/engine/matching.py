@@ -319,7 +319,7 @@ def _core(lex: Lexicon, words: list[str]) -> tuple[list[str], str, str]:
 _SAID_AGAIN = "a word said again"
 # How a reply is read when only some of its words picked the option or gave
 # the answer: the rest may say more (the runner looks there for danger).
-_BY_LABEL_WORDS = "words of the label"
+BY_LABEL_WORDS = "words of the label"
 _BY_LABEL_TYPOS = "label with typos"
 _BY_FIRST_WORDS = "first words of the reply"
 _BY_NUMBER_AND_WORDS = "number, with words after it"
@@ -327,7 +327,7 @@ _BY_OTHER_WORDS = "the option in other words"
 BY_AGE = "an age"
 _OPENS_WITH_YES = re.compile(r"^(yes|yeah|yep|yup|yea)\s+(.+)$")
 _TWO_WAYS = "said two ways"
-READ_FROM_SOME_WORDS = frozenset({_BY_LABEL_WORDS, _BY_LABEL_TYPOS, _BY_FIRST_WORDS, _BY_NUMBER_AND_WORDS, _BY_OTHER_WORDS,
+READ_FROM_SOME_WORDS = frozenset({BY_LABEL_WORDS, _BY_LABEL_TYPOS, _BY_FIRST_WORDS, _BY_NUMBER_AND_WORDS, _BY_OTHER_WORDS,
                                   BY_AGE})
 
 
@@ -475,7 +475,7 @@ def read_pick(fs: m.FlowSet, norm: str, labels: list[list[str]], text: str = "")
         return None, None
     i = pick(norm, labels)
     if i is not None:
-        how = _by_number(norm) if _LEADING_NUMBER.match(norm) else _BY_LABEL_WORDS
+        how = _by_number(norm) if _LEADING_NUMBER.match(norm) else BY_LABEL_WORDS
         return i, Reading("option", f"option {i + 1}", labels[i][0], how=how)
     lead = _opening_number(text)
     i = pick(lead, labels) if lead else None

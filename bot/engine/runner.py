@@ -605,6 +605,8 @@ class _Step:
                     i, why = said, where
             if i is None and why is None:
                 i, why = matching.read_pick(fs, norm, self.labels(node), text)
+            if i is not None and why.how == matching.BY_LABEL_WORDS and self.says_more_than_a_label(text, norm):
+                i = why = None  # "she threatens to call immigration on me": not "Numbers to call or text"
             if i is not None:
                 self.explain(why)
                 if self.said_beside(text, norm, why, node):
@@ -681,6 +683,14 @@ class _Step:
             return
         self.explain(Reading("nothing", "a reply the bot did not understand", how="no keyword, option, answer or phrase"))
         self.miss(node)
+
+    def says_more_than_a_label(self, text: str, norm: str) -> bool:
+        """Whether a reply that shares a word with one option's label says
+        something of its own: a phrase of understanding.yaml places it, and not
+        as a general request. "she threatens to call immigration on me" is a
+        threat, not "Numbers to call or text"; "numbers" is the option."""
+        placed = self.place(text, norm)
+        return placed.target is not None and not placed.target.general
 
     def said_beside(self, text: str, norm: str, why: Reading, node: m.Node) -> bool:
         """A reply read from some of its words may say more.
