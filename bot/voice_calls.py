@@ -151,7 +151,20 @@ class VoiceCalls:
             return self.repeat(fs, cid)
         if intent is not None:
             return self.turn(fs, cid, spoken.key_word(fs, intent) or key, form.get("To"))
+        if not key and self.unread_at_an_end(fs, cid, words):
+            return self.repeat(fs, cid)
         return self.turn(fs, cid, key or words, form.get("To"))
+
+    def unread_at_an_end(self, fs: FlowSet, cid: str, words: str) -> bool:
+        """Words at the last screen of a path that the engine would not read
+        ("¿cómo dice?", "wait, the number?"): the screen with its numbers again,
+        as its "9 to hear this again" offers, not the main menu in its place."""
+        if (self.store.load(cid) or {}).get("st") != "closed":
+            return False
+        norm = normalize(words)
+        placed = Lexicon.of(fs).place(norm)
+        return (matching.read_keyword(fs, norm, words)[0] is None and placed.target is None
+                and placed.alarm is None)
 
     def dialed(self, form: Mapping[str, str], to: str) -> Answer:
         """Twilio's report on a ``<Dial>``: how the call to a person or the hotline went."""
@@ -339,9 +352,11 @@ class VoiceCalls:
             lines += self.lines(fs, lang, spoken.system_text(fs, lang, "after_end"))
         if any(e.kind == ev.MISSED for e in turn.events):
             # Not understood: "Perdón, no le entendí" and the keys now; 9 or "mande" after it
-            # says the question itself, never "no le entendí" again.
-            question = Said(lang, self.lines(fs, lang, _prompt_at(fs, session.position, lang)))  # the turn's own
-            self.store.call_prompts.remember(cid, question.to_json())
+            # says again what was said before it (the numbers with their "¿Y ahora?"), or
+            # else the question itself: never "no le entendí" again.
+            if self.store.call_prompts.get(cid) is None:
+                question = Said(lang, self.lines(fs, lang, _prompt_at(fs, session.position, lang)))  # the turn's own
+                self.store.call_prompts.remember(cid, question.to_json())
             return self.say(fs, cid, Said(lang, lines), remember=False)
         return self.say(fs, cid, Said(lang, lines))
 

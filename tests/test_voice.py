@@ -401,6 +401,22 @@ def test_asked_to_say_it_again_after_a_miss_says_the_question_not_the_miss(call_
     assert call.say("mande") == menu
 
 
+def test_the_numbers_are_said_again_after_a_miss_and_at_the_last_screen(call_app):
+    # A review of callers: 9 after a miss at "¿Y ahora?" said only "¿Y ahora?", and at the last screen
+    # "¿cómo dice?" went to the main menu: the number was never heard again.
+    call = Call(call_app)
+    start_in(call, "es")
+    call.press("4")
+    numbers = call.press("2")  # the emergency numbers, then "¿Y ahora?"
+    assert any("9, 1, 1" in line for line in numbers)
+    assert call.say("banana")[0].startswith("[es] Perdón, no le entendí.")
+    assert call.press("9") == numbers
+    thanks = call.say("gracias")  # a last screen: the hotline, and "9 para volver a oír esto"
+    assert any("1, 8, 8, 8" in line for line in thanks)
+    assert call.say("¿cómo dice?") == thanks == call.say("banana")
+    assert "[es] ¿Dónde está ahora?" in call.say("me pagan poco")  # what the engine reads goes on
+
+
 @pytest.mark.parametrize("lang, words", [("es", "uno"), ("es", "sí por favor"), ("en", "yes please")])
 def test_the_offer_of_the_national_hotline_is_taken_in_words(call_app, lang, words):
     # A review: "uno" started the screening (option 1 of the menu) and "sí" was not understood.
@@ -541,7 +557,9 @@ def test_what_the_caller_came_for_at_the_language_question_is_answered_in_their_
     assert heard[0].startswith(("[es] Hola.", "[en] Hello.")) and then in heard, heard
 
 
-@pytest.mark.parametrize("words", ["repita por favor", "otra vez", "no le entendí", "can you repeat that?"])
+@pytest.mark.parametrize("words", ["repita por favor", "otra vez", "no le entendí", "can you repeat that?",
+                                   # a review of callers: "¿cómo?" and "¿qué?" (all around words) had been misses
+                                   "¿cómo?", "¿qué?", "espere", "más despacio", "wait", "repeat the number"])
 def test_asking_to_hear_it_again_in_words_is_what_9_does(call_app, words):
     # keywords.yaml `voice_repeat:`; before, "perdón, no le entendí" and the options without the question.
     call = Call(call_app)
