@@ -958,3 +958,30 @@ def test_a_threat_to_a_relative_or_not_being_let_out_shows_the_emergency_numbers
 def test_asking_whether_a_call_brings_immigration_gets_who_sees_what_they_write(fs, text, lang, place):
     turn = started(fs, lang).send(text)
     assert ev.Event(ev.UNDERSTOOD, {"to": place}) in turn.events
+
+
+@pytest.mark.parametrize("text, lang, to", [
+    ("mi patron no me deja salir y me pega", "es", "danger+screening.intro"),
+    ("my boss locked me in", "en", "danger+screening.intro"),
+    ("hola necesito ayuda", "es", None),
+])
+def test_free_text_at_the_language_question_chooses_its_language(fs, text, lang, to):
+    # A review: after "911" as a first text (no language said, so the language question), Spanish
+    # written instead of a number had the emergency numbers and every question after in English.
+    chat = Chat(fs)
+    chat.send("911")
+    assert chat.session.position == "welcome.language"
+    turn = chat.send(text)
+    assert chat.session.lang == lang and chat.session.state == "in_flow"
+    if to is None:
+        assert turn.replies == [menu(fs, lang)]
+    else:
+        assert turn.replies[0] == emergency(fs, lang)
+        assert ev.Event(ev.UNDERSTOOD, {"to": to}) in turn.events
+
+
+def test_what_says_no_language_at_the_language_question_asks_it_again(fs):
+    chat = Chat(fs)
+    chat.send("911")
+    chat.send("ok")
+    assert chat.session.position == "welcome.language"

@@ -662,6 +662,8 @@ class _Step:
                 self.lc.send("language_chosen")
                 self.enter(node.next)
                 return
+            if self.written_in_a_language(text, norm, node):
+                return
         placed = self.place_or_warning(text, norm)
         if not placed.placed:
             placed = self.danger_at_the_end(norm) or placed
@@ -683,6 +685,31 @@ class _Step:
             return
         self.explain(Reading("nothing", "a reply the bot did not understand", how="no keyword, option, answer or phrase"))
         self.miss(node)
+
+    def written_in_a_language(self, text: str, norm: str, node: m.Node) -> bool:
+        """Free text at the language question, in one of the languages: that
+        language is the choice, and the text is read as at the main menu
+        ("911" first, then "mi patrón no me deja salir": the emergency numbers
+        and the questions in Spanish, not in English); with nothing to place
+        in it, the question's next node. False when it says no language
+        ("ok", "?"): the question stays."""
+        fs, s = self.fs, self.s
+        placed = self.place_or_warning(text, norm)
+        detected = language.detect(fs.system, text, norm)
+        chosen = detected.lang or placed.lang
+        if chosen not in fs.system.languages:
+            return False
+        self.explain(Reading("language", chosen, how=f"written in it: {detected.how}", score=detected.score or 1.0))
+        s.lang = chosen
+        self.event(ev.LANGUAGE, lang=s.lang)
+        self.lc.send("language_chosen")
+        if not placed.placed:
+            self.enter(node.next)
+            return True
+        self.move_to_main_menu(show=False)
+        self.where_said(norm)
+        self.act(placed, self.current())
+        return True
 
     def says_more_than_a_label(self, text: str, norm: str) -> bool:
         """Whether a reply that shares a word with one option's label says
