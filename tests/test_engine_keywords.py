@@ -503,8 +503,7 @@ def test_a_reply_not_understood_that_ends_saying_someone_is_near_gets_the_one_di
 
 @pytest.mark.parametrize("lang, near, back", [("es", "sí, ahí viene el patrón", "ok ya se fue"),
                                               ("en", "yes, gotta go", "ok hes gone"),
-                                              # "salió" is one letter from SALIR: it had erased the chat
-                                              ("es", "ahí viene", "ya salió"), ("es", "ahí viene", "salió")])
+                                              ("es", "ahí viene", "ya salió el patrón")])
 def test_back_after_someone_was_near_the_question_comes_again_in_full(fs, lang, near, back):
     # Not "sorry, I did not understand" and the bare options: the warning's line was all they saw.
     chat = at_a_question(fs, lang)
@@ -512,6 +511,15 @@ def test_back_after_someone_was_near_the_question_comes_again_in_full(fs, lang, 
     chat.send(near)
     turn = chat.send(back)
     assert turn.replies == [prompt(fs, at, lang)] and chat.session.position == at and chat.session.misses == 0
+
+
+@pytest.mark.parametrize("text", ["ya salió", "salió", "ya salió el patrón"])
+def test_gone_out_is_not_salir_misspelt(fs, text):
+    # "salió" is one letter from SALIR: after "ahí viene" it had erased the chat, the moment it was safe again.
+    chat = at_a_question(fs, "es")
+    chat.send("ahí viene")
+    turn = chat.send(text)
+    assert turn.action != ERASE and chat.session.state == "in_flow"
 
 
 def test_back_after_someone_was_near_at_the_menu_gets_the_menu_in_full(fs):
