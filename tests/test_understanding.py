@@ -985,3 +985,14 @@ def test_what_says_no_language_at_the_language_question_asks_it_again(fs):
     chat.send("911")
     chat.send("ok")
     assert chat.session.position == "welcome.language"
+
+
+@pytest.mark.parametrize("text, lang, number", [
+    ("my husband pushes me", "en", "1-800-799-7233"),  # had "Thank you for telling us" and nothing more
+    ("me da el numero de la linea contra la trata?", "es", "1-888-373-7888"),
+])
+def test_a_page_of_numbers_named_at_a_question_is_given_there_and_the_question_stays(fs, text, lang, number):
+    chat = at_question(fs, lang)
+    turn = chat.send(text)
+    assert any(number in r for r in turn.replies[:-1])
+    assert chat.session.position == "screening.under_18" and "under_18" not in chat.session.flags

@@ -860,9 +860,24 @@ class _Step:
         elif unsure:
             self.reply(render.reprompt(fs, node, s.lang, "reprompt_unsure"))
         elif _asks(node) and target is not None and target.goto:
+            # A page of numbers is given here and now ("mi esposo me empuja" at a screening
+            # question: the violence line), then the question: leaving would lose the answers.
+            page = self.numbers_page(target.goto)
+            if page is not None:
+                self.turn.replies += render.directory(fs, page, s.lang)
             self.reply(render.reprompt(fs, node, s.lang, "reprompt_asked" if asked else "reprompt_told"))
         else:
             self.reply(render.reprompt(fs, node, s.lang))
+
+    def numbers_page(self, goto: str) -> m.Node | None:
+        """The page of numbers (a directory) ``goto`` leads to, through branches on
+        what the person said; None if it leads to anything else."""
+        for _ in range(MAX_HOPS):
+            node = self.fs.node(goto)
+            if node is None or node.kind != m.BRANCH:
+                return node if node is not None and node.kind == m.DIRECTORY else None
+            goto = next((b.goto for b in node.branches if b.when.holds(self.s.flags)), node.default)
+        return None
 
     def miss(self, node: m.Node) -> None:
         s = self.s
