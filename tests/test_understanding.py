@@ -481,6 +481,8 @@ UNDER_18 = [
     # An answer word, then the age (a review found these asked again); nobody under 18 says "no tengo 30".
     ("no im 24", "en", "no"), ("nah im 19", "en", "no"), ("no i am 24", "en", "no"), ("no tengo 30", "es", "no"),
     ("no tengo 20 años", "es", "no"),
+    # A number alone that is no option is an age (a review: "17" was not understood); years spent are not.
+    ("17", "en", "yes"), ("25", "es", "no"), ("i said im 17", "en", "yes"), ("15 years here", "en", None),
     # Not yet 18, in the question's own words.
     ("no tengo ni 18", "es", "yes"), ("todavia no tengo 18", "es", "yes"), ("not 18 yet", "en", "yes"),
     ("im not even 18", "en", "yes"),
@@ -768,6 +770,7 @@ def test_the_typed_answers_of_the_content_brief_are_understood(fs, answer, word)
     ("es", "en otro lado", "elsewhere"), ("es", "en guatemala", "elsewhere"),
     ("en", "the united states", "in_us"), ("en", "im in new mexico", "in_us"),
     ("en", "im in juarez across from el paso", "in_mexico"),  # "El Paso" alone is no name: "el paso", the crossing
+    ("en", "ohio", "in_us"), ("en", "im in tx", "in_us"), ("en", "in us", "in_us"),
 ])
 def test_a_place_named_in_other_words_answers_where_are_you(fs, lang, text, flag):
     # understanding.yaml `option_words:`: each was "Sorry, I did not understand", or the wrong place.
@@ -996,3 +999,31 @@ def test_a_page_of_numbers_named_at_a_question_is_given_there_and_the_question_s
     turn = chat.send(text)
     assert any(number in r for r in turn.replies[:-1])
     assert chat.session.position == "screening.under_18" and "under_18" not in chat.session.flags
+
+
+@pytest.mark.parametrize("text, lang, flag", [
+    ("la señora", "es", "id_taken"), ("mi patrona", "es", "id_taken"), ("the lady i work for", "en", "id_taken"),
+    ("my uncle has it", "en", "id_other"), ("mi esposo", "es", "id_other"),
+])
+def test_who_holds_the_passport_in_their_words(fs, text, lang, flag):
+    # A review of callers and texters: a domestic worker's "la señora" and a teen's "my uncle" were not understood.
+    chat = started(fs, lang)
+    chat.send("1")
+    for _ in range(20):
+        if chat.session.position == "screening.documents":
+            break
+        chat.send("1" if chat.session.position in ("screening.safe", "screening.where") else "2")
+    chat.send(text)
+    assert chat.session.flags.get(flag) == "yes" and chat.session.position == "screening.threats"
+
+
+def test_a_no_in_one_clause_does_not_hide_a_name_in_the_next(fs):
+    # "no tengo nada, el coyote me quitó mi partida de nacimiento" had picked "I have none" alone.
+    chat = started(fs, "es")
+    chat.send("1")
+    for _ in range(20):
+        if chat.session.position == "screening.documents":
+            break
+        chat.send("1" if chat.session.position in ("screening.safe", "screening.where") else "2")
+    chat.send("no tengo nada, el coyote me quitó mi partida de nacimiento")
+    assert chat.session.position == "screening.documents"  # two named: the question again

@@ -493,8 +493,8 @@ def read_pick(fs: m.FlowSet, norm: str, labels: list[list[str]], text: str = "")
     return None, None
 
 
-def read_option_words(fs: m.FlowSet, norm: str, words: Mapping[str, Sequence[tuple[tuple[str, ...], int]]]
-                      ) -> tuple[int | None, Reading | None]:
+def read_option_words(fs: m.FlowSet, norm: str, words: Mapping[str, Sequence[tuple[tuple[str, ...], int]]],
+                      starts: Set[int] = frozenset()) -> tuple[int | None, Reading | None]:
     """The option a reply names in other words (understanding.yaml
     `option_words:`; ``words``: each name's words and its option, by the
     name's first word, see :func:`option_words_index`): "estoy en el otro
@@ -502,17 +502,21 @@ def read_option_words(fs: m.FlowSet, norm: str, words: Mapping[str, Sequence[tup
     of its own ("baja california", not "california"). Two options named pick
     nothing, and the Reading says so: the labels are not tried then ("estoy
     en Tijuana esperando pasar al otro lado": where they are, or where they
-    go?). Never after a not-word: "no estoy en Texas" names no place.
+    go?). Never after a not-word in its clause (``starts``: where clauses
+    begin, :func:`clause_starts`): "no estoy en Texas" names no place, "no
+    tengo nada, el coyote me lo quitó" names two.
     """
     tokens = norm.split()
     not_words = Lexicon.of(fs).not_words
     spans: list[tuple[int, int, int]] = []  # (start, end, option)
+    negated = False
     for start, token in enumerate(tokens):
-        for said, i in words.get(token, ()):
-            if tuple(tokens[start:start + len(said)]) == said:
-                spans.append((start, start + len(said), i))
-        if token in not_words:
-            break  # nothing after a not-word ("no sé dónde" itself may open with one)
+        negated = negated and start not in starts
+        if not negated:
+            for said, i in words.get(token, ()):
+                if tuple(tokens[start:start + len(said)]) == said:
+                    spans.append((start, start + len(said), i))
+        negated = negated or token in not_words  # nothing after it ("no sé dónde" itself may open with one)
     named = [(a, b, i) for a, b, i in spans if not any(c <= a and b <= d and d - c > b - a for c, d, _ in spans)]
     if not named:
         return None, None
@@ -738,8 +742,12 @@ def _own_answer(lex: Lexicon, norm: str, own: Mapping[str, Set[str]] | None) -> 
 
 def read_age(fs: m.FlowSet, text: str, below: int) -> tuple[str, Reading] | None:
     """yes / no to "Are you under ``below``?" from the age a reply says
-    ("tengo 16", "im 17 years old", "cumplo 18 en mayo"), or None."""
+    ("tengo 16", "im 17 years old", "cumplo 18 en mayo"), or None. A number
+    alone that no option has and can be an age answers too ("17")."""
     found = Lexicon.of(fs).age(text)
+    bare = normalize(text)
+    if found is None and bare.isdigit() and 10 <= int(bare) < 100:
+        found = int(bare), bare
     if found is None:
         return None
     age, words = found
