@@ -1027,3 +1027,18 @@ def test_a_no_in_one_clause_does_not_hide_a_name_in_the_next(fs):
         chat.send("1" if chat.session.position in ("screening.safe", "screening.where") else "2")
     chat.send("no tengo nada, el coyote me quitó mi partida de nacimiento")
     assert chat.session.position == "screening.documents"  # two named: the question again
+
+
+@pytest.mark.parametrize("text, answer", [
+    ("sí me obligan a trabajar", "yes"), ("simon me obligan", "yes"),  # each had "Gracias por contarnos", asked again
+    ("si me obligan a trabajar", None),  # "si" without its accent is also "if": asked again
+])
+def test_a_yes_with_its_accent_opens_a_reply_without_a_comma(fs, text, answer):
+    chat = started(fs, "es")
+    chat.send("1")
+    for _ in range(20):
+        if chat.session.position == "screening.forced":
+            break
+        chat.send("1" if chat.session.position in ("screening.safe", "screening.where") else "2")
+    chat.send(text)
+    assert chat.session.flags.get("force") == answer
