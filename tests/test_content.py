@@ -817,3 +817,20 @@ def test_docs_say_what_every_outcome_tells_the_person():
     for outcome in {n.outcome for f in FS.flows.values() for n in f.nodes if n.outcome}:
         assert f"`{outcome}`" in docs, outcome
     assert "## What we do not say, and why" in docs
+
+
+@pytest.mark.parametrize("paid_little, said", [("yes", True), ("no", False)])
+def test_pay_owed_is_said_only_to_whoever_said_they_are_not_paid(paid_little, said):
+    # A review: someone held and threatened, who said they are paid, read "You can claim the pay you are owed".
+    from tests.fixtures_engine import started
+    chat = started(FS, "en")
+    chat.send("1")
+    answers = {"screening.safe": "1", "screening.where": "1", "screening.threats": "1",
+               "screening.pay": "1" if paid_little == "yes" else "2"}
+    replies = []
+    for _ in range(20):
+        if chat.session.state == "closed":
+            break
+        replies += chat.send(answers.get(chat.session.position, "2")).replies
+    assert any("forced labour" in r for r in replies)
+    assert any("claim the pay you are owed" in r for r in replies) == said
