@@ -605,7 +605,7 @@ class _Step:
                     i, why = said, where
             if i is None and why is None:
                 i, why = matching.read_pick(fs, norm, self.labels(node), text)
-            if i is not None and why.how == matching.BY_LABEL_WORDS and self.says_more_than_a_label(text, norm):
+            if i is not None and why.how == matching.BY_LABEL_WORDS and self.says_more_than_a_label(text, norm, node.options[i]):
                 i = why = None  # "she threatens to call immigration on me": not "Numbers to call or text"
             if i is not None:
                 self.explain(why)
@@ -711,13 +711,17 @@ class _Step:
         self.act(placed, self.current())
         return True
 
-    def says_more_than_a_label(self, text: str, norm: str) -> bool:
-        """Whether a reply that shares a word with one option's label says
-        something of its own: a phrase of understanding.yaml places it, and not
-        as a general request. "she threatens to call immigration on me" is a
-        threat, not "Numbers to call or text"; "numbers" is the option."""
+    def says_more_than_a_label(self, text: str, norm: str, option: m.Option) -> bool:
+        """Whether a reply that shares a word with ``option``'s label says
+        something of its own: a phrase of understanding.yaml places it in
+        another flow, and not as a general request. "she threatens to call
+        immigration on me" is a threat, not "Numbers to call or text";
+        "numbers" is the option, and so is "es seguro escribir aquí?" (its
+        phrase is a page of the option's own flow)."""
         placed = self.place(text, norm)
-        return placed.target is not None and not placed.target.general
+        target = placed.target
+        return (target is not None and not target.general
+                and (target.goto or "").partition(".")[0] != option.goto.partition(".")[0])
 
     def said_beside(self, text: str, norm: str, why: Reading, node: m.Node) -> bool:
         """A reply read from some of its words may say more.
