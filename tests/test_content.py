@@ -332,6 +332,9 @@ def test_the_sex_question_counts_anything_given_and_for_a_minor_no_force(lang):
         assert thing in adult and thing in minor, thing
     assert not any(w in minor for w in ("made you", "obligado", "force", "fuerza"))
     assert not any(w in adult for w in ("for money", "por dinero"))
+    # Under 18 it is a crime whoever gets what is given (22 USC 7102): a girl whose "boyfriend"
+    # is paid had answered no, and read "Your work must be paid".
+    assert {"en": "to someone else", "es": "a otra persona"}[lang] in minor
 
 
 @pytest.mark.parametrize("lang", LANGS)
