@@ -568,7 +568,10 @@ ROUTES = [
     ("paid to cross, not free after, ransom", {"paid_to_cross": "yes", "free_after": "no", "ransom": "yes"}, "ransom"),
     ("held for ransom, ID taken, threatened, not free", {"paid_to_cross": "yes", "free_after": "no", "ransom": "yes",
      "documents": "boss", "threats": "yes", "confined": "yes"}, "ransom"),
-    ("held for ransom, with a debt", {"ransom": "yes", "debt": "yes"}, "trafficking_referral"),
+    # A caller held for ransom answered yes to the debt and heard "forced labour … claim the pay you are owed".
+    ("held for ransom, with a debt", {"ransom": "yes", "debt": "yes"}, "ransom"),
+    ("held for ransom, with a debt and pay kept back", {"ransom": "yes", "debt": "yes", "pay": "yes"},
+     "trafficking_referral"),
     ("paid to cross, not sure if free after", {"paid_to_cross": "yes", "free_after": "not_sure"}, "not_sure"),
     ("not sure if they paid to cross", {"paid_to_cross": "not_sure", "free_after": "yes"}, "not_sure"),
     ("not sure to everything", {f: "not_sure" for f in QUESTIONS - {"documents"}} | {"documents": "other"},
