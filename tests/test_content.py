@@ -831,12 +831,15 @@ def test_pay_owed_is_said_only_to_whoever_said_they_are_not_paid(paid_little, sa
     from tests.fixtures_engine import started
     chat = started(FS, "en")
     chat.send("1")
-    answers = {"screening.safe": "1", "screening.where": "1", "screening.threats": "1",
+    answers = {"screening.safe": "1", "screening.where": "1", "screening.threats": "1", "screening.documents": "1",
                "screening.pay": "1" if paid_little == "yes" else "2"}
     replies = []
     for _ in range(20):
         if chat.session.state == "closed":
             break
         replies += chat.send(answers.get(chat.session.position, "2")).replies
-    assert any("forced labour" in r for r in replies)
     assert any("claim the pay you are owed" in r for r in replies) == said
+    # Threatened, and no sign about work or pay: not called forced labour, and the violence
+    # line is given (a woman whose husband threatened to call immigration had neither).
+    assert any("forced labour" in r for r in replies) == said
+    assert any("1-800-799-7233" in r for r in replies) != said
