@@ -132,3 +132,17 @@ def test_no_number_or_text_in_logs_keys_or_events(app, client, redis_client, cap
     assert [name for name, value in stored.items() if leaks(json.dumps(value), WHATSAPP)] == ["addr"]
     assert stored["addr"] == WHATSAPP
     assert not redis_client.exists(session_key(SMS))
+
+
+def test_the_twilio_client_logs_no_request_line_even_at_debug():
+    # urllib3 logs each request line at DEBUG, with a log search's "?To=+1…": a review of the
+    # edges found the number in the log once DEBUG was turned on.
+    from bot.channels.twilio_api import rest_client
+    rest_client("AC" + "0" * 32, "token", "http://127.0.0.1:1")
+    root = logging.getLogger()
+    level = root.level
+    try:
+        root.setLevel(logging.DEBUG)
+        assert not logging.getLogger("urllib3.connectionpool").isEnabledFor(logging.DEBUG)
+    finally:
+        root.setLevel(level)

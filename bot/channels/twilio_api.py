@@ -32,6 +32,10 @@ def rest_client(account_sid: str, auth_token: str, api_base: str | None = None, 
     # a text): ours logs only problems.
     quiet = logging.getLogger(logger_name)
     quiet.setLevel(logging.WARNING)
+    # So does urllib3 at DEBUG, under it: each request line, with a search's
+    # ?To=+1… Muted too, so that DEBUG turned on to look into a problem
+    # never writes a number.
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.INFO)
     return Client(account_sid, auth_token, http_client=_Http(timeout=timeout, logger=quiet))
 
 
