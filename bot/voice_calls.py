@@ -151,20 +151,7 @@ class VoiceCalls:
             return self.repeat(fs, cid)
         if intent is not None:
             return self.turn(fs, cid, spoken.key_word(fs, intent) or key, form.get("To"))
-        if not key and self.unread_at_an_end(fs, cid, words):
-            return self.repeat(fs, cid)
         return self.turn(fs, cid, key or words, form.get("To"))
-
-    def unread_at_an_end(self, fs: FlowSet, cid: str, words: str) -> bool:
-        """Words at the last screen of a path that the engine would not read
-        ("¿cómo dice?", "wait, the number?"): the screen with its numbers again,
-        as its "9 to hear this again" offers, not the main menu in its place."""
-        if (self.store.load(cid) or {}).get("st") != "closed":
-            return False
-        norm = normalize(words)
-        placed = Lexicon.of(fs).place(norm)
-        return (matching.read_keyword(fs, norm, words)[0] is None and placed.target is None
-                and placed.alarm is None)
 
     def dialed(self, form: Mapping[str, str], to: str) -> Answer:
         """Twilio's report on a ``<Dial>``: how the call to a person or the hotline went."""
@@ -345,7 +332,8 @@ class VoiceCalls:
                                         self.settings.voices, self.settings.audio_url), "hangup")
         if any(e.kind == ev.HANDOFF_REQUESTED for e in turn.events):
             return self.person(fs, cid, lang, line, put_through)
-        lines = spoken.voiced(fs, lang, turn.replies)
+        lines = [(said_in, said) for said_in, line in spoken.voiced(fs, lang, turn.replies)
+                 for said in (_prompt_at(fs, session.position, said_in) if line.kind == spoken.QUESTION else [line])]
         if turn.someone_near:
             return self.say(fs, cid, Said(lang, lines, QUIET))
         if session.state == "closed":  # the last screen of a path: listen again, or go on

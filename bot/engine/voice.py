@@ -35,6 +35,10 @@ from .understanding import Lexicon
 from .validate import numbers_in
 
 SAY, PLAY = "say", "play"
+# Where the call's current question is said: a re-prompt's text is the same for
+# every yes / no question, so which one it is is known only from the call's
+# session (bot/voice_calls.py says it there).
+QUESTION = "question"
 
 # What a keypad key may do is listed in flows/schema.json (keywords.yaml's
 # `voice_keys:`). Only `repeat` is the call's own; the others are the keyword
@@ -124,9 +128,16 @@ def prompt(fs: m.FlowSet, node: m.Node, lang: str) -> list[Line]:
 
 
 def reprompt(fs: m.FlowSet, node: m.Node, lang: str, lead: str = "reprompt") -> list[Line]:
-    """A re-prompt said: ``voice_<lead>`` (``voice_reprompt`` when the flows have none), then the options."""
+    """A re-prompt said: ``voice_<lead>`` (``voice_reprompt`` when the flows have none), then the options.
+
+    After thanks for what a caller told, or an answer heard two ways, the
+    question itself instead (a :data:`QUESTION` line): on a screen it is still
+    above, on a call it is gone. A plain miss ("Perdón, no le entendí") says
+    the keys only; 9 says it all."""
     voiced = f"voice_{lead}" if f"voice_{lead}" in fs.system.texts else "voice_reprompt"
-    return [Line(SAY, render.say(fs, lang, voiced) + " " + options_line(fs, node, lang))]
+    if voiced == "voice_reprompt":
+        return [Line(SAY, render.say(fs, lang, voiced) + " " + options_line(fs, node, lang))]
+    return [Line(SAY, render.say(fs, lang, voiced)), Line(QUESTION, "")]
 
 
 def directory(fs: m.FlowSet, node: m.Node, lang: str) -> list[Line]:
