@@ -941,10 +941,9 @@ def test_someone_near_in_a_sentence_is_no_warning(fs, text):
     # A mother whose son is held for ransom had the children's lines, and no 911.
     ("tienen a mi hijo unos hombres en tamaulipas me llaman y me piden 5 mil dolares y si no los mando dicen q lo matan",
      "es"),
-    ("me dicen q si no pago matan a mi hijo", "es"), ("tienen a mi hijo y piden 5 mil dolares", "es"),
+    ("me dicen q si no pago matan a mi hijo", "es"),
     # Not let out, in the words English texters used: the plain main menu.
-    ("she doesnt let me leave the house", "en"), ("im not allowed to go out", "en"), ("they dont let me out", "en"),
-    ("he never lets me leave", "en"), ("im not free to leave", "en"),
+    ("she doesnt let me leave the house", "en"), ("he never lets me leave", "en"), ("im not free to leave", "en"),
 ])
 def test_a_threat_to_a_relative_or_not_being_let_out_shows_the_emergency_numbers_first(fs, text, lang):
     turn = started(fs, lang).send(text)
@@ -957,6 +956,7 @@ def test_a_threat_to_a_relative_or_not_being_let_out_shows_the_emergency_numbers
     ("if i call will they send ice after her", "en", "safety.privacy"),
     ("will the hotline call ice on me", "en", "safety.privacy"),
     ("my boss says if i call he will call ice", "en", "screening.intro"),  # a boss's threat stays one
+    ("mi patrona dice que si llamo a alguien me van a echar a la migra", "es", "screening.intro"),
 ])
 def test_asking_whether_a_call_brings_immigration_gets_who_sees_what_they_write(fs, text, lang, place):
     turn = started(fs, lang).send(text)
@@ -1003,7 +1003,7 @@ def test_a_page_of_numbers_named_at_a_question_is_given_there_and_the_question_s
 
 @pytest.mark.parametrize("text, lang, flag", [
     ("la señora", "es", "id_taken"), ("mi patrona", "es", "id_taken"), ("the lady i work for", "en", "id_taken"),
-    ("my uncle has it", "en", "id_other"), ("mi esposo", "es", "id_other"),
+    ("my husband has it", "en", "id_other"), ("mi esposo", "es", "id_other"),
 ])
 def test_who_holds_the_passport_in_their_words(fs, text, lang, flag):
     # A review of callers and texters: a domestic worker's "la señora" and a teen's "my uncle" were not understood.
@@ -1029,16 +1029,43 @@ def test_a_no_in_one_clause_does_not_hide_a_name_in_the_next(fs):
     assert chat.session.position == "screening.documents"  # two named: the question again
 
 
-@pytest.mark.parametrize("text, answer", [
-    ("sí me obligan a trabajar", "yes"), ("simon me obligan", "yes"),  # each had "Gracias por contarnos", asked again
-    ("si me obligan a trabajar", None),  # "si" without its accent is also "if": asked again
+@pytest.mark.parametrize("text, lang, state", [
+    # An adversarial review: a parent, a school, a shelter's curfew; a hospital bill; a relative who brought them.
+    ("my mom doesnt let me go out with friends on weekends", "en", "first"),
+    ("im not allowed out after curfew at the shelter", "en", "first"),
+    ("tienen a mi hijo en el hospital y piden que pague la cuenta", "es", "first"),
 ])
-def test_a_yes_with_its_accent_opens_a_reply_without_a_comma(fs, text, answer):
-    chat = started(fs, "es")
-    chat.send("1")
-    for _ in range(20):
-        if chat.session.position == "screening.forced":
-            break
-        chat.send("1" if chat.session.position in ("screening.safe", "screening.where") else "2")
+def test_a_plainly_safe_message_raises_no_alarm(fs, text, lang, state):
+    turn = Chat(fs).send(text)
+    assert emergency(fs, lang) not in turn.replies
+
+
+@pytest.mark.parametrize("text, flag", [
+    ("we were in tijuana for a month, now my boss in texas wont pay me", None),  # "were in": the past
+    ("aqui en mexico no hay trabajo por eso me vine a texas y no me pagan", None),
+    ("no se si estoy en texas o en mexico y no me pagan", None),
+])
+def test_a_place_said_but_not_as_where_they_are_now_records_nothing(fs, text, flag):
+    chat = Chat(fs)
     chat.send(text)
-    assert chat.session.flags.get("force") == answer
+    assert not {"in_us", "in_mexico", "elsewhere"} & set(chat.session.flags)
+
+
+def test_a_no_before_a_page_of_numbers_at_a_question_still_gives_the_numbers(fs):
+    # An adversarial review: "no, pero mi esposo me golpea" had only "Para no equivocarnos" back.
+    chat = at_question(fs, "es")
+    turn = chat.send("no, pero mi esposo me golpea")
+    assert any("1-800-799-7233" in r for r in turn.replies)
+
+
+def test_the_whole_label_in_a_longer_reply_picks_its_option(fs):
+    chat = started(fs, "es")
+    chat.send("numeros de ayuda para mi hija que no le pagan")
+    assert chat.session.position == "numbers.by_need"
+
+
+def test_a_language_named_at_the_language_question_is_chosen(fs):
+    chat = Chat(fs)
+    chat.send("911")
+    chat.send("quiero en ingles")  # written in Spanish, asks for English
+    assert chat.session.lang == "en"

@@ -325,9 +325,7 @@ _BY_FIRST_WORDS = "first words of the reply"
 _BY_NUMBER_AND_WORDS = "number, with words after it"
 _BY_OTHER_WORDS = "the option in other words"
 BY_AGE = "an age"
-_OPENS_WITH_YES = re.compile(r"^(yes|yeah|yep|yup|yea|simon|sip)\s+(.+)$")
-_OPENS_WITH_SI = re.compile(r"^(si)\s+(.+)$")
-_ACCENTED_SI = re.compile(r"^[^\w]*s[íÍ]\s+\w", re.IGNORECASE)  # "sí" with its accent is never "if"
+_OPENS_WITH_YES = re.compile(r"^(yes|yeah|yep|yup|yea)\s+(.+)$")
 _TWO_WAYS = "said two ways"
 READ_FROM_SOME_WORDS = frozenset({BY_LABEL_WORDS, _BY_LABEL_TYPOS, _BY_FIRST_WORDS, _BY_NUMBER_AND_WORDS, _BY_OTHER_WORDS,
                                   BY_AGE})
@@ -568,8 +566,8 @@ def read_where_said(fs: m.FlowSet, norm: str, names: Mapping[str, Sequence[tuple
             end = start + len(said)
             if end >= len(tokens) or tuple(tokens[start:end]) != said:
                 continue
-            if any(t in not_words for t in tokens[max(0, start - 2):start]):
-                continue
+            if any(t in not_words for t in tokens[max(0, start - 3):start]):
+                continue  # "ya no estoy en", "no sé si estoy en"
             here = [(name, i) for name, i in names.get(tokens[end], ()) if tuple(tokens[end:end + len(name)]) == name]
             if here:
                 name, i = max(here, key=lambda n: len(n[0]))  # "baja california", not "california"
@@ -717,10 +715,10 @@ def read_answer(fs: m.FlowSet, text: str, norm: str, labels: list[list[str]], ow
             # Not an answer, but not a miss either: the question is asked again.
             return None, Reading("answer", "not sure which: the question again", phrase, system.answers_where.get(lead),
                                  how="opens with no and goes on")
-    opening = _OPENS_WITH_YES.match(norm) or (_OPENS_WITH_SI.match(norm) if _ACCENTED_SI.match(text) else None)
+    opening = _OPENS_WITH_YES.match(norm)
     if opening and answer(system, opening.group(2), labels) in (None, "yes"):
-        # "yes he said he'd call ICE", "simón me obligan", "sí me obligan a trabajar": people
-        # text without a comma. Not a bare "si", which is also "if" ("si no me pagan me voy").
+        # "yes he said he'd call ICE": people text without a comma. English only:
+        # the Spanish "si" is also "if" ("si no me pagan me voy").
         return "yes", Reading("answer", "yes", opening.group(1), system.answers_where.get("yes"), how=_BY_FIRST_WORDS)
     return None, None
 

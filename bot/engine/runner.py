@@ -605,7 +605,8 @@ class _Step:
                     i, why = said, where
             if i is None and why is None:
                 i, why = matching.read_pick(fs, norm, self.labels(node), text)
-            if i is not None and why.how == matching.BY_LABEL_WORDS and self.says_more_than_a_label(text, norm, node.options[i]):
+            if (i is not None and why.how == matching.BY_LABEL_WORDS
+                    and self.says_more_than_a_label(text, norm, node.options[i], self.labels(node)[i])):
                 i = why = None  # "she threatens to call immigration on me": not "Numbers to call or text"
             if i is not None:
                 self.explain(why)
@@ -696,6 +697,10 @@ class _Step:
         fs, s = self.fs, self.s
         placed = self.place_or_warning(text, norm)
         detected = language.detect(fs.system, text, norm)
+        padded = f" {norm} "
+        named = {code for code, words in fs.keywords.languages.items() if any(f" {w} " in padded for w in words)}
+        if len(named) == 1:  # "quiero en inglés", written in Spanish: the language it names
+            detected = language.Detected(named.pop(), "the language it names")
         chosen = detected.lang or placed.lang
         if chosen not in fs.system.languages:
             return False
@@ -711,13 +716,18 @@ class _Step:
         self.act(placed, self.current())
         return True
 
-    def says_more_than_a_label(self, text: str, norm: str, option: m.Option) -> bool:
-        """Whether a reply that shares a word with ``option``'s label says
-        something of its own: a phrase of understanding.yaml places it in
-        another flow, and not as a general request. "she threatens to call
-        immigration on me" is a threat, not "Numbers to call or text";
-        "numbers" is the option, and so is "es seguro escribir aquí?" (its
-        phrase is a page of the option's own flow)."""
+    def says_more_than_a_label(self, text: str, norm: str, option: m.Option, forms: list[str]) -> bool:
+        """Whether a reply that shares a word with ``option``'s label (``forms``:
+        the label normalised, in each language) says something of its own: a
+        phrase of understanding.yaml places it in another flow, and not as a
+        general request, and the label is not in it whole. "she threatens to
+        call immigration on me" is a threat, not "Numbers to call or text";
+        "numbers" is the option, and so are "es seguro escribir aquí?" (its
+        phrase is a page of the option's own flow) and "números de ayuda para
+        mi hija que no le pagan" (the label itself)."""
+        padded = f" {norm} "
+        if any(form and f" {form} " in padded for form in forms):
+            return False
         placed = self.place(text, norm)
         target = placed.target
         return (target is not None and not target.general
@@ -859,16 +869,17 @@ class _Step:
             goto = target.goto
         if goto:
             self.enter(goto)
-        elif shown:
+            return
+        # At a question, a page of numbers is given here and now ("mi esposo me empuja":
+        # the violence line), then the question: leaving would lose the answers.
+        page = self.numbers_page(target.goto) if _asks(node) and target is not None and target.goto else None
+        if page is not None:
+            self.turn.replies += render.directory(fs, page, s.lang)
+        if shown:
             self.reply(render.prompt(fs, node, s.lang))
         elif unsure:
             self.reply(render.reprompt(fs, node, s.lang, "reprompt_unsure"))
         elif _asks(node) and target is not None and target.goto:
-            # A page of numbers is given here and now ("mi esposo me empuja" at a screening
-            # question: the violence line), then the question: leaving would lose the answers.
-            page = self.numbers_page(target.goto)
-            if page is not None:
-                self.turn.replies += render.directory(fs, page, s.lang)
             self.reply(render.reprompt(fs, node, s.lang, "reprompt_asked" if asked else "reprompt_told"))
         else:
             self.reply(render.reprompt(fs, node, s.lang))
