@@ -944,6 +944,8 @@ def test_someone_near_in_a_sentence_is_no_warning(fs, text):
     ("me dicen q si no pago matan a mi hijo", "es"),
     # Not let out, in the words English texters used: the plain main menu.
     ("she doesnt let me leave the house", "en"), ("he never lets me leave", "en"), ("im not free to leave", "en"),
+    # and what an adversarial review found still missed
+    ("my boss doesnt let us leave the house", "en"), ("they dont let us out", "en"), ("van a matar a mi hijo", "es"),
 ])
 def test_a_threat_to_a_relative_or_not_being_let_out_shows_the_emergency_numbers_first(fs, text, lang):
     turn = started(fs, lang).send(text)
