@@ -551,8 +551,9 @@ def read_where_said(fs: m.FlowSet, norm: str, names: Mapping[str, Sequence[tuple
     """The option of a "Where are you now?" menu that a text names as where its
     writer is ("estoy en Tijuana y no me pagan": In Mexico). ``names``: the
     menu's :func:`option_words_index`. A place counts right after one of
-    `saying_where:`'s words ("estoy en", "im in"), and not after a not-word
-    ("ya no estoy en Texas"); two places said so ("estoy en Tijuana, vivo en
+    `saying_where:`'s words ("estoy en", "im in"), and not after a not-word up
+    to three words before ("ya no estoy en Texas", "no sé si estoy en Texas");
+    two places said so ("estoy en Tijuana, vivo en
     Texas") name none. At the menu itself this settles a reply that names two
     places ("estoy en Tijuana esperando pasar al otro lado").
     """

@@ -241,8 +241,10 @@ def asks_again(fs: m.FlowSet, words: str) -> bool:
     said or without its around words ("qué dijo" keeps its "qué")."""
     said = normalize(words).split()
     kept = Lexicon.of(fs).strip_around(said)[0]
+    if not said:
+        return False
     # "¿qué?" is all around words, and asks it again all the same
-    return bool(said) and (" ".join(said) in fs.keywords.voice_repeat or bool(kept) and " ".join(kept) in fs.keywords.voice_repeat)
+    return " ".join(said) in fs.keywords.voice_repeat or (bool(kept) and " ".join(kept) in fs.keywords.voice_repeat)
 
 
 def key_word(fs: m.FlowSet, intent: str, lang: str | None = None) -> str | None:
