@@ -1073,3 +1073,20 @@ def test_a_language_named_at_the_language_question_is_chosen(fs):
     chat.send("911")
     chat.send("quiero en ingles")  # written in Spanish, asks for English
     assert chat.session.lang == "en"
+
+
+def test_a_child_in_mexico_told_to_carry_a_backpack_gets_the_childrens_page_not_the_place(fs):
+    # A review: "estoy en Piedras Negras" (a phrase of the Mexico page) beat the age and the backpack:
+    # a 16-year-old alone read "No tener papeles no es delito". The place is recorded all the same.
+    chat = Chat(fs)
+    turn = chat.send("soi un cipote de honduras tengo 16 años vengo solo, estoy en piedras negras con un coyote y "
+                     "dice q pa pasar tengo q cruzar una mochila xq mi mama no le completo el pago")
+    assert ev.Event(ev.UNDERSTOOD, {"to": "rights.mexico"}) not in turn.events
+    assert ev.Event(ev.UNDERSTOOD, {"to": "screening.intro"}) in turn.events  # the backpack: a sign
+    assert chat.session.flags.get("in_mexico") == "yes"
+
+
+@pytest.mark.parametrize("text", ["no quiero llevar droga me da miedo", "me quieren poner a cruzar droga"])
+def test_being_made_to_carry_drugs_in_the_future_is_the_screening(fs, text):
+    turn = started(fs, "es").send(text)
+    assert ev.Event(ev.UNDERSTOOD, {"to": "screening.intro"}) in turn.events
