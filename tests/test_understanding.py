@@ -948,6 +948,7 @@ def test_someone_near_in_a_sentence_is_no_warning(fs, text):
     ("my boss doesnt let us leave the house", "en"), ("they dont let us out", "en"), ("van a matar a mi hijo", "es"),
     # Asking to be helped out: "no le entendí" (a review of callers and texters)
     ("ayúdeme a salir de aquí", "es"), ("como salgo de aqui", "es"), ("help me get out", "en"),
+    ("the man i work for doesnt let me go out of the house", "en"),
 ])
 def test_a_threat_to_a_relative_or_not_being_let_out_shows_the_emergency_numbers_first(fs, text, lang):
     turn = started(fs, lang).send(text)
