@@ -560,10 +560,9 @@ def read_where_said(fs: m.FlowSet, norm: str, names: Mapping[str, Sequence[tuple
     u = fs.understanding
     tokens = norm.split()
     not_words = Lexicon.of(fs).not_words
-    before = {tuple(w.split()) for words in u.saying_where.values() for w in words}
     found: dict[int, str] = {}
-    for start in range(len(tokens)):
-        for said in before:
+    for start, token in enumerate(tokens):
+        for said in _saying_where_by_first_word(fs).get(token, ()):
             end = start + len(said)
             if end >= len(tokens) or tuple(tokens[start:end]) != said:
                 continue
@@ -577,6 +576,17 @@ def read_where_said(fs: m.FlowSet, norm: str, names: Mapping[str, Sequence[tuple
         return None, None
     (i, phrase), = found.items()
     return i, Reading("option", f"option {i + 1}", phrase, u.saying_where_where, how="where they say they are")
+
+
+def _saying_where_by_first_word(fs: m.FlowSet) -> dict[str, list[tuple[str, ...]]]:
+    """`saying_where:`'s words, every language, by their first word (once per flow set)."""
+    def build() -> dict[str, list[tuple[str, ...]]]:
+        index: dict[str, list[tuple[str, ...]]] = {}
+        for words in fs.understanding.saying_where.values():
+            for said in sorted(words):
+                index.setdefault(said.split()[0], []).append(tuple(said.split()))
+        return index
+    return fs.derived(("saying where",), build)
 
 
 def _opening_number(text: str) -> str | None:
