@@ -144,7 +144,7 @@ def walk(fs: m.FlowSet, flow: m.Flow, flags: Mapping[str, str]) -> tuple[list[St
             else:
                 break
         elif node.kind == m.BRANCH:
-            target = next((b.goto for b in node.branches if b.when.holds(flags)), node.default)
+            target = node.branch_goto(flags)
         elif node.kind in (m.MESSAGE, m.DIRECTORY):
             target = node.next
         else:  # an end, a hand-off, the language question: nothing more to learn

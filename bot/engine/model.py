@@ -120,6 +120,10 @@ class Node:
     def waits(self) -> bool:
         return self.kind in WAITING_KINDS
 
+    def branch_goto(self, flags: Mapping[str, str]) -> str | None:
+        """Where this branch leads for the answers in ``flags``: its first branch that holds, else its default."""
+        return next((b.goto for b in self.branches if b.when.holds(flags)), self.default)
+
     @property
     def option_flags(self) -> tuple[str, ...]:
         """Every flag this menu's options set: the menu's one answer, replaced

@@ -505,7 +505,7 @@ class _Step:
                 self.turn.replies += render.directory(fs, node, s.lang)
                 target = node.next
             elif kind == m.BRANCH:
-                target = next((b.goto for b in node.branches if b.when.holds(s.flags)), node.default)
+                target = node.branch_goto(s.flags)
             elif kind == m.HANDOFF:
                 self.event(ev.HANDOFF_REQUESTED, on_duty="yes" if self.ctx.on_duty else "no")
                 if self.ctx.on_duty and s.state in ("in_flow", "choosing_language"):
@@ -891,7 +891,7 @@ class _Step:
             node = self.fs.node(goto)
             if node is None or node.kind != m.BRANCH:
                 return node if node is not None and node.kind == m.DIRECTORY else None
-            goto = next((b.goto for b in node.branches if b.when.holds(self.s.flags)), node.default)
+            goto = node.branch_goto(self.s.flags)
         return None
 
     def miss(self, node: m.Node) -> None:
