@@ -756,11 +756,11 @@ def read_age(fs: m.FlowSet, text: str, below: int) -> tuple[str, Reading] | None
     ("tengo 16", "im 17 years old", "cumplo 18 en mayo"), or None. A number
     alone that no option has and can be an age answers too ("17")."""
     found = Lexicon.of(fs).age(text)
-    bare = normalize(text)
-    if found is None and bare.isdigit() and 10 <= int(bare) < 100:
-        found = int(bare), bare
     if found is None:
-        return None
+        bare = normalize(text)
+        if not (bare.isdigit() and 10 <= int(bare) < 100):
+            return None
+        found = int(bare), bare
     age, words = found
     said = "yes" if age < below else "no"
     return said, Reading("answer", said, words, fs.understanding.ages_where, how=BY_AGE)

@@ -597,10 +597,11 @@ class _Step:
         node = self.current()
         unsure = None
         if node.kind == m.MENU:
-            i, why = matching.read_option_words(fs, norm, self.option_words(node), clause_starts(text, norm))
-            if i is None and self.option_words(node):
+            names = self.option_words(node)
+            i, why = matching.read_option_words(fs, norm, names, clause_starts(text, norm))
+            if i is None and names:
                 # Two places named, or a "no" before them: where they say they are, if they do.
-                said, where = matching.read_where_said(fs, norm, self.option_words(node))
+                said, where = matching.read_where_said(fs, norm, names)
                 if said is not None:
                     i, why = said, where
             if i is None and why is None:
