@@ -133,7 +133,7 @@ def read_keyword(fs: m.FlowSet, norm: str, text: str | None = None) -> tuple[str
     found = _with_someone_near(fs, lex, once) if len(kept) > 1 else (None, None, None)
     if found[0] is None and len(kept) > 1:
         found = _keyword_and_phrase(fs, kept)
-    if found[0] is None and text is not None:
+    if found[0] is None and text is not None and len(words) > 1:  # one word is one clause, read above
         found = _exit_clause(fs, lex, text)
     # A stop read from part of the message never silences danger in the rest
     # ("remove me, im in danger", "stop texting me my boss is here and he has

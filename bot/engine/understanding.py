@@ -153,12 +153,18 @@ class Lexicon:
     possessives: frozenset[str] = frozenset()  # "my", "mi": an opener that may be a verb's object
     numbers: dict[str, int] = field(default_factory=dict)  # normalised word -> 1-based number
     entries: list[_Entry] = field(default_factory=list)
-    wholes: dict[int, list[tuple[_Entry, tuple[str, ...]]]] = field(default_factory=dict)  # word count -> whole-message phrases, around words set aside
+    # (word count, first word) -> whole-message phrases, around words set aside, each
+    # with its place among them all (the order written breaks ties when placing)
+    wholes: dict[tuple[int, str], list[tuple[int, _Entry, tuple[str, ...]]]] = field(default_factory=dict)
     # intent -> its whole-message phrases, as written and without their around words ("ya llegó", "llegó")
     whole_by_intent: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)
     # Whole-message phrases made of around words only ("gracias", "ok thanks"): their words, as a set.
     around_only: list[tuple[_Entry, frozenset[str]]] = field(default_factory=list)
-    by_first: dict[str, list[_Entry]] = field(default_factory=dict)  # first word -> phrases starting with it
+    # first word -> the phrases starting with it, by how many words they take: [k]
+    # holds those of k words or fewer, in the order written. A reply of one word
+    # is compared with the phrases of one word, not with every phrase that starts
+    # with "no" (there are over a hundred).
+    by_first: dict[str, list[tuple[_Entry, ...]]] = field(default_factory=dict)
     vocabulary: list[str] = field(default_factory=list)  # every word of every phrase, for typo search
     long_words: dict[int, list[str]] = field(default_factory=dict)  # length -> those of TYPO_MIN letters or more
     stems: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # (lang, stem) -> words
@@ -209,6 +215,7 @@ class Lexicon:
             for i, words in enumerate(rows, 1):
                 for word in words:
                     lex.numbers.setdefault(word, i)
+        starting: dict[str, list[_Entry]] = {}
         for order, meaning in enumerate(u.meanings):
             for phrase in meaning.phrases:
                 entry = _Entry.of(meaning, order, phrase, lex.spelled(phrase.text.split()))
@@ -218,13 +225,16 @@ class Lexicon:
                     if meaning.intent:
                         lex.whole_by_intent.setdefault(meaning.intent, []).extend({entry.tokens, words} - {()})
                     if words:
-                        lex.wholes.setdefault(len(words), []).append((entry, words))
+                        lex.wholes.setdefault((len(words), words[0]), []).append((len(lex.entries), entry, words))
                     else:
                         lex.around_only.append((entry, frozenset(entry.tokens)))
                 else:
-                    lex.by_first.setdefault(entry.tokens[0], []).append(entry)
+                    starting.setdefault(entry.tokens[0], []).append(entry)
                 for token in entry.tokens:
                     lex.word_langs.setdefault(token, set()).add(phrase.lang)
+        for first, entries in starting.items():
+            longest = max(len(e.tokens) for e in entries)
+            lex.by_first[first] = [tuple(e for e in entries if len(e.tokens) <= k) for k in range(longest + 1)]
         for variants in lex.whole_by_intent.values():
             variants.sort(key=len, reverse=True)  # "ya llegó mi esposo" before "ya llegó"
         lex.vocabulary = sorted(lex.word_langs)
@@ -384,6 +394,8 @@ class Lexicon:
         where a bare age ("16 años") counts. Before it may come around words
         ("pues tengo 16"), a yes or a number ("si tengo 16", "2 tengo 16": the
         question then sees whether the two agree)."""
+        if not any(w.isdigit() for w in words):
+            return None  # every age phrase has its `#` (the schema's rule), which only digits fill
         start = self._after_around(words)
         starts = [start]
         if start < len(words) - 1 and (words[start] in self.yes_words or words[start].isdigit()):
@@ -569,8 +581,10 @@ class Lexicon:
         """Every phrase found in the message, not turned around by a not-word:
         (start, end, entry, score, how)."""
         for start, options in enumerate(per_token):
+            left = len(tokens) - start
             for first in options:
-                for entry in self.by_first.get(first, ()):
+                fitting = self.by_first.get(first)
+                for entry in fitting[min(left, len(fitting) - 1)] if fitting else ():
                     if entry.gaps:
                         found = self._follow(tokens, per_token, start, entry)
                         if found is None:
@@ -637,14 +651,18 @@ class Lexicon:
             # words are there ("ok gracias"); "ok" or "por favor" alone is still nothing.
             said = set(self.spelled(tokens))
             return [(entry, 1.0, f"around it: {', '.join(taken)}") for entry, words in self.around_only if words <= said]
-        if not self.wholes.get(len(kept)):
-            return []
         langs = list(self.stemmers)
-        matches = [self.exact_matches(t) if exact else self.word_matches(t, langs) for t in kept]
+
+        def read(token: str) -> dict[str, tuple[float, str]]:
+            return self.exact_matches(token) if exact else self.word_matches(token, langs)
+
+        first = read(kept[0])
+        candidates = sorted((c for word in first for c in self.wholes.get((len(kept), word), ())), key=lambda c: c[0])
+        if not candidates:
+            return []  # nearly every text: no phrase of its length starts with its first word
+        matches = [first, *map(read, kept[1:])]
         found = []
-        for entry, words in self.wholes.get(len(kept), ()):
-            if words[0] not in matches[0]:
-                continue  # nearly every phrase, on nearly every text
+        for _, entry, words in candidates:
             hits = [matches[k].get(word) for k, word in enumerate(words)]
             if all(hits) and entry.meaning.intent in m.WHOLE_ONLY_INTENTS and any(h[1] not in _EXACT for h in hits):
                 continue  # erasing or silencing on a guess is worse than asking again: "sale" is not "salte"
