@@ -336,8 +336,10 @@ class VoiceCalls:
                  for said in (_prompt_at(fs, session.position, said_in) if line.kind == spoken.QUESTION else [line])]
         if turn.someone_near:
             return self.say(fs, cid, Said(lang, lines, QUIET))
-        if session.state == "closed":  # the last screen of a path: listen again, or go on
+        at = ""
+        if session.state == "closed":  # the last screen of a path: the hotline, listen again, or go on
             lines += self.lines(fs, lang, spoken.system_text(fs, lang, "after_end"))
+            at = HOTLINE
         if any(e.kind == ev.MISSED for e in turn.events):
             # Not understood: "Perdón, no le entendí" and the keys now; 9 or "mande" after it
             # says again what was said before it (the numbers with their "¿Y ahora?"), or
@@ -346,7 +348,7 @@ class VoiceCalls:
                 question = Said(lang, self.lines(fs, lang, _prompt_at(fs, session.position, lang)))  # the turn's own
                 self.store.call_prompts.remember(cid, question.to_json())
             return self.say(fs, cid, Said(lang, lines), remember=False)
-        return self.say(fs, cid, Said(lang, lines))
+        return self.say(fs, cid, Said(lang, lines, at))
 
     def step(self, fs: FlowSet, cid: str, text: str) -> tuple[Turn, bool]:
         """Claim, step, commit: :meth:`Helpline.handle` for a call, which has no

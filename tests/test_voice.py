@@ -427,6 +427,27 @@ def test_the_offer_of_the_national_hotline_is_taken_in_words(call_app, lang, wor
     assert call.say(words)[-1] == "<dial +18883737888>"
 
 
+@pytest.mark.parametrize("lang", ["es", "en"])
+def test_the_last_screen_of_a_path_offers_to_put_the_caller_through_to_the_hotline(call_app, lang):
+    # A caller who had just heard what happened to them was told the hotline's eleven digits
+    # once more and had to hang up to dial them; 1 there went to the main menu.
+    call = Call(call_app)
+    start_in(call, lang)
+    call.press("1")  # What happened to me
+    call.press("1")  # safe to talk
+    last = call.press("1")  # in the US; then 2 to every question, to the outcome
+    offer = {"es": "[es] Oprima 1 ahora para que le comuniquemos con la línea nacional.",
+             "en": "[en] Press 1 now to be put through to the national hotline."}[lang]
+    for _ in range(15):
+        if last[-1].startswith(offer):
+            break
+        last = call.press("2")
+    assert last[-1].startswith(offer) and any("1, 8, 8, 8, 3, 7, 3, 7, 8, 8, 8" in line for line in last)
+    assert call.last.action == "http://localhost/twilio/voice?at=hotline"
+    assert call.press("9") == last  # heard again, the offer with it
+    assert call.press("1")[-1] == "<dial +18883737888>"
+
+
 # A yes that goes on is read as the call reads it (an adversarial review had these put through).
 @pytest.mark.parametrize("words", ["no", "sí, pero no", "sí, él ya llegó", "sí, pero después", "sí gracias, adiós",
                                    "sí, repítame el número"])
