@@ -170,13 +170,14 @@ class VoiceCalls:
             lines = self.lines(fs, lang, spoken.system_text(fs, lang, "after_call"))
             lines += self.lines(fs, lang, self.current_prompt(fs, cid, lang))
             return self.say(fs, cid, Said(lang, lines))
-        # Nobody answered (busy, no answer, failed): the numbers, and the hotline offered.
+        if to == HOTLINE:  # busy, no answer, failed: not "nobody from our team", nor "the hotline answers"
+            lines = self.lines(fs, lang, spoken.system_text(fs, lang, "hotline_unanswered"))
+            lines += self.lines(fs, lang, self.current_prompt(fs, cid, lang))
+            return self.say(fs, cid, Said(lang, lines))
+        # Nobody on the team answered: the numbers, and the hotline offered.
         lines = self.lines(fs, lang, self.unavailable(fs, lang))
-        if to == "person":
-            lines += self.lines(fs, lang, spoken.system_text(fs, lang, "offer_hotline"))
-            return self.say(fs, cid, Said(lang, lines, HOTLINE))
-        lines += self.lines(fs, lang, self.current_prompt(fs, cid, lang))
-        return self.say(fs, cid, Said(lang, lines))
+        lines += self.lines(fs, lang, spoken.system_text(fs, lang, "offer_hotline"))
+        return self.say(fs, cid, Said(lang, lines, HOTLINE))
 
     def hung_up(self, form: Mapping[str, str]) -> bool:
         """The call's status callback: a call that is over is erased, as by EXIT.

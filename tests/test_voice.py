@@ -446,6 +446,16 @@ def test_the_last_screen_of_a_path_offers_to_put_the_caller_through_to_the_hotli
     assert call.last.action == "http://localhost/twilio/voice?at=hotline"
     assert call.press("9") == last  # heard again, the offer with it
     assert call.press("1")[-1] == "<dial +18883737888>"
+    busy = call.dialed("busy")  # not "nobody from our team can answer", nor "the hotline answers day and night"
+    assert busy[0] == {"es": "[es] La línea nacional no contestó esta vez. Llame otra vez en unos minutos: "
+                             "1, 8, 8, 8, 3, 7, 3, 7, 8, 8, 8. Desde un celular mexicano: 8, 0, 0, 5, 5, 3, 3, 0, 0, 0. "
+                             "En peligro, llame usted al 9, 1, 1. "
+                             "Otra vez: 1, 8, 8, 8, 3, 7, 3, 7, 8, 8, 8; 8, 0, 0, 5, 5, 3, 3, 0, 0, 0; 9, 1, 1.",
+                       "en": "[en] The national hotline did not answer just now. Please call it again in a few "
+                             "minutes: 1, 8, 8, 8, 3, 7, 3, 7, 8, 8, 8. From a Mexican phone: 8, 0, 0, 5, 5, 3, 3, 0, 0, 0. "
+                             "In danger, call 9, 1, 1 yourself. "
+                             "Again: 1, 8, 8, 8, 3, 7, 3, 7, 8, 8, 8; 8, 0, 0, 5, 5, 3, 3, 0, 0, 0; 9, 1, 1."}[lang]
+    assert busy[-1].startswith(("[es] Oprima 1:", "[en] Press 1:"))  # then the main menu
 
 
 # A yes that goes on is read as the call reads it (an adversarial review had these put through).
