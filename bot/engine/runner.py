@@ -281,7 +281,7 @@ class _Step:
         once whichever language they read.
         """
         s, fs = self.s, self.fs
-        placed = self.place_or_warning(text, norm) if intent is None else Placement()
+        placed = _not_resuming(self.place_or_warning(text, norm)) if intent is None else Placement()
         detected = language.detect(fs.system, text, norm) if not lang else language.Detected(lang, "language keyword")
         chosen = lang or detected.lang or placed.lang
         how = detected.how if chosen == detected.lang or lang else f"{detected.how}; the phrase understood is {chosen}"
@@ -696,7 +696,7 @@ class _Step:
         in it, the question's next node. False when it says no language
         ("ok", "?"): the question stays."""
         fs, s = self.fs, self.s
-        placed = self.place_or_warning(text, norm)
+        placed = _not_resuming(self.place_or_warning(text, norm))
         detected = language.detect(fs.system, text, norm)
         padded = f" {norm} "
         named = {code for code, words in fs.keywords.languages.items() if any(f" {w} " in padded for w in words)}
@@ -914,3 +914,12 @@ def _asks(node: m.Node) -> bool:
 
 def _someone_near(placed: Placement) -> bool:
     return placed.target is not None and placed.target.intent == "watched"
+
+
+def _not_resuming(placed: Placement) -> Placement:
+    """Nothing to go back to before the greeting: "hola" or "im back" as a first
+    text, or at the language question, is no "back where they were" (a danger
+    phrase still counts)."""
+    if placed.target is not None and placed.target.intent == "resume":
+        return Placement(alarm=placed.alarm)
+    return placed
