@@ -529,7 +529,7 @@ def test_back_after_someone_was_near_at_the_menu_gets_the_menu_in_full(fs):
 
 
 @pytest.mark.parametrize("lang, text", [("es", "hola"), ("es", "buenas noches"), ("es", "perdón me tuve que ir"),
-                                        ("es", "¿sigue ahí?"), ("en", "hello?"), ("en", "where was i"),
+                                        ("es", "sigo aquí"), ("en", "hello?"), ("en", "where was i"),
                                         ("en", "sorry had to go")])
 def test_back_after_a_pause_the_question_or_menu_comes_again_in_full_and_is_no_miss(fs, lang, text):
     # A blind batch (held_out_20): "hola" when coming back got "Sorry, I did not understand", and
@@ -540,6 +540,16 @@ def test_back_after_a_pause_the_question_or_menu_comes_again_in_full_and_is_no_m
     assert turn.replies == [prompt(fs, at, lang)] and chat.session.position == at and chat.session.misses == 0
     chat = started(fs, lang)
     assert chat.send(text).replies == [prompt(fs, "main.menu", lang)] and chat.session.misses == 0
+
+
+@pytest.mark.parametrize("lang, text", [("es", "ya regresó"), ("es", "regresaron"), ("es", "sigue aquí"),
+                                        ("es", "ya está ahí"), ("es", "perdón me tengo que ir"), ("es", "perdón ya me voy"),
+                                        ("en", "sorry i have to go"), ("en", "sorry gotta go")])
+def test_someone_back_or_still_there_or_leaving_with_an_apology_is_a_warning_not_a_return(fs, lang, text):
+    # An adversarial review: "ya regresó" (he is back) read as "ya regresé" (I am back) by its stem,
+    # and "sigue aquí" as "sigo aquí", showed the question again to whoever had come back.
+    chat = at_a_question(fs, lang)
+    assert chat.send(text).replies == [say(fs, "watched", lang)]
 
 
 @pytest.mark.parametrize("lang, text", [("es", "hola"), ("en", "im back")])

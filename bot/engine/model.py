@@ -226,6 +226,11 @@ class System:
 # These erase or silence: a phrase of theirs counts only as the whole message
 # (with around words), never as part of a sentence ("I can't exit the building").
 WHOLE_ONLY_INTENTS = frozenset({"quick_exit", "opt_out"})
+# These are read word for word (letters stretched allowed), never from a word's
+# stem or a typo: erasing or silencing on a guess is worse than asking again
+# ("sale" is not "salte"), and so is showing the screen again to whoever may be
+# near ("ya regresó", he is back, is not "ya regresé"; "sigue aquí" is not "sigo aquí").
+EXACT_INTENTS = WHOLE_ONLY_INTENTS | {"resume"}
 
 
 # Written between two words of a phrase: a few words may come there

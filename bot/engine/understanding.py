@@ -664,8 +664,8 @@ class Lexicon:
         found = []
         for _, entry, words in candidates:
             hits = [matches[k].get(word) for k, word in enumerate(words)]
-            if all(hits) and entry.meaning.intent in m.WHOLE_ONLY_INTENTS and any(h[1] not in _EXACT for h in hits):
-                continue  # erasing or silencing on a guess is worse than asking again: "sale" is not "salte"
+            if all(hits) and entry.meaning.intent in m.EXACT_INTENTS and any(h[1] not in _EXACT for h in hits):
+                continue  # never on a guess (see EXACT_INTENTS): "sale" is not "salte"
             if all(hits):
                 hows = {h[1] for h in hits if h[1]}
                 if taken:
