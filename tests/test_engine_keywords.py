@@ -542,6 +542,16 @@ def test_back_after_a_pause_the_question_or_menu_comes_again_in_full_and_is_no_m
     assert chat.send(text).replies == [prompt(fs, "main.menu", lang)] and chat.session.misses == 0
 
 
+@pytest.mark.parametrize("lang, text, answer", [("es", "hola sí", "yes"), ("es", "buenas, no", "no"),
+                                                ("en", "hi yes", "yes"), ("en", "hello not sure", "not_sure")])
+def test_a_greeting_before_an_answer_leaves_the_answer(fs, lang, text, answer):
+    # An adversarial review of the returns: "hola sí" when coming back was not understood.
+    chat = at_a_question(fs, lang)
+    flag = fs.node(chat.session.position).flag
+    chat.send(text)
+    assert chat.session.flags.get(flag) == answer
+
+
 @pytest.mark.parametrize("lang, text", [("es", "ya regresó"), ("es", "regresaron"), ("es", "sigue aquí"),
                                         ("es", "ya está ahí"), ("es", "perdón me tengo que ir"), ("es", "perdón ya me voy"),
                                         ("en", "sorry i have to go"), ("en", "sorry gotta go")])
