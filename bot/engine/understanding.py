@@ -153,9 +153,9 @@ class Lexicon:
     possessives: frozenset[str] = frozenset()  # "my", "mi": an opener that may be a verb's object
     numbers: dict[str, int] = field(default_factory=dict)  # normalised word -> 1-based number
     entries: list[_Entry] = field(default_factory=list)
-    # (word count, first word) -> whole-message phrases, around words set aside, each
+    # word count -> first word -> whole-message phrases, around words set aside, each
     # with its place among them all (the order written breaks ties when placing)
-    wholes: dict[tuple[int, str], list[tuple[int, _Entry, tuple[str, ...]]]] = field(default_factory=dict)
+    wholes: dict[int, dict[str, list[tuple[int, _Entry, tuple[str, ...]]]]] = field(default_factory=dict)
     # intent -> its whole-message phrases, as written and without their around words ("ya llegó", "llegó")
     whole_by_intent: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)
     # Whole-message phrases made of around words only ("gracias", "ok thanks"): their words, as a set.
@@ -225,7 +225,8 @@ class Lexicon:
                     if meaning.intent:
                         lex.whole_by_intent.setdefault(meaning.intent, []).extend({entry.tokens, words} - {()})
                     if words:
-                        lex.wholes.setdefault((len(words), words[0]), []).append((len(lex.entries), entry, words))
+                        by_first = lex.wholes.setdefault(len(words), {})
+                        by_first.setdefault(words[0], []).append((len(lex.entries), entry, words))
                     else:
                         lex.around_only.append((entry, frozenset(entry.tokens)))
                 else:
@@ -651,13 +652,16 @@ class Lexicon:
             # words are there ("ok gracias"); "ok" or "por favor" alone is still nothing.
             said = set(self.spelled(tokens))
             return [(entry, 1.0, f"around it: {', '.join(taken)}") for entry, words in self.around_only if words <= said]
+        by_first = self.wholes.get(len(kept))
+        if not by_first:
+            return []  # no whole phrase has as many words (a long message)
         langs = list(self.stemmers)
 
         def read(token: str) -> dict[str, tuple[float, str]]:
             return self.exact_matches(token) if exact else self.word_matches(token, langs)
 
         first = read(kept[0])
-        candidates = sorted((c for word in first for c in self.wholes.get((len(kept), word), ())), key=lambda c: c[0])
+        candidates = sorted((c for word in first for c in by_first.get(word, ())), key=lambda c: c[0])
         if not candidates:
             return []  # nearly every text: no phrase of its length starts with its first word
         matches = [first, *map(read, kept[1:])]
