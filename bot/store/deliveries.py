@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import time
 
-from .connection import lua, text
+from .connection import text
 from .keys import Keys
+from .leased_queue import LeasedQueue
 
 STATUS_TTL = 7 * 86400
 
@@ -48,36 +49,13 @@ class DeliveryStatuses:
         return {sid: text(status) for sid, status in zip(sids, pipe.execute())}
 
 
-class TwilioDeletions:
+class TwilioDeletions(LeasedQueue):
     """Message and call sids to delete at Twilio, each with when to try next."""
 
     def __init__(self, client, keys: Keys, delete_after: float):
-        self.r = client
-        self.keys = keys
+        super().__init__(client, keys.purge())
         self.delete_after = delete_after
-        self._take = client.register_script(lua("take_due"))
 
     def add(self, sids: list[str], when: float | None = None) -> None:
         """Queue message or call sids for deletion at Twilio (a sid already queued keeps its place)."""
-        if sids:
-            when = time.time() + self.delete_after if when is None else when
-            self.r.zadd(self.keys.purge(), {sid: when for sid in sids}, nx=True)
-
-    def due(self, limit: int, lease: float) -> list[str]:
-        """Up to ``limit`` queued sids whose time has come, each leased for
-        ``lease`` seconds (moved that far into the future) so that another
-        process does not take it meanwhile; a process that dies with it leaves
-        it to be taken again when the lease runs out."""
-        now = time.time()
-        return [text(sid) for sid in self._take(keys=[self.keys.purge()], args=[now, now + lease, limit])]
-
-    def done(self, sid: str) -> None:
-        self.r.zrem(self.keys.purge(), sid)
-
-    def later(self, sid: str, when: float) -> None:
-        self.r.zadd(self.keys.purge(), {sid: when}, xx=True)
-
-    def next_due(self) -> float | None:
-        """When the next queued deletion is due; None if none is queued."""
-        first = self.r.zrange(self.keys.purge(), 0, 0, withscores=True)
-        return first[0][1] if first else None
+        self.put(sids, time.time() + self.delete_after if when is None else when)
