@@ -109,7 +109,7 @@ def create_app(config: Config | None = None) -> Flask:
     twilio_deletes = bool(config.TWILIO_ACCOUNT_SID and config.TWILIO_AUTH_TOKEN)
     store = SessionStore(client, prefix=config.KEY_PREFIX, session_ttl=config.SESSION_TTL,
                          retry_window=config.RETRY_WINDOW, twilio_sids=twilio_deletes,
-                         delete_after=config.TWILIO_DELETE_AFTER)
+                         delete_after=config.TWILIO_DELETE_AFTER, erased_trails=True)
     stores = Stores(store)
     # Every worker follows the published flows version (see bot/published_flows.py).
     flows_version = FlowsVersion(stores.published)
@@ -175,6 +175,7 @@ def create_app(config: Config | None = None) -> Flask:
     ops_console.init_app(app)
     limits.init_app(app)
     console = app.extensions["ops"]
+    _erased_trails(app.extensions["background"], stores, console.figures, helpline)
     # Read from Redis when Prometheus scrapes, from the live index (one count,
     # whatever the number of sessions), so every worker answers alike.
     app.extensions["metrics_gauges"] = metrics.gauges_registry({
@@ -216,6 +217,24 @@ def _whatsapp(app: Flask, config: Config, store: SessionStore, helpline: Helplin
             background.wake()  # replies a process that stopped left unsent
     except STORE_DOWN:
         pass
+
+
+def _erased_trails(background, stores: Stores, figures, helpline: Helpline) -> None:
+    """A quick exit's turns dropped from the events stream once the figures have
+    counted them (bot.erasure.StreamEntries), off the request path."""
+    from .erasure import StreamEntries
+
+    def dropped() -> None:  # the embedded Redis's files lose them too: a disk rewrite after this
+        helpline.after_erase()
+        helpline.wake()
+
+    background.jobs.append(StreamEntries(stores.sessions.erased_trails, stores.events, figures, after_drop=dropped))
+    if click.get_current_context(silent=True) is None:
+        try:
+            if stores.sessions.erased_trails.next_due() is not None:
+                background.wake()  # what a process that stopped left undone
+        except STORE_DOWN:
+            pass  # Redis is down: the next quick exit wakes it
 
 
 def _background(config: Config, url: str, client, store: SessionStore, helpline: Helpline, twilio_deletes: bool):

@@ -34,6 +34,17 @@ A job for :class:`bot.background.Background`:
   process that dies leaves its work to the others (a taken sid is leased,
   not removed, until it is done).
 
+* :class:`StreamEntries`: the events stream keeps no number and no words,
+  but each turn's entry names the conversation's random id, and together
+  they are its path through the flows (the nodes and times, what free text
+  was understood as, a danger word, the responder who answered). A
+  responder who handled the conversation knows that id. So a quick exit
+  (or a call that ended) queues the id in Redis
+  (``p:{p:events}:erased``: the id and when the conversation started, no
+  contact id), and this job deletes its entries (``XDEL``) once the figures
+  have counted them: the day's counts keep the conversation as numbers
+  (started, where it was left, a quick exit), nothing more.
+
 The embedded Redis's disk rewrites after an erase are
 :class:`bot.store.embedded.DiskRewrite`'s.
 """
@@ -46,7 +57,9 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from .store import STORE_DOWN, SessionStore
+from .engine.events import read_entry
+from .store import STORE_DOWN, EventStream, SessionStore
+from .store.events import ErasedTrails
 
 log = logging.getLogger(__name__)
 
@@ -183,3 +196,82 @@ class TwilioCopies:
         """Deleted at Twilio: off the queue, and the status we kept of it goes too."""
         self.store.statuses.forget(sid)
         self.store.deletions.done(sid)
+
+
+def _stream_id(ident: str) -> tuple[int, int]:
+    ms, _, seq = ident.partition("-")
+    return int(ms), int(seq or 0)
+
+
+class StreamEntries:
+    """Drop erased conversations' turns from the events stream (the module's
+    docstring says why), once the figures have counted them.
+
+    The stream is read from the conversation's start (less ``SKEW``, for a
+    difference between this host's clock and Redis's, which names the
+    entries) to its end, a page at a time: a few thousand entries for a
+    conversation of minutes on a busy line, at most the whole stream
+    (``EVENTS_MAXLEN`` entries) for an older one. Conversations due together
+    share one reading.
+    """
+
+    BATCH = 50  # erased conversations taken per round
+    PAGE = 1000  # stream entries read per call
+    LEASE = 300.0  # seconds a taken conversation is left to the process that took it
+    SKEW = 300.0  # seconds read before a conversation's start
+    NOT_COUNTED = 60.0  # the figures could not count all its entries yet: try again then
+
+    def __init__(self, trails: ErasedTrails, stream: EventStream, figures, after_drop: Callable[[], None],
+                 clock=time.time):
+        self.trails = trails
+        self.stream = stream
+        self.figures = figures  # a bot.figures.Figures
+        self.after_drop = after_drop  # the embedded Redis's disk rewrite (DiskRewrite.erased)
+        self.clock = clock
+
+    def __call__(self) -> float | None:
+        """Drop what is due; seconds until the next is due, None if nothing is queued."""
+        items = self.trails.due(self.BATCH, self.LEASE)
+        if items:
+            self._drop(items)
+        due = self.trails.next_due()
+        if due is None:
+            return None
+        return min(max(due - self.clock(), 0.05), 3600.0)
+
+    def _drop(self, items: list[str]) -> None:
+        erased = {}  # conv -> its queued item
+        starts = []
+        for item in items:
+            conv, started_at = ErasedTrails.parse(item)
+            erased[conv] = item
+            starts.append(started_at)
+        # Counted first: a quick exit, and where it happened, stay in the day's figures.
+        self.figures.catch_up()
+        counted = self.figures.counters.cursor()
+        counted_to = _stream_id(counted) if counted else (0, 0)
+        earliest = min(starts)
+        after = f"{int((earliest - self.SKEW) * 1000)}-0" if earliest > self.SKEW else ""
+        waiting = set()  # conversations with entries the figures have not counted yet
+        dropped = 0
+        while True:
+            page = self.stream.entries_after(after, self.PAGE)
+            ids = []
+            for ident, fields in page:
+                entry = read_entry(fields)
+                if entry is None or entry["conv"] not in erased:
+                    continue
+                if _stream_id(ident) <= counted_to:
+                    ids.append(ident)
+                else:
+                    waiting.add(entry["conv"])
+            self.stream.drop(ids)
+            dropped += len(ids)
+            if len(page) < self.PAGE:
+                break
+            after = page[-1][0]
+        self.trails.done(*(item for conv, item in erased.items() if conv not in waiting))
+        for conv in waiting:
+            self.trails.later(erased[conv], self.clock() + self.NOT_COUNTED)
+        if dropped:
+            self.after_drop()

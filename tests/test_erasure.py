@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import stat
 import time
+from datetime import date
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -33,7 +34,7 @@ from bot.store.embedded import ensure_server
 from bot.helpline import contact_id
 from bot.spool import Entry
 from tests.fixtures_voice import Call, start_in
-from tests.helpers import inbound, messages, new_sid, option, post_signed, stored_session
+from tests.helpers import inbound, messages, new_sid, option, post_signed, stored_session, stream_events
 from tests.servers import RedisProcess, wait_until
 from tests.twilio_standin import ACCOUNT_SID
 
@@ -100,7 +101,8 @@ def test_after_quick_exit_the_number_and_texts_leave_the_disk(embedded, tmp_path
             say(client, body if sender == PHONE else body.replace("Qz7", "Wk4"), sender)
     r.execute_command("CONFIG", "SET", "appendfsync", "always")  # what the grep sees is what Redis wrote
     r.set("flush", "1")
-    erased = [PHONE.lstrip("+"), *SAID]
+    # The conversation's random id too: the events stream's entries of its turns carry it.
+    erased = [PHONE.lstrip("+"), *SAID, json.loads(r.get(key("session")))["conv"]]
     assert set(on_disk(data, erased)) == set(erased), "before: in the append-only file"
 
     assert messages(say(client, "SALIR").data) == [ERASED_ES]
@@ -447,3 +449,71 @@ def test_the_call_a_caller_is_put_through_to_is_deleted_from_twilios_call_log_to
 def test_without_twilio_credentials_no_sids_are_kept(client, redis_client):
     say(client, "hola")
     assert not redis_client.exists(key("sids"))
+
+
+# --- the events stream -------------------------------------------------------------------
+
+
+def conv_of(r, phone: str = PHONE) -> str:
+    return stored_session(r, key("session", phone))["conv"]
+
+
+def turns_of(r, conv: str) -> list[dict]:
+    return [e for e in stream_events(r) if e.get("conv") == conv]
+
+
+def test_quick_exit_drops_the_conversations_turns_from_the_events_stream_once_counted(app, client, redis_client):
+    """Each turn's entry holds no number and no words, but under the
+    conversation's id they are its path through the flows: after SALIR they
+    go, and the day's figures still count the conversation and its exit."""
+    for sender in (PHONE, OTHER):
+        say(client, "hola", sender)
+        say(client, "1", sender)
+        say(client, "no me pagan", sender)
+    erased, kept = conv_of(redis_client), conv_of(redis_client, OTHER)
+    assert len(turns_of(redis_client, erased)) >= 3
+
+    assert messages(say(client, "SALIR").data) == [ERASED_ES]
+    wait_until(app.extensions["background"].idle, timeout=15)
+
+    assert turns_of(redis_client, erased) == []
+    assert len(turns_of(redis_client, kept)) >= 3, "the person who did not quit keeps their turns"
+    assert not redis_client.exists("hl:{hl:events}:erased"), "nothing left queued"
+    figures = app.extensions["ops"].figures
+    figures.catch_up()
+    today = figures.read(figures.today(), figures.today())
+    assert today.total["conv"] == 2 and today.total["exit"] == 1
+    assert sum(v for k, v in today.total.items() if k.startswith("left|exit|")) == 1
+    assert redis_client.hget("hl:{stats}:pos", erased) is None, "the figures follow it no longer"
+
+
+def test_turns_the_figures_have_not_counted_stay_until_they_are(app, client, redis_client):
+    from bot.erasure import StreamEntries
+    from bot.figures import Figures
+
+    class Behind(Figures):
+        """Figures that cannot count now (say, a long backlog still being counted)."""
+
+        def catch_up(self, max_batches: int = 50) -> int:
+            return 0
+
+    stores = app.extensions["stores"]
+    app.extensions["background"].stop()  # this test runs the job itself
+    say(client, "hola")
+    say(client, "1")
+    conv = conv_of(redis_client)
+    say(client, "SALIR")
+    queued = stores.sessions.erased_trails
+    assert queued.next_due() is not None
+
+    behind = StreamEntries(queued, stores.events, Behind(stores.figures), after_drop=lambda: None)
+    assert behind() is not None, "still queued, for later"
+    assert len(turns_of(redis_client, conv)) >= 3, "not counted yet: kept"
+    redis_client.zadd("hl:{hl:events}:erased", {m: 0 for m in redis_client.zrange("hl:{hl:events}:erased", 0, -1)})
+
+    dropped = []
+    job = StreamEntries(queued, stores.events, app.extensions["ops"].figures, after_drop=lambda: dropped.append(1))
+    assert job() is None, "nothing left to do"
+    assert turns_of(redis_client, conv) == [] and dropped == [1], "counted, then dropped; the disk rewrite asked for"
+    assert app.extensions["ops"].figures.read(date.today(), date.today()).total["exit"] == 1
+

@@ -61,6 +61,16 @@ def test_trials_live_in_their_own_key_space(vic, redis_client):
     assert "Live conversations <span class=\"count\" id=\"sessions-count\">0</span>" in vic.get("/ops/").text
 
 
+def test_a_trial_ended_by_salir_queues_nothing_for_the_live_events_stream(vic, redis_client):
+    post_form(vic, "/ops/simulator/start", {"lang": "es", "channel": "sms"})
+    post_form(vic, "/ops/simulator/send", {"text": "1"})
+    page = post_form(vic, "/ops/simulator/send", {"text": "SALIR"}, follow_redirects=True).text
+    assert "Listo. Chat cerrado." in page
+    keys = set(redis_client.scan_iter("*"))
+    assert all(k.startswith("hl:sim:") or k.startswith("hl:ops:") for k in keys), keys
+    assert not [k for k in keys if k.endswith(":erased")], "a trial's path is no one's: nothing to drop"
+
+
 def test_reset_erases_the_trial(vic, redis_client):
     post_form(vic, "/ops/simulator/start", {"lang": "es", "channel": "sms"})
     post_form(vic, "/ops/simulator/send", {"text": "1"})

@@ -17,6 +17,7 @@ import logging
 from bot.helpline import contact_id
 from tests.helpers import (every_value, inbound, messages, new_sid, option, post_signed, real_flows, store_session,
                            stored_session, stream_events)
+from tests.servers import wait_until
 
 SMS = "+15558675309"
 WHATSAPP = "whatsapp:+5215587462913"
@@ -90,6 +91,7 @@ def test_no_number_or_text_in_logs_keys_or_events(app, client, redis_client, cap
     say("STOP", WHATSAPP)
     say(SECRETS[4], WHATSAPP)  # while opted out
     assert say("SALIR", SMS) == ["Listo. Chat cerrado."]
+    wait_until(app.extensions["background"].idle, timeout=15)  # what the quick exit left to do is done
 
     # --- logs: every record, formatted as a handler would, with tracebacks
     records = caplog.records

@@ -1,10 +1,14 @@
 """The events stream (``p:events``) as its readers see it: the console's
-live updates read it as it grows. (The turn's commit writes it; the figures
+live updates read it as it grows, and a quick exit's entries are dropped
+from it (:class:`ErasedTrails`). (The turn's commit writes it; the figures
 count it through :mod:`bot.store.figures`.)"""
 from __future__ import annotations
 
+import time
+
 from .connection import redis_client, text
 from .keys import Keys
+from .leased_queue import LeasedQueue
 
 
 class EventStream:
@@ -29,8 +33,39 @@ class EventStream:
         return [(text(ident), {text(k): text(v) for k, v in fields.items()})
                 for _, items in found or [] for ident, fields in items]
 
+    def entries_after(self, after: str, count: int) -> list[tuple[str, dict[str, str]]]:
+        """Up to ``count`` entries after the id ``after`` ('' for the first), oldest first, as (id, fields)."""
+        found = self.r.xrange(self.keys.events(), f"({after}" if after else "-", "+", count=count)
+        return [(text(ident), {text(k): text(v) for k, v in fields.items()}) for ident, fields in found]
+
+    def drop(self, ids: list[str]) -> None:
+        if ids:
+            self.r.xdel(self.keys.events(), *ids)
+
     def close(self) -> None:
         self.r.close()
+
+
+class ErasedTrails(LeasedQueue):
+    """Conversations erased by a quick exit (or a call that ended) whose turns
+    the events stream still holds, each as ``"<conv> <start>"``: its random
+    id and when it started (no contact id, no number), until
+    :class:`bot.erasure.StreamEntries` has dropped them."""
+
+    def __init__(self, client, keys: Keys):
+        super().__init__(client, keys.erased_trails())
+
+    def add(self, conv: str, started_at: float) -> None:
+        self.put([f"{conv} {started_at:.3f}"], time.time())
+
+    @staticmethod
+    def parse(item: str) -> tuple[str, float]:
+        """(conv, when it started) of a queued item."""
+        conv, _, start = item.partition(" ")
+        try:
+            return conv, float(start)
+        except ValueError:
+            return conv, 0.0
 
 
 class SimulatorLog:

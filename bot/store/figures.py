@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 
 from .connection import lua, text
+from .events import EventStream
 from .keys import Keys
 
 
@@ -20,6 +21,7 @@ class FigureCounters:
     def __init__(self, client, keys: Keys):
         self.r = client
         self.keys = keys
+        self.stream = EventStream(client, keys)
         self._apply = client.register_script(lua("figures_apply"))
 
     def cursor(self) -> str:
@@ -27,8 +29,7 @@ class FigureCounters:
 
     def entries_after(self, cursor: str, count: int) -> list[tuple[str, dict[str, str]]]:
         """Up to ``count`` events-stream entries after ``cursor`` ('' for the first), as (id, fields)."""
-        found = self.r.xrange(self.keys.events(), f"({cursor}" if cursor else "-", "+", count=count)
-        return [(text(ident), {text(k): text(v) for k, v in fields.items()}) for ident, fields in found]
+        return self.stream.entries_after(cursor, count)
 
     def positions(self, convs: list[str]) -> list[str]:
         """Where each conversation was last counted ('' for nowhere)."""

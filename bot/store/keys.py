@@ -23,6 +23,8 @@ nodes at most: the contact's and the stream's)::
     p:{p:events}:live           sorted set contact id -> last save (the console's list)
     p:{p:events}:live:handoff   the same for sessions in a hand-off (the console's queue)
     p:{p:events}:purge          sorted set Twilio message sid -> when to delete it at Twilio
+    p:{p:events}:erased         sorted set "<conv> <start>" of an erased conversation -> when
+                                to drop its entries from the stream
     p:msg:<sid>                 delivery status of an outbound message (7 days)
 
 The console and the content::
@@ -116,6 +118,9 @@ class Keys:
 
     def purge(self) -> str:
         return f"{self.prefix}:{{{self.events()}}}:purge"
+
+    def erased_trails(self) -> str:
+        return f"{self.prefix}:{{{self.events()}}}:erased"
 
     def wa_ready(self) -> str:
         """WhatsApp: contact id -> when its outbox got something (bot/store/whatsapp.py)."""

@@ -75,6 +75,7 @@ from .presence import PresenceRecords
 from .connection import (STORE_DOWN, LazyRedisCluster, RedisCluster, StoreError, ThreadConnections, lua, ping, text,
                          write_everywhere)
 from .deliveries import DeliveryStatuses, TwilioDeletions
+from .events import ErasedTrails
 from .keys import Keys
 from .live import LiveIndex
 
@@ -143,11 +144,14 @@ class SessionStore:
 
     def __init__(self, client: redis.Redis | RedisCluster | LazyRedisCluster, prefix: str = "hl",
                  session_ttl: int = 86400, retry_window: int = RETRY_WINDOW, twilio_sids: bool = False,
-                 delete_after: float = 120.0):
+                 delete_after: float = 120.0, erased_trails: bool = False):
         """``twilio_sids``: keep each conversation's Twilio message sids, and
         queue them for deletion at Twilio when the person erases it (only when
         the app can delete there). ``delete_after``: seconds before the first
-        try (Twilio refuses to delete a message it is still processing)."""
+        try (Twilio refuses to delete a message it is still processing).
+        ``erased_trails``: queue each erased conversation for its entries to be
+        dropped from the events stream (:class:`bot.erasure.StreamEntries`; the
+        app's own store, not a simulator's)."""
         self.r = client
         self.cluster = isinstance(client, (RedisCluster, LazyRedisCluster))
         self.prefix = prefix
@@ -156,6 +160,8 @@ class SessionStore:
         self.retry_window = retry_window
         self.twilio_sids = twilio_sids
         self.delete_after = delete_after
+        self.queue_erased_trails = erased_trails
+        self.erased_trails = ErasedTrails(client, self.keys)
         self.live_index = LiveIndex(client, self.keys, session_ttl)
         self.transcripts = HandoffTranscripts(client, self.keys)
         self.optouts = OptOuts(client, self.keys)
@@ -300,6 +306,8 @@ class SessionStore:
         if action == "erase" and result != 0:
             # Quick exit: the responder's wrap-up note goes too (written only under this lock).
             self.notes.erase(cid)
+            if self.queue_erased_trails:
+                self._queue_trail(opened.fields or fields or {})
         if result == 1:
             return 0
         if isinstance(result, list) and result and result[0] == 1:  # an erase, and the sids it queued
@@ -308,6 +316,18 @@ class SessionStore:
                 self.deletions.add(sids, now + self.delete_after)
             return len(sids)
         raise LockLost("the lock expired before the turn was saved")
+
+    def _queue_trail(self, erased: dict) -> None:
+        """The erased conversation's turns are still in the events stream, under
+        its random id: queue it, for them to be dropped there off the request path."""
+        conv = erased.get("conv")
+        if not isinstance(conv, str) or not conv:
+            return  # no conversation had started (a first text that was SALIR): no turn to drop
+        try:
+            started_at = float(erased.get("t0") or 0)
+        except (TypeError, ValueError):
+            started_at = 0.0  # read from the stream's start
+        self.erased_trails.add(conv, started_at)
 
     def _commit_on_cluster(self, keys: list[str], args: list, event: dict[str, str] | None, opened: OpenTurn,
                            now: float) -> object:
