@@ -9,8 +9,9 @@ person (someone is on duty), and two sentences each that appear nowhere
 else. One of them then texts SALIR, a second one 10 s later (while the
 rewrite after the first SALIR holds the minute), and the third stays. Every
 ``--every`` seconds for ``--minutes``, every file in the data folder is read
-and searched for each of them (their number's digits and their two
-sentences); the one who stays is the control that the search sees what is
+and searched for each of them (their number's digits, their two sentences
+and their conversation's random id, which the events stream's entries of
+their turns carry); the one who stays is the control that the search sees what is
 there. Prints the bytes found: for those who left it should reach 0 within
 ``AOF_REWRITE_SECONDS`` (60) of their SALIR.
 
@@ -20,6 +21,7 @@ change, extracted with ``git archive``) with the same requests.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -37,6 +39,8 @@ sys.path.insert(0, ROOT)
 
 import redis  # noqa: E402
 from twilio.request_validator import RequestValidator  # noqa: E402
+
+from bot.helpline import contact_id  # noqa: E402
 
 TOKEN = "bench-token"
 LEAVES = ("+15558675309", ["mi patrón guarda mi pasaporte Qz7", "me deben tres meses de pago Qz7"])
@@ -62,9 +66,13 @@ def text(port: int, sender: str, body: str, n: list[int]) -> None:
         assert resp.status == 200
 
 
+CONVERSATIONS: dict[str, str] = {}  # number -> its conversation's id, read from its session
+
+
 def found(folder: str, person: tuple[str, list[str]]) -> int:
-    """Bytes of the person's number (its digits) and sentences in any file under ``folder``."""
+    """Bytes of the person's number (its digits), sentences and conversation id in any file under ``folder``."""
     needles = [person[0].lstrip("+").encode()] + [s.encode() for s in person[1]]
+    needles.append(CONVERSATIONS[person[0]].encode())
     total = 0
     for dirpath, _, names in os.walk(folder):
         for name in names:
@@ -87,7 +95,9 @@ def main() -> None:
     data = os.path.join(tmp, "var")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "PROMETHEUS_MULTIPROC_DIR")}
-    env.update(TWILIO_AUTH_TOKEN=TOKEN, BOT_DATA_DIR=data, PORT=str(port), SECRET_KEY="bench-secret")
+    # PUBLIC_URL: the URL the texts are signed for (the webhook checks signatures against it).
+    env.update(TWILIO_AUTH_TOKEN=TOKEN, BOT_DATA_DIR=data, PORT=str(port), SECRET_KEY="bench-secret",
+               PUBLIC_URL=f"http://127.0.0.1:{port}")
     log = open(os.path.join(tmp, "gunicorn.log"), "w")
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:app"], cwd=args.root,
                             env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -101,11 +111,14 @@ def main() -> None:
                 if time.time() > deadline or proc.poll() is not None:
                     raise SystemExit(f"gunicorn did not start; see {log.name}")
                 time.sleep(0.3)
-        redis.Redis(unix_socket_path=os.path.join(data, "redis.sock")).set("hl:duty", "1", ex=3600)
+        r = redis.Redis(unix_socket_path=os.path.join(data, "redis.sock"))
+        r.set("hl:duty", "1", ex=3600)
         n = [0]
         for number, sentences in (LEAVES, LEAVES_LATER, STAYS):
             for body in ("hola", "PERSONA", *sentences):
                 text(port, number, body, n)
+            session = json.loads(r.get(f"hl:{{{contact_id(env['SECRET_KEY'], number)}}}:session"))
+            CONVERSATIONS[number] = session["conv"]
         time.sleep(1.5)  # the AOF is written to disk every second
         print(f"{args.root}: bytes on disk before any SALIR: {found(data, LEAVES)}, {found(data, LEAVES_LATER)} "
               f"and {found(data, STAYS)}")

@@ -223,12 +223,17 @@ def _erased_trails(background, stores: Stores, figures, helpline: Helpline) -> N
     """A quick exit's turns dropped from the events stream once the figures have
     counted them (bot.erasure.StreamEntries), off the request path."""
     from .erasure import StreamEntries
+    from .store.disk_rewrite import DiskRewrite
 
     def dropped() -> None:  # the embedded Redis's files lose them too: a disk rewrite after this
         helpline.after_erase()
         helpline.wake()
 
-    background.jobs.append(StreamEntries(stores.sessions.erased_trails, stores.events, figures, after_drop=dropped))
+    job = StreamEntries(stores.sessions.erased_trails, stores.events, figures, after_drop=dropped)
+    # Run before the disk rewrite: the rewrite a quick exit asks for then takes
+    # the session and its turns at once, not the turns a minute later.
+    rewrite = [i for i, other in enumerate(background.jobs) if isinstance(other, DiskRewrite)]
+    background.jobs.insert(rewrite[0] if rewrite else len(background.jobs), job)
     if click.get_current_context(silent=True) is None:
         try:
             if stores.sessions.erased_trails.next_due() is not None:
