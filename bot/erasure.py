@@ -252,15 +252,34 @@ class StreamEntries:
         counted_to = _stream_id(counted) if counted else (0, 0)
         earliest = min(starts)
         after = f"{int((earliest - self.SKEW) * 1000)}-0" if earliest > self.SKEW else ""
-        waiting = set()  # conversations with entries the figures have not counted yet
-        dropped = 0
+        found, waiting, dropped = self._scan(after, set(erased), counted_to)
+        if after:
+            # None of its turns after its start: this host's clock may be ahead of
+            # Redis's by more than SKEW. Read the whole stream for those.
+            missed = set(erased) - found
+            if missed:
+                more_found, more_waiting, more_dropped = self._scan("", missed, counted_to)
+                waiting |= more_waiting
+                dropped += more_dropped
+        self.trails.done(*(item for conv, item in erased.items() if conv not in waiting))
+        for conv in waiting:
+            self.trails.later(erased[conv], self.clock() + self.NOT_COUNTED)
+        if dropped:
+            self.after_drop()
+
+    def _scan(self, after: str, convs: set[str], counted_to: tuple[int, int]) -> tuple[set[str], set[str], int]:
+        """Delete the turns of ``convs`` after the stream id ``after`` that the
+        figures have counted. Returns the conversations found, those with turns
+        not counted yet, and how many entries were deleted."""
+        found, waiting, dropped = set(), set(), 0
         while True:
             page = self.stream.entries_after(after, self.PAGE)
             ids = []
             for ident, fields in page:
                 entry = read_entry(fields)
-                if entry is None or entry["conv"] not in erased:
+                if entry is None or entry["conv"] not in convs:
                     continue
+                found.add(entry["conv"])
                 if _stream_id(ident) <= counted_to:
                     ids.append(ident)
                 else:
@@ -268,10 +287,5 @@ class StreamEntries:
             self.stream.drop(ids)
             dropped += len(ids)
             if len(page) < self.PAGE:
-                break
+                return found, waiting, dropped
             after = page[-1][0]
-        self.trails.done(*(item for conv, item in erased.items() if conv not in waiting))
-        for conv in waiting:
-            self.trails.later(erased[conv], self.clock() + self.NOT_COUNTED)
-        if dropped:
-            self.after_drop()

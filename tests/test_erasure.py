@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import stat
 import time
-from datetime import date
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -111,6 +110,10 @@ def test_after_quick_exit_the_number_and_texts_leave_the_disk(embedded, tmp_path
     still = [OTHER.lstrip("+"), SAID[0].replace("Qz7", "Wk4")]
     assert set(on_disk(data, still)) == set(still), "the person who did not quit is still on disk (the grep works)"
     assert r.dbsize() > 0 and r.exists(key("session", OTHER))
+    # Nor in the stream's memory: what a DUMP, a snapshot or a replica's copy would carry.
+    r.config_set("rdbcompression", "no")
+    kept = json.loads(r.get(key("session", OTHER)))["conv"]
+    assert kept.encode() in r.dump("hl:events") and erased[-1].encode() not in r.dump("hl:events")
 
 
 # --- an outage ---------------------------------------------------------------------------
@@ -515,5 +518,42 @@ def test_turns_the_figures_have_not_counted_stay_until_they_are(app, client, red
     job = StreamEntries(queued, stores.events, app.extensions["ops"].figures, after_drop=lambda: dropped.append(1))
     assert job() is None, "nothing left to do"
     assert turns_of(redis_client, conv) == [] and dropped == [1], "counted, then dropped; the disk rewrite asked for"
-    assert app.extensions["ops"].figures.read(date.today(), date.today()).total["exit"] == 1
+    figures = app.extensions["ops"].figures
+    assert figures.read(figures.today(), figures.today()).total["exit"] == 1
+
+
+def test_the_erase_queues_its_turns_in_the_same_write(app, client, redis_client):
+    """Queued by the commit script that erases, not by a second command a crash could lose."""
+    app.extensions["background"].stop()
+    say(client, "hola")
+    conv = conv_of(redis_client)
+    started = stored_session(redis_client, key("session"))["t0"]
+    say(client, "SALIR")
+    assert [m.split() for m in redis_client.zrange("hl:{hl:events}:erased", 0, -1)] == [[conv, started]]
+
+
+def test_a_host_clock_ahead_of_redis_still_finds_the_turns(app, client, redis_client):
+    """The stream is read from the conversation's start by this host's clock, less
+    five minutes; with the clock further ahead than that, the whole stream is read."""
+    helpline = app.extensions["helpline"]
+    helpline.clock = lambda: time.time() + 3600
+    say(client, "hola")
+    say(client, "1")
+    conv = conv_of(redis_client)
+    say(client, "SALIR")
+    wait_until(app.extensions["background"].idle, timeout=15)
+    assert turns_of(redis_client, conv) == []
+
+
+@pytest.mark.parametrize("item", ["a inf", "b nan", "c", "d -5", " ", "e 1e300"])
+def test_a_queued_item_that_is_not_a_conversation_and_a_time_is_read_and_let_go(app, redis_client, item):
+    from bot.erasure import StreamEntries
+
+    stores = app.extensions["stores"]
+    app.extensions["background"].stop()
+    redis_client.zadd("hl:{hl:events}:erased", {item: 0})
+    job = StreamEntries(stores.sessions.erased_trails, stores.events, app.extensions["ops"].figures,
+                        after_drop=lambda: None)
+    assert job() is None
+    assert not redis_client.exists("hl:{hl:events}:erased")
 

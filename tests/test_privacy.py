@@ -90,8 +90,11 @@ def test_no_number_or_text_in_logs_keys_or_events(app, client, redis_client, cap
     say(SECRETS[4], WHATSAPP)
     say("STOP", WHATSAPP)
     say(SECRETS[4], WHATSAPP)  # while opted out
+    sms_conv = stored_session(redis_client, session_key(SMS))["conv"]
+    assert any(e.get("conv") == sms_conv for e in stream_events(redis_client))
     assert say("SALIR", SMS) == ["Listo. Chat cerrado."]
     wait_until(app.extensions["background"].idle, timeout=15)  # what the quick exit left to do is done
+    assert not any(e.get("conv") == sms_conv for e in stream_events(redis_client)), "its path left the stream"
 
     # --- logs: every record, formatted as a handler would, with tracebacks
     records = caplog.records

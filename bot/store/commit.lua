@@ -1,15 +1,16 @@
 -- KEYS: session, lock, answers, optout, handoff, waiters, wake, sids
---       [, events, live, live handoff, seen mark, purge: on one Redis only].
+--       [, events, live, live handoff, seen mark, purge, erased trails: on one Redis only].
 -- ARGV: 1 token, 2 action, 3 session ttl, 4 replies JSON, 5 retry window, 6 answers kept,
 --       7 optout, 8 n transcript, 9 MessageSid ('' for none), 10 hand-off ('1' in one;
 --       '0' not, and may have been; '-' not, nor before), 11 session JSON (save),
 --       12 n event, 13 events maxlen, 14 contact id, 15 now, 16 what the MessageSid's
 --       seen mark holds ('' for no mark), 17 seen ttl, 18 keep Twilio sids ('1'/'0'), 19 when to delete
---       them at Twilio, then transcript..., event field/value pairs (n event values)...
+--       them at Twilio, 20 an erase's "<conv> <start>" for its turns to leave the events stream
+--       ('' for none), then transcript..., event field/value pairs (n event values)...
 -- The keys that are not the contact's (the events stream, the live index, the
--- seen mark, the deletion queue) are in the events stream's slot: on a cluster
--- commit() writes them beside the script, in the same round trip, and queues
--- the sids to delete at Twilio that an erase returns (one Redis: queued here).
+-- seen mark, the deletion queue, the erased trails) are in the events stream's slot:
+-- on a cluster commit() writes them beside the script, in the same round trip, and
+-- queues the sids to delete at Twilio that an erase returns (one Redis: queued here).
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
 local action, ttl, n, e = ARGV[2], ARGV[3], tonumber(ARGV[8]), tonumber(ARGV[12])
 local sids = {}
@@ -28,7 +29,7 @@ elseif action == 'save' then
     -- No longer in a hand-off: what was said in it is not kept.
     redis.call('DEL', KEYS[5])
   elseif ARGV[10] == '1' and n > 0 then
-    redis.call('RPUSH', KEYS[5], unpack(ARGV, 20, 19 + n))
+    redis.call('RPUSH', KEYS[5], unpack(ARGV, 21, 20 + n))
     redis.call('EXPIRE', KEYS[5], ttl)
   end
 end
@@ -51,7 +52,7 @@ local result = 1
 if KEYS[9] then
   local cid, now = ARGV[14], tonumber(ARGV[15])
   if e > 0 then
-    redis.call('XADD', KEYS[9], 'MAXLEN', '~', ARGV[13], '*', unpack(ARGV, 20 + n, 19 + n + e))
+    redis.call('XADD', KEYS[9], 'MAXLEN', '~', ARGV[13], '*', unpack(ARGV, 21 + n, 20 + n + e))
   end
   -- Expired sessions leave the index (and, when any did, the hand-off index).
   if redis.call('ZREMRANGEBYSCORE', KEYS[10], '-inf', now - tonumber(ttl)) > 0 then
@@ -61,6 +62,8 @@ if KEYS[9] then
     redis.call('ZREM', KEYS[10], cid)
     redis.call('ZREM', KEYS[11], cid)
     for _, sid in ipairs(sids) do redis.call('ZADD', KEYS[13], 'NX', ARGV[19], sid) end
+    -- In the same script as the erase: no crash in between can leave the turns behind.
+    if ARGV[20] ~= '' then redis.call('ZADD', KEYS[14], 'NX', now, ARGV[20]) end
   elseif action == 'save' then
     redis.call('ZADD', KEYS[10], now, cid)
     if ARGV[10] == '1' then redis.call('ZADD', KEYS[11], now, cid)

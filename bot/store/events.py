@@ -4,6 +4,7 @@ from it (:class:`ErasedTrails`). (The turn's commit writes it; the figures
 count it through :mod:`bot.store.figures`.)"""
 from __future__ import annotations
 
+import math
 import time
 
 from .connection import redis_client, text
@@ -55,17 +56,21 @@ class ErasedTrails(LeasedQueue):
     def __init__(self, client, keys: Keys):
         super().__init__(client, keys.erased_trails())
 
-    def add(self, conv: str, started_at: float) -> None:
-        self.put([f"{conv} {started_at:.3f}"], time.time())
+    @staticmethod
+    def item(conv: str, started_at: float) -> str:
+        """The queued form (the commit queues it, in the same script as the erase)."""
+        return f"{conv} {started_at:.3f}" if math.isfinite(started_at) else f"{conv} 0"
 
     @staticmethod
     def parse(item: str) -> tuple[str, float]:
-        """(conv, when it started) of a queued item."""
+        """(conv, when it started) of a queued item; 0 for a start not known
+        (or not a time this side of tomorrow: the whole stream is read for it)."""
         conv, _, start = item.partition(" ")
         try:
-            return conv, float(start)
+            started_at = float(start)
         except ValueError:
             return conv, 0.0
+        return conv, started_at if 0 < started_at < time.time() + 86400 else 0.0
 
 
 class SimulatorLog:

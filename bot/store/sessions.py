@@ -272,7 +272,8 @@ class SessionStore:
         mark = bool(opened.mark and opened.message_sid)
         flat_event: list[str] = []
         if not self.cluster:
-            keys += [k.events(), k.live(), k.live_handoff(), k.seen(opened.mark if mark else ""), k.purge()]
+            keys += [k.events(), k.live(), k.live_handoff(), k.seen(opened.mark if mark else ""), k.purge(),
+                     k.erased_trails()]
             for name, value in (event or {}).items():
                 flat_event += (name, value)
         now = time.time()
@@ -296,6 +297,7 @@ class SessionStore:
             SEEN_TTL,
             "1" if self.twilio_sids else "0",
             f"{now + self.delete_after:.3f}",
+            self._trail(opened.fields or fields or {}) if action == "erase" and self.queue_erased_trails else "",
             *transcript,
             *flat_event,
         ]
@@ -306,8 +308,6 @@ class SessionStore:
         if action == "erase" and result != 0:
             # Quick exit: the responder's wrap-up note goes too (written only under this lock).
             self.notes.erase(cid)
-            if self.queue_erased_trails:
-                self._queue_trail(opened.fields or fields or {})
         if result == 1:
             return 0
         if isinstance(result, list) and result and result[0] == 1:  # an erase, and the sids it queued
@@ -317,17 +317,19 @@ class SessionStore:
             return len(sids)
         raise LockLost("the lock expired before the turn was saved")
 
-    def _queue_trail(self, erased: dict) -> None:
-        """The erased conversation's turns are still in the events stream, under
-        its random id: queue it, for them to be dropped there off the request path."""
+    @staticmethod
+    def _trail(erased: dict) -> str:
+        """What the erase queues for the conversation's turns to leave the events
+        stream (:class:`~.events.ErasedTrails`): '' when no conversation had
+        started (a first text that was SALIR: no turn to drop)."""
         conv = erased.get("conv")
         if not isinstance(conv, str) or not conv:
-            return  # no conversation had started (a first text that was SALIR): no turn to drop
+            return ""
         try:
             started_at = float(erased.get("t0") or 0)
         except (TypeError, ValueError):
             started_at = 0.0  # read from the stream's start
-        self.erased_trails.add(conv, started_at)
+        return ErasedTrails.item(conv, started_at)
 
     def _commit_on_cluster(self, keys: list[str], args: list, event: dict[str, str] | None, opened: OpenTurn,
                            now: float) -> object:
@@ -366,6 +368,8 @@ class SessionStore:
                 pipe.zadd(k.live_handoff(), {opened.cid: now})
             elif handoff == "0":
                 pipe.zrem(k.live_handoff(), opened.cid)
+        if action == "erase" and args[19]:
+            pipe.zadd(k.erased_trails(), {args[19]: now}, nx=True)
         if opened.mark and opened.message_sid:
             pipe.set(k.seen(opened.mark), args[15], ex=SEEN_TTL)
         result = pipe.execute(raise_on_error=False)[0]
