@@ -107,23 +107,27 @@ class Figures:
         for f in decoded:
             self._count(f, incr, where, last_t)
 
-        # Conversations quiet for too long have left where they were.
+        # Conversations quiet for too long have left where they were. Counted
+        # by whichever process takes them off the quiet list (in the script):
+        # with no new entry the cursor does not move, and two processes
+        # catching up at once would both count them.
         now = self.clock()
         quiet = [(c, t) for c, t in self.counters.quiet_since(now - self.drop_after) if c not in where]
+        left = []  # (conv, day, measure or '' for none)
         if quiet:
             for (conv, t), pos in zip(quiet, self.counters.positions([c for c, _ in quiet])):
                 if pos == WAITING:  # waiting for a person is not leaving: kept a day
                     if t > now - WAITING_FOLLOWED:
                         continue
-                elif pos:
-                    incr[(self.day_of(t), "left|quiet|" + pos.replace(".", "|", 1))] += 1
-                where[conv] = None
+                    left.append((conv, self.day_of(t), ""))
+                else:
+                    left.append((conv, self.day_of(t), "left|quiet|" + pos.replace(".", "|", 1) if pos else ""))
 
-        if not entries and not quiet:
+        if not entries and not left:
             return 0
         new_cursor = entries[-1][0] if entries else cursor
         moved = {conv: (pos or "", last_t.get(conv, now)) for conv, pos in where.items()}
-        if not self.counters.apply(cursor, new_cursor, DAYS_KEPT * 86400, dict(incr), moved):
+        if not self.counters.apply(cursor, new_cursor, DAYS_KEPT * 86400, dict(incr), moved, left):
             return None
         return len(entries)
 

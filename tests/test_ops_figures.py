@@ -4,10 +4,15 @@ from __future__ import annotations
 import csv
 import io
 import re
+import threading
+import time
 
 import pytest
+import redis
 
+from bot.engine.events import turn_entry
 from bot.figures import Figures
+from bot.store import FigureCounters
 from tests.helpers import option, stored_session
 from tests.fixtures_console import post_form, sign_in, text
 
@@ -203,3 +208,36 @@ def test_hand_offs_are_counted(console_app):
     figures.catch_up()
     today = figures.today()
     assert figures.read(today, today).group("handoff") == {"requested": 2, "unavailable": 1}
+
+
+def test_two_processes_catching_up_at_once_count_a_quiet_conversation_once(console_app, redis_client):
+    """With no new entry the cursor does not move, so its check lets both through:
+    the one that takes the conversation off the quiet list counts it."""
+    console_app.extensions["background"].stop()
+    keys = console_app.extensions["stores"].sessions.keys
+    url = console_app.config["REDIS_URL_RESOLVED"]
+    then = time.time() - 7200
+    redis_client.xadd("hl:events", turn_entry("quiet1", "sms", "es", "in_flow", "help.menu", then,
+                                               [{"kind": "visited", "flow": "help", "node": "menu"}]))
+    live = Figures(FigureCounters(redis_client, keys), clock=lambda: then + 1)
+    live.catch_up()  # counted while the conversation was going on: followed at help.menu
+    both_ready = threading.Barrier(2)
+
+    def process() -> None:
+        counters = FigureCounters(redis.Redis.from_url(url, decode_responses=True), keys)
+        apply = counters.apply
+
+        def when_both_have_read(*args, **kwargs):
+            both_ready.wait(timeout=10)
+            return apply(*args, **kwargs)
+
+        counters.apply = when_both_have_read
+        Figures(counters).catch_up()
+
+    threads = [threading.Thread(target=process) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=15)
+    day = live.day_of(then)
+    assert live.read(day, day).total["left|quiet|help|menu"] == 1

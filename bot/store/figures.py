@@ -41,19 +41,23 @@ class FigureCounters:
         return [(text(conv), t) for conv, t in found]
 
     def apply(self, cursor: str, new_cursor: str, ttl: int, increments: dict[tuple[dt.date, str], int],
-              where: dict[str, tuple[str, float]]) -> bool:
+              where: dict[str, tuple[str, float]], left: list[tuple[str, dt.date, str]] = ()) -> bool:
         """Add ``increments`` ((day, measure) -> amount) and move the followed
         conversations (conv -> (where, time of its last text); '' where: no
         longer followed), and the cursor to ``new_cursor``: all or nothing,
         and only if the cursor is still ``cursor`` (False: another process
-        counted meanwhile)."""
-        days = sorted({day for day, _ in increments})
+        counted meanwhile). ``left``: followed conversations gone quiet, each
+        (conv, day, measure or ''), counted only if this call is the one that
+        stops following them."""
+        days = sorted({day for day, _ in increments} | {day for _, day, measure in left if measure})
         keys = [self.keys.stats("cursor"), self.keys.stats("pos"), self.keys.stats("quiet"),
                 *(self.keys.stats_day(d) for d in days)]
         index = {d: i + 4 for i, d in enumerate(days)}
-        args: list = [cursor, new_cursor, ttl, len(increments)]
+        args: list = [cursor, new_cursor, ttl, len(increments), len(left)]
         for (day, name), amount in increments.items():
             args += [index[day], name, amount]
+        for conv, day, measure in left:
+            args += [conv, index[day] if measure else 0, measure]
         for conv, (pos, t) in where.items():
             args += [conv, pos, f"{t:.3f}"]
         return self._apply(keys=keys, args=args) == 1
