@@ -10,7 +10,7 @@ import tempfile
 import time
 
 sys.path.insert(0, ".")
-from bot.embedded_redis import ensure_server
+from bot.store.embedded import ensure_server
 from bot import create_app
 from bot.config import TestConfig
 from tests.helpers import inbound, post_signed
