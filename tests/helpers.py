@@ -80,13 +80,14 @@ def option(target: str, menu: str | None = None, fs=None) -> str:
     return str(found[0])
 
 
-def stream_events(r, key: str = "hl:events") -> list[dict]:
-    """Every event in the stream, one dict each (a stream entry holds one turn's
-    events under `ev`, with the turn's conversation, channel, language and time)."""
+def stream_events(r, key: str = "hl:events", after: str = "") -> list[dict]:
+    """Every event in the stream (after the entry id ``after``), one dict each (a
+    stream entry holds one turn's events under `ev`, with the turn's
+    conversation, channel, language and time)."""
     from bot.engine.events import read_entry
 
     found = []
-    for _, entry in r.xrange(key):
+    for _, entry in r.xrange(key, min=f"({after}" if after else "-"):
         turn = read_entry(entry)
         if turn is not None:
             common = {k: v for k, v in turn.items() if k != "ev"}
@@ -94,6 +95,13 @@ def stream_events(r, key: str = "hl:events") -> list[dict]:
         else:
             found.append(entry)  # e.g. a delivery status
     return found
+
+
+def last_event_id(r, key: str = "hl:events") -> str:
+    """The stream's newest entry id ('' for none): where a test's own events start
+    (not a count of entries: a quick exit's turns leave the stream)."""
+    last = r.xrevrange(key, count=1)
+    return last[0][0] if last else ""
 
 
 def stored_session(r, key: str) -> dict:

@@ -43,7 +43,7 @@ import yaml
 
 from bot.engine import events as ev
 from bot.engine import render
-from tests.helpers import inbound, messages, option, post_signed, real_flows, stream_events
+from tests.helpers import inbound, last_event_id, messages, option, post_signed, real_flows, stream_events
 
 CORPUS = Path(__file__).resolve().parent / "understanding"
 HELLO = {"es": "hola", "en": "hi", "none": "hi"}
@@ -248,9 +248,9 @@ def _send(app, cases: list[Case]) -> list[tuple[Case, set[str], str | None]]:
             post_signed(client, "/twilio/messages", inbound(text, sender=sender))
         if setup is None:  # a question of its own: answered there from the screening's first
             _walk_to(client, app, sender, case.at)
-        before = len(stream_events(r))
+        before = last_event_id(r)
         replies = messages(post_signed(client, "/twilio/messages", inbound(case.message, sender=sender)).data)
-        events = stream_events(r)[before:]
+        events = stream_events(r, after=before)
         session = app.extensions["helpline"].store.load(app.extensions["helpline"].cid(sender)) or None
         flags = {k: ANSWER_CODES.get(v, v) for k, v in ((session or {}).get("f") or {}).items()}
         started = [e for e in events if e.get("kind") == ev.STARTED]
