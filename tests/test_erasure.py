@@ -527,9 +527,10 @@ def test_the_erase_queues_its_turns_in_the_same_write(app, client, redis_client)
     app.extensions["background"].stop()
     say(client, "hola")
     conv = conv_of(redis_client)
-    started = stored_session(redis_client, key("session"))["t0"]
+    started = float(stored_session(redis_client, key("session"))["t0"])
     say(client, "SALIR")
-    assert [m.split() for m in redis_client.zrange("hl:{hl:events}:erased", 0, -1)] == [[conv, started]]
+    queued = [m.split() for m in redis_client.zrange("hl:{hl:events}:erased", 0, -1)]
+    assert [(c, round(float(t), 3)) for c, t in queued] == [(conv, round(started, 3))]
 
 
 def test_a_host_clock_ahead_of_redis_still_finds_the_turns(app, client, redis_client):
