@@ -211,8 +211,9 @@ class StreamEntries:
     difference between this host's clock and Redis's, which names the
     entries) to its end, a page at a time: a few thousand entries for a
     conversation of minutes on a busy line, at most the whole stream
-    (``EVENTS_MAXLEN`` entries) for an older one. Conversations due together
-    share one reading.
+    (``EVENTS_MAXLEN`` entries) for an older one, or one none of whose turns
+    were found after its start (a clock ahead of Redis's). Conversations due
+    together share one reading.
     """
 
     BATCH = 50  # erased conversations taken per round
@@ -225,7 +226,7 @@ class StreamEntries:
                  clock=time.time):
         self.trails = trails
         self.stream = stream
-        self.figures = figures  # a bot.figures.Figures
+        self.figures = figures  # a bot.figures.Figures: counted before anything is dropped
         self.after_drop = after_drop  # the embedded Redis's disk rewrite (DiskRewrite.erased)
         self.clock = clock
 
@@ -258,7 +259,7 @@ class StreamEntries:
             # Redis's by more than SKEW. Read the whole stream for those.
             missed = set(erased) - found
             if missed:
-                more_found, more_waiting, more_dropped = self._scan("", missed, counted_to)
+                _, more_waiting, more_dropped = self._scan("", missed, counted_to)
                 waiting |= more_waiting
                 dropped += more_dropped
         self.trails.done(*(item for conv, item in erased.items() if conv not in waiting))
