@@ -139,7 +139,8 @@ def test_the_wait_counts_from_asking_not_from_the_last_message(console_app, rita
     time.sleep(0.05)
     text(person, "sigo aquí")
     [w] = console_app.extensions["ops"].desk.queue()
-    assert w.asked <= after_asking < w.row.t
+    # Times are kept to the millisecond: the request may read a hair after the clock read here.
+    assert w.asked <= after_asking + 0.001 and after_asking < w.row.t
 
 
 def test_the_count_leaves_out_people_being_answered(console_app, rita, redis_client):
