@@ -109,7 +109,7 @@ def create_app(config: Config | None = None) -> Flask:
     twilio_deletes = bool(config.TWILIO_ACCOUNT_SID and config.TWILIO_AUTH_TOKEN)
     store = SessionStore(client, prefix=config.KEY_PREFIX, session_ttl=config.SESSION_TTL,
                          retry_window=config.RETRY_WINDOW, twilio_sids=twilio_deletes,
-                         delete_after=config.TWILIO_DELETE_AFTER, erased_trails=True)
+                         delete_after=config.TWILIO_DELETE_AFTER, queue_erased_trails=True)
     stores = Stores(store)
     # Every worker follows the published flows version (see bot/published_flows.py).
     flows_version = FlowsVersion(stores.published)

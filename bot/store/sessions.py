@@ -144,12 +144,12 @@ class SessionStore:
 
     def __init__(self, client: redis.Redis | RedisCluster | LazyRedisCluster, prefix: str = "hl",
                  session_ttl: int = 86400, retry_window: int = RETRY_WINDOW, twilio_sids: bool = False,
-                 delete_after: float = 120.0, erased_trails: bool = False):
+                 delete_after: float = 120.0, queue_erased_trails: bool = False):
         """``twilio_sids``: keep each conversation's Twilio message sids, and
         queue them for deletion at Twilio when the person erases it (only when
         the app can delete there). ``delete_after``: seconds before the first
         try (Twilio refuses to delete a message it is still processing).
-        ``erased_trails``: queue each erased conversation for its entries to be
+        ``queue_erased_trails``: queue each erased conversation for its entries to be
         dropped from the events stream (:class:`bot.erasure.StreamEntries`; the
         app's own store, not a simulator's)."""
         self.r = client
@@ -160,7 +160,7 @@ class SessionStore:
         self.retry_window = retry_window
         self.twilio_sids = twilio_sids
         self.delete_after = delete_after
-        self.queue_erased_trails = erased_trails
+        self.queue_erased_trails = queue_erased_trails
         self.erased_trails = ErasedTrails(client, self.keys)
         self.live_index = LiveIndex(client, self.keys, session_ttl)
         self.transcripts = HandoffTranscripts(client, self.keys)
