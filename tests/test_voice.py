@@ -45,7 +45,7 @@ from bot.engine import render
 from bot.engine import voice as said_aloud
 from bot.config import TestConfig
 from bot.voice_calls import QUIET_SILENCES
-from tests.helpers import inbound, post_signed, real_flows, sign
+from tests.helpers import inbound, post_signed, real_flows, sign, stream_events
 from tests.servers import wait_until
 from tests.fixtures_console import post_form, sign_in
 from tests.fixtures_voice import CALLER, HELPLINE_NUMBER, RESPONDER, VOICE, Call, new_call_sid, post, start_in
@@ -271,7 +271,6 @@ def test_the_call_counts_in_the_figures_as_the_voice_channel(call_app, redis_cli
     call = Call(call_app)
     start_in(call, "es")
     call.press("4")  # numbers
-    from tests.helpers import stream_events
     events = stream_events(redis_client)
     assert events and {e.get("ch") for e in events} == {"voice"}
     kinds = [e["kind"] for e in events]
@@ -285,7 +284,6 @@ def test_the_figures_count_calls_as_their_own_channel(call_app, redis_client):
     call.hang_up()
     # Hanging up erases the call: its turns leave the events stream once the figures have counted them.
     wait_until(call_app.extensions["background"].idle, timeout=15)
-    from tests.helpers import stream_events
     assert stream_events(redis_client) == []
     figures = call_app.extensions["ops"].figures
     figures.catch_up()
@@ -494,7 +492,6 @@ def test_a_responder_on_duty_in_the_console_gets_the_call_and_the_live_list_show
     page = rita.get("/ops/").get_data(as_text=True)
     assert "Phone call" in page and CALLER[-4:] not in page
     assert app.extensions["store"].live_index.in_handoff() == []  # nobody is queued for a text reply
-    from tests.helpers import stream_events
     asked = [e["on_duty"] for e in stream_events(redis_client) if e["kind"] == "handoff_requested"]
     assert asked == ["no", "yes"]  # the figures count the first as unavailable, the second as put through
 
