@@ -20,7 +20,7 @@ import pytest
 
 import bot.engine
 from bot.engine import events as ev
-from bot.engine import render
+from bot.engine import render, stateless
 from bot.engine.matching import keyword
 from bot.engine.model import FlowSet, Translation
 from bot.engine.runner import ERASE, SAVE
@@ -159,6 +159,19 @@ SPANISH_ONLY_WORDS = ["AYUDA", "PELIGRO", "EMERGENCIA", "SALIR", "BORRAR", "PARA
 def test_first_message_spanish_keyword_is_answered_in_spanish(fs, word):
     turn = Chat(fs).send(word)
     assert turn.session.lang == "es"
+
+
+# STOP and EXIT alone read as English (Twilio answers STOP in English), but the
+# words beside them tell more: "hola stop" is a Spanish speaker's STOP. The
+# same answer when the store is down (bot.engine.stateless).
+@pytest.mark.parametrize("text, lang", [("hola stop", "es"), ("buenas noches, stop", "es"), ("stop por favor", "es"),
+                                        ("hola exit", "es"), ("stop", "en"), ("please stop", "en"), ("hi salir", "en"),
+                                        ("salir", "es"), ("hola", "es")])
+def test_a_first_stop_or_exit_is_answered_in_the_language_beside_it(fs, text, lang):
+    turn = Chat(fs).send(text)
+    assert turn.session.lang == lang
+    if turn.replies and (turn.opt_out or turn.action == ERASE):
+        assert stateless.answer(fs, text).replies == tuple(turn.replies)
 
 
 # --- menus ------------------------------------------------------------------------------------

@@ -412,8 +412,13 @@ def detect_language(system: m.System, norm: str) -> str:
     Kept for one-line answers to a first text that erases or opts out, which
     need no model: see :mod:`bot.engine.language` for a first message.
     """
+    return _hinted_language(system, norm) or system.default_language
+
+
+def _hinted_language(system: m.System, norm: str) -> str | None:
+    """The language with the most hint words in ``norm`` (the first listed on a tie); None when none has any."""
     tokens = set(norm.split())
-    best, best_hits = system.default_language, 0
+    best, best_hits = None, 0
     for lang, hints in system.language_hints.items():
         hits = len(tokens & hints) + sum(1 for h in hints if " " in h and h in norm)
         if hits > best_hits:
@@ -421,12 +426,24 @@ def detect_language(system: m.System, norm: str) -> str:
     return best
 
 
-def one_line_language(system: m.System, norm: str, said: str | None) -> str:
+def one_line_language(fs: m.FlowSet, norm: str, said: str | None) -> str:
     """The language of the one line a first text that erases or stops gets: the
-    keyword's or phrase's (``said``: "no me manden nada" is Spanish), else its
-    hint words'. The same whether the store is up (the runner) or not
-    (:mod:`bot.engine.stateless`)."""
-    return said if said in system.languages else detect_language(system, norm)
+    keyword's or phrase's (``said``: "no me manden nada" is Spanish), else the
+    hint words of what was said beside the keyword ("hola stop" is Spanish:
+    STOP is the word for it in every language, though alone it reads as
+    English, as Twilio's own answer to it is), else the keyword's own. The same
+    whether the store is up (the runner) or not (:mod:`bot.engine.stateless`)."""
+    if said in fs.system.languages:
+        return said
+    keywords = _keyword_words(fs)
+    beside = " ".join(w for w in norm.split() if w not in keywords)
+    return _hinted_language(fs.system, beside) or detect_language(fs.system, norm)
+
+
+def _keyword_words(fs: m.FlowSet) -> frozenset[str]:
+    """Every one-word global keyword (SALIR, STOP, MENU...), normalised."""
+    return fs.derived(("keyword words",), lambda: frozenset(
+        w for words in fs.keywords.intents.values() for w in words if " " not in w))
 
 
 def pick(norm: str, labels: list[list[str]]) -> int | None:

@@ -351,7 +351,7 @@ class _Step:
 
     def quick_exit(self, norm: str, said: str | None) -> Turn:
         if self.s.state == "new":
-            self.s.lang = matching.one_line_language(self.fs.system, norm, said)
+            self.s.lang = matching.one_line_language(self.fs, norm, said)
         self.turn.action = ERASE
         self.turn.events = [ev.Event(ev.ERASED)]
         self.reply(self.say("erased"))
@@ -360,7 +360,7 @@ class _Step:
     def opt_out(self, norm: str, said: str | None) -> Turn:
         s = self.s
         if s.state == "new":
-            s.lang = matching.one_line_language(self.fs.system, norm, said)  # as for quick exit
+            s.lang = matching.one_line_language(self.fs, norm, said)  # as for quick exit
             s.conv = self.ctx.new_id()
         self.lc.send("opt_out")
         # Keep only what silence needs; screening answers go at once.

@@ -37,5 +37,5 @@ def answer(fs: m.FlowSet, text: str) -> Answer | None:
         return None
     # A quick exit or an opt-out as a first text is answered in the word's
     # language (runner.quick_exit and runner.opt_out): the same guess here.
-    lang = matching.one_line_language(fs.system, norm, said)
+    lang = matching.one_line_language(fs, norm, said)
     return Answer(intent, lang, (render.say(fs, lang, _LINES[intent]),))
