@@ -338,7 +338,10 @@ class VoiceCalls:
         if turn.someone_near:
             return self.say(fs, cid, Said(lang, lines, QUIET))
         at = ""
-        if session.state == "closed":  # the last screen of a path: the hotline, listen again, or go on
+        if session.state == "closed" and _not_safe_now(turn):
+            # Told to hang up and call again when it is safe: no put-through, which is talking too.
+            lines += self.lines(fs, lang, spoken.system_text(fs, lang, "after_end_not_safe"))
+        elif session.state == "closed":  # the last screen of a path: the hotline, listen again, or go on
             lines += self.lines(fs, lang, spoken.system_text(fs, lang, "after_end"))
             at = HOTLINE
         if any(e.kind == ev.MISSED for e in turn.events):
@@ -531,6 +534,15 @@ class VoiceCalls:
 
     def failsafe(self) -> Answer:
         return Answer(twiml.failsafe(self.settings.voices, self.failsafe_lines(None)), "failsafe")
+
+
+# The outcome of the screen for "it is not safe to talk now" (flows/screening.yaml `later`).
+NOT_SAFE_NOW = "not_safe_now"
+
+
+def _not_safe_now(turn: Turn) -> bool:
+    """Whether the turn ended at the screen for a caller who said it is not safe to talk now."""
+    return any(e.kind == ev.OUTCOME and e.data.get("outcome") == NOT_SAFE_NOW for e in turn.events)
 
 
 def _prompt_at(fs: FlowSet, position: str, lang: str) -> list[spoken.Line]:

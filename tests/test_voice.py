@@ -462,6 +462,22 @@ def test_the_last_screen_of_a_path_offers_to_put_the_caller_through_to_the_hotli
     assert busy[-1].startswith(("[es] Oprima 1:", "[en] Press 1:"))  # then the main menu
 
 
+@pytest.mark.parametrize("lang", ["es", "en"])
+def test_a_caller_who_says_it_is_not_safe_to_talk_is_not_offered_a_put_through(call_app, lang):
+    # "Hang up now to erase this call", then "Press 1 now to be put through": talking, which they just said
+    # they cannot do. Their screen ends with 9 and pound only, and 1 there dials nobody.
+    call = Call(call_app)
+    start_in(call, lang)
+    call.press("1")  # What happened to me
+    last = call.press("2")  # not safe to talk
+    assert last[-1] == {"es": "[es] Oprima 9 para volver a oír esto, o numeral para el menú principal.",
+                        "en": "[en] Press 9 to hear this again, or pound for the main menu."}[lang]
+    assert any("9, 1, 1" in line for line in last) and any("1, 8, 8, 8, 3, 7, 3, 7, 8, 8, 8" in line for line in last)
+    assert "at=hotline" not in call.last.action
+    assert call.press("9") == last
+    assert not any(line.startswith("<dial") for line in call.press("1"))
+
+
 # A yes that goes on is read as the call reads it (an adversarial review had these put through).
 @pytest.mark.parametrize("words", ["no", "sí, pero no", "sí, él ya llegó", "sí, pero después", "sí gracias, adiós",
                                    "sí, repítame el número"])

@@ -28,7 +28,7 @@ _p = Problem.at
 VOICE_TEXTS = (
     "voice_choose_language", "voice_press", "voice_again", "voice_reprompt", "voice_connecting",
     "voice_offer_hotline", "voice_hotline_connecting", "voice_hotline_unanswered", "voice_after_end",
-    "voice_after_call", "voice_silence", "voice_failsafe",
+    "voice_after_end_not_safe", "voice_after_call", "voice_silence", "voice_failsafe",
 )
 
 
