@@ -14,7 +14,7 @@ import yaml
 
 from bot.published_flows import load
 from bot.engine import render
-from bot.engine.matching import answer, detect_language, keyword, pick, read_answer, read_keyword
+from bot.engine.matching import answer, detect_language, keyword, pick, read_answer, read_keyword, read_pick
 from bot.engine.model import ANSWERS
 from bot.engine.text import MATCH_LIMIT, clean, normalize
 
@@ -219,6 +219,18 @@ def test_pick_a_menu_option(text, index):
     assert pick(normalize(text), MAIN_MENU) == index
 
 
+WHERE = [["in the us", "en ee uu"], ["in mexico", "en mexico"], ["somewhere else", "en otro lugar"],
+         ["not sure", "no se"]]
+
+
+# "not" is shared with "Not sure" by any sentence with a "not" in it: it counts only with the word after it.
+@pytest.mark.parametrize("text, index", [("the hotline did not answer", None), ("i did not get it", None),
+                                         ("not", None), ("im not sure", 3), ("not sure where", 3),
+                                         ("mexico i think", 1)])
+def test_a_not_word_picks_an_option_only_with_the_word_after_it(fs, text, index):
+    assert read_pick(fs, normalize(text), WHERE)[0] == index
+
+
 def test_pick_with_the_real_main_menu_labels(fs):
     # The table above is written by hand; it must be the menu people really see.
     node = fs.node(fs.system.main_menu)
@@ -314,6 +326,13 @@ IN_A_HURRY = [
     ("borra, borra ya", "quick_exit", "said again"),  # a whole-message phrase, with an around word between
     ("HELP NOW HELP NOW", "danger", "said again"),  # the two words again, not "help"
     ("help help now", "danger", "said again"),
+    # A keyword some of whose words are around words, with more around it: not the shorter keyword inside it.
+    ("ayuda urgente por favor", "danger", "around it: por, favor"),
+    ("hola ayuda urgente", "danger", "around it: hola"),
+    ("please help now", "danger", "around it: please"),
+    ("ayuda ya por favor", "danger", "around it"),
+    ("ayuda por favor", "help", "around it"),
+    ("ayuda ya la tengo", None, ""),  # "I have it already": no keyword
     ("salir salir de aqui", None, ""),  # a sentence, not a keyword said twice
     ("menu exit", None, ""),  # two keywords: neither
     # An erase or a stop with a warning that someone is near.

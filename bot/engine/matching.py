@@ -108,6 +108,9 @@ def read_keyword(fs: m.FlowSet, norm: str, text: str | None = None) -> tuple[str
     kept, core, around = _core(lex, words)
     if not kept:
         return None, None, None
+    found = _keyword_of_several_words(fs, lex, once)
+    if found is not None:
+        return found
     intent, lang = keyword(fs.keywords, core)
     if intent:
         return intent, lang, Reading("keyword", _named(intent, lang), core, _where(fs, intent, lang), how=around)
@@ -147,6 +150,32 @@ def read_keyword(fs: m.FlowSet, norm: str, text: str | None = None) -> tuple[str
 
 
 _AFTER_AN_ANSWER = "after an answer"
+
+
+def _keyword_of_several_words(fs: m.FlowSet, lex: Lexicon, words: list[str]
+                              ) -> tuple[str, str | None, Reading] | None:
+    """A keyword of several words with only around words before or after it,
+    read before the around words are taken out: some of its own words are
+    around words too ("AYUDA URGENTE", "HELP NOW"), and "ayuda urgente por
+    favor" without them is AYUDA, the help screen, not the emergency numbers.
+    The longest such keyword; None when there is none. A long message is never
+    one (a keyword is a whole message, give or take around words)."""
+    n = len(words)
+    if n > _LONGEST_KEYWORD_MESSAGE:
+        return None
+    for size in range(n - 1, 1, -1):  # the whole message was read as a keyword already
+        for start in range(n - size + 1):
+            end = start + size
+            intent, lang = keyword(fs.keywords, " ".join(words[start:end]))
+            if intent and not lex.strip_around(words[:start])[0] and not lex.strip_around(words[end:])[0]:
+                around = f"around it: {', '.join(words[:start] + words[end:])}"
+                return intent, lang, Reading("keyword", _named(intent, lang), " ".join(words[start:end]),
+                                             _where(fs, intent, lang), how=around)
+    return None
+
+
+# Words in a message that may still be a keyword with around words ("hola, ayuda urgente por favor ya").
+_LONGEST_KEYWORD_MESSAGE = 10
 
 
 def _may_tell_a_story(fs: m.FlowSet, words: list[str]) -> bool:
@@ -446,12 +475,15 @@ def _keyword_words(fs: m.FlowSet) -> frozenset[str]:
         w for words in fs.keywords.intents.values() for w in words if " " not in w))
 
 
-def pick(norm: str, labels: list[list[str]]) -> int | None:
+def pick(norm: str, labels: list[list[str]], not_words: Set[str] = frozenset()) -> int | None:
     """The index of the option a reply picks, or None.
 
     ``labels[i]`` holds option i's label in each language offered (already
     normalised). A number picks by position ("2", "2.", "2 please"); else the
-    whole label, else the one option sharing the most meaningful words.
+    whole label, else the one option sharing the most meaningful words. A
+    word of ``not_words`` is shared only with the word after it: "not in" is
+    in "I am not in the US", but "the hotline did not answer" shares nothing
+    with "Not sure".
 
     >>> pick("2", [["yes"], ["no"]])
     1
@@ -459,6 +491,9 @@ def pick(norm: str, labels: list[list[str]]) -> int | None:
     1
     >>> pick("what", [["what happened to me"], ["what is the difference"]]) is None
     True
+    >>> where = [["in the us"], ["in mexico"], ["not sure"]]
+    >>> pick("did not answer", where, {"not"}) is None, pick("im not sure", where, {"not"})
+    (True, 2)
     """
     number = _LEADING_NUMBER.match(norm)
     if number:
@@ -467,17 +502,24 @@ def pick(norm: str, labels: list[list[str]]) -> int | None:
     for i, forms in enumerate(labels):
         if norm in forms:
             return i
-    said = {w for w in norm.split() if len(w) > 2 and w not in _COMMON}
+    said = _meaningful_words(norm, not_words)
     if not said:
         return None
     scores = []
     for forms in labels:
-        offered = {w for form in forms for w in form.split() if len(w) > 2 and w not in _COMMON}
+        offered = {w for form in forms for w in _meaningful_words(form, not_words)}
         scores.append(len(said & offered))
     best = max(scores)
     if best == 0 or scores.count(best) > 1:
         return None
     return scores.index(best)
+
+
+def _meaningful_words(norm: str, not_words: Set[str]) -> set[str]:
+    """The words of ``norm`` that can tell one option from another; a not-word with the word after it."""
+    tokens = norm.split()
+    return {f"{w} {tokens[i + 1]}" if w in not_words and i + 1 < len(tokens) else w
+            for i, w in enumerate(tokens) if len(w) > 2 and w not in _COMMON}
 
 
 def read_pick(fs: m.FlowSet, norm: str, labels: list[list[str]], text: str = "") -> tuple[int | None, Reading | None]:
@@ -490,12 +532,12 @@ def read_pick(fs: m.FlowSet, norm: str, labels: list[list[str]], text: str = "")
     lex = Lexicon.of(fs)
     if not norm or lex.amount(norm.split()):
         return None, None
-    i = pick(norm, labels)
+    i = pick(norm, labels, lex.not_words)
     if i is not None:
         how = _by_number(norm) if _LEADING_NUMBER.match(norm) else BY_LABEL_WORDS
         return i, Reading("option", f"option {i + 1}", labels[i][0], how=how)
     lead = _opening_number(text)
-    i = pick(lead, labels) if lead else None
+    i = pick(lead, labels, lex.not_words) if lead else None
     if i is not None:
         return i, Reading("option", f"option {i + 1}", labels[i][0], how=_BY_NUMBER_AND_WORDS)
     number = lex.number(norm.split())
