@@ -163,10 +163,13 @@ def test_first_message_spanish_keyword_is_answered_in_spanish(fs, word):
 
 # STOP and EXIT alone read as English (Twilio answers STOP in English), but the
 # words beside them tell more: "hola stop" is a Spanish speaker's STOP. The
-# same answer when the store is down (bot.engine.stateless).
+# same answer when the store is down (bot.engine.stateless). So for any first
+# text with a keyword in it: the words beside it say the language.
 @pytest.mark.parametrize("text, lang", [("hola stop", "es"), ("buenas noches, stop", "es"), ("stop por favor", "es"),
                                         ("hola exit", "es"), ("stop", "en"), ("please stop", "en"), ("hi salir", "en"),
-                                        ("salir", "es"), ("hola", "es")])
+                                        ("salir", "es"), ("hola", "es"), ("salirrr ya", "es"), ("BORRAR", "es"),
+                                        # a first text with danger beside STOP is no stop: the same rule
+                                        ("stop, me estan golpeando", "es"), ("hola help", "es"), ("help", "en")])
 def test_a_first_stop_or_exit_is_answered_in_the_language_beside_it(fs, text, lang):
     turn = Chat(fs).send(text)
     assert turn.session.lang == lang

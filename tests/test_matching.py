@@ -345,6 +345,12 @@ IN_A_HURRY = [
     ("borra todo, el esta detras de mi", "quick_exit", "someone near"),
     ("borra todo q ya llego mi patron", "quick_exit", "someone near: ya llego mi patron"),  # "q": "que", around it
     ("no borres nada, ahí viene", None, ""),  # a warning, and no erase in it
+    # An erase keyword alone in the first or last clause, with the reason beside it; never SALIR ("to leave").
+    ("exit, my husband", "quick_exit", "a clause of its own"),
+    ("BORRAR, mi patrón", "quick_exit", "a clause of its own"),
+    ("mi hermana viene. delete", "quick_exit", "a clause of its own"),
+    ("salir, no puedo", None, ""),
+    ("delete, what does it do?", None, ""),  # a question
     ("quiero salir, ya viene el patron", None, ""),  # "salir" in a sentence is not SALIR
     ("ahí viene mi patrón", None, ""),  # the warning alone: the runner's one line, not a keyword
 ]
@@ -352,7 +358,7 @@ IN_A_HURRY = [
 
 @pytest.mark.parametrize("text, intent, how", IN_A_HURRY, ids=ids(IN_A_HURRY))
 def test_a_keyword_in_a_hurry(fs, text, intent, how):
-    found, _, why = read_keyword(fs, normalize(text))
+    found, _, why = read_keyword(fs, normalize(text), text)
     assert found == intent
     if intent:
         assert how in why.how

@@ -33,6 +33,7 @@ it reads.
 from __future__ import annotations
 
 import functools
+from collections.abc import Set
 from dataclasses import dataclass
 
 from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
@@ -94,12 +95,25 @@ def detector(codes: tuple[str, ...]):
             .build())
 
 
-def detect(system: m.System, text: str, norm: str | None = None) -> Detected:
-    """The language ``text`` (cleaned, accents kept) is written in, if it says."""
+def detect(system: m.System, text: str, norm: str | None = None, keywords: Set[str] = frozenset()) -> Detected:
+    """The language ``text`` (cleaned, accents kept) is written in, if it says.
+
+    ``keywords``: the one-word global keywords (STOP, HELP, SALIR). One that is
+    a hint word tells the language only when the rest of the message cannot:
+    in "stop, me están golpeando" the words beside STOP (the same word in
+    every language) are Spanish, though STOP alone reads as English.
+    """
     norm = normalize(text) if norm is None else norm
-    by_hint = _hinted(system, norm)
+    by_hint = _hinted(system, norm, keywords)
     if by_hint is not None:
         return by_hint
+    by_keyword = _hinted(system, norm) if keywords else None
+    if by_keyword is not None:
+        rest = [w for w in norm.split() if w not in keywords]
+        if sum(ch.isalpha() for w in rest for ch in w) < MIN_LETTERS:
+            return by_keyword
+        found = detect(system, " ".join(rest))
+        return found if found.lang is not None else by_keyword
     if norm and set(norm.split()) <= system.language_neutral:
         return Detected(None, "says no language")  # "SOS": lingua reads it as Spanish ("vos sos")
     letters = sum(ch.isalpha() for ch in norm)
@@ -120,8 +134,8 @@ def detect(system: m.System, text: str, norm: str | None = None) -> Detected:
     return Detected(best, f"lingua {shown}", top)
 
 
-def _hinted(system: m.System, norm: str) -> Detected | None:
-    tokens = set(norm.split())
+def _hinted(system: m.System, norm: str, leave_out: Set[str] = frozenset()) -> Detected | None:
+    tokens = set(norm.split()) - leave_out
     best, best_hits, word = None, 0, ""
     for lang, hints in system.language_hints.items():
         hits = sorted(tokens & hints) + [h for h in hints if " " in h and f" {h} " in f" {norm} "]

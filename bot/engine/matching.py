@@ -163,14 +163,21 @@ def _keyword_of_several_words(fs: m.FlowSet, lex: Lexicon, words: list[str]
     n = len(words)
     if n > _LONGEST_KEYWORD_MESSAGE:
         return None
-    for size in range(n - 1, 1, -1):  # the whole message was read as a keyword already
+    stretched = _squeezed_keywords(fs)
+    for size in range(n, 1, -1):
         for start in range(n - size + 1):
             end = start + size
-            intent, lang = keyword(fs.keywords, " ".join(words[start:end]))
+            said = " ".join(words[start:end])
+            intent, lang = keyword(fs.keywords, said)
+            how = []
+            if intent is None and squeeze(said) in stretched:  # "AYUDAAA YAAA"
+                intent, lang, said = stretched[squeeze(said)]
+                how.append("stretched letters")
             if intent and not lex.strip_around(words[:start])[0] and not lex.strip_around(words[end:])[0]:
-                around = f"around it: {', '.join(words[:start] + words[end:])}"
-                return intent, lang, Reading("keyword", _named(intent, lang), " ".join(words[start:end]),
-                                             _where(fs, intent, lang), how=around)
+                if start or end < n:
+                    how.append(f"around it: {', '.join(words[:start] + words[end:])}")
+                return intent, lang, Reading("keyword", _named(intent, lang), said, _where(fs, intent, lang),
+                                             how="; ".join(how) or "exact")
     return None
 
 
@@ -213,9 +220,10 @@ def _exit_clause(fs: m.FlowSet, lex: Lexicon, text: str) -> tuple[str | None, st
     lee mis mensajes". The person said why, or said something first; the erase
     or the stop is still what they asked for.
 
-    Phrases, and an erase keyword with words around it ("delete everything",
-    "borrar todo", "SALIR YA"), never a keyword alone: "SALIR" is also "to
-    leave", and "salir, no puedo" may be someone who cannot get out. A
+    Phrases, an erase keyword with words around it ("delete everything",
+    "borrar todo", "SALIR YA"), and one of understanding.yaml's
+    ``lone_erase_words`` alone ("exit, my husband"); never SALIR alone: it is
+    also "to leave", and "salir, no puedo" may be someone who cannot get out. A
     clause in the middle of a message is a story ("me dijo: borra todo, y lo
     borré"), not a request;
     nor is a clause that asks ("delete all of this? or will he still see it")
@@ -242,7 +250,8 @@ def _exit_clause(fs: m.FlowSet, lex: Lexicon, text: str) -> tuple[str | None, st
             continue
         if clause not in ends and _AFTER_AN_ANSWER in why.how.split("; ") and _may_tell_a_story(fs, clause.split()):
             continue  # "sí borra | mis mensajes": no comma says the request ends there, and "borra" may be his
-        if why.what != "meaning" and not (intent == "quick_exit" and lex.strip_around(clause.split())[1]):
+        lone = why.what == "keyword" and intent == "quick_exit" and clause in ends and why.phrase in lex.lone_erases
+        if why.what != "meaning" and not lone and not (intent == "quick_exit" and lex.strip_around(clause.split())[1]):
             continue
         return intent, lang, replace(why, how="; ".join(filter(None, (why.how, "a clause of its own"))))
     return None, None, None
@@ -464,26 +473,36 @@ def one_line_language(fs: m.FlowSet, norm: str, said: str | None) -> str:
     whether the store is up (the runner) or not (:mod:`bot.engine.stateless`)."""
     if said in fs.system.languages:
         return said
-    keywords = _keyword_words(fs)
-    beside = " ".join(w for w in norm.split() if w not in keywords)
-    return _hinted_language(fs.system, beside) or detect_language(fs.system, norm)
+    keywords = keyword_words(fs)
+    for said_as in (norm, squeeze(norm)):  # "salirrr ya" is SALIR's
+        words = said_as.split()
+        found = (_hinted_language(fs.system, " ".join(w for w in words if w not in keywords))
+                 or _hinted_language(fs.system, said_as))
+        if found:
+            return found
+    return fs.system.default_language
 
 
-def _keyword_words(fs: m.FlowSet) -> frozenset[str]:
+def keyword_words(fs: m.FlowSet) -> frozenset[str]:
     """Every one-word global keyword (SALIR, STOP, MENU...), normalised."""
     return fs.derived(("keyword words",), lambda: frozenset(
         w for words in fs.keywords.intents.values() for w in words if " " not in w))
 
 
-def pick(norm: str, labels: list[list[str]], not_words: Set[str] = frozenset()) -> int | None:
+def pick(norm: str, labels: list[list[str]], not_words: Set[str] = frozenset(),
+         starts: Set[int] = frozenset()) -> int | None:
     """The index of the option a reply picks, or None.
 
     ``labels[i]`` holds option i's label in each language offered (already
     normalised). A number picks by position ("2", "2.", "2 please"); else the
     whole label, else the one option sharing the most meaningful words. A
-    word of ``not_words`` is shared only with the word after it: "not in" is
-    in "I am not in the US", but "the hotline did not answer" shares nothing
-    with "Not sure".
+    word of ``not_words`` counts only with the word after it: "not sure" is in
+    "Not sure" and "not in" in "I am not in the US", but "the hotline did not
+    answer" shares nothing with "Not sure". Where the options differ by a
+    not-word, it also turns the rest of its clause around (``starts``: where
+    clauses begin, :func:`clause_starts`): "I am not in Mexico" shares nothing
+    with "In Mexico". Elsewhere the words after it still say what the reply is
+    about: "no es trata, yo acepté venir" is about the difference.
 
     >>> pick("2", [["yes"], ["no"]])
     1
@@ -492,8 +511,8 @@ def pick(norm: str, labels: list[list[str]], not_words: Set[str] = frozenset()) 
     >>> pick("what", [["what happened to me"], ["what is the difference"]]) is None
     True
     >>> where = [["in the us"], ["in mexico"], ["not sure"]]
-    >>> pick("did not answer", where, {"not"}) is None, pick("im not sure", where, {"not"})
-    (True, 2)
+    >>> [pick(t, where, {"not"}) for t in ("did not answer", "im not sure", "im not in mexico")]
+    [None, 2, None]
     """
     number = _LEADING_NUMBER.match(norm)
     if number:
@@ -502,12 +521,13 @@ def pick(norm: str, labels: list[list[str]], not_words: Set[str] = frozenset()) 
     for i, forms in enumerate(labels):
         if norm in forms:
             return i
-    said = _meaningful_words(norm, not_words)
+    negation_tells = any(w in not_words for forms in labels for form in forms for w in form.split())
+    said = _meaningful_words(norm, not_words, starts, negation_tells)
     if not said:
         return None
     scores = []
     for forms in labels:
-        offered = {w for form in forms for w in _meaningful_words(form, not_words)}
+        offered = {w for form in forms for w in _meaningful_words(form, not_words, frozenset(), negation_tells)}
         scores.append(len(said & offered))
     best = max(scores)
     if best == 0 or scores.count(best) > 1:
@@ -515,11 +535,24 @@ def pick(norm: str, labels: list[list[str]], not_words: Set[str] = frozenset()) 
     return scores.index(best)
 
 
-def _meaningful_words(norm: str, not_words: Set[str]) -> set[str]:
-    """The words of ``norm`` that can tell one option from another; a not-word with the word after it."""
+def _meaningful_words(norm: str, not_words: Set[str], starts: Set[int], negation_tells: bool) -> set[str]:
+    """The words of ``norm`` that can tell one option from another: a not-word
+    with the word after it, and, where ``negation_tells``, nothing more of its
+    clause (see :func:`pick`)."""
     tokens = norm.split()
-    return {f"{w} {tokens[i + 1]}" if w in not_words and i + 1 < len(tokens) else w
-            for i, w in enumerate(tokens) if len(w) > 2 and w not in _COMMON}
+    words: set[str] = set()
+    negated = False
+    for i, w in enumerate(tokens):
+        negated = negated and negation_tells and i not in starts
+        if negated:
+            continue
+        if w in not_words:
+            negated = True
+            if i + 1 < len(tokens) and i + 1 not in starts:
+                words.add(f"{w} {tokens[i + 1]}")
+        elif len(w) > 2 and w not in _COMMON:
+            words.add(w)
+    return words
 
 
 def read_pick(fs: m.FlowSet, norm: str, labels: list[list[str]], text: str = "") -> tuple[int | None, Reading | None]:
@@ -532,7 +565,8 @@ def read_pick(fs: m.FlowSet, norm: str, labels: list[list[str]], text: str = "")
     lex = Lexicon.of(fs)
     if not norm or lex.amount(norm.split()):
         return None, None
-    i = pick(norm, labels, lex.not_words)
+    starts = clause_starts(text, norm) if text else frozenset()
+    i = pick(norm, labels, lex.not_words, starts)
     if i is not None:
         how = _by_number(norm) if _LEADING_NUMBER.match(norm) else BY_LABEL_WORDS
         return i, Reading("option", f"option {i + 1}", labels[i][0], how=how)

@@ -282,7 +282,8 @@ class _Step:
         """
         s, fs = self.s, self.fs
         placed = _not_resuming(self.place_or_warning(text, norm)) if intent is None else Placement()
-        detected = language.detect(fs.system, text, norm) if not lang else language.Detected(lang, "language keyword")
+        detected = (language.detect(fs.system, text, norm, matching.keyword_words(fs)) if not lang
+                    else language.Detected(lang, "language keyword"))
         chosen = lang or detected.lang or placed.lang
         how = detected.how if chosen == detected.lang or lang else f"{detected.how}; the phrase understood is {chosen}"
         self.explain(Reading("language", chosen or "not known: the language question", how=how, score=detected.score or 1.0))

@@ -137,6 +137,7 @@ class Lexicon:
     around_words: frozenset[str] = frozenset()
     not_words: frozenset[str] = frozenset()
     openers: frozenset[str] = frozenset()  # words that open a clause of their own ("my", "porque")
+    lone_erases: frozenset[str] = frozenset()  # erase keywords that are a request alone in a clause ("exit")
     quantities: frozenset[tuple[str, ...]] = frozenset()  # words that make a number before them an amount ("meses", "an hour")
     ages: list[m.AgePhrase] = field(default_factory=list)  # how people say their age, longest first, short forms spelled out
     age_today: frozenset[str] = frozenset()  # "hoy": a turning age said with it is already reached
@@ -196,6 +197,7 @@ class Lexicon:
         lex.around_words = frozenset(w for words in u.around.values() for w in words)
         lex.not_words = frozenset(w for words in u.negations.values() for w in words)
         lex.openers = frozenset(w for words in u.openers.values() for w in words)
+        lex.lone_erases = frozenset(w for words in u.lone_erases.values() for w in words)
         lex.quantities = frozenset(tuple(lex.spelled(w.split())) for words in u.quantities.values() for w in words)
         ages = {m.AgePhrase(tuple(lex.spelled(list(a.words))), a.turning) for phrases in u.ages.values() for a in phrases}
         lex.ages = sorted(ages, key=lambda a: (-len(a.words), a.words, a.turning))
