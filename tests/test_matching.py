@@ -351,6 +351,10 @@ IN_A_HURRY = [
     ("mi hermana viene. delete", "quick_exit", "a clause of its own"),
     ("salir, no puedo", None, ""),
     ("delete, what does it do?", None, ""),  # a question
+    # An erase beside a call for help: the screen must be clean whatever else they asked for.
+    ("EXIT AYUDA YA", "quick_exit", "beside danger"),
+    ("borrar ayuda", "quick_exit", "beside help"),
+    ("ayuda salir", None, ""),  # "help me get out"? never SALIR
     ("quiero salir, ya viene el patron", None, ""),  # "salir" in a sentence is not SALIR
     ("ahí viene mi patrón", None, ""),  # the warning alone: the runner's one line, not a keyword
 ]

@@ -108,7 +108,7 @@ def read_keyword(fs: m.FlowSet, norm: str, text: str | None = None) -> tuple[str
     kept, core, around = _core(lex, words)
     if not kept:
         return None, None, None
-    found = _keyword_of_several_words(fs, lex, once)
+    found = _keyword_of_several_words(fs, lex, once) or _erase_beside_a_cry(fs, lex, once)
     if found is not None:
         return found
     intent, lang = keyword(fs.keywords, core)
@@ -179,6 +179,23 @@ def _keyword_of_several_words(fs: m.FlowSet, lex: Lexicon, words: list[str]
                 return intent, lang, Reading("keyword", _named(intent, lang), said, _where(fs, intent, lang),
                                              how="; ".join(how) or "exact")
     return None
+
+
+def _erase_beside_a_cry(fs: m.FlowSet, lex: Lexicon, words: list[str]) -> tuple[str, None, Reading] | None:
+    """An erase keyword beside a call for help or danger ("EXIT AYUDA YA",
+    "borrar help"): the erase. Two keywords are otherwise neither ("menu
+    exit"), but whoever typed EXIT asked for the screen to be clean, whatever
+    else they asked for. Only the ``lone_erase_words``: "ayuda salir" may be
+    someone who cannot get out."""
+    at = [i for i, w in enumerate(words) if w in lex.lone_erases]
+    if len(at) != 1 or len(words) > _LONGEST_KEYWORD_MESSAGE:
+        return None
+    rest = words[:at[0]] + words[at[0] + 1:]
+    intent = read_keyword(fs, " ".join(rest))[0] if rest else None
+    if intent not in ("danger", "help"):
+        return None
+    return "quick_exit", None, Reading("keyword", "quick_exit", words[at[0]], _where(fs, "quick_exit", None),
+                                       how=f"beside {intent}")
 
 
 # Words in a message that may still be a keyword with around words ("hola, ayuda urgente por favor ya").
