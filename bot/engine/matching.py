@@ -9,6 +9,7 @@ returns a :class:`~bot.engine.understanding.Reading` that says why.
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence, Set
@@ -163,15 +164,19 @@ def _keyword_of_several_words(fs: m.FlowSet, lex: Lexicon, words: list[str]
     n = len(words)
     if n > _LONGEST_KEYWORD_MESSAGE:
         return None
-    stretched = _squeezed_keywords(fs)
-    for size in range(n, 1, -1):
-        for start in range(n - size + 1):
+    stretched, squeezed = _squeezed_keywords(fs), [squeeze(w) for w in words]
+    firsts = _first_words_of_long_keywords(fs)
+    starts = [i for i in range(n - 1) if words[i] in firsts or squeezed[i] in firsts]
+    for size in range(min(n, _longest_keyword(fs)), 1, -1):
+        for start in starts:
             end = start + size
+            if end > n:
+                continue
             said = " ".join(words[start:end])
             intent, lang = keyword(fs.keywords, said)
             how = []
-            if intent is None and squeeze(said) in stretched:  # "AYUDAAA YAAA"
-                intent, lang, said = stretched[squeeze(said)]
+            if intent is None and " ".join(squeezed[start:end]) in stretched:  # "AYUDAAA YAAA"
+                intent, lang, said = stretched[" ".join(squeezed[start:end])]
                 how.append("stretched letters")
             if intent and not lex.strip_around(words[:start])[0] and not lex.strip_around(words[end:])[0]:
                 if start or end < n:
@@ -179,6 +184,22 @@ def _keyword_of_several_words(fs: m.FlowSet, lex: Lexicon, words: list[str]
                 return intent, lang, Reading("keyword", _named(intent, lang), said, _where(fs, intent, lang),
                                              how="; ".join(how) or "exact")
     return None
+
+
+def _first_words_of_long_keywords(fs: m.FlowSet) -> frozenset[str]:
+    """The first word of every global keyword of several words, as written and squeezed ("ayuda", "help")."""
+    def build():
+        words = {w.split()[0] for words in (*fs.keywords.intents.values(), *fs.keywords.languages.values())
+                 for w in words if " " in w}
+        return frozenset(words | {squeeze(w) for w in words})
+    return fs.derived(("first words of long keywords",), build)
+
+
+def _longest_keyword(fs: m.FlowSet) -> int:
+    """The most words a global keyword has ("STOP ASKING ME SO MANY QUESTIONS")."""
+    return fs.derived(("longest keyword",), lambda: max(
+        (len(w.split()) for words in (*fs.keywords.intents.values(), *fs.keywords.languages.values()) for w in words),
+        default=1))
 
 
 def _erase_beside_a_cry(fs: m.FlowSet, lex: Lexicon, words: list[str]) -> tuple[str, None, Reading] | None:
@@ -538,18 +559,25 @@ def pick(norm: str, labels: list[list[str]], not_words: Set[str] = frozenset(),
     for i, forms in enumerate(labels):
         if norm in forms:
             return i
+    not_words = frozenset(not_words)
     negation_tells = any(w in not_words for forms in labels for form in forms for w in form.split())
     said = _meaningful_words(norm, not_words, starts, negation_tells)
     if not said:
         return None
     scores = []
     for forms in labels:
-        offered = {w for form in forms for w in _meaningful_words(form, not_words, frozenset(), negation_tells)}
+        offered = set().union(*(_label_words(form, not_words, negation_tells) for form in forms))
         scores.append(len(said & offered))
     best = max(scores)
     if best == 0 or scores.count(best) > 1:
         return None
     return scores.index(best)
+
+
+@functools.lru_cache(maxsize=2048)
+def _label_words(label: str, not_words: frozenset[str], negation_tells: bool) -> frozenset[str]:
+    """:func:`_meaningful_words` of a label of the flows (never of what a person wrote), worked out once."""
+    return frozenset(_meaningful_words(label, not_words, frozenset(), negation_tells))
 
 
 def _meaningful_words(norm: str, not_words: Set[str], starts: Set[int], negation_tells: bool) -> set[str]:
