@@ -716,6 +716,7 @@ def test_nothing_caches_what_people_write(fs, client):
         "bot.channels.twilio._twiml",  # the bot's own replies
         "bot.engine.language.detector",  # the service's language codes
         "bot.engine.loader._read_schema",  # flows/schema.json, and its check
+        "bot.engine.matching._label_words",  # the words of a menu's labels, the flows' own text
         "bot.published_flows._checked",  # the flow files staff wrote, and their check
     ], cached
     # And what a flow set works out once is keyed by the bot's own words, never by a message.
