@@ -417,6 +417,9 @@ MESSAGES: dict[str, str | Callable[[Mapping], str]] = {
     "short-form-twice": lambda d: f"`{d['form']}` stands for `{d['word']}` in {language_label(d['lang'])} and for"
                                   f" `{d['other']}` in {language_label(d['other_lang'])}: a message's language is not"
                                   f" known before it is read, so keep `{d['form']}` in one language only",
+    "lone-erase-not-a-keyword": "`{word}` is in lone_erase_words but is not an erase keyword (quick_exit in"
+                                " keywords.yaml), so alone in a clause it erases nothing: add it to quick_exit's"
+                                " words, or take it out here",
     "gap-at-edge": "`{phrase}` has `...` first, last or twice in a row: `...` stands for a few words between two"
                    " words of the phrase; write a word on each side of it",
     "gap-in-whole": "`{phrase}` has `...`, but this meaning counts only the whole message ({why}): write the words"
