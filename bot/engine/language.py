@@ -104,10 +104,10 @@ def detect(system: m.System, text: str, norm: str | None = None, keywords: Set[s
     every language) are Spanish, though STOP alone reads as English.
     """
     norm = normalize(text) if norm is None else norm
-    by_hint = _hinted(system, norm, keywords)
+    by_hint = hinted(system, norm, keywords)
     if by_hint is not None:
         return by_hint
-    by_keyword = _hinted(system, norm) if keywords else None
+    by_keyword = hinted(system, norm) if keywords else None
     if by_keyword is not None:
         rest = [w for w in norm.split() if w not in keywords]
         if sum(ch.isalpha() for w in rest for ch in w) < MIN_LETTERS:
@@ -134,7 +134,9 @@ def detect(system: m.System, text: str, norm: str | None = None, keywords: Set[s
     return Detected(best, f"lingua {shown}", top)
 
 
-def _hinted(system: m.System, norm: str, leave_out: Set[str] = frozenset()) -> Detected | None:
+def hinted(system: m.System, norm: str, leave_out: Set[str] = frozenset()) -> Detected | None:
+    """The language with the most hint words in ``norm`` (the first listed on a
+    tie), words of ``leave_out`` not counted; None when none has any."""
     tokens = set(norm.split()) - leave_out
     best, best_hits, word = None, 0, ""
     for lang, hints in system.language_hints.items():

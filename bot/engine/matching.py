@@ -18,6 +18,7 @@ from dataclasses import replace
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
+from . import language
 from . import model as m
 from .text import clause_starts, normalize, said_once, squeeze
 from .understanding import Lexicon, Reading
@@ -488,18 +489,8 @@ def detect_language(system: m.System, norm: str) -> str:
     Kept for one-line answers to a first text that erases or opts out, which
     need no model: see :mod:`bot.engine.language` for a first message.
     """
-    return _hinted_language(system, norm) or system.default_language
-
-
-def _hinted_language(system: m.System, norm: str) -> str | None:
-    """The language with the most hint words in ``norm`` (the first listed on a tie); None when none has any."""
-    tokens = set(norm.split())
-    best, best_hits = None, 0
-    for lang, hints in system.language_hints.items():
-        hits = len(tokens & hints) + sum(1 for h in hints if " " in h and h in norm)
-        if hits > best_hits:
-            best, best_hits = lang, hits
-    return best
+    found = language.hinted(system, norm)
+    return found.lang if found else system.default_language
 
 
 def one_line_language(fs: m.FlowSet, norm: str, said: str | None) -> str:
@@ -513,11 +504,9 @@ def one_line_language(fs: m.FlowSet, norm: str, said: str | None) -> str:
         return said
     keywords = keyword_words(fs)
     for said_as in (norm, squeeze(norm)):  # "salirrr ya" is SALIR's
-        words = said_as.split()
-        found = (_hinted_language(fs.system, " ".join(w for w in words if w not in keywords))
-                 or _hinted_language(fs.system, said_as))
+        found = language.hinted(fs.system, said_as, keywords) or language.hinted(fs.system, said_as)
         if found:
-            return found
+            return found.lang
     return fs.system.default_language
 
 
@@ -527,8 +516,7 @@ def keyword_words(fs: m.FlowSet) -> frozenset[str]:
         w for words in fs.keywords.intents.values() for w in words if " " not in w))
 
 
-def pick(norm: str, labels: list[list[str]], not_words: Set[str] = frozenset(),
-         starts: Set[int] = frozenset()) -> int | None:
+def pick(norm: str, labels: list[list[str]], not_words: Set[str] = frozenset(), text: str = "") -> int | None:
     """The index of the option a reply picks, or None.
 
     ``labels[i]`` holds option i's label in each language offered (already
@@ -537,8 +525,8 @@ def pick(norm: str, labels: list[list[str]], not_words: Set[str] = frozenset(),
     word of ``not_words`` counts only with the word after it: "not sure" is in
     "Not sure" and "not in" in "I am not in the US", but "the hotline did not
     answer" shares nothing with "Not sure". Where the options differ by a
-    not-word, it also turns the rest of its clause around (``starts``: where
-    clauses begin, :func:`clause_starts`): "I am not in Mexico" shares nothing
+    not-word, it also turns the rest of its clause around (``text``: the reply
+    as written, for its clauses): "I am not in Mexico" shares nothing
     with "In Mexico". Elsewhere the words after it still say what the reply is
     about: "no es trata, yo acepté venir" is about the difference.
 
@@ -561,6 +549,7 @@ def pick(norm: str, labels: list[list[str]], not_words: Set[str] = frozenset(),
             return i
     not_words = frozenset(not_words)
     negation_tells = any(w in not_words for forms in labels for form in forms for w in form.split())
+    starts = clause_starts(text, norm) if text and negation_tells else frozenset()
     said = _meaningful_words(norm, not_words, starts, negation_tells)
     if not said:
         return None
@@ -610,8 +599,7 @@ def read_pick(fs: m.FlowSet, norm: str, labels: list[list[str]], text: str = "")
     lex = Lexicon.of(fs)
     if not norm or lex.amount(norm.split()):
         return None, None
-    starts = clause_starts(text, norm) if text else frozenset()
-    i = pick(norm, labels, lex.not_words, starts)
+    i = pick(norm, labels, lex.not_words, text)
     if i is not None:
         how = _by_number(norm) if _LEADING_NUMBER.match(norm) else BY_LABEL_WORDS
         return i, Reading("option", f"option {i + 1}", labels[i][0], how=how)
