@@ -505,7 +505,7 @@ def check_understanding(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
             if other[0] != word:
                 problems.append(_p(_at(loaded, path, ("short_forms", code)), "short-form-twice", form=form, word=word,
                                    lang=code, other=other[0], other_lang=other[1]))
-    erase_words = {normalize(w) for w in fs.keywords.intents.get("quick_exit", ())}
+    erase_words = fs.keywords.intents.get("quick_exit", frozenset())  # normalised, as lone_erases are
     for code, words in u.lone_erases.items():
         for word in sorted(words - erase_words):
             problems.append(_p(_at(loaded, path, ("lone_erase_words", code)), "lone-erase-not-a-keyword", word=word))
