@@ -29,8 +29,8 @@ Path = tuple  # of str | int
 
 # A bound against pasted junk, not a budget: the flow files are 1 to 21 KB, and
 # understanding.yaml, the phrases people write, grows with every batch of
-# real writing read (66 KB on 2026-12-05).
-MAX_BYTES = 128 * 1024
+# real writing read (66 KB on 2026-12-05, 131 KB on 2026-12-07).
+MAX_BYTES = 256 * 1024
 MAX_DEPTH = 20  # the deepest flow file is 6 levels (hotlines > entry > contacts > contact > number)
 
 

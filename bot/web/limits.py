@@ -11,8 +11,8 @@ whose ``client_max_body_size`` says the same numbers).
 * The console (sign-in, replies, the simulator): ``CONSOLE_MAX_BYTES``. A
   reply is at most a few thousand characters.
 * The flow editor's check and save (a whole file and its translations, as
-  typed): ``EDITOR_MAX_BYTES``. A draft may hold at most 128 KB a file and
-  256 KB in all (``bot/flow_editing.py``, which refuses more with the line
+  typed): ``EDITOR_MAX_BYTES``. A draft may hold at most 256 KB a file and
+  512 KB in all (``bot/flow_editing.py``, which refuses more with the line
   where it goes over); form encoding can triple non-ASCII text, so one
   megabyte carries any draft that fits, and nothing much bigger. Only
   signed-in operators get that far: the console refuses anyone else before
