@@ -203,17 +203,23 @@ def _longest_keyword(fs: m.FlowSet) -> int:
         default=1))
 
 
-def _erase_beside_a_cry(fs: m.FlowSet, lex: Lexicon, words: list[str]) -> tuple[str, None, Reading] | None:
+def _erase_beside_a_cry(fs: m.FlowSet, lex: Lexicon, words: list[str]) -> tuple[str, str | None, Reading] | None:
     """An erase keyword beside a call for help or danger ("EXIT AYUDA YA",
     "borrar help"): the erase. Two keywords are otherwise neither ("menu
     exit"), but whoever typed EXIT asked for the screen to be clean, whatever
-    else they asked for. Only the ``lone_erase_words``: "ayuda salir" may be
-    someone who cannot get out."""
-    at = [i for i, w in enumerate(words) if w in lex.lone_erases]
+    else they asked for. Only the ``lone_erase_words``: "SALIR AYUDA YA" may be
+    someone who cannot get out, and gets the emergency numbers (any other
+    erase keyword beside danger: the danger), "ayuda salir" nothing of either."""
+    erases = fs.keywords.intents.get("quick_exit", frozenset())
+    at = [i for i, w in enumerate(words) if w in erases]
     if len(at) != 1 or len(words) > _LONGEST_KEYWORD_MESSAGE:
         return None
     rest = words[:at[0]] + words[at[0] + 1:]
-    intent = read_keyword(fs, " ".join(rest))[0] if rest else None
+    intent, lang, why = read_keyword(fs, " ".join(rest)) if rest else (None, None, None)
+    if words[at[0]] not in lex.lone_erases:
+        if intent != "danger":
+            return None
+        return intent, lang, replace(why, how="; ".join(filter(None, (why.how, f"beside {words[at[0]]}"))))
     if intent not in ("danger", "help"):
         return None
     return "quick_exit", None, Reading("keyword", "quick_exit", words[at[0]], _where(fs, "quick_exit", None),
