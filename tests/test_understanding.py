@@ -1092,3 +1092,48 @@ def test_a_child_in_mexico_told_to_carry_a_backpack_gets_the_childrens_page_not_
 def test_being_made_to_carry_drugs_in_the_future_is_the_screening(fs, text):
     turn = started(fs, "es").send(text)
     assert ev.Event(ev.UNDERSTOOD, {"to": "screening.intro"}) in turn.events
+
+
+# A meaning's `together:` (understanding.yaml, the page on a number that did not go through): a
+# phrase of each group a few words apart, in any order, is one phrase of it, as long as they are.
+CALLS_THAT_FAILED = [
+    ("marqué al 1 888 y suena y suena", "es"),
+    ("nadie me contesta en ese número, ya probé dos veces", "es"),  # what went wrong first
+    ("the number you gave me doesnt connect", "en"),
+    ("no answer at that number, it went to voicemail", "en"),
+    ("la línea de trata no contesta", "es"),  # the line named is the one that did not answer: not option 2, "trata"
+    ("the text to 233733 says message failed", "en"),  # not option 4, "Numbers to call or text"
+]
+
+
+@pytest.mark.parametrize("text, lang", CALLS_THAT_FAILED, ids=[t for t, _ in CALLS_THAT_FAILED])
+def test_a_call_named_and_what_went_wrong_is_a_number_that_did_not_go_through(fs, text, lang):
+    chat = Chat(fs)
+    chat.send({"es": "hola", "en": "hi"}[lang])
+    turn = chat.send(text)
+    assert ev.Event(ev.UNDERSTOOD, {"to": "numbers.no_answer"}) in turn.events, turn.readings
+    assert any("words together" in str(r) for r in turn.readings), turn.readings
+    assert text_of(fs, "numbers.no_answer", lang) in turn.replies[0]
+
+
+@pytest.mark.parametrize("text", [
+    "llamé a mi patrón y no contesta",  # someone else who does not answer (`not_with`)
+    "my boss wont pick up when i call him about my check",
+    "marqué al número que me dio",  # a call, and nothing that went wrong
+    # a call and what went wrong, too far apart to be one thing said
+    "called the number last week after work because my friend told me to and now the bus is always busy",
+])
+def test_a_call_alone_someone_else_or_words_far_apart_are_no_failed_call(fs, text):
+    placed = Lexicon.of(fs).place(normalize(text))
+    assert not placed.together and (placed.target is None or placed.target.goto != "numbers.no_answer"), placed
+
+
+def test_911_that_does_not_answer_is_danger_never_the_page_on_our_numbers(fs):
+    placed = Lexicon.of(fs).place(normalize("llamé al nueve once y no contestan"))
+    assert placed.alarm is not None and placed.target is None, placed
+
+
+def test_a_place_named_within_a_longer_danger_phrase_is_the_dangers(fs):
+    # "policía" is the page on police stops; said in "la policía no contesta" it is the alarm alone.
+    placed = Lexicon.of(fs).place(normalize("la policía no contesta y él está tocando la puerta"))
+    assert placed.alarm is not None and placed.target is None, placed

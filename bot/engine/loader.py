@@ -514,6 +514,19 @@ def _build_understanding(source: Source, resolve: _Resolver) -> m.Understanding:
             if normalize(str(text))
         )
         intent = spec.get("intent")
+        not_with = spec.get("not_with") or {}
+        together = tuple(
+            m.Together(
+                lang,
+                tuple(tuple(m.Phrase(_phrase_text(str(text)), lang, str(text),
+                                     m.Where(source.path, source.line(at + ("together", lang, g, j))))
+                            for j, text in enumerate(group) if normalize(str(text)))
+                      for g, group in enumerate(groups)),
+                _words(not_with.get(lang) or ()),
+                m.Where(source.path, source.line(at + ("together", lang))),
+            )
+            for lang, groups in (spec.get("together") or {}).items()
+        )
         meanings.append(m.Meaning(
             intent=intent,
             goto=resolve(spec["goto"], None) if spec.get("goto") else None,
@@ -523,6 +536,7 @@ def _build_understanding(source: Source, resolve: _Resolver) -> m.Understanding:
             note=spec.get("note", ""),
             general=bool(spec.get("general")),
             sign=bool(spec.get("sign")),
+            together=together,
         ))
     several = None
     if data.get("several_signs"):

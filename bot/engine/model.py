@@ -249,6 +249,19 @@ class Phrase:
 
 
 @dataclass(frozen=True)
+class Together:
+    """A meaning's ``together:`` in one language: a phrase of each group a few
+    words apart, in any order ("llamé al número ... nadie contestó", "nobody
+    picked up at the hotline"), unless a word of ``not_with`` is in the message
+    (someone else who does not answer)."""
+
+    lang: str
+    groups: tuple[tuple[Phrase, ...], ...]
+    not_with: frozenset[str]  # normalised words
+    where: Where
+
+
+@dataclass(frozen=True)
 class Meaning:
     """A line of understanding.yaml: phrases people write, and where they lead."""
 
@@ -260,6 +273,7 @@ class Meaning:
     general: bool = False  # a general request (numbers, my rights): any other meaning in the message wins
     sign: bool = False  # a sign of exploitation (pay kept, papers kept, force, debt): two of them lead to `several_signs`
     note: str = ""
+    together: tuple[Together, ...] = ()  # phrases of several groups read as one, per language
 
     @property
     def label(self) -> str:

@@ -420,6 +420,8 @@ MESSAGES: dict[str, str | Callable[[Mapping], str]] = {
     "lone-erase-not-a-keyword": "`{word}` is in lone_erase_words but is not an erase keyword (quick_exit in"
                                 " keywords.yaml), so alone in a clause it erases nothing: add it to quick_exit's"
                                 " words, or take it out here",
+    "together-in-whole": "`together:` is read from part of a message, but this meaning counts only the whole"
+                         " message ({why}): move it to a meaning without `whole: true`",
     "gap-at-edge": "`{phrase}` has `...` first, last or twice in a row: `...` stands for a few words between two"
                    " words of the phrase; write a word on each side of it",
     "gap-in-whole": "`{phrase}` has `...`, but this meaning counts only the whole message ({why}): write the words"

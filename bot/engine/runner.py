@@ -722,18 +722,26 @@ class _Step:
         """Whether a reply that shares a word with ``option``'s label (``forms``:
         the label normalised, in each language) says something of its own: a
         phrase of understanding.yaml places it in another flow, and not as a
-        general request, and the label is not in it whole. "she threatens to
-        call immigration on me" is a threat, not "Numbers to call or text";
-        "numbers" is the option, and so are "es seguro escribir aquí?" (its
-        phrase is a page of the option's own flow) and "números de ayuda para
-        mi hija que no le pagan" (the label itself)."""
+        general request; or as a general request on another page of the
+        option's own flow, or read from words together (two phrases, never
+        vague); and the label is not in it whole. "she threatens to call
+        immigration on me" is a threat, not "Numbers to call or text", nor is
+        "the text to 233733 says message failed" or "la línea de trata no
+        contesta" (the page on a number that did not go through); "numbers" is
+        the option, and so are "es seguro escribir aquí?" (its phrase is a page
+        of the option's own flow) and "números de ayuda para mi hija que no le
+        pagan" (the label itself)."""
         padded = f" {norm} "
         if any(form and f" {form} " in padded for form in forms):
             return False
         placed = self.place(text, norm)
         target = placed.target
-        return (target is not None and not target.general
-                and (target.goto or "").partition(".")[0] != option.goto.partition(".")[0])
+        if target is None or target.goto == option.goto:
+            return False
+        own_flow = (target.goto or "").partition(".")[0] == option.goto.partition(".")[0]
+        if placed.together:
+            return True
+        return own_flow if target.general else not own_flow
 
     def said_beside(self, text: str, norm: str, why: Reading, node: m.Node) -> bool:
         """A reply read from some of its words may say more.

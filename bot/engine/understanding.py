@@ -28,8 +28,9 @@ forgotten within its turn.
 """
 from __future__ import annotations
 
+import itertools
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Iterator
 
 import Stemmer
@@ -45,6 +46,9 @@ STEM_MIN = 3  # a stem this short says too little ("me" and "mi" are not one wor
 AGES = (10, 99)  # a number outside these is no age a texter says of themselves ("tengo 3": three of what?)
 NEGATION_WINDOW = 2  # words before a phrase where a not-word turns it around
 GAP_WORDS = 3  # words a phrase's "..." stands for, at most: "took ... passport" in "took all of our passports"
+# Words from the first of a meaning's `together` phrases to the end of the last, at most:
+# "llamé al número que me dio y nadie contestó" (9), not two halves of a long story.
+TOGETHER_WORDS = 12
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,7 @@ class Placement:
     target: m.Meaning | None = None
     reading: Reading | None = None
     alarm: Reading | None = None  # a danger phrase was found (shown whatever the target)
+    together: bool = False  # the target was read from a meaning's `together`, two phrases or more
 
     @property
     def placed(self) -> bool:
@@ -109,6 +114,8 @@ class _Entry:
     phrase: m.Phrase
     tokens: tuple[str, ...]  # the phrase's words, without its gaps
     gaps: frozenset[int] = frozenset()  # k: a gap comes before tokens[k]
+    part: tuple[int, int] | None = None  # of a `together`: (its index in Lexicon.togethers, its group)
+    together: bool = False  # a `together` found: its parts as one phrase
 
     @classmethod
     def of(cls, meaning: m.Meaning, order: int, phrase: m.Phrase, words: list[str]) -> "_Entry":
@@ -166,6 +173,9 @@ class Lexicon:
     # is compared with the phrases of one word, not with every phrase that starts
     # with "no" (there are over a hundred).
     by_first: dict[str, list[tuple[_Entry, ...]]] = field(default_factory=dict)
+    # The same for the phrases of the meanings' `together` groups, read only beside one another.
+    parts_by_first: dict[str, list[tuple[_Entry, ...]]] = field(default_factory=dict)
+    togethers: list[tuple[m.Meaning, int, m.Together]] = field(default_factory=list)  # (meaning, its order, together)
     vocabulary: list[str] = field(default_factory=list)  # every word of every phrase, for typo search
     long_words: dict[int, list[str]] = field(default_factory=dict)  # length -> those of TYPO_MIN letters or more
     stems: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # (lang, stem) -> words
@@ -235,9 +245,20 @@ class Lexicon:
                     starting.setdefault(entry.tokens[0], []).append(entry)
                 for token in entry.tokens:
                     lex.word_langs.setdefault(token, set()).add(phrase.lang)
-        for first, entries in starting.items():
-            longest = max(len(e.tokens) for e in entries)
-            lex.by_first[first] = [tuple(e for e in entries if len(e.tokens) <= k) for k in range(longest + 1)]
+        parts: dict[str, list[_Entry]] = {}
+        for order, meaning in enumerate(u.meanings):
+            for together in meaning.together:
+                lex.togethers.append((meaning, order, together))
+                for g, group in enumerate(together.groups):
+                    for phrase in group:
+                        entry = _Entry.of(meaning, order, phrase, lex.spelled(phrase.text.split()))
+                        parts.setdefault(entry.tokens[0], []).append(replace(entry, part=(len(lex.togethers) - 1, g)))
+                        for token in entry.tokens:
+                            lex.word_langs.setdefault(token, set()).add(phrase.lang)
+        for index, by_word in ((lex.by_first, starting), (lex.parts_by_first, parts)):
+            for first, entries in by_word.items():
+                longest = max(len(e.tokens) for e in entries)
+                index[first] = [tuple(e for e in entries if len(e.tokens) <= k) for k in range(longest + 1)]
         for variants in lex.whole_by_intent.values():
             variants.sort(key=len, reverse=True)  # "ya llegó mi esposo" before "ya llegó"
         lex.vocabulary = sorted(lex.word_langs)
@@ -500,11 +521,17 @@ class Lexicon:
             return Placement()
         found = self._whole(tokens, exact=whole_only)
         spans: list[tuple[int, int, _Entry, float, str]] = []
+        together: list[tuple[_Entry, float, str, int, int]] = []
+        dangers: list[tuple[int, int]] = []  # where the danger phrases are
         if not whole_only:
             langs = list(self.stemmers)
             per_token = [self.word_matches(t, langs) for t in tokens]
             spans = list(self._spans(tokens, per_token, clauses))
             found += [(entry, score, how) for _, _, entry, score, how in spans]
+            dangers = [(start, end) for start, end, entry, _, _ in spans
+                       if entry.meaning.intent == "danger" and not entry.meaning.goto]
+            together = self._together(tokens, per_token, clauses, dangers)
+            found += [(entry, score, how) for entry, score, how, _, _ in together]
         if not found:
             return Placement()
         if tokens != written:  # say so: "q = que"
@@ -518,10 +545,16 @@ class Lexicon:
         several = self._several_signs(found, spans)
         if several is not None:
             return Placement(self.fs.understanding.several_signs, several, alarm)
-        target = next((f for f in found if f[0].meaning.goto or f[0].meaning.intent != "danger"), None)
+        # A place named within a longer danger phrase, or where a `together` was found,
+        # is theirs: "la policía no contesta" is no page on police stops, "la línea
+        # de trata no contesta" none on the trafficking lines.
+        within = _only_within(spans, dangers, strictly=True) | _only_within(
+            spans, [(start, end) for *_, start, end in together], overlapping=True)
+        target = next((f for f in found if (f[0].meaning.goto or f[0].meaning.intent != "danger")
+                       and id(f[0]) not in within), None)
         if target is None:
             return Placement(alarm=alarm)
-        return Placement(target[0].meaning, self._reading(*target), alarm)
+        return Placement(target[0].meaning, self._reading(*target), alarm, together=target[0].together)
 
     def _several_signs(self, found: list[tuple[_Entry, float, str]],
                        spans: list[tuple[int, int, _Entry, float, str]]) -> Reading | None:
@@ -579,14 +612,16 @@ class Lexicon:
                     return tokens[:start], tokens[start + n:]
         return None
 
-    def _spans(self, tokens: list[str], per_token: list[dict],
-               clauses: frozenset[int] = frozenset()) -> Iterator[tuple[int, int, _Entry, float, str]]:
+    def _spans(self, tokens: list[str], per_token: list[dict], clauses: frozenset[int] = frozenset(),
+               index: dict[str, list[tuple[_Entry, ...]]] | None = None) -> Iterator[tuple[int, int, _Entry, float, str]]:
         """Every phrase found in the message, not turned around by a not-word:
-        (start, end, entry, score, how)."""
+        (start, end, entry, score, how). ``index``: whose phrases (by default
+        the meanings' own, :attr:`by_first`)."""
+        index = self.by_first if index is None else index
         for start, options in enumerate(per_token):
             left = len(tokens) - start
             for first in options:
-                fitting = self.by_first.get(first)
+                fitting = index.get(first)
                 for entry in fitting[min(left, len(fitting) - 1)] if fitting else ():
                     if entry.gaps:
                         found = self._follow(tokens, per_token, start, entry)
@@ -612,6 +647,50 @@ class Lexicon:
                     if between:
                         hows.add(f"{between} word{'s' if between > 1 else ''} between")
                     yield start, end, entry, sum(score for score, _ in hits) / len(hits), ", ".join(sorted(hows))
+
+    def _together(self, tokens: list[str], per_token: list[dict], clauses: frozenset[int],
+                  dangers: list[tuple[int, int]]) -> list[tuple[_Entry, float, str, int, int]]:
+        """The meanings' ``together`` found: a phrase of each group, none inside
+        another, all within TOGETHER_WORDS words in any order, and no word of its
+        ``not_with`` in the message. Each is found as one phrase of its meaning,
+        as long as its parts together; where it can be found several ways, the
+        widest ("llamé al consulado y ... el número no existe": the line named is
+        the one that did not answer); with where it begins and ends. A part within a danger phrase
+        (``dangers``: where they are) is the danger's: "llamé al nueve once y no
+        contestan" is no number of ours that did not answer."""
+        if not self.parts_by_first:
+            return []
+        found: dict[int, list[list[tuple[int, int, _Entry, float, str]]]] = {}
+        for span in self._spans(tokens, per_token, clauses, self.parts_by_first):
+            if any(s <= span[0] and span[1] <= e for s, e in dangers):
+                continue
+            at, group = span[2].part
+            groups = found.setdefault(at, [[] for _ in self.togethers[at][2].groups])
+            groups[group].append(span)
+        out = []
+        said = set(tokens)
+        for at, groups in found.items():
+            meaning, order, together = self.togethers[at]
+            if not all(groups) or said & together.not_with:
+                continue
+            best = None
+            for parts in itertools.product(*groups):
+                ordered = sorted(parts, key=lambda p: p[0])
+                if any(a[1] > b[0] for a, b in itertools.pairwise(ordered)):
+                    continue  # one inside or across another: the same words read twice
+                width = ordered[-1][1] - ordered[0][0]
+                if width <= TOGETHER_WORDS and (best is None or width > best[0]):
+                    best = (width, ordered)
+            if best is None:
+                continue
+            ordered = best[1]
+            written = " + ".join(p[2].phrase.written for p in ordered)
+            phrase = m.Phrase(" ".join(p[2].phrase.text for p in ordered), together.lang, written, ordered[0][2].phrase.where)
+            entry = _Entry(meaning, order, phrase, tuple(t for p in ordered for t in p[2].tokens), together=True)
+            hows = sorted({h for p in ordered for h in p[4].split(", ") if h})
+            out.append((entry, sum(p[3] for p in ordered) / len(ordered), "; ".join(["words together", *hows]),
+                        ordered[0][0], ordered[-1][1]))
+        return out
 
     def _follow(self, tokens: list[str], per_token: list[dict], at: int, entry: _Entry,
                 k: int = 0) -> tuple[int, list[tuple[float, str]]] | None:
@@ -694,3 +773,20 @@ def _opens_with(words: str, openings: Iterable[str]) -> bool:
 
 def _ends_with(words: str, endings: Iterable[str]) -> bool:
     return any(words == e or words.endswith(" " + e) for e in endings)
+
+
+def _only_within(spans: list[tuple[int, int, _Entry, float, str]], outer: list[tuple[int, int]],
+                 strictly: bool = False, overlapping: bool = False) -> set[int]:
+    """The entries (by id) of ``spans`` found only within one of ``outer``
+    (``strictly``: a longer one, not the phrase itself; ``overlapping``: any
+    word of it within), wherever they are found."""
+    if not outer:
+        return set()
+
+    def within(start: int, end: int) -> bool:
+        if overlapping:
+            return any(start < e and s < end for s, e in outer)
+        return any(s <= start and end <= e and (not strictly or e - s > end - start) for s, e in outer)
+
+    found = {id(entry) for _, _, entry, _, _ in spans}
+    return found - {id(entry) for start, end, entry, _, _ in spans if not within(start, end)}

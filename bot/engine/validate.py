@@ -526,9 +526,16 @@ def check_understanding(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
                 problems.append(_p(_at(loaded, path, ("meanings", i, "goto")), "unknown-goto", **missing))
         if meaning.intent in m.WHOLE_ONLY_INTENTS and meaning.goto:
             problems.append(_p(_at(loaded, path, ("meanings", i, "goto")), "ending-intent-with-goto", intent=meaning.intent))
-        for code in _value(loaded, path, ("meanings", i, "phrases")) or {}:
-            if code not in languages:
-                unknown_language(code, ("meanings", i, "phrases", code))
+        for key in ("phrases", "together", "not_with"):
+            for code in _value(loaded, path, ("meanings", i, key)) or {}:
+                if code not in languages:
+                    unknown_language(code, ("meanings", i, key, code))
+        if meaning.together and meaning.whole:
+            why = meaning.intent if meaning.intent in m.WHOLE_ONLY_INTENTS else "whole: true"
+            problems.append(_p(_at(loaded, path, ("meanings", i, "together")), "together-in-whole", why=why))
+        parts = [phrase for together in meaning.together for group in together.groups for phrase in group]
+        for phrase in parts if not meaning.whole else ():
+            problems += _gap_problems(meaning, phrase)
         for phrase in meaning.phrases:
             problems += _gap_problems(meaning, phrase)
             earlier = first.get(phrase.text)
