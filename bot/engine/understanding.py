@@ -658,7 +658,7 @@ class Lexicon:
         the one that did not answer); with where it begins and ends. A part within a danger phrase
         (``dangers``: where they are) is the danger's: "llamé al nueve once y no
         contestan" is no number of ours that did not answer."""
-        if not self.parts_by_first:
+        if not self.parts_by_first or len(tokens) < 2:  # two phrases: two words at least
             return []
         found: dict[int, list[list[tuple[int, int, _Entry, float, str]]]] = {}
         for span in self._spans(tokens, per_token, clauses, self.parts_by_first):
