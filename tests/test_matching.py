@@ -231,6 +231,17 @@ def test_a_not_word_picks_an_option_only_with_the_word_after_it(fs, text, index)
     assert read_pick(fs, normalize(text), WHERE)[0] == index
 
 
+# A label said with a not-word before it is its opposite, by its words or with a typo; with a comma, it is not.
+BY_NEED = [["alguien me controla o controla mi pago"], ["emergencia"], ["estoy en mexico"], ["un lugar donde quedarme"]]
+
+
+@pytest.mark.parametrize("text, index", [("no estoy en mexico", None), ("no estoy en mexcio", None),
+                                         ("ya no estoy en mexico, estoy en texas", None), ("estoy en mexico", 2),
+                                         ("No, estoy en México", 2), ("estoy en mexcio", 2)])
+def test_a_label_said_with_a_not_word_before_it_is_not_picked(fs, text, index):
+    assert read_pick(fs, normalize(text), BY_NEED, text)[0] == index
+
+
 def test_pick_with_the_real_main_menu_labels(fs):
     # The table above is written by hand; it must be the menu people really see.
     node = fs.node(fs.system.main_menu)

@@ -534,7 +534,9 @@ def pick(norm: str, labels: list[list[str]], not_words: Set[str] = frozenset(), 
     not-word, it also turns the rest of its clause around (``text``: the reply
     as written, for its clauses): "I am not in Mexico" shares nothing
     with "In Mexico". Elsewhere the words after it still say what the reply is
-    about: "no es trata, yo acepté venir" is about the difference.
+    about: "no es trata, yo acepté venir" is about the difference. A label a
+    reply says the opposite of is never picked (see :func:`_denied`): "no
+    estoy en México" is not "Estoy en México".
 
     >>> pick("2", [["yes"], ["no"]])
     1
@@ -555,18 +557,36 @@ def pick(norm: str, labels: list[list[str]], not_words: Set[str] = frozenset(), 
             return i
     not_words = frozenset(not_words)
     negation_tells = any(w in not_words for forms in labels for form in forms for w in form.split())
-    starts = clause_starts(text, norm) if text and negation_tells else frozenset()
+    starts = clause_starts(text, norm) if text and (negation_tells or not not_words.isdisjoint(norm.split())) else frozenset()
     said = _meaningful_words(norm, not_words, starts, negation_tells)
     if not said:
         return None
+    denied = _denied(norm, labels, not_words, starts)
     scores = []
-    for forms in labels:
+    for i, forms in enumerate(labels):
         offered = set().union(*(_label_words(form, not_words, negation_tells) for form in forms))
-        scores.append(len(said & offered))
+        scores.append(0 if i in denied else len(said & offered))
     best = max(scores)
     if best == 0 or scores.count(best) > 1:
         return None
     return scores.index(best)
+
+
+def _denied(norm: str, labels: list[list[str]], not_words: Set[str], starts: Set[int]) -> set[int]:
+    """The options whose label a reply says the opposite of: a not-word just
+    before the label's first words, in one clause ("no estoy en México", "I
+    am not in Mexico"; "No, estoy en México" says it is)."""
+    tokens = norm.split()
+    denied = set()
+    for k, word in enumerate(tokens[:-1]):
+        if word not in not_words or k + 1 in starts:
+            continue
+        for i, forms in enumerate(labels):
+            for form in forms:
+                first = form.split()[:2]
+                if first and tokens[k + 1:k + 1 + len(first)] == first:
+                    denied.add(i)
+    return denied
 
 
 @functools.lru_cache(maxsize=2048)
@@ -620,6 +640,8 @@ def read_pick(fs: m.FlowSet, norm: str, labels: list[list[str]], text: str = "")
             return n - 1, Reading("option", f"option {n}", word, fs.understanding.where, how="number in words")
         return None, None
     i, score, form = _closest_label(norm, labels, LABEL_SCORE)
+    if i is not None and i in _denied(norm, labels, lex.not_words, clause_starts(text, norm) if text else frozenset()):
+        i = None  # "no estoy en mexico" is one typo from "estoy en mexico", and its opposite
     if i is not None:
         return i, Reading("option", f"option {i + 1}", form, how=_BY_LABEL_TYPOS, score=score)
     return None, None
