@@ -11,13 +11,19 @@ letters or more: "pasaprte" is "pasaporte", "pegan" is not "pagan").
 The words are next to each other, except where staff wrote ``...`` in the
 phrase: there up to :data:`GAP_WORDS` other words may come, none of them a
 not-word. Texting's short forms ("q", "x", "bf", listed per language) are
-spelled out first, in messages and phrases alike.
+spelled out first, in messages and phrases alike. A meaning's ``together``
+groups count as one phrase of it when a phrase of each is found within
+:data:`TOGETHER_WORDS` words, in any order ("marqué al 1 888 y suena y
+suena": a call named, and what went wrong), unless a ``not_with`` word is in
+the message.
 
 Of the phrases found, the longest wins, except that a general request ("what
 number can I call") yields to anything else, and two signs of exploitation
 that lead to different pages (papers kept, pay kept) lead to the screening
-instead (``several_signs``). A whole-message warning ("ya llegó") also counts
-beside an erase or a stop, at either end of the message.
+instead (``several_signs``). A place named within a longer danger phrase,
+or where a ``together`` was found, is theirs ("la policía no contesta" is the
+alarm, no page on police stops). A whole-message warning ("ya llegó") also
+counts beside an erase or a stop, at either end of the message.
 
 Every answer says why (:class:`Reading`): the phrase, where it is written,
 the language, how the words matched and a score. ``flask chat --explain``
@@ -653,11 +659,12 @@ class Lexicon:
         """The meanings' ``together`` found: a phrase of each group, none inside
         another, all within TOGETHER_WORDS words in any order, and no word of its
         ``not_with`` in the message. Each is found as one phrase of its meaning,
-        as long as its parts together; where it can be found several ways, the
-        widest ("llamé al consulado y ... el número no existe": the line named is
-        the one that did not answer); with where it begins and ends. A part within a danger phrase
-        (``dangers``: where they are) is the danger's: "llamé al nueve once y no
-        contestan" is no number of ours that did not answer."""
+        as long as its parts together, with where it begins and ends; where it
+        can be found several ways, the widest ("la línea de trata ... no
+        contesta": the line named is the one that did not answer). A part
+        within a danger phrase (``dangers``: where they are) is the danger's:
+        "llamé al nueve once y no contestan" is no number of ours that did not
+        answer."""
         if not self.parts_by_first or len(tokens) < 2:  # two phrases: two words at least
             return []
         found: dict[int, list[list[tuple[int, int, _Entry, float, str]]]] = {}
