@@ -342,7 +342,8 @@ def test_odd_input_gets_an_answer_never_a_500(call_app):
 # --- failure -------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["closed port", "server never answers"])
+# A hung Redis costs each request its timeouts (16 s in all here): with the slow tests, as test_faults.py's are.
+@pytest.fixture(params=["closed port", pytest.param("server never answers", marks=pytest.mark.slow)])
 def redis_down_url(request):
     if request.param == "closed port":
         yield "redis://127.0.0.1:1/0"
