@@ -1137,3 +1137,57 @@ def test_a_place_named_within_a_longer_danger_phrase_is_the_dangers(fs):
     # "policía" is the page on police stops; said in "la policía no contesta" it is the alarm alone.
     placed = Lexicon.of(fs).place(normalize("la policía no contesta y él está tocando la puerta"))
     assert placed.alarm is not None and placed.target is None, placed
+
+
+# Written blind on 2026-12-07 to share words with a failed call to our numbers (a line, a number, busy,
+# voicemail, hung up, cut off) while telling of someone else, one's own phone, or another sense of the
+# words. One of the 40 ("my phone got cut off ... can i still text u") was read as a failed call at first.
+FAILED_CALL_LOOKALIKES = [
+    'llame a mi mama en guatemala y no contesta desde ayer, estoy bien preocupada',
+    'mi esposo esta detenido y le marco al centro de detencion pero siempre suena ocupado como se si esta bien??',
+    'el abogado no me contesta el cel ya le deje como 5 mensajes de voz q hago',
+    'mi patron no me contesta las llamadas y me debe 2 semanas de pago',
+    'le escribi al casero por whats q se descompuso el boiler y nomas me deja en visto',
+    'el coyote ya no contesta el numero que nos dio y tiene el dinero de mi hermano',
+    'se me acabo el saldo y no puedo hacer llamadas, donde puedo recargar aqui en juarez',
+    'no hay señal en el albergue el cel no agarra nada, solo con el wifi de la cocina',
+    'me quitaron el chip en el reten y ahora tengo numero nuevo, este es mi nuevo numero',
+    'me cortaron la linea x no pagar el plan, ustedes dan telefonos o saben donde?',
+    'hay una fila enorme en el consulado desde las 5am, vale la pena esperar o mejor hago cita',
+    'cuantas personas caben en el albergue? somos un numero grande como 12 con niños',
+    'perdon no conteste tuve un dia bien ocupado en la obra, el patron me pide un numero de telefono pa la planilla pero no tengo q le doy',
+    'me sacaron del grupo de whatsapp de la iglesia y ahi avisaban de trabajo, como vuelvo a entrar al chat',
+    'vi un anuncio en face q dice llame a este numero, trabajo en el campo paga 800 a la semana, sera real?',
+    'me llamo un señor diciendo q era de migracion y pedia dinero, cuando le dije q no me colgo. lo reporto?',
+    'mi hijo dejo la escuela porque nos cambiamos de ciudad, como lo vuelvo a inscribir',
+    'el año pasado llame a la policia y nunca contestaron ni llegaron, por eso ya no confio',
+    'llamo a la clinica pa sacar cita pa mi niño y me ponen en espera una hora y luego se corta',
+    'le marco a mi amiga q me iba a recoger en la central de autobuses y me manda directo al buzon, ya es de noche',
+    'my brother in honduras hasnt answered his phone in 3 days what do i do',
+    'the detention center line is always busy, how do i find out if my husband got transferred',
+    'called my immigration lawyer like 10 times n it keeps going to voicemail, is that normal??',
+    'my boss hung up on me when i asked about my check',
+    'greyhound customer service never picks up and they lost my bag with all my papers in it',
+    'the bank keeps sending me to a recording and wont let me talk to a person about my account being frozen',
+    'my landlord wont answer my texts and theres no water in the apartment since monday',
+    'my phone got cut off bc i couldnt pay the bill, can i still text u on wifi',
+    'no signal out here near the river so this might not send right',
+    'screen is cracked can barely type sorry, this is my cousins phone for now',
+    'got a new number, the old chip got taken at the border. pls save this one',
+    'how long is the line at the consulate in el paso for passports? waited 4 hrs yesterday and didnt get in',
+    'a number of us from the same town need help w work permits, can we all come in together',
+    'sorry late reply, busy day at work. i was asking about rent help',
+    'is the whatsapp group chat for the shelter still active? nobody posts anymore',
+    'someone sent me a job ad that says call this number for farm work with housing included, is it legit',
+    'a guy said he was from ICE and wanted gift cards, i said no and he hung up. should i report it',
+    'my daughter dropped out of school after we moved, can she still go back at 17',
+    'last year the police never answered when i called about my neighbor hitting his wife',
+    'my old boss never picked up when i asked for my W-2 and now i need it for taxes',
+]
+
+
+def test_a_failed_call_to_someone_else_or_in_other_words_is_no_failed_call_to_our_numbers(fs):
+    lex = Lexicon.of(fs)
+    read = {text: lex.place(normalize(text)) for text in FAILED_CALL_LOOKALIKES}
+    wrong = [text for text, placed in read.items() if placed.target is not None and placed.target.goto == "numbers.no_answer"]
+    assert not wrong, wrong
