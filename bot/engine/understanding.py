@@ -178,9 +178,9 @@ class Lexicon:
     # holds those of k words or fewer, in the order written. A reply of one word
     # is compared with the phrases of one word, not with every phrase that starts
     # with "no" (there are over a hundred).
+    # The phrases of the meanings' `together` groups are there too, marked (`_Entry.part`): they
+    # are found in the same pass, and count only beside one another.
     by_first: dict[str, list[tuple[_Entry, ...]]] = field(default_factory=dict)
-    # The same for the phrases of the meanings' `together` groups, read only beside one another.
-    parts_by_first: dict[str, list[tuple[_Entry, ...]]] = field(default_factory=dict)
     togethers: list[tuple[m.Meaning, int, m.Together]] = field(default_factory=list)  # (meaning, its order, together)
     vocabulary: list[str] = field(default_factory=list)  # every word of every phrase, for typo search
     long_words: dict[int, list[str]] = field(default_factory=dict)  # length -> those of TYPO_MIN letters or more
@@ -251,20 +251,18 @@ class Lexicon:
                     starting.setdefault(entry.tokens[0], []).append(entry)
                 for token in entry.tokens:
                     lex.word_langs.setdefault(token, set()).add(phrase.lang)
-        parts: dict[str, list[_Entry]] = {}
         for order, meaning in enumerate(u.meanings):
             for together in meaning.together:
                 lex.togethers.append((meaning, order, together))
                 for g, group in enumerate(together.groups):
                     for phrase in group:
                         entry = _Entry.of(meaning, order, phrase, lex.spelled(phrase.text.split()))
-                        parts.setdefault(entry.tokens[0], []).append(replace(entry, part=(len(lex.togethers) - 1, g)))
+                        starting.setdefault(entry.tokens[0], []).append(replace(entry, part=(len(lex.togethers) - 1, g)))
                         for token in entry.tokens:
                             lex.word_langs.setdefault(token, set()).add(phrase.lang)
-        for index, by_word in ((lex.by_first, starting), (lex.parts_by_first, parts)):
-            for first, entries in by_word.items():
-                longest = max(len(e.tokens) for e in entries)
-                index[first] = [tuple(e for e in entries if len(e.tokens) <= k) for k in range(longest + 1)]
+        for first, entries in starting.items():
+            longest = max(len(e.tokens) for e in entries)
+            lex.by_first[first] = [tuple(e for e in entries if len(e.tokens) <= k) for k in range(longest + 1)]
         for variants in lex.whole_by_intent.values():
             variants.sort(key=len, reverse=True)  # "ya llegó mi esposo" before "ya llegó"
         lex.vocabulary = sorted(lex.word_langs)
@@ -532,11 +530,13 @@ class Lexicon:
         if not whole_only:
             langs = list(self.stemmers)
             per_token = [self.word_matches(t, langs) for t in tokens]
-            spans = list(self._spans(tokens, per_token, clauses))
+            spans, parts = [], []
+            for span in self._spans(tokens, per_token, clauses):
+                (spans if span[2].part is None else parts).append(span)
             found += [(entry, score, how) for _, _, entry, score, how in spans]
             dangers = [(start, end) for start, end, entry, _, _ in spans
                        if entry.meaning.intent == "danger" and not entry.meaning.goto]
-            together = self._together(tokens, per_token, clauses, dangers)
+            together = self._together(tokens, parts, dangers)
             found += [(entry, score, how) for entry, score, how, _, _ in together]
         if not found:
             return Placement()
@@ -604,6 +604,8 @@ class Lexicon:
         tokens = self.spelled(tokens)
         per_token = [self.exact_matches(t) for t in tokens]
         for start, end, entry, _, _ in self._spans(tokens, per_token):
+            if entry.part is not None:
+                continue  # a phrase of a `together` group says nothing alone
             if entry.meaning.intent == intent or (place is not None and entry.meaning.goto == place):
                 return tokens[:start], tokens[end:]
         # A whole-message phrase ("ya llegó", "my husband is home": a warning only when
@@ -618,16 +620,14 @@ class Lexicon:
                     return tokens[:start], tokens[start + n:]
         return None
 
-    def _spans(self, tokens: list[str], per_token: list[dict], clauses: frozenset[int] = frozenset(),
-               index: dict[str, list[tuple[_Entry, ...]]] | None = None) -> Iterator[tuple[int, int, _Entry, float, str]]:
+    def _spans(self, tokens: list[str], per_token: list[dict],
+               clauses: frozenset[int] = frozenset()) -> Iterator[tuple[int, int, _Entry, float, str]]:
         """Every phrase found in the message, not turned around by a not-word:
-        (start, end, entry, score, how). ``index``: whose phrases (by default
-        the meanings' own, :attr:`by_first`)."""
-        index = self.by_first if index is None else index
+        (start, end, entry, score, how)."""
         for start, options in enumerate(per_token):
             left = len(tokens) - start
             for first in options:
-                fitting = index.get(first)
+                fitting = self.by_first.get(first)
                 for entry in fitting[min(left, len(fitting) - 1)] if fitting else ():
                     if entry.gaps:
                         found = self._follow(tokens, per_token, start, entry)
@@ -654,21 +654,23 @@ class Lexicon:
                         hows.add(f"{between} word{'s' if between > 1 else ''} between")
                     yield start, end, entry, sum(score for score, _ in hits) / len(hits), ", ".join(sorted(hows))
 
-    def _together(self, tokens: list[str], per_token: list[dict], clauses: frozenset[int],
+    def _together(self, tokens: list[str], parts: list[tuple[int, int, _Entry, float, str]],
                   dangers: list[tuple[int, int]]) -> list[tuple[_Entry, float, str, int, int]]:
-        """The meanings' ``together`` found: a phrase of each group, none inside
-        another, all within TOGETHER_WORDS words in any order, and no word of its
-        ``not_with`` in the message. Each is found as one phrase of its meaning,
+        """The meanings' ``together`` found in a message (``tokens``), from the
+        phrases of their groups found in it (``parts``): a phrase of each
+        group, none inside another, all within TOGETHER_WORDS words in any
+        order, and no word of its ``not_with`` in the message. Each is found as
+        one phrase of its meaning,
         as long as its parts together, with where it begins and ends; where it
         can be found several ways, the widest ("la línea de trata ... no
         contesta": the line named is the one that did not answer). A part
         within a danger phrase (``dangers``: where they are) is the danger's:
         "llamé al nueve once y no contestan" is no number of ours that did not
         answer."""
-        if not self.parts_by_first or len(tokens) < 2:  # two phrases: two words at least
+        if not parts or len(tokens) < 2:  # two phrases: two words at least
             return []
         found: dict[int, list[list[tuple[int, int, _Entry, float, str]]]] = {}
-        for span in self._spans(tokens, per_token, clauses, self.parts_by_first):
+        for span in parts:
             if any(s <= span[0] and span[1] <= e for s, e in dangers):
                 continue
             at, group = span[2].part
