@@ -523,7 +523,6 @@ def _build_understanding(source: Source, resolve: _Resolver) -> m.Understanding:
                             for j, text in enumerate(group) if normalize(str(text)))
                       for g, group in enumerate(groups)),
                 _words(not_with.get(lang) or ()),
-                m.Where(source.path, source.line(at + ("together", lang))),
             )
             for lang, groups in (spec.get("together") or {}).items()
         )

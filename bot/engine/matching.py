@@ -207,9 +207,10 @@ def _erase_beside_a_cry(fs: m.FlowSet, lex: Lexicon, words: list[str]) -> tuple[
     """An erase keyword beside a call for help or danger ("EXIT AYUDA YA",
     "borrar help"): the erase. Two keywords are otherwise neither ("menu
     exit"), but whoever typed EXIT asked for the screen to be clean, whatever
-    else they asked for. Only the ``lone_erase_words``: "SALIR AYUDA YA" may be
-    someone who cannot get out, and gets the emergency numbers (any other
-    erase keyword beside danger: the danger), "ayuda salir" nothing of either."""
+    else they asked for. Only the ``lone_erase_words`` erase so. Any other
+    erase keyword beside danger is the danger: SALIR is also "to leave", and
+    "SALIR AYUDA YA" may be someone who cannot get out; beside a plain AYUDA
+    it is neither ("ayuda salir")."""
     erases = fs.keywords.intents.get("quick_exit", frozenset())
     at = [i for i, w in enumerate(words) if w in erases]
     if len(at) != 1 or len(words) > _LONGEST_KEYWORD_MESSAGE:
@@ -557,7 +558,8 @@ def pick(norm: str, labels: list[list[str]], not_words: Set[str] = frozenset(), 
             return i
     not_words = frozenset(not_words)
     negation_tells = any(w in not_words for forms in labels for form in forms for w in form.split())
-    starts = clause_starts(text, norm) if text and (negation_tells or not not_words.isdisjoint(norm.split())) else frozenset()
+    negated = not not_words.isdisjoint(norm.split())
+    starts = clause_starts(text, norm) if text and (negation_tells or negated) else frozenset()
     said = _meaningful_words(norm, not_words, starts, negation_tells)
     if not said:
         return None

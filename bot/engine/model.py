@@ -258,7 +258,6 @@ class Together:
     lang: str
     groups: tuple[tuple[Phrase, ...], ...]
     not_with: frozenset[str]  # normalised words
-    where: Where
 
 
 @dataclass(frozen=True)

@@ -738,9 +738,9 @@ class _Step:
         target = placed.target
         if target is None or target.goto == option.goto:
             return False
-        own_flow = (target.goto or "").partition(".")[0] == option.goto.partition(".")[0]
         if placed.together:
             return True
+        own_flow = (target.goto or "").partition(".")[0] == option.goto.partition(".")[0]
         return own_flow if target.general else not own_flow
 
     def said_beside(self, text: str, norm: str, why: Reading, node: m.Node) -> bool:
