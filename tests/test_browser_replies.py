@@ -177,3 +177,35 @@ def test_going_off_duty_asks_first_and_switches_off_only_that_responder(live_ser
     expect(rosa.locator(".flash.ok")).to_contain_text("nobody else is on duty: everyone waiting gets the hotline numbers")
     sent = wait_until(lambda: twilio_api.messages)
     assert [m["To"] for m in sent] == [PERSON] and HOTLINE in sent[0]["Body"]
+
+
+def test_a_console_stays_put_while_those_on_duty_only_renew(live_server, browser):
+    # Each open console renews its responder's duty (bot/web/console/events.py), which moves
+    # them in the store's order: two on duty swapped places every few seconds, and each swap
+    # reloaded every console, losing what its page held. Only who is on duty counts.
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=15_000)
+    base, app = live_server
+    app.extensions["ops"].accounts.add("rosa", "responder", PASSWORD)
+    pages = {}
+    for name in ("rita", "rosa"):
+        page = pages[name] = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.set_default_timeout(10_000)
+        sign_in(page, base, name)
+        page.click("text=Go on duty")
+        expect(page.locator(".duty-panel button")).to_have_text("Go off duty")
+    rita = pages["rita"]
+    rita.goto(base + "/ops/")
+    expect(rita.locator(".duty-panel")).to_have_attribute("data-who", re.compile(r"^(rita,rosa|rosa,rita)$"))
+    rita.evaluate("window.stillHere = true")
+    duty = app.extensions["ops"].duty
+    duty.renew("rosa")  # Rosa's console renews: she now runs out last, after Rita (whose page load renewed her)
+    # The stream looks at duty every two seconds, or (one stream a process here, Rosa's) at each poll, every five.
+    rita.wait_for_timeout(7_000)
+    assert rita.evaluate("window.stillHere === true"), "the console reloaded though nobody came or went"
+    duty.renew("rosa")
+    pages["rosa"].goto(base + "/ops/")
+    pages["rosa"].click("text=Go off duty")
+    # Someone leaving does reload it: its panel then says who is left.
+    expect(rita.locator(".duty-panel")).to_have_attribute("data-who", "rita")
