@@ -38,7 +38,9 @@ class DutyState:
     why: str  # "toggle", "hours", "off", "paused" (off during the hours)
     by: str = ""  # a responder on duty (the first of ``who``)
     until: dt.datetime | None = None  # end of the current hours span
-    who: tuple[str, ...] = ()  # the responders on duty
+    # The responders on duty, by name: the store keeps them by when each one's duty
+    # lapses, which every open console's renewal moves while the people stay the same.
+    who: tuple[str, ...] = ()
 
 
 class Duty:
@@ -68,7 +70,8 @@ class Duty:
         return dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc)
 
     def state(self) -> DutyState:
-        on, paused, who = self.records.read(self.clock())
+        on, paused, lapsing = self.records.read(self.clock())
+        who = tuple(sorted(lapsing))
         if on is not None or who:
             return DutyState(True, "toggle", by=who[0] if who else on, who=who)
         end = self.hours.window_end(self._now()) if self.hours else None

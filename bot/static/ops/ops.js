@@ -52,12 +52,7 @@
     dutyKnown = d;
     showBadge();
     var panel = document.querySelector(".duty-panel");
-    // Who is on duty, as a set: the store lists them by when each one's duty
-    // runs out, which every console's keep-alive moves, so the order changes
-    // while the people do not (and a reload would lose what the page holds).
-    var shown = (panel ? panel.dataset.who : "").split(",").filter(Boolean).sort().join(",");
-    var now = (d.who || []).slice().sort().join(",");
-    if (panel && (panel.dataset.on !== (d.on ? "1" : "0") || shown !== now)) {
+    if (panel && (panel.dataset.on !== (d.on ? "1" : "0") || panel.dataset.who !== (d.who || []).join(","))) {
       // Someone else changed it: the panel's text and button follow on the next load.
       location.reload();
     }

@@ -63,9 +63,7 @@ def _sse(event: str, data: dict, ident: str | None = None) -> str:
 
 
 def _duty_payload(state) -> dict:
-    # Who, by name: the store lists them by when each one's duty runs out, which
-    # every open console's renewal moves; the people on duty have not changed.
-    return {"on": state.on, "why": state.why, "by": state.by, "who": sorted(state.who)}
+    return {"on": state.on, "why": state.why, "by": state.by, "who": list(state.who)}
 
 
 @bp.get("/live/events")
@@ -113,9 +111,9 @@ def live_events():
                 yield ": keep-alive\n\n"
                 now = time.monotonic()
                 state = c.duty.state()
-                if _duty_payload(state) != _duty_payload(duty):
+                if state != duty:
+                    duty = state
                     yield _sse("duty", _duty_payload(state))
-                duty = state
                 if now - renewed >= RENEW_EVERY:
                     renewed = now
                     here()
