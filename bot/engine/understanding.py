@@ -577,9 +577,7 @@ class Lexicon:
         if len({f[0].meaning.goto for f in found if f[0].meaning.sign}) < 2:
             return None  # nearly every message: what follows is for the few with two signs
         # Found only within longer phrases ("make us work" in "how many hours can they make us work").
-        alone = {id(entry) for start, end, entry, _, _ in spans
-                 if not any(s <= start and end <= e and e - s > end - start for s, e, _, _, _ in spans)}
-        inside = {id(entry) for _, _, entry, _, _ in spans} - alone
+        inside = _only_within(spans, [(start, end) for start, end, *_ in spans], strictly=True)
         signs = [f for f in found if f[0].meaning.sign and id(f[0]) not in inside]
         places = list(dict.fromkeys(f[0].meaning.goto for f in signs))
         if len(places) < 2:
