@@ -71,7 +71,7 @@ from .engine.problems import ERROR, Problem, errors
 from .engine.translations import SOURCE_LANGUAGE, LanguageState, translation_state
 from .engine.validate import check as check_flows
 from .store.flows import DraftRecords, FlowsAudit
-from .engine.yamlsource import size_problem
+from .engine.yamlsource import MAX_BYTES, size_problem
 
 DRAFT_TTL = 14 * 86400  # an untouched draft is forgotten after two weeks
 AUDIT_KEPT = 50  # publishes and rollbacks kept, with what they replaced
@@ -80,7 +80,7 @@ LOCK_SECONDS = 60
 # capped (yamlsource.MAX_BYTES): two files at the cap fit. A check takes time in
 # proportion to what the draft holds (bench/flow_limits.py) and runs as the
 # editor types: a draft beyond this is refused, never stored or checked.
-MAX_DRAFT_BYTES = 512 * 1024
+MAX_DRAFT_BYTES = 2 * MAX_BYTES
 # Files staff may edit: the flow files, and the conversation tests under tests/.
 NAME_RE = re.compile(r"^(?:tests/)?[a-z0-9][a-z0-9_-]{0,63}\.ya?ml$")
 _POT_DATE = re.compile(r'^"POT-Creation-Date: [^"]*"\n', re.M)
