@@ -117,8 +117,12 @@ def store_session(r, key: str, fields: dict, ttl: int = 86400) -> None:
 
 
 def every_value(r, key: str):
-    """(where, value) for every field of every Redis type the store uses."""
+    """(where, value) for every field of every Redis type the store uses;
+    nothing for a key gone since it was listed (a lock, a wake-up: they live
+    for milliseconds)."""
     kind = r.type(key)
+    if kind == "none":
+        return
     if kind == "string":
         yield key, r.get(key)
     elif kind == "hash":
@@ -128,6 +132,9 @@ def every_value(r, key: str):
     elif kind == "list":
         for i, value in enumerate(r.lrange(key, 0, -1)):
             yield f"{key}[{i}]", value
+    elif kind == "set":
+        for member in r.smembers(key):
+            yield f"{key}{{{member}}}", member
     elif kind == "zset":
         for member, _ in r.zrange(key, 0, -1, withscores=True):
             yield f"{key}<{member}>", member
@@ -137,6 +144,11 @@ def every_value(r, key: str):
                 yield f"{key}/{entry_id}#{name}", f"{name}={value}"
     else:
         raise AssertionError(f"{key}: unexpected type {kind}")
+
+
+def everything_stored(r) -> str:
+    """Every key and value in Redis, as text: what an erase must leave nothing of."""
+    return "\n".join(f"{where} {value!r}" for key in r.scan_iter("*") for where, value in every_value(r, key))
 
 
 def replace_language_question(welcome, new_text_line: str) -> None:

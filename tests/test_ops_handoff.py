@@ -14,7 +14,7 @@ import pytest
 from bot.engine import transcript
 from bot.live_sessions import mask
 from bot.staffed_hours import Hours, HoursError
-from tests.helpers import option, store_session, stored_session, stream_events
+from tests.helpers import everything_stored, option, store_session, stored_session, stream_events
 from tests.fixtures_console import PASSWORD, ask_for_a_person, conv_of, csrf_token, post_form, sign_in, text
 from tests.twilio_standin import ACCOUNT_SID, TwilioStandIn
 
@@ -531,17 +531,6 @@ def claimed_by_rita(app, redis_client) -> tuple:
     return rita, person, conv
 
 
-def everything(r) -> str:
-    """Every key and value in Redis, as text: what an erase must leave nothing of."""
-    found = []
-    for key in r.scan_iter("*"):
-        kind = r.type(key)
-        value = {"string": r.get, "list": lambda k: r.lrange(k, 0, -1), "hash": r.hgetall,
-                 "set": r.smembers, "zset": lambda k: r.zrange(k, 0, -1), "stream": r.xrange}[kind](key)
-        found.append(f"{key} {value!r}")
-    return "\n".join(found)
-
-
 def send_reply(rita, conv: str, body: str):
     token = csrf_token(rita, f"/ops/handoff/{conv}")
     return rita.post(f"/ops/handoff/{conv}/reply", data={"text": body},
@@ -598,5 +587,5 @@ def test_salir_is_not_answered_while_a_reply_is_in_flight(make_console, redis_cl
         # The erase came after the reply, and took it too.
         assert not redis_client.exists(handoff_key(redis_client))
         assert not list(redis_client.scan_iter("hl:{*}:session"))
-        assert "Estamos" not in everything(redis_client)
+        assert "Estamos" not in everything_stored(redis_client)
         assert len(slow.requests) == 1

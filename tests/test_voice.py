@@ -45,7 +45,7 @@ from bot.engine import render
 from bot.engine import voice as said_aloud
 from bot.config import TestConfig
 from bot.voice_calls import QUIET_SILENCES
-from tests.helpers import inbound, post_signed, real_flows, sign, stream_events
+from tests.helpers import everything_stored, inbound, post_signed, real_flows, sign, stream_events
 from tests.servers import wait_until
 from tests.fixtures_console import post_form, sign_in
 from tests.fixtures_voice import CALLER, HELPLINE_NUMBER, RESPONDER, VOICE, Call, new_call_sid, post, start_in
@@ -314,18 +314,6 @@ def test_speech_and_the_callers_number_are_never_stored_or_logged(call_app, redi
     assert CALLER[1:] not in stored and call.form["CallSid"] not in stored
     logged = "\n".join(rec.getMessage() for rec in caplog.records)
     assert "pasaporte" not in logged and CALLER[1:] not in logged
-
-
-def everything_stored(r) -> str:
-    """Every key and value in Redis, as text, whatever its type (``r`` decodes responses)."""
-    found = []
-    for key in r.keys("*"):
-        kind = r.type(key)
-        value = {"string": lambda: r.get(key), "hash": lambda: r.hgetall(key), "list": lambda: r.lrange(key, 0, -1),
-                 "set": lambda: r.smembers(key), "zset": lambda: r.zrange(key, 0, -1, withscores=True),
-                 "stream": lambda: r.xrange(key)}[kind]()
-        found.append(f"{key!r} {value!r}")
-    return "\n".join(found)
 
 
 def test_odd_input_gets_an_answer_never_a_500(call_app):
