@@ -1103,6 +1103,8 @@ CALLS_THAT_FAILED = [
     ("no answer at that number, it went to voicemail", "en"),
     ("la línea de trata no contesta", "es"),  # the line named is the one that did not answer: not option 2, "trata"
     ("the text to 233733 says message failed", "en"),  # not option 4, "Numbers to call or text"
+    # The line named before the words found the widest way ("hotline ... dropped"): still the line that failed.
+    ("the trafficking hotline put me on hold like 40 mins then the call dropped", "en"),
 ]
 
 

@@ -658,10 +658,12 @@ class Lexicon:
         phrases of their groups found in it (``parts``): a phrase of each
         group, none inside another, all within TOGETHER_WORDS words in any
         order, and no word of its ``not_with`` in the message. Each is found as
-        one phrase of its meaning,
-        as long as its parts together, with where it begins and ends; where it
-        can be found several ways, the widest ("la línea de trata ... no
-        contesta": the line named is the one that did not answer). A part
+        one phrase of its meaning, as long as its parts together (the widest
+        way it can be found), with where it begins and ends: from the first
+        word of any way it is found to the last of any. A place named in there
+        is the together's: in "la línea de trata ... no contesta" and in "the
+        trafficking hotline put me on hold ... then the call dropped", the
+        line named is the one that did not answer. A part
         within a danger phrase (``dangers``: where they are) is the danger's:
         "llamé al nueve once y no contestan" is no number of ours that did not
         answer."""
@@ -680,13 +682,16 @@ class Lexicon:
             meaning, order, together = self.togethers[at]
             if not all(groups) or said & together.not_with:
                 continue
-            best = None
+            best, first, last = None, len(tokens), 0
             for parts in itertools.product(*groups):
                 ordered = sorted(parts, key=lambda p: p[0])
                 if any(a[1] > b[0] for a, b in itertools.pairwise(ordered)):
                     continue  # one inside or across another: the same words read twice
                 width = ordered[-1][1] - ordered[0][0]
-                if width <= TOGETHER_WORDS and (best is None or width > best[0]):
+                if width > TOGETHER_WORDS:
+                    continue
+                first, last = min(first, ordered[0][0]), max(last, ordered[-1][1])
+                if best is None or width > best[0]:
                     best = (width, ordered)
             if best is None:
                 continue
@@ -696,7 +701,7 @@ class Lexicon:
             entry = _Entry(meaning, order, phrase, tuple(t for p in ordered for t in p[2].tokens), together=True)
             hows = sorted({h for p in ordered for h in p[4].split(", ") if h})
             out.append((entry, sum(p[3] for p in ordered) / len(ordered), "; ".join(["words together", *hows]),
-                        ordered[0][0], ordered[-1][1]))
+                        first, last))
         return out
 
     def _follow(self, tokens: list[str], per_token: list[dict], at: int, entry: _Entry,
