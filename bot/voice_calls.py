@@ -130,7 +130,7 @@ class VoiceCalls:
         # Speech is read like a text and forgotten: never stored, never logged.
         words = clean(form.get("SpeechResult") or "")[:500]
         if at == LANGUAGE:
-            return self.choose_language(fs, cid, key, words, silence)
+            return self.choose_language(fs, cid, key, words, silence, form.get("To"))
         if not key and not words:
             if at == QUIET:
                 return self.quiet(fs, cid, silence)
@@ -258,7 +258,8 @@ class VoiceCalls:
         return Answer(twiml.gather(lines, self.first_language(fs), self.settings.voices, action, redirect,
                                    self.settings.audio_url, hints=hints))
 
-    def choose_language(self, fs: FlowSet, cid: str, key: str, words: str, silence: int) -> Answer:
+    def choose_language(self, fs: FlowSet, cid: str, key: str, words: str, silence: int,
+                        line: str | None) -> Answer:
         """The first question of a call. A language's key or name picks it, said
         as the caller would ("uno", "en español por favor", "English please"); a key
         or word that means something before there is a language or a place
@@ -266,19 +267,21 @@ class VoiceCalls:
         AYUDA, or danger or a person asked for in the caller's words) does what it does anywhere in a
         call, as the engine does with a first text; so does what the caller came
         for, said in a language ("mi patrón no me paga": the greeting, then that
-        page); anything else asks again."""
+        page); anything else asks again. ``line``: the helpline's number the
+        call came to, shown to whoever a 0 puts the caller through to (never
+        the caller's own number)."""
         offered = self.offered_languages(fs)
         if key.isdigit() and 1 <= int(key) <= len(offered):
-            return self.turn(fs, cid, fs.system.languages[offered[int(key) - 1]])
+            return self.turn(fs, cid, fs.system.languages[offered[int(key) - 1]], line)
         intent, said, placed = (spoken.keys(fs).get(key), None, None) if key else (None, None, None)
         if words and not key:
             norm = normalize(words)
             intent, said, _ = matching.read_keyword(fs, norm)
             if intent == "switch_language":
-                return self.turn(fs, cid, fs.system.languages[said])
+                return self.turn(fs, cid, fs.system.languages[said], line)
             number = Lexicon.of(fs).number(norm.split()) if intent is None else None
             if number is not None and 1 <= number[0] <= len(offered):  # "uno", "la dos": the key said
-                return self.turn(fs, cid, fs.system.languages[offered[number[0] - 1]])
+                return self.turn(fs, cid, fs.system.languages[offered[number[0] - 1]], line)
             placed = Lexicon.of(fs).place(norm) if intent is None else None
             if placed is not None and placed.alarm is not None:
                 intent = "danger"  # danger in the caller's own words ("me van a matar")
@@ -287,13 +290,13 @@ class VoiceCalls:
             said = said or language.detect(fs.system, words, norm).lang or (placed and placed.lang) or None
         if self.acts_before_a_language(fs, intent):
             if said or intent in (stateless.QUICK_EXIT, stateless.OPT_OUT):
-                return self.turn(fs, cid, words or spoken.key_word(fs, intent) or key)  # in the word's language
+                return self.turn(fs, cid, words or spoken.key_word(fs, intent) or key, line)  # in the word's language
             if intent == "danger":
                 return self.emergency_then_language(fs)  # "911", "SOS": no language to answer in
             # 0, or a word that says no language: the intent's word in the language the question starts in.
-            return self.turn(fs, cid, spoken.key_word(fs, intent, self.first_language(fs)) or words or key)
+            return self.turn(fs, cid, spoken.key_word(fs, intent, self.first_language(fs)) or words or key, line)
         if placed is not None and placed.target is not None and placed.target.goto and said:
-            return self.turn(fs, cid, words)  # as a first text: the greeting, then the page they came for
+            return self.turn(fs, cid, words, line)  # as a first text: the greeting, then the page they came for
         if key or words:
             return self.ask_language(fs)
         if silence >= SILENCES_BEFORE_GOODBYE:

@@ -501,6 +501,20 @@ def test_a_responder_on_duty_in_the_console_gets_the_call_and_the_live_list_show
     assert asked == ["no", "yes"]  # the figures count the first as unavailable, the second as put through
 
 
+@pytest.mark.parametrize("ask", [("press", "0"), ("say", "quiero hablar con una persona")])
+def test_a_person_asked_for_at_the_first_question_sees_the_helplines_number_never_the_callers(make_console, ask):
+    # Before: the language question's <Dial> had no callerId, so Twilio showed the responder the caller's own number.
+    app = make_console(VOICE_RESPONDER_NUMBER=RESPONDER)
+    rita = app.test_client()
+    sign_in(rita, "rita")
+    assert post_form(rita, "/ops/duty", {"on": "1"}).status_code == 302
+    call = Call(app)
+    call.start()
+    how, what = ask
+    assert getattr(call, how)(what)[-1] == f"<dial {RESPONDER}>"
+    assert 'callerId="+15559990000"' in call.answers[-1] and CALLER not in call.answers[-1]
+
+
 # At the first question (the language), the words and keys that mean something anywhere in a
 # call mean it there too; before, every one of them only repeated "Para español, oprima 1".
 
