@@ -322,11 +322,6 @@ class VoiceCalls:
 
     def turn(self, fs: FlowSet, cid: str, text: str, line: str | None = None) -> Answer:
         """One turn of the engine for the call, as for a text; then what to say."""
-        norm = normalize(clean(text))
-        intent, _, _ = matching.read_keyword(fs, norm, clean(text))  # with its clauses: "stop calling me my husband hears"
-        if intent == "opt_out":
-            # A call cannot be unsubscribed from: STOP ends it and erases it, as EXIT.
-            text = spoken.key_word(fs, "quick_exit") or text
         turn, put_through = self.step(fs, cid, text)
         session = turn.session
         lang = session.lang
@@ -370,8 +365,9 @@ class VoiceCalls:
             session.channel = CHANNEL
             now = self.helpline.clock()
             # Never "on duty" for the engine: a caller is put through by phone
-            # (self.person), never queued for a text from the console.
-            ctx = Context(now=now, on_duty=False, opted_out=False, new_id=self.helpline.new_id)
+            # (self.person), never queued for a text from the console. A call
+            # cannot be unsubscribed from: STOP ends it and erases it, as EXIT.
+            ctx = Context(now=now, on_duty=False, opted_out=False, call=True, new_id=self.helpline.new_id)
             turn = step(session, Inbound(text), fs, ctx)
             put_through = False
             if any(e.kind == ev.HANDOFF_REQUESTED for e in turn.events):
@@ -413,7 +409,7 @@ class VoiceCalls:
             fs = self.helpline.flows()
             session = self.session(cid, opened.fields)
             now = self.helpline.clock()
-            ctx = Context(now=now, on_duty=False, opted_out=False, new_id=self.helpline.new_id)
+            ctx = Context(now=now, on_duty=False, opted_out=False, call=True, new_id=self.helpline.new_id)
             turn = step(session, Inbound(spoken.key_word(fs, "quick_exit") or ""), fs, ctx)
             s = turn.session
             event = turn_entry(s.conv, CHANNEL, s.lang, s.state, s.position, now,

@@ -607,3 +607,23 @@ def test_the_stemmers_keep_no_words_people_wrote(fs):
     Chat(fs).send("mi patrona se quedó con mis pasaportes Qz7")
     stemmers = [s for s in Lexicon.of(fs).stemmers.values() if s is not None]
     assert stemmers and all(s.maxCacheSize == 0 for s in stemmers)
+
+
+# BAJA is an opt-out word, and the name of Baja California: where the question
+# is where the person is, it is the place (understanding.yaml `option_words:`).
+
+
+@pytest.mark.parametrize("said", ["Baja", "estoy en Baja", "en baja sur"])
+def test_baja_where_they_are_asked_is_baja_california_never_an_opt_out(fs, said):
+    chat = Chat(fs)
+    chat.script("hola", option("screening", fs=fs), "1")
+    assert chat.session.position == fs.understanding.saying_where_menu  # "¿Dónde está ahora?"
+    turn = chat.send(said)
+    assert turn.opt_out is None and not chat.opted_out
+    assert chat.session.flags.get("in_mexico") == "yes", chat.session.flags
+
+
+def test_baja_anywhere_else_still_stops_the_messages(fs):
+    chat = Chat(fs)
+    chat.send("hola")
+    assert chat.send("BAJA").opt_out is True

@@ -302,6 +302,26 @@ def test_stop_said_in_a_call_ends_and_erases_it_and_leaves_no_opt_out(call_app):
     assert [k for k in r.keys("*") if call.cid in k.decode()] == []
 
 
+@pytest.mark.parametrize("said", ["Baja", "estoy en Baja"])
+def test_baja_said_where_the_call_asks_where_they_are_is_baja_california(call_app, said):
+    # Before: BAJA, an opt-out word, ended and erased the call of someone in Tijuana.
+    call = Call(call_app)
+    start_in(call, "es")
+    call.press("1")  # the screening
+    call.press("1")  # safe to talk: "¿Dónde está ahora?"
+    heard = call.say(said)
+    assert "<hang up>" not in heard and not any("se borró" in line for line in heard), heard
+
+
+@pytest.mark.parametrize("words, goodbye", [("stop", "[en] Done. This call is erased."),
+                                            ("alto", "[es] Listo. Esta llamada se borró.")])
+def test_stop_at_the_first_question_says_goodbye_in_the_words_language(call_app, words, goodbye):
+    call = Call(call_app)
+    call.start()
+    heard = call.say(words)
+    assert heard[0].startswith(goodbye) and heard[-1] == "<hang up>", heard
+
+
 def test_speech_and_the_callers_number_are_never_stored_or_logged(call_app, redis_client, caplog):
     caplog.set_level(logging.DEBUG)
     call = Call(call_app)

@@ -61,6 +61,7 @@ class Context:
     now: float
     on_duty: bool = False  # can a person take a hand-off right now?
     opted_out: bool = False  # the opt-out record (it outlives the session)
+    call: bool = False  # a phone call: it cannot be unsubscribed from, so an opt-out word ends and erases it
     new_id: Callable[[], str] = field(default=lambda: uuid.uuid4().hex[:12])
 
 
@@ -188,6 +189,9 @@ class _Step:
             # YES is an opt-in word only while opted out (keywords.yaml); at a
             # yes / no / not sure question it is the answer.
             intent = why = None
+        if intent == "opt_out" and self.names_an_option(text, norm):
+            # BAJA is an opt-out word, and Baja California: at "¿Dónde está ahora?" it answers.
+            intent = why = None
         if intent:
             self.event(ev.KEYWORD, intent=intent)
             self.explain(why)
@@ -201,7 +205,7 @@ class _Step:
         if intent == "quick_exit":
             return self.quick_exit(norm, lang)
         if intent == "opt_out":
-            return self.opt_out(norm, lang)
+            return self.quick_exit(norm, lang) if self.ctx.call else self.opt_out(norm, lang)
         if s.state == "new":
             return self.first_message(intent, lang, text, norm)
         if s.state == "closed":
@@ -267,6 +271,17 @@ class _Step:
             and node.kind == m.QUESTION
             and matching.read_answer(self.fs, text, norm, self.labels(node))[0] is not None
         )
+
+    def names_an_option(self, text: str, norm: str) -> bool:
+        """Whether ``norm`` names an option of the menu a subscribed person is
+        at, in that option's other words (understanding.yaml `option_words:`)."""
+        if self.ctx.opted_out or self.s.state != "in_flow":
+            return False
+        node = self.current()
+        if node is None or node.kind != m.MENU:
+            return False
+        names = self.option_words(node)
+        return bool(names) and matching.read_option_words(self.fs, norm, names, clause_starts(text, norm))[0] is not None
 
     # --- lifecycle edges ----------------------------------------------------
 
