@@ -273,6 +273,12 @@ def test_the_fail_safe_reply_says_the_us_text_line_works_from_us_phones(reply):
     assert says_us_text_line_is_for_us_phones(reply), reply
 
 
+@pytest.mark.parametrize("reply", FAILSAFE_REPLIES, ids=["en", "es"])
+def test_the_fail_safe_reply_gives_a_line_that_answers_a_mexican_phone(reply):
+    """From a Mexican phone, 911 was the only number of the fail-safe that worked."""
+    assert MEXICO_LINE in reply, reply
+
+
 def test_nothing_unverified_reaches_a_texter():
     unverified = [h for h in FS.hotlines.values() if not h.verified]
     assert unverified, "the directory keeps lines to review (Honduras, the Mexican line from a US phone)"

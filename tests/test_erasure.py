@@ -160,7 +160,7 @@ def test_during_an_outage_quick_exit_and_stop_are_answered_and_done_once_redis_i
     assert time.monotonic() - started < 5
     assert messages(say(client, "PARAR", wa).data) == ["No recibirá más mensajes de este número. "
                                                        "Escriba ALTA para volver a empezar. "
-                                                       "En peligro, llame usted al 911. Línea 24/7: 1-888-373-7888."]
+                                                       "En peligro, llame usted al 911. Línea 24/7: 1-888-373-7888. Celular mexicano: 800 5533 000."]
     assert messages(say(client, "STOP", sms_stop).data) == [], "Twilio answers its own STOP on SMS"
     assert tuple(messages(say(client, "hola", OTHER).data)) == FAILSAFE_REPLIES, "anything else: the fail-safe"
 
@@ -197,15 +197,15 @@ def test_during_an_outage_quick_exit_and_stop_are_answered_and_done_once_redis_i
     ("  ¡salir! ", "quick_exit", "Listo. Chat cerrado."),
     ("EXIT", "quick_exit", "Done. Chat closed."),
     ("Borrar", "quick_exit", "Listo. Chat cerrado."),
-    ("PARAR", "opt_out", "No recibirá más mensajes de este número. Escriba ALTA para volver a empezar. En peligro, llame usted al 911. Línea 24/7: 1-888-373-7888."),
-    ("stop", "opt_out", "You will get no more messages from this number. Text START to start again. In danger, call 911 yourself. Hotline 24/7: 1-888-373-7888."),
+    ("PARAR", "opt_out", "No recibirá más mensajes de este número. Escriba ALTA para volver a empezar. En peligro, llame usted al 911. Línea 24/7: 1-888-373-7888. Celular mexicano: 800 5533 000."),
+    ("stop", "opt_out", "You will get no more messages from this number. Text START to start again. In danger, call 911 yourself. Hotline 24/7: 1-888-373-7888. From a Mexican phone: 800 5533 000."),
     # Read as when the store is up: around words, said twice, a typo, a warning beside it.
     ("SALIR YA", "quick_exit", "Listo. Chat cerrado."),
     ("borrar todo", "quick_exit", "Listo. Chat cerrado."),
     ("exit now", "quick_exit", "Done. Chat closed."),
     ("salir salir", "quick_exit", "Listo. Chat cerrado."),
     ("bórralo, ahí viene", "quick_exit", "Listo. Chat cerrado."),
-    ("ya no me manden mensajes", "opt_out", "No recibirá más mensajes de este número. Escriba ALTA para volver a empezar. En peligro, llame usted al 911. Línea 24/7: 1-888-373-7888."),
+    ("ya no me manden mensajes", "opt_out", "No recibirá más mensajes de este número. Escriba ALTA para volver a empezar. En peligro, llame usted al 911. Línea 24/7: 1-888-373-7888. Celular mexicano: 800 5533 000."),
     ("hola", None, None),
     ("salir de aquí", None, None),  # a keyword is the whole message
     ("no puedo salir de la casa", None, None),

@@ -365,7 +365,7 @@ def test_a_connection_redis_closed_between_texts_is_opened_again(client, redis_c
 def test_the_opt_out_outlives_the_session(how, client, redis_client):
     sender = "whatsapp:" + PHONE  # on WhatsApp the bot itself confirms STOP
     text(client, "hola", sender)
-    assert text(client, "PARAR", sender) == ["No recibirá más mensajes de este número. Escriba ALTA para volver a empezar. En peligro, llame usted al 911. Línea 24/7: 1-888-373-7888."]
+    assert text(client, "PARAR", sender) == ["No recibirá más mensajes de este número. Escriba ALTA para volver a empezar. En peligro, llame usted al 911. Línea 24/7: 1-888-373-7888. Celular mexicano: 800 5533 000."]
     optout = f"hl:optout:{{{cid_of(sender)}}}"
     assert redis_client.ttl(optout) == -1  # exists, no TTL
     session = key("session", sender)

@@ -268,7 +268,7 @@ def test_whatsapp_stop_is_answered_by_the_bot(client):
     sender = "whatsapp:+5215550100099"
     post_signed(client, MESSAGES, inbound("hi", sender=sender))
     resp = post_signed(client, MESSAGES, inbound("STOP", sender=sender))
-    assert messages(resp.data) == ["You will get no more messages from this number. Text START to start again. In danger, call 911 yourself. Hotline 24/7: 1-888-373-7888."]
+    assert messages(resp.data) == ["You will get no more messages from this number. Text START to start again. In danger, call 911 yourself. Hotline 24/7: 1-888-373-7888. From a Mexican phone: 800 5533 000."]
     assert messages(post_signed(client, MESSAGES, inbound("hi", sender=sender)).data) == []
 
 

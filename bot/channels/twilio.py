@@ -23,13 +23,15 @@ TWILIO_OPT_OUT_WORDS = frozenset({"stop", "stopall", "unsubscribe", "cancel", "e
 
 # What a person gets when anything inside fails (Redis down, a bug): static,
 # in both languages, with the numbers that matter. Each fits 3 SMS segments.
-# 233733 is a US short code: a text reaches it from a US phone only.
+# 233733 is a US short code: a text reaches it from a US phone only; from a
+# Mexican phone, Mexico's line (800 5533 000) is the one that answers.
 FAILSAFE_REPLIES = (
     "Sorry, we cannot answer right now. In danger: call 911. "
-    "Free, confidential help 24/7: call 1-888-373-7888, or text 233733 from a US phone. Not police, not immigration.",
-    "Perdón, ahora no podemos responder. En peligro: llame al 911. "
-    "Ayuda gratis y confidencial 24/7: llame al 1-888-373-7888 o mande un texto al 233733 desde un cel. de EE. UU. "
-    "No es policía ni migración.",
+    "Free, confidential help 24/7: call 1-888-373-7888, or text 233733 from a US phone. Not police, not immigration. "
+    "From a Mexican phone: 800 5533 000.",
+    "Perdón, no podemos responder. En peligro: llame al 911. "
+    "Línea 24/7, confidencial, no es policía ni migración: 1-888-373-7888; mensaje al 233733 desde cel. de EE. UU. "
+    "Celular mexicano: 800 5533 000.",
 )
 
 

@@ -26,10 +26,11 @@ GATHER_SECONDS = 8  # silence after the last word before the call goes on withou
 # `voice_failsafe` is said instead whenever the flows can be read).
 FAILSAFE_LINES = (
     ("en", "Sorry, this line cannot answer right now. In danger, call 9, 1, 1. Again: 9, 1, 1. For free, "
-           "confidential help 24/7, call 1, 8, 8, 8, 3, 7, 3, 7, 8, 8, 8. Again: 1, 8, 8, 8, 3, 7, 3, 7, 8, 8, 8."),
+           "confidential help 24/7, call 1, 8, 8, 8, 3, 7, 3, 7, 8, 8, 8. Again: 1, 8, 8, 8, 3, 7, 3, 7, 8, 8, 8. "
+           "From a Mexican phone, call 8, 0, 0, 5, 5, 3, 3, 0, 0, 0."),
     ("es", "Perdón, esta línea no puede atender ahora. En peligro, llame al 9, 1, 1. Otra vez: 9, 1, 1. Para ayuda "
            "gratuita y confidencial 24/7, llame al 1, 8, 8, 8, 3, 7, 3, 7, 8, 8, 8. Otra vez: 1, 8, 8, 8, 3, 7, 3, "
-           "7, 8, 8, 8."),
+           "7, 8, 8, 8. Desde un celular mexicano, llame al 8, 0, 0, 5, 5, 3, 3, 0, 0, 0."),
 )
 
 
