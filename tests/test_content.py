@@ -255,7 +255,8 @@ def test_the_consulates_line_is_given_as_dialled_from_mexico_too(lang):
     assert shown.index("1-520-623-7874") < shown.index("001 520 623 7874"), shown
 
 
-@pytest.mark.parametrize("node", ["numbers.child_lines", "numbers.child_mexico", "numbers.violence"])
+@pytest.mark.parametrize("node", ["numbers.child_lines", "numbers.child_mexico", "numbers.violence_lines",
+                                  "numbers.violence_mexico"])
 @pytest.mark.parametrize("lang", LANGS)
 def test_pages_a_first_text_reaches_give_numbers_that_work_from_mexico(node, lang):
     """A first text goes straight to these pages ("tengo 15 años, estoy en
@@ -849,3 +850,15 @@ def test_pay_owed_is_said_only_to_whoever_said_they_are_not_paid(paid_little, sa
     # line is given (a woman whose husband threatened to call immigration had neither).
     assert any("forced labour" in r for r in replies) == said
     assert any("1-800-799-7233" in r for r in replies) != said
+
+
+@pytest.mark.parametrize("need", ["numbers.violence", "numbers.wages", "numbers.emergency"])
+def test_someone_in_mexico_who_asks_for_numbers_gets_one_that_answers_a_mexican_phone(need):
+    # Before: "Violence at home" and "Unpaid wages" gave only US lines, and "Emergency" no Mexican one.
+    chat = Chat(FS)
+    chat.script("hola", option("screening", fs=FS), "1", "Tijuana")  # "¿Dónde está ahora?"
+    assert chat.session.flags.get("in_mexico") == "yes"
+    chat.script("MENU", option("numbers", fs=FS))
+    said = "\n".join(chat.send(option(need, menu="numbers.by_need", fs=FS)).replies)
+    assert MEXICO_LINE in said and "celular mexicano" in plain(said), said
+    assert "1-800-799-7233" not in said and "1-866-487-9243" not in said, said  # the US violence and wage lines
