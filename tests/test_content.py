@@ -127,6 +127,7 @@ SPANISH_REWRITES = [
     ("A few questions about what happened.", "no hay respuestas malas", "no hay respuestas buenas ni malas"),
     ("Reply with the number of an option.", "ayuda urgente", "emergencia a quien llamar"),
     ("Asylum and legal help:", "casi siempre en el primer ano", "por lo general en su primer ano aqui"),
+    ("Asylum and legal help:", "para ayuda legal gratis", "le refiere a ayuda legal gratis"),
     ("Emergency (US and Mexico)", "si hay peligro ahora", "para peligro inmediato"),
 ]
 
