@@ -189,8 +189,10 @@ class _Step:
             # YES is an opt-in word only while opted out (keywords.yaml); at a
             # yes / no / not sure question it is the answer.
             intent = why = None
-        if intent == "opt_out" and self.names_an_option(text, norm):
-            # BAJA is an opt-out word, and Baja California: at "¿Dónde está ahora?" it answers.
+        if intent == "opt_out" and self.ctx.call and self.names_an_option(text, norm):
+            # BAJA is an opt-out word, and Baja California: on a call, where an opt-out word
+            # would end and erase it, "Baja" at "¿Dónde está ahora?" answers. A text's BAJA
+            # stops the messages wherever it is sent (DESIGN.md's keywords), and ALTA undoes it.
             intent = why = None
         if intent:
             self.event(ev.KEYWORD, intent=intent)
