@@ -250,6 +250,25 @@ def test_a_turn_whose_lock_expired_writes_nothing(app, redis_client):
     assert contact_keys(redis_client) == set()
 
 
+def test_a_wait_whose_count_ran_out_leaves_no_key_of_the_contact(app, redis_client):
+    """A text that waits out the lock of a turn that died (a crashed worker, a
+    hung Redis) may outlive its waiters count. Before, giving up its place
+    made the count again at -1, with no expiry: a key of the contact's that
+    their quick exit never erased, kept in every rewrite of the AOF."""
+    store = app.extensions["store"]
+    redis_client.set(key("lock"), "dead-turn:1", px=1500)
+    opened = []
+    waiting = threading.Thread(target=lambda: opened.append(store.open_turn(cid_of(), None, wait=5)))
+    waiting.start()
+    from tests.servers import wait_until
+
+    wait_until(lambda: redis_client.exists(key("waiters")), timeout=2)
+    redis_client.delete(key("waiters"))  # as when it expires while the text waits
+    waiting.join(5)
+    store.release(opened[0])
+    assert contact_keys(redis_client) == set()
+
+
 def test_a_wrap_up_note_is_not_written_once_the_lock_has_run_out(app, redis_client):
     # Meanwhile a SALIR may have taken the lock and erased the chat: the note must not come after it.
     store = app.extensions["store"]

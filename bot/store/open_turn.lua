@@ -16,6 +16,13 @@
 -- writes nothing (LockLost), as when its lock expired.
 -- The lock and its waiters are not data: not written to the AOF or replicas.
 redis.set_repl(redis.REPL_NONE)
+-- A text that waited gives up its place: the count goes down, and at zero it
+-- is gone. A count that ran out while the text waited (for the lock of a turn
+-- that died) is not made again at -1: a key of the contact's with no expiry,
+-- which their quick exit would never erase.
+local function stop_waiting()
+  if ARGV[4] == '1' and redis.call('DECR', KEYS[5]) <= 0 then redis.call('DEL', KEYS[5]) end
+end
 if ARGV[3] ~= '' then
   -- pcall: a key of the wrong type answers with an error table, not a raise.
   local answer = redis.pcall('HGET', KEYS[3], ARGV[3])
@@ -24,7 +31,7 @@ if ARGV[3] ~= '' then
     redis.call('DEL', KEYS[3])
     redis.set_repl(redis.REPL_NONE)
   elseif answer then
-    if ARGV[4] == '1' then redis.call('DECR', KEYS[5]) end
+    stop_waiting()
     return {'dup', answer}
   end
 end
@@ -32,7 +39,7 @@ if KEYS[6] then
   local seen = redis.call('GET', KEYS[6])
   if seen then
     -- Handled before, and its answer no longer kept: a replay. Nothing to lock.
-    if ARGV[4] == '1' then redis.call('DECR', KEYS[5]) end
+    stop_waiting()
     return {'seen', seen}
   end
 end
@@ -48,7 +55,7 @@ if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
   end
   redis.call('PEXPIRE', KEYS[2], ARGV[2])
 end
-if ARGV[4] == '1' then redis.call('DECR', KEYS[5]) end
+stop_waiting()
 local session = redis.pcall('GET', KEYS[1])
 if type(session) == 'table' and session.err then
   redis.set_repl(redis.REPL_ALL)
