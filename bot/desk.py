@@ -427,6 +427,7 @@ class Desk:
         which releases it itself: the store compares the lock's token).
         """
         row = self._row(conv)
+        self.helpline.do_what_was_spooled(row.cid)  # a quick exit asked for while Redis was down ends the hand-off first
         opened = self.store.open_turn(row.cid, None, wait=self.lock_wait)
         try:
             fields = opened.fields or {}

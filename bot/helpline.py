@@ -134,6 +134,7 @@ class Helpline:
         """Process one message; raises on any failure (the caller sends the fail-safe)."""
         cid = self.cid(msg.address)
         mark = self.marks(msg.message_sid) if msg.message_sid else None
+        self.do_what_was_spooled(cid)
         opened = self.store.open_turn(cid, msg.message_sid, wait=self.lock_wait, mark=mark)
         rest = self.whatsapp is not None and msg.channel == "whatsapp"
         if rest and (opened.duplicate is not None or opened.seen is not None):
@@ -269,6 +270,15 @@ class Helpline:
         if turn.action == ERASE:
             self.after_erase()
             self.wake()
+
+    def do_what_was_spooled(self, cid: str) -> None:
+        """Do what ``cid`` asked for while Redis was down before a new turn of
+        theirs: a chat erased then must not carry on (their next text, an
+        operator's reply) in the seconds before the background replay comes
+        round. Waits for a replay another process is doing. Never raises: if
+        Redis is still down, the turn that follows fails as it would have."""
+        if self.spool is not None and self.spool.holds(cid):
+            self.spool.replay(self.replay, wait=True)
 
     def replay_spool(self) -> float | None:
         """A background job (bot/background.py): replay the spool once Redis answers."""

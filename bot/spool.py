@@ -79,16 +79,30 @@ class Spool:
         except OSError:
             return False
 
-    def replay(self, do: Callable[[Entry], None]) -> int:
+    def holds(self, cid: str) -> bool:
+        """Whether something asked for by ``cid`` is waiting to be done."""
+        if not self.pending():
+            return False
+        try:
+            with _open(self.path, os.O_RDONLY) as fd:
+                fcntl.flock(fd, fcntl.LOCK_SH)
+                data = _read_all(fd)
+        except OSError:
+            return False
+        return any(entry is not None and entry.cid == cid for entry in map(_parse, data.splitlines()))
+
+    def replay(self, do: Callable[[Entry], None], wait: bool = False) -> int:
         """Do every entry, oldest first, and drop the ones done; returns how many
         were left undone (0: the spool is empty, or another process is replaying it).
 
         ``do`` raises if an entry cannot be done now: the replay stops there.
+        ``wait``: if another process is replaying, wait for it to finish, then
+        replay what is left (for a turn that must not start before it).
         """
         try:
             with _open(self.lock_path, os.O_RDWR | os.O_CREAT) as guard:
                 try:
-                    fcntl.flock(guard, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    fcntl.flock(guard, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
                     return 0  # another process is replaying
                 return self._replay(do)

@@ -33,7 +33,7 @@ from bot.store.embedded import ensure_server
 from bot.helpline import contact_id
 from bot.spool import Entry
 from tests.fixtures_voice import Call, start_in
-from tests.helpers import inbound, messages, new_sid, option, post_signed, stored_session, stream_events
+from tests.helpers import everything_stored, inbound, messages, new_sid, option, post_signed, stored_session, stream_events
 from tests.servers import RedisProcess, wait_until
 from tests.twilio_standin import ACCOUNT_SID
 
@@ -236,6 +236,23 @@ def test_a_spooled_quick_exit_does_not_erase_a_conversation_started_after_it(cli
 
     helpline.replay(Entry(cid, "quick_exit", time.time() + 1))
     assert not redis_client.exists(key("session"))
+
+
+def test_a_text_after_a_quick_exit_kept_through_an_outage_never_carries_on_the_erased_chat(client, app, redis_client):
+    """SALIR answered while Redis was down is done when Redis answers again, by
+    a background replay that comes round a few seconds later. Before, a text
+    in those seconds carried on the erased chat ("VOLVER" gave its last
+    question back); now the person's own spooled exit is done first."""
+    helpline = app.extensions["helpline"]
+    say(client, "hola")
+    say(client, SAID[0])
+    assert redis_client.exists(key("session"))
+    # As without_store() keeps it while Redis is down; Redis is back, the replay not yet come round.
+    assert helpline.spool.add(Entry(contact_id("test-secret", PHONE), "quick_exit", time.time()))
+    replies = messages(say(client, "VOLVER").data)
+    assert replies and replies[0].startswith("Hola."), replies  # a new conversation, from its greeting
+    assert not helpline.spool.pending()
+    assert "Qz7" not in everything_stored(redis_client)
 
 
 # --- Twilio's copies ---------------------------------------------------------------------

@@ -537,6 +537,25 @@ def send_reply(rita, conv: str, body: str):
                      headers={"X-CSRFToken": token, "Accept": "application/json"})
 
 
+def test_a_reply_after_a_quick_exit_kept_through_an_outage_is_refused_and_never_sent(make_console, redis_client):
+    """SALIR answered while Redis was down is done once Redis answers, by a
+    background replay a few seconds later. Before, a responder's reply in
+    those seconds went to the phone of the person who had erased the chat."""
+    from bot.helpline import contact_id
+    from bot.spool import Entry
+
+    with TwilioStandIn() as twilio:
+        app = make_console(TWILIO_API_BASE=twilio.url)
+        rita, person, conv = claimed_by_rita(app, redis_client)
+        cid = contact_id(app.config["SECRET_KEY"], "+15550001142")  # ask_for_a_person's sender
+        assert redis_client.exists(f"hl:{{{cid}}}:session")
+        assert app.extensions["helpline"].spool.add(Entry(cid, "quick_exit", time.time()))
+        answer = send_reply(rita, conv, "Estamos aquí.")
+        assert answer.status_code != 200 and "ended" in answer.get_data(as_text=True), answer.get_data(as_text=True)
+        assert twilio.requests == []
+        assert "Estamos" not in everything_stored(redis_client)
+
+
 def test_a_reply_twilio_does_not_confirm_in_time_may_have_been_sent_and_is_never_sent_again(make_console,
                                                                                            redis_client):
     """Before: a timeout said "nothing was sent", though Twilio had taken the message."""
