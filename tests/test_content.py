@@ -863,3 +863,19 @@ def test_someone_in_mexico_who_asks_for_numbers_gets_one_that_answers_a_mexican_
     said = "\n".join(chat.send(option(need, menu="numbers.by_need", fs=FS)).replies)
     assert MEXICO_LINE in said and "celular mexicano" in plain(said), said
     assert "1-800-799-7233" not in said and "1-866-487-9243" not in said, said  # the US violence and wage lines
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_no_promise_the_hotline_cannot_keep_to_a_child(lang):
+    # "Not sure" reaches children too, and the hotline tells the authorities when it thinks a
+    # child is being hurt: "you decide" was not theirs to promise (CONTENT.md 7). Help without
+    # the police is for child victims from other countries (HHS, CONTENT.md 3), not every child.
+    unsure = plain(text("screening.unsure", lang))
+    assert {"en": "you decide", "es": "usted decide"}[lang] not in unsure, unsure
+    children = plain(text("rights.children_more", lang))
+    assert {"en": "from other countries", "es": "de otro pais"}[lang] in children, children
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_not_safe_now_says_the_hotline_is_not_immigration_either(lang):
+    assert {"en": "not police or immigration", "es": "no es policia ni migracion"}[lang] in plain(text("screening.later", lang))
