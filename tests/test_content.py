@@ -879,3 +879,10 @@ def test_no_promise_the_hotline_cannot_keep_to_a_child(lang):
 @pytest.mark.parametrize("lang", LANGS)
 def test_not_safe_now_says_the_hotline_is_not_immigration_either(lang):
     assert {"en": "not police or immigration", "es": "no es policia ni migracion"}[lang] in plain(text("screening.later", lang))
+
+
+def test_every_message_that_gives_the_us_text_line_says_it_takes_texts_from_us_phones():
+    # 233733 is a US short code (CONTENT.md 7); five screens "in the US" gave it bare,
+    # and many there have a foreign SIM or only WhatsApp.
+    bare = [(node, lang) for node, lang, shown in MESSAGES if US_TEXT in shown and not says_us_text_line_is_for_us_phones(shown)]
+    assert bare == []
