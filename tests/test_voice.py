@@ -469,6 +469,8 @@ def test_the_last_screen_of_a_path_offers_to_put_the_caller_through_to_the_hotli
                              "In danger, call 9, 1, 1 yourself. "
                              "Again: 1, 8, 8, 8, 3, 7, 3, 7, 8, 8, 8; 8, 0, 0, 5, 5, 3, 3, 0, 0, 0; 9, 1, 1."}[lang]
     assert busy[-1].startswith(("[es] Oprima 1:", "[en] Press 1:"))  # then the main menu
+    # A key answers the menu just read. Before, the first was lost: the path had ended, and it only reopened it.
+    assert call.press("4")[0].startswith({"es": "[es] ¿Qué tipo de ayuda necesita?", "en": "[en] What kind of help do you need?"}[lang])
 
 
 @pytest.mark.parametrize("lang", ["es", "en"])

@@ -214,6 +214,11 @@ class _Step:
             self.lc.send("reopen")
             self.event(ev.REOPENED)
             self.move_to_main_menu(show=False)
+            if intent is None and self.ctx.call:
+                # A call reads the main menu once a path has ended (after its last screen, the
+                # hotline that did not answer, the quiet): the key or words are an answer to it.
+                self.answer(text, norm, inbound.media_count)
+                return self.turn
             if intent is None:
                 placed = self.place(text, norm)
                 if placed.placed:
