@@ -57,6 +57,10 @@ CHANNEL = "voice"
 LANGUAGE, HOTLINE, QUIET = "language", "hotline", "quiet"
 HUMAN = "human"  # the keyword intent (and 0's, in voice_keys:) of a person
 SILENCES_BEFORE_GOODBYE = 3  # at the first question: asked again, then the numbers and goodbye
+# Speech Twilio is this unsure of is not acted on (its Confidence, 0 to 1): "sí" heard at 0.05
+# had sent an adult down the children's questions, a "salir" at 0.03 erased the call. Clear
+# speech comes back well above it; 0 or no Confidence at all (some speech models give none) is acted on.
+MIN_SPEECH_CONFIDENCE = 0.2
 # Later, or after "someone is near": how many times the call listens in silence
 # (GATHER_SECONDS each, a minute or so) before it is put down without a word. The
 # question said again aloud, or the goodbye with its numbers, is what a person near
@@ -129,6 +133,10 @@ class VoiceCalls:
         key = (form.get("Digits") or "").strip()[:1]
         # Speech is read like a text and forgotten: never stored, never logged.
         words = clean(form.get("SpeechResult") or "")[:500]
+        if words and not key and _unsure(form.get("Confidence")):
+            if at == LANGUAGE or self.store.load(cid) is None:
+                return self.ask_language(fs)
+            return self.heard_unsure(fs, cid)
         if at == LANGUAGE:
             return self.choose_language(fs, cid, key, words, silence, form.get("To"))
         if not key and not words:
@@ -488,6 +496,20 @@ class VoiceCalls:
             return Answer(twiml.goodbye([], self.settings.voices), "hangup")
         return self.say(fs, cid, Said(self.language_of(fs, cid), [], QUIET), remember=False, silence=silence)
 
+    def heard_unsure(self, fs: FlowSet, cid: str) -> Answer:
+        """Speech too unsure to act on: "to be sure we heard you right", then
+        what was said last (the offer of the hotline with it), or the question."""
+        lang = self.language_of(fs, cid)
+        lead = self.lines(fs, lang, spoken.system_text(fs, lang, "reprompt_unsure"))
+        said = self.store.call_prompts.get(cid)
+        try:
+            last = Said.from_json(said) if said is not None else None
+        except (ValueError, KeyError, TypeError):
+            last = None
+        if last is None:
+            return self.say(fs, cid, Said(lang, lead + self.lines(fs, lang, self.current_prompt(fs, cid, lang))))
+        return self.say(fs, cid, Said(last.lang, lead + last.lines, last.at), remember=False)
+
     def take_up_again(self, fs: FlowSet, cid: str, silence: int = 0) -> Answer:
         """The question the call is at, in full: after the quiet, or when what was said last is gone."""
         lang = self.language_of(fs, cid)
@@ -564,6 +586,15 @@ def _accepts(fs: FlowSet, words: str) -> bool:
     if number is not None:
         return number[0] == 1
     return bool(kept) and matching.answer(fs.system, " ".join(kept), []) == "yes"
+
+
+def _unsure(confidence: str | None) -> bool:
+    """Whether Twilio's Confidence for the speech is below MIN_SPEECH_CONFIDENCE (none, 0 or unreadable: no)."""
+    try:
+        value = float(confidence or 0)
+    except ValueError:
+        return False
+    return 0 < value < MIN_SPEECH_CONFIDENCE
 
 
 def _number(value: str | None) -> str | None:

@@ -73,8 +73,8 @@ class Call:
     def press(self, key: str) -> list[str]:
         return self._answer(self.last.action, {"Digits": key})
 
-    def say(self, words: str) -> list[str]:
-        return self._answer(self.last.action, {"SpeechResult": words, "Confidence": "0.9"})
+    def say(self, words: str, confidence: str = "0.9") -> list[str]:
+        return self._answer(self.last.action, {"SpeechResult": words, "Confidence": confidence})
 
     def silence(self) -> list[str]:
         return self._answer(self.last.redirect, {})

@@ -322,6 +322,21 @@ def test_stop_at_the_first_question_says_goodbye_in_the_words_language(call_app,
     assert heard[0].startswith(goodbye) and heard[-1] == "<hang up>", heard
 
 
+@pytest.mark.parametrize("words", ["salir", "sí"])
+def test_speech_twilio_is_far_from_sure_of_is_asked_again_never_acted_on(call_app, words):
+    # Before: a "salir" heard at 0.03 erased the call; a "sí" at 0.05 at "¿Tiene menos de 18 años?"
+    # sent an adult down the children's questions.
+    call = Call(call_app)
+    start_in(call, "es")
+    call.press("1")  # the screening
+    call.press("1")  # safe to talk
+    asked = call.press("1")  # in the US: "¿Tiene menos de 18 años?"
+    heard = call.say(words, confidence="0.05")
+    assert heard[0] == "[es] Para no equivocarnos, esta es otra vez la pregunta." and "<hang up>" not in heard, heard
+    assert heard[1:] == asked  # the question again, as it was asked
+    assert call.say(words, confidence="0") != heard  # no Confidence given (0): acted on
+
+
 def test_speech_and_the_callers_number_are_never_stored_or_logged(call_app, redis_client, caplog):
     caplog.set_level(logging.DEBUG)
     call = Call(call_app)
