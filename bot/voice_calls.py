@@ -467,14 +467,19 @@ class VoiceCalls:
         position = f"{fields.get('flow')}.{fields.get('node')}" if fields and fields.get("flow") else ""
         return _prompt_at(fs, position, lang)
 
+    def last_said(self, cid: str) -> Said | None:
+        """What the caller heard last (None if nothing is kept, or it cannot be read)."""
+        said = self.store.call_prompts.get(cid)
+        try:
+            return Said.from_json(said) if said is not None else None
+        except (ValueError, KeyError, TypeError):
+            return None  # unreadable: the question again instead
+
     def repeat(self, fs: FlowSet, cid: str, silence: int = 0) -> Answer:
         """9 (or silence): what was said last, again."""
-        said = self.store.call_prompts.get(cid)
+        said = self.last_said(cid)
         if said is not None:
-            try:
-                return self.say(fs, cid, Said.from_json(said), remember=False, silence=silence)
-            except (ValueError, KeyError, TypeError):
-                pass  # unreadable: say the question again instead
+            return self.say(fs, cid, said, remember=False, silence=silence)
         if self.store.load(cid) is None:
             return self.ask_language(fs, silence)
         return self.take_up_again(fs, cid, silence)
@@ -501,17 +506,18 @@ class VoiceCalls:
         what was said last (the offer of the hotline with it), or the question."""
         lang = self.language_of(fs, cid)
         lead = self.lines(fs, lang, spoken.system_text(fs, lang, "reprompt_unsure"))
-        said = self.store.call_prompts.get(cid)
-        try:
-            last = Said.from_json(said) if said is not None else None
-        except (ValueError, KeyError, TypeError):
-            last = None
+        last = self.last_said(cid)
         if last is None:
             return self.say(fs, cid, Said(lang, lead + self.lines(fs, lang, self.current_prompt(fs, cid, lang))))
         return self.say(fs, cid, Said(last.lang, lead + last.lines, last.at), remember=False)
 
     def take_up_again(self, fs: FlowSet, cid: str, silence: int = 0) -> Answer:
-        """The question the call is at, in full: after the quiet, or when what was said last is gone."""
+        """The question the call is at, in full: after the quiet, or when what was said last is gone.
+        An offer of the hotline the caller fell quiet at is made again, its numbers with it: the
+        question the session is at is the main menu behind it, and a 1 there started the screening."""
+        last = self.last_said(cid)
+        if last is not None and last.at == HOTLINE:
+            return self.say(fs, cid, last, remember=False, silence=silence)
         lang = self.language_of(fs, cid)
         return self.say(fs, cid, Said(lang, self.lines(fs, lang, self.current_prompt(fs, cid, lang))), silence=silence)
 

@@ -337,6 +337,19 @@ def test_speech_twilio_is_far_from_sure_of_is_asked_again_never_acted_on(call_ap
     assert call.say(words, confidence="0") != heard  # no Confidence given (0): acted on
 
 
+def test_a_caller_who_fell_quiet_at_the_hotline_offer_gets_it_back(call_app):
+    # Before: after the quiet, 9 gave the main menu behind the offer, and a 1 meant
+    # for the hotline started the screening.
+    call = Call(call_app)
+    start_in(call, "en")
+    offer = call.press("0")  # nobody on duty: the numbers, and the hotline offered
+    assert offer[-1].startswith("[en] Press 1 now to be put through to the national hotline.")
+    call.silence()  # "Are you still there?"
+    assert call.silence() == []  # the quiet: nothing said
+    assert call.press("9") == offer
+    assert call.press("1")[-1] == "<dial +18883737888>"
+
+
 def test_speech_and_the_callers_number_are_never_stored_or_logged(call_app, redis_client, caplog):
     caplog.set_level(logging.DEBUG)
     call = Call(call_app)
