@@ -154,6 +154,12 @@ class VoiceCalls:
             return self.take_up_again(fs, cid)
         if at == HOTLINE and (key == "1" or (not key and _accepts(fs, words))):
             return self.dial_hotline(fs, cid, form.get("To"))
+        if at == HOTLINE and not key and _accepts(fs, words, "no"):
+            key = "#"  # "no, gracias": the main menu, as the pound key the offer names
+        if at == HOTLINE and key.isdigit() and key not in spoken.keys(fs):
+            # The offer names 1, 9 and the pound key: any other was read at the menu behind
+            # it, which the caller never heard (2 read the page on smuggling aloud).
+            return self.repeat(fs, cid)
         intent = spoken.keys(fs).get(key)
         if intent == spoken.REPEAT or (not key and spoken.asks_again(fs, words)):
             return self.repeat(fs, cid)
@@ -580,18 +586,19 @@ def _prompt_at(fs: FlowSet, position: str, lang: str) -> list[spoken.Line]:
     return spoken.prompt(fs, node, lang)
 
 
-def _accepts(fs: FlowSet, words: str) -> bool:
+def _accepts(fs: FlowSet, words: str, answer: str = "yes") -> bool:
     """The offer of the national hotline said yes to in words: a yes alone ("sí", "sí por
     favor", "yes please"), or its key said ("uno"), which would otherwise be read at the
     question the call is at (option 1 of the main menu). Never a yes that goes on: "yes hes
-    coming", "sí, pero después" are read as the rest of the call reads them."""
+    coming", "sí, pero después" are read as the rest of the call reads them. ``answer="no"``:
+    the offer turned down ("no gracias", "nope")."""
     lex = Lexicon.of(fs)
     tokens = normalize(words).split()
     kept, _ = lex.strip_around(tokens)
     number = lex.number(tokens)
     if number is not None:
-        return number[0] == 1
-    return bool(kept) and matching.answer(fs.system, " ".join(kept), []) == "yes"
+        return answer == "yes" and number[0] == 1
+    return bool(kept) and matching.answer(fs.system, " ".join(kept), []) == answer
 
 
 def _unsure(confidence: str | None) -> bool:

@@ -350,6 +350,16 @@ def test_a_caller_who_fell_quiet_at_the_hotline_offer_gets_it_back(call_app):
     assert call.press("1")[-1] == "<dial +18883737888>"
 
 
+def test_at_the_hotline_offer_only_what_it_offers_is_done(call_app):
+    # Before: 2 read the main menu's page on smuggling aloud (a menu never heard), and
+    # "no thanks" was a miss that read out options of that menu.
+    call = Call(call_app)
+    start_in(call, "en")
+    offer = call.press("0")  # nobody on duty: the numbers, and the hotline offered
+    assert call.press("2") == offer
+    assert call.say("no thanks")[0] == "[en] What would you like to do?"  # as the pound key
+
+
 def test_speech_and_the_callers_number_are_never_stored_or_logged(call_app, redis_client, caplog):
     caplog.set_level(logging.DEBUG)
     call = Call(call_app)
