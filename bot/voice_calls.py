@@ -528,9 +528,12 @@ class VoiceCalls:
         return self.say(fs, cid, Said(lang, self.lines(fs, lang, self.current_prompt(fs, cid, lang))), silence=silence)
 
     def goodbye_silent(self, fs: FlowSet, cid: str) -> Answer:
-        lang = self.language_of(fs, cid)
-        return Answer(twiml.goodbye(self.lines(fs, lang, spoken.system_text(fs, lang, "silence")),
-                                    self.settings.voices), "hangup")
+        """Silence to the end: the numbers and goodbye, in the call's language; before
+        one was chosen, in every language offered (as "911" is said there)."""
+        fields = self.store.load(cid) if cid else None
+        langs = [self.language_of(fs, cid)] if fields and fields.get("lang") else self.offered_languages(fs)
+        lines = [(lang, line) for lang in langs for line in spoken.system_text(fs, lang, "silence")]
+        return Answer(twiml.goodbye(lines, self.settings.voices), "hangup")
 
     def say(self, fs: FlowSet, cid: str, said: Said, remember: bool = True, silence: int = 0) -> Answer:
         """Say it while listening; remembered for the key that repeats it.

@@ -360,6 +360,17 @@ def test_at_the_hotline_offer_only_what_it_offers_is_done(call_app):
     assert call.say("no thanks")[0] == "[en] What would you like to do?"  # as the pound key
 
 
+def test_silence_at_the_first_question_says_goodbye_in_every_language_offered(call_app):
+    # Before: only in the first language (Spanish), with the numbers an English speaker needed.
+    call = Call(call_app)
+    call.start()
+    heard = []
+    for _ in range(3):
+        heard = call.silence()
+    assert heard[-1] == "<hang up>"
+    assert heard[0].startswith("[es] No oímos nada") and heard[1].startswith("[en] We did not hear anything"), heard
+
+
 def test_speech_and_the_callers_number_are_never_stored_or_logged(call_app, redis_client, caplog):
     caplog.set_level(logging.DEBUG)
     call = Call(call_app)
