@@ -156,7 +156,7 @@ def test_a_conversation_through_the_webhook(app, redis_client, redis_cluster):
     client = app.test_client()
     redis_client.set("hl:duty", "1")  # an operator is on duty
 
-    assert text(client, "hi", phone)[0].startswith("Hello. This is a free, confidential information line")
+    assert text(client, "hi", phone)[0].startswith("Hello. This is a confidential information line")
     assert text(client, NUMBERS, phone)[0].startswith("What kind of help do you need?")
     assert "1-888-373-7888" in "".join(text(client, CONTROLLED, phone))
     retried = inbound("menu", sender=phone)

@@ -31,8 +31,8 @@ from tests.helpers import inbound, messages, new_sid, option, post_signed, sign,
 MESSAGES = "/twilio/messages"
 TWILIO_TIMEOUT = 15.0  # Twilio gives up on a webhook after this long
 FAILSAFE_BUDGET = 5.0  # what we promise ourselves: well under Twilio's limit
-GREETING_EN = "Hello. This is a free, confidential information line."
-GREETING_ES = "Hola. Esta es una línea de información gratuita y confidencial."
+GREETING_EN = "Hello. This is a confidential information line."
+GREETING_ES = "Hola. Esta es una línea de información confidencial."
 MAIN_MENU_EN = "What would you like to do?\n1. "
 NUMBERS_EN = "What kind of help do you need?"
 NUMBERS = option("numbers")  # the main menu option that leads to NUMBERS_EN

@@ -19,7 +19,7 @@ def vic(console_app):
 def test_start_as_a_spanish_sms_texter(vic, redis_client):
     page = post_form(vic, "/ops/simulator/start", {"lang": "es", "channel": "sms"}, follow_redirects=True).text
     assert "Practice only" in page
-    assert "Hola. Esta es una línea de información gratuita y confidencial" in page
+    assert "Hola. Esta es una línea de información confidencial" in page
     assert "SMS segment" in page
     page = post_form(vic, "/ops/simulator/send", {"text": option("numbers")}, follow_redirects=True).text
     assert "¿Qué tipo de ayuda necesita?" in page
@@ -27,7 +27,7 @@ def test_start_as_a_spanish_sms_texter(vic, redis_client):
 
 def test_start_as_an_english_whatsapp_texter(vic):
     page = post_form(vic, "/ops/simulator/start", {"lang": "en", "channel": "whatsapp"}, follow_redirects=True).text
-    assert "Hello. This is a free, confidential information line" in page
+    assert "Hello. This is a confidential information line" in page
     assert "WhatsApp · trial texter" in page
 
 
@@ -45,7 +45,7 @@ def test_without_twilio_settings_the_webhook_refuses_but_the_simulator_works(mak
     assert sign_in(client, "vic").status_code == 302
     page = post_form(client, "/ops/simulator/start", {"lang": "es", "channel": "sms"}, follow_redirects=True)
     assert page.status_code == 200
-    assert "Hola. Esta es una línea de información gratuita y confidencial" in page.text
+    assert "Hola. Esta es una línea de información confidencial" in page.text
     page = post_form(client, "/ops/simulator/send", {"text": option("numbers")}, follow_redirects=True)
     assert page.status_code == 200 and "¿Qué tipo de ayuda necesita?" in page.text
     assert list(redis_client.scan_iter("hl:sim:{*}:session")), "the trial is kept in the simulator's key space"

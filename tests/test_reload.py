@@ -16,7 +16,7 @@ from tests.helpers import inbound, messages, post_signed
 pytestmark = pytest.mark.slow  # most tests here take a second or more: an app each, servers, waits
 
 REPO = Path(__file__).resolve().parents[1]
-GREETING = "Hola. Esta es una línea de información gratuita y confidencial."
+GREETING = "Hola. Esta es una línea de información confidencial."
 NEW_GREETING = "Hola. Esta es la línea de ayuda, gratis y confidencial."
 
 

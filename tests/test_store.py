@@ -436,7 +436,7 @@ def test_quick_exit_leaves_nothing_of_the_person(client, redis_client):
     assert post_signed(client, "/twilio/messages", salir).data == resp.data
     assert contact_keys(redis_client) == set()
     # The next text is a stranger's first.
-    assert text(client, "hello")[0].startswith("Hello. This is a free, confidential information line")
+    assert text(client, "hello")[0].startswith("Hello. This is a confidential information line")
 
 
 def test_a_captured_request_replayed_after_quick_exit_brings_nothing_back(client, redis_client):
@@ -461,7 +461,7 @@ def test_a_captured_request_replayed_after_quick_exit_brings_nothing_back(client
     assert not [k for k in redis_client.scan_iter(count=1000)
                 for where, value in [(k, redis_client.dump(k) or b"")] if DIGITS.encode() in value]
     # The number's next text is a stranger's first.
-    assert text(client, "hola")[0].startswith("Hola. Esta es una línea de información gratuita y confidencial.")
+    assert text(client, "hola")[0].startswith("Hola. Esta es una línea de información confidencial.")
 
 
 @pytest.mark.parametrize("before,answer", [

@@ -67,8 +67,8 @@ SMS_EN = inbound("hi there", sender="+15550100002")
 WA_ES = inbound("Buenas tardes", sender="whatsapp:+5215550100003")
 WA_BUTTON = inbound("", sender="whatsapp:+5215550100004", ButtonPayload="hola", ButtonText="Hola")
 NUMBERS = option("numbers")  # main menu -> "What kind of help do you need?"
-GREETING_ES = ("Hola. Esta es una línea de información gratuita y confidencial", "SALIR", f"{NUMBERS}. Números de ayuda")
-GREETING_EN = ("Hello. This is a free, confidential information line", "EXIT", f"{NUMBERS}. Numbers to call or text")
+GREETING_ES = ("Hola. Esta es una línea de información confidencial", "SALIR", f"{NUMBERS}. Números de ayuda")
+GREETING_EN = ("Hello. This is a confidential information line", "EXIT", f"{NUMBERS}. Numbers to call or text")
 FORBIDDEN = ("Forbidden",)
 
 INCOMING = [
