@@ -637,7 +637,7 @@ PLACE_NUMBERS = {
     "place_not_sure": ([MEXICO_LINE, HOTLINE], [WAGES]),
 }
 OUTCOMES = [
-    ("forced labour", {"force": "yes"}),
+    ("forced labor", {"force": "yes"}),
     ("sex", {"sex": "yes"}),
     ("drugs", {"drugs": "yes"}),
     ("held after crossing", {"paid_to_cross": "yes", "free_after": "no"}),
@@ -746,7 +746,7 @@ def test_forced_labour_is_spoken_of_for_men_too(fs, lang):
     said = plain(" ".join(replies))
     assert outcomes == ["trafficking_referral"]
     # "for women and men": men too (CONTENT.md 7), and never "for men too" said to a woman (a review heard that).
-    says = {"en": ["forced labour", "call immigration", "claim the pay", "t visa", "safe place", "women and men"],
+    says = {"en": ["forced labor", "call immigration", "claim the pay", "t visa", "safe place", "women and men"],
             "es": ["trabajo forzado", "llamar a migracion", "reclamar el pago", "visa t", "lugar seguro", "mujeres y hombres"]}
     assert all(w in said for w in says[lang]), said
 
@@ -849,7 +849,7 @@ def test_pay_owed_is_said_only_to_whoever_said_they_are_not_paid(paid_little, sa
     assert any("claim the pay you are owed" in r for r in replies) == said
     # Threatened, and no sign about work or pay: not called forced labour, and the violence
     # line is given (a woman whose husband threatened to call immigration had neither).
-    assert any("forced labour" in r for r in replies) == said
+    assert any("forced labor" in r for r in replies) == said
     assert any("1-800-799-7233" in r for r in replies) != said
 
 
