@@ -605,6 +605,32 @@ def test_a_stalled_redis_gets_the_failsafe_fast_and_normal_replies_after(tmp_pat
         assert worst_after < 1.0
 
 
+def test_while_redis_stalls_texts_beyond_the_first_few_get_the_failsafe_at_once(tmp_path):
+    """Found by probing outages under load: each text held a thread for two
+    Redis timeouts, so at a steady rate above the threads' pace texts queued
+    past Twilio's 15 s and got no answer at all. Once Redis has not answered,
+    two texts at a time wait for it; the others get the fail-safe at once."""
+    with RedisProcess(tmp_path / "redis") as redis_proc:
+        app = app_on(redis_proc, tmp_path)
+        senders = [f"+1555094{i:04d}" for i in range(12)]
+        warm_up(app, senders)
+        stalled_at = time.monotonic()
+        sleeper = stall(redis_proc, 8)
+        first: dict = {}
+        timed_text(app, SCREENING, senders[0], first).join(timeout=TWILIO_TIMEOUT)  # Redis does not answer it
+        results: dict = {}
+        texts = [timed_text(app, SCREENING, s, results) for s in senders[1:]]
+        for t in texts:
+            t.join(timeout=TWILIO_TIMEOUT)
+        assert time.monotonic() - stalled_at < 8, "all answered inside the stall"
+        fast = [seconds for seconds, status, replies, _ in results.values() if seconds < 1.0]
+        for seconds, status, replies, _ in results.values():
+            assert status == 200
+            assert_failsafe(replies)
+        assert len(fast) >= len(texts) - 2, sorted(seconds for seconds, *_ in results.values())
+        sleeper.join(timeout=20)
+
+
 def test_people_who_texted_during_a_stall_get_normal_replies_once_redis_is_back(tmp_path):
     """A stall of 3 s. A texts at its start (the fail-safe is right: Redis could not
     answer) and again as soon as Redis is back; B texts in its last second and is

@@ -204,6 +204,10 @@ class LazyRedisCluster:
         return getattr(self.client, name)
 
 
+WAITING_WHILE_UNANSWERED = 2
+WAIT_FOR_A_PLACE = 0.3  # seconds
+
+
 class ThreadConnections:
     """Commands sent on a connection this thread keeps, not one checked out per command.
 
@@ -227,16 +231,40 @@ class ThreadConnections:
     def __init__(self, client: redis.Redis):
         self.pool = client.connection_pool
         self._threads = threading.local()
+        # Once Redis has not answered, only WAITING_WHILE_UNANSWERED threads of the process wait
+        # for it at a time; the others fail at once (the fail-safe reply, or SALIR's line). With
+        # Redis stalled, every text held a thread for two timeouts, and texts beyond the threads'
+        # pace queued past Twilio's 15 s with no answer at all. Cleared by the first reply.
+        self.unanswered = False
+        self._waiting = threading.BoundedSemaphore(WAITING_WHILE_UNANSWERED)
 
     def execute(self, *args):
         """Send one command and return its reply, as ``client.execute_command`` does."""
+        if not self.unanswered:
+            return self._send(args)
+        # A place frees within moments once Redis answers again (the waiters get their replies):
+        # only while it still stalls does a text give up, after WAIT_FOR_A_PLACE.
+        if not self._waiting.acquire(timeout=WAIT_FOR_A_PLACE):
+            raise redis.ConnectionError("Redis did not answer just now, and others are already waiting for it")
+        try:
+            return self._send(args)
+        finally:
+            self._waiting.release()
+
+    def _send(self, args):
         conn = self._connection()
 
         def send_and_read():
             conn.send_command(*args)
             return conn.read_response()
 
-        return conn.retry.call_with_retry(send_and_read, lambda error: conn.disconnect())
+        try:
+            reply = conn.retry.call_with_retry(send_and_read, lambda error: conn.disconnect())
+        except (redis.ConnectionError, redis.TimeoutError):
+            self.unanswered = True
+            raise
+        self.unanswered = False
+        return reply
 
     def _connection(self):
         held = getattr(self._threads, "client", None)
