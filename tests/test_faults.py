@@ -609,7 +609,7 @@ def test_while_redis_stalls_texts_beyond_the_first_few_get_the_failsafe_at_once(
     """Found by probing outages under load: each text held a thread for two
     Redis timeouts, so at a steady rate above the threads' pace texts queued
     past Twilio's 15 s and got no answer at all. Once Redis has not answered,
-    two texts at a time wait for it; the others get the fail-safe at once."""
+    one text at a time waits for it; the others get the fail-safe at once."""
     with RedisProcess(tmp_path / "redis") as redis_proc:
         app = app_on(redis_proc, tmp_path)
         senders = [f"+1555094{i:04d}" for i in range(12)]

@@ -204,8 +204,8 @@ class LazyRedisCluster:
         return getattr(self.client, name)
 
 
-WAITING_WHILE_UNANSWERED = 2
-WAIT_FOR_A_PLACE = 0.3  # seconds
+WAITING_WHILE_UNANSWERED = 1
+WAIT_FOR_A_PLACE = 0.1  # seconds
 
 
 class ThreadConnections:
@@ -231,7 +231,7 @@ class ThreadConnections:
     def __init__(self, client: redis.Redis):
         self.pool = client.connection_pool
         self._threads = threading.local()
-        # Once Redis has not answered, only WAITING_WHILE_UNANSWERED threads of the process wait
+        # Once Redis has not answered, only WAITING_WHILE_UNANSWERED thread(s) of the process wait
         # for it at a time; the others fail at once (the fail-safe reply, or SALIR's line). With
         # Redis stalled, every text held a thread for two timeouts, and texts beyond the threads'
         # pace queued past Twilio's 15 s with no answer at all. Cleared by the first reply.
