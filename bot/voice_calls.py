@@ -134,6 +134,8 @@ class VoiceCalls:
         # Speech is read like a text and forgotten: never stored, never logged.
         words = clean(form.get("SpeechResult") or "")[:500]
         if words and not key and _unsure(form.get("Confidence")):
+            if at == QUIET:  # likely someone else talking near the phone: still not a word aloud
+                return self.quiet(fs, cid, silence)
             if at == LANGUAGE or self.store.load(cid) is None:
                 return self.ask_language(fs)
             return self.heard_unsure(fs, cid)

@@ -337,6 +337,17 @@ def test_speech_twilio_is_far_from_sure_of_is_asked_again_never_acted_on(call_ap
     assert call.say(words, confidence="0") != heard  # no Confidence given (0): acted on
 
 
+def test_unsure_speech_in_the_quiet_keeps_the_quiet(call_app):
+    # The quiet follows silence, or someone near: speech Twilio is unsure of is likely
+    # someone else's, and the question is never said aloud there.
+    call = Call(call_app)
+    start_in(call, "en")
+    call.press("1")  # the screening: "Is it safe for you to talk right now?"
+    call.silence()  # "Are you still there?"
+    assert call.silence() == []  # the quiet
+    assert call.say("yes", confidence="0.05") == []
+
+
 def test_a_caller_who_fell_quiet_at_the_hotline_offer_gets_it_back(call_app):
     # Before: after the quiet, 9 gave the main menu behind the offer, and a 1 meant
     # for the hotline started the screening.
