@@ -886,3 +886,11 @@ def test_every_message_that_gives_the_us_text_line_says_it_takes_texts_from_us_p
     # and many there have a foreign SIM or only WhatsApp.
     bare = [(node, lang) for node, lang, shown in MESSAGES if US_TEXT in shown and not says_us_text_line_is_for_us_phones(shown)]
     assert bare == []
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_numbers_come_in_messages_of_at_most_the_320_characters_twilio_advises(lang):
+    # Three GSM-7 segments hold 459: two English directories went out at 420 characters.
+    longest = max(len(message) for f in FS.flows.values() for node in f.nodes if node.kind == m.DIRECTORY
+                  for message in render.directory(FS, node, lang))
+    assert longest <= 320, longest

@@ -9,7 +9,7 @@ import string
 from typing import Sequence
 
 from . import model as m
-from .segments import MAX_SEGMENTS, count_segments
+from .segments import ADVISED_CHARS, MAX_SEGMENTS, count_segments
 
 
 def say(fs: m.FlowSet, lang: str, name: str, **values: str) -> str:
@@ -136,8 +136,9 @@ def hotline(fs: m.FlowSet, lang: str, h: m.Hotline) -> str:
 def directory(fs: m.FlowSet, node: m.Node, lang: str) -> list[str]:
     """A directory node's messages: its entries, packed to fit the segment budget.
 
-    Entries share a message while it stays within 3 SMS segments; a long list
-    (Spanish is UCS-2 and costs more) goes out as more messages, never a cut.
+    Entries share a message while it stays within 3 SMS segments and the 320
+    characters Twilio advises; a long list (Spanish is UCS-2 and costs more)
+    goes out as more messages, never a cut.
     """
     lines = [hotline(fs, lang, fs.hotlines[e]) for e in node.entries if e in fs.hotlines]
     if node.text:
@@ -149,12 +150,13 @@ def directory(fs: m.FlowSet, node: m.Node, lang: str) -> list[str]:
 
 
 def pack(lines: list[str], lead: str | None = None) -> list[str]:
-    """Join lines into as few messages as fit ``MAX_SEGMENTS`` each; every
-    message after the first starts with ``lead`` when one is given."""
+    """Join lines into as few messages as fit ``MAX_SEGMENTS`` and
+    ``ADVISED_CHARS`` each; every message after the first starts with
+    ``lead`` when one is given."""
     messages: list[str] = []
     for line in lines:
         joined = f"{messages[-1]}\n{line}" if messages else line
-        if messages and count_segments(joined).segments <= MAX_SEGMENTS:
+        if messages and len(joined) <= ADVISED_CHARS and count_segments(joined).segments <= MAX_SEGMENTS:
             messages[-1] = joined
         else:
             messages.append(f"{lead}\n{line}" if messages and lead else line)

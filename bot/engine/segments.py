@@ -25,6 +25,10 @@ GSM7_BASIC = frozenset(
 GSM7_EXTENDED = frozenset("\f^{}\\[~]|€")
 
 MAX_SEGMENTS = 3
+# Twilio advises messages of 320 characters or fewer (CONTENT.md 5): where the
+# bot joins lines of its own into one message (a directory's lines), it stops
+# there too, though three GSM-7 segments would hold 459.
+ADVISED_CHARS = 320
 
 
 class Segments(NamedTuple):
