@@ -178,6 +178,10 @@ class VoiceCalls:
         self.delete_at_twilio((form.get("DialCallSid") or "").strip())
         fs = self.helpline.flows()
         cid = self.cid(call_sid) if call_sid else ""
+        if cid and self.store.load(cid) is None:
+            # The caller hung up during the <Dial>, and the hang-up's callback came first and
+            # erased the call: nobody is left to hear anything, and nothing may be kept again.
+            return Answer(twiml.goodbye([], self.settings.voices), "hangup")
         answered = form.get("DialCallStatus") == "completed"
         lang = self.language_of(fs, cid)
         if to == HOTLINE and answered:

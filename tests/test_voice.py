@@ -382,6 +382,21 @@ def test_silence_at_the_first_question_says_goodbye_in_every_language_offered(ca
     assert heard[0].startswith("[es] No oímos nada") and heard[1].startswith("[en] We did not hear anything"), heard
 
 
+@pytest.mark.parametrize("status", ["busy", "no-answer"])
+def test_the_dials_report_after_the_hang_up_writes_nothing_back(call_app, status):
+    # Twilio reports how a <Dial> went at its action URL even when the caller hung up during it,
+    # in no set order with the hang-up's own callback. Before: what the call "said" then was
+    # kept again for 4 h, after the hang-up had erased the call.
+    call = Call(call_app)
+    start_in(call, "en")
+    call.press("0")  # nobody on duty: the numbers, and the hotline offered
+    assert call.press("1")[-1] == "<dial +18883737888>"
+    call.hang_up()
+    assert call.dialed(status) == ["<hang up>"]
+    r = call_app.extensions["store"].r
+    assert [k for k in r.keys("*") if call.cid in k.decode()] == []
+
+
 def test_speech_and_the_callers_number_are_never_stored_or_logged(call_app, redis_client, caplog):
     caplog.set_level(logging.DEBUG)
     call = Call(call_app)
