@@ -154,9 +154,9 @@ class VoiceCalls:
             return self.ask_language(fs)
         if at == QUIET and key.isdigit() and key != "0":
             return self.take_up_again(fs, cid)
-        if at == HOTLINE and (key == "1" or (not key and _accepts(fs, words))):
+        if at == HOTLINE and (key == "1" or (not key and _answers_offer(fs, words, "yes"))):
             return self.dial_hotline(fs, cid, form.get("To"))
-        if at == HOTLINE and not key and _accepts(fs, words, "no"):
+        if at == HOTLINE and not key and _answers_offer(fs, words, "no"):
             key = "#"  # "no, gracias": the main menu, as the pound key the offer names
         if at == HOTLINE and key.isdigit() and key not in spoken.keys(fs):
             # The offer names 1, 9 and the pound key: any other was read at the menu behind
@@ -536,8 +536,11 @@ class VoiceCalls:
     def goodbye_silent(self, fs: FlowSet, cid: str) -> Answer:
         """Silence to the end: the numbers and goodbye, in the call's language; before
         one was chosen, in every language offered (as "911" is said there)."""
-        fields = self.store.load(cid) if cid else None
-        langs = [self.language_of(fs, cid)] if fields and fields.get("lang") else self.offered_languages(fs)
+        chosen = ((self.store.load(cid) if cid else None) or {}).get("lang")
+        if not chosen:
+            langs = self.offered_languages(fs)
+        else:  # as language_of reads it, without loading the session twice
+            langs = [chosen if chosen in fs.system.languages else self.first_language(fs)]
         lines = [(lang, line) for lang in langs for line in spoken.system_text(fs, lang, "silence")]
         return Answer(twiml.goodbye(lines, self.settings.voices), "hangup")
 
@@ -595,12 +598,12 @@ def _prompt_at(fs: FlowSet, position: str, lang: str) -> list[spoken.Line]:
     return spoken.prompt(fs, node, lang)
 
 
-def _accepts(fs: FlowSet, words: str, answer: str = "yes") -> bool:
-    """The offer of the national hotline said yes to in words: a yes alone ("sí", "sí por
-    favor", "yes please"), or its key said ("uno"), which would otherwise be read at the
-    question the call is at (option 1 of the main menu). Never a yes that goes on: "yes hes
-    coming", "sí, pero después" are read as the rest of the call reads them. ``answer="no"``:
-    the offer turned down ("no gracias", "nope")."""
+def _answers_offer(fs: FlowSet, words: str, answer: str) -> bool:
+    """Whether ``words`` give the offer of the national hotline ``answer`` ("yes" or "no")
+    alone: "sí", "sí por favor", "yes please", or its key said ("uno"), which would
+    otherwise be read at the question the call is at (option 1 of the main menu); "no
+    gracias", "nope". Never an answer that goes on: "yes hes coming", "sí, pero después"
+    are read as the rest of the call reads them."""
     lex = Lexicon.of(fs)
     tokens = normalize(words).split()
     kept, _ = lex.strip_around(tokens)
