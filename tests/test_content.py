@@ -223,6 +223,24 @@ def test_the_mexican_line_is_always_given_as_a_number_for_mexican_phones(lang):
         assert not any(w in words for w in ("abroad", "extranjero", "desde fuera")), message
 
 
+# "The national hotline" alone: in Spanish, "la línea nacional" is also the name of
+# Mexico's own line (Línea Nacional contra la Trata, CONTENT.md 3), and 1 on a call
+# puts a caller in Mexico through to the US one.
+NATIONAL = {"en": re.compile(r"\bnational hotline\b", re.I), "es": re.compile(r"\blínea nacional\b", re.I)}
+THE_US_ONE = {"en": "US national hotline", "es": "línea nacional de Estados Unidos"}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_call_says_which_countrys_national_hotline_it_means(lang):
+    spoken = [FS.translate(lang, n.voice.msgid) for f in FS.flows.values() for n in f.nodes if n.voice]
+    spoken += [render.say(FS, lang, name, number="1-888-373-7888", digit="1", label="1", numbers="9, 1, 1")
+               for name in FS.system.texts if name.startswith("voice_")]
+    naming = [t for t in spoken if NATIONAL[lang].search(t)]
+    assert len(naming) >= 7  # the offer, the put-through, the busy line, the silence, the hand-off...
+    for said in naming:
+        assert len(NATIONAL[lang].findall(said)) == said.count(THE_US_ONE[lang]), said
+
+
 def says_us_text_line_is_for_us_phones(text: str) -> bool:
     """Gives 233733 (a US short code) and says it takes texts from US phones only."""
     # "desde EE. UU." alone is not enough: someone in the US with a Mexican phone is in the US.

@@ -354,7 +354,7 @@ def test_a_caller_who_fell_quiet_at_the_hotline_offer_gets_it_back(call_app):
     call = Call(call_app)
     start_in(call, "en")
     offer = call.press("0")  # nobody on duty: the numbers, and the hotline offered
-    assert offer[-1].startswith("[en] Press 1 now to be put through to the national hotline.")
+    assert offer[-1].startswith("[en] Press 1 now to be put through to the US national hotline.")
     call.silence()  # "Are you still there?"
     assert call.silence() == []  # the quiet: nothing said
     assert call.press("9") == offer
@@ -524,8 +524,8 @@ def test_the_last_screen_of_a_path_offers_to_put_the_caller_through_to_the_hotli
     call.press("1")  # What happened to me
     call.press("1")  # safe to talk
     last = call.press("1")  # in the US; then 2 to every question, to the outcome
-    offer = {"es": "[es] Oprima 1 ahora para que le comuniquemos con la línea nacional.",
-             "en": "[en] Press 1 now to be put through to the national hotline."}[lang]
+    offer = {"es": "[es] Oprima 1 ahora para que le comuniquemos con la línea nacional de Estados Unidos.",
+             "en": "[en] Press 1 now to be put through to the US national hotline."}[lang]
     for _ in range(15):
         if last[-1].startswith(offer):
             break
@@ -535,11 +535,11 @@ def test_the_last_screen_of_a_path_offers_to_put_the_caller_through_to_the_hotli
     assert call.press("9") == last  # heard again, the offer with it
     assert call.press("1")[-1] == "<dial +18883737888>"
     busy = call.dialed("busy")  # not "nobody from our team can answer", nor "the hotline answers day and night"
-    assert busy[0] == {"es": "[es] La línea nacional no contestó esta vez. Llame otra vez en unos minutos: "
+    assert busy[0] == {"es": "[es] La línea nacional de Estados Unidos no contestó esta vez. Llame otra vez en unos minutos: "
                              "1, 8, 8, 8, 3, 7, 3, 7, 8, 8, 8. Desde un celular mexicano: 8, 0, 0, 5, 5, 3, 3, 0, 0, 0. "
                              "En peligro, llame usted al 9, 1, 1. "
                              "Otra vez: 1, 8, 8, 8, 3, 7, 3, 7, 8, 8, 8; 8, 0, 0, 5, 5, 3, 3, 0, 0, 0; 9, 1, 1.",
-                       "en": "[en] The national hotline did not answer just now. Please call it again in a few "
+                       "en": "[en] The US national hotline did not answer just now. Please call it again in a few "
                              "minutes: 1, 8, 8, 8, 3, 7, 3, 7, 8, 8, 8. From a Mexican phone: 8, 0, 0, 5, 5, 3, 3, 0, 0, 0. "
                              "In danger, call 9, 1, 1 yourself. "
                              "Again: 1, 8, 8, 8, 3, 7, 3, 7, 8, 8, 8; 8, 0, 0, 5, 5, 3, 3, 0, 0, 0; 9, 1, 1."}[lang]
@@ -768,7 +768,7 @@ def test_after_someone_is_near_silence_gets_silence_and_the_call_is_put_down_wit
 @pytest.mark.parametrize("lang", ["es", "en"])
 def test_silence_mid_call_never_says_the_question_again_aloud(call_app, lang):
     # A review: a caller who went quiet because someone walked in heard "...by force or threats?" twice,
-    # then "In danger, call 911. The national hotline..." aloud.
+    # then "In danger, call 911. The US national hotline..." aloud.
     call = Call(call_app)
     start_in(call, lang)
     for pick in ("1", "1", "1", "2", "2", "2", "2"):  # into the screening, at "made you work ... by force or threats?"
