@@ -743,16 +743,19 @@ class _Step:
     def says_more_than_a_label(self, text: str, norm: str, option: m.Option, forms: list[str]) -> bool:
         """Whether a reply that shares a word with ``option``'s label (``forms``:
         the label normalised, in each language) says something of its own: a
-        phrase of understanding.yaml places it in another flow, and not as a
-        general request; or as a general request on another page of the
-        option's own flow, or read from words together (two phrases, never
-        vague); and the label is not in it whole. "she threatens to call
-        immigration on me" is a threat, not "Numbers to call or text", nor is
-        "the text to 233733 says message failed" or "la línea de trata no
-        contesta" (the page on a number that did not go through); "numbers" is
-        the option, and so are "es seguro escribir aquí?" (its phrase is a page
-        of the option's own flow) and "números de ayuda para mi hija que no le
-        pagan" (the label itself)."""
+        phrase of understanding.yaml places it on a page the option does not
+        lead to, not as a general request (anywhere, the option's own flow
+        too); or as a general request on another page of the option's own
+        flow, or read from words together (two phrases, never vague); and the
+        label is not in it whole. "she threatens to call immigration on me" is
+        a threat, not "Numbers to call or text", nor is "the text to 233733
+        says message failed" or "la línea de trata no contesta" (the page on a
+        number that did not go through); "le están pegando a mi hijo, ayuda"
+        is the children's numbers, not the menu of numbers its "ayuda" picks,
+        and "la migra estuvo aquí, qué derechos tengo" the page on immigration
+        agents, not the question before the rights; "numbers" is the option,
+        and so is "números de ayuda para mi hija que no le pagan" (the label
+        itself)."""
         padded = f" {norm} "
         if any(form and f" {form} " in padded for form in forms):
             return False
@@ -763,7 +766,7 @@ class _Step:
         if placed.together:
             return True
         own_flow = (target.goto or "").partition(".")[0] == option.goto.partition(".")[0]
-        return own_flow if target.general else not own_flow
+        return own_flow or not target.general
 
     def said_beside(self, text: str, norm: str, why: Reading, node: m.Node) -> bool:
         """A reply read from some of its words may say more.

@@ -644,7 +644,7 @@ class Lexicon:
                             hits.append(hit)
                         if len(hits) < len(entry.tokens):
                             continue
-                    if self._negated(tokens, start, entry, clauses):
+                    if self._negated(tokens, start, entry, clauses) or self._no_of_its_own(start, entry, clauses):
                         continue
                     hows = {how for _, how in hits if how}
                     between = end - start - len(entry.tokens)
@@ -735,6 +735,12 @@ class Lexicon:
         first = max((c for c in clauses if first < c < start), default=first)
         before = tokens[first:start]
         return any(t in self.not_words for t in before)
+
+    def _no_of_its_own(self, start: int, entry: _Entry, clauses: frozenset[int]) -> bool:
+        """Whether the not-word a phrase begins with ends its clause there: "no,
+        puedo salir cuando quiera" answers no, then says "I can leave"; it is not
+        "no puedo salir" (as "no, me pagan" is not "no me pagan")."""
+        return entry.tokens[0] in self.not_words and start + 1 in clauses
 
     def _whole(self, tokens: list[str], exact: bool = False) -> list[tuple[_Entry, float, str]]:
         """Phrases that are the whole message, once the around words are set aside
