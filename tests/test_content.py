@@ -398,6 +398,65 @@ def test_a_child_held_for_ransom_hears_it_was_kidnapping_and_the_childrens_numbe
 
 
 @pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("answers", [{"ransom": "yes", "debt": "yes"}, {"ransom": "yes", "threats": "yes", "confined": "yes"},
+                                     {"ransom": "yes", "pay": "yes"}],
+                         ids=["a debt", "threats and held", "pay"])
+def test_a_child_held_for_ransom_hears_it_was_kidnapping_whatever_the_captors_did(fs, lang, answers):
+    """The captors' "debt", threats and locked door are the kidnapping itself, for a
+    child as for an adult: the children's path had called it work by force."""
+    outcomes, _, _, chat = screen(fs, lang, {"under_18": "yes", **answers})
+    said = plain(" ".join(r for t in chat.turns for r in t.replies))
+    assert outcomes == ["ransom"]
+    assert {"en": "kidnapping", "es": "secuestro"}[lang] in said
+    assert REPORTS[lang] in said
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_child_who_works_off_a_ransom_debt_unpaid_hears_it_is_exploitation(fs, lang):
+    outcomes, _, _, _ = screen(fs, lang, {"under_18": "yes", "ransom": "yes", "debt": "yes", "pay": "yes"})
+    assert outcomes == ["trafficking_referral"]
+
+
+HELD_NOW = {"en": "if you are held now and in danger", "es": "si le retienen ahora"}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("answers", [{"sex": "yes"}, {"drugs": "yes"}, {"force": "yes"}, {"threats": "yes"},
+                                     {"ransom": "yes"}, {"under_18": "yes"}, {"under_18": "yes", "sex": "yes"}],
+                         ids=["sex", "drugs", "force", "threats", "ransom", "child", "child and sex"])
+@pytest.mark.parametrize("place", ["in_us", "in_mexico", None], ids=["in the US", "in Mexico", "elsewhere"])
+def test_whoever_is_kept_from_leaving_now_is_told_to_call_911_themselves(fs, lang, answers, place):
+    """Question 12 answered yes: held now. Every outcome says to call 911, before
+    the numbers; an adult who sold sex or carried drugs, and a child, had not."""
+    _, _, _, chat = screen(fs, lang, {**answers, "confined": "yes"}, place=place)
+    said = [plain(r) for t in chat.turns for r in t.replies]
+    held = [i for i, r in enumerate(said) if HELD_NOW[lang] in r and "911" in r]
+    assert held, said[-4:]
+    assert held[0] < len(said) - 1  # then the numbers
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("node", ["screening.later", "screening.intro"])
+def test_before_the_place_is_asked_a_line_for_each_countrys_phones(lang, node):
+    """"Not safe to talk" ends before the place is asked: someone in Mexico must
+    leave with a number their phone can dial (an 800 number is national)."""
+    n = FS.node(node)
+    for said in (FS.translate(lang, n.text.msgid), FS.translate(lang, n.voice.msgid)):
+        assert "1-888-373-7888" in said and MEXICO_LINE in said, said
+        assert MEXICAN_PHONE[lang] in plain(said), said
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("place", ["in_mexico", None, "place_not_sure"], ids=["in Mexico", "elsewhere", "not sure where"])
+@pytest.mark.parametrize("answers", [{"under_18": "yes"}, {"under_18": "not_sure", "sex": "yes"},
+                                     {"under_18": "yes", "ransom": "yes"}], ids=["child", "not sure of age", "ransom"])
+def test_a_child_out_of_the_us_hears_what_the_us_hotline_does_before_its_number(fs, lang, place, answers):
+    replies = screen(fs, lang, answers, place=place)[1]  # the outcome and its numbers
+    first = next(r for r in replies if HOTLINE in r)
+    assert {"en": "tell the authorities", "es": "avisa de inmediato a las autoridades"}[lang] in first, first
+
+
+@pytest.mark.parametrize("lang", LANGS)
 def test_continued_presence_is_asked_for_by_federal_agents(lang):
     found = [t for _, ln, t in MESSAGES if ln == lang and re.search(r"Continued Presence|Presencia Continuada", t)]
     assert found
