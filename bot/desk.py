@@ -45,7 +45,7 @@ import datetime as dt
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Callable, Collection, Iterator
 from zoneinfo import ZoneInfo
 
 from . import handoff_context
@@ -316,13 +316,25 @@ class Desk:
 
     def unclaim_all(self, operator: str) -> int:
         """Put back in the queue every hand-off ``operator`` holds (they signed
-        out): no card says they are answering with nobody there. Returns how many."""
+        out, or went off duty): no card says they are answering with nobody
+        there. Returns how many."""
+        return self._requeue_held(lambda holder: holder == operator)
+
+    def requeue_unattended(self, present: Collection[str]) -> int:
+        """Put back in the queue every hand-off held by someone whose console is
+        closed (not ``present``: a laptop shut, a browser gone, without signing
+        out). Colleagues on duty see them waiting again, counted and alerted;
+        a card saying "rita is answering" kept them from looking while the
+        person texted into silence. Returns how many."""
+        return self._requeue_held(lambda holder: holder not in present)
+
+    def _requeue_held(self, whose: Callable[[str], bool]) -> int:
         done = 0
         for waiting in self.queue(max_age=None):
-            if waiting.holder != operator:
+            if not waiting.holder or not whose(waiting.holder):
                 continue
             try:
-                self.unclaim(waiting.row.conv, operator)
+                self.unclaim(waiting.row.conv, waiting.holder)
                 done += 1
             except ActionRefused:
                 continue  # taken over or ended meanwhile

@@ -12,7 +12,9 @@ moment nobody is.
   lapse, or the staffed hours end), hands back everyone in a hand-off: each
   gets the hand-off's ``unavailable`` text (the hotline numbers, in their
   language) once, through Twilio, and is back with the bot, so a later text
-  is answered rather than met with silence.
+  is answered rather than met with silence. While the line stays on, it
+  puts back in the queue the chats of a responder whose console closed
+  without signing out, for a colleague on duty to answer.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Collection
 
 from .staffed_hours import Hours
 from .store.duty import DutyRecords
@@ -165,25 +167,34 @@ class DutyWatch:
     (:meth:`Desk.hand_back_everyone`), and looks again ``AGAIN`` seconds
     later: a worker may still have read "on duty" from its two-second cache
     (``helpline.Cached``) and let one more person into the queue.
+
+    While the line is on, every ``UNATTENDED_EVERY`` seconds it also puts
+    back in the queue the chats held by someone whose console is closed
+    (``present``: who has one open, see bot/web/console/wrapup.py).
     """
 
     AGAIN = 3.0
+    UNATTENDED_EVERY = 10.0
 
-    def __init__(self, duty: Duty, desk: Desk, tick: float = 2.0):
+    def __init__(self, duty: Duty, desk: Desk, tick: float = 2.0,
+                 present: Callable[[], Collection[str]] | None = None, clock: Callable[[], float] = time.monotonic):
         self.duty = duty
         self.desk = desk
         self.tick = tick
+        self.present = present
+        self.clock = clock
+        self._looked = float("-inf")  # when the held chats were last looked at
         self._stop = threading.Event()
         self._busy = threading.Lock()
         self._thread: threading.Thread | None = None
         self._kicked: list[threading.Thread] = []
 
     def check(self) -> int:
-        """One look; returns how many people were handed back."""
+        """One look; returns how many people were handed back (or put back in the queue)."""
         with self._busy:
             if self.duty.is_on():
                 self.duty.arm()
-                return 0
+                return self._requeue_unattended()
             if not self.duty.disarm():
                 return 0
             tried: set[str] = set()
@@ -195,6 +206,17 @@ class DutyWatch:
         if not self._stop.wait(self.AGAIN):
             with self._busy:
                 done += self._hand_back(tried)
+        return done
+
+    def _requeue_unattended(self) -> int:
+        now = self.clock()
+        if self.present is None or now - self._looked < self.UNATTENDED_EVERY:
+            return 0
+        self._looked = now
+        done = self.desk.requeue_unattended(set(self.present()))
+        if done:
+            log.info("%d %s held by a closed console put back in the queue", done,
+                     "chat" if done == 1 else "chats")
         return done
 
     def _hand_back(self, tried: set[str]) -> int:

@@ -127,6 +127,51 @@ def test_while_another_responder_is_on_duty_nobody_is_handed_back(console_app, r
     assert sent_to(twilio_api) == {ANA: [unavailable("es")], BEN: [unavailable("en")]}
 
 
+def test_going_off_duty_puts_the_chats_you_hold_back_in_the_queue(console_app, redis_client, twilio_api):
+    """Rita goes off duty while Rosa stays: the person Rita was answering waits for
+    Rosa again, counted and shown as waiting, not behind "rita is answering"."""
+    rita, rosa = console_app.test_client(), console_app.test_client()
+    sign_in(rita, "rita")
+    sign_in(rosa, "rosa")
+    post_form(rita, "/ops/duty", {"on": "1"})
+    post_form(rosa, "/ops/duty", {"on": "1"})
+    convs = two_people_waiting(console_app)
+    post_form(rita, f"/ops/handoff/{convs[ANA]}/claim")
+    page = post_form(rita, "/ops/duty", {"on": "0"}).text
+    assert "You are answering 1 of them: they go back in the queue" in page
+    page = post_form(rita, "/ops/duty", {"on": "0", "confirm": "1"}, follow_redirects=True).text
+    assert "The person you were answering went back to the queue." in page
+    assert [w.holder for w in console_app.extensions["ops"].desk.queue(max_age=None)] == ["", ""]
+    assert twilio_api.requests == [] and state_of(redis_client, ANA) == "handed_off"
+
+
+def test_a_closed_console_puts_its_chats_back_in_the_queue_for_whoever_is_on_duty(make_console, redis_client,
+                                                                                  twilio_api):
+    """Rita answers Ana, then her laptop closes without signing out; Rosa is on duty.
+    Ana texted into silence behind "rita is answering": once Rita's console is
+    gone, Ana waits in the queue again for Rosa. Nothing is sent to her."""
+    app = make_console()
+    rita, rosa = app.test_client(), app.test_client()
+    sign_in(rita, "rita")
+    sign_in(rosa, "rosa")
+    post_form(rosa, "/ops/duty", {"on": "1"})
+    convs = two_people_waiting(app)
+    post_form(rita, f"/ops/handoff/{convs[ANA]}/claim")
+    presence = app.extensions["store"].presence
+    now = time.time()
+    presence.seen("rosa", now + 60, now)
+    presence.seen("rita", now + 60, now)
+    watch = app.extensions["ops"].watch
+    watch.UNATTENDED_EVERY = 0
+    assert watch.check() == 0  # both consoles open: nothing moves
+    assert {w.holder for w in app.extensions["ops"].desk.queue(max_age=None)} == {"rita", ""}
+    presence.gone("rita")  # her console's presence lapsed (no page renews it)
+    assert watch.check() == 1
+    assert [w.holder for w in app.extensions["ops"].desk.queue(max_age=None)] == ["", ""]
+    assert twilio_api.requests == [] and state_of(redis_client, ANA) == "handed_off"
+    assert "rita" not in rosa.get("/ops/queue").text
+
+
 def test_answering_someone_puts_a_responder_on_duty(console_app, redis_client, twilio_api):
     rita, rosa = console_app.test_client(), console_app.test_client()
     sign_in(rita, "rita")

@@ -86,7 +86,9 @@ def init_app(app: Flask) -> None:
                           cfg["TWILIO_FROM_NUMBER"], api_base=cfg["TWILIO_API_BASE"])
     desk = Desk(app.extensions["helpline"], live_sessions, sender, lock_wait=cfg["LOCK_WAIT"])
     desk.zone = cfg["OPS_TIMEZONE"]  # a refused reply says when WhatsApp's window closed, in the operators' time
-    watch = DutyWatch(duty, desk)
+    # Who has a console open (presence, renewed by every open console page): a chat held
+    # by someone who has none goes back to the queue while others are on duty.
+    watch = DutyWatch(duty, desk, present=lambda: store.presence.online(time.time()))
     if not app.testing and click.get_current_context(silent=True) is None:
         watch.start()  # serving (not a flask command): this process looks for duty ending
     flows = FlowEditor(stores.drafts, stores.flows_audit, Paths(cfg["FLOWS_DIR"], cfg["LOCALES_DIR"]),

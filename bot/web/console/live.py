@@ -114,7 +114,13 @@ def duty():
     else:
         c.duty.switch(False, current_user.name)
         log.info("operator %s went off duty", current_user.name)
+    # What they held goes back to the queue, as at sign-out: no card may say they
+    # are answering once they are gone (nobody on duty: the watch hands them back).
+    back = 0 if pause else c.desk.unclaim_all(current_user.name)
     before, state = state, c.duty.state()
+    if back:
+        flash("The person you were answering went back to the queue." if back == 1 else
+              f"The {back} people you were answering went back to the queue.", "info")
     if state.on and state.why == "hours":
         flash(f"You are off duty. The staffed hours keep the line open until {state.until.strftime('%a %H:%M')}: "
               "people who ask for a person wait in the queue.", "ok")
