@@ -457,6 +457,18 @@ def test_a_child_out_of_the_us_hears_what_the_us_hotline_does_before_its_number(
 
 
 @pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("place", [None, "place_not_sure"], ids=["elsewhere", "not sure where"])
+@pytest.mark.parametrize("answers", [{"force": "yes"}, {"pay": "yes"}, {"under_18": "yes"}, {}],
+                         ids=["forced", "pay", "child", "nothing"])
+def test_someone_out_of_the_us_and_mexico_is_given_a_way_in_from_any_phone(fs, lang, place, answers):
+    """A Guatemalan phone dials neither the Mexican nor the US line: the hotline's
+    web chat, then the numbers, last (the message a phone shows on top)."""
+    replies = screen(fs, lang, answers, place=place)[1]
+    assert any(WEB_CHAT in r for r in replies[:-1]), replies
+    assert MEXICO_LINE in replies[-1] and "1-888-373-7888" in replies[-1]
+
+
+@pytest.mark.parametrize("lang", LANGS)
 def test_continued_presence_is_asked_for_by_federal_agents(lang):
     found = [t for _, ln, t in MESSAGES if ln == lang and re.search(r"Continued Presence|Presencia Continuada", t)]
     assert found
