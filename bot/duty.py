@@ -176,13 +176,11 @@ class DutyWatch:
     AGAIN = 3.0
     UNATTENDED_EVERY = 10.0
 
-    def __init__(self, duty: Duty, desk: Desk, tick: float = 2.0,
-                 present: Callable[[], Collection[str]] | None = None, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, duty: Duty, desk: Desk, tick: float = 2.0, present: Callable[[], Collection[str]] | None = None):
         self.duty = duty
         self.desk = desk
         self.tick = tick
         self.present = present
-        self.clock = clock
         self._looked = float("-inf")  # when the held chats were last looked at
         self._stop = threading.Event()
         self._busy = threading.Lock()
@@ -209,7 +207,7 @@ class DutyWatch:
         return done
 
     def _requeue_unattended(self) -> int:
-        now = self.clock()
+        now = time.monotonic()
         if self.present is None or now - self._looked < self.UNATTENDED_EVERY:
             return 0
         self._looked = now
