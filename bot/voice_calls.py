@@ -130,6 +130,10 @@ class VoiceCalls:
         if not call_sid:
             return Answer(twiml.failsafe(self.settings.voices, self.failsafe_lines(fs)), "failsafe")
         cid = self.cid(call_sid)
+        if self.store.ended_calls.holds(self.helpline.marks(call_sid)):
+            # A key pressed as the caller hung up, or the silence redirect, after the
+            # hang-up erased the call: nothing is said, and nothing kept again.
+            return Answer(twiml.goodbye([], self.settings.voices), "hangup")
         key = (form.get("Digits") or "").strip()[:1]
         # Speech is read like a text and forgotten: never stored, never logged.
         words = clean(form.get("SpeechResult") or "")[:500]
@@ -209,6 +213,8 @@ class VoiceCalls:
         # Twilio's call log keeps the caller's number: deleted there too (bot.erasure).
         self.delete_at_twilio(call_sid)
         try:
+            # First: a request of this call that comes after the erase must not start it again.
+            self.store.ended_calls.add(self.helpline.marks(call_sid))
             erased = self.erase(cid)
             self.store.call_prompts.forget(cid)
         except Exception:

@@ -382,6 +382,27 @@ def test_silence_at_the_first_question_says_goodbye_in_every_language_offered(ca
     assert heard[0].startswith("[es] No oímos nada") and heard[1].startswith("[en] We did not hear anything"), heard
 
 
+@pytest.mark.parametrize("late", ["a key", "the silence redirect", "the language question"])
+def test_a_request_after_the_hang_up_does_not_start_the_call_again(call_app, late):
+    # A key pressed as the caller hung up: Twilio may post the <Gather>'s action after the
+    # hang-up's callback erased the call. Before: a new session for the call, kept a day, and
+    # a row in the live list for a call nobody was on.
+    call = Call(call_app)
+    if late == "the language question":
+        call.start()  # "Para español, oprima 1": no session yet
+    else:
+        start_in(call, "es")
+        call.press("1")
+    call.hang_up()
+    heard = {"a key": lambda: call.press("2"), "the silence redirect": call.silence,
+             "the language question": lambda: call.press("1")}[late]()
+    assert heard == ["<hang up>"]
+    store = call_app.extensions["store"]
+    assert store.load(call.cid) is None and store.call_prompts.get(call.cid) is None
+    assert [k for k in store.r.keys("*") if call.cid in k.decode()] == []
+    assert call.cid not in {cid for cid, _ in store.live_index.page(100)[0]}  # no row for a call nobody is on
+
+
 @pytest.mark.parametrize("status", ["busy", "no-answer"])
 def test_the_dials_report_after_the_hang_up_writes_nothing_back(call_app, status):
     # Twilio reports how a <Dial> went at its action URL even when the caller hung up during it,

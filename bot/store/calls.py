@@ -1,4 +1,5 @@
-"""What a phone call said last, for the key that repeats it (9).
+"""What a phone call said last, for the key that repeats it (9), and which
+calls have ended.
 
 Only the flows' own words (and which prompt they were), never what the
 caller said or pressed; the call's session says where they are. Kept for
@@ -26,3 +27,25 @@ class CallPrompts:
 
     def forget(self, cid: str) -> None:
         self.r.delete(self.keys.said(cid))
+
+
+class EndedCalls:
+    """Calls that are over, for a few minutes: Twilio may still post a key
+    pressed as the caller hung up (the <Gather>'s action crossing the hang-up's
+    callback), or its silence redirect, after the hang-up erased the call. Such
+    a request must not start the call again: it would keep a session, and the
+    live list would show a call nobody is on. ``mark``: the CallSid's seen mark
+    (an HMAC, bot.helpline.MessageMarks), never the caller's contact id; the
+    key holds "1", and expires."""
+
+    LATE = 600  # seconds: well past any request Twilio still makes for a call that ended
+
+    def __init__(self, client, keys: Keys):
+        self.r = client
+        self.keys = keys
+
+    def add(self, mark: str) -> None:
+        self.r.set(self.keys.call_over(mark), "1", ex=self.LATE)
+
+    def holds(self, mark: str) -> bool:
+        return bool(self.r.exists(self.keys.call_over(mark)))

@@ -110,6 +110,12 @@ class Keys:
     def seen(self, mark: str) -> str:
         return f"{self.prefix}:{{{self.events()}}}:seen:{mark}"
 
+    def call_over(self, mark: str) -> str:
+        """A phone call that has ended, by its CallSid's mark: "1" for a few minutes
+        (see calls.EndedCalls). Not under the caller's contact id: nothing of the
+        call is left there once its hang-up erased it."""
+        return f"{self.prefix}:{{{self.events()}}}:over:{mark}"
+
     def live(self) -> str:
         return f"{self.prefix}:{{{self.events()}}}:live"
 

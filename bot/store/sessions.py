@@ -70,7 +70,7 @@ from dataclasses import dataclass
 import redis
 
 from ..engine.events import compact_json
-from .calls import CallPrompts
+from .calls import CallPrompts, EndedCalls
 from .presence import PresenceRecords
 from .connection import (STORE_DOWN, LazyRedisCluster, RedisCluster, StoreError, ThreadConnections, lua, ping, text,
                          write_everywhere)
@@ -168,6 +168,7 @@ class SessionStore:
         self.deletions = TwilioDeletions(client, self.keys, delete_after)
         self.statuses = DeliveryStatuses(client, self.keys, EVENTS_MAXLEN)
         self.call_prompts = CallPrompts(client, self.keys)
+        self.ended_calls = EndedCalls(client, self.keys)  # calls whose hang-up erased them, for a few minutes
         self.notes = WrapupNotes(client, self.keys, session_ttl)
         self.presence = PresenceRecords(client, self.keys)  # who has the console open (not the people who text)
 
