@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import inbound, option, post_signed
+from tests.helpers import everything_stored, inbound, option, post_signed
 from tests.fixtures_console import post_form, sign_in
 
 pytestmark = pytest.mark.slow  # most tests here take a second or more: an app each, servers, waits
@@ -50,6 +50,19 @@ def test_without_twilio_settings_the_webhook_refuses_but_the_simulator_works(mak
     assert page.status_code == 200 and "¿Qué tipo de ayuda necesita?" in page.text
     assert list(redis_client.scan_iter("hl:sim:{*}:session")), "the trial is kept in the simulator's key space"
     assert twilio_api.requests == []
+
+
+def test_salir_in_a_trial_leaves_nothing_typed_in_it(vic, redis_client):
+    """Staff may paste a person's words to try a flow: SALIR erases the trial as
+    it erases a person's chat, its log (what was typed, and the why lines that
+    quote it) with it."""
+    post_form(vic, "/ops/simulator/start", {"lang": "es", "channel": "sms"})
+    post_form(vic, "/ops/simulator/send", {"text": "mi patron Ramiro me debe 3 semanas, mi cel 555 0142"})
+    page = post_form(vic, "/ops/simulator/send", {"text": "SALIR"}, follow_redirects=True).text
+    assert "Ramiro" not in page and "0142" not in page
+    assert "The trial conversation was erased" in page
+    stored = everything_stored(redis_client)
+    assert "Ramiro" not in stored and "0142" not in stored
 
 
 def test_trials_live_in_their_own_key_space(vic, redis_client):

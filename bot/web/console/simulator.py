@@ -99,7 +99,15 @@ def _send(sim: dict, text: str, choice: str | None = None) -> None:
                 "In the simulator nobody answers; text MENU to go back to the bot.)"
                 if state == "handed_off" else "(No reply.)")
         lines.append(json.dumps({"who": "note", "text": note}))
-    current_app.extensions["stores"].simulator_log.add(helpline.cid(_address(sim)), lines, LOG_KEPT, SIM_TTL)
+    log = current_app.extensions["stores"].simulator_log
+    cid = helpline.cid(_address(sim))
+    if handled.erased:
+        # As SALIR erases a person's chat: nothing typed in the trial stays either
+        # (staff may paste a real person's words to try a flow). Only the bot's line.
+        log.delete(cid)
+        lines = [line for line in lines if json.loads(line)["who"] == "bot"]
+        lines.append(json.dumps({"who": "note", "text": "(The trial conversation was erased, as a person's is.)"}))
+    log.add(cid, lines, LOG_KEPT, SIM_TTL)
 
 
 def _erase(sim: dict) -> None:
