@@ -320,6 +320,84 @@ def test_salir_during_a_hand_off_erases_it_and_nothing_more_can_be_sent(console_
     assert "Nobody is waiting" in rita.get("/ops/").text
 
 
+def _polled(rita, after: str, conv: str = "") -> str:
+    """What a page that polls gets (another console holds the process's one stream)."""
+    return rita.get(f"/ops/live/events?after={after}" + (f"&conv={conv}" if conv else "")).text
+
+
+def _session_event(received: str) -> dict:
+    return json.loads(received.split("event: session\ndata: ")[1].split("\n")[0])
+
+
+def test_an_open_hand_off_page_learns_of_salir_after_its_stream_entries_are_dropped(console_app, rita, redis_client):
+    """A page that polls, or is between two streams, reads the stream after its last id; a quick
+    exit's entries, its ERASED one too, are dropped soon after (bot/erasure.py, StreamEntries), so
+    it would never hear of it. The page names its conversation (?conv=) and is told it is gone:
+    its session is not there, which is all the server needs to know."""
+    on_duty(rita)
+    person = console_app.test_client()
+    ask_for_a_person(person)
+    text(person, "algo privado")
+    conv = conv_of(redis_client)
+    post_form(rita, f"/ops/handoff/{conv}/claim")
+    after = redis_client.xrevrange("hl:events", count=1)[0][0]
+    after = after.decode() if isinstance(after, bytes) else after
+    slots = console_app.extensions["ops"].live_slots
+    assert slots.acquire(blocking=False)  # another console's stream
+    try:
+        polled = _polled(rita, after, conv)
+        assert '"poll":5' in polled and "event: session" not in polled  # still a hand-off: nothing to say
+        text(person, "SALIR")
+        deadline = time.monotonic() + 10
+        while any(e.get("conv") == conv for e in stream_events(redis_client, after=after)):
+            assert time.monotonic() < deadline, "the background job never dropped the quick exit's entries"
+            time.sleep(0.05)
+        assert conv not in _polled(rita, after)  # the stream alone no longer says anything of it
+        polled = _polled(rita, after, conv)
+        assert _session_event(polled) == {"conv": conv, "gone": True, "kinds": []}
+        assert "algo privado" not in polled and "··42" not in polled
+    finally:
+        slots.release()
+
+    # A stream of its own says so at once too.
+    response = rita.get(f"/ops/live/events?after={after}&conv={conv}", buffered=False)
+    received, deadline = "", time.monotonic() + 10
+    for chunk in response.response:
+        received += chunk if isinstance(chunk, str) else chunk.decode()
+        if '"gone"' in received or time.monotonic() > deadline:
+            break
+    response.close()
+    assert '"poll":0' in received and _session_event(received) == {"conv": conv, "gone": True, "kinds": []}
+
+    # As do the transcript's JSON and a Send.
+    entries = rita.get(f"/ops/handoff/{conv}/entries.json").json
+    assert entries["ended"] is True and entries["why"] == "gone"
+    token = csrf_token(rita, "/ops/")
+    response = rita.post(f"/ops/handoff/{conv}/reply", data={"text": "¿sigue ahí?"}, headers={"X-CSRFToken": token})
+    assert response.status_code == 409 and response.json["ended"] == "gone"
+
+
+def test_an_open_hand_off_page_learns_the_person_went_back_to_the_bot(console_app, rita, redis_client):
+    on_duty(rita)
+    person = console_app.test_client()
+    ask_for_a_person(person)
+    conv = conv_of(redis_client)
+    post_form(rita, f"/ops/handoff/{conv}/claim")
+    after = redis_client.xrevrange("hl:events", count=1)[0][0]
+    after = after.decode() if isinstance(after, bytes) else after
+    token = csrf_token(rita, "/ops/")
+    response = rita.post(f"/ops/handoff/{conv}/reply", data={"text": ""}, headers={"X-CSRFToken": token})
+    assert response.status_code == 409 and response.json["ended"] == ""  # refused, the chat still there
+    text(person, "MENU")
+    slots = console_app.extensions["ops"].live_slots
+    assert slots.acquire(blocking=False)
+    try:
+        assert _session_event(_polled(rita, after, conv))["st"] == "in_flow"
+    finally:
+        slots.release()
+    assert rita.get(f"/ops/handoff/{conv}/entries.json").json["why"] == "in_flow"
+
+
 def test_stop_during_a_hand_off_wins_too(console_app, rita, redis_client, twilio_api):
     on_duty(rita)
     person = console_app.test_client()

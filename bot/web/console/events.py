@@ -21,6 +21,15 @@ operator's stream stops. Raise ``GUNICORN_THREADS`` with
 
 While it runs, a responder's stream also keeps them on duty, if they are
 (see :class:`bot.duty.Duty`), and counts new events into the figures.
+
+An open hand-off page names its conversation (``?conv=``), and is told, on
+every poll and every few seconds of a stream, once that conversation is no
+longer a hand-off: a ``session`` event with ``gone`` (no session: erased,
+or expired) or its new state. It cannot wait for the turn's own entry: a
+quick exit's entries, its ERASED one too, are dropped from the stream soon
+after (:class:`bot.erasure.StreamEntries`), before a page that polls, or is
+between two streams, reads past them. The answer needs nothing of the
+erased conversation: only that its session is not there.
 """
 from __future__ import annotations
 
@@ -37,6 +46,7 @@ from ...engine.events import read_entry
 from ...helpline import safe_error
 from ...store import STORE_DOWN, EventStream
 from .blueprint import bp, console
+from .handoff import ended_how
 from .wrapup import marker
 
 log = logging.getLogger(__name__)
@@ -47,7 +57,9 @@ RENEW_EVERY = 20  # seconds between renewals of the on-duty flag
 FIGURES_EVERY = 15  # seconds between catch-ups of the figures
 RETRY_MS = 3000  # the browser reconnects after this long
 BUSY_RETRY_MS = 5000
+WATCH_EVERY = BUSY_RETRY_MS / 1000  # seconds between looks at an open hand-off page's conversation
 _ID_RE = re.compile(r"^\d{1,20}-\d{1,20}$")
+_CONV_RE = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
 
 
 def _stream_reader() -> EventStream:
@@ -72,6 +84,9 @@ def live_events():
     after = request.headers.get("Last-Event-ID") or request.args.get("after") or ""
     if not _ID_RE.match(after):
         after = "$"
+    watched = request.args.get("conv", "")  # the hand-off the page shows, if any
+    if not _CONV_RE.match(watched):
+        watched = ""
     responder = current_user.name if current_user.can_respond else ""
     here = marker(current_user.name)  # presence (wrap-up): who has the console open
     events = _stream_reader()
@@ -82,6 +97,15 @@ def live_events():
         for ident, fields in events.read(after, 200, block):
             after = ident
             yield _message(c, ident, fields)
+
+    def ended():
+        """The watched hand-off's end, once it has ended (then it is not looked at again)."""
+        nonlocal watched
+        if watched:
+            found = _ended(c, watched)
+            if found:
+                watched = ""
+                yield found
 
     def stream():
         nonlocal after
@@ -99,10 +123,12 @@ def live_events():
                 # resumes there on its next poll instead of missing what came between.
                 yield _sse("mode", {"poll": BUSY_RETRY_MS // 1000}, after)
                 yield from entries(None)
+                yield from ended()
                 return
             yield _sse("mode", {"poll": 0}, after)
             here()
-            start = renewed = counted = time.monotonic()
+            start = renewed = counted = watched_at = time.monotonic()
+            yield from ended()
             while time.monotonic() - start < STREAM_SECONDS:
                 yield from entries(BLOCK_MS)
                 # A comment after every read: keeps proxies from closing an idle
@@ -114,6 +140,9 @@ def live_events():
                 if state != duty:
                     duty = state
                     yield _sse("duty", _duty_payload(state))
+                if now - watched_at >= WATCH_EVERY:
+                    watched_at = now
+                    yield from ended()
                 if now - renewed >= RENEW_EVERY:
                     renewed = now
                     here()
@@ -144,6 +173,17 @@ def live_events():
                         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
     response.call_on_close(cleanup)
     return response
+
+
+def _ended(c, conv: str) -> str:
+    """A ``session`` event saying how ``conv`` is no longer a hand-off ('' while it is one):
+    ``gone`` when it has no session (erased, or expired), else its state."""
+    how = ended_how(c, conv)
+    if how == "gone":
+        return _sse("session", {"conv": conv, "gone": True, "kinds": []})
+    if how:
+        return _sse("session", {"conv": conv, "st": how, "kinds": []})
+    return ""
 
 
 def _message(c, ident: str, fields: dict) -> str:

@@ -9,10 +9,10 @@ import time
 from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ...desk import WHATSAPP_WINDOW, ActionRefused, ReplyFailed, keywords_used
+from ...desk import HANDED_OFF, WHATSAPP_WINDOW, ActionRefused, ReplyFailed, keywords_used
 from ...engine.translations import language_name
 from ...helpline import safe_error
-from ...store import StoreError
+from ...store import STORE_DOWN, StoreError
 from .accounts import responder_required
 from .blueprint import bp, console, last_event_id, wants_data
 from .wrapup import online_responders, outcome_asked
@@ -65,6 +65,34 @@ def _entries_json(conv) -> list[dict]:
     return found
 
 
+def ended_how(c, conv: str) -> str:
+    """'' while ``conv`` is a hand-off; else what became of it, for an open page to clear itself
+    and say so: "gone" (no session: the person erased it, or it expired) or the session's state
+    ("closed", "in_flow" ...). Needs nothing of an erased conversation: only that its session is
+    not there. ``c``: the console. The live list's snapshot may be a moment old: the session is
+    read again (one key)."""
+    sessions = c.live_sessions
+    row = sessions.find(conv)
+    if row is None:
+        return "gone"
+    [fields] = sessions.store.sessions([row.cid])
+    if fields == {}:
+        return ""  # cannot be read now: not known
+    if fields is None or fields.get("conv") != conv:
+        sessions.forget(conv)
+        return "gone"
+    state = fields.get("st") or ""
+    return "" if state == HANDED_OFF else state
+
+
+def _left(conv: str) -> str:
+    """:func:`ended_how`, or '' when the storage cannot say now (the page learns it from its live updates)."""
+    try:
+        return ended_how(console(), conv)
+    except (StoreError, *STORE_DOWN):
+        return ""
+
+
 def _refused(exc: ActionRefused, conv: str):
     if wants_data() or request.headers.get("X-CSRFToken"):
         return jsonify(error=str(exc)), 409
@@ -108,10 +136,13 @@ def _last_note(conv: str) -> dict | None:
 @bp.get("/handoff/<conv>/entries.json")
 @responder_required
 def handoff_entries(conv: str):
+    how = _left(conv)  # from the session itself: the live list's snapshot may be a moment old
+    if how:
+        return jsonify(ended=True, why=how, message="This hand-off has ended.")
     try:
         hand = console().desk.conversation(conv)
     except ActionRefused as exc:
-        return jsonify(ended=True, message=str(exc))
+        return jsonify(ended=True, why=_left(conv) or "ended", message=str(exc))
     mine = hand.holder == current_user.name
     return jsonify(
         ended=False,
@@ -207,7 +238,9 @@ def reply(conv: str):
         console().desk.reply(conv, current_user.name, text, _status_callback())
     except ActionRefused as exc:
         if request.headers.get("X-CSRFToken"):
-            return jsonify(error=str(exc), maybe_sent=isinstance(exc, ReplyFailed) and exc.maybe_sent), 409
+            # ``ended``: the chat is over (erased, back with the bot ...): the page clears itself.
+            return jsonify(error=str(exc), maybe_sent=isinstance(exc, ReplyFailed) and exc.maybe_sent,
+                           ended=_left(conv)), 409
         flash(str(exc), "error")
         return redirect(url_for("ops.handoff", conv=conv))
     except StoreError as exc:
