@@ -70,17 +70,23 @@
     }
   }
 
-  function connect(url, lastId, handlers, status) {
+  function connect(url, lastId, handlers, status, watched) {
     // The server may be busy with other consoles' streams: it then sends what
     // is new and asks for a reconnect in a few seconds ("mode": polling).
     // A reconnect is normal (every few minutes, or every few seconds when
     // polling), so the banner shows only when one has not come back in time.
+    // watched(): the conversation of an open hand-off, if any: the server says
+    // on each poll, and every few seconds of a stream, once it is no longer one.
     var polling = 0;
     var lostTimer = null;
     var lastSeen = lastId;
     var show = function (text, on) { if (status) { status.textContent = text; status.className = "live-state " + (on ? "on" : "off"); } };
     var open = function () {
-      var es = new EventSource(url + (lastSeen ? "?after=" + encodeURIComponent(lastSeen) : ""));
+      var query = [];
+      if (lastSeen) query.push("after=" + encodeURIComponent(lastSeen));
+      var conv = watched && watched();
+      if (conv) query.push("conv=" + encodeURIComponent(conv));
+      var es = new EventSource(url + (query.length ? "?" + query.join("&") : ""));
       es.addEventListener("open", function () {
         clearTimeout(lostTimer);
         lostTimer = null;
@@ -229,8 +235,31 @@
     alerts.onClosed = refreshWaiting;
   }
 
+  // wrapup.js keeps the reply being typed in this tab's sessionStorage as a chat page
+  // unloads ("ops-wrapup-held:<conv>"), for the page a take-over reloads into; it is
+  // of use for FRESH seconds only. Every page drops what is older, and at once what
+  // belongs to a chat that has ended or was erased: nothing of it stays in the tab.
+  var HELD = "ops-wrapup-held:";
+  var HELD_FRESH_MS = 15000;  // wrapup.js's FRESH_MS
+  var forgetHeld = function (conv) {
+    try { sessionStorage.removeItem(HELD + conv); } catch (e) { /* storage refused: nothing was kept */ }
+  };
+  var forgetStaleHeld = function () {
+    try {
+      for (var i = sessionStorage.length - 1; i >= 0; i--) {
+        var key = sessionStorage.key(i);
+        if (!key || key.indexOf(HELD) !== 0) continue;
+        var held = null;
+        try { held = JSON.parse(sessionStorage.getItem(key)); } catch (e) { /* unreadable: dropped */ }
+        if (!held || !(Date.now() - held.t < HELD_FRESH_MS)) sessionStorage.removeItem(key);
+      }
+    } catch (e) { /* storage refused: nothing was kept */ }
+  };
+  forgetStaleHeld();
+  setInterval(forgetStaleHeld, HELD_FRESH_MS);
+
   // What the open page adds to the live stream (the live list, an open hand-off).
-  var page = { lastId: "", session: null, delivery: null, status: null };
+  var page = { lastId: "", session: null, delivery: null, status: null, watched: null };
 
   // --- the live list -------------------------------------------------------------------
   var live = document.getElementById("live");
@@ -310,20 +339,43 @@
       return ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"][d.getDay()] + " " + d.getDate() + " " +
         ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][d.getMonth()] + " " + clock(t);
     };
-    var end = function () {
-      ended.hidden = false;
-      if (form) form.querySelectorAll("textarea, button").forEach(function (el) { el.disabled = true; });
+    // How the hand-off ended, in the banner's words (a session's new state, or why it is gone).
+    var ENDS = {
+      erased: "They erased this chat (SALIR). Nothing of it is kept.",
+      gone: "This chat was erased (SALIR), or it expired. Nothing of it is kept.",
+      closed: "This chat was ended.",
+      opted_out: "They stopped messages (STOP).",
+      back: "They went back to the bot (MENU), or the chat was handed back to the bot."
     };
-    var erased = function () {
-      // They texted SALIR: their words leave this screen at once, not at the next reload.
+    // The status line once the chat is over: not what a refused Send said (advice for a chat
+    // that is still there), only whether the last reply may have gone out.
+    var endedStatus = function () {
+      if (!status) return;
+      status.className = "reply-status";
+      status.textContent = status.dataset.unsure ? "Your last reply may have reached them before the chat ended." : "";
+    };
+    // The hand-off is over, however the page learnt it (the live stream, a poll, entries.json,
+    // a refused Send): nothing of the person stays on the page or in the tab. Their words,
+    // what the bot knows, the reply and notes being typed go; the reply box is disabled; one
+    // banner says what happened. Only the masked number in the heading stays.
+    var finish = function (why) {
       clearTimeout(pending);
+      if (hand.dataset.ended) return;
+      hand.dataset.ended = why;  // wrapup.js keeps no draft of an ended chat
+      forgetHeld(hand.dataset.conv);
+      var gone = why === "erased" || why === "gone";
       if (transcript) {
         var li = document.createElement("li");
         li.className = "note";
-        li.textContent = "Their messages were erased.";
+        li.textContent = gone ? "Their messages were erased." : "This chat has ended: its messages are no longer kept.";
         transcript.replaceChildren(li);
       }
-      end();
+      hand.querySelectorAll(".context-panel, #window, .claim-box, .end-actions").forEach(function (el) { el.remove(); });
+      hand.querySelectorAll("textarea, input:not([type=hidden])").forEach(function (el) { el.value = ""; el.disabled = true; });
+      if (form) form.querySelectorAll("button").forEach(function (el) { el.disabled = true; });
+      endedStatus();
+      ended.querySelector(".why").textContent = ENDS[why] || (why === "ended" ? "This hand-off has ended." : ENDS.back);
+      ended.hidden = false;
     };
     var render = function (entries) {
       if (!transcript) return;
@@ -382,10 +434,12 @@
     var reload = function () {
       clearTimeout(pending);
       pending = setTimeout(function () {
+        if (hand.dataset.ended) return;
         fetch(hand.dataset.entries, { headers: { Accept: "application/json" }, credentials: "same-origin" })
-          .then(function (r) { return r.json(); })
+          .then(function (r) { return r.status === 404 || r.status === 410 ? { ended: true, why: "gone" } : r.json(); })
           .then(function (d) {
-            if (d.ended) { end(); return; }
+            if (hand.dataset.ended) return;
+            if (d.ended) { finish(d.why || "ended"); return; }
             if (!d.mine) { location.reload(); return; }  // taken over by someone else
             render(d.entries);
           })
@@ -396,11 +450,14 @@
     page.lastId = hand.dataset.lastId;
     page.session = function (d) {
       if (d.conv !== hand.dataset.conv) return;
-      if (d.gone) { erased(); return; }
-      if (d.st && d.st !== "handed_off") { end(); return; }
+      if (d.gone) { finish((d.kinds || []).indexOf("erased") >= 0 ? "erased" : "gone"); return; }
+      if (d.st && d.st !== "handed_off") { finish(d.st); return; }
       reload();
     };
     page.delivery = reload;
+    page.watched = function () { return hand.dataset.ended ? "" : hand.dataset.conv; };
+    // Back to this page from the browser's memory: look before showing it as it was.
+    window.addEventListener("pageshow", function (e) { if (e.persisted) reload(); });
 
     if (form) {
       form.addEventListener("submit", function (ev) {
@@ -420,8 +477,11 @@
             if (res.ok) {
               form.elements.text.value = "";
               status.textContent = "Sent.";
+              delete status.dataset.unsure;
               reload();
             } else {
+              if (res.d.maybe_sent) status.dataset.unsure = "1";
+              if (res.d.ended || hand.dataset.ended) { finish(res.d.ended || "ended"); endedStatus(); return; }
               status.className = "reply-status error";
               status.textContent = res.d.error || "Not sent.";
               if (res.d.maybe_sent) {
@@ -432,7 +492,7 @@
             }
           })
           .catch(function () { status.className = "reply-status error"; status.textContent = "Not sent: the console cannot reach the server."; })
-          .finally(function () { button.disabled = false; form.elements.text.focus(); });
+          .finally(function () { if (!hand.dataset.ended) { button.disabled = false; form.elements.text.focus(); } });
       });
       form.elements.text.addEventListener("keydown", function (ev) {
         // Ctrl+Enter (or Cmd+Enter) sends; Enter alone makes a new line.
@@ -455,10 +515,14 @@
   // --- one live stream per page: the page's own updates, the alerts and the duty badge ----
   if (alertsBox) {
     connect(alertsBox.dataset.events, page.lastId, {
-      session: function (d) { if (page.session) page.session(d); alerts.onSession(d); },
+      session: function (d) {
+        if (d.gone || (d.st && d.st !== "handed_off")) forgetHeld(d.conv);
+        if (page.session) page.session(d);
+        alerts.onSession(d);
+      },
       delivery: function (d) { if (page.delivery) page.delivery(d); },
       duty: setDuty,
       closed: alerts.onClosed
-    }, page.status);
+    }, page.status, function () { return page.watched ? page.watched() : ""; });
   }
 })();

@@ -7,6 +7,8 @@
 // a few seconds: it is read back by the reload, then dropped); after the reload
 // the page says "<name> took over this chat" and shows the text, read-only, to copy.
 // sessionStorage is this tab's alone and goes when the tab closes; nothing is sent anywhere.
+// Every console page (ops.js) drops such a draft once FRESH_MS old, or at once when its chat
+// has ended or was erased.
 (function () {
   "use strict";
   var hand = document.getElementById("handoff");
@@ -21,6 +23,7 @@
     document.addEventListener("submit", function () { submitting = true; }, true);
     window.addEventListener("pagehide", function () {
       if (submitting) return;  // ending, handing back, putting back: nothing was taken from us
+      if (hand.dataset.ended) return;  // ended or erased while open (ops.js): nothing of it is kept
       sessionStorage.setItem(KEY, JSON.stringify({ t: Date.now(), text: box.value }));
     });
     return;
