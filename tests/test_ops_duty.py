@@ -283,6 +283,22 @@ def test_the_console_shows_who_is_on_duty(console_app, nobody):
     assert "Nobody is on duty" in rita.get("/ops/").text
 
 
+def test_the_badge_says_a_responders_own_duty_not_the_lines(console_app):
+    """Rita off duty while Rosa is on: her badge must not read ON DUTY (a night-shift
+    review: she would think she covers people she does not)."""
+    rita, rosa = console_app.test_client(), console_app.test_client()
+    sign_in(rita, "rita")
+    sign_in(rosa, "rosa")
+    post_form(rosa, "/ops/duty", {"on": "1"})
+    badge = re.compile(r'<p id="duty-badge" class="duty-badge (\w+)".*?>\s*(.*?)\s*</p>', re.S)
+    assert badge.search(rosa.get("/ops/").text).groups() == ("on", "ON DUTY")
+    page = rita.get("/ops/").text
+    assert badge.search(page).groups() == ("off", "YOU: OFF DUTY")
+    assert 'title="The line is on: rosa on duty"' in page
+    post_form(rosa, "/ops/duty", {"on": "0"})
+    assert badge.search(rita.get("/ops/").text).groups() == ("off", "OFF DUTY")
+
+
 @pytest.mark.parametrize("others", [(), ("rosa",)], ids=["alone", "rosa-stays"])
 def test_a_renewal_racing_a_responder_going_off_duty_never_puts_her_back(redis_client, others):
     """Her open console renews her on every page and event-stream tick. One that

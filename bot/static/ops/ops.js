@@ -40,13 +40,19 @@
   }
 
   // The ON DUTY badge says what the live stream last said; while the stream is
-  // lost nobody can be sure, so it turns grey with a question mark.
+  // lost nobody can be sure, so it turns grey with a question mark. For a
+  // responder it is their own duty (the line may be on for a colleague only).
   var dutyKnown = null;
   function showBadge() {
     var badge = document.getElementById("duty-badge");
     if (!badge || !dutyKnown) return;
-    badge.textContent = dutyKnown.on ? "ON DUTY" : "OFF DUTY";
-    badge.className = "duty-badge " + (dutyKnown.on ? "on" : "off");
+    var who = dutyKnown.who || [];
+    var mine = dutyKnown.on && (badge.dataset.responder !== "1" || dutyKnown.why === "hours" ||
+                                who.indexOf(badge.dataset.me) >= 0);
+    badge.textContent = mine ? "ON DUTY" : (dutyKnown.on ? "YOU: OFF DUTY" : "OFF DUTY");
+    badge.className = "duty-badge " + (mine ? "on" : "off");
+    if (dutyKnown.on && !mine) badge.title = "The line is on: " + who.join(", ") + " on duty";
+    else badge.removeAttribute("title");
   }
   function setDuty(d) {
     dutyKnown = d;
@@ -62,7 +68,7 @@
     if (banner) banner.hidden = !lost;
     var badge = document.getElementById("duty-badge");
     if (badge && lost) {
-      badge.textContent = badge.classList.contains("off") ? "OFF DUTY?" : "ON DUTY?";
+      badge.textContent = badge.textContent.trim().replace(/\?$/, "") + "?";
       badge.className = "duty-badge unknown";
       badge.title = "Not known while the connection is lost";
     } else if (badge) {
