@@ -18,7 +18,7 @@ import time
 import pytest
 
 from tests.fixtures_browser import CHROMIUM, sign_in_page, text
-from tests.fixtures_console import PASSWORD
+from tests.fixtures_console import PASSWORD, conv_of
 
 pytestmark = [
     pytest.mark.browser,
@@ -228,3 +228,36 @@ def test_an_exit_that_waited_for_a_reply_leaves_no_advice_about_the_chat(live_se
         "Your last reply may have reached them before the chat ended.", timeout=20_000)
     leaving.join()
     _nothing_of_them_left(page, base, conv, "erased")
+
+
+def test_a_polling_live_page_drops_the_row_and_card_of_someone_who_erased(live_server, browser):
+    """The Live list of a page that polls misses the erase the same way a chat page
+    would: on each poll its rows and cards follow the live list, so an erased
+    person's last digits and where they were do not stay on screen."""
+    expect = _expect()
+    base, app = live_server
+    app.extensions["ops"].accounts.add("rosa", "responder", PASSWORD)
+    rita = _signed_in(browser, base)
+    rita.click("text=Go on duty")
+    expect(rita.locator(".flash.ok")).to_contain_text("You are on duty")
+    rita.goto("about:blank")
+    rosa = _signed_in(browser, base, "rosa")
+    rosa.click("text=Go on duty")
+    expect(rosa.locator(".flash.ok")).to_contain_text("You are on duty")
+    rosa.wait_for_function("() => window.__poll === 0", timeout=20_000)  # the one stream: Rita's page polls
+    for body in SCREENING:
+        text(base, body, sender=PERSON)
+    text(base, "HUMAN", sender=PERSON)
+    rita.goto(base + "/ops/")
+    expect(rita.locator(".queue .card", has_text="··02")).to_have_count(1)
+    expect(rita.locator("#sessions tr", has_text="··02")).to_have_count(1)
+    rita.wait_for_function("() => window.__poll === 5", timeout=20_000)
+    conv = conv_of(app.extensions["store"].r, PERSON)
+
+    _cut_off(rita)  # between two of its polls
+    text(base, "SALIR", sender=PERSON)
+    _stream_forgot(app, conv)
+    rita.unroute(EVENTS)
+    expect(rita.locator("#sessions tr", has_text="··02")).to_have_count(0)
+    expect(rita.locator(".queue .card", has_text="··02")).to_have_count(0)
+    assert conv not in _everything_on(rita)

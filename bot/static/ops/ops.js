@@ -102,6 +102,7 @@
       es.addEventListener("mode", function (e) {
         polling = JSON.parse(e.data).poll;
         show(polling ? "Live (every " + polling + " s)" : "Live", true);
+        if (polling && handlers.polled) handlers.polled();
       });
       es.addEventListener("error", function () {
         if (!polling) show("Reconnecting…", false);
@@ -114,7 +115,7 @@
       });
       es.addEventListener("unavailable", function () { show("Storage unavailable: trying again…", false); });
       Object.keys(handlers).forEach(function (name) {
-        if (name === "closed") return;  // ours, not an event of the stream
+        if (name === "closed" || name === "polled") return;  // ours, not events of the stream
         es.addEventListener(name, function (e) {
           if (e.lastEventId) lastSeen = e.lastEventId;
           handlers[name](JSON.parse(e.data));
@@ -318,6 +319,29 @@
       if (d.st === "handed_off" || wasHanded || kinds.some(function (k) { return QUEUE_KINDS.indexOf(k) >= 0; })) {
         refreshQueue();
       }
+    };
+
+    // A page that polls reads the stream after its last id, and a quick exit's entries
+    // are dropped from it within moments, the one that says "gone" too: on each poll,
+    // rows and cards of people no longer in the live list go (their last digits, where
+    // they were in the flows, the keywords they used).
+    page.polled = function () {
+      fetch(live.dataset.sessions, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+        .then(function (r) {
+          if (r.status === 401) toSignIn();
+          return r.ok ? r.json() : Promise.reject(r.status);
+        })
+        .then(function (d) {
+          var here = {};
+          d.sessions.forEach(function (row) { here[row.conv] = true; });
+          Array.prototype.slice.call(tbody.rows).forEach(function (tr) {
+            if (!here[tr.dataset.conv]) tr.remove();
+          });
+          count.textContent = tbody.rows.length;
+          empty.hidden = tbody.rows.length > 0;
+          refreshQueue();
+        })
+        .catch(function () {});
     };
 
     page.lastId = live.dataset.lastId;
@@ -528,7 +552,8 @@
       },
       delivery: function (d) { if (page.delivery) page.delivery(d); },
       duty: setDuty,
-      closed: alerts.onClosed
+      closed: alerts.onClosed,
+      polled: function () { if (page.polled) page.polled(); }
     }, page.status, function () { return page.watched ? page.watched() : ""; });
   }
 })();
