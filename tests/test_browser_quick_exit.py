@@ -140,6 +140,23 @@ def _stream_forgot(app, conv: str) -> None:
         time.sleep(0.1)
 
 
+def _rita_polls_while_rosa_streams(browser, base, app):
+    """Rita and Rosa on duty, Rosa's Live page holding the process's one live stream
+    (OPS_LIVE_STREAMS=1): Rita's pages poll every 5 s. Both go on duty first: a change
+    of who is on duty reloads a Live page, and with it its stream."""
+    expect = _expect()
+    app.extensions["ops"].accounts.add("rosa", "responder", PASSWORD)
+    rita = _signed_in(browser, base)
+    rita.click("text=Go on duty")
+    expect(rita.locator(".flash.ok")).to_contain_text("You are on duty")
+    rita.goto("about:blank")
+    rosa = _signed_in(browser, base, "rosa")
+    rosa.click("text=Go on duty")
+    expect(rosa.locator(".flash.ok")).to_contain_text("You are on duty")
+    rosa.wait_for_function("() => window.__poll === 0", timeout=20_000)
+    return rita, rosa
+
+
 def test_the_page_holding_the_live_stream_keeps_nothing_after_salir(live_server, browser):
     base, _app = live_server
     page = _signed_in(browser, base)
@@ -158,16 +175,7 @@ def test_a_polling_page_learns_of_salir_after_its_stream_entries_are_gone(live_s
     conversation's stream entries (the ERASED one too) before her next: she still learns of it."""
     expect = _expect()
     base, app = live_server
-    app.extensions["ops"].accounts.add("rosa", "responder", PASSWORD)
-    # Both on duty first: a change of who is on duty reloads a Live page, and with it its stream.
-    rita = _signed_in(browser, base)
-    rita.click("text=Go on duty")
-    expect(rita.locator(".flash.ok")).to_contain_text("You are on duty")
-    rita.goto("about:blank")
-    rosa = _signed_in(browser, base, "rosa")
-    rosa.click("text=Go on duty")
-    expect(rosa.locator(".flash.ok")).to_contain_text("You are on duty")
-    rosa.wait_for_function("() => window.__poll === 0", timeout=20_000)  # the one stream: Rita's pages poll
+    rita, rosa = _rita_polls_while_rosa_streams(browser, base, app)
     conv = _answering(rita, base)
     _typing(rita)
     assert rita.evaluate("window.__poll") == 5
@@ -236,15 +244,7 @@ def test_a_polling_live_page_drops_the_row_and_card_of_someone_who_erased(live_s
     person's last digits and where they were do not stay on screen."""
     expect = _expect()
     base, app = live_server
-    app.extensions["ops"].accounts.add("rosa", "responder", PASSWORD)
-    rita = _signed_in(browser, base)
-    rita.click("text=Go on duty")
-    expect(rita.locator(".flash.ok")).to_contain_text("You are on duty")
-    rita.goto("about:blank")
-    rosa = _signed_in(browser, base, "rosa")
-    rosa.click("text=Go on duty")
-    expect(rosa.locator(".flash.ok")).to_contain_text("You are on duty")
-    rosa.wait_for_function("() => window.__poll === 0", timeout=20_000)  # the one stream: Rita's page polls
+    rita, rosa = _rita_polls_while_rosa_streams(browser, base, app)
     for body in SCREENING:
         text(base, body, sender=PERSON)
     text(base, "HUMAN", sender=PERSON)
