@@ -323,8 +323,27 @@
 
     // A page that polls reads the stream after its last id, and a quick exit's entries
     // are dropped from it within moments, the one that says "gone" too: on each poll,
-    // rows and cards of people no longer in the live list go (their last digits, where
-    // they were in the flows, the keywords they used).
+    // rows and cards of people no longer there go (their last digits, where they were
+    // in the flows, the keywords they used). The queue is swapped only when its people
+    // changed: a swap every few seconds would take the keyboard's focus off a card.
+    var convsOf = function (root) {
+      return Array.prototype.map.call(root.querySelectorAll(".card[data-conv]"), function (c) { return c.dataset.conv; })
+        .sort().join(" ");
+    };
+    var reconcileQueue = function () {
+      fetch(live.dataset.queue, { headers: { Accept: "text/html" }, credentials: "same-origin" })
+        .then(function (r) {
+          if (r.status === 401) toSignIn();
+          return r.ok ? r.text() : Promise.reject(r.status);
+        })
+        .then(function (html) {
+          var fresh = document.createElement("template");
+          fresh.innerHTML = html;
+          var queue = document.getElementById("queue");
+          if (convsOf(fresh.content) !== convsOf(queue)) { queue.innerHTML = html; refreshAgo(); }
+        })
+        .catch(function () {});
+    };
     page.polled = function () {
       fetch(live.dataset.sessions, { headers: { Accept: "application/json" }, credentials: "same-origin" })
         .then(function (r) {
@@ -339,9 +358,9 @@
           });
           count.textContent = tbody.rows.length;
           empty.hidden = tbody.rows.length > 0;
-          refreshQueue();
         })
         .catch(function () {});
+      reconcileQueue();
     };
 
     page.lastId = live.dataset.lastId;
