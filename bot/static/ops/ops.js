@@ -19,6 +19,15 @@
   window.addEventListener("submit", function (e) { if (!e.defaultPrevented) leaving = true; });
   function toSignIn() { if (!leaving) location.reload(); }
 
+  // A page's own data: ``as`` "json" or "text"; a 401 goes to sign-in, any other failure rejects.
+  function get(url, as) {
+    var accept = as === "json" ? "application/json" : "text/html";
+    return fetch(url, { headers: { Accept: accept }, credentials: "same-origin" }).then(function (r) {
+      if (r.status === 401) toSignIn();
+      return r.ok ? r[as]() : Promise.reject(r.status);
+    });
+  }
+
   function ago(t) {
     if (!t) return "—";
     var s = Math.max(0, Math.floor(Date.now() / 1000 - t));
@@ -213,11 +222,7 @@
     var refreshWaiting = function () {
       clearTimeout(waitingTimer);
       waitingTimer = setTimeout(function () {
-        fetch(alertsBox.dataset.waiting, { headers: { Accept: "application/json" }, credentials: "same-origin" })
-          .then(function (r) {
-            if (r.status === 401) toSignIn();
-            return r.ok ? r.json() : Promise.reject(r.status);
-          })
+        get(alertsBox.dataset.waiting, "json")
           .then(function (d) { showWaiting(d.waiting); })
           .catch(function () {});
       }, 200);
@@ -275,16 +280,31 @@
     var count = document.getElementById("sessions-count");
     var empty = document.getElementById("sessions-empty");
     var queueTimer = null;
+    var queueAlways = false;  // a refresh asked for since the last swap must swap, whatever changed
 
-    var refreshQueue = function () {
+    var convsOf = function (root) {
+      return Array.prototype.map.call(root.querySelectorAll(".card[data-conv]"), function (c) { return c.dataset.conv; })
+        .sort().join(" ");
+    };
+    // ``ifPeopleChanged``: swap only when the people in the queue differ (a poll's look):
+    // a swap every few seconds would take the keyboard's focus off a card.
+    var refreshQueue = function (ifPeopleChanged) {
+      queueAlways = queueAlways || !ifPeopleChanged;
       clearTimeout(queueTimer);
       queueTimer = setTimeout(function () {
-        fetch(live.dataset.queue, { headers: { Accept: "text/html" }, credentials: "same-origin" })
-          .then(function (r) {
-            if (r.status === 401) toSignIn();
-            return r.ok ? r.text() : Promise.reject(r.status);
+        var always = queueAlways;
+        queueAlways = false;
+        get(live.dataset.queue, "text")
+          .then(function (html) {
+            var queue = document.getElementById("queue");
+            if (!always) {
+              var fresh = document.createElement("template");
+              fresh.innerHTML = html;
+              if (convsOf(fresh.content) === convsOf(queue)) return;
+            }
+            queue.innerHTML = html;
+            refreshAgo();
           })
-          .then(function (html) { document.getElementById("queue").innerHTML = html; refreshAgo(); })
           .catch(function () {});
       }, 250);
     };
@@ -324,32 +344,9 @@
     // A page that polls reads the stream after its last id, and a quick exit's entries
     // are dropped from it within moments, the one that says "gone" too: on each poll,
     // rows and cards of people no longer there go (their last digits, where they were
-    // in the flows, the keywords they used). The queue is swapped only when its people
-    // changed: a swap every few seconds would take the keyboard's focus off a card.
-    var convsOf = function (root) {
-      return Array.prototype.map.call(root.querySelectorAll(".card[data-conv]"), function (c) { return c.dataset.conv; })
-        .sort().join(" ");
-    };
-    var reconcileQueue = function () {
-      fetch(live.dataset.queue, { headers: { Accept: "text/html" }, credentials: "same-origin" })
-        .then(function (r) {
-          if (r.status === 401) toSignIn();
-          return r.ok ? r.text() : Promise.reject(r.status);
-        })
-        .then(function (html) {
-          var fresh = document.createElement("template");
-          fresh.innerHTML = html;
-          var queue = document.getElementById("queue");
-          if (convsOf(fresh.content) !== convsOf(queue)) { queue.innerHTML = html; refreshAgo(); }
-        })
-        .catch(function () {});
-    };
+    // in the flows, the keywords they used).
     page.polled = function () {
-      fetch(live.dataset.sessions, { headers: { Accept: "application/json" }, credentials: "same-origin" })
-        .then(function (r) {
-          if (r.status === 401) toSignIn();
-          return r.ok ? r.json() : Promise.reject(r.status);
-        })
+      get(live.dataset.sessions, "json")
         .then(function (d) {
           var here = {};
           d.sessions.forEach(function (row) { here[row.conv] = true; });
@@ -360,7 +357,7 @@
           empty.hidden = tbody.rows.length > 0;
         })
         .catch(function () {});
-      reconcileQueue();
+      refreshQueue(true);
     };
 
     page.lastId = live.dataset.lastId;
