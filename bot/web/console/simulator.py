@@ -79,11 +79,11 @@ def _send(sim: dict, text: str, choice: str | None = None) -> None:
     msg = IncomingMessage(address=_address(sim), channel=sim["ch"], text=text, message_sid=f"SIM{uuid.uuid4().hex}",
                           choice=choice)
     handled = helpline.handle(msg)
-    lines = [json.dumps({"who": "you", "text": text, "tap": bool(choice)}, ensure_ascii=False)]
+    lines = [{"who": "you", "text": text, "tap": bool(choice)}]
     # Why it went where it went (the keyword, answer, option or phrase of
     # understanding.yaml, the language found): for staff trying a change.
     for reading in handled.turn.readings if handled.turn else ():
-        lines.append(json.dumps({"who": "why", "text": str(reading)}, ensure_ascii=False))
+        lines.append({"who": "why", "text": str(reading)})
     looks = [None] * len(handled.replies)
     if sim["ch"] == "whatsapp" and handled.turn is not None:  # buttons and lists, as WhatsApp shows them
         s = handled.turn.session
@@ -91,23 +91,22 @@ def _send(sim: dict, text: str, choice: str | None = None) -> None:
                                     s.state in ("in_flow", "choosing_language"), s.lang, handled.replies)
     for reply, look in zip(handled.replies, looks):
         seg = count_segments(reply)
-        lines.append(json.dumps({"who": "bot", "text": reply, "seg": seg.segments, "enc": seg.encoding, "wa": look},
-                                ensure_ascii=False))
+        lines.append({"who": "bot", "text": reply, "seg": seg.segments, "enc": seg.encoding, "wa": look})
     if not handled.replies:
         state = handled.turn.session.state if handled.turn else ""
         note = ("(The bot stays quiet: the person is waiting for someone from the team. "
                 "In the simulator nobody answers; text MENU to go back to the bot.)"
                 if state == "handed_off" else "(No reply.)")
-        lines.append(json.dumps({"who": "note", "text": note}))
+        lines.append({"who": "note", "text": note})
     log = current_app.extensions["stores"].simulator_log
     cid = helpline.cid(_address(sim))
     if handled.erased:
         # As SALIR erases a person's chat: nothing typed in the trial stays either
         # (staff may paste a real person's words to try a flow). Only the bot's line.
         log.delete(cid)
-        lines = [line for line in lines if json.loads(line)["who"] == "bot"]
-        lines.append(json.dumps({"who": "note", "text": "(The trial conversation was erased, as a person's is.)"}))
-    log.add(cid, lines, LOG_KEPT, SIM_TTL)
+        lines = [line for line in lines if line["who"] == "bot"]
+        lines.append({"who": "note", "text": "(The trial conversation was erased, as a person's is.)"})
+    log.add(cid, [json.dumps(line, ensure_ascii=False) for line in lines], LOG_KEPT, SIM_TTL)
 
 
 def _erase(sim: dict) -> None:
