@@ -101,7 +101,8 @@ def last_event_id(r, key: str = "hl:events") -> str:
     """The stream's newest entry id ('' for none): where a test's own events start
     (not a count of entries: a quick exit's turns leave the stream)."""
     last = r.xrevrange(key, count=1)
-    return last[0][0] if last else ""
+    ident = last[0][0] if last else ""
+    return ident.decode() if isinstance(ident, bytes) else ident
 
 
 def stored_session(r, key: str) -> dict:

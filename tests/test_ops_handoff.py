@@ -14,7 +14,7 @@ import pytest
 from bot.engine import transcript
 from bot.live_sessions import mask
 from bot.staffed_hours import Hours, HoursError
-from tests.helpers import everything_stored, option, store_session, stored_session, stream_events
+from tests.helpers import everything_stored, last_event_id, option, store_session, stored_session, stream_events
 from tests.fixtures_console import PASSWORD, ask_for_a_person, conv_of, csrf_token, post_form, sign_in, text
 from tests.twilio_standin import ACCOUNT_SID, TwilioStandIn
 
@@ -248,16 +248,23 @@ def test_only_the_operator_who_claimed_replies_until_another_takes_over(console_
     assert twilio_api.requests == []
 
 
+def _answered(console_app, rita, redis_client, *said: str):
+    """A person asks for a person and says ``said``; Rita answers. Their client, and the conversation."""
+    person = console_app.test_client()
+    ask_for_a_person(person)
+    for words in said:
+        text(person, words)
+    conv = conv_of(redis_client)
+    post_form(rita, f"/ops/handoff/{conv}/claim")
+    return person, conv
+
+
 # --- release, close, quick exit --------------------------------------------------------------------------
 
 
 def test_release_hands_back_to_the_bot_silently_and_forgets_the_messages(console_app, rita, redis_client, twilio_api):
     on_duty(rita)
-    person = console_app.test_client()
-    ask_for_a_person(person)
-    text(person, "un secreto")
-    conv = conv_of(redis_client)
-    post_form(rita, f"/ops/handoff/{conv}/claim")
+    person, conv = _answered(console_app, rita, redis_client, "un secreto")
     post_form(rita, f"/ops/handoff/{conv}/reply", {"text": "Hola"})
     response = post_form(rita, f"/ops/handoff/{conv}/release")
     assert response.headers["Location"] == "/ops/"
@@ -275,10 +282,7 @@ def test_release_hands_back_to_the_bot_silently_and_forgets_the_messages(console
 
 def test_close_ends_the_chat_and_the_next_text_starts_at_the_menu(console_app, rita, redis_client, twilio_api):
     on_duty(rita)
-    person = console_app.test_client()
-    ask_for_a_person(person)
-    conv = conv_of(redis_client)
-    post_form(rita, f"/ops/handoff/{conv}/claim")
+    person, conv = _answered(console_app, rita, redis_client)
     post_form(rita, f"/ops/handoff/{conv}/close")
     assert session(redis_client, conv)["st"] == "closed"
     assert twilio_api.requests == []
@@ -298,11 +302,7 @@ def test_unclaim_puts_it_back_in_the_queue(console_app, rita, redis_client):
 
 def test_salir_during_a_hand_off_erases_it_and_nothing_more_can_be_sent(console_app, rita, redis_client, twilio_api):
     on_duty(rita)
-    person = console_app.test_client()
-    ask_for_a_person(person)
-    text(person, "algo privado")
-    conv = conv_of(redis_client)
-    post_form(rita, f"/ops/handoff/{conv}/claim")
+    person, conv = _answered(console_app, rita, redis_client, "algo privado")
     post_form(rita, f"/ops/handoff/{conv}/reply", {"text": "Hola"})
     [reply_sid] = twilio_api.created
     replies = text(person, "SALIR")
@@ -335,13 +335,8 @@ def test_an_open_hand_off_page_learns_of_salir_after_its_stream_entries_are_drop
     it would never hear of it. The page names its conversation (?conv=) and is told it is gone:
     its session is not there, which is all the server needs to know."""
     on_duty(rita)
-    person = console_app.test_client()
-    ask_for_a_person(person)
-    text(person, "algo privado")
-    conv = conv_of(redis_client)
-    post_form(rita, f"/ops/handoff/{conv}/claim")
-    after = redis_client.xrevrange("hl:events", count=1)[0][0]
-    after = after.decode() if isinstance(after, bytes) else after
+    person, conv = _answered(console_app, rita, redis_client, "algo privado")
+    after = last_event_id(redis_client)
     slots = console_app.extensions["ops"].live_slots
     assert slots.acquire(blocking=False)  # another console's stream
     try:
@@ -379,12 +374,8 @@ def test_an_open_hand_off_page_learns_of_salir_after_its_stream_entries_are_drop
 
 def test_an_open_hand_off_page_learns_the_person_went_back_to_the_bot(console_app, rita, redis_client):
     on_duty(rita)
-    person = console_app.test_client()
-    ask_for_a_person(person)
-    conv = conv_of(redis_client)
-    post_form(rita, f"/ops/handoff/{conv}/claim")
-    after = redis_client.xrevrange("hl:events", count=1)[0][0]
-    after = after.decode() if isinstance(after, bytes) else after
+    person, conv = _answered(console_app, rita, redis_client)
+    after = last_event_id(redis_client)
     token = csrf_token(rita, "/ops/")
     response = rita.post(f"/ops/handoff/{conv}/reply", data={"text": ""}, headers={"X-CSRFToken": token})
     assert response.status_code == 409 and response.json["ended"] == ""  # refused, the chat still there
@@ -400,10 +391,7 @@ def test_an_open_hand_off_page_learns_the_person_went_back_to_the_bot(console_ap
 
 def test_stop_during_a_hand_off_wins_too(console_app, rita, redis_client, twilio_api):
     on_duty(rita)
-    person = console_app.test_client()
-    ask_for_a_person(person)
-    conv = conv_of(redis_client)
-    post_form(rita, f"/ops/handoff/{conv}/claim")
+    person, conv = _answered(console_app, rita, redis_client)
     text(person, "PARAR")
     response = post_form(rita, f"/ops/handoff/{conv}/reply", {"text": "hola"}, follow_redirects=True)
     assert "no longer waiting" in response.text
@@ -545,10 +533,7 @@ def read_stream(rita, after: str, until: str) -> str:
 def test_emergency_during_a_hand_off_is_shown_to_the_responder_at_once_and_marked(console_app, rita, redis_client):
     """Before: the bot sent the emergency numbers and the responder saw nothing of it."""
     on_duty(rita)
-    person = console_app.test_client()
-    ask_for_a_person(person)
-    conv = conv_of(redis_client)
-    post_form(rita, f"/ops/handoff/{conv}/claim")
+    person, conv = _answered(console_app, rita, redis_client)
     text(person, "me están amenazando")
     last = redis_client.xrevrange("hl:events", count=1)[0][0]
 
