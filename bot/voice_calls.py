@@ -158,6 +158,11 @@ class VoiceCalls:
             return self.ask_language(fs)
         if at == QUIET and key.isdigit() and key != "0":
             return self.take_up_again(fs, cid)
+        if not key and at != QUIET and _number_said_back(fs, words):
+            # A number read to them, said aloud as they write it down: it is heard again. Read as
+            # an answer, "1 888 373" picked the main menu's 1, and at the hotline's offer "uno ocho
+            # ocho ocho" was "not understood", the main menu's keys, and the offer gone.
+            return self.repeat(fs, cid)
         if at == HOTLINE and (key == "1" or (not key and _answers_offer(fs, words, "yes"))):
             return self.dial_hotline(fs, cid, form.get("To"))
         if at == HOTLINE and not key and _answers_offer(fs, words, "no"):
@@ -520,14 +525,18 @@ class VoiceCalls:
         return self.say(fs, cid, Said(self.language_of(fs, cid), [], QUIET), remember=False, silence=silence)
 
     def heard_unsure(self, fs: FlowSet, cid: str) -> Answer:
-        """Speech too unsure to act on: "to be sure we heard you right", then
-        what was said last (the offer of the hotline with it), or the question."""
+        """Speech too unsure to act on: "to be sure we heard you right, here is the
+        question again", then the question alone, as those words say: not all that
+        came before it (the screening's intro, with its numbers, is most of a minute).
+        At the offer of the hotline, the offer again, with its numbers. 9 still says
+        everything that was said last."""
         lang = self.language_of(fs, cid)
         lead = self.lines(fs, lang, spoken.system_text(fs, lang, "reprompt_unsure"))
         last = self.last_said(cid)
-        if last is None:
-            return self.say(fs, cid, Said(lang, lead + self.lines(fs, lang, self.current_prompt(fs, cid, lang))))
-        return self.say(fs, cid, Said(last.lang, lead + last.lines, last.at), remember=False)
+        if last is not None and last.at == HOTLINE:
+            return self.say(fs, cid, Said(last.lang, lead + last.lines, last.at), remember=False)
+        question = Said(lang, lead + self.lines(fs, lang, self.current_prompt(fs, cid, lang)))
+        return self.say(fs, cid, question, remember=last is None)
 
     def take_up_again(self, fs: FlowSet, cid: str, silence: int = 0) -> Answer:
         """The question the call is at, in full: after the quiet, or when what was said last is gone.
@@ -617,6 +626,23 @@ def _answers_offer(fs: FlowSet, words: str, answer: str) -> bool:
     if number is not None:
         return answer == "yes" and number[0] == 1
     return bool(kept) and matching.answer(fs.system, " ".join(kept), []) == answer
+
+
+def _number_said_back(fs: FlowSet, words: str) -> bool:
+    """Whether speech is only the digits of a number ("1 888 373", "uno ocho ocho ocho"):
+    three at least, as a caller repeats a number read to them. Never a key said ("uno",
+    "nueve": an answer, or 9 to hear it again) nor a keyword ("nueve uno uno" is 911)."""
+    lex = Lexicon.of(fs)
+    tokens = normalize(words).split()
+    digits = 0
+    for token in tokens:
+        if token.isdigit():
+            digits += len(token)
+        elif lex.numbers.get(token, 10) <= 9:
+            digits += 1
+        else:
+            return False
+    return digits >= 3 and matching.read_keyword(fs, " ".join(tokens))[0] is None
 
 
 def _unsure(confidence: str | None) -> bool:

@@ -337,6 +337,46 @@ def test_speech_twilio_is_far_from_sure_of_is_asked_again_never_acted_on(call_ap
     assert call.say(words, confidence="0") != heard  # no Confidence given (0): acted on
 
 
+def test_unsure_speech_after_the_intro_gets_the_question_not_the_intro_again(call_app):
+    # "Here is the question again" was followed by the whole of what came before it: the
+    # screening's intro, with its numbers read twice, most of a minute.
+    call = Call(call_app)
+    start_in(call, "es")
+    intro = call.press("1")  # the screening: its intro, then "¿Puede hablar ahora sin peligro?"
+    heard = call.say("sí", confidence="0.1")
+    assert heard[0] == "[es] Para no equivocarnos, esta es otra vez la pregunta.", heard
+    assert heard[1:] == intro[1:] and intro[0] not in heard, (intro, heard)  # the question and its keys, alone
+    assert call.press("9") == intro  # 9 still says all of it
+
+
+@pytest.mark.parametrize("lang, number", [("es", "uno ocho ocho ocho"), ("es", "1 888 373 7888"),
+                                          ("en", "one eight eight eight three seven three")])
+def test_a_number_said_back_at_the_hotline_offer_keeps_the_offer(call_app, lang, number):
+    # A caller writes a number down, repeating it aloud: the <Gather> hears it. It was read at the
+    # main menu behind the offer ("not understood", its keys), and a 1 meant for the hotline then
+    # started the screening.
+    call = Call(call_app)
+    start_in(call, lang)
+    offer = call.press("0")  # nobody on duty: the numbers, and the hotline offered
+    assert call.say(number) == offer
+    assert call.press("1")[-1].startswith("<dial"), "1 still puts them through"
+
+
+@pytest.mark.parametrize("said", ["1 888 373", "uno ocho ocho ocho"])
+def test_a_number_said_back_at_a_menu_is_no_pick(call_app, said):
+    call = Call(call_app)
+    start_in(call, "es")
+    menu = call.press("#")
+    assert call.say(said) == menu  # "1 888 373" had picked the main menu's 1
+
+
+def test_911_said_as_digits_is_still_the_emergency(call_app):
+    call = Call(call_app)
+    start_in(call, "es")
+    heard = call.say("9 1 1")
+    assert any("llame usted al 9, 1, 1" in line for line in heard), heard
+
+
 def test_unsure_speech_in_the_quiet_keeps_the_quiet(call_app):
     # The quiet follows silence, or someone near: speech Twilio is unsure of is likely
     # someone else's, and the question is never said aloud there.

@@ -94,7 +94,7 @@ def test_an_audio_file_that_is_not_there_and_one_for_an_unknown_language(project
 
 def test_the_voice_texts_a_call_needs(project):
     system = project / "flows" / "system.yaml"
-    edit(system, '  voice_press: "Press {digit}: {label}."\n', "")
+    edit(system, '  voice_press: "Press {digit}: {label}"\n', "")
     assert voice_problems(project) == [
         "system.yaml:1: `texts` is missing `voice_press:`, a text the bot sends by this name: add it under `texts:`"
     ]
@@ -104,7 +104,7 @@ def test_without_voice_keys_nothing_is_checked_for_calls(project):
     keywords = project / "flows" / "keywords.yaml"
     text = keywords.read_text(encoding="utf-8")
     keywords.write_text(text[: text.index("voice_keys:")], encoding="utf-8")
-    edit(project / "flows" / "system.yaml", '  voice_press: "Press {digit}: {label}."\n', "")
+    edit(project / "flows" / "system.yaml", '  voice_press: "Press {digit}: {label}"\n', "")
     assert voice_problems(project) == []
 
 

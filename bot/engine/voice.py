@@ -111,16 +111,20 @@ def text_lines(fs: m.FlowSet, node: m.Node, lang: str, text: m.Text | None = Non
 def options_line(fs: m.FlowSet, node: m.Node, lang: str) -> str:
     """"Press 1: Yes. Press 2: No. …" for a waiting node's options."""
     labels = render.option_labels(fs, node, lang, voice=True)
-    return " ".join(render.say(fs, lang, "voice_press", digit=str(i), label=_bare(label))
+    return " ".join(render.say(fs, lang, "voice_press", digit=str(i), label=_said_as_option(label))
                     for i, label in enumerate(labels, 1))
 
 
-def _bare(label: str) -> str:
-    """A label without its closing mark, as a spoken option ends with its own
-    ("¿Qué me pasó?" -> "Qué me pasó")."""
-    if label.startswith(("¿", "¡")) and label.endswith(("?", "!")) and label.count("¿") + label.count("¡") == 1:
-        return label[1:-1]
-    return label.rstrip(".?!")
+def _said_as_option(label: str) -> str:
+    """A label as the end of "Press 1: …": a question stays one, marks and all,
+    since in Spanish only its tone tells it from a statement ("Oprima 5: ¿Es
+    seguro hablar?", never "Es seguro hablar."); anything else ends with a
+    full stop ("¡Ayuda!" -> "Ayuda.")."""
+    if label.endswith("?"):
+        return label
+    if label.startswith("¡") and label.endswith("!") and label.count("¡") == 1:
+        label = label[1:]
+    return label.rstrip(".!") + "."
 
 
 def prompt(fs: m.FlowSet, node: m.Node, lang: str) -> list[Line]:
