@@ -841,6 +841,15 @@ def test_forced_labour_is_spoken_of_for_men_too(fs, lang):
 
 
 @pytest.mark.parametrize("lang", LANGS)
+def test_the_t_visa_offered_for_forced_labour_says_it_is_for_trafficking(fs, lang):
+    # A caller's-ear review: the forced-labour outcome offered a T visa and never said trafficking,
+    # so nothing said why a visa for trafficking victims was theirs (CONTENT.md 1: forced labour is trafficking).
+    _, replies, _, _ = screen(fs, lang, {"force": "yes"})
+    offer = next(plain(r) for r in replies if ("visa t" if lang == "es" else "t visa") in plain(r))
+    assert {"en": "victims of human trafficking", "es": "victimas de trata de personas"}[lang] in offer, offer
+
+
+@pytest.mark.parametrize("lang", LANGS)
 def test_a_minor_sent_to_work_hears_their_rights(fs, lang):
     outcomes, replies, _, _ = screen(fs, lang, {"under_18": "yes", "pay": "yes", "pay_later": "yes"})
     said = plain(" ".join(replies))
