@@ -1193,3 +1193,31 @@ def test_a_failed_call_to_someone_else_or_in_other_words_is_no_failed_call_to_ou
     read = {text: lex.place(normalize(text)) for text in FAILED_CALL_LOOKALIKES}
     wrong = [text for text, placed in read.items() if placed.target is not None and placed.target.goto == "numbers.no_answer"]
     assert not wrong, wrong
+
+
+@pytest.mark.parametrize("text, goto", [
+    # Someone who writes for another person: the hotline's numbers, not the screening's questions about the writer.
+    ("soy maestra, a la mama de un alumno la amenazan con la migra si deja el trabajo", "numbers.exploitation"),
+    ("im a landlord, 14 men live in my house, they havent been paid in months and the guy has their passports",
+     "numbers.exploitation"),
+    # What is not the screening is read as it is: a child named, the writer's own pay.
+    ("soy maestra, mi alumna de 14 trabaja de noche en un bar", "numbers.child"),
+    ("soy maestra y mi patron no me paga desde hace 2 meses", "rights.pay_here"),
+    # The writer's own story beside the role: the screening.
+    ("im a nurse and my boss makes me work doubles with no overtime pay", "screening.intro"),
+])
+def test_a_message_written_for_someone_else_leads_to_the_hotlines_numbers_instead_of_the_screening(fs, text, goto):
+    placed = Lexicon.of(fs).place(normalize(text))
+    assert placed.target is not None and placed.target.goto == goto, placed
+    if goto == "numbers.exploitation":
+        assert "instead of screening" in placed.reading.how, placed.reading
+
+
+def test_someone_else_held_now_still_raises_the_alarm_when_written_for_them(fs):
+    placed = Lexicon.of(fs).place(normalize("soy enfermera, una paciente dice que la tienen encerrada en un motel"))
+    assert placed.alarm is not None and placed.target.goto == "numbers.exploitation", placed
+
+
+def test_a_role_alone_is_no_reading(fs):
+    # `instead_of` stands in for the screening only: alone it places nothing.
+    assert not Lexicon.of(fs).place(normalize("soy maestra")).placed

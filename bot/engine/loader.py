@@ -535,6 +535,8 @@ def _build_understanding(source: Source, resolve: _Resolver) -> m.Understanding:
             note=spec.get("note", ""),
             general=bool(spec.get("general")),
             sign=bool(spec.get("sign")),
+            instead_of=resolve(spec["instead_of"], None) if spec.get("instead_of") else None,
+            own_words=frozenset().union(*(_words(words) for words in (spec.get("own_words") or {}).values())),
             together=together,
         ))
     several = None

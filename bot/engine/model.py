@@ -271,6 +271,13 @@ class Meaning:
     where: Where
     general: bool = False  # a general request (numbers, my rights): any other meaning in the message wins
     sign: bool = False  # a sign of exploitation (pay kept, papers kept, force, debt): two of them lead to `several_signs`
+    # A qualified node: this meaning counts only beside a reading that leads there, and leads to
+    # its own goto instead (someone writing for another person: not the screening, which asks
+    # about the one who writes, but the hotline's numbers).
+    instead_of: str | None = None
+    # Words that make the reading it stands in for the writer's own story ("makes me work",
+    # "me obligan"): then that reading stays. Normalised, every language's.
+    own_words: frozenset[str] = frozenset()
     note: str = ""
     together: tuple[Together, ...] = ()  # phrases of several groups read as one, per language
 

@@ -414,6 +414,8 @@ MESSAGES: dict[str, str | Callable[[Mapping], str]] = {
     "meaning-leads-nowhere": "this meaning leads nowhere: add `goto:` (a place, like `rights.pay_here`) or `intent:`"
                              " (danger, watched, human, help, quick_exit or opt_out)",
     "ending-intent-with-goto": "`{intent}` ends the chat, so it cannot also go somewhere: remove `goto:`",
+    "instead-of-without-goto": "`instead_of:` sends what would go there somewhere else: add `goto:` (a place, like"
+                               " `numbers.exploitation`)",
     "short-form-twice": lambda d: f"`{d['form']}` stands for `{d['word']}` in {language_label(d['lang'])} and for"
                                   f" `{d['other']}` in {language_label(d['other_lang'])}: a message's language is not"
                                   f" known before it is read, so keep `{d['form']}` in one language only",

@@ -538,11 +538,19 @@ class Lexicon:
                        if entry.meaning.intent == "danger" and not entry.meaning.goto]
             together = self._together(tokens, parts, dangers)
             found += [(entry, score, how) for entry, score, how, _, _ in together]
+        # Meanings that only stand in for another place (`instead_of`) are no reading of their own.
+        instead = [f for f in found if f[0].meaning.instead_of]
+        found = [f for f in found if not f[0].meaning.instead_of]
         if not found:
             return Placement()
         if tokens != written:  # say so: "q = que"
             forms = ", ".join(f"{t} = {self.short[t]}" for t in dict.fromkeys(written) if t in self.short)
             found = [(entry, score, "; ".join(filter(None, (how, f"short forms: {forms}")))) for entry, score, how in found]
+        return self._instead(self._best(found, spans, together, dangers), instead)
+
+    def _best(self, found: list[tuple[_Entry, float, str]], spans: list[tuple[int, int, _Entry, float, str]],
+              together: list[tuple[_Entry, float, str, int, int]], dangers: list[tuple[int, int]]) -> Placement:
+        """The placement of the meanings found (at least one): the best target, and the alarm."""
         # A general request last ("what number can I call" beside "my boss doesn't pay me"
         # is the pay page, with its number), then the longest phrase, the better match,
         # the meaning written first.
@@ -561,6 +569,24 @@ class Lexicon:
         if target is None:
             return Placement(alarm=alarm)
         return Placement(target[0].meaning, self._reading(*target), alarm, together=target[0].together)
+
+    def _instead(self, placed: Placement, instead: list[tuple[_Entry, float, str]]) -> Placement:
+        """``placed``, or the meaning of ``instead`` that stands in for its target's place
+        (`instead_of`): "soy maestra y a mi alumna la obligan a trabajar" leads to the
+        hotline's numbers, not to the screening's questions about the one who writes. Not
+        when the phrase read says the writer's own story ("im a nurse and my boss makes me
+        work": `own_words`). The alarm stays."""
+        if placed.target is None or not placed.target.goto:
+            return placed
+        said = set(normalize(placed.reading.phrase).split()) if placed.reading else set()
+        found = sorted((f for f in instead if f[0].meaning.instead_of == placed.target.goto and f[0].meaning.goto
+                        and not said & f[0].meaning.own_words),
+                       key=lambda f: (-len(f[0].tokens), -f[1], f[0].order))
+        if not found:
+            return placed
+        reading = self._reading(*found[0])
+        reading = replace(reading, how="; ".join(filter(None, (reading.how, f"instead of {placed.target.label}"))))
+        return Placement(found[0][0].meaning, reading, placed.alarm)
 
     def _several_signs(self, found: list[tuple[_Entry, float, str]],
                        spans: list[tuple[int, int, _Entry, float, str]]) -> Reading | None:

@@ -526,7 +526,13 @@ def check_understanding(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
                 problems.append(_p(_at(loaded, path, ("meanings", i, "goto")), "unknown-goto", **missing))
         if meaning.intent in m.WHOLE_ONLY_INTENTS and meaning.goto:
             problems.append(_p(_at(loaded, path, ("meanings", i, "goto")), "ending-intent-with-goto", intent=meaning.intent))
-        for key in ("phrases", "together", "not_with"):
+        if meaning.instead_of:
+            missing = _missing(fs, loaded, meaning.instead_of)
+            if missing:
+                problems.append(_p(_at(loaded, path, ("meanings", i, "instead_of")), "unknown-goto", **missing))
+            if meaning.intent and not meaning.goto:  # with neither, it leads nowhere (said above)
+                problems.append(_p(_at(loaded, path, ("meanings", i)), "instead-of-without-goto"))
+        for key in ("phrases", "together", "not_with", "own_words"):
             for code in _value(loaded, path, ("meanings", i, key)) or {}:
                 if code not in languages:
                     unknown_language(code, ("meanings", i, key, code))
