@@ -52,7 +52,7 @@ WHATSAPP_FALLBACKS = Counter(
 WHATSAPP_SEND_FAILURES = Counter(
     "helpline_whatsapp_send_failures",
     "WhatsApp replies not sent by REST, by reason: refused (by Twilio), maybe_sent (no answer in time: never sent"
-    " again), unreachable (tried again shortly)",
+    " again), unreachable or not_taken_now (Twilio answered 429 or 503): tried again shortly",
     ["reason"],
 )
 
@@ -65,7 +65,8 @@ SENT = {(channel, via): MESSAGES_OUT.labels(channel, via)
         for channel, via in (("sms", "twiml"), ("whatsapp", "twiml"), ("whatsapp", "rest"))}
 ANSWERS = {outcome: REPLIES.labels(outcome) for outcome in ("reply", "retry", "silent", "failsafe", "dial", "hangup")}
 FALLBACKS = {reason: WHATSAPP_FALLBACKS.labels(reason) for reason in ("no_template", "refused")}
-SEND_FAILURES = {reason: WHATSAPP_SEND_FAILURES.labels(reason) for reason in ("refused", "maybe_sent", "unreachable")}
+SEND_FAILURES = {reason: WHATSAPP_SEND_FAILURES.labels(reason)
+                 for reason in ("refused", "maybe_sent", "unreachable", "not_taken_now")}
 
 
 bp = Blueprint("metrics", __name__)

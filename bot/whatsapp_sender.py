@@ -17,8 +17,10 @@ The same guarantees as TwiML replies:
   taken the one before, and the next turn's after them.
 * **Never silence.** A menu whose template is missing (not synced yet) or
   that Twilio refuses goes out as the numbered text an SMS gets, counted in
-  ``helpline_whatsapp_fallbacks``; a Twilio that cannot be reached is tried
-  again every few seconds for an hour (the outbox's TTL).
+  ``helpline_whatsapp_fallbacks``; a Twilio that cannot be reached, or that
+  answers it cannot take a message now (429, 503), is tried again every few
+  seconds for an hour (the outbox's TTL). A refusal of that message itself
+  (any other answer) is not tried again.
 
 A quick exit's line carries the status URL that deletes it at Twilio once
 delivered, as its TwiML would (bot/erasure.py).
@@ -39,10 +41,13 @@ from .store.whatsapp import WhatsAppStore
 log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 5.0
+# Twilio answered that it did not take the message, for now: too many requests (429), or
+# the service unavailable (503). Nothing was sent: it is kept first in line and tried again.
+NOT_TAKEN_NOW = frozenset({429, 503})
 
 
 class Unreachable(Exception):
-    """Twilio could not be reached: nothing was sent, try again later."""
+    """Twilio could not be reached, or could not take the message now: nothing was sent, try again later."""
 
 
 class WhatsAppSender:
@@ -165,6 +170,11 @@ class WhatsAppSender:
             self.client.messages.create(**options)
         except TwilioRestException as exc:
             # Twilio's text can quote the number: only its code goes to the log.
+            if exc.status in NOT_TAKEN_NOW:
+                log.warning("Twilio could not take a WhatsApp reply now (HTTP %s, error %s): tried again shortly",
+                            exc.status, exc.code)
+                metrics.SEND_FAILURES["not_taken_now"].inc()
+                raise Unreachable() from None
             log.warning("Twilio refused a WhatsApp reply: HTTP %s, error %s", exc.status, exc.code)
             metrics.SEND_FAILURES["refused"].inc()
             raise _Refused() from None

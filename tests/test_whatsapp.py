@@ -283,6 +283,56 @@ def test_a_question_as_three_buttons_and_a_tap_on_one(app, twilio):
     assert _session(app)["flags"]["safe_now"] == "not_sure"
 
 
+def test_an_earlier_row_whose_title_is_a_keyword_does_what_the_word_does(app, twilio):
+    # Scrolled back, "Emergencia" tapped on an earlier list: the emergency numbers at once, as
+    # the word typed gives them. It had said "that choice is from an earlier message".
+    synced(app)
+    client = app.test_client()
+    send(client, twilio, "hola", expect=2)
+    send(client, twilio, "4", expect=1)  # the numbers, by need: a list
+    send(client, twilio, "MENU", expect=1)
+    send(client, twilio, "1", expect=2)  # the screening: its intro and "¿Puede hablar…?"
+    send(client, twilio, "1", expect=1)  # "¿Dónde está ahora?"
+    emergency, again = send(client, twilio, "Emergencia", expect=2, ListId="numbers.by_need#numbers.emergency",
+                            ListTitle="Emergencia")
+    assert "911" in emergency["Body"] and body_of(again).startswith("¿Dónde está ahora?"), (emergency, again)
+    assert _session(app)["node"] == "where"
+
+
+def test_a_tap_after_a_stop_is_no_opt_in(app, twilio):
+    # "Yes" on a button from before STOP answered that message; it is an opt-in word, but the
+    # tap is no request to be written to again.
+    synced(app)
+    client = app.test_client()
+    send(client, twilio, "hi", expect=2)
+    send(client, twilio, "1", expect=2)  # "Is it safe for you to text right now?": Yes / No / Not sure
+    send(client, twilio, "STOP", expect=1)
+    send(client, twilio, "Yes", expect=0, ButtonPayload="screening.safe#yes", ButtonText="Yes")
+    assert _session(app)["state"] == "opted_out"
+    send(client, twilio, "START", expect=2)  # the word typed still is one
+
+
+def test_a_rows_short_title_typed_goes_where_the_tap_does(app, twilio):
+    synced(app)
+    client = app.test_client()
+    send(client, twilio, "hola", expect=2)
+    send(client, twilio, "4", expect=1)
+    title = choices.labels(real_flows(), real_flows().node("numbers.by_need"), "es")[0]
+    assert title == "Me controlan, sin pago"  # the row's short title, not the option's label
+    tapped_or_typed = send(client, twilio, title, expect=4)  # the lines' messages, then "¿Y ahora?"
+    assert body_of(tapped_or_typed[-1]) == "¿Y ahora?"
+    assert (_session(app)["flow"], _session(app)["node"]) == ("numbers", "more")
+
+
+def test_a_reply_not_understood_above_a_list_asks_for_a_choice_not_a_number(app, twilio):
+    # Buttons and rows show no numbers: "Responda con un número:" asked for what the person could not see.
+    synced(app)
+    client = app.test_client()
+    send(client, twilio, "hola", expect=2)
+    [again] = send(client, twilio, "qwerty", expect=1)
+    assert "ContentSid" in again and body_of(again) == "Perdón, no entendí. Elija una opción:"
+
+
 def _session(app) -> dict:
     from bot.engine.session import Session
 
@@ -337,6 +387,25 @@ def test_before_any_sync_menus_are_numbered_text_never_silence(app, twilio):
     fs = real_flows()
     assert menu["Body"] == render.prompt(fs, fs.node("main.menu"), "es") and "ContentSid" not in menu
     assert fallbacks("no_template") == before + 1
+
+
+@pytest.mark.parametrize("status, code", [(429, 20429), (503, 20503)])
+def test_twilio_too_busy_keeps_the_replies_and_sends_them_in_order_later(app, twilio, redis_client, status, code):
+    # Twilio answering that it cannot take a message now was read as a refusal: the menu fell back
+    # to text, that was refused too, and both were dropped; the person got nothing, ever.
+    synced(app)
+    client = app.test_client()
+    twilio.fail_with = (status, code)
+    before = send_failures("not_taken_now")
+    assert messages(post_signed(client, "/twilio/messages", inbound("hola", sender=PERSON)).data) == []
+    wait_until(lambda: send_failures("not_taken_now") > before)
+    cid = contact_id("test-secret", PERSON)
+    assert redis_client.llen(f"hl:{{{cid}}}:wa:outbox") == 2  # both kept, in order
+    asked = len(twilio.messages)
+    twilio.fail_with = None  # Twilio takes them again
+    wait_until(lambda: len(twilio.messages) >= asked + 2, timeout=15)
+    greeting, menu = twilio.messages[asked:asked + 2]
+    assert greeting["Body"].startswith("Hola.") and template(twilio, menu)["friendly_name"] == "hl_main_menu_es"
 
 
 def test_twilio_unreachable_keeps_the_replies_and_sends_them_in_order_later(make_app, redis_client):

@@ -179,12 +179,16 @@ class _Step:
         s, fs = self.s, self.fs
         text = clean(inbound.text)
         if inbound.choice:
-            picked = self.tapped(inbound.choice)
+            picked = self.tapped(inbound.choice, text)
             if picked is None:
                 return self.turn
             text = picked or text
         norm = normalize(text)
         intent, lang, why = matching.read_keyword(fs, norm, text)
+        if intent == "opt_in" and inbound.choice:
+            # A tap is never an opt-in: "Yes" on a button of a message from before the stop
+            # answered that message, and is no request to be written to again.
+            intent = why = None
         if intent == "opt_in" and self.answers_question(text, norm):
             # YES is an opt-in word only while opted out (keywords.yaml); at a
             # yes / no / not sure question it is the answer.
@@ -250,12 +254,15 @@ class _Step:
             self.answer(text, norm, inbound.media_count)
         return self.turn
 
-    def tapped(self, choice: str) -> str | None:
+    def tapped(self, choice: str, title: str) -> str | None:
         """A tap on a WhatsApp button or list row: the number of the choice it
         names here (read as if typed), "" to read the title instead (not at a
         question or menu: the tap is then what its title says), or None once
         answered: a choice of an earlier message or of a menu that has changed
-        gets one line saying so and the choices here, and is not a miss."""
+        gets one line saying so and the choices here, and is not a miss. A
+        choice of an earlier message whose title is a keyword ("Emergencia",
+        "Menú principal", "English") does what the word does when typed: the
+        emergency numbers must not wait for a second tap."""
         s = self.s
         node = self.current() if s.state in ("in_flow", "choosing_language") and not self.ctx.opted_out else None
         if node is None:
@@ -263,6 +270,9 @@ class _Step:
         i = choices.pick(self.fs, s.position, node, choice)
         if i is not None:
             return str(i + 1)
+        intent = matching.read_keyword(self.fs, normalize(title), title)[0]
+        if intent is not None and intent not in m.WHOLE_ONLY_INTENTS and intent != "opt_in":
+            return ""
         s.updated_at = self.ctx.now
         self.explain(Reading("nothing", "a tap on a choice of an earlier message", how=f"id {choice}"))
         self.reply(render.changed(self.fs, node, s.lang))
@@ -570,11 +580,14 @@ class _Step:
     # --- answers ------------------------------------------------------------
 
     def labels(self, node: m.Node) -> list[list[str]]:
-        """Each option's label, normalised, in the person's language and English."""
+        """Each option's label, normalised, in the person's language and English: as
+        written, as a call says it, and as a WhatsApp button or row shows it."""
         fs, lang = self.fs, self.s.lang
 
         def forms() -> list[list[str]]:
             said = [render.option_labels(fs, node, language, voice) for language in (lang, "en") for voice in (False, True)]
+            # What a WhatsApp button or row shows (an option's `short:`), typed as it reads there.
+            said += [choices.labels(fs, node, language) for language in (lang, "en")]
             return [list(dict.fromkeys(normalize(label) for label in labels)) for labels in zip(*said)]
 
         # Worked out once per flow set; ``node`` is the one the person is at.
