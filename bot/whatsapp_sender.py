@@ -28,6 +28,8 @@ delivered, as its TwiML would (bot/erasure.py).
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import uuid
 from typing import Callable
 
@@ -36,11 +38,19 @@ from .channels import whatsapp
 from .channels.twilio_api import never_left, rest_client
 from .engine.model import FlowSet
 from .engine.session import Session
+from .helpline import safe_error
 from .store.whatsapp import WhatsAppStore
 
 log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 5.0
+# People's outboxes a process sends at once, each on a thread of its own while it is sent. One
+# at a time, one slow answer from Twilio held up everyone's replies (and the erasures the same
+# background thread does): with Twilio taking 0.5 s a message and ten people writing, the tenth
+# waited 9 s, and an eleventh's SALIR line 10 s. Each outbox is still sent in order, by one
+# sender at a time (WhatsAppStore.take).
+SENDERS = 4
+LOOK_AGAIN = 0.25  # seconds, while outboxes are being sent: to start those waiting behind them
 # Twilio answered that it did not take the message, for now: too many requests (429), or
 # the service unavailable (503). Nothing was sent: it is kept first in line and tried again.
 NOT_TAKEN_NOW = frozenset({429, 503})
@@ -60,14 +70,11 @@ class WhatsAppSender:
         self.from_number = from_number
         self._factory = client_factory or (lambda: rest_client(account_sid, auth_token, api_base,
                                                                logger_name="bot.whatsapp.twilio"))
-        self._client = None
+        # REST clients not in use, each with its connection to Twilio kept open: one per outbox
+        # being sent at a time (a client's HTTP session is not shared between threads).
+        self._clients: queue.SimpleQueue = queue.SimpleQueue()
+        self._sending: dict[str, _Sending] = {}  # outboxes being sent now (only the background thread reads it)
         self.token = uuid.uuid4().hex
-
-    @property
-    def client(self):
-        if self._client is None:
-            self._client = self._factory()
-        return self._client
 
     # --- inside the turn --------------------------------------------------------------
 
@@ -105,28 +112,47 @@ class WhatsAppSender:
     # --- off the request path (bot/background.py) -----------------------------------------
 
     def __call__(self) -> float | None:
-        """Send what is waiting; seconds until there may be more, or None."""
-        later = None
+        """Start sending the outboxes that wait, up to SENDERS at once, and collect
+        those sent; seconds until it should look again, or None. It returns at
+        once: an outbox that fills while another is sent starts without waiting
+        for Twilio's slowest answer. A thread lasts as long as its outbox takes:
+        a process with nothing to send keeps none."""
+        waits = []
+        for cid, sending in list(self._sending.items()):
+            if not sending.thread.is_alive():
+                del self._sending[cid]
+                if sending.wait is not None:
+                    waits.append(sending.wait)
         for cid in self.store.ready():
-            if not self.store.take(cid, self.token):
-                later = 1.0  # another process is sending it; look again soon
-                continue
-            try:
-                wait = self._drain(cid)
-            finally:
-                self.store.let_go(cid)
-            if wait is not None:
-                later = min(later or wait, wait)
-        return later
+            if len(self._sending) >= SENDERS:
+                break
+            if cid not in self._sending:
+                self._sending[cid] = _Sending(self._send_outbox, cid)
+        if self._sending:
+            waits.append(LOOK_AGAIN)
+        return min(waits) if waits else None
 
-    def _drain(self, cid: str) -> float | None:
+    def _send_outbox(self, cid: str) -> float | None:
+        if not self.store.take(cid, self.token):
+            return 1.0  # another process is sending it; look again soon
+        try:
+            client = self._clients.get_nowait()
+        except queue.Empty:
+            client = self._factory()  # no connection yet: made by its first message
+        try:
+            return self._drain(cid, client)
+        finally:
+            self._clients.put(client)
+            self.store.let_go(cid)
+
+    def _drain(self, cid: str, client) -> float | None:
         while True:
             first = self.store.first(cid)
             if first is None:
                 break
             raw, item = first
             try:
-                self._send(item)
+                self._send(client, item)
             except Unreachable:
                 return RETRY_SECONDS  # kept first in line: the order holds
             self.store.sent(cid, raw)
@@ -139,25 +165,26 @@ class WhatsAppSender:
             return 0.0
         return None
 
-    def _send(self, item: dict) -> None:
+    def _send(self, client, item: dict) -> None:
         if item.get("key"):
             sid = self.store.content_sid(item["key"])
             if sid is None:
                 metrics.FALLBACKS["no_template"].inc()
             else:
                 try:
-                    self._create(item, content_sid=sid, content_variables=whatsapp.content_variables(item["body"]))
+                    self._create(client, item, content_sid=sid,
+                                 content_variables=whatsapp.content_variables(item["body"]))
                     return
                 except _Refused:
                     metrics.FALLBACKS["refused"].inc()
                 except _MaybeSent:
                     return  # it may be on its way: a numbered copy would make it twice
         try:
-            self._create(item, body=item["text"])
+            self._create(client, item, body=item["text"])
         except (_Refused, _MaybeSent):
             return  # counted; nothing more can be done for this one
 
-    def _create(self, item: dict, **content) -> None:
+    def _create(self, client, item: dict, **content) -> None:
         from twilio.base.exceptions import TwilioException, TwilioRestException
 
         options = {"to": item["to"], "status_callback": item["cb"], **content}
@@ -167,7 +194,7 @@ class WhatsAppSender:
             sender = self.from_number or ""
             options["from_"] = sender if sender.startswith("whatsapp:") else "whatsapp:" + sender
         try:
-            self.client.messages.create(**options)
+            client.messages.create(**options)
         except TwilioRestException as exc:
             # Twilio's text can quote the number: only its code goes to the log.
             if exc.status in NOT_TAKEN_NOW:
@@ -186,6 +213,22 @@ class WhatsAppSender:
             metrics.SEND_FAILURES["maybe_sent"].inc()
             raise _MaybeSent() from None
         metrics.SENT["whatsapp", "rest"].inc()
+
+
+class _Sending:
+    """One person's outbox being sent, on a thread of its own."""
+
+    def __init__(self, send: Callable[[str], "float | None"], cid: str):
+        self.wait: float | None = None  # what sending it said: when to look again
+        self.thread = threading.Thread(target=self._run, args=(send, cid), name="whatsapp-send", daemon=True)
+        self.thread.start()
+
+    def _run(self, send: Callable[[str], "float | None"], cid: str) -> None:
+        try:
+            self.wait = send(cid)
+        except Exception as exc:  # noqa: BLE001 - Redis out of reach: the outbox waits, tried again
+            log.warning("a WhatsApp outbox was not sent, trying again in %gs: %s", RETRY_SECONDS, safe_error(exc))
+            self.wait = RETRY_SECONDS
 
 
 class _Refused(Exception):

@@ -389,6 +389,22 @@ def test_before_any_sync_menus_are_numbered_text_never_silence(app, twilio):
     assert fallbacks("no_template") == before + 1
 
 
+def test_a_slow_twilio_holds_up_only_its_own_persons_replies(app, twilio):
+    # One sender for every outbox of a process: with Twilio slow, each person's replies waited for
+    # everyone's before them (a SALIR line too). Three people write; their first replies are with
+    # Twilio at the same time, before any answer has come back.
+    synced(app)
+    client = app.test_client()
+    twilio.stall = (3.0,)  # each answer 3 s in coming, within the client's timeout
+    for n in range(3):
+        form = inbound("hola", sender=f"whatsapp:+52155500030{n}")
+        assert messages(post_signed(client, "/twilio/messages", form).data) == []
+    wait_until(lambda: len(twilio.messages) >= 3, timeout=2.5)
+    assert twilio.answered == [], "the three were asked for while the first answer was still to come"
+    assert len({m["To"] for m in twilio.messages[:3]}) == 3
+    wait_until(lambda: len(twilio.answered) >= 6, timeout=15)  # then each person's menu, in its turn
+
+
 @pytest.mark.parametrize("status, code", [(429, 20429), (503, 20503)])
 def test_twilio_too_busy_keeps_the_replies_and_sends_them_in_order_later(app, twilio, redis_client, status, code):
     # Twilio answering that it cannot take a message now was read as a refusal: the menu fell back
