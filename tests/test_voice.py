@@ -908,6 +908,12 @@ def test_24_7_is_said_in_words_never_right_after_a_number_read_digit_by_digit(la
     assert "24/7" not in said and f"3, {words}." in said, said
 
 
+def test_24_7_that_starts_a_sentence_is_said_with_a_capital():
+    # "…mande START al 8, 8, 7, 8, 8. de día y de noche.": a lower-case start after the stop.
+    said = said_aloud.spoken(real_flows(), "es", "Mande START al 88788. 24/7, gratis.")
+    assert "8, 8. De día y de noche, gratis." in said, said
+
+
 @pytest.mark.parametrize("words", ["stop texting me my husband reads it", "nah stop texting me"])
 def test_a_stop_read_from_part_of_what_is_said_ends_and_erases_the_call(call_app, words):
     # Before, the caller heard the text's "Text START to start again" and then a call that answered nothing.

@@ -81,7 +81,11 @@ def spoken(fs: m.FlowSet, lang: str, text: str) -> str:
     lines = [line.strip() for line in text.split("\n") if line.strip()]
     joined = " ".join(line if line[-1] in ".:?!,;" else line + "." for line in lines)
     if "voice_all_hours" in fs.system.texts:
-        joined = joined.replace(ALL_HOURS, render.say(fs, lang, "voice_all_hours"))
+        words = render.say(fs, lang, "voice_all_hours")
+        # "…8, 8. 24/7." is "…8, 8. De día y de noche.": a capital where a sentence starts.
+        joined = re.sub(r"(^|[.!?]\s+)?" + re.escape(ALL_HOURS),
+                        lambda found: (found.group(1) + words[:1].upper() + words[1:]) if found.group(1) is not None
+                        else words, joined)
     # The numbers the validator finds (and checks against the directory), longest first.
     found = sorted(set(numbers_in(joined)), key=len, reverse=True)
     if not found:
