@@ -117,10 +117,14 @@ def split(fs: m.FlowSet, position: str, lang: str, reply: str) -> str | None:
     tail = "\n" + render.numbered(render.option_labels(fs, node, lang))
     if not reply.endswith(tail) or len(reply) == len(tail):
         return None
-    return tapped_lead(fs, lang, reply[: -len(tail)])
+    return for_buttons(fs, lang, reply[: -len(tail)])
 
 
-def tapped_lead(fs: m.FlowSet, lang: str, body: str) -> str:
+# The re-prompts that ask for a number (system.yaml), each with a WhatsApp form for a list.
+REPROMPTS = ("reprompt", "reprompt_unsure", "reprompt_told", "reprompt_asked")
+
+
+def for_buttons(fs: m.FlowSet, lang: str, body: str) -> str:
     """``body`` with a re-prompt's "reply with a number:" said for buttons and rows, which
     show no numbers: system.yaml's ``whatsapp_<name>`` for the re-prompt ``<name>`` it ends
     with, when the flows have one."""
@@ -129,10 +133,6 @@ def tapped_lead(fs: m.FlowSet, lang: str, body: str) -> str:
         if said and body.endswith(said) and f"whatsapp_{name}" in fs.system.texts:
             return body[: -len(said)] + render.say(fs, lang, f"whatsapp_{name}")
     return body
-
-
-# The re-prompts that ask for a number (system.yaml), each with a WhatsApp form for a list.
-REPROMPTS = ("reprompt", "reprompt_unsure", "reprompt_told", "reprompt_asked")
 
 
 def content_variables(body: str) -> str:

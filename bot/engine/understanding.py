@@ -572,8 +572,8 @@ class Lexicon:
 
     def _instead(self, placed: Placement, instead: list[tuple[_Entry, float, str]]) -> Placement:
         """``placed``, or the meaning of ``instead`` that stands in for its target's place
-        (`instead_of`): "soy maestra y a mi alumna la obligan a trabajar" leads to the
-        hotline's numbers, not to the screening's questions about the one who writes. Not
+        (`instead_of`): "soy maestra, a la mamá de un alumno la amenazan con la migra" leads
+        to the hotline's numbers, not to the screening's questions about the one who writes. Not
         when the phrase read says the writer's own story ("im a nurse and my boss makes me
         work": `own_words`). The alarm stays."""
         if placed.target is None or not placed.target.goto:

@@ -82,10 +82,13 @@ def spoken(fs: m.FlowSet, lang: str, text: str) -> str:
     joined = " ".join(line if line[-1] in ".:?!,;" else line + "." for line in lines)
     if "voice_all_hours" in fs.system.texts:
         words = render.say(fs, lang, "voice_all_hours")
-        # "…8, 8. 24/7." is "…8, 8. De día y de noche.": a capital where a sentence starts.
-        joined = re.sub(r"(^|[.!?]\s+)?" + re.escape(ALL_HOURS),
-                        lambda found: (found.group(1) + words[:1].upper() + words[1:]) if found.group(1) is not None
-                        else words, joined)
+
+        def all_hours(found: re.Match) -> str:
+            # "…8, 8. 24/7." is "…8, 8. De día y de noche.": a capital where a sentence starts.
+            starts = found.group(1)
+            return words if starts is None else starts + words[:1].upper() + words[1:]
+
+        joined = re.sub(r"(^|[.!?]\s+)?" + re.escape(ALL_HOURS), all_hours, joined)
     # The numbers the validator finds (and checks against the directory), longest first.
     found = sorted(set(numbers_in(joined)), key=len, reverse=True)
     if not found:
