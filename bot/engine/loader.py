@@ -536,7 +536,7 @@ def _build_understanding(source: Source, resolve: _Resolver) -> m.Understanding:
             general=bool(spec.get("general")),
             sign=bool(spec.get("sign")),
             instead_of=resolve(spec["instead_of"], None) if spec.get("instead_of") else None,
-            own_words=frozenset().union(*(_words(words) for words in (spec.get("own_words") or {}).values())),
+            first_person=frozenset().union(*(_words(words) for words in (spec.get("first_person") or {}).values())),
             together=together,
         ))
     several = None

@@ -275,9 +275,9 @@ class Meaning:
     # its own goto instead (someone writing for another person: not the screening, which asks
     # about the one who writes, but the hotline's numbers).
     instead_of: str | None = None
-    # Words that make the reading it stands in for the writer's own story ("makes me work",
+    # With `instead_of`: words that make the reading it stands in for the writer's own story ("makes me work",
     # "me obligan"): then that reading stays. Normalised, every language's.
-    own_words: frozenset[str] = frozenset()
+    first_person: frozenset[str] = frozenset()
     note: str = ""
     together: tuple[Together, ...] = ()  # phrases of several groups read as one, per language
 

@@ -551,10 +551,7 @@ class Lexicon:
     def _best(self, found: list[tuple[_Entry, float, str]], spans: list[tuple[int, int, _Entry, float, str]],
               together: list[tuple[_Entry, float, str, int, int]], dangers: list[tuple[int, int]]) -> Placement:
         """The placement of the meanings found (at least one): the best target, and the alarm."""
-        # A general request last ("what number can I call" beside "my boss doesn't pay me"
-        # is the pay page, with its number), then the longest phrase, the better match,
-        # the meaning written first.
-        found.sort(key=lambda f: (f[0].meaning.general, -len(f[0].tokens), -f[1], f[0].order))
+        found.sort(key=_first_wins)
         alarm = next((self._reading(*f) for f in found if f[0].meaning.intent == "danger"), None)
         several = self._several_signs(found, spans)
         if several is not None:
@@ -575,13 +572,12 @@ class Lexicon:
         (`instead_of`): "soy maestra, a la mamá de un alumno la amenazan con la migra" leads
         to the hotline's numbers, not to the screening's questions about the one who writes. Not
         when the phrase read says the writer's own story ("im a nurse and my boss makes me
-        work": `own_words`). The alarm stays."""
+        work": `first_person`). The alarm stays."""
         if placed.target is None or not placed.target.goto:
             return placed
         said = set(normalize(placed.reading.phrase).split()) if placed.reading else set()
         found = sorted((f for f in instead if f[0].meaning.instead_of == placed.target.goto and f[0].meaning.goto
-                        and not said & f[0].meaning.own_words),
-                       key=lambda f: (-len(f[0].tokens), -f[1], f[0].order))
+                        and not said & f[0].meaning.first_person), key=_first_wins)
         if not found:
             return placed
         reading = self._reading(*found[0])
@@ -805,6 +801,14 @@ class Lexicon:
     def _reading(self, entry: _Entry, score: float, how: str) -> Reading:
         return Reading("meaning", entry.meaning.label, entry.phrase.written, entry.phrase.where,
                        entry.phrase.lang, how or "exact", score)
+
+
+def _first_wins(found: tuple[_Entry, float, str]) -> tuple:
+    """Which of the phrases found wins, as a sort key: a general request last ("what number
+    can I call" beside "my boss doesn't pay me" is the pay page, with its number), then the
+    longest phrase, the better match, the meaning written first."""
+    entry, score, _ = found
+    return entry.meaning.general, -len(entry.tokens), -score, entry.order
 
 
 _SNOWBALL = frozenset(Stemmer.algorithms())

@@ -532,7 +532,7 @@ def check_understanding(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
                 problems.append(_p(_at(loaded, path, ("meanings", i, "instead_of")), "unknown-goto", **missing))
             if meaning.intent and not meaning.goto:  # with neither, it leads nowhere (said above)
                 problems.append(_p(_at(loaded, path, ("meanings", i)), "instead-of-without-goto"))
-        for key in ("phrases", "together", "not_with", "own_words"):
+        for key in ("phrases", "together", "not_with", "first_person"):
             for code in _value(loaded, path, ("meanings", i, key)) or {}:
                 if code not in languages:
                     unknown_language(code, ("meanings", i, key, code))
