@@ -7,6 +7,7 @@ generated once and kept in ``BOT_DATA_DIR`` so contact ids stay stable.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from urllib.parse import urlsplit
 
@@ -40,6 +41,29 @@ def _bool(name: str, default: bool = False) -> bool:
     if value in ("0", "false", "no", "off"):
         return False
     raise SystemExit(f"{name}={value!r} is not 1 or 0 (see README, Configuration)")
+
+
+def _phone_number(name: str, default: str | None) -> str | None:
+    """A number Twilio can dial, in E.164 (``+18883737888``), or the default when unset.
+    Anything else is refused at start: a caller put through to it would reach nobody."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not re.fullmatch(r"\+[1-9][0-9]{6,14}", value):
+        raise SystemExit(f"{name}={value!r} is not a phone number in E.164 form, like +18883737888 "
+                         "(see README, Phone calls)")
+    return value
+
+
+def _languages(name: str, default: str) -> tuple[str, ...]:
+    """Language codes as flows/system.yaml names them (``es,en``): a code with a region
+    (``es-MX``) or a typo is refused at start, where calls would otherwise offer nothing."""
+    codes = tuple(code.strip() for code in (os.environ.get(name, "").strip() or default).split(",") if code.strip())
+    bad = [code for code in codes if not re.fullmatch(r"[a-z]{2,3}", code)]
+    if bad or not codes:
+        raise SystemExit(f"{name}={os.environ.get(name, '')!r} is not a list of language codes like es,en, "
+                         "as flows/system.yaml names them (see README, Phone calls)")
+    return codes
 
 
 def _public_url() -> str | None:
@@ -172,12 +196,11 @@ class Config:
         self.VOICE_NAMES = {"es": os.environ.get("VOICE_ES", "").strip() or "Polly.Mia",
                             "en": os.environ.get("VOICE_EN", "").strip() or "Polly.Joanna"}
         # The languages a new caller is offered, in order: digit 1 is the first.
-        self.VOICE_LANGUAGES = tuple(code.strip() for code in os.environ.get("VOICE_LANGUAGES", "es,en").split(",")
-                                     if code.strip())
+        self.VOICE_LANGUAGES = _languages("VOICE_LANGUAGES", "es,en")
         # Where 0 puts a caller through while someone is on duty (unset: nobody can be called).
-        self.VOICE_RESPONDER_NUMBER = os.environ.get("VOICE_RESPONDER_NUMBER", "").strip() or None
+        self.VOICE_RESPONDER_NUMBER = _phone_number("VOICE_RESPONDER_NUMBER", None)
         # The national hotline a caller is offered when nobody on the team can answer.
-        self.VOICE_HOTLINE_NUMBER = os.environ.get("VOICE_HOTLINE_NUMBER", "").strip() or "+18883737888"
+        self.VOICE_HOTLINE_NUMBER = _phone_number("VOICE_HOTLINE_NUMBER", "+18883737888")
 
     def as_dict(self) -> dict:
         return {k: v for k, v in vars(self).items() if k.isupper()}

@@ -268,6 +268,8 @@ class Helpline:
             self.store.release(opened)
             raise
         if turn.action == ERASE:
+            # A call's last words said (a hang-up or SALIR during the outage): they go with it.
+            self.store.call_prompts.forget(entry.cid)
             self.after_erase()
             self.wake()
 

@@ -66,6 +66,9 @@ MIN_SPEECH_CONFIDENCE = 0.2
 # question said again aloud, or the goodbye with its numbers, is what a person near
 # would hear.
 QUIET_SILENCES = 8
+# The keys of a phone's keypad: Twilio's Digits is one of these, and anything else
+# in a signed form (a "²", which str.isdigit() accepts and int() refuses) is no key.
+KEYPAD = frozenset("0123456789*#")
 # Twilio's CallStatus values that mean the call is over.
 ENDED = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 
@@ -119,7 +122,19 @@ class VoiceCalls:
 
     def answer(self, form: Mapping[str, str], at: str = "", silence: int = 0) -> Answer:
         """The TwiML for a call starting, a key, speech, or silence; raises on failure
-        (the caller says the fail-safe)."""
+        (the caller says the fail-safe).
+
+        A call this answer puts down (SALIR, the goodbye after silence) is marked
+        over at once, as its hang-up marks it: a request Twilio still makes for it
+        (a key pressed as it ended, a retry) must not start it again, with a new
+        session and a text's greeting read aloud."""
+        answer = self._answer(form, at, silence)
+        call_sid = (form.get("CallSid") or "").strip()
+        if answer.outcome == "hangup" and call_sid:
+            self.store.ended_calls.add(self.helpline.marks(call_sid))
+        return answer
+
+    def _answer(self, form: Mapping[str, str], at: str, silence: int) -> Answer:
         call_sid = (form.get("CallSid") or "").strip()
         # Redis first: when it hangs, the caller hears the fail-safe after one
         # timeout, not after one for the flows' version and one more for the session.
@@ -135,6 +150,7 @@ class VoiceCalls:
             # hang-up erased the call: nothing is said, and nothing kept again.
             return Answer(twiml.goodbye([], self.settings.voices), "hangup")
         key = (form.get("Digits") or "").strip()[:1]
+        key = key if key in KEYPAD else ""
         # Speech is read like a text and forgotten: never stored, never logged.
         words = clean(form.get("SpeechResult") or "")[:500]
         if words and not key and _unsure(form.get("Confidence")):
@@ -275,7 +291,11 @@ class VoiceCalls:
                     fs.system.default_language)
 
     def offered_languages(self, fs: FlowSet) -> list[str]:
-        return [lang for lang in self.settings.languages if lang in fs.system.languages][:8]
+        """VOICE_LANGUAGES that the flows have, in its order; when it names none of
+        them (a language not translated yet), every language of the flows: a call
+        that offered none would be silence, then a dead line."""
+        offered = [lang for lang in self.settings.languages if lang in fs.system.languages]
+        return (offered or list(fs.system.languages))[:8]
 
     def ask_language(self, fs: FlowSet, silence: int = 0, before: list | None = None) -> Answer:
         """"Para español, oprima 1. For English, press 2.", each in its own voice
@@ -579,6 +599,29 @@ class VoiceCalls:
         return self.settings.public_url + path + (f"?{params}" if params else "")
 
     # --- when anything fails ---------------------------------------------------------------
+
+    def without_store(self, form: Mapping[str, str]) -> Answer | None:
+        """SALIR (or STOP, which ends a call too) said while the store cannot be
+        reached: the goodbye a call's quick exit says, never the fail-safe's
+        numbers read aloud to whoever came near; the erase is spooled, done as
+        soon as Redis answers (as a text's is: Helpline.without_store). None for
+        anything else, which gets the fail-safe. Never raises."""
+        try:
+            call_sid = (form.get("CallSid") or "").strip()
+            words = clean(form.get("SpeechResult") or "")[:500]
+            if not call_sid or not words or _unsure(form.get("Confidence")):
+                return None
+            # The set the last turn used: asking for the current one would look in Redis.
+            fs = self.helpline.last_flows or self.helpline.flows()
+            found = stateless.answer(fs, words)
+            if found is None:
+                return None
+            self.spool(Entry(self.cid(call_sid), stateless.QUICK_EXIT, self.helpline.clock(), ""))
+            said = spoken.voiced(fs, found.lang, [render.say(fs, found.lang, "erased")])
+            return Answer(twiml.goodbye(said, self.settings.voices, self.settings.audio_url), "hangup")
+        except Exception as exc:  # noqa: BLE001 - the caller still has the fail-safe
+            log.error("a call's quick exit not answered without the store: %s", safe_error(exc))
+            return None
 
     def failsafe_lines(self, fs: FlowSet | None) -> list[tuple[str, spoken.Line]] | None:
         """system.yaml's `voice_failsafe` in every offered language; None if it

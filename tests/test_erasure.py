@@ -360,6 +360,30 @@ def test_a_call_that_ends_during_an_outage_is_deleted_at_twilio_once_redis_is_ba
     wait_until(app.extensions["background"].idle, timeout=15)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["says salir", "hangs up"])
+def test_a_call_that_ends_during_an_outage_is_erased_with_its_last_words_once_redis_is_back(restartable, tmp_path, how):
+    # SALIR said while Redis was down read the fail-safe's numbers aloud (to whoever came
+    # near), and was not kept: only a hang-up's callback erased the call later. Either way the
+    # call's last words said stayed in Redis for up to 4 hours after the replay.
+    app = create_app(TestConfig(restartable.url, str(tmp_path / "var"), REDIS_TIMEOUT=0.3))
+    call = Call(app)
+    start_in(call, "es")
+    call.press("1")
+    r = restartable.client()
+    assert r.exists(f"hl:{{{call.cid}}}:said") and r.exists(f"hl:{{{call.cid}}}:session")
+    restartable.kill()
+    if how == "says salir":
+        assert call.say("salir") == ["[es] Listo. Esta llamada se borró. Adiós.", "<hang up>"]
+    else:
+        call.hang_up()
+    spool = (tmp_path / "var" / "outage-spool").read_text()
+    assert call.cid in spool and "salir" not in spool and call.form["From"].lstrip("+") not in spool
+    restartable.start()
+    r = restartable.client()
+    wait_until(lambda: not [k for k in r.scan_iter(count=1000) if call.cid in k], timeout=15)
+
+
 def test_texts_answered_with_silence_are_deleted_at_twilio_by_a_quick_exit(deleting_app, twilio_api, redis_client):
     """Opted out, a person's texts get no answer; they are still at Twilio, and SALIR deletes them too."""
     client = deleting_app.test_client()

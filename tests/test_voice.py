@@ -443,6 +443,24 @@ def test_a_request_after_the_hang_up_does_not_start_the_call_again(call_app, lat
     assert call.cid not in {cid for cid, _ in store.live_index.page(100)[0]}  # no row for a call nobody is on
 
 
+@pytest.mark.parametrize("late", ["a key", "the silence redirect"])
+def test_a_request_after_salir_does_not_start_the_call_again(call_app, late):
+    # SALIR said erases the call and hangs up; a request Twilio still makes for it (a key
+    # pressed as it ended, a retry) came before its hang-up's callback. Before: a new session,
+    # a row in the live list, and the text's greeting ("Escriba SALIR...") read aloud.
+    call = Call(call_app)
+    start_in(call, "es")
+    call.press("1")
+    action, redirect = call.last.action, call.last.redirect
+    assert call.say("salir") == ["[es] Listo. Esta llamada se borró. Adiós.", "<hang up>"]
+    url, extra = {"a key": (action, {"Digits": "1"}), "the silence redirect": (redirect, {})}[late]
+    heard = twiml.heard(post(call.client, url, {**call.form, "CallStatus": "in-progress", **extra}).data.decode())
+    assert heard.said == [] and heard.hangup
+    store = call_app.extensions["store"]
+    assert [k for k in store.r.keys("*") if call.cid in k.decode()] == []
+    assert call.cid not in {cid for cid, _ in store.live_index.page(100)[0]}
+
+
 @pytest.mark.parametrize("status", ["busy", "no-answer"])
 def test_the_dials_report_after_the_hang_up_writes_nothing_back(call_app, status):
     # Twilio reports how a <Dial> went at its action URL even when the caller hung up during it,
@@ -470,6 +488,17 @@ def test_speech_and_the_callers_number_are_never_stored_or_logged(call_app, redi
     assert CALLER[1:] not in stored and call.form["CallSid"] not in stored
     logged = "\n".join(rec.getMessage() for rec in caplog.records)
     assert "pasaporte" not in logged and CALLER[1:] not in logged
+
+
+@pytest.mark.parametrize("key", ["²", "٣", "½"])
+def test_a_key_no_keypad_has_is_no_key(call_app, key):
+    # "²" passed str.isdigit() and failed int() at the language question: the fail-safe, and
+    # the call put down. Twilio sends only 0-9, * and #; anything else is read as nothing.
+    call = Call(call_app)
+    first = call.start()
+    assert call.press(key) == first
+    start_in(call, "en")
+    assert call.press(key)[-1] != "<hang up>"
 
 
 def test_odd_input_gets_an_answer_never_a_500(call_app):
@@ -517,6 +546,29 @@ def test_without_redis_a_call_hears_the_failsafe_in_both_languages_and_ends(redi
     status = post(client, "http://localhost/twilio/voice/status", {**form, "CallStatus": "completed"})
     assert status.status_code == 204  # kept in the spool, done once Redis answers
     assert "ayuda" not in "\n".join(r.getMessage() for r in caplog.records)
+
+
+def test_voice_languages_the_flows_do_not_have_offer_the_flows_languages(redis_client, redis_url, tmp_path, caplog):
+    # VOICE_LANGUAGES=fr,xx offered nothing: silence three times, then a dead line.
+    caplog.set_level(logging.WARNING)
+    app = create_app(TestConfig(redis_url, str(tmp_path), VOICE_LANGUAGES=("fr", "xx")))
+    assert any("VOICE_LANGUAGES names fr, xx" in r.getMessage() and "calls offer es, en" in r.getMessage()
+               for r in caplog.records)
+    heard = Call(app).start()
+    assert [line[:5] for line in heard] == ["[es] ", "[en] "], heard
+
+
+@pytest.mark.parametrize("name, value", [("VOICE_LANGUAGES", "es-MX,en-US"), ("VOICE_LANGUAGES", " , "),
+                                         ("VOICE_HOTLINE_NUMBER", "not-a-number"),
+                                         ("VOICE_RESPONDER_NUMBER", "12"), ("VOICE_RESPONDER_NUMBER", "555-0199")])
+def test_a_call_setting_that_cannot_work_stops_the_start_saying_what_to_set(monkeypatch, name, value):
+    # A hotline number that is not a number put callers through to "<Dial>not-a-number</Dial>".
+    from bot.config import Config
+
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SystemExit) as stopped:
+        Config()
+    assert name in str(stopped.value) and "README" in str(stopped.value)
 
 
 def test_the_static_failsafe_is_said_when_even_the_flows_cannot_be():

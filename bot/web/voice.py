@@ -54,8 +54,14 @@ def init_app(app: Flask) -> None:
         hotline=cfg["VOICE_HOTLINE_NUMBER"],
         audio_url=lambda path: f"{public}/voice/{path}",
     )
-    app.extensions["voice"] = VoiceCalls(app.extensions["helpline"], settings, cfg["SECRET_KEY"])
+    calls = VoiceCalls(app.extensions["helpline"], settings, cfg["SECRET_KEY"])
+    app.extensions["voice"] = calls
     app.register_blueprint(bp)
+    fs = app.extensions["content"].current()  # the flows loaded at start (None: broken, under a flask command)
+    missing = [code for code in settings.languages if fs is not None and code not in fs.system.languages]
+    if missing:
+        log.warning("VOICE_LANGUAGES names %s, which the flows do not have (flows/system.yaml `languages`): "
+                    "calls offer %s", ", ".join(missing), ", ".join(calls.offered_languages(fs)))
 
 
 def _calls() -> VoiceCalls:
@@ -80,8 +86,12 @@ def call() -> Response:
         except Exception as exc:  # noqa: BLE001 - a caller must never hear silence or an error
             if isinstance(exc, (*STORE_DOWN, StoreError)):
                 metrics.REDIS_ERRORS.inc()
-            log.error("call turn failed, said the fail-safe: %s", safe_error(exc))
-            answer = calls.failsafe()
+            answer = calls.without_store(request.form)
+            if answer is None:
+                log.error("call turn failed, said the fail-safe: %s", safe_error(exc))
+                answer = calls.failsafe()
+            else:
+                log.error("call turn failed; a quick exit, said goodbye and kept to be done: %s", safe_error(exc))
         metrics.ANSWERS[answer.outcome].inc()
     metrics.WEBHOOK_SECONDS.observe(timer.seconds)
     return Response(answer.twiml, mimetype=TWIML)
