@@ -249,12 +249,21 @@ class Desk:
 
     # --- actions ---
 
-    def claim(self, conv: str, operator: str) -> None:
-        """Take the hand-off (or take it over from another operator)."""
+    def claim(self, conv: str, operator: str, seen_holder: str | None = None) -> None:
+        """Take the hand-off (or take it over from another operator).
+
+        ``seen_holder``: who the operator's page showed answering ('' for nobody,
+        an Answer button). When someone else took it since, it is theirs: two
+        operators pressing Answer a moment apart made the second one take over
+        from the first without being asked. None (a caller that does not say)
+        takes it whoever holds it."""
         with self._locked(conv) as h:
             holder = claimed_by(h.entries)
             if holder == operator:
                 return
+            if seen_holder is not None and holder and holder != seen_holder:
+                raise ActionRefused(f"{holder} is already answering this person. To take over from them, "
+                                    "open the chat and choose Take over.")
             self._commit(h, operator_turns.claim(h.session, operator, self.clock(), taken_from=holder))
 
     def unclaim(self, conv: str, operator: str) -> None:

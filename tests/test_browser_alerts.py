@@ -7,6 +7,7 @@ and no desktop.
 """
 from __future__ import annotations
 
+import calendar
 import os
 import re
 import time
@@ -161,6 +162,39 @@ def test_times_say_the_day_when_not_today(live_server):
         assert re.fullmatch(DAY, stamp(now - 3 * 86400))
         assert re.fullmatch(DAY, day_clock(now))
         assert stamp(0) == "" and day_clock(0) == ""
+
+
+def test_times_are_in_the_operators_time_zone_not_the_servers(live_server):
+    # The filters used the server's own zone: a WhatsApp deadline read hours off by an
+    # operator whose OPS_TIMEZONE was not the server's.
+    _base, app = live_server
+    noon_utc = calendar.timegm((2026, 12, 8, 12, 0, 0))
+    with app.test_request_context():
+        app.config["OPS_TIMEZONE"] = "America/Chicago"
+        try:
+            assert app.jinja_env.filters["clock"](noon_utc) == "06:00"
+            assert app.jinja_env.filters["day_clock"](noon_utc) == "Tue 8 Dec 06:00"
+        finally:
+            app.config["OPS_TIMEZONE"] = "UTC"
+
+
+def test_the_script_writes_a_time_as_the_server_does_whatever_the_browsers_zone(live_server, browser):
+    # The server wrote "rita started answering at 16:12" and the script, refreshing the same
+    # line, "04:12": the browser's own zone, not the console's (OPS_TIMEZONE, here UTC).
+    expect = _expect()
+    base, _app = live_server
+    page = _signed_in(browser, base, timezone_id="Pacific/Kiritimati")  # UTC+14: another day, even
+    page.click("text=Go on duty")
+    text(base, "hola")
+    text(base, "PERSONA")
+    page.locator(".queue .card", has_text="··42").locator("button", has_text="Answer").click()
+    line = page.locator("#transcript li", has_text="started answering at")
+    expect(line).to_be_visible()
+    served = line.inner_text()
+    assert time.strftime("%H:", time.gmtime()) in served  # in UTC, as OPS_TIMEZONE says
+    text(base, "sigo aquí")  # the script writes the transcript again
+    expect(page.locator("#transcript .msg.person", has_text="sigo aquí")).to_be_visible()
+    expect(page.locator("#transcript li", has_text="started answering at")).to_have_text(served)
 
 
 def test_answer_is_a_few_tabs_away_and_the_simulator_keeps_focus(live_server, browser):

@@ -209,3 +209,32 @@ def test_a_console_stays_put_while_those_on_duty_only_renew(live_server, browser
     pages["rosa"].click("text=Go off duty")
     # Someone leaving does reload it: its panel then says who is left.
     expect(rita.locator(".duty-panel")).to_have_attribute("data-who", "rita")
+
+
+def test_a_second_send_while_the_first_is_on_its_way_sends_nothing_more(live_server, browser, twilio_api):
+    # Ctrl+Enter twice, or Send clicked again while "Sending…": the person got the same text
+    # twice. The page disabled the first button of the form (a ready reply), not Send.
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=15_000)
+    base, _ = live_server
+    page = browser.new_page()
+    page.set_default_timeout(10_000)
+    sign_in(page, base, "rita")
+    page.click("text=Go on duty")
+    expect(page.locator(".duty-panel button")).to_have_text("Go off duty")
+    text(base, "hola")
+    text(base, "PERSONA")
+    page.locator(".queue .card", has_text="··42").locator("button", has_text="Answer").click()
+    expect(page.locator("h1")).to_contain_text("Chat with ··42")
+    twilio_api.stall = (1.5,)  # a slow Twilio: the reply is on its way for a while
+    box = page.locator("#reply-text")
+    box.fill("¿Está a salvo?")
+    box.press("Control+Enter")
+    expect(page.locator("#reply-status")).to_have_text("Sending…")
+    expect(page.locator("#reply-form button[type=submit]")).to_be_disabled()
+    box.press("Control+Enter")
+    page.locator("#reply-form button[type=submit]").click(force=True)
+    expect(page.locator("#reply-status")).to_have_text("Sent.")
+    assert [m["Body"] for m in twilio_api.messages] == ["¿Está a salvo?"]
+    expect(page.locator(".canned button").first).to_be_enabled()  # the ready replies stay usable

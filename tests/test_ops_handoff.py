@@ -248,6 +248,40 @@ def test_only_the_operator_who_claimed_replies_until_another_takes_over(console_
     assert twilio_api.requests == []
 
 
+def test_two_operators_pressing_answer_together_the_second_is_told_not_made_to_take_over(console_app, rita,
+                                                                                          redis_client):
+    # Both pages showed "Answer" (nobody answering); rosa's press came 0.3 s after rita's.
+    # Before: rosa took the chat over from rita without being asked ("rosa took over from rita").
+    on_duty(rita)
+    person = console_app.test_client()
+    ask_for_a_person(person)
+    conv = conv_of(redis_client)
+    rosa = console_app.test_client()
+    sign_in(rosa, "rosa")
+    post_form(rita, f"/ops/handoff/{conv}/claim", {"holder": ""})
+    refused = post_form(rosa, f"/ops/handoff/{conv}/claim", {"holder": ""}, follow_redirects=True)
+    assert "rita is already answering this person. To take over from them, open the chat and choose Take over." \
+        in refused.text
+    assert "rita</strong> is answering" in rosa.get(f"/ops/handoff/{conv}").text
+    # The take-over the chat's page asks about names who it takes from: that goes through.
+    post_form(rosa, f"/ops/handoff/{conv}/claim", {"holder": "rita"})
+    assert "rosa is answering" in post_form(rita, f"/ops/handoff/{conv}/reply", {"text": "x"},
+                                            follow_redirects=True).text
+
+
+def test_the_live_pages_take_over_asks_first_on_the_chats_page(console_app, rita, redis_client):
+    on_duty(rita)
+    person = console_app.test_client()
+    ask_for_a_person(person)
+    conv = conv_of(redis_client)
+    post_form(rita, f"/ops/handoff/{conv}/claim", {"holder": ""})
+    rosa = console_app.test_client()
+    sign_in(rosa, "rosa")
+    live = rosa.get("/ops/").text
+    assert f'href="/ops/handoff/{conv}"' in live and "Take over…" in live
+    assert f'action="/ops/handoff/{conv}/claim"' not in live  # no one-click take-over on the card
+
+
 def _answered(console_app, rita, redis_client, *said: str):
     """A person asks for a person and says ``said``; Rita answers. Their client, and the conversation."""
     person = console_app.test_client()

@@ -374,16 +374,27 @@
     var ended = document.getElementById("ended");
     var pending = null;
 
+    // Times in the operators' time zone (OPS_TIMEZONE, on <body data-tz>), as the server writes
+    // them: the browser's own zone made the same line read 16:12, then 04:12 once refreshed,
+    // and a WhatsApp deadline hours off.
+    var zone = document.body.dataset.tz || "UTC";
+    var parts = function (t) {
+      var out = {};
+      new Intl.DateTimeFormat("en-GB", {
+        timeZone: zone, weekday: "short", day: "numeric", month: "short", year: "numeric",
+        hour: "2-digit", minute: "2-digit", hourCycle: "h23"
+      }).formatToParts(new Date(t * 1000)).forEach(function (p) { out[p.type] = p.value; });
+      return out;
+    };
     var clock = function (t) {
-      var d = new Date(t * 1000);
-      return ("0" + d.getHours()).slice(-2) + ":" + ("0" + d.getMinutes()).slice(-2);
+      var p = parts(t);
+      return p.hour + ":" + p.minute;
     };
     // A message's time; its day too when not today (as the server's "stamp" filter).
     var stamp = function (t) {
-      var d = new Date(t * 1000);
-      if (d.toDateString() === new Date().toDateString()) return clock(t);
-      return ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"][d.getDay()] + " " + d.getDate() + " " +
-        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][d.getMonth()] + " " + clock(t);
+      var p = parts(t), today = parts(Date.now() / 1000);
+      if (p.day === today.day && p.month === today.month && p.year === today.year) return clock(t);
+      return p.weekday + " " + p.day + " " + p.month + " " + clock(t);
     };
     // How the hand-off ended, in the banner's words (a session's new state, or why it is gone).
     var ENDS = {
@@ -506,11 +517,17 @@
     window.addEventListener("pageshow", function (e) { if (e.persisted) reload(); });
 
     if (form) {
+      // The Send button itself: the ready replies are buttons of the form too, before it.
+      var sendButton = form.querySelector('button[type="submit"]');
+      var sending = false;
       form.addEventListener("submit", function (ev) {
         ev.preventDefault();
         var text = form.elements.text.value;
-        if (!text.trim()) return;
-        var button = form.querySelector("button");
+        // One reply at a time: a second Ctrl+Enter or click while it is on its way
+        // sent the person the same text twice.
+        if (!text.trim() || sending) return;
+        sending = true;
+        var button = sendButton;
         button.disabled = true;
         status.className = "reply-status";
         status.textContent = "Sending…";
@@ -538,7 +555,10 @@
             }
           })
           .catch(function () { status.className = "reply-status error"; status.textContent = "Not sent: the console cannot reach the server."; })
-          .finally(function () { if (!hand.dataset.ended) { button.disabled = false; form.elements.text.focus(); } });
+          .finally(function () {
+            sending = false;
+            if (!hand.dataset.ended) { button.disabled = false; form.elements.text.focus(); }
+          });
       });
       form.elements.text.addEventListener("keydown", function (ev) {
         // Ctrl+Enter (or Cmd+Enter) sends; Enter alone makes a new line.

@@ -4,15 +4,18 @@
 them, for the tab title and the alerts on every page (ops.js). A count only:
 never a number, a name or a word.
 
-Template filters for times: ``stamp`` (a message's time, with its date when
-not today) and ``day_clock`` (a moment with its day, for the WhatsApp window).
+Template filters for times, in the operators' time zone (OPS_TIMEZONE): ``stamp``
+(a message's time, with its date when not today) and ``day_clock`` (a moment
+with its day, for the WhatsApp window).
 """
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
+from zoneinfo import ZoneInfo
 
-from flask import jsonify
+from flask import current_app, jsonify
 
 from ...store import STORE_DOWN
 from .blueprint import DATA_ENDPOINTS, bp, console
@@ -35,7 +38,9 @@ def waiting_count():
 
 
 def _local(t: float) -> dt.datetime:
-    return dt.datetime.fromtimestamp(t)
+    """``t`` in the operators' time zone (OPS_TIMEZONE), as the figures count days
+    and the page's script writes times: never the server's own zone."""
+    return dt.datetime.fromtimestamp(t, ZoneInfo(current_app.config["OPS_TIMEZONE"]))
 
 
 @bp.app_template_filter("stamp")
@@ -44,7 +49,7 @@ def _stamp(t: float) -> str:
     if not t:
         return ""
     when = _local(t)
-    if when.date() == dt.date.today():
+    if when.date() == _local(time.time()).date():
         return when.strftime("%H:%M")
     return _day_clock(t)
 

@@ -21,6 +21,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 import click
 from flask import (Blueprint, Flask, Response, current_app, flash, jsonify, redirect, render_template, request,
@@ -291,7 +292,8 @@ def _ago(t: float) -> str:
 
 @bp.app_template_filter("clock")
 def _clock(t: float) -> str:
-    return dt.datetime.fromtimestamp(t).strftime("%H:%M") if t else ""
+    """'16:12' in the operators' time zone (OPS_TIMEZONE), as the page's script writes it."""
+    return dt.datetime.fromtimestamp(t, ZoneInfo(current_app.config["OPS_TIMEZONE"])).strftime("%H:%M") if t else ""
 
 
 @bp.context_processor

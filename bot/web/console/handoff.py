@@ -154,7 +154,7 @@ def handoff_entries(conv: str):
     )
 
 
-def _act(conv: str, action: str, done: str, **wrapup: str):
+def _act(conv: str, action: str, done: str, **wrapup: str | None):
     c = console()
     try:
         getattr(c.desk, action)(conv, current_user.name, **wrapup)
@@ -188,8 +188,10 @@ def _wrap_up(conv: str, action: str, done: str):
 @bp.post("/handoff/<conv>/claim")
 @responder_required
 def claim(conv: str):
+    # The page says who it showed answering (the forms' "holder"): a claim made meanwhile wins.
     return _act(conv, "claim", "You are answering this person (and on duty while your console is open). "
-                               "They see your replies as texts from the helpline.")
+                               "They see your replies as texts from the helpline.",
+                seen_holder=request.form.get("holder"))
 
 
 @bp.post("/handoff/<conv>/unclaim")
