@@ -233,3 +233,54 @@ def test_answer_is_a_few_tabs_away_and_the_simulator_keeps_focus(live_server, br
         # a fast typist's next keys land in the box.
         page.wait_for_load_state("load")
         assert page.evaluate("window.simTextLeft || 0") == 0
+
+
+def test_a_chat_page_says_when_storage_stops_answering_and_when_it_is_back(live_server, browser):
+    # Redis stalled for 20 s while a responder sat in a chat: the person's text got the
+    # automatic reply and never showed, and the chat page said nothing (only the Live list's
+    # small status line changed). The stream's "unavailable" (bot/web/console/blueprint.py)
+    # is played here by the browser, not by stopping the Redis other tests share.
+    expect = _expect()
+    base, _app = live_server
+    page = _signed_in(browser, base)
+    page.click("text=Go on duty")
+    text(base, "hola")
+    text(base, "PERSONA")
+    page.locator(".queue .card", has_text="··42").locator("button", has_text="Answer").click()
+    expect(page.locator("h1")).to_contain_text("Chat with ··42")
+    banner = page.locator("#store-down")
+    expect(banner).to_be_hidden()
+
+    def storage_down(route):
+        route.fulfill(status=200, headers={"Content-Type": "text/event-stream"},
+                      body="retry: 1000\nevent: unavailable\ndata: {}\n\n")
+
+    page.route("**/ops/live/events*", storage_down)
+    page.reload()
+    expect(banner).to_be_visible()
+    expect(banner).to_contain_text("people who text now get the automatic reply")
+    page.unroute("**/ops/live/events*")
+    expect(banner).to_be_hidden(timeout=20_000)
+
+
+def test_a_new_person_in_the_queue_leaves_the_keyboard_on_the_card_it_was_on(live_server, browser):
+    # A new card swapped the queue's HTML and dropped the focus on the page's body: Enter on
+    # "Answer" then did nothing, and Tab started again from "Skip to the content".
+    expect = _expect()
+    base, _app = live_server
+    page = _signed_in(browser, base)
+    page.click("text=Go on duty")
+    text(base, "hola")
+    text(base, "PERSONA")
+    card = page.locator(".queue .card", has_text="··42")
+    expect(card).to_be_visible()
+    card.locator("button", has_text="Answer").focus()
+    other = "+15550009977"
+    text(base, "hola", sender=other)
+    text(base, "SOCORRO, PERSONA", sender=other)  # the danger word: their card goes in above
+    expect(page.locator(".queue .card", has_text="··77")).to_be_visible()
+    focused = page.evaluate("[document.activeElement.closest('.card') && document.activeElement.closest('.card')"
+                            ".textContent.includes('··42'), document.activeElement.textContent.trim()]")
+    assert focused == [True, "Answer"]
+    page.keyboard.press("Enter")
+    expect(page.locator("h1")).to_contain_text("Chat with ··42")

@@ -84,6 +84,30 @@ def test_a_take_over_is_confirmed_and_the_first_responder_keeps_what_they_typed(
     shot(rita, "taken-over")
 
 
+def test_after_a_reply_was_sent_a_take_over_still_keeps_what_was_being_typed(live_server, browser, twilio_api):
+    # Sending a reply counted as leaving the page: the draft of the next one was lost, and
+    # the page said only "rosa is answering", with no notice that she took over.
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=15_000)
+    base, app = live_server
+    app.extensions["ops"].accounts.add("rosa", "responder", PASSWORD)
+    rita = _signed_in(browser, base, "rita", viewport={"width": 1280, "height": 800})
+    _answering(rita, base)
+    rita.fill("#reply-text", "Hola, ¿está a salvo?")
+    rita.press("#reply-text", "Control+Enter")
+    expect(rita.locator("#reply-status")).to_have_text("Sent.")
+    rita.fill("#reply-text", "Y otra cosa que le q")
+
+    rosa = _signed_in(browser, base, "rosa", viewport={"width": 1280, "height": 800})
+    rosa.goto(rita.url)
+    rosa.click(".takeover summary")
+    rosa.click("text=Yes, take over from rita")
+    expect(rosa.locator("#transcript")).to_contain_text("rosa took over from rita")
+    expect(rita.locator("#taken-over")).to_be_visible()
+    expect(rita.locator("#kept-reply")).to_have_value("Y otra cosa que le q")
+
+
 def test_signing_out_while_answering_puts_the_chat_back(live_server, browser):
     from playwright.sync_api import expect
 

@@ -94,7 +94,15 @@
     // on each poll, and every few seconds of a stream, once it is no longer one.
     var polling = 0;
     var lostTimer = null;
+    var storeTimer = null;
     var lastSeen = lastId;
+    // Storage down: the server answers the stream with one "unavailable" event, at once,
+    // and the browser comes back in 5 s. On every page, not only the Live list's status line:
+    // an operator in a chat would otherwise see nothing while people's texts go unrecorded.
+    var storeDown = function (down) {
+      var banner = document.getElementById("store-down");
+      if (banner) banner.hidden = !down;
+    };
     var show = function (text, on) { if (status) { status.textContent = text; status.className = "live-state " + (on ? "on" : "off"); } };
     var open = function () {
       var query = [];
@@ -106,6 +114,9 @@
         clearTimeout(lostTimer);
         lostTimer = null;
         connectionLost(false);
+        // A stream that stays open a moment without "unavailable" means storage answers again.
+        clearTimeout(storeTimer);
+        storeTimer = setTimeout(function () { storeDown(false); }, 1500);
         if (!polling) show("Live", true);
       });
       es.addEventListener("mode", function (e) {
@@ -122,7 +133,11 @@
           setTimeout(open, 5000);
         }
       });
-      es.addEventListener("unavailable", function () { show("Storage unavailable: trying again…", false); });
+      es.addEventListener("unavailable", function () {
+        clearTimeout(storeTimer);
+        storeDown(true);
+        show("Storage unavailable: trying again…", false);
+      });
       Object.keys(handlers).forEach(function (name) {
         if (name === "closed" || name === "polled") return;  // ours, not events of the stream
         es.addEventListener(name, function (e) {
@@ -302,7 +317,19 @@
               fresh.innerHTML = html;
               if (convsOf(fresh.content) === convsOf(queue)) return;
             }
+            // The keyboard stays where it was: a new card used to drop the focus on the page's
+            // body, and Enter on "Answer" then did nothing.
+            var focused = document.activeElement;
+            var card = focused && queue.contains(focused) ? focused.closest(".card[data-conv]") : null;
+            var which = card ? { conv: card.dataset.conv, label: focused.getAttribute("aria-label") || focused.textContent } : null;
             queue.innerHTML = html;
+            if (which) {
+              var again = queue.querySelector('.card[data-conv="' + CSS.escape(which.conv) + '"]');
+              var target = again && Array.prototype.filter.call(again.querySelectorAll("a, button"), function (el) {
+                return (el.getAttribute("aria-label") || el.textContent) === which.label;
+              })[0];
+              if (target) target.focus();
+            }
             refreshAgo();
           })
           .catch(function () {});

@@ -20,7 +20,10 @@
 
   if (box) {  // the chat is ours
     sessionStorage.removeItem(KEY);
-    document.addEventListener("submit", function () { submitting = true; }, true);
+    // A form that leaves the page (end, hand back, put back), seen as it bubbles up: the reply
+    // form sends in the page (its handler prevents the default), and counted as leaving it made
+    // the draft of every later reply lost when a colleague took over after one was sent.
+    window.addEventListener("submit", function (e) { if (!e.defaultPrevented) submitting = true; });
     window.addEventListener("pagehide", function () {
       if (submitting) return;  // ending, handing back, putting back: nothing was taken from us
       if (hand.dataset.ended) return;  // ended or erased while open (ops.js): nothing of it is kept
