@@ -269,7 +269,7 @@ def _background(config: Config, url: str, client, store: SessionStore, helpline:
         jobs.append(copies)
     elif serving and not config.TESTING:
         log.warning("TWILIO_ACCOUNT_SID is not set: a quick exit cannot delete the conversation's messages "
-                    "from Twilio's message log (see README, Production)")
+                    "from Twilio's message log, nor a call from its call log (see README, Production)")
     if not config.REDIS_CLUSTER and url == server_url(config.BOT_DATA_DIR):
         rewrite = DiskRewrite(client, store.keys, config.AOF_REWRITE_SECONDS)
         helpline.after_erase = rewrite.erased

@@ -12,12 +12,16 @@ def run(app: Flask) -> None:
     print(f"Helpline bot serving on {base}")
     print(f"  Twilio webhook (SMS and WhatsApp): {base}/twilio/messages")
     print(f"  Delivery status callback:          {base}/twilio/status")
+    print(f"  Voice webhook (calls):             {base}/twilio/voice")
+    print(f"  Call status callback:              {base}/twilio/voice/status")
     print(f"  Health:                            {base}/healthz")
     print(f"  Operators' console:                {base}/ops/  (accounts: flask --app app ops add-user NAME --role responder)")
     print(f"  Simulator:                         {base}/ops/simulator")
     print(f"  Redis:                             {app.config['REDIS_URL_RESOLVED']}")
     if app.config["PUBLIC_URL"]:
         print(f"  Webhook URL to give Twilio:        {app.config['PUBLIC_URL']}/twilio/messages")
+        print(f"  Voice URL to give Twilio:          {app.config['PUBLIC_URL']}/twilio/voice "
+              f"(status callback {app.config['PUBLIC_URL']}/twilio/voice/status)")
     missing = unset_twilio_settings(app.config)
     if missing:
         # The server has logged why; say what to do about it.

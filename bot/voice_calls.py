@@ -49,7 +49,7 @@ from .engine.text import clean, normalize
 from .engine.understanding import Lexicon
 from .helpline import ContactIds, Helpline, safe_error
 from .spool import Entry
-from .store import StoreError
+from .store import STORE_DOWN, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,10 @@ class VoiceCalls:
         answer = self._answer(form, at, silence)
         call_sid = (form.get("CallSid") or "").strip()
         if answer.outcome == "hangup" and call_sid:
-            self.store.ended_calls.add(self.helpline.marks(call_sid))
+            try:
+                self.store.ended_calls.add(self.helpline.marks(call_sid))
+            except STORE_DOWN as exc:  # the goodbye is still said; its hang-up marks it again
+                log.error("a call put down could not be marked over: %s", safe_error(exc))
         return answer
 
     def _answer(self, form: Mapping[str, str], at: str, silence: int) -> Answer:
