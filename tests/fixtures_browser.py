@@ -90,6 +90,15 @@ def text(base: str, body: str, sender: str = PERSON) -> None:
         assert response.status == 200
 
 
+def answering(page, base: str) -> None:
+    """On duty, a person (··42) asks for a person, and the page answers them from the Live list."""
+    page.click("text=Go on duty")
+    text(base, "hola")
+    text(base, "PERSONA")
+    page.goto(base + "/ops/")
+    page.locator(".queue .card", has_text="··42").locator("button", has_text="Answer").click()
+
+
 @pytest.fixture
 def shot(tmp_path):
     folder = SHOTS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from tests.fixtures_browser import ALERT_STAND_INS, CHROMIUM, sign_in_page, text
+from tests.fixtures_browser import ALERT_STAND_INS, CHROMIUM, answering, sign_in_page, text
 
 pytestmark = [
     pytest.mark.browser,
@@ -184,10 +184,7 @@ def test_the_script_writes_a_time_as_the_server_does_whatever_the_browsers_zone(
     expect = _expect()
     base, _app = live_server
     page = _signed_in(browser, base, timezone_id="Pacific/Kiritimati")  # UTC+14: another day, even
-    page.click("text=Go on duty")
-    text(base, "hola")
-    text(base, "PERSONA")
-    page.locator(".queue .card", has_text="··42").locator("button", has_text="Answer").click()
+    answering(page, base)
     line = page.locator("#transcript li", has_text="started answering at")
     expect(line).to_be_visible()
     served = line.inner_text()
@@ -243,10 +240,7 @@ def test_a_chat_page_says_when_storage_stops_answering_and_when_it_is_back(live_
     expect = _expect()
     base, _app = live_server
     page = _signed_in(browser, base)
-    page.click("text=Go on duty")
-    text(base, "hola")
-    text(base, "PERSONA")
-    page.locator(".queue .card", has_text="··42").locator("button", has_text="Answer").click()
+    answering(page, base)
     expect(page.locator("h1")).to_contain_text("Chat with ··42")
     banner = page.locator("#store-down")
     expect(banner).to_be_hidden()

@@ -17,7 +17,7 @@ import pytest
 
 from bot import canned_replies
 from bot.engine.segments import count_segments
-from tests.fixtures_browser import CHROMIUM, PERSON, sign_in_page, text
+from tests.fixtures_browser import CHROMIUM, PERSON, answering, sign_in_page, text
 from tests.fixtures_console import PASSWORD
 from tests.helpers import REPO, real_flows
 from tests.servers import wait_until
@@ -221,11 +221,7 @@ def test_a_second_send_while_the_first_is_on_its_way_sends_nothing_more(live_ser
     page = browser.new_page()
     page.set_default_timeout(10_000)
     sign_in(page, base, "rita")
-    page.click("text=Go on duty")
-    expect(page.locator(".duty-panel button")).to_have_text("Go off duty")
-    text(base, "hola")
-    text(base, "PERSONA")
-    page.locator(".queue .card", has_text="··42").locator("button", has_text="Answer").click()
+    answering(page, base)
     expect(page.locator("h1")).to_contain_text("Chat with ··42")
     twilio_api.stall = (1.5,)  # a slow Twilio: the reply is on its way for a while
     box = page.locator("#reply-text")

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from tests.fixtures_browser import ALERT_STAND_INS, CHROMIUM, sign_in_page, text
+from tests.fixtures_browser import ALERT_STAND_INS, CHROMIUM, answering, sign_in_page
 from tests.fixtures_console import PASSWORD
 
 pytestmark = [
@@ -24,14 +24,6 @@ def _signed_in(browser, base, name, **options):
     return page
 
 
-def _answering(page, base):
-    page.click("text=Go on duty")
-    text(base, "hola")
-    text(base, "PERSONA")
-    page.goto(base + "/ops/")
-    page.locator(".queue .card", has_text="··42").locator("button", has_text="Answer").click()
-
-
 @pytest.mark.parametrize("width,height,scheme", [(1280, 800, "light"), (390, 844, "dark")])
 def test_ending_a_chat_asks_how_it_ended_and_counts_it(live_server, browser, shot, width, height, scheme):
     from playwright.sync_api import expect
@@ -39,7 +31,7 @@ def test_ending_a_chat_asks_how_it_ended_and_counts_it(live_server, browser, sho
     expect.set_options(timeout=15_000)
     base, app = live_server
     page = _signed_in(browser, base, "rita", viewport={"width": width, "height": height}, color_scheme=scheme)
-    _answering(page, base)
+    answering(page, base)
     expect(page.locator("h1")).to_contain_text("Chat with ··42")
     # Nothing ends with one click: the buttons are behind the wrap-up.
     expect(page.locator("#wrapup button.danger")).to_be_hidden()
@@ -65,7 +57,7 @@ def test_a_take_over_is_confirmed_and_the_first_responder_keeps_what_they_typed(
     base, app = live_server
     app.extensions["ops"].accounts.add("rosa", "responder", PASSWORD)
     rita = _signed_in(browser, base, "rita", viewport={"width": 1280, "height": 800})
-    _answering(rita, base)
+    answering(rita, base)
     expect(rita.locator("h1")).to_contain_text("Chat with ··42")
     rita.fill("#reply-text", "Half of what I wanted to s")
 
@@ -93,7 +85,7 @@ def test_after_a_reply_was_sent_a_take_over_still_keeps_what_was_being_typed(liv
     base, app = live_server
     app.extensions["ops"].accounts.add("rosa", "responder", PASSWORD)
     rita = _signed_in(browser, base, "rita", viewport={"width": 1280, "height": 800})
-    _answering(rita, base)
+    answering(rita, base)
     rita.fill("#reply-text", "Hola, ¿está a salvo?")
     rita.press("#reply-text", "Control+Enter")
     expect(rita.locator("#reply-status")).to_have_text("Sent.")
@@ -114,7 +106,7 @@ def test_signing_out_while_answering_puts_the_chat_back(live_server, browser):
     expect.set_options(timeout=15_000)
     base, app = live_server
     page = _signed_in(browser, base, "rita", viewport={"width": 1280, "height": 800})
-    _answering(page, base)
+    answering(page, base)
     expect(page.locator("h1")).to_contain_text("Chat with ··42")
     page.click("text=Sign out")
     expect(page.locator(".flash")).to_contain_text("went back to the queue")
@@ -135,7 +127,7 @@ def test_transfer_to_a_colleague_online_and_the_presence_list(live_server, brows
     sign_in_page(rosa, base, "rosa")
     expect(rosa.locator("#live-state")).to_contain_text("Live")  # her stream made her present
     rita = _signed_in(browser, base, "rita", viewport={"width": 1280, "height": 800})
-    _answering(rita, base)
+    answering(rita, base)
     expect(rita.locator("h1")).to_contain_text("Chat with ··42")
     rita.click("#transfer summary")
     rita.select_option("#transfer-to", "rosa")
