@@ -164,18 +164,18 @@ def test_times_say_the_day_when_not_today(live_server):
         assert stamp(0) == "" and day_clock(0) == ""
 
 
-def test_times_are_in_the_operators_time_zone_not_the_servers(live_server):
+def test_times_are_in_the_operators_time_zone_not_the_servers(redis_client, redis_url, tmp_path):
     # The filters used the server's own zone: a WhatsApp deadline read hours off by an
     # operator whose OPS_TIMEZONE was not the server's.
-    _base, app = live_server
+    from bot import create_app
+    from bot.config import TestConfig
+
+    app = create_app(TestConfig(redis_url, str(tmp_path), OPS_TIMEZONE="America/Chicago"))
     noon_utc = calendar.timegm((2026, 12, 8, 12, 0, 0))
     with app.test_request_context():
-        app.config["OPS_TIMEZONE"] = "America/Chicago"
-        try:
-            assert app.jinja_env.filters["clock"](noon_utc) == "06:00"
-            assert app.jinja_env.filters["day_clock"](noon_utc) == "Tue 8 Dec 06:00"
-        finally:
-            app.config["OPS_TIMEZONE"] = "UTC"
+        assert app.jinja_env.filters["clock"](noon_utc) == "06:00"
+        assert app.jinja_env.filters["day_clock"](noon_utc) == "Tue 8 Dec 06:00"
+        assert app.jinja_env.filters["datetime"](noon_utc) == "08 Dec 2026, 06:00"
 
 
 def test_the_script_writes_a_time_as_the_server_does_whatever_the_browsers_zone(live_server, browser):

@@ -10,15 +10,13 @@ with its day, for the WhatsApp window).
 """
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
-from zoneinfo import ZoneInfo
 
-from flask import current_app, jsonify
+from flask import jsonify
 
 from ...store import STORE_DOWN
-from .blueprint import DATA_ENDPOINTS, bp, console
+from .blueprint import DATA_ENDPOINTS, bp, console, local_time
 
 log = logging.getLogger(__name__)
 
@@ -37,19 +35,13 @@ def waiting_count():
     return jsonify(waiting=sum(1 for w in queue if not w.holder))
 
 
-def _local(t: float) -> dt.datetime:
-    """``t`` in the operators' time zone (OPS_TIMEZONE), as the figures count days
-    and the page's script writes times: never the server's own zone."""
-    return dt.datetime.fromtimestamp(t, ZoneInfo(current_app.config["OPS_TIMEZONE"]))
-
-
 @bp.app_template_filter("stamp")
 def _stamp(t: float) -> str:
     """'11:12' today, 'Wed 2 Dec 11:12' another day (the script renders the same)."""
     if not t:
         return ""
-    when = _local(t)
-    if when.date() == _local(time.time()).date():
+    when = local_time(t)
+    if when.date() == local_time(time.time()).date():
         return when.strftime("%H:%M")
     return _day_clock(t)
 
@@ -59,5 +51,5 @@ def _day_clock(t: float) -> str:
     """'Thu 3 Dec 11:12': a moment that may be tomorrow, said with its day."""
     if not t:
         return ""
-    when = _local(t)
+    when = local_time(t)
     return f"{when:%a} {when.day} {when:%b %H:%M}"

@@ -21,7 +21,6 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 import click
 from flask import (Blueprint, Flask, Response, current_app, flash, jsonify, redirect, render_template, request,
@@ -290,10 +289,17 @@ def _ago(t: float) -> str:
     return f"{s // 86400} d ago"
 
 
+def local_time(t: float) -> dt.datetime:
+    """``t`` in the operators' time zone (OPS_TIMEZONE, as the figures count days), as
+    every time the console shows is written, and the page's script too: never the
+    server's own zone."""
+    return dt.datetime.fromtimestamp(t, console().figures.tz)
+
+
 @bp.app_template_filter("clock")
 def _clock(t: float) -> str:
-    """'16:12' in the operators' time zone (OPS_TIMEZONE), as the page's script writes it."""
-    return dt.datetime.fromtimestamp(t, ZoneInfo(current_app.config["OPS_TIMEZONE"])).strftime("%H:%M") if t else ""
+    """'16:12', in the operators' time zone."""
+    return local_time(t).strftime("%H:%M") if t else ""
 
 
 @bp.context_processor

@@ -38,7 +38,7 @@ from ...engine.yamlsource import YamlSyntaxError
 from ...flow_editing import Checked, Draft, FlowEditor, Paths, Refused, TooLarge, mark_reviewed, unified_diff
 from ...graph import mermaid
 from .accounts import editor_required
-from .blueprint import bp, console, served_flows
+from .blueprint import bp, console, local_time, served_flows
 from .figures import figures_of, period_asked
 
 log = logging.getLogger(__name__)
@@ -211,7 +211,7 @@ def _datetime(t) -> str:
         t = float(t)
     except (TypeError, ValueError):
         return ""
-    return dt.datetime.fromtimestamp(t, console().figures.tz).strftime("%d %b %Y, %H:%M")
+    return local_time(t).strftime("%d %b %Y, %H:%M")
 
 
 # --- reading -----------------------------------------------------------------------------------
