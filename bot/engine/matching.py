@@ -878,7 +878,7 @@ def read_answer(fs: m.FlowSet, text: str, norm: str, labels: list[list[str]], ow
             return lead, Reading("answer", lead, phrase, system.answers_where.get(lead), how=_TWO_WAYS)
         if lead in ("yes", "not_sure"):
             return lead, Reading("answer", lead, phrase, system.answers_where.get(lead), how=_BY_FIRST_WORDS)
-        if lead == "no" and _no_again(lex, rest_said) and answer(system, rest_said.rsplit(" ", 1)[0], labels) is None:
+        if lead == "no" and _no_again(fs, rest_said, labels):
             # "no, droga no", "no, eso no", "nel, a mi no", "no, never": the no said again of what
             # was asked, never more ("no, nunca me pagan" goes on, and may answer yes).
             return "no", Reading("answer", "no", phrase, system.answers_where.get("no"), how=_TWO_WAYS)
@@ -897,13 +897,14 @@ def read_answer(fs: m.FlowSet, text: str, norm: str, labels: list[list[str]], ow
 _OWN_WORDS = "in the question's own words"
 
 
-def _no_again(lex: Lexicon, rest: str) -> bool:
+def _no_again(fs: m.FlowSet, rest: str, labels: list[list[str]]) -> bool:
     """Whether the words after an opening "no," only say no again: three words at
-    most, the last a not-word ("droga no", "eso no", "a mi no", "never"). The
-    caller also makes sure the words before it are no answer of their own: "no,
-    a veces no" is a hedge."""
+    most, the last a not-word ("droga no", "eso no", "a mi no", "never"), and those
+    before it no answer of their own ("no, a veces no" is a hedge)."""
     words = rest.split()
-    return 0 < len(words) <= 3 and words[-1] in lex.not_words
+    if not 0 < len(words) <= 3 or words[-1] not in Lexicon.of(fs).not_words:
+        return False
+    return answer(fs.system, " ".join(words[:-1]) or words[-1], labels) is None
 
 
 def _own_answer(lex: Lexicon, norm: str, own: Mapping[str, Set[str]] | None) -> tuple[str, str, str] | None:
