@@ -186,6 +186,20 @@ def test_exit_with_politeness_or_urgency_around_it_erases_at_once(fs, text):
     assert turn.action == "erase" and turn.replies == [say(fs, "erased", "es")]
 
 
+@pytest.mark.parametrize("text, action", [
+    ("mi patron revisa el cel cada noche asi q borra todo", "erase"), ("he reads my texts so delete this", "erase"),
+    ("mi esposo lee todo entonces ya no me escriban", "opt_out"), ("my boss reads our texts so stop texting me", "opt_out"),
+    # a story after them is none, nor a question, nor a keyword alone
+    ("mi patron borra todo asi que no tengo pruebas", "save"), ("he deletes everything so i have no proof", "save"),
+    ("mi patron revisa el cel asi que borra todo?", "save"), ("im so tired so stop", "save"),
+])
+def test_a_request_after_so_is_a_last_clause_of_its_own(fs, text, action):
+    # understanding.yaml `request_openers`: "así que", "so" begin the last clause, as a comma would.
+    chat = started(fs, "es")
+    turn = chat.send(text)
+    assert ("opt_out" if turn.opt_out else turn.action) == action
+
+
 @pytest.mark.parametrize("text", ["borrar el chat es seguro?", "cerrar chat, es lo mismo que salir?"])
 def test_a_question_about_erasing_does_not_erase(fs, text):
     chat = started(fs, "es")
@@ -373,6 +387,7 @@ def at(fs, lang: str, place: str) -> Chat:
     ("screening.confined", "no puedo salir", "yes"), ("screening.confined", "nadie", "no"),
     ("screening.pay", "no me pagan", "yes"), ("screening.debt", "no, no tengo", "no"),
     ("screening.debt", "ya no debo", "no"), ("screening.forced", "nobody", "no"),
+    ("screening.debt", "si debo, pero no borres nada porfa", "yes"),  # "sí," in its words, then more: as "sí, ..."
 ])
 def test_an_answer_in_the_questions_own_words_is_read_there(fs, place, text, answer):
     # understanding.yaml `answers_at:`: "no puedo" says no to "¿Puede escribir?", and

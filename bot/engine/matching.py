@@ -281,7 +281,9 @@ def _exit_clause(fs: m.FlowSet, lex: Lexicon, text: str) -> tuple[str | None, st
     porque mi esposo ve el cel"): the words before it, two or more, are the
     first clause. A possessive right after a lone word is that word's object,
     not a new clause: "ya borre mi deuda" is "ya borré mi deuda" (I have paid
-    off my debt), where "borra todo mi esposo ve el cel" is two clauses."""
+    off my debt), where "borra todo mi esposo ve el cel" is two clauses.
+    After one of ``request_openers`` ("así que", "so"), the rest of the message
+    is a last clause: "mi patrón revisa el cel cada noche así que borra todo"."""
     parts = lex.requests(text)
     first = parts[0].split() if parts else []
     # Longest first: "stop texting me my husband ..." is "stop texting me", not "stop".
@@ -290,6 +292,8 @@ def _exit_clause(fs: m.FlowSet, lex: Lexicon, text: str) -> tuple[str | None, st
                       if first[i] in lex.openers and not _object_of_a_lone_word(lex, first[:i], first[i])
                       and not lex.quotes_before(" ".join(first[i:]))]
     ends = (parts[0], parts[-1]) if len(parts) > 1 else ()
+    then = lex.after_a_request_opener(parts[-1]) if parts else ""
+    ends = (*ends, then) if then else ends
     for clause in dict.fromkeys(c for c in (*ends, *before_openers) if c):
         intent, lang, why = read_keyword(fs, clause)
         if intent not in m.WHOLE_ONLY_INTENTS or why is None:
@@ -821,7 +825,8 @@ def read_answer(fs: m.FlowSet, text: str, norm: str, labels: list[list[str]], ow
     deuda?". Only as the whole reply, give or take around words, or after the
     same answer ("no, no tengo"): never with a typo, which can be a "no"
     ("no puedo escribir" is one letter from "puedo escribir"), nor before more
-    words, which may say the opposite ("nadie, solo mi patrón").
+    words, which may say the opposite ("nadie, solo mi patrón"), unless they
+    open with a yes and say yes, as "sí," would ("si debo, pero tengo miedo").
     """
     only_around = not norm or not Lexicon.of(fs).strip_around(norm.split())[0]
     found = emoji_answer(_WORDS.sub("", text)) if only_around else None
@@ -867,17 +872,20 @@ def read_answer(fs: m.FlowSet, text: str, norm: str, labels: list[list[str]], ow
             return found, reading
     first = _FIRST_CLAUSE.match(text)
     if first and len(first.group(1)) < len(text.rstrip(",.;:!?")):
-        lead, _ = read_answer(fs, first.group(1), normalize(first.group(1)), labels)
         phrase = normalize(first.group(1))
+        lead, _ = read_answer(fs, first.group(1), phrase, labels)
+        where = system.answers_where.get(lead)
+        if lead is None and phrase.split()[0] in lex.yes_words and (_own_answer(lex, phrase, own) or [None])[0] == "yes":
+            lead, where = "yes", own_where  # "si debo, pero tengo miedo": "sí," in the question's own words
         rest = first.group(2)
         if lead is not None and rest and answer(system, normalize(rest), labels) not in (None, lead):
             return None, None  # "sí y no", "yes and no": two answers, so neither
         rest_said = normalize(text[first.end():])
         if lead is not None and lead in (answer(system, rest_said, labels), (_own_answer(lex, rest_said, own) or [None])[0]):
             # "q va, nunca", "nel, para nada": the one answer, said twice
-            return lead, Reading("answer", lead, phrase, system.answers_where.get(lead), how=_TWO_WAYS)
+            return lead, Reading("answer", lead, phrase, where, how=_TWO_WAYS)
         if lead in ("yes", "not_sure"):
-            return lead, Reading("answer", lead, phrase, system.answers_where.get(lead), how=_BY_FIRST_WORDS)
+            return lead, Reading("answer", lead, phrase, where, how=_BY_FIRST_WORDS)
         if lead == "no" and _no_again(fs, rest_said, labels):
             # "no, droga no", "no, eso no", "nel, a mi no", "no, never": the no said again of what
             # was asked, never more ("no, nunca me pagan" goes on, and may answer yes).

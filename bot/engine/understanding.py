@@ -151,6 +151,7 @@ class Lexicon:
     not_words: frozenset[str] = frozenset()
     openers: frozenset[str] = frozenset()  # words that open a clause of their own ("my", "porque")
     lone_erases: frozenset[str] = frozenset()  # erase keywords that are a request alone in a clause ("exit")
+    request_openers: tuple[tuple[str, ...], ...] = ()  # words after which a last clause is a request of its own ("so")
     quantities: frozenset[tuple[str, ...]] = frozenset()  # words that make a number before them an amount ("meses", "an hour")
     ages: list[m.AgePhrase] = field(default_factory=list)  # how people say their age, longest first, short forms spelled out
     age_today: frozenset[str] = frozenset()  # "hoy": a turning age said with it is already reached
@@ -214,6 +215,7 @@ class Lexicon:
         lex.not_words = frozenset(w for words in u.negations.values() for w in words)
         lex.openers = frozenset(w for words in u.openers.values() for w in words)
         lex.lone_erases = frozenset(w for words in u.lone_erases.values() for w in words)
+        lex.request_openers = tuple(sorted({tuple(lex.spelled(w.split())) for words in u.request_openers.values() for w in words}))
         lex.quantities = frozenset(tuple(lex.spelled(w.split())) for words in u.quantities.values() for w in words)
         ages = {m.AgePhrase(tuple(lex.spelled(list(a.words))), a.turning) for phrases in u.ages.values() for a in phrases}
         lex.ages = sorted(ages, key=lambda a: (-len(a.words), a.words, a.turning))
@@ -360,6 +362,23 @@ class Lexicon:
             found.append("" if asked or said else words)
             said = self.quotes_after(words)
         return found
+
+    def after_a_request_opener(self, clause: str) -> str:
+        """What follows the last of understanding.yaml's ``request_openers`` in
+        ``clause``, with words before it: the request that follows from what was
+        said ("mi patron revisa el cel cada noche asi que borra todo" ->
+        "borra todo"); "" when there is none.
+
+        >>> lex = Lexicon(fs=None, request_openers=(("asi", "que"), ("so",)))
+        >>> lex.after_a_request_opener("he reads my texts so delete this"), lex.after_a_request_opener("so delete this")
+        ('delete this', '')
+        """
+        words = self.spelled(clause.split())
+        for i in range(len(words) - 2, 0, -1):
+            for opener in self.request_openers:
+                if tuple(words[i:i + len(opener)]) == opener and i + len(opener) < len(words):
+                    return " ".join(words[i + len(opener):])
+        return ""
 
     def quotes_after(self, words: str) -> bool:
         """Whether a clause ends with a verb of saying, so that the next one is
