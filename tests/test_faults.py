@@ -43,6 +43,7 @@ from bot.config import TestConfig
 from bot.engine.events import read_entry
 from bot.helpline import contact_id
 from bot.store import LockLost
+from bot.store.connection import ThreadConnections, redis_client
 from bot.store.sessions import LOCK_MS
 from tests.helpers import AUTH_TOKEN, inbound, messages, option, post_signed, sign, stored_session
 from tests.servers import RedisProcess, free_port, wait_until
@@ -629,6 +630,61 @@ def test_while_redis_stalls_texts_beyond_the_first_few_get_the_failsafe_at_once(
             assert_failsafe(replies)
         assert len(fast) >= len(texts) - 2, sorted(seconds for seconds, *_ in results.values())
         sleeper.join(timeout=20)
+
+
+def test_after_redis_did_not_answer_one_text_waits_for_it_and_none_waits_behind_another(tmp_path):
+    """Once Redis has not answered, one thread of a process waits for it at a
+    time and the others give up after a moment (WAIT_FOR_A_PLACE). That holds
+    from a thread's first text, when its connection is still being made (a new
+    thread's first text during a stall left the others waiting two timeouts
+    each). And once Redis has answered the one waiting, it holds no more: a
+    text must not fail because another, sent when Redis was back, still had
+    the place (CI on two busy cores gave one text just after a stall the
+    fail-safe)."""
+    with RedisProcess(tmp_path / "redis") as redis_proc:
+        conns = ThreadConnections(redis_client(redis_proc.url, timeout=1.0))
+        outcomes: list = []
+
+        def text(*command):
+            try:
+                outcomes.append(conns.execute(*command))
+            except redis.RedisError as exc:
+                outcomes.append(exc)
+
+        def not_answered():
+            # longer than the two tries of a text (two timeouts), so that the first one fails
+            sleeper = stall(redis_proc, 2.5)
+            with pytest.raises((redis.ConnectionError, redis.TimeoutError)):
+                conns.execute("PING")  # this thread's first connection, made during the stall
+            return sleeper
+
+        # While it still stalls: one text waits for Redis (and gets its reply when it wakes), the next gives up.
+        sleeper = not_answered()
+        waiting = threading.Thread(target=text, args=("PING",))
+        waiting.start()
+        time.sleep(0.05)
+        asked = time.monotonic()
+        with pytest.raises(redis.ConnectionError):
+            conns.execute("PING")
+        assert time.monotonic() - asked < 0.5
+        waiting.join(timeout=5)
+        sleeper.join(timeout=10)
+        assert outcomes == [b"PONG"]
+
+        # Awake again: the first text after it waits 50 ms for its reply, two more queue meanwhile;
+        # whichever gets the place next holds it 0.3 s (a slow command): the other must not give up.
+        not_answered().join(timeout=10)
+        outcomes.clear()
+        redis_proc.client().execute_command("CLIENT", "PAUSE", "50", "ALL")
+        first = threading.Thread(target=text, args=("PING",))
+        first.start()
+        time.sleep(0.01)
+        queued = [threading.Thread(target=text, args=("BLPOP", f"nothing:{n}", "0.3")) for n in range(2)]
+        for t in queued:
+            t.start()
+        for t in [first, *queued]:
+            t.join(timeout=5)
+        assert sorted(map(repr, outcomes)) == ["None", "None", "b'PONG'"], outcomes
 
 
 def test_people_who_texted_during_a_stall_get_normal_replies_once_redis_is_back(tmp_path):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from pathlib import Path
 
 import redis
@@ -206,6 +207,7 @@ class LazyRedisCluster:
 
 WAITING_WHILE_UNANSWERED = 1
 WAIT_FOR_A_PLACE = 0.1  # seconds
+LOOK_AGAIN_EVERY = 0.01  # seconds: whether Redis answered the one waiting
 
 
 class ThreadConnections:
@@ -243,22 +245,27 @@ class ThreadConnections:
         if not self.unanswered:
             return self._send(args)
         # A place frees within moments once Redis answers again (the waiters get their replies):
-        # only while it still stalls does a text give up, after WAIT_FOR_A_PLACE.
-        if not self._waiting.acquire(timeout=WAIT_FOR_A_PLACE):
-            raise redis.ConnectionError("Redis did not answer just now, and others are already waiting for it")
+        # only while it still stalls does a text give up, after WAIT_FOR_A_PLACE. Once the one
+        # waiting has its reply, the rest stop queueing: a text that took the place after it
+        # may hold it for a whole round trip, and Redis is answering.
+        deadline = time.monotonic() + WAIT_FOR_A_PLACE
+        while not self._waiting.acquire(timeout=LOOK_AGAIN_EVERY):
+            if not self.unanswered:
+                return self._send(args)
+            if time.monotonic() >= deadline:
+                raise redis.ConnectionError("Redis did not answer just now, and others are already waiting for it")
         try:
             return self._send(args)
         finally:
             self._waiting.release()
 
     def _send(self, args):
-        conn = self._connection()
-
         def send_and_read():
             conn.send_command(*args)
             return conn.read_response()
 
         try:
+            conn = self._connection()  # a thread's first: made now, and it may be Redis that does not answer
             reply = conn.retry.call_with_retry(send_and_read, lambda error: conn.disconnect())
         except (redis.ConnectionError, redis.TimeoutError):
             self.unanswered = True
