@@ -103,6 +103,10 @@ TAPS = [
     ("sticker without NumMedia", {"Body": "", "MessageType": "sticker"}, "", None, 1),
     ("location: neither its place nor its coordinates are read",
      {"Body": "Calle Falsa 123", "Latitude": "19.4326", "Longitude": "-99.1332", "MessageType": "location"}, "", None, 1),
+    # a caption is what the person typed: "SALIR" or "EMERGENCIA" under a photo must be heard
+    ("a picture's caption is read", {"Body": "SALIR", "NumMedia": "1", "MessageType": "image"}, "SALIR", None, 1),
+    ("a video's caption is read", {"Body": "EMERGENCIA", "NumMedia": "1", "MessageType": "video"}, "EMERGENCIA", None, 1),
+    ("a document's caption is read", {"Body": "borra todo", "NumMedia": "1", "MessageType": "document"}, "borra todo", None, 1),
 ]
 
 
@@ -462,6 +466,20 @@ def test_media_gets_a_kind_answer_and_a_location_is_never_kept(app, twilio, redi
         dump = repr(redis_client.dump(key))
         assert "19.43" not in dump and "Falsa" not in dump, (key, kind_of)
     assert "19.43" not in caplog.text and "Falsa" not in caplog.text
+
+
+def test_a_caption_under_a_picture_is_heard(app, twilio, redis_client):
+    # Found by probing: a WhatsApp photo captioned EMERGENCIA got "I can only read text", and one
+    # captioned SALIR kept the chat. A caption is what the person wrote.
+    synced(app)
+    client = app.test_client()
+    send(client, twilio, "hola", expect=2)
+    emergency = send(client, twilio, "EMERGENCIA", expect=2, NumMedia="1", MessageType="image",
+                     MediaContentType0="image/jpeg")
+    assert any("911" in m.get("Body", "") for m in emergency)
+    erased = send(client, twilio, "SALIR", expect=1, NumMedia="1", MessageType="image", MediaContentType0="image/jpeg")
+    assert erased[0]["Body"] == render.say(real_flows(), "es", "erased")
+    assert _session(app) == {}
 
 
 def test_sms_is_unchanged(app, twilio):

@@ -101,11 +101,14 @@ def parse_incoming(form: Mapping[str, str]) -> IncomingMessage | None:
     choice = payload if "#" in payload else None
     text = (form.get("ButtonText") or form.get("ListTitle") if choice else payload) or form.get("Body") or ""
     media = _int(form.get("NumMedia"))
-    if form.get("Latitude") is not None or form.get("Longitude") is not None or \
-            (form.get("MessageType") or "").lower() in MEDIA_TYPES:
+    kind = (form.get("MessageType") or "").lower()
+    if form.get("Latitude") is not None or form.get("Longitude") is not None or kind in MEDIA_TYPES:
         # A voice note, picture, sticker or shared location. A location's Body
         # can name the place: it is not read, and its coordinates never are.
-        media, text, choice = max(media, 1), "", None
+        # A picture's, a video's or a document's Body is its caption, what the
+        # person wrote: read as any text ("SALIR", "EMERGENCIA" under a photo).
+        media, choice = max(media, 1), None
+        text = text if kind in CAPTIONED and form.get("Latitude") is None else ""
     return IncomingMessage(
         address=address,
         channel=channel,
@@ -119,6 +122,7 @@ def parse_incoming(form: Mapping[str, str]) -> IncomingMessage | None:
 
 # WhatsApp's MessageType for what is not text: answered as a picture is ("I can only read text").
 MEDIA_TYPES = frozenset({"image", "audio", "video", "document", "sticker", "location", "contacts"})
+CAPTIONED = frozenset({"image", "video", "document"})  # their Body is the caption the person typed
 
 
 def parse_status(form) -> StatusUpdate | None:
