@@ -300,11 +300,30 @@ def _exit_clause(fs: m.FlowSet, lex: Lexicon, text: str) -> tuple[str | None, st
             continue
         if clause not in ends and _AFTER_AN_ANSWER in why.how.split("; ") and _may_tell_a_story(fs, clause.split()):
             continue  # "sí borra | mis mensajes": no comma says the request ends there, and "borra" may be his
-        lone = why.what == "keyword" and intent == "quick_exit" and clause in ends and why.phrase in lex.lone_erases
+        lone = why.what == "keyword" and intent == "quick_exit" and clause in ends and (
+            why.phrase in lex.lone_erases or _in_capitals(text, why.phrase))
         if why.what != "meaning" and not lone and not (intent == "quick_exit" and lex.strip_around(clause.split())[1]):
             continue
         return intent, lang, replace(why, how="; ".join(filter(None, (why.how, "a clause of its own"))))
     return None, None, None
+
+
+def _in_capitals(text: str, keyword: str) -> bool:
+    """Whether ``keyword`` is written in capitals in a message that is not all
+    capitals: "tengo miedo. SALIR", "SALIR, mi esposo". The greeting teaches it
+    so, and so written it is the keyword, not the verb "to leave" ("salir, no
+    puedo" may be someone who cannot get out); in a message all in capitals it
+    stands out no more than in one all in small letters.
+
+    >>> _in_capitals("tengo miedo. SALIR", "salir"), _in_capitals("NO PUEDO. SALIR", "salir")
+    (True, False)
+    """
+    if not any(ch.islower() for ch in text):
+        return False
+    return any(word.isupper() and normalize(word) == keyword for word in _WORDS_AS_WRITTEN.findall(text))
+
+
+_WORDS_AS_WRITTEN = re.compile(r"\w+")
 
 
 # The most words a request before a clause opener is looked for in: the longest
