@@ -57,6 +57,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from .channels.twilio_api import forget_request_urls
 from .engine.events import read_entry
 from .store import STORE_DOWN, EventStream, SessionStore
 from .store.events import ErasedTrails
@@ -145,6 +146,8 @@ class TwilioCopies:
             self._sweep_later(sweep, f"HTTP {exc.status}, error {exc.code}")
         except (TwilioException, OSError, *STORE_DOWN) as exc:
             self._sweep_later(sweep, type(exc).__name__)
+        finally:
+            forget_request_urls()  # the listing's URLs named the number
 
     def _sweep_later(self, sweep: Sweep, why: str) -> None:
         sweep.tries += 1

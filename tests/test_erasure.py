@@ -436,6 +436,40 @@ def test_quick_exit_finds_in_twilios_log_the_messages_whose_sids_never_reached_t
     assert not [k for k in redis_client.scan_iter(count=1000) if contact_id("test-secret", PHONE) in k]
 
 
+def held_from(roots, needle: str, depth: int = 8) -> list[str]:
+    """Strings containing ``needle`` reachable from ``roots`` (what they keep alive, as the garbage collector sees it)."""
+    import gc
+
+    seen, found, todo = set(), [], [(root, 0) for root in roots]
+    while todo:
+        obj, level = todo.pop()
+        if id(obj) in seen or level > depth:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, (str, bytes)):
+            if needle in (obj if isinstance(obj, str) else obj.decode("latin-1")):
+                found.append(obj[:80])
+            continue
+        todo += [(o, level + 1) for o in gc.get_referents(obj) if not isinstance(o, type)]
+    return found
+
+
+def test_after_the_sweep_no_twilio_client_and_no_url_cache_holds_the_number(deleting_app, twilio_api):
+    """Found by probing the privacy promise: the twilio library's HTTP client keeps its last
+    request and response (the listing's number, a reply's number and text) until the next
+    one, and the standard library keeps the last URLs it split (``?To=+1…``)."""
+    from urllib.parse import urlsplit
+
+    client = deleting_app.test_client()
+    say(client, "hola")
+    twilio_api.logged(new_sid(), LINE, PHONE)
+    say(client, "SALIR")
+    wait_until(lambda: len(twilio_api.listed) == 2, timeout=15)
+    wait_until(deleting_app.extensions["background"].idle, timeout=15)
+    sender = copies_job(deleting_app).sender
+    assert held_from([sender.client(), urlsplit], PHONE.lstrip("+")) == []
+
+
 def test_a_sweep_twilio_could_not_answer_is_tried_again(deleting_app, twilio_api):
     copies = copies_job(deleting_app)
     copies.UNREACHABLE = 0.2

@@ -17,16 +17,7 @@ _TWILIO_HOST = re.compile(r"^https://(?:[a-z0-9-]+\.)+twilio\.com")
 def rest_client(account_sid: str, auth_token: str, api_base: str | None = None, timeout: float = 10.0,
                 logger_name: str = "bot.twilio"):
     """A ``twilio.rest.Client`` whose requests go to ``api_base`` when it is given."""
-    from twilio.http.http_client import TwilioHttpClient
     from twilio.rest import Client
-
-    base = (api_base or "").rstrip("/")
-
-    class _Http(TwilioHttpClient):
-        def request(self, method, url, *args, **kwargs):
-            if base:
-                url = _TWILIO_HOST.sub(base, url, count=1)
-            return super().request(method, url, *args, **kwargs)
 
     # The library logs each request at INFO, with its parameters (a number,
     # a text): ours logs only problems.
@@ -36,7 +27,49 @@ def rest_client(account_sid: str, auth_token: str, api_base: str | None = None, 
     # ?To=+1… Muted too, so that DEBUG turned on to look into a problem
     # never writes a number.
     logging.getLogger("urllib3.connectionpool").setLevel(logging.INFO)
-    return Client(account_sid, auth_token, http_client=_Http(timeout=timeout, logger=quiet))
+    return Client(account_sid, auth_token, http_client=_forgetful_http((api_base or "").rstrip("/"), timeout, quiet))
+
+
+def _forgetful_http(base: str, timeout: float, logger: logging.Logger):
+    """The library's HTTP client, as its documented extension point (a
+    ``twilio.http.HttpClient`` that implements ``request``), which keeps
+    nothing of a request once it is answered. The library's own keeps the
+    last request and response on the client (a number and a text, until the
+    next request), so a quick exit's number stayed in memory after its
+    sweep. Requests go to ``base`` when it is given."""
+    import requests
+    from twilio.http import HttpClient
+    from twilio.http.response import Response
+
+    class ForgetfulHttp(HttpClient):
+        def __init__(self):
+            super().__init__(logger=logger, is_async=False, timeout=timeout)
+            self.session = requests.Session()  # kept: its connections, never a request
+
+        def request(self, method, url, params=None, data=None, headers=None, auth=None, timeout=None,
+                    allow_redirects=False):
+            if base:
+                url = _TWILIO_HOST.sub(base, url, count=1)
+            body = "json" if (headers or {}).get("Content-Type") in ("application/json", "application/scim+json") \
+                else "data"
+            answer = self.session.request(method.upper(), url, params=params, headers=headers, auth=auth,
+                                          timeout=timeout or self.timeout, allow_redirects=allow_redirects,
+                                          **{body: data})
+            return Response(int(answer.status_code), answer.text, answer.headers)
+
+    return ForgetfulHttp()
+
+
+def forget_request_urls() -> None:
+    """Empty the standard library's cache of split URLs (``urllib.parse.urlsplit``
+    keeps the last 128 it split, through ``functools.lru_cache``, whose
+    ``cache_clear`` is public): a search of Twilio's log by number puts the
+    number in its URL (``?To=+1…``), and requests splits it."""
+    from urllib.parse import urlsplit
+
+    clear = getattr(urlsplit, "cache_clear", None)  # a plain function before Python 3.11
+    if clear is not None:
+        clear()
 
 
 def never_left(exc: BaseException) -> bool:
