@@ -593,6 +593,25 @@ def test_emergency_during_a_hand_off_is_shown_to_the_responder_at_once_and_marke
     assert "Asked for the emergency numbers" in queue and "EMERGENCIA" not in queue and "amenazando" not in queue
 
 
+@pytest.mark.parametrize("words", ["me quieren matar", "tiene una pistola", "PARAR, me van a matar", "he has a gun"])
+def test_danger_in_their_own_words_during_a_hand_off_gets_the_emergency_numbers(console_app, rita, redis_client, words):
+    """Found by probing: asked for a person, and while nobody had answered yet, "me quieren
+    matar" got silence (only the exact keywords were read during a hand-off), and the card
+    showed no priority. The on-duty hand-off text names no number."""
+    on_duty(rita)
+    person = console_app.test_client()
+    ask_for_a_person(person)
+    conv = conv_of(redis_client)
+    emergency = text(person, words)
+    assert any("911" in r for r in emergency)
+    queue = rita.get("/ops/queue").text
+    assert "Priority: used the danger word" in queue and "Asked for the emergency numbers" in queue
+    post_form(rita, f"/ops/handoff/{conv}/claim")
+    marked = [e for e in rita.get(f"/ops/handoff/{conv}/entries.json").json["entries"] if e["who"] == "keyword"]
+    assert [(e["kind"], e["text"]) for e in marked] == [("danger", words)]
+    assert session(redis_client, conv)["st"] == "handed_off", "still waiting for the person they asked for"
+
+
 def test_help_and_a_language_switch_during_a_hand_off_are_marked_too(console_app, rita, redis_client):
     on_duty(rita)
     person = console_app.test_client()

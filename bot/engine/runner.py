@@ -232,7 +232,7 @@ class _Step:
                     self.reply(render.prompt(fs, self.current(), s.lang))
                 return self.turn
         if s.state == "handed_off":
-            return self.during_handoff(intent, lang, text, media=inbound.media_count > 0)
+            return self.during_handoff(intent, lang, text, norm, media=inbound.media_count > 0)
 
         if intent in fs.keywords.shows:
             self.show(fs.keywords.shows[intent])
@@ -406,21 +406,27 @@ class _Step:
         self.reply(self.say("opted_out"))
         return self.turn
 
-    def during_handoff(self, intent: str | None, lang: str | None, text: str, media: bool = False) -> Turn:
-        """A person is talking to an operator: the bot stays quiet but for keywords.
+    def during_handoff(self, intent: str | None, lang: str | None, text: str, norm: str, media: bool = False) -> Turn:
+        """A person is talking to an operator: the bot stays quiet but for keywords
+        and danger.
 
         A keyword the bot answers goes into the operator's transcript too,
         marked, with what the bot sent: the responder sees at once that they
-        asked for the emergency numbers. With nobody on duty any more (the
-        console hands back whoever waits when duty ends; this catches anyone
-        it missed), a text gets the hand-off's ``unavailable`` numbers and
-        the bot again, never silence.
+        asked for the emergency numbers. Danger in their own words ("me
+        quieren matar", "he has a gun") is the danger keyword: the emergency
+        numbers at once, as anywhere else, whether or not anyone has answered
+        yet. With nobody on duty any more (the console hands back whoever
+        waits when duty ends; this catches anyone it missed), a text gets the
+        hand-off's ``unavailable`` numbers and the bot again, never silence.
         """
         s, fs = self.s, self.fs
-        if intent in fs.keywords.shows:
+        alarm = self.place(text, norm).alarm if intent is None and text else None
+        if intent in fs.keywords.shows or alarm is not None:
+            if alarm is not None:
+                self.understood(Placement(alarm=alarm))
             shown = len(self.turn.replies)
-            self.show(fs.keywords.shows[intent])
-            self.mark_keyword(intent, text, sent=self.turn.replies[shown:])
+            self.show(fs.keywords.shows[intent or "danger"])
+            self.mark_keyword(intent or "danger", text, sent=self.turn.replies[shown:])
         elif intent == "switch_language":
             s.lang = lang
             self.event(ev.LANGUAGE, lang=lang)
