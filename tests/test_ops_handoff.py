@@ -81,13 +81,13 @@ def test_while_handed_off_the_bot_is_quiet_but_for_keywords(console_app, rita, r
     person = console_app.test_client()
     ask_for_a_person(person)
     assert text(person, "me pagan muy poco") == []
-    assert text(person, "no puedo salir del trabajo") == []
+    assert text(person, "mi patrón tiene mi pasaporte") == []  # (danger in their words would get the numbers: below)
     assert any(HOTLINE in r for r in text(person, "AYUDA"))  # help still answers
     asked, *lines = redis_client.lrange(handoff_key(redis_client), 0, -1)
     assert asked.startswith("\x1e") and '"k":"asked"' in asked  # when they asked: the queue's wait counts from it
     said, marked = lines[:2], lines[2:]
     # Their texts, each with the time it came (the responder sees it).
-    assert [transcript.text_of(line) for line in said] == ["me pagan muy poco", "no puedo salir del trabajo"]
+    assert [transcript.text_of(line) for line in said] == ["me pagan muy poco", "mi patrón tiene mi pasaporte"]
     [keyword] = marked  # AYUDA goes in as a record, not as a text of theirs
     assert keyword.startswith("\x1e") and '"intent":"help"' in keyword
 
