@@ -233,8 +233,15 @@ class Desk:
         return sorted(waiting, key=lambda w: (not w.risks, w.asked))
 
     def conversation(self, conv: str) -> Conversation:
-        """A hand-off with its transcript (bodies: for the responder who holds it)."""
-        row = self._row(conv)
+        """A hand-off with its transcript (bodies: for the responder who holds it).
+
+        The session is read again, not taken from the live list's snapshot: a
+        person who erased the chat or stopped the messages a moment ago was
+        shown as they were (their answers, "Answer this person") for up to
+        the snapshot's age."""
+        row = self.live.read_again(conv)
+        if row is None:
+            raise ActionRefused("This conversation has ended: the person erased it, or it expired.")
         if row.state != HANDED_OFF:
             raise ActionRefused("This person is no longer waiting for a person.")
         entries = parse(self.store.transcripts.read(row.cid))

@@ -159,6 +159,24 @@ class LiveSessions:
     def forget(self, conv: str) -> None:
         self._rows.pop(conv, None)
 
+    def read_again(self, conv: str) -> Row | None:
+        """The session of conversation ``conv`` read now (one key), not from the
+        snapshot, which may be a moment old: a person who erased the chat or
+        stopped the messages since must not be shown as they were. None when
+        it is gone (erased, expired, or a new conversation since); the
+        snapshot's row when the session cannot be read now."""
+        row = self.find(conv)
+        if row is None:
+            return None
+        [fields] = self.store.sessions([row.cid])
+        if fields == {}:  # cannot be read now: the best known
+            return row
+        fresh = _row(row.cid, fields)
+        if fresh is None or fresh.conv != conv:
+            self.forget(conv)
+            return None
+        return fresh
+
     KEPT_FOR = 2  # a snapshot is dropped once this many times max_age old
 
     def forget_stale(self) -> float | None:

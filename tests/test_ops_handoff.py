@@ -612,6 +612,21 @@ def test_danger_in_their_own_words_during_a_hand_off_gets_the_emergency_numbers(
     assert session(redis_client, conv)["st"] == "handed_off", "still waiting for the person they asked for"
 
 
+@pytest.mark.parametrize("way_out", ["SALIR", "PARAR"])
+def test_the_chat_page_of_someone_who_just_left_shows_nothing_of_them(console_app, rita, redis_client, way_out):
+    """Found by probing: for up to two seconds after SALIR or PARAR (the live list's snapshot),
+    the chat page still showed what the bot knew of them and "Answer this person"."""
+    on_duty(rita)
+    person = console_app.test_client()
+    ask_for_a_person(person)
+    text(person, "mi patrón tiene mi pasaporte")
+    conv = conv_of(redis_client)
+    assert rita.get(f"/ops/handoff/{conv}").status_code == 200  # the snapshot is fresh, and holds them
+    text(person, way_out)
+    page = rita.get(f"/ops/handoff/{conv}")
+    assert page.status_code == 302 and page.headers["Location"].endswith("/ops/")
+
+
 def test_help_and_a_language_switch_during_a_hand_off_are_marked_too(console_app, rita, redis_client):
     on_duty(rita)
     person = console_app.test_client()

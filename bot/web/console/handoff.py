@@ -69,20 +69,11 @@ def ended_how(c, conv: str) -> str:
     """'' while ``conv`` is a hand-off; else what became of it, for an open page to clear itself
     and say so: "gone" (no session: the person erased it, or it expired) or the session's state
     ("closed", "in_flow" ...). Needs nothing of an erased conversation: only that its session is
-    not there. ``c``: the console. The live list's snapshot may be a moment old: the session is
-    read again (one key)."""
-    sessions = c.live_sessions
-    row = sessions.find(conv)
+    not there. ``c``: the console. The session is read again (see LiveSessions.read_again)."""
+    row = c.live_sessions.read_again(conv)
     if row is None:
         return "gone"
-    [fields] = sessions.store.sessions([row.cid])
-    if fields == {}:
-        return ""  # cannot be read now: not known
-    if fields is None or fields.get("conv") != conv:
-        sessions.forget(conv)
-        return "gone"
-    state = fields.get("st") or ""
-    return "" if state == HANDED_OFF else state
+    return "" if row.state == HANDED_OFF else row.state
 
 
 def _left(conv: str) -> str:
