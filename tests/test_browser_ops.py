@@ -70,8 +70,8 @@ def test_an_operator_takes_a_hand_off_in_the_browser(live_server, browser, twili
     # Claim; their messages show as they arrive.
     card.locator("button", has_text="Answer").click()
     expect(page.locator("h1")).to_contain_text("Chat with ··42")
-    text(base, "me pagan muy poco y no puedo salir")
-    expect(page.locator("#transcript")).to_contain_text("me pagan muy poco y no puedo salir")
+    text(base, "me pagan muy poco y no tengo mis papeles")
+    expect(page.locator("#transcript")).to_contain_text("me pagan muy poco y no tengo mis papeles")
 
     # Reply: sent through the stand-in for Twilio's REST API.
     page.fill("#reply-text", "Hola, soy Rita, del equipo. ¿Puede hablar ahora sin peligro?")
