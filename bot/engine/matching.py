@@ -320,10 +320,7 @@ def _in_capitals(text: str, keyword: str) -> bool:
     """
     if not any(ch.islower() for ch in text):
         return False
-    return any(word.isupper() and normalize(word) == keyword for word in _WORDS_AS_WRITTEN.findall(text))
-
-
-_WORDS_AS_WRITTEN = re.compile(r"\w+")
+    return any(word.isupper() and normalize(word) == keyword for word in _WORDS.findall(text))
 
 
 # The most words a request before a clause opener is looked for in: the longest
