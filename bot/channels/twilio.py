@@ -102,13 +102,14 @@ def parse_incoming(form: Mapping[str, str]) -> IncomingMessage | None:
     text = (form.get("ButtonText") or form.get("ListTitle") if choice else payload) or form.get("Body") or ""
     media = _int(form.get("NumMedia"))
     kind = (form.get("MessageType") or "").lower()
-    if form.get("Latitude") is not None or form.get("Longitude") is not None or kind in MEDIA_TYPES:
+    located = form.get("Latitude") is not None or form.get("Longitude") is not None
+    if located or kind in MEDIA_TYPES:
         # A voice note, picture, sticker or shared location. A location's Body
         # can name the place: it is not read, and its coordinates never are.
         # A picture's, a video's or a document's Body is its caption, what the
         # person wrote: read as any text ("SALIR", "EMERGENCIA" under a photo).
         media, choice = max(media, 1), None
-        text = text if kind in CAPTIONED and form.get("Latitude") is None else ""
+        text = text if kind in CAPTIONED and not located else ""
     return IncomingMessage(
         address=address,
         channel=channel,
