@@ -87,7 +87,7 @@ class ReplyFailed(ActionRefused):
 class TranscriptLine:
     """One line of a hand-off: a text from the person, or a record."""
 
-    who: str  # "person", "operator" (a reply), "keyword" (a word the bot answered) or "note" (claimed, unclaimed)
+    who: str  # "person", "operator" (a reply), "keyword" (a word the bot answered) or "note" (claimed, unclaimed, still_waiting)
     text: str = ""  # the person's text; a reply; the keyword as they typed it
     by: str = ""
     t: float = 0.0
@@ -99,6 +99,7 @@ class TranscriptLine:
     taken_from: str = ""  # a claim that was a take-over or a transfer: who was answering before
     transferred: bool = False  # a claim made by a colleague's transfer, not by the one now answering
     note: str = ""  # a transfer's hand-over note (internal)
+    failed: bool = False  # still_waiting: Twilio refused it, so it was not sent
 
 
 def parse(lines: list[str]) -> list[TranscriptLine]:
@@ -124,7 +125,8 @@ def parse(lines: list[str]) -> list[TranscriptLine]:
         who = "operator" if kind == operator_turns.REPLY_RECORD else "note"
         entries.append(TranscriptLine(who, data.get("text", ""), data.get("by", ""), t, kind, data.get("sid", ""),
                              unsure=bool(data.get("unsure")), taken_from=str(data.get("from", "")),
-                             transferred=data.get("via") == "transfer", note=str(data.get("note", ""))))
+                             transferred=data.get("via") == "transfer", note=str(data.get("note", "")),
+                             failed=bool(data.get("failed"))))
     return entries
 
 
@@ -142,6 +144,11 @@ def claimed_by(entries: list[TranscriptLine]) -> str:
 def keywords_used(entries: list[TranscriptLine]) -> list[str]:
     """The intents of the keywords the person used in this hand-off, first use first, once each."""
     return list(dict.fromkeys(e.kind for e in entries if e.who == "keyword"))
+
+
+def told_to_wait(entries: list[TranscriptLine]) -> bool:
+    """Whether the watch already sent (or tried to send) them the still_waiting text."""
+    return any(e.kind == operator_turns.STILL_WAITING_RECORD for e in entries)
 
 
 def asked_at(lines: list[str]) -> float | None:
@@ -170,6 +177,8 @@ class Waiting:
     keywords: list[str] = field(default_factory=list)  # intents of the keywords they used (danger, help ...)
     asked: float = 0.0  # when they asked for a person (their last text's time if that was not recorded)
     risks: list[str] = field(default_factory=list)  # why they come first ("Priority: ..."), never their words
+    answered: bool = False  # a responder has replied to them in this hand-off
+    told_to_wait: bool = False  # they were sent the hand-off's still_waiting text
 
 
 @dataclass
@@ -229,7 +238,9 @@ class Desk:
             asked = asked_at(lines) or min((e.t for e in entries if e.t), default=row.t) or row.t
             waiting.append(Waiting(row, claimed_by(entries), sum(1 for e in entries if e.who == "person"), used,
                                    asked, handoff_context.risks(
-                                       handoff_context.outcome_of(fs, row.flags, row.history), used, row.flags)))
+                                       handoff_context.outcome_of(fs, row.flags, row.history), used, row.flags),
+                                   answered=any(e.who == "operator" for e in entries),
+                                   told_to_wait=told_to_wait(entries)))
         return sorted(waiting, key=lambda w: (not w.risks, w.asked))
 
     def conversation(self, conv: str) -> Conversation:
@@ -444,6 +455,56 @@ class Desk:
                 with self._locked(conv) as again:
                     self._commit(again, operator_turns.hand_back(again.session, fs))
             return 1
+
+    # --- waiting too long ---
+
+    def tell_long_waits(self, after: float) -> int:
+        """Everyone nobody has answered since they asked for a person ``after``
+        seconds ago or more gets the hand-off's ``still_waiting`` text (nobody
+        is free yet, the hotline numbers) once, through Twilio, and stays in
+        line. Returns how many were sent it.
+
+        Like :meth:`hand_back_everyone`, each is looked at again under their
+        lock, so two workers looking at once text nobody twice.
+        """
+        now = self.clock()
+        done = 0
+        for waiting in self.queue(max_age=0):
+            if waiting.holder or waiting.answered or waiting.told_to_wait or now - waiting.asked < after:
+                continue
+            try:
+                done += self._tell_to_wait(waiting.row.conv)
+            except ActionRefused:
+                continue  # they left the hand-off meanwhile (SALIR, MENU, a responder)
+            except (StoreError, *STORE_DOWN) as exc:
+                log.warning("a person waiting too long was not sent the numbers: %s", type(exc).__name__)
+        return done
+
+    def _tell_to_wait(self, conv: str) -> int:
+        with self._locked(conv) as h:
+            s = h.session
+            if claimed_by(h.entries) or told_to_wait(h.entries) or any(e.who == "operator" for e in h.entries):
+                return 0  # a responder took them, or another worker told them, since the queue was read
+            fs = self.flows()
+            found = handoff_node(fs, s.position)
+            if found is None or found[1].still_waiting is None:
+                return 0
+            if s.channel == "whatsapp" and self.clock() - s.updated_at >= WHATSAPP_WINDOW:
+                return 0  # WhatsApp would not deliver it
+            sent = True
+            try:
+                self._send(h, fs.translate(s.lang, found[1].still_waiting.msgid))
+            except ReplyFailed as exc:
+                # Refused (not a passing failure): recorded as not sent, never tried every few seconds.
+                sent = exc.maybe_sent
+                log.warning("a person waiting too long could not be sent the numbers")
+            turn = operator_turns.told_to_wait(s, self.clock(), sent=sent)
+            try:
+                self._commit(h, turn)
+            except LockLost:
+                with self._locked(conv) as again:
+                    self._commit(again, operator_turns.told_to_wait(again.session, self.clock(), sent=sent))
+            return 1 if sent else 0
 
     # --- under the contact's lock ---
 

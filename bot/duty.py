@@ -14,7 +14,10 @@ moment nobody is.
   language) once, through Twilio, and is back with the bot, so a later text
   is answered rather than met with silence. While the line stays on, it
   puts back in the queue the chats of a responder whose console closed
-  without signing out, for a colleague on duty to answer.
+  without signing out, for a colleague on duty to answer, and sends anyone
+  nobody has answered for too long (``OPS_WAIT_LIMIT_MINUTES``) the
+  hand-off's ``still_waiting`` text, once: nobody is free yet, the numbers,
+  and their place in line kept.
 """
 from __future__ import annotations
 
@@ -170,17 +173,21 @@ class DutyWatch:
 
     While the line is on, every ``UNATTENDED_EVERY`` seconds it also puts
     back in the queue the chats held by someone whose console is closed
-    (``present``: who has one open, see bot/web/console/wrapup.py).
+    (``present``: who has one open, see bot/web/console/wrapup.py), and tells
+    those nobody has answered ``wait_limit`` seconds after they asked that
+    nobody is free yet, with the numbers (:meth:`Desk.tell_long_waits`).
     """
 
     AGAIN = 3.0
     UNATTENDED_EVERY = 10.0
 
-    def __init__(self, duty: Duty, desk: Desk, tick: float = 2.0, present: Callable[[], Collection[str]] | None = None):
+    def __init__(self, duty: Duty, desk: Desk, tick: float = 2.0, present: Callable[[], Collection[str]] | None = None,
+                 wait_limit: float | None = None):
         self.duty = duty
         self.desk = desk
         self.tick = tick
         self.present = present
+        self.wait_limit = wait_limit
         self._looked = float("-inf")  # when the held chats were last looked at
         self._stop = threading.Event()
         self._busy = threading.Lock()
@@ -192,7 +199,7 @@ class DutyWatch:
         with self._busy:
             if self.duty.is_on():
                 self.duty.arm()
-                return self._requeue_unattended()
+                return self._while_on()
             if not self.duty.disarm():
                 return 0
             tried: set[str] = set()
@@ -206,15 +213,24 @@ class DutyWatch:
                 done += self._hand_back(tried)
         return done
 
-    def _requeue_unattended(self) -> int:
+    def _while_on(self) -> int:
         now = time.monotonic()
-        if self.present is None or now - self._looked < self.UNATTENDED_EVERY:
+        if now - self._looked < self.UNATTENDED_EVERY:
             return 0
         self._looked = now
-        done = self.desk.requeue_unattended(set(self.present()))
-        if done:
-            log.info("%d %s held by a closed console put back in the queue", done,
-                     "chat" if done == 1 else "chats")
+        done = 0
+        if self.present is not None:
+            requeued = self.desk.requeue_unattended(set(self.present()))
+            if requeued:
+                log.info("%d %s held by a closed console put back in the queue", requeued,
+                         "chat" if requeued == 1 else "chats")
+            done += requeued
+        if self.wait_limit:
+            told = self.desk.tell_long_waits(self.wait_limit)
+            if told:
+                log.info("%d %s waiting too long got the hotline numbers", told,
+                         "person" if told == 1 else "people")
+            done += told
         return done
 
     def _hand_back(self, tried: set[str]) -> int:

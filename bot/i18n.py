@@ -259,7 +259,7 @@ def iter_flow_texts(text: str, path: str) -> Iterator[tuple[int, str]]:
         for i, node in enumerate(data.get("nodes") or []):
             if not isinstance(node, dict):
                 continue
-            for key in ("text", "unavailable", "voice"):
+            for key in ("text", "unavailable", "still_waiting", "voice"):
                 if key in node:
                     found.append((("nodes", i, key), node[key]))
             for j, option in enumerate(node.get("options") or []):

@@ -268,6 +268,84 @@ def test_a_person_twilio_refused_stays_for_the_bot_to_answer(make_console, redis
     assert text(app.test_client(), "hola?", ANA)[0] == unavailable("es")
 
 
+def still_waiting(lang: str) -> str:
+    """The hand-off's text for someone nobody has answered for too long (help.person)."""
+    fs = real_flows()
+    return fs.translate(lang, fs.node("help.person").still_waiting.msgid)
+
+
+def test_someone_nobody_answers_for_too_long_is_told_once_and_keeps_their_place(make_console, redis_client,
+                                                                                 twilio_api):
+    """Staffed hours with nobody at a console, or a busy night: Ana waits past the
+    wait limit with no answer. She is told once that nobody is free yet, with the
+    numbers, and stays in line; Ben, whom Rita is answering, is told nothing."""
+    app = make_console(OPS_WAIT_LIMIT_MINUTES=5)
+    rita = app.test_client()
+    sign_in(rita, "rita")
+    post_form(rita, "/ops/duty", {"on": "1"})
+    convs = two_people_waiting(app)
+    post_form(rita, f"/ops/handoff/{convs[BEN]}/claim")
+    ops = app.extensions["ops"]
+    app.extensions["store"].presence.seen("rita", time.time() + 3600, time.time())  # her console stays open
+    watch, desk = ops.watch, ops.desk
+    watch.UNATTENDED_EVERY = 0
+    assert watch.check() == 0  # under five minutes: nothing yet
+    desk.clock = lambda: time.time() + 5 * 60 + 1
+    assert watch.check() == 1
+    assert sent_to(twilio_api) == {ANA: [still_waiting("es")]}
+    assert HOTLINE in still_waiting("es") and "911" in still_waiting("en")
+    assert watch.check() == 0 and len(twilio_api.requests) == 1  # once
+    assert state_of(redis_client, ANA) == "handed_off"  # still in line, first in it
+    assert [w.row.conv for w in desk.queue(max_age=None) if not w.holder] == [convs[ANA]]
+    # Its sid is kept with her conversation: SALIR deletes it at Twilio with the rest.
+    from bot.helpline import contact_id
+    assert set(twilio_api.created) <= redis_client.smembers(f"hl:{{{contact_id('test-secret', ANA)}}}:sids")
+    # Whoever answers her sees that she was told, and when.
+    post_form(rita, f"/ops/handoff/{convs[ANA]}/claim")
+    page = rita.get(f"/ops/handoff/{convs[ANA]}").text
+    assert "the bot told them nobody was free yet and sent the hotline numbers; they stay in line" in page
+    entries = rita.get(f"/ops/handoff/{convs[ANA]}/entries.json").get_json()["entries"]
+    assert [e["kind"] for e in entries if e["who"] == "note"] == ["still_waiting", "claim"]
+
+
+def test_someone_a_responder_has_answered_is_not_told_nobody_is_free(make_console, redis_client, twilio_api):
+    """Rita answered Ben, then put him back in the queue: "nobody has been free to
+    answer yet" would be untrue, so he is not sent it however long he waits."""
+    app = make_console(OPS_WAIT_LIMIT_MINUTES=5)
+    rita = app.test_client()
+    sign_in(rita, "rita")
+    post_form(rita, "/ops/duty", {"on": "1"})
+    convs = two_people_waiting(app)
+    post_form(rita, f"/ops/handoff/{convs[BEN]}/claim")
+    post_form(rita, f"/ops/handoff/{convs[BEN]}/reply", {"text": "Hi, I am Rita. Are you safe now?"})
+    post_form(rita, f"/ops/handoff/{convs[BEN]}/unclaim")
+    assert sent_to(twilio_api) == {BEN: ["Hi, I am Rita. Are you safe now?"]}
+    ops = app.extensions["ops"]
+    ops.watch.UNATTENDED_EVERY = 0
+    ops.desk.clock = lambda: time.time() + 60 * 60
+    assert ops.watch.check() == 1  # Ana only
+    assert sent_to(twilio_api) == {BEN: ["Hi, I am Rita. Are you safe now?"], ANA: [still_waiting("es")]}
+
+
+def test_a_still_waiting_text_twilio_refuses_is_recorded_not_tried_again(make_console, redis_client):
+    with TwilioStandIn(fail_with=(400, 21610)) as refusing:
+        app = make_console(TWILIO_API_BASE=refusing.url, OPS_WAIT_LIMIT_MINUTES=5)
+        rita = app.test_client()
+        sign_in(rita, "rita")
+        post_form(rita, "/ops/duty", {"on": "1"})
+        convs = two_people_waiting(app)
+        ops = app.extensions["ops"]
+        ops.watch.UNATTENDED_EVERY = 0
+        ops.desk.clock = lambda: time.time() + 6 * 60
+        assert ops.watch.check() == 0  # refused: nobody was told
+        assert ops.watch.check() == 0
+        assert len(refusing.requests) == 2  # one try each, never again every few seconds
+    assert state_of(redis_client, ANA) == "handed_off"
+    post_form(rita, f"/ops/handoff/{convs[ANA]}/claim")
+    page = rita.get(f"/ops/handoff/{convs[ANA]}").text
+    assert "the bot could not send them the hotline numbers (Twilio refused)" in page
+
+
 @pytest.mark.parametrize("nobody", ["console closed", "went off duty"])
 def test_the_console_shows_who_is_on_duty(console_app, nobody):
     rita = console_app.test_client()

@@ -62,7 +62,7 @@ def test_no_number_or_text_in_logs_keys_or_events(app, client, redis_client, cap
     for answer in ("sí", "México", "no", "sí", "no sé"):
         say(answer, SMS)  # safe to text, where, under 18, paid to cross, held for ransom
     assert say("MENU", SMS)[0].startswith("¿Qué desea hacer?")
-    assert say(option("help.person"), SMS)[0].startswith("De acuerdo. Alguien de nuestro equipo")
+    assert say(option("help.person"), SMS)[0].startswith("De acuerdo. Una persona de nuestro equipo")
     say(SECRETS[1], SMS)
     say(SECRETS[2], SMS)
     say("MENU", SMS)

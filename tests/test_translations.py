@@ -131,6 +131,7 @@ def _written_texts(path: Path) -> list[tuple[int, str]]:
         for node in get(root, "nodes").value:
             add(get(node, "text"))
             add(get(node, "unavailable"))
+            add(get(node, "still_waiting"))  # a hand-off's: to someone nobody has answered for too long
             add(get(node, "voice"))  # what a phone caller hears instead of `text`
             for option in getattr(get(node, "options"), "value", []):
                 add(get(option, "label"))

@@ -453,6 +453,7 @@ def _build_flow(source: Source, resolve: _Resolver) -> m.Flow:
                 branches=tuple(branches),
                 default=go(nd.get("default")),
                 unavailable=_text(source, at + ("unavailable",)),
+                still_waiting=_text(source, at + ("still_waiting",)),
                 entries=tuple(nd.get("entries", ())),
                 outcome=nd.get("outcome"),
                 source=nd.get("source"),

@@ -104,6 +104,7 @@ class Node:
     branches: tuple[Branch, ...] = ()
     default: str | None = None  # branch: where to go when no branch holds
     unavailable: Text | None = None  # handoff: what to say when nobody is on duty
+    still_waiting: Text | None = None  # handoff: sent once to someone nobody has answered for too long
     entries: tuple[str, ...] = ()  # directory: hotline ids, in order
     outcome: str | None = None  # reported in events when this node is reached
     source: str | None = None  # where the facts come from (rights pages)
@@ -149,7 +150,7 @@ class Node:
 
     def texts(self) -> list[Text]:
         """Every translatable text this node shows."""
-        found = [t for t in (self.text, self.unavailable, self.voice) if t is not None]
+        found = [t for t in (self.text, self.unavailable, self.still_waiting, self.voice) if t is not None]
         return found + [t for o in self.options for t in (o.label, o.short, o.voice) if t is not None]
 
 

@@ -15,8 +15,10 @@ through the same path as a text from the person (``Helpline.save``).
 * :func:`close`: the chat ends; a next text starts again at the main menu.
 * :func:`hand_back`: nobody is on duty any more; back with the bot, as
   :func:`release`, after the desk sent them the hotline numbers.
+* :func:`told_to_wait`: nobody has answered them for too long; the desk sent
+  them the hand-off's ``still_waiting`` text (the numbers), and they stay in line.
 
-The transcript records (``claim``, ``unclaim``, ``reply``) and the events
+The transcript records (``claim``, ``unclaim``, ``reply``, ``still_waiting``) and the events
 (:data:`~bot.engine.events.CLAIMED` and the others in
 :mod:`bot.engine.events`) carry who acted, never what the person wrote.
 """
@@ -35,6 +37,7 @@ from .session import Session
 CLAIM_RECORD = "claim"
 REQUEUE_RECORD = "unclaim"
 REPLY_RECORD = "reply"
+STILL_WAITING_RECORD = "still_waiting"
 
 BY_OPERATOR = "operator"
 BY_DUTY = "duty"  # nobody on duty any more: the watch, not an operator, acted
@@ -72,6 +75,13 @@ def release(session: Session, fs: FlowSet, operator: str, outcome: str = "") -> 
 
 def hand_back(session: Session, fs: FlowSet) -> Turn:
     return _back_to_the_bot(session, fs, {"by": BY_DUTY})
+
+
+def told_to_wait(session: Session, now: float, sent: bool = True) -> Turn:
+    """The watch sent (``sent``), or could not send, the ``still_waiting`` text: recorded once,
+    so it is never sent twice and the responder who answers sees that they got the numbers."""
+    extra = {} if sent else {"failed": "1"}
+    return Turn(session=session.copy(), transcript=[transcript.record(STILL_WAITING_RECORD, now, by=BY_DUTY, **extra)])
 
 
 def close(session: Session, operator: str, outcome: str = "") -> Turn:

@@ -253,7 +253,7 @@ def _unverified_number(d: Mapping) -> str:
 
 
 def _no_hotline_at_end(d: Mapping) -> str:
-    what = f"the end screen `{d['node']}`" if d["part"] == "end" else f"the `unavailable` text of `{d['node']}`"
+    what = f"the end screen `{d['node']}`" if d["part"] == "end" else f"the `{d['part']}` text of `{d['node']}`"
     return f"{what} gives no hotline number: add one from hotlines.yaml (every path must end on a screen that names a hotline)"
 
 

@@ -169,7 +169,7 @@ def messages(fs: m.FlowSet, node: m.Node, lang: str) -> list[str]:
         return [prompt(fs, node, lang), *(reprompt(fs, node, lang, lead) for lead in reprompt_leads(node))]
     if node.kind == m.DIRECTORY:
         return directory(fs, node, lang)
-    found = [fs.translate(lang, t.msgid) for t in (node.text, node.unavailable) if t]
+    found = [fs.translate(lang, t.msgid) for t in (node.text, node.unavailable, node.still_waiting) if t]
     return found
 
 

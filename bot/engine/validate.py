@@ -786,7 +786,7 @@ def check_paths_end_on_hotline(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
         if node.kind == m.END:
             texts = [("end", node.text)]
         elif node.kind == m.HANDOFF:
-            texts = [("unavailable", node.unavailable)]
+            texts = [("unavailable", node.unavailable), ("still_waiting", node.still_waiting)]
         for part, text in texts:
             if text and not numbers_in(text.msgid):
                 problems.append(_p(text.where, "no-hotline-at-end", part=part, node=node.id))
@@ -888,7 +888,7 @@ def check_offers(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
         if fs.flows.get(flow.id) is not flow:
             continue
         for i, node in enumerate(flow.nodes):
-            texts = [t for t in (node.text, node.unavailable) if t is not None]
+            texts = [t for t in (node.text, node.unavailable, node.still_waiting) if t is not None]
             english = {w: intent for t in texts for w, intent in named_keywords(fs, t.msgid).items()}
             offered: dict[str, str] = {}  # intent -> the word offered
             for word, target in node.offers.items():

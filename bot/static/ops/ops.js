@@ -492,6 +492,10 @@
               (e.note ? ". Hand-over note (internal): \u201c" + e.note + "\u201d" : "");
           } else if (e.kind === "claim" && e.from) {
             li.textContent = e.by + " took over from " + e.from + " at " + clock(e.t);
+          } else if (e.kind === "still_waiting") {
+            li.textContent = e.failed
+              ? "Waiting too long: at " + clock(e.t) + " the bot could not send them the hotline numbers (Twilio refused)"
+              : "Waiting too long: at " + clock(e.t) + " the bot told them nobody was free yet and sent the hotline numbers; they stay in line";
           } else {
             li.textContent = e.by + (e.kind === "claim" ? " started answering at " : " put it back in the queue at ") + clock(e.t);
           }

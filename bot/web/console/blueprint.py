@@ -71,6 +71,12 @@ def console() -> Console:
     return current_app.extensions["ops"]
 
 
+def wait_limit_minutes(cfg) -> int:
+    """OPS_WAIT_LIMIT_MINUTES: past it, an unanswered card says "Waiting too long" and the
+    person is told once that nobody is free yet (:meth:`bot.desk.Desk.tell_long_waits`)."""
+    return max(1, int(cfg.get("OPS_WAIT_LIMIT_MINUTES") or 5))
+
+
 def init_app(app: Flask) -> None:
     """Register the console: blueprint, sign-in, CSRF, and the ``flask ops`` commands."""
     cfg = app.config
@@ -88,7 +94,10 @@ def init_app(app: Flask) -> None:
     desk.zone = cfg["OPS_TIMEZONE"]  # a refused reply says when WhatsApp's window closed, in the operators' time
     # Who has a console open (presence, renewed by every open console page): a chat held
     # by someone who has none goes back to the queue while others are on duty.
-    watch = DutyWatch(duty, desk, present=lambda: store.presence.online(time.time()))
+    # Past the wait limit an unanswered card turns amber, and the person is told once
+    # that nobody is free yet, with the numbers (flows: the hand-off's still_waiting).
+    watch = DutyWatch(duty, desk, present=lambda: store.presence.online(time.time()),
+                      wait_limit=wait_limit_minutes(cfg) * 60)
     if not app.testing and click.get_current_context(silent=True) is None:
         watch.start()  # serving (not a flask command): this process looks for duty ending
     flows = FlowEditor(stores.drafts, stores.flows_audit, Paths(cfg["FLOWS_DIR"], cfg["LOCALES_DIR"]),

@@ -12,7 +12,7 @@ from ... import handoff_context
 from ...desk import keywords_used
 from ...duty import DutyState
 from .accounts import responder_required
-from .blueprint import CHANNEL_NAMES, LIST_LIMIT, bp, console, language_names, last_event_id
+from .blueprint import CHANNEL_NAMES, LIST_LIMIT, bp, console, language_names, last_event_id, wait_limit_minutes
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 @bp.app_template_global("wait_limit")
 def _wait_limit() -> int:
     """Minutes after which a waiting card says "Waiting too long" (OPS_WAIT_LIMIT_MINUTES)."""
-    return max(1, int(current_app.config.get("OPS_WAIT_LIMIT_MINUTES") or 5))
+    return wait_limit_minutes(current_app.config)
 
 
 @bp.app_template_filter("waited_seconds")
