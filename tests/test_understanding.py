@@ -200,6 +200,21 @@ def test_a_request_after_so_is_a_last_clause_of_its_own(fs, text, action):
     assert ("opt_out" if turn.opt_out else turn.action) == action
 
 
+@pytest.mark.parametrize("text, action", [
+    ("quisiera que borren todo lo que les escribi", "erase"), ("mejor borren todo lo q platicamos", "erase"),
+    ("nvm erase all this, cant risk it", "erase"), ("i need you to delete this", "erase"),
+    ("mejor ya no me escriban", "opt_out"), ("mi esposo lee todo, mejor ya no me escriban", "opt_out"),
+    # a lead turned around, or not at the clause's start, or before no request, is none
+    ("no quiero que borren nada", "save"), ("mi patron quiere que borre todo lo que tengo", "save"),
+    ("mejor no borren nada", "save"), ("mejor salir de aqui", "save"), ("quisiera que borren todo?", "save"),
+])
+def test_a_request_after_a_lead_is_that_request(fs, text, action):
+    # understanding.yaml `request_leads`: "quisiera que", "mejor", "nvm" open a request without changing it.
+    chat = started(fs, "es")
+    turn = chat.send(text)
+    assert ("opt_out" if turn.opt_out else turn.action) == action
+
+
 @pytest.mark.parametrize("text", ["borrar el chat es seguro?", "cerrar chat, es lo mismo que salir?"])
 def test_a_question_about_erasing_does_not_erase(fs, text):
     chat = started(fs, "es")

@@ -283,18 +283,20 @@ def _exit_clause(fs: m.FlowSet, lex: Lexicon, text: str) -> tuple[str | None, st
     not a new clause: "ya borre mi deuda" is "ya borré mi deuda" (I have paid
     off my debt), where "borra todo mi esposo ve el cel" is two clauses.
     After one of ``request_openers`` ("así que", "so"), the rest of the message
-    is a last clause: "mi patrón revisa el cel cada noche así que borra todo"."""
+    is a last clause: "mi patrón revisa el cel cada noche así que borra todo".
+    One of ``request_leads`` at a clause's start is read past: "quisiera que
+    borren todo", "nvm erase all this"."""
     parts = lex.requests(text)
-    first = parts[0].split() if parts else []
-    # Longest first: "stop texting me my husband ..." is "stop texting me", not "stop".
-    # Not before "he said" or "mi esposo dice": the words before it were his ("stop texting me he said").
-    before_openers = [" ".join(first[:i]) for i in range(min(len(first) - 1, _REQUEST_WORDS), 1, -1)
-                      if first[i] in lex.openers and not _object_of_a_lone_word(lex, first[:i], first[i])
-                      and not lex.quotes_before(" ".join(first[i:]))]
+    # The first clause and the last, each up to an opener: "..., borren esto q mi suegra esta aqui".
+    before_openers = [c for part in dict.fromkeys(parts[:1] + parts[-1:]) for c in _before_openers(lex, part)]
     ends = (parts[0], parts[-1]) if len(parts) > 1 else ()
     then = lex.after_a_request_opener(parts[-1]) if parts else ""
     ends = (*ends, then) if then else ends
-    for clause in dict.fromkeys(c for c in (*ends, *before_openers) if c):
+    # The request after a lead that opens a clause ("quisiera que borren todo", "nvm erase all this"),
+    # an end as the clause it opens is; the whole message too, when it is one clause.
+    led = {lex.after_a_request_lead(c): c in ends or c == parts[0] for c in (*ends, *before_openers, *parts[:1]) if c}
+    ends = (*ends, *(c for c, at_an_end in led.items() if c and at_an_end))
+    for clause in dict.fromkeys(c for c in (*ends, *before_openers, *led) if c):
         intent, lang, why = read_keyword(fs, clause)
         if intent not in m.WHOLE_ONLY_INTENTS or why is None:
             continue
@@ -306,6 +308,17 @@ def _exit_clause(fs: m.FlowSet, lex: Lexicon, text: str) -> tuple[str | None, st
             continue
         return intent, lang, replace(why, how="; ".join(filter(None, (why.how, "a clause of its own"))))
     return None, None, None
+
+
+def _before_openers(lex: Lexicon, clause: str) -> list[str]:
+    """The words of ``clause`` before each of its clause openers, two words or
+    more, longest first: "stop texting me my husband ..." is "stop texting me",
+    not "stop". Not before "he said" or "mi esposo dice": the words before it
+    were his ("stop texting me he said")."""
+    words = clause.split()
+    return [" ".join(words[:i]) for i in range(min(len(words) - 1, _REQUEST_WORDS), 1, -1)
+            if words[i] in lex.openers and not _object_of_a_lone_word(lex, words[:i], words[i])
+            and not lex.quotes_before(" ".join(words[i:]))]
 
 
 def _in_capitals(text: str, keyword: str) -> bool:

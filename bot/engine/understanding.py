@@ -152,6 +152,7 @@ class Lexicon:
     openers: frozenset[str] = frozenset()  # words that open a clause of their own ("my", "porque")
     lone_erases: frozenset[str] = frozenset()  # erase keywords that are a request alone in a clause ("exit")
     request_openers: tuple[tuple[str, ...], ...] = ()  # words after which a last clause is a request of its own ("so")
+    request_leads: tuple[tuple[str, ...], ...] = ()  # words that may open a request ("necesito que", "nvm"), longest first
     quantities: frozenset[tuple[str, ...]] = frozenset()  # words that make a number before them an amount ("meses", "an hour")
     ages: list[m.AgePhrase] = field(default_factory=list)  # how people say their age, longest first, short forms spelled out
     age_today: frozenset[str] = frozenset()  # "hoy": a turning age said with it is already reached
@@ -216,6 +217,8 @@ class Lexicon:
         lex.openers = frozenset(w for words in u.openers.values() for w in words)
         lex.lone_erases = frozenset(w for words in u.lone_erases.values() for w in words)
         lex.request_openers = tuple(sorted({tuple(lex.spelled(w.split())) for words in u.request_openers.values() for w in words}))
+        lex.request_leads = tuple(sorted({tuple(lex.spelled(w.split())) for words in u.request_leads.values() for w in words},
+                                         key=lambda lead: (-len(lead), lead)))
         lex.quantities = frozenset(tuple(lex.spelled(w.split())) for words in u.quantities.values() for w in words)
         ages = {m.AgePhrase(tuple(lex.spelled(list(a.words))), a.turning) for phrases in u.ages.values() for a in phrases}
         lex.ages = sorted(ages, key=lambda a: (-len(a.words), a.words, a.turning))
@@ -378,6 +381,24 @@ class Lexicon:
             for opener in self.request_openers:
                 if tuple(words[i:i + len(opener)]) == opener and i + len(opener) < len(words):
                     return " ".join(words[i + len(opener):])
+        return ""
+
+    def after_a_request_lead(self, clause: str) -> str:
+        """What follows one of understanding.yaml's ``request_leads`` opening
+        ``clause`` (around words may come first): "porfa quisiera que borren
+        todo" -> "borren todo"; "" when none opens it. Only at the start: in
+        "no quiero que borren nada" the lead is turned around.
+
+        >>> lex = Lexicon(fs=None, request_leads=(("quisiera", "que"), ("nvm",)), around={"porfa": [("porfa",)]})
+        >>> lex.after_a_request_lead("porfa quisiera que borren todo"), lex.after_a_request_lead("no quisiera que borren")
+        ('borren todo', '')
+        """
+        words = self.spelled(clause.split())
+        start = self._after_around(words)
+        for lead in self.request_leads:
+            end = start + len(lead)
+            if tuple(words[start:end]) == lead and end < len(words):
+                return " ".join(words[end:])
         return ""
 
     def quotes_after(self, words: str) -> bool:
