@@ -192,7 +192,14 @@ def test_help_words_emergency_as_who_to_call_not_as_help_that_comes(lang):
 def test_help_gives_911_itself(lang):
     # "help" may be the first and only text of someone in danger: the usage
     # screen names 911, not only the keyword that would list it.
-    assert {"en": "in danger call 911 yourself", "es": "en peligro llame al 911"}[lang] in plain(help_text(FS, lang))
+    assert {"en": "in danger call 911 yourself", "es": "en peligro llame usted al 911"}[lang] in plain(help_text(FS, lang))
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_help_gives_the_line_a_mexican_phone_can_call(lang):
+    # HELP is one keyword away from anyone, someone in Tijuana too: 233733 and
+    # 1-888 are US lines, and a review found the one general screen without Mexico's.
+    assert MEXICO_LINE in help_text(FS, lang)
 
 
 @pytest.mark.parametrize("lang", LANGS)
