@@ -384,22 +384,27 @@ class Lexicon:
         return ""
 
     def after_a_request_lead(self, clause: str) -> str:
-        """What follows one of understanding.yaml's ``request_leads`` opening
-        ``clause`` (around words may come first): "porfa quisiera que borren
-        todo" -> "borren todo"; "" when none opens it. Only at the start: in
-        "no quiero que borren nada" the lead is turned around.
+        """What follows the ``request_leads`` of understanding.yaml opening
+        ``clause`` (around words may come first, and one lead after another:
+        "nvm just delete it"): "porfa quisiera que borren todo" -> "borren
+        todo"; "" when none opens it. Only at the start: in "no quiero que
+        borren nada" the lead is turned around.
 
-        >>> lex = Lexicon(fs=None, request_leads=(("quisiera", "que"), ("nvm",)), around={"porfa": [("porfa",)]})
+        >>> lex = Lexicon(fs=None, request_leads=(("quisiera", "que"), ("nvm",), ("just",)), around={"porfa": [("porfa",)]})
         >>> lex.after_a_request_lead("porfa quisiera que borren todo"), lex.after_a_request_lead("no quisiera que borren")
         ('borren todo', '')
+        >>> lex.after_a_request_lead("nvm just delete it")
+        'delete it'
         """
         words = self.spelled(clause.split())
         start = self._after_around(words)
-        for lead in self.request_leads:
-            end = start + len(lead)
-            if tuple(words[start:end]) == lead and end < len(words):
-                return " ".join(words[end:])
-        return ""
+        led = start
+        while led < len(words):
+            lead = next((lead for lead in self.request_leads if tuple(words[led:led + len(lead)]) == lead), None)
+            if lead is None or led + len(lead) >= len(words):
+                break
+            led = self._after_around(words[led + len(lead):]) + led + len(lead)
+        return " ".join(words[led:]) if led > start else ""
 
     def quotes_after(self, words: str) -> bool:
         """Whether a clause ends with a verb of saying, so that the next one is
