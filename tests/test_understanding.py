@@ -464,6 +464,17 @@ def test_a_no_that_opens_a_longer_reply_is_not_taken_for_an_answer(fs, text):
     assert "under_18" not in chat.session.flags and chat.session.misses == 0
 
 
+@pytest.mark.parametrize("text, lang", [("no porque ya le pague todo", "es"), ("no pq ya pague", "es"),
+                                        ("no because i paid it all", "en")])
+def test_a_no_with_its_reason_and_no_comma_is_asked_again_as_one_with_a_comma(fs, text, lang):
+    # "no porque ..." got "Sorry, I did not understand", where "no, porque ..." is asked
+    # again gently: the reason is heard, the answer checked (the no may turn around).
+    chat = at_question(fs, lang)
+    turn = chat.send(text)
+    assert turn.replies == [reprompt(fs, "screening.under_18", lang, "reprompt_unsure")]
+    assert chat.session.misses == 0
+
+
 def test_a_reply_asked_again_says_why_never_that_it_was_not_understood_when_it_was(fs):
     # "Sorry, I did not understand" would be untrue, and cold, after "my boss does not pay me".
     chat = at_question(fs, "es")

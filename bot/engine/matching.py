@@ -35,10 +35,12 @@ _LEADING_NUMBER = re.compile(r"^(\d{1,2})(?:\s+\w+){0,3}$")
 _A_NUMBER = re.compile(r"\d{1,2}")
 _NUMBER_BEFORE_TEXT = re.compile(r"^\s*\d{1,2}\b[\s.,:;)\-]*")
 # A reply that starts with an answer and goes on after a comma or a stop, or
-# after "and" / "but" as people text without commas: "sí, me obligan a
-# trabajar", "si y ahorita me estan pegando". Group 2: the rest, after "and"
-# or "but" only ("yes and no" is two answers, not a yes).
-_FIRST_CLAUSE = re.compile(r"^\s*([^,.;:!?¡¿]+?)(?:[,.;:!?]|\s+(?:y|and|pero|but)\s+(.*))", re.IGNORECASE | re.DOTALL)
+# after "and" / "but" / "because" as people text without commas: "sí, me
+# obligan a trabajar", "si y ahorita me estan pegando", "no porque ya le pagué
+# todo". Group 2: the rest, after those words only ("yes and no" is two
+# answers, not a yes).
+_FIRST_CLAUSE = re.compile(r"^\s*([^,.;:!?¡¿]+?)(?:[,.;:!?]|\s+(?:y|and|pero|but|porque|porq|pq|xq|because|cuz|bc)\s+(.*))",
+                           re.IGNORECASE | re.DOTALL)
 
 # Keyword intents a one-letter typo may still reach, when the word has five
 # letters or more (SALIR, BORRAR, DELETE, PELIGRO, EMERGENCIA...). Never the
