@@ -100,6 +100,7 @@ class TranscriptLine:
     transferred: bool = False  # a claim made by a colleague's transfer, not by the one now answering
     note: str = ""  # a transfer's hand-over note (internal)
     failed: bool = False  # still_waiting: Twilio refused it, so it was not sent
+    near: bool = False  # a text of theirs that warned someone is near ("ya llegó")
 
 
 def parse(lines: list[str]) -> list[TranscriptLine]:
@@ -114,7 +115,7 @@ def parse(lines: list[str]) -> list[TranscriptLine]:
         kind = data.get("k", "")
         t = float(data.get("t", 0) or 0)
         if kind == transcript.SAID:
-            entries.append(TranscriptLine("person", str(data.get("text", "")), t=t))
+            entries.append(TranscriptLine("person", str(data.get("text", "")), t=t, near=bool(data.get("near"))))
             continue
         if kind == transcript.KEYWORD:
             sent = data.get("sent") or []
@@ -144,6 +145,13 @@ def claimed_by(entries: list[TranscriptLine]) -> str:
 def keywords_used(entries: list[TranscriptLine]) -> list[str]:
     """The intents of the keywords the person used in this hand-off, first use first, once each."""
     return list(dict.fromkeys(e.kind for e in entries if e.who == "keyword"))
+
+
+def someone_near(entries: list[TranscriptLine]) -> bool:
+    """Whether the person's last text warned that someone is near ("ya llegó",
+    "hes here"): nothing is sent them unasked until they write again."""
+    said = [e for e in entries if e.who == "person"]
+    return bool(said) and said[-1].near
 
 
 def told_to_wait(entries: list[TranscriptLine]) -> bool:
@@ -408,7 +416,9 @@ class Desk:
         """Nobody is on duty: everyone in a hand-off, answered or not, gets the
         hand-off's ``unavailable`` text (the hotline numbers, in their
         language) once, through Twilio, and is back with the bot. Returns how
-        many were handed back. Stops if someone comes on duty meanwhile.
+        many were handed back. Stops if someone comes on duty meanwhile. One
+        whose last text said someone is near is sent nothing unasked: they stay
+        in the hand-off, and their next text gets the numbers from the bot.
         ``tried``: conversations not to try again (Twilio refused them a
         moment ago); the ones tried now are added to it.
 
@@ -440,6 +450,8 @@ class Desk:
             found = handoff_node(fs, s.position)
             if s.channel == "whatsapp" and self.clock() - s.updated_at >= WHATSAPP_WINDOW:
                 return 0  # WhatsApp would not deliver it: their next text gets the numbers from the bot
+            if someone_near(h.entries):
+                return 0  # their last text said someone is near: nothing unasked; their next text gets the numbers
             if found is not None:
                 try:
                     self._send(h, fs.translate(s.lang, found[1].unavailable.msgid))
@@ -485,6 +497,8 @@ class Desk:
             s = h.session
             if claimed_by(h.entries) or told_to_wait(h.entries) or any(e.who == "operator" for e in h.entries):
                 return 0  # a responder took them, or another worker told them, since the queue was read
+            if someone_near(h.entries):
+                return 0  # their last text said someone is near: nothing unasked (looked at again after their next)
             fs = self.flows()
             found = handoff_node(fs, s.position)
             if found is None or found[1].still_waiting is None:

@@ -327,6 +327,53 @@ def test_someone_a_responder_has_answered_is_not_told_nobody_is_free(make_consol
     assert sent_to(twilio_api) == {BEN: ["Hi, I am Rita. Are you safe now?"], ANA: [still_waiting("es")]}
 
 
+def test_nothing_is_sent_unasked_to_someone_whose_last_text_said_someone_is_near(make_console, redis_client,
+                                                                                   twilio_api):
+    """Ana waits, then texts "ya llegó mi esposo": the bot says nothing unasked, so
+    the watch sends her nothing, neither past the wait limit nor when duty ends,
+    until she writes again. The responder sees the warning on her text."""
+    app = make_console(OPS_WAIT_LIMIT_MINUTES=5)
+    rita = app.test_client()
+    sign_in(rita, "rita")
+    post_form(rita, "/ops/duty", {"on": "1"})
+    convs = two_people_waiting(app)
+    person = app.test_client()
+    assert text(person, "ya llegó mi esposo", ANA) == []  # in a hand-off the bot stays quiet
+    ops = app.extensions["ops"]
+    ops.watch.UNATTENDED_EVERY = 0
+    ops.desk.clock = lambda: time.time() + 6 * 60
+    assert ops.watch.check() == 1 and sent_to(twilio_api) == {BEN: [still_waiting("en")]}
+    post_form(rita, f"/ops/handoff/{convs[ANA]}/claim")
+    entries = rita.get(f"/ops/handoff/{convs[ANA]}/entries.json").get_json()["entries"]
+    assert [e["near"] for e in entries if e["who"] == "person"] == [True]
+    assert "someone may be near them: wait for them to write" in rita.get(f"/ops/handoff/{convs[ANA]}").text
+    post_form(rita, f"/ops/handoff/{convs[ANA]}/unclaim")
+    # Duty ends: Ben gets the numbers; Ana, who said someone is near, stays for the bot to answer her next text.
+    post_form(rita, "/ops/duty", {"on": "0", "confirm": "1"})
+    ops.watch.join()
+    assert sent_to(twilio_api) == {BEN: [still_waiting("en"), unavailable("en")]}
+    assert state_of(redis_client, ANA) == "handed_off"
+    fresh_duty(app)
+    assert text(person, "ya se fue", ANA)[0] == unavailable("es")
+
+
+def test_someone_who_wrote_again_after_saying_someone_was_near_is_told_they_still_wait(make_console, redis_client,
+                                                                                        twilio_api):
+    app = make_console(OPS_WAIT_LIMIT_MINUTES=5)
+    rita = app.test_client()
+    sign_in(rita, "rita")
+    post_form(rita, "/ops/duty", {"on": "1"})
+    two_people_waiting(app)
+    person = app.test_client()
+    text(person, "ya llegó mi esposo", ANA)
+    text(person, "ya se fue, sigo esperando", ANA)
+    ops = app.extensions["ops"]
+    ops.watch.UNATTENDED_EVERY = 0
+    ops.desk.clock = lambda: time.time() + 6 * 60
+    assert ops.watch.check() == 2
+    assert sent_to(twilio_api) == {ANA: [still_waiting("es")], BEN: [still_waiting("en")]}
+
+
 def test_a_still_waiting_text_twilio_refuses_is_recorded_not_tried_again(make_console, redis_client):
     with TwilioStandIn(fail_with=(400, 21610)) as refusing:
         app = make_console(TWILIO_API_BASE=refusing.url, OPS_WAIT_LIMIT_MINUTES=5)

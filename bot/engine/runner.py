@@ -438,7 +438,10 @@ class _Step:
         elif not self.ctx.on_duty:
             self.nobody_on_duty()
         elif text:
-            self.turn.transcript.append(transcript.said(text, self.ctx.now))
+            # "ya llegó", "hes here": marked, so that nothing is sent them unasked (bot/desk.py)
+            # until they write again, and the responder sees the warning.
+            near = _someone_near(self.place_or_warning(text, norm))
+            self.turn.transcript.append(transcript.said(text, self.ctx.now, near=near))
             self.event(ev.HANDOFF_MESSAGE)
         elif media:
             # A voice note or picture for the person they wait for: the operator

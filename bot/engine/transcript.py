@@ -45,9 +45,11 @@ def read(line: str) -> dict | None:
     return data if isinstance(data, dict) else {}
 
 
-def said(text: str, t: float) -> str:
-    """A text from the person, with when it came (the responder sees the time)."""
-    return record(SAID, t, text=text)
+def said(text: str, t: float, near: bool = False) -> str:
+    """A text from the person, with when it came (the responder sees the time);
+    ``near``: it warned that someone is near ("ya llegó"), so nothing is sent
+    them unasked until they write again."""
+    return record(SAID, t, text=text, near=1) if near else record(SAID, t, text=text)
 
 
 def text_of(line: str) -> str | None:

@@ -504,7 +504,10 @@
         li.className = "msg " + e.who + (e.status === "not confirmed" ? " unsure" : "");
         var who = document.createElement("span");
         who.className = "who";
-        who.textContent = e.who === "person" ? "Them" + (e.t ? " · " + stamp(e.t) : "") : e.by + " · " + clock(e.t) + " · " + e.status;
+        // The same words as the page's own (templates/ops/handoff.html).
+        who.textContent = e.who === "person"
+          ? "Them" + (e.t ? " · " + stamp(e.t) : "") + (e.near ? " · ⚠ someone may be near them: wait for them to write" : "")
+          : e.by + " · " + clock(e.t) + " · " + e.status;
         var p = document.createElement("p");
         p.textContent = e.text;
         li.append(who, p);

@@ -56,7 +56,7 @@ def _entries_json(conv) -> list[dict]:
     found = []
     for e in conv.entries:
         item = {"who": e.who, "text": e.text, "by": e.by, "t": e.t, "kind": e.kind, "from": e.taken_from,
-                "transferred": e.transferred, "note": e.note, "failed": e.failed,
+                "transferred": e.transferred, "note": e.note, "failed": e.failed, "near": e.near,
                 "status": statuses.get(e.sid) or ("sent" if e.sid else ("not confirmed" if e.unsure else ""))}
         if e.who == "keyword":
             item["label"] = keyword_label(e)
