@@ -45,7 +45,7 @@ import datetime as dt
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Collection, Iterator
+from typing import Callable, Collection, Iterable, Iterator
 from zoneinfo import ZoneInfo
 
 from . import handoff_context
@@ -427,31 +427,26 @@ class Desk:
         look) texts nobody twice.
         """
         self.live.refresh()
-        done = 0
         tried = set() if tried is None else tried
-        for waiting in self.queue(max_age=None):
-            if waiting.row.conv in tried:
-                continue
-            if not still_off():
-                break
-            tried.add(waiting.row.conv)
-            try:
-                done += self._hand_back(waiting.row.conv)
-            except ActionRefused:
-                continue  # they left the hand-off meanwhile (SALIR, MENU, a responder)
-            except (StoreError, *STORE_DOWN) as exc:
-                log.warning("a waiting person was not handed back: %s", type(exc).__name__)
-        return done
+
+        def still_to_try() -> Iterator[str]:
+            for waiting in self.queue(max_age=None):
+                if waiting.row.conv in tried:
+                    continue
+                if not still_off():
+                    return
+                tried.add(waiting.row.conv)
+                yield waiting.row.conv
+
+        return self._each(still_to_try(), self._hand_back, "a waiting person was not handed back")
 
     def _hand_back(self, conv: str) -> int:
         with self._locked(conv) as h:
             s = h.session
             fs = self.flows()
             found = handoff_node(fs, s.position)
-            if s.channel == "whatsapp" and self.clock() - s.updated_at >= WHATSAPP_WINDOW:
-                return 0  # WhatsApp would not deliver it: their next text gets the numbers from the bot
-            if someone_near(h.entries):
-                return 0  # their last text said someone is near: nothing unasked; their next text gets the numbers
+            if not self._may_send_unasked(h):
+                return 0  # still in the hand-off: their next text gets the numbers from the bot
             if found is not None:
                 try:
                     self._send(h, fs.translate(s.lang, found[1].unavailable.msgid))
@@ -480,31 +475,19 @@ class Desk:
         lock, so two workers looking at once text nobody twice.
         """
         now = self.clock()
-        done = 0
-        for waiting in self.queue(max_age=0):
-            if waiting.holder or waiting.answered or waiting.told_to_wait or now - waiting.asked < after:
-                continue
-            try:
-                done += self._tell_to_wait(waiting.row.conv)
-            except ActionRefused:
-                continue  # they left the hand-off meanwhile (SALIR, MENU, a responder)
-            except (StoreError, *STORE_DOWN) as exc:
-                log.warning("a person waiting too long was not sent the numbers: %s", type(exc).__name__)
-        return done
+        due = (w.row.conv for w in self.queue(max_age=0)
+               if not (w.holder or w.answered or w.told_to_wait or now - w.asked < after))
+        return self._each(due, self._tell_to_wait, "a person waiting too long was not sent the numbers")
 
     def _tell_to_wait(self, conv: str) -> int:
         with self._locked(conv) as h:
             s = h.session
             if claimed_by(h.entries) or told_to_wait(h.entries) or any(e.who == "operator" for e in h.entries):
                 return 0  # a responder took them, or another worker told them, since the queue was read
-            if someone_near(h.entries):
-                return 0  # their last text said someone is near: nothing unasked (looked at again after their next)
             fs = self.flows()
             found = handoff_node(fs, s.position)
-            if found is None or found[1].still_waiting is None:
-                return 0
-            if s.channel == "whatsapp" and self.clock() - s.updated_at >= WHATSAPP_WINDOW:
-                return 0  # WhatsApp would not deliver it
+            if found is None or found[1].still_waiting is None or not self._may_send_unasked(h):
+                return 0  # looked at again at the next look (after their next text, if someone was near)
             sent = True
             try:
                 self._send(h, fs.translate(s.lang, found[1].still_waiting.msgid))
@@ -519,6 +502,28 @@ class Desk:
                 with self._locked(conv) as again:
                     self._commit(again, operator_turns.told_to_wait(again.session, self.clock(), sent=sent))
             return 1 if sent else 0
+
+    def _each(self, convs: Iterable[str], act: Callable[[str], int], failed: str) -> int:
+        """``act`` on each conversation in turn; one who left the hand-off meanwhile
+        (SALIR, MENU, a responder), or a Redis failure, does not stop the others."""
+        done = 0
+        for conv in convs:
+            try:
+                done += act(conv)
+            except ActionRefused:
+                continue
+            except (StoreError, *STORE_DOWN) as exc:
+                log.warning("%s: %s", failed, type(exc).__name__)
+        return done
+
+    def _may_send_unasked(self, h: _Locked) -> bool:
+        """Whether a message they did not ask for may go to them now: WhatsApp would
+        deliver it (within 24 hours of their last text), and their last text did
+        not say someone is near ("ya llegó": the bot says nothing unasked then)."""
+        s = h.session
+        if s.channel == "whatsapp" and self.clock() - s.updated_at >= WHATSAPP_WINDOW:
+            return False
+        return not someone_near(h.entries)
 
     # --- under the contact's lock ---
 

@@ -274,23 +274,33 @@ def still_waiting(lang: str) -> str:
     return fs.translate(lang, fs.node("help.person").still_waiting.msgid)
 
 
+def rita_on_duty_and_two_waiting(app):
+    """Rita on duty, her console open; Ana and Ben asking for a person. (rita's client, their conversations)."""
+    rita = app.test_client()
+    sign_in(rita, "rita")
+    post_form(rita, "/ops/duty", {"on": "1"})
+    app.extensions["store"].presence.seen("rita", time.time() + 3600, time.time())
+    return rita, two_people_waiting(app)
+
+
+def past_the_wait_limit(app, minutes: float) -> None:
+    """The desk's clock ``minutes`` on, and the watch looking at every check."""
+    ops = app.extensions["ops"]
+    ops.watch.UNATTENDED_EVERY = 0
+    ops.desk.clock = lambda: time.time() + minutes * 60
+
 def test_someone_nobody_answers_for_too_long_is_told_once_and_keeps_their_place(make_console, redis_client,
                                                                                  twilio_api):
     """Staffed hours with nobody at a console, or a busy night: Ana waits past the
     wait limit with no answer. She is told once that nobody is free yet, with the
     numbers, and stays in line; Ben, whom Rita is answering, is told nothing."""
     app = make_console(OPS_WAIT_LIMIT_MINUTES=5)
-    rita = app.test_client()
-    sign_in(rita, "rita")
-    post_form(rita, "/ops/duty", {"on": "1"})
-    convs = two_people_waiting(app)
+    rita, convs = rita_on_duty_and_two_waiting(app)
     post_form(rita, f"/ops/handoff/{convs[BEN]}/claim")
-    ops = app.extensions["ops"]
-    app.extensions["store"].presence.seen("rita", time.time() + 3600, time.time())  # her console stays open
-    watch, desk = ops.watch, ops.desk
-    watch.UNATTENDED_EVERY = 0
+    watch, desk = app.extensions["ops"].watch, app.extensions["ops"].desk
+    past_the_wait_limit(app, 4.9)
     assert watch.check() == 0  # under five minutes: nothing yet
-    desk.clock = lambda: time.time() + 5 * 60 + 1
+    past_the_wait_limit(app, 5.1)
     assert watch.check() == 1
     assert sent_to(twilio_api) == {ANA: [still_waiting("es")]}
     assert HOTLINE in still_waiting("es") and "911" in still_waiting("en")
@@ -312,18 +322,13 @@ def test_someone_a_responder_has_answered_is_not_told_nobody_is_free(make_consol
     """Rita answered Ben, then put him back in the queue: "nobody has been free to
     answer yet" would be untrue, so he is not sent it however long he waits."""
     app = make_console(OPS_WAIT_LIMIT_MINUTES=5)
-    rita = app.test_client()
-    sign_in(rita, "rita")
-    post_form(rita, "/ops/duty", {"on": "1"})
-    convs = two_people_waiting(app)
+    rita, convs = rita_on_duty_and_two_waiting(app)
     post_form(rita, f"/ops/handoff/{convs[BEN]}/claim")
     post_form(rita, f"/ops/handoff/{convs[BEN]}/reply", {"text": "Hi, I am Rita. Are you safe now?"})
     post_form(rita, f"/ops/handoff/{convs[BEN]}/unclaim")
     assert sent_to(twilio_api) == {BEN: ["Hi, I am Rita. Are you safe now?"]}
-    ops = app.extensions["ops"]
-    ops.watch.UNATTENDED_EVERY = 0
-    ops.desk.clock = lambda: time.time() + 60 * 60
-    assert ops.watch.check() == 1  # Ana only
+    past_the_wait_limit(app, 60)
+    assert app.extensions["ops"].watch.check() == 1  # Ana only
     assert sent_to(twilio_api) == {BEN: ["Hi, I am Rita. Are you safe now?"], ANA: [still_waiting("es")]}
 
 
@@ -333,15 +338,11 @@ def test_nothing_is_sent_unasked_to_someone_whose_last_text_said_someone_is_near
     the watch sends her nothing, neither past the wait limit nor when duty ends,
     until she writes again. The responder sees the warning on her text."""
     app = make_console(OPS_WAIT_LIMIT_MINUTES=5)
-    rita = app.test_client()
-    sign_in(rita, "rita")
-    post_form(rita, "/ops/duty", {"on": "1"})
-    convs = two_people_waiting(app)
+    rita, convs = rita_on_duty_and_two_waiting(app)
     person = app.test_client()
     assert text(person, "ya llegó mi esposo", ANA) == []  # in a hand-off the bot stays quiet
     ops = app.extensions["ops"]
-    ops.watch.UNATTENDED_EVERY = 0
-    ops.desk.clock = lambda: time.time() + 6 * 60
+    past_the_wait_limit(app, 6)
     assert ops.watch.check() == 1 and sent_to(twilio_api) == {BEN: [still_waiting("en")]}
     post_form(rita, f"/ops/handoff/{convs[ANA]}/claim")
     entries = rita.get(f"/ops/handoff/{convs[ANA]}/entries.json").get_json()["entries"]
@@ -360,30 +361,21 @@ def test_nothing_is_sent_unasked_to_someone_whose_last_text_said_someone_is_near
 def test_someone_who_wrote_again_after_saying_someone_was_near_is_told_they_still_wait(make_console, redis_client,
                                                                                         twilio_api):
     app = make_console(OPS_WAIT_LIMIT_MINUTES=5)
-    rita = app.test_client()
-    sign_in(rita, "rita")
-    post_form(rita, "/ops/duty", {"on": "1"})
-    two_people_waiting(app)
+    rita_on_duty_and_two_waiting(app)
     person = app.test_client()
     text(person, "ya llegó mi esposo", ANA)
     text(person, "ya se fue, sigo esperando", ANA)
-    ops = app.extensions["ops"]
-    ops.watch.UNATTENDED_EVERY = 0
-    ops.desk.clock = lambda: time.time() + 6 * 60
-    assert ops.watch.check() == 2
+    past_the_wait_limit(app, 6)
+    assert app.extensions["ops"].watch.check() == 2
     assert sent_to(twilio_api) == {ANA: [still_waiting("es")], BEN: [still_waiting("en")]}
 
 
 def test_a_still_waiting_text_twilio_refuses_is_recorded_not_tried_again(make_console, redis_client):
     with TwilioStandIn(fail_with=(400, 21610)) as refusing:
         app = make_console(TWILIO_API_BASE=refusing.url, OPS_WAIT_LIMIT_MINUTES=5)
-        rita = app.test_client()
-        sign_in(rita, "rita")
-        post_form(rita, "/ops/duty", {"on": "1"})
-        convs = two_people_waiting(app)
+        rita, convs = rita_on_duty_and_two_waiting(app)
         ops = app.extensions["ops"]
-        ops.watch.UNATTENDED_EVERY = 0
-        ops.desk.clock = lambda: time.time() + 6 * 60
+        past_the_wait_limit(app, 6)
         assert ops.watch.check() == 0  # refused: nobody was told
         assert ops.watch.check() == 0
         assert len(refusing.requests) == 2  # one try each, never again every few seconds
