@@ -52,6 +52,7 @@ from . import handoff_context
 from .channels.twilio_rest import SendFailed, TwilioSender
 from .engine import operator as operator_turns
 from .engine import transcript
+from .engine.model import HANDOFF
 from .engine.render import handoff_node
 from .engine.runner import Turn
 from .engine.session import Session, SessionFormatError
@@ -64,6 +65,12 @@ log = logging.getLogger(__name__)
 
 HANDED_OFF = "handed_off"
 WHATSAPP_WINDOW = 24 * 3600  # seconds after the person's last text that WhatsApp lets us answer freely
+
+
+def window_open(channel: str, last_text: float, now: float) -> bool:
+    """Whether a message to them now would be delivered: always on SMS; on WhatsApp,
+    within 24 hours of their last text (after it, only approved templates)."""
+    return channel != "whatsapp" or now - last_text < WHATSAPP_WINDOW
 REPLY_LIMIT = 1600  # characters: Twilio's limit for one message
 
 
@@ -73,11 +80,13 @@ class ActionRefused(Exception):
 
 class ReplyFailed(ActionRefused):
     """A reply Twilio did not confirm. ``maybe_sent``: the request may have
-    reached Twilio, so the message may have gone out: never send it again by itself."""
+    reached Twilio, so the message may have gone out: never send it again by
+    itself. ``refused``: Twilio answered and refused it (see SendFailed)."""
 
-    def __init__(self, message: str, maybe_sent: bool = False):
+    def __init__(self, message: str, maybe_sent: bool = False, refused: bool = False):
         super().__init__(message)
         self.maybe_sent = maybe_sent
+        self.refused = refused
 
 
 # --- the hand-off transcript ------------------------------------------------------------------
@@ -147,6 +156,11 @@ def keywords_used(entries: list[TranscriptLine]) -> list[str]:
     return list(dict.fromkeys(e.kind for e in entries if e.who == "keyword"))
 
 
+def answered(entries: list[TranscriptLine]) -> bool:
+    """Whether a responder has replied to them in this hand-off."""
+    return any(e.who == "operator" for e in entries)
+
+
 def someone_near(entries: list[TranscriptLine]) -> bool:
     """Whether the person's last text warned that someone is near ("ya llegó",
     "hes here"): nothing is sent them unasked until they write again."""
@@ -187,6 +201,7 @@ class Waiting:
     risks: list[str] = field(default_factory=list)  # why they come first ("Priority: ..."), never their words
     answered: bool = False  # a responder has replied to them in this hand-off
     told_to_wait: bool = False  # they were sent the hand-off's still_waiting text
+    near: bool = False  # their last text said someone is near: nothing unasked
 
 
 @dataclass
@@ -247,8 +262,8 @@ class Desk:
             waiting.append(Waiting(row, claimed_by(entries), sum(1 for e in entries if e.who == "person"), used,
                                    asked, handoff_context.risks(
                                        handoff_context.outcome_of(fs, row.flags, row.history), used, row.flags),
-                                   answered=any(e.who == "operator" for e in entries),
-                                   told_to_wait=told_to_wait(entries)))
+                                   answered=answered(entries), told_to_wait=told_to_wait(entries),
+                                   near=someone_near(entries)))
         return sorted(waiting, key=lambda w: (not w.risks, w.asked))
 
     def conversation(self, conv: str) -> Conversation:
@@ -314,7 +329,7 @@ class Desk:
         with self._locked(conv) as h:
             self._must_hold(h, operator)
             now = self.clock()
-            if h.session.channel == "whatsapp" and now - h.session.updated_at >= WHATSAPP_WINDOW:
+            if not window_open(h.session.channel, h.session.updated_at, now):
                 closed = dt.datetime.fromtimestamp(h.session.updated_at + WHATSAPP_WINDOW, ZoneInfo(self.zone))
                 raise ActionRefused(
                     f"WhatsApp's 24-hour window has closed: it closed on {closed:%a %d %b %Y at %H:%M} ({self.zone}), "
@@ -465,49 +480,61 @@ class Desk:
 
     # --- waiting too long ---
 
-    def tell_long_waits(self, after: float) -> int:
+    def tell_long_waits(self, after: float, still_on: Callable[[], bool] = lambda: True) -> int:
         """Everyone nobody has answered since they asked for a person ``after``
         seconds ago or more gets the hand-off's ``still_waiting`` text (nobody
         is free yet, the hotline numbers) once, through Twilio, and stays in
         line. Returns how many were sent it.
 
         Like :meth:`hand_back_everyone`, each is looked at again under their
-        lock, so two workers looking at once text nobody twice.
+        lock, so two workers looking at once text nobody twice. Stops if duty
+        ends meanwhile (``still_on``): they get the numbers from the hand-back.
         """
+        if self.sender.problem() or not any(n.still_waiting for f in self.flows().flows.values() for n in f.nodes
+                                            if n.kind == HANDOFF):
+            return 0  # replies not set up, or flows with no such text: nothing to send, no lock to take
         now = self.clock()
         due = (w.row.conv for w in self.queue(max_age=0)
-               if not (w.holder or w.answered or w.told_to_wait or now - w.asked < after))
-        return self._each(due, self._tell_to_wait, "a person waiting too long was not sent the numbers")
+               if not (w.holder or w.answered or w.told_to_wait or w.near or now - w.asked < after
+                       or not window_open(w.row.channel, w.row.t, now)))
+        return self._each(due, self._tell_to_wait, "a person waiting too long was not sent the numbers", still_on)
 
     def _tell_to_wait(self, conv: str) -> int:
         with self._locked(conv) as h:
             s = h.session
-            if claimed_by(h.entries) or told_to_wait(h.entries) or any(e.who == "operator" for e in h.entries):
+            if claimed_by(h.entries) or told_to_wait(h.entries) or answered(h.entries):
                 return 0  # a responder took them, or another worker told them, since the queue was read
             fs = self.flows()
             found = handoff_node(fs, s.position)
             if found is None or found[1].still_waiting is None or not self._may_send_unasked(h):
                 return 0  # looked at again at the next look (after their next text, if someone was near)
-            sent = True
             try:
                 self._send(h, fs.translate(s.lang, found[1].still_waiting.msgid))
+                sent = True
             except ReplyFailed as exc:
-                # Refused (not a passing failure): recorded as not sent, never tried every few seconds.
+                if not (exc.refused or exc.maybe_sent):
+                    log.warning("a person waiting too long was not sent the numbers: Twilio could not be reached")
+                    return 0  # nothing went out and nothing is recorded: the next look tries again
+                # Refused (an opted-out number): recorded, never tried again. Maybe sent: recorded as sent.
                 sent = exc.maybe_sent
                 log.warning("a person waiting too long could not be sent the numbers")
-            turn = operator_turns.told_to_wait(s, self.clock(), sent=sent)
             try:
-                self._commit(h, turn)
+                self._commit(h, operator_turns.told_to_wait(s, self.clock(), sent=sent))
             except LockLost:
                 with self._locked(conv) as again:
-                    self._commit(again, operator_turns.told_to_wait(again.session, self.clock(), sent=sent))
+                    if not told_to_wait(again.entries):
+                        self._commit(again, operator_turns.told_to_wait(again.session, self.clock(), sent=sent))
             return 1 if sent else 0
 
-    def _each(self, convs: Iterable[str], act: Callable[[str], int], failed: str) -> int:
-        """``act`` on each conversation in turn; one who left the hand-off meanwhile
-        (SALIR, MENU, a responder), or a Redis failure, does not stop the others."""
+    def _each(self, convs: Iterable[str], act: Callable[[str], int], failed: str,
+              go_on: Callable[[], bool] = lambda: True) -> int:
+        """``act`` on each conversation in turn, while ``go_on()``; one who left the
+        hand-off meanwhile (SALIR, MENU, a responder), or a Redis failure, does
+        not stop the others."""
         done = 0
         for conv in convs:
+            if not go_on():
+                break
             try:
                 done += act(conv)
             except ActionRefused:
@@ -521,9 +548,7 @@ class Desk:
         deliver it (within 24 hours of their last text), and their last text did
         not say someone is near ("ya llegó": the bot says nothing unasked then)."""
         s = h.session
-        if s.channel == "whatsapp" and self.clock() - s.updated_at >= WHATSAPP_WINDOW:
-            return False
-        return not someone_near(h.entries)
+        return window_open(s.channel, s.updated_at, self.clock()) and not someone_near(h.entries)
 
     # --- under the contact's lock ---
 
@@ -565,7 +590,7 @@ class Desk:
         try:
             sid = self.sender.send(h.session.address, h.session.channel, text, status_callback)
         except SendFailed as exc:
-            raise ReplyFailed(str(exc), maybe_sent=exc.maybe_sent) from None
+            raise ReplyFailed(str(exc), maybe_sent=exc.maybe_sent, refused=exc.refused) from None
         # Kept with the conversation now, not at its status callback: a SALIR waiting
         # for this lock erases first, and its quick exit must delete this one at Twilio too.
         try:

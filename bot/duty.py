@@ -12,7 +12,8 @@ moment nobody is.
   lapse, or the staffed hours end), hands back everyone in a hand-off: each
   gets the hand-off's ``unavailable`` text (the hotline numbers, in their
   language) once, through Twilio, and is back with the bot, so a later text
-  is answered rather than met with silence. While the line stays on, it
+  is answered rather than met with silence. One whose last text said
+  someone is near is sent nothing unasked: their next text gets the numbers. While the line stays on, it
   puts back in the queue the chats of a responder whose console closed
   without signing out, for a colleague on duty to answer, and sends anyone
   nobody has answered for too long (``OPS_WAIT_LIMIT_MINUTES``) the
@@ -226,7 +227,7 @@ class DutyWatch:
                          "chat" if requeued == 1 else "chats")
             done += requeued
         if self.wait_limit:
-            told = self.desk.tell_long_waits(self.wait_limit)
+            told = self.desk.tell_long_waits(self.wait_limit, still_on=self.duty.is_on)
             if told:
                 log.info("%d %s waiting too long got the hotline numbers", told,
                          "person" if told == 1 else "people")

@@ -355,6 +355,8 @@ def test_nothing_is_sent_unasked_to_someone_whose_last_text_said_someone_is_near
     assert sent_to(twilio_api) == {BEN: [still_waiting("en"), unavailable("en")]}
     assert state_of(redis_client, ANA) == "handed_off"
     fresh_duty(app)
+    from bot.engine import render
+    assert text(person, "ya volvió mi esposo", ANA) == [render.say(real_flows(), "es", "watched")]  # still nothing more
     assert text(person, "ya se fue", ANA)[0] == unavailable("es")
 
 
@@ -368,6 +370,17 @@ def test_someone_who_wrote_again_after_saying_someone_was_near_is_told_they_stil
     past_the_wait_limit(app, 6)
     assert app.extensions["ops"].watch.check() == 2
     assert sent_to(twilio_api) == {ANA: [still_waiting("es")], BEN: [still_waiting("en")]}
+
+
+def test_a_still_waiting_text_that_never_reached_twilio_is_not_recorded_as_sent_or_refused(make_console):
+    """Twilio unreachable (nothing left the server): nothing is recorded, so the next look tries again."""
+    app = make_console(TWILIO_API_BASE="http://127.0.0.1:9", OPS_WAIT_LIMIT_MINUTES=5)
+    rita, convs = rita_on_duty_and_two_waiting(app)
+    past_the_wait_limit(app, 6)
+    assert app.extensions["ops"].watch.check() == 0
+    post_form(rita, f"/ops/handoff/{convs[ANA]}/claim")
+    entries = rita.get(f"/ops/handoff/{convs[ANA]}/entries.json").get_json()["entries"]
+    assert [e["kind"] for e in entries if e["who"] == "note"] == ["claim"]
 
 
 def test_a_still_waiting_text_twilio_refuses_is_recorded_not_tried_again(make_console, redis_client):

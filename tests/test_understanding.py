@@ -215,6 +215,16 @@ def test_a_request_after_a_lead_is_that_request(fs, text, action):
     assert ("opt_out" if turn.opt_out else turn.action) == action
 
 
+@pytest.mark.parametrize("text", ["borra todo, no espera", "borra todo no espera", "erase everything no wait",
+                                  "delete this, wait", "delete this i changed my mind", "stop texting me, never mind",
+                                  "nvm just delete it, no wait"])
+def test_a_request_taken_back_is_none(fs, text):
+    # understanding.yaml `take_backs`: the words after a request that take it back.
+    chat = started(fs, "es")
+    turn = chat.send(text)
+    assert turn.action == "save" and not turn.opt_out
+
+
 @pytest.mark.parametrize("text", ["borrar el chat es seguro?", "cerrar chat, es lo mismo que salir?"])
 def test_a_question_about_erasing_does_not_erase(fs, text):
     chat = started(fs, "es")

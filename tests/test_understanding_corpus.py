@@ -70,8 +70,8 @@ HELD_OUT_FLOOR = {"held_out.yaml": 0.92, "held_out_2.yaml": 0.78, "held_out_3.ya
                   "held_out_23.yaml": 0.75, "held_out_24.yaml": 0.80, "held_out_25.yaml": 0.70,
                   "held_out_26.yaml": 0.62, "held_out_27.yaml": 0.55, "held_out_28.yaml": 0.33, "held_out_29.yaml": 0.62,
                   "held_out_30.yaml": 0.66, "held_out_31.yaml": 0.66, "held_out_32.yaml": 0.72,
-                  "held_out_33.yaml": 0.52, "held_out_34.yaml": 0.58, "held_out_35.yaml": 0.84,
-                  "held_out_36.yaml": 0.88, "held_out_37.yaml": 0.72}
+                  "held_out_33.yaml": 0.52, "held_out_34.yaml": 0.58, "held_out_35.yaml": 0.82,
+                  "held_out_36.yaml": 0.86, "held_out_37.yaml": 0.72}
 ANSWER_CODES = {"y": "yes", "n": "no", "?": "not_sure"}  # how a session stores its flags
 _senders = itertools.count(1)
 

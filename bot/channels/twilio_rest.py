@@ -14,11 +14,14 @@ log = logging.getLogger(__name__)
 class SendFailed(Exception):
     """A message Twilio did not confirm. ``maybe_sent``: the request may have
     reached Twilio (it timed out, or the connection broke after it was sent),
-    so the message may have gone out: never send it again by itself."""
+    so the message may have gone out: never send it again by itself.
+    ``refused``: Twilio answered, and refused it (an opted-out number, a bad
+    one): sending it again would be refused again."""
 
-    def __init__(self, message: str, maybe_sent: bool = False):
+    def __init__(self, message: str, maybe_sent: bool = False, refused: bool = False):
         super().__init__(message)
         self.maybe_sent = maybe_sent
+        self.refused = refused
 
 
 class TwilioSender:
@@ -107,7 +110,7 @@ class TwilioSender:
             # Twilio's text can quote the number: only its code goes to the log and the console.
             log.warning("Twilio refused an outbound message: HTTP %s, error %s", exc.status, exc.code)
             raise SendFailed(f"Twilio did not accept the message (error {exc.code or exc.status}). "
-                              "Nothing was sent.") from None
+                              "Nothing was sent.", refused=True) from None
         except (TwilioException, OSError) as exc:
             if never_left(exc):
                 log.warning("outbound message not sent: %s", type(exc).__name__)

@@ -558,6 +558,7 @@ def _build_understanding(source: Source, resolve: _Resolver) -> m.Understanding:
         lone_erases=MappingProxyType({lang: _words(words) for lang, words in data.get("lone_erase_words", {}).items()}),
         request_openers=MappingProxyType({lang: _words(words) for lang, words in data.get("request_openers", {}).items()}),
         request_leads=MappingProxyType({lang: _words(words) for lang, words in data.get("request_leads", {}).items()}),
+        take_backs=MappingProxyType({lang: _words(words) for lang, words in data.get("take_backs", {}).items()}),
         quantities=MappingProxyType({lang: _words(words) for lang, words in data.get("quantity_words", {}).items()}),
         ages=MappingProxyType({lang: tuple(_age_phrase(phrase, kind == "turning")
                                            for kind in ("now", "turning") for phrase in spec.get(kind, ()))

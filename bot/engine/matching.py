@@ -39,7 +39,8 @@ _NUMBER_BEFORE_TEXT = re.compile(r"^\s*\d{1,2}\b[\s.,:;)\-]*")
 # obligan a trabajar", "si y ahorita me estan pegando", "no porque ya le pagué
 # todo". Group 2: the rest, after those words only ("yes and no" is two
 # answers, not a yes).
-_FIRST_CLAUSE = re.compile(r"^\s*([^,.;:!?¡¿]+?)(?:[,.;:!?]|\s+(?:y|and|pero|but|porque|porq|pq|xq|because|cuz|bc)\s+(.*))",
+_BECAUSE = ("porque", "porq", "pq", "xq", "because", "cuz", "bc")
+_FIRST_CLAUSE = re.compile(r"^\s*([^,.;:!?¡¿]+?)(?:[,.;:!?]|\s+(?:y|and|pero|but|" + "|".join(_BECAUSE) + r")\s+(.*))",
                            re.IGNORECASE | re.DOTALL)
 
 # Keyword intents a one-letter typo may still reach, when the word has five
@@ -287,7 +288,8 @@ def _exit_clause(fs: m.FlowSet, lex: Lexicon, text: str) -> tuple[str | None, st
     After one of ``request_openers`` ("así que", "so"), the rest of the message
     is a last clause: "mi patrón revisa el cel cada noche así que borra todo".
     One of ``request_leads`` at a clause's start is read past: "quisiera que
-    borren todo", "nvm erase all this"."""
+    borren todo", "nvm erase all this". A request whose next words take it
+    back (``take_backs``: "borra todo, no espera", "stop, never mind") is none."""
     parts = lex.requests(text)
     # The first clause and the last, each up to an opener: "..., borren esto q mi suegra esta aqui".
     before_openers = [c for part in dict.fromkeys(parts[:1] + parts[-1:]) for c in _before_openers(lex, part)]
@@ -298,7 +300,8 @@ def _exit_clause(fs: m.FlowSet, lex: Lexicon, text: str) -> tuple[str | None, st
     # an end as the clause it opens is; the whole message too, when it is one clause.
     led = {lex.after_a_request_lead(c): c in ends or c == parts[0] for c in (*ends, *before_openers, *parts[:1]) if c}
     ends = (*ends, *(c for c, at_an_end in led.items() if c and at_an_end))
-    for clause in dict.fromkeys(c for c in (*ends, *before_openers, *led) if c):
+    withdrawn = _taken_back(lex, parts)
+    for clause in dict.fromkeys(c for c in (*ends, *before_openers, *led) if c and c not in withdrawn):
         intent, lang, why = read_keyword(fs, clause)
         if intent not in m.WHOLE_ONLY_INTENTS or why is None:
             continue
@@ -310,6 +313,23 @@ def _exit_clause(fs: m.FlowSet, lex: Lexicon, text: str) -> tuple[str | None, st
             continue
         return intent, lang, replace(why, how="; ".join(filter(None, (why.how, "a clause of its own"))))
     return None, None, None
+
+
+def _taken_back(lex: Lexicon, parts: list[str]) -> set[str]:
+    """The requests the words after them take back: a first clause followed by
+    a clause that opens with one of ``take_backs`` ("borra todo, no espera"),
+    or the words before an opener followed by one ("delete this i changed my
+    mind"); each with what a lead before it leaves ("nvm delete it, wait")."""
+    found: set[str] = set()
+    for i, part in enumerate(parts):
+        if not part:
+            continue
+        after = {part: parts[i + 1] if i + 1 < len(parts) else ""}
+        after.update({c: part[len(c):] for c in _before_openers(lex, part)})
+        for clause, rest in after.items():
+            if rest and lex.takes_back(rest):
+                found.update((clause, lex.after_a_request_lead(clause)))
+    return found
 
 
 def _before_openers(lex: Lexicon, clause: str) -> list[str]:
@@ -915,6 +935,11 @@ def read_answer(fs: m.FlowSet, text: str, norm: str, labels: list[list[str]], ow
         if lead is not None and lead in (answer(system, rest_said, labels), (_own_answer(lex, rest_said, own) or [None])[0]):
             # "q va, nunca", "nel, para nada": the one answer, said twice
             return lead, Reading("answer", lead, phrase, where, how=_TWO_WAYS)
+        because = rest is not None and text[first.end(1):first.start(2)].strip().lower() in _BECAUSE
+        if lead == "not_sure" and because:
+            # "no sé porque me preguntan" is "no sé por qué": why they are asked, not an answer.
+            return None, Reading("answer", "not sure which: the question again", phrase, where,
+                                 how="opens with not sure why")
         if lead in ("yes", "not_sure"):
             return lead, Reading("answer", lead, phrase, where, how=_BY_FIRST_WORDS)
         if lead == "no" and _no_again(fs, rest_said, labels):

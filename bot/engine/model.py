@@ -320,6 +320,7 @@ class Understanding:
     lone_erases: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> erase keywords that are a clause alone
     request_openers: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> "así que", "so": a last clause follows
     request_leads: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> "necesito que", "nvm": before a request
+    take_backs: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> "no espera", "wait": after one
     quantities: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> words that make a number an amount
     ages: Mapping[str, tuple[AgePhrase, ...]] = field(default_factory=lambda: _NONE)  # lang -> how people say their age
     age_today: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NONE)  # lang -> "hoy": a turning age already reached

@@ -436,7 +436,10 @@ class _Step:
             self.event(ev.RELEASED, by="person")
             self.move_to_main_menu()
         elif not self.ctx.on_duty:
-            self.nobody_on_duty()
+            if text and _someone_near(self.place_or_warning(text, norm)):
+                self.warned()  # "ya volvió": the one discreet line; their next text gets the numbers
+            else:
+                self.nobody_on_duty()
         elif text:
             # "ya llegó", "hes here": marked, so that nothing is sent them unasked (bot/desk.py)
             # until they write again, and the responder sees the warning.

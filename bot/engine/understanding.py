@@ -153,6 +153,7 @@ class Lexicon:
     lone_erases: frozenset[str] = frozenset()  # erase keywords that are a request alone in a clause ("exit")
     request_openers: tuple[tuple[str, ...], ...] = ()  # words after which a last clause is a request of its own ("so")
     request_leads: tuple[tuple[str, ...], ...] = ()  # words that may open a request ("necesito que", "nvm"), longest first
+    take_backs: tuple[tuple[str, ...], ...] = ()  # words that take back the request before them ("no espera", "wait")
     quantities: frozenset[tuple[str, ...]] = frozenset()  # words that make a number before them an amount ("meses", "an hour")
     ages: list[m.AgePhrase] = field(default_factory=list)  # how people say their age, longest first, short forms spelled out
     age_today: frozenset[str] = frozenset()  # "hoy": a turning age said with it is already reached
@@ -219,6 +220,7 @@ class Lexicon:
         lex.request_openers = tuple(sorted({tuple(lex.spelled(w.split())) for words in u.request_openers.values() for w in words}))
         lex.request_leads = tuple(sorted({tuple(lex.spelled(w.split())) for words in u.request_leads.values() for w in words},
                                          key=lambda lead: (-len(lead), lead)))
+        lex.take_backs = tuple(sorted({tuple(lex.spelled(w.split())) for words in u.take_backs.values() for w in words}))
         lex.quantities = frozenset(tuple(lex.spelled(w.split())) for words in u.quantities.values() for w in words)
         ages = {m.AgePhrase(tuple(lex.spelled(list(a.words))), a.turning) for phrases in u.ages.values() for a in phrases}
         lex.ages = sorted(ages, key=lambda a: (-len(a.words), a.words, a.turning))
@@ -405,6 +407,17 @@ class Lexicon:
                 break
             led = self._after_around(words[led + len(lead):]) + led + len(lead)
         return " ".join(words[led:]) if led > start else ""
+
+    def takes_back(self, clause: str) -> bool:
+        """Whether ``clause`` opens (around words may come first) with one of
+        understanding.yaml's ``take_backs``: "no espera", "wait", "never mind".
+
+        >>> Lexicon(fs=None, take_backs=(("no", "espera"), ("wait",))).takes_back("no espera porfa")
+        True
+        """
+        words = self.spelled(clause.split())
+        start = self._after_around(words)
+        return any(tuple(words[start:start + len(back)]) == back for back in self.take_backs)
 
     def quotes_after(self, words: str) -> bool:
         """Whether a clause ends with a verb of saying, so that the next one is
