@@ -65,13 +65,13 @@ log = logging.getLogger(__name__)
 
 HANDED_OFF = "handed_off"
 WHATSAPP_WINDOW = 24 * 3600  # seconds after the person's last text that WhatsApp lets us answer freely
+REPLY_LIMIT = 1600  # characters: Twilio's limit for one message
 
 
 def window_open(channel: str, last_text: float, now: float) -> bool:
     """Whether a message to them now would be delivered: always on SMS; on WhatsApp,
     within 24 hours of their last text (after it, only approved templates)."""
     return channel != "whatsapp" or now - last_text < WHATSAPP_WINDOW
-REPLY_LIMIT = 1600  # characters: Twilio's limit for one message
 
 
 class ActionRefused(Exception):
@@ -96,7 +96,7 @@ class ReplyFailed(ActionRefused):
 class TranscriptLine:
     """One line of a hand-off: a text from the person, or a record."""
 
-    who: str  # "person", "operator" (a reply), "keyword" (a word the bot answered) or "note" (claimed, unclaimed, still_waiting)
+    who: str  # "person", "operator" (a reply), "keyword" (a word the bot answered) or "note" (a record)
     text: str = ""  # the person's text; a reply; the keyword as they typed it
     by: str = ""
     t: float = 0.0

@@ -13,12 +13,12 @@ moment nobody is.
   gets the hand-off's ``unavailable`` text (the hotline numbers, in their
   language) once, through Twilio, and is back with the bot, so a later text
   is answered rather than met with silence. One whose last text said
-  someone is near is sent nothing unasked: their next text gets the numbers. While the line stays on, it
-  puts back in the queue the chats of a responder whose console closed
-  without signing out, for a colleague on duty to answer, and sends anyone
-  nobody has answered for too long (``OPS_WAIT_LIMIT_MINUTES``) the
-  hand-off's ``still_waiting`` text, once: nobody is free yet, the numbers,
-  and their place in line kept.
+  someone is near is sent nothing unasked: their next text gets the numbers.
+  While the line stays on, it puts back in the queue the chats of a
+  responder whose console closed without signing out, for a colleague on
+  duty to answer, and sends anyone nobody has answered for too long
+  (``OPS_WAIT_LIMIT_MINUTES``) the hand-off's ``still_waiting`` text, once:
+  nobody is free yet, the numbers, and their place in line kept.
 """
 from __future__ import annotations
 

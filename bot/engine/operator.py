@@ -78,8 +78,8 @@ def hand_back(session: Session, fs: FlowSet) -> Turn:
 
 
 def told_to_wait(session: Session, now: float, sent: bool = True) -> Turn:
-    """The watch sent (``sent``), or could not send, the ``still_waiting`` text: recorded once,
-    so it is never sent twice and the responder who answers sees that they got the numbers."""
+    """The watch sent the ``still_waiting`` text (``sent``), or Twilio refused it: recorded once,
+    so it is never sent twice and the responder who answers sees whether they got the numbers."""
     extra = {} if sent else {"failed": "1"}
     return Turn(session=session.copy(), transcript=[transcript.record(STILL_WAITING_RECORD, now, by=BY_DUTY, **extra)])
 

@@ -492,7 +492,8 @@ def check_understanding(fs: m.FlowSet, loaded: Loaded) -> list[Problem]:
     def unknown_language(code: str, at: tuple) -> None:
         problems.append(_p(_at(loaded, path, at), "unknown-language", lang=code, **_hint(code, languages)))
 
-    for section in ("around_words", "around_numbers", "not_words", "clause_openers", "lone_erase_words", "clause_joins", "request_openers", "request_leads", "take_backs",
+    for section in ("around_words", "around_numbers", "not_words", "clause_openers", "lone_erase_words", "clause_joins",
+                    "request_openers", "request_leads", "take_backs",
                     "quantity_words", "ages", "quotes", "polite_asking", "possessives", "requests_after_an_answer", "cries",
                     "numbers", "short_forms"):
         for code in _value(loaded, path, (section,)) or {}:
