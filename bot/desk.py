@@ -212,7 +212,7 @@ class Conversation:
     window_closes: float | None  # WhatsApp: when the 24-hour window closes; None on SMS
 
     def window_open(self, now: float) -> bool:
-        return self.window_closes is None or now < self.window_closes
+        return window_open(self.row.channel, self.row.t, now)
 
 
 @dataclass

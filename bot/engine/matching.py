@@ -291,8 +291,9 @@ def _exit_clause(fs: m.FlowSet, lex: Lexicon, text: str) -> tuple[str | None, st
     borren todo", "nvm erase all this". A request whose next words take it
     back (``take_backs``: "borra todo, no espera", "stop, never mind") is none."""
     parts = lex.requests(text)
-    # The first clause and the last, each up to an opener: "..., borren esto q mi suegra esta aqui".
-    before_openers = [c for part in dict.fromkeys(parts[:1] + parts[-1:]) for c in _before_openers(lex, part)]
+    cut = {part: _before_openers(lex, part) for part in parts if part}  # each clause, up to each of its openers
+    # The first clause and the last: "..., borren esto q mi suegra esta aqui".
+    before_openers = [c for part in dict.fromkeys(parts[:1] + parts[-1:]) for c in cut.get(part, ())]
     ends = (parts[0], parts[-1]) if len(parts) > 1 else ()
     then = lex.after_a_request_opener(parts[-1]) if parts else ""
     ends = (*ends, then) if then else ends
@@ -300,7 +301,7 @@ def _exit_clause(fs: m.FlowSet, lex: Lexicon, text: str) -> tuple[str | None, st
     # an end as the clause it opens is; the whole message too, when it is one clause.
     led = {lex.after_a_request_lead(c): c in ends or c == parts[0] for c in (*ends, *before_openers, *parts[:1]) if c}
     ends = (*ends, *(c for c, at_an_end in led.items() if c and at_an_end))
-    withdrawn = _taken_back(lex, parts)
+    withdrawn = _taken_back(lex, parts, cut)
     for clause in dict.fromkeys(c for c in (*ends, *before_openers, *led) if c and c not in withdrawn):
         intent, lang, why = read_keyword(fs, clause)
         if intent not in m.WHOLE_ONLY_INTENTS or why is None:
@@ -315,17 +316,18 @@ def _exit_clause(fs: m.FlowSet, lex: Lexicon, text: str) -> tuple[str | None, st
     return None, None, None
 
 
-def _taken_back(lex: Lexicon, parts: list[str]) -> set[str]:
+def _taken_back(lex: Lexicon, parts: list[str], cut: dict[str, list[str]]) -> set[str]:
     """The requests the words after them take back: a first clause followed by
     a clause that opens with one of ``take_backs`` ("borra todo, no espera"),
     or the words before an opener followed by one ("delete this i changed my
-    mind"); each with what a lead before it leaves ("nvm delete it, wait")."""
+    mind"); each with what a lead before it leaves ("nvm delete it, wait").
+    ``cut``: each clause's words before its openers (:func:`_before_openers`)."""
     found: set[str] = set()
     for i, part in enumerate(parts):
         if not part:
             continue
         after = {part: parts[i + 1] if i + 1 < len(parts) else ""}
-        after.update({c: part[len(c):] for c in _before_openers(lex, part)})
+        after.update({c: part[len(c):] for c in cut[part]})
         for clause, rest in after.items():
             if rest and lex.takes_back(rest):
                 found.update((clause, lex.after_a_request_lead(clause)))

@@ -141,11 +141,12 @@ class _Step:
                 return Placement(target=placed.target, reading=placed.reading, alarm=why)
         return placed
 
-    def place_or_warning(self, text: str, norm: str, lead: str = "") -> Placement:
+    def place_or_warning(self, text: str, norm: str, lead: str = "", placed: Placement | None = None) -> Placement:
         """:meth:`place`, where a warning said at the end wins over what the
         words before it placed: "mi patrón no me paga. ahí viene" (see
-        :meth:`near_at_the_end`; ``lead``: the age that answered)."""
-        placed = self.place(text, norm)
+        :meth:`near_at_the_end`; ``lead``: the age that answered; ``placed``:
+        the message's :meth:`place`, when it was read already)."""
+        placed = self.place(text, norm) if placed is None else placed
         return placed if _someone_near(placed) else self.near_at_the_end(text, lead) or placed
 
     def before_a_last_word(self, norm: str) -> str | None:
@@ -420,7 +421,12 @@ class _Step:
         hand-off's ``unavailable`` numbers and the bot again, never silence.
         """
         s, fs = self.s, self.fs
-        alarm = self.place(text, norm).alarm if intent is None and text else None
+        placed = self.place(text, norm) if intent is None else Placement()  # for danger, then for a warning
+        alarm = placed.alarm
+
+        def near() -> bool:  # "ya llegó", "hes here", as a whole or as the last clause
+            return bool(text) and _someone_near(self.place_or_warning(text, norm, placed=placed))
+
         if intent in fs.keywords.shows or alarm is not None:
             if alarm is not None:
                 self.understood(Placement(alarm=alarm))
@@ -436,15 +442,14 @@ class _Step:
             self.event(ev.RELEASED, by="person")
             self.move_to_main_menu()
         elif not self.ctx.on_duty:
-            if text and _someone_near(self.place_or_warning(text, norm)):
+            if near():
                 self.warned()  # "ya volvió": the one discreet line; their next text gets the numbers
             else:
                 self.nobody_on_duty()
         elif text:
             # "ya llegó", "hes here": marked, so that nothing is sent them unasked (bot/desk.py)
             # until they write again, and the responder sees the warning.
-            near = _someone_near(self.place_or_warning(text, norm))
-            self.turn.transcript.append(transcript.said(text, self.ctx.now, near=near))
+            self.turn.transcript.append(transcript.said(text, self.ctx.now, near=near()))
             self.event(ev.HANDOFF_MESSAGE)
         elif media:
             # A voice note or picture for the person they wait for: the operator
